@@ -1,0 +1,26 @@
+/* codegen.h - emits a model as dependency-free C: NAME.h and NAME.c (the
+ * model), and a folder with the runtime, a trainer main and a Makefile. */
+#ifndef NN2C_CODEGEN_H
+#define NN2C_CODEGEN_H
+
+#include "../model.h"
+
+/* One compiled graph and its memory plan. */
+typedef struct {
+  Graph *g;
+  PassCtx plan; /* arena sizes from pass_memplan */
+} CompiledGraph;
+
+typedef struct {
+  const char *name;     /* C prefix of every public symbol */
+  bool train;           /* also emit train_step/evaluate and the trainer */
+  CompiledGraph infer, eval, train_graph;
+} CodegenInput;
+
+/* Writes the model header and source text. */
+void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c);
+/* Writes DIR/NAME.h, NAME.c, the runtime, NAME_train.c (if training) and a
+ * Makefile; false after reporting an error. */
+bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir);
+
+#endif

@@ -1,0 +1,316 @@
+/* emit_c.c - the model file: one C function per graph (forward, train step,
+ * evaluate), llm.c style: named pointers into the parameter, state and
+ * arena blocks, then one commented loop nest per node. */
+#include "codegen.h"
+
+#include <string.h>
+
+/* ---- per-function emission ---- */
+
+static const char *kind_block(ValueKind k) { return k == VK_PARAM ? "m->params" : "m->state"; }
+
+static void node_comment(Emit *e, Node *n) {
+  Buf b = {0};
+  buf_printf(&b, "/* node %d: ", n->id);
+  for (int k = 0; k < n->nout; k++) buf_printf(&b, "%s%s", k ? ", " : "", n->out[k]->name);
+  buf_printf(&b, " = %s(", op_name(n->op));
+  for (int k = 0; k < n->nin; k++) buf_printf(&b, "%s%s", k ? ", " : "", n->in[k]->name);
+  buf_printf(&b, ") -> %s%s */", dtype_name(n->out[0]->dtype), shape_str(&e->g->arena, n->out[0]->shape));
+  emit_line(e, "%s", b.data);
+  buf_free(&b);
+}
+
+/* Declares a C pointer for every value the body referenced. */
+static void declare_values(Buf *out, Graph *g, unsigned char *used, int64_t *off, Value *data_in, const char *prefix) {
+  Emit e = {out, g, 1, 0, NULL};
+  for (int i = 0; i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    if (!used[i]) continue;
+    const char *ty = emit_ctype(v->dtype), *name = emit_ref(&e, v);
+    const char *shape = shape_str(&g->arena, v->shape);
+    switch (v->kind) {
+    case VK_PARAM:
+    case VK_STATE:
+      emit_line(&e, "float *%s = %s + %lld; /* %s */", name, kind_block(v->kind), (long long)off[i], shape);
+      break;
+    case VK_TEMP:
+      emit_line(&e, "%s *%s = (%s *)(m->arena + %lld + %lld * B); /* %s */", ty, name, ty, (long long)v->mem.fixed,
+                (long long)v->mem.per_sample, shape);
+      break;
+    case VK_CONST: emit_line(&e, "const %s *%s = %s_%s;", ty, name, prefix, v->name); break;
+    case VK_INPUT:
+      if (v == data_in) emit_line(&e, "const float *%s = x; /* %s */", name, shape);
+      else if (!strcmp(v->name, LABELS_NAME)) emit_line(&e, "const %s *%s = y; /* %s */", ty, name, shape);
+      else if (!strcmp(v->name, INPUT_LR)) emit_line(&e, "const float %s[1] = {m->lr};", name);
+      else if (!strcmp(v->name, INPUT_STEP)) emit_line(&e, "const float %s[1] = {(float)(m->step + 1)};", name);
+      else NN2C_ASSERT(!"unknown graph input");
+      break;
+    }
+  }
+}
+
+/* The body: every node in schedule order, then outputs and assignments. */
+static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff) {
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    node_comment(e, n);
+    op_table[n->op].emit(e, n);
+  }
+  Value *pred = g->outputs[0];
+  emit_line(e, "if (out) memcpy(out, %s, sizeof(float) * %s);", emit_ref(e, pred), emit_numel(e, pred));
+  if (g->loss) emit_line(e, "if (loss) *loss = %s[0];", emit_ref(e, g->loss));
+  for (int i = 0; i < g->nassigns; i++) {
+    Assign *a = &g->assigns[i];
+    int64_t off = a->dst->kind == VK_PARAM ? poff[a->dst->id] : soff[a->dst->id];
+    emit_line(e, "memcpy(%s + %lld, %s, sizeof(float) * %s); /* %s */", kind_block(a->dst->kind), (long long)off,
+              emit_ref(e, a->src), emit_numel(e, a->src), a->dst->name);
+  }
+}
+
+static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefix);
+
+static void emit_function(Buf *c, const char *prefix, const char *sig, Graph *g, bool bumps_step) {
+  int64_t *poff = xcalloc((size_t)g->nvalues, sizeof(int64_t)), *soff = xcalloc((size_t)g->nvalues, sizeof(int64_t));
+  graph_block_layout(g, VK_PARAM, poff);
+  graph_block_layout(g, VK_STATE, soff);
+  for (int i = 0; i < g->nvalues; i++)
+    if (g->values[i]->kind == VK_STATE) poff[i] = soff[i];
+  unsigned char *used = xcalloc((size_t)g->nvalues, 1);
+  Buf body = {0};
+  Emit e = {&body, g, 1, 0, used};
+  emit_body(&e, g, poff, soff);
+  emit_consts(c, g, used, prefix);
+  buf_printf(c, "%s {\n", sig);
+  buf_printf(c, "  if (!m || batch < 1 || batch > m->max_batch) return 1;\n");
+  buf_printf(c, "  const size_t B = (size_t)batch;\n  (void)B;\n");
+  declare_values(c, g, used, poff, g->values[0], prefix);
+  buf_puts(c, body.data);
+  if (bumps_step) buf_puts(c, "  m->step++;\n");
+  buf_puts(c, "  return 0;\n}\n\n");
+  buf_free(&body);
+  free(used);
+  free(poff);
+  free(soff);
+}
+
+/* ---- constants, initializers ---- */
+
+static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefix) {
+  for (int i = 0; i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    if (v->kind != VK_CONST || !used[i]) continue;
+    int64_t n = shape_numel_static(v->shape);
+    buf_printf(c, "static const %s %s_%s[%lld] = {", emit_ctype(v->dtype), prefix, v->name, (long long)n);
+    Tensor t = {v->dtype, v->shape, n, v->data};
+    for (int64_t j = 0; j < n; j++) buf_printf(c, "%s%.9g", j ? ", " : "", tensor_get(&t, j));
+    buf_puts(c, "};\n");
+  }
+}
+
+/* The initializer spec of docs/initializers.md, written out in the model file
+ * (the interpreter has its own implementation to check this one). */
+static const char *init_helpers =
+  "static uint64_t init_mix(uint64_t z) {\n"
+  "  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;\n"
+  "  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;\n"
+  "  return z ^ (z >> 31);\n"
+  "}\n\n"
+  "/* Uniform [0,1) for element j of param k: a pure function of (seed, k, j). */\n"
+  "static double init_uniform(uint64_t seed, uint64_t k, uint64_t j) {\n"
+  "  uint64_t z = init_mix(seed * 0x9E3779B97F4A7C15ULL + (k + 1) * 0xD1B54A32D192ED03ULL + j);\n"
+  "  return (double)(z >> 11) / 9007199254740992.0;\n"
+  "}\n\n"
+  ;
+static const char *init_normal_helper =
+  "static double init_normal(uint64_t seed, uint64_t k, uint64_t j) {\n"
+  "  double u1 = init_uniform(seed, k, 2 * j), u2 = init_uniform(seed, k, 2 * j + 1);\n"
+  "  return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);\n"
+  "}\n\n"
+  ;
+static const char *init_truncated_helper =
+  "/* Normal truncated to [-2, 2] by redrawing, scaled to unit variance as Keras does. */\n"
+  "static double init_truncated(uint64_t seed, uint64_t k, uint64_t j, uint64_t numel) {\n"
+  "  uint64_t a;\n"
+  "  for (a = 0;; a++) {\n"
+  "    double z = init_normal(seed, k, j + a * numel);\n"
+  "    if (z >= -2.0 && z <= 2.0) return z / 0.87962566103423978;\n"
+  "  }\n"
+  "}\n\n";
+
+static void fans(Shape s, double *fi, double *fo) {
+  if (s.rank < 2) {
+    *fi = *fo = s.rank ? (double)s.d[0] : 1;
+  } else if (s.rank == 2) {
+    *fi = (double)s.d[0];
+    *fo = (double)s.d[1];
+  } else {
+    double rf = 1;
+    for (int i = 2; i < s.rank; i++) rf *= (double)s.d[i];
+    *fi = (double)s.d[1] * rf;
+    *fo = (double)s.d[0] * rf;
+  }
+}
+
+/* C expression for element i of param k. */
+static char *init_expr(Arena *a, Value *v, int k) {
+  double fi, fo;
+  fans(v->shape, &fi, &fo);
+  Init in = v->init;
+  long long n = (long long)shape_numel_static(v->shape);
+  switch (in.kind) {
+  case INIT_ZEROS: return "0.0";
+  case INIT_ONES: return "1.0";
+  case INIT_CONSTANT: return arena_printf(a, "%.17g", in.a);
+  case INIT_UNIFORM: return arena_printf(a, "%.17g + %.17g * init_uniform(seed, %d, i)", in.a, in.b - in.a, k);
+  case INIT_NORMAL: return arena_printf(a, "%.17g + %.17g * init_normal(seed, %d, i)", in.a, in.b, k);
+  case INIT_GLOROT_UNIFORM: return arena_printf(a, "sqrt(6.0 / %.17g) * (2.0 * init_uniform(seed, %d, i) - 1.0)", fi + fo, k);
+  case INIT_HE_UNIFORM: return arena_printf(a, "sqrt(6.0 / %.17g) * (2.0 * init_uniform(seed, %d, i) - 1.0)", fi, k);
+  case INIT_LECUN_UNIFORM: return arena_printf(a, "sqrt(3.0 / %.17g) * (2.0 * init_uniform(seed, %d, i) - 1.0)", fi, k);
+  case INIT_GLOROT_NORMAL: return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi + fo, k, n);
+  case INIT_HE_NORMAL: return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
+  case INIT_LECUN_NORMAL: return arena_printf(a, "sqrt(1.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
+  default: NN2C_ASSERT(!"unknown initializer"); return "0";
+  }
+}
+
+/* Emits only the helpers some initializer needs (unused statics would warn). */
+static void emit_init_helpers(Buf *c, Graph *g) {
+  bool uni = false, nor = false, tru = false;
+  for (int j = 0; j < g->nvalues; j++) {
+    InitKind k = g->values[j]->kind == VK_PARAM ? g->values[j]->init.kind : INIT_ZEROS;
+    tru = tru || k == INIT_GLOROT_NORMAL || k == INIT_HE_NORMAL || k == INIT_LECUN_NORMAL;
+    nor = nor || tru || k == INIT_NORMAL;
+    uni = uni || nor || k == INIT_UNIFORM || k == INIT_GLOROT_UNIFORM || k == INIT_HE_UNIFORM || k == INIT_LECUN_UNIFORM;
+  }
+  if (uni) buf_puts(c, init_helpers);
+  if (nor) buf_puts(c, init_normal_helper);
+  if (tru) buf_puts(c, init_truncated_helper);
+}
+
+static void emit_init(Buf *c, const char *name, Graph *g) {
+  emit_init_helpers(c, g);
+  buf_printf(c, "void %s_init(float *params, uint64_t seed) {\n  uint64_t i;\n", name);
+  buf_printf(c, "  memset(params, 0, sizeof(float) * %s_PARAM_FLOATS);\n", name);
+  int64_t *off = xcalloc((size_t)g->nvalues, sizeof(int64_t));
+  graph_block_layout(g, VK_PARAM, off);
+  int k = 0;
+  for (int j = 0; j < g->nvalues; j++) {
+    Value *v = g->values[j];
+    if (v->kind != VK_PARAM) continue;
+    buf_printf(c, "  /* %s %s%s: %s */\n", v->name, dtype_name(v->dtype), shape_str(&g->arena, v->shape), init_name(v->init.kind));
+    buf_printf(c, "  for (i = 0; i < %lld; i++) params[%lld + i] = (float)(%s);\n",
+               (long long)shape_numel_static(v->shape), (long long)off[j], init_expr(&g->arena, v, k));
+    k++;
+  }
+  buf_puts(c, "  (void)seed;\n  (void)i;\n}\n\n");
+  free(off);
+}
+
+/* ---- the header and the model file ---- */
+
+static const char *dropout_helper =
+  "/* Dropout keep decision for element i at a step: a pure function of\n"
+  " * (seed, step, i), the same rule the interpreter uses. */\n"
+  "static int dropout_keep(size_t i, uint64_t step, uint64_t seed, double rate) {\n"
+  "  uint64_t z = (uint64_t)i + 0x9E3779B97F4A7C15ULL * (step + 1) + 0xD1B54A32D192ED03ULL * (seed + 1);\n"
+  "  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;\n"
+  "  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;\n"
+  "  z ^= z >> 31;\n"
+  "  return (double)(z >> 40) / 16777216.0 >= rate;\n"
+  "}\n\n";
+
+static bool has_op(Graph *g, OpKind op) {
+  for (int i = 0; g && i < g->nnodes; i++)
+    if (g->nodes[i]->op == op) return true;
+  return false;
+}
+
+static int64_t arena_at(const CompiledGraph *cg, int64_t batch) {
+  return cg->g ? cg->plan.arena_fixed + cg->plan.arena_per_sample * batch : 0;
+}
+
+static void emit_header(Model *m, CodegenInput *in, Buf *h) {
+  const char *N = in->name;
+  Graph *g = in->train ? in->train_graph.g : in->infer.g;
+  Value *x = g->values[0], *pred = g->outputs[0], *lab = in->train ? graph_find(g, LABELS_NAME) : NULL;
+  int64_t batch = m->train.batch;
+  buf_printf(h, "/* %s.h - generated by nn2c from %s. Do not edit.\n", N, m->file->src.path);
+  buf_printf(h, " *\n * input:  %s f32%s\n * output: %s f32%s\n", x->name, shape_str(&g->arena, x->shape), pred->name,
+             shape_str(&g->arena, pred->shape));
+  buf_printf(h, " * params: %lld floats in %d tensors\n", (long long)graph_block_layout(g, VK_PARAM, NULL),
+             graph_count_kind(g, VK_PARAM));
+  buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n */\n", (long long)arena_at(&in->train_graph, batch) > arena_at(&in->infer, batch) ? (long long)arena_at(&in->train_graph, batch) : (long long)arena_at(&in->infer, batch), (long long)batch, N);
+  buf_printf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", N, N);
+  buf_printf(h, "#define %s_IN_NUMEL %lld\n", N, (long long)shape_numel(x->shape, 1));
+  buf_printf(h, "#define %s_OUT_NUMEL %lld\n", N, (long long)shape_numel(pred->shape, 1));
+  buf_printf(h, "#define %s_LABEL_NUMEL %lld\n", N, lab ? (long long)shape_numel(lab->shape, 1) : 0LL);
+  buf_printf(h, "#define %s_LABEL_IS_INT %d\n", N, lab && lab->dtype != DT_F32);
+  buf_printf(h, "#define %s_PARAM_FLOATS %lld\n", N, (long long)graph_block_layout(g, VK_PARAM, NULL));
+  buf_printf(h, "#define %s_STATE_FLOATS %lld\n", N, (long long)graph_block_layout(g, VK_STATE, NULL));
+  buf_printf(h, "#define %s_DEFAULT_BATCH %d\n#define %s_DEFAULT_EPOCHS %d\n", N, m->train.batch, N, m->train.epochs);
+  buf_printf(h, "#define %s_DEFAULT_LR %.9gf\n#define %s_DEFAULT_SEED %lluu\n", N, m->train.opt.lr, N,
+             (unsigned long long)m->train.seed);
+  buf_printf(h, "#define %s_DATASET \"%s\"\n", N, m->train.dataset);
+  buf_printf(h, "#define %s_DATASET_INLINE %d\n", N, m->inline_n > 0 && in->train);
+  buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N,
+             (long long)(arena_at(&in->train_graph, batch) > arena_at(&in->infer, batch) ? arena_at(&in->train_graph, batch) : arena_at(&in->infer, batch)));
+  buf_printf(h, "/* The caller owns every buffer: params (%s_PARAM_FLOATS floats), state\n"
+                " * (%s_STATE_FLOATS floats, zeroed before training), arena (%s_arena_bytes(max_batch)\n"
+                " * bytes, 64-byte aligned). Step functions never allocate. */\n", N, N, N);
+  buf_printf(h, "typedef struct %s_Model {\n  float *params;\n  float *state;\n  unsigned char *arena;\n"
+                "  int max_batch;\n  float lr;\n  uint64_t step; /* train steps taken */\n} %s_Model;\n\n", N, N);
+  buf_printf(h, "size_t %s_arena_bytes(int batch);\nvoid %s_init(float *params, uint64_t seed);\n", N, N);
+  buf_printf(h, "/* Each returns 0, or 1 when batch is outside [1, max_batch]. */\n");
+  buf_printf(h, "int %s_forward(%s_Model *m, const float *x, float *out, int batch);\n", N, N);
+  if (in->train) {
+    const char *lt = lab->dtype == DT_F32 ? "float" : "int32_t";
+    buf_printf(h, "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out);\n", N, N, lt);
+    buf_printf(h, "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out);\n", N, N, lt);
+  }
+  if (m->inline_n > 0 && in->train)
+    buf_printf(h, "\nextern const int %s_INLINE_N;\nextern const float %s_INLINE_X[];\nextern const float %s_INLINE_YF[];\n"
+                  "extern const int32_t %s_INLINE_YI[];\n", N, N, N, N);
+  buf_printf(h, "\n#endif\n");
+}
+
+static void emit_inline_data(Model *m, const char *N, Buf *c, int64_t in_numel, int64_t lab_numel) {
+  buf_printf(c, "const int %s_INLINE_N = %d;\nconst float %s_INLINE_X[] = {", N, m->inline_n, N);
+  for (int64_t i = 0; i < m->inline_n * in_numel; i++) buf_printf(c, "%s%.9g", i ? ", " : "", m->inline_x[i]);
+  buf_printf(c, "};\nconst float %s_INLINE_YF[] = {", N);
+  for (int64_t i = 0; m->inline_yf && i < m->inline_n * lab_numel; i++) buf_printf(c, "%s%.9g", i ? ", " : "", m->inline_yf[i]);
+  buf_printf(c, "%s};\nconst int32_t %s_INLINE_YI[] = {", m->inline_yf ? "" : "0", N);
+  for (int64_t i = 0; m->inline_yi && i < m->inline_n; i++) buf_printf(c, "%s%d", i ? ", " : "", m->inline_yi[i]);
+  buf_printf(c, "%s};\n\n", m->inline_yi ? "" : "0");
+}
+
+void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
+  const char *N = in->name;
+  emit_header(m, in, h);
+  buf_printf(c, "/* %s.c - generated by nn2c from %s. Do not edit.\n * Uses only libc and libm; see %s.h for the API. */\n", N,
+             m->file->src.path, N);
+  buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
+  CompiledGraph *gs[3] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL};
+  buf_printf(c, "size_t %s_arena_bytes(int batch) {\n  size_t b = batch > 0 ? (size_t)batch : 0, need = 0, a;\n", N);
+  for (int i = 0; i < 3; i++)
+    if (gs[i])
+      buf_printf(c, "  a = %lldu + %lldu * b;\n  if (a > need) need = a;\n", (long long)gs[i]->plan.arena_fixed,
+                 (long long)gs[i]->plan.arena_per_sample);
+  buf_puts(c, "  return need;\n}\n\n");
+  if (has_op(in->train ? in->train_graph.g : NULL, OP_DROPOUT)) buf_puts(c, dropout_helper);
+  emit_init(c, N, in->train ? in->train_graph.g : in->infer.g);
+  char *sig = arena_printf(&in->infer.g->arena, "int %s_forward(%s_Model *m, const float *x, float *out, int batch)", N, N);
+  buf_puts(c, "/* Inference: x -> out. */\n");
+  emit_function(c, "forward", sig, in->infer.g, false);
+  if (in->train) {
+    Value *lab = graph_find(in->train_graph.g, LABELS_NAME);
+    const char *lt = lab->dtype == DT_F32 ? "float" : "int32_t";
+    buf_puts(c, "/* One optimizer step on a batch; loss and out (predictions) are optional. */\n");
+    sig = arena_printf(&in->infer.g->arena, "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
+    emit_function(c, "train", sig, in->train_graph.g, true);
+    buf_puts(c, "/* Loss and predictions on a batch, without training. */\n");
+    sig = arena_printf(&in->infer.g->arena, "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
+    emit_function(c, "eval", sig, in->eval.g, false);
+    if (m->inline_n > 0)
+      emit_inline_data(m, N, c, shape_numel(in->train_graph.g->values[0]->shape, 1), shape_numel(lab->shape, 1));
+  }
+}

@@ -1,0 +1,114 @@
+/* train.c - `nn2c run`: the runtime's trainer front end (flags, data,
+ * shuffling, checkpoints) driving the interpreter instead of generated code,
+ * so both produce directly comparable runs and checkpoints. */
+#include "interp.h"
+
+#include <string.h>
+
+#include "nn2c_rt.h"
+
+/* The runtime's descriptor callbacks carry no user pointer (generated code
+ * needs none), so the compiled graphs of the one model being run live here. */
+static struct {
+  Graph *infer, *eval, *train;
+} run_graphs;
+
+typedef struct {
+  float *params, *state;
+  int max_batch;
+  float lr;
+  uint64_t step;
+} InterpModel;
+
+static void bind(void *mv, float *params, float *state, unsigned char *arena, int max_batch, float lr) {
+  InterpModel *m = mv;
+  (void)arena;
+  *m = (InterpModel){params, state, max_batch, lr, 0};
+}
+
+static uint64_t get_step(const void *m) { return ((const InterpModel *)m)->step; }
+static void set_step(void *m, uint64_t s) { ((InterpModel *)m)->step = s; }
+static size_t arena_bytes(int batch) { (void)batch; return 64; }
+static void init(float *params, uint64_t seed) { interp_init_params(run_graphs.train ? run_graphs.train : run_graphs.infer, params, seed); }
+
+static void copy_out(InterpRun *r, Value *v, float *out) {
+  if (!out) return;
+  Tensor *t = &r->vals[v->id];
+  for (int64_t i = 0; i < t->numel; i++) out[i] = (float)tensor_get(t, i);
+}
+
+static int run(Graph *g, InterpModel *m, const float *x, const void *y, int batch, float *loss, float *out) {
+  if (batch < 1 || batch > m->max_batch) return 1;
+  float lr = m->lr, step = (float)(m->step + 1);
+  Feed feeds[4] = {{g->values[0]->name, x}, {LABELS_NAME, y}, {INPUT_LR, &lr}, {INPUT_STEP, &step}};
+  InterpRun r = {0};
+  bool ok = interp_run(g, m->params, m->state, feeds, y ? 4 : 1, batch, m->step, &r);
+  if (ok) {
+    copy_out(&r, g->outputs[0], out);
+    if (loss && g->loss) *loss = (float)tensor_get(&r.vals[g->loss->id], 0);
+  }
+  interp_run_free(&r);
+  return ok ? 0 : 1;
+}
+
+static int forward(void *m, const float *x, float *out, int batch) {
+  return run(run_graphs.infer, m, x, NULL, batch, NULL, out);
+}
+
+static int train_step(void *mv, const float *x, const void *y, int batch, float *loss, float *out) {
+  InterpModel *m = mv;
+  int rc = run(run_graphs.train, m, x, y, batch, loss, out);
+  if (!rc) m->step++;
+  return rc;
+}
+
+static int evaluate(void *m, const float *x, const void *y, int batch, float *loss, float *out) {
+  return run(run_graphs.eval, m, x, y, batch, loss, out);
+}
+
+int interp_train_main(Model *m, int argc, char **argv) {
+  PassCtx cx = {0};
+  run_graphs.infer = model_compile(m, MODE_INFER, NULL, &cx);
+  if (m->train.present) {
+    run_graphs.eval = model_compile(m, MODE_EVAL, NULL, &cx);
+    run_graphs.train = model_compile(m, MODE_TRAIN, NULL, &cx);
+  }
+  if (!run_graphs.infer || (m->train.present && (!run_graphs.eval || !run_graphs.train))) return 1;
+  if (!m->train.present) {
+    error_plain("'%s' has no train section; nn2c run trains and evaluates models", m->file->src.path);
+    return 1;
+  }
+  Graph *tg = run_graphs.train;
+  Value *in = tg->values[0], *lab = graph_find(tg, LABELS_NAME), *pred = tg->outputs[0];
+  nn2c_model_desc d = {0};
+  d.name = m->name;
+  d.dataset = m->train.dataset;
+  d.in_numel = (int)shape_numel(in->shape, 1);
+  d.out_numel = (int)shape_numel(pred->shape, 1);
+  d.label_numel = (int)shape_numel(lab->shape, 1);
+  d.label_is_int = lab->dtype != DT_F32;
+  d.param_floats = (long)graph_block_layout(tg, VK_PARAM, NULL);
+  d.state_floats = (long)graph_block_layout(tg, VK_STATE, NULL);
+  d.default_batch = m->train.batch;
+  d.default_epochs = m->train.epochs;
+  d.default_lr = (float)m->train.opt.lr;
+  d.default_seed = m->train.seed;
+  d.model_size = sizeof(InterpModel);
+  d.model_bind = bind;
+  d.model_get_step = get_step;
+  d.model_set_step = set_step;
+  d.arena_bytes = arena_bytes;
+  d.init = init;
+  d.forward = forward;
+  d.train_step = train_step;
+  d.evaluate = evaluate;
+  d.inline_n = m->inline_n;
+  d.inline_x = m->inline_x;
+  d.inline_yf = m->inline_yf;
+  d.inline_yi = m->inline_yi;
+  int rc = nn2c_train_main(argc, argv, &d);
+  graph_free(run_graphs.infer);
+  graph_free(run_graphs.eval);
+  graph_free(run_graphs.train);
+  return rc;
+}

@@ -1,0 +1,151 @@
+/* main.c - the nn2c command line.
+ *   nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS]
+ *   nn2c compile MODEL --emit=ir [--train]      print the compiled IR
+ *   nn2c run MODEL [trainer flags]              train/evaluate with the interpreter */
+#include <ctype.h>
+#include <string.h>
+
+#include "codegen/codegen.h"
+#include "interp/interp.h"
+
+static const char *usage =
+  "usage: nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS]\n"
+  "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
+  "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
+  "       nn2c --help | --version\n"
+  "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md).\n";
+
+typedef struct {
+  const char *model, *out_dir, *name, *passes, *dump_after, *emit;
+  bool train;
+} CompileOpts;
+
+static bool is_identifier(const char *s) {
+  if (!*s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
+  for (; *s; s++)
+    if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
+  return true;
+}
+
+/* Accepts --flag=value and --flag value. */
+static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
+  size_t n = strlen(flag);
+  if (strncmp(argv[*i], flag, n)) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n] != 0) return NULL;
+  if (*i + 1 >= argc) {
+    error_plain("%s needs a value", flag);
+    exit(1);
+  }
+  return argv[++*i];
+}
+
+static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
+  for (int i = 2; i < argc; i++) {
+    const char *v;
+    if (!strcmp(argv[i], "--train")) o->train = true;
+    else if ((v = flag_value(argc, argv, &i, "-o"))) o->out_dir = v;
+    else if ((v = flag_value(argc, argv, &i, "--name"))) o->name = v;
+    else if ((v = flag_value(argc, argv, &i, "--passes"))) o->passes = v;
+    else if ((v = flag_value(argc, argv, &i, "--dump-after"))) o->dump_after = v;
+    else if ((v = flag_value(argc, argv, &i, "--emit"))) o->emit = v;
+    else if (argv[i][0] == '-') {
+      error_plain("unknown option '%s'\n%s", argv[i], usage);
+      return false;
+    } else if (o->model) {
+      error_plain("more than one model given ('%s' and '%s')", o->model, argv[i]);
+      return false;
+    } else o->model = argv[i];
+  }
+  if (!o->model) error_plain("no model file given\n%s", usage);
+  else if (o->emit && strcmp(o->emit, "ir") && strcmp(o->emit, "c")) error_plain("--emit must be ir or c, got '%s'", o->emit);
+  else if ((!o->emit || !strcmp(o->emit, "c")) && !o->out_dir) error_plain("missing -o DIR (where to write the C files)");
+  else if (o->name && !is_identifier(o->name)) error_plain("--name '%s' is not a C identifier", o->name);
+  else return true;
+  return false;
+}
+
+static bool compile_graph(Model *m, GraphMode mode, const CompileOpts *o, CompiledGraph *cg, Buf *dump) {
+  cg->plan.dump_after = o->dump_after;
+  cg->plan.dump = dump;
+  cg->plan.verify = true;
+  cg->g = model_compile(m, mode, o->passes, &cg->plan);
+  return cg->g != NULL;
+}
+
+static void report_plan(const char *what, CompiledGraph *cg, int batch) {
+  PassCtx *p = &cg->plan;
+  long long arena = p->arena_fixed + p->arena_per_sample * batch;
+  long long sum = p->tensors_fixed + p->tensors_per_sample * batch;
+  fprintf(stderr, "nn2c: %s: arena %lld bytes at batch %d (%lld + %lld per sample); tensors %lld bytes; saved %lld\n",
+          what, arena, batch, (long long)p->arena_fixed, (long long)p->arena_per_sample, sum, sum - arena);
+}
+
+static int cmd_compile(int argc, char **argv) {
+  CompileOpts o = {0};
+  if (!parse_compile_args(argc, argv, &o)) return 1;
+  Model *m = model_load(o.model);
+  if (!m) return 1;
+  if (o.train && !m->train.present) {
+    error_plain("%s: --train needs a train section in the model", o.model);
+    model_free(m);
+    return 1;
+  }
+  CodegenInput in = {o.name ? o.name : m->name, o.train, {0}, {0}, {0}};
+  if (!is_identifier(in.name)) {
+    error_plain("model name '%s' is not a C identifier; pass --name", in.name);
+    model_free(m);
+    return 1;
+  }
+  Buf dump = {0};
+  bool ok = compile_graph(m, MODE_INFER, &o, &in.infer, &dump);
+  if (ok && o.train) ok = compile_graph(m, MODE_EVAL, &o, &in.eval, &dump) && compile_graph(m, MODE_TRAIN, &o, &in.train_graph, &dump);
+  if (ok && o.emit && !strcmp(o.emit, "ir")) {
+    Buf b = {0};
+    ir_print(&b, o.train ? in.train_graph.g : in.infer.g);
+    fputs(b.data, stdout);
+    buf_free(&b);
+  } else if (ok) {
+    if (dump.len) fputs(dump.data, stdout);
+    ok = codegen_write_dir(m, &in, o.out_dir);
+    if (ok) {
+      report_plan("forward", &in.infer, m->train.batch);
+      if (o.train) report_plan("train_step", &in.train_graph, m->train.batch);
+    }
+  }
+  buf_free(&dump);
+  graph_free(in.infer.g);
+  graph_free(in.eval.g);
+  graph_free(in.train_graph.g);
+  model_free(m);
+  return ok ? 0 : 1;
+}
+
+static int cmd_run(int argc, char **argv) {
+  if (argc < 3 || argv[2][0] == '-') {
+    error_plain("nn2c run needs a model file\n%s", usage);
+    return 1;
+  }
+  Model *m = model_load(argv[2]);
+  if (!m) return 1;
+  /* The trainer front end parses the remaining flags; argv[0] names the program. */
+  argv[2] = "nn2c run";
+  int rc = interp_train_main(m, argc - 2, argv + 2);
+  model_free(m);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    fputs(usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 1 : 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    puts("nn2c 0.1.0");
+    return 0;
+  }
+  if (!strcmp(argv[1], "compile")) return cmd_compile(argc, argv);
+  if (!strcmp(argv[1], "run")) return cmd_run(argc, argv);
+  error_plain("unknown command '%s'\n%s", argv[1], usage);
+  return 1;
+}

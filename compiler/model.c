@@ -1,0 +1,520 @@
+/* model.c - gives meaning to a parsed .nn file: lowers the layer list (or
+ * takes the graph section), adds the loss for eval/train graphs, reads the
+ * train and data sections. Errors point at the offending line and column. */
+#include "model.h"
+
+#include <math.h>
+#include <string.h>
+
+#define KERAS_EPSILON 1e-7
+
+typedef struct {
+  Model *m;
+  Graph *g;
+  GraphMode mode;
+  Source *src;
+  int ndense, ndropout; /* per-kind counters for layer names */
+} Lower;
+
+static void err_line(Lower *L, const Line *l, const char *fmt, const char *arg) {
+  error_at(L->src, l->line, l->col, fmt, arg);
+}
+
+/* ---- expressions ---- */
+
+static bool expr_int(Source *src, const Expr *e, int64_t lo, int64_t hi, int64_t *out) {
+  if (e->kind != EX_NUM || !e->is_int || e->num < (double)lo || e->num > (double)hi) {
+    error_at(src, e->line, e->col, "expected an integer in [%lld, %lld]", (long long)lo, (long long)hi);
+    return false;
+  }
+  *out = (int64_t)e->num;
+  return true;
+}
+
+static bool expr_num(Source *src, const Expr *e, double *out) {
+  if (e->kind != EX_NUM) {
+    error_at(src, e->line, e->col, "expected a number");
+    return false;
+  }
+  *out = e->num;
+  return true;
+}
+
+static bool expr_init(Source *src, const Expr *e, Init *init) {
+  const char *name = e->kind == EX_IDENT || e->kind == EX_CALL ? e->ident : NULL;
+  InitKind k;
+  if (!name || !init_from_name(name, &k)) {
+    error_at(src, e->line, e->col, "unknown initializer%s%s%s", name ? " '" : "", name ? name : "", name ? "'" : "");
+    return false;
+  }
+  int want = k == INIT_UNIFORM || k == INIT_NORMAL ? 2 : k == INIT_CONSTANT ? 1 : 0;
+  int have = e->kind == EX_CALL ? e->nitems : 0;
+  if (have != want && !(k == INIT_UNIFORM && have == 0) && !(k == INIT_NORMAL && have == 0)) {
+    error_at(src, e->line, e->col, "initializer '%s' takes %d arguments", name, want);
+    return false;
+  }
+  /* Keras defaults: uniform(-0.05, 0.05), normal(0, 0.05) */
+  double a = k == INIT_UNIFORM ? -0.05 : 0, b = 0.05;
+  if (have >= 1 && !expr_num(src, e->items[0], &a)) return false;
+  if (have >= 2 && !expr_num(src, e->items[1], &b)) return false;
+  *init = (Init){k, a, b};
+  return true;
+}
+
+/* ---- layers ---- */
+
+static Value *activation(Lower *L, const Line *l, const char *name, Value *x) {
+  if (!strcmp(name, "relu")) return build1(L->g, OP_RELU, x);
+  if (!strcmp(name, "sigmoid")) return build1(L->g, OP_SIGMOID, x);
+  if (!strcmp(name, "tanh")) return build1(L->g, OP_TANH, x);
+  if (!strcmp(name, "softmax")) {
+    if (x->shape.rank < 1) return x;
+    return build1(L->g, OP_SOFTMAX, x);
+  }
+  if (!strcmp(name, "linear")) return x;
+  err_line(L, l, "unknown activation '%s' (expected relu, sigmoid, tanh, softmax or linear)", name);
+  return NULL;
+}
+
+static bool kw_init(Lower *L, const Line *l, const char *key, const char *alias, Init *init) {
+  const KwArg *k = line_kw(l, key);
+  if (!k) k = line_kw(l, alias);
+  return !k || expr_init(L->src, k->val, init);
+}
+
+static Value *lower_dense(Lower *L, const Line *l, Value *x) {
+  int64_t units;
+  if (l->nargs < 1 || !expr_int(L->src, l->args[0], 1, 1 << 24, &units)) {
+    if (l->nargs < 1) err_line(L, l, "dense needs the number of units, e.g. `dense 128`%s", "");
+    return NULL;
+  }
+  if (x->shape.rank != 2) {
+    err_line(L, l, "dense needs a flat input [N,features]; add `flatten` before it (input is %s)",
+             shape_str(&L->g->arena, x->shape));
+    return NULL;
+  }
+  Graph *g = L->g;
+  L->ndense++;
+  Value *w = value_new(g, arena_printf(&g->arena, "dense%d_w", L->ndense), VK_PARAM, DT_F32,
+                       shape_make(2, (int64_t[]){x->shape.d[1], units}));
+  w->init = (Init){INIT_GLOROT_UNIFORM, 0, 0};
+  if (!kw_init(L, l, "kernel_initializer", "kernel_init", &w->init)) return NULL;
+  Value *y = build2(g, OP_MATMUL, x, w);
+  const KwArg *ub = line_kw(l, "use_bias");
+  int64_t use_bias = 1;
+  if (ub && !expr_int(L->src, ub->val, 0, 1, &use_bias)) return NULL;
+  if (use_bias) {
+    Value *b = value_new(g, arena_printf(&g->arena, "dense%d_b", L->ndense), VK_PARAM, DT_F32,
+                         shape_make(1, &units));
+    b->init = (Init){INIT_ZEROS, 0, 0};
+    if (!kw_init(L, l, "bias_initializer", "bias_init", &b->init)) return NULL;
+    y = build2(g, OP_ADD, y, b);
+  }
+  const KwArg *act = line_kw(l, "activation");
+  const char *aname = act ? act->val->ident : l->nargs > 1 ? l->args[1]->ident : "linear";
+  if (!aname || (act && act->val->kind != EX_IDENT) || (!act && l->nargs > 1 && l->args[1]->kind != EX_IDENT)) {
+    err_line(L, l, "activation must be a name such as relu%s", "");
+    return NULL;
+  }
+  return activation(L, l, aname, y);
+}
+
+static Value *lower_flatten(Lower *L, Value *x) {
+  Shape s = shape_make(2, (int64_t[]){x->shape.d[0], shape_numel_static(x->shape) / (x->shape.d[0] == DIM_BATCH ? 1 : x->shape.d[0])});
+  if (x->shape.d[0] == DIM_BATCH) s.d[1] = shape_numel_static(x->shape);
+  return build_reshape(L->g, x, s);
+}
+
+static Value *lower_dropout(Lower *L, const Line *l, Value *x) {
+  double rate;
+  if (l->nargs < 1) {
+    err_line(L, l, "dropout needs a rate, e.g. `dropout 0.5`%s", "");
+    return NULL;
+  }
+  if (!expr_num(L->src, l->args[0], &rate)) return NULL;
+  if (!(rate >= 0 && rate < 1)) {
+    error_at(L->src, l->args[0]->line, l->args[0]->col, "dropout rate must be in [0, 1)");
+    return NULL;
+  }
+  L->ndropout++;
+  if (L->mode != MODE_TRAIN || rate == 0) return x;
+  Node *n = build_node(L->g, OP_DROPOUT, 1, &x);
+  node_set_float(L->g, n, "rate", rate);
+  node_set_int(L->g, n, "seed", L->ndropout);
+  return build_finish(L->g, n);
+}
+
+static Value *lower_input(Lower *L, const Line *l) {
+  Shape s = {1, {DIM_BATCH}};
+  const Expr *const *dims = (const Expr *const *)l->args;
+  int nd = l->nargs;
+  if (nd == 1 && l->args[0]->kind == EX_LIST) dims = (const Expr *const *)l->args[0]->items, nd = l->args[0]->nitems;
+  if (nd < 1 || nd >= MAX_RANK) {
+    err_line(L, l, "input needs 1 to 7 dimensions, e.g. `input 784` or `input 28 28 1`%s", "");
+    return NULL;
+  }
+  for (int i = 0; i < nd; i++) {
+    int64_t d;
+    if (!expr_int(L->src, dims[i], 1, INT64_C(1) << 31, &d)) return NULL;
+    s.d[s.rank++] = d;
+  }
+  return value_new(L->g, "x", VK_INPUT, DT_F32, s);
+}
+
+static Value *lower_layer(Lower *L, const Line *l, Value *x) {
+  const char *k = l->kind;
+  if (!strcmp(k, "dense")) return lower_dense(L, l, x);
+  if (!strcmp(k, "flatten")) return lower_flatten(L, x);
+  if (!strcmp(k, "dropout")) return lower_dropout(L, l, x);
+  if (!strcmp(k, "activation")) {
+    if (l->nargs != 1 || l->args[0]->kind != EX_IDENT) {
+      err_line(L, l, "activation needs a name, e.g. `activation relu`%s", "");
+      return NULL;
+    }
+    return activation(L, l, l->args[0]->ident, x);
+  }
+  if (!strcmp(k, "relu") || !strcmp(k, "sigmoid") || !strcmp(k, "tanh") || !strcmp(k, "softmax") ||
+      !strcmp(k, "linear"))
+    return activation(L, l, k, x);
+  err_line(L, l, "unknown layer '%s'", k);
+  return NULL;
+}
+
+static Value *lower_layers(Lower *L) {
+  ModelFile *f = L->m->file;
+  if (f->nlayers == 0 || strcmp(f->layers[0].kind, "input")) {
+    if (f->nlayers) err_line(L, &f->layers[0], "the first layer must be `input`, got '%s'", f->layers[0].kind);
+    else error_at(L->src, 1, 1, "the model has no layers and no graph section");
+    return NULL;
+  }
+  Value *x = lower_input(L, &f->layers[0]);
+  for (int i = 1; i < f->nlayers && x; i++) x = lower_layer(L, &f->layers[i], x);
+  return x;
+}
+
+/* ---- loss ---- */
+
+static Value *scalar_reduce(Graph *g, Value *v, bool sum) {
+  Node *n = build_node(g, sum ? OP_REDUCE_SUM : OP_REDUCE_MEAN, 1, &v);
+  node_set_int(g, n, "keepdims", 0);
+  return build_finish(g, n);
+}
+
+/* Keras losses on probabilities; clip keeps log away from 0 exactly as Keras
+ * does, and simplify turns log(clip(softmax(z))) into log_softmax(z). */
+static Value *build_loss(Graph *g, const TrainSpec *t, Value *p, Value *y) {
+  Value *one = build_scalar(g, 1.0);
+  switch (t->loss) {
+  case LOSS_MSE: {
+    Value *d = build2(g, OP_SUB, p, y);
+    return scalar_reduce(g, build2(g, OP_MUL, d, d), t->sum);
+  }
+  case LOSS_BCE: {
+    Node *c = build_node(g, OP_CLIP, 1, &p);
+    node_set_float(g, c, "min", KERAS_EPSILON);
+    node_set_float(g, c, "max", 1 - KERAS_EPSILON);
+    Value *pc = build_finish(g, c);
+    Value *a = build2(g, OP_MUL, y, build1(g, OP_LOG, pc));
+    Value *b = build2(g, OP_MUL, build2(g, OP_SUB, one, y), build1(g, OP_LOG, build2(g, OP_SUB, one, pc)));
+    return build1(g, OP_NEG, scalar_reduce(g, build2(g, OP_ADD, a, b), t->sum));
+  }
+  case LOSS_CCE:
+  case LOSS_SPARSE_CCE: {
+    Node *c = build_node(g, OP_CLIP, 1, &p);
+    node_set_float(g, c, "min", KERAS_EPSILON);
+    node_set_float(g, c, "max", 1.0);
+    Value *lp = build1(g, OP_LOG, build_finish(g, c));
+    if (t->loss == LOSS_SPARSE_CCE) return scalar_reduce(g, build2(g, OP_NLL, lp, y), t->sum);
+    Node *r = build_node(g, OP_REDUCE_SUM, 1, (Value *[]){build2(g, OP_MUL, y, lp)});
+    node_set_ints(g, r, "axes", (int64_t[]){1}, 1);
+    node_set_int(g, r, "keepdims", 0);
+    return build1(g, OP_NEG, scalar_reduce(g, build_finish(g, r), t->sum));
+  }
+  }
+  return NULL;
+}
+
+/* ---- train section ---- */
+
+static bool parse_loss(Source *src, const Line *l, TrainSpec *t) {
+  static const char *names[] = {"mse", "binary_crossentropy", "categorical_crossentropy",
+                                "sparse_categorical_crossentropy"};
+  const char *n = l->nargs == 1 && l->args[0]->kind == EX_IDENT ? l->args[0]->ident : "";
+  int k = -1;
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(n, names[i])) k = i;
+  if (k < 0) {
+    error_at(src, l->line, l->col, "unknown loss '%s' (expected mse, binary_crossentropy, categorical_crossentropy or sparse_categorical_crossentropy)", n);
+    return false;
+  }
+  t->loss = (LossKind)k;
+  const KwArg *r = line_kw(l, "reduction");
+  if (r) {
+    const char *rv = r->val->kind == EX_IDENT ? r->val->ident : "";
+    if (strcmp(rv, "sum") && strcmp(rv, "mean")) {
+      error_at(src, r->line, r->col, "reduction must be sum or mean");
+      return false;
+    }
+    t->sum = !strcmp(rv, "sum");
+  }
+  return true;
+}
+
+static bool kw_num(Source *src, const Line *l, const char *key, double *out) {
+  const KwArg *k = line_kw(l, key);
+  return !k || expr_num(src, k->val, out);
+}
+
+static bool parse_optimizer(Source *src, const Line *l, OptSpec *o) {
+  const char *n = l->nargs == 1 && l->args[0]->kind == EX_IDENT ? l->args[0]->ident : "";
+  static const char *keys[] = {"lr", "momentum", "nesterov", "beta1", "beta2", "epsilon", NULL};
+  for (int i = 0; i < l->nkw; i++) {
+    bool known = false;
+    for (int j = 0; keys[j]; j++) known = known || !strcmp(l->kw[i].key, keys[j]);
+    if (!known) {
+      error_at(src, l->kw[i].line, l->kw[i].col, "unknown optimizer option '%s'", l->kw[i].key);
+      return false;
+    }
+  }
+  if (!strcmp(n, "sgd")) *o = (OptSpec){OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, o->weight_decay};
+  else if (!strcmp(n, "adam")) *o = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, o->weight_decay};
+  else {
+    error_at(src, l->line, l->col, "unknown optimizer '%s' (expected sgd or adam)", n);
+    return false;
+  }
+  double nesterov = 0;
+  bool ok = kw_num(src, l, "lr", &o->lr) && kw_num(src, l, "momentum", &o->momentum) &&
+            kw_num(src, l, "nesterov", &nesterov) && kw_num(src, l, "beta1", &o->beta1) &&
+            kw_num(src, l, "beta2", &o->beta2) && kw_num(src, l, "epsilon", &o->epsilon);
+  o->nesterov = nesterov != 0;
+  if (ok && !(o->lr > 0)) {
+    error_at(src, l->line, l->col, "the learning rate must be positive");
+    return false;
+  }
+  return ok;
+}
+
+static bool parse_train_line(Source *src, const Line *l, TrainSpec *t) {
+  const char *k = l->kind;
+  int64_t v;
+  if (!strcmp(k, "loss")) return parse_loss(src, l, t);
+  if (!strcmp(k, "optimizer")) return parse_optimizer(src, l, &t->opt);
+  if (l->nargs != 1) {
+    error_at(src, l->line, l->col, "'%s' takes one value", k);
+    return false;
+  }
+  const Expr *a = l->args[0];
+  if (!strcmp(k, "batch")) return expr_int(src, a, 1, 1 << 20, &v) && (t->batch = (int)v, true);
+  if (!strcmp(k, "epochs")) return expr_int(src, a, 1, 1 << 30, &v) && (t->epochs = (int)v, true);
+  if (!strcmp(k, "seed")) return expr_int(src, a, 0, INT64_MAX, &v) && (t->seed = (uint64_t)v, true);
+  if (!strcmp(k, "weight_decay")) return expr_num(src, a, &t->opt.weight_decay);
+  if (!strcmp(k, "metrics")) {
+    if (a->kind != EX_IDENT || strcmp(a->ident, "accuracy")) {
+      error_at(src, a->line, a->col, "the only metric is accuracy");
+      return false;
+    }
+    return t->accuracy = true;
+  }
+  if (!strcmp(k, "dataset")) {
+    if (a->kind != EX_IDENT || (strcmp(a->ident, "mnist") && strcmp(a->ident, "inline"))) {
+      error_at(src, a->line, a->col, "unknown dataset (expected mnist or inline)");
+      return false;
+    }
+    t->dataset = a->ident;
+    return true;
+  }
+  error_at(src, l->line, l->col, "unknown train setting '%s'", k);
+  return false;
+}
+
+static bool parse_train(Model *m) {
+  ModelFile *f = m->file;
+  TrainSpec *t = &m->train;
+  *t = (TrainSpec){f->has_train, LOSS_MSE, false, {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0}, 32, 1, 1, false,
+                   f->ndata ? "inline" : "mnist"};
+  bool ok = true, have_loss = false;
+  for (int i = 0; i < f->ntrain; i++) {
+    ok = parse_train_line(&f->src, &f->train[i], t) && ok;
+    have_loss = have_loss || !strcmp(f->train[i].kind, "loss");
+  }
+  if (ok && f->has_train && !have_loss) {
+    error_at(&f->src, 1, 1, "the train section needs a `loss` line");
+    ok = false;
+  }
+  return ok;
+}
+
+/* ---- data section ---- */
+
+/* Appends the numbers of a (nested) list; false on a non-number. */
+static bool flatten_numbers(Source *src, const Expr *e, Buf *out, int64_t *count) {
+  if (e->kind == EX_NUM) {
+    float f = (float)e->num;
+    if (out->len + sizeof f + 1 > out->cap) {
+      out->cap = (out->len + sizeof f + 1) * 2;
+      out->data = xrealloc(out->data, out->cap);
+    }
+    memcpy(out->data + out->len, &f, sizeof f);
+    out->len += sizeof f;
+    (*count)++;
+    return true;
+  }
+  if (e->kind != EX_LIST) {
+    error_at(src, e->line, e->col, "expected a number or a list of numbers");
+    return false;
+  }
+  for (int i = 0; i < e->nitems; i++)
+    if (!flatten_numbers(src, e->items[i], out, count)) return false;
+  return true;
+}
+
+static const KwArg *data_entry(ModelFile *f, const char *name) {
+  for (int i = 0; i < f->ndata; i++)
+    if (!strcmp(f->data[i].key, name)) return &f->data[i];
+  return NULL;
+}
+
+/* Reads x and y of the data section, checked against the graph's input and labels. */
+static bool load_inline_data(Model *m, Graph *eval) {
+  ModelFile *f = m->file;
+  const KwArg *x = data_entry(f, "x"), *y = data_entry(f, "y");
+  for (int i = 0; i < f->ndata; i++)
+    if (strcmp(f->data[i].key, "x") && strcmp(f->data[i].key, "y")) {
+      error_at(&f->src, f->data[i].line, f->data[i].col, "unknown data entry '%s' (expected x and y)", f->data[i].key);
+      return false;
+    }
+  if (!x || !y || x->val->kind != EX_LIST || y->val->kind != EX_LIST) {
+    error_at(&f->src, f->ndata ? f->data[0].line : 1, 1, "the data section needs lists `x = [...]` and `y = [...]`");
+    return false;
+  }
+  int n = x->val->nitems;
+  Value *in = eval->values[0], *lab = graph_find(eval, LABELS_NAME);
+  int64_t in_numel = shape_numel(in->shape, 1), lab_numel = shape_numel(lab->shape, 1);
+  Buf bx = {0}, by = {0};
+  int64_t cx = 0, cy = 0;
+  bool ok = flatten_numbers(&f->src, x->val, &bx, &cx) && flatten_numbers(&f->src, y->val, &by, &cy);
+  if (ok && (cx != (int64_t)n * in_numel || y->val->nitems != n || cy != (int64_t)n * lab_numel)) {
+    error_at(&f->src, x->line, x->col,
+             "data: x must have %d samples of %lld numbers and y %d samples of %lld (got %lld and %lld numbers)", n,
+             (long long)in_numel, n, (long long)lab_numel, (long long)cx, (long long)cy);
+    ok = false;
+  }
+  if (ok) {
+    m->inline_n = n;
+    m->inline_x = arena_alloc(&m->arena, bx.len);
+    memcpy(m->inline_x, bx.data, bx.len);
+    if (lab->dtype == DT_F32) {
+      m->inline_yf = arena_alloc(&m->arena, by.len);
+      memcpy(m->inline_yf, by.data, by.len);
+    } else {
+      m->inline_yi = arena_alloc(&m->arena, sizeof(int32_t) * (size_t)n);
+      for (int i = 0; i < n; i++) m->inline_yi[i] = (int32_t)((float *)by.data)[i];
+    }
+  }
+  buf_free(&bx);
+  buf_free(&by);
+  return ok;
+}
+
+/* ---- whole models ---- */
+
+void model_free(Model *m) {
+  if (!m) return;
+  arena_free(&m->arena);
+  free(m);
+}
+
+Model *model_load(const char *path) {
+  Model *m = xcalloc(1, sizeof(Model));
+  m->file = model_file_parse(path, &m->arena);
+  bool ok = m->file && parse_train(m);
+  if (ok) {
+    m->name = m->file->name ? m->file->name : "model";
+    Graph *g = model_build(m, m->train.present ? MODE_EVAL : MODE_INFER);
+    ok = g != NULL;
+    if (ok && m->file->ndata) ok = m->train.present ? load_inline_data(m, g) : true;
+    if (ok && !strcmp(m->train.dataset, "inline") && !m->inline_n && m->train.present) {
+      error_at(&m->file->src, 1, 1, "dataset inline needs a data section");
+      ok = false;
+    }
+    graph_free(g);
+  }
+  if (!ok) {
+    model_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+static void remove_dropout(Graph *g) {
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if (n->op != OP_DROPOUT) continue;
+    value_replace_uses(g, n->out[0], n->in[0]);
+    n->dead = true;
+  }
+  graph_compact(g);
+}
+
+static Graph *build_forward(Model *m, GraphMode mode) {
+  ModelFile *f = m->file;
+  if (f->graph) {
+    /* Each mode gets a fresh copy: parse the same text again. */
+    ModelFile *copy = model_file_parse_text(f->src.path, f->src.text, &m->arena);
+    NN2C_ASSERT(copy && copy->graph);
+    Graph *g = copy->graph;
+    g->src = &f->src;
+    if (mode != MODE_TRAIN) remove_dropout(g);
+    PassCtx cx = {0};
+    bool ok = g->noutputs >= 1 && g->nvalues > 0 && g->values[0]->kind == VK_INPUT;
+    if (!ok) error_at(&f->src, 1, 1, "the graph needs an input (first) and an output");
+    if (!ok || !pass_shape(g, &cx)) {
+      graph_free(g);
+      return NULL;
+    }
+    return g;
+  }
+  Graph *g = graph_new(m->name);
+  g->src = &f->src;
+  Lower L = {m, g, mode, &f->src, 0, 0};
+  Value *y = lower_layers(&L);
+  if (!y || f->src.nerrors) {
+    graph_free(g);
+    return NULL;
+  }
+  graph_add_output(g, y);
+  return g;
+}
+
+Graph *model_build(Model *m, GraphMode mode) {
+  Graph *g = build_forward(m, mode);
+  if (!g || mode == MODE_INFER) return g;
+  Value *p = g->outputs[0];
+  Value *y;
+  if (m->train.loss == LOSS_SPARSE_CCE) {
+    if (p->shape.rank != 2 || p->shape.d[0] != DIM_BATCH) {
+      error_plain("%s: sparse_categorical_crossentropy needs predictions [N,classes], got %s", m->file->src.path,
+                  shape_str(&g->arena, p->shape));
+      graph_free(g);
+      return NULL;
+    }
+    y = value_new(g, LABELS_NAME, VK_INPUT, DT_I32, shape_make(1, (int64_t[]){DIM_BATCH}));
+  } else {
+    y = value_new(g, LABELS_NAME, VK_INPUT, DT_F32, p->shape);
+  }
+  g->loss = build_loss(g, &m->train, p, y);
+  return g;
+}
+
+Graph *model_compile(Model *m, GraphMode mode, const char *passes, PassCtx *cx) {
+  Graph *g = model_build(m, mode);
+  if (!g) return NULL;
+  if (mode == MODE_EVAL) g->grads = NULL;
+  cx->opt = &m->train.opt;
+  const char *pipeline = passes ? passes : mode == MODE_TRAIN ? PIPELINE_TRAIN : PIPELINE_INFER;
+  if (!pass_run_pipeline(g, cx, pipeline)) {
+    graph_free(g);
+    return NULL;
+  }
+  return g;
+}

@@ -1,0 +1,49 @@
+/* model.h - a whole model: the graphs a .nn file (or an IR file) lowers to,
+ * and its training configuration. */
+#ifndef NN2C_MODEL_H
+#define NN2C_MODEL_H
+
+#include "parse.h"
+#include "passes/pass.h"
+
+typedef enum { LOSS_MSE, LOSS_BCE, LOSS_CCE, LOSS_SPARSE_CCE } LossKind;
+
+typedef struct {
+  bool present;         /* the file has a train section */
+  LossKind loss;
+  bool sum;             /* reduction=sum instead of mean */
+  OptSpec opt;
+  int batch, epochs;
+  uint64_t seed;
+  bool accuracy;        /* metrics accuracy */
+  const char *dataset;  /* "mnist", "inline", ... */
+} TrainSpec;
+
+typedef enum { MODE_INFER, MODE_EVAL, MODE_TRAIN } GraphMode;
+
+typedef struct {
+  const char *name;
+  ModelFile *file;       /* parsed source (owns the Source for diagnostics) */
+  Arena arena;           /* owns file and inline data */
+  TrainSpec train;
+  /* Inline data set from the data section: n samples. */
+  int inline_n;
+  float *inline_x;       /* [n][in_numel] */
+  float *inline_yf;      /* [n][label_numel] float targets, or NULL */
+  int32_t *inline_yi;    /* [n] class labels, or NULL */
+} Model;
+
+/* Parses a model file; NULL after reporting errors. */
+Model *model_load(const char *path);
+void model_free(Model *m);
+/* Builds the graph for a mode (not yet passed through the pipeline). The
+ * model input is the first graph input; in eval/train graphs `labels` is the
+ * second. Outputs: prediction first; g->loss set for eval/train. NULL after
+ * reporting errors. */
+Graph *model_build(Model *m, GraphMode mode);
+/* Builds and runs the default pipeline (or `passes`) for a mode. */
+Graph *model_compile(Model *m, GraphMode mode, const char *passes, PassCtx *cx);
+
+#define LABELS_NAME "labels"
+
+#endif

@@ -1,0 +1,281 @@
+/* elementwise.c - unary and binary elementwise ops with numpy broadcasting,
+ * and the elementwise gradient helpers (relu_grad, sigmoid_grad, ...).
+ * All ops here share one inference rule, one interpreter loop and one
+ * emitter; what differs per op is its scalar function (for the interpreter,
+ * in double) and its C expression (for emission and fusion). */
+#include "op.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- shape inference: broadcast all inputs, dtype of the first ---- */
+
+static const char *ew_infer(Graph *g, Node *n) {
+  Shape s = n->in[0]->shape;
+  for (int i = 1; i < n->nin; i++) {
+    if (n->in[i]->dtype != n->in[0]->dtype)
+      return arena_printf(&g->arena, "input %d is %s but input 0 is %s", i, dtype_name(n->in[i]->dtype),
+                          dtype_name(n->in[0]->dtype));
+    const char *err = infer_broadcast(g, s, n->in[i]->shape, &s);
+    if (err) return err;
+  }
+  if (!dtype_is_float(n->in[0]->dtype))
+    return arena_printf(&g->arena, "%s needs a float input, got %s", op_name(n->op), dtype_name(n->in[0]->dtype));
+  n->out[0]->dtype = n->in[0]->dtype;
+  n->out[0]->shape = s;
+  return NULL;
+}
+
+/* ---- interpreter ---- */
+
+int64_t broadcast_index(Shape out, Shape in, int64_t i) {
+  int64_t idx = 0, stride = 1;
+  for (int a = out.rank - 1, b = in.rank - 1; a >= 0; a--, b--) {
+    int64_t coord = i % out.d[a];
+    i /= out.d[a];
+    if (b < 0) continue;
+    if (in.d[b] != 1) idx += coord * stride;
+    stride *= in.d[b];
+  }
+  return idx;
+}
+
+typedef double (*ScalarFn)(const Node *n, const double *x);
+
+static void ew_eval(Node *n, Tensor **in, Tensor **out, ScalarFn f) {
+  Tensor *o = out[0];
+  double x[4];
+  for (int64_t i = 0; i < o->numel; i++) {
+    for (int k = 0; k < n->nin; k++) x[k] = tensor_get(in[k], broadcast_index(o->shape, in[k]->shape, i));
+    tensor_set(o, i, f(n, x));
+  }
+}
+
+static double f_neg(const Node *n, const double *x) { (void)n; return -x[0]; }
+static double f_exp(const Node *n, const double *x) { (void)n; return exp(x[0]); }
+static double f_log(const Node *n, const double *x) { (void)n; return log(x[0]); }
+static double f_sqrt(const Node *n, const double *x) { (void)n; return sqrt(x[0]); }
+static double f_relu(const Node *n, const double *x) { (void)n; return x[0] > 0 ? x[0] : 0; }
+static double f_sigmoid(const Node *n, const double *x) { (void)n; return 1 / (1 + exp(-x[0])); }
+static double f_tanh(const Node *n, const double *x) { (void)n; return tanh(x[0]); }
+static double f_add(const Node *n, const double *x) { (void)n; return x[0] + x[1]; }
+static double f_sub(const Node *n, const double *x) { (void)n; return x[0] - x[1]; }
+static double f_mul(const Node *n, const double *x) { (void)n; return x[0] * x[1]; }
+static double f_div(const Node *n, const double *x) { (void)n; return x[0] / x[1]; }
+static double f_pow(const Node *n, const double *x) { (void)n; return pow(x[0], x[1]); }
+static double f_relu_grad(const Node *n, const double *x) { (void)n; return x[1] > 0 ? x[0] : 0; }
+static double f_sigmoid_grad(const Node *n, const double *x) { (void)n; return x[0] * x[1] * (1 - x[1]); }
+static double f_tanh_grad(const Node *n, const double *x) { (void)n; return x[0] * (1 - x[1] * x[1]); }
+
+static double clip_lo(const Node *n) { return node_float(n, "min", -INFINITY); }
+static double clip_hi(const Node *n) { return node_float(n, "max", INFINITY); }
+
+static double f_clip(const Node *n, const double *x) {
+  double v = x[0] < clip_lo(n) ? clip_lo(n) : x[0];
+  return v > clip_hi(n) ? clip_hi(n) : v;
+}
+
+static double f_clip_grad(const Node *n, const double *x) {
+  return x[1] >= clip_lo(n) && x[1] <= clip_hi(n) ? x[0] : 0;
+}
+
+/* ---- C expressions: args are element expressions of the inputs ---- */
+
+static void x_neg(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(-%s)", a[0]); }
+static void x_exp(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "expf(%s)", a[0]); }
+static void x_log(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "logf(%s)", a[0]); }
+static void x_sqrt(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "sqrtf(%s)", a[0]); }
+static void x_relu(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s > 0.0f ? %s : 0.0f)", a[0], a[0]); }
+static void x_sigmoid(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(1.0f / (1.0f + expf(-%s)))", a[0]); }
+static void x_tanh(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "tanhf(%s)", a[0]); }
+static void x_add(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s + %s)", a[0], a[1]); }
+static void x_sub(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s - %s)", a[0], a[1]); }
+static void x_mul(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s * %s)", a[0], a[1]); }
+static void x_div(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s / %s)", a[0], a[1]); }
+static void x_pow(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "powf(%s, %s)", a[0], a[1]); }
+static void x_relu_grad(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(%s > 0.0f ? %s : 0.0f)", a[1], a[0]);
+}
+static void x_sigmoid_grad(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(%s * %s * (1.0f - %s))", a[0], a[1], a[1]);
+}
+static void x_tanh_grad(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(%s * (1.0f - %s * %s))", a[0], a[1], a[1]);
+}
+
+/* Clip bounds as C literals; an absent bound is left out of the expression. */
+static void x_clip(Buf *b, Node *n, const char **a) {
+  char lo[64] = "", hi[64] = "";
+  if (node_attr(n, "min")) snprintf(lo, sizeof lo, "%.9g", clip_lo(n));
+  if (node_attr(n, "max")) snprintf(hi, sizeof hi, "%.9g", clip_hi(n));
+  if (*lo && *hi) buf_printf(b, "fminf(fmaxf(%s, (float)%s), (float)%s)", a[0], lo, hi);
+  else if (*lo) buf_printf(b, "fmaxf(%s, (float)%s)", a[0], lo);
+  else if (*hi) buf_printf(b, "fminf(%s, (float)%s)", a[0], hi);
+  else buf_printf(b, "%s", a[0]);
+}
+
+static void x_clip_grad(Buf *b, Node *n, const char **a) {
+  buf_printf(b, "(%s >= (float)%.9g && %s <= (float)%.9g ? %s : 0.0f)", a[1],
+             node_attr(n, "min") ? clip_lo(n) : -3.4e38, a[1], node_attr(n, "max") ? clip_hi(n) : 3.4e38, a[0]);
+}
+
+/* ---- emission: one loop nest over the output, inputs indexed by broadcast ---- */
+
+/* Output dims grouped so adjacent dims that every input broadcasts the same
+ * way become one loop: [N,128] + [128] is two loops, [N,128] + [N,128] one. */
+typedef struct {
+  int n;                        /* number of loops */
+  const char *size[MAX_RANK];   /* C expression for each loop's extent */
+  bool bc[5][MAX_RANK];         /* [input][loop]: input is broadcast along it */
+} LoopNest;
+
+static void loop_nest_build(Emit *e, Node *n, LoopNest *ln) {
+  Value *o = n->out[0];
+  int r = o->shape.rank;
+  memset(ln, 0, sizeof *ln);
+  bool prev[5] = {0};
+  for (int d = 0; d < r; d++) {
+    bool cur[5] = {0};
+    for (int k = 0; k < n->nin; k++) {
+      Shape s = n->in[k]->shape;
+      int j = d - (r - s.rank);
+      cur[k] = j < 0 || (s.d[j] == 1 && o->shape.d[d] != 1);
+    }
+    bool same = ln->n > 0 && !memcmp(cur, prev, sizeof cur);
+    if (same) {
+      ln->size[ln->n - 1] = arena_printf(&e->g->arena, "%s * %s", ln->size[ln->n - 1], emit_dim(e, o, d));
+    } else {
+      ln->size[ln->n] = emit_dim(e, o, d);
+      for (int k = 0; k < n->nin; k++) ln->bc[k][ln->n] = cur[k];
+      ln->n++;
+    }
+    memcpy(prev, cur, sizeof cur);
+  }
+  if (ln->n == 0) { /* scalar output: one trip */
+    ln->size[0] = "1";
+    for (int k = 0; k < n->nin; k++) ln->bc[k][0] = true;
+    ln->bc[4][0] = true;
+    ln->n = 1;
+  }
+}
+
+/* Flat index of a tensor indexed by the loops it is not broadcast along. */
+static char *loop_index(Emit *e, LoopNest *ln, int k) {
+  Buf idx = {0};
+  for (int a = 0; a < ln->n; a++) {
+    if (ln->bc[k][a]) continue;
+    if (idx.len) buf_puts(&idx, " + ");
+    buf_printf(&idx, "i%d", a);
+    for (int b = a + 1; b < ln->n; b++)
+      if (!ln->bc[k][b]) buf_printf(&idx, " * %s", ln->size[b]);
+  }
+  char *r = arena_strdup(&e->g->arena, idx.len ? idx.data : "0");
+  buf_free(&idx);
+  return r;
+}
+
+/* Element expression of input k: a literal for scalar constants. */
+static const char *ew_arg(Emit *e, Node *n, LoopNest *ln, int k) {
+  Value *v = n->in[k];
+  if (v->kind == VK_CONST && shape_numel_static(v->shape) == 1 && !shape_has_batch(v->shape))
+    return emit_float(e, ((float *)v->data)[0]);
+  return arena_printf(&e->g->arena, "%s[%s]", emit_ref(e, v), loop_index(e, ln, k));
+}
+
+void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char **)) {
+  NN2C_ASSERT(n->out[0]->dtype == DT_F32);
+  LoopNest ln;
+  loop_nest_build(e, n, &ln);
+  for (int a = 0; a < ln.n; a++) emit_open(e, "for (size_t i%d = 0; i%d < (size_t)%s; i%d++)", a, a, ln.size[a], a);
+  const char *args[4];
+  for (int k = 0; k < n->nin; k++) args[k] = ew_arg(e, n, &ln, k);
+  Buf ex = {0};
+  expr(&ex, n, args);
+  emit_line(e, "%s[%s] = %s;", emit_ref(e, n->out[0]), loop_index(e, &ln, 4), ex.data);
+  buf_free(&ex);
+  for (int a = 0; a < ln.n; a++) emit_close(e);
+}
+
+/* ---- gradient rules ---- */
+
+static Value *unb(Graph *g, Value *grad, Value *x) { return build_unbroadcast(g, grad, x->shape); }
+
+static void neg_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build1(g, OP_NEG, dy[0]); (void)n; }
+static void exp_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_MUL, dy[0], n->out[0]); }
+static void log_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_DIV, dy[0], n->in[0]); }
+static void sqrt_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = build2(g, OP_DIV, build2(g, OP_MUL, dy[0], build_scalar(g, 0.5)), n->out[0]);
+}
+static void relu_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_RELU_GRAD, dy[0], n->out[0]); }
+static void sigmoid_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = build2(g, OP_SIGMOID_GRAD, dy[0], n->out[0]);
+}
+static void tanh_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_TANH_GRAD, dy[0], n->out[0]); }
+static void clip_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *in[2] = {dy[0], n->in[0]};
+  Node *c = build_node(g, OP_CLIP_GRAD, 2, in);
+  node_copy_attrs(g, c, n);
+  dx[0] = build_finish(g, c);
+}
+static void add_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = unb(g, dy[0], n->in[0]);
+  dx[1] = unb(g, dy[0], n->in[1]);
+}
+static void sub_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = unb(g, dy[0], n->in[0]);
+  dx[1] = unb(g, build1(g, OP_NEG, dy[0]), n->in[1]);
+}
+static void mul_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = unb(g, build2(g, OP_MUL, dy[0], n->in[1]), n->in[0]);
+  dx[1] = unb(g, build2(g, OP_MUL, dy[0], n->in[0]), n->in[1]);
+}
+/* d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b */
+static void div_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = unb(g, build2(g, OP_DIV, dy[0], n->in[1]), n->in[0]);
+  Value *t = build2(g, OP_DIV, build2(g, OP_MUL, dy[0], n->out[0]), n->in[1]);
+  dx[1] = unb(g, build1(g, OP_NEG, t), n->in[1]);
+}
+/* d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a */
+static void pow_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *a = n->in[0], *b = n->in[1];
+  Value *bm1 = build2(g, OP_SUB, b, build_scalar(g, 1));
+  Value *da = build2(g, OP_MUL, b, build2(g, OP_POW, a, bm1));
+  dx[0] = unb(g, build2(g, OP_MUL, dy[0], da), a);
+  Value *db = build2(g, OP_MUL, n->out[0], build1(g, OP_LOG, a));
+  dx[1] = unb(g, build2(g, OP_MUL, dy[0], db), b);
+}
+static void no_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  (void)g, (void)dy, (void)dx;
+  NN2C_ASSERT(!"gradient of a gradient op requested");
+  (void)n;
+}
+
+/* ---- the hooks named in ops.def ---- */
+
+#define EW_HOOKS(name, fn, xfn, gfn)                                                                 \
+  const char *name##_infer(Graph *g, Node *n) { return ew_infer(g, n); }                            \
+  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; ew_eval(n, in, out, fn); } \
+  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { gfn(g, n, dy, dx); }                 \
+  void name##_emit(Emit *e, Node *n) { emit_elementwise(e, n, xfn); }                                              \
+  void name##_expr(Buf *b, Node *n, const char **args) { xfn(b, n, args); }
+
+EW_HOOKS(neg, f_neg, x_neg, neg_g)
+EW_HOOKS(exp, f_exp, x_exp, exp_g)
+EW_HOOKS(log, f_log, x_log, log_g)
+EW_HOOKS(sqrt, f_sqrt, x_sqrt, sqrt_g)
+EW_HOOKS(relu, f_relu, x_relu, relu_g)
+EW_HOOKS(sigmoid, f_sigmoid, x_sigmoid, sigmoid_g)
+EW_HOOKS(tanh, f_tanh, x_tanh, tanh_g)
+EW_HOOKS(clip, f_clip, x_clip, clip_g)
+EW_HOOKS(add, f_add, x_add, add_g)
+EW_HOOKS(sub, f_sub, x_sub, sub_g)
+EW_HOOKS(mul, f_mul, x_mul, mul_g)
+EW_HOOKS(div, f_div, x_div, div_g)
+EW_HOOKS(pow, f_pow, x_pow, pow_g)
+EW_HOOKS(relu_grad, f_relu_grad, x_relu_grad, no_g)
+EW_HOOKS(sigmoid_grad, f_sigmoid_grad, x_sigmoid_grad, no_g)
+EW_HOOKS(tanh_grad, f_tanh_grad, x_tanh_grad, no_g)
+EW_HOOKS(clip_grad, f_clip_grad, x_clip_grad, no_g)

@@ -1,0 +1,244 @@
+/* op.c - the op table built from ops.def, and helpers the hooks share. */
+#include "op.h"
+
+#include <math.h>
+#include <string.h>
+
+#define OP(ID, name, onnx, min_in, max_in, nout, flags)                  \
+  const char *name##_infer(Graph *g, Node *n);                           \
+  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out);     \
+  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx);           \
+  void name##_emit(Emit *e, Node *n);
+#define EW(ID, name, onnx, nin, flags)                                   \
+  OP(ID, name, onnx, nin, nin, 1, flags)                                 \
+  void name##_expr(Buf *b, Node *n, const char **args);
+#include "ops.def"
+#undef OP
+#undef EW
+
+const OpDef op_table[OP_COUNT] = {
+#define OP(ID, name, onnx, min_in, max_in, nout, flags) \
+  [OP_##ID] = {#name, onnx, min_in, max_in, nout, flags, name##_infer, name##_eval, name##_grad, name##_emit, NULL},
+#define EW(ID, name, onnx, nin, flags)                                                                 \
+  [OP_##ID] = {#name, onnx, nin, nin, 1, (flags) | OPF_ELEMENTWISE, name##_infer, name##_eval, name##_grad, \
+               name##_emit, name##_expr},
+#include "ops.def"
+#undef OP
+#undef EW
+};
+
+bool op_from_name(const char *name, OpKind *k) {
+  for (int i = 0; i < OP_COUNT; i++)
+    if (!strcmp(op_table[i].name, name)) {
+      *k = (OpKind)i;
+      return true;
+    }
+  return false;
+}
+
+const char *op_name(OpKind k) { return op_table[k].name; }
+
+double tensor_get(const Tensor *t, int64_t i) {
+  switch (t->dtype) {
+  case DT_F32: return ((float *)t->data)[i];
+  case DT_F64: return ((double *)t->data)[i];
+  case DT_I8: return ((int8_t *)t->data)[i];
+  case DT_I16: return ((int16_t *)t->data)[i];
+  case DT_I32: return ((int32_t *)t->data)[i];
+  case DT_I64: return (double)((int64_t *)t->data)[i];
+  case DT_U8: return ((uint8_t *)t->data)[i];
+  case DT_U16: return ((uint16_t *)t->data)[i];
+  case DT_U32: return ((uint32_t *)t->data)[i];
+  case DT_U64: return (double)((uint64_t *)t->data)[i];
+  case DT_BOOL: return ((uint8_t *)t->data)[i] != 0;
+  default: NN2C_ASSERT(!"dtype not supported by the interpreter"); return 0;
+  }
+}
+
+void tensor_set(Tensor *t, int64_t i, double v) {
+  switch (t->dtype) {
+  case DT_F32: ((float *)t->data)[i] = (float)v; break;
+  case DT_F64: ((double *)t->data)[i] = v; break;
+  case DT_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
+  case DT_I16: ((int16_t *)t->data)[i] = (int16_t)v; break;
+  case DT_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
+  case DT_I64: ((int64_t *)t->data)[i] = (int64_t)v; break;
+  case DT_U8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
+  case DT_U16: ((uint16_t *)t->data)[i] = (uint16_t)v; break;
+  case DT_U32: ((uint32_t *)t->data)[i] = (uint32_t)v; break;
+  case DT_U64: ((uint64_t *)t->data)[i] = (uint64_t)v; break;
+  case DT_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
+  default: NN2C_ASSERT(!"dtype not supported by the interpreter");
+  }
+}
+
+/* ---- builders ---- */
+
+Node *build_node(Graph *g, OpKind op, int nin, Value **in) {
+  return node_new(g, op, nin, in, op_table[op].nout);
+}
+
+Value *build_finish(Graph *g, Node *n) {
+  const char *err = op_table[n->op].infer(g, n);
+  if (err) {
+    fprintf(stderr, "nn2c: internal error: building %s: %s\n", op_name(n->op), err);
+    NN2C_ASSERT(!"builder produced an ill-typed node");
+  }
+  return n->out[0];
+}
+
+Value *build1(Graph *g, OpKind op, Value *a) { return build_finish(g, build_node(g, op, 1, &a)); }
+
+Value *build2(Graph *g, OpKind op, Value *a, Value *b) {
+  Value *in[2] = {a, b};
+  return build_finish(g, build_node(g, op, 2, in));
+}
+
+Value *build_scalar(Graph *g, double v) {
+  Value *c = value_new(g, "c", VK_CONST, DT_F32, shape_scalar());
+  float *d = arena_alloc(&g->arena, sizeof(float));
+  *d = (float)v;
+  c->data = d;
+  return c;
+}
+
+Value *build_reshape(Graph *g, Value *x, Shape s) {
+  if (shape_eq(x->shape, s)) return x;
+  Node *n = build_node(g, OP_RESHAPE, 1, &x);
+  node_set_ints(g, n, "shape", s.d, s.rank);
+  return build_finish(g, n);
+}
+
+/* Sums `grad` over the axes where `shape` was broadcast, then reshapes to it. */
+Value *build_unbroadcast(Graph *g, Value *grad, Shape shape) {
+  if (shape_eq(grad->shape, shape)) return grad;
+  Shape gs = grad->shape;
+  int off = gs.rank - shape.rank;
+  int64_t axes[MAX_RANK];
+  int naxes = 0;
+  for (int i = 0; i < gs.rank; i++) {
+    int j = i - off;
+    if (j < 0 || (shape.d[j] == 1 && gs.d[i] != 1)) axes[naxes++] = i;
+  }
+  Value *r = grad;
+  if (naxes) {
+    Node *n = build_node(g, OP_REDUCE_SUM, 1, &grad);
+    node_set_ints(g, n, "axes", axes, naxes);
+    node_set_int(g, n, "keepdims", 0);
+    r = build_finish(g, n);
+  }
+  return build_reshape(g, r, shape);
+}
+
+/* ---- inference helpers ---- */
+
+const char *infer_broadcast(Graph *g, Shape a, Shape b, Shape *out) {
+  int r = a.rank > b.rank ? a.rank : b.rank;
+  out->rank = r;
+  for (int i = 0; i < r; i++) {
+    int64_t da = i - (r - a.rank) >= 0 ? a.d[i - (r - a.rank)] : 1;
+    int64_t db = i - (r - b.rank) >= 0 ? b.d[i - (r - b.rank)] : 1;
+    if (da == db || db == 1) out->d[i] = da;
+    else if (da == 1) out->d[i] = db;
+    else
+      return arena_printf(&g->arena, "shapes %s and %s do not broadcast", shape_str(&g->arena, a),
+                          shape_str(&g->arena, b));
+  }
+  return NULL;
+}
+
+int normalize_axis(int64_t axis, int rank) {
+  if (axis < 0) axis += rank;
+  return axis >= 0 && axis < rank ? (int)axis : -1;
+}
+
+/* ---- emission helpers ---- */
+
+/* Value names become C identifiers; these are taken by the emitted code itself. */
+static const char *reserved[] = {
+  "B", "m", "x", "y", "out", "loss", "i", "j", "k", "p", "q", "r", "acc", "av", "i0", "i1", "i2", "i3",
+  "i4", "i5", "i6", "i7", "u", "h", "keep", "status", "params", "state", "arena",
+  "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+  "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+  "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+  "volatile", "while", "main", "errno", NULL,
+};
+
+const char *emit_ref(Emit *e, Value *v) {
+  if (e->used) e->used[v->id] = 1;
+  for (int i = 0; reserved[i]; i++)
+    if (!strcmp(v->name, reserved[i])) return arena_printf(&e->g->arena, "%s_", v->name);
+  return v->name;
+}
+
+char *emit_dim(Emit *e, Value *v, int axis) {
+  int64_t d = v->shape.d[axis];
+  return d == DIM_BATCH ? arena_strdup(&e->g->arena, "B") : arena_printf(&e->g->arena, "%lld", (long long)d);
+}
+
+char *emit_numel_range(Emit *e, Value *v, int from, int to) {
+  int64_t c = 1;
+  bool batch = false;
+  for (int i = from; i < to; i++) {
+    if (v->shape.d[i] == DIM_BATCH) batch = true;
+    else c *= v->shape.d[i];
+  }
+  if (!batch) return arena_printf(&e->g->arena, "%lld", (long long)c);
+  if (c == 1) return arena_strdup(&e->g->arena, "(size_t)B");
+  return arena_printf(&e->g->arena, "(size_t)B * %lld", (long long)c);
+}
+
+char *emit_numel(Emit *e, Value *v) { return emit_numel_range(e, v, 0, v->shape.rank); }
+
+static void emit_indent(Emit *e) {
+  for (int i = 0; i < e->indent; i++) buf_puts(e->b, "  ");
+}
+
+void emit_line(Emit *e, const char *fmt, ...) {
+  va_list ap;
+  emit_indent(e);
+  va_start(ap, fmt);
+  buf_vprintf(e->b, fmt, ap);
+  va_end(ap);
+  buf_puts(e->b, "\n");
+}
+
+void emit_open(Emit *e, const char *fmt, ...) {
+  va_list ap;
+  emit_indent(e);
+  va_start(ap, fmt);
+  buf_vprintf(e->b, fmt, ap);
+  va_end(ap);
+  buf_puts(e->b, " {\n");
+  e->indent++;
+}
+
+void emit_close(Emit *e) {
+  e->indent--;
+  emit_line(e, "}");
+}
+
+char *emit_float(Emit *e, double v) {
+  NN2C_ASSERT(isfinite(v));
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "%.9g", v);
+  if (!strpbrk(tmp, ".e")) strcat(tmp, ".0");
+  return arena_printf(&e->g->arena, "%sf", tmp);
+}
+
+const char *emit_ctype(DType t) {
+  switch (t) {
+  case DT_F32: return "float";
+  case DT_F64: return "double";
+  case DT_I8: return "int8_t";
+  case DT_I16: return "int16_t";
+  case DT_I32: return "int32_t";
+  case DT_I64: return "int64_t";
+  case DT_U8: return "uint8_t";
+  case DT_U16: return "uint16_t";
+  case DT_U32: return "uint32_t";
+  case DT_U64: return "uint64_t";
+  case DT_BOOL: return "uint8_t";
+  default: NN2C_ASSERT(!"dtype has no C type"); return "void";
+  }
+}

@@ -1,0 +1,47 @@
+/* constfold.c - constant folding.
+ * Requires: shapes inferred. Guarantees: a deterministic node whose inputs
+ * are all constants (and whose shapes have no batch dimension) is replaced by
+ * a constant holding its result, computed with the op's interpreter kernel. */
+#include "pass.h"
+
+#include <string.h>
+
+static Tensor const_tensor(Value *v) {
+  Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
+  return t;
+}
+
+static bool foldable(Node *n) {
+  if (op_table[n->op].flags & OPF_RANDOM) return false;
+  for (int k = 0; k < n->nin; k++)
+    if (n->in[k]->kind != VK_CONST || shape_has_batch(n->in[k]->shape)) return false;
+  for (int k = 0; k < n->nout; k++)
+    if (shape_has_batch(n->out[k]->shape) || n->out[k]->dtype == DT_F16 || n->out[k]->dtype == DT_BF16) return false;
+  return n->nin > 0;
+}
+
+static void fold(Graph *g, Node *n) {
+  Tensor in[8], out[8], *pin[8], *pout[8];
+  for (int k = 0; k < n->nin; k++) in[k] = const_tensor(n->in[k]), pin[k] = &in[k];
+  for (int k = 0; k < n->nout; k++) {
+    Value *v = n->out[k];
+    v->data = arena_alloc(&g->arena, (size_t)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
+    out[k] = const_tensor(v);
+    pout[k] = &out[k];
+  }
+  EvalCtx cx = {1, 0};
+  op_table[n->op].eval(&cx, n, pin, pout);
+  for (int k = 0; k < n->nout; k++) {
+    n->out[k]->kind = VK_CONST;
+    n->out[k]->def = NULL;
+  }
+  n->dead = true;
+}
+
+bool pass_constfold(Graph *g, PassCtx *cx) {
+  (void)cx;
+  for (int i = 0; i < g->nnodes; i++)
+    if (!g->nodes[i]->dead && foldable(g->nodes[i])) fold(g, g->nodes[i]);
+  graph_compact(g);
+  return true;
+}

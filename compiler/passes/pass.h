@@ -1,0 +1,55 @@
+/* pass.h - passes over the IR: one file and one entry point each. */
+#ifndef NN2C_PASS_H
+#define NN2C_PASS_H
+
+#include "../ops/op.h"
+
+typedef enum { OPT_SGD, OPT_ADAM } OptKind;
+
+/* Optimizer configuration, lowered to IR by pass_optimizer. */
+typedef struct {
+  OptKind kind;
+  double lr;           /* default learning rate (the step reads the `lr` input) */
+  double momentum;     /* sgd */
+  bool nesterov;       /* sgd */
+  double beta1, beta2, epsilon; /* adam (Keras semantics: epsilon added to sqrt(v)) */
+  double weight_decay; /* L2: weight_decay * w added to each gradient */
+} OptSpec;
+
+typedef struct {
+  Arena scratch;        /* reset by the runner after each pass */
+  const OptSpec *opt;   /* for pass_optimizer */
+  bool verify;          /* run ir_verify after every pass */
+  const char *dump_after; /* print the IR after this pass (or "all") */
+  Buf *dump;            /* where dumps go */
+  /* Filled by pass_memplan. */
+  int64_t arena_fixed;       /* bytes independent of the batch */
+  int64_t arena_per_sample;  /* bytes per sample of the batch */
+  int64_t tensors_fixed;     /* sum of planned tensor sizes without sharing */
+  int64_t tensors_per_sample;
+} PassCtx;
+
+typedef bool (*PassFn)(Graph *g, PassCtx *cx);
+
+bool pass_shape(Graph *g, PassCtx *cx);
+bool pass_autodiff(Graph *g, PassCtx *cx);
+bool pass_optimizer(Graph *g, PassCtx *cx);
+bool pass_simplify(Graph *g, PassCtx *cx);
+bool pass_dce(Graph *g, PassCtx *cx);
+bool pass_constfold(Graph *g, PassCtx *cx);
+bool pass_schedule(Graph *g, PassCtx *cx);
+bool pass_memplan(Graph *g, PassCtx *cx);
+
+/* The default pipelines, as --passes strings. */
+#define PIPELINE_INFER "shape,simplify,constfold,dce,schedule,memplan"
+#define PIPELINE_TRAIN "shape,simplify,autodiff,optimizer,simplify,constfold,dce,schedule,memplan"
+
+PassFn pass_lookup(const char *name);
+/* Runs a comma-separated list of pass names; false after the first failure. */
+bool pass_run_pipeline(Graph *g, PassCtx *cx, const char *pipeline);
+
+/* Names of the step inputs the optimizer adds (learning rate, 1-based step). */
+#define INPUT_LR "lr"
+#define INPUT_STEP "step"
+
+#endif

@@ -1,0 +1,196 @@
+/* util.c - see util.h. */
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void nn2c_assert_fail(const char *cond, const char *file, int line) {
+  fprintf(stderr, "nn2c: internal error: %s:%d: assertion failed: %s\n", file, line, cond);
+  abort();
+}
+
+static void out_of_memory(void) {
+  fprintf(stderr, "nn2c: error: out of memory\n");
+  exit(1);
+}
+
+void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) out_of_memory();
+  return p;
+}
+
+void *xcalloc(size_t n, size_t size) {
+  void *p = calloc(n ? n : 1, size ? size : 1);
+  if (!p) out_of_memory();
+  return p;
+}
+
+void *xrealloc(void *p, size_t n) {
+  p = realloc(p, n ? n : 1);
+  if (!p) out_of_memory();
+  return p;
+}
+
+char *xstrdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  return memcpy(xmalloc(n), s, n);
+}
+
+struct ArenaBlock {
+  ArenaBlock *next;
+  size_t used, cap;
+  _Alignas(16) unsigned char data[];
+};
+
+void *arena_alloc(Arena *a, size_t n) {
+  n = (n + 15) & ~(size_t)15;
+  ArenaBlock *b = a->head;
+  if (!b || b->used + n > b->cap) {
+    size_t cap = n > 65536 ? n : 65536;
+    b = xmalloc(sizeof(ArenaBlock) + cap);
+    b->next = a->head;
+    b->used = 0;
+    b->cap = cap;
+    a->head = b;
+  }
+  void *p = b->data + b->used;
+  b->used += n;
+  return memset(p, 0, n);
+}
+
+char *arena_strndup(Arena *a, const char *s, size_t n) {
+  char *p = arena_alloc(a, n + 1);
+  memcpy(p, s, n);
+  p[n] = 0;
+  return p;
+}
+
+char *arena_strdup(Arena *a, const char *s) { return arena_strndup(a, s, strlen(s)); }
+
+char *arena_printf(Arena *a, const char *fmt, ...) {
+  Buf b = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  char *s = arena_strndup(a, b.data, b.len);
+  buf_free(&b);
+  return s;
+}
+
+void arena_free(Arena *a) {
+  for (ArenaBlock *b = a->head, *next; b; b = next) {
+    next = b->next;
+    free(b);
+  }
+  a->head = NULL;
+}
+
+void buf_vprintf(Buf *b, const char *fmt, va_list ap) {
+  va_list ap2;
+  va_copy(ap2, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  NN2C_ASSERT(n >= 0);
+  if (b->len + (size_t)n + 1 > b->cap) {
+    b->cap = (b->len + (size_t)n + 1) * 2;
+    b->data = xrealloc(b->data, b->cap);
+  }
+  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+  b->len += (size_t)n;
+}
+
+void buf_printf(Buf *b, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  buf_vprintf(b, fmt, ap);
+  va_end(ap);
+}
+
+void buf_puts(Buf *b, const char *s) { buf_printf(b, "%s", s); }
+
+void buf_free(Buf *b) {
+  free(b->data);
+  b->data = NULL;
+  b->len = b->cap = 0;
+}
+
+void vec_push(Vec *v, void *p) {
+  if (v->len == v->cap) {
+    v->cap = v->cap ? v->cap * 2 : 8;
+    v->items = xrealloc(v->items, sizeof(void *) * (size_t)v->cap);
+  }
+  v->items[v->len++] = p;
+}
+
+void vec_free(Vec *v) {
+  free(v->items);
+  v->items = NULL;
+  v->len = v->cap = 0;
+}
+
+static void print_source_line(Source *src, int line, int col) {
+  const char *p = src->text;
+  for (int l = 1; l < line && *p; p++)
+    if (*p == '\n') l++;
+  const char *end = strchr(p, '\n');
+  int n = end ? (int)(end - p) : (int)strlen(p);
+  fprintf(stderr, "%.*s\n", n, p);
+  for (int i = 1; i < col; i++) fputc(p[i - 1] == '\t' ? '\t' : ' ', stderr);
+  fprintf(stderr, "^\n");
+}
+
+void error_at(Source *src, int line, int col, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s:%d:%d: error: ", src->path, line, col);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  if (src->text && line > 0) print_source_line(src, line, col);
+  src->nerrors++;
+}
+
+void error_plain(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "nn2c: error: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+}
+
+char *read_whole_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  Buf b = {0};
+  char chunk[65536];
+  size_t n;
+  buf_puts(&b, "");
+  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    if (b.len + n + 1 > b.cap) {
+      b.cap = (b.len + n + 1) * 2;
+      b.data = xrealloc(b.data, b.cap);
+    }
+    memcpy(b.data + b.len, chunk, n);
+    b.len += n;
+    b.data[b.len] = 0;
+  }
+  bool bad = ferror(f);
+  fclose(f);
+  if (bad) {
+    buf_free(&b);
+    return NULL;
+  }
+  if (len) *len = b.len;
+  return b.data;
+}
+
+bool write_whole_file(const char *path, const char *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return false;
+  bool ok = fwrite(data, 1, len, f) == len;
+  ok = (fclose(f) == 0) && ok;
+  return ok;
+}

@@ -1,0 +1,72 @@
+/* util.h - arena allocation, growable buffers, string building and diagnostics.
+ * Everything the compiler allocates lives in an Arena owned by a Graph or a
+ * pass; nothing is freed piece by piece. */
+#ifndef NN2C_UTIL_H
+#define NN2C_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Always-on assertion for internal bugs (never for user errors). */
+#define NN2C_ASSERT(c) ((c) ? (void)0 : nn2c_assert_fail(#c, __FILE__, __LINE__))
+void nn2c_assert_fail(const char *cond, const char *file, int line);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* Bump allocator: blocks chained, freed all at once. */
+typedef struct ArenaBlock ArenaBlock;
+typedef struct {
+  ArenaBlock *head; /* newest block */
+} Arena;
+
+void *arena_alloc(Arena *a, size_t n); /* zeroed, 16-byte aligned */
+char *arena_strdup(Arena *a, const char *s);
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...);
+void arena_free(Arena *a);
+
+/* Growable byte buffer used to build text (IR printing, C emission). */
+typedef struct {
+  char *data; /* NUL-terminated contents */
+  size_t len; /* bytes used, excluding the NUL */
+  size_t cap; /* bytes allocated */
+} Buf;
+
+void buf_printf(Buf *b, const char *fmt, ...);
+void buf_vprintf(Buf *b, const char *fmt, va_list ap);
+void buf_puts(Buf *b, const char *s);
+void buf_free(Buf *b);
+
+/* Growable pointer vector. */
+typedef struct {
+  void **items;
+  int len;
+  int cap;
+} Vec;
+
+void vec_push(Vec *v, void *p);
+void vec_free(Vec *v);
+
+/* Diagnostics: a source file kept in memory so errors can quote the line. */
+typedef struct {
+  const char *path; /* as given by the user */
+  const char *text; /* whole file, NUL-terminated */
+  int nerrors;      /* errors reported so far */
+} Source;
+
+/* Prints "path:line:col: error: msg", the source line and a caret. */
+void error_at(Source *src, int line, int col, const char *fmt, ...);
+/* Prints "nn2c: error: msg" for errors without a location. */
+void error_plain(const char *fmt, ...);
+
+char *read_whole_file(const char *path, size_t *len); /* NULL on failure */
+bool write_whole_file(const char *path, const char *data, size_t len);
+
+#endif

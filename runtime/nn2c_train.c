@@ -1,0 +1,586 @@
+/* nn2c_train.c - the generic training loop behind every generated NAME_train.
+ *
+ * A generated trainer main (templates/train_main.c.in) describes its model
+ * in an nn2c_model_desc and calls nn2c_train_main, which:
+ *   1. parses and validates the flags (see usage() below);
+ *   2. loads the train and test sets (MNIST from --data, or the model's
+ *      inline points, which serve as both sets), cut to --limit-*;
+ *   3. allocates everything once: parameters, optimizer state (zeroed), the
+ *      model's arena (64-byte aligned), the model struct and batch buffers,
+ *      so the step loop itself never allocates;
+ *   4. initializes the parameters from --seed, or restores parameters, state
+ *      and step counter from --load;
+ *   5. per epoch: shuffles with an RNG seeded from (seed, epoch), runs
+ *      train_step on each mini-batch (the last one may be partial), prints
+ *      progress, evaluates on the test set and saves the --save checkpoint;
+ *   6. prints "final: test_loss=... test_accuracy=..." and, for inline data,
+ *      the model's output for every inline sample.
+ *
+ * Resuming: --epochs and --steps count from the very first step, not from the
+ * checkpoint. A checkpoint at step s resumes in epoch s / steps_per_epoch,
+ * skipping the batches already done; since each epoch's shuffle depends only
+ * on the seed and the epoch, training in pieces gives the same result as
+ * training at once (given the same --seed, --batch and --limit-train).
+ *
+ * Losses: the model reports one loss per batch "as its loss defines it" (a
+ * mean for reduction=mean, a sum for reduction=sum). Train and test losses
+ * printed here are those per-batch values averaged with the batch sizes as
+ * weights, i.e. the per-sample mean loss for mean reduction and the
+ * (size-weighted) mean per-batch sum for sum reduction.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "nn2c_rt.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  const char *data, *save, *load;
+  int epochs, batch, quiet;
+  float lr;
+  uint64_t seed;
+  long long limit_train, limit_test, steps; /* 0 = no limit */
+} Options;
+
+typedef struct {
+  const nn2c_model_desc *d;
+  char prog[128]; /* NAME_train, the prefix of every message */
+  Options o;
+  nn2c_dataset train, test;
+  float *params, *state;
+  unsigned char *arena_raw, *arena; /* arena = arena_raw rounded up to 64 bytes */
+  void *model;
+  int32_t *order;             /* train sample order, reshuffled every epoch */
+  float *bx, *bout, *bstep;   /* batch inputs, outputs, step counter for checkpoints */
+  void *by;                   /* batch labels: int32_t or float (both 4 bytes) */
+  int tty;                    /* stdout is a terminal: progress rewrites one line */
+  double test_loss, test_acc; /* from the latest evaluation */
+} Trainer;
+
+static int error(const Trainer *t, const char *fmt, ...) {
+  va_list ap;
+  fflush(stdout);
+  fprintf(stderr, "%s: error: ", t->prog);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return 1;
+}
+
+/* ---- 1. Command line ---------------------------------------------------- */
+
+static void usage(const Trainer *t) {
+  const nn2c_model_desc *d = t->d;
+  printf("usage: %s [options]\n"
+         "Trains model %s (dataset %s) and reports test loss and accuracy.\n\n"
+         "  --data PATH        dataset directory (required for mnist)\n"
+         "  --epochs N         epochs to train, counted from step 0 (default %d)\n"
+         "  --batch N          mini-batch size (default %d)\n"
+         "  --lr X             learning rate (default %g)\n"
+         "  --seed N           seed for initialization and shuffling (default %llu)\n"
+         "  --save FILE        write a checkpoint after every epoch and at the end\n"
+         "  --load FILE        resume from a checkpoint written by --save\n"
+         "  --limit-train N    use only the first N training samples\n"
+         "  --limit-test N     use only the first N test samples\n"
+         "  --steps N          stop once the model has taken N steps in total\n"
+         "  --quiet            print only the final line (and inline outputs)\n"
+         "  --help             show this help\n",
+         t->prog, d->name, d->dataset, d->default_epochs, d->default_batch, (double)d->default_lr,
+         (unsigned long long)d->default_seed);
+}
+
+/* Parses a decimal integer in [min, max]; only digits are accepted. */
+static int parse_int(const Trainer *t, const char *flag, const char *v, long long min,
+                     long long max, long long *out) {
+  const char *kind = min > 0 ? "a positive integer" : "a non-negative integer";
+  unsigned long long x;
+  const char *p;
+  char *end;
+  for (p = v; *p; p++)
+    if (!isdigit((unsigned char)*p))
+      break;
+  if (*v == '\0' || *p != '\0')
+    return error(t, "%s: expected %s, got '%s'", flag, kind, v);
+  errno = 0;
+  x = strtoull(v, &end, 10);
+  if (errno == ERANGE || x > (unsigned long long)max)
+    return error(t, "%s: %s is too large (at most %lld)", flag, v, max);
+  if ((long long)x < min)
+    return error(t, "%s: expected %s, got '%s'", flag, kind, v);
+  *out = (long long)x;
+  return 0;
+}
+
+static int parse_seed(const Trainer *t, const char *flag, const char *v, uint64_t *out) {
+  const char *p;
+  for (p = v; *p; p++)
+    if (!isdigit((unsigned char)*p))
+      break;
+  if (*v == '\0' || *p != '\0')
+    return error(t, "%s: expected a non-negative integer, got '%s'", flag, v);
+  errno = 0;
+  *out = strtoull(v, NULL, 10);
+  if (errno == ERANGE)
+    return error(t, "%s: %s does not fit in 64 bits", flag, v);
+  return 0;
+}
+
+static int parse_lr(const Trainer *t, const char *flag, const char *v, float *out) {
+  char *end;
+  double x;
+  errno = 0;
+  x = strtod(v, &end);
+  if (*v == '\0' || isspace((unsigned char)*v) || *end != '\0' || errno == ERANGE || !(x > 0.0) ||
+      x > 1e30)
+    return error(t, "%s: expected a positive number, got '%s'", flag, v);
+  *out = (float)x;
+  return 0;
+}
+
+/* Stores the value of one flag that takes a value. */
+static int set_option(Trainer *t, const char *f, const char *v) {
+  Options *o = &t->o;
+  long long x = 0;
+  if (!strcmp(f, "--data"))
+    o->data = v;
+  else if (!strcmp(f, "--save"))
+    o->save = v;
+  else if (!strcmp(f, "--load"))
+    o->load = v;
+  else if (!strcmp(f, "--seed"))
+    return parse_seed(t, f, v, &o->seed);
+  else if (!strcmp(f, "--lr"))
+    return parse_lr(t, f, v, &o->lr);
+  else if (!strcmp(f, "--limit-train"))
+    return parse_int(t, f, v, 1, INT_MAX, &o->limit_train);
+  else if (!strcmp(f, "--limit-test"))
+    return parse_int(t, f, v, 1, INT_MAX, &o->limit_test);
+  else if (!strcmp(f, "--steps"))
+    return parse_int(t, f, v, 1, LLONG_MAX, &o->steps);
+  else if (!strcmp(f, "--epochs")) {
+    if (parse_int(t, f, v, 0, INT_MAX, &x))
+      return 1;
+    o->epochs = (int)x;
+  } else if (!strcmp(f, "--batch")) {
+    if (parse_int(t, f, v, 1, INT_MAX, &x))
+      return 1;
+    o->batch = (int)x;
+  } else {
+    return error(t, "unknown option '%s' (see --help)", f);
+  }
+  return 0;
+}
+
+static int takes_path(const char *f) {
+  return !strcmp(f, "--data") || !strcmp(f, "--save") || !strcmp(f, "--load");
+}
+
+static int takes_value(const char *f) {
+  static const char *const flags[] = {"--epochs",      "--batch",      "--lr",   "--seed",
+                                      "--limit-train", "--limit-test", "--steps"};
+  size_t i;
+  for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (!strcmp(f, flags[i]))
+      return 1;
+  return takes_path(f);
+}
+
+/* Returns 0 to go on, 1 on error, 2 after --help. Accepts "--flag value" and
+ * "--flag=value". */
+static int parse_args(Trainer *t, int argc, char **argv) {
+  int i;
+  for (i = 1; i < argc; i++) {
+    char flag[64];
+    const char *a = argv[i], *eq = strchr(a, '='), *v;
+    size_t n = eq ? (size_t)(eq - a) : strlen(a);
+    if (strncmp(a, "--", 2) != 0)
+      return error(t, "unexpected argument '%s' (see --help)", a);
+    if (n >= sizeof flag)
+      return error(t, "unknown option '%s' (see --help)", a);
+    memcpy(flag, a, n);
+    flag[n] = '\0';
+    if (!strcmp(flag, "--help") || !strcmp(flag, "--quiet")) {
+      if (eq)
+        return error(t, "%s takes no value", flag);
+      if (!strcmp(flag, "--help"))
+        return usage(t), 2;
+      t->o.quiet = 1;
+      continue;
+    }
+    if (!takes_value(flag))
+      return error(t, "unknown option '%s' (see --help)", flag);
+    if (eq)
+      v = eq + 1;
+    else if (i + 1 < argc)
+      v = argv[++i];
+    else
+      v = NULL;
+    /* "--save --quiet" is a forgotten value, not a file named --quiet */
+    if (!v || (takes_path(flag) && (*v == '\0' || !strncmp(v, "--", 2))))
+      return error(t, "%s: missing value", flag);
+    if (set_option(t, flag, v))
+      return 1;
+  }
+  return 0;
+}
+
+/* ---- 2. Data ------------------------------------------------------------ */
+
+/* Copies the model's inline points into ds (so every dataset is freed alike). */
+static int load_inline(Trainer *t, nn2c_dataset *ds) {
+  const nn2c_model_desc *d = t->d;
+  size_t n = (size_t)d->inline_n, nx = n * (size_t)d->in_numel, ny = n * (size_t)d->label_numel;
+  int have_y = d->label_is_int ? d->inline_yi != NULL : d->inline_yf != NULL;
+  if (d->inline_n <= 0 || !d->inline_x || !have_y)
+    return error(t,
+                 "model %s uses inline data but its trainer has none "
+                 "(%s.h must #define %s_DATASET_INLINE 1)",
+                 d->name, d->name, d->name);
+  ds->x = malloc(nx * sizeof(float));
+  if (d->label_is_int)
+    ds->yi = malloc(n * sizeof(int32_t));
+  else
+    ds->yf = malloc(ny * sizeof(float));
+  if (!ds->x || !(ds->yi || ds->yf))
+    return error(t, "out of memory copying inline data");
+  memcpy(ds->x, d->inline_x, nx * sizeof(float));
+  if (ds->yi)
+    memcpy(ds->yi, d->inline_yi, n * sizeof(int32_t));
+  if (ds->yf)
+    memcpy(ds->yf, d->inline_yf, ny * sizeof(float));
+  ds->n = d->inline_n;
+  ds->sample_numel = d->in_numel;
+  ds->label_numel = d->label_numel;
+  ds->num_classes = d->label_is_int ? d->out_numel : 0;
+  return 0;
+}
+
+static int load_mnist(Trainer *t) {
+  const nn2c_model_desc *d = t->d;
+  char err[1024];
+  if (!t->o.data)
+    return error(t, "--data DIR is required (the directory with the MNIST files)");
+  if (d->in_numel != 784 || !d->label_is_int || d->label_numel != 1 || d->out_numel < 10)
+    return error(t,
+                 "model %s does not fit MNIST: it takes %d inputs and %s labels, "
+                 "MNIST has 784 inputs and 10 int classes",
+                 d->name, d->in_numel, d->label_is_int ? "int" : "float");
+  if (nn2c_load_mnist(t->o.data, 0, &t->train, err, sizeof err) ||
+      nn2c_load_mnist(t->o.data, 1, &t->test, err, sizeof err))
+    return error(t, "%s", err);
+  return 0;
+}
+
+static int load_data(Trainer *t) {
+  const char *ds = t->d->dataset;
+  int rc;
+  if (!strcmp(ds, "inline")) {
+    if (t->o.data)
+      return error(t, "--data: model %s has its data built in", t->d->name);
+    rc = load_inline(t, &t->train) || load_inline(t, &t->test);
+  } else if (!strcmp(ds, "mnist")) {
+    rc = load_mnist(t);
+  } else {
+    return error(t, "dataset '%s' is not supported by this runtime (supported: mnist, inline)", ds);
+  }
+  if (rc)
+    return 1;
+  if (t->o.limit_train && t->o.limit_train < t->train.n)
+    t->train.n = (int)t->o.limit_train;
+  if (t->o.limit_test && t->o.limit_test < t->test.n)
+    t->test.n = (int)t->o.limit_test;
+  return 0;
+}
+
+/* ---- 3. Memory ---------------------------------------------------------- */
+
+/* calloc with a message; always allocates at least one byte so NULL means failure. */
+static void *alloc(const Trainer *t, size_t count, size_t size, const char *what) {
+  void *p = NULL;
+  if (size == 0 || count <= (SIZE_MAX - 64) / size)
+    p = calloc(count ? count : 1, size ? size : 1);
+  if (!p)
+    error(t, "out of memory allocating %s (%lu x %lu bytes)", what, (unsigned long)count,
+          (unsigned long)size);
+  return p;
+}
+
+static int alloc_all(Trainer *t) {
+  const nn2c_model_desc *d = t->d;
+  size_t b = (size_t)t->o.batch, arena = d->arena_bytes(t->o.batch);
+  if (arena > SIZE_MAX - 64)
+    return error(t, "arena for batch %d is too large", t->o.batch);
+  if (!(t->params = alloc(t, (size_t)d->param_floats, sizeof(float), "parameters")) ||
+      !(t->state = alloc(t, (size_t)d->state_floats, sizeof(float), "optimizer state")) ||
+      !(t->arena_raw = alloc(t, arena + 64, 1, "the model arena")) ||
+      !(t->model = alloc(t, 1, d->model_size, "the model")) ||
+      !(t->order = alloc(t, (size_t)t->train.n, sizeof(int32_t), "the sample order")) ||
+      !(t->bx = alloc(t, b, (size_t)d->in_numel * sizeof(float), "the input batch")) ||
+      !(t->by = alloc(t, b, (size_t)d->label_numel * sizeof(float), "the label batch")) ||
+      !(t->bout = alloc(t, b, (size_t)d->out_numel * sizeof(float), "the output batch")) ||
+      !(t->bstep = alloc(t, 4, sizeof(float), "the step counter")))
+    return 1;
+  /* the model's kernels may assume 64-byte alignment for vector loads */
+  t->arena = t->arena_raw + (64 - (uintptr_t)t->arena_raw % 64) % 64;
+  d->model_bind(t->model, t->params, t->state, t->arena, t->o.batch, t->o.lr);
+  return 0;
+}
+
+static void free_all(Trainer *t) {
+  nn2c_dataset_free(&t->train);
+  nn2c_dataset_free(&t->test);
+  free(t->params);
+  free(t->state);
+  free(t->arena_raw);
+  free(t->model);
+  free(t->order);
+  free(t->bx);
+  free(t->by);
+  free(t->bout);
+  free(t->bstep);
+}
+
+/* ---- 4. Checkpoints ----------------------------------------------------- */
+
+/* Sections: "params", "state" (may hold 0 floats), "step" (4 floats, see
+ * nn2c_u64_to_floats). */
+static void ckpt_sections(Trainer *t, nn2c_ckpt_section s[3]) {
+  s[0].name = "params", s[0].data = t->params, s[0].count = (uint64_t)t->d->param_floats;
+  s[1].name = "state", s[1].data = t->state, s[1].count = (uint64_t)t->d->state_floats;
+  s[2].name = "step", s[2].data = t->bstep, s[2].count = 4;
+}
+
+static int save(Trainer *t) {
+  nn2c_ckpt_section s[3];
+  char err[1024];
+  nn2c_u64_to_floats(t->d->model_get_step(t->model), t->bstep);
+  ckpt_sections(t, s);
+  if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err))
+    return error(t, "%s", err);
+  return 0;
+}
+
+static int init_params(Trainer *t) {
+  nn2c_ckpt_section s[3];
+  char err[1024];
+  uint64_t step;
+  if (!t->o.load) {
+    t->d->init(t->params, t->o.seed);
+    return 0;
+  }
+  ckpt_sections(t, s);
+  if (nn2c_ckpt_load(t->o.load, s, 3, err, sizeof err))
+    return error(t, "%s", err);
+  step = nn2c_floats_to_u64(t->bstep);
+  if (step == UINT64_MAX)
+    return error(t, "%s: section 'step' does not hold a step count", t->o.load);
+  t->d->model_set_step(t->model, step);
+  return 0;
+}
+
+/* ---- 5. Training -------------------------------------------------------- */
+
+typedef struct {
+  double loss_sum; /* sum of batch loss x batch size */
+  long long correct, seen;
+  double t0, last_print;
+} EpochStats;
+
+/* Copies the samples order[0..bs) into the batch buffers. */
+static void gather(Trainer *t, const int32_t *order, int bs) {
+  const nn2c_dataset *ds = &t->train;
+  size_t nx = (size_t)ds->sample_numel, ny = (size_t)ds->label_numel;
+  int i;
+  for (i = 0; i < bs; i++) {
+    size_t k = (size_t)order[i];
+    memcpy(t->bx + i * nx, ds->x + k * nx, nx * sizeof(float));
+    if (ds->yi)
+      ((int32_t *)t->by)[i] = ds->yi[k];
+    else
+      memcpy((float *)t->by + i * ny, ds->yf + k * ny, ny * sizeof(float));
+  }
+}
+
+static void progress(Trainer *t, const EpochStats *st, int epoch, int b, int nb) {
+  double dt = nn2c_now() - st->t0;
+  printf("%sepoch %d/%d step %d/%d loss %.4f acc %.4f %.1e samples/s%s", t->tty ? "\r" : "",
+         epoch + 1, t->o.epochs, b, nb, st->loss_sum / (double)st->seen,
+         (double)st->correct / (double)st->seen, dt > 0 ? (double)st->seen / dt : 0.0,
+         t->tty ? "" : "\n");
+  fflush(stdout);
+}
+
+static int steps_left(const Trainer *t) {
+  return !t->o.steps || t->d->model_get_step(t->model) < (uint64_t)t->o.steps;
+}
+
+/* Trains one epoch from batch `first` on; stops early at --steps. */
+static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
+  const nn2c_model_desc *d = t->d;
+  int n = t->train.n, nb = (n + t->o.batch - 1) / t->o.batch, b, i;
+  nn2c_rng rng;
+  /* the order depends only on (seed, epoch), which is what makes resuming exact */
+  nn2c_rng_seed(&rng, t->o.seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(epoch + 1)));
+  for (i = 0; i < n; i++)
+    t->order[i] = i;
+  nn2c_shuffle(t->order, n, &rng);
+  st->t0 = st->last_print = nn2c_now();
+  for (b = first; b < nb && steps_left(t); b++) {
+    int start = b * t->o.batch, bs = n - start < t->o.batch ? n - start : t->o.batch, rc;
+    float loss = 0;
+    gather(t, t->order + start, bs);
+    rc = d->train_step(t->model, t->bx, t->by, bs, &loss, t->bout);
+    if (rc)
+      return error(t, "train_step failed with status %d at step %llu", rc,
+                   (unsigned long long)d->model_get_step(t->model));
+    st->loss_sum += (double)loss * bs;
+    st->seen += bs;
+    st->correct += nn2c_count_correct(t->bout, d->out_numel, t->train.yi ? (int32_t *)t->by : NULL,
+                                      t->train.yf ? (float *)t->by : NULL, d->label_numel, bs);
+    if (!t->o.quiet && nn2c_now() - st->last_print >= 0.5) {
+      progress(t, st, epoch, b + 1, nb);
+      st->last_print = nn2c_now();
+    }
+  }
+  if (!t->o.quiet && st->seen) {
+    progress(t, st, epoch, b, nb);
+    if (t->tty)
+      putchar('\n');
+  }
+  return 0;
+}
+
+/* Evaluates the whole test set in order, in batches of --batch. */
+static int evaluate(Trainer *t) {
+  const nn2c_model_desc *d = t->d;
+  const nn2c_dataset *ds = &t->test;
+  double loss_sum = 0;
+  long long correct = 0;
+  int start;
+  for (start = 0; start < ds->n; start += t->o.batch) {
+    int bs = ds->n - start < t->o.batch ? ds->n - start : t->o.batch, rc;
+    const int32_t *yi = ds->yi ? ds->yi + start : NULL;
+    const float *yf = ds->yf ? ds->yf + (size_t)start * ds->label_numel : NULL;
+    float loss = 0;
+    rc = d->evaluate(t->model, ds->x + (size_t)start * ds->sample_numel,
+                     yi ? (const void *)yi : (const void *)yf, bs, &loss, t->bout);
+    if (rc)
+      return error(t, "evaluate failed with status %d", rc);
+    loss_sum += (double)loss * bs;
+    correct += nn2c_count_correct(t->bout, d->out_numel, yi, yf, d->label_numel, bs);
+  }
+  t->test_loss = ds->n ? loss_sum / ds->n : 0.0;
+  t->test_acc = ds->n ? (double)correct / ds->n : 0.0;
+  return 0;
+}
+
+static int run_epoch(Trainer *t, int epoch, int first) {
+  EpochStats st = {0, 0, 0, 0, 0};
+  double t0 = nn2c_now(), train_time;
+  if (train_epoch(t, epoch, first, &st))
+    return 1;
+  train_time = nn2c_now() - t0;
+  if (evaluate(t))
+    return 1;
+  if (!t->o.quiet && st.seen)
+    printf("epoch %d: train_loss=%.6f train_accuracy=%.4f test_loss=%.6f test_accuracy=%.4f "
+           "time=%.2fs samples/s=%.1f\n",
+           epoch + 1, st.loss_sum / (double)st.seen, (double)st.correct / (double)st.seen,
+           t->test_loss, t->test_acc, nn2c_now() - t0,
+           train_time > 0 ? (double)st.seen / train_time : 0.0);
+  fflush(stdout);
+  return t->o.save ? save(t) : 0;
+}
+
+/* Runs the epochs that remain after the checkpoint's step, then the final report. */
+static int train(Trainer *t) {
+  int nb = (t->train.n + t->o.batch - 1) / t->o.batch;
+  uint64_t step0 = t->d->model_get_step(t->model);
+  int epoch = (int)(step0 / (uint64_t)nb < (uint64_t)INT_MAX ? step0 / (uint64_t)nb : INT_MAX);
+  int first = (int)(step0 % (uint64_t)nb);
+  int trained = 0;
+  if (t->o.load && !t->o.quiet)
+    printf("resumed from %s at step %llu (epoch %d, batch %d)\n", t->o.load,
+           (unsigned long long)step0, epoch + 1, first);
+  for (; epoch < t->o.epochs && steps_left(t); epoch++, first = 0) {
+    if (run_epoch(t, epoch, first))
+      return 1;
+    trained = 1;
+  }
+  if (!trained) {
+    if (evaluate(t))
+      return 1;
+    if (t->o.save && save(t))
+      return 1;
+  }
+  printf("final: test_loss=%.6f test_accuracy=%.4f\n", t->test_loss, t->test_acc);
+  return 0;
+}
+
+/* ---- 6. Inline outputs -------------------------------------------------- */
+
+static int print_inline_outputs(Trainer *t) {
+  const nn2c_model_desc *d = t->d;
+  int start, i, j;
+  for (start = 0; start < d->inline_n; start += t->o.batch) {
+    int bs = d->inline_n - start < t->o.batch ? d->inline_n - start : t->o.batch;
+    int rc = d->forward(t->model, d->inline_x + (size_t)start * d->in_numel, t->bout, bs);
+    if (rc)
+      return error(t, "forward failed with status %d", rc);
+    for (i = 0; i < bs; i++) {
+      printf("output[%d] =", start + i);
+      for (j = 0; j < d->out_numel; j++)
+        printf(" %.6g", t->bout[(size_t)i * d->out_numel + j]);
+      putchar('\n');
+    }
+  }
+  return 0;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static int check_desc(const Trainer *t) {
+  const nn2c_model_desc *d = t->d;
+  if (!d->dataset || d->in_numel <= 0 || d->out_numel <= 0 || d->label_numel <= 0 ||
+      d->param_floats < 0 || d->state_floats < 0 || d->model_size == 0 || !d->model_bind ||
+      !d->model_get_step || !d->model_set_step || !d->arena_bytes || !d->init || !d->forward ||
+      !d->train_step || !d->evaluate || (d->label_is_int && d->label_numel != 1))
+    return error(t, "internal error: incomplete model description");
+  return 0;
+}
+
+int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
+  Trainer *t = calloc(1, sizeof *t);
+  int rc;
+  if (!t)
+    return fprintf(stderr, "%s_train: error: out of memory\n", d->name), 1;
+  t->d = d;
+  snprintf(t->prog, sizeof t->prog, "%s_train", d->name);
+  t->o.epochs = d->default_epochs;
+  t->o.batch = d->default_batch > 0 ? d->default_batch : 1;
+  t->o.lr = d->default_lr;
+  t->o.seed = d->default_seed;
+  t->tty = isatty(fileno(stdout));
+  rc = check_desc(t);
+  if (!rc)
+    rc = parse_args(t, argc, argv);
+  if (!rc)
+    rc = load_data(t) || alloc_all(t) || init_params(t) || train(t) ||
+         (!strcmp(d->dataset, "inline") && print_inline_outputs(t));
+  if (rc == 2)
+    rc = 0; /* --help */
+  fflush(stdout);
+  free_all(t);
+  free(t);
+  return rc;
+}
