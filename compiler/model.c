@@ -203,7 +203,7 @@ static Value *scalar_reduce(Graph *g, Value *v, bool sum) {
 /* Keras losses on probabilities; clip keeps log away from 0 exactly as Keras
  * does, and simplify turns log(clip(softmax(z))) into log_softmax(z). */
 static Value *build_loss(Graph *g, const TrainSpec *t, Value *p, Value *y) {
-  Value *one = build_scalar(g, 1.0);
+  Value *one = build_scalar(g, DT_F32, 1.0);
   switch (t->loss) {
   case LOSS_MSE: {
     Value *d = build2(g, OP_SUB, p, y);

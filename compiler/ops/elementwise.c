@@ -207,7 +207,7 @@ static void neg_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build1(g,
 static void exp_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_MUL, dy[0], n->out[0]); }
 static void log_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_DIV, dy[0], n->in[0]); }
 static void sqrt_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  dx[0] = build2(g, OP_DIV, build2(g, OP_MUL, dy[0], build_scalar(g, 0.5)), n->out[0]);
+  dx[0] = build2(g, OP_DIV, build2(g, OP_MUL, dy[0], build_scalar(g, dy[0]->dtype, 0.5)), n->out[0]);
 }
 static void relu_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_RELU_GRAD, dy[0], n->out[0]); }
 static void sigmoid_g(Graph *g, Node *n, Value **dy, Value **dx) {
@@ -241,7 +241,7 @@ static void div_g(Graph *g, Node *n, Value **dy, Value **dx) {
 /* d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a */
 static void pow_g(Graph *g, Node *n, Value **dy, Value **dx) {
   Value *a = n->in[0], *b = n->in[1];
-  Value *bm1 = build2(g, OP_SUB, b, build_scalar(g, 1));
+  Value *bm1 = build2(g, OP_SUB, b, build_scalar(g, b->dtype, 1));
   Value *da = build2(g, OP_MUL, b, build2(g, OP_POW, a, bm1));
   dx[0] = unb(g, build2(g, OP_MUL, dy[0], da), a);
   Value *db = build2(g, OP_MUL, n->out[0], build1(g, OP_LOG, a));

@@ -15,11 +15,11 @@ static const char *labels_check(Graph *g, Value *lab, int64_t rows) {
 
 const char *nll_infer(Graph *g, Node *n) {
   Value *lp = n->in[0];
-  if (lp->shape.rank != 2 || lp->dtype != DT_F32)
-    return arena_printf(&g->arena, "nll needs f32 log-probabilities [N,C], got %s", shape_str(&g->arena, lp->shape));
+  if (lp->shape.rank != 2 || (lp->dtype != DT_F32 && lp->dtype != DT_F64))
+    return arena_printf(&g->arena, "nll needs float log-probabilities [N,C], got %s", shape_str(&g->arena, lp->shape));
   const char *err = labels_check(g, n->in[1], lp->shape.d[0]);
   if (err) return err;
-  n->out[0]->dtype = DT_F32;
+  n->out[0]->dtype = lp->dtype;
   n->out[0]->shape = shape_make(1, &lp->shape.d[0]);
   return NULL;
 }
@@ -57,7 +57,7 @@ const char *nll_grad_infer(Graph *g, Node *n) {
   if (dy->shape.rank != 1 || c <= 0) return "nll_grad needs dy [N] and classes=C";
   const char *err = labels_check(g, n->in[1], dy->shape.d[0]);
   if (err) return err;
-  n->out[0]->dtype = DT_F32;
+  n->out[0]->dtype = dy->dtype;
   n->out[0]->shape = shape_make(2, (int64_t[]){dy->shape.d[0], c});
   return NULL;
 }

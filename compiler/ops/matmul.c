@@ -23,13 +23,13 @@ const char *matmul_infer(Graph *g, Node *n) {
   if (a->shape.rank != 2 || b->shape.rank != 2)
     return arena_printf(&g->arena, "matmul needs 2-D operands, got %s and %s", shape_str(&g->arena, a->shape),
                         shape_str(&g->arena, b->shape));
-  if (a->dtype != DT_F32 || b->dtype != DT_F32) return "matmul needs f32 operands";
+  if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->dtype != b->dtype) return "matmul needs two f32 (or two f64) operands";
   MatDims d = mat_dims(n, a->shape, b->shape);
   int64_t kb = d.tb ? b->shape.d[1] : b->shape.d[0];
   if (d.k != kb)
     return arena_printf(&g->arena, "matmul inner dimensions differ: %s%s x %s%s", shape_str(&g->arena, a->shape),
                         d.ta ? "^T" : "", shape_str(&g->arena, b->shape), d.tb ? "^T" : "");
-  n->out[0]->dtype = DT_F32;
+  n->out[0]->dtype = a->dtype;
   n->out[0]->shape = shape_make(2, (int64_t[]){d.m, d.n});
   return NULL;
 }

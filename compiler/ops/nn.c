@@ -11,8 +11,8 @@ static const char *last_axis_infer(Graph *g, Node *n) {
     return arena_printf(&g->arena, "only the last axis is supported (axis=%lld)", (long long)node_int(n, "axis", -1));
   for (int i = 1; i < n->nin; i++)
     if (!shape_eq(n->in[i]->shape, x->shape)) return "gradient operands must have the same shape";
-  if (x->dtype != DT_F32) return "needs f32";
-  n->out[0]->dtype = DT_F32;
+  if (x->dtype != DT_F32 && x->dtype != DT_F64) return "needs f32 or f64";
+  n->out[0]->dtype = x->dtype;
   n->out[0]->shape = x->shape;
   return NULL;
 }
@@ -128,9 +128,9 @@ void log_softmax_grad_emit(Emit *e, Node *n) { softmax_grad_emit_common(e, n, tr
 const char *dropout_infer(Graph *g, Node *n) {
   double rate = node_float(n, "rate", 0.5);
   if (!(rate >= 0 && rate < 1)) return arena_printf(&g->arena, "dropout rate must be in [0, 1), got %g", rate);
-  if (n->in[0]->dtype != DT_F32) return "dropout needs f32";
+  if (n->in[0]->dtype != DT_F32 && n->in[0]->dtype != DT_F64) return "dropout needs f32 or f64";
   for (int i = 0; i < 2; i++) {
-    n->out[i]->dtype = DT_F32;
+    n->out[i]->dtype = n->in[0]->dtype;
     n->out[i]->shape = n->in[0]->shape;
   }
   return NULL;

@@ -94,11 +94,12 @@ Value *build2(Graph *g, OpKind op, Value *a, Value *b) {
   return build_finish(g, build_node(g, op, 2, in));
 }
 
-Value *build_scalar(Graph *g, double v) {
-  Value *c = value_new(g, "c", VK_CONST, DT_F32, shape_scalar());
-  float *d = arena_alloc(&g->arena, sizeof(float));
-  *d = (float)v;
-  c->data = d;
+Value *build_scalar(Graph *g, DType t, double v) {
+  NN2C_ASSERT(t == DT_F32 || t == DT_F64);
+  Value *c = value_new(g, "c", VK_CONST, t, shape_scalar());
+  c->data = arena_alloc(&g->arena, 8);
+  Tensor tt = {t, c->shape, 1, c->data};
+  tensor_set(&tt, 0, v);
   return c;
 }
 

@@ -65,7 +65,7 @@ Node *build_node(Graph *g, OpKind op, int nin, Value **in);
 Value *build_finish(Graph *g, Node *n);
 Value *build1(Graph *g, OpKind op, Value *a);
 Value *build2(Graph *g, OpKind op, Value *a, Value *b);
-Value *build_scalar(Graph *g, double v);
+Value *build_scalar(Graph *g, DType t, double v); /* f32 or f64 */
 /* Sum a broadcast gradient back down to `shape` (reduce_sum + reshape). */
 Value *build_unbroadcast(Graph *g, Value *grad, Shape shape);
 Value *build_reshape(Graph *g, Value *x, Shape shape);

@@ -41,7 +41,7 @@ static void accumulate(Graph *g, Value **grad, Value *v, Value *d) {
 }
 
 static Value *zeros_like(Graph *g, Value *v) {
-  Value *z = build_scalar(g, 0.0);
+  Value *z = build_scalar(g, v->dtype, 0.0);
   Node *e = build_node(g, OP_EXPAND, 1, &z);
   node_set_ints(g, e, "shape", v->shape.d, v->shape.rank);
   return build_finish(g, e);
@@ -58,7 +58,7 @@ bool pass_autodiff(Graph *g, PassCtx *cx) {
   mark_relevant(g, from_param, to_loss);
   /* grad grows as nodes are added; index only by ids < nv (forward values). */
   Value **grad = xcalloc((size_t)nv, sizeof(Value *));
-  grad[g->loss->id] = build_scalar(g, 1.0);
+  grad[g->loss->id] = build_scalar(g, g->loss->dtype, 1.0);
   bool ok = true;
   for (int i = nforward - 1; i >= 0 && ok; i--) {
     Node *n = g->nodes[i];

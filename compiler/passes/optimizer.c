@@ -27,7 +27,7 @@ static Value *state_like(Graph *g, Value *w, const char *suffix) {
 #define ADD(a, b) build2(g, OP_ADD, a, b)
 #define SUB(a, b) build2(g, OP_SUB, a, b)
 #define DIV(a, b) build2(g, OP_DIV, a, b)
-#define K(x) build_scalar(g, x)
+#define K(x) build_scalar(g, DT_F32, x)
 
 static void sgd_update(Graph *g, const OptSpec *o, Value *w, Value *grad, Value *lr) {
   if (o->momentum == 0) {

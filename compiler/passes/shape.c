@@ -43,8 +43,8 @@ bool pass_shape(Graph *g, PassCtx *cx) {
       }
     }
   }
-  if (ok && g->loss && (g->loss->shape.rank != 0 || g->loss->dtype != DT_F32)) {
-    error_plain("the loss '%s' must be an f32 scalar, got %s%s", g->loss->name, dtype_name(g->loss->dtype),
+  if (ok && g->loss && (g->loss->shape.rank != 0 || !dtype_is_float(g->loss->dtype))) {
+    error_plain("the loss '%s' must be a float scalar, got %s%s", g->loss->name, dtype_name(g->loss->dtype),
                 shape_str(&g->arena, g->loss->shape));
     ok = false;
   }
