@@ -63,6 +63,12 @@ static bool expr_init(Source *src, const Expr *e, Init *init) {
 
 /* ---- layers ---- */
 
+/* Gives a value a readable name (emitted C uses value names). */
+static Value *named(Graph *g, Value *v, const char *fmt, int k) {
+  v->name = graph_unique_name(g, arena_printf(&g->arena, fmt, k));
+  return v;
+}
+
 static Value *activation(Lower *L, const Line *l, const char *name, Value *x) {
   if (!strcmp(name, "relu")) return build1(L->g, OP_RELU, x);
   if (!strcmp(name, "sigmoid")) return build1(L->g, OP_SIGMOID, x);
@@ -99,7 +105,7 @@ static Value *lower_dense(Lower *L, const Line *l, Value *x) {
                        shape_make(2, (int64_t[]){x->shape.d[1], units}));
   w->init = (Init){INIT_GLOROT_UNIFORM, 0, 0};
   if (!kw_init(L, l, "kernel_initializer", "kernel_init", &w->init)) return NULL;
-  Value *y = build2(g, OP_MATMUL, x, w);
+  Value *y = named(g, build2(g, OP_MATMUL, x, w), "dense%d_xw", L->ndense);
   const KwArg *ub = line_kw(l, "use_bias");
   int64_t use_bias = 1;
   if (ub && !expr_int(L->src, ub->val, 0, 1, &use_bias)) return NULL;
@@ -108,7 +114,7 @@ static Value *lower_dense(Lower *L, const Line *l, Value *x) {
                          shape_make(1, &units));
     b->init = (Init){INIT_ZEROS, 0, 0};
     if (!kw_init(L, l, "bias_initializer", "bias_init", &b->init)) return NULL;
-    y = build2(g, OP_ADD, y, b);
+    y = named(g, build2(g, OP_ADD, y, b), "dense%d_z", L->ndense);
   }
   const KwArg *act = line_kw(l, "activation");
   const char *aname = act ? act->val->ident : l->nargs > 1 ? l->args[1]->ident : "linear";
@@ -116,7 +122,8 @@ static Value *lower_dense(Lower *L, const Line *l, Value *x) {
     err_line(L, l, "activation must be a name such as relu%s", "");
     return NULL;
   }
-  return activation(L, l, aname, y);
+  Value *out = activation(L, l, aname, y);
+  return out && out != y ? named(g, out, "dense%d", L->ndense) : out;
 }
 
 static Value *lower_flatten(Lower *L, Value *x) {
@@ -141,7 +148,8 @@ static Value *lower_dropout(Lower *L, const Line *l, Value *x) {
   Node *n = build_node(L->g, OP_DROPOUT, 1, &x);
   node_set_float(L->g, n, "rate", rate);
   node_set_int(L->g, n, "seed", L->ndropout);
-  return build_finish(L->g, n);
+  named(L->g, n->out[1], "dropout%d_mask", L->ndropout);
+  return named(L->g, build_finish(L->g, n), "dropout%d", L->ndropout);
 }
 
 static Value *lower_input(Lower *L, const Line *l) {
@@ -503,6 +511,7 @@ Graph *model_build(Model *m, GraphMode mode) {
     y = value_new(g, LABELS_NAME, VK_INPUT, DT_F32, p->shape);
   }
   g->loss = build_loss(g, &m->train, p, y);
+  g->loss->name = graph_unique_name(g, "loss");
   return g;
 }
 

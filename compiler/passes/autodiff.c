@@ -35,9 +35,19 @@ static void mark_relevant(Graph *g, bool *from_param, bool *to_loss) {
   }
 }
 
+/* Auto-named temporaries ("t12") are renamed "d_<value>" for readable IR and C. */
+static bool auto_named(const Value *v) {
+  if (v->name[0] != 't' || !v->name[1]) return false;
+  for (const char *p = v->name + 1; *p; p++)
+    if (*p < '0' || *p > '9') return false;
+  return true;
+}
+
 static void accumulate(Graph *g, Value **grad, Value *v, Value *d) {
   NN2C_ASSERT(shape_eq(d->shape, v->shape));
   grad[v->id] = grad[v->id] ? build2(g, OP_ADD, grad[v->id], d) : d;
+  if (grad[v->id]->kind == VK_TEMP && auto_named(grad[v->id]))
+    grad[v->id]->name = graph_unique_name(g, arena_printf(&g->arena, "d_%s", v->name));
 }
 
 static Value *zeros_like(Graph *g, Value *v) {
