@@ -415,8 +415,17 @@ static bool load_inline_data(Model *m, Graph *eval) {
       m->inline_yf = arena_alloc(&m->arena, by.len);
       memcpy(m->inline_yf, by.data, by.len);
     } else {
+      int64_t classes = eval->outputs[0]->shape.d[eval->outputs[0]->shape.rank - 1];
       m->inline_yi = arena_alloc(&m->arena, sizeof(int32_t) * (size_t)n);
-      for (int i = 0; i < n; i++) m->inline_yi[i] = (int32_t)((float *)by.data)[i];
+      for (int i = 0; i < n && ok; i++) {
+        float c = ((float *)by.data)[i];
+        if (!(c >= 0 && c < (float)classes && c == (float)(int32_t)c)) {
+          error_at(&f->src, y->line, y->col, "data: label %d is %g; class labels must be integers in [0, %lld)", i,
+                   (double)c, (long long)classes);
+          ok = false;
+        }
+        m->inline_yi[i] = ok ? (int32_t)c : 0;
+      }
     }
   }
   buf_free(&bx);

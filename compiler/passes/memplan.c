@@ -50,6 +50,7 @@ static int64_t place(Slot *s, int nplaced, Slot *cur, int64_t align) {
 }
 
 static void plan_part(Slot *s, int n, int64_t align, int64_t *total, int64_t *unshared) {
+  /* total is rounded to `align` too, so the part after it stays aligned */
   qsort(s, (size_t)n, sizeof(Slot), by_size_desc);
   *total = *unshared = 0;
   for (int i = 0; i < n; i++) {
@@ -57,7 +58,7 @@ static void plan_part(Slot *s, int n, int64_t align, int64_t *total, int64_t *un
     if (s[i].off + s[i].size > *total) *total = s[i].off + s[i].size;
     *unshared += s[i].size;
   }
-  *total = align_up(*total, 64);
+  *total = align_up(*total, align);
 }
 
 static void lifetimes(Graph *g, int *start, int *end) {
