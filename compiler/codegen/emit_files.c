@@ -61,11 +61,25 @@ static void makefile(Buf *b, const char *N, bool train) {
   buf_puts(b, "\n\n.PHONY: all clean\n");
 }
 
-bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-    error_plain("cannot create directory '%s': %s", dir, strerror(errno));
-    return false;
+/* mkdir -p: creates missing parents too. */
+static bool make_dirs(const char *dir) {
+  char *p = xstrdup(dir);
+  bool ok = true;
+  for (char *s = p + 1; ok; s++) {
+    bool end = *s == 0;
+    if (*s != '/' && !end) continue;
+    *s = 0;
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) ok = false;
+    if (end) break;
+    *s = '/';
   }
+  if (!ok) error_plain("cannot create directory '%s': %s", p, strerror(errno));
+  free(p);
+  return ok;
+}
+
+bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
+  if (!make_dirs(dir)) return false;
   Buf h = {0}, c = {0}, mk = {0}, tr = {0};
   codegen_model(m, in, &h, &c);
   makefile(&mk, in->name, in->train);
