@@ -320,7 +320,8 @@ int64_t graph_block_layout(Graph *g, ValueKind k, int64_t *offsets) {
     Value *v = g->values[i];
     if (v->kind != k) continue;
     if (offsets) offsets[v->id] = off;
-    off += (shape_numel_static(v->shape) + 15) / 16 * 16;
+    int64_t words = (shape_numel_static(v->shape) * dtype_size(v->dtype) + 3) / 4; /* 4-byte units */
+    off += (words + 15) / 16 * 16;
   }
   return off;
 }

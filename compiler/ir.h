@@ -185,8 +185,8 @@ bool ir_verify(Graph *g, const char *after_pass);
 
 
 /* Layout of a persistent block (params or state): values of kind k in graph
- * order, each starting at a multiple of 16 elements. Fills offsets[value id]
- * (if not NULL) and returns the block's length in elements. Emitted code and
+ * order, each starting at a multiple of 16 four-byte words (one float each).
+ * Fills offsets[value id] (if not NULL) and returns the block's length in words. Emitted code and
  * the interpreter both use it, so checkpoints line up. */
 int64_t graph_block_layout(Graph *g, ValueKind k, int64_t *offsets);
 #endif

@@ -464,9 +464,11 @@ Model *model_load(const char *path) {
 }
 
 static void remove_dropout(Graph *g) {
+  graph_recount(g);
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    if (n->op != OP_DROPOUT) continue;
+    /* a mask read by a gradient (a training graph printed as IR) keeps its dropout */
+    if (n->op != OP_DROPOUT || n->out[1]->nuses) continue;
     value_replace_uses(g, n->out[0], n->in[0]);
     n->dead = true;
   }

@@ -1,0 +1,478 @@
+/* gradcheck.c - checks every op's gradient rule against central differences.
+ *
+ * Each case builds a tiny f64 graph with the op under test, fed by params
+ * (whose gradients autodiff computes) and inputs (fixed data), and the loss
+ *   loss = reduce_sum(mul(y, W), keepdims=0)
+ * with W fixed random weights, so d loss / d y = W exercises every output
+ * element with a different weight. The pipeline "shape,autodiff" adds the
+ * backward graph; the interpreter evaluates loss and gradients; each gradient
+ * element is compared with (loss(p + h) - loss(p - h)) / 2h.
+ *
+ *   gradcheck FAMILY     runs the cases of one family (see `families` below)
+ *   gradcheck coverage   fails if an op with a gradient rule has no case
+ *   gradcheck            runs everything
+ *
+ * Inputs are drawn away from kinks (relu at 0, clip at its bounds) and from
+ * the edges of domains (log, sqrt, pow's base, div's divisor). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "interp/interp.h"
+
+#define H 1e-6
+#define RTOL 1e-6
+#define ATOL 1e-8
+#define BATCH 3 /* value of N in cases with a batch dimension */
+#define MAXP 8
+
+/* ---- deterministic random numbers ---- */
+
+static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
+
+static double urand(void) { /* [0,1) */
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (double)(rng_state >> 11) / 9007199254740992.0;
+}
+
+/* Value ranges for generated data. */
+typedef enum {
+  R_ANY,     /* [-1.5, 1.5] */
+  R_POS,     /* [0.5, 2] */
+  R_AWAY0,   /* +-[0.1, 1.5]: away from 0 */
+  R_CLIP     /* +-[0.1, 0.4] or +-[0.6, 1.2]: away from 0 and +-0.5 */
+} Range;
+
+static double draw(Range r) {
+  double s = urand() < 0.5 ? -1 : 1;
+  switch (r) {
+  case R_ANY: return -1.5 + 3 * urand();
+  case R_POS: return 0.5 + 1.5 * urand();
+  case R_AWAY0: return s * (0.1 + 1.4 * urand());
+  case R_CLIP: return s * (urand() < 0.5 ? 0.1 + 0.3 * urand() : 0.6 + 0.6 * urand());
+  }
+  return 0;
+}
+
+/* ---- a case under construction ---- */
+
+typedef struct {
+  Graph *g;
+  Value *param[MAXP];
+  double *pdata[MAXP];
+  int nparam;
+  Feed feeds[MAXP];
+  int nfeeds;
+  int nforward;   /* nodes that belong to the op under test (before the loss) */
+  uint64_t step;  /* EvalCtx step (seeds dropout) */
+  Value *y;       /* the op's output the loss weighs */
+  Value *mask;    /* dropout cases: the mask output */
+  double *w;      /* the loss weights, y's shape at BATCH */
+} Case;
+
+static Shape shp(int rank, const int64_t *d) { return shape_make(rank, d); }
+#define S(...) shp((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
+#define S0 shape_scalar()
+
+static Value *param(Case *c, Shape s, Range r) {
+  NN2C_ASSERT(c->nparam < MAXP);
+  Value *v = value_new(c->g, "p", VK_PARAM, DT_F64, s);
+  int64_t n = shape_numel_static(s);
+  double *d = xcalloc((size_t)n, sizeof(double));
+  for (int64_t i = 0; i < n; i++) d[i] = draw(r);
+  c->param[c->nparam] = v;
+  c->pdata[c->nparam++] = d;
+  return v;
+}
+
+static void *feed(Case *c, Value *v, size_t elem) {
+  NN2C_ASSERT(c->nfeeds < MAXP);
+  void *d = xcalloc((size_t)shape_numel(v->shape, BATCH) + 1, elem);
+  c->feeds[c->nfeeds++] = (Feed){v->name, d};
+  return d;
+}
+
+static Value *input(Case *c, Shape s, Range r) {
+  Value *v = value_new(c->g, "x", VK_INPUT, DT_F64, s);
+  double *d = feed(c, v, sizeof(double));
+  for (int64_t i = 0; i < shape_numel(s, BATCH); i++) d[i] = draw(r);
+  return v;
+}
+
+static Value *with_attrs(Case *c, OpKind op, int nin, Value **in, const char *key, int64_t v1, const char *key2,
+                         int64_t v2) {
+  Node *n = build_node(c->g, op, nin, in);
+  if (key) node_set_int(c->g, n, key, v1);
+  if (key2) node_set_int(c->g, n, key2, v2);
+  return build_finish(c->g, n);
+}
+
+static Value *reduce(Case *c, OpKind op, Value *x, int naxes, const int64_t *axes, int keep) {
+  Node *n = build_node(c->g, op, 1, &x);
+  if (naxes) node_set_ints(c->g, n, "axes", axes, naxes);
+  if (keep >= 0) node_set_int(c->g, n, "keepdims", keep);
+  return build_finish(c->g, n);
+}
+
+static Value *shape_op(Case *c, OpKind op, Value *x, Shape s) {
+  Node *n = build_node(c->g, op, 1, &x);
+  node_set_ints(c->g, n, "shape", s.d, s.rank);
+  return build_finish(c->g, n);
+}
+
+/* ---- the cases ---- */
+
+typedef void (*BuildFn)(Case *c);
+typedef struct {
+  const char *family, *name;
+  BuildFn build;
+} CaseDef;
+
+static const OpKind unary_ops[] = {OP_NEG, OP_EXP, OP_LOG, OP_SQRT, OP_RELU, OP_SIGMOID, OP_TANH};
+static const Range unary_range[] = {R_ANY, R_ANY, R_POS, R_POS, R_AWAY0, R_ANY, R_ANY};
+static int cur_op; /* index used by the table-driven builders below */
+
+static void b_unary(Case *c) { c->y = build1(c->g, unary_ops[cur_op], param(c, S(2, 3), unary_range[cur_op])); }
+static void b_unary_scalar(Case *c) { c->y = build1(c->g, unary_ops[cur_op], param(c, S0, unary_range[cur_op])); }
+
+static void b_clip_both(Case *c) {
+  Value *x = param(c, S(2, 4), R_CLIP);
+  Node *n = build_node(c->g, OP_CLIP, 1, &x);
+  node_set_float(c->g, n, "min", -0.5);
+  node_set_float(c->g, n, "max", 0.5);
+  c->y = build_finish(c->g, n);
+}
+static void b_clip_min(Case *c) {
+  Value *x = param(c, S(2, 4), R_CLIP);
+  Node *n = build_node(c->g, OP_CLIP, 1, &x);
+  node_set_float(c->g, n, "min", 0.5);
+  c->y = build_finish(c->g, n);
+}
+
+static const OpKind binary_ops[] = {OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW};
+/* a's and b's ranges per op: div needs b away from 0, pow a positive base */
+static const Range bin_ra[] = {R_ANY, R_ANY, R_ANY, R_ANY, R_POS};
+static const Range bin_rb[] = {R_ANY, R_ANY, R_ANY, R_AWAY0, R_ANY};
+static int cur_bin;
+
+static void bin(Case *c, Shape a, Shape b) {
+  c->y = build2(c->g, binary_ops[cur_bin], param(c, a, bin_ra[cur_bin]), param(c, b, bin_rb[cur_bin]));
+}
+static void b_same(Case *c) { bin(c, S(2, 3), S(2, 3)); }
+static void b_row(Case *c) { bin(c, S(2, 3), S(3)); }
+static void b_col(Case *c) { bin(c, S(2, 3), S(2, 1)); }
+static void b_scalar(Case *c) { bin(c, S(2, 3), S0); }
+static void b_row_left(Case *c) { bin(c, S(3), S(2, 3)); }
+static void b_outer(Case *c) { bin(c, S(2, 1), S(1, 3)); }
+/* [N,3] (input times a param, so it has a gradient) with a [3] param */
+static void b_batch(Case *c) {
+  Value *x = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 3), R_POS), param(c, S(3), R_POS));
+  Value *b = param(c, S(3), bin_rb[cur_bin]);
+  c->y = build2(c->g, binary_ops[cur_bin], x, b);
+}
+
+static void mm(Case *c, int ta, int tb) {
+  int64_t m = 2, k = 3, n = 2;
+  Value *a = param(c, ta ? S(k, m) : S(m, k), R_ANY), *b = param(c, tb ? S(n, k) : S(k, n), R_ANY);
+  c->y = with_attrs(c, OP_MATMUL, 2, (Value *[]){a, b}, "transa", ta, "transb", tb);
+}
+static void b_mm00(Case *c) { mm(c, 0, 0); }
+static void b_mm01(Case *c) { mm(c, 0, 1); }
+static void b_mm10(Case *c) { mm(c, 1, 0); }
+static void b_mm11(Case *c) { mm(c, 1, 1); }
+static void b_mm_noattr(Case *c) { c->y = build2(c->g, OP_MATMUL, param(c, S(1, 4), R_ANY), param(c, S(4, 2), R_ANY)); }
+/* [N,3] x [3,2]: the weight gradient sums over the batch */
+static void b_mm_batch(Case *c) {
+  Value *x = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 3), R_ANY), param(c, S(3), R_ANY));
+  c->y = build2(c->g, OP_MATMUL, x, param(c, S(3, 2), R_ANY));
+}
+
+static OpKind red_op;
+static void b_red_all(Case *c) { c->y = reduce(c, red_op, param(c, S(2, 3), R_ANY), 0, NULL, 0); }
+static void b_red_all_keep(Case *c) { c->y = reduce(c, red_op, param(c, S(2, 3), R_ANY), 0, NULL, 1); }
+static void b_red_ax1(Case *c) { c->y = reduce(c, red_op, param(c, S(2, 3), R_ANY), 1, (int64_t[]){1}, 0); }
+static void b_red_ax0_keep(Case *c) { c->y = reduce(c, red_op, param(c, S(2, 3), R_ANY), 1, (int64_t[]){0}, 1); }
+static void b_red_neg(Case *c) { c->y = reduce(c, red_op, param(c, S(2, 2, 2), R_ANY), 1, (int64_t[]){-1}, -1); }
+static void b_red_02(Case *c) { c->y = reduce(c, red_op, param(c, S(2, 2, 2), R_ANY), 2, (int64_t[]){0, 2}, 0); }
+static void b_red_12_keep(Case *c) { c->y = reduce(c, red_op, param(c, S(2, 2, 2), R_ANY), 2, (int64_t[]){1, 2}, 1); }
+/* the batch axis: the count of reduce_mean depends on N */
+static Value *batch_x(Case *c) { return build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 3), R_ANY), param(c, S(3), R_ANY)); }
+static void b_red_batch(Case *c) { c->y = reduce(c, red_op, batch_x(c), 1, (int64_t[]){0}, 0); }
+static void b_red_batch_keep(Case *c) { c->y = reduce(c, red_op, batch_x(c), 1, (int64_t[]){0}, 1); }
+static void b_red_batch_all(Case *c) { c->y = reduce(c, red_op, batch_x(c), 0, NULL, 0); }
+static void b_red_batch_ax1(Case *c) { c->y = reduce(c, red_op, batch_x(c), 1, (int64_t[]){1}, 1); }
+
+static void b_expand_row(Case *c) { c->y = shape_op(c, OP_EXPAND, param(c, S(3), R_ANY), S(2, 3)); }
+static void b_expand_col(Case *c) { c->y = shape_op(c, OP_EXPAND, param(c, S(2, 1), R_ANY), S(2, 3)); }
+static void b_expand_scalar(Case *c) { c->y = shape_op(c, OP_EXPAND, param(c, S0, R_ANY), S(2, 2)); }
+static void b_expand_rank3(Case *c) { c->y = shape_op(c, OP_EXPAND, param(c, S(2, 1), R_ANY), S(2, 2, 2)); }
+static void b_expand_batch(Case *c) { c->y = shape_op(c, OP_EXPAND, param(c, S(3), R_ANY), S(DIM_BATCH, 3)); }
+static void b_reshape_t(Case *c) { c->y = shape_op(c, OP_RESHAPE, param(c, S(2, 3), R_ANY), S(3, 2)); }
+static void b_reshape_flat(Case *c) { c->y = shape_op(c, OP_RESHAPE, param(c, S(2, 3), R_ANY), S(6)); }
+static void b_reshape_3(Case *c) { c->y = shape_op(c, OP_RESHAPE, param(c, S(2, 2, 2), R_ANY), S(4, 2)); }
+static void b_reshape_batch(Case *c) { c->y = shape_op(c, OP_RESHAPE, batch_x(c), S(DIM_BATCH, 3, 1)); }
+
+static void b_softmax(Case *c) { c->y = build1(c->g, OP_SOFTMAX, param(c, S(2, 4), R_ANY)); }
+static void b_softmax3(Case *c) { c->y = build1(c->g, OP_SOFTMAX, param(c, S(2, 1, 3), R_ANY)); }
+static void b_log_softmax(Case *c) { c->y = build1(c->g, OP_LOG_SOFTMAX, param(c, S(2, 4), R_ANY)); }
+static void b_log_softmax_batch(Case *c) {
+  Value *x = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 3), R_ANY), param(c, S(3), R_ANY));
+  c->y = with_attrs(c, OP_LOG_SOFTMAX, 1, &x, "axis", 1, NULL, 0);
+}
+
+static void dropout(Case *c, double rate, uint64_t step) {
+  Value *x = param(c, S(2, 4), R_ANY);
+  Node *n = build_node(c->g, OP_DROPOUT, 1, &x);
+  node_set_float(c->g, n, "rate", rate);
+  node_set_int(c->g, n, "seed", 7);
+  c->y = build_finish(c->g, n);
+  c->mask = n->out[1];
+  c->step = step;
+}
+static void b_dropout(Case *c) { dropout(c, 0.5, 3); }
+static void b_dropout_other_step(Case *c) { dropout(c, 0.25, 15); }
+
+static void nll(Case *c, Value *lp) {
+  Value *lab = value_new(c->g, "labels", VK_INPUT, DT_I32, S(lp->shape.d[0]));
+  int32_t *l = feed(c, lab, sizeof(int32_t));
+  int64_t rows = lp->shape.d[0] == DIM_BATCH ? BATCH : lp->shape.d[0];
+  for (int64_t i = 0; i < rows; i++) l[i] = (int32_t)((i * 3 + 1) % lp->shape.d[1]);
+  c->y = build2(c->g, OP_NLL, lp, lab);
+}
+static void b_nll(Case *c) { nll(c, param(c, S(2, 4), R_ANY)); }
+static void b_nll_log_softmax(Case *c) {
+  Value *x = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 3), R_ANY), param(c, S(3), R_ANY));
+  nll(c, build1(c->g, OP_LOG_SOFTMAX, x));
+}
+
+/* Fan-out: values read by several nodes get the sum of their gradients. */
+static void b_fanout_param(Case *c) {
+  Value *p = param(c, S(2, 3), R_POS);
+  c->y = build2(c->g, OP_ADD, build2(c->g, OP_MUL, p, p), build1(c->g, OP_LOG, p));
+}
+static void b_fanout_temp(Case *c) {
+  Value *t = build1(c->g, OP_TANH, param(c, S(2, 3), R_ANY));
+  Value *b = param(c, S(3), R_ANY);
+  c->y = build2(c->g, OP_SUB, build2(c->g, OP_MUL, t, build1(c->g, OP_SIGMOID, t)), build2(c->g, OP_ADD, t, b));
+}
+/* a two-layer net: matmul, add with broadcast bias, relu, softmax */
+static void b_fanout_mlp(Case *c) {
+  Value *x = input(c, S(DIM_BATCH, 2), R_ANY);
+  Value *h = build2(c->g, OP_ADD, build2(c->g, OP_MATMUL, x, param(c, S(2, 3), R_ANY)), param(c, S(3), R_ANY));
+  h = build1(c->g, OP_TANH, h);
+  Value *z1 = build2(c->g, OP_MATMUL, h, param(c, S(3, 2), R_ANY));
+  Value *z2 = build2(c->g, OP_MATMUL, h, param(c, S(3, 2), R_ANY));
+  c->y = build1(c->g, OP_SOFTMAX, build2(c->g, OP_ADD, z1, z2));
+}
+
+/* Binary and unary cases are generated from the tables; these wrap the index. */
+#define UNARY(i) static void b_u##i(Case *c) { cur_op = i; b_unary(c); } \
+                 static void b_us##i(Case *c) { cur_op = i; b_unary_scalar(c); }
+UNARY(0) UNARY(1) UNARY(2) UNARY(3) UNARY(4) UNARY(5) UNARY(6)
+#define BIN(i, f) static void b_##f##i(Case *c) { cur_bin = i; b_##f(c); }
+#define BINS(i) BIN(i, same) BIN(i, row) BIN(i, col) BIN(i, scalar) BIN(i, row_left) BIN(i, outer) BIN(i, batch)
+BINS(0) BINS(1) BINS(2) BINS(3) BINS(4)
+#define RED(k, f) static void b_##f##_##k(Case *c) { red_op = k ? OP_REDUCE_MEAN : OP_REDUCE_SUM; b_##f(c); }
+#define REDS(k) RED(k, red_all) RED(k, red_all_keep) RED(k, red_ax1) RED(k, red_ax0_keep) RED(k, red_neg) \
+  RED(k, red_02) RED(k, red_12_keep) RED(k, red_batch) RED(k, red_batch_keep) RED(k, red_batch_all) RED(k, red_batch_ax1)
+REDS(0) REDS(1)
+
+#define U(i, nm) {"unary", nm, b_u##i}, {"unary", nm "_scalar", b_us##i}
+#define B(i, nm) {"binary", nm "_same", b_same##i}, {"binary", nm "_row", b_row##i}, {"binary", nm "_col", b_col##i}, \
+  {"binary", nm "_scalar", b_scalar##i}, {"binary", nm "_row_left", b_row_left##i}, {"binary", nm "_outer", b_outer##i}, \
+  {"binary", nm "_batch", b_batch##i}
+#define R(k, nm) {"reduce", nm "_all", b_red_all_##k}, {"reduce", nm "_all_keep", b_red_all_keep_##k}, \
+  {"reduce", nm "_ax1", b_red_ax1_##k}, {"reduce", nm "_ax0_keep", b_red_ax0_keep_##k}, \
+  {"reduce", nm "_axneg1", b_red_neg_##k}, {"reduce", nm "_ax02", b_red_02_##k}, \
+  {"reduce", nm "_ax12_keep", b_red_12_keep_##k}, {"reduce", nm "_batch", b_red_batch_##k}, \
+  {"reduce", nm "_batch_keep", b_red_batch_keep_##k}, {"reduce", nm "_batch_all", b_red_batch_all_##k}, \
+  {"reduce", nm "_batch_ax1", b_red_batch_ax1_##k}
+
+static const CaseDef cases[] = {
+  U(0, "neg"), U(1, "exp"), U(2, "log"), U(3, "sqrt"), U(4, "relu"), U(5, "sigmoid"), U(6, "tanh"),
+  {"unary", "clip_min_max", b_clip_both}, {"unary", "clip_min", b_clip_min},
+  B(0, "add"), B(1, "sub"), B(2, "mul"), B(3, "div"), B(4, "pow"),
+  {"matmul", "matmul_nn", b_mm00}, {"matmul", "matmul_nt", b_mm01}, {"matmul", "matmul_tn", b_mm10},
+  {"matmul", "matmul_tt", b_mm11}, {"matmul", "matmul_default_attrs", b_mm_noattr}, {"matmul", "matmul_batch", b_mm_batch},
+  R(0, "reduce_sum"), R(1, "reduce_mean"),
+  {"movement", "expand_row", b_expand_row}, {"movement", "expand_col", b_expand_col},
+  {"movement", "expand_scalar", b_expand_scalar}, {"movement", "expand_rank3", b_expand_rank3},
+  {"movement", "expand_batch", b_expand_batch}, {"movement", "reshape_transpose_shape", b_reshape_t},
+  {"movement", "reshape_flat", b_reshape_flat}, {"movement", "reshape_rank3", b_reshape_3},
+  {"movement", "reshape_batch", b_reshape_batch},
+  {"nn", "softmax", b_softmax}, {"nn", "softmax_rank3", b_softmax3}, {"nn", "log_softmax", b_log_softmax},
+  {"nn", "log_softmax_batch", b_log_softmax_batch}, {"nn", "dropout", b_dropout},
+  {"nn", "dropout_rate_quarter", b_dropout_other_step},
+  {"loss", "nll", b_nll}, {"loss", "nll_log_softmax_batch", b_nll_log_softmax},
+  {"fanout", "param_read_twice", b_fanout_param}, {"fanout", "temp_read_three_times", b_fanout_temp},
+  {"fanout", "mlp", b_fanout_mlp},
+};
+#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+
+/* ---- running a case ---- */
+
+static void case_free(Case *c) {
+  for (int i = 0; i < c->nparam; i++) free(c->pdata[i]);
+  for (int i = 0; i < c->nfeeds; i++) free((void *)c->feeds[i].data);
+  graph_free(c->g);
+}
+
+/* Builds the case's graph and the weighted-sum loss. */
+static void case_build(const CaseDef *d, Case *c) {
+  memset(c, 0, sizeof *c);
+  c->g = graph_new(d->name);
+  d->build(c);
+  NN2C_ASSERT(c->y && c->y->dtype == DT_F64);
+  c->nforward = c->g->nnodes;
+  Value *w = input(c, c->y->shape, R_ANY);
+  c->w = (double *)c->feeds[c->nfeeds - 1].data;
+  Node *r = build_node(c->g, OP_REDUCE_SUM, 1, (Value *[]){build2(c->g, OP_MUL, c->y, w)});
+  node_set_int(c->g, r, "keepdims", 0);
+  c->g->loss = build_finish(c->g, r);
+  graph_add_output(c->g, c->y);
+}
+
+/* The params block: each f64 param's doubles at its float offset. The block
+ * layout counts elements, 16 per slot, so a double param fits its slot only
+ * if it has at most 8 elements; cases keep to that. */
+static float *params_block(Case *c, int64_t *off) {
+  int64_t nf = graph_block_layout(c->g, VK_PARAM, off);
+  float *blk = xcalloc((size_t)nf * 2 + 16, sizeof(float));
+  for (int i = 0; i < c->nparam; i++) {
+    Value *v = c->param[i];
+    int64_t n = shape_numel_static(v->shape);
+    NN2C_ASSERT(n <= 8);
+    memcpy(blk + off[v->id], c->pdata[i], sizeof(double) * (size_t)n);
+  }
+  return blk;
+}
+
+static bool eval_loss(Case *c, float *blk, double *loss, InterpRun *keep) {
+  InterpRun r = {0};
+  float state[16] = {0};
+  bool ok = interp_run(c->g, blk, state, c->feeds, c->nfeeds, BATCH, c->step, &r);
+  if (ok) *loss = tensor_get(&r.vals[c->g->loss->id], 0);
+  if (keep) *keep = r;
+  else interp_run_free(&r);
+  return ok;
+}
+
+static int check_dropout(Case *c, InterpRun *r, Value *grad) {
+  Tensor *m = &r->vals[c->mask->id], *gt = &r->vals[grad->id];
+  int zeros = 0, kept = 0, bad = 0;
+  for (int64_t i = 0; i < m->numel; i++) {
+    double mv = tensor_get(m, i);
+    if (mv == 0) zeros++;
+    else kept++;
+    if (fabs(tensor_get(gt, i) - mv * c->w[i]) > 1e-12) bad++;
+  }
+  if (!zeros || !kept) {
+    printf("FAIL %s: dropout mask is all %s; the case checks nothing\n", c->g->name, zeros ? "zeros" : "ones");
+    return 1;
+  }
+  if (bad) printf("FAIL %s: %d gradient elements differ from mask * dloss/dy\n", c->g->name, bad);
+  return bad != 0;
+}
+
+static int run_case(const CaseDef *d) {
+  Case c;
+  case_build(d, &c);
+  PassCtx cx = {0};
+  cx.verify = true;
+  if (!pass_run_pipeline(c.g, &cx, "shape,autodiff")) {
+    printf("FAIL %s: pipeline failed\n", d->name);
+    case_free(&c);
+    return 1;
+  }
+  int64_t *off = xcalloc((size_t)c.g->nvalues, sizeof(int64_t));
+  float *blk = params_block(&c, off);
+  double loss0;
+  InterpRun r;
+  int fails = 0;
+  if (!eval_loss(&c, blk, &loss0, &r) || !isfinite(loss0)) {
+    printf("FAIL %s: interpreter failed or loss not finite\n", d->name);
+    fails = 1;
+  }
+  double worst = 0;
+  for (int gi = 0; gi < c.g->ngrads && !fails; gi++) {
+    Value *p = c.g->grads[gi].param, *gv = c.g->grads[gi].grad;
+    Tensor *gt = &r.vals[gv->id];
+    if (!shape_eq(gv->shape, p->shape) || gt->dtype != DT_F64) {
+      printf("FAIL %s: gradient of %s has type %s%s\n", d->name, p->name, dtype_name(gv->dtype),
+             shape_str(&c.g->arena, gv->shape));
+      fails++;
+      continue;
+    }
+    double *pd = (double *)(blk + off[p->id]);
+    for (int64_t i = 0; i < gt->numel; i++) {
+      double save = pd[i], lp, lm;
+      pd[i] = save + H;
+      eval_loss(&c, blk, &lp, NULL);
+      pd[i] = save - H;
+      eval_loss(&c, blk, &lm, NULL);
+      pd[i] = save;
+      double fd = (lp - lm) / (2 * H), an = tensor_get(gt, i);
+      double err = fabs(fd - an), tol = RTOL * fmax(fabs(fd), fabs(an)) + ATOL;
+      if (err / tol > worst) worst = err / tol;
+      if (!(err <= tol)) {
+        printf("FAIL %s: d loss / d %s[%lld]: autodiff %.12g, central difference %.12g\n", d->name, p->name,
+               (long long)i, an, fd);
+        fails++;
+      }
+    }
+    if (c.mask) fails += check_dropout(&c, &r, gv);
+  }
+  if (c.g->ngrads != c.nparam) {
+    printf("FAIL %s: %d params but %d gradients\n", d->name, c.nparam, c.g->ngrads);
+    fails++;
+  }
+  if (!fails) printf("ok   %-32s params %d, worst error %.3f of tolerance\n", d->name, c.nparam, worst);
+  interp_run_free(&r);
+  free(blk);
+  free(off);
+  case_free(&c);
+  return fails != 0;
+}
+
+/* Every op with a gradient rule must appear in some case's forward part. */
+static int check_coverage(void) {
+  bool seen[OP_COUNT] = {0};
+  for (int i = 0; i < NCASES; i++) {
+    Case c;
+    case_build(&cases[i], &c);
+    for (int k = 0; k < c.nforward; k++) seen[c.g->nodes[k]->op] = true;
+    case_free(&c);
+  }
+  int missing = 0, covered = 0;
+  for (int op = 0; op < OP_COUNT; op++) {
+    if (op_table[op].flags & OPF_NO_GRAD) continue;
+    if (seen[op]) covered++;
+    else {
+      printf("FAIL coverage: op '%s' has a gradient rule but no gradcheck case\n", op_name((OpKind)op));
+      missing++;
+    }
+  }
+  printf("%s: %d ops with gradient rules covered, %d missing, %d cases\n", missing ? "FAIL" : "ok", covered, missing,
+         NCASES);
+  return missing != 0;
+}
+
+int main(int argc, char **argv) {
+  const char *family = argc > 1 ? argv[1] : NULL;
+  if (family && !strcmp(family, "coverage")) return check_coverage();
+  int fails = 0, ran = 0;
+  for (int i = 0; i < NCASES; i++) {
+    if (family && strcmp(family, cases[i].family)) continue;
+    fails += run_case(&cases[i]);
+    ran++;
+  }
+  if (!family) fails += check_coverage();
+  if (!ran) {
+    printf("FAIL: no cases in family '%s'\n", family ? family : "");
+    return 1;
+  }
+  printf("%d cases, %d failed\n", ran, fails);
+  return fails ? 1 : 0;
+}
