@@ -325,3 +325,14 @@ int64_t graph_block_layout(Graph *g, ValueKind k, int64_t *offsets) {
   }
   return off;
 }
+
+void shape_fans(Shape s, double *fan_in, double *fan_out) {
+  if (s.rank < 2) {
+    *fan_in = *fan_out = s.rank ? (double)s.d[0] : 1;
+    return;
+  }
+  double rf = 1;
+  for (int i = 2; i < s.rank; i++) rf *= (double)s.d[i];
+  *fan_in = (double)s.d[s.rank == 2 ? 0 : 1] * rf;
+  *fan_out = (double)s.d[s.rank == 2 ? 1 : 0] * rf;
+}

@@ -137,24 +137,11 @@ static const char *init_truncated_helper =
   "  }\n"
   "}\n\n";
 
-static void fans(Shape s, double *fi, double *fo) {
-  if (s.rank < 2) {
-    *fi = *fo = s.rank ? (double)s.d[0] : 1;
-  } else if (s.rank == 2) {
-    *fi = (double)s.d[0];
-    *fo = (double)s.d[1];
-  } else {
-    double rf = 1;
-    for (int i = 2; i < s.rank; i++) rf *= (double)s.d[i];
-    *fi = (double)s.d[1] * rf;
-    *fo = (double)s.d[0] * rf;
-  }
-}
 
 /* C expression for element i of param k. */
 static char *init_expr(Arena *a, Value *v, int k) {
   double fi, fo;
-  fans(v->shape, &fi, &fo);
+  shape_fans(v->shape, &fi, &fo);
   Init in = v->init;
   long long n = (long long)shape_numel_static(v->shape);
   switch (in.kind) {

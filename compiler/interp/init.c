@@ -36,26 +36,10 @@ static double truncated01(uint64_t seed, int k, uint64_t j, uint64_t numel) {
   }
 }
 
-/* Keras fans: [in,out] for rank 2; [out,in,k...] (OIHW) for rank >= 3. */
-static void fans(Shape s, double *fan_in, double *fan_out) {
-  if (s.rank < 2) {
-    *fan_in = *fan_out = s.rank ? (double)s.d[0] : 1;
-    return;
-  }
-  if (s.rank == 2) {
-    *fan_in = (double)s.d[0];
-    *fan_out = (double)s.d[1];
-    return;
-  }
-  double rf = 1;
-  for (int i = 2; i < s.rank; i++) rf *= (double)s.d[i];
-  *fan_in = (double)s.d[1] * rf;
-  *fan_out = (double)s.d[0] * rf;
-}
 
 static double init_value(Init in, Shape s, uint64_t seed, int k, uint64_t i, uint64_t numel) {
   double fi, fo;
-  fans(s, &fi, &fo);
+  shape_fans(s, &fi, &fo);
   switch (in.kind) {
   case INIT_ZEROS: return 0;
   case INIT_ONES: return 1;
