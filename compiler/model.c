@@ -126,10 +126,9 @@ static Value *lower_dense(Lower *L, const Line *l, Value *x) {
   return out && out != y ? named(g, out, "dense%d", L->ndense) : out;
 }
 
+/* [N, d1, d2, ...] -> [N, d1 * d2 * ...]; the first dimension is always N here. */
 static Value *lower_flatten(Lower *L, Value *x) {
-  Shape s = shape_make(2, (int64_t[]){x->shape.d[0], shape_numel_static(x->shape) / (x->shape.d[0] == DIM_BATCH ? 1 : x->shape.d[0])});
-  if (x->shape.d[0] == DIM_BATCH) s.d[1] = shape_numel_static(x->shape);
-  return build_reshape(L->g, x, s);
+  return build_reshape(L->g, x, shape_make(2, (int64_t[]){DIM_BATCH, shape_numel_static(x->shape)}));
 }
 
 static Value *lower_dropout(Lower *L, const Line *l, Value *x) {

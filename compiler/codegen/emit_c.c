@@ -22,7 +22,7 @@ static void node_comment(Emit *e, Node *n) {
 
 /* Declares a C pointer for every value the body referenced. */
 static void declare_values(Buf *out, Graph *g, unsigned char *used, int64_t *off, Value *data_in, const char *prefix) {
-  Emit e = {out, g, 1, 0, NULL};
+  Emit e = {out, g, 1, NULL};
   for (int i = 0; i < g->nvalues; i++) {
     Value *v = g->values[i];
     if (!used[i]) continue;
@@ -77,7 +77,7 @@ static void emit_function(Buf *c, const char *prefix, const char *sig, Graph *g,
     if (g->values[i]->kind == VK_STATE) poff[i] = soff[i];
   unsigned char *used = xcalloc((size_t)g->nvalues, 1);
   Buf body = {0};
-  Emit e = {&body, g, 1, 0, used};
+  Emit e = {&body, g, 1, used};
   emit_body(&e, g, poff, soff);
   emit_consts(c, g, used, prefix);
   buf_printf(c, "%s {\n", sig);
@@ -216,6 +216,12 @@ static int64_t arena_at(const CompiledGraph *cg, int64_t batch) {
   return cg->g ? cg->plan.arena_fixed + cg->plan.arena_per_sample * batch : 0;
 }
 
+/* The arena serves every function, so it is sized for the largest plan. */
+static long long arena_max(const CodegenInput *in, int64_t batch) {
+  int64_t a = arena_at(&in->infer, batch), t = arena_at(&in->train_graph, batch), e = arena_at(&in->eval, batch);
+  return (long long)(a > t ? (a > e ? a : e) : (t > e ? t : e));
+}
+
 static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   const char *N = in->name;
   Graph *g = in->train ? in->train_graph.g : in->infer.g;
@@ -226,7 +232,7 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
              shape_str(&g->arena, pred->shape));
   buf_printf(h, " * params: %lld floats in %d tensors\n", (long long)graph_block_layout(g, VK_PARAM, NULL),
              graph_count_kind(g, VK_PARAM));
-  buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n */\n", (long long)arena_at(&in->train_graph, batch) > arena_at(&in->infer, batch) ? (long long)arena_at(&in->train_graph, batch) : (long long)arena_at(&in->infer, batch), (long long)batch, N);
+  buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n */\n", arena_max(in, batch), (long long)batch, N);
   buf_printf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", N, N);
   buf_printf(h, "#define %s_IN_NUMEL %lld\n", N, (long long)shape_numel(x->shape, 1));
   buf_printf(h, "#define %s_OUT_NUMEL %lld\n", N, (long long)shape_numel(pred->shape, 1));
@@ -240,7 +246,7 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#define %s_DATASET \"%s\"\n", N, m->train.dataset);
   buf_printf(h, "#define %s_DATASET_INLINE %d\n", N, m->inline_n > 0 && in->train);
   buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N,
-             (long long)(arena_at(&in->train_graph, batch) > arena_at(&in->infer, batch) ? arena_at(&in->train_graph, batch) : arena_at(&in->infer, batch)));
+             arena_max(in, batch));
   buf_printf(h, "/* The caller owns every buffer: params (%s_PARAM_FLOATS floats), state\n"
                 " * (%s_STATE_FLOATS floats, zeroed before training), arena (%s_arena_bytes(max_batch)\n"
                 " * bytes, 64-byte aligned). Step functions never allocate. */\n", N, N, N);

@@ -39,7 +39,6 @@ typedef struct {
   Buf *b;         /* where the body is written */
   Graph *g;
   int indent;     /* current indentation level */
-  int tmp;        /* counter for fresh local names */
   unsigned char *used; /* per value id: referenced through emit_ref (may be NULL) */
 } Emit;
 
