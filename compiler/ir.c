@@ -331,8 +331,8 @@ void shape_fans(Shape s, double *fan_in, double *fan_out) {
     *fan_in = *fan_out = s.rank ? (double)s.d[0] : 1;
     return;
   }
-  double rf = 1;
-  for (int i = 2; i < s.rank; i++) rf *= (double)s.d[i];
-  *fan_in = (double)s.d[s.rank == 2 ? 0 : 1] * rf;
-  *fan_out = (double)s.d[s.rank == 2 ? 1 : 0] * rf;
+  double rf = 1; /* receptive field: all but the last two (in, out) dimensions */
+  for (int i = 0; i < s.rank - 2; i++) rf *= (double)s.d[i];
+  *fan_in = (double)s.d[s.rank - 2] * rf;
+  *fan_out = (double)s.d[s.rank - 1] * rf;
 }

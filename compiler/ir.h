@@ -175,7 +175,7 @@ void node_copy_attrs(Graph *g, Node *dst, const Node *src);
 
 /* initializers */
 const char *init_name(InitKind k);
-/* Keras fans of a weight: [in,out] for rank 2; [out,in,k...] for rank >= 3. */
+/* Keras fans of a weight: [in,out] for rank 2; [k...,in,out] (HWIO) for rank >= 3. */
 void shape_fans(Shape s, double *fan_in, double *fan_out);
 bool init_from_name(const char *s, InitKind *k);
 
