@@ -67,6 +67,11 @@ static double f_relu_grad(const Node *n, const double *x) { (void)n; return x[1]
 static double f_sigmoid_grad(const Node *n, const double *x) { (void)n; return x[0] * x[1] * (1 - x[1]); }
 static double f_tanh_grad(const Node *n, const double *x) { (void)n; return x[0] * (1 - x[1] * x[1]); }
 
+/* Keras's LeakyReLU default slope is 0.3. */
+static double slope(const Node *n) { return node_float(n, "alpha", 0.3); }
+static double f_leaky_relu(const Node *n, const double *x) { return x[0] > 0 ? x[0] : slope(n) * x[0]; }
+static double f_leaky_relu_grad(const Node *n, const double *x) { return x[1] > 0 ? x[0] : slope(n) * x[0]; }
+
 static double clip_lo(const Node *n) { return node_float(n, "min", -INFINITY); }
 static double clip_hi(const Node *n) { return node_float(n, "max", INFINITY); }
 
@@ -88,6 +93,12 @@ static void x_sqrt(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "sq
 static void x_relu(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s > 0.0f ? %s : 0.0f)", a[0], a[0]); }
 static void x_sigmoid(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(1.0f / (1.0f + expf(-%s)))", a[0]); }
 static void x_tanh(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "tanhf(%s)", a[0]); }
+static void x_leaky_relu(Buf *b, Node *n, const char **a) {
+  buf_printf(b, "(%s > 0.0f ? %s : %.9gf * %s)", a[0], a[0], slope(n), a[0]);
+}
+static void x_leaky_relu_grad(Buf *b, Node *n, const char **a) {
+  buf_printf(b, "(%s > 0.0f ? %s : %.9gf * %s)", a[1], a[0], slope(n), a[0]);
+}
 static void x_add(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s + %s)", a[0], a[1]); }
 static void x_sub(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s - %s)", a[0], a[1]); }
 static void x_mul(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s * %s)", a[0], a[1]); }
@@ -210,6 +221,13 @@ static void sqrt_g(Graph *g, Node *n, Value **dy, Value **dx) {
   dx[0] = build2(g, OP_DIV, build2(g, OP_MUL, dy[0], build_scalar(g, dy[0]->dtype, 0.5)), n->out[0]);
 }
 static void relu_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_RELU_GRAD, dy[0], n->out[0]); }
+/* leaky_relu(x) > 0 exactly when x > 0 (alpha > 0), so the output can stand in for x. */
+static void leaky_relu_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *in[2] = {dy[0], node_float(n, "alpha", 0.3) > 0 ? n->out[0] : n->in[0]};
+  Node *k = build_node(g, OP_LEAKY_RELU_GRAD, 2, in);
+  node_copy_attrs(g, k, n);
+  dx[0] = build_finish(g, k);
+}
 static void sigmoid_g(Graph *g, Node *n, Value **dy, Value **dx) {
   dx[0] = build2(g, OP_SIGMOID_GRAD, dy[0], n->out[0]);
 }
@@ -270,6 +288,8 @@ EW_HOOKS(relu, f_relu, x_relu, relu_g)
 EW_HOOKS(sigmoid, f_sigmoid, x_sigmoid, sigmoid_g)
 EW_HOOKS(tanh, f_tanh, x_tanh, tanh_g)
 EW_HOOKS(clip, f_clip, x_clip, clip_g)
+EW_HOOKS(leaky_relu, f_leaky_relu, x_leaky_relu, leaky_relu_g)
+EW_HOOKS(leaky_relu_grad, f_leaky_relu_grad, x_leaky_relu_grad, no_g)
 EW_HOOKS(add, f_add, x_add, add_g)
 EW_HOOKS(sub, f_sub, x_sub, sub_g)
 EW_HOOKS(mul, f_mul, x_mul, mul_g)

@@ -267,6 +267,45 @@ static void b_fanout_mlp(Case *c) {
   c->y = build1(c->g, OP_SOFTMAX, build2(c->g, OP_ADD, z1, z2));
 }
 
+static Value *leaky(Case *c, Value *x, double alpha) {
+  Node *n = build_node(c->g, OP_LEAKY_RELU, 1, &x);
+  if (alpha >= 0) node_set_float(c->g, n, "alpha", alpha);
+  return build_finish(c->g, n);
+}
+static void b_leaky_default(Case *c) { c->y = leaky(c, param(c, S(2, 3), R_AWAY0), -1); }
+static void b_leaky_alpha(Case *c) {
+  c->y = leaky(c, build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 2), R_AWAY0), param(c, S(2), R_POS)), 0.1);
+}
+
+static Value *concat_axis(Case *c, int n, Value **in, int axis) {
+  Node *k = build_node(c->g, OP_CONCAT, n, in);
+  node_set_int(c->g, k, "axis", axis);
+  return build_finish(c->g, k);
+}
+static void b_concat_last(Case *c) {
+  c->y = concat_axis(c, 3, (Value *[]){param(c, S(2, 1), R_ANY), param(c, S(2, 3), R_ANY), param(c, S(2, 2), R_ANY)}, 1);
+}
+static void b_concat_first(Case *c) {
+  c->y = concat_axis(c, 2, (Value *[]){param(c, S(1, 2, 2), R_ANY), param(c, S(2, 2, 2), R_ANY)}, 0);
+}
+static void b_concat_mid_batch(Case *c) {
+  Value *a = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 2, 2), R_ANY), param(c, S(2, 2), R_ANY));
+  Value *b = build2(c->g, OP_ADD, a, param(c, S(2), R_ANY)); /* a read twice: fan-out through concat */
+  c->y = concat_axis(c, 2, (Value *[]){a, b}, 1);
+}
+static Value *slice_of(Case *c, Value *x, int axis, int64_t start, int64_t end) {
+  Node *k = build_node(c->g, OP_SLICE, 1, &x);
+  node_set_int(c->g, k, "axis", axis);
+  node_set_int(c->g, k, "start", start);
+  node_set_int(c->g, k, "end", end);
+  return build_finish(c->g, k);
+}
+static void b_slice_middle(Case *c) { c->y = slice_of(c, param(c, S(2, 4), R_ANY), 1, 1, 3); }
+static void b_slice_head(Case *c) { c->y = slice_of(c, param(c, S(3, 2), R_ANY), 0, 0, 2); }
+static void b_slice_tail_batch(Case *c) {
+  c->y = slice_of(c, build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 4), R_ANY), param(c, S(4), R_ANY)), -1, 2, 4);
+}
+
 /* Binary and unary cases are generated from the tables; these wrap the index. */
 #define UNARY(i) static void b_u##i(Case *c) { cur_op = i; b_unary(c); } \
                  static void b_us##i(Case *c) { cur_op = i; b_unary_scalar(c); }
@@ -308,6 +347,10 @@ static const CaseDef cases[] = {
   {"loss", "nll", b_nll}, {"loss", "nll_log_softmax_batch", b_nll_log_softmax},
   {"fanout", "param_read_twice", b_fanout_param}, {"fanout", "temp_read_three_times", b_fanout_temp},
   {"fanout", "mlp", b_fanout_mlp},
+  {"unary", "leaky_relu", b_leaky_default}, {"unary", "leaky_relu_alpha_batch", b_leaky_alpha},
+  {"movement", "concat_last_axis", b_concat_last}, {"movement", "concat_first_axis", b_concat_first},
+  {"movement", "concat_mid_axis_batch", b_concat_mid_batch}, {"movement", "slice_middle", b_slice_middle},
+  {"movement", "slice_head", b_slice_head}, {"movement", "slice_tail_batch", b_slice_tail_batch},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
