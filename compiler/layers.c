@@ -62,12 +62,13 @@ static Value *activation(Lower *L, const Line *l, const char *name, Value *x) {
   if (!strcmp(name, "relu")) return build1(L->g, OP_RELU, x);
   if (!strcmp(name, "sigmoid")) return build1(L->g, OP_SIGMOID, x);
   if (!strcmp(name, "tanh")) return build1(L->g, OP_TANH, x);
+  if (!strcmp(name, "leaky_relu")) return build1(L->g, OP_LEAKY_RELU, x);
   if (!strcmp(name, "softmax")) {
     if (x->shape.rank < 1) return x;
     return build1(L->g, OP_SOFTMAX, x);
   }
   if (!strcmp(name, "linear")) return x;
-  err_line(L, l, "unknown activation '%s' (expected relu, sigmoid, tanh, softmax or linear)", name);
+  err_line(L, l, "unknown activation '%s' (expected relu, leaky_relu, sigmoid, tanh, softmax or linear)", name);
   return NULL;
 }
 
@@ -140,6 +141,75 @@ static Value *lower_dropout(Lower *L, const Line *l, Value *x) {
   return named(L->g, build_finish(L->g, n), "dropout%d", L->ndropout);
 }
 
+/* ---- batchnorm: normalizes over all axes but the last (channels), built
+ * from ordinary ops so autodiff derives its gradient. Training uses the batch
+ * statistics and moves the running ones (state) toward them:
+ *   running = momentum * running + (1 - momentum) * batch
+ * inference and evaluation use the running statistics. Keras defaults:
+ * momentum 0.99, epsilon 1e-3, gamma ones, beta zeros, running mean zeros and
+ * running variance ones; the batch variance is the biased one. ---- */
+
+static bool kw_num_in(Lower *L, const Line *l, const char *key, double lo, double hi, double *v) {
+  const KwArg *k = line_kw(l, key);
+  if (!k) return true;
+  if (!expr_num(L->src, k->val, v)) return false;
+  if (*v >= lo && *v <= hi) return true;
+  error_at(L->src, k->line, k->col, "%s must be in [%g, %g]", key, lo, hi);
+  return false;
+}
+
+static Value *channel_value(Lower *L, ValueKind kind, const char *what, int64_t c, InitKind init) {
+  Graph *g = L->g;
+  Value *v = value_new(g, arena_printf(&g->arena, "bn%d_%s", L->nbn, what), kind, DT_F32, shape_make(1, &c));
+  v->init = (Init){init, 0, 0};
+  return v;
+}
+
+/* Mean over every axis but the last, as a [C] vector. */
+static Value *channel_mean(Graph *g, Value *x) {
+  int64_t axes[MAX_RANK];
+  for (int i = 0; i < x->shape.rank - 1; i++) axes[i] = i;
+  Node *n = build_node(g, OP_REDUCE_MEAN, 1, &x);
+  node_set_ints(g, n, "axes", axes, x->shape.rank - 1);
+  node_set_int(g, n, "keepdims", 0);
+  return build_finish(g, n);
+}
+
+static Value *moving(Graph *g, Value *running, Value *batch, double momentum) {
+  Value *a = build2(g, OP_MUL, running, build_scalar(g, DT_F32, momentum));
+  return build2(g, OP_ADD, a, build2(g, OP_MUL, batch, build_scalar(g, DT_F32, 1 - momentum)));
+}
+
+static Value *lower_batchnorm(Lower *L, const Line *l, Value *x) {
+  double momentum = 0.99, eps = 1e-3;
+  if (!kw_num_in(L, l, "momentum", 0, 1, &momentum) || !kw_num_in(L, l, "epsilon", 1e-12, 1, &eps)) return NULL;
+  if (x->shape.rank < 2) {
+    err_line(L, l, "batchnorm needs an input with a batch and a channel axis (input is %s)", shape_str(&L->g->arena, x->shape));
+    return NULL;
+  }
+  Graph *g = L->g;
+  int64_t c = x->shape.d[x->shape.rank - 1];
+  L->nbn++;
+  Value *gamma = channel_value(L, VK_PARAM, "gamma", c, INIT_ONES);
+  Value *beta = channel_value(L, VK_PARAM, "beta", c, INIT_ZEROS);
+  Value *rmean = channel_value(L, VK_STATE, "mean", c, INIT_ZEROS);
+  Value *rvar = channel_value(L, VK_STATE, "var", c, INIT_ONES);
+  Value *mean = rmean, *var = rvar;
+  if (L->mode == MODE_TRAIN) {
+    mean = channel_mean(g, x);
+    Value *d = build2(g, OP_SUB, x, mean);
+    var = channel_mean(g, build2(g, OP_MUL, d, d));
+    graph_add_assign(g, rmean, moving(g, rmean, mean, momentum));
+    graph_add_assign(g, rvar, moving(g, rvar, var, momentum));
+  }
+  Value *inv = build1(g, OP_SQRT, build2(g, OP_ADD, var, build_scalar(g, DT_F32, eps)));
+  Value *scale = build2(g, OP_DIV, gamma, inv);
+  Value *y = build2(g, OP_MUL, build2(g, OP_SUB, x, mean), scale);
+  y = build2(g, OP_ADD, y, beta);
+  y->name = graph_unique_name(g, arena_printf(&g->arena, "bn%d", L->nbn));
+  return y;
+}
+
 static Value *lower_input(Lower *L, const Line *l) {
   Shape s = {1, {DIM_BATCH}};
   const Expr *const *dims = (const Expr *const *)l->args;
@@ -162,12 +232,20 @@ static Value *lower_layer(Lower *L, const Line *l, Value *x) {
   if (!strcmp(k, "dense")) return lower_dense(L, l, x);
   if (!strcmp(k, "flatten")) return lower_flatten(L, x);
   if (!strcmp(k, "dropout")) return lower_dropout(L, l, x);
+  if (!strcmp(k, "batchnorm")) return lower_batchnorm(L, l, x);
   if (!strcmp(k, "activation")) {
     if (l->nargs != 1 || l->args[0]->kind != EX_IDENT) {
       err_line(L, l, "activation needs a name, e.g. `activation relu`%s", "");
       return NULL;
     }
     return activation(L, l, l->args[0]->ident, x);
+  }
+  if (!strcmp(k, "leaky_relu")) {
+    double alpha = 0.3;
+    if (!kw_num_in(L, l, "alpha", 0, 1e6, &alpha)) return NULL;
+    Node *n = build_node(L->g, OP_LEAKY_RELU, 1, &x);
+    node_set_float(L->g, n, "alpha", alpha);
+    return build_finish(L->g, n);
   }
   if (!strcmp(k, "relu") || !strcmp(k, "sigmoid") || !strcmp(k, "tanh") || !strcmp(k, "softmax") ||
       !strcmp(k, "linear"))

@@ -10,7 +10,7 @@ typedef struct {
   Graph *g;
   GraphMode mode;
   Source *src;
-  int ndense, ndropout; /* per-kind counters for layer names */
+  int ndense, ndropout, nbn, nconv, npool; /* per-kind counters for layer names */
 } Lower;
 
 /* Checked conversions of parsed expressions; false after reporting an error. */

@@ -303,7 +303,7 @@ static Graph *build_forward(Model *m, GraphMode mode) {
   }
   Graph *g = graph_new(m->name);
   g->src = &f->src;
-  Lower L = {m, g, mode, &f->src, 0, 0};
+  Lower L = {.m = m, .g = g, .mode = mode, .src = &f->src};
   Value *y = lower_layers(&L);
   if (!y || f->src.nerrors) {
     graph_free(g);

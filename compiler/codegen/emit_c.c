@@ -193,6 +193,23 @@ static void emit_init(Buf *c, const char *name, Graph *g) {
   free(off);
 }
 
+/* State starts at its initializer (zeros, or ones for running variances). */
+static void emit_init_state(Buf *c, const char *name, Graph *g) {
+  buf_printf(c, "void %s_init_state(float *state) {\n  size_t i;\n", name);
+  buf_printf(c, "  memset(state, 0, sizeof(float) * %s_STATE_FLOATS);\n", name);
+  int64_t *off = xcalloc((size_t)g->nvalues, sizeof(int64_t));
+  graph_block_layout(g, VK_STATE, off);
+  for (int j = 0; j < g->nvalues; j++) {
+    Value *v = g->values[j];
+    if (v->kind != VK_STATE || v->init.kind == INIT_ZEROS) continue;
+    NN2C_ASSERT(v->init.kind == INIT_ONES || v->init.kind == INIT_CONSTANT);
+    buf_printf(c, "  for (i = 0; i < %lld; i++) state[%lld + i] = %s; /* %s */\n", (long long)shape_numel_static(v->shape),
+               (long long)off[j], emit_float(&(Emit){NULL, g, 0, NULL}, v->init.kind == INIT_ONES ? 1.0 : v->init.a), v->name);
+  }
+  buf_puts(c, "  (void)i;\n}\n\n");
+  free(off);
+}
+
 /* ---- the header and the model file ---- */
 
 static const char *dropout_helper =
@@ -248,11 +265,12 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N,
              arena_max(in, batch));
   buf_printf(h, "/* The caller owns every buffer: params (%s_PARAM_FLOATS floats), state\n"
-                " * (%s_STATE_FLOATS floats, zeroed before training), arena (%s_arena_bytes(max_batch)\n"
-                " * bytes, 64-byte aligned). Step functions never allocate. */\n", N, N, N);
+                " * (%s_STATE_FLOATS floats, set by %s_init_state), arena (%s_arena_bytes(max_batch)\n"
+                " * bytes, 64-byte aligned). Step functions never allocate. */\n", N, N, N, N);
   buf_printf(h, "typedef struct %s_Model {\n  float *params;\n  float *state;\n  unsigned char *arena;\n"
                 "  int max_batch;\n  float lr;\n  uint64_t step; /* train steps taken */\n} %s_Model;\n\n", N, N);
   buf_printf(h, "size_t %s_arena_bytes(int batch);\nvoid %s_init(float *params, uint64_t seed);\n", N, N);
+  buf_printf(h, "void %s_init_state(float *state); /* before training: moments zero, running variances one */\n", N);
   buf_printf(h, "/* Each returns 0, or 1 when batch is outside [1, max_batch]. */\n");
   buf_printf(h, "int %s_forward(%s_Model *m, const float *x, float *out, int batch);\n", N, N);
   if (in->train) {
@@ -291,6 +309,7 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   buf_puts(c, "  return need;\n}\n\n");
   if (has_op(in->train ? in->train_graph.g : NULL, OP_DROPOUT)) buf_puts(c, dropout_helper);
   emit_init(c, N, in->train ? in->train_graph.g : in->infer.g);
+  emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
   char *sig = arena_printf(&in->infer.g->arena, "int %s_forward(%s_Model *m, const float *x, float *out, int batch)", N, N);
   buf_puts(c, "/* Inference: x -> out. */\n");
   emit_function(c, "forward", sig, in->infer.g, false);

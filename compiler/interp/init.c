@@ -69,3 +69,16 @@ void interp_init_params(Graph *g, float *params, uint64_t seed) {
   }
   free(off);
 }
+
+void interp_init_state(Graph *g, float *state) {
+  int64_t *off = xcalloc((size_t)g->nvalues, sizeof(int64_t));
+  int64_t total = graph_block_layout(g, VK_STATE, off);
+  for (int64_t i = 0; i < total; i++) state[i] = 0;
+  for (int i = 0; i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    if (v->kind != VK_STATE) continue;
+    double fill = v->init.kind == INIT_ONES ? 1 : v->init.kind == INIT_CONSTANT ? v->init.a : 0;
+    for (int64_t j = 0; j < shape_numel_static(v->shape); j++) state[off[i] + j] = (float)fill;
+  }
+  free(off);
+}

@@ -27,6 +27,9 @@ void interp_run_free(InterpRun *run);
 /* Fills the params block with each param's initializer (docs/initializers.md). */
 void interp_init_params(Graph *g, float *params, uint64_t seed);
 
+/* Fills the state block with each state value's initializer (zeros or ones). */
+void interp_init_state(Graph *g, float *state);
+
 /* `nn2c run`: trains/evaluates a model with the interpreter behind the same
  * trainer front end as generated code (flags, data, checkpoints). */
 int interp_train_main(Model *m, int argc, char **argv);
