@@ -210,6 +210,140 @@ static Value *lower_batchnorm(Lower *L, const Line *l, Value *x) {
   return y;
 }
 
+/* ---- convolution and pooling (NHWC activations, HWIO kernels; see ops/conv.c) ---- */
+
+/* An int or a [a, b] pair, each in [lo, hi]. */
+static bool expr_pair(Source *src, const Expr *e, int64_t lo, int64_t hi, int64_t out[2]) {
+  if (e->kind == EX_LIST && e->nitems == 2)
+    return expr_int(src, e->items[0], lo, hi, &out[0]) && expr_int(src, e->items[1], lo, hi, &out[1]);
+  if (!expr_int(src, e, lo, hi, &out[0])) return false;
+  out[1] = out[0];
+  return true;
+}
+
+static bool kw_pair(Lower *L, const Line *l, const char *key, int64_t out[2]) {
+  const KwArg *k = line_kw(l, key);
+  return !k || expr_pair(L->src, k->val, 1, 1 << 16, out);
+}
+
+static bool needs_image(Lower *L, const Line *l, Value *x) {
+  if (x->shape.rank == 4) return true;
+  err_line(L, l, "%s needs an image input [N,H,W,C] (e.g. `input 28 28 1`)", l->kind);
+  return false;
+}
+
+/* padding=valid (default) or same -> pads=[top,left,bottom,right]. */
+static bool padding_attr(Lower *L, const Line *l, Value *x, const int64_t k[2], const int64_t s[2],
+                         const int64_t d[2], int64_t pads[4]) {
+  const KwArg *p = line_kw(l, "padding");
+  const char *mode = p && p->val->kind == EX_IDENT ? p->val->ident : p ? "" : "valid";
+  memset(pads, 0, sizeof(int64_t) * 4);
+  if (!strcmp(mode, "same")) {
+    conv_same_pads(x->shape.d[1], k[0], s[0], d[0], &pads[0], &pads[2]);
+    conv_same_pads(x->shape.d[2], k[1], s[1], d[1], &pads[1], &pads[3]);
+  } else if (strcmp(mode, "valid")) {
+    error_at(L->src, p->line, p->col, "padding must be valid or same");
+    return false;
+  }
+  return true;
+}
+
+/* A node whose shape inference fails here is a user error (window larger than the input, ...). */
+static Value *finish_layer(Lower *L, const Line *l, Node *n) {
+  const char *err = op_table[n->op].infer(L->g, n);
+  if (err) {
+    err_line(L, l, "%s", err);
+    return NULL;
+  }
+  return n->out[0];
+}
+
+static Value *conv_params(Lower *L, const Line *l, Value *x, int64_t filters, const int64_t k[2], int64_t groups,
+                          Value **b) {
+  Graph *g = L->g;
+  int64_t cin = x->shape.d[3];
+  Value *w = value_new(g, arena_printf(&g->arena, "conv%d_w", L->nconv), VK_PARAM, DT_F32,
+                       shape_make(4, (int64_t[]){k[0], k[1], cin / groups, filters}));
+  w->init = (Init){INIT_GLOROT_UNIFORM, 0, 0};
+  if (!kw_init(L, l, "kernel_initializer", "kernel_init", &w->init)) return NULL;
+  const KwArg *ub = line_kw(l, "use_bias");
+  int64_t use_bias = 1;
+  if (ub && !expr_int(L->src, ub->val, 0, 1, &use_bias)) return NULL;
+  *b = NULL;
+  if (use_bias) {
+    *b = value_new(g, arena_printf(&g->arena, "conv%d_b", L->nconv), VK_PARAM, DT_F32, shape_make(1, &filters));
+    (*b)->init = (Init){INIT_ZEROS, 0, 0};
+    if (!kw_init(L, l, "bias_initializer", "bias_init", &(*b)->init)) return NULL;
+  }
+  return w;
+}
+
+/* conv2d FILTERS KERNEL [strides=] [padding=valid|same] [dilation=] [groups=] [activation=] ... */
+static Value *lower_conv2d(Lower *L, const Line *l, Value *x) {
+  int64_t filters, k[2], s[2] = {1, 1}, d[2] = {1, 1}, groups = 1, pads[4];
+  if (!needs_image(L, l, x)) return NULL;
+  if (l->nargs < 2) {
+    err_line(L, l, "conv2d needs filters and a kernel size, e.g. `conv2d 32 3`%s", "");
+    return NULL;
+  }
+  const KwArg *gk = line_kw(l, "groups");
+  if (!expr_int(L->src, l->args[0], 1, 1 << 20, &filters) || !expr_pair(L->src, l->args[1], 1, 1 << 10, k) ||
+      !kw_pair(L, l, "strides", s) || !kw_pair(L, l, "dilation", d) ||
+      (gk && !expr_int(L->src, gk->val, 1, 1 << 20, &groups)) || !padding_attr(L, l, x, k, s, d, pads))
+    return NULL;
+  if (x->shape.d[3] % groups || filters % groups) {
+    err_line(L, l, "conv2d: input channels and filters must be divisible by groups%s", "");
+    return NULL;
+  }
+  L->nconv++;
+  Value *b, *w = conv_params(L, l, x, filters, k, groups, &b);
+  if (!w) return NULL;
+  Value *in[3] = {x, w, b};
+  Node *n = node_new(L->g, OP_CONV2D, b ? 3 : 2, in, 1);
+  node_set_ints(L->g, n, "strides", s, 2);
+  node_set_ints(L->g, n, "pads", pads, 4);
+  node_set_ints(L->g, n, "dilations", d, 2);
+  node_set_int(L->g, n, "groups", groups);
+  Value *y = finish_layer(L, l, n);
+  if (!y) return NULL;
+  named(L->g, y, "conv%d_z", L->nconv);
+  const KwArg *act = line_kw(l, "activation");
+  if (act && act->val->kind != EX_IDENT) {
+    err_line(L, l, "activation must be a name such as relu%s", "");
+    return NULL;
+  }
+  Value *out = activation(L, l, act ? act->val->ident : "linear", y);
+  return out && out != y ? named(L->g, out, "conv%d", L->nconv) : out;
+}
+
+/* maxpool2d / avgpool2d SIZE [strides=SIZE] [padding=valid|same] */
+static Value *lower_pool(Lower *L, const Line *l, Value *x, OpKind op) {
+  int64_t k[2], s[2], d[2] = {1, 1}, pads[4];
+  if (!needs_image(L, l, x)) return NULL;
+  if (l->nargs < 1) {
+    err_line(L, l, "%s needs a pool size, e.g. `maxpool2d 2`", l->kind);
+    return NULL;
+  }
+  if (!expr_pair(L->src, l->args[0], 1, 1 << 10, k)) return NULL;
+  s[0] = k[0], s[1] = k[1];
+  if (!kw_pair(L, l, "strides", s) || !padding_attr(L, l, x, k, s, d, pads)) return NULL;
+  Node *n = node_new(L->g, op, 1, &x, 1);
+  node_set_ints(L->g, n, "kernel", k, 2);
+  node_set_ints(L->g, n, "strides", s, 2);
+  node_set_ints(L->g, n, "pads", pads, 4);
+  Value *y = finish_layer(L, l, n);
+  return y ? named(L->g, y, "pool%d", ++L->npool) : NULL;
+}
+
+/* global_avgpool: [N,H,W,C] -> [N,C] */
+static Value *lower_global_avgpool(Lower *L, const Line *l, Value *x) {
+  if (!needs_image(L, l, x)) return NULL;
+  Node *n = build_node(L->g, OP_REDUCE_MEAN, 1, &x);
+  node_set_ints(L->g, n, "axes", (int64_t[]){1, 2}, 2);
+  node_set_int(L->g, n, "keepdims", 0);
+  return named(L->g, build_finish(L->g, n), "pool%d", ++L->npool);
+}
+
 static Value *lower_input(Lower *L, const Line *l) {
   Shape s = {1, {DIM_BATCH}};
   const Expr *const *dims = (const Expr *const *)l->args;
@@ -233,6 +367,10 @@ static Value *lower_layer(Lower *L, const Line *l, Value *x) {
   if (!strcmp(k, "flatten")) return lower_flatten(L, x);
   if (!strcmp(k, "dropout")) return lower_dropout(L, l, x);
   if (!strcmp(k, "batchnorm")) return lower_batchnorm(L, l, x);
+  if (!strcmp(k, "conv2d")) return lower_conv2d(L, l, x);
+  if (!strcmp(k, "maxpool2d")) return lower_pool(L, l, x, OP_MAXPOOL2D);
+  if (!strcmp(k, "avgpool2d")) return lower_pool(L, l, x, OP_AVGPOOL2D);
+  if (!strcmp(k, "global_avgpool")) return lower_global_avgpool(L, l, x);
   if (!strcmp(k, "activation")) {
     if (l->nargs != 1 || l->args[0]->kind != EX_IDENT) {
       err_line(L, l, "activation needs a name, e.g. `activation relu`%s", "");

@@ -132,8 +132,8 @@ static bool parse_train_line(Source *src, const Line *l, TrainSpec *t) {
     return t->accuracy = true;
   }
   if (!strcmp(k, "dataset")) {
-    if (a->kind != EX_IDENT || (strcmp(a->ident, "mnist") && strcmp(a->ident, "inline"))) {
-      error_at(src, a->line, a->col, "unknown dataset (expected mnist or inline)");
+    if (a->kind != EX_IDENT || (strcmp(a->ident, "mnist") && strcmp(a->ident, "cifar10") && strcmp(a->ident, "inline"))) {
+      error_at(src, a->line, a->col, "unknown dataset (expected mnist, cifar10 or inline)");
       return false;
     }
     t->dataset = a->ident;

@@ -1,4 +1,5 @@
-/* nn2c_rt.c - RNG, clock, file and MNIST loading, checkpoints, accuracy.
+/* nn2c_rt.c - RNG, clock, file, MNIST and CIFAR-10 loading, checkpoints,
+ * accuracy.
  *
  * C99 plus POSIX (clock_gettime, fsync, getpid). zlib is optional: with
  * -DNN2C_HAVE_ZLIB gzip files are read through gzopen/gzread, otherwise a
@@ -390,6 +391,77 @@ int nn2c_load_mnist(const char *dir, int split, nn2c_dataset *out, char *err, si
   free(im);
   free(lb);
   return rc;
+}
+
+/* ---- CIFAR-10 binary version -------------------------------------------- */
+
+#define CIFAR_RECORDS 10000 /* per file */
+#define CIFAR_PLANE 1024    /* 32x32 bytes per colour plane */
+#define CIFAR_RECORD (1 + 3 * CIFAR_PLANE)
+
+/* Checks one file's size and labels, then writes its records as samples
+ * first.. of out: planar RGB bytes become NHWC floats. */
+static int cifar_fill(const char *path, const unsigned char *raw, size_t len, int first,
+                      nn2c_dataset *out, char *err, size_t errlen) {
+  size_t r, p;
+  int c;
+  if (len != (size_t)CIFAR_RECORDS * CIFAR_RECORD)
+    return fail(err, errlen, "%s: %lu bytes is not %d records of %d bytes", path,
+                (unsigned long)len, CIFAR_RECORDS, CIFAR_RECORD);
+  for (r = 0; r < CIFAR_RECORDS; r++)
+    if (raw[r * CIFAR_RECORD] > 9)
+      return fail(err, errlen, "%s: label %u at record %lu is out of range 0..9", path,
+                  (unsigned)raw[r * CIFAR_RECORD], (unsigned long)r);
+  for (r = 0; r < CIFAR_RECORDS; r++) {
+    const unsigned char *rec = raw + r * CIFAR_RECORD;
+    float *x = out->x + ((size_t)first + r) * 3 * CIFAR_PLANE;
+    out->yi[(size_t)first + r] = rec[0];
+    for (p = 0; p < CIFAR_PLANE; p++) /* p = row * 32 + column */
+      for (c = 0; c < 3; c++)
+        x[3 * p + (size_t)c] = (float)rec[1 + (size_t)c * CIFAR_PLANE + p] / 255.0f;
+  }
+  return 0;
+}
+
+int nn2c_load_cifar10(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen) {
+  static const char *const train[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                                      "data_batch_4.bin", "data_batch_5.bin"};
+  static const char *const test[] = {"test_batch.bin"};
+  const char *const *names = split == 0 ? train : test;
+  int nfiles = split == 0 ? 5 : 1, i, rc = 0;
+  size_t n = (size_t)nfiles * CIFAR_RECORDS;
+  memset(out, 0, sizeof *out);
+  if (split != 0 && split != 1)
+    return fail(err, errlen, "%s: bad CIFAR-10 split %d (0 = train, 1 = test)", dir, split);
+  for (i = 0; i < nfiles && rc == 0; i++) {
+    char path[4096], used[4096];
+    unsigned char *raw = NULL;
+    size_t len = 0;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
+      rc = fail(err, errlen, "%s: path too long", dir);
+    else
+      rc = read_file_as(path, &raw, &len, used, sizeof used, err, errlen);
+    /* allocate only once the first file has been read, so a wrong DIR fails fast */
+    if (rc == 0 && !out->x) {
+      out->x = malloc(n * 3 * CIFAR_PLANE * sizeof(float));
+      out->yi = malloc(n * sizeof(int32_t));
+      if (!out->x || !out->yi)
+        rc = fail(err, errlen, "%s: out of memory for %lu CIFAR-10 images", used,
+                  (unsigned long)n);
+    }
+    if (rc == 0)
+      rc = cifar_fill(used, raw, len, i * CIFAR_RECORDS, out, err, errlen);
+    free(raw);
+  }
+  if (rc) {
+    nn2c_dataset_free(out);
+    return -1;
+  }
+  out->n = (int)n;
+  out->sample_numel = 3 * CIFAR_PLANE;
+  out->label_numel = 1;
+  out->num_classes = 10;
+  return 0;
 }
 
 /* ---- Accuracy ----------------------------------------------------------- */

@@ -4,7 +4,8 @@
  *   - a small deterministic RNG (xoshiro256** seeded through splitmix64), so a
  *     seed gives the same shuffles on every platform;
  *   - a monotonic clock for progress and throughput;
- *   - data loaders (whole-file reads with transparent gzip, MNIST IDX files);
+ *   - data loaders (whole-file reads with transparent gzip, MNIST IDX files,
+ *     CIFAR-10's binary version);
  *   - checkpoint save/load with atomic replace and a checksum;
  *   - nn2c_train_main, the generic training loop behind every NAME_train.
  *
@@ -71,6 +72,15 @@ void nn2c_dataset_free(nn2c_dataset *d);
  * are 784 floats, labels int32 0..9. On error *out is left zeroed. */
 int nn2c_load_mnist(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen);
 
+/* Loads CIFAR-10's binary version from DIR: split 0 = train (data_batch_1.bin
+ * .. data_batch_5.bin, 50000 samples), 1 = test (test_batch.bin, 10000); each
+ * file plain or .gz. A file holds exactly 10000 records of 3073 bytes: a label
+ * byte 0..9, then the 32x32 image as 1024 red, 1024 green and 1024 blue bytes
+ * (each plane row-major). Samples come out as 3072 floats in NHWC order,
+ * [32][32][3] (row, column, channel), scaled to [0,1] (v/255); labels int32.
+ * On error *out is left zeroed. */
+int nn2c_load_cifar10(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen);
+
 /* Number of correct predictions in a batch. out is [batch][out_numel].
  *   yi set:                   argmax(out) == yi (for out_numel 1: (out>0.5) == (yi!=0))
  *   yf set, label_numel 1:    (out>0.5) == (yf>0.5)
@@ -114,7 +124,7 @@ uint64_t nn2c_floats_to_u64(const float f[4]); /* returns UINT64_MAX if f is not
  * and lets model_bind point its fields at the buffers. */
 typedef struct {
   const char *name;    /* model name, a C identifier; the program is NAME_train */
-  const char *dataset; /* "mnist" or "inline" */
+  const char *dataset; /* "mnist", "cifar10" or "inline" */
   int in_numel, out_numel, label_numel, label_is_int;
   long param_floats, state_floats;
   int default_batch, default_epochs;
@@ -133,6 +143,10 @@ typedef struct {
   int (*forward)(void *m, const float *x, float *out, int batch);
   int (*train_step)(void *m, const float *x, const void *y, int batch, float *loss, float *out);
   int (*evaluate)(void *m, const float *x, const void *y, int batch, float *loss, float *out);
+  /* Optional: tells a model compiled with threads how many to use (1..256,
+   * from --threads), once, after model_bind. NULL = the model is
+   * single-threaded. */
+  void (*set_threads)(void *m, int threads);
 
   /* dataset "inline": inline_n samples; inline_yi or inline_yf per label_is_int */
   int inline_n;

@@ -3,11 +3,12 @@
  * A generated trainer main (templates/train_main.c.in) describes its model
  * in an nn2c_model_desc and calls nn2c_train_main, which:
  *   1. parses and validates the flags (see usage() below);
- *   2. loads the train and test sets (MNIST from --data, or the model's
- *      inline points, which serve as both sets), cut to --limit-*;
+ *   2. loads the train and test sets (MNIST or CIFAR-10 from --data, or the
+ *      model's inline points, which serve as both sets), cut to --limit-*;
  *   3. allocates everything once: parameters, optimizer state (zeroed), the
  *      model's arena (64-byte aligned), the model struct and batch buffers,
- *      so the step loop itself never allocates;
+ *      so the step loop itself never allocates; passes --threads to a model
+ *      that has a set_threads hook;
  *   4. initializes the parameters from --seed, or restores parameters, state
  *      and step counter from --load;
  *   5. per epoch: shuffles with an RNG seeded from (seed, epoch), runs
@@ -45,7 +46,7 @@
 
 typedef struct {
   const char *data, *save, *load;
-  int epochs, batch, quiet;
+  int epochs, batch, quiet, threads;
   float lr;
   uint64_t seed;
   long long limit_train, limit_test, steps; /* 0 = no limit */
@@ -83,7 +84,7 @@ static void usage(const Trainer *t) {
   const nn2c_model_desc *d = t->d;
   printf("usage: %s [options]\n"
          "Trains model %s (dataset %s) and reports test loss and accuracy.\n\n"
-         "  --data PATH        dataset directory (required for mnist)\n"
+         "  --data PATH        dataset directory (required for mnist and cifar10)\n"
          "  --epochs N         epochs to train, counted from step 0 (default %d)\n"
          "  --batch N          mini-batch size (default %d)\n"
          "  --lr X             learning rate (default %g)\n"
@@ -93,6 +94,7 @@ static void usage(const Trainer *t) {
          "  --limit-train N    use only the first N training samples\n"
          "  --limit-test N     use only the first N test samples\n"
          "  --steps N          stop once the model has taken N steps in total\n"
+         "  --threads N        threads for a model compiled with threads, 1..256 (default 1)\n"
          "  --quiet            print only the final line (and inline outputs)\n"
          "  --help             show this help\n",
          t->prog, d->name, d->dataset, d->default_epochs, d->default_batch, (double)d->default_lr,
@@ -167,7 +169,11 @@ static int set_option(Trainer *t, const char *f, const char *v) {
     return parse_int(t, f, v, 1, INT_MAX, &o->limit_test);
   else if (!strcmp(f, "--steps"))
     return parse_int(t, f, v, 1, LLONG_MAX, &o->steps);
-  else if (!strcmp(f, "--epochs")) {
+  else if (!strcmp(f, "--threads")) {
+    if (parse_int(t, f, v, 1, 256, &x))
+      return 1;
+    o->threads = (int)x;
+  } else if (!strcmp(f, "--epochs")) {
     if (parse_int(t, f, v, 0, INT_MAX, &x))
       return 1;
     o->epochs = (int)x;
@@ -187,7 +193,7 @@ static int takes_path(const char *f) {
 
 static int takes_value(const char *f) {
   static const char *const flags[] = {"--epochs",      "--batch",      "--lr",   "--seed",
-                                      "--limit-train", "--limit-test", "--steps"};
+                                      "--limit-train", "--limit-test", "--steps", "--threads"};
   size_t i;
   for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (!strcmp(f, flags[i]))
@@ -265,18 +271,27 @@ static int load_inline(Trainer *t, nn2c_dataset *ds) {
   return 0;
 }
 
-static int load_mnist(Trainer *t) {
+/* A data set of 10 classes read from --data by one of the runtime's loaders. */
+typedef struct {
+  const char *title; /* for messages: "MNIST" */
+  const char *files; /* what --data must hold */
+  int in_numel;
+  int (*load)(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen);
+} ClassData;
+
+static int load_classes(Trainer *t, const ClassData *c) {
   const nn2c_model_desc *d = t->d;
   char err[1024];
   if (!t->o.data)
-    return error(t, "--data DIR is required (the directory with the MNIST files)");
-  if (d->in_numel != 784 || !d->label_is_int || d->label_numel != 1 || d->out_numel < 10)
+    return error(t, "--data DIR is required (the directory with the %s files)", c->files);
+  if (d->in_numel != c->in_numel || !d->label_is_int || d->label_numel != 1 || d->out_numel < 10)
     return error(t,
-                 "model %s does not fit MNIST: it takes %d inputs and %s labels, "
-                 "MNIST has 784 inputs and 10 int classes",
-                 d->name, d->in_numel, d->label_is_int ? "int" : "float");
-  if (nn2c_load_mnist(t->o.data, 0, &t->train, err, sizeof err) ||
-      nn2c_load_mnist(t->o.data, 1, &t->test, err, sizeof err))
+                 "model %s does not fit %s: it takes %d inputs and %s labels, "
+                 "%s has %d inputs and 10 int classes",
+                 d->name, c->title, d->in_numel, d->label_is_int ? "int" : "float", c->title,
+                 c->in_numel);
+  if (c->load(t->o.data, 0, &t->train, err, sizeof err) ||
+      c->load(t->o.data, 1, &t->test, err, sizeof err))
     return error(t, "%s", err);
   return 0;
 }
@@ -289,9 +304,16 @@ static int load_data(Trainer *t) {
       return error(t, "--data: model %s has its data built in", t->d->name);
     rc = load_inline(t, &t->train) || load_inline(t, &t->test);
   } else if (!strcmp(ds, "mnist")) {
-    rc = load_mnist(t);
+    static const ClassData mnist = {"MNIST", "MNIST", 784, nn2c_load_mnist};
+    rc = load_classes(t, &mnist);
+  } else if (!strcmp(ds, "cifar10")) {
+    static const ClassData cifar = {"CIFAR-10", "CIFAR-10 .bin", 3072, nn2c_load_cifar10};
+    rc = load_classes(t, &cifar);
   } else {
-    return error(t, "dataset '%s' is not supported by this runtime (supported: mnist, inline)", ds);
+    return error(t,
+                 "dataset '%s' is not supported by this runtime (supported: mnist, cifar10, "
+                 "inline)",
+                 ds);
   }
   if (rc)
     return 1;
@@ -333,6 +355,13 @@ static int alloc_all(Trainer *t) {
   /* the model's kernels may assume 64-byte alignment for vector loads */
   t->arena = t->arena_raw + (64 - (uintptr_t)t->arena_raw % 64) % 64;
   d->model_bind(t->model, t->params, t->state, t->arena, t->o.batch, t->o.lr);
+  if (d->set_threads) {
+    d->set_threads(t->model, t->o.threads);
+  } else if (t->o.threads > 1) {
+    fflush(stdout);
+    fprintf(stderr, "%s: note: model %s was compiled without threads; running on 1 thread\n",
+            t->prog, d->name);
+  }
   return 0;
 }
 
@@ -570,6 +599,7 @@ int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   t->o.batch = d->default_batch > 0 ? d->default_batch : 1;
   t->o.lr = d->default_lr;
   t->o.seed = d->default_seed;
+  t->o.threads = 1;
   t->tty = isatty(fileno(stdout));
   rc = check_desc(t);
   if (!rc)

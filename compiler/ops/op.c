@@ -159,6 +159,9 @@ int normalize_axis(int64_t axis, int rank) {
 static const char *reserved[] = {
   "B", "m", "x", "y", "out", "loss", "i", "j", "k", "p", "q", "r", "acc", "av", "i0", "i1", "i2", "i3",
   "i4", "i5", "i6", "i7", "u", "h", "keep", "status", "params", "state", "arena",
+  /* conv.c */
+  "nb", "oh", "ow", "kh", "kw", "ih", "iw", "xo", "xp", "wp", "ci", "co", "gi", "dp", "wr", "dr", "lane", "l", "yp",
+  "cnt", "c", "bi", "bv",
   "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
   "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
   "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",

@@ -68,6 +68,9 @@ Value *build_scalar(Graph *g, DType t, double v); /* f32 or f64 */
 /* Sum a broadcast gradient back down to `shape` (reduce_sum + reshape). */
 Value *build_unbroadcast(Graph *g, Value *grad, Shape shape);
 Value *build_reshape(Graph *g, Value *x, Shape shape);
+/* Keras `same` pads of one spatial axis (input in, window k, stride s,
+ * dilation d): output ceil(in / s), the odd pixel at the end (conv.c). */
+void conv_same_pads(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi);
 
 /* Shape inference helpers shared by the hooks. */
 const char *infer_broadcast(Graph *g, Shape a, Shape b, Shape *out);

@@ -306,6 +306,99 @@ static void b_slice_tail_batch(Case *c) {
   c->y = slice_of(c, build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 4), R_ANY), param(c, S(4), R_ANY)), -1, 2, 4);
 }
 
+/* conv.c: NHWC activations, HWIO kernels. x is a param so dx is checked too. */
+typedef struct {
+  int64_t strides[2], pads[4], dil[2], groups;
+} ConvAttrs;
+
+static Value *conv(Case *c, Value *x, Value *w, Value *b, ConvAttrs a) {
+  Node *n = build_node(c->g, OP_CONV2D, b ? 3 : 2, (Value *[]){x, w, b});
+  if (a.strides[0]) node_set_ints(c->g, n, "strides", a.strides, 2);
+  if (a.pads[0] >= 0) node_set_ints(c->g, n, "pads", a.pads, 4);
+  if (a.dil[0]) node_set_ints(c->g, n, "dilations", a.dil, 2);
+  if (a.groups) node_set_int(c->g, n, "groups", a.groups);
+  return build_finish(c->g, n);
+}
+#define NOPADS {-1, 0, 0, 0}
+static void b_conv_valid(Case *c) {
+  c->y = conv(c, param(c, S(2, 5, 5, 3), R_ANY), param(c, S(3, 3, 3, 2), R_ANY), NULL, (ConvAttrs){{0}, NOPADS, {0}, 0});
+}
+static void b_conv_stride2_bias(Case *c) {
+  c->y = conv(c, param(c, S(1, 6, 5, 2), R_ANY), param(c, S(3, 2, 2, 3), R_ANY), param(c, S(3), R_ANY),
+              (ConvAttrs){{2, 2}, NOPADS, {0}, 0});
+}
+static void b_conv_same(Case *c) {
+  c->y = conv(c, param(c, S(1, 4, 5, 2), R_ANY), param(c, S(3, 3, 2, 2), R_ANY), param(c, S(2), R_ANY),
+              (ConvAttrs){{1, 1}, {1, 1, 1, 1}, {1, 1}, 1});
+}
+/* Keras `same` with stride 2 on even sizes: the odd pixel goes bottom/right */
+static void b_conv_same_stride2_asym(Case *c) {
+  int64_t p[4];
+  conv_same_pads(6, 3, 2, 1, &p[0], &p[2]);
+  conv_same_pads(4, 2, 2, 1, &p[1], &p[3]);
+  NN2C_ASSERT(p[0] == 0 && p[2] == 1 && p[1] == 0 && p[3] == 0);
+  p[1] = 2, p[3] = 1; /* and an explicit uneven pair */
+  c->y = conv(c, param(c, S(1, 6, 4, 2), R_ANY), param(c, S(3, 2, 2, 2), R_ANY), NULL, (ConvAttrs){{2, 2}, {p[0], p[1], p[2], p[3]}, {0}, 0});
+}
+static void b_conv_dilation2(Case *c) {
+  c->y = conv(c, param(c, S(1, 6, 5, 2), R_ANY), param(c, S(2, 2, 2, 2), R_ANY), NULL,
+              (ConvAttrs){{1, 1}, {1, 0, 1, 1}, {2, 2}, 0});
+}
+static void b_conv_stride3(Case *c) { /* stride larger than the kernel skips pixels */
+  c->y = conv(c, param(c, S(1, 7, 7, 1), R_ANY), param(c, S(2, 2, 1, 2), R_ANY), NULL, (ConvAttrs){{3, 3}, {1, 1, 0, 0}, {0}, 0});
+}
+static void b_conv_groups2(Case *c) {
+  c->y = conv(c, param(c, S(1, 4, 4, 4), R_ANY), param(c, S(2, 2, 2, 4), R_ANY), param(c, S(4), R_ANY),
+              (ConvAttrs){{0}, NOPADS, {0}, 2});
+}
+static void b_conv_depthwise(Case *c) {
+  c->y = conv(c, param(c, S(1, 4, 4, 3), R_ANY), param(c, S(3, 3, 1, 3), R_ANY), param(c, S(3), R_ANY),
+              (ConvAttrs){{1, 1}, {1, 1, 1, 1}, {0}, 3});
+}
+static void b_conv_depthwise_mult2(Case *c) {
+  c->y = conv(c, param(c, S(1, 4, 3, 2), R_ANY), param(c, S(2, 2, 1, 4), R_ANY), NULL, (ConvAttrs){{1, 2}, {0, 1, 1, 0}, {0}, 2});
+}
+/* [N,4,4,2] data: the weight and bias gradients sum over the batch */
+static void b_conv_batch(Case *c) {
+  Value *x = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 4, 4, 2), R_ANY), param(c, S(2), R_ANY));
+  c->y = conv(c, x, param(c, S(2, 2, 2, 3), R_ANY), param(c, S(3), R_ANY), (ConvAttrs){{1, 2}, {0, 1, 1, 0}, {0}, 0});
+}
+
+/* Pooling inputs: distinct values at least 0.05 apart, so no window has a tie. */
+static Value *distinct_param(Case *c, Shape s) {
+  Value *v = param(c, s, R_ANY);
+  double *d = c->pdata[c->nparam - 1];
+  int64_t n = shape_numel_static(s);
+  for (int64_t i = 0; i < n; i++) d[i] = 0.05 * (double)i - 0.025 * (double)n;
+  for (int64_t i = n - 1; i > 0; i--) { /* shuffle */
+    int64_t j = (int64_t)(urand() * (double)(i + 1));
+    double t = d[i];
+    d[i] = d[j], d[j] = t;
+  }
+  return v;
+}
+
+static Value *pool(Case *c, OpKind op, Value *x, int64_t kh, int64_t kw, const int64_t *strides, const int64_t *pads) {
+  Node *n = build_node(c->g, op, 1, &x);
+  node_set_ints(c->g, n, "kernel", (int64_t[]){kh, kw}, 2);
+  if (strides) node_set_ints(c->g, n, "strides", strides, 2);
+  if (pads) node_set_ints(c->g, n, "pads", pads, 4);
+  return build_finish(c->g, n);
+}
+static OpKind pool_op;
+static void b_pool_2x2(Case *c) { c->y = pool(c, pool_op, distinct_param(c, S(2, 4, 4, 2)), 2, 2, NULL, NULL); }
+static void b_pool_odd(Case *c) { c->y = pool(c, pool_op, distinct_param(c, S(1, 5, 5, 2)), 2, 2, NULL, NULL); }
+static void b_pool_overlap_same(Case *c) {
+  c->y = pool(c, pool_op, distinct_param(c, S(1, 4, 5, 2)), 3, 3, (int64_t[]){1, 1}, (int64_t[]){1, 1, 1, 1});
+}
+static void b_pool_asym(Case *c) {
+  c->y = pool(c, pool_op, distinct_param(c, S(1, 5, 4, 3)), 2, 3, (int64_t[]){2, 2}, (int64_t[]){1, 0, 0, 2});
+}
+static void b_pool_batch(Case *c) {
+  Value *x = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 4, 4, 2), R_ANY), param(c, S(2), R_POS));
+  c->y = pool(c, pool_op, x, 2, 2, (int64_t[]){2, 1}, (int64_t[]){0, 0, 0, 1});
+}
+
 /* Binary and unary cases are generated from the tables; these wrap the index. */
 #define UNARY(i) static void b_u##i(Case *c) { cur_op = i; b_unary(c); } \
                  static void b_us##i(Case *c) { cur_op = i; b_unary_scalar(c); }
@@ -317,6 +410,9 @@ BINS(0) BINS(1) BINS(2) BINS(3) BINS(4)
 #define REDS(k) RED(k, red_all) RED(k, red_all_keep) RED(k, red_ax1) RED(k, red_ax0_keep) RED(k, red_neg) \
   RED(k, red_02) RED(k, red_12_keep) RED(k, red_batch) RED(k, red_batch_keep) RED(k, red_batch_all) RED(k, red_batch_ax1)
 REDS(0) REDS(1)
+#define POOL(k, f) static void b_##f##_##k(Case *c) { pool_op = k ? OP_AVGPOOL2D : OP_MAXPOOL2D; b_##f(c); }
+#define POOLS(k) POOL(k, pool_2x2) POOL(k, pool_odd) POOL(k, pool_overlap_same) POOL(k, pool_asym) POOL(k, pool_batch)
+POOLS(0) POOLS(1)
 
 #define U(i, nm) {"unary", nm, b_u##i}, {"unary", nm "_scalar", b_us##i}
 #define B(i, nm) {"binary", nm "_same", b_same##i}, {"binary", nm "_row", b_row##i}, {"binary", nm "_col", b_col##i}, \
@@ -351,6 +447,17 @@ static const CaseDef cases[] = {
   {"movement", "concat_last_axis", b_concat_last}, {"movement", "concat_first_axis", b_concat_first},
   {"movement", "concat_mid_axis_batch", b_concat_mid_batch}, {"movement", "slice_middle", b_slice_middle},
   {"movement", "slice_head", b_slice_head}, {"movement", "slice_tail_batch", b_slice_tail_batch},
+  {"conv", "conv2d_valid", b_conv_valid}, {"conv", "conv2d_stride2_bias", b_conv_stride2_bias},
+  {"conv", "conv2d_same", b_conv_same}, {"conv", "conv2d_same_stride2_asym", b_conv_same_stride2_asym},
+  {"conv", "conv2d_dilation2", b_conv_dilation2}, {"conv", "conv2d_stride3", b_conv_stride3},
+  {"conv", "conv2d_groups2", b_conv_groups2}, {"conv", "conv2d_depthwise", b_conv_depthwise},
+  {"conv", "conv2d_depthwise_mult2", b_conv_depthwise_mult2}, {"conv", "conv2d_batch", b_conv_batch},
+  {"conv", "maxpool2d_2x2", b_pool_2x2_0}, {"conv", "maxpool2d_odd", b_pool_odd_0},
+  {"conv", "maxpool2d_overlap_same", b_pool_overlap_same_0}, {"conv", "maxpool2d_asym", b_pool_asym_0},
+  {"conv", "maxpool2d_batch", b_pool_batch_0},
+  {"conv", "avgpool2d_2x2", b_pool_2x2_1}, {"conv", "avgpool2d_odd", b_pool_odd_1},
+  {"conv", "avgpool2d_overlap_same", b_pool_overlap_same_1}, {"conv", "avgpool2d_asym", b_pool_asym_1},
+  {"conv", "avgpool2d_batch", b_pool_batch_1},
 };
 #define NCASES ((int)(sizeof cases / sizeof cases[0]))
 
@@ -378,15 +485,13 @@ static void case_build(const CaseDef *d, Case *c) {
 }
 
 /* The params block: each f64 param's doubles at its float offset. The block
- * layout counts elements, 16 per slot, so a double param fits its slot only
- * if it has at most 8 elements; cases keep to that. */
+ * layout counts 4-byte words, so a double param takes two per element. */
 static float *params_block(Case *c, int64_t *off) {
   int64_t nf = graph_block_layout(c->g, VK_PARAM, off);
   float *blk = xcalloc((size_t)nf * 2 + 16, sizeof(float));
   for (int i = 0; i < c->nparam; i++) {
     Value *v = c->param[i];
     int64_t n = shape_numel_static(v->shape);
-    NN2C_ASSERT(n <= 8);
     memcpy(blk + off[v->id], c->pdata[i], sizeof(double) * (size_t)n);
   }
   return blk;

@@ -49,6 +49,8 @@ int main(int argc, char **argv) {
     d.train_step = NULL;
   else if (!strcmp(mode, "dataset"))
     d.dataset = "imagenet";
+  else if (!strcmp(mode, "cifar10"))
+    d.dataset = "cifar10"; /* but lin2 takes 2 inputs */
   else if (!strcmp(mode, "forward-fails"))
     d.forward = forward_fails;
   return nn2c_train_main(argc - 1, argv + 1, &d);

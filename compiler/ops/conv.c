@@ -1,0 +1,573 @@
+/* conv.c - 2-D convolution and pooling, with their gradient ops.
+ *
+ * Layout: activations are NHWC [N,H,W,C] and kernels HWIO [KH,KW,Cin/groups,Cout],
+ * Keras's layouts, so data loaders, flatten order and initializer fans
+ * (shape_fans) match Keras. In NHWC a convolution is a row-major GEMM,
+ *   y[N*OH*OW, Cout] = patches[N*OH*OW, KH*KW*Cin] W[KH*KW*Cin, Cout],
+ * and the emitted code computes it directly, without a patch matrix or
+ * scratch memory: per output pixel, per kernel tap, the input pixel's
+ * channels (contiguous) times the tap's [Cin,Cout] block of W (contiguous)
+ * accumulate into a row of Cout outputs. The innermost loop runs over Cout,
+ * contiguous in W and y, and vectorizes like the ikj matmul.
+ *
+ * Attributes:
+ *   strides=[sh,sw]            default [1,1]; for pooling, the window (as Keras)
+ *   pads=[top,left,bottom,right] default 0; layer lowering turns valid/same into
+ *                              pads (conv_same_pads: Keras puts the odd pixel at
+ *                              the bottom/right)
+ *   dilations=[dh,dw]          conv only, default [1,1]
+ *   groups                     conv only, default 1; Cin and Cout divisible by it;
+ *                              depthwise is groups = Cin
+ *   kernel=[kh,kw]             pooling window
+ * Output size OH = (H + top + bottom - dh (KH - 1) - 1) / sh + 1, likewise OW.
+ * Taps in the padding are skipped: zeros for conv2d; the pools ignore them
+ * (avgpool divides by the number of valid taps, Keras's count_include_pad=0).
+ *
+ * Ops:
+ *   conv2d(x, w [, b])               linear; activations are separate nodes
+ *   conv2d_grad_input(dy, w)         input_shape=[N,H,W,C] (-1 for N) -> dx
+ *   conv2d_grad_weight(x, dy)        kernel_shape=[KH,KW,Cin/g,Cout] -> dw
+ *   maxpool2d(x), maxpool2d_grad(dy, x)  dy goes to the first maximum of its
+ *                                    window in (kh, kw) order, strict >
+ *   avgpool2d(x), avgpool2d_grad(dy) input_shape=[N,H,W,C]
+ * The bias gradient is reduce_sum(dy, axes=[0,1,2]); global average pooling
+ * is reduce_mean(x, axes=[1,2]). Both need no op of their own. */
+#include "op.h"
+
+#include <string.h>
+
+/* The geometry shared by all hooks. */
+typedef struct {
+  int64_t n, h, w, c;       /* input [N,H,W,C]; n may be DIM_BATCH in emission */
+  int64_t oh, ow, f;        /* output [N,OH,OW,F] (F = C for pooling) */
+  int64_t kh, kw;           /* window */
+  int64_t sh, sw, dh, dw;   /* strides, dilations */
+  int64_t pt, pl, pb, pr;   /* pads: top, left, bottom, right */
+  int64_t groups, cg, fg;   /* groups; input and output channels per group */
+} Geom;
+
+static bool ints_attr(const Node *n, const char *key, int len, const int64_t *dflt, int64_t *out) {
+  const Attr *a = node_attr(n, key);
+  if (!a) {
+    memcpy(out, dflt, sizeof(int64_t) * (size_t)len);
+    return true;
+  }
+  if (a->type != AT_INTS || a->n != len) return false;
+  memcpy(out, a->ints, sizeof(int64_t) * (size_t)len);
+  return true;
+}
+
+/* Fills G for input shape x, window kh x kw and f output channels in groups. */
+static const char *geom_make(const Node *n, Shape x, int64_t kh, int64_t kw, int64_t f, bool pool, Geom *G) {
+  memset(G, 0, sizeof *G);
+  if (x.rank != 4) return "needs an NHWC input [N,H,W,C]";
+  int64_t st[2], pd[4], dl[2], one[2] = {1, 1}, zero[4] = {0, 0, 0, 0}, win[2] = {kh, kw};
+  if (!ints_attr(n, "strides", 2, pool ? win : one, st)) return "strides must be [sh, sw]";
+  if (!ints_attr(n, "pads", 4, zero, pd)) return "pads must be [top, left, bottom, right]";
+  if (!ints_attr(n, "dilations", 2, one, dl)) return "dilations must be [dh, dw]";
+  if (pool && node_attr(n, "dilations")) return "pooling has no dilations";
+  *G = (Geom){x.d[0], x.d[1], x.d[2], x.d[3], 0, 0, f, kh, kw, st[0], st[1], dl[0], dl[1],
+              pd[0], pd[1], pd[2], pd[3], pool ? 1 : node_int(n, "groups", 1), 0, 0};
+  if (kh < 1 || kw < 1 || G->sh < 1 || G->sw < 1 || G->dh < 1 || G->dw < 1) return "window, strides and dilations must be positive";
+  for (int i = 0; i < 4; i++)
+    if (pd[i] < 0) return "pads must not be negative";
+  if (pool && (G->pt >= kh || G->pb >= kh || G->pl >= kw || G->pr >= kw)) return "pooling pads must be smaller than the window";
+  if (G->groups < 1 || G->c % G->groups || f % G->groups) return "groups must divide the input and output channels";
+  int64_t eh = G->dh * (kh - 1) + 1, ew = G->dw * (kw - 1) + 1;
+  if (G->h + G->pt + G->pb < eh || G->w + G->pl + G->pr < ew) return "the window is larger than the padded input";
+  G->oh = (G->h + G->pt + G->pb - eh) / G->sh + 1;
+  G->ow = (G->w + G->pl + G->pr - ew) / G->sw + 1;
+  G->cg = G->c / G->groups;
+  G->fg = f / G->groups;
+  return NULL;
+}
+
+/* Keras's `same` padding for one axis: output ceil(in / s), the odd pixel after. */
+void conv_same_pads(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi) {
+  int64_t out = (in + s - 1) / s, total = (out - 1) * s + (k - 1) * d + 1 - in;
+  if (total < 0) total = 0;
+  *lo = total / 2;
+  *hi = total - *lo;
+}
+
+static Shape attr_shape4(const Node *n, const char *key, bool *ok) {
+  const Attr *a = node_attr(n, key);
+  *ok = a && a->type == AT_INTS && a->n == 4;
+  return *ok ? shape_make(4, a->ints) : shape_scalar();
+}
+
+static Shape nhwc(int64_t n, int64_t h, int64_t w, int64_t c) { return shape_make(4, (int64_t[]){n, h, w, c}); }
+
+static bool is_float(const Value *v) { return v->dtype == DT_F32 || v->dtype == DT_F64; }
+
+static const char *set_out(Graph *g, Node *n, const char *err, DType t, Shape s) {
+  if (err) return arena_printf(&g->arena, "%s: %s", op_name(n->op), err);
+  n->out[0]->dtype = t;
+  n->out[0]->shape = s;
+  return NULL;
+}
+
+/* ---- shape inference ---- */
+
+const char *conv2d_infer(Graph *g, Node *n) {
+  Value *x = n->in[0], *w = n->in[1];
+  Geom G;
+  if (!is_float(x) || x->dtype != w->dtype) return "conv2d needs f32 (or f64) input and kernel";
+  if (w->shape.rank != 4) return "conv2d needs an HWIO kernel [KH,KW,Cin/groups,Cout]";
+  const char *err = geom_make(n, x->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false, &G);
+  if (!err && w->shape.d[2] != G.cg)
+    err = arena_printf(&g->arena, "kernel %s needs Cin/groups = %lld input channels", shape_str(&g->arena, w->shape),
+                       (long long)G.cg);
+  if (!err && n->nin == 3 && (n->in[2]->shape.rank != 1 || n->in[2]->shape.d[0] != G.f || n->in[2]->dtype != x->dtype))
+    err = "the bias must be a vector of Cout elements";
+  return set_out(g, n, err, x->dtype, nhwc(G.n, G.oh, G.ow, G.f));
+}
+
+const char *conv2d_grad_input_infer(Graph *g, Node *n) {
+  Value *dy = n->in[0], *w = n->in[1];
+  bool ok;
+  Shape xs = attr_shape4(n, "input_shape", &ok);
+  if (!ok || w->shape.rank != 4 || dy->shape.rank != 4) return "conv2d_grad_input needs input_shape=[N,H,W,C] and 4-D operands";
+  xs.d[0] = dy->shape.d[0];
+  Geom G;
+  const char *err = geom_make(n, xs, w->shape.d[0], w->shape.d[1], w->shape.d[3], false, &G);
+  if (!err && !shape_eq(dy->shape, nhwc(G.n, G.oh, G.ow, G.f))) err = "dy does not match the convolution's output";
+  return set_out(g, n, err, dy->dtype, xs);
+}
+
+const char *conv2d_grad_weight_infer(Graph *g, Node *n) {
+  Value *x = n->in[0], *dy = n->in[1];
+  bool ok;
+  Shape ks = attr_shape4(n, "kernel_shape", &ok);
+  if (!ok) return "conv2d_grad_weight needs kernel_shape=[KH,KW,Cin/groups,Cout]";
+  Geom G;
+  const char *err = geom_make(n, x->shape, ks.d[0], ks.d[1], ks.d[3], false, &G);
+  if (!err && (ks.d[2] != G.cg || !shape_eq(dy->shape, nhwc(G.n, G.oh, G.ow, G.f))))
+    err = "kernel_shape or dy do not match the convolution";
+  return set_out(g, n, err, x->dtype, ks);
+}
+
+static const char *pool_geom(const Node *n, Shape x, Geom *G) {
+  int64_t k[2];
+  if (!node_attr(n, "kernel") || !ints_attr(n, "kernel", 2, k, k)) return "needs kernel=[kh, kw]";
+  return geom_make(n, x, k[0], k[1], x.rank == 4 ? x.d[3] : 0, true, G);
+}
+
+static const char *pool_infer(Graph *g, Node *n) {
+  Geom G;
+  const char *err = is_float(n->in[0]) ? pool_geom(n, n->in[0]->shape, &G) : "needs an f32 or f64 input";
+  return set_out(g, n, err, n->in[0]->dtype, nhwc(G.n, G.oh, G.ow, G.c));
+}
+
+const char *maxpool2d_infer(Graph *g, Node *n) { return pool_infer(g, n); }
+const char *avgpool2d_infer(Graph *g, Node *n) { return pool_infer(g, n); }
+
+/* maxpool2d_grad(dy, x) and avgpool2d_grad(dy) with input_shape: dx has x's shape. */
+static const char *pool_grad_infer(Graph *g, Node *n, Shape xs) {
+  Geom G;
+  const char *err = pool_geom(n, xs, &G);
+  if (!err && !shape_eq(n->in[0]->shape, nhwc(G.n, G.oh, G.ow, G.c))) err = "dy does not match the pooling's output";
+  return set_out(g, n, err, n->in[0]->dtype, xs);
+}
+
+const char *maxpool2d_grad_infer(Graph *g, Node *n) { return pool_grad_infer(g, n, n->in[1]->shape); }
+
+const char *avgpool2d_grad_infer(Graph *g, Node *n) {
+  bool ok;
+  Shape xs = attr_shape4(n, "input_shape", &ok);
+  if (!ok || n->in[0]->shape.rank != 4) return "avgpool2d_grad needs input_shape=[N,H,W,C]";
+  xs.d[0] = n->in[0]->shape.d[0];
+  return pool_grad_infer(g, n, xs);
+}
+
+/* ---- interpreter: the direct formula, double accumulation ---- */
+
+typedef enum { PART_Y, PART_DX, PART_DW } ConvPart;
+
+/* Every product of the convolution, x[n,ih,iw,g*cg+ci] w[kh,kw,ci,co] for
+ * y[n,oh,ow,co], accumulated into the part asked for: y from (x, w), dx from
+ * (dy, w) or dw from (x, dy). */
+static void conv_eval_part(const Geom *G, ConvPart part, Tensor *a, Tensor *b, Tensor *bias, Tensor *out) {
+  double *acc = xcalloc((size_t)out->numel + 1, sizeof(double));
+  for (int64_t n = 0; n < G->n; n++)
+    for (int64_t oh = 0; oh < G->oh; oh++)
+      for (int64_t ow = 0; ow < G->ow; ow++)
+        for (int64_t co = 0; co < G->f; co++) {
+          int64_t yi = ((n * G->oh + oh) * G->ow + ow) * G->f + co, grp = co / G->fg;
+          if (bias) acc[yi] = tensor_get(bias, co);
+          for (int64_t kh = 0; kh < G->kh; kh++)
+            for (int64_t kw = 0; kw < G->kw; kw++) {
+              int64_t ih = oh * G->sh + kh * G->dh - G->pt, iw = ow * G->sw + kw * G->dw - G->pl;
+              if (ih < 0 || ih >= G->h || iw < 0 || iw >= G->w) continue;
+              for (int64_t ci = 0; ci < G->cg; ci++) {
+                int64_t xi = ((n * G->h + ih) * G->w + iw) * G->c + grp * G->cg + ci;
+                int64_t wi = ((kh * G->kw + kw) * G->cg + ci) * G->f + co;
+                if (part == PART_Y) acc[yi] += tensor_get(a, xi) * tensor_get(b, wi);
+                else if (part == PART_DX) acc[xi] += tensor_get(a, yi) * tensor_get(b, wi);
+                else acc[wi] += tensor_get(a, xi) * tensor_get(b, yi);
+              }
+            }
+        }
+  for (int64_t i = 0; i < out->numel; i++) tensor_set(out, i, acc[i]);
+  free(acc);
+}
+
+static Geom eval_geom(const Node *n, Shape x, Shape k) {
+  Geom G;
+  NN2C_ASSERT(!geom_make(n, x, k.d[0], k.d[1], k.d[3], false, &G));
+  return G;
+}
+
+void conv2d_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  Geom G = eval_geom(n, in[0]->shape, in[1]->shape);
+  conv_eval_part(&G, PART_Y, in[0], in[1], n->nin == 3 ? in[2] : NULL, out[0]);
+}
+
+void conv2d_grad_input_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  Geom G = eval_geom(n, out[0]->shape, in[1]->shape);
+  conv_eval_part(&G, PART_DX, in[0], in[1], NULL, out[0]);
+}
+
+void conv2d_grad_weight_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  Geom G = eval_geom(n, in[0]->shape, out[0]->shape);
+  conv_eval_part(&G, PART_DW, in[0], in[1], NULL, out[0]);
+}
+
+typedef enum { POOL_MAX, POOL_MAX_GRAD, POOL_AVG, POOL_AVG_GRAD } PoolPart;
+
+/* One pass over the windows: y = max/mean of the valid taps, or dx += dy at
+ * the window's first maximum / dy / count at every valid tap. */
+static void pool_eval_part(const Node *n, PoolPart part, Tensor *x, Tensor *dy, Tensor *out) {
+  Geom G;
+  NN2C_ASSERT(!pool_geom(n, part == POOL_MAX || part == POOL_AVG ? x->shape : out->shape, &G));
+  double *acc = xcalloc((size_t)out->numel + 1, sizeof(double));
+  for (int64_t nb = 0; nb < G.n; nb++)
+    for (int64_t oh = 0; oh < G.oh; oh++)
+      for (int64_t ow = 0; ow < G.ow; ow++)
+        for (int64_t c = 0; c < G.c; c++) {
+          int64_t yi = ((nb * G.oh + oh) * G.ow + ow) * G.c + c, best = -1, count = 0;
+          double bv = 0, sum = 0;
+          for (int pass = 0; pass < (part == POOL_AVG_GRAD ? 2 : 1); pass++)
+            for (int64_t kh = 0; kh < G.kh; kh++)
+              for (int64_t kw = 0; kw < G.kw; kw++) {
+                int64_t ih = oh * G.sh + kh - G.pt, iw = ow * G.sw + kw - G.pl;
+                if (ih < 0 || ih >= G.h || iw < 0 || iw >= G.w) continue;
+                int64_t xi = ((nb * G.h + ih) * G.w + iw) * G.c + c;
+                if (part == POOL_AVG_GRAD) { /* pass 0 counts, pass 1 spreads */
+                  if (pass == 0) count++;
+                  else acc[xi] += tensor_get(dy, yi) / (double)count;
+                  continue;
+                }
+                double v = part == POOL_AVG ? 0 : tensor_get(x, xi);
+                if (best < 0 || v > bv) best = xi, bv = v;
+                if (part == POOL_AVG) sum += tensor_get(x, xi), count++;
+              }
+          if (part == POOL_MAX) acc[yi] = bv;
+          else if (part == POOL_MAX_GRAD) acc[best] += tensor_get(dy, yi);
+          else if (part == POOL_AVG) acc[yi] = sum / (double)count;
+        }
+  for (int64_t i = 0; i < out->numel; i++) tensor_set(out, i, acc[i]);
+  free(acc);
+}
+
+void maxpool2d_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; pool_eval_part(n, POOL_MAX, in[0], NULL, out[0]); }
+void avgpool2d_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; pool_eval_part(n, POOL_AVG, in[0], NULL, out[0]); }
+void maxpool2d_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  pool_eval_part(n, POOL_MAX_GRAD, in[1], in[0], out[0]);
+}
+void avgpool2d_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  pool_eval_part(n, POOL_AVG_GRAD, NULL, in[0], out[0]);
+}
+
+/* ---- gradients ---- */
+
+static Value *grad_node(Graph *g, OpKind op, Node *fwd, Value *a, Value *b, const char *key, Shape s) {
+  Value *in[2] = {a, b};
+  Node *n = build_node(g, op, b ? 2 : 1, in);
+  node_copy_attrs(g, n, fwd);
+  node_set_ints(g, n, key, s.d, s.rank); /* DIM_BATCH is -1, as the text form writes N */
+  return build_finish(g, n);
+}
+
+void conv2d_grad(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *x = n->in[0], *w = n->in[1];
+  dx[0] = grad_node(g, OP_CONV2D_GRAD_INPUT, n, dy[0], w, "input_shape", x->shape);
+  dx[1] = grad_node(g, OP_CONV2D_GRAD_WEIGHT, n, x, dy[0], "kernel_shape", w->shape);
+  if (n->nin == 3) dx[2] = build_unbroadcast(g, dy[0], n->in[2]->shape); /* reduce_sum over N, OH, OW */
+}
+
+void maxpool2d_grad(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *in[2] = {dy[0], n->in[0]};
+  Node *m = build_node(g, OP_MAXPOOL2D_GRAD, 2, in);
+  node_copy_attrs(g, m, n);
+  dx[0] = build_finish(g, m);
+}
+
+void avgpool2d_grad(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = grad_node(g, OP_AVGPOOL2D_GRAD, n, dy[0], NULL, "input_shape", n->in[0]->shape);
+}
+
+static void no_second_derivative(Graph *g, Node *n, Value **dy, Value **dx) {
+  (void)g, (void)n, (void)dy, (void)dx;
+  NN2C_ASSERT(!"no second derivatives");
+}
+void conv2d_grad_input_grad(Graph *g, Node *n, Value **dy, Value **dx) { no_second_derivative(g, n, dy, dx); }
+void conv2d_grad_weight_grad(Graph *g, Node *n, Value **dy, Value **dx) { no_second_derivative(g, n, dy, dx); }
+void maxpool2d_grad_grad(Graph *g, Node *n, Value **dy, Value **dx) { no_second_derivative(g, n, dy, dx); }
+void avgpool2d_grad_grad(Graph *g, Node *n, Value **dy, Value **dx) { no_second_derivative(g, n, dy, dx); }
+
+/* ---- emission ----
+ * All extents are constants except the batch B. Range checks on taps are
+ * written only for the sides that have padding (a valid convolution has no
+ * branches), so no comparison is always true or false. */
+
+static Geom emit_geom(const Node *n, Shape x, int64_t kh, int64_t kw, int64_t f, bool pool) {
+  Geom G;
+  NN2C_ASSERT(!geom_make(n, x, kh, kw, f, pool, &G));
+  return G;
+}
+
+static const char *ll(Emit *e, int64_t v) { return arena_printf(&e->g->arena, "%lld", (long long)v); }
+
+/* "v * k", "v + k" and "v - k" without the no-op cases, so the code reads as written by hand. */
+static const char *mul(Emit *e, const char *v, int64_t k) {
+  return k == 1 ? v : arena_printf(&e->g->arena, "%s * %lld", v, (long long)k);
+}
+static const char *plus(Emit *e, const char *v, int64_t k) {
+  return k == 0 ? v : arena_printf(&e->g->arena, "%s %c %lld", v, k < 0 ? '-' : '+', (long long)(k < 0 ? -k : k));
+}
+
+/* for (p over output pixels) { nb, oh, ow }; `rows` is N*OH*OW as C. */
+static void emit_out_pixels(Emit *e, const Geom *G, const char *rows) {
+  emit_open(e, "for (size_t p = 0; p < %s; p++)", rows);
+  emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", (long long)(G->oh * G->ow),
+            (long long)G->ow, (long long)G->oh, (long long)G->ow);
+}
+
+/* Skips a padded row/column: i < lo (when there is padding before) or i >= hi (after). */
+static void emit_range_check(Emit *e, const char *i, int64_t before, int64_t after, int64_t hi) {
+  if (before && after) emit_line(e, "if (%s < %lld || %s >= %lld) continue;", i, (long long)before, i, (long long)hi);
+  else if (before) emit_line(e, "if (%s < %lld) continue;", i, (long long)before);
+  else if (after) emit_line(e, "if (%s >= %lld) continue;", i, (long long)hi);
+}
+
+/* The kh/kw loops over an output pixel's valid taps; xo is the input
+ * pixel's offset in x. Closed by two emit_close. */
+static void emit_taps(Emit *e, const Geom *G) {
+  emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
+  emit_line(e, "const size_t ih = %s + %s;%s", mul(e, "oh", G->sh), mul(e, "kh", G->dh),
+            G->pt || G->pb ? " /* row in the padded input */" : "");
+  emit_range_check(e, "ih", G->pt, G->pb, G->h + G->pt);
+  emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
+  emit_line(e, "const size_t iw = %s + %s;", mul(e, "ow", G->sw), mul(e, "kw", G->dw));
+  emit_range_check(e, "iw", G->pl, G->pr, G->w + G->pl);
+  emit_line(e, "const size_t xo = ((nb * %lld + %s) * %lld + %s) * %lld;", (long long)G->h, plus(e, "ih", -G->pt),
+            (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
+}
+
+
+/* acc[g*FG + co] (+)= x-row . w-block for one tap: the body of conv2d and, with
+ * the roles of dy and dw, of conv2d_grad_weight. `dst` is the row updated. */
+static void emit_tap_axpy(Emit *e, const Geom *G, const char *dst, const char *src, const char *blk, bool to_blk) {
+  const char *F = ll(e, G->f), *FG = ll(e, G->fg), *CG = ll(e, G->cg);
+  if (G->groups == 1) {
+    emit_open(e, "for (size_t ci = 0; ci < %s; ci++)", CG);
+    emit_line(e, "const float av = xp[ci];");
+    if (to_blk) emit_line(e, "for (size_t co = 0; co < %s; co++) %s[ci * %s + co] += av * %s[co];", F, blk, F, src);
+    else emit_line(e, "for (size_t co = 0; co < %s; co++) %s[co] += av * %s[ci * %s + co];", F, dst, blk, F);
+    emit_close(e);
+  } else if (G->cg == 1 && G->fg == 1) { /* depthwise */
+    if (to_blk) emit_line(e, "for (size_t co = 0; co < %s; co++) %s[co] += xp[co] * %s[co];", F, blk, src);
+    else emit_line(e, "for (size_t co = 0; co < %s; co++) %s[co] += xp[co] * %s[co];", F, dst, blk);
+  } else {
+    emit_open(e, "for (size_t gi = 0; gi < %lld; gi++)", (long long)G->groups);
+    emit_open(e, "for (size_t ci = 0; ci < %s; ci++)", CG);
+    emit_line(e, "const float av = xp[gi * %s + ci];", CG);
+    if (to_blk)
+      emit_line(e, "for (size_t co = 0; co < %s; co++) %s[ci * %s + gi * %s + co] += av * %s[gi * %s + co];", FG, blk,
+                F, FG, src, FG);
+    else
+      emit_line(e, "for (size_t co = 0; co < %s; co++) %s[gi * %s + co] += av * %s[ci * %s + gi * %s + co];", FG, dst,
+                FG, blk, F, FG);
+    emit_close(e);
+    emit_close(e);
+  }
+}
+
+/* y row = bias; then per valid tap: y row += x row (Cin) times the tap's [Cin,Cout] block. */
+void conv2d_emit(Emit *e, Node *n) {
+  Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
+  Geom G = emit_geom(n, x->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
+  const char *X = emit_ref(e, x), *W = emit_ref(e, w), *Y = emit_ref(e, y);
+  emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
+  emit_line(e, "float acc[%lld];", (long long)G.f);
+  if (n->nin == 3) emit_line(e, "memcpy(acc, %s, sizeof acc);", emit_ref(e, n->in[2]));
+  else emit_line(e, "memset(acc, 0, sizeof acc);");
+  emit_taps(e, &G);
+  emit_line(e, "const float *xp = %s + xo, *wp = %s + (kh * %lld + kw) * %lld;", X, W, (long long)G.kw,
+            (long long)(G.cg * G.f));
+  emit_tap_axpy(e, &G, "acc", NULL, "wp", false);
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "memcpy(%s + p * %lld, acc, sizeof acc);", Y, (long long)G.f);
+  emit_close(e);
+}
+
+/* dw = 0; per output pixel and valid tap: dw block += x row (Cin) outer dy row (Cout). */
+void conv2d_grad_weight_emit(Emit *e, Node *n) {
+  Value *x = n->in[0], *dy = n->in[1], *dw = n->out[0];
+  Shape k = dw->shape;
+  Geom G = emit_geom(n, x->shape, k.d[0], k.d[1], k.d[3], false);
+  const char *X = emit_ref(e, x), *DY = emit_ref(e, dy), *DW = emit_ref(e, dw);
+  emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DW, emit_numel(e, dw));
+  emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
+  emit_line(e, "float dr[%lld]; /* a local copy: the compiler sees it cannot alias dw */", (long long)G.f);
+  emit_line(e, "memcpy(dr, %s + p * %lld, sizeof dr);", DY, (long long)G.f);
+  emit_taps(e, &G);
+  emit_line(e, "const float *xp = %s + xo;", X);
+  emit_line(e, "float *wp = %s + (kh * %lld + kw) * %lld;", DW, (long long)G.kw, (long long)(G.cg * G.f));
+  emit_tap_axpy(e, &G, NULL, "dr", "wp", true);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* sum over co < len of a[co] * b[co], in 8 independent lanes (so the loop
+ * vectorizes without -ffast-math), added to `dst`. Declares `lane` in the
+ * current block. */
+static void emit_dot(Emit *e, const char *dst, const char *a, const char *b, int64_t len) {
+  int64_t full = len / 8 * 8;
+  if (full == 0) {
+    emit_line(e, "for (size_t co = 0; co < %lld; co++) %s += %s[co] * %s[co];", (long long)len, dst, a, b);
+    return;
+  }
+  emit_line(e, "float lane[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};");
+  emit_open(e, "for (size_t co = 0; co < %lld; co += 8)", (long long)full);
+  emit_line(e, "for (size_t l = 0; l < 8; l++) lane[l] += %s[co + l] * %s[co + l];", a, b);
+  emit_close(e);
+  emit_line(e, "%s += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));", dst);
+  if (full < len)
+    emit_line(e, "for (size_t co = %lld; co < %lld; co++) %s += %s[co] * %s[co];", (long long)full, (long long)len, dst,
+              a, b);
+}
+
+/* Gathered per input pixel, so each dx row is written once: for every tap
+ * (kh, kw) whose output pixel (oh, ow) exists, dx row[ci] += dy row . w[kh,kw,ci,:]. */
+void conv2d_grad_input_emit(Emit *e, Node *n) {
+  Value *dy = n->in[0], *w = n->in[1], *dx = n->out[0];
+  Geom G = emit_geom(n, dx->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
+  const char *DY = emit_ref(e, dy), *W = emit_ref(e, w), *DX = emit_ref(e, dx);
+  emit_open(e, "for (size_t p = 0; p < %s; p++)", emit_numel_range(e, dx, 0, 3));
+  emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G.h * G.w),
+            plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G.w, (long long)G.h), G.pt),
+            plus(e, arena_printf(&e->g->arena, "p %% %lld", (long long)G.w), G.pl),
+            G.pt || G.pl ? " /* in the padded input */" : "");
+  emit_line(e, "float acc[%lld];", (long long)G.c);
+  emit_line(e, "memset(acc, 0, sizeof acc);");
+  const int64_t ext[2][4] = {{G.kh, G.dh, G.sh, G.oh}, {G.kw, G.dw, G.sw, G.ow}};
+  const char *nm[2][3] = {{"kh", "ih", "oh"}, {"kw", "iw", "ow"}};
+  for (int a = 0; a < 2; a++) { /* o * stride = i - k * dilation, for an o in range */
+    emit_open(e, "for (size_t %s = 0; %s < %lld; %s++)", nm[a][0], nm[a][0], (long long)ext[a][0], nm[a][0]);
+    const char *k = mul(e, nm[a][0], ext[a][1]);
+    emit_line(e, "if (%s < %s) break;", nm[a][1], k);
+    if (ext[a][2] > 1) emit_line(e, "if ((%s - %s) %% %lld) continue;", nm[a][1], k, (long long)ext[a][2]);
+    if (ext[a][2] > 1)
+      emit_line(e, "const size_t %s = (%s - %s) / %lld;", nm[a][2], nm[a][1], k, (long long)ext[a][2]);
+    else emit_line(e, "const size_t %s = %s - %s;", nm[a][2], nm[a][1], k);
+    emit_line(e, "if (%s >= %lld) continue;", nm[a][2], (long long)ext[a][3]);
+  }
+  emit_line(e, "const float *dp = %s + ((nb * %lld + oh) * %lld + ow) * %lld;", DY, (long long)G.oh, (long long)G.ow,
+            (long long)G.f);
+  emit_line(e, "const float *wp = %s + (kh * %lld + kw) * %lld;", W, (long long)G.kw, (long long)(G.cg * G.f));
+  if (G.cg == 1 && G.fg == 1) {
+    emit_line(e, "for (size_t ci = 0; ci < %lld; ci++) acc[ci] += dp[ci] * wp[ci];", (long long)G.c);
+  } else if (G.groups == 1) {
+    emit_open(e, "for (size_t ci = 0; ci < %lld; ci++)", (long long)G.c);
+    emit_line(e, "const float *wr = wp + ci * %lld;", (long long)G.f);
+    emit_dot(e, "acc[ci]", "dp", "wr", G.f);
+    emit_close(e);
+  } else {
+    emit_open(e, "for (size_t gi = 0; gi < %lld; gi++)", (long long)G.groups);
+    emit_open(e, "for (size_t ci = 0; ci < %lld; ci++)", (long long)G.cg);
+    emit_line(e, "const float *wr = wp + ci * %lld + gi * %lld, *dr = dp + gi * %lld;", (long long)G.f,
+              (long long)G.fg, (long long)G.fg);
+    emit_dot(e, arena_printf(&e->g->arena, "acc[gi * %lld + ci]", (long long)G.cg), "dr", "wr", G.fg);
+    emit_close(e);
+    emit_close(e);
+  }
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "memcpy(%s + p * %lld, acc, sizeof acc);", DX, (long long)G.c);
+  emit_close(e);
+}
+
+/* Per output pixel: y row = max (first tap copies) or mean over the valid taps. */
+static void emit_pool(Emit *e, Node *n, bool max) {
+  Value *x = n->in[0], *y = n->out[0];
+  Geom G;
+  NN2C_ASSERT(!pool_geom(n, x->shape, &G));
+  const char *X = emit_ref(e, x), *Y = emit_ref(e, y), *C = ll(e, G.c);
+  emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
+  emit_line(e, "float *yp = %s + p * %s;", Y, C);
+  emit_line(e, "size_t cnt = 0;");
+  emit_taps(e, &G);
+  emit_line(e, "const float *xp = %s + xo;", X);
+  if (max) emit_line(e, "for (size_t c = 0; c < %s; c++) yp[c] = (cnt == 0 || xp[c] > yp[c]) ? xp[c] : yp[c];", C);
+  else emit_line(e, "for (size_t c = 0; c < %s; c++) yp[c] = cnt == 0 ? xp[c] : yp[c] + xp[c];", C);
+  emit_line(e, "cnt++;");
+  emit_close(e);
+  emit_close(e);
+  if (!max) emit_line(e, "for (size_t c = 0; c < %s; c++) yp[c] /= (float)cnt;", C);
+  emit_close(e);
+}
+
+void maxpool2d_emit(Emit *e, Node *n) { emit_pool(e, n, true); }
+void avgpool2d_emit(Emit *e, Node *n) { emit_pool(e, n, false); }
+
+/* dx = 0; per output pixel: find each channel's first maximum (index bi), then dx[bi] += dy. */
+void maxpool2d_grad_emit(Emit *e, Node *n) {
+  Value *dy = n->in[0], *x = n->in[1], *dx = n->out[0];
+  Geom G;
+  NN2C_ASSERT(!pool_geom(n, x->shape, &G));
+  const char *X = emit_ref(e, x), *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
+  emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
+  emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
+  emit_line(e, "size_t bi[%s] = {0}, cnt = 0;", C);
+  emit_line(e, "float bv[%s] = {0.0f};", C);
+  emit_taps(e, &G);
+  emit_line(e, "const float *xp = %s + xo;", X);
+  emit_open(e, "for (size_t c = 0; c < %s; c++)", C);
+  emit_line(e, "if (cnt == 0 || xp[c] > bv[c]) bv[c] = xp[c], bi[c] = xo + c;");
+  emit_close(e);
+  emit_line(e, "cnt++;");
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "for (size_t c = 0; c < %s; c++) %s[bi[c]] += %s[p * %s + c];", C, DX, DY, C);
+  emit_close(e);
+}
+
+/* dx = 0; per output pixel: count its valid taps, then dx row += dy row / count at each. */
+void avgpool2d_grad_emit(Emit *e, Node *n) {
+  Value *dy = n->in[0], *dx = n->out[0];
+  Geom G;
+  NN2C_ASSERT(!pool_geom(n, dx->shape, &G));
+  const char *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
+  emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
+  emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
+  emit_line(e, "const float *dp = %s + p * %s;", DY, C);
+  emit_line(e, "size_t cnt = 0;");
+  for (int pass = 0; pass < 2; pass++) {
+    emit_taps(e, &G);
+    if (pass == 0) emit_line(e, "(void)xo;");
+    if (pass == 0) emit_line(e, "cnt++;");
+    else emit_line(e, "for (size_t c = 0; c < %s; c++) %s[xo + c] += dp[c] / (float)cnt;", C, DX);
+    emit_close(e);
+    emit_close(e);
+  }
+  emit_close(e);
+}
