@@ -140,6 +140,9 @@ typedef struct {
 
   size_t (*arena_bytes)(int batch);
   void (*init)(float *params, uint64_t seed);
+  /* Optional: sets optimizer/normalization state to its initial values
+   * (running variances start at one); NULL leaves the state zeroed. */
+  void (*init_state)(float *state);
   int (*forward)(void *m, const float *x, float *out, int batch);
   int (*train_step)(void *m, const float *x, const void *y, int batch, float *loss, float *out);
   int (*evaluate)(void *m, const float *x, const void *y, int batch, float *loss, float *out);

@@ -405,6 +405,7 @@ static int init_params(Trainer *t) {
   uint64_t step;
   if (!t->o.load) {
     t->d->init(t->params, t->o.seed);
+    if (t->d->init_state) t->d->init_state(t->state);
     return 0;
   }
   ckpt_sections(t, s);

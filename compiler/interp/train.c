@@ -29,7 +29,9 @@ static void bind(void *mv, float *params, float *state, unsigned char *arena, in
 static uint64_t get_step(const void *m) { return ((const InterpModel *)m)->step; }
 static void set_step(void *m, uint64_t s) { ((InterpModel *)m)->step = s; }
 static size_t arena_bytes(int batch) { (void)batch; return 64; }
-static void init(float *params, uint64_t seed) { interp_init_params(run_graphs.train ? run_graphs.train : run_graphs.infer, params, seed); }
+static Graph *param_graph(void) { return run_graphs.train ? run_graphs.train : run_graphs.infer; }
+static void init(float *params, uint64_t seed) { interp_init_params(param_graph(), params, seed); }
+static void init_state(float *state) { interp_init_state(param_graph(), state); }
 
 static void copy_out(InterpRun *r, Value *v, float *out) {
   if (!out) return;
@@ -99,6 +101,7 @@ int interp_train_main(Model *m, int argc, char **argv) {
   d.model_set_step = set_step;
   d.arena_bytes = arena_bytes;
   d.init = init;
+  d.init_state = init_state;
   d.forward = forward;
   d.train_step = train_step;
   d.evaluate = evaluate;

@@ -49,3 +49,7 @@ int cflin_train_step(cflin_Model *m, const float *x, const void *y, int batch, f
   m->step++;
   return 0;
 }
+
+void cflin_init_state(float *state) {
+  for (long i = 0; i < cflin_STATE_FLOATS; i++) state[i] = 0.0f;
+}

@@ -30,6 +30,7 @@ typedef struct cflin_Model {
 #define cflin_HAS_THREADS 1
 
 size_t cflin_arena_bytes(int batch);
+void cflin_init_state(float *state); /* zeros: this model's state starts at 0 */
 void cflin_init(float *params, uint64_t seed);
 void cflin_set_threads(cflin_Model *m, int threads);
 int cflin_forward(cflin_Model *m, const float *x, float *out, int batch);

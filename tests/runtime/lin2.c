@@ -57,3 +57,7 @@ int lin2_train_step(lin2_Model *m, const float *x, const void *y, int batch, flo
   m->step++;
   return 0;
 }
+
+void lin2_init_state(float *state) {
+  for (long i = 0; i < lin2_STATE_FLOATS; i++) state[i] = 0.0f;
+}

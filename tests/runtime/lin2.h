@@ -28,6 +28,7 @@ typedef struct lin2_Model {
 #define lin2_DATASET_INLINE 1
 
 size_t lin2_arena_bytes(int batch);
+void lin2_init_state(float *state); /* zeros: this model's state starts at 0 */
 void lin2_init(float *params, uint64_t seed);
 int lin2_forward(lin2_Model *m, const float *x, float *out, int batch);
 int lin2_train_step(lin2_Model *m, const float *x, const void *y, int batch, float *loss,

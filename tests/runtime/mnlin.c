@@ -38,3 +38,7 @@ int mnlin_train_step(mnlin_Model *m, const float *x, const void *y, int batch, f
   m->step++;
   return 0;
 }
+
+void mnlin_init_state(float *state) {
+  for (long i = 0; i < mnlin_STATE_FLOATS; i++) state[i] = 0.0f;
+}

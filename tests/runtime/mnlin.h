@@ -27,6 +27,7 @@ typedef struct mnlin_Model {
 #define mnlin_DATASET "mnist"
 
 size_t mnlin_arena_bytes(int batch);
+void mnlin_init_state(float *state); /* zeros: this model's state starts at 0 */
 void mnlin_init(float *params, uint64_t seed);
 int mnlin_forward(mnlin_Model *m, const float *x, float *out, int batch);
 int mnlin_train_step(mnlin_Model *m, const float *x, const void *y, int batch, float *loss,

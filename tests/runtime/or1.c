@@ -61,3 +61,7 @@ int or1_train_step(or1_Model *m, const float *x, const void *y, int batch, float
   m->step++;
   return 0;
 }
+
+void or1_init_state(float *state) {
+  for (long i = 0; i < or1_STATE_FLOATS; i++) state[i] = 0.0f;
+}

@@ -28,6 +28,7 @@ typedef struct or1_Model {
 #define or1_DATASET_INLINE 1
 
 size_t or1_arena_bytes(int batch);
+void or1_init_state(float *state); /* zeros: this model's state starts at 0 */
 void or1_init(float *params, uint64_t seed);
 int or1_forward(or1_Model *m, const float *x, float *out, int batch);
 int or1_train_step(or1_Model *m, const float *x, const void *y, int batch, float *loss, float *out);
