@@ -272,8 +272,22 @@ int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *er
 
 /* ---- MNIST IDX files ---------------------------------------------------- */
 
+float nn2c_dataset_value(const nn2c_dataset *d, size_t i) {
+  return d->x ? d->x[i] : (float)d->xb[i] / 255.0f;
+}
+
+void nn2c_dataset_get(const nn2c_dataset *d, size_t k, float *dst) {
+  size_t n = (size_t)d->sample_numel, i;
+  if (d->x) {
+    memcpy(dst, d->x + k * n, n * sizeof(float));
+    return;
+  }
+  for (i = 0; i < n; i++) dst[i] = (float)d->xb[k * n + i] / 255.0f;
+}
+
 void nn2c_dataset_free(nn2c_dataset *d) {
   free(d->x);
+  free(d->xb);
   free(d->yi);
   free(d->yf);
   memset(d, 0, sizeof *d);
@@ -347,12 +361,11 @@ static int mnist_fill(const IdxFile *im, const IdxFile *lb, nn2c_dataset *out, c
     if (lb->data[i] > 9)
       return fail(err, errlen, "%s: label %u at index %lu is out of range 0..9", lb->path,
                   (unsigned)lb->data[i], (unsigned long)i);
-  out->x = malloc(n * numel * sizeof(float));
+  out->xb = malloc(n * numel);
   out->yi = malloc(n * sizeof(int32_t));
-  if (!out->x || !out->yi)
+  if (!out->xb || !out->yi)
     return fail(err, errlen, "%s: out of memory", im->path);
-  for (i = 0; i < n * numel; i++)
-    out->x[i] = (float)im->data[i] / 255.0f;
+  memcpy(out->xb, im->data, n * numel);
   for (i = 0; i < n; i++)
     out->yi[i] = lb->data[i];
   out->n = (int)n;
@@ -414,11 +427,11 @@ static int cifar_fill(const char *path, const unsigned char *raw, size_t len, in
                   (unsigned)raw[r * CIFAR_RECORD], (unsigned long)r);
   for (r = 0; r < CIFAR_RECORDS; r++) {
     const unsigned char *rec = raw + r * CIFAR_RECORD;
-    float *x = out->x + ((size_t)first + r) * 3 * CIFAR_PLANE;
+    unsigned char *x = out->xb + ((size_t)first + r) * 3 * CIFAR_PLANE;
     out->yi[(size_t)first + r] = rec[0];
     for (p = 0; p < CIFAR_PLANE; p++) /* p = row * 32 + column */
       for (c = 0; c < 3; c++)
-        x[3 * p + (size_t)c] = (float)rec[1 + (size_t)c * CIFAR_PLANE + p] / 255.0f;
+        x[3 * p + (size_t)c] = rec[1 + (size_t)c * CIFAR_PLANE + p];
   }
   return 0;
 }
@@ -442,10 +455,10 @@ int nn2c_load_cifar10(const char *dir, int split, nn2c_dataset *out, char *err, 
     else
       rc = read_file_as(path, &raw, &len, used, sizeof used, err, errlen);
     /* allocate only once the first file has been read, so a wrong DIR fails fast */
-    if (rc == 0 && !out->x) {
-      out->x = malloc(n * 3 * CIFAR_PLANE * sizeof(float));
+    if (rc == 0 && !out->xb) {
+      out->xb = malloc(n * 3 * CIFAR_PLANE);
       out->yi = malloc(n * sizeof(int32_t));
-      if (!out->x || !out->yi)
+      if (!out->xb || !out->yi)
         rc = fail(err, errlen, "%s: out of memory for %lu CIFAR-10 images", used,
                   (unsigned long)n);
     }

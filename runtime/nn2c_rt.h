@@ -56,14 +56,20 @@ int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *er
  * set. num_classes is the number of classes for yi (0 for yf). */
 typedef struct {
   int n, sample_numel;
-  float *x;
+  float *x;          /* float samples, or NULL when xb holds them */
+  unsigned char *xb; /* 8-bit samples (image loaders): element = xb[i] / 255; 4x less memory */
   int32_t *yi;
   float *yf;
   int label_numel;
   int num_classes;
 } nn2c_dataset;
 
-/* Frees x, yi, yf and zeroes *d. Safe on a zeroed or already-freed dataset. */
+/* Element i of the flattened samples, whichever way they are stored. */
+float nn2c_dataset_value(const nn2c_dataset *d, size_t i);
+/* Copies sample k (sample_numel floats) into dst. */
+void nn2c_dataset_get(const nn2c_dataset *d, size_t k, float *dst);
+
+/* Frees x, xb, yi, yf and zeroes *d. Safe on a zeroed or already-freed dataset. */
 void nn2c_dataset_free(nn2c_dataset *d);
 
 /* Loads MNIST from the IDX files in DIR (train-images-idx3-ubyte,

@@ -433,7 +433,7 @@ static void gather(Trainer *t, const int32_t *order, int bs) {
   int i;
   for (i = 0; i < bs; i++) {
     size_t k = (size_t)order[i];
-    memcpy(t->bx + i * nx, ds->x + k * nx, nx * sizeof(float));
+    nn2c_dataset_get(ds, k, t->bx + i * nx);
     if (ds->yi)
       ((int32_t *)t->by)[i] = ds->yi[k];
     else
@@ -502,7 +502,10 @@ static int evaluate(Trainer *t) {
     const int32_t *yi = ds->yi ? ds->yi + start : NULL;
     const float *yf = ds->yf ? ds->yf + (size_t)start * ds->label_numel : NULL;
     float loss = 0;
-    rc = d->evaluate(t->model, ds->x + (size_t)start * ds->sample_numel,
+    int i;
+    for (i = 0; i < bs; i++) /* the batch buffer holds at least --batch samples */
+      nn2c_dataset_get(ds, (size_t)(start + i), t->bx + (size_t)i * ds->sample_numel);
+    rc = d->evaluate(t->model, t->bx,
                      yi ? (const void *)yi : (const void *)yf, bs, &loss, t->bout);
     if (rc)
       return error(t, "evaluate failed with status %d", rc);

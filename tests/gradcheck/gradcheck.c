@@ -555,7 +555,7 @@ static int run_case(const CaseDef *d) {
     }
     double *pd = (double *)(blk + off[p->id]);
     for (int64_t i = 0; i < gt->numel; i++) {
-      double save = pd[i], lp, lm;
+      double save = pd[i], lp = 0, lm = 0;
       pd[i] = save + H;
       eval_loss(&c, blk, &lp, NULL);
       pd[i] = save - H;

@@ -65,16 +65,16 @@ static void test_good(void) {
     for (y = 0; y < 32; y++)
       for (x = 0; x < 32; x++)
         for (c = 0; c < 3; c++)
-          CHECK(d.x[r * 3072 + (size_t)(y * 32 + x) * 3 + (size_t)c] ==
+          CHECK(nn2c_dataset_value(&d, r * 3072 + (size_t)(y * 32 + x) * 3 + (size_t)c) ==
                 (float)pixel(r, c, (size_t)(y * 32 + x)) / 255.0f);
   }
-  CHECK(d.x[0] == 0.0f && d.x[1] == 85 / 255.0f && d.x[2] == 170 / 255.0f);
+  CHECK(nn2c_dataset_value(&d, 0) == 0.0f && nn2c_dataset_value(&d, 1) == 85 / 255.0f && nn2c_dataset_value(&d, 2) == 170 / 255.0f);
   nn2c_dataset_free(&d);
   /* the train split is other files */
   CHECK_ERR(nn2c_load_cifar10(dir, 0, &d, err, sizeof err), err,
             "test/data_batch_1.bin: cannot open: No such file or directory (also tried ");
   CHECK(strstr(err, "test/data_batch_1.bin.gz)"));
-  CHECK(d.x == NULL && d.yi == NULL && d.n == 0);
+  CHECK(d.x == NULL && d.xb == NULL && d.yi == NULL && d.n == 0);
   CHECK_ERR(nn2c_load_cifar10(dir, 2, &d, err, sizeof err), err,
             "test: bad CIFAR-10 split 2 (0 = train, 1 = test)");
 }
@@ -105,7 +105,7 @@ static void make_test(const char *name, const unsigned char *data, size_t len) {
 static void expect_error(const char *name, int split, const char *want) {
   nn2c_dataset d;
   CHECK_ERR(nn2c_load_cifar10(at(name, 0), split, &d, err, sizeof err), err, want);
-  CHECK(d.x == NULL && d.yi == NULL && d.n == 0);
+  CHECK(d.x == NULL && d.xb == NULL && d.yi == NULL && d.n == 0);
 }
 
 /* Most cases break the one-file test split, which fails fastest. */
@@ -156,7 +156,7 @@ static void test_gzip(void) {
   CHECK_OK(nn2c_load_cifar10(at("gz", 0), 1, &gz, err, sizeof err), err);
   CHECK_OK(nn2c_load_cifar10(at("test", 0), 1, &plain, err, sizeof err), err);
   CHECK(gz.n == NREC);
-  CHECK(memcmp(gz.x, plain.x, sizeof(float) * NREC * 3072) == 0);
+  CHECK(memcmp(gz.xb, plain.xb, (size_t)NREC * 3072) == 0);
   CHECK(memcmp(gz.yi, plain.yi, sizeof(int32_t) * NREC) == 0);
   nn2c_dataset_free(&gz);
   nn2c_dataset_free(&plain);

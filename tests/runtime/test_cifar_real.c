@@ -34,12 +34,13 @@ static void check_file(const nn2c_dataset *d, const char *dir, const char *base,
   CHECK(len == 10000 * 3073);
   for (r = 0; r < 10000; r++) {
     const unsigned char *rec = raw + r * 3073;
-    const float *s = d->x + ((size_t)first + r) * 3072;
+    size_t s = ((size_t)first + r) * 3072;
     CHECK(d->yi[(size_t)first + r] == rec[0]);
     for (y = 0; y < 32; y++)
       for (x = 0; x < 32; x++)
         for (c = 0; c < 3; c++)
-          CHECK(s[(y * 32 + x) * 3 + c] == (float)rec[1 + c * 1024 + y * 32 + x] / 255.0f);
+          CHECK(nn2c_dataset_value(d, s + (size_t)((y * 32 + x) * 3 + c)) ==
+                (float)rec[1 + c * 1024 + y * 32 + x] / 255.0f);
   }
   free(raw);
 }
@@ -71,7 +72,7 @@ static void check_gzip(const char *dir, const char *scratch, const nn2c_dataset 
   free(raw);
   CHECK_OK(nn2c_load_cifar10(scratch, 1, &gz, err, sizeof err), err);
   CHECK(gz.n == 10000);
-  CHECK(memcmp(gz.x, test->x, sizeof(float) * 3072 * 10000) == 0);
+  CHECK(memcmp(gz.xb, test->xb, (size_t)3072 * 10000) == 0);
   CHECK(memcmp(gz.yi, test->yi, sizeof(int32_t) * 10000) == 0);
   nn2c_dataset_free(&gz);
 }
@@ -94,14 +95,14 @@ int main(int argc, char **argv) {
   /* known values (od -An -tu1 -N3073 data_batch_1.bin): a frog whose top-left
    * pixel is (59,62,63); the last train image is an automobile */
   CHECK(train.yi[0] == 6 && train.yi[49999] == 1);
-  CHECK(train.x[0] == 59 / 255.0f && train.x[1] == 62 / 255.0f && train.x[2] == 63 / 255.0f);
+  CHECK(nn2c_dataset_value(&train, 0) == 59 / 255.0f && nn2c_dataset_value(&train, 1) == 62 / 255.0f && nn2c_dataset_value(&train, 2) == 63 / 255.0f);
   for (i = 0; i < 5; i++)
     check_file(&train, argv[1], batches[i], i * 10000);
 
   CHECK_OK(nn2c_load_cifar10(argv[1], 1, &test, err, sizeof err), err);
   check_counts(&test, 10000);
   CHECK(test.yi[0] == 3); /* a cat, top-left pixel (158,112,49) */
-  CHECK(test.x[0] == 158 / 255.0f && test.x[1] == 112 / 255.0f && test.x[2] == 49 / 255.0f);
+  CHECK(nn2c_dataset_value(&test, 0) == 158 / 255.0f && nn2c_dataset_value(&test, 1) == 112 / 255.0f && nn2c_dataset_value(&test, 2) == 49 / 255.0f);
   check_file(&test, argv[1], "test_batch.bin", 0);
 #ifdef NN2C_HAVE_ZLIB
   check_gzip(argv[1], argv[2], &test);

@@ -63,23 +63,23 @@ static void test_good(void) {
   CHECK(d.n == 5 && d.sample_numel == 6 && d.label_numel == 1 && d.num_classes == 10);
   CHECK(d.yi && !d.yf);
   for (i = 0; i < 30; i++)
-    CHECK(d.x[i] == (float)(i * 7 % 256) / 255.0f);
+    CHECK(nn2c_dataset_value(&d, i) == (float)(i * 7 % 256) / 255.0f);
   for (i = 0; i < 5; i++)
     CHECK(d.yi[i] == i);
   nn2c_dataset_free(&d);
-  CHECK(d.x == NULL && d.n == 0);
+  CHECK(d.x == NULL && d.xb == NULL && d.n == 0);
   nn2c_dataset_free(&d); /* twice is harmless */
   /* the test split lives in other files */
   CHECK_ERR(nn2c_load_mnist(dir, 1, &d, err, sizeof err), err,
             "good/t10k-images-idx3-ubyte: cannot open: No such file or directory (also tried");
-  CHECK(d.x == NULL);
+  CHECK(d.x == NULL && d.xb == NULL);
 }
 
 /* Each broken directory gets the good files, then one of them replaced. */
 static void expect_mnist_error(const char *name, const char *want) {
   nn2c_dataset d;
   CHECK_ERR(nn2c_load_mnist(at(name, 0), 0, &d, err, sizeof err), err, want);
-  CHECK(d.x == NULL && d.yi == NULL && d.n == 0);
+  CHECK(d.x == NULL && d.xb == NULL && d.yi == NULL && d.n == 0);
 }
 
 static void test_errors(void) {
@@ -180,7 +180,7 @@ static void test_gzip(void) {
   }
   CHECK_OK(nn2c_load_mnist(at("good", 0), 0, &plain, err, sizeof err), err);
   CHECK_OK(nn2c_load_mnist(dir, 0, &gz, err, sizeof err), err);
-  CHECK(plain.n == gz.n && memcmp(plain.x, gz.x, sizeof(float) * 30) == 0);
+  CHECK(plain.n == gz.n && memcmp(plain.xb, gz.xb, 30) == 0);
   CHECK(memcmp(plain.yi, gz.yi, sizeof(int32_t) * 5) == 0);
   nn2c_dataset_free(&plain);
   nn2c_dataset_free(&gz);

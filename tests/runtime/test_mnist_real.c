@@ -22,7 +22,7 @@ static void check_split(const nn2c_dataset *d, int n, int first_label) {
   for (i = 0; i < 10; i++)
     CHECK(counts[i] > n / 20);
   for (k = 0; k < (size_t)n * 784; k++)
-    CHECK(d->x[k] >= 0.0f && d->x[k] <= 1.0f);
+    CHECK(nn2c_dataset_value(d, k) >= 0.0f && nn2c_dataset_value(d, k) <= 1.0f);
 }
 
 /* Copies dir/base (whatever its compression) to out/base uncompressed. */
@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
   gunzip_to(argv[1], argv[2], "t10k-labels-idx1-ubyte");
   CHECK_OK(nn2c_load_mnist(argv[2], 1, &plain, err, sizeof err), err);
   CHECK(plain.n == test.n);
-  CHECK(memcmp(plain.x, test.x, sizeof(float) * 784 * 10000) == 0);
+  CHECK(memcmp(plain.xb, test.xb, (size_t)784 * 10000) == 0);
   CHECK(memcmp(plain.yi, test.yi, sizeof(int32_t) * 10000) == 0);
   nn2c_dataset_free(&train);
   nn2c_dataset_free(&test);
