@@ -44,14 +44,19 @@ static void makefile(Buf *b, const char *N, bool train) {
   buf_puts(b, "CC ?= cc\nCFLAGS ?= -O3 -march=native -std=c99 -Wall -Wextra -pedantic\nLDLIBS = -lm\n"
               "# zlib lets the runtime read .gz data files; it is used when present.\n"
               "HAVE_ZLIB := $(shell printf 'int main(void){return 0;}' | $(CC) -x c - -lz -o /dev/null 2>/dev/null && echo 1)\n"
-              "ifeq ($(HAVE_ZLIB),1)\nRT_DEFS = -DNN2C_HAVE_ZLIB\nLDLIBS += -lz\nendif\n\n");
+              "ifeq ($(HAVE_ZLIB),1)\nRT_DEFS = -DNN2C_HAVE_ZLIB\nLDLIBS += -lz\nendif\n"
+              "# OpenMP runs the model's loops on several threads (--threads N); it is used\n"
+              "# when the compiler has it. `make OPENMP=0` builds without.\nOPENMP ?= 1\n"
+              "ifeq ($(OPENMP),1)\n"
+              "HAVE_OPENMP := $(shell printf 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1)\n"
+              "endif\nifeq ($(HAVE_OPENMP),1)\nOMP_FLAGS = -fopenmp\nendif\n\n");
   buf_printf(b, "all: lib%s.a", N);
   if (train) buf_printf(b, " %s_train", N);
   buf_puts(b, "\n\n");
   buf_printf(b, "lib%s.a: %s.o\n\t$(AR) rcs $@ $^\n\n", N, N);
-  buf_printf(b, "%s.o: %s.c %s.h\n\t$(CC) $(CFLAGS) -c %s.c -o $@\n\n", N, N, N, N);
+  buf_printf(b, "%s.o: %s.c %s.h\n\t$(CC) $(CFLAGS) $(OMP_FLAGS) -c %s.c -o $@\n\n", N, N, N, N);
   if (train) {
-    buf_printf(b, "%s_train: %s_train.o %s.o nn2c_rt.o nn2c_train.o\n\t$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)\n\n", N, N, N);
+    buf_printf(b, "%s_train: %s_train.o %s.o nn2c_rt.o nn2c_train.o\n\t$(CC) $(CFLAGS) $(OMP_FLAGS) $^ -o $@ $(LDLIBS)\n\n", N, N, N);
     buf_printf(b, "%s_train.o: %s_train.c %s.h nn2c_rt.h\n\t$(CC) $(CFLAGS) -c %s_train.c -o $@\n\n", N, N, N, N);
     buf_puts(b, "nn2c_rt.o: nn2c_rt.c nn2c_rt.h\n\t$(CC) $(CFLAGS) $(RT_DEFS) -c nn2c_rt.c -o $@\n\n");
     buf_puts(b, "nn2c_train.o: nn2c_train.c nn2c_rt.h\n\t$(CC) $(CFLAGS) $(RT_DEFS) -c nn2c_train.c -o $@\n\n");

@@ -24,7 +24,8 @@
  * (avgpool divides by the number of valid taps, Keras's count_include_pad=0).
  *
  * Ops:
- *   conv2d(x, w [, b])               linear; activations are separate nodes
+ *   conv2d(x, w [, b])               linear, or with activation="relu" (set by
+ *                                    the fuse pass) relu of it
  *   conv2d_grad_input(dy, w)         input_shape=[N,H,W,C] (-1 for N) -> dx
  *   conv2d_grad_weight(x, dy)        kernel_shape=[KH,KW,Cin/g,Cout] -> dw
  *   maxpool2d(x), maxpool2d_grad(dy, x)  dy goes to the first maximum of its
@@ -118,6 +119,8 @@ const char *conv2d_infer(Graph *g, Node *n) {
   if (!err && w->shape.d[2] != G.cg)
     err = arena_printf(&g->arena, "kernel %s needs Cin/groups = %lld input channels", shape_str(&g->arena, w->shape),
                        (long long)G.cg);
+  const char *act = node_string(n, "activation", NULL);
+  if (!err && act && strcmp(act, "relu")) err = "the only fused activation is \"relu\"";
   if (!err && n->nin == 3 && (n->in[2]->shape.rank != 1 || n->in[2]->shape.d[0] != G.f || n->in[2]->dtype != x->dtype))
     err = "the bias must be a vector of Cout elements";
   return set_out(g, n, err, x->dtype, nhwc(G.n, G.oh, G.ow, G.f));
@@ -212,6 +215,8 @@ static void conv_eval_part(const Geom *G, ConvPart part, Tensor *a, Tensor *b, T
   free(acc);
 }
 
+static bool conv_relu(const Node *n) { return !strcmp(node_string(n, "activation", ""), "relu"); }
+
 static Geom eval_geom(const Node *n, Shape x, Shape k) {
   Geom G;
   NN2C_ASSERT(!geom_make(n, x, k.d[0], k.d[1], k.d[3], false, &G));
@@ -222,6 +227,9 @@ void conv2d_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx;
   Geom G = eval_geom(n, in[0]->shape, in[1]->shape);
   conv_eval_part(&G, PART_Y, in[0], in[1], n->nin == 3 ? in[2] : NULL, out[0]);
+  if (conv_relu(n))
+    for (int64_t i = 0; i < out[0]->numel; i++)
+      if (!(tensor_get(out[0], i) > 0)) tensor_set(out[0], i, 0);
 }
 
 void conv2d_grad_input_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
@@ -296,6 +304,7 @@ static Value *grad_node(Graph *g, OpKind op, Node *fwd, Value *a, Value *b, cons
 
 void conv2d_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   Value *x = n->in[0], *w = n->in[1];
+  if (conv_relu(n)) dy[0] = build2(g, OP_RELU_GRAD, dy[0], n->out[0]); /* through the fused activation */
   dx[0] = grad_node(g, OP_CONV2D_GRAD_INPUT, n, dy[0], w, "input_shape", x->shape);
   dx[1] = grad_node(g, OP_CONV2D_GRAD_WEIGHT, n, x, dy[0], "kernel_shape", w->shape);
   if (n->nin == 3) dx[2] = build_unbroadcast(g, dy[0], n->in[2]->shape); /* reduce_sum over N, OH, OW */
@@ -399,11 +408,135 @@ static void emit_tap_axpy(Emit *e, const Geom *G, const char *dst, const char *s
   }
 }
 
+/* ---- blocked kernels (groups = 1, channel counts multiples of 16) ----
+ * Convolution and its input gradient are both a "gather GEMM": for a block
+ * of PB destination pixels, every tap names one source row per pixel (a row
+ * of x for conv2d, of dy for the input gradient; a zero row where the tap
+ * falls outside), and the destination rows accumulate source row times the
+ * tap's weight block. PB pixels x 16 channels of accumulators stay in
+ * registers; each weight row loaded serves PB pixels. The pixel loop is
+ * written out by hand (a0..a7): compilers keep such accumulators in vector
+ * registers more reliably than a loop over pixels. */
+#define CONV_PB 8  /* destination pixels per block */
+#define CONV_CB 16 /* channels per accumulator row */
+
+/* A bare block, so the node's declarations do not meet the next node's. */
+static void block_open(Emit *e) {
+  emit_line(e, "{");
+  e->indent++;
+}
+
+static bool conv_blocked(const Geom *G, int64_t dst_channels) {
+  return G->groups == 1 && dst_channels % CONV_CB == 0;
+}
+
+/* The accumulate-and-store core. Expects src[tap][i] (source rows), and writes
+ * dst rows p = pb*PB + i < P. wtap / wrow: weight offsets between taps and
+ * between source channels; K source channels, D destination channels. */
+static void emit_gather_core(Emit *e, int64_t taps, int64_t K, int64_t D, const char *wbase, int64_t wtap,
+                             int64_t wrow, const char *bias, bool relu, const char *dst) {
+  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)D, CONV_CB);
+  emit_line(e, "float acc[%d][%d];", CONV_PB, CONV_CB);
+  emit_open(e, "for (size_t i = 0; i < %d; i++)", CONV_PB);
+  emit_line(e, "for (size_t c = 0; c < %d; c++) acc[i][c] = %s;", CONV_CB,
+            bias ? arena_printf(&e->g->arena, "%s[c0 + c]", bias) : "0.0f");
+  emit_close(e);
+  emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)taps);
+  Buf b = {0};
+  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%s*s%d = src[t][%d]", i ? ", " : "", i, i);
+  emit_line(e, "const float %s;", b.data);
+  emit_line(e, "const float *wk = %s + t * %lld + c0;", wbase, (long long)wtap);
+  emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)K);
+  emit_line(e, "const float *wr = wk + k * %lld;", (long long)wrow);
+  b.len = 0;
+  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%sa%d = s%d[k]", i ? ", " : "", i, i);
+  emit_line(e, "const float %s;", b.data);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", CONV_CB);
+  for (int i = 0; i < CONV_PB; i++) emit_line(e, "acc[%d][c] += a%d * wr[c];", i, i);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  buf_free(&b);
+  emit_open(e, "for (size_t i = 0; i < %d && pb * %d + i < P; i++)", CONV_PB, CONV_PB);
+  emit_line(e, "float *yr = %s + (pb * %d + i) * %lld + c0;", dst, CONV_PB, (long long)D);
+  if (relu) emit_line(e, "for (size_t c = 0; c < %d; c++) yr[c] = acc[i][c] > 0.0f ? acc[i][c] : 0.0f;", CONV_CB);
+  else emit_line(e, "for (size_t c = 0; c < %d; c++) yr[c] = acc[i][c];", CONV_CB);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* Opens the parallel loop over blocks of PB destination pixels (P of them)
+ * and the per-pixel loop that fills src[][i] for the pixel p (the last
+ * pixel stands in for those past the end). Closes nothing. */
+/* Convolutions over few input channels (the first layer) gather each
+ * pixel's whole window into a patch row instead: one tap of KH*KW*Cin. */
+static bool conv_patch(const Geom *G) { return G->c < 4 && G->kh * G->kw * G->c <= 16; }
+
+static void emit_block_open(Emit *e, const char *P, int64_t taps, int64_t patch) {
+  emit_line(e, "const size_t P = %s;", P);
+  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_open(e, "for (size_t pb = 0; pb < (P + %d) / %d; pb++)", CONV_PB - 1, CONV_PB);
+  emit_line(e, "const float *src[%lld][%d];", (long long)taps, CONV_PB);
+  if (patch) emit_line(e, "float patch[%d][%lld];", CONV_PB, (long long)patch);
+  emit_open(e, "for (size_t i = 0; i < %d; i++)", CONV_PB);
+  emit_line(e, "const size_t p = pb * %d + i < P ? pb * %d + i : P - 1;", CONV_PB, CONV_PB);
+}
+
+/* "lo <= v && v < hi" with only the sides that can fail, or NULL if none can. */
+static const char *range_cond(Emit *e, const char *v, int64_t lo, int64_t hi, bool check_hi) {
+  if (lo && check_hi) return arena_printf(&e->g->arena, "%s >= %lld && %s < %lld", v, (long long)lo, v, (long long)hi);
+  if (lo) return arena_printf(&e->g->arena, "%s >= %lld", v, (long long)lo);
+  if (check_hi) return arena_printf(&e->g->arena, "%s < %lld", v, (long long)hi);
+  return NULL;
+}
+
+static void conv2d_emit_blocked(Emit *e, Node *n, const Geom *G, bool relu) {
+  const char *X = emit_ref(e, n->in[0]), *W = emit_ref(e, n->in[1]), *Y = emit_ref(e, n->out[0]);
+  int64_t taps = G->kh * G->kw;
+  bool patch = conv_patch(G);
+  emit_line(e, "/* %d output pixels x %d channels per step; taps in the padding read zeros */", CONV_PB, CONV_CB);
+  block_open(e);
+  if (!patch && (G->pt || G->pb || G->pl || G->pr)) emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->c);
+  if (patch) emit_line(e, "/* few input channels: each pixel's %lld inputs gathered into one patch row */", (long long)(taps * G->c));
+  emit_block_open(e, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch ? taps * G->c : 0);
+  emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", (long long)(G->oh * G->ow),
+            (long long)G->ow, (long long)G->oh, (long long)G->ow);
+  emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
+  emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
+  emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;%s", mul(e, "oh", G->sh), mul(e, "kh", G->dh), mul(e, "ow", G->sw),
+            mul(e, "kw", G->dw), G->pt || G->pl || G->pb || G->pr ? " /* in the padded input */" : "");
+  const char *ch = range_cond(e, "ih", G->pt, G->h + G->pt, G->pb > 0);
+  const char *cw = range_cond(e, "iw", G->pl, G->w + G->pl, G->pr > 0);
+  const char *cond = ch || cw ? arena_printf(&e->g->arena, "(%s%s%s)", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "") : NULL;
+  const char *row = arena_printf(&e->g->arena, "%s + ((nb * %lld + %s) * %lld + %s) * %lld", X, (long long)G->h,
+                                 plus(e, "ih", -G->pt), (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
+  if (patch) {
+    emit_line(e, "for (size_t ci = 0; ci < %lld; ci++) patch[i][(kh * %lld + kw) * %lld + ci] = %s(%s)[ci]%s;", (long long)G->c,
+              (long long)G->kw, (long long)G->c, cond ? arena_printf(&e->g->arena, "%s ? ", cond) : "", row, cond ? " : 0.0f" : "");
+  } else if (cond) emit_line(e, "src[kh * %lld + kw][i] = %s ? %s : zeros;", (long long)G->kw, cond, row);
+  else emit_line(e, "src[kh * %lld + kw][i] = %s;", (long long)G->kw, row);
+  emit_close(e);
+  emit_close(e);
+  if (patch) emit_line(e, "src[0][i] = patch[i];");
+  emit_close(e);
+  const char *bias = n->nin == 3 ? emit_ref(e, n->in[2]) : NULL;
+  if (patch) emit_gather_core(e, 1, taps * G->c, G->f, W, 0, G->f, bias, relu, Y);
+  else emit_gather_core(e, taps, G->c, G->f, W, G->c * G->f, G->f, bias, relu, Y);
+  emit_close(e);
+  emit_close(e);
+}
+
 /* y row = bias; then per valid tap: y row += x row (Cin) times the tap's [Cin,Cout] block. */
 void conv2d_emit(Emit *e, Node *n) {
   Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
   Geom G = emit_geom(n, x->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
+  bool relu = conv_relu(n);
+  if (conv_blocked(&G, G.f)) {
+    conv2d_emit_blocked(e, n, &G, relu);
+    return;
+  }
   const char *X = emit_ref(e, x), *W = emit_ref(e, w), *Y = emit_ref(e, y);
+  emit_line(e, "NN2C_PARALLEL_FOR");
   emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
   emit_line(e, "float acc[%lld];", (long long)G.f);
   if (n->nin == 3) emit_line(e, "memcpy(acc, %s, sizeof acc);", emit_ref(e, n->in[2]));
@@ -414,7 +547,114 @@ void conv2d_emit(Emit *e, Node *n) {
   emit_tap_axpy(e, &G, "acc", NULL, "wp", false);
   emit_close(e);
   emit_close(e);
+  if (relu) emit_line(e, "for (size_t co = 0; co < %lld; co++) acc[co] = acc[co] > 0.0f ? acc[co] : 0.0f;", (long long)G.f);
   emit_line(e, "memcpy(%s + p * %lld, acc, sizeof acc);", Y, (long long)G.f);
+  emit_close(e);
+}
+
+/* The blocked weight gradient, split over dw's elements rather than the
+ * pixels it sums over: a task owns RB input channels x 16 output channels of
+ * one tap and keeps them in registers while it walks the pixels. Each thread
+ * takes an equal share of the tasks and walks the pixels in chunks of whole
+ * images, running all its tasks over a chunk while it is in cache. Each
+ * element sums its pixels in the same order whatever the number of threads. */
+/* Few input channels: a task owns 16 output channels of every patch row
+ * (tap x input channel), or of one kernel row's when the patch is long, and
+ * walks all pixels, gathering each pixel's patch. */
+static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
+  const char *X = emit_ref(e, n->in[0]), *DY = emit_ref(e, n->in[1]), *DW = emit_ref(e, n->out[0]);
+  bool split = G->kh * G->kw * G->c > 16; /* a task per kernel row */
+  int64_t kk = split ? G->kw * G->c : G->kh * G->kw * G->c, cob = G->f / CONV_CB;
+  emit_line(e, "/* tasks of %d output channels x %lld patch rows%s (few input channels) */", CONV_CB, (long long)kk,
+            split ? " of one kernel row" : "");
+  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_open(e, "for (size_t task = 0; task < %lld; task++)", (long long)((split ? G->kh : 1) * cob));
+  emit_line(e, "const size_t c0 = task %% %lld * %d%s;", (long long)cob, CONV_CB, split ? arena_printf(&e->g->arena, ", kh = task / %lld", (long long)cob) : "");
+  emit_line(e, "float acc[%lld][%d];", (long long)kk, CONV_CB);
+  emit_line(e, "for (size_t r = 0; r < %lld; r++) memset(acc[r], 0, sizeof acc[r]);", (long long)kk);
+  emit_open(e, "for (size_t nb = 0; nb < (size_t)%s; nb++)", emit_dim(e, n->in[0], 0));
+  emit_open(e, "for (size_t oh = 0; oh < %lld; oh++)", (long long)G->oh);
+  emit_open(e, "for (size_t ow = 0; ow < %lld; ow++)", (long long)G->ow);
+  emit_line(e, "float a[%lld];", (long long)kk);
+  if (!split) emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
+  emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
+  emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;", mul(e, "oh", G->sh), mul(e, "kh", G->dh), mul(e, "ow", G->sw),
+            mul(e, "kw", G->dw));
+  const char *ch = range_cond(e, "ih", G->pt, G->h + G->pt, G->pb > 0);
+  const char *cw = range_cond(e, "iw", G->pl, G->w + G->pl, G->pr > 0);
+  const char *row = arena_printf(&e->g->arena, "%s[((nb * %lld + %s) * %lld + %s) * %lld + ci]", X, (long long)G->h,
+                                 plus(e, "ih", -G->pt), (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
+  if (ch || cw)
+    row = arena_printf(&e->g->arena, "(%s%s%s) ? %s : 0.0f", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "", row);
+  emit_line(e, "for (size_t ci = 0; ci < %lld; ci++) a[%s] = %s;", (long long)G->c,
+            split ? arena_printf(&e->g->arena, "kw * %lld + ci", (long long)G->c)
+                  : arena_printf(&e->g->arena, "(kh * %lld + kw) * %lld + ci", (long long)G->kw, (long long)G->c), row);
+  emit_close(e);
+  if (!split) emit_close(e);
+  emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh, (long long)G->ow,
+            (long long)G->f);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", CONV_CB);
+  for (int64_t r = 0; r < kk; r++) emit_line(e, "acc[%lld][c] += a[%lld] * dr[c];", (long long)r, (long long)r);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)kk);
+  emit_line(e, "for (size_t c = 0; c < %d; c++) %s[(%sr) * %lld + c0 + c] = acc[r][c];", CONV_CB, DW,
+            split ? arena_printf(&e->g->arena, "kh * %lld + ", (long long)kk) : "", (long long)G->f);
+  emit_close(e);
+  emit_close(e);
+}
+
+static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
+  const char *X = emit_ref(e, n->in[0]), *DY = emit_ref(e, n->in[1]), *DW = emit_ref(e, n->out[0]);
+  int64_t rb = G->c % 4 == 0 ? 4 : G->c % 2 == 0 ? 2 : 1, cib = G->c / rb, cob = G->f / CONV_CB;
+  int64_t per = G->oh * G->ow, nbc = per >= 512 ? 1 : 512 / per;
+  emit_line(e, "/* tasks of %lld input x %d output channels of one tap; pixels in chunks of %lld image%s */", (long long)rb,
+            CONV_CB, (long long)nbc, nbc > 1 ? "s" : "");
+  emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DW, emit_numel(e, n->out[0]));
+  const char *N = emit_dim(e, n->in[0], 0);
+  long long ntask = (long long)(G->kh * G->kw * cib * cob);
+  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_open(e, "for (size_t part = 0; part < (size_t)nt; part++)");
+  emit_line(e, "const size_t first = %lld * part / (size_t)nt, last = %lld * (part + 1) / (size_t)nt;", ntask, ntask);
+  emit_open(e, "for (size_t n0 = 0; n0 < (size_t)%s; n0 += %lld)", N, (long long)nbc);
+  emit_line(e, "const size_t n1 = n0 + %lld < (size_t)%s ? n0 + %lld : (size_t)%s;", (long long)nbc, N, (long long)nbc, N);
+  emit_open(e, "for (size_t task = first; task < last; task++)");
+  emit_line(e, "const size_t t = task / %lld, ci0 = task / %lld %% %lld * %lld, c0 = task %% %lld * %d;",
+            (long long)(cib * cob), (long long)cob, (long long)cib, (long long)rb, (long long)cob, CONV_CB);
+  emit_line(e, "const size_t kh = t / %lld, kw = t %% %lld;", (long long)G->kw, (long long)G->kw);
+  emit_line(e, "float *wr = %s + (t * %lld + ci0) * %lld + c0;", DW, (long long)G->c, (long long)G->f);
+  emit_line(e, "float acc[%lld][%d];", (long long)rb, CONV_CB);
+  emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)rb);
+  emit_line(e, "for (size_t c = 0; c < %d; c++) acc[r][c] = wr[r * %lld + c];", CONV_CB, (long long)G->f);
+  emit_close(e);
+  emit_open(e, "for (size_t nb = n0; nb < n1; nb++)");
+  emit_open(e, "for (size_t oh = 0; oh < %lld; oh++)", (long long)G->oh);
+  emit_line(e, "const size_t ih = %s + %s;", mul(e, "oh", G->sh), mul(e, "kh", G->dh));
+  emit_range_check(e, "ih", G->pt, G->pb, G->h + G->pt);
+  emit_open(e, "for (size_t ow = 0; ow < %lld; ow++)", (long long)G->ow);
+  emit_line(e, "const size_t iw = %s + %s;", mul(e, "ow", G->sw), mul(e, "kw", G->dw));
+  emit_range_check(e, "iw", G->pl, G->pr, G->w + G->pl);
+  emit_line(e, "const float *xs = %s + ((nb * %lld + %s) * %lld + %s) * %lld + ci0;", X, (long long)G->h, plus(e, "ih", -G->pt),
+            (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
+  emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh, (long long)G->ow,
+            (long long)G->f);
+  Buf b = {0};
+  for (int64_t r = 0; r < rb; r++) buf_printf(&b, "%sa%lld = xs[%lld]", r ? ", " : "", (long long)r, (long long)r);
+  emit_line(e, "const float %s;", b.data);
+  buf_free(&b);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", CONV_CB);
+  for (int64_t r = 0; r < rb; r++) emit_line(e, "acc[%lld][c] += a%lld * dr[c];", (long long)r, (long long)r);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)rb);
+  emit_line(e, "for (size_t c = 0; c < %d; c++) wr[r * %lld + c] = acc[r][c];", CONV_CB, (long long)G->f);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
   emit_close(e);
 }
 
@@ -423,6 +663,14 @@ void conv2d_grad_weight_emit(Emit *e, Node *n) {
   Value *x = n->in[0], *dy = n->in[1], *dw = n->out[0];
   Shape k = dw->shape;
   Geom G = emit_geom(n, x->shape, k.d[0], k.d[1], k.d[3], false);
+  if (conv_blocked(&G, G.f) && G.c < 4 && G.kw * G.c <= 16) {
+    conv2d_grad_weight_emit_patch(e, n, &G);
+    return;
+  }
+  if (conv_blocked(&G, G.f)) {
+    conv2d_grad_weight_emit_blocked(e, n, &G);
+    return;
+  }
   const char *X = emit_ref(e, x), *DY = emit_ref(e, dy), *DW = emit_ref(e, dw);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DW, emit_numel(e, dw));
   emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
@@ -456,12 +704,65 @@ static void emit_dot(Emit *e, const char *dst, const char *a, const char *b, int
               a, b);
 }
 
+/* The blocked input gradient: W is transposed once into the step's scratch
+ * space (wt[tap][co][ci], so the inner loop runs over contiguous Cin), then
+ * each block of input pixels gathers, per tap, the dy row of the output
+ * pixel that tap connects it to (a zero row if there is none). */
+static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const Geom *G) {
+  const char *DY = emit_ref(e, n->in[0]), *W = emit_ref(e, n->in[1]), *DX = emit_ref(e, n->out[0]);
+  int64_t taps = G->kh * G->kw;
+  emit_line(e, "/* %d input pixels x %d channels per step, W transposed in the scratch space */", CONV_PB, CONV_CB);
+  block_open(e);
+  emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->f);
+  emit_line(e, "float *wt = (float *)scratch; /* [%lld taps][%lld co][%lld ci] */", (long long)taps, (long long)G->f,
+            (long long)G->c);
+  emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)taps);
+  emit_open(e, "for (size_t ci = 0; ci < %lld; ci++)", (long long)G->c);
+  emit_line(e, "for (size_t co = 0; co < %lld; co++) wt[(t * %lld + co) * %lld + ci] = %s[(t * %lld + ci) * %lld + co];",
+            (long long)G->f, (long long)G->f, (long long)G->c, W, (long long)G->c, (long long)G->f);
+  emit_close(e);
+  emit_close(e);
+  emit_block_open(e, emit_numel_range(e, n->out[0], 0, 3), taps, 0);
+  emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G->h * G->w),
+            plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G->w, (long long)G->h), G->pt),
+            plus(e, arena_printf(&e->g->arena, "p %% %lld", (long long)G->w), G->pl),
+            G->pt || G->pl ? " /* in the padded input */" : "");
+  emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
+  emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
+  const char *kh = mul(e, "kh", G->dh), *kw = mul(e, "kw", G->dw);
+  emit_line(e, "const float *r = zeros;");
+  emit_open(e, "if (ih >= %s && iw >= %s)", kh, kw);
+  emit_line(e, "const size_t oh = %s, ow = %s;",
+            G->sh > 1 ? arena_printf(&e->g->arena, "(ih - %s) / %lld", kh, (long long)G->sh) : arena_printf(&e->g->arena, "ih - %s", kh),
+            G->sw > 1 ? arena_printf(&e->g->arena, "(iw - %s) / %lld", kw, (long long)G->sw) : arena_printf(&e->g->arena, "iw - %s", kw));
+  Buf c = {0};
+  if (G->sh > 1) buf_printf(&c, "(ih - %s) %% %lld == 0 && ", kh, (long long)G->sh);
+  if (G->sw > 1) buf_printf(&c, "(iw - %s) %% %lld == 0 && ", kw, (long long)G->sw);
+  buf_printf(&c, "oh < %lld && ow < %lld", (long long)G->oh, (long long)G->ow);
+  emit_line(e, "if (%s) r = %s + ((nb * %lld + oh) * %lld + ow) * %lld;", c.data, DY, (long long)G->oh, (long long)G->ow,
+            (long long)G->f);
+  buf_free(&c);
+  emit_close(e);
+  emit_line(e, "src[kh * %lld + kw][i] = r;", (long long)G->kw);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  emit_gather_core(e, taps, G->f, G->c, "wt", G->f * G->c, G->c, NULL, false, DX);
+  emit_close(e);
+  emit_close(e);
+}
+
 /* Gathered per input pixel, so each dx row is written once: for every tap
  * (kh, kw) whose output pixel (oh, ow) exists, dx row[ci] += dy row . w[kh,kw,ci,:]. */
 void conv2d_grad_input_emit(Emit *e, Node *n) {
   Value *dy = n->in[0], *w = n->in[1], *dx = n->out[0];
   Geom G = emit_geom(n, dx->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
+  if (conv_blocked(&G, G.c)) {
+    conv2d_grad_input_emit_blocked(e, n, &G);
+    return;
+  }
   const char *DY = emit_ref(e, dy), *W = emit_ref(e, w), *DX = emit_ref(e, dx);
+  emit_line(e, "NN2C_PARALLEL_FOR");
   emit_open(e, "for (size_t p = 0; p < %s; p++)", emit_numel_range(e, dx, 0, 3));
   emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G.h * G.w),
             plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G.w, (long long)G.h), G.pt),
@@ -506,12 +807,17 @@ void conv2d_grad_input_emit(Emit *e, Node *n) {
   emit_close(e);
 }
 
+/* Pooling gradients scatter into dx; output pixels may run in parallel only
+ * when no two windows share an input pixel. */
+static bool pool_disjoint(const Geom *G) { return G->sh >= G->kh && G->sw >= G->kw; }
+
 /* Per output pixel: y row = max (first tap copies) or mean over the valid taps. */
 static void emit_pool(Emit *e, Node *n, bool max) {
   Value *x = n->in[0], *y = n->out[0];
   Geom G;
   NN2C_ASSERT(!pool_geom(n, x->shape, &G));
   const char *X = emit_ref(e, x), *Y = emit_ref(e, y), *C = ll(e, G.c);
+  emit_line(e, "NN2C_PARALLEL_FOR");
   emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
   emit_line(e, "float *yp = %s + p * %s;", Y, C);
   emit_line(e, "size_t cnt = 0;");
@@ -536,6 +842,7 @@ void maxpool2d_grad_emit(Emit *e, Node *n) {
   NN2C_ASSERT(!pool_geom(n, x->shape, &G));
   const char *X = emit_ref(e, x), *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
+  if (pool_disjoint(&G)) emit_line(e, "NN2C_PARALLEL_FOR /* windows do not overlap */");
   emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
   emit_line(e, "size_t bi[%s] = {0}, cnt = 0;", C);
   emit_line(e, "float bv[%s] = {0.0f};", C);
@@ -558,6 +865,7 @@ void avgpool2d_grad_emit(Emit *e, Node *n) {
   NN2C_ASSERT(!pool_geom(n, dx->shape, &G));
   const char *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
+  if (pool_disjoint(&G)) emit_line(e, "NN2C_PARALLEL_FOR /* windows do not overlap */");
   emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
   emit_line(e, "const float *dp = %s + p * %s;", DY, C);
   emit_line(e, "size_t cnt = 0;");

@@ -200,6 +200,9 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
   NN2C_ASSERT(n->out[0]->dtype == DT_F32);
   LoopNest ln;
   loop_nest_build(e, n, &ln);
+  int64_t big = 1; /* elements, counting the batch as 32: threads pay off from 64K */
+  for (int a = 0; a < n->out[0]->shape.rank; a++) big *= n->out[0]->shape.d[a] == DIM_BATCH ? 32 : n->out[0]->shape.d[a];
+  if (big >= 65536) emit_line(e, "NN2C_PARALLEL_FOR");
   for (int a = 0; a < ln.n; a++) emit_open(e, "for (size_t i%d = 0; i%d < (size_t)%s; i%d++)", a, a, ln.size[a], a);
   const char *args[4];
   for (int k = 0; k < n->nin; k++) args[k] = ew_arg(e, n, &ln, k);

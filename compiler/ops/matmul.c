@@ -65,14 +65,27 @@ void matmul_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   dx[1] = tb ? mm(g, dc, a, 1, ta) : mm(g, a, dc, !ta, 0);
 }
 
-/* Loop orders chosen so the innermost loop runs over contiguous memory. */
+static int64_t dim32(int64_t d) { return d == DIM_BATCH ? 32 : d; }
+
+/* Worth threads from 64K multiply-adds, counting the batch dimension as 32
+ * (a holds M*K elements either way round). */
+static bool matmul_parallel(Value *a, Value *o) {
+  int64_t m = dim32(o->shape.d[0]), k = dim32(a->shape.d[0]) * dim32(a->shape.d[1]) / m;
+  return m * dim32(o->shape.d[1]) * k >= 65536;
+}
+
+/* Loop orders chosen so the innermost loop runs over contiguous memory; rows
+ * of the output are independent, so they are what threads share (each output
+ * element still sums over k in order). */
 void matmul_emit(Emit *e, Node *n) {
   Value *a = n->in[0], *b = n->in[1], *o = n->out[0];
   bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1);
   const char *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
   const char *A = emit_ref(e, a), *Bm = emit_ref(e, b), *O = emit_ref(e, o);
+  const char *par = matmul_parallel(a, o) ? "NN2C_PARALLEL_FOR" : NULL;
   if (tb && !ta) { /* rows of a dot rows of b */
+    if (par) emit_line(e, "%s", par);
     emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", M);
     emit_open(e, "for (size_t j = 0; j < (size_t)%s; j++)", N);
     emit_line(e, "float acc = 0.0f;");
@@ -85,13 +98,9 @@ void matmul_emit(Emit *e, Node *n) {
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", O, emit_numel(e, o));
   const char *aik = ta ? arena_printf(&e->g->arena, "%s[k * %s + i]", A, M) : arena_printf(&e->g->arena, "%s[i * %s + k]", A, K);
   const char *bkj = tb ? arena_printf(&e->g->arena, "%s[j * %s + k]", Bm, K) : arena_printf(&e->g->arena, "%s[k * %s + j]", Bm, N);
-  if (ta) { /* k outermost: both a's column k and b's row k are walked once */
-    emit_open(e, "for (size_t k = 0; k < (size_t)%s; k++)", K);
-    emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", M);
-  } else {
-    emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", M);
-    emit_open(e, "for (size_t k = 0; k < (size_t)%s; k++)", K);
-  }
+  if (par) emit_line(e, "%s", par);
+  emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", M);
+  emit_open(e, "for (size_t k = 0; k < (size_t)%s; k++)", K);
   emit_line(e, "const float av = %s;", aik);
   emit_line(e, "for (size_t j = 0; j < (size_t)%s; j++) %s[i * %s + j] += av * %s;", N, O, N, bkj);
   emit_close(e);

@@ -37,12 +37,13 @@ bool pass_optimizer(Graph *g, PassCtx *cx);
 bool pass_simplify(Graph *g, PassCtx *cx);
 bool pass_dce(Graph *g, PassCtx *cx);
 bool pass_constfold(Graph *g, PassCtx *cx);
+bool pass_fuse(Graph *g, PassCtx *cx);
 bool pass_schedule(Graph *g, PassCtx *cx);
 bool pass_memplan(Graph *g, PassCtx *cx);
 
 /* The default pipelines, as --passes strings. */
-#define PIPELINE_INFER "shape,simplify,constfold,dce,schedule,memplan"
-#define PIPELINE_TRAIN "shape,simplify,autodiff,optimizer,simplify,constfold,dce,schedule,memplan"
+#define PIPELINE_INFER "shape,simplify,constfold,dce,fuse,schedule,memplan"
+#define PIPELINE_TRAIN "shape,simplify,autodiff,optimizer,simplify,constfold,dce,fuse,schedule,memplan"
 
 PassFn pass_lookup(const char *name);
 /* Runs a comma-separated list of pass names; false after the first failure. */
