@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential cmake clang zlib1g-dev valgrind make python3)
+PACKAGES=(build-essential cmake clang libomp-dev zlib1g-dev valgrind make python3)
 
 # 1. Packages
 missing=()
