@@ -272,6 +272,12 @@ int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *er
 
 /* ---- MNIST IDX files ---------------------------------------------------- */
 
+/* realloc to a smaller size; keeps the old block if the system declines. */
+static void *shrink(void *p, size_t bytes) {
+  void *q = p && bytes ? realloc(p, bytes) : NULL;
+  return q ? q : p;
+}
+
 float nn2c_dataset_value(const nn2c_dataset *d, size_t i) {
   return d->x ? d->x[i] : (float)d->xb[i] / 255.0f;
 }
@@ -283,6 +289,15 @@ void nn2c_dataset_get(const nn2c_dataset *d, size_t k, float *dst) {
     return;
   }
   for (i = 0; i < n; i++) dst[i] = (float)d->xb[k * n + i] / 255.0f;
+}
+
+void nn2c_dataset_truncate(nn2c_dataset *d, int n) {
+  size_t k = (size_t)(n < d->n ? n : d->n), s = (size_t)d->sample_numel, l = (size_t)d->label_numel;
+  d->x = shrink(d->x, k * s * sizeof(float));
+  d->xb = shrink(d->xb, k * s);
+  d->yi = shrink(d->yi, k * sizeof(int32_t));
+  d->yf = shrink(d->yf, k * l * sizeof(float));
+  d->n = (int)k;
 }
 
 void nn2c_dataset_free(nn2c_dataset *d) {
@@ -354,18 +369,21 @@ static int idx_read(IdxFile *f, const char *dir, const char *base, int rank, con
 }
 
 /* Converts checked image and label files into *out. */
-static int mnist_fill(const IdxFile *im, const IdxFile *lb, nn2c_dataset *out, char *err,
+/* The pixels stay in the file's buffer (moved over the header), so loading
+ * needs no second copy of the images: the trainer's peak memory is one copy. */
+static int mnist_fill(IdxFile *im, const IdxFile *lb, nn2c_dataset *out, char *err,
                       size_t errlen) {
   size_t i, n = im->dims[0], numel = (size_t)im->dims[1] * im->dims[2];
   for (i = 0; i < n; i++)
     if (lb->data[i] > 9)
       return fail(err, errlen, "%s: label %u at index %lu is out of range 0..9", lb->path,
                   (unsigned)lb->data[i], (unsigned long)i);
-  out->xb = malloc(n * numel);
   out->yi = malloc(n * sizeof(int32_t));
-  if (!out->xb || !out->yi)
+  if (!out->yi)
     return fail(err, errlen, "%s: out of memory", im->path);
-  memcpy(out->xb, im->data, n * numel);
+  memmove(im->raw, im->data, n * numel);
+  out->xb = shrink(im->raw, n * numel);
+  im->raw = NULL; /* now owned by out */
   for (i = 0; i < n; i++)
     out->yi[i] = lb->data[i];
   out->n = (int)n;

@@ -69,6 +69,9 @@ float nn2c_dataset_value(const nn2c_dataset *d, size_t i);
 /* Copies sample k (sample_numel floats) into dst. */
 void nn2c_dataset_get(const nn2c_dataset *d, size_t k, float *dst);
 
+/* Keeps only the first n samples and gives the memory of the rest back. */
+void nn2c_dataset_truncate(nn2c_dataset *d, int n);
+
 /* Frees x, xb, yi, yf and zeroes *d. Safe on a zeroed or already-freed dataset. */
 void nn2c_dataset_free(nn2c_dataset *d);
 

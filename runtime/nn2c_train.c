@@ -318,9 +318,9 @@ static int load_data(Trainer *t) {
   if (rc)
     return 1;
   if (t->o.limit_train && t->o.limit_train < t->train.n)
-    t->train.n = (int)t->o.limit_train;
+    nn2c_dataset_truncate(&t->train, (int)t->o.limit_train);
   if (t->o.limit_test && t->o.limit_test < t->test.n)
-    t->test.n = (int)t->o.limit_test;
+    nn2c_dataset_truncate(&t->test, (int)t->o.limit_test);
   return 0;
 }
 
