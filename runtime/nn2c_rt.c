@@ -455,12 +455,20 @@ static int cifar_fill(const char *path, const unsigned char *raw, size_t len, in
 }
 
 int nn2c_load_cifar10(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen) {
+  return nn2c_load_cifar10_max(dir, split, 0, out, err, errlen);
+}
+
+int nn2c_load_cifar10_max(const char *dir, int split, int max, nn2c_dataset *out, char *err,
+                          size_t errlen) {
   static const char *const train[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
                                       "data_batch_4.bin", "data_batch_5.bin"};
   static const char *const test[] = {"test_batch.bin"};
   const char *const *names = split == 0 ? train : test;
   int nfiles = split == 0 ? 5 : 1, i, rc = 0;
-  size_t n = (size_t)nfiles * CIFAR_RECORDS;
+  size_t n;
+  if (max > 0 && (max + CIFAR_RECORDS - 1) / CIFAR_RECORDS < nfiles) /* only the files needed */
+    nfiles = (max + CIFAR_RECORDS - 1) / CIFAR_RECORDS;
+  n = (size_t)nfiles * CIFAR_RECORDS;
   memset(out, 0, sizeof *out);
   if (split != 0 && split != 1)
     return fail(err, errlen, "%s: bad CIFAR-10 split %d (0 = train, 1 = test)", dir, split);

@@ -89,6 +89,9 @@ int nn2c_load_mnist(const char *dir, int split, nn2c_dataset *out, char *err, si
  * [32][32][3] (row, column, channel), scaled to [0,1] (v/255); labels int32.
  * On error *out is left zeroed. */
 int nn2c_load_cifar10(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen);
+/* Same, reading only the files that hold the first max samples (max <= 0: all). */
+int nn2c_load_cifar10_max(const char *dir, int split, int max, nn2c_dataset *out, char *err,
+                          size_t errlen);
 
 /* Number of correct predictions in a batch. out is [batch][out_numel].
  *   yi set:                   argmax(out) == yi (for out_numel 1: (out>0.5) == (yi!=0))

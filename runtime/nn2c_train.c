@@ -276,8 +276,15 @@ typedef struct {
   const char *title; /* for messages: "MNIST" */
   const char *files; /* what --data must hold */
   int in_numel;
-  int (*load)(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen);
+  /* max: samples needed (0 = all); a loader may read fewer files */
+  int (*load)(const char *dir, int split, int max, nn2c_dataset *out, char *err, size_t errlen);
 } ClassData;
+
+static int load_mnist(const char *dir, int split, int max, nn2c_dataset *out, char *err,
+                      size_t errlen) {
+  (void)max; /* one file per split: nothing to skip */
+  return nn2c_load_mnist(dir, split, out, err, errlen);
+}
 
 static int load_classes(Trainer *t, const ClassData *c) {
   const nn2c_model_desc *d = t->d;
@@ -290,8 +297,8 @@ static int load_classes(Trainer *t, const ClassData *c) {
                  "%s has %d inputs and 10 int classes",
                  d->name, c->title, d->in_numel, d->label_is_int ? "int" : "float", c->title,
                  c->in_numel);
-  if (c->load(t->o.data, 0, &t->train, err, sizeof err) ||
-      c->load(t->o.data, 1, &t->test, err, sizeof err))
+  if (c->load(t->o.data, 0, (int)t->o.limit_train, &t->train, err, sizeof err) ||
+      c->load(t->o.data, 1, (int)t->o.limit_test, &t->test, err, sizeof err))
     return error(t, "%s", err);
   return 0;
 }
@@ -304,10 +311,10 @@ static int load_data(Trainer *t) {
       return error(t, "--data: model %s has its data built in", t->d->name);
     rc = load_inline(t, &t->train) || load_inline(t, &t->test);
   } else if (!strcmp(ds, "mnist")) {
-    static const ClassData mnist = {"MNIST", "MNIST", 784, nn2c_load_mnist};
+    static const ClassData mnist = {"MNIST", "MNIST", 784, load_mnist};
     rc = load_classes(t, &mnist);
   } else if (!strcmp(ds, "cifar10")) {
-    static const ClassData cifar = {"CIFAR-10", "CIFAR-10 .bin", 3072, nn2c_load_cifar10};
+    static const ClassData cifar = {"CIFAR-10", "CIFAR-10 .bin", 3072, nn2c_load_cifar10_max};
     rc = load_classes(t, &cifar);
   } else {
     return error(t,

@@ -107,6 +107,15 @@ int main(int argc, char **argv) {
 #ifdef NN2C_HAVE_ZLIB
   check_gzip(argv[1], argv[2], &test);
 #endif
+  {
+    /* Loading with a sample limit reads only the files it needs, same data. */
+    nn2c_dataset part;
+    CHECK_OK(nn2c_load_cifar10_max(argv[1], 0, 12345, &part, err, sizeof err), err);
+    CHECK(part.n == 20000 && memcmp(part.xb, train.xb, (size_t)20000 * 3072) == 0);
+    nn2c_dataset_truncate(&part, 100);
+    CHECK(part.n == 100 && part.yi[99] == train.yi[99] && part.xb[100 * 3072 - 1] == train.xb[100 * 3072 - 1]);
+    nn2c_dataset_free(&part);
+  }
   nn2c_dataset_free(&train);
   nn2c_dataset_free(&test);
   printf("test_cifar_real: ok\n");
