@@ -54,7 +54,8 @@ static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     node_comment(e, n);
-    op_table[n->op].emit(e, n);
+    if (node_int(n, "inline", 0)) emit_line(e, "/* computed in the loop of its reader */");
+    else op_table[n->op].emit(e, n);
   }
   Value *pred = g->outputs[0];
   emit_line(e, "if (out) memcpy(out, %s, sizeof(float) * %s);", emit_ref(e, pred), emit_numel(e, pred));
@@ -70,13 +71,15 @@ static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff) {
 static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefix);
 
 /* Bytes of scratch space a graph's nodes need beyond the planned tensors:
- * the blocked conv2d_grad_input transposes its kernel there (conv.c). The
- * scratch follows the planned part of the arena; nodes use it one at a time. */
+ * the blocked conv2d_grad_input transposes its kernel there (conv.c), the
+ * tiled matmul its b^T operand (matmul.c). The scratch follows the planned
+ * part of the arena; nodes use it one at a time. */
 static int64_t scratch_bytes(Graph *g) {
   int64_t most = 0;
   for (int i = 0; g && i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    int64_t b = n->op == OP_CONV2D_GRAD_INPUT ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+    bool uses = n->op == OP_CONV2D_GRAD_INPUT || (n->op == OP_MATMUL && matmul_uses_scratch(n));
+    int64_t b = uses ? shape_numel_static(n->in[1]->shape) * 4 : 0;
     if (b > most) most = b;
   }
   return (most + 63) / 64 * 64;

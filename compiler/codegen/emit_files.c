@@ -49,12 +49,16 @@ static void makefile(Buf *b, const char *N, bool train) {
               "# when the compiler has it. `make OPENMP=0` builds without.\nOPENMP ?= 1\n"
               "ifeq ($(OPENMP),1)\n"
               "HAVE_OPENMP := $(shell printf 'int main(void){return 0;}' | $(CC) -fopenmp -x c - -o /dev/null 2>/dev/null && echo 1)\n"
-              "endif\nifeq ($(HAVE_OPENMP),1)\nOMP_FLAGS = -fopenmp\nendif\n\n");
+              "endif\nifeq ($(HAVE_OPENMP),1)\nOMP_FLAGS = -fopenmp\nendif\n"
+              "# Model code: multiply-adds may fuse into FMA instructions (ISO modes such as\n"
+              "# -std=c99 otherwise keep them apart), and sqrtf need not set errno (the model\n"
+              "# never reads it), so its loops vectorize. Used when the compiler takes them.\n"
+              "MODEL_FLAGS := $(shell printf 'int main(void){return 0;}' | $(CC) -ffp-contract=fast -fno-math-errno -x c - -o /dev/null 2>/dev/null && echo -ffp-contract=fast -fno-math-errno)\n\n");
   buf_printf(b, "all: lib%s.a", N);
   if (train) buf_printf(b, " %s_train", N);
   buf_puts(b, "\n\n");
   buf_printf(b, "lib%s.a: %s.o\n\t$(AR) rcs $@ $^\n\n", N, N);
-  buf_printf(b, "%s.o: %s.c %s.h\n\t$(CC) $(CFLAGS) $(OMP_FLAGS) -c %s.c -o $@\n\n", N, N, N, N);
+  buf_printf(b, "%s.o: %s.c %s.h\n\t$(CC) $(CFLAGS) $(MODEL_FLAGS) $(OMP_FLAGS) -c %s.c -o $@\n\n", N, N, N, N);
   if (train) {
     buf_printf(b, "%s_train: %s_train.o %s.o nn2c_rt.o nn2c_train.o\n\t$(CC) $(CFLAGS) $(OMP_FLAGS) $^ -o $@ $(LDLIBS)\n\n", N, N, N);
     buf_printf(b, "%s_train.o: %s_train.c %s.h nn2c_rt.h\n\t$(CC) $(CFLAGS) -c %s_train.c -o $@\n\n", N, N, N, N);

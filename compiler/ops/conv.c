@@ -29,7 +29,10 @@
  *   conv2d_grad_input(dy, w)         input_shape=[N,H,W,C] (-1 for N) -> dx
  *   conv2d_grad_weight(x, dy)        kernel_shape=[KH,KW,Cin/g,Cout] -> dw
  *   maxpool2d(x), maxpool2d_grad(dy, x)  dy goes to the first maximum of its
- *                                    window in (kh, kw) order, strict >
+ *                                    window in (kh, kw) order, strict >; with
+ *                                    activation="relu" (the fuse pass) only
+ *                                    where that maximum is > 0: the gradient of
+ *                                    the relu whose output x is, folded in
  *   avgpool2d(x), avgpool2d_grad(dy) input_shape=[N,H,W,C]
  * The bias gradient is reduce_sum(dy, axes=[0,1,2]); global average pooling
  * is reduce_mean(x, axes=[1,2]). Both need no op of their own. */
@@ -173,7 +176,11 @@ static const char *pool_grad_infer(Graph *g, Node *n, Shape xs) {
   return set_out(g, n, err, n->in[0]->dtype, xs);
 }
 
-const char *maxpool2d_grad_infer(Graph *g, Node *n) { return pool_grad_infer(g, n, n->in[1]->shape); }
+const char *maxpool2d_grad_infer(Graph *g, Node *n) {
+  const char *act = node_string(n, "activation", NULL);
+  if (act && strcmp(act, "relu")) return "maxpool2d_grad: the only fused activation is \"relu\"";
+  return pool_grad_infer(g, n, n->in[1]->shape);
+}
 
 const char *avgpool2d_grad_infer(Graph *g, Node *n) {
   bool ok;
@@ -286,6 +293,9 @@ void avgpool2d_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx;
 void maxpool2d_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx;
   pool_eval_part(n, POOL_MAX_GRAD, in[1], in[0], out[0]);
+  if (conv_relu(n)) /* relu_grad(dx, x) */
+    for (int64_t i = 0; i < out[0]->numel; i++)
+      if (!(tensor_get(in[1], i) > 0)) tensor_set(out[0], i, 0);
 }
 void avgpool2d_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx;
@@ -431,36 +441,67 @@ static bool conv_blocked(const Geom *G, int64_t dst_channels) {
 }
 
 /* The accumulate-and-store core. Expects src[tap][i] (source rows), and writes
- * dst rows p = pb*PB + i < P. wtap / wrow: weight offsets between taps and
- * between source channels; K source channels, D destination channels. */
-static void emit_gather_core(Emit *e, int64_t taps, int64_t K, int64_t D, const char *wbase, int64_t wtap,
-                             int64_t wrow, const char *bias, bool relu, const char *dst) {
-  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)D, CONV_CB);
-  emit_line(e, "float acc[%d][%d];", CONV_PB, CONV_CB);
+ * dst rows p = pb*PB + i < P. */
+typedef struct {
+  int64_t taps, k, d;   /* taps; source channels per tap (K); destination channels (D) */
+  const char *w;        /* weights: tap t, source channel k at w + t * wtap + k * wrow */
+  int64_t wtap, wrow;
+  const char *bias;     /* NULL, or a vector of D added first */
+  bool relu;            /* store relu of the sums */
+  const char *dst;
+  int cb;               /* destination channels per accumulator row */
+  const char *zeros;    /* the zero row taps in the padding read, or NULL */
+  const Geom *direct;   /* NULL, or the convolution whose source rows are windows
+                           of x read in place (one tap; k runs over kh, kw, ci) */
+} GatherCore;
+
+static void emit_gather_core(Emit *e, const GatherCore *gc) {
+  int cb = gc->cb;
+  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)gc->d, cb);
+  emit_line(e, "float acc[%d][%d];", CONV_PB, cb);
   emit_open(e, "for (size_t i = 0; i < %d; i++)", CONV_PB);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) acc[i][c] = %s;", CONV_CB,
-            bias ? arena_printf(&e->g->arena, "%s[c0 + c]", bias) : "0.0f");
+  emit_line(e, "for (size_t c = 0; c < %d; c++) acc[i][c] = %s;", cb,
+            gc->bias ? arena_printf(&e->g->arena, "%s[c0 + c]", gc->bias) : "0.0f");
   emit_close(e);
-  emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)taps);
+  emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)gc->taps);
   Buf b = {0};
   for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%s*s%d = src[t][%d]", i ? ", " : "", i, i);
   emit_line(e, "const float %s;", b.data);
-  emit_line(e, "const float *wk = %s + t * %lld + c0;", wbase, (long long)wtap);
-  emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)K);
-  emit_line(e, "const float *wr = wk + k * %lld;", (long long)wrow);
+  if (gc->zeros) {
+    b.len = 0;
+    for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%ss%d == %s", i ? " && " : "", i, gc->zeros);
+    emit_line(e, "if (%s) continue; /* the tap is in the padding for all %d pixels */", b.data, CONV_PB);
+  }
+  emit_line(e, "const float *wk = %s + t * %lld + c0;", gc->w, (long long)gc->wtap);
+  const char *k = "k";
+  const Geom *G = gc->direct;
+  if (G) {
+    emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
+    emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
+    emit_open(e, "for (size_t ci = 0; ci < %lld; ci++)", (long long)G->c);
+    emit_line(e, "const float *wr = wk + ((kh * %lld + kw) * %lld + ci) * %lld;", (long long)G->kw, (long long)G->c,
+              (long long)gc->wrow);
+    const char *xk = arena_printf(&e->g->arena, G->c > 1 ? "(%s + %s)" : "%s + %s", mul(e, "kh", G->dh * G->w), mul(e, "kw", G->dw));
+    emit_line(e, "const size_t xk = %s + ci; /* the tap's input in the window */", mul(e, xk, G->c));
+    k = "xk";
+  } else {
+    emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)gc->k);
+    emit_line(e, "const float *wr = wk + k * %lld;", (long long)gc->wrow);
+  }
   b.len = 0;
-  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%sa%d = s%d[k]", i ? ", " : "", i, i);
+  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%sa%d = s%d[%s]", i ? ", " : "", i, i, k);
   emit_line(e, "const float %s;", b.data);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", CONV_CB);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
   for (int i = 0; i < CONV_PB; i++) emit_line(e, "acc[%d][c] += a%d * wr[c];", i, i);
   emit_close(e);
   emit_close(e);
+  if (G) emit_close(e), emit_close(e);
   emit_close(e);
   buf_free(&b);
   emit_open(e, "for (size_t i = 0; i < %d && pb * %d + i < P; i++)", CONV_PB, CONV_PB);
-  emit_line(e, "float *yr = %s + (pb * %d + i) * %lld + c0;", dst, CONV_PB, (long long)D);
-  if (relu) emit_line(e, "for (size_t c = 0; c < %d; c++) yr[c] = acc[i][c] > 0.0f ? acc[i][c] : 0.0f;", CONV_CB);
-  else emit_line(e, "for (size_t c = 0; c < %d; c++) yr[c] = acc[i][c];", CONV_CB);
+  emit_line(e, "float *yr = %s + (pb * %d + i) * %lld + c0;", gc->dst, CONV_PB, (long long)gc->d);
+  if (gc->relu) emit_line(e, "for (size_t c = 0; c < %d; c++) yr[c] = acc[i][c] > 0.0f ? acc[i][c] : 0.0f;", cb);
+  else emit_line(e, "for (size_t c = 0; c < %d; c++) yr[c] = acc[i][c];", cb);
   emit_close(e);
   emit_close(e);
 }
@@ -493,35 +534,45 @@ static const char *range_cond(Emit *e, const char *v, int64_t lo, int64_t hi, bo
 static void conv2d_emit_blocked(Emit *e, Node *n, const Geom *G, bool relu) {
   const char *X = emit_ref(e, n->in[0]), *W = emit_ref(e, n->in[1]), *Y = emit_ref(e, n->out[0]);
   int64_t taps = G->kh * G->kw;
-  bool patch = conv_patch(G);
-  emit_line(e, "/* %d output pixels x %d channels per step; taps in the padding read zeros */", CONV_PB, CONV_CB);
+  bool pad = G->pt || G->pb || G->pl || G->pr, direct = G->c < 4 && !pad, patch = conv_patch(G) || direct;
+  int cb = G->f % (2 * CONV_CB) == 0 ? 2 * CONV_CB : CONV_CB; /* wider rows: each input element loaded serves more */
+  emit_line(e, "/* %d output pixels x %d channels per step%s */", CONV_PB, cb, pad ? "; taps in the padding read zeros" : "");
   block_open(e);
-  if (!patch && (G->pt || G->pb || G->pl || G->pr)) emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->c);
-  if (patch) emit_line(e, "/* few input channels: each pixel's %lld inputs gathered into one patch row */", (long long)(taps * G->c));
-  emit_block_open(e, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch ? taps * G->c : 0);
+  if (!patch && pad) emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->c);
+  if (direct) emit_line(e, "/* few input channels: a pixel's window is one patch row, read in place */");
+  else if (patch) emit_line(e, "/* few input channels: each pixel's %lld inputs gathered into one patch row */", (long long)(taps * G->c));
+  emit_block_open(e, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch && !direct ? taps * G->c : 0);
   emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", (long long)(G->oh * G->ow),
             (long long)G->ow, (long long)G->oh, (long long)G->ow);
-  emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
-  emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
-  emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;%s", mul(e, "oh", G->sh), mul(e, "kh", G->dh), mul(e, "ow", G->sw),
-            mul(e, "kw", G->dw), G->pt || G->pl || G->pb || G->pr ? " /* in the padded input */" : "");
-  const char *ch = range_cond(e, "ih", G->pt, G->h + G->pt, G->pb > 0);
-  const char *cw = range_cond(e, "iw", G->pl, G->w + G->pl, G->pr > 0);
-  const char *cond = ch || cw ? arena_printf(&e->g->arena, "(%s%s%s)", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "") : NULL;
-  const char *row = arena_printf(&e->g->arena, "%s + ((nb * %lld + %s) * %lld + %s) * %lld", X, (long long)G->h,
-                                 plus(e, "ih", -G->pt), (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
-  if (patch) {
-    emit_line(e, "for (size_t ci = 0; ci < %lld; ci++) patch[i][(kh * %lld + kw) * %lld + ci] = %s(%s)[ci]%s;", (long long)G->c,
-              (long long)G->kw, (long long)G->c, cond ? arena_printf(&e->g->arena, "%s ? ", cond) : "", row, cond ? " : 0.0f" : "");
-  } else if (cond) emit_line(e, "src[kh * %lld + kw][i] = %s ? %s : zeros;", (long long)G->kw, cond, row);
-  else emit_line(e, "src[kh * %lld + kw][i] = %s;", (long long)G->kw, row);
-  emit_close(e);
-  emit_close(e);
-  if (patch) emit_line(e, "src[0][i] = patch[i];");
+  if (direct) {
+    const char *px = arena_printf(&e->g->arena, "((nb * %lld + %s) * %lld + %s)", (long long)G->h, mul(e, "oh", G->sh),
+                                  (long long)G->w, mul(e, "ow", G->sw));
+    emit_line(e, "src[0][i] = %s + %s;", X, mul(e, px, G->c));
+  } else {
+    emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
+    emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
+    emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;%s", mul(e, "oh", G->sh), mul(e, "kh", G->dh), mul(e, "ow", G->sw),
+              mul(e, "kw", G->dw), pad ? " /* in the padded input */" : "");
+    const char *ch = range_cond(e, "ih", G->pt, G->h + G->pt, G->pb > 0);
+    const char *cw = range_cond(e, "iw", G->pl, G->w + G->pl, G->pr > 0);
+    const char *cond = ch || cw ? arena_printf(&e->g->arena, "(%s%s%s)", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "") : NULL;
+    const char *row = arena_printf(&e->g->arena, "%s + ((nb * %lld + %s) * %lld + %s) * %lld", X, (long long)G->h,
+                                   plus(e, "ih", -G->pt), (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
+    if (patch) {
+      emit_line(e, "for (size_t ci = 0; ci < %lld; ci++) patch[i][(kh * %lld + kw) * %lld + ci] = %s(%s)[ci]%s;", (long long)G->c,
+                (long long)G->kw, (long long)G->c, cond ? arena_printf(&e->g->arena, "%s ? ", cond) : "", row, cond ? " : 0.0f" : "");
+    } else if (cond) emit_line(e, "src[kh * %lld + kw][i] = %s ? %s : zeros;", (long long)G->kw, cond, row);
+    else emit_line(e, "src[kh * %lld + kw][i] = %s;", (long long)G->kw, row);
+    emit_close(e);
+    emit_close(e);
+    if (patch) emit_line(e, "src[0][i] = patch[i];");
+  }
   emit_close(e);
   const char *bias = n->nin == 3 ? emit_ref(e, n->in[2]) : NULL;
-  if (patch) emit_gather_core(e, 1, taps * G->c, G->f, W, 0, G->f, bias, relu, Y);
-  else emit_gather_core(e, taps, G->c, G->f, W, G->c * G->f, G->f, bias, relu, Y);
+  GatherCore gc = {taps, G->c, G->f, W, G->c * G->f, G->f, bias, relu, Y, cb, !patch && pad ? "zeros" : NULL, NULL};
+  if (patch) gc.taps = 1, gc.k = taps * G->c, gc.wtap = 0;
+  if (direct) gc.direct = G;
+  emit_gather_core(e, &gc);
   emit_close(e);
   emit_close(e);
 }
@@ -564,13 +615,15 @@ void conv2d_emit(Emit *e, Node *n) {
 static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   const char *X = emit_ref(e, n->in[0]), *DY = emit_ref(e, n->in[1]), *DW = emit_ref(e, n->out[0]);
   bool split = G->kh * G->kw * G->c > 16; /* a task per kernel row */
-  int64_t kk = split ? G->kw * G->c : G->kh * G->kw * G->c, cob = G->f / CONV_CB;
-  emit_line(e, "/* tasks of %d output channels x %lld patch rows%s (few input channels) */", CONV_CB, (long long)kk,
+  /* output channels per task: 32 where that still leaves two tasks for two threads */
+  int cb = G->f % (2 * CONV_CB) == 0 && (split ? G->kh : 1) * G->f / (2 * CONV_CB) >= 2 ? 2 * CONV_CB : CONV_CB;
+  int64_t kk = split ? G->kw * G->c : G->kh * G->kw * G->c, cob = G->f / cb;
+  emit_line(e, "/* tasks of %d output channels x %lld patch rows%s (few input channels) */", cb, (long long)kk,
             split ? " of one kernel row" : "");
   emit_line(e, "NN2C_PARALLEL_FOR");
   emit_open(e, "for (size_t task = 0; task < %lld; task++)", (long long)((split ? G->kh : 1) * cob));
-  emit_line(e, "const size_t c0 = task %% %lld * %d%s;", (long long)cob, CONV_CB, split ? arena_printf(&e->g->arena, ", kh = task / %lld", (long long)cob) : "");
-  emit_line(e, "float acc[%lld][%d];", (long long)kk, CONV_CB);
+  emit_line(e, "const size_t c0 = task %% %lld * %d%s;", (long long)cob, cb, split ? arena_printf(&e->g->arena, ", kh = task / %lld", (long long)cob) : "");
+  emit_line(e, "float acc[%lld][%d];", (long long)kk, cb);
   emit_line(e, "for (size_t r = 0; r < %lld; r++) memset(acc[r], 0, sizeof acc[r]);", (long long)kk);
   emit_open(e, "for (size_t nb = 0; nb < (size_t)%s; nb++)", emit_dim(e, n->in[0], 0));
   emit_open(e, "for (size_t oh = 0; oh < %lld; oh++)", (long long)G->oh);
@@ -593,14 +646,14 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   if (!split) emit_close(e);
   emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh, (long long)G->ow,
             (long long)G->f);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", CONV_CB);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
   for (int64_t r = 0; r < kk; r++) emit_line(e, "acc[%lld][c] += a[%lld] * dr[c];", (long long)r, (long long)r);
   emit_close(e);
   emit_close(e);
   emit_close(e);
   emit_close(e);
   emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)kk);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) %s[(%sr) * %lld + c0 + c] = acc[r][c];", CONV_CB, DW,
+  emit_line(e, "for (size_t c = 0; c < %d; c++) %s[(%sr) * %lld + c0 + c] = acc[r][c];", cb, DW,
             split ? arena_printf(&e->g->arena, "kh * %lld + ", (long long)kk) : "", (long long)G->f);
   emit_close(e);
   emit_close(e);
@@ -608,10 +661,12 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
 
 static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   const char *X = emit_ref(e, n->in[0]), *DY = emit_ref(e, n->in[1]), *DW = emit_ref(e, n->out[0]);
-  int64_t rb = G->c % 4 == 0 ? 4 : G->c % 2 == 0 ? 2 : 1, cib = G->c / rb, cob = G->f / CONV_CB;
+  /* RB x CB accumulators: 8 x 32 where the channel counts allow */
+  int64_t rb = G->c % 8 == 0 ? 8 : G->c % 4 == 0 ? 4 : G->c % 2 == 0 ? 2 : 1, cb = G->f % (2 * CONV_CB) ? CONV_CB : 2 * CONV_CB;
+  int64_t cib = G->c / rb, cob = G->f / cb;
   int64_t per = G->oh * G->ow, nbc = per >= 512 ? 1 : 512 / per;
   emit_line(e, "/* tasks of %lld input x %d output channels of one tap; pixels in chunks of %lld image%s */", (long long)rb,
-            CONV_CB, (long long)nbc, nbc > 1 ? "s" : "");
+            (int)cb, (long long)nbc, nbc > 1 ? "s" : "");
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DW, emit_numel(e, n->out[0]));
   const char *N = emit_dim(e, n->in[0], 0);
   long long ntask = (long long)(G->kh * G->kw * cib * cob);
@@ -622,12 +677,12 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   emit_line(e, "const size_t n1 = n0 + %lld < (size_t)%s ? n0 + %lld : (size_t)%s;", (long long)nbc, N, (long long)nbc, N);
   emit_open(e, "for (size_t task = first; task < last; task++)");
   emit_line(e, "const size_t t = task / %lld, ci0 = task / %lld %% %lld * %lld, c0 = task %% %lld * %d;",
-            (long long)(cib * cob), (long long)cob, (long long)cib, (long long)rb, (long long)cob, CONV_CB);
+            (long long)(cib * cob), (long long)cob, (long long)cib, (long long)rb, (long long)cob, (int)cb);
   emit_line(e, "const size_t kh = t / %lld, kw = t %% %lld;", (long long)G->kw, (long long)G->kw);
   emit_line(e, "float *wr = %s + (t * %lld + ci0) * %lld + c0;", DW, (long long)G->c, (long long)G->f);
-  emit_line(e, "float acc[%lld][%d];", (long long)rb, CONV_CB);
+  emit_line(e, "float acc[%lld][%d];", (long long)rb, (int)cb);
   emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)rb);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) acc[r][c] = wr[r * %lld + c];", CONV_CB, (long long)G->f);
+  emit_line(e, "for (size_t c = 0; c < %d; c++) acc[r][c] = wr[r * %lld + c];", (int)cb, (long long)G->f);
   emit_close(e);
   emit_open(e, "for (size_t nb = n0; nb < n1; nb++)");
   emit_open(e, "for (size_t oh = 0; oh < %lld; oh++)", (long long)G->oh);
@@ -644,14 +699,14 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   for (int64_t r = 0; r < rb; r++) buf_printf(&b, "%sa%lld = xs[%lld]", r ? ", " : "", (long long)r, (long long)r);
   emit_line(e, "const float %s;", b.data);
   buf_free(&b);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", CONV_CB);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", (int)cb);
   for (int64_t r = 0; r < rb; r++) emit_line(e, "acc[%lld][c] += a%lld * dr[c];", (long long)r, (long long)r);
   emit_close(e);
   emit_close(e);
   emit_close(e);
   emit_close(e);
   emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)rb);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) wr[r * %lld + c] = acc[r][c];", CONV_CB, (long long)G->f);
+  emit_line(e, "for (size_t c = 0; c < %d; c++) wr[r * %lld + c] = acc[r][c];", (int)cb, (long long)G->f);
   emit_close(e);
   emit_close(e);
   emit_close(e);
@@ -704,6 +759,18 @@ static void emit_dot(Emit *e, const char *dst, const char *a, const char *b, int
               a, b);
 }
 
+/* W transposed into the scratch space: wt[tap][co][ci], so rows run over Cin. */
+static void emit_weight_transpose(Emit *e, const Geom *G, const char *W) {
+  emit_line(e, "float *wt = (float *)scratch; /* [%lld taps][%lld co][%lld ci] */", (long long)(G->kh * G->kw),
+            (long long)G->f, (long long)G->c);
+  emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)(G->kh * G->kw));
+  emit_open(e, "for (size_t ci = 0; ci < %lld; ci++)", (long long)G->c);
+  emit_line(e, "for (size_t co = 0; co < %lld; co++) wt[(t * %lld + co) * %lld + ci] = %s[(t * %lld + ci) * %lld + co];",
+            (long long)G->f, (long long)G->f, (long long)G->c, W, (long long)G->c, (long long)G->f);
+  emit_close(e);
+  emit_close(e);
+}
+
 /* The blocked input gradient: W is transposed once into the step's scratch
  * space (wt[tap][co][ci], so the inner loop runs over contiguous Cin), then
  * each block of input pixels gathers, per tap, the dy row of the output
@@ -711,17 +778,11 @@ static void emit_dot(Emit *e, const char *dst, const char *a, const char *b, int
 static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const Geom *G) {
   const char *DY = emit_ref(e, n->in[0]), *W = emit_ref(e, n->in[1]), *DX = emit_ref(e, n->out[0]);
   int64_t taps = G->kh * G->kw;
-  emit_line(e, "/* %d input pixels x %d channels per step, W transposed in the scratch space */", CONV_PB, CONV_CB);
+  int cb = G->c % (2 * CONV_CB) ? CONV_CB : 2 * CONV_CB;
+  emit_line(e, "/* %d input pixels x %d channels per step, W transposed in the scratch space */", CONV_PB, cb);
   block_open(e);
   emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->f);
-  emit_line(e, "float *wt = (float *)scratch; /* [%lld taps][%lld co][%lld ci] */", (long long)taps, (long long)G->f,
-            (long long)G->c);
-  emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)taps);
-  emit_open(e, "for (size_t ci = 0; ci < %lld; ci++)", (long long)G->c);
-  emit_line(e, "for (size_t co = 0; co < %lld; co++) wt[(t * %lld + co) * %lld + ci] = %s[(t * %lld + ci) * %lld + co];",
-            (long long)G->f, (long long)G->f, (long long)G->c, W, (long long)G->c, (long long)G->f);
-  emit_close(e);
-  emit_close(e);
+  emit_weight_transpose(e, G, W);
   emit_block_open(e, emit_numel_range(e, n->out[0], 0, 3), taps, 0);
   emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G->h * G->w),
             plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G->w, (long long)G->h), G->pt),
@@ -747,7 +808,71 @@ static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const Geom *G) {
   emit_close(e);
   emit_close(e);
   emit_close(e);
-  emit_gather_core(e, taps, G->f, G->c, "wt", G->f * G->c, G->c, NULL, false, DX);
+  GatherCore gc = {taps, G->f, G->c, "wt", G->f * G->c, G->c, NULL, false, DX, cb, "zeros", NULL};
+  emit_gather_core(e, &gc);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* Without padding every tap of every output pixel lands in dx, so the input
+ * gradient can scatter instead of gathering: a block of PB output pixels (dy
+ * rows) times each tap's W^T block gives PB dx rows, added where the tap
+ * puts them. No work on the taps that fall outside (the gather form's zero
+ * rows); used where those would be most of the work (small images: 5x5 from
+ * 3x3 is two thirds), as the additions into dx cost more otherwise. Threads
+ * share chunks of PB images, and blocks sit at fixed places in a chunk, so
+ * each dx element gets its terms in the same order whatever the threads. */
+static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
+  const char *DY = emit_ref(e, n->in[0]), *W = emit_ref(e, n->in[1]), *DX = emit_ref(e, n->out[0]);
+  int cb = G->c % (2 * CONV_CB) ? CONV_CB : 2 * CONV_CB;
+  long long per = (long long)(G->oh * G->ow), taps = (long long)(G->kh * G->kw), F = (long long)G->f, C = (long long)G->c;
+  emit_line(e, "/* %d output pixels x %d input channels per step, scattered to dx; W transposed in the scratch space */",
+            CONV_PB, cb);
+  block_open(e);
+  emit_weight_transpose(e, G, W);
+  emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, n->out[0]));
+  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_open(e, "for (size_t g = 0; g < (B + %d) / %d; g++)", CONV_PB - 1, CONV_PB);
+  emit_line(e, "const size_t p1 = (g * %d + %d < B ? g * %d + %d : B) * %lld;", CONV_PB, CONV_PB, CONV_PB, CONV_PB, per);
+  emit_open(e, "for (size_t pb = g * %d * %lld; pb < p1; pb += %d)", CONV_PB, per, CONV_PB);
+  emit_line(e, "const float *src[%d];", CONV_PB);
+  emit_line(e, "size_t xo[%d]; /* where each pixel's tap (0, 0) lands in dx */", CONV_PB);
+  emit_open(e, "for (size_t i = 0; i < %d; i++)", CONV_PB);
+  emit_line(e, "const size_t p = pb + i < p1 ? pb + i : p1 - 1;");
+  emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", per, (long long)G->ow, (long long)G->oh,
+            (long long)G->ow);
+  emit_line(e, "src[i] = %s + p * %lld;", DY, F);
+  emit_line(e, "xo[i] = ((nb * %lld + %s) * %lld + %s) * %lld;", (long long)G->h, mul(e, "oh", G->sh), (long long)G->w,
+            mul(e, "ow", G->sw), C);
+  emit_close(e);
+  Buf b = {0};
+  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%s*s%d = src[%d]", i ? ", " : "", i, i);
+  emit_line(e, "const float %s;", b.data);
+  emit_open(e, "for (size_t t = 0; t < %lld; t++)", taps);
+  emit_line(e, "const size_t to = (%s + %s) * %lld; /* the tap's offset in dx */",
+            mul(e, arena_printf(&e->g->arena, "t / %lld", (long long)G->kw), G->dh * G->w),
+            mul(e, arena_printf(&e->g->arena, "t %% %lld", (long long)G->kw), G->dw), C);
+  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", C, cb);
+  emit_line(e, "float acc[%d][%d];", CONV_PB, cb);
+  emit_line(e, "memset(acc, 0, sizeof acc);");
+  emit_line(e, "const float *wk = wt + t * %lld + c0;", F * C);
+  emit_open(e, "for (size_t k = 0; k < %lld; k++)", F);
+  emit_line(e, "const float *wr = wk + k * %lld;", C);
+  b.len = 0;
+  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%sa%d = s%d[k]", i ? ", " : "", i, i);
+  emit_line(e, "const float %s;", b.data);
+  buf_free(&b);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
+  for (int i = 0; i < CONV_PB; i++) emit_line(e, "acc[%d][c] += a%d * wr[c];", i, i);
+  emit_close(e);
+  emit_close(e);
+  emit_open(e, "for (size_t i = 0; i < %d && pb + i < p1; i++)", CONV_PB);
+  emit_line(e, "float *xr = %s + xo[i] + to + c0;", DX);
+  emit_line(e, "for (size_t c = 0; c < %d; c++) xr[c] += acc[i][c];", cb);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
   emit_close(e);
   emit_close(e);
 }
@@ -757,6 +882,11 @@ static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const Geom *G) {
 void conv2d_grad_input_emit(Emit *e, Node *n) {
   Value *dy = n->in[0], *w = n->in[1], *dx = n->out[0];
   Geom G = emit_geom(n, dx->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
+  bool scatter = !G.pt && !G.pl && !G.pb && !G.pr && 2 * G.oh * G.ow < G.h * G.w; /* most gathered rows would be zeros */
+  if (conv_blocked(&G, G.c) && scatter) {
+    conv2d_grad_input_emit_scatter(e, n, &G);
+    return;
+  }
   if (conv_blocked(&G, G.c)) {
     conv2d_grad_input_emit_blocked(e, n, &G);
     return;
@@ -819,6 +949,22 @@ static void emit_pool(Emit *e, Node *n, bool max) {
   const char *X = emit_ref(e, x), *Y = emit_ref(e, y), *C = ll(e, G.c);
   emit_line(e, "NN2C_PARALLEL_FOR");
   emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
+  if (!G.pt && !G.pl && !G.pb && !G.pr) { /* every tap valid: the window at fixed offsets, reduced in a local row */
+    emit_line(e, "const float *x0 = %s + ((nb * %lld + %s) * %lld + %s) * %s;", X, (long long)G.h, mul(e, "oh", G.sh),
+              (long long)G.w, mul(e, "ow", G.sw), C);
+    emit_line(e, "float r[%s];", C);
+    emit_line(e, "for (size_t c = 0; c < %s; c++) r[c] = x0[c];", C);
+    emit_open(e, "for (int t = 1; t < %lld; t++)", (long long)(G.kh * G.kw));
+    emit_line(e, "const float *xp = x0 + (size_t)(t / %lld) * %lld + (size_t)(t %% %lld) * %s;", (long long)G.kw,
+              (long long)(G.w * G.c), (long long)G.kw, C);
+    if (max) emit_line(e, "for (size_t c = 0; c < %s; c++) r[c] = xp[c] > r[c] ? xp[c] : r[c];", C);
+    else emit_line(e, "for (size_t c = 0; c < %s; c++) r[c] += xp[c];", C);
+    emit_close(e);
+    if (!max) emit_line(e, "for (size_t c = 0; c < %s; c++) r[c] /= (float)%lld;", C, (long long)(G.kh * G.kw));
+    emit_line(e, "memcpy(%s + p * %s, r, sizeof r);", Y, C);
+    emit_close(e);
+    return;
+  }
   emit_line(e, "float *yp = %s + p * %s;", Y, C);
   emit_line(e, "size_t cnt = 0;");
   emit_taps(e, &G);
@@ -835,11 +981,60 @@ static void emit_pool(Emit *e, Node *n, bool max) {
 void maxpool2d_emit(Emit *e, Node *n) { emit_pool(e, n, true); }
 void avgpool2d_emit(Emit *e, Node *n) { emit_pool(e, n, false); }
 
+/* Windows that tile the input (stride = window, no padding): each dx element
+ * is written once, dy at its window's first maximum and zero elsewhere, and
+ * the rows and columns past the last window are zeroed. No memset, no
+ * scatter, and the fused relu gradient costs one comparison. */
+static void maxpool2d_grad_emit_tiled(Emit *e, Node *n, const Geom *G, bool relu) {
+  const char *X = emit_ref(e, n->in[1]), *DY = emit_ref(e, n->in[0]), *DX = emit_ref(e, n->out[0]), *C = ll(e, G->c);
+  int64_t taps = G->kh * G->kw, row = G->w * G->c;
+  emit_line(e, "/* the windows tile the input: every dx element is written once */");
+  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_out_pixels(e, G, emit_numel_range(e, n->in[0], 0, 3));
+  emit_line(e, "const size_t xo = ((nb * %lld + oh * %lld) * %lld + ow * %lld) * %s;", (long long)G->h, (long long)G->kh,
+            (long long)G->w, (long long)G->kw, C);
+  emit_line(e, "const float *dp = %s + p * %s;", DY, C);
+  emit_line(e, "float bv[%s];", C);
+  emit_line(e, "int bt[%s]; /* the tap of the first maximum */", C);
+  emit_line(e, "for (size_t c = 0; c < %s; c++) bv[c] = %s[xo + c], bt[c] = 0;", C, X);
+  emit_open(e, "for (int t = 1; t < %lld; t++)", (long long)taps);
+  emit_line(e, "const float *xp = %s + xo + (size_t)(t / %lld) * %lld + (size_t)(t %% %lld) * %s;", X, (long long)G->kw,
+            (long long)row, (long long)G->kw, C);
+  emit_open(e, "for (size_t c = 0; c < %s; c++)", C);
+  emit_line(e, "const int gt = xp[c] > bv[c];");
+  emit_line(e, "bt[c] = gt ? t : bt[c];");
+  emit_line(e, "bv[c] = gt ? xp[c] : bv[c];");
+  emit_close(e);
+  emit_close(e);
+  emit_open(e, "for (int t = 0; t < %lld; t++)", (long long)taps);
+  emit_line(e, "float *dq = %s + xo + (size_t)(t / %lld) * %lld + (size_t)(t %% %lld) * %s;", DX, (long long)G->kw,
+            (long long)row, (long long)G->kw, C);
+  emit_line(e, "for (size_t c = 0; c < %s; c++) dq[c] = bt[c] == t%s ? dp[c] : 0.0f;", C, relu ? " && bv[c] > 0.0f" : "");
+  emit_close(e);
+  emit_close(e);
+  int64_t hc = G->oh * G->kh, wc = G->ow * G->kw;
+  if (hc == G->h && wc == G->w) return;
+  emit_line(e, "/* rows and columns no window covers */");
+  emit_open(e, "for (size_t r = 0; r < %s; r++)", emit_numel_range(e, n->out[0], 0, 2));
+  if (hc < G->h)
+    emit_line(e, "if (r %% %lld >= %lld) memset(%s + r * %lld, 0, sizeof(float) * %lld);", (long long)G->h, (long long)hc, DX,
+              (long long)row, (long long)row);
+  if (wc < G->w)
+    emit_line(e, "%smemset(%s + r * %lld + %lld, 0, sizeof(float) * %lld);", hc < G->h ? "else " : "", DX, (long long)row,
+              (long long)(wc * G->c), (long long)((G->w - wc) * G->c));
+  emit_close(e);
+}
+
 /* dx = 0; per output pixel: find each channel's first maximum (index bi), then dx[bi] += dy. */
 void maxpool2d_grad_emit(Emit *e, Node *n) {
   Value *dy = n->in[0], *x = n->in[1], *dx = n->out[0];
   Geom G;
   NN2C_ASSERT(!pool_geom(n, x->shape, &G));
+  bool relu = conv_relu(n);
+  if (G.sh == G.kh && G.sw == G.kw && !G.pt && !G.pl && !G.pb && !G.pr) {
+    maxpool2d_grad_emit_tiled(e, n, &G, relu);
+    return;
+  }
   const char *X = emit_ref(e, x), *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
   if (pool_disjoint(&G)) emit_line(e, "NN2C_PARALLEL_FOR /* windows do not overlap */");
@@ -854,7 +1049,8 @@ void maxpool2d_grad_emit(Emit *e, Node *n) {
   emit_line(e, "cnt++;");
   emit_close(e);
   emit_close(e);
-  emit_line(e, "for (size_t c = 0; c < %s; c++) %s[bi[c]] += %s[p * %s + c];", C, DX, DY, C);
+  if (relu) emit_line(e, "for (size_t c = 0; c < %s; c++) %s[bi[c]] += bv[c] > 0.0f ? %s[p * %s + c] : 0.0f;", C, DX, DY, C);
+  else emit_line(e, "for (size_t c = 0; c < %s; c++) %s[bi[c]] += %s[p * %s + c];", C, DX, DY, C);
   emit_close(e);
 }
 

@@ -135,23 +135,55 @@ static void x_clip_grad(Buf *b, Node *n, const char **a) {
 
 /* ---- emission: one loop nest over the output, inputs indexed by broadcast ---- */
 
-/* Output dims grouped so adjacent dims that every input broadcasts the same
- * way become one loop: [N,128] + [128] is two loops, [N,128] + [N,128] one. */
+/* A node the fuse pass marked inline=1 is computed inside its sole reader's
+ * loop, as a local variable, and has no storage of its own. A loop nest
+ * therefore reads the leaves of a tree of nodes: the inputs that are not
+ * computed inline. */
+#define EW_MAX_LEAVES 8
+
+static bool is_inline(const Value *v) { return v->def && node_int(v->def, "inline", 0); }
+
 typedef struct {
-  int n;                        /* number of loops */
-  const char *size[MAX_RANK];   /* C expression for each loop's extent */
-  bool bc[5][MAX_RANK];         /* [input][loop]: input is broadcast along it */
+  Node *chain[32];            /* inline producers in order, then the node itself */
+  int nchain;
+  Value *leaf[EW_MAX_LEAVES]; /* distinct inputs read from memory */
+  int nleaf;
+} EwTree;
+
+static void tree_collect(Node *n, EwTree *t) {
+  for (int k = 0; k < n->nin; k++) {
+    Value *v = n->in[k];
+    if (is_inline(v)) {
+      tree_collect(v->def, t);
+      continue;
+    }
+    bool seen = false;
+    for (int i = 0; i < t->nleaf; i++) seen = seen || t->leaf[i] == v;
+    if (seen) continue;
+    NN2C_ASSERT(t->nleaf < EW_MAX_LEAVES);
+    t->leaf[t->nleaf++] = v;
+  }
+  NN2C_ASSERT(t->nchain < 32);
+  t->chain[t->nchain++] = n;
+}
+
+/* Output dims grouped so adjacent dims that every leaf broadcasts the same
+ * way become one loop: [N,128] + [128] is two loops, [N,128] + [N,128] one.
+ * Index nleaf in bc stands for the output. */
+typedef struct {
+  int n;                                    /* number of loops */
+  const char *size[MAX_RANK];               /* C expression for each loop's extent */
+  bool bc[EW_MAX_LEAVES + 1][MAX_RANK];     /* [leaf][loop]: leaf is broadcast along it */
 } LoopNest;
 
-static void loop_nest_build(Emit *e, Node *n, LoopNest *ln) {
-  Value *o = n->out[0];
+static void loop_nest_build(Emit *e, Value *o, Value **leaf, int nleaf, LoopNest *ln) {
   int r = o->shape.rank;
   memset(ln, 0, sizeof *ln);
-  bool prev[5] = {0};
+  bool prev[EW_MAX_LEAVES + 1] = {0};
   for (int d = 0; d < r; d++) {
-    bool cur[5] = {0};
-    for (int k = 0; k < n->nin; k++) {
-      Shape s = n->in[k]->shape;
+    bool cur[EW_MAX_LEAVES + 1] = {0};
+    for (int k = 0; k < nleaf; k++) {
+      Shape s = leaf[k]->shape;
       int j = d - (r - s.rank);
       cur[k] = j < 0 || (s.d[j] == 1 && o->shape.d[d] != 1);
     }
@@ -160,15 +192,14 @@ static void loop_nest_build(Emit *e, Node *n, LoopNest *ln) {
       ln->size[ln->n - 1] = arena_printf(&e->g->arena, "%s * %s", ln->size[ln->n - 1], emit_dim(e, o, d));
     } else {
       ln->size[ln->n] = emit_dim(e, o, d);
-      for (int k = 0; k < n->nin; k++) ln->bc[k][ln->n] = cur[k];
+      for (int k = 0; k < nleaf; k++) ln->bc[k][ln->n] = cur[k];
       ln->n++;
     }
     memcpy(prev, cur, sizeof cur);
   }
   if (ln->n == 0) { /* scalar output: one trip */
     ln->size[0] = "1";
-    for (int k = 0; k < n->nin; k++) ln->bc[k][0] = true;
-    ln->bc[4][0] = true;
+    for (int k = 0; k <= nleaf; k++) ln->bc[k][0] = true;
     ln->n = 1;
   }
 }
@@ -188,28 +219,51 @@ static char *loop_index(Emit *e, LoopNest *ln, int k) {
   return r;
 }
 
-/* Element expression of input k: a literal for scalar constants. */
-static const char *ew_arg(Emit *e, Node *n, LoopNest *ln, int k) {
-  Value *v = n->in[k];
+/* Element expression of leaf k: a literal for scalar constants. */
+static const char *leaf_arg(Emit *e, Value *v, LoopNest *ln, int k) {
   if (v->kind == VK_CONST && shape_numel_static(v->shape) == 1 && !shape_has_batch(v->shape))
     return emit_float(e, ((float *)v->data)[0]);
   return arena_printf(&e->g->arena, "%s[%s]", emit_ref(e, v), loop_index(e, ln, k));
 }
 
+/* The local variable holding an inline value (not a pointer, so not "used"). */
+static const char *local_name(Emit *e, Value *v) {
+  unsigned char *used = e->used;
+  e->used = NULL;
+  const char *s = emit_ref(e, v);
+  e->used = used;
+  return s;
+}
+
 void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char **)) {
   NN2C_ASSERT(n->out[0]->dtype == DT_F32);
+  EwTree t = {0};
+  tree_collect(n, &t);
   LoopNest ln;
-  loop_nest_build(e, n, &ln);
+  loop_nest_build(e, n->out[0], t.leaf, t.nleaf, &ln);
   int64_t big = 1; /* elements, counting the batch as 32: threads pay off from 64K */
   for (int a = 0; a < n->out[0]->shape.rank; a++) big *= n->out[0]->shape.d[a] == DIM_BATCH ? 32 : n->out[0]->shape.d[a];
   if (big >= 65536) emit_line(e, "NN2C_PARALLEL_FOR");
   for (int a = 0; a < ln.n; a++) emit_open(e, "for (size_t i%d = 0; i%d < (size_t)%s; i%d++)", a, a, ln.size[a], a);
-  const char *args[4];
-  for (int k = 0; k < n->nin; k++) args[k] = ew_arg(e, n, &ln, k);
-  Buf ex = {0};
-  expr(&ex, n, args);
-  emit_line(e, "%s[%s] = %s;", emit_ref(e, n->out[0]), loop_index(e, &ln, 4), ex.data);
-  buf_free(&ex);
+  const char *leafx[EW_MAX_LEAVES];
+  for (int k = 0; k < t.nleaf; k++) leafx[k] = leaf_arg(e, t.leaf[k], &ln, k);
+  for (int c = 0; c < t.nchain; c++) {
+    Node *m = t.chain[c];
+    const char *args[4];
+    for (int k = 0; k < m->nin; k++) {
+      if (is_inline(m->in[k])) {
+        args[k] = local_name(e, m->in[k]);
+        continue;
+      }
+      for (int i = 0; i < t.nleaf; i++)
+        if (t.leaf[i] == m->in[k]) args[k] = leafx[i];
+    }
+    Buf ex = {0};
+    (m == n ? expr : op_table[m->op].expr)(&ex, m, args);
+    if (m == n) emit_line(e, "%s[%s] = %s;", emit_ref(e, n->out[0]), loop_index(e, &ln, t.nleaf), ex.data);
+    else emit_line(e, "const float %s = %s; /* node %d */", local_name(e, m->out[0]), ex.data, m->id);
+    buf_free(&ex);
+  }
   for (int a = 0; a < ln.n; a++) emit_close(e);
 }
 

@@ -74,12 +74,100 @@ static bool matmul_parallel(Value *a, Value *o) {
   return m * dim32(o->shape.d[1]) * k >= 65536;
 }
 
+/* The tiled kernel transposes a b^T operand into the step's scratch space,
+ * which is sized at compile time: only for a b without the batch dimension. */
+bool matmul_uses_scratch(const Node *n) {
+  return node_int(n, "transb", 0) != 0 && !shape_has_batch(n->in[1]->shape);
+}
+
+/* A bare block, so the node's declarations do not meet the next node's. */
+static void block_open(Emit *e) {
+  emit_line(e, "{");
+  e->indent++;
+}
+
+#define MM_RB 4  /* output rows per tile */
+#define MM_CB 32 /* output columns per tile (a tail tile takes the rest) */
+
+/* One tile: MM_RB rows from i0 times W columns from j0, summed over k in order
+ * in registers (acc), then stored. `ta`: a is stored [K,M]. The row index is
+ * clamped (rows past M recompute row M-1 and are not stored). */
+static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, const char *M, const char *N, const char *K,
+                         bool ta, bool clamp, const char *j0, int64_t w) {
+  emit_line(e, "float acc[%d][%lld];", MM_RB, (long long)w);
+  emit_line(e, "memset(acc, 0, sizeof acc);");
+  emit_open(e, "for (size_t k = 0; k < %s; k++)", K);
+  emit_line(e, "const float *br = %s + k * %s + %s;", Bk, N, j0);
+  Buf b = {0};
+  for (int r = 0; r < MM_RB; r++) {
+    const char *row = clamp ? arena_printf(&e->g->arena, "r%d", r) : arena_printf(&e->g->arena, "i0 + %d", r);
+    if (ta) buf_printf(&b, "%sa%d = %s[k * %s + %s]", r ? ", " : "", r, A, M, row);
+    else buf_printf(&b, "%sa%d = %s[%s%s%s * %s + k]", r ? ", " : "", r, A, clamp ? "" : "(", row, clamp ? "" : ")", K);
+  }
+  emit_line(e, "const float %s;", b.data);
+  buf_free(&b);
+  emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)w);
+  for (int r = 0; r < MM_RB; r++) emit_line(e, "acc[%d][c] += a%d * br[c];", r, r);
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "for (size_t r = 0; r < %d%s; r++)", MM_RB, clamp ? arena_printf(&e->g->arena, " && i0 + r < %s", M) : "");
+  emit_line(e, "  for (size_t c = 0; c < %lld; c++) %s[(i0 + r) * %s + %s + c] = acc[r][c];", (long long)w, O, N, j0);
+}
+
+/* Register-tiled: each tile keeps MM_RB x MM_CB sums in registers while it
+ * walks k, so every b row loaded serves MM_RB rows and every a element MM_CB
+ * columns. op(b) is read as rows [k][N]: a transposed b is first copied into
+ * that order in the scratch space. Tiles of rows are what threads share; each
+ * output element sums over k in order, whatever the number of threads. */
+static void matmul_emit_tiled(Emit *e, Node *n) {
+  Value *a = n->in[0], *b = n->in[1], *o = n->out[0];
+  bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
+  const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
+  const char *A = emit_ref(e, a), *Bk = emit_ref(e, b), *O = emit_ref(e, o);
+  int64_t nn = o->shape.d[1], full = nn / MM_CB * MM_CB;
+  bool clamp = o->shape.d[0] == DIM_BATCH || o->shape.d[0] % MM_RB;
+  emit_line(e, "/* tiles of %d rows x %d columns, sums in registers%s */", MM_RB, MM_CB, tb ? "; b^T copied to scratch as [K][N]" : "");
+  block_open(e);
+  if (tb) { /* in blocks of 16 rows of b, so the rows being read stay in cache */
+    emit_line(e, "float *bt = (float *)scratch;");
+    emit_open(e, "for (size_t j0 = 0; j0 < %s; j0 += 16)", N);
+    emit_open(e, "for (size_t k = 0; k < %s; k++)", K);
+    emit_line(e, "for (size_t j = j0; j < j0 + 16 && j < %s; j++) bt[k * %s + j] = %s[j * %s + k];", N, N, Bk, K);
+    emit_close(e);
+    emit_close(e);
+    Bk = "bt";
+  }
+  if (matmul_parallel(a, o)) emit_line(e, "NN2C_PARALLEL_FOR");
+  if (o->shape.d[0] == DIM_BATCH) emit_open(e, "for (size_t ib = 0; ib < (B + %d) / %d; ib++)", MM_RB - 1, MM_RB);
+  else emit_open(e, "for (size_t ib = 0; ib < %lld; ib++)", (long long)((o->shape.d[0] + MM_RB - 1) / MM_RB));
+  emit_line(e, "const size_t i0 = ib * %d;", MM_RB);
+  if (clamp) {
+    for (int r = 0; r < MM_RB; r++) emit_line(e, "const size_t r%d = i0 + %d < %s ? i0 + %d : %s - 1;", r, r, M, r, M);
+  }
+  if (full) {
+    emit_open(e, "for (size_t j0 = 0; j0 < %lld; j0 += %d)", (long long)full, MM_CB);
+    emit_mm_tile(e, A, Bk, O, M, N, K, ta, clamp, "j0", MM_CB);
+    emit_close(e);
+  }
+  if (full < nn) {
+    block_open(e);
+    emit_mm_tile(e, A, Bk, O, M, N, K, ta, clamp, arena_printf(&e->g->arena, "%lld", (long long)full), nn - full);
+    emit_close(e);
+  }
+  emit_close(e);
+  emit_close(e);
+}
+
 /* Loop orders chosen so the innermost loop runs over contiguous memory; rows
  * of the output are independent, so they are what threads share (each output
  * element still sums over k in order). */
 void matmul_emit(Emit *e, Node *n) {
   Value *a = n->in[0], *b = n->in[1], *o = n->out[0];
   bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
+  if (o->dtype == DT_F32 && (!tb || matmul_uses_scratch(n))) {
+    matmul_emit_tiled(e, n);
+    return;
+  }
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1);
   const char *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
   const char *A = emit_ref(e, a), *Bm = emit_ref(e, b), *O = emit_ref(e, o);

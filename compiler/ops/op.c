@@ -161,7 +161,11 @@ static const char *reserved[] = {
   "i4", "i5", "i6", "i7", "u", "h", "keep", "status", "params", "state", "arena",
   /* conv.c */
   "nb", "oh", "ow", "kh", "kw", "ih", "iw", "xo", "xp", "wp", "ci", "co", "gi", "dp", "wr", "dr", "lane", "l", "yp",
-  "cnt", "c", "bi", "bv",
+  "cnt", "c", "bi", "bv", "bt", "gt", "dq", "xk", "xs", "src", "patch", "zeros", "wt", "wk", "P", "pb", "t", "c0", "ci0",
+  "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "first", "last",
+  "part", "task", "n0", "n1", "nt", "scratch", "x0", "g", "to", "xr", "p1",
+  /* matmul.c */
+  "bt", "br", "ib", "j0", "r0", "r1", "r2", "r3",
   "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
   "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
   "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
@@ -193,6 +197,7 @@ char *emit_numel_range(Emit *e, Value *v, int from, int to) {
 }
 
 char *emit_numel(Emit *e, Value *v) { return emit_numel_range(e, v, 0, v->shape.rank); }
+
 
 static void emit_indent(Emit *e) {
   for (int i = 0; i < e->indent; i++) buf_puts(e->b, "  ");

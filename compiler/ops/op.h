@@ -70,6 +70,8 @@ Value *build_unbroadcast(Graph *g, Value *grad, Shape shape);
 Value *build_reshape(Graph *g, Value *x, Shape shape);
 /* Keras `same` pads of one spatial axis (input in, window k, stride s,
  * dilation d): output ceil(in / s), the odd pixel at the end (conv.c). */
+/* The tiled matmul copies b^T into the step's scratch space (matmul.c). */
+bool matmul_uses_scratch(const Node *n);
 void conv_same_pads(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi);
 
 /* Shape inference helpers shared by the hooks. */

@@ -119,7 +119,6 @@ static void reduce_emit(Emit *e, Node *n, bool mean) {
       hi = i + 1;
     }
   const char *X = emit_ref(e, x), *O = emit_ref(e, o);
-  emit_line(e, "memset(%s, 0, sizeof(float) * %s);", O, emit_numel(e, o));
   bool contiguous = true;
   for (int i = lo; i < hi && lo >= 0; i++) contiguous = contiguous && red[i];
   if (lo < 0) {
@@ -129,6 +128,22 @@ static void reduce_emit(Emit *e, Node *n, bool mean) {
   NN2C_ASSERT(contiguous); /* TODO(issue 4): general axis sets need transposition */
   const char *outer = emit_numel_range(e, x, 0, lo), *r = emit_numel_range(e, x, lo, hi);
   const char *inner = emit_numel_range(e, x, hi, rank);
+  int64_t ninner = 1; /* -1: the kept trailing dims include the batch */
+  for (int i = hi; i < rank; i++) ninner = x->shape.d[i] == DIM_BATCH || ninner < 0 ? -1 : ninner * x->shape.d[i];
+  if (ninner >= 1 && ninner <= 1024) {
+    /* sums in a local row, so they can stay in registers */
+    emit_open(e, "for (size_t i = 0; i < %s; i++)", outer);
+    emit_line(e, "float acc[%s];", inner);
+    emit_line(e, "memset(acc, 0, sizeof acc);");
+    emit_open(e, "for (size_t k = 0; k < %s; k++)", r);
+    emit_line(e, "for (size_t j = 0; j < %s; j++) acc[j] += %s[(i * %s + k) * %s + j];", inner, X, r, inner);
+    emit_close(e);
+    emit_line(e, "for (size_t j = 0; j < %s; j++) %s[i * %s + j] = acc[j]%s;", inner, O, inner,
+              mean ? arena_printf(&e->g->arena, " / (float)(%s)", r) : "");
+    emit_close(e);
+    return;
+  }
+  emit_line(e, "memset(%s, 0, sizeof(float) * %s);", O, emit_numel(e, o));
   emit_open(e, "for (size_t i = 0; i < %s; i++)", outer);
   emit_open(e, "for (size_t k = 0; k < %s; k++)", r);
   emit_line(e, "for (size_t j = 0; j < %s; j++) %s[i * %s + j] += %s[(i * %s + k) * %s + j];", inner, O, inner, X, r,

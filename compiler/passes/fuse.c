@@ -1,19 +1,33 @@
-/* fuse.c - folds an activation into the convolution that feeds it.
+/* fuse.c - folds a relu, or a relu's gradient, into the node that feeds it.
  *
  * Requires: shapes; runs after autodiff and optimizer lowering, so no
  * gradient is asked of a fused node (conv2d_grad handles one anyway).
- * Guarantees: the same values computed by fewer nodes. The fused conv2d
- * carries activation="relu" (printed and parsed like any attribute; the
- * interpreter and the emitter both apply it), writes the relu's output value
- * directly, and its pre-activation tensor no longer exists, so it takes no
- * arena space and no pass over memory.
+ * Guarantees: the same values computed by fewer nodes. A fused node carries
+ * activation="relu" (printed and parsed like any attribute; the interpreter
+ * and the emitter both apply it) and writes the relu's (or relu_grad's)
+ * output value directly; the intermediate tensor no longer exists, so it
+ * takes no arena space and no pass over memory.
  *
  * 1. Count uses of every value.
- * 2. For each conv2d without an activation whose output is read only by one
- *    relu and is not handed back by the step (an output, the loss, a
- *    gradient or an assigned value): mark the conv with activation="relu",
- *    make it produce the relu's output and drop the relu.
- * 3. Compact the graph (the pre-activation value has no producer left). */
+ * 2. For each node whose output is read only by one node and is not handed
+ *    back by the step (an output, the loss, a gradient or an assigned value):
+ *    a. conv2d without an activation, read by relu: the conv computes
+ *       relu(conv) (activation="relu");
+ *    b. maxpool2d_grad(dy, y) read by relu_grad(., y), the same y (the output
+ *       of the relu before the pooling): the pooling gradient lets dy through
+ *       only where the window's maximum is positive (activation="relu").
+ *    The node takes over the reader's output value and the reader is dropped.
+ * 3. Compact the graph (the intermediate value has no producer left).
+ * 4. Elementwise chains: an elementwise node whose output (f32, not handed
+ *    back) is read only by one elementwise node of the same output shape is
+ *    marked inline=1: it is computed inside its reader's loop, as a local
+ *    variable, so a chain such as the Adam update of a parameter (about ten
+ *    nodes) is one pass over memory. The graph keeps every node: the
+ *    interpreter evaluates inline nodes like any other (the mark changes no
+ *    value), memplan gives their outputs no storage and counts their reads as
+ *    their reader's, and the emitter writes them in the reader's loop
+ *    (elementwise.c). A tree of inline nodes reads at most EW_LEAVES distinct
+ *    tensors. */
 #include "pass.h"
 
 #include <string.h>
@@ -43,15 +57,44 @@ static Node *sole_user(Graph *g, Value *v) {
   return user;
 }
 
+#define EW_LEAVES 8 /* elementwise.c's EW_MAX_LEAVES */
+
+static bool is_ew(const Node *n) { return (op_table[n->op].flags & OPF_ELEMENTWISE) && n->out[0]->dtype == DT_F32; }
+
+/* Tensors read from memory by n's loop, counting those of its inline producers (with repeats). */
+static int ew_leaves(const Node *n) {
+  int c = 0;
+  for (int k = 0; k < n->nin; k++) {
+    Value *v = n->in[k];
+    c += v->def && node_int(v->def, "inline", 0) ? ew_leaves(v->def) : 1;
+  }
+  return c;
+}
+
+static void fuse_chains(Graph *g) {
+  for (int i = 0; i < g->nnodes; i++) { /* producers come before their readers */
+    Node *n = g->nodes[i];
+    Value *z = n->out[0];
+    if (!is_ew(n) || z->nuses != 1 || is_root(g, z)) continue;
+    Node *r = sole_user(g, z);
+    if (!r || !is_ew(r) || !shape_eq(r->out[0]->shape, z->shape)) continue;
+    if (ew_leaves(r) - 1 + ew_leaves(n) > EW_LEAVES) continue;
+    node_set_int(g, n, "inline", 1);
+  }
+}
+
 bool pass_fuse(Graph *g, PassCtx *cx) {
   (void)cx;
   graph_recount(g);
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     Value *z = n->out[0];
-    if (n->dead || n->op != OP_CONV2D || node_attr(n, "activation") || z->nuses != 1 || is_root(g, z)) continue;
+    if (n->dead || node_attr(n, "activation") || z->nuses != 1 || is_root(g, z)) continue;
+    if (n->op != OP_CONV2D && n->op != OP_MAXPOOL2D_GRAD) continue;
     Node *r = sole_user(g, z);
-    if (!r || r->op != OP_RELU) continue;
+    bool conv_relu = n->op == OP_CONV2D && r && r->op == OP_RELU;
+    bool pool_relu = n->op == OP_MAXPOOL2D_GRAD && r && r->op == OP_RELU_GRAD && r->in[0] == z && r->in[1] == n->in[1];
+    if (!conv_relu && !pool_relu) continue;
     node_set_string(g, n, "activation", "relu");
     n->out[0] = r->out[0];
     r->out[0]->def = n;
@@ -60,5 +103,6 @@ bool pass_fuse(Graph *g, PassCtx *cx) {
   }
   graph_compact(g);
   graph_recount(g);
+  fuse_chains(g);
   return true;
 }

@@ -10,6 +10,8 @@
  *
  * 1. Lifetime of a value: [index of its producer, index of its last reader];
  *    values the step hands back (outputs, loss, assigned values) live to the end.
+ *    Nodes marked inline=1 (fuse.c) run in their reader's loop: their outputs
+ *    get no storage and their reads count at the reader's index.
  * 2. Per part, place values largest first at the lowest offset that does not
  *    collide with an already placed value of overlapping lifetime (first fit).
  * 3. Report the arena size and the sum of the sizes it would take unshared. */
@@ -61,13 +63,26 @@ static void plan_part(Slot *s, int n, int64_t align, int64_t *total, int64_t *un
   *total = align_up(*total, align);
 }
 
+/* A node marked inline=1 (fuse.c) runs inside its sole reader's loop: its
+ * output takes no space, and its inputs are read when the reader runs. */
 static void lifetimes(Graph *g, int *start, int *end) {
-  for (int i = 0; i < g->nvalues; i++) start[i] = end[i] = -1;
+  int *at = xmalloc(sizeof(int) * (size_t)(g->nnodes + 1)); /* where node i really runs */
+  int *reader = xmalloc(sizeof(int) * (size_t)(g->nvalues + 1));
+  for (int i = 0; i < g->nvalues; i++) start[i] = end[i] = reader[i] = -1;
+  for (int i = 0; i < g->nnodes; i++)
+    for (int k = 0; k < g->nodes[i]->nin; k++) reader[g->nodes[i]->in[k]->id] = i;
+  for (int i = g->nnodes - 1; i >= 0; i--) {
+    Node *n = g->nodes[i];
+    at[i] = node_int(n, "inline", 0) ? at[reader[n->out[0]->id]] : i;
+  }
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    for (int k = 0; k < n->nout; k++) start[n->out[k]->id] = end[n->out[k]->id] = i;
-    for (int k = 0; k < n->nin; k++) end[n->in[k]->id] = i;
+    for (int k = 0; k < n->nout && at[i] == i; k++) start[n->out[k]->id] = end[n->out[k]->id] = i;
+    for (int k = 0; k < n->nin; k++)
+      if (at[i] > end[n->in[k]->id]) end[n->in[k]->id] = at[i];
   }
+  free(at);
+  free(reader);
   int last = g->nnodes;
   for (int i = 0; i < g->noutputs; i++) end[g->outputs[i]->id] = last;
   for (int i = 0; i < g->nassigns; i++) end[g->assigns[i].src->id] = last;

@@ -22,12 +22,23 @@ int main(int argc, char **argv) {
   int nv = g->nvalues, last = g->nnodes;
   int *start = xcalloc((size_t)nv, sizeof(int)), *end = xcalloc((size_t)nv, sizeof(int));
   for (int i = 0; i < nv; i++) start[i] = end[i] = -1;
+  /* a node marked inline=1 (fuse.c) runs in its sole reader's loop: no
+   * storage of its own, and its reads happen when that reader runs */
+  int *at = xcalloc((size_t)g->nnodes + 1, sizeof(int));
+  for (int i = g->nnodes - 1; i >= 0; i--) {
+    at[i] = i;
+    if (!node_int(g->nodes[i], "inline", 0)) continue;
+    for (int j = i + 1; j < g->nnodes; j++)
+      for (int k = 0; k < g->nodes[j]->nin; k++)
+        if (g->nodes[j]->in[k] == g->nodes[i]->out[0]) at[i] = at[j];
+  }
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    for (int k = 0; k < n->nout; k++) start[n->out[k]->id] = end[n->out[k]->id] = i;
+    for (int k = 0; k < n->nout && at[i] == i; k++) start[n->out[k]->id] = end[n->out[k]->id] = i;
     for (int k = 0; k < n->nin; k++)
-      if (end[n->in[k]->id] < i) end[n->in[k]->id] = i;
+      if (end[n->in[k]->id] < at[i]) end[n->in[k]->id] = at[i];
   }
+  free(at);
   for (int i = 0; i < g->noutputs; i++) end[g->outputs[i]->id] = last;
   for (int i = 0; i < g->nassigns; i++) end[g->assigns[i].src->id] = last;
   for (int i = 0; i < g->ngrads; i++) end[g->grads[i].grad->id] = last;
