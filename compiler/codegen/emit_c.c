@@ -70,16 +70,14 @@ static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff) {
 
 static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefix);
 
-/* Bytes of scratch space a graph's nodes need beyond the planned tensors:
- * the blocked conv2d_grad_input transposes its kernel there (conv.c), the
- * tiled matmul its b^T operand (matmul.c). The scratch follows the planned
+/* Bytes of scratch space a graph's nodes need beyond the planned tensors
+ * (node_scratch_bytes: transposed operands, im2col patches). The scratch follows the planned
  * part of the arena; nodes use it one at a time. */
 static int64_t scratch_bytes(Graph *g) {
   int64_t most = 0;
   for (int i = 0; g && i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    bool uses = n->op == OP_CONV2D_GRAD_INPUT || (n->op == OP_MATMUL && matmul_uses_scratch(n));
-    int64_t b = uses ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+    int64_t b = node_scratch_bytes(n);
     if (b > most) most = b;
   }
   return (most + 63) / 64 * 64;
@@ -252,6 +250,9 @@ static const char *omp_macros =
   "#define NN2C_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) num_threads(nt)\")\n"
   "#else\n"
   "#define NN2C_PARALLEL_FOR\n"
+  "#endif\n"
+  "#ifdef NN2C_USE_CBLAS /* matmuls and convolutions call cblas_sgemm (make BLAS=openblas) */\n"
+  "#include <cblas.h>\n"
   "#endif\n\n";
 
 static bool has_op(Graph *g, OpKind op) {
@@ -336,7 +337,8 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
              m->file->src.path, N);
   buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
   buf_puts(c, omp_macros);
-  buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) { m->threads = threads > 0 ? threads : 1; }\n\n", N, N);
+  buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) {\n  m->threads = threads > 0 ? threads : 1;\n"
+                "#ifdef NN2C_OPENBLAS /* OpenBLAS's own threads, for its sgemm calls */\n  openblas_set_num_threads(m->threads);\n#endif\n}\n\n", N, N);
   CompiledGraph *gs[3] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL};
   buf_printf(c, "size_t %s_arena_bytes(int batch) {\n  size_t b = batch > 0 ? (size_t)batch : 0, need = 0, a;\n", N);
   for (int i = 0; i < 3; i++)
