@@ -418,6 +418,30 @@ static void emit_tap_axpy(Emit *e, const Geom *G, const char *dst, const char *s
   }
 }
 
+/* Multiply-adds (taps for pooling) per sample: the pixels of the output (or
+ * dy) times the taps of each. */
+static int64_t conv_work(const Node *n) {
+  bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT;
+  Value *px = n->op == OP_CONV2D_GRAD_WEIGHT ? n->in[1] : n->op == OP_CONV2D || n->op == OP_MAXPOOL2D || n->op == OP_AVGPOOL2D ? n->out[0] : n->in[0];
+  int64_t taps = 1;
+  if (conv) {
+    Shape k = n->op == OP_CONV2D_GRAD_WEIGHT ? n->out[0]->shape : n->in[1]->shape;
+    taps = k.d[0] * k.d[1] * k.d[2];
+  } else {
+    const Attr *a = node_attr(n, "kernel");
+    for (int i = 0; a && i < a->n; i++) taps *= a->ints[i];
+  }
+  return shape_numel(px->shape, 1) * taps;
+}
+
+/* The parallel-loop pragma, with the node's work: small work runs on the
+ * calling thread (a parallel region costs more than it saves there). */
+static void emit_parallel(Emit *e, Node *n) {
+  Value *px = n->op == OP_CONV2D_GRAD_WEIGHT ? n->in[1] : n->in[0];
+  if (shape_has_batch(px->shape)) emit_line(e, "NN2C_PARALLEL_FOR_IF(B * %lldu)", (long long)conv_work(n));
+  else emit_line(e, "NN2C_PARALLEL_FOR_IF(%lldu)", (long long)conv_work(n));
+}
+
 /* ---- blocked kernels (groups = 1, channel counts multiples of 16) ----
  * Convolution and its input gradient are both a "gather GEMM": for a block
  * of PB destination pixels, every tap names one source row per pixel (a row
@@ -513,9 +537,9 @@ static void emit_gather_core(Emit *e, const GatherCore *gc) {
  * pixel's whole window into a patch row instead: one tap of KH*KW*Cin. */
 static bool conv_patch(const Geom *G) { return G->c < 4 && G->kh * G->kw * G->c <= 16; }
 
-static void emit_block_open(Emit *e, const char *P, int64_t taps, int64_t patch) {
+static void emit_block_open(Emit *e, Node *n, const char *P, int64_t taps, int64_t patch) {
   emit_line(e, "const size_t P = %s;", P);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t pb = 0; pb < (P + %d) / %d; pb++)", CONV_PB - 1, CONV_PB);
   emit_line(e, "const float *src[%lld][%d];", (long long)taps, CONV_PB);
   if (patch) emit_line(e, "float patch[%d][%lld];", CONV_PB, (long long)patch);
@@ -541,7 +565,7 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const Geom *G, bool relu) {
   if (!patch && pad) emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->c);
   if (direct) emit_line(e, "/* few input channels: a pixel's window is one patch row, read in place */");
   else if (patch) emit_line(e, "/* few input channels: each pixel's %lld inputs gathered into one patch row */", (long long)(taps * G->c));
-  emit_block_open(e, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch && !direct ? taps * G->c : 0);
+  emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch && !direct ? taps * G->c : 0);
   emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", (long long)(G->oh * G->ow),
             (long long)G->ow, (long long)G->oh, (long long)G->ow);
   if (direct) {
@@ -587,7 +611,7 @@ static void conv2d_emit_native(Emit *e, Node *n) {
     return;
   }
   const char *X = emit_ref(e, x), *W = emit_ref(e, w), *Y = emit_ref(e, y);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
   emit_line(e, "float acc[%lld];", (long long)G.f);
   if (n->nin == 3) emit_line(e, "memcpy(acc, %s, sizeof acc);", emit_ref(e, n->in[2]));
@@ -620,7 +644,7 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   int64_t kk = split ? G->kw * G->c : G->kh * G->kw * G->c, cob = G->f / cb;
   emit_line(e, "/* tasks of %d output channels x %lld patch rows%s (few input channels) */", cb, (long long)kk,
             split ? " of one kernel row" : "");
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t task = 0; task < %lld; task++)", (long long)((split ? G->kh : 1) * cob));
   emit_line(e, "const size_t c0 = task %% %lld * %d%s;", (long long)cob, cb, split ? arena_printf(&e->g->arena, ", kh = task / %lld", (long long)cob) : "");
   emit_line(e, "float acc[%lld][%d];", (long long)kk, cb);
@@ -670,7 +694,7 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DW, emit_numel(e, n->out[0]));
   const char *N = emit_dim(e, n->in[0], 0);
   long long ntask = (long long)(G->kh * G->kw * cib * cob);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t part = 0; part < (size_t)nt; part++)");
   emit_line(e, "const size_t first = %lld * part / (size_t)nt, last = %lld * (part + 1) / (size_t)nt;", ntask, ntask);
   emit_open(e, "for (size_t n0 = 0; n0 < (size_t)%s; n0 += %lld)", N, (long long)nbc);
@@ -783,7 +807,7 @@ static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const Geom *G) {
   block_open(e);
   emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->f);
   emit_weight_transpose(e, G, W);
-  emit_block_open(e, emit_numel_range(e, n->out[0], 0, 3), taps, 0);
+  emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), taps, 0);
   emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G->h * G->w),
             plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G->w, (long long)G->h), G->pt),
             plus(e, arena_printf(&e->g->arena, "p %% %lld", (long long)G->w), G->pl),
@@ -831,7 +855,7 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
   block_open(e);
   emit_weight_transpose(e, G, W);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, n->out[0]));
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t g = 0; g < (B + %d) / %d; g++)", CONV_PB - 1, CONV_PB);
   emit_line(e, "const size_t p1 = (g * %d + %d < B ? g * %d + %d : B) * %lld;", CONV_PB, CONV_PB, CONV_PB, CONV_PB, per);
   emit_open(e, "for (size_t pb = g * %d * %lld; pb < p1; pb += %d)", CONV_PB, per, CONV_PB);
@@ -892,7 +916,7 @@ static void conv2d_grad_input_emit_native(Emit *e, Node *n) {
     return;
   }
   const char *DY = emit_ref(e, dy), *W = emit_ref(e, w), *DX = emit_ref(e, dx);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t p = 0; p < %s; p++)", emit_numel_range(e, dx, 0, 3));
   emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G.h * G.w),
             plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G.w, (long long)G.h), G.pt),
@@ -1077,7 +1101,7 @@ static void emit_pool(Emit *e, Node *n, bool max) {
   Geom G;
   NN2C_ASSERT(!pool_geom(n, x->shape, &G));
   const char *X = emit_ref(e, x), *Y = emit_ref(e, y), *C = ll(e, G.c);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
   if (!G.pt && !G.pl && !G.pb && !G.pr) { /* every tap valid: the window at fixed offsets, reduced in a local row */
     emit_line(e, "const float *x0 = %s + ((nb * %lld + %s) * %lld + %s) * %s;", X, (long long)G.h, mul(e, "oh", G.sh),
@@ -1119,7 +1143,7 @@ static void maxpool2d_grad_emit_tiled(Emit *e, Node *n, const Geom *G, bool relu
   const char *X = emit_ref(e, n->in[1]), *DY = emit_ref(e, n->in[0]), *DX = emit_ref(e, n->out[0]), *C = ll(e, G->c);
   int64_t taps = G->kh * G->kw, row = G->w * G->c;
   emit_line(e, "/* the windows tile the input: every dx element is written once */");
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_out_pixels(e, G, emit_numel_range(e, n->in[0], 0, 3));
   emit_line(e, "const size_t xo = ((nb * %lld + oh * %lld) * %lld + ow * %lld) * %s;", (long long)G->h, (long long)G->kh,
             (long long)G->w, (long long)G->kw, C);
@@ -1167,7 +1191,7 @@ void maxpool2d_grad_emit(Emit *e, Node *n) {
   }
   const char *X = emit_ref(e, x), *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
-  if (pool_disjoint(&G)) emit_line(e, "NN2C_PARALLEL_FOR /* windows do not overlap */");
+  if (pool_disjoint(&G)) emit_parallel(e, n); /* windows do not overlap */
   emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
   emit_line(e, "size_t bi[%s] = {0}, cnt = 0;", C);
   emit_line(e, "float bv[%s] = {0.0f};", C);
@@ -1191,7 +1215,7 @@ void avgpool2d_grad_emit(Emit *e, Node *n) {
   NN2C_ASSERT(!pool_geom(n, dx->shape, &G));
   const char *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
-  if (pool_disjoint(&G)) emit_line(e, "NN2C_PARALLEL_FOR /* windows do not overlap */");
+  if (pool_disjoint(&G)) emit_parallel(e, n); /* windows do not overlap */
   emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
   emit_line(e, "const float *dp = %s + p * %s;", DY, C);
   emit_line(e, "size_t cnt = 0;");

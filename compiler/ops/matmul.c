@@ -70,10 +70,18 @@ void matmul_grad(Graph *g, Node *n, Value **dy, Value **dx) {
 static int64_t dim32(int64_t d) { return d == DIM_BATCH ? 32 : d; }
 
 /* Worth threads from 64K multiply-adds, counting the batch dimension as 32
- * (a holds M*K elements either way round). */
+ * (a holds M*K elements either way round); at run time the pragma's
+ * threshold (NN2C_PARALLEL_FOR_IF) checks the real work. */
 static bool matmul_parallel(Value *a, Value *o) {
   int64_t m = dim32(o->shape.d[0]), k = dim32(a->shape.d[0]) * dim32(a->shape.d[1]) / m;
   return m * dim32(o->shape.d[1]) * k >= 65536;
+}
+
+static const char *matmul_pragma(Emit *e, Node *n) {
+  Value *a = n->in[0], *o = n->out[0];
+  bool ta = node_int(n, "transa", 0);
+  return arena_printf(&e->g->arena, "NN2C_PARALLEL_FOR_IF((size_t)%s * %s * %s)", emit_dim(e, o, 0), emit_dim(e, o, 1),
+                      ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1));
 }
 
 /* The tiled kernel transposes a b^T operand into the step's scratch space,
@@ -145,7 +153,7 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
     emit_close(e);
     Bk = "bt";
   }
-  if (matmul_parallel(a, o)) emit_line(e, "NN2C_PARALLEL_FOR");
+  if (matmul_parallel(a, o)) emit_line(e, "%s", matmul_pragma(e, n));
   if (o->shape.d[0] == DIM_BATCH) emit_open(e, "for (size_t ib = 0; ib < (B + %d) / %d; ib++)", MM_RB - 1, MM_RB);
   else emit_open(e, "for (size_t ib = 0; ib < %lld; ib++)", (long long)((o->shape.d[0] + MM_RB - 1) / MM_RB));
   emit_line(e, "const size_t i0 = ib * %d;", MM_RB);
@@ -179,7 +187,7 @@ static void matmul_emit_native(Emit *e, Node *n) {
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1);
   const char *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
   const char *A = emit_ref(e, a), *Bm = emit_ref(e, b), *O = emit_ref(e, o);
-  const char *par = matmul_parallel(a, o) ? "NN2C_PARALLEL_FOR" : NULL;
+  const char *par = matmul_parallel(a, o) ? matmul_pragma(e, n) : NULL;
   if (tb && !ta) { /* rows of a dot rows of b */
     if (par) emit_line(e, "%s", par);
     emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", M);
