@@ -38,10 +38,15 @@ static void fold(Graph *g, Node *n) {
   n->dead = true;
 }
 
+bool constfold_node(Graph *g, Node *n) {
+  if (n->dead || !foldable(n)) return false;
+  fold(g, n);
+  return true;
+}
+
 bool pass_constfold(Graph *g, PassCtx *cx) {
   (void)cx;
-  for (int i = 0; i < g->nnodes; i++)
-    if (!g->nodes[i]->dead && foldable(g->nodes[i])) fold(g, g->nodes[i]);
+  for (int i = 0; i < g->nnodes; i++) constfold_node(g, g->nodes[i]);
   graph_compact(g);
   return true;
 }
