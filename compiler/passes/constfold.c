@@ -44,11 +44,17 @@ static bool fold(Graph *g, Node *n) {
   return true;
 }
 
+/* Folds n when all its inputs are constant. False only when the kernel
+ * rejects the constant data (the message is printed). */
+bool constfold_node(Graph *g, Node *n) {
+  if (n->dead || !foldable(n)) return true;
+  return fold(g, n);
+}
+
 bool pass_constfold(Graph *g, PassCtx *cx) {
   (void)cx;
   bool ok = true;
-  for (int i = 0; i < g->nnodes && ok; i++)
-    if (!g->nodes[i]->dead && foldable(g->nodes[i])) ok = fold(g, g->nodes[i]);
+  for (int i = 0; i < g->nnodes && ok; i++) ok = constfold_node(g, g->nodes[i]);
   graph_compact(g);
   return ok;
 }
