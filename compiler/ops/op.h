@@ -32,6 +32,7 @@ void tensor_set(Tensor *t, int64_t i, double v);
 typedef struct {
   int64_t batch; /* value of N for this run */
   uint64_t step; /* training step counter (seeds dropout masks) */
+  const char *error; /* set by a kernel that met bad data (an id out of range) */
 } EvalCtx;
 
 /* C emission context for one function body. */

@@ -17,7 +17,7 @@ static bool foldable(Node *n) {
     if (n->in[k]->kind != VK_CONST || shape_has_batch(n->in[k]->shape)) return false;
   for (int k = 0; k < n->nout; k++)
     if (shape_has_batch(n->out[k]->shape) || n->out[k]->dtype == DT_F16 || n->out[k]->dtype == DT_BF16) return false;
-  return n->nin > 0;
+  return n->nin > 0 && n->nin <= 8 && n->nout <= 8; /* fold's arrays */
 }
 
 static void fold(Graph *g, Node *n) {
@@ -29,7 +29,7 @@ static void fold(Graph *g, Node *n) {
     out[k] = const_tensor(v);
     pout[k] = &out[k];
   }
-  EvalCtx cx = {1, 0};
+  EvalCtx cx = {1, 0, NULL};
   op_table[n->op].eval(&cx, n, pin, pout);
   for (int k = 0; k < n->nout; k++) {
     n->out[k]->kind = VK_CONST;
