@@ -31,6 +31,11 @@ const OpDef op_table[OP_COUNT] = {
 #undef EWN
 };
 
+bool op_nout_ok(const OpDef *d, int nout) {
+  if (d->nout == 0) return nout >= 1;
+  return nout == d->nout || ((d->flags & OPF_VAR_OUT) && nout >= 1 && nout <= d->nout);
+}
+
 bool op_from_name(const char *name, OpKind *k) {
   for (int i = 0; i < OP_COUNT; i++)
     if (!strcmp(op_table[i].name, name)) {

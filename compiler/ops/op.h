@@ -58,6 +58,9 @@ typedef struct {
 
 extern const OpDef op_table[OP_COUNT];
 bool op_from_name(const char *name, OpKind *k);
+/* Whether a node of op d may have nout outputs: exactly d->nout, 1..nout with
+ * OPF_VAR_OUT, any positive number when d->nout is 0 (unstack). */
+bool op_nout_ok(const OpDef *d, int nout);
 const char *op_name(OpKind k);
 
 /* Builders used by frontends, autodiff and optimizer lowering: create a node,

@@ -17,7 +17,7 @@ static bool foldable(Node *n) {
     if (n->in[k]->kind != VK_CONST || shape_has_batch(n->in[k]->shape)) return false;
   for (int k = 0; k < n->nout; k++)
     if (shape_has_batch(n->out[k]->shape) || n->out[k]->dtype == DT_F16 || n->out[k]->dtype == DT_BF16) return false;
-  return n->nin > 0;
+  return n->nin > 0 && n->nin <= 8 && n->nout <= 8; /* fold's arrays */
 }
 
 /* False (and a message) when the kernel rejects the constant data. */
