@@ -382,6 +382,7 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#define %s_DEFAULT_LR %.9gf\n#define %s_DEFAULT_SEED %lluu\n", N, m->train.opt.lr, N,
              (unsigned long long)m->train.seed);
   buf_printf(h, "#define %s_DATASET \"%s\"\n", N, m->train.dataset);
+  buf_printf(h, "#define %s_DATASET_OPTIONS \"%s\"\n", N, m->train.dataset_options);
   buf_printf(h, "#define %s_DATASET_INLINE %d\n", N, m->inline_n > 0 && in->train);
   buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N,
              arena_max(in, batch));
