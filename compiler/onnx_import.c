@@ -109,13 +109,6 @@ static void bind(Imp *I, const char *name, Value *v) {
 
 /* ---- dtypes and tensors ---- */
 
-static bool dtype_from_onnx(int32_t t, DType *d) {
-  static const int map[17] = {-1, DT_F32, DT_U8, DT_I8, DT_U16, DT_I16, DT_I32, DT_I64, -1,
-                              DT_BOOL, DT_F16, DT_F64, DT_U32, DT_U64, -1, -1, DT_BF16};
-  if (t < 0 || t > 16 || map[t] < 0) return false;
-  *d = (DType)map[t];
-  return true;
-}
 
 int dtype_to_onnx(DType d) {
   static const int map[DT_COUNT] = {[DT_F32] = 1, [DT_F64] = 11, [DT_F16] = 10, [DT_BF16] = 16, [DT_I8] = 3,

@@ -205,10 +205,9 @@ int attr_floats(const Node *n, const char *key, double *out, int max) {
 }
 
 bool dtype_from_onnx(int64_t code, DType *t) {
-  static const int map[] = {[1] = DT_F32, [2] = DT_U8, [3] = DT_I8, [4] = DT_U16, [5] = DT_I16, [6] = DT_I32,
-                            [7] = DT_I64, [9] = DT_BOOL, [10] = DT_F16, [11] = DT_F64, [12] = DT_U32,
-                            [13] = DT_U64, [16] = DT_BF16};
-  if (code < 1 || code > 16 || (!map[code] && code != 1)) return false;
+  static const int map[17] = {-1, DT_F32, DT_U8, DT_I8, DT_U16, DT_I16, DT_I32, DT_I64, -1, DT_BOOL, DT_F16,
+                              DT_F64, DT_U32, DT_U64, -1, -1, DT_BF16};
+  if (code < 0 || code > 16 || map[code] < 0) return false;
   *t = (DType)map[code];
   return true;
 }
