@@ -330,7 +330,8 @@ Model *model_new_imported(const char *path, const char *name, Graph *(*import)(c
   m->file = arena_alloc(&m->arena, sizeof(ModelFile));
   m->file->src = (Source){arena_strdup(&m->arena, path), "", 0};
   m->name = arena_strdup(&m->arena, name);
-  m->train = (TrainSpec){false, LOSS_SPARSE_CCE, false, {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0}, 1, 1, 1, false, "random", ""};
+  m->train = (TrainSpec){.loss = LOSS_SPARSE_CCE, .opt = {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0}, .batch = 1,
+                         .epochs = 1, .seed = 1, .dataset = "random", .dataset_options = ""};
   m->import = import;
   m->import_ctx = ctx;
   return m;
