@@ -101,7 +101,7 @@ def build(case, ops):
         if i in conv:
             attrs.append(attr_text(conv[i], a))
             if n.op_type in ('Range', 'OneHot') and i == len(n.input) - 1:
-                attrs.append(f'dtype={onnx.helper.np_dtype_to_tensor_dtype(a.dtype)}')
+                attrs.append(f'dtype={onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[a.dtype]}')
             continue
         if a.dtype.type not in DTYPES:
             return None, f'dtype {a.dtype}'
