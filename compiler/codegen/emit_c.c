@@ -78,7 +78,8 @@ static int64_t scratch_bytes(Graph *g) {
   int64_t most = 0;
   for (int i = 0; g && i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    bool uses = n->op == OP_CONV2D_GRAD_INPUT || (n->op == OP_MATMUL && matmul_uses_scratch(n));
+    bool uses = n->op == OP_CONV2D_GRAD_INPUT || (n->op == OP_MATMUL && matmul_uses_scratch(n)) ||
+                (n->op == OP_GEMM && gemm_uses_scratch(g, n));
     int64_t b = uses ? shape_numel_static(n->in[1]->shape) * 4 : 0;
     if (b > most) most = b;
   }

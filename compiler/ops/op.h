@@ -75,6 +75,8 @@ void node_set_reshape(Graph *g, Node *n, Shape s); /* reshape's attributes for e
  * dilation d): output ceil(in / s), the odd pixel at the end (conv.c). */
 /* The tiled matmul copies b^T into the step's scratch space (matmul.c). */
 bool matmul_uses_scratch(const Node *n);
+void matmul_emit(Emit *e, Node *n);
+bool gemm_uses_scratch(Graph *g, const Node *n); /* float gemm runs matmul's kernel (gemm.c) */
 void conv_same_pads(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi);
 
 /* Shape inference helpers shared by the hooks. */
