@@ -54,7 +54,10 @@ static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     node_comment(e, n);
+    bool empty = true; /* zero-size outputs: nothing to compute (and loops to 0 would warn) */
+    for (int k = 0; k < n->nout; k++) empty = empty && !shape_has_batch(n->out[k]->shape) && !shape_numel_static(n->out[k]->shape);
     if (node_int(n, "inline", 0)) emit_line(e, "/* computed in the loop of its reader */");
+    else if (empty) emit_line(e, "/* no elements */");
     else op_table[n->op].emit(e, n);
   }
   Value *pred = g->outputs[0];
@@ -122,7 +125,7 @@ static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefi
     Value *v = g->values[i];
     if (v->kind != VK_CONST || !used[i]) continue;
     int64_t n = shape_numel_static(v->shape);
-    buf_printf(c, "static const %s %s_%s[%lld] = {", emit_ctype(v->dtype), prefix, v->name, (long long)n);
+    buf_printf(c, "static const %s %s_%s[%lld] = {%s", emit_ctype(v->dtype), prefix, v->name, (long long)(n ? n : 1), n ? "" : "0");
     Tensor t = {v->dtype, v->shape, n, v->data};
     for (int64_t j = 0; j < n; j++) buf_printf(c, "%s%.9g", j ? ", " : "", tensor_get(&t, j));
     buf_puts(c, "};\n");

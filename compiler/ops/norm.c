@@ -44,6 +44,7 @@ static bool norm_block(const Node *n, int *lo, int *hi) {
   int r = n->in[0]->shape.rank;
   *lo = 0;
   while (*lo < r && red[*lo]) (*lo)++;
+  if (*lo == r) *lo = 0; /* nothing kept: one group of everything */
   *hi = *lo;
   while (*hi < r && !red[*hi]) (*hi)++;
   for (int i = *hi; i < r; i++)

@@ -208,7 +208,7 @@ static AxisTable emit_axis_table(Emit *e, Node *n, const ResizeSpec *rs, int a) 
     buf_printf(&bo, "%s%d", bo.len ? ", " : "", nt == 0);
   }
   emit_line(e, "static const ptrdiff_t rz%d_i%d[] = {%s};", n->id, a, bi.len ? bi.data : "0");
-  emit_line(e, "static const double rz%d_w%d[] = {%s};", n->id, a, bw.len ? bw.data : "0");
+  if (rs->mode) emit_line(e, "static const double rz%d_w%d[] = {%s};", n->id, a, bw.len ? bw.data : "0");
   if (t.roi) emit_line(e, "static const unsigned char rz%d_o%d[] = {%s};", n->id, a, bo.data);
   buf_free(&bi), buf_free(&bw), buf_free(&bo);
   return t;
