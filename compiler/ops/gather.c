@@ -188,10 +188,10 @@ void gather_elements_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
 
 void gather_elements_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   Value *z = zeros_shaped(g, n->in[0]->dtype, n->in[0]->shape);
-  Value *s = build3(g, OP_SCATTER_ELEMENTS, z, n->in[1], dy[0], NULL);
-  node_set_int(g, s->def, "axis", (int)node_int(n, "axis", 0));
-  node_set_string(g, s->def, "reduction", "add");
-  dx[0] = s;
+  Node *k = build_node(g, OP_SCATTER_ELEMENTS, 3, (Value *[]){z, n->in[1], dy[0]});
+  node_set_int(g, k, "axis", node_int(n, "axis", 0));
+  node_set_string(g, k, "reduction", "add");
+  dx[0] = build_finish(g, k);
 }
 
 static void elements_emit(Emit *e, Node *n, bool scatter) {
@@ -322,9 +322,9 @@ void gather_nd_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { nd_run(cx
 
 void gather_nd_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   NN2C_ASSERT(node_int(n, "batch_dims", 0) == 0 && "gather_nd gradient needs batch_dims=0");
-  Value *s = build3(g, OP_SCATTER_ND, zeros_shaped(g, n->in[0]->dtype, n->in[0]->shape), n->in[1], dy[0], NULL);
-  node_set_string(g, s->def, "reduction", "add");
-  dx[0] = s;
+  Node *k = build_node(g, OP_SCATTER_ND, 3, (Value *[]){zeros_shaped(g, n->in[0]->dtype, n->in[0]->shape), n->in[1], dy[0]});
+  node_set_string(g, k, "reduction", "add");
+  dx[0] = build_finish(g, k);
 }
 
 static void nd_emit(Emit *e, Node *n, bool scatter) {

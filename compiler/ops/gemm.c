@@ -21,8 +21,7 @@ typedef struct {
   bool ta, tb;
 } GemmDims;
 
-static GemmDims gemm_dims(const Node *n) {
-  Shape a = n->in[0]->shape, b = n->in[1]->shape;
+static GemmDims gemm_dims(const Node *n, Shape a, Shape b) {
   GemmDims d = {0, 0, 0, node_int(n, "transA", 0) != 0, node_int(n, "transB", 0) != 0};
   d.m = a.d[d.ta ? 1 : 0], d.k = a.d[d.ta ? 0 : 1], d.n = b.d[d.tb ? 0 : 1];
   return d;
@@ -31,7 +30,7 @@ static GemmDims gemm_dims(const Node *n) {
 const char *gemm_infer(Graph *g, Node *n) {
   Shape a = n->in[0]->shape, b = n->in[1]->shape, out;
   if (a.rank != 2 || b.rank != 2 || n->in[1]->dtype != n->in[0]->dtype) return "gemm needs two 2-D operands of one dtype";
-  GemmDims d = gemm_dims(n);
+  GemmDims d = gemm_dims(n, a, b);
   if (b.d[d.tb ? 1 : 0] != d.k) return "gemm inner dimensions differ";
   Shape s = shape_make(2, (int64_t[]){d.m, d.n});
   if (n->nin > 2) {
@@ -45,7 +44,7 @@ const char *gemm_infer(Graph *g, Node *n) {
 
 void gemm_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx;
-  GemmDims d = gemm_dims(n);
+  GemmDims d = gemm_dims(n, in[0]->shape, in[1]->shape);
   double alpha = node_float(n, "alpha", 1), beta = node_float(n, "beta", 1);
   for (int64_t i = 0; i < d.m; i++)
     for (int64_t j = 0; j < d.n; j++) {
@@ -101,7 +100,7 @@ bool gemm_uses_scratch(Graph *g, const Node *n) {
 }
 
 void gemm_emit(Emit *e, Node *n) {
-  GemmDims d = gemm_dims(n);
+  GemmDims d = gemm_dims(n, n->in[0]->shape, n->in[1]->shape);
   double alpha = node_float(n, "alpha", 1), beta = n->nin > 2 ? node_float(n, "beta", 1) : 0;
   if (n->out[0]->dtype == DT_F32) { /* matmul's kernels are f32 */
     Node m = gemm_as_matmul(e->g, n);
