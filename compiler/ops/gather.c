@@ -341,9 +341,9 @@ static void nd_emit(Emit *e, Node *n, bool scatter) {
   emit_line(e, "size_t p = 0, q = (i * %lld + j) * %s;", (long long)sp.nt, slab);
   for (int m = 0; m < sp.k; m++) {
     const char *d = emit_dim(e, data, sp.b + m);
-    emit_index(e, arena_printf(&e->g->arena, "c%d", m),
+    emit_index(e, arena_printf(&e->g->arena, "a%d", m), /* a0..a7: names no value takes */
                arena_printf(&e->g->arena, "%s[(i * %lld + j) * %d + %d]", emit_ref(e, ix), (long long)sp.nt, sp.k, m), d);
-    emit_line(e, "p = p * %s + (size_t)c%d;", d, m);
+    emit_line(e, "p = p * %s + (size_t)a%d;", d, m);
   }
   emit_line(e, "p = i * %s + p * %s;", per, slab);
   if (!scatter) emit_line(e, "memcpy(%s + q, %s + p, sizeof(%s) * %s);", Y, X, ty, slab);
