@@ -83,27 +83,27 @@ static const char *gemm_c_ref(Emit *e, Node *n) {
                       cj ? "j" : ci ? "" : "0");
 }
 
-/* The matmul node computing op(A) op(B) into the gemm's output. */
-static Node gemm_as_matmul(Graph *g, const Node *n) {
+/* The matmul node computing op(A) op(B) into the gemm's output (attributes in a[2]). */
+static Node gemm_as_matmul(const Node *n, Attr *a) {
   Node m = *n;
-  m.op = OP_MATMUL;
-  m.nin = 2;
-  m.nattrs = 0;
-  node_set_int(g, &m, "transa", node_int(n, "transA", 0));
-  node_set_int(g, &m, "transb", node_int(n, "transB", 0));
+  a[0] = (Attr){.key = "transa", .type = AT_INT, .i = node_int(n, "transA", 0)};
+  a[1] = (Attr){.key = "transb", .type = AT_INT, .i = node_int(n, "transB", 0)};
+  m.op = OP_MATMUL, m.nin = 2, m.attrs = a, m.nattrs = 2;
   return m;
 }
 
-bool gemm_uses_scratch(Graph *g, const Node *n) {
-  Node m = gemm_as_matmul(g, n);
-  return n->out[0]->dtype == DT_F32 && matmul_uses_scratch(&m);
+int64_t gemm_scratch_bytes(const Node *n) {
+  Attr a[2];
+  Node m = gemm_as_matmul(n, a);
+  return n->out[0]->dtype == DT_F32 ? node_scratch_bytes(&m) : 0;
 }
 
 void gemm_emit(Emit *e, Node *n) {
   GemmDims d = gemm_dims(n, n->in[0]->shape, n->in[1]->shape);
   double alpha = node_float(n, "alpha", 1), beta = n->nin > 2 ? node_float(n, "beta", 1) : 0;
   if (n->out[0]->dtype == DT_F32) { /* matmul's kernels are f32 */
-    Node m = gemm_as_matmul(e->g, n);
+    Attr at[2];
+    Node m = gemm_as_matmul(n, at);
     matmul_emit(e, &m);
     if (alpha == 1 && beta == 0) return;
     Value *y = n->out[0];

@@ -9,23 +9,32 @@
   void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out);     \
   void name##_grad(Graph *g, Node *n, Value **dy, Value **dx);           \
   void name##_emit(Emit *e, Node *n);
-#define EW(ID, name, onnx, nin, flags)                                   \
-  OP(ID, name, onnx, nin, nin, 1, flags)                                 \
+#define EWN(ID, name, onnx, min_in, max_in, flags)                       \
+  OP(ID, name, onnx, min_in, max_in, 1, flags)                           \
   void name##_expr(Buf *b, Node *n, const char **args);
+#define EW(ID, name, onnx, nin, flags) EWN(ID, name, onnx, nin, nin, flags)
 #include "ops.def"
 #undef OP
 #undef EW
+#undef EWN
 
 const OpDef op_table[OP_COUNT] = {
 #define OP(ID, name, onnx, min_in, max_in, nout, flags) \
   [OP_##ID] = {#name, onnx, min_in, max_in, nout, flags, name##_infer, name##_eval, name##_grad, name##_emit, NULL},
-#define EW(ID, name, onnx, nin, flags)                                                                 \
-  [OP_##ID] = {#name, onnx, nin, nin, 1, (flags) | OPF_ELEMENTWISE, name##_infer, name##_eval, name##_grad, \
+#define EWN(ID, name, onnx, min_in, max_in, flags)                                                             \
+  [OP_##ID] = {#name, onnx, min_in, max_in, 1, (flags) | OPF_ELEMENTWISE, name##_infer, name##_eval, name##_grad, \
                name##_emit, name##_expr},
+#define EW(ID, name, onnx, nin, flags) EWN(ID, name, onnx, nin, nin, flags)
 #include "ops.def"
 #undef OP
 #undef EW
+#undef EWN
 };
+
+bool op_nout_ok(const OpDef *d, int nout) {
+  if (d->nout == 0) return nout >= 1;
+  return nout == d->nout || ((d->flags & OPF_VAR_OUT) && nout >= 1 && nout <= d->nout);
+}
 
 bool op_from_name(const char *name, OpKind *k) {
   for (int i = 0; i < OP_COUNT; i++)
@@ -55,18 +64,29 @@ double tensor_get(const Tensor *t, int64_t i) {
   }
 }
 
+/* Doubles to integers: truncation toward zero, then modulo 2^bits like C's
+ * integer arithmetic (so int8 100 + 100 wraps); NaN gives 0 and values
+ * beyond 64 bits saturate, where C's own conversion would be undefined. */
+static uint64_t wrap64(double v) {
+  if (!(v == v)) return 0;
+  if (v >= 18446744073709551616.0) return UINT64_MAX;
+  if (v >= 9223372036854775808.0) return (uint64_t)v;
+  if (v < -9223372036854775808.0) return (uint64_t)INT64_MIN;
+  return (uint64_t)(int64_t)v;
+}
+
 void tensor_set(Tensor *t, int64_t i, double v) {
   switch (t->dtype) {
   case DT_F32: ((float *)t->data)[i] = (float)v; break;
   case DT_F64: ((double *)t->data)[i] = v; break;
-  case DT_I8: ((int8_t *)t->data)[i] = (int8_t)v; break;
-  case DT_I16: ((int16_t *)t->data)[i] = (int16_t)v; break;
-  case DT_I32: ((int32_t *)t->data)[i] = (int32_t)v; break;
-  case DT_I64: ((int64_t *)t->data)[i] = (int64_t)v; break;
-  case DT_U8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
-  case DT_U16: ((uint16_t *)t->data)[i] = (uint16_t)v; break;
-  case DT_U32: ((uint32_t *)t->data)[i] = (uint32_t)v; break;
-  case DT_U64: ((uint64_t *)t->data)[i] = (uint64_t)v; break;
+  case DT_I8: ((int8_t *)t->data)[i] = (int8_t)wrap64(v); break;
+  case DT_I16: ((int16_t *)t->data)[i] = (int16_t)wrap64(v); break;
+  case DT_I32: ((int32_t *)t->data)[i] = (int32_t)wrap64(v); break;
+  case DT_I64: ((int64_t *)t->data)[i] = (int64_t)wrap64(v); break;
+  case DT_U8: ((uint8_t *)t->data)[i] = (uint8_t)wrap64(v); break;
+  case DT_U16: ((uint16_t *)t->data)[i] = (uint16_t)wrap64(v); break;
+  case DT_U32: ((uint32_t *)t->data)[i] = (uint32_t)wrap64(v); break;
+  case DT_U64: ((uint64_t *)t->data)[i] = wrap64(v); break;
   case DT_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
   default: NN2C_ASSERT(!"dtype not supported by the interpreter");
   }
@@ -185,10 +205,9 @@ int attr_floats(const Node *n, const char *key, double *out, int max) {
 }
 
 bool dtype_from_onnx(int64_t code, DType *t) {
-  static const int map[] = {[1] = DT_F32, [2] = DT_U8, [3] = DT_I8, [4] = DT_U16, [5] = DT_I16, [6] = DT_I32,
-                            [7] = DT_I64, [9] = DT_BOOL, [10] = DT_F16, [11] = DT_F64, [12] = DT_U32,
-                            [13] = DT_U64, [16] = DT_BF16};
-  if (code < 1 || code > 16 || (!map[code] && code != 1)) return false;
+  static const int map[17] = {-1, DT_F32, DT_U8, DT_I8, DT_U16, DT_I16, DT_I32, DT_I64, -1, DT_BOOL, DT_F16,
+                              DT_F64, DT_U32, DT_U64, -1, -1, DT_BF16};
+  if (code < 0 || code > 16 || map[code] < 0) return false;
   *t = (DType)map[code];
   return true;
 }
@@ -212,6 +231,8 @@ static const char *reserved[] = {
   "cnt", "c", "bi", "bv", "bt", "gt", "dq", "xk", "xs", "src", "patch", "zeros", "wt", "wk", "P", "pb", "t", "c0", "ci0",
   "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "first", "last",
   "part", "task", "n0", "n1", "nt", "scratch", "x0", "g", "to", "xr", "p1",
+  /* select.c, reduce.c, nn.c */
+  "mx", "sum", "lse",
   /* matmul.c */
   "bt", "br", "ib", "j0", "r0", "r1", "r2", "r3",
   "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",

@@ -58,6 +58,9 @@ typedef struct {
 
 extern const OpDef op_table[OP_COUNT];
 bool op_from_name(const char *name, OpKind *k);
+/* Whether a node of op d may have nout outputs: exactly d->nout, 1..nout with
+ * OPF_VAR_OUT, any positive number when d->nout is 0 (unstack). */
+bool op_nout_ok(const OpDef *d, int nout);
 const char *op_name(OpKind k);
 
 /* Builders used by frontends, autodiff and optimizer lowering: create a node,
@@ -75,8 +78,11 @@ void node_set_reshape(Graph *g, Node *n, Shape s); /* reshape's attributes for e
  * dilation d): output ceil(in / s), the odd pixel at the end (conv.c). */
 /* The tiled matmul copies b^T into the step's scratch space (matmul.c). */
 bool matmul_uses_scratch(const Node *n);
+/* Bytes of the step's scratch space a node needs (matmul.c, conv.c). */
+int64_t node_scratch_bytes(const Node *n);
+int64_t conv_scratch_bytes(const Node *n);
+int64_t gemm_scratch_bytes(const Node *n); /* float gemm runs matmul's kernel (gemm.c) */
 void matmul_emit(Emit *e, Node *n);
-bool gemm_uses_scratch(Graph *g, const Node *n); /* float gemm runs matmul's kernel (gemm.c) */
 void conv_same_pads(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi);
 
 /* Shape inference helpers shared by the hooks. */
@@ -123,5 +129,38 @@ void view_strides(Shape s, Lin *st);
 void emit_view_copy(Emit *e, Value *out, Value *in, const View *v, bool scatter);
 /* One loop nest over n's output computing expr of its inputs (broadcast). */
 void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char **));
+
+/* ---- elementwise families (elementwise.c, math.c, activation.c, compare.c) ----
+ * An op gives a type rule, a scalar function in double (the interpreter), a
+ * C expression (emission and fusion) and a gradient rule; EW_HOOKS makes the
+ * hooks. Inputs broadcast numpy style. */
+typedef enum {
+  TY_FLOAT, /* floats, all inputs alike -> same */
+  TY_NUM,   /* any numeric dtype, all inputs alike -> same */
+  TY_LOGIC, /* bool inputs -> bool */
+  TY_CMP,   /* any dtype, inputs alike -> bool */
+  TY_ISX,   /* float -> bool */
+  TY_POW,   /* numeric base, any numeric exponent -> the base's dtype */
+  TY_WHERE, /* bool condition, two alike values -> their dtype */
+  TY_CAST   /* any -> the dtype of attribute `to` */
+} TypeRule;
+typedef double (*ScalarFn)(const Node *n, const double *x);
+typedef void (*ExprFn)(Buf *b, Node *n, const char **args);
+const char *ew_infer(Graph *g, Node *n, TypeRule r);
+void ew_eval(Node *n, Tensor **in, Tensor **out, ScalarFn f);
+DType ew_type(const Node *n);               /* the dtype n computes in */
+const char *ew_lit(const Node *n, double v); /* v as a C literal of that dtype (rotating static buffers) */
+const char *ew_sfx(const Node *n);           /* "f" for f32 (expf), "" for f64 (exp) */
+bool dtype_is_unsigned(DType t);
+void ew_no_grad(Graph *g, Node *n, Value **dy, Value **dx); /* zero gradient (piecewise constant ops) */
+Value *build_where(Graph *g, Value *c, Value *a, Value *b);
+Value *build_unb(Graph *g, Value *grad, Value *x); /* build_unbroadcast to x's shape */
+
+#define EW_HOOKS(name, rule, fn, xfn, gfn)                                                                    \
+  const char *name##_infer(Graph *g, Node *n) { return ew_infer(g, n, rule); }                              \
+  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; ew_eval(n, in, out, fn); } \
+  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { gfn(g, n, dy, dx); }                        \
+  void name##_emit(Emit *e, Node *n) { emit_elementwise(e, n, xfn); }                                       \
+  void name##_expr(Buf *b, Node *n, const char **args) { xfn(b, n, args); }
 
 #endif

@@ -17,7 +17,7 @@ static bool foldable(Node *n) {
     if (n->in[k]->kind != VK_CONST || shape_has_batch(n->in[k]->shape)) return false;
   for (int k = 0; k < n->nout; k++)
     if (shape_has_batch(n->out[k]->shape) || n->out[k]->dtype == DT_F16 || n->out[k]->dtype == DT_BF16) return false;
-  return n->nin > 0;
+  return n->nin > 0 && n->nin <= 8 && n->nout <= 8; /* fold's arrays */
 }
 
 /* False (and a message) when the kernel rejects the constant data. */
@@ -44,11 +44,17 @@ static bool fold(Graph *g, Node *n) {
   return true;
 }
 
+/* Folds n when all its inputs are constant. False only when the kernel
+ * rejects the constant data (the message is printed). */
+bool constfold_node(Graph *g, Node *n) {
+  if (n->dead || !foldable(n)) return true;
+  return fold(g, n);
+}
+
 bool pass_constfold(Graph *g, PassCtx *cx) {
   (void)cx;
   bool ok = true;
-  for (int i = 0; i < g->nnodes && ok; i++)
-    if (!g->nodes[i]->dead && foldable(g->nodes[i])) ok = fold(g, g->nodes[i]);
+  for (int i = 0; i < g->nnodes && ok; i++) ok = constfold_node(g, g->nodes[i]);
   graph_compact(g);
   return ok;
 }

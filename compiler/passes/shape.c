@@ -18,8 +18,7 @@ bool pass_shape(Graph *g, PassCtx *cx) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     const OpDef *d = &op_table[n->op];
-    bool nout_ok = n->nout == d->nout || ((d->flags & OPF_VAR_OUT) && n->nout >= 1 && n->nout <= d->nout);
-    if (n->nin < d->min_in || n->nin > d->max_in || !nout_ok) {
+    if (n->nin < d->min_in || n->nin > d->max_in || !op_nout_ok(d, n->nout)) {
       node_error(g, n, arena_printf(&g->arena, "takes %d..%d inputs and %d outputs, got %d and %d", d->min_in,
                                     d->max_in, d->nout, n->nin, n->nout));
       ok = false;

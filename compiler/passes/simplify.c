@@ -28,6 +28,7 @@ static bool simplify_log(Graph *g, Node *n) {
   Value *logits = producer_input(x, OP_SOFTMAX);
   if (!logits) return false;
   rewrite_unary(g, n, OP_LOG_SOFTMAX, logits);
+  node_copy_attrs(g, n, x->def); /* axis, legacy_2d */
   return true;
 }
 
