@@ -460,6 +460,7 @@ void eye_like_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n
 
 void eye_like_emit(Emit *e, Node *n) {
   Value *y = n->out[0];
+  emit_line(e, "(void)%s; /* only its shape matters */", emit_ref(e, n->in[0]));
   emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_dim(e, y, 0));
   emit_line(e, "for (size_t j = 0; j < %s; j++) %s[i * %s + j] = (%s)((ptrdiff_t)j - (ptrdiff_t)i == %lld);",
             emit_dim(e, y, 1), emit_ref(e, y), emit_dim(e, y, 1), emit_ctype(y->dtype), (long long)node_int(n, "k", 0));
