@@ -9,7 +9,7 @@
  *   lrn(X; size, alpha=1e-4, beta=0.75, bias=1)
  * Statistics are population mean and variance over the normalized axes.
  * Gradients are built from ordinary ops (reduce_mean, sub, mul, div, sqrt),
- * with reductions taken one axis at a time. lp_norm and lrn have no gradient. */
+ * with reductions taken one axis at a time. lrn has no gradient. */
 #include "op.h"
 
 #include <math.h>
@@ -449,7 +449,19 @@ void lp_norm_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   }
 }
 
-void lp_norm_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }
+/* y = x / r with r = sum |x| (p=1) or sqrt(sum x^2) (p=2) along the axis:
+ * dx = dy / r - r' * sum(dy x) / r^2, r' = sign(x) or x / r. */
+void lp_norm_grad(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *x = n->in[0];
+  int ax = lp_axis(n);
+  bool l1 = node_int(n, "p", 2) == 1;
+  Value *r = l1 ? reduce1(g, OP_REDUCE_SUM, build1(g, OP_ABS, x), ax)
+                : build1(g, OP_SQRT, reduce1(g, OP_REDUCE_SUM, build2(g, OP_MUL, x, x), ax));
+  Value *s = reduce1(g, OP_REDUCE_SUM, build2(g, OP_MUL, dy[0], x), ax);
+  Value *dr = l1 ? build1(g, OP_SIGN, x) : build2(g, OP_DIV, x, r);
+  Value *t = build2(g, OP_DIV, build2(g, OP_MUL, dr, s), build2(g, OP_MUL, r, r));
+  dx[0] = build2(g, OP_SUB, build2(g, OP_DIV, dy[0], r), t);
+}
 
 void lp_norm_emit(Emit *e, Node *n) {
   Value *x = n->in[0];

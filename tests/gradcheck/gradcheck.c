@@ -566,6 +566,8 @@ static void b_instance_norm(Case *c) {
   c->y = opn(c, OP_INSTANCE_NORM, 3, in, NULL);
 }
 static void b_mvn(Case *c) { c->y = op1(c, OP_MVN, param(c, S(2, 3, 2, 2), R_ANY), NULL); }
+static void b_lp_norm2(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 3), R_ANY), "axis=0"); }
+static void b_lp_norm1(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 3), R_AWAY0), "p=1"); }
 
 /* Binary and unary cases are generated from the tables; these wrap the index. */
 #define UNARY(i) static void b_u##i(Case *c) { cur_op = i; b_unary(c); } \
@@ -761,7 +763,8 @@ static const CaseDef cases[] = {
   {"matmul", "einsum_ellipsis_transpose", b_einsum_ellipsis},
   {"nn", "layer_norm", b_layer_norm}, {"nn", "layer_norm_axis1_batch", b_layer_norm_axis1},
   {"nn", "batch_norm", b_batch_norm}, {"nn", "batch_norm_training", b_batch_norm_train},
-  {"nn", "instance_norm", b_instance_norm}, {"nn", "mvn", b_mvn},
+  {"nn", "instance_norm", b_instance_norm}, {"nn", "mvn", b_mvn}, {"nn", "lp_norm_p2_axis0", b_lp_norm2},
+  {"nn", "lp_norm_p1", b_lp_norm1},
 };
 #define NBASE ((int)(sizeof cases / sizeof cases[0]))
 #define NCASES (NBASE + NOP_CASES)
