@@ -404,7 +404,7 @@ static const struct {
   {"OneHot", {"indices", "depth", "values"}}, {"Range", {"start", "limit", "delta"}},
   {"Clip", {"input", "min", "max"}},    {"Resize", {"X", "roi", "scales", "sizes"}},
   {"Upsample", {"X", "scales"}},        {"ConstantOfShape", {"input"}},
-  {"CumSum", {"x", "axis"}},            {"Dropout", {"data", "ratio", "training_mode"}},
+  {"CumSum", {"x", "axis"}},            {"Trilu", {"input", "k"}},            {"Dropout", {"data", "ratio", "training_mode"}},
 };
 
 static const char *param_input_name(const char *op, size_t i) {
