@@ -404,7 +404,7 @@ static const struct {
   {"OneHot", {"indices", "depth", "values"}}, {"Range", {"start", "limit", "delta"}},
   {"Clip", {"input", "min", "max"}},    {"Resize", {"X", "roi", "scales", "sizes"}},
   {"Upsample", {"X", "scales"}},        {"ConstantOfShape", {"input"}},
-  {"CumSum", {"x", "axis"}},            {"Dropout", {"data", "ratio", "training_mode"}},
+  {"CumSum", {"x", "axis"}},            {"Trilu", {"input", "k"}},            {"Dropout", {"data", "ratio", "training_mode"}},
 };
 
 static const char *param_input_name(const char *op, size_t i) {
@@ -425,7 +425,9 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   const OpDef *d = &op_table[op];
   int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
   while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
-  Node *n = mk(I, (OpKind)op, nt, in);
+  int nout = np->n_output < 1 ? 1 : np->n_output > (size_t)d->nout ? d->nout : (int)np->n_output;
+  Node *n = d->flags & OPF_VAR_OUT ? node_new(I->g, (OpKind)op, nt, in, nout) /* as many outputs as listed */
+                                   : mk(I, (OpKind)op, nt, in);
   for (size_t i = (size_t)nt; i < np->n_input; i++) {
     if (!in[i]) continue;
     const char *key = param_input_name(np->op_type, i);

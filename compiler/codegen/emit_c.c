@@ -63,7 +63,10 @@ static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff, bool gene
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     node_comment(e, n);
+    bool empty = true; /* zero-size outputs: nothing to compute (and loops to 0 would warn) */
+    for (int k = 0; k < n->nout; k++) empty = empty && !shape_has_batch(n->out[k]->shape) && !shape_numel_static(n->out[k]->shape);
     if (node_int(n, "inline", 0)) emit_line(e, "/* computed in the loop of its reader */");
+    else if (empty) emit_line(e, "/* no elements */");
     else op_table[n->op].emit(e, n);
   }
   for (int i = 0; i < g->noutputs && generic; i++)
@@ -112,6 +115,7 @@ static void emit_function(Buf *c, const char *prefix, const char *sig, CompiledG
   buf_printf(c, "%s {\n", sig);
   buf_printf(c, "  if (!m || batch < 1 || batch > m->max_batch) return 1;\n");
   buf_printf(c, "  const size_t B = (size_t)batch;\n  (void)B;\n");
+  if (generic) buf_puts(c, "  (void)inputs; /* a graph may read only its inputs' shapes */\n");
   buf_printf(c, "  const int nt = m->threads > 0 ? m->threads : 1; /* threads for NN2C_PARALLEL_FOR */\n  (void)nt;\n");
   if (scratch_bytes(g))
     buf_printf(c, "  unsigned char *scratch = m->arena + %lld + %lld * B; /* after the planned tensors */\n  (void)scratch;\n",

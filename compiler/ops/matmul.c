@@ -234,6 +234,7 @@ void matmul_emit(Emit *e, Node *n) {
  * shared by all nodes, which use it one at a time. */
 int64_t node_scratch_bytes(const Node *n) {
   if (n->op == OP_MATMUL) return matmul_uses_scratch(n) ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+  if (n->op == OP_GEMM) return gemm_scratch_bytes(n);
   return conv_scratch_bytes(n);
 }
 
