@@ -116,7 +116,7 @@ const char *ew_sfx(const Node *n) { return ew_type(n) == DT_F32 ? "f" : ""; }
  * loop, as a local variable, and has no storage of its own. A loop nest
  * therefore reads the leaves of a tree of nodes: the inputs that are not
  * computed inline. */
-#define EW_MAX_LEAVES 8
+#define EW_MAX_LEAVES 16 /* up to 16 inputs; fuse.c keeps inline trees to 8 */
 
 static bool is_inline(const Value *v) { return v->def && node_int(v->def, "inline", 0); }
 

@@ -21,7 +21,7 @@ static bool foldable(Node *n) {
 }
 
 static void fold(Graph *g, Node *n) {
-  Tensor in[8], out[8], *pin[8], *pout[8];
+  Tensor in[16], out[16], *pin[16], *pout[16];
   for (int k = 0; k < n->nin; k++) in[k] = const_tensor(n->in[k]), pin[k] = &in[k];
   for (int k = 0; k < n->nout; k++) {
     Value *v = n->out[k];
