@@ -332,6 +332,9 @@ static void x_extreme(Buf *b, Node *n, const char **a, const char *fn, const cha
   Buf acc = {0};
   buf_printf(&acc, "%s", a[0]);
   for (int k = 1; k < n->nin; k++) {
+    bool seen = false; /* max(a, a) is a; C compilers reject a > a */
+    for (int j = 0; j < k; j++) seen = seen || !strcmp(a[j], a[k]);
+    if (seen) continue;
     Buf t = {0};
     if (dtype_is_float(ew_type(n))) buf_printf(&t, "%s%s(%s, %s)", fn, ew_sfx(n), acc.data, a[k]);
     else buf_printf(&t, "(%s %s %s ? %s : %s)", acc.data, op, a[k], acc.data, a[k]);
