@@ -3,6 +3,8 @@
  * arena blocks, then one commented loop nest per node. */
 #include "codegen.h"
 
+#include <math.h>
+
 #include <string.h>
 
 /* ---- per-function emission ---- */
@@ -123,7 +125,16 @@ static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefi
     int64_t n = shape_numel_static(v->shape);
     buf_printf(c, "static const %s %s_%s[%lld] = {", emit_ctype(v->dtype), prefix, v->name, (long long)n);
     Tensor t = {v->dtype, v->shape, n, v->data};
-    for (int64_t j = 0; j < n; j++) buf_printf(c, "%s%.9g", j ? ", " : "", tensor_get(&t, j));
+    for (int64_t j = 0; j < n; j++) {
+      double x = tensor_get(&t, j);
+      buf_puts(c, j ? ", " : "");
+      if (isnan(x)) buf_puts(c, "NAN");
+      else if (isinf(x)) buf_puts(c, x > 0 ? "INFINITY" : "-INFINITY");
+      else if (v->dtype == DT_I64 && ((const int64_t *)v->data)[j] == INT64_MIN) buf_puts(c, "INT64_MIN");
+      else if (v->dtype == DT_I64) buf_printf(c, "%lldLL", (long long)((const int64_t *)v->data)[j]);
+      else if (v->dtype == DT_U64) buf_printf(c, "%lluULL", (unsigned long long)((const uint64_t *)v->data)[j]);
+      else buf_printf(c, v->dtype == DT_F64 ? "%.17g" : "%.9g", x);
+    }
     buf_puts(c, "};\n");
   }
 }
