@@ -14,13 +14,6 @@
 
 bool dtype_is_unsigned(DType t) { return t == DT_U8 || t == DT_U16 || t == DT_U32 || t == DT_U64 || t == DT_BOOL; }
 
-bool dtype_from_onnx(int64_t code, DType *t) {
-  static const int map[17] = {-1, DT_F32, DT_U8, DT_I8, DT_U16, DT_I16, DT_I32, DT_I64, -1, DT_BOOL, DT_F16,
-                              DT_F64, DT_U32, DT_U64, -1, -1, DT_BF16};
-  if (code < 0 || code > 16 || map[code] < 0) return false;
-  *t = (DType)map[code];
-  return true;
-}
 
 /* The dtype of attribute `to` (an ONNX TensorProto code or a name like "f32"). */
 static bool cast_target(const Node *n, DType *t) {

@@ -301,17 +301,15 @@ static Shape attr_shape(const Node *n, const char *key) {
   return s;
 }
 
+/* ONNX Expand: the output is the broadcast of the input's shape and `shape`. */
 const char *expand_infer(Graph *g, Node *n) {
   const Attr *a = node_attr(n, "shape");
   if (!a || a->type != AT_INTS || a->n > MAX_RANK) return "expand needs a shape=[...] attribute";
   Shape target = attr_shape(n, "shape"), out;
   const char *err = infer_broadcast(g, n->in[0]->shape, target, &out);
   if (err) return err;
-  if (!shape_eq(out, target))
-    return arena_printf(&g->arena, "cannot expand %s to %s", shape_str(&g->arena, n->in[0]->shape),
-                        shape_str(&g->arena, target));
   n->out[0]->dtype = n->in[0]->dtype;
-  n->out[0]->shape = target;
+  n->out[0]->shape = out;
   return NULL;
 }
 
@@ -343,6 +341,18 @@ static void expand_div_expr(Buf *b, Node *n, const char **a) {
 }
 
 void expand_emit(Emit *e, Node *n) {
+  Value *x = n->in[0], *y = n->out[0];
+  if (!node_int(n, "divide_by_count", 0) && y->dtype != DT_F32) { /* a view with stride 0 on broadcast axes */
+    Lin st[MAX_RANK];
+    view_strides(x->shape, st);
+    View v = {y->shape.rank, {0}, {{0, 0}}, {0, 0}};
+    for (int i = 0, k = x->shape.rank - y->shape.rank; i < v.rank; i++, k++) {
+      v.dim[i] = y->shape.d[i];
+      v.stride[i] = k < 0 || x->shape.d[k] == 1 ? (Lin){0, 0} : st[k];
+    }
+    emit_view_copy(e, y, x, &v, false);
+    return;
+  }
   if (!node_int(n, "divide_by_count", 0)) {
     emit_elementwise(e, n, expand_expr);
     return;
@@ -358,14 +368,38 @@ void expand_emit(Emit *e, Node *n) {
   emit_close(e);
 }
 
-/* ---- reshape: same elements, new shape; N stays N ---- */
+/* ---- reshape(x; shape, allowzero=0): ONNX Reshape. In `shape`, 0 copies the
+ * input's extent at that index (unless allowzero) and one -1 is inferred; an
+ * inferred extent equal to the batch is N, so shape=[-1, 3] reads as [N, 3]. ---- */
 
 const char *reshape_infer(Graph *g, Node *n) {
   const Attr *a = node_attr(n, "shape");
   if (!a || a->type != AT_INTS || a->n > MAX_RANK) return "reshape needs a shape=[...] attribute";
   Shape s = attr_shape(n, "shape"), in = n->in[0]->shape;
-  if (shape_has_batch(s) != shape_has_batch(in) || shape_numel_static(s) != shape_numel_static(in))
-    return arena_printf(&g->arena, "cannot reshape %s to %s", shape_str(&g->arena, in), shape_str(&g->arena, s));
+  int infer = -1;
+  int64_t known = 1;
+  bool allowzero = node_int(n, "allowzero", 0) != 0, batch = false;
+  for (int i = 0; i < s.rank; i++) {
+    if (s.d[i] == 0 && !allowzero) {
+      if (i >= in.rank) return "reshape: 0 copies an axis the input does not have";
+      s.d[i] = in.d[i];
+    } else if (s.d[i] == -1) {
+      if (infer >= 0) return "reshape: more than one -1 in shape";
+      infer = i;
+      continue;
+    } else if (s.d[i] < 0) return "reshape: negative extent in shape";
+    if (s.d[i] == DIM_BATCH) batch = true;
+    else known *= s.d[i];
+  }
+  int64_t total = shape_numel_static(in);
+  if (infer >= 0) {
+    if (shape_has_batch(in) && !batch) s.d[infer] = known == total ? DIM_BATCH : -2;
+    else s.d[infer] = known && total % known == 0 ? total / known : -2;
+  }
+  if ((infer >= 0 && s.d[infer] == -2) || shape_has_batch(s) != shape_has_batch(in) ||
+      shape_numel_static(s) != total)
+    return arena_printf(&g->arena, "cannot reshape %s to %s", shape_str(&g->arena, in),
+                        shape_str(&g->arena, attr_shape(n, "shape")));
   n->out[0]->dtype = n->in[0]->dtype;
   n->out[0]->shape = s;
   return NULL;

@@ -42,6 +42,7 @@ static bool simplify_reshape(Graph *g, Node *n) {
   Value *inner = producer_input(x, OP_RESHAPE);
   if (!inner) return false;
   n->in[0] = inner;
+  node_set_reshape(g, n, n->out[0]->shape); /* 0 and -1 referred to the middle shape */
   return true;
 }
 
