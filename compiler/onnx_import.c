@@ -430,6 +430,10 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   for (size_t i = 0; i < np->n_attribute; i++)
     if (!copy_attr(I, n, np->attribute[i], attr_key(I, np->op_type, np->attribute[i]->name))) return false;
   node_set_int(I->g, n, "opset", I->opset);
+  DType to;
+  const Attr *a = op == OP_CAST ? node_attr(n, "to") : NULL;
+  if (a && (a->type != AT_INT || !dtype_from_onnx(a->i, &to) || to == DT_F16 || to == DT_BF16))
+    return unsupported(I, "Cast", "Cast to ONNX dtype %lld is not supported", a->type == AT_INT ? (long long)a->i : -1LL);
   if (!finish(I, n)) return false;
   for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
   return true;
