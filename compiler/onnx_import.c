@@ -299,11 +299,6 @@ static bool finish(Imp *I, Node *n) {
   return constfold_node(I->g, n);
 }
 
-static Value *mk1(Imp *I, OpKind op, Value *a) {
-  Node *n = mk(I, op, 1, &a);
-  return finish(I, n) ? n->out[0] : NULL;
-}
-
 static Value *mk2(Imp *I, OpKind op, Value *a, Value *b) {
   Value *in[2] = {a, b};
   Node *n = mk(I, op, 2, in);
@@ -437,6 +432,10 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   for (size_t i = 0; i < np->n_attribute; i++)
     if (!copy_attr(I, n, np->attribute[i], attr_key(I, np->op_type, np->attribute[i]->name))) return false;
   node_set_int(I->g, n, "opset", I->opset);
+  DType to;
+  const Attr *a = op == OP_CAST ? node_attr(n, "to") : NULL;
+  if (a && (a->type != AT_INT || !dtype_from_onnx(a->i, &to) || to == DT_F16 || to == DT_BF16))
+    return unsupported(I, "Cast", "Cast to ONNX dtype %lld is not supported", a->type == AT_INT ? (long long)a->i : -1LL);
   if (!finish(I, n)) return false;
   for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
   return true;
@@ -644,21 +643,17 @@ static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 }
 
 /* Softmax family: before opset 13 the input is seen as 2-D around `axis`
- * (default 1); since, the op works along one axis (default -1). */
+ * (default 1), which the IR ops do with legacy_2d=1; since, the op works
+ * along one axis (default -1). */
 static bool h_softmax(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!need_inputs(I, nin, 1, 1)) return false;
-  OpKind op = !strcmp(np->op_type, "Softmax") ? OP_SOFTMAX : OP_LOG_SOFTMAX;
-  Shape x = in[0]->shape;
-  int64_t ax = attr_i(np, "axis", I->opset < 13 ? 1 : -1);
-  int k = normalize_axis(ax, x.rank > 0 ? x.rank : 1);
-  if (k < 0) return fail(I, "axis %lld out of range", (long long)ax);
-  if (I->opset >= 13 && k != x.rank - 1)
-    return unsupported(I, np->op_type, "%s over an axis other than the last is not supported yet", np->op_type);
-  int64_t a = 1, b = 1;
-  for (int i = 0; i < x.rank; i++) *(i < k ? &a : &b) *= x.d[i];
-  Value *r = reshape_to(I, in[0], shape_make(2, (int64_t[]){a, b}));
-  Value *y = r ? mk1(I, op, r) : NULL;
-  return y && (out[0] = reshape_to(I, y, x)) != NULL;
+  OpKind op = !strcmp(np->op_type, "Softmax") ? OP_SOFTMAX : !strcmp(np->op_type, "LogSoftmax") ? OP_LOG_SOFTMAX : OP_HARDMAX;
+  Node *n = mk(I, op, 1, in);
+  node_set_int(I->g, n, "axis", attr_i(np, "axis", I->opset < 13 ? 1 : -1));
+  if (I->opset < 13) node_set_int(I->g, n, "legacy_2d", 1);
+  if (!finish(I, n)) return false;
+  out[0] = n->out[0];
+  return true;
 }
 
 static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
@@ -674,7 +669,7 @@ static const struct {
   {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},        {"Softmax", h_softmax},
-  {"LogSoftmax", h_softmax},
+  {"LogSoftmax", h_softmax}, {"Hardmax", h_softmax},
 };
 
 /* IR ops whose ops.def names an ONNX op but whose form differs (layout,

@@ -316,6 +316,16 @@ static const char *dropout_helper =
   "  return (double)(z >> 40) / 16777216.0 >= rate;\n"
   "}\n\n";
 
+/* Integer powers wrap around like integer multiplication (elementwise.c). */
+static const char *ipow_helper =
+  "static uint64_t int_pow(uint64_t b, int64_t e) {\n"
+  "  uint64_t r = 1;\n"
+  "  if (e < 0) return b == 1 ? 1 : b == UINT64_MAX ? (e % 2 ? b : 1) : 0;\n"
+  "  for (; e; e >>= 1, b *= b)\n"
+  "    if (e & 1) r *= b;\n"
+  "  return r;\n"
+  "}\n\n";
+
 /* Parallel loops: OpenMP when the compiler has it on, else plain loops.
  * Each parallel loop writes disjoint outputs, so results do not depend on
  * how iterations are shared out. */
@@ -334,6 +344,13 @@ static const char *omp_macros =
   "#ifdef NN2C_USE_CBLAS /* matmuls and convolutions call cblas_sgemm (make BLAS=openblas) */\n"
   "#include <cblas.h>\n"
   "#endif\n\n";
+
+static bool uses_int_pow(Graph *g) {
+  for (int i = 0; g && i < g->nnodes; i++)
+    if (g->nodes[i]->op == OP_POW && !dtype_is_float(g->nodes[i]->in[0]->dtype) && !dtype_is_float(g->nodes[i]->in[1]->dtype))
+      return true;
+  return false;
+}
 
 static bool has_op(Graph *g, OpKind op) {
   for (int i = 0; g && i < g->nnodes; i++)
@@ -451,6 +468,9 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
                  (long long)gs[i]->plan.arena_per_sample, (long long)scratch_bytes(gs[i]->g));
   buf_puts(c, "  return need;\n}\n\n");
   if (has_op(in->train ? in->train_graph.g : NULL, OP_DROPOUT)) buf_puts(c, dropout_helper);
+  if (uses_int_pow(in->infer.g) || uses_int_pow(in->train ? in->train_graph.g : NULL) ||
+      uses_int_pow(in->train ? in->eval.g : NULL))
+    buf_puts(c, ipow_helper);
   emit_init(c, N, in->train ? in->train_graph.g : in->infer.g);
   emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
   char *sig = arena_printf(&in->infer.g->arena,
