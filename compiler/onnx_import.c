@@ -41,6 +41,8 @@ typedef struct {
   Binding *b;
   int nb, capb;
   const Onnx__NodeProto *node; /* being imported, for messages */
+  Value *inputs[64];           /* graph inputs by position (for need_const) */
+  int ninputs;
 } Imp;
 
 typedef const Onnx__NodeProto NodeP;
@@ -76,6 +78,14 @@ static bool unsupported(Imp *I, const char *what, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   return fail(I, "%s", msg);
+}
+
+/* A value that must be known at compile time is not: if it is a graph
+ * input, say which, so a caller may freeze it and try again. */
+static bool need_const(Imp *I, Value *v, const char *what) {
+  for (int k = 0; k < I->ninputs && I->st; k++)
+    if (I->inputs[k] == v) I->st->need_const = k;
+  return unsupported(I, I->node ? I->node->op_type : "?", "%s must be a constant (nn2c needs it at compile time)", what);
 }
 
 /* ---- names and bindings ---- */
@@ -239,6 +249,8 @@ static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape 
     }
     const char *p = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM ? dm->dim_param : "?";
     bool found = false;
+    const Shape *given = I->ninputs < I->opt->nshapes ? &I->opt->shapes[I->ninputs] : NULL;
+    if (given && given->rank == (int)rank) dims[i] = given->d[i], found = true;
     for (int k = 0; k < I->opt->ndims && !found; k++)
       if (!strcmp(I->opt->dims[k].name, p)) dims[i] = I->opt->dims[k].value, found = true;
     if (!found && I->opt->batch_dim && !strcmp(I->opt->batch_dim, p) && !batch) dims[i] = 1, batch = found = true;
@@ -263,7 +275,17 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
     DType d = DT_F32;
     Shape s;
     if (!input_shape(I, vi, &d, &s)) return false;
-    bind(I, vi->name, value_new(I->g, c_name(I, vi->name), VK_INPUT, d, s));
+    const OnnxFrozen *fz = NULL;
+    for (int k = 0; k < I->opt->nfrozen; k++)
+      if (I->opt->frozen[k].index == I->ninputs) fz = &I->opt->frozen[k];
+    Value *v = value_new(I->g, c_name(I, vi->name), fz ? VK_CONST : VK_INPUT, d, s);
+    if (fz) {
+      size_t bytes = (size_t)shape_numel_static(s) * (size_t)dtype_size(d);
+      if (fz->dtype != d || !shape_eq(fz->shape, s)) return fail(I, "frozen input '%s' has the wrong type", vi->name);
+      v->data = memcpy(arena_alloc(&I->g->arena, bytes + 1), fz->data, bytes);
+    }
+    if (I->ninputs < 64) I->inputs[I->ninputs++] = v;
+    bind(I, vi->name, v);
   }
   for (size_t k = 0; k < gp->n_initializer; k++) {
     const Onnx__TensorProto *t = gp->initializer[k];
@@ -381,8 +403,7 @@ static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
 
 /* A constant input as an attribute named after the ONNX input. */
 static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
-  if (v->kind != VK_CONST)
-    return unsupported(I, I->node->op_type, "input '%s' must be a constant (nn2c needs it at compile time)", key);
+  if (v->kind != VK_CONST) return need_const(I, v, arena_printf(&I->g->arena, "input '%s'", key));
   Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
   if (dtype_is_float(v->dtype)) {
     double *f = arena_alloc(&I->g->arena, sizeof(double) * (size_t)(t.numel + 1));
@@ -429,27 +450,6 @@ static const char *attr_key(Imp *I, const char *op, const char *name) {
   return name;
 }
 
-static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
-  const OpDef *d = &op_table[op];
-  int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
-  while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
-  Node *n = mk(I, (OpKind)op, nt, in);
-  for (size_t i = (size_t)nt; i < np->n_input; i++) {
-    if (!in[i]) continue;
-    const char *key = param_input_name(np->op_type, i);
-    if (!key) return unsupported(I, np->op_type, "input %zu of %s is not supported", i, np->op_type);
-    if (!input_to_attr(I, n, in[i], key)) return false;
-  }
-  for (size_t i = 0; i < np->n_attribute; i++)
-    if (!copy_attr(I, n, np->attribute[i], attr_key(I, np->op_type, np->attribute[i]->name))) return false;
-  node_set_int(I->g, n, "opset", I->opset);
-  if (!finish(I, n)) return false;
-  for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
-  return true;
-}
-
-/* ---- special handlers ---- */
-
 static const Onnx__AttributeProto *attr(NodeP *np, const char *name) {
   for (size_t i = 0; i < np->n_attribute; i++)
     if (np->attribute[i]->name && !strcmp(np->attribute[i]->name, name)) return np->attribute[i];
@@ -465,6 +465,31 @@ static double attr_f(NodeP *np, const char *name, double dflt) {
   const Onnx__AttributeProto *a = attr(np, name);
   return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT ? a->f : dflt;
 }
+
+static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
+  const OpDef *d = &op_table[op];
+  int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
+  while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
+  Node *n = mk(I, (OpKind)op, nt, in);
+  for (size_t i = (size_t)nt; i < np->n_input; i++) {
+    if (!in[i]) continue;
+    const char *key = param_input_name(np->op_type, i);
+    if (!key) return unsupported(I, np->op_type, "input %zu of %s is not supported", i, np->op_type);
+    bool reduce = !strncmp(np->op_type, "Reduce", 6);
+    if (reduce && in[i]->kind == VK_CONST && !shape_numel_static(in[i]->shape) && !attr_i(np, "noop_with_empty_axes", 0))
+      continue; /* empty axes: reduce over all of them */
+    if (!input_to_attr(I, n, in[i], key)) return false;
+  }
+  for (size_t i = 0; i < np->n_attribute; i++)
+    if (!copy_attr(I, n, np->attribute[i], attr_key(I, np->op_type, np->attribute[i]->name))) return false;
+  if (!strcmp(np->op_type, "LeakyRelu") && !node_attr(n, "alpha")) node_set_float(I->g, n, "alpha", 0.01); /* not Keras's 0.3 */
+  node_set_int(I->g, n, "opset", I->opset);
+  if (!finish(I, n)) return false;
+  for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
+  return true;
+}
+
+/* ---- special handlers ---- */
 
 typedef bool (*Handler)(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 
@@ -538,8 +563,7 @@ static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   int64_t *d = NULL;
   int n = 0;
   const Onnx__AttributeProto *a = attr(np, "shape");
-  if (nin == 2 && !const_ints(in[1], &d, &n, &I->g->arena))
-    return unsupported(I, "Reshape", "the shape input must be a constant (nn2c needs it at compile time)");
+  if (nin == 2 && !const_ints(in[1], &d, &n, &I->g->arena)) return need_const(I, in[1], "the shape input");
   if (nin == 1 && a) d = a->ints, n = (int)a->n_ints;
   if (n > MAX_RANK) return fail(I, "shape has %d dimensions", n);
   int infer = -1;
@@ -573,8 +597,7 @@ static bool axes_of(Imp *I, NodeP *np, Value **in, int nin, int64_t **ax, int *n
   const Onnx__AttributeProto *a = attr(np, "axes");
   if (a) *ax = a->ints, *n = (int)a->n_ints;
   else if (nin < 2) *ax = NULL, *n = 0;
-  else if (!const_ints(in[1], ax, n, &I->g->arena))
-    return unsupported(I, np->op_type, "the axes input must be a constant (nn2c needs it at compile time)");
+  else if (!const_ints(in[1], ax, n, &I->g->arena)) return need_const(I, in[1], "the axes input");
   return true;
 }
 
@@ -687,13 +710,27 @@ static const struct {
  * attributes): the generic path must not take them. */
 static const char *not_generic[] = {"Conv", "MaxPool", "AveragePool", NULL};
 
+static bool unsupported_op(Imp *I, NodeP *np, const char *dom, int64_t version) {
+  I->node = NULL; /* the message names the node itself */
+  return unsupported(I, np->op_type, "unsupported op %s (%s, opset %lld) at node %s", np->op_type, dom,
+                     (long long)version, node_name(np));
+}
+
+/* The opset a node's domain is imported at (-1 if the model does not import it). */
+static int64_t domain_version(Imp *I, const char *dom) {
+  for (size_t i = 0; i < I->model->n_opset_import; i++) {
+    const Onnx__OperatorSetIdProto *o = I->model->opset_import[i];
+    const char *d = o->domain ? o->domain : "";
+    if (!strcmp(d, dom ? dom : "") || (!*d && dom && !strcmp(dom, "ai.onnx"))) return o->version;
+  }
+  return -1;
+}
+
 static bool import_node(Imp *I, NodeP *np) {
   I->node = np;
   const char *dom = np->domain && *np->domain ? np->domain : "ai.onnx";
   if (!np->op_type) return fail(I, "node without an op type");
-  if (strcmp(dom, "ai.onnx"))
-    return unsupported(I, np->op_type, "unsupported op %s (%s, opset %lld) at node %s", np->op_type, dom, 0LL,
-                       node_name(np));
+  if (strcmp(dom, "ai.onnx") || I->opset < 1) return unsupported_op(I, np, dom, domain_version(I, np->domain));
   Value *in[64] = {0}, *out[16] = {0};
   if (np->n_input > 64 || np->n_output > 16) return fail(I, "too many inputs or outputs");
   for (size_t i = 0; i < np->n_input; i++) {
@@ -710,9 +747,7 @@ static bool import_node(Imp *I, NodeP *np) {
     int op = find_ir_op(np->op_type);
     for (int k = 0; not_generic[k]; k++)
       if (!strcmp(not_generic[k], np->op_type)) op = -1;
-    if (op < 0)
-      return unsupported(I, np->op_type, "unsupported op %s (%s, opset %lld) at node %s", np->op_type, dom,
-                         (long long)I->opset, node_name(np));
+    if (op < 0) return unsupported_op(I, np, dom, I->opset);
     ok = generic(I, np, op, in, out);
   }
   if (!ok) return false;
@@ -734,7 +769,6 @@ static bool read_opsets(Imp *I) {
     const Onnx__OperatorSetIdProto *o = I->model->opset_import[i];
     if ((!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")) && o->has_version) I->opset = o->version;
   }
-  if (I->opset < 1) return fail(I, "the model imports no ai.onnx opset");
   if (I->opset > 17) return unsupported(I, "opset", "opset %lld is newer than nn2c knows (17)", (long long)I->opset);
   return true;
 }
@@ -756,27 +790,30 @@ static bool import_graph(Imp *I) {
   return true;
 }
 
-static Onnx__ModelProto *unpack_model(const char *path) {
+Graph *onnx_import(const char *path, const OnnxOptions *o, OnnxStatus *st) {
   size_t len;
   char *data = read_whole_file(path, &len);
   if (!data) {
+    if (st) *st = (OnnxStatus){.need_const = -1};
     error_plain("cannot read '%s'", path);
     return NULL;
   }
-  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)data);
+  Graph *g = onnx_import_buffer(path, data, len, o, st);
   free(data);
-  if (!m) error_plain("%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
-  return m;
+  return g;
 }
 
-Graph *onnx_import(const char *path, const OnnxOptions *o, OnnxStatus *st) {
+Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const OnnxOptions *o, OnnxStatus *st) {
   static const OnnxOptions none = {0};
-  if (st) *st = (OnnxStatus){0};
-  Onnx__ModelProto *m = unpack_model(path);
-  if (!m) return NULL;
+  if (st) *st = (OnnxStatus){.need_const = -1};
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, data);
+  if (!m) {
+    error_plain("%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
+    return NULL;
+  }
   const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
   Graph *g = graph_new(NULL);
-  Imp I = {g, o ? o : &none, st, path, 0, m, NULL, 0, 0, NULL};
+  Imp I = {.g = g, .opt = o ? o : &none, .st = st, .path = path, .model = m};
   char *name = arena_strndup(&g->arena, base, strcspn(base, "."));
   g->name = c_name(&I, name);
   bool ok = import_graph(&I);
@@ -804,7 +841,8 @@ void *onnx_read_tensor(const char *path, DType *t, Shape *s) {
     return NULL;
   }
   Graph *g = graph_new(NULL);
-  Imp I = {g, NULL, NULL, path, 0, NULL, NULL, 0, 0, NULL};
+  static const OnnxOptions none = {0};
+  Imp I = {.g = g, .opt = &none, .path = path};
   Value *v = tensor_const(&I, tp, "t");
   void *r = NULL;
   if (v) {
