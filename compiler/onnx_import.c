@@ -696,10 +696,150 @@ static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return h_identity(I, np, in, nin > 1 ? 1 : nin, out);
 }
 
+/* ---- convolution and pooling: ONNX is NCHW with OIHW kernels, conv2d and
+ * the pools are NHWC with HWIO kernels, so the handlers transpose around
+ * them (constant kernels are transposed at import by folding). 1-D forms run
+ * as 2-D with height 1. ---- */
+
+static Value *transpose(Imp *I, Value *x, const int64_t *perm) {
+  int op = find_ir_op("Transpose");
+  if (op < 0) return unsupported(I, "Transpose", "%s needs the Transpose op", I->node->op_type), NULL;
+  Node *n = mk(I, (OpKind)op, 1, &x);
+  node_set_ints(I->g, n, "perm", perm, x->shape.rank);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+static const int64_t TO_NHWC[4] = {0, 2, 3, 1}, TO_NCHW[4] = {0, 3, 1, 2};
+
+/* A 1-D attribute list (length 1 per spatial axis) as 2-D: height first, 1 or 0. */
+static void widen(int64_t *two, const int64_t *one, int64_t h) { two[0] = h, two[1] = one[0]; }
+
+typedef struct {
+  int64_t k[2], s[2], d[2], p[4]; /* kernel, strides, dilations, pads top left bottom right */
+} Window;
+
+/* Window attributes of Conv/pools for input x (N,C,H,W after 1-D widening);
+ * kernel k given by the caller. false after an error. */
+static bool window_attrs(Imp *I, NodeP *np, Shape x, bool one_d, Window *w) {
+  const Onnx__AttributeProto *a;
+  int sp = one_d ? 1 : 2;
+  int64_t s[2] = {1, 1}, d[2] = {1, 1}, p[4] = {0, 0, 0, 0};
+  if ((a = attr(np, "strides")) && (int)a->n_ints == sp) memcpy(s, a->ints, sizeof(int64_t) * (size_t)sp);
+  if ((a = attr(np, "dilations")) && (int)a->n_ints == sp) memcpy(d, a->ints, sizeof(int64_t) * (size_t)sp);
+  if ((a = attr(np, "pads")) && (int)a->n_ints == 2 * sp) memcpy(p, a->ints, sizeof(int64_t) * (size_t)(2 * sp));
+  if (one_d) {
+    widen(w->s, s, 1), widen(w->d, d, 1);
+    int64_t q[4] = {0, p[0], 0, p[1]};
+    memcpy(w->p, q, sizeof q);
+  } else memcpy(w->s, s, sizeof s), memcpy(w->d, d, sizeof d), memcpy(w->p, p, sizeof p);
+  const Onnx__AttributeProto *ap = attr(np, "auto_pad");
+  char mode[32] = "NOTSET";
+  if (ap && ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
+    snprintf(mode, sizeof mode, "%.*s", (int)ap->s.len, (const char *)ap->s.data);
+  for (int i = 0; i < 2; i++) {
+    int64_t in = x.d[2 + i], out = (in + w->s[i] - 1) / w->s[i];
+    int64_t total = (out - 1) * w->s[i] + (w->k[i] - 1) * w->d[i] + 1 - in;
+    if (total < 0) total = 0;
+    if (!strcmp(mode, "VALID")) w->p[i] = w->p[i + 2] = 0;
+    else if (!strcmp(mode, "SAME_UPPER")) w->p[i] = total / 2, w->p[i + 2] = total - total / 2;
+    else if (!strcmp(mode, "SAME_LOWER")) w->p[i + 2] = total / 2, w->p[i] = total - total / 2;
+    else if (strcmp(mode, "NOTSET")) return fail(I, "unknown auto_pad '%s'", mode);
+  }
+  return true;
+}
+
+static void set_window(Imp *I, Node *n, const Window *w, bool conv) {
+  node_set_ints(I->g, n, "strides", w->s, 2);
+  node_set_ints(I->g, n, "pads", w->p, 4);
+  if (conv) node_set_ints(I->g, n, "dilations", w->d, 2);
+}
+
+/* x as NCHW (a 1-D NCL input gets height 1), or NULL. */
+static Value *as_2d(Imp *I, Value *x, bool *one_d) {
+  *one_d = x->shape.rank == 3;
+  if (x->shape.rank != 3 && x->shape.rank != 4)
+    return unsupported(I, I->node->op_type, "%s on rank %d input (only 1-D and 2-D)", I->node->op_type, x->shape.rank), NULL;
+  if (!*one_d) return x;
+  Shape s = x->shape;
+  return reshape_to(I, x, shape_make(4, (int64_t[]){s.d[0], s.d[1], 1, s.d[2]}));
+}
+
+/* The NHWC result back to NCHW (and to NCL for 1-D). */
+static bool from_nhwc(Imp *I, Value *y, bool one_d, Value **out) {
+  Value *t = transpose(I, y, TO_NCHW);
+  if (!t) return false;
+  if (one_d) t = reshape_to(I, t, shape_make(3, (int64_t[]){t->shape.d[0], t->shape.d[1], t->shape.d[3]}));
+  return (*out = t) != NULL;
+}
+
+static bool h_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  bool one_d;
+  if (!need_inputs(I, nin, 2, 3)) return false;
+  Value *x = as_2d(I, in[0], &one_d), *w = x ? as_2d(I, in[1], &one_d) : NULL;
+  if (!w) return false;
+  Window win;
+  win.k[0] = w->shape.d[2], win.k[1] = w->shape.d[3];
+  if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
+  Value *xt = transpose(I, x, TO_NHWC), *wt = xt ? transpose(I, w, (const int64_t[]){2, 3, 1, 0}) : NULL;
+  if (!wt) return false;
+  Value *args[3] = {xt, wt, nin == 3 ? in[2] : NULL};
+  Node *n = mk(I, OP_CONV2D, args[2] ? 3 : 2, args);
+  set_window(I, n, &win, true);
+  node_set_int(I->g, n, "groups", attr_i(np, "group", 1));
+  return finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
+}
+
+static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  bool one_d, avg = !strcmp(np->op_type, "AveragePool");
+  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (np->n_output > 1 && *np->output[1]) return unsupported(I, "MaxPool", "MaxPool's indices output is not supported");
+  if (avg && attr_i(np, "count_include_pad", 0)) return unsupported(I, "AveragePool", "count_include_pad=1 is not supported");
+  const Onnx__AttributeProto *ks = attr(np, "kernel_shape"), *dl = attr(np, "dilations");
+  Value *x = as_2d(I, in[0], &one_d);
+  if (!x) return false;
+  if (!ks || (int)ks->n_ints != (one_d ? 1 : 2)) return fail(I, "kernel_shape must list one size per spatial axis");
+  for (size_t i = 0; dl && i < dl->n_ints; i++)
+    if (dl->ints[i] != 1) return unsupported(I, np->op_type, "pooling with dilations is not supported");
+  Window win;
+  if (one_d) widen(win.k, ks->ints, 1);
+  else memcpy(win.k, ks->ints, sizeof win.k);
+  if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
+  for (int i = 0; i < 2 && attr_i(np, "ceil_mode", 0); i++) { /* ceil: pad the end so the last window fits */
+    int64_t span = x->shape.d[2 + i] + win.p[i] + win.p[i + 2] - win.k[i];
+    int64_t o = (span + win.s[i] - 1) / win.s[i] + 1;
+    if ((o - 1) * win.s[i] >= x->shape.d[2 + i] + win.p[i]) o--; /* the last window must start inside */
+    win.p[i + 2] += (o - 1) * win.s[i] + win.k[i] - (x->shape.d[2 + i] + win.p[i] + win.p[i + 2]);
+  }
+  Value *xt = transpose(I, x, TO_NHWC);
+  if (!xt) return false;
+  Node *n = mk(I, avg ? OP_AVGPOOL2D : OP_MAXPOOL2D, 1, &xt);
+  node_set_ints(I->g, n, "kernel", win.k, 2);
+  set_window(I, n, &win, false);
+  return finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
+}
+
+/* GlobalAveragePool / GlobalMaxPool: a reduction over the spatial axes. */
+static bool h_global_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, nin, 1, 1)) return false;
+  int op = !strcmp(np->op_type, "GlobalAveragePool") ? OP_REDUCE_MEAN : find_ir_op("ReduceMax");
+  if (op < 0) return unsupported(I, np->op_type, "%s needs the ReduceMax op", np->op_type);
+  int64_t axes[MAX_RANK];
+  int r = in[0]->shape.rank;
+  for (int i = 2; i < r; i++) axes[i - 2] = i;
+  Node *n = mk(I, (OpKind)op, 1, in);
+  node_set_ints(I->g, n, "axes", axes, r - 2);
+  node_set_int(I->g, n, "keepdims", 1);
+  if (!finish(I, n)) return false;
+  out[0] = n->out[0];
+  return true;
+}
+
 static const struct {
   const char *op;
   Handler fn;
 } handlers[] = {
+  {"Conv", h_conv}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
+  {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},        {"Softmax", h_softmax},
