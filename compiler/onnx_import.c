@@ -25,6 +25,7 @@
 
 #define MAX_NUMEL ((int64_t)1 << 32)   /* larger tensors are reported, not allocated */
 #define MAX_BYTES ((int64_t)1 << 34)
+#define FOLD_BYTES ((int64_t)1 << 26)  /* larger constant results are computed at run time */
 
 typedef struct {
   const char *name; /* ONNX name */
@@ -153,6 +154,10 @@ static bool make_shape(Imp *I, const char *what, size_t rank, const int64_t *d, 
   return true;
 }
 
+static bool is_external(const Onnx__TensorProto *t) {
+  return t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+}
+
 static bool read_external(Imp *I, const Onnx__TensorProto *t, void *dst, size_t bytes) {
   const char *loc = NULL;
   long long off = 0, len = -1;
@@ -168,28 +173,35 @@ static bool read_external(Imp *I, const Onnx__TensorProto *t, void *dst, size_t 
   const char *slash = strrchr(I->path, '/');
   char *file = arena_printf(&I->g->arena, "%.*s%s", slash ? (int)(slash - I->path + 1) : 0, I->path, loc);
   FILE *f = fopen(file, "rb");
-  bool ok = f && off >= 0 && (len < 0 || (size_t)len == bytes) && fseek(f, (long)off, SEEK_SET) == 0 &&
-            fread(dst, 1, bytes, f) == bytes;
+  bool ok = f && off >= 0 && (len < 0 || (size_t)len == bytes) && fseek(f, 0, SEEK_END) == 0 &&
+            ftell(f) >= off + (long long)bytes && fseek(f, (long)off, SEEK_SET) == 0 &&
+            (!dst || fread(dst, 1, bytes, f) == bytes); /* no dst: only check the file is large enough */
   if (f) fclose(f);
   return ok || fail(I, "initializer '%s': cannot read %zu bytes at offset %lld of '%s'", t->name, bytes, off, file);
+}
+
+/* Checks that a tensor holds n elements of d, before anything is allocated. */
+static bool tensor_size_ok(Imp *I, const Onnx__TensorProto *t, DType d, int64_t n) {
+  size_t bytes = (size_t)n * (size_t)dtype_size(d);
+  if (is_external(t)) return read_external(I, t, NULL, bytes);
+  if (t->has_raw_data)
+    return t->raw_data.len == bytes ||
+           fail(I, "tensor '%s': raw_data has %zu bytes, its shape needs %zu", t->name ? t->name : "", t->raw_data.len, bytes);
+  size_t have = d == DT_F32 ? t->n_float_data : d == DT_F64 ? t->n_double_data : d == DT_I64 ? t->n_int64_data
+              : d == DT_U32 || d == DT_U64 ? t->n_uint64_data : t->n_int32_data;
+  return (int64_t)have == n ||
+         fail(I, "tensor '%s' has %zu values, its shape needs %lld", t->name ? t->name : "", have, (long long)n);
 }
 
 /* Copies a tensor's elements (whichever field holds them) into dst. */
 static bool tensor_data(Imp *I, const Onnx__TensorProto *t, DType d, int64_t n, void *dst) {
   size_t bytes = (size_t)n * (size_t)dtype_size(d);
   Tensor out = {d, shape_scalar(), n, dst};
-  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-    return read_external(I, t, dst, bytes);
+  if (is_external(t)) return read_external(I, t, dst, bytes);
   if (t->has_raw_data) {
-    if (t->raw_data.len != bytes)
-      return fail(I, "tensor '%s': raw_data has %zu bytes, its shape needs %zu", t->name ? t->name : "", t->raw_data.len, bytes);
     if (bytes) memcpy(dst, t->raw_data.data, bytes);
     return true;
   }
-  size_t have = d == DT_F32 ? t->n_float_data : d == DT_F64 ? t->n_double_data : d == DT_I64 ? t->n_int64_data
-              : d == DT_U32 || d == DT_U64 ? t->n_uint64_data : t->n_int32_data;
-  if ((int64_t)have != n)
-    return fail(I, "tensor '%s' has %zu values, its shape needs %lld", t->name ? t->name : "", have, (long long)n);
   for (int64_t i = 0; i < n; i++) {
     switch (d) {
     case DT_F32: ((float *)dst)[i] = t->float_data[i]; break;
@@ -220,6 +232,7 @@ static Value *tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name)
     fail(I, "tensor '%s' is too large (%lld elements)", tn, (long long)n);
     return NULL;
   }
+  if (!tensor_size_ok(I, t, d, n)) return NULL;
   Value *v = value_new(I->g, c_name(I, tn), VK_CONST, d, s);
   v->data = arena_alloc(&I->g->arena, (size_t)(n ? n : 1) * (size_t)dtype_size(d));
   return tensor_data(I, t, d, n, v->data) ? v : NULL;
@@ -325,7 +338,9 @@ static bool finish(Imp *I, Node *n) {
     }
     if (o->dtype == DT_F16 || o->dtype == DT_BF16) return unsupported(I, "float16", "float16 results are not supported");
   }
-  constfold_node(I->g, n);
+  int64_t most = 0; /* folding allocates the results: only for modest sizes */
+  for (int k = 0; k < n->nout; k++) most += shape_numel(n->out[k]->shape, 1) * dtype_size(n->out[k]->dtype);
+  if (most <= FOLD_BYTES) constfold_node(I->g, n);
   return true;
 }
 
@@ -493,7 +508,10 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
 
 typedef bool (*Handler)(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 
-static bool need_inputs(Imp *I, int nin, int lo, int hi) {
+/* The handler's inputs: lo..hi of them, the first lo present. */
+static bool need_inputs(Imp *I, Value **in, int nin, int lo, int hi) {
+  for (int i = 0; i < lo && i < nin; i++)
+    if (!in[i]) return fail(I, "input %d is missing", i);
   return (nin >= lo && nin <= hi) || fail(I, "expects %d..%d inputs, got %d", lo, hi, nin);
 }
 
@@ -523,7 +541,7 @@ static bool h_constant(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
-  if (!need_inputs(I, nin, 1, 3)) return false;
+  if (!need_inputs(I, in, nin, 1, 3)) return false;
   out[0] = in[0];
   if (np->n_output > 1 && *np->output[1]) { /* Dropout's mask: all ones in inference */
     Value *m = value_new(I->g, "mask", VK_CONST, DT_BOOL, in[0]->shape);
@@ -535,7 +553,7 @@ static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 }
 
 static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
   Shape s = in[0]->shape;
   if (shape_has_batch(s)) return unsupported(I, "Shape", "Shape of a value with the batch dimension");
   int64_t lo = attr_i(np, "start", 0), hi = attr_i(np, "end", s.rank);
@@ -549,7 +567,7 @@ static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 static bool h_size(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
-  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
   if (shape_has_batch(in[0]->shape)) return unsupported(I, "Size", "Size of a value with the batch dimension");
   int64_t n = shape_numel_static(in[0]->shape);
   out[0] = int64_const(I, "size", 0, &n, 1);
@@ -558,7 +576,7 @@ static bool h_size(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 /* Reshape, Flatten, Squeeze, Unsqueeze: a reshape to a shape known now. */
 static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 1, 2)) return false;
+  if (!need_inputs(I, in, nin, 1, 2)) return false;
   Shape x = in[0]->shape, s = {0, {0}};
   int64_t *d = NULL;
   int n = 0;
@@ -582,7 +600,7 @@ static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 }
 
 static bool h_flatten(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
   Shape x = in[0]->shape;
   int64_t ax = attr_i(np, "axis", 1);
   if (ax < 0) ax += x.rank;
@@ -604,7 +622,7 @@ static bool axes_of(Imp *I, NodeP *np, Value **in, int nin, int64_t **ax, int *n
 static bool h_squeeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   int64_t *ax;
   int n;
-  if (!need_inputs(I, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
+  if (!need_inputs(I, in, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
   Shape x = in[0]->shape, s = {0, {0}};
   bool drop[MAX_RANK] = {false};
   for (int i = 0; i < n; i++) {
@@ -620,7 +638,7 @@ static bool h_squeeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 static bool h_unsqueeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   int64_t *ax;
   int n;
-  if (!need_inputs(I, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
+  if (!need_inputs(I, in, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
   Shape x = in[0]->shape, s = {0, {0}};
   int rank = x.rank + n;
   if (rank > MAX_RANK) return unsupported(I, "rank", "result has rank %d", rank);
@@ -639,7 +657,7 @@ static bool h_unsqueeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
  * stack of rows against one matrix). */
 static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
-  if (!need_inputs(I, nin, 2, 2)) return false;
+  if (!need_inputs(I, in, nin, 2, 2)) return false;
   Shape a = in[0]->shape, b = in[1]->shape;
   if (a.rank == 0 || b.rank == 0) return fail(I, "MatMul operands must not be scalars");
   if (b.rank > 2) return unsupported(I, "MatMul", "batched MatMul (second operand of rank %d) is not supported yet", b.rank);
@@ -656,7 +674,7 @@ static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 /* Gemm: alpha op(A) op(B) + beta C. */
 static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 2, 3)) return false;
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
   Node *n = mk(I, OP_MATMUL, 2, in);
   node_set_int(I->g, n, "transa", attr_i(np, "transA", 0));
   node_set_int(I->g, n, "transb", attr_i(np, "transB", 0));
@@ -675,7 +693,7 @@ static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 /* Softmax family: before opset 13 the input is seen as 2-D around `axis`
  * (default 1); since, the op works along one axis (default -1). */
 static bool h_softmax(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
   OpKind op = !strcmp(np->op_type, "Softmax") ? OP_SOFTMAX : OP_LOG_SOFTMAX;
   Shape x = in[0]->shape;
   int64_t ax = attr_i(np, "axis", I->opset < 13 ? 1 : -1);
@@ -774,7 +792,7 @@ static bool from_nhwc(Imp *I, Value *y, bool one_d, Value **out) {
 
 static bool h_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool one_d;
-  if (!need_inputs(I, nin, 2, 3)) return false;
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
   Value *x = as_2d(I, in[0], &one_d), *w = x ? as_2d(I, in[1], &one_d) : NULL;
   if (!w) return false;
   Window win;
@@ -791,7 +809,7 @@ static bool h_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool one_d, avg = !strcmp(np->op_type, "AveragePool");
-  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
   if (np->n_output > 1 && *np->output[1]) return unsupported(I, "MaxPool", "MaxPool's indices output is not supported");
   if (avg && attr_i(np, "count_include_pad", 0)) return unsupported(I, "AveragePool", "count_include_pad=1 is not supported");
   const Onnx__AttributeProto *ks = attr(np, "kernel_shape"), *dl = attr(np, "dilations");
@@ -820,7 +838,7 @@ static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 /* GlobalAveragePool / GlobalMaxPool: a reduction over the spatial axes. */
 static bool h_global_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
   int op = !strcmp(np->op_type, "GlobalAveragePool") ? OP_REDUCE_MEAN : find_ir_op("ReduceMax");
   if (op < 0) return unsupported(I, np->op_type, "%s needs the ReduceMax op", np->op_type);
   int64_t axes[MAX_RANK];
@@ -873,6 +891,8 @@ static bool import_node(Imp *I, NodeP *np) {
   if (strcmp(dom, "ai.onnx") || I->opset < 1) return unsupported_op(I, np, dom, domain_version(I, np->domain));
   Value *in[64] = {0}, *out[16] = {0};
   if (np->n_input > 64 || np->n_output > 16) return fail(I, "too many inputs or outputs");
+  for (size_t i = 0; i < np->n_attribute; i++)
+    if (!np->attribute[i]->name || !*np->attribute[i]->name) return fail(I, "attribute %zu has no name", i);
   for (size_t i = 0; i < np->n_input; i++) {
     if (!np->input[i] || !*np->input[i]) continue; /* optional input left out */
     in[i] = lookup(I, np->input[i]);
