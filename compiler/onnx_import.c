@@ -25,6 +25,7 @@
 
 #define MAX_NUMEL ((int64_t)1 << 32)   /* larger tensors are reported, not allocated */
 #define MAX_BYTES ((int64_t)1 << 34)
+#define LIMIT_WINDOW (1 << 20) /* kernel sizes, strides, dilations, pads */
 #define FOLD_BYTES ((int64_t)1 << 26)  /* larger constant results are computed at run time */
 
 typedef struct {
@@ -750,6 +751,12 @@ static bool window_attrs(Imp *I, NodeP *np, Shape x, bool one_d, Window *w) {
     int64_t q[4] = {0, p[0], 0, p[1]};
     memcpy(w->p, q, sizeof q);
   } else memcpy(w->s, s, sizeof s), memcpy(w->d, d, sizeof d), memcpy(w->p, p, sizeof p);
+  for (int i = 0; i < 4; i++) {
+    bool ok = w->p[i] >= 0 && w->p[i] <= LIMIT_WINDOW;
+    if (i < 2) ok = ok && w->s[i] >= 1 && w->s[i] <= LIMIT_WINDOW && w->d[i] >= 1 && w->d[i] <= LIMIT_WINDOW &&
+                    w->k[i] >= 1 && w->k[i] <= LIMIT_WINDOW;
+    if (!ok) return fail(I, "kernel, strides and dilations must be in [1, %d] and pads in [0, %d]", LIMIT_WINDOW, LIMIT_WINDOW);
+  }
   const Onnx__AttributeProto *ap = attr(np, "auto_pad");
   char mode[32] = "NOTSET";
   if (ap && ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
