@@ -17,6 +17,8 @@ typedef struct {
   uint64_t seed;
   bool accuracy;        /* metrics accuracy */
   const char *dataset;  /* "mnist", "inline", ... */
+  const char *dataset_options; /* "key=value ..." as written (nn2c_data_spec_parse reads it) */
+  int dataset_line, dataset_col; /* where the dataset line is (0 when absent) */
 } TrainSpec;
 
 typedef enum { MODE_INFER, MODE_EVAL, MODE_TRAIN } GraphMode;

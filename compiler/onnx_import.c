@@ -121,13 +121,6 @@ static void bind(Imp *I, const char *name, Value *v) {
 
 /* ---- dtypes and tensors ---- */
 
-static bool dtype_from_onnx(int32_t t, DType *d) {
-  static const int map[17] = {-1, DT_F32, DT_U8, DT_I8, DT_U16, DT_I16, DT_I32, DT_I64, -1,
-                              DT_BOOL, DT_F16, DT_F64, DT_U32, DT_U64, -1, -1, DT_BF16};
-  if (t < 0 || t > 16 || map[t] < 0) return false;
-  *d = (DType)map[t];
-  return true;
-}
 
 int dtype_to_onnx(DType d) {
   static const int map[DT_COUNT] = {[DT_F32] = 1, [DT_F64] = 11, [DT_F16] = 10, [DT_BF16] = 16, [DT_I8] = 3,
@@ -341,13 +334,7 @@ static bool finish(Imp *I, Node *n) {
   }
   int64_t most = 0; /* folding allocates the results: only for modest sizes */
   for (int k = 0; k < n->nout; k++) most += shape_numel(n->out[k]->shape, 1) * dtype_size(n->out[k]->dtype);
-  if (most <= FOLD_BYTES) constfold_node(I->g, n);
-  return true;
-}
-
-static Value *mk1(Imp *I, OpKind op, Value *a) {
-  Node *n = mk(I, op, 1, &a);
-  return finish(I, n) ? n->out[0] : NULL;
+  return most > FOLD_BYTES || constfold_node(I->g, n) || fail(I, "on its constant inputs");
 }
 
 static Value *mk2(Imp *I, OpKind op, Value *a, Value *b) {
@@ -359,7 +346,7 @@ static Value *mk2(Imp *I, OpKind op, Value *a, Value *b) {
 static Value *reshape_to(Imp *I, Value *x, Shape s) {
   if (shape_eq(x->shape, s)) return x;
   Node *n = mk(I, OP_RESHAPE, 1, &x);
-  node_set_ints(I->g, n, "shape", s.d, s.rank);
+  node_set_reshape(I->g, n, s);
   return finish(I, n) ? n->out[0] : NULL;
 }
 
@@ -486,7 +473,7 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   const OpDef *d = &op_table[op];
   int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
   while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
-  Node *n = mk(I, (OpKind)op, nt, in);
+  Node *n = node_new(I->g, (OpKind)op, nt, in, d->flags & OPF_VAR_OUT ? (int)np->n_output : d->nout);
   for (size_t i = (size_t)nt; i < np->n_input; i++) {
     if (!in[i]) continue;
     const char *key = param_input_name(np->op_type, i);
@@ -499,6 +486,8 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   for (size_t i = 0; i < np->n_attribute; i++)
     if (!copy_attr(I, n, np->attribute[i], attr_key(I, np->op_type, np->attribute[i]->name))) return false;
   if (!strcmp(np->op_type, "LeakyRelu") && !node_attr(n, "alpha")) node_set_float(I->g, n, "alpha", 0.01); /* not Keras's 0.3 */
+  bool softmax_family = !strcmp(np->op_type, "Softmax") || !strcmp(np->op_type, "LogSoftmax") || !strcmp(np->op_type, "Hardmax");
+  if (softmax_family && I->opset < 13) node_set_int(I->g, n, "legacy_2d", 1);
   node_set_int(I->g, n, "opset", I->opset);
   if (!finish(I, n)) return false;
   for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
@@ -691,24 +680,6 @@ static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return true;
 }
 
-/* Softmax family: before opset 13 the input is seen as 2-D around `axis`
- * (default 1); since, the op works along one axis (default -1). */
-static bool h_softmax(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, in, nin, 1, 1)) return false;
-  OpKind op = !strcmp(np->op_type, "Softmax") ? OP_SOFTMAX : OP_LOG_SOFTMAX;
-  Shape x = in[0]->shape;
-  int64_t ax = attr_i(np, "axis", I->opset < 13 ? 1 : -1);
-  int k = normalize_axis(ax, x.rank > 0 ? x.rank : 1);
-  if (k < 0) return fail(I, "axis %lld out of range", (long long)ax);
-  if (I->opset >= 13 && k != x.rank - 1)
-    return unsupported(I, np->op_type, "%s over an axis other than the last is not supported yet", np->op_type);
-  int64_t a = 1, b = 1;
-  for (int i = 0; i < x.rank; i++) *(i < k ? &a : &b) *= x.d[i];
-  Value *r = reshape_to(I, in[0], shape_make(2, (int64_t[]){a, b}));
-  Value *y = r ? mk1(I, op, r) : NULL;
-  return y && (out[0] = reshape_to(I, y, x)) != NULL;
-}
-
 static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (nin >= 3 && in[2] && (in[2]->kind != VK_CONST || ((uint8_t *)in[2]->data)[0]))
     return unsupported(I, "Dropout", "Dropout in training mode is not supported in inference");
@@ -867,8 +838,7 @@ static const struct {
   {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
-  {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},        {"Softmax", h_softmax},
-  {"LogSoftmax", h_softmax},
+  {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
 };
 
 /* IR ops whose ops.def names an ONNX op but whose form differs (layout,

@@ -82,16 +82,14 @@ static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff, bool gene
 
 static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefix);
 
-/* Bytes of scratch space a graph's nodes need beyond the planned tensors:
- * the blocked conv2d_grad_input transposes its kernel there (conv.c), the
- * tiled matmul its b^T operand (matmul.c). The scratch follows the planned
+/* Bytes of scratch space a graph's nodes need beyond the planned tensors
+ * (node_scratch_bytes: transposed operands, im2col patches). The scratch follows the planned
  * part of the arena; nodes use it one at a time. */
 static int64_t scratch_bytes(Graph *g) {
   int64_t most = 0;
   for (int i = 0; g && i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    bool uses = n->op == OP_CONV2D_GRAD_INPUT || (n->op == OP_MATMUL && matmul_uses_scratch(n));
-    int64_t b = uses ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+    int64_t b = node_scratch_bytes(n);
     if (b > most) most = b;
   }
   return (most + 63) / 64 * 64;
@@ -195,6 +193,28 @@ static const char *init_truncated_helper =
   "}\n\n";
 
 
+/* Orthogonal: the whole matrix at once (docs/initializers.md); q is a
+ * work area of m * n doubles. */
+static const char *init_orthogonal_helper =
+  "static void init_orthogonal(float *dst, uint64_t rows, uint64_t cols, uint64_t seed, uint64_t k, double *q) {\n"
+  "  uint64_t m = rows > cols ? rows : cols, n = rows > cols ? cols : rows, a, b, c;\n"
+  "  for (a = 0; a < n; a++)\n"
+  "    for (b = 0; b < m; b++) q[a * m + b] = init_normal(seed, k, b * n + a);\n"
+  "  for (a = 0; a < n; a++) {\n"
+  "    double *v = q + a * m, norm = 0;\n"
+  "    for (c = 0; c < a; c++) {\n"
+  "      double dot = 0;\n"
+  "      for (b = 0; b < m; b++) dot += q[c * m + b] * v[b];\n"
+  "      for (b = 0; b < m; b++) v[b] -= dot * q[c * m + b];\n"
+  "    }\n"
+  "    for (b = 0; b < m; b++) norm += v[b] * v[b];\n"
+  "    norm = sqrt(norm);\n"
+  "    for (b = 0; b < m; b++) v[b] /= norm;\n"
+  "  }\n"
+  "  for (a = 0; a < n; a++)\n"
+  "    for (b = 0; b < m; b++) dst[rows >= cols ? b * n + a : a * m + b] = (float)q[a * m + b];\n"
+  "}\n\n";
+
 /* C expression for element i of param k. */
 static char *init_expr(Arena *a, Value *v, int k) {
   double fi, fo;
@@ -213,26 +233,34 @@ static char *init_expr(Arena *a, Value *v, int k) {
   case INIT_GLOROT_NORMAL: return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi + fo, k, n);
   case INIT_HE_NORMAL: return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
   case INIT_LECUN_NORMAL: return arena_printf(a, "sqrt(1.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
+  case INIT_UNIT_FORGET_BIAS: return arena_printf(a, "i >= %lld && i < %lld ? 1.0 : 0.0", n / 4, n / 2);
   default: NN2C_ASSERT(!"unknown initializer"); return "0";
   }
 }
 
 /* Emits only the helpers some initializer needs (unused statics would warn). */
 static void emit_init_helpers(Buf *c, Graph *g) {
-  bool uni = false, nor = false, tru = false;
+  bool uni = false, nor = false, tru = false, orth = false;
   for (int j = 0; j < g->nvalues; j++) {
     InitKind k = g->values[j]->kind == VK_PARAM ? g->values[j]->init.kind : INIT_ZEROS;
     tru = tru || k == INIT_GLOROT_NORMAL || k == INIT_HE_NORMAL || k == INIT_LECUN_NORMAL;
-    nor = nor || tru || k == INIT_NORMAL;
+    nor = nor || tru || k == INIT_NORMAL || k == INIT_ORTHOGONAL;
+    orth = orth || k == INIT_ORTHOGONAL;
     uni = uni || nor || k == INIT_UNIFORM || k == INIT_GLOROT_UNIFORM || k == INIT_HE_UNIFORM || k == INIT_LECUN_UNIFORM;
   }
   if (uni) buf_puts(c, init_helpers);
   if (nor) buf_puts(c, init_normal_helper);
   if (tru) buf_puts(c, init_truncated_helper);
+  if (orth) buf_puts(c, init_orthogonal_helper);
 }
 
 static void emit_init(Buf *c, const char *name, Graph *g) {
   emit_init_helpers(c, g);
+  int64_t work = 0; /* doubles the largest orthogonal param needs */
+  for (int j = 0; j < g->nvalues; j++)
+    if (g->values[j]->kind == VK_PARAM && g->values[j]->init.kind == INIT_ORTHOGONAL && shape_numel_static(g->values[j]->shape) > work)
+      work = shape_numel_static(g->values[j]->shape);
+  if (work) buf_printf(c, "static double orth_work[%lld]; /* NAME_init's work area */\n\n", (long long)work);
   buf_printf(c, "void %s_init(float *params, uint64_t seed) {\n  uint64_t i;\n", name);
   buf_printf(c, "  memset(params, 0, sizeof(float) * %s_PARAM_FLOATS);\n", name);
   int64_t *off = xcalloc((size_t)g->nvalues, sizeof(int64_t));
@@ -242,8 +270,13 @@ static void emit_init(Buf *c, const char *name, Graph *g) {
     Value *v = g->values[j];
     if (v->kind != VK_PARAM) continue;
     buf_printf(c, "  /* %s %s%s: %s */\n", v->name, dtype_name(v->dtype), shape_str(&g->arena, v->shape), init_name(v->init.kind));
-    buf_printf(c, "  for (i = 0; i < %lld; i++) params[%lld + i] = (float)(%s);\n",
-               (long long)shape_numel_static(v->shape), (long long)off[j], init_expr(&g->arena, v, k));
+    int64_t numel = shape_numel_static(v->shape), cols = v->shape.d[v->shape.rank - 1];
+    if (v->init.kind == INIT_ORTHOGONAL)
+      buf_printf(c, "  init_orthogonal(params + %lld, %lld, %lld, seed, %d, orth_work);\n", (long long)off[j],
+                 (long long)(numel / cols), (long long)cols, k);
+    else
+      buf_printf(c, "  for (i = 0; i < %lld; i++) params[%lld + i] = (float)(%s);\n", (long long)numel, (long long)off[j],
+                 init_expr(&g->arena, v, k));
     k++;
   }
   buf_puts(c, "  (void)seed;\n  (void)i;\n}\n\n");
@@ -288,6 +321,9 @@ static const char *omp_macros =
   "#define NN2C_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) num_threads(nt)\")\n"
   "#else\n"
   "#define NN2C_PARALLEL_FOR\n"
+  "#endif\n"
+  "#ifdef NN2C_USE_CBLAS /* matmuls and convolutions call cblas_sgemm (make BLAS=openblas) */\n"
+  "#include <cblas.h>\n"
   "#endif\n\n";
 
 static bool has_op(Graph *g, OpKind op) {
@@ -347,6 +383,7 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#define %s_DEFAULT_LR %.9gf\n#define %s_DEFAULT_SEED %lluu\n", N, m->train.opt.lr, N,
              (unsigned long long)m->train.seed);
   buf_printf(h, "#define %s_DATASET \"%s\"\n", N, m->train.dataset);
+  buf_printf(h, "#define %s_DATASET_OPTIONS \"%s\"\n", N, m->train.dataset_options);
   buf_printf(h, "#define %s_DATASET_INLINE %d\n", N, m->inline_n > 0 && in->train);
   buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N,
              arena_max(in, batch));
@@ -395,7 +432,8 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
              m->file->src.path, N);
   buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
   buf_puts(c, omp_macros);
-  buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) { m->threads = threads > 0 ? threads : 1; }\n\n", N, N);
+  buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) {\n  m->threads = threads > 0 ? threads : 1;\n"
+                "#ifdef NN2C_OPENBLAS /* OpenBLAS's own threads, for its sgemm calls */\n  openblas_set_num_threads(m->threads);\n#endif\n}\n\n", N, N);
   CompiledGraph *gs[3] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL};
   buf_printf(c, "size_t %s_arena_bytes(int batch) {\n  size_t b = batch > 0 ? (size_t)batch : 0, need = 0, a;\n", N);
   for (int i = 0; i < 3; i++)

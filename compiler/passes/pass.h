@@ -37,8 +37,8 @@ bool pass_optimizer(Graph *g, PassCtx *cx);
 bool pass_simplify(Graph *g, PassCtx *cx);
 bool pass_dce(Graph *g, PassCtx *cx);
 bool pass_constfold(Graph *g, PassCtx *cx);
-/* Folds one node whose inputs are all constants (the ONNX importer folds as it
- * goes); false if it is not foldable. */
+/* Folds a node whose inputs are all constants (the ONNX importer folds as it
+ * goes); leaves other nodes alone. False when the kernel rejects the data. */
 bool constfold_node(Graph *g, Node *n);
 bool pass_fuse(Graph *g, PassCtx *cx);
 bool pass_schedule(Graph *g, PassCtx *cx);
