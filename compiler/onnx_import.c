@@ -430,7 +430,7 @@ static const struct {
 } param_inputs[] = {
   {"Reshape", {"data", "shape"}},       {"Expand", {"input", "shape"}},
   {"Tile", {"input", "repeats"}},       {"Slice", {"data", "starts", "ends", "axes", "steps"}},
-  {"Pad", {"data", "pads", "constant_value", "axes"}}, {"TopK", {"X", "K"}},
+  {"Pad", {"data", "pads", "constant_value", "axes"}}, {"TopK", {"X", "k"}},
   {"Squeeze", {"data", "axes"}},        {"Unsqueeze", {"data", "axes"}},
   {"ReduceSum", {"data", "axes"}},      {"Split", {"input", "split"}},
   {"OneHot", {"indices", "depth", "values"}}, {"Range", {"start", "limit", "delta"}},
@@ -448,7 +448,6 @@ static const char *param_input_name(const char *op, size_t i) {
 /* Attributes renamed across opsets (older attribute -> today's input name). */
 static const char *attr_key(Imp *I, const char *op, const char *name) {
   if (!strcmp(op, "Pad") && !strcmp(name, "value")) return "constant_value";
-  if (!strcmp(op, "TopK") && !strcmp(name, "k")) return "K";
   (void)I;
   return name;
 }
@@ -830,10 +829,77 @@ static bool h_global_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return true;
 }
 
+/* ---- losses, built from IR ops (so they differentiate) ----
+ * NegativeLogLikelihoodLoss(x [N,C,d...], t [N,d...], w [C]?): the picked
+ * element is selected with a one-hot mask (t == class), whose class list has
+ * the ignored class replaced by a value no label has, so ignored positions
+ * get weight 0 without a separate test. Per element: loss = -sum_c W x,
+ * weight = sum_c W with W = onehot * w; mean = sum(loss) / sum(weight). */
+
+static Value *reduce_axes(Imp *I, OpKind op, Value *x, const int64_t *axes, int naxes, bool keep) {
+  Node *n = mk(I, op, 1, &x);
+  if (naxes) node_set_ints(I->g, n, "axes", axes, naxes);
+  node_set_int(I->g, n, "keepdims", keep);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+static Value *cast_to(Imp *I, Value *x, DType t) {
+  Node *n = mk(I, OP_CAST, 1, &x);
+  node_set_string(I->g, n, "to", dtype_name(t));
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+static bool nll(Imp *I, NodeP *np, Value *x, Value *t, Value *w, Value **out) {
+  Shape xs = x->shape;
+  if (xs.rank < 2 || t->shape.rank != xs.rank - 1 || dtype_is_float(t->dtype))
+    return fail(I, "needs input [N,C,...] and integer target [N,...]");
+  int64_t C = xs.d[1], ignore = attr_i(np, "ignore_index", INT64_MIN);
+  Shape cs = {xs.rank, {1}};
+  for (int i = 0; i < xs.rank; i++) cs.d[i] = i == 1 ? C : 1;
+  Value *cls = value_new(I->g, "classes", VK_CONST, t->dtype, cs);
+  cls->data = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(C + 1));
+  Tensor ct = {t->dtype, cs, C, cls->data};
+  for (int64_t c = 0; c < C; c++) tensor_set(&ct, c, c == ignore ? -1e9 : (double)c);
+  Shape ts = t->shape; /* the target with a class axis of 1 */
+  for (int i = ts.rank; i > 1; i--) ts.d[i] = ts.d[i - 1];
+  ts.d[1] = 1, ts.rank++;
+  Value *tt = reshape_to(I, t, ts), *eq = tt ? mk2(I, OP_EQUAL, tt, cls) : NULL, *W = eq ? cast_to(I, eq, x->dtype) : NULL;
+  if (W && w) {
+    Value *wr = reshape_to(I, w, shape_make(cs.rank, cs.d));
+    W = wr ? mk2(I, OP_MUL, W, wr) : NULL;
+  }
+  int64_t one = 1;
+  Value *picked = W ? mk2(I, OP_MUL, W, x) : NULL;
+  Value *loss = picked ? reduce_axes(I, OP_REDUCE_SUM, picked, &one, 1, false) : NULL;
+  loss = loss ? mk2(I, OP_SUB, scalar_like(I, loss, 0), loss) : NULL;
+  if (!loss) return false;
+  char red[16] = "mean";
+  const Onnx__AttributeProto *ra = attr(np, "reduction");
+  if (ra) snprintf(red, sizeof red, "%.*s", (int)ra->s.len, (const char *)ra->s.data);
+  if (!strcmp(red, "none")) return (*out = loss) != NULL;
+  Value *sum = reduce_axes(I, OP_REDUCE_SUM, loss, NULL, 0, false);
+  if (!strcmp(red, "sum")) return (*out = sum) != NULL;
+  if (strcmp(red, "mean")) return fail(I, "unknown reduction '%s'", red);
+  Value *ws = reduce_axes(I, OP_REDUCE_SUM, W, NULL, 0, false);
+  return sum && ws && (*out = mk2(I, OP_DIV, sum, ws)) != NULL;
+}
+
+static bool h_nll(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  return need_inputs(I, in, nin, 2, 3) && nll(I, np, in[0], in[1], nin == 3 ? in[2] : NULL, out);
+}
+
+static bool h_softmax_ce(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  Node *n = mk(I, OP_LOG_SOFTMAX, 1, in);
+  node_set_int(I->g, n, "axis", 1);
+  return finish(I, n) && nll(I, np, n->out[0], in[1], nin == 3 ? in[2] : NULL, out) && (out[1] = n->out[0]);
+}
+
 static const struct {
   const char *op;
   Handler fn;
 } handlers[] = {
+  {"NegativeLogLikelihoodLoss", h_nll}, {"SoftmaxCrossEntropyLoss", h_softmax_ce},
   {"Conv", h_conv}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
   {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
