@@ -417,7 +417,8 @@ static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
     int64_t *x;
     int cnt;
     if (!const_ints(v, &x, &cnt, &I->g->arena)) return fail(I, "input '%s' must have rank 0 or 1", key);
-    if (v->shape.rank == 0) node_set_int(I->g, n, key, x[0]);
+    bool scalar = v->shape.rank == 0 || (cnt == 1 && (!strcmp(key, "k") || !strcmp(key, "axis"))); /* TopK's K is [1] */
+    if (scalar) node_set_int(I->g, n, key, x[0]);
     else node_set_ints(I->g, n, key, x, cnt);
   }
   return true;
@@ -642,6 +643,48 @@ static bool h_unsqueeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return (out[0] = reshape_to(I, in[0], s)) != NULL;
 }
 
+static Value *slice_first(Imp *I, Value *x, int64_t i, Shape s) {
+  int op = find_ir_op("Slice");
+  if (op < 0) return unsupported(I, "Slice", "batched MatMul needs the Slice op"), NULL;
+  Node *n = mk(I, (OpKind)op, 1, &x);
+  node_set_ints(I->g, n, "starts", &i, 1);
+  node_set_ints(I->g, n, "ends", (int64_t[]){i + 1}, 1);
+  node_set_ints(I->g, n, "axes", (int64_t[]){0}, 1);
+  return finish(I, n) ? reshape_to(I, n->out[0], s) : NULL;
+}
+
+/* Stacks of matrices with equal batch dimensions: one 2-D matmul per matrix,
+ * joined by a concat. */
+static bool batched_matmul(Imp *I, Value *a, Value *b, Value **out) {
+  Shape as = a->shape, bs = b->shape;
+  bool same = as.rank == bs.rank;
+  for (int i = 0; i < as.rank - 2 && same; i++) same = as.d[i] == bs.d[i];
+  int64_t m = as.d[as.rank - 2], k = as.d[as.rank - 1], n = bs.d[bs.rank - 1], nb = shape_numel_static(as) / (m * k > 0 ? m * k : 1);
+  if (!same || bs.d[bs.rank - 2] != k || nb > 256 || nb < 1)
+    return unsupported(I, "MatMul", "MatMul with broadcast batch dimensions is not supported");
+  Value *A = reshape_to(I, a, shape_make(3, (int64_t[]){nb, m, k})), *B = reshape_to(I, b, shape_make(3, (int64_t[]){nb, k, n}));
+  Value *parts[256];
+  for (int64_t i = 0; i < nb; i++) {
+    Value *ai = slice_first(I, A, i, shape_make(2, (int64_t[]){m, k}));
+    Value *bi = ai ? slice_first(I, B, i, shape_make(2, (int64_t[]){k, n})) : NULL;
+    Value *ci = bi ? mk2(I, OP_MATMUL, ai, bi) : NULL;
+    if (!ci || !(parts[i] = reshape_to(I, ci, shape_make(3, (int64_t[]){1, m, n})))) return false;
+  }
+  Value *c = parts[0];
+  for (int64_t i = 1; i < nb; i += 15) { /* concat takes up to 16 inputs */
+    Value *in[16] = {c};
+    int cnt = 1;
+    for (int64_t j = i; j < nb && cnt < 16; j++) in[cnt++] = parts[j];
+    Node *cn = mk(I, OP_CONCAT, cnt, in);
+    node_set_int(I->g, cn, "axis", 0);
+    if (!finish(I, cn)) return false;
+    c = cn->out[0];
+  }
+  Shape s = as;
+  s.d[s.rank - 1] = n;
+  return (*out = reshape_to(I, c, s)) != NULL;
+}
+
 /* MatMul: numpy semantics on top of the 2-D matmul op (1-D operands and a
  * stack of rows against one matrix). */
 static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
@@ -649,7 +692,7 @@ static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!need_inputs(I, in, nin, 2, 2)) return false;
   Shape a = in[0]->shape, b = in[1]->shape;
   if (a.rank == 0 || b.rank == 0) return fail(I, "MatMul operands must not be scalars");
-  if (b.rank > 2) return unsupported(I, "MatMul", "batched MatMul (second operand of rank %d) is not supported yet", b.rank);
+  if (b.rank > 2) return batched_matmul(I, in[0], in[1], out);
   int64_t k = a.d[a.rank - 1], rows = shape_numel_static(a) / (k ? k : 1);
   Value *A = reshape_to(I, in[0], shape_make(2, (int64_t[]){rows, k}));
   Value *B = b.rank == 1 ? reshape_to(I, in[1], shape_make(2, (int64_t[]){b.d[0], 1})) : in[1];
