@@ -52,6 +52,9 @@ Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const 
  * its dtype; NULL after an error. */
 void *onnx_read_tensor(const char *path, DType *t, Shape *s);
 
+/* Appends the op type of every node (xstrdup'd) to ops; false if unreadable. */
+bool onnx_model_ops(const char *path, Vec *ops);
+
 /* `nn2c test-onnx CASE_DIR...` (onnx_test.c). */
 int onnx_test_main(int argc, char **argv);
 

@@ -1101,3 +1101,15 @@ void *onnx_read_tensor(const char *path, DType *t, Shape *s) {
   graph_free(g);
   return r;
 }
+
+bool onnx_model_ops(const char *path, Vec *ops) {
+  size_t len;
+  char *data = read_whole_file(path, &len);
+  Onnx__ModelProto *m = data ? onnx__model_proto__unpack(NULL, len, (const uint8_t *)data) : NULL;
+  free(data);
+  if (!m) return false;
+  for (size_t i = 0; m->graph && i < m->graph->n_node; i++)
+    if (m->graph->node[i]->op_type) vec_push(ops, xstrdup(m->graph->node[i]->op_type));
+  onnx__model_proto__free_unpacked(m, NULL);
+  return true;
+}

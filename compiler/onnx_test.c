@@ -413,6 +413,38 @@ static void run_emitted(Case *c) {
 
 /* ---- driver ---- */
 
+/* --ops-list FILE: how many cases use only the ops FILE lists, and how many of those pass. */
+static void report_listed(Case *cs, int n, const char *file) {
+  char *list = read_whole_file(file, NULL);
+  if (!list) {
+    error_plain("cannot read '%s'", file);
+    return;
+  }
+  int listed = 0, passed = 0;
+  for (int i = 0; i < n; i++) {
+    Vec ops = {0};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.onnx", cs[i].dir);
+    bool all = onnx_model_ops(path, &ops);
+    for (int k = 0; k < ops.len; k++) {
+      char pat[256];
+      snprintf(pat, sizeof pat, " %s ", (char *)ops.items[k]);
+      Buf padded = {0};
+      buf_printf(&padded, " %s ", list);
+      for (char *p = padded.data; *p; p++)
+        if (*p == '\n' || *p == '\t') *p = ' ';
+      all = all && strstr(padded.data, pat);
+      buf_free(&padded);
+      free(ops.items[k]);
+    }
+    vec_free(&ops);
+    listed += all;
+    passed += all && cs[i].st == C_PASS;
+  }
+  printf("ops in %s only: %d cases, %d passed\n", file, listed, passed);
+  free(list);
+}
+
 static void add_cases(Vec *dirs, const char *d) {
   char p[4096];
   snprintf(p, sizeof p, "%s/model.onnx", d);
@@ -438,12 +470,13 @@ static void add_cases(Vec *dirs, const char *d) {
 
 int onnx_test_main(int argc, char **argv) {
   int jobs = 2;
-  const char *work = NULL, *cc = getenv("CC") ? getenv("CC") : "cc";
+  const char *work = NULL, *ops_list = NULL, *cc = getenv("CC") ? getenv("CC") : "cc";
   Vec dirs = {0};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-j") && i + 1 < argc) jobs = atoi(argv[++i]);
     else if (!strncmp(argv[i], "-j", 2) && argv[i][2]) jobs = atoi(argv[i] + 2);
     else if (!strcmp(argv[i], "--work") && i + 1 < argc) work = argv[++i];
+    else if (!strcmp(argv[i], "--ops-list") && i + 1 < argc) ops_list = argv[++i];
     else if (argv[i][0] == '-') {
       error_plain("test-onnx: unknown option '%s' (usage: nn2c test-onnx [-j N] [--work DIR] CASE_DIR...)", argv[i]);
       return 1;
@@ -479,6 +512,7 @@ int onnx_test_main(int argc, char **argv) {
     else printf("UNSUPPORTED %s %s\n", c->name, c->why), skip++;
     fflush(stdout);
   }
+  if (ops_list) report_listed(cs, dirs.len, ops_list);
   printf("%d passed, %d failed, %d skipped\n", pass, failn, skip);
   for (int i = 0; i < dirs.len; i++) free(dirs.items[i]);
   vec_free(&dirs);
