@@ -827,6 +827,49 @@ static bool h_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
 }
 
+/* ConvTranspose is the input gradient of the convolution that maps its
+ * output back to its input: conv2d_grad_input with that convolution's
+ * geometry. Output size per axis: (in - 1) s + (k - 1) d + 1 - pads + output_padding. */
+static bool h_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  bool one_d;
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  Value *x = as_2d(I, in[0], &one_d), *w = x ? as_2d(I, in[1], &one_d) : NULL;
+  if (!w) return false;
+  Window win;
+  win.k[0] = w->shape.d[2], win.k[1] = w->shape.d[3];
+  int64_t g = attr_i(np, "group", 1), op[2] = {0, 0}, size[2];
+  const Onnx__AttributeProto *opa = attr(np, "output_padding"), *osa = attr(np, "output_shape");
+  if (!window_attrs(I, np, x->shape, one_d, &win) || g < 1) return false;
+  if (opa && (int)opa->n_ints == (one_d ? 1 : 2)) memcpy(op + one_d, opa->ints, sizeof(int64_t) * opa->n_ints);
+  for (int i = 0; i < 2; i++) {
+    int64_t full = (x->shape.d[2 + i] - 1) * win.s[i] + (win.k[i] - 1) * win.d[i] + 1 + op[i];
+    int64_t want = osa && (int)osa->n_ints == (one_d ? 1 : 2) ? (i < one_d ? 1 : osa->ints[i - one_d]) : -1;
+    bool same = attr(np, "auto_pad") && !strncmp((const char *)attr(np, "auto_pad")->s.data, "SAME", 4);
+    if (same && want < 0) want = x->shape.d[2 + i] * win.s[i];
+    if (want >= 0) { /* pads from the requested size, the odd one at the end (SAME_UPPER) */
+      int64_t total = full - want > 0 ? full - want : 0; /* a larger output gets zero rows at the end */
+      if (want - full >= win.s[i]) return fail(I, "output_shape is larger than the transposed convolution gives");
+      bool lower = same && !strncmp((const char *)attr(np, "auto_pad")->s.data, "SAME_LOWER", 10);
+      win.p[i] = lower ? total - total / 2 : total / 2, win.p[i + 2] = total - win.p[i];
+    }
+    size[i] = want >= 0 ? want : full - win.p[i] - win.p[i + 2]; /* output_padding rows stay zero */
+    if (size[i] < 1) return fail(I, "the output would be empty");
+  }
+  Value *xt = transpose(I, x, TO_NHWC), *wt = xt ? transpose(I, w, (const int64_t[]){2, 3, 1, 0}) : NULL;
+  if (!wt) return false;
+  Value *args[2] = {xt, wt};
+  Node *n = mk(I, OP_CONV2D_GRAD_INPUT, 2, args);
+  set_window(I, n, &win, true);
+  node_set_int(I->g, n, "groups", g);
+  node_set_ints(I->g, n, "input_shape", (int64_t[]){x->shape.d[0], size[0], size[1], wt->shape.d[2] * g}, 4);
+  if (!finish(I, n) || !from_nhwc(I, n->out[0], one_d, out)) return false;
+  if (nin < 3 || !in[2]) return true;
+  Shape bs = {out[0]->shape.rank, {1}};
+  for (int i = 0; i < bs.rank; i++) bs.d[i] = i == 1 ? in[2]->shape.d[0] : 1;
+  Value *b = reshape_to(I, in[2], bs);
+  return b && (out[0] = mk2(I, OP_ADD, out[0], b)) != NULL;
+}
+
 static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool one_d, avg = !strcmp(np->op_type, "AveragePool");
   if (!need_inputs(I, in, nin, 1, 1)) return false;
@@ -943,7 +986,7 @@ static const struct {
   Handler fn;
 } handlers[] = {
   {"NegativeLogLikelihoodLoss", h_nll}, {"SoftmaxCrossEntropyLoss", h_softmax_ce},
-  {"Conv", h_conv}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
+  {"Conv", h_conv}, {"ConvTranspose", h_conv_transpose}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
   {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
