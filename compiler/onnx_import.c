@@ -437,7 +437,7 @@ static const struct {
   {"OneHot", {"indices", "depth", "values"}}, {"Range", {"start", "limit", "delta"}},
   {"Clip", {"input", "min", "max"}},    {"Resize", {"X", "roi", "scales", "sizes"}},
   {"Upsample", {"X", "scales"}},        {"ConstantOfShape", {"input"}},
-  {"CumSum", {"x", "axis"}},            {"Dropout", {"data", "ratio", "training_mode"}},
+  {"CumSum", {"x", "axis"}},            {"Trilu", {"input", "k"}},            {"Dropout", {"data", "ratio", "training_mode"}},
 };
 
 static const char *param_input_name(const char *op, size_t i) {
@@ -489,6 +489,9 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   bool softmax_family = !strcmp(np->op_type, "Softmax") || !strcmp(np->op_type, "LogSoftmax") || !strcmp(np->op_type, "Hardmax");
   if (softmax_family && I->opset < 13) node_set_int(I->g, n, "legacy_2d", 1);
   node_set_int(I->g, n, "opset", I->opset);
+  int64_t to = node_int(n, "to", 1); /* Cast: nn2c computes no float16 or strings */
+  if (!strcmp(np->op_type, "Cast") && (to == 8 || to == 10 || to == 16))
+    return unsupported(I, to == 8 ? "string" : "float16", "Cast to %s is not supported", to == 8 ? "string" : "float16");
   if (!finish(I, n)) return false;
   for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
   return true;
