@@ -115,7 +115,7 @@ static void emit_function(Buf *c, const char *prefix, const char *sig, CompiledG
   buf_printf(c, "%s {\n", sig);
   buf_printf(c, "  if (!m || batch < 1 || batch > m->max_batch) return 1;\n");
   buf_printf(c, "  const size_t B = (size_t)batch;\n  (void)B;\n");
-  if (generic) buf_puts(c, "  (void)inputs; /* a graph may read only its inputs' shapes */\n");
+  if (generic) buf_puts(c, "  (void)inputs; /* a graph may read only its inputs' shapes */\n  (void)outputs;\n");
   buf_printf(c, "  const int nt = m->threads > 0 ? m->threads : 1; /* threads for NN2C_PARALLEL_FOR */\n  (void)nt;\n");
   if (scratch_bytes(g))
     buf_printf(c, "  unsigned char *scratch = m->arena + %lld + %lld * B; /* after the planned tensors */\n  (void)scratch;\n",
