@@ -44,7 +44,8 @@ function(nn2c_add_model)
   set(outputs "${dir}/${name}.c" "${dir}/${name}.h")
   set(flags --name "${name}")
   if(arg_TRAIN)
-    list(APPEND outputs "${dir}/${name}_train.c" "${dir}/nn2c_rt.h" "${dir}/nn2c_rt.c" "${dir}/nn2c_train.c")
+    list(APPEND outputs "${dir}/${name}_train.c" "${dir}/nn2c_rt.h" "${dir}/nn2c_rt.c" "${dir}/nn2c_train.c"
+         "${dir}/nn2c_data.c" "${dir}/nn2c_text.c" "${dir}/nn2c_audio.c")
     list(APPEND flags --train)
   endif()
   # nn2c names the model file in the generated banners: keep that path short

@@ -58,11 +58,18 @@ static Value *named(Graph *g, Value *v, const char *fmt, int k) {
   return v;
 }
 
+/* Keras's LeakyReLU slope is 0.3 (the op's default is ONNX's 0.01). */
+static Value *keras_leaky_relu(Graph *g, Value *x) {
+  Node *n = build_node(g, OP_LEAKY_RELU, 1, &x);
+  node_set_float(g, n, "alpha", 0.3);
+  return build_finish(g, n);
+}
+
 static Value *activation(Lower *L, const Line *l, const char *name, Value *x) {
   if (!strcmp(name, "relu")) return build1(L->g, OP_RELU, x);
   if (!strcmp(name, "sigmoid")) return build1(L->g, OP_SIGMOID, x);
   if (!strcmp(name, "tanh")) return build1(L->g, OP_TANH, x);
-  if (!strcmp(name, "leaky_relu")) return build1(L->g, OP_LEAKY_RELU, x);
+  if (!strcmp(name, "leaky_relu")) return keras_leaky_relu(L->g, x);
   if (!strcmp(name, "softmax")) {
     if (x->shape.rank < 1) return x;
     return build1(L->g, OP_SOFTMAX, x);

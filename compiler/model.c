@@ -6,6 +6,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn2c_rt.h"
+
 #define KERAS_EPSILON 1e-7
 
 /* ---- loss ---- */
@@ -110,11 +112,42 @@ static bool parse_optimizer(Source *src, const Line *l, OptSpec *o) {
   return ok;
 }
 
-static bool parse_train_line(Source *src, const Line *l, TrainSpec *t) {
+/* `dataset NAME key=value ...`: the options travel to the trainer as text;
+ * the runtime's parser checks them here already, so errors point at the line. */
+static bool parse_dataset(Source *src, Arena *arena, const Line *l, TrainSpec *t) {
+  const Expr *a = l->nargs == 1 ? l->args[0] : NULL;
+  if (!a || a->kind != EX_IDENT) {
+    error_at(src, l->line, l->col, "expected `dataset NAME [key=value ...]`");
+    return false;
+  }
+  Buf opts = {0};
+  buf_puts(&opts, "");
+  for (int i = 0; i < l->nkw; i++) {
+    const Expr *v = l->kw[i].val;
+    if (v->kind != EX_NUM || !v->is_int || v->inum < 0 || v->inum > INT32_MAX) {
+      error_at(src, l->kw[i].line, l->kw[i].col, "dataset option '%s' must be a non-negative integer", l->kw[i].key);
+      buf_free(&opts);
+      return false;
+    }
+    buf_printf(&opts, "%s%s=%lld", i ? " " : "", l->kw[i].key, (long long)v->inum);
+  }
+  nn2c_data_spec spec;
+  char err[512];
+  bool ok = nn2c_data_spec_parse(a->ident, opts.data, &spec, err, sizeof err) == 0;
+  if (!ok) error_at(src, a->line, a->col, "%s", err);
+  t->dataset = a->ident;
+  t->dataset_options = ok ? arena_strdup(arena, opts.data) : "";
+  t->dataset_line = l->line, t->dataset_col = l->col;
+  buf_free(&opts);
+  return ok;
+}
+
+static bool parse_train_line(Source *src, Arena *arena, const Line *l, TrainSpec *t) {
   const char *k = l->kind;
   int64_t v;
   if (!strcmp(k, "loss")) return parse_loss(src, l, t);
   if (!strcmp(k, "optimizer")) return parse_optimizer(src, l, &t->opt);
+  if (!strcmp(k, "dataset")) return parse_dataset(src, arena, l, t);
   if (l->nargs != 1) {
     error_at(src, l->line, l->col, "'%s' takes one value", k);
     return false;
@@ -131,14 +164,6 @@ static bool parse_train_line(Source *src, const Line *l, TrainSpec *t) {
     }
     return t->accuracy = true;
   }
-  if (!strcmp(k, "dataset")) {
-    if (a->kind != EX_IDENT || (strcmp(a->ident, "mnist") && strcmp(a->ident, "cifar10") && strcmp(a->ident, "inline"))) {
-      error_at(src, a->line, a->col, "unknown dataset (expected mnist, cifar10 or inline)");
-      return false;
-    }
-    t->dataset = a->ident;
-    return true;
-  }
   error_at(src, l->line, l->col, "unknown train setting '%s'", k);
   return false;
 }
@@ -147,10 +172,10 @@ static bool parse_train(Model *m) {
   ModelFile *f = m->file;
   TrainSpec *t = &m->train;
   *t = (TrainSpec){f->has_train, LOSS_MSE, false, {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0}, 32, 1, 1, false,
-                   f->ndata ? "inline" : "mnist"};
+                   f->ndata ? "inline" : "mnist", "", 0, 0};
   bool ok = true, have_loss = false;
   for (int i = 0; i < f->ntrain; i++) {
-    ok = parse_train_line(&f->src, &f->train[i], t) && ok;
+    ok = parse_train_line(&f->src, &m->arena, &f->train[i], t) && ok;
     have_loss = have_loss || !strcmp(f->train[i].kind, "loss");
   }
   if (ok && f->has_train && !have_loss) {
@@ -243,6 +268,21 @@ static bool load_inline_data(Model *m, Graph *eval) {
 
 /* ---- whole models ---- */
 
+/* The data a dataset line names must fit the model's input and labels
+ * (the trainer checks again; here the error can point at the line). */
+static bool check_dataset_fit(Model *m, Graph *eval) {
+  const TrainSpec *t = &m->train;
+  Value *in = eval->values[0], *lab = graph_find(eval, LABELS_NAME), *pred = eval->outputs[0];
+  nn2c_data_spec spec;
+  char err[512];
+  if (!t->dataset_line || nn2c_data_spec_parse(t->dataset, t->dataset_options, &spec, err, sizeof err)) return true;
+  if (!lab || nn2c_data_spec_fit(&spec, (int)shape_numel(in->shape, 1), (int)shape_numel(pred->shape, 1),
+                                 (int)shape_numel(lab->shape, 1), lab->dtype != DT_F32, err, sizeof err) == 0)
+    return true;
+  error_at(&m->file->src, t->dataset_line, t->dataset_col, "%s", err);
+  return false;
+}
+
 void model_free(Model *m) {
   if (!m) return;
   arena_free(&m->arena);
@@ -262,6 +302,7 @@ Model *model_load(const char *path) {
       error_at(&m->file->src, 1, 1, "dataset inline needs a data section");
       ok = false;
     }
+    if (ok && m->train.present) ok = check_dataset_fit(m, g);
     graph_free(g);
   }
   if (!ok) {
@@ -283,8 +324,26 @@ static void remove_dropout(Graph *g) {
   graph_compact(g);
 }
 
+Model *model_new_imported(const char *path, const char *name, Graph *(*import)(const Model *, GraphMode),
+                          const void *ctx) {
+  Model *m = xcalloc(1, sizeof(Model));
+  m->file = arena_alloc(&m->arena, sizeof(ModelFile));
+  m->file->src = (Source){arena_strdup(&m->arena, path), "", 0};
+  m->name = arena_strdup(&m->arena, name);
+  m->train = (TrainSpec){.loss = LOSS_SPARSE_CCE, .opt = {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0}, .batch = 1,
+                         .epochs = 1, .seed = 1, .dataset = "random", .dataset_options = ""};
+  m->import = import;
+  m->import_ctx = ctx;
+  return m;
+}
+
 static Graph *build_forward(Model *m, GraphMode mode) {
   ModelFile *f = m->file;
+  if (m->import) {
+    Graph *g = m->import(m, mode);
+    if (g && mode != MODE_TRAIN) remove_dropout(g);
+    return g;
+  }
   if (f->graph) {
     /* Each mode gets a fresh copy: parse the same text again. */
     ModelFile *copy = model_file_parse_text(f->src.path, f->src.text, &m->arena);

@@ -871,7 +871,7 @@ static bool check_arity(Parser *P, const Token *op_t, OpKind op, int nin, int no
       err_tok(P, op_t, "'%s' takes %d to %d inputs, got %d", d->name, d->min_in, d->max_in, nin);
     return false;
   }
-  if (d->nout ? nout != d->nout : nout < 1) {
+  if (!op_nout_ok(d, nout)) {
     err_tok(P, op_t, "'%s' has %d output%s, but %d name%s written", d->name, d->nout, d->nout == 1 ? "" : "s",
             nout, nout == 1 ? " is" : "s are");
     return false;

@@ -22,8 +22,7 @@
 #include <zlib.h>
 #endif
 
-/* Writes a formatted message into err; callers may pass err == NULL. */
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
+int nn2c_fail(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   if (err && errlen > 0) {
     va_start(ap, fmt);
@@ -128,12 +127,12 @@ static int buf_reserve(Buf *b, size_t more) {
 static int read_plain(const char *path, Buf *b, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
   if (!f)
-    return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   for (;;) {
     size_t got;
     if (buf_reserve(b, 65536)) {
       fclose(f);
-      return fail(err, errlen, "%s: out of memory reading file", path);
+      return nn2c_fail(err, errlen, "%s: out of memory reading file", path);
     }
     got = fread(b->p + b->n, 1, b->cap - b->n, f);
     b->n += got;
@@ -143,7 +142,7 @@ static int read_plain(const char *path, Buf *b, char *err, size_t errlen) {
   if (ferror(f)) {
     int e = errno;
     fclose(f);
-    return fail(err, errlen, "%s: read error: %s", path, strerror(e));
+    return nn2c_fail(err, errlen, "%s: read error: %s", path, strerror(e));
   }
   fclose(f);
   return 0;
@@ -153,14 +152,14 @@ static int read_plain(const char *path, Buf *b, char *err, size_t errlen) {
 static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
   gzFile g = gzopen(path, "rb");
   if (!g)
-    return fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   gzbuffer(g, 1u << 17);
   for (;;) {
     size_t room;
     int got;
     if (buf_reserve(b, 65536)) {
       gzclose(g);
-      return fail(err, errlen, "%s: out of memory decompressing file", path);
+      return nn2c_fail(err, errlen, "%s: out of memory decompressing file", path);
     }
     room = b->cap - b->n;
     if (room > (1u << 30))
@@ -169,7 +168,7 @@ static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
     if (got < 0) {
       int zerr;
       const char *msg = gzerror(g, &zerr);
-      fail(err, errlen, "%s: gzip error: %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
+      nn2c_fail(err, errlen, "%s: gzip error: %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
       gzclose(g);
       return -1;
     }
@@ -183,7 +182,7 @@ static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
     int zerr;
     const char *msg = gzerror(g, &zerr);
     if (zerr != Z_OK) {
-      fail(err, errlen, "%s: gzip error: %s", path,
+      nn2c_fail(err, errlen, "%s: gzip error: %s", path,
            zerr == Z_BUF_ERROR ? "truncated (unexpected end of file)" : msg);
       gzclose(g);
       return -1;
@@ -217,7 +216,7 @@ static int resolve_path(const char *path, char *used, size_t usedlen, char *err,
   size_t n = strlen(path);
   int e;
   if (n + 4 > sizeof alt || n + 1 > usedlen)
-    return fail(err, errlen, "%s: path too long", path);
+    return nn2c_fail(err, errlen, "%s: path too long", path);
   if (sniff_gzip(path) >= 0) {
     memcpy(used, path, n + 1);
     return 0;
@@ -232,11 +231,10 @@ static int resolve_path(const char *path, char *used, size_t usedlen, char *err,
     memcpy(used, alt, strlen(alt) + 1);
     return 0;
   }
-  return fail(err, errlen, "%s: cannot open: %s (also tried %s)", path, strerror(e), alt);
+  return nn2c_fail(err, errlen, "%s: cannot open: %s (also tried %s)", path, strerror(e), alt);
 }
 
-/* nn2c_read_file, also reporting which file was actually read (for messages). */
-static int read_file_as(const char *path, unsigned char **data, size_t *len, char *used,
+int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used,
                         size_t usedlen, char *err, size_t errlen) {
   Buf b = {NULL, 0, 0};
   int rc;
@@ -248,14 +246,14 @@ static int read_file_as(const char *path, unsigned char **data, size_t *len, cha
 #ifdef NN2C_HAVE_ZLIB
     rc = read_gzip(used, &b, err, errlen);
 #else
-    rc = fail(err, errlen, "%s: gzip file but nn2c runtime built without zlib; gunzip it first",
+    rc = nn2c_fail(err, errlen, "%s: gzip file but nn2c runtime built without zlib; gunzip it first",
               used);
 #endif
   } else {
     rc = read_plain(used, &b, err, errlen);
   }
   if (rc == 0 && !b.p && !(b.p = malloc(1)))
-    rc = fail(err, errlen, "%s: out of memory", used);
+    rc = nn2c_fail(err, errlen, "%s: out of memory", used);
   if (rc) {
     free(b.p);
     return -1;
@@ -267,7 +265,7 @@ static int read_file_as(const char *path, unsigned char **data, size_t *len, cha
 
 int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen) {
   char used[4096];
-  return read_file_as(path, data, len, used, sizeof used, err, errlen);
+  return nn2c_read_file_as(path, data, len, used, sizeof used, err, errlen);
 }
 
 /* ---- MNIST IDX files ---------------------------------------------------- */
@@ -279,13 +277,19 @@ static void *shrink(void *p, size_t bytes) {
 }
 
 float nn2c_dataset_value(const nn2c_dataset *d, size_t i) {
-  return d->x ? d->x[i] : (float)d->xb[i] / 255.0f;
+  if (d->x)
+    return d->x[i];
+  return d->xi ? (float)d->xi[i] : (float)d->xb[i] / 255.0f;
 }
 
 void nn2c_dataset_get(const nn2c_dataset *d, size_t k, float *dst) {
   size_t n = (size_t)d->sample_numel, i;
   if (d->x) {
     memcpy(dst, d->x + k * n, n * sizeof(float));
+    return;
+  }
+  if (d->xi) {
+    for (i = 0; i < n; i++) dst[i] = (float)d->xi[k * n + i];
     return;
   }
   for (i = 0; i < n; i++) dst[i] = (float)d->xb[k * n + i] / 255.0f;
@@ -295,6 +299,7 @@ void nn2c_dataset_truncate(nn2c_dataset *d, int n) {
   size_t k = (size_t)(n < d->n ? n : d->n), s = (size_t)d->sample_numel, l = (size_t)d->label_numel;
   d->x = shrink(d->x, k * s * sizeof(float));
   d->xb = shrink(d->xb, k * s);
+  d->xi = shrink(d->xi, k * s * sizeof(int32_t));
   d->yi = shrink(d->yi, k * sizeof(int32_t));
   d->yf = shrink(d->yf, k * l * sizeof(float));
   d->n = (int)k;
@@ -303,6 +308,7 @@ void nn2c_dataset_truncate(nn2c_dataset *d, int n) {
 void nn2c_dataset_free(nn2c_dataset *d) {
   free(d->x);
   free(d->xb);
+  free(d->xi);
   free(d->yi);
   free(d->yf);
   memset(d, 0, sizeof *d);
@@ -330,28 +336,28 @@ static int idx_check(IdxFile *f, int rank, const char *kind, const char *what, c
   uint64_t count = 1;
   int i;
   if (f->rawlen == 0)
-    return fail(err, errlen, "%s: empty file", f->path);
+    return nn2c_fail(err, errlen, "%s: empty file", f->path);
   if (f->rawlen < header)
-    return fail(err, errlen, "%s: truncated: expected a %u-byte IDX header, got %lu bytes", f->path,
+    return nn2c_fail(err, errlen, "%s: truncated: expected a %u-byte IDX header, got %lu bytes", f->path,
                 (unsigned)header, (unsigned long)f->rawlen);
   if (be32(f->raw) != magic)
-    return fail(err, errlen, "%s: bad magic 0x%08lx (expected 0x%08lx for an IDX %s file)", f->path,
+    return nn2c_fail(err, errlen, "%s: bad magic 0x%08lx (expected 0x%08lx for an IDX %s file)", f->path,
                 (unsigned long)be32(f->raw), (unsigned long)magic, kind);
   for (i = 0; i < rank; i++) {
     f->dims[i] = be32(f->raw + 4 + 4 * i);
     if (f->dims[i] == 0)
-      return fail(err, errlen, "%s: dimension %d is 0", f->path, i);
+      return nn2c_fail(err, errlen, "%s: dimension %d is 0", f->path, i);
     count *= f->dims[i];
     /* INT_MAX keeps n, sample sizes and float counts in int/size_t range. */
     if (count > INT_MAX)
-      return fail(err, errlen, "%s: too large: more than %d elements", f->path, INT_MAX);
+      return nn2c_fail(err, errlen, "%s: too large: more than %d elements", f->path, INT_MAX);
   }
   got = f->rawlen - header;
   if (got < count)
-    return fail(err, errlen, "%s: truncated: expected %lu bytes of %s, got %lu", f->path,
+    return nn2c_fail(err, errlen, "%s: truncated: expected %lu bytes of %s, got %lu", f->path,
                 (unsigned long)count, what, (unsigned long)got);
   if (got > count)
-    return fail(err, errlen, "%s: %lu unexpected bytes after the %s", f->path,
+    return nn2c_fail(err, errlen, "%s: %lu unexpected bytes after the %s", f->path,
                 (unsigned long)(got - count), what);
   f->data = f->raw + header;
   f->count = (size_t)count;
@@ -362,8 +368,8 @@ static int idx_read(IdxFile *f, const char *dir, const char *base, int rank, con
                     const char *what, char *err, size_t errlen) {
   char path[4096];
   if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, base) >= sizeof path)
-    return fail(err, errlen, "%s: path too long", dir);
-  if (read_file_as(path, &f->raw, &f->rawlen, f->path, sizeof f->path, err, errlen))
+    return nn2c_fail(err, errlen, "%s: path too long", dir);
+  if (nn2c_read_file_as(path, &f->raw, &f->rawlen, f->path, sizeof f->path, err, errlen))
     return -1;
   return idx_check(f, rank, kind, what, err, errlen);
 }
@@ -376,11 +382,11 @@ static int mnist_fill(IdxFile *im, const IdxFile *lb, nn2c_dataset *out, char *e
   size_t i, n = im->dims[0], numel = (size_t)im->dims[1] * im->dims[2];
   for (i = 0; i < n; i++)
     if (lb->data[i] > 9)
-      return fail(err, errlen, "%s: label %u at index %lu is out of range 0..9", lb->path,
+      return nn2c_fail(err, errlen, "%s: label %u at index %lu is out of range 0..9", lb->path,
                   (unsigned)lb->data[i], (unsigned long)i);
   out->yi = malloc(n * sizeof(int32_t));
   if (!out->yi)
-    return fail(err, errlen, "%s: out of memory", im->path);
+    return nn2c_fail(err, errlen, "%s: out of memory", im->path);
   memmove(im->raw, im->data, n * numel);
   out->xb = shrink(im->raw, n * numel);
   im->raw = NULL; /* now owned by out */
@@ -402,13 +408,13 @@ int nn2c_load_mnist(const char *dir, int split, nn2c_dataset *out, char *err, si
   int rc = -1;
   memset(out, 0, sizeof *out);
   if (split != 0 && split != 1)
-    fail(err, errlen, "%s: bad MNIST split %d (0 = train, 1 = test)", dir, split);
+    nn2c_fail(err, errlen, "%s: bad MNIST split %d (0 = train, 1 = test)", dir, split);
   else if (!im || !lb)
-    fail(err, errlen, "%s: out of memory", dir);
+    nn2c_fail(err, errlen, "%s: out of memory", dir);
   else if (idx_read(im, dir, names[split][0], 3, "image", "pixels", err, errlen) == 0 &&
            idx_read(lb, dir, names[split][1], 1, "label", "labels", err, errlen) == 0) {
     if (im->dims[0] != lb->dims[0])
-      fail(err, errlen, "%s: images and labels disagree: %lu vs %lu", lb->path,
+      nn2c_fail(err, errlen, "%s: images and labels disagree: %lu vs %lu", lb->path,
            (unsigned long)im->dims[0], (unsigned long)lb->dims[0]);
     else
       rc = mnist_fill(im, lb, out, err, errlen);
@@ -437,11 +443,11 @@ static int cifar_fill(const char *path, const unsigned char *raw, size_t len, in
   size_t r, p;
   int c;
   if (len != (size_t)CIFAR_RECORDS * CIFAR_RECORD)
-    return fail(err, errlen, "%s: %lu bytes is not %d records of %d bytes", path,
+    return nn2c_fail(err, errlen, "%s: %lu bytes is not %d records of %d bytes", path,
                 (unsigned long)len, CIFAR_RECORDS, CIFAR_RECORD);
   for (r = 0; r < CIFAR_RECORDS; r++)
     if (raw[r * CIFAR_RECORD] > 9)
-      return fail(err, errlen, "%s: label %u at record %lu is out of range 0..9", path,
+      return nn2c_fail(err, errlen, "%s: label %u at record %lu is out of range 0..9", path,
                   (unsigned)raw[r * CIFAR_RECORD], (unsigned long)r);
   for (r = 0; r < CIFAR_RECORDS; r++) {
     const unsigned char *rec = raw + r * CIFAR_RECORD;
@@ -471,21 +477,21 @@ int nn2c_load_cifar10_max(const char *dir, int split, int max, nn2c_dataset *out
   n = (size_t)nfiles * CIFAR_RECORDS;
   memset(out, 0, sizeof *out);
   if (split != 0 && split != 1)
-    return fail(err, errlen, "%s: bad CIFAR-10 split %d (0 = train, 1 = test)", dir, split);
+    return nn2c_fail(err, errlen, "%s: bad CIFAR-10 split %d (0 = train, 1 = test)", dir, split);
   for (i = 0; i < nfiles && rc == 0; i++) {
     char path[4096], used[4096];
     unsigned char *raw = NULL;
     size_t len = 0;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= sizeof path)
-      rc = fail(err, errlen, "%s: path too long", dir);
+      rc = nn2c_fail(err, errlen, "%s: path too long", dir);
     else
-      rc = read_file_as(path, &raw, &len, used, sizeof used, err, errlen);
+      rc = nn2c_read_file_as(path, &raw, &len, used, sizeof used, err, errlen);
     /* allocate only once the first file has been read, so a wrong DIR fails fast */
     if (rc == 0 && !out->xb) {
       out->xb = malloc(n * 3 * CIFAR_PLANE);
       out->yi = malloc(n * sizeof(int32_t));
       if (!out->xb || !out->yi)
-        rc = fail(err, errlen, "%s: out of memory for %lu CIFAR-10 images", used,
+        rc = nn2c_fail(err, errlen, "%s: out of memory for %lu CIFAR-10 images", used,
                   (unsigned long)n);
     }
     if (rc == 0)
@@ -628,12 +634,12 @@ static int ckpt_check_sections(const char *path, const nn2c_ckpt_section *s, int
                                size_t errlen) {
   int i;
   if (n < 0)
-    return fail(err, errlen, "%s: negative section count %d", path, n);
+    return nn2c_fail(err, errlen, "%s: negative section count %d", path, n);
   for (i = 0; i < n; i++) {
     if (!s[i].name || strlen(s[i].name) > 65535)
-      return fail(err, errlen, "%s: section %d has no name or a name too long", path, i);
+      return nn2c_fail(err, errlen, "%s: section %d has no name or a name too long", path, i);
     if (s[i].count > 0 && !s[i].data)
-      return fail(err, errlen, "%s: section '%s' has no data", path, s[i].name);
+      return nn2c_fail(err, errlen, "%s: section '%s' has no data", path, s[i].name);
   }
   return 0;
 }
@@ -645,16 +651,16 @@ int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *er
   if (ckpt_check_sections(path, s, n, err, errlen))
     return -1;
   if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-    return fail(err, errlen, "%s: path too long", path);
+    return nn2c_fail(err, errlen, "%s: path too long", path);
   w = calloc(1, sizeof *w);
   if (!w)
-    return fail(err, errlen, "%s: out of memory", path);
+    return nn2c_fail(err, errlen, "%s: out of memory", path);
   w->hash = FNV_OFFSET;
   w->f = fopen(tmp, "wb");
   if (!w->f) {
     e = errno;
     free(w);
-    return fail(err, errlen, "%s: cannot create temporary file %s: %s", path, tmp, strerror(e));
+    return nn2c_fail(err, errlen, "%s: cannot create temporary file %s: %s", path, tmp, strerror(e));
   }
   ckpt_write_body(w, s, n);
   /* fsync before rename: otherwise a crash could leave the new name on
@@ -667,14 +673,14 @@ int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *er
   free(w);
   if (e) {
     remove(tmp);
-    return fail(err, errlen, "%s: writing %s failed: %s", path, tmp, strerror(e));
+    return nn2c_fail(err, errlen, "%s: writing %s failed: %s", path, tmp, strerror(e));
   }
   /* The directory itself is not fsynced: after a crash the rename may be
    * lost, but then the old checkpoint is still there, whole. */
   if (rename(tmp, path) != 0) {
     e = errno;
     remove(tmp);
-    return fail(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(e));
+    return nn2c_fail(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(e));
   }
   return 0;
 }
@@ -719,20 +725,20 @@ static int ckpt_match(const char *path, const unsigned char *p, const nn2c_ckpt_
   size_t pos = 16;
   int i;
   if (nsec != (uint32_t)n)
-    return fail(err, errlen, "%s: has %lu sections but %d were expected", path, (unsigned long)nsec,
+    return nn2c_fail(err, errlen, "%s: has %lu sections but %d were expected", path, (unsigned long)nsec,
                 n);
   for (i = 0; i < n; i++) {
     size_t nlen = (size_t)get_le(p + pos, 4), want = strlen(s[i].name);
     uint64_t count, k;
     const char *name = (const char *)p + pos + 4;
     if (nlen != want || memcmp(name, s[i].name, want) != 0)
-      return fail(err, errlen, "%s: section %d is named '%.*s' but '%s' was expected", path, i,
+      return nn2c_fail(err, errlen, "%s: section %d is named '%.*s' but '%s' was expected", path, i,
                   (int)(nlen > 200 ? 200 : nlen), name, s[i].name);
     pos += 4 + nlen;
     count = get_le(p + pos, 8);
     pos += 8;
     if (count != s[i].count)
-      return fail(err, errlen, "%s: section '%s' holds %llu floats but %llu were expected", path,
+      return nn2c_fail(err, errlen, "%s: section '%s' holds %llu floats but %llu were expected", path,
                   s[i].name, (unsigned long long)count, (unsigned long long)s[i].count);
     for (k = 0; copy && k < count; k++) {
       uint32_t bits = (uint32_t)get_le(p + pos + 4 * k, 4);
@@ -748,25 +754,25 @@ static int ckpt_parse(const char *path, const unsigned char *p, size_t len,
   uint64_t need, stored;
   uint32_t version;
   if (len == 0)
-    return fail(err, errlen, "%s: empty file, not an nn2c checkpoint", path);
+    return nn2c_fail(err, errlen, "%s: empty file, not an nn2c checkpoint", path);
   if (memcmp(p, ckpt_magic, len < 8 ? len : 8) != 0)
-    return fail(err, errlen, "%s: bad magic, not an nn2c checkpoint", path);
+    return nn2c_fail(err, errlen, "%s: bad magic, not an nn2c checkpoint", path);
   if (len < 16)
-    return fail(err, errlen, "%s: truncated: %lu bytes, the header alone needs 16", path,
+    return nn2c_fail(err, errlen, "%s: truncated: %lu bytes, the header alone needs 16", path,
                 (unsigned long)len);
   version = (uint32_t)get_le(p + 8, 4);
   if (version != NN2C_CKPT_VERSION)
-    return fail(err, errlen, "%s: unsupported checkpoint version %lu (this runtime reads %u)", path,
+    return nn2c_fail(err, errlen, "%s: unsupported checkpoint version %lu (this runtime reads %u)", path,
                 (unsigned long)version, NN2C_CKPT_VERSION);
   if (ckpt_walk(p, len, &need))
-    return fail(err, errlen, "%s: truncated: %lu bytes, expected at least %llu", path,
+    return nn2c_fail(err, errlen, "%s: truncated: %lu bytes, expected at least %llu", path,
                 (unsigned long)len, (unsigned long long)need);
   if (len > need)
-    return fail(err, errlen, "%s: %lu unexpected bytes after the checksum", path,
+    return nn2c_fail(err, errlen, "%s: %lu unexpected bytes after the checksum", path,
                 (unsigned long)(len - need));
   stored = get_le(p + len - 8, 8);
   if (stored != fnv1a(FNV_OFFSET, p, len - 8))
-    return fail(err, errlen, "%s: checksum mismatch: the file is corrupted", path);
+    return nn2c_fail(err, errlen, "%s: checksum mismatch: the file is corrupted", path);
   if (ckpt_match(path, p, s, n, 0, err, errlen))
     return -1;
   return ckpt_match(path, p, s, n, 1, err, errlen);

@@ -5,7 +5,9 @@
  *     seed gives the same shuffles on every platform;
  *   - a monotonic clock for progress and throughput;
  *   - data loaders (whole-file reads with transparent gzip, MNIST IDX files,
- *     CIFAR-10's binary version);
+ *     CIFAR-10's binary version, random data, IMDB reviews tokenized with the
+ *     Keras word index (nn2c_text.c), Speech Commands clips as log-mel
+ *     spectrograms (nn2c_audio.c));
  *   - checkpoint save/load with atomic replace and a checksum;
  *   - nn2c_train_main, the generic training loop behind every NAME_train.
  *
@@ -50,6 +52,13 @@ double nn2c_now(void);
  * error otherwise. If PATH does not exist, PATH.gz is tried, and for a PATH
  * ending in .gz, PATH without the suffix. */
 int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen);
+/* Same, and writes the path actually read (PATH or its .gz twin) into used. */
+int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used,
+                      size_t usedlen, char *err, size_t errlen);
+
+/* Formats a message into err[errlen] (err may be NULL) and returns -1: the
+ * runtime's way to fail. */
+int nn2c_fail(char *err, size_t errlen, const char *fmt, ...);
 
 /* An in-memory dataset: n samples, x row-major [n][sample_numel]. Exactly one
  * of yi (class ids, label_numel 1) and yf ([n][label_numel] float targets) is
@@ -58,6 +67,7 @@ typedef struct {
   int n, sample_numel;
   float *x;          /* float samples, or NULL when xb holds them */
   unsigned char *xb; /* 8-bit samples (image loaders): element = xb[i] / 255; 4x less memory */
+  int32_t *xi;       /* integer samples (token ids): element = (float)xi[i] */
   int32_t *yi;
   float *yf;
   int label_numel;
@@ -72,7 +82,11 @@ void nn2c_dataset_get(const nn2c_dataset *d, size_t k, float *dst);
 /* Keeps only the first n samples and gives the memory of the rest back. */
 void nn2c_dataset_truncate(nn2c_dataset *d, int n);
 
-/* Frees x, xb, yi, yf and zeroes *d. Safe on a zeroed or already-freed dataset. */
+/* Reorders the samples by a permutation drawn from seed (same seed, same
+ * order). Loaders of files sorted by class use it so --limit-* keep a mix. */
+int nn2c_dataset_shuffle(nn2c_dataset *d, uint64_t seed, char *err, size_t errlen);
+
+/* Frees x, xb, xi, yi, yf and zeroes *d. Safe on a zeroed or already-freed dataset. */
 void nn2c_dataset_free(nn2c_dataset *d);
 
 /* Loads MNIST from the IDX files in DIR (train-images-idx3-ubyte,
@@ -92,6 +106,127 @@ int nn2c_load_cifar10(const char *dir, int split, nn2c_dataset *out, char *err, 
 /* Same, reading only the files that hold the first max samples (max <= 0: all). */
 int nn2c_load_cifar10_max(const char *dir, int split, int max, nn2c_dataset *out, char *err,
                           size_t errlen);
+
+/* ---- Data sets named in a model's train section (nn2c_data.c) ---------- */
+
+/* Log-mel spectrogram settings (speech_commands). A clip is 1 s at 16 kHz
+ * (16000 samples, shorter clips padded with zeros, longer ones cut). Frame t
+ * covers samples [t*hop, t*hop+window) (zeros past the clip's end), is
+ * weighted by a periodic Hann window, zero-padded to n_fft and transformed;
+ * the power spectrum |X|^2 goes through n_mels triangular filters on the HTK
+ * mel scale (mel = 2595 log10(1 + f/700)) between fmin and fmax with peak 1
+ * (librosa's htk=True, norm=None), then log(power + 1e-6). The result is
+ * [n_mels][frames] (mels are rows, frames columns: input shape
+ * n_mels x frames x 1). normalize=1 scales each clip's features to mean 0 and
+ * standard deviation 1. Samples are read as v / 32768. */
+typedef struct {
+  int n_mels, frames, window, hop, n_fft, fmin, fmax, normalize;
+} nn2c_logmel_opts;
+
+/* A train section's `dataset NAME key=value ...` line. Options are integers:
+ *   random           samples=1000 classes=2, optional seq= features= (checked
+ *                    against the model input: seq*features = its size)
+ *   imdb             num_words=10000 maxlen=100
+ *   speech_commands  n_mels=20 frames=80 window=400 hop=200 n_fft=512 (the
+ *                    smallest power of two >= window) fmin=0 fmax=8000
+ *                    normalize=1
+ *   mnist, cifar10, inline: none
+ * Defaults are the values shown. */
+typedef struct {
+  char name[32];
+  int samples, classes, seq, features; /* random (seq, features: 0 = not given) */
+  int num_words, maxlen;               /* imdb */
+  nn2c_logmel_opts mel;                /* speech_commands */
+} nn2c_data_spec;
+
+/* Parses NAME and OPTIONS ("key=value" words separated by spaces; NULL or ""
+ * for none) and checks every value. */
+int nn2c_data_spec_parse(const char *name, const char *options, nn2c_data_spec *s, char *err,
+                         size_t errlen);
+/* Checks that a model with in_numel inputs per sample, out_numel outputs and
+ * the given labels can train on the spec's data (classes known up front). */
+int nn2c_data_spec_fit(const nn2c_data_spec *s, int in_numel, int out_numel, int label_numel,
+                       int label_is_int, char *err, size_t errlen);
+/* Checks that class labels 0..classes-1 suit a model's output and labels:
+ * int labels with classes outputs (or 1 sigmoid output and 2 classes),
+ * 1 float label and 2 classes (targets 0/1), or classes floats (one-hot). */
+int nn2c_labels_fit(int classes, int out_numel, int label_numel, int label_is_int, char *err,
+                    size_t errlen);
+/* Turns the class ids yi of d into the labels a model takes (see
+ * nn2c_labels_fit): kept for int labels, else floats (0/1 or one-hot). */
+int nn2c_dataset_labels_as(nn2c_dataset *d, int label_numel, int label_is_int, char *err,
+                           size_t errlen);
+/* n samples of sample_numel floats uniform in [0,1) and class ids uniform in
+ * [0,classes), all drawn from one xoshiro256** stream seeded with seed:
+ * sample by sample, its floats (nn2c_rng_uniform) then its class
+ * (nn2c_rng_below). */
+int nn2c_load_random(int n, int sample_numel, int classes, uint64_t seed, nn2c_dataset *out,
+                     char *err, size_t errlen);
+
+/* ---- IMDB reviews (nn2c_text.c) ----------------------------------------- */
+
+/* A word -> rank map read from a JSON object of string keys and positive
+ * integer values (Keras's imdb_word_index.json). */
+typedef struct {
+  uint32_t hash;       /* of the key's bytes */
+  int32_t key, len;    /* the key: keys + key, len bytes; key -1 = empty slot */
+  int32_t rank;
+} nn2c_word_slot;
+
+typedef struct {
+  char *keys;           /* every key, NUL-terminated, one after another */
+  nn2c_word_slot *slots; /* open addressing with linear probing, at most half full */
+  uint32_t mask;        /* number of slots - 1 (a power of two) */
+  int count;            /* number of words */
+  int max_len;          /* longest key in bytes: longer tokens cannot be words */
+} nn2c_word_index;
+
+/* Parses json[0..len); name is used in messages ("NAME: byte 12: ..."). */
+int nn2c_word_index_parse(const char *name, const char *json, size_t len, nn2c_word_index *wi,
+                          char *err, size_t errlen);
+int nn2c_word_index_load(const char *path, nn2c_word_index *wi, char *err, size_t errlen);
+/* The rank of word[0..n), or 0 when it is not in the index. */
+int nn2c_word_index_rank(const nn2c_word_index *wi, const char *word, size_t n);
+void nn2c_word_index_free(nn2c_word_index *wi);
+
+/* Encodes one review as Keras's imdb.load_data + pad_sequences would: ASCII
+ * lowercase; tokens are runs of [a-z0-9'] with leading and trailing '
+ * removed (empty ones dropped); a word of rank r becomes r + 3 if that is
+ * below num_words, else 2 (out of vocabulary), as does a word not in the
+ * index; 1 (start) comes first. The sequence is padded with 0 or cut at the
+ * front to maxlen ids (padding and truncating 'pre'), written to ids. Returns
+ * the sequence length before padding or cutting (start included). */
+int nn2c_imdb_encode(const nn2c_word_index *wi, const char *text, size_t len, int num_words,
+                     int maxlen, int32_t *ids);
+/* Loads DIR/train.txt.gz (split 0) or DIR/test.txt.gz (split 1), lines
+ * "<0|1> <text>", in file order, with DIR/imdb_word_index.json. Samples are
+ * maxlen token ids (xi), labels int32 0/1, num_classes 2. */
+int nn2c_load_imdb(const char *dir, int split, int num_words, int maxlen, nn2c_dataset *out,
+                   char *err, size_t errlen);
+
+/* ---- Speech commands (nn2c_audio.c) ------------------------------------- */
+
+/* Reads a RIFF/WAVE file of 16-bit PCM mono samples into *samples (malloc'd,
+ * v / 32768, free() it), *n of them, at *rate Hz. Unknown chunks are
+ * skipped; any other format, a truncated file or a chunk running past the
+ * end is an error naming the file. */
+int nn2c_wav_load(const char *path, float **samples, int *n, int *rate, char *err, size_t errlen);
+/* In-place forward DFT X[k] = sum_j x[j] e^{-2 pi i jk/n}, n a power of two. */
+void nn2c_fft(double *re, double *im, int n);
+/* Checks log-mel settings (window <= n_fft, n_fft a power of two, no empty
+ * mel band, frames within the clip, ...). */
+int nn2c_logmel_check(const nn2c_logmel_opts *o, char *err, size_t errlen);
+/* The log-mel features of x[0..n) at 16 kHz (see nn2c_logmel_opts) into
+ * out[n_mels][frames]; o must pass nn2c_logmel_check. */
+int nn2c_logmel(const float *x, int n, const nn2c_logmel_opts *o, float *out, char *err,
+                size_t errlen);
+/* Loads the clips of one split (0 train, 1 test, 2 validation) listed in
+ * DIR/subset_manifest.tsv or DIR/speech_commands_v0.01/subset_manifest.tsv
+ * (a header "path<TAB>label<TAB>split", then one clip per line, paths
+ * relative to the manifest). Class = index of the label among all the
+ * manifest's labels sorted by strcmp. Samples are n_mels*frames floats. */
+int nn2c_load_speech_commands(const char *dir, int split, const nn2c_logmel_opts *o,
+                              nn2c_dataset *out, char *err, size_t errlen);
 
 /* Number of correct predictions in a batch. out is [batch][out_numel].
  *   yi set:                   argmax(out) == yi (for out_numel 1: (out>0.5) == (yi!=0))
@@ -136,7 +271,8 @@ uint64_t nn2c_floats_to_u64(const float f[4]); /* returns UINT64_MAX if f is not
  * and lets model_bind point its fields at the buffers. */
 typedef struct {
   const char *name;    /* model name, a C identifier; the program is NAME_train */
-  const char *dataset; /* "mnist", "cifar10" or "inline" */
+  const char *dataset; /* "mnist", "cifar10", "inline", "random", "imdb", "speech_commands" */
+  const char *dataset_options; /* "key=value ..." (see nn2c_data_spec_parse); NULL = none */
   int in_numel, out_numel, label_numel, label_is_int;
   long param_floats, state_floats;
   int default_batch, default_epochs;

@@ -3,8 +3,10 @@
  * A generated trainer main (templates/train_main.c.in) describes its model
  * in an nn2c_model_desc and calls nn2c_train_main, which:
  *   1. parses and validates the flags (see usage() below);
- *   2. loads the train and test sets (MNIST or CIFAR-10 from --data, or the
- *      model's inline points, which serve as both sets), cut to --limit-*;
+ *   2. loads the train and test sets (MNIST or CIFAR-10 from --data, IMDB or
+ *      speech commands from --data or their default folder, random data
+ *      drawn from --seed, or the model's inline points, which serve as both
+ *      sets), cut to --limit-*;
  *   3. allocates everything once: parameters, optimizer state (zeroed), the
  *      model's arena (64-byte aligned), the model struct and batch buffers,
  *      so the step loop itself never allocates; passes --threads to a model
@@ -84,7 +86,8 @@ static void usage(const Trainer *t) {
   const nn2c_model_desc *d = t->d;
   printf("usage: %s [options]\n"
          "Trains model %s (dataset %s) and reports test loss and accuracy.\n\n"
-         "  --data PATH        dataset directory (required for mnist and cifar10)\n"
+         "  --data PATH        dataset directory (required for mnist and cifar10; default\n"
+         "                     data/imdb for imdb, data/speech-commands for speech_commands)\n"
          "  --epochs N         epochs to train, counted from step 0 (default %d)\n"
          "  --batch N          mini-batch size (default %d)\n"
          "  --lr X             learning rate (default %g)\n"
@@ -303,8 +306,66 @@ static int load_classes(Trainer *t, const ClassData *c) {
   return 0;
 }
 
+/* Seeds of the random data set's two splits: derived from --seed, and
+ * different from the stream the model's init draws from the same seed. */
+#define RANDOM_TRAIN_SEED 0x6A09E667F3BCC908ull
+#define RANDOM_TEST_SEED 0xBB67AE8584CAA73Bull
+/* Files sorted by class (IMDB, speech commands) are mixed with this fixed
+ * seed at load time, so --limit-* keep every class and every run sees the
+ * same subset whatever --seed is. */
+#define FILE_ORDER_SEED 113
+
+static int load_files(Trainer *t, const nn2c_data_spec *s, char *err, size_t errlen) {
+  const char *dir = t->o.data;
+  int imdb = !strcmp(s->name, "imdb"), rc;
+  if (!dir)
+    dir = imdb ? "data/imdb" : "data/speech-commands";
+  if (imdb)
+    rc = nn2c_load_imdb(dir, 0, s->num_words, s->maxlen, &t->train, err, errlen) ||
+         nn2c_load_imdb(dir, 1, s->num_words, s->maxlen, &t->test, err, errlen);
+  else
+    rc = nn2c_load_speech_commands(dir, 0, &s->mel, &t->train, err, errlen) ||
+         nn2c_load_speech_commands(dir, 1, &s->mel, &t->test, err, errlen);
+  if (rc && !t->o.data) {
+    size_t n = strlen(err);
+    snprintf(err + n, errlen - n, " (fetch it with scripts/get-data.sh %s %s, or pass --data DIR)",
+             imdb ? "imdb" : "speech-commands", dir);
+  }
+  return rc || nn2c_dataset_shuffle(&t->train, FILE_ORDER_SEED, err, errlen) ||
+         nn2c_dataset_shuffle(&t->test, FILE_ORDER_SEED, err, errlen);
+}
+
+/* random, imdb and speech_commands: the options come from the model. */
+static int load_spec(Trainer *t) {
+  const nn2c_model_desc *d = t->d;
+  nn2c_data_spec s;
+  char err[1536];
+  int rc;
+  if (nn2c_data_spec_parse(d->dataset, d->dataset_options, &s, err, sizeof err) ||
+      nn2c_data_spec_fit(&s, d->in_numel, d->out_numel, d->label_numel, d->label_is_int, err,
+                         sizeof err))
+    return error(t, "model %s: %s", d->name, err);
+  if (!strcmp(s.name, "random")) {
+    if (t->o.data)
+      return error(t, "--data: dataset random is drawn from --seed and reads no files");
+    rc = nn2c_load_random(s.samples, d->in_numel, s.classes, t->o.seed ^ RANDOM_TRAIN_SEED,
+                          &t->train, err, sizeof err) ||
+         nn2c_load_random(s.samples / 5 > 0 ? s.samples / 5 : 1, d->in_numel, s.classes,
+                          t->o.seed ^ RANDOM_TEST_SEED, &t->test, err, sizeof err);
+  } else {
+    rc = load_files(t, &s, err, sizeof err);
+  }
+  if (rc)
+    return error(t, "%s", err);
+  if (nn2c_labels_fit(t->train.num_classes, d->out_numel, d->label_numel, d->label_is_int, err,
+                      sizeof err))
+    return error(t, "model %s does not fit dataset %s: %s", d->name, s.name, err);
+  return 0;
+}
+
 static int load_data(Trainer *t) {
   const char *ds = t->d->dataset;
+  char err[1024];
   int rc;
   if (!strcmp(ds, "inline")) {
     if (t->o.data)
@@ -316,10 +377,12 @@ static int load_data(Trainer *t) {
   } else if (!strcmp(ds, "cifar10")) {
     static const ClassData cifar = {"CIFAR-10", "CIFAR-10 .bin", 3072, nn2c_load_cifar10_max};
     rc = load_classes(t, &cifar);
+  } else if (!strcmp(ds, "random") || !strcmp(ds, "imdb") || !strcmp(ds, "speech_commands")) {
+    rc = load_spec(t);
   } else {
     return error(t,
                  "dataset '%s' is not supported by this runtime (supported: mnist, cifar10, "
-                 "inline)",
+                 "inline, random, imdb, speech_commands)",
                  ds);
   }
   if (rc)
@@ -328,6 +391,9 @@ static int load_data(Trainer *t) {
     nn2c_dataset_truncate(&t->train, (int)t->o.limit_train);
   if (t->o.limit_test && t->o.limit_test < t->test.n)
     nn2c_dataset_truncate(&t->test, (int)t->o.limit_test);
+  if (nn2c_dataset_labels_as(&t->train, t->d->label_numel, t->d->label_is_int, err, sizeof err) ||
+      nn2c_dataset_labels_as(&t->test, t->d->label_numel, t->d->label_is_int, err, sizeof err))
+    return error(t, "%s", err);
   return 0;
 }
 

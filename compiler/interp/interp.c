@@ -51,7 +51,7 @@ bool interp_run(Graph *g, float *params, float *state, const Feed *feeds, int nf
     op_table[n->op].eval(&cx, n, in, out);
     free(in);
     if (cx.error) {
-      error_plain("interpreter: node %d (%s): %s", n->id, op_name(n->op), cx.error);
+      error_plain("node %s = %s(...): %s", n->out[0]->name, op_name(n->op), cx.error);
       return false;
     }
   }

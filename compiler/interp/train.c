@@ -85,6 +85,7 @@ int interp_train_main(Model *m, int argc, char **argv) {
   nn2c_model_desc d = {0};
   d.name = m->name;
   d.dataset = m->train.dataset;
+  d.dataset_options = m->train.dataset_options;
   d.in_numel = (int)shape_numel(in->shape, 1);
   d.out_numel = (int)shape_numel(pred->shape, 1);
   d.label_numel = (int)shape_numel(lab->shape, 1);
