@@ -42,6 +42,7 @@ typedef struct {
   Graph *g;
   int indent;     /* current indentation level */
   unsigned char *used; /* per value id: referenced through emit_ref (may be NULL) */
+  Buf *helpers;   /* static functions shared by nodes, written before the step functions (may be NULL) */
 } Emit;
 
 typedef struct {

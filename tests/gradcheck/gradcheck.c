@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "interp/interp.h"
+#include "rnn.h"
 
 #define H 1e-6
 #define RTOL 1e-6
@@ -568,6 +569,69 @@ static void b_instance_norm(Case *c) {
 static void b_mvn(Case *c) { c->y = op1(c, OP_MVN, param(c, S(2, 3, 2, 2), R_ANY), NULL); }
 static void b_lp_norm2(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 3), R_ANY), "axis=0"); }
 static void b_lp_norm1(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 3), R_AWAY0), "p=1"); }
+/* ---- rnn family: embedding, unstack/stack, and whole unrolled layers ---- */
+
+/* ids [N,4] with repeats and id 0, into a [5,3] table */
+static void b_embedding(Case *c) {
+  Value *ids = value_new(c->g, "ids", VK_INPUT, DT_F64, S(DIM_BATCH, 4));
+  double *d = feed(c, ids, sizeof(double));
+  for (int i = 0; i < BATCH * 4; i++) d[i] = (double)((i * 3) % 5 == 4 ? 0 : (i * 3) % 5);
+  c->y = build2(c->g, OP_EMBEDDING, ids, param(c, S(5, 3), R_ANY));
+}
+
+static Value *stack_of(Case *c, int n, Value **in, int axis) {
+  Node *s = build_node(c->g, OP_STACK, n, in);
+  node_set_int(c->g, s, "axis", axis);
+  return build_finish(c->g, s);
+}
+
+static Value **unstack_of(Case *c, Value *x, int axis) {
+  Node *n = node_new(c->g, OP_UNSTACK, 1, &x, (int)x->shape.d[axis]);
+  node_set_int(c->g, n, "axis", axis);
+  build_finish(c->g, n);
+  return n->out;
+}
+
+/* part 1 unused (its gradient is zeros), part 2 read twice */
+static void b_unstack_batch(Case *c) {
+  Value *x = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 3, 2), R_ANY), param(c, S(2), R_ANY));
+  Value **p = unstack_of(c, x, 1);
+  c->y = stack_of(c, 3, (Value *[]){p[2], p[0], p[2]}, 2);
+}
+static void b_unstack_first(Case *c) {
+  Value **p = unstack_of(c, param(c, S(3, 2), R_ANY), 0);
+  c->y = stack_of(c, 2, (Value *[]){p[1], p[0]}, 0);
+}
+
+/* A tiny unrolled layer: x [N,3,2] (or [3,N,2] for ONNX's layout), 2 units. */
+static void rnn_case(Case *c, RnnCell cell, bool onnx, bool reverse, bool seqs, bool reset_after) {
+  int64_t gh = rnn_gates(cell) * 2;
+  RnnSpec s = {.cell = cell, .order = onnx ? RNN_ONNX : RNN_KERAS, .transposed = onnx, .reverse = reverse,
+               .return_sequences = seqs, .reset_after = reset_after, .time_axis = onnx ? 0 : 1};
+  Shape xs = onnx ? S(3, DIM_BATCH, 2) : S(DIM_BATCH, 3, 2);
+  Value *x = build2(c->g, OP_MUL, input(c, xs, R_ANY), param(c, S(2), R_ANY));
+  s.w = param(c, onnx ? S(gh, 2) : S(2, gh), R_ANY);
+  s.u = param(c, onnx ? S(gh, 2) : S(2, gh), R_ANY);
+  s.b = param(c, S(gh), R_ANY);
+  if (onnx || cell == RNN_GRU) s.rb = param(c, S(gh), R_ANY);
+  if (onnx) {
+    s.h0 = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 2), R_ANY), param(c, S(2), R_ANY));
+    if (cell == RNN_LSTM) s.c0 = param(c, S(1, 2), R_ANY), s.c0 = build2(c->g, OP_MUL, s.c0, s.h0);
+  }
+  s.prefix = "r";
+  NN2C_ASSERT(!rnn_check(c->g, &s, x));
+  Value *hl, *cl;
+  Value *y = rnn_lower(c->g, &s, x, &hl, &cl);
+  c->y = cell == RNN_LSTM && !seqs ? build2(c->g, OP_ADD, y, cl) : y;
+}
+static void b_lstm(Case *c) { rnn_case(c, RNN_LSTM, false, false, false, false); }
+static void b_lstm_back_seq(Case *c) { rnn_case(c, RNN_LSTM, false, true, true, false); }
+static void b_lstm_onnx(Case *c) { rnn_case(c, RNN_LSTM, true, false, false, false); }
+static void b_gru(Case *c) { rnn_case(c, RNN_GRU, false, false, true, true); }
+static void b_gru_before(Case *c) { rnn_case(c, RNN_GRU, false, true, false, false); }
+static void b_gru_onnx(Case *c) { rnn_case(c, RNN_GRU, true, false, true, false); }
+static void b_simple(Case *c) { rnn_case(c, RNN_SIMPLE, false, false, true, false); }
+static void b_simple_onnx(Case *c) { rnn_case(c, RNN_SIMPLE, true, true, false, false); }
 
 /* Binary and unary cases are generated from the tables; these wrap the index. */
 #define UNARY(i) static void b_u##i(Case *c) { cur_op = i; b_unary(c); } \
@@ -765,6 +829,11 @@ static const CaseDef cases[] = {
   {"nn", "batch_norm", b_batch_norm}, {"nn", "batch_norm_training", b_batch_norm_train},
   {"nn", "instance_norm", b_instance_norm}, {"nn", "mvn", b_mvn}, {"nn", "lp_norm_p2_axis0", b_lp_norm2},
   {"nn", "lp_norm_p1", b_lp_norm1},
+  {"rnn", "embedding", b_embedding}, {"rnn", "unstack_stack_batch", b_unstack_batch},
+  {"rnn", "unstack_stack_first_axis", b_unstack_first}, {"rnn", "lstm_keras", b_lstm},
+  {"rnn", "lstm_backwards_sequences", b_lstm_back_seq}, {"rnn", "lstm_onnx_state", b_lstm_onnx},
+  {"rnn", "gru_reset_after", b_gru}, {"rnn", "gru_reset_before_backwards", b_gru_before},
+  {"rnn", "gru_onnx_state", b_gru_onnx}, {"rnn", "simple_rnn", b_simple}, {"rnn", "simple_rnn_onnx", b_simple_onnx},
 };
 #define NBASE ((int)(sizeof cases / sizeof cases[0]))
 #define NCASES (NBASE + NOP_CASES)
