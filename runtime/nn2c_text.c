@@ -126,10 +126,10 @@ static int json_unicode(Json *j, char **o) {
     if (hex4(j, &lo))
       return -1;
     if (lo < 0xDC00 || lo > 0xDFFF)
-      return j->pos -= 4, json_fail(j, "expected a low surrogate \\uDC00..\\uDFFF");
+      return j->pos -= 6, json_fail(j, "expected a low surrogate \\uDC00..\\uDFFF");
     c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
   } else if (c >= 0xDC00 && c < 0xE000) {
-    return j->pos -= 4, json_fail(j, "unpaired low surrogate");
+    return j->pos -= 6, json_fail(j, "unpaired low surrogate");
   }
   *o = put_utf8(*o, c);
   return 0;
