@@ -300,7 +300,7 @@ void node_copy_attrs(Graph *g, Node *dst, const Node *src) {
 
 static const char *init_names[INIT_COUNT] = {
   "zeros", "ones", "constant", "uniform", "normal", "glorot_uniform", "glorot_normal",
-  "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
+  "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "orthogonal", "unit_forget_bias",
 };
 
 const char *init_name(InitKind k) { return init_names[k]; }

@@ -46,6 +46,8 @@ typedef enum {
   INIT_ZEROS, INIT_ONES, INIT_CONSTANT, INIT_UNIFORM, INIT_NORMAL,
   INIT_GLOROT_UNIFORM, INIT_GLOROT_NORMAL, INIT_HE_UNIFORM, INIT_HE_NORMAL,
   INIT_LECUN_UNIFORM, INIT_LECUN_NORMAL,
+  INIT_ORTHOGONAL,       /* whole-matrix: Gram-Schmidt of normal draws (docs/initializers.md) */
+  INIT_UNIT_FORGET_BIAS, /* ones on the second quarter (an LSTM's forget gate), else zeros */
   INIT_COUNT
 } InitKind;
 

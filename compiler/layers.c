@@ -58,11 +58,18 @@ static Value *named(Graph *g, Value *v, const char *fmt, int k) {
   return v;
 }
 
+/* Keras's LeakyReLU slope is 0.3 (the op's default is ONNX's 0.01). */
+static Value *keras_leaky_relu(Graph *g, Value *x) {
+  Node *n = build_node(g, OP_LEAKY_RELU, 1, &x);
+  node_set_float(g, n, "alpha", 0.3);
+  return build_finish(g, n);
+}
+
 static Value *activation(Lower *L, const Line *l, const char *name, Value *x) {
   if (!strcmp(name, "relu")) return build1(L->g, OP_RELU, x);
   if (!strcmp(name, "sigmoid")) return build1(L->g, OP_SIGMOID, x);
   if (!strcmp(name, "tanh")) return build1(L->g, OP_TANH, x);
-  if (!strcmp(name, "leaky_relu")) return build1(L->g, OP_LEAKY_RELU, x);
+  if (!strcmp(name, "leaky_relu")) return keras_leaky_relu(L->g, x);
   if (!strcmp(name, "softmax")) {
     if (x->shape.rank < 1) return x;
     return build1(L->g, OP_SOFTMAX, x);
@@ -228,6 +235,10 @@ static bool kw_pair(Lower *L, const Line *l, const char *key, int64_t out[2]) {
 
 static bool needs_image(Lower *L, const Line *l, Value *x) {
   if (x->shape.rank == 4) return true;
+  if (strstr(l->kind, "1d")) {
+    err_line(L, l, "%s needs a sequence input [N,steps,channels] (e.g. `input 100 8`)", l->kind);
+    return false;
+  }
   err_line(L, l, "%s needs an image input [N,H,W,C] (e.g. `input 28 28 1`)", l->kind);
   return false;
 }
@@ -278,9 +289,22 @@ static Value *conv_params(Lower *L, const Line *l, Value *x, int64_t filters, co
   return w;
 }
 
-/* conv2d FILTERS KERNEL [strides=] [padding=valid|same] [dilation=] [groups=] [activation=] ... */
+/* 1-D layers run as their 2-D forms over [N,1,T,C]: a window of height 1. */
+static Value *as_image(Lower *L, Value *x) {
+  if (x->shape.rank != 3) return x;
+  return build_reshape(L->g, x, shape_make(4, (int64_t[]){DIM_BATCH, 1, x->shape.d[1], x->shape.d[2]}));
+}
+static Value *as_sequence(Lower *L, Value *y) {
+  return build_reshape(L->g, y, shape_make(3, (int64_t[]){DIM_BATCH, y->shape.d[2], y->shape.d[3]}));
+}
+static void height_one(int64_t k[2], int64_t s[2], int64_t d[2]) { k[0] = s[0] = d[0] = 1; }
+
+/* conv2d FILTERS KERNEL [strides=] [padding=valid|same] [dilation=] [groups=] [activation=] ...
+ * conv1d FILTERS KERNEL ...: the same over [N,steps,channels]. */
 static Value *lower_conv2d(Lower *L, const Line *l, Value *x) {
   int64_t filters, k[2], s[2] = {1, 1}, d[2] = {1, 1}, groups = 1, pads[4];
+  bool one_d = !strcmp(l->kind, "conv1d");
+  if (one_d && x->shape.rank == 3) x = as_image(L, x);
   if (!needs_image(L, l, x)) return NULL;
   if (l->nargs < 2) {
     err_line(L, l, "conv2d needs filters and a kernel size, e.g. `conv2d 32 3`%s", "");
@@ -289,7 +313,8 @@ static Value *lower_conv2d(Lower *L, const Line *l, Value *x) {
   const KwArg *gk = line_kw(l, "groups");
   if (!expr_int(L->src, l->args[0], 1, 1 << 20, &filters) || !expr_pair(L->src, l->args[1], 1, 1 << 10, k) ||
       !kw_pair(L, l, "strides", s) || !kw_pair(L, l, "dilation", d) ||
-      (gk && !expr_int(L->src, gk->val, 1, 1 << 20, &groups)) || !padding_attr(L, l, x, k, s, d, pads))
+      (gk && !expr_int(L->src, gk->val, 1, 1 << 20, &groups)) || (one_d && (height_one(k, s, d), false)) ||
+      !padding_attr(L, l, x, k, s, d, pads))
     return NULL;
   if (x->shape.d[3] % groups || filters % groups) {
     err_line(L, l, "conv2d: input channels and filters must be divisible by groups%s", "");
@@ -313,12 +338,15 @@ static Value *lower_conv2d(Lower *L, const Line *l, Value *x) {
     return NULL;
   }
   Value *out = activation(L, l, act ? act->val->ident : "linear", y);
-  return out && out != y ? named(L->g, out, "conv%d", L->nconv) : out;
+  out = out && out != y ? named(L->g, out, "conv%d", L->nconv) : out;
+  return out && one_d ? as_sequence(L, out) : out;
 }
 
 /* maxpool2d / avgpool2d SIZE [strides=SIZE] [padding=valid|same] */
 static Value *lower_pool(Lower *L, const Line *l, Value *x, OpKind op) {
   int64_t k[2], s[2], d[2] = {1, 1}, pads[4];
+  bool one_d = strstr(l->kind, "1d") != NULL;
+  if (one_d && x->shape.rank == 3) x = as_image(L, x);
   if (!needs_image(L, l, x)) return NULL;
   if (l->nargs < 1) {
     err_line(L, l, "%s needs a pool size, e.g. `maxpool2d 2`", l->kind);
@@ -326,13 +354,31 @@ static Value *lower_pool(Lower *L, const Line *l, Value *x, OpKind op) {
   }
   if (!expr_pair(L->src, l->args[0], 1, 1 << 10, k)) return NULL;
   s[0] = k[0], s[1] = k[1];
-  if (!kw_pair(L, l, "strides", s) || !padding_attr(L, l, x, k, s, d, pads)) return NULL;
+  if (!kw_pair(L, l, "strides", s)) return NULL;
+  if (one_d) height_one(k, s, d);
+  if (!padding_attr(L, l, x, k, s, d, pads)) return NULL;
   Node *n = node_new(L->g, op, 1, &x, 1);
   node_set_ints(L->g, n, "kernel", k, 2);
   node_set_ints(L->g, n, "strides", s, 2);
   node_set_ints(L->g, n, "pads", pads, 4);
   Value *y = finish_layer(L, l, n);
-  return y ? named(L->g, y, "pool%d", ++L->npool) : NULL;
+  if (y) named(L->g, y, "pool%d", ++L->npool);
+  return y && one_d ? as_sequence(L, y) : y;
+}
+
+/* global_max_pool1d: [N,T,C] -> [N,C], a max pool over the whole time axis. */
+static Value *lower_global_max_pool1d(Lower *L, const Line *l, Value *x) {
+  if (x->shape.rank != 3) {
+    err_line(L, l, "global_max_pool1d needs a sequence input [N,steps,channels]%s", "");
+    return NULL;
+  }
+  Value *x4 = as_image(L, x);
+  Node *n = node_new(L->g, OP_MAXPOOL2D, 1, &x4, 1);
+  node_set_ints(L->g, n, "kernel", (int64_t[]){1, x->shape.d[1]}, 2);
+  node_set_ints(L->g, n, "strides", (int64_t[]){1, x->shape.d[1]}, 2);
+  node_set_ints(L->g, n, "pads", (int64_t[]){0, 0, 0, 0}, 4);
+  Value *y = finish_layer(L, l, n);
+  return y ? named(L->g, build_reshape(L->g, y, shape_make(2, (int64_t[]){DIM_BATCH, x->shape.d[2]})), "pool%d", ++L->npool) : NULL;
 }
 
 /* global_avgpool: [N,H,W,C] -> [N,C] */
@@ -371,6 +417,12 @@ static Value *lower_layer(Lower *L, const Line *l, Value *x) {
   if (!strcmp(k, "maxpool2d")) return lower_pool(L, l, x, OP_MAXPOOL2D);
   if (!strcmp(k, "avgpool2d")) return lower_pool(L, l, x, OP_AVGPOOL2D);
   if (!strcmp(k, "global_avgpool")) return lower_global_avgpool(L, l, x);
+  if (!strcmp(k, "conv1d")) return lower_conv2d(L, l, x);
+  if (!strcmp(k, "maxpool1d")) return lower_pool(L, l, x, OP_MAXPOOL2D);
+  if (!strcmp(k, "global_max_pool1d")) return lower_global_max_pool1d(L, l, x);
+  if (!strcmp(k, "embedding")) return lower_embedding(L, l, x);
+  if (!strcmp(k, "lstm") || !strcmp(k, "gru") || !strcmp(k, "simple_rnn")) return lower_recurrent(L, l, x, false);
+  if (!strcmp(k, "bidirectional")) return lower_recurrent(L, l, x, true);
   if (!strcmp(k, "activation")) {
     if (l->nargs != 1 || l->args[0]->kind != EX_IDENT) {
       err_line(L, l, "activation needs a name, e.g. `activation relu`%s", "");

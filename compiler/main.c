@@ -1,23 +1,37 @@
 /* main.c - the nn2c command line.
  *   nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS]
  *   nn2c compile MODEL --emit=ir [--train]      print the compiled IR
- *   nn2c run MODEL [trainer flags]              train/evaluate with the interpreter */
+ *   nn2c run MODEL [trainer flags]              train/evaluate with the interpreter
+ *   nn2c run MODEL.onnx [--dim k=v] [INPUT.pb...] inference with the interpreter
+ *   nn2c test-onnx [-j N] CASE_DIR...           ONNX backend tests (onnx_test.c) */
 #include <ctype.h>
 #include <string.h>
 
 #include "codegen/codegen.h"
 #include "interp/interp.h"
+#ifdef NN2C_HAVE_ONNX
+#include "onnx.h"
+#endif
 
 static const char *usage =
   "usage: nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS]\n"
   "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
   "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
+  "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
+  "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
   "       nn2c --help | --version\n"
-  "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md).\n";
+  "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
+  "fix symbolic dimensions with --dim NAME=VALUE).\n";
+
+#define MAX_DIMS 16
 
 typedef struct {
   const char *model, *out_dir, *name, *passes, *dump_after, *emit;
   bool train;
+#ifdef NN2C_HAVE_ONNX
+  OnnxDim dims[MAX_DIMS];
+  OnnxOptions onnx;
+#endif
 } CompileOpts;
 
 static bool is_identifier(const char *s) {
@@ -40,6 +54,62 @@ static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
   return argv[++*i];
 }
 
+static bool ends_with(const char *s, const char *suffix) {
+  size_t n = strlen(s), k = strlen(suffix);
+  return n >= k && !strcmp(s + n - k, suffix);
+}
+
+#ifdef NN2C_HAVE_ONNX
+/* --dim NAME=VALUE fixes a symbolic dimension of an ONNX model's inputs. */
+static bool parse_dim(const char *v, CompileOpts *o) {
+  const char *eq = strchr(v, '=');
+  char *end;
+  long long x = eq ? strtoll(eq + 1, &end, 10) : 0;
+  if (!eq || eq == v || !eq[1] || *end || x < 1 || x > (1LL << 31)) {
+    error_plain("--dim needs NAME=VALUE with a positive VALUE, got '%s'", v);
+    return false;
+  }
+  if (o->onnx.ndims == MAX_DIMS) {
+    error_plain("too many --dim flags (at most %d)", MAX_DIMS);
+    return false;
+  }
+  *(char *)eq = 0; /* argv is writable: the name ends at the '=' */
+  o->dims[o->onnx.ndims++] = (OnnxDim){v, x};
+  o->onnx.dims = o->dims;
+  return true;
+}
+
+static Graph *import_onnx(const Model *m, GraphMode mode) {
+  (void)mode;
+  return onnx_import(m->file->src.path, m->import_ctx, NULL);
+}
+#endif
+
+/* Loads a .nn model, or an ONNX model when built with ONNX support. */
+static Model *load_model(const char *path, const void *onnx_opts) {
+  if (!ends_with(path, ".onnx")) return model_load(path);
+#ifdef NN2C_HAVE_ONNX
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  char name[256];
+  snprintf(name, sizeof name, "%.*s", (int)strcspn(base, "."), base);
+  for (char *p = name; *p; p++)
+    if (!isalnum((unsigned char)*p)) *p = '_';
+  if (!isalpha((unsigned char)name[0])) name[0] = 'm';
+  Model *m = model_new_imported(path, name, import_onnx, onnx_opts);
+  Graph *g = model_build(m, MODE_INFER); /* reports import errors now */
+  if (!g) {
+    model_free(m);
+    return NULL;
+  }
+  graph_free(g);
+  return m;
+#else
+  (void)onnx_opts;
+  error_plain("%s: this nn2c was built without ONNX support (configure with -DNN2C_ONNX=ON)", path);
+  return NULL;
+#endif
+}
+
 static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
   for (int i = 2; i < argc; i++) {
     const char *v;
@@ -49,6 +119,11 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
     else if ((v = flag_value(argc, argv, &i, "--passes"))) o->passes = v;
     else if ((v = flag_value(argc, argv, &i, "--dump-after"))) o->dump_after = v;
     else if ((v = flag_value(argc, argv, &i, "--emit"))) o->emit = v;
+#ifdef NN2C_HAVE_ONNX
+    else if ((v = flag_value(argc, argv, &i, "--dim"))) {
+      if (!parse_dim(v, o)) return false;
+    }
+#endif
     else if (argv[i][0] == '-') {
       error_plain("unknown option '%s'\n%s", argv[i], usage);
       return false;
@@ -84,7 +159,11 @@ static void report_plan(const char *what, CompiledGraph *cg, int batch) {
 static int cmd_compile(int argc, char **argv) {
   CompileOpts o = {0};
   if (!parse_compile_args(argc, argv, &o)) return 1;
-  Model *m = model_load(o.model);
+#ifdef NN2C_HAVE_ONNX
+  Model *m = load_model(o.model, &o.onnx);
+#else
+  Model *m = load_model(o.model, NULL);
+#endif
   if (!m) return 1;
   if (o.train && !m->train.present) {
     error_plain("%s: --train needs a train section in the model", o.model);
@@ -121,11 +200,61 @@ static int cmd_compile(int argc, char **argv) {
   return ok ? 0 : 1;
 }
 
+#ifdef NN2C_HAVE_ONNX
+static void print_tensor(Graph *g, Value *v, Tensor *t) {
+  printf("%s %s%s:", v->name, dtype_name(v->dtype), shape_str(&g->arena, v->shape));
+  for (int64_t i = 0; i < t->numel; i++) printf(" %.9g", tensor_get(t, i));
+  printf("\n");
+}
+
+/* nn2c run MODEL.onnx [--dim k=v] [INPUT.pb...]: one inference with the interpreter. */
+static int run_onnx(int argc, char **argv) {
+  CompileOpts o = {0};
+  Feed feeds[16];
+  void *data[16];
+  int nf = 0;
+  bool ok = true;
+  for (int i = 3; i < argc && ok; i++) {
+    const char *v;
+    if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
+    else if (nf == 16) ok = false, error_plain("too many inputs");
+    else {
+      DType t;
+      Shape s;
+      ok = (data[nf++] = onnx_read_tensor(argv[i], &t, &s)) != NULL;
+    }
+  }
+  Graph *g = ok ? onnx_import(argv[2], &o.onnx, NULL) : NULL;
+  PassCtx cx = {0};
+  ok = g && pass_run_pipeline(g, &cx, "shape,constfold,dce,schedule");
+  int k = 0;
+  for (int i = 0; ok && i < g->nvalues; i++)
+    if (g->values[i]->kind == VK_INPUT) {
+      if (k >= nf) {
+        error_plain("input '%s' %s%s needs a value: pass a TensorProto file for each input", g->values[i]->name,
+                    dtype_name(g->values[i]->dtype), shape_str(&g->arena, g->values[i]->shape));
+        ok = false;
+      } else feeds[k] = (Feed){g->values[i]->name, data[k]}, k++;
+    }
+  InterpRun r = {0};
+  float dummy[16] = {0};
+  ok = ok && interp_run(g, dummy, dummy, feeds, k, 1, 0, &r);
+  for (int i = 0; ok && i < g->noutputs; i++) print_tensor(g, g->outputs[i], &r.vals[g->outputs[i]->id]);
+  interp_run_free(&r);
+  for (int i = 0; i < nf; i++) free(data[i]);
+  graph_free(g);
+  return ok ? 0 : 1;
+}
+#endif
+
 static int cmd_run(int argc, char **argv) {
   if (argc < 3 || argv[2][0] == '-') {
     error_plain("nn2c run needs a model file\n%s", usage);
     return 1;
   }
+#ifdef NN2C_HAVE_ONNX
+  if (ends_with(argv[2], ".onnx")) return run_onnx(argc, argv);
+#endif
   Model *m = model_load(argv[2]);
   if (!m) return 1;
   /* The trainer front end parses the remaining flags; argv[0] names the program. */
@@ -146,6 +275,9 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc, argv);
   if (!strcmp(argv[1], "run")) return cmd_run(argc, argv);
+#ifdef NN2C_HAVE_ONNX
+  if (!strcmp(argv[1], "test-onnx")) return onnx_test_main(argc - 1, argv + 1);
+#endif
   error_plain("unknown command '%s'\n%s", argv[1], usage);
   return 1;
 }

@@ -324,8 +324,26 @@ static void remove_dropout(Graph *g) {
   graph_compact(g);
 }
 
+Model *model_new_imported(const char *path, const char *name, Graph *(*import)(const Model *, GraphMode),
+                          const void *ctx) {
+  Model *m = xcalloc(1, sizeof(Model));
+  m->file = arena_alloc(&m->arena, sizeof(ModelFile));
+  m->file->src = (Source){arena_strdup(&m->arena, path), "", 0};
+  m->name = arena_strdup(&m->arena, name);
+  m->train = (TrainSpec){.loss = LOSS_SPARSE_CCE, .opt = {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0}, .batch = 1,
+                         .epochs = 1, .seed = 1, .dataset = "random", .dataset_options = ""};
+  m->import = import;
+  m->import_ctx = ctx;
+  return m;
+}
+
 static Graph *build_forward(Model *m, GraphMode mode) {
   ModelFile *f = m->file;
+  if (m->import) {
+    Graph *g = m->import(m, mode);
+    if (g && mode != MODE_TRAIN) remove_dropout(g);
+    return g;
+  }
   if (f->graph) {
     /* Each mode gets a fresh copy: parse the same text again. */
     ModelFile *copy = model_file_parse_text(f->src.path, f->src.text, &m->arena);

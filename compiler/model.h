@@ -23,7 +23,7 @@ typedef struct {
 
 typedef enum { MODE_INFER, MODE_EVAL, MODE_TRAIN } GraphMode;
 
-typedef struct {
+typedef struct Model {
   const char *name;
   ModelFile *file;       /* parsed source (owns the Source for diagnostics) */
   Arena arena;           /* owns file and inline data */
@@ -33,7 +33,15 @@ typedef struct {
   float *inline_x;       /* [n][in_numel] */
   float *inline_yf;      /* [n][label_numel] float targets, or NULL */
   int32_t *inline_yi;    /* [n] class labels, or NULL */
+  /* Another front end (ONNX) builds the forward graph of each mode. */
+  Graph *(*import)(const struct Model *m, GraphMode mode);
+  const void *import_ctx; /* that front end's options */
 } Model;
+
+/* A model whose forward graph comes from another front end (no .nn text);
+ * train.present stays false until the caller fills m->train. */
+Model *model_new_imported(const char *path, const char *name, Graph *(*import)(const struct Model *, GraphMode),
+                          const void *ctx);
 
 /* Parses a model file; NULL after reporting errors. */
 Model *model_load(const char *path);

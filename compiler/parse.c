@@ -871,7 +871,7 @@ static bool check_arity(Parser *P, const Token *op_t, OpKind op, int nin, int no
       err_tok(P, op_t, "'%s' takes %d to %d inputs, got %d", d->name, d->min_in, d->max_in, nin);
     return false;
   }
-  if (nout != d->nout) {
+  if (!op_nout_ok(d, nout)) {
     err_tok(P, op_t, "'%s' has %d output%s, but %d name%s written", d->name, d->nout, d->nout == 1 ? "" : "s",
             nout, nout == 1 ? " is" : "s are");
     return false;
@@ -879,13 +879,14 @@ static bool check_arity(Parser *P, const Token *op_t, OpKind op, int nin, int no
   return true;
 }
 
+#define MAX_NODE_OUTS 4096 /* unstack of a long sequence */
+
 /* `outs = op(inputs, key=value...)`. */
-static bool parse_node(Parser *P) {
+static bool parse_node_into(Parser *P, OutDecl *outs) {
   Token *start = peek(P), *op_t;
-  OutDecl outs[16];
   int nouts = 0;
   OpKind op;
-  if (!parse_outs(P, outs, &nouts, 16) || !expect_ident(P, "an op name", &op_t)) return false;
+  if (!parse_outs(P, outs, &nouts, MAX_NODE_OUTS) || !expect_ident(P, "an op name", &op_t)) return false;
   if (!op_from_name(op_t->str, &op)) {
     err_tok(P, op_t, "unknown op '%s'", op_t->str);
     return false;
@@ -912,6 +913,13 @@ static bool parse_node(Parser *P) {
   }
   vec_free(&ins);
   vec_free(&kws);
+  return ok;
+}
+
+static bool parse_node(Parser *P) {
+  OutDecl *outs = xmalloc(sizeof(OutDecl) * MAX_NODE_OUTS);
+  bool ok = parse_node_into(P, outs);
+  free(outs);
   return ok;
 }
 

@@ -3,6 +3,7 @@
  * arena blocks, then one commented loop nest per node. */
 #include "codegen.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---- per-function emission ---- */
@@ -23,7 +24,14 @@ static void node_comment(Emit *e, Node *n) {
 /* Declares a C pointer for every value the body referenced. */
 static void declare_values(Buf *out, Graph *g, unsigned char *used, int64_t *off, Value *data_in, const char *prefix) {
   Emit e = {out, g, 1, NULL};
+  int input_index = 0;
   for (int i = 0; i < g->nvalues; i++) {
+    if (g->values[i]->kind == VK_INPUT && !data_in && used[i]) {
+      const char *ty = emit_ctype(g->values[i]->dtype);
+      emit_line(&e, "const %s *%s = (const %s *)inputs[%d]; /* %s */", ty, emit_ref(&e, g->values[i]), ty, input_index,
+                shape_str(&g->arena, g->values[i]->shape));
+    }
+    if (g->values[i]->kind == VK_INPUT) input_index++;
     Value *v = g->values[i];
     if (!used[i]) continue;
     const char *ty = emit_ctype(v->dtype), *name = emit_ref(&e, v);
@@ -39,6 +47,7 @@ static void declare_values(Buf *out, Graph *g, unsigned char *used, int64_t *off
       break;
     case VK_CONST: emit_line(&e, "const %s *%s = %s_%s;", ty, name, prefix, v->name); break;
     case VK_INPUT:
+      if (!data_in) break;
       if (v == data_in) emit_line(&e, "const float *%s = x; /* %s */", name, shape);
       else if (!strcmp(v->name, LABELS_NAME)) emit_line(&e, "const %s *%s = y; /* %s */", ty, name, shape);
       else if (!strcmp(v->name, INPUT_LR)) emit_line(&e, "const float %s[1] = {m->lr};", name);
@@ -50,15 +59,18 @@ static void declare_values(Buf *out, Graph *g, unsigned char *used, int64_t *off
 }
 
 /* The body: every node in schedule order, then outputs and assignments. */
-static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff) {
+static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff, bool generic) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     node_comment(e, n);
     if (node_int(n, "inline", 0)) emit_line(e, "/* computed in the loop of its reader */");
     else op_table[n->op].emit(e, n);
   }
-  Value *pred = g->outputs[0];
-  emit_line(e, "if (out) memcpy(out, %s, sizeof(float) * %s);", emit_ref(e, pred), emit_numel(e, pred));
+  for (int i = 0; i < g->noutputs && generic; i++)
+    emit_line(e, "if (outputs[%d]) memcpy(outputs[%d], %s, sizeof(%s) * %s);", i, i, emit_ref(e, g->outputs[i]),
+              emit_ctype(g->outputs[i]->dtype), emit_numel(e, g->outputs[i]));
+  if (!generic)
+    emit_line(e, "if (out) memcpy(out, %s, sizeof(float) * %s);", emit_ref(e, g->outputs[0]), emit_numel(e, g->outputs[0]));
   if (g->loss) emit_line(e, "if (loss) *loss = %s[0];", emit_ref(e, g->loss));
   for (int i = 0; i < g->nassigns; i++) {
     Assign *a = &g->assigns[i];
@@ -70,22 +82,22 @@ static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff) {
 
 static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefix);
 
-/* Bytes of scratch space a graph's nodes need beyond the planned tensors:
- * the blocked conv2d_grad_input transposes its kernel there (conv.c), the
- * tiled matmul its b^T operand (matmul.c). The scratch follows the planned
+/* Bytes of scratch space a graph's nodes need beyond the planned tensors
+ * (node_scratch_bytes: transposed operands, im2col patches). The scratch follows the planned
  * part of the arena; nodes use it one at a time. */
 static int64_t scratch_bytes(Graph *g) {
   int64_t most = 0;
   for (int i = 0; g && i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    bool uses = n->op == OP_CONV2D_GRAD_INPUT || (n->op == OP_MATMUL && matmul_uses_scratch(n));
-    int64_t b = uses ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+    int64_t b = node_scratch_bytes(n);
     if (b > most) most = b;
   }
   return (most + 63) / 64 * 64;
 }
 
-static void emit_function(Buf *c, const char *prefix, const char *sig, CompiledGraph *cg, bool bumps_step) {
+/* generic: inputs and outputs are arrays of typed pointers (NAME_run);
+ * otherwise one float input x and the first output into out. */
+static void emit_function(Buf *c, const char *prefix, const char *sig, CompiledGraph *cg, bool bumps_step, bool generic) {
   Graph *g = cg->g;
   int64_t *poff = xcalloc((size_t)g->nvalues, sizeof(int64_t)), *soff = xcalloc((size_t)g->nvalues, sizeof(int64_t));
   graph_block_layout(g, VK_PARAM, poff);
@@ -95,7 +107,7 @@ static void emit_function(Buf *c, const char *prefix, const char *sig, CompiledG
   unsigned char *used = xcalloc((size_t)g->nvalues, 1);
   Buf body = {0};
   Emit e = {&body, g, 1, used};
-  emit_body(&e, g, poff, soff);
+  emit_body(&e, g, poff, soff, generic);
   emit_consts(c, g, used, prefix);
   buf_printf(c, "%s {\n", sig);
   buf_printf(c, "  if (!m || batch < 1 || batch > m->max_batch) return 1;\n");
@@ -104,7 +116,7 @@ static void emit_function(Buf *c, const char *prefix, const char *sig, CompiledG
   if (scratch_bytes(g))
     buf_printf(c, "  unsigned char *scratch = m->arena + %lld + %lld * B; /* after the planned tensors */\n  (void)scratch;\n",
                (long long)cg->plan.arena_fixed, (long long)cg->plan.arena_per_sample);
-  declare_values(c, g, used, poff, g->values[0], prefix);
+  declare_values(c, g, used, poff, generic ? NULL : g->values[0], prefix);
   buf_puts(c, body.data);
   if (bumps_step) buf_puts(c, "  m->step++;\n");
   buf_puts(c, "  return 0;\n}\n\n");
@@ -116,15 +128,36 @@ static void emit_function(Buf *c, const char *prefix, const char *sig, CompiledG
 
 /* ---- constants, initializers ---- */
 
+/* One element, exactly: floats round-trip, integers keep all 64 bits. */
+static void emit_const_elem(Buf *c, const Tensor *t, int64_t j) {
+  double v = tensor_get(t, j);
+  if (dtype_is_float(t->dtype) && !isfinite(v)) buf_puts(c, v != v ? "NAN" : v > 0 ? "INFINITY" : "-INFINITY");
+  else if (dtype_is_float(t->dtype)) {
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, t->dtype == DT_F32 ? "%.9g" : "%.17g", v);
+    buf_printf(c, "%s%s%s", tmp, strpbrk(tmp, ".e") ? "" : ".0", t->dtype == DT_F32 ? "f" : "");
+  } else if (t->dtype == DT_I64) {
+    long long x = ((const int64_t *)t->data)[j];
+    if (x == INT64_MIN) buf_puts(c, "INT64_MIN");
+    else buf_printf(c, "%lldLL", x);
+  } else if (t->dtype == DT_U64) buf_printf(c, "%lluULL", (unsigned long long)((const uint64_t *)t->data)[j]);
+  else if (t->dtype == DT_U32) buf_printf(c, "%.0fU", v);
+  else if (t->dtype == DT_I32 && v == -2147483648.0) buf_puts(c, "INT32_MIN");
+  else buf_printf(c, "%.0f", v);
+}
+
 static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefix) {
   for (int i = 0; i < g->nvalues; i++) {
     Value *v = g->values[i];
     if (v->kind != VK_CONST || !used[i]) continue;
     int64_t n = shape_numel_static(v->shape);
-    buf_printf(c, "static const %s %s_%s[%lld] = {", emit_ctype(v->dtype), prefix, v->name, (long long)n);
+    buf_printf(c, "static const %s %s_%s[%lld] = {", emit_ctype(v->dtype), prefix, v->name, (long long)(n ? n : 1));
     Tensor t = {v->dtype, v->shape, n, v->data};
-    for (int64_t j = 0; j < n; j++) buf_printf(c, "%s%.9g", j ? ", " : "", tensor_get(&t, j));
-    buf_puts(c, "};\n");
+    for (int64_t j = 0; j < n; j++) {
+      buf_puts(c, j ? ", " : "");
+      emit_const_elem(c, &t, j);
+    }
+    buf_puts(c, n ? "};\n" : "0};\n");
   }
 }
 
@@ -159,6 +192,28 @@ static const char *init_truncated_helper =
   "}\n\n";
 
 
+/* Orthogonal: the whole matrix at once (docs/initializers.md); q is a
+ * work area of m * n doubles. */
+static const char *init_orthogonal_helper =
+  "static void init_orthogonal(float *dst, uint64_t rows, uint64_t cols, uint64_t seed, uint64_t k, double *q) {\n"
+  "  uint64_t m = rows > cols ? rows : cols, n = rows > cols ? cols : rows, a, b, c;\n"
+  "  for (a = 0; a < n; a++)\n"
+  "    for (b = 0; b < m; b++) q[a * m + b] = init_normal(seed, k, b * n + a);\n"
+  "  for (a = 0; a < n; a++) {\n"
+  "    double *v = q + a * m, norm = 0;\n"
+  "    for (c = 0; c < a; c++) {\n"
+  "      double dot = 0;\n"
+  "      for (b = 0; b < m; b++) dot += q[c * m + b] * v[b];\n"
+  "      for (b = 0; b < m; b++) v[b] -= dot * q[c * m + b];\n"
+  "    }\n"
+  "    for (b = 0; b < m; b++) norm += v[b] * v[b];\n"
+  "    norm = sqrt(norm);\n"
+  "    for (b = 0; b < m; b++) v[b] /= norm;\n"
+  "  }\n"
+  "  for (a = 0; a < n; a++)\n"
+  "    for (b = 0; b < m; b++) dst[rows >= cols ? b * n + a : a * m + b] = (float)q[a * m + b];\n"
+  "}\n\n";
+
 /* C expression for element i of param k. */
 static char *init_expr(Arena *a, Value *v, int k) {
   double fi, fo;
@@ -177,26 +232,34 @@ static char *init_expr(Arena *a, Value *v, int k) {
   case INIT_GLOROT_NORMAL: return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi + fo, k, n);
   case INIT_HE_NORMAL: return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
   case INIT_LECUN_NORMAL: return arena_printf(a, "sqrt(1.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
+  case INIT_UNIT_FORGET_BIAS: return arena_printf(a, "i >= %lld && i < %lld ? 1.0 : 0.0", n / 4, n / 2);
   default: NN2C_ASSERT(!"unknown initializer"); return "0";
   }
 }
 
 /* Emits only the helpers some initializer needs (unused statics would warn). */
 static void emit_init_helpers(Buf *c, Graph *g) {
-  bool uni = false, nor = false, tru = false;
+  bool uni = false, nor = false, tru = false, orth = false;
   for (int j = 0; j < g->nvalues; j++) {
     InitKind k = g->values[j]->kind == VK_PARAM ? g->values[j]->init.kind : INIT_ZEROS;
     tru = tru || k == INIT_GLOROT_NORMAL || k == INIT_HE_NORMAL || k == INIT_LECUN_NORMAL;
-    nor = nor || tru || k == INIT_NORMAL;
+    nor = nor || tru || k == INIT_NORMAL || k == INIT_ORTHOGONAL;
+    orth = orth || k == INIT_ORTHOGONAL;
     uni = uni || nor || k == INIT_UNIFORM || k == INIT_GLOROT_UNIFORM || k == INIT_HE_UNIFORM || k == INIT_LECUN_UNIFORM;
   }
   if (uni) buf_puts(c, init_helpers);
   if (nor) buf_puts(c, init_normal_helper);
   if (tru) buf_puts(c, init_truncated_helper);
+  if (orth) buf_puts(c, init_orthogonal_helper);
 }
 
 static void emit_init(Buf *c, const char *name, Graph *g) {
   emit_init_helpers(c, g);
+  int64_t work = 0; /* doubles the largest orthogonal param needs */
+  for (int j = 0; j < g->nvalues; j++)
+    if (g->values[j]->kind == VK_PARAM && g->values[j]->init.kind == INIT_ORTHOGONAL && shape_numel_static(g->values[j]->shape) > work)
+      work = shape_numel_static(g->values[j]->shape);
+  if (work) buf_printf(c, "static double orth_work[%lld]; /* NAME_init's work area */\n\n", (long long)work);
   buf_printf(c, "void %s_init(float *params, uint64_t seed) {\n  uint64_t i;\n", name);
   buf_printf(c, "  memset(params, 0, sizeof(float) * %s_PARAM_FLOATS);\n", name);
   int64_t *off = xcalloc((size_t)g->nvalues, sizeof(int64_t));
@@ -206,8 +269,13 @@ static void emit_init(Buf *c, const char *name, Graph *g) {
     Value *v = g->values[j];
     if (v->kind != VK_PARAM) continue;
     buf_printf(c, "  /* %s %s%s: %s */\n", v->name, dtype_name(v->dtype), shape_str(&g->arena, v->shape), init_name(v->init.kind));
-    buf_printf(c, "  for (i = 0; i < %lld; i++) params[%lld + i] = (float)(%s);\n",
-               (long long)shape_numel_static(v->shape), (long long)off[j], init_expr(&g->arena, v, k));
+    int64_t numel = shape_numel_static(v->shape), cols = v->shape.d[v->shape.rank - 1];
+    if (v->init.kind == INIT_ORTHOGONAL)
+      buf_printf(c, "  init_orthogonal(params + %lld, %lld, %lld, seed, %d, orth_work);\n", (long long)off[j],
+                 (long long)(numel / cols), (long long)cols, k);
+    else
+      buf_printf(c, "  for (i = 0; i < %lld; i++) params[%lld + i] = (float)(%s);\n", (long long)numel, (long long)off[j],
+                 init_expr(&g->arena, v, k));
     k++;
   }
   buf_puts(c, "  (void)seed;\n  (void)i;\n}\n\n");
@@ -252,6 +320,9 @@ static const char *omp_macros =
   "#define NN2C_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) num_threads(nt)\")\n"
   "#else\n"
   "#define NN2C_PARALLEL_FOR\n"
+  "#endif\n"
+  "#ifdef NN2C_USE_CBLAS /* matmuls and convolutions call cblas_sgemm (make BLAS=openblas) */\n"
+  "#include <cblas.h>\n"
   "#endif\n\n";
 
 static bool has_op(Graph *g, OpKind op) {
@@ -270,14 +341,33 @@ static long long arena_max(const CodegenInput *in, int64_t batch) {
   return (long long)(a > t ? (a > e ? a : e) : (t > e ? t : e));
 }
 
+/* NAME_forward exists when the model has one float input and a float first output. */
+static bool has_forward(Graph *g) {
+  int n = 0;
+  for (int i = 0; i < g->nvalues; i++) n += g->values[i]->kind == VK_INPUT;
+  return n == 1 && g->values[0]->kind == VK_INPUT && g->values[0]->dtype == DT_F32 && g->outputs[0]->dtype == DT_F32;
+}
+
+/* Documents NAME_run's arrays: one line per input and output. */
+static void header_io(Buf *h, Graph *g) {
+  int k = 0;
+  for (int i = 0; i < g->nvalues; i++)
+    if (g->values[i]->kind == VK_INPUT)
+      buf_printf(h, " *   inputs[%d]  %s %s%s\n", k++, g->values[i]->name, dtype_name(g->values[i]->dtype),
+                 shape_str(&g->arena, g->values[i]->shape));
+  for (int i = 0; i < g->noutputs; i++)
+    buf_printf(h, " *   outputs[%d] %s %s%s\n", i, g->outputs[i]->name, dtype_name(g->outputs[i]->dtype),
+               shape_str(&g->arena, g->outputs[i]->shape));
+}
+
 static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   const char *N = in->name;
   Graph *g = in->train ? in->train_graph.g : in->infer.g;
   Value *x = g->values[0], *pred = g->outputs[0], *lab = in->train ? graph_find(g, LABELS_NAME) : NULL;
   int64_t batch = m->train.batch;
   buf_printf(h, "/* %s.h - generated by nn2c from %s. Do not edit.\n", N, m->file->src.path);
-  buf_printf(h, " *\n * input:  %s f32%s\n * output: %s f32%s\n", x->name, shape_str(&g->arena, x->shape), pred->name,
-             shape_str(&g->arena, pred->shape));
+  buf_printf(h, " *\n * input:  %s %s%s\n * output: %s %s%s\n", x->name, dtype_name(x->dtype), shape_str(&g->arena, x->shape),
+             pred->name, dtype_name(pred->dtype), shape_str(&g->arena, pred->shape));
   buf_printf(h, " * params: %lld floats in %d tensors\n", (long long)graph_block_layout(g, VK_PARAM, NULL),
              graph_count_kind(g, VK_PARAM));
   buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n */\n", arena_max(in, batch), (long long)batch, N);
@@ -308,7 +398,11 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "size_t %s_arena_bytes(int batch);\nvoid %s_init(float *params, uint64_t seed);\n", N, N);
   buf_printf(h, "void %s_init_state(float *state); /* before training: moments zero, running variances one */\n", N);
   buf_printf(h, "/* Each returns 0, or 1 when batch is outside [1, max_batch]. */\n");
-  buf_printf(h, "int %s_forward(%s_Model *m, const float *x, float *out, int batch);\n", N, N);
+  buf_printf(h, "/* Inference; dimension N is the batch. Either array may hold NULL for an output not wanted.\n");
+  header_io(h, in->infer.g);
+  buf_printf(h, " */\nint %s_run(%s_Model *m, const void *const *inputs, void *const *outputs, int batch);\n", N, N);
+  if (has_forward(in->infer.g))
+    buf_printf(h, "int %s_forward(%s_Model *m, const float *x, float *out, int batch);\n", N, N);
   if (in->train) {
     const char *lt = lab->dtype == DT_F32 ? "float" : "int32_t";
     buf_printf(h, "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out);\n", N, N, lt);
@@ -337,7 +431,8 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
              m->file->src.path, N);
   buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
   buf_puts(c, omp_macros);
-  buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) { m->threads = threads > 0 ? threads : 1; }\n\n", N, N);
+  buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) {\n  m->threads = threads > 0 ? threads : 1;\n"
+                "#ifdef NN2C_OPENBLAS /* OpenBLAS's own threads, for its sgemm calls */\n  openblas_set_num_threads(m->threads);\n#endif\n}\n\n", N, N);
   CompiledGraph *gs[3] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL};
   buf_printf(c, "size_t %s_arena_bytes(int batch) {\n  size_t b = batch > 0 ? (size_t)batch : 0, need = 0, a;\n", N);
   for (int i = 0; i < 3; i++)
@@ -348,18 +443,25 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   if (has_op(in->train ? in->train_graph.g : NULL, OP_DROPOUT)) buf_puts(c, dropout_helper);
   emit_init(c, N, in->train ? in->train_graph.g : in->infer.g);
   emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
-  char *sig = arena_printf(&in->infer.g->arena, "int %s_forward(%s_Model *m, const float *x, float *out, int batch)", N, N);
-  buf_puts(c, "/* Inference: x -> out. */\n");
-  emit_function(c, "forward", sig, &in->infer, false);
+  char *sig = arena_printf(&in->infer.g->arena,
+                           "int %s_run(%s_Model *m, const void *const *inputs, void *const *outputs, int batch)", N, N);
+  buf_puts(c, "/* Inference: typed inputs -> outputs (see the header). */\n");
+  emit_function(c, "forward", sig, &in->infer, false, true);
+  if (has_forward(in->infer.g)) {
+    buf_printf(c, "/* Inference with one float input and the first output. */\n"
+                  "int %s_forward(%s_Model *m, const float *x, float *out, int batch) {\n"
+                  "  const void *in[1];\n  void *o[%d] = {0};\n  in[0] = x;\n  o[0] = out;\n"
+                  "  return %s_run(m, in, o, batch);\n}\n\n", N, N, in->infer.g->noutputs, N);
+  }
   if (in->train) {
     Value *lab = graph_find(in->train_graph.g, LABELS_NAME);
     const char *lt = lab->dtype == DT_F32 ? "float" : "int32_t";
     buf_puts(c, "/* One optimizer step on a batch; loss and out (predictions) are optional. */\n");
     sig = arena_printf(&in->infer.g->arena, "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
-    emit_function(c, "train", sig, &in->train_graph, true);
+    emit_function(c, "train", sig, &in->train_graph, true, false);
     buf_puts(c, "/* Loss and predictions on a batch, without training. */\n");
     sig = arena_printf(&in->infer.g->arena, "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
-    emit_function(c, "eval", sig, &in->eval, false);
+    emit_function(c, "eval", sig, &in->eval, false, false);
     if (m->inline_n > 0)
       emit_inline_data(m, N, c, shape_numel(in->train_graph.g->values[0]->shape, 1), shape_numel(lab->shape, 1));
   }

@@ -57,7 +57,12 @@ static void makefile(Buf *b, const char *N, bool train) {
               "# Model code: multiply-adds may fuse into FMA instructions (ISO modes such as\n"
               "# -std=c99 otherwise keep them apart), and sqrtf need not set errno (the model\n"
               "# never reads it), so its loops vectorize. Used when the compiler takes them.\n"
-              "MODEL_FLAGS := $(shell printf 'int main(void){return 0;}' | $(CC) -ffp-contract=fast -fno-math-errno -x c - -o /dev/null 2>/dev/null && echo -ffp-contract=fast -fno-math-errno)\n\n");
+              "MODEL_FLAGS := $(shell printf 'int main(void){return 0;}' | $(CC) -ffp-contract=fast -fno-math-errno -x c - -o /dev/null 2>/dev/null && echo -ffp-contract=fast -fno-math-errno)\n"
+              "# `make BLAS=openblas`: matmuls and convolutions call OpenBLAS's cblas_sgemm\n"
+              "# (Debian: libopenblas-dev). Without it the model needs only libc and libm.\n"
+              "BLAS ?=\nifeq ($(BLAS),openblas)\n"
+              "MODEL_FLAGS += -DNN2C_USE_CBLAS -DNN2C_OPENBLAS $(shell pkg-config --cflags openblas 2>/dev/null)\n"
+              "LDLIBS += $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)\nendif\n\n");
   buf_printf(b, "all: lib%s.a", N);
   if (train) buf_printf(b, " %s_train", N);
   buf_puts(b, "\n\n");

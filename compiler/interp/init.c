@@ -52,8 +52,36 @@ static double init_value(Init in, Shape s, uint64_t seed, int k, uint64_t i, uin
   case INIT_GLOROT_NORMAL: return sqrt(2.0 / (fi + fo)) / TRUNC_STDDEV * truncated01(seed, k, i, numel);
   case INIT_HE_NORMAL: return sqrt(2.0 / fi) / TRUNC_STDDEV * truncated01(seed, k, i, numel);
   case INIT_LECUN_NORMAL: return sqrt(1.0 / fi) / TRUNC_STDDEV * truncated01(seed, k, i, numel);
+  case INIT_UNIT_FORGET_BIAS: return i >= numel / 4 && i < numel / 2 ? 1 : 0;
   default: NN2C_ASSERT(!"unknown initializer"); return 0;
   }
+}
+
+/* Orthogonal (Keras Orthogonal, gain 1): rows = product of all dims but the
+ * last, cols = the last; n = min(rows, cols) vectors of length m = max(rows,
+ * cols), component b of vector a drawn as n(b * n + a), orthonormalized in
+ * order by modified Gram-Schmidt in double. Vector a is column a of the
+ * [rows, cols] param when rows >= cols, else row a. */
+static void orthogonal_fill(float *dst, Shape s, uint64_t seed, int k) {
+  int64_t cols = s.d[s.rank - 1], rows = shape_numel_static(s) / cols;
+  int64_t m = rows > cols ? rows : cols, n = rows > cols ? cols : rows;
+  double *q = xmalloc(sizeof(double) * (size_t)(m * n));
+  for (int64_t a = 0; a < n; a++)
+    for (int64_t b = 0; b < m; b++) q[a * m + b] = normal01(seed, k, (uint64_t)(b * n + a));
+  for (int64_t a = 0; a < n; a++) {
+    double *v = q + a * m, norm = 0;
+    for (int64_t c = 0; c < a; c++) {
+      double dot = 0;
+      for (int64_t b = 0; b < m; b++) dot += q[c * m + b] * v[b];
+      for (int64_t b = 0; b < m; b++) v[b] -= dot * q[c * m + b];
+    }
+    for (int64_t b = 0; b < m; b++) norm += v[b] * v[b];
+    norm = sqrt(norm);
+    for (int64_t b = 0; b < m; b++) v[b] /= norm;
+  }
+  for (int64_t a = 0; a < n; a++)
+    for (int64_t b = 0; b < m; b++) dst[rows >= cols ? b * n + a : a * m + b] = (float)q[a * m + b];
+  free(q);
 }
 
 void interp_init_params(Graph *g, float *params, uint64_t seed) {
@@ -64,7 +92,8 @@ void interp_init_params(Graph *g, float *params, uint64_t seed) {
     Value *v = g->values[i];
     if (v->kind != VK_PARAM) continue;
     uint64_t numel = (uint64_t)shape_numel_static(v->shape);
-    for (uint64_t j = 0; j < numel; j++) params[off[i] + (int64_t)j] = (float)init_value(v->init, v->shape, seed, k, j, numel);
+    if (v->init.kind == INIT_ORTHOGONAL) orthogonal_fill(params + off[i], v->shape, seed, k);
+    else for (uint64_t j = 0; j < numel; j++) params[off[i] + (int64_t)j] = (float)init_value(v->init, v->shape, seed, k, j, numel);
     k++;
   }
   free(off);

@@ -42,13 +42,18 @@ bool interp_run(Graph *g, float *params, float *state, const Feed *feeds, int nf
   }
   free(off);
   if (!bind_inputs(run, feeds, nfeeds)) return false;
-  EvalCtx cx = {batch, step};
+  EvalCtx cx = {batch, step, NULL};
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    Tensor *in[16], *out[16];
+    Tensor **in = xmalloc(sizeof(Tensor *) * (size_t)(n->nin + n->nout + 1)), **out = in + n->nin;
     for (int k = 0; k < n->nin; k++) in[k] = &run->vals[n->in[k]->id];
     for (int k = 0; k < n->nout; k++) out[k] = &run->vals[n->out[k]->id];
     op_table[n->op].eval(&cx, n, in, out);
+    free(in);
+    if (cx.error) {
+      error_plain("node %s = %s(...): %s", n->out[0]->name, op_name(n->op), cx.error);
+      return false;
+    }
   }
   /* All assignments read their sources before any is written. */
   for (int i = 0; i < g->nassigns; i++) {

@@ -578,7 +578,7 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const Geom *G, bool relu) {
 }
 
 /* y row = bias; then per valid tap: y row += x row (Cin) times the tap's [Cin,Cout] block. */
-void conv2d_emit(Emit *e, Node *n) {
+static void conv2d_emit_native(Emit *e, Node *n) {
   Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
   Geom G = emit_geom(n, x->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
   bool relu = conv_relu(n);
@@ -714,7 +714,7 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
 }
 
 /* dw = 0; per output pixel and valid tap: dw block += x row (Cin) outer dy row (Cout). */
-void conv2d_grad_weight_emit(Emit *e, Node *n) {
+static void conv2d_grad_weight_emit_native(Emit *e, Node *n) {
   Value *x = n->in[0], *dy = n->in[1], *dw = n->out[0];
   Shape k = dw->shape;
   Geom G = emit_geom(n, x->shape, k.d[0], k.d[1], k.d[3], false);
@@ -879,7 +879,7 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
 
 /* Gathered per input pixel, so each dx row is written once: for every tap
  * (kh, kw) whose output pixel (oh, ow) exists, dx row[ci] += dy row . w[kh,kw,ci,:]. */
-void conv2d_grad_input_emit(Emit *e, Node *n) {
+static void conv2d_grad_input_emit_native(Emit *e, Node *n) {
   Value *dy = n->in[0], *w = n->in[1], *dx = n->out[0];
   Geom G = emit_geom(n, dx->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
   bool scatter = !G.pt && !G.pl && !G.pb && !G.pr && 2 * G.oh * G.ow < G.h * G.w; /* most gathered rows would be zeros */
@@ -935,6 +935,136 @@ void conv2d_grad_input_emit(Emit *e, Node *n) {
   emit_close(e);
   emit_line(e, "memcpy(%s + p * %lld, acc, sizeof acc);", DX, (long long)G.c);
   emit_close(e);
+}
+
+/* ---- the OpenBLAS backend (built with -DNN2C_USE_CBLAS) ----
+ * A convolution with groups = 1 is a GEMM over patch rows (see the top of
+ * this file). The patches of CBLAS_ROWS output pixels at a time are copied
+ * into the scratch space (im2col), then cblas_sgemm multiplies them:
+ *   conv2d       y rows   = col W              (then bias, relu)
+ *   grad_weight  dw      += col^T dy rows      (beta 0 on the first chunk)
+ *   grad_input   col      = dy rows W^T        (then added back into dx: col2im)
+ * A 1x1 stride-1 unpadded convolution uses x's rows as they are. The code is
+ * written inside #ifdef NN2C_USE_CBLAS, the native kernels in its #else. */
+typedef enum { CB_FWD, CB_GRAD_WEIGHT, CB_GRAD_INPUT } CblasKind;
+
+static int64_t cblas_rows(const Geom *G) {
+  int64_t k = G->kh * G->kw * G->c, r = 65536 / k;
+  return r < 64 ? 64 : r;
+}
+
+static bool conv_cblas_geom(const Node *n, Geom *G) {
+  Value *x = n->op == OP_CONV2D_GRAD_INPUT ? n->out[0] : n->in[0];
+  Value *k = n->op == OP_CONV2D_GRAD_WEIGHT ? n->out[0] : n->in[1];
+  if (x->dtype != DT_F32 || geom_make(n, x->shape, k->shape.d[0], k->shape.d[1], k->shape.d[3], false, G)) return false;
+  return G->groups == 1;
+}
+
+static bool conv_cblas_direct(const Geom *G) {
+  return G->kh == 1 && G->kw == 1 && G->sh == 1 && G->sw == 1 && !G->pt && !G->pl && !G->pb && !G->pr;
+}
+
+int64_t conv_scratch_bytes(const Node *n) {
+  Geom G;
+  int64_t own = n->op == OP_CONV2D_GRAD_INPUT ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+  bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_WEIGHT || n->op == OP_CONV2D_GRAD_INPUT;
+  if (!conv || !conv_cblas_geom(n, &G) || conv_cblas_direct(&G)) return own;
+  int64_t cols = cblas_rows(&G) * G.kh * G.kw * G.c * 4;
+  return cols > own ? cols : own;
+}
+
+/* Patch rows r < rows of pixels p0 + r: gathered from x into col (zeros in
+ * the padding), or (scatter) added from col back into x. */
+static void emit_cols(Emit *e, const Geom *G, const char *X, bool scatter) {
+  int64_t kkc = G->kh * G->kw * G->c;
+  emit_open(e, "for (size_t r = 0; r < rows; r++)");
+  emit_line(e, "const size_t p = p0 + r, nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", (long long)(G->oh * G->ow),
+            (long long)G->ow, (long long)G->oh, (long long)G->ow);
+  emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
+  emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
+  emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;", mul(e, "oh", G->sh), mul(e, "kh", G->dh), mul(e, "ow", G->sw),
+            mul(e, "kw", G->dw));
+  const char *ch = range_cond(e, "ih", G->pt, G->h + G->pt, G->pb > 0);
+  const char *cw = range_cond(e, "iw", G->pl, G->w + G->pl, G->pr > 0);
+  const char *cond = ch || cw ? arena_printf(&e->g->arena, "%s%s%s", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "") : NULL;
+  emit_line(e, "float *cr = col + r * %lld + (kh * %lld + kw) * %lld;", (long long)kkc, (long long)G->kw, (long long)G->c);
+  const char *row = arena_printf(&e->g->arena, "%s + ((nb * %lld + %s) * %lld + %s) * %lld", X, (long long)G->h,
+                                 plus(e, "ih", -G->pt), (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
+  if (scatter) {
+    if (cond) emit_line(e, "if (!(%s)) continue;", cond);
+    emit_line(e, "float *xr = %s;", row);
+    emit_line(e, "for (size_t c = 0; c < %lld; c++) xr[c] += cr[c];", (long long)G->c);
+  } else if (cond) {
+    emit_line(e, "if (%s) memcpy(cr, %s, sizeof(float) * %lld);", cond, row, (long long)G->c);
+    emit_line(e, "else memset(cr, 0, sizeof(float) * %lld);", (long long)G->c);
+  } else emit_line(e, "memcpy(cr, %s, sizeof(float) * %lld);", row, (long long)G->c);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* Writes "#ifdef NN2C_USE_CBLAS", the GEMM version of n and "#else", and
+ * returns true; false (nothing written) when n has no GEMM form. */
+static bool conv_cblas_open(Emit *e, Node *n, CblasKind kind) {
+  Geom G;
+  if (!conv_cblas_geom(n, &G)) return false;
+  bool direct = conv_cblas_direct(&G);
+  int64_t kkc = G.kh * G.kw * G.c;
+  const char *F = ll(e, G.f), *KKC = ll(e, kkc);
+  Value *pix = kind == CB_GRAD_WEIGHT ? n->in[1] : kind == CB_GRAD_INPUT ? n->in[0] : n->out[0];
+  emit_line(e, "#ifdef NN2C_USE_CBLAS");
+  block_open(e);
+  emit_line(e, "/* GEMM over patch rows, %lld pixels at a time%s */", (long long)cblas_rows(&G), direct ? " (1x1: x's rows)" : " (im2col in the scratch space)");
+  emit_line(e, "const size_t P = %s;", emit_numel_range(e, pix, 0, 3));
+  const char *X = kind == CB_GRAD_INPUT ? emit_ref(e, n->out[0]) : emit_ref(e, n->in[0]);
+  if (kind == CB_GRAD_INPUT && !direct) emit_line(e, "memset(%s, 0, sizeof(float) * %s);", X, emit_numel(e, n->out[0]));
+  if (!direct) emit_line(e, "float *col = (float *)scratch;");
+  emit_open(e, "for (size_t p0 = 0; p0 < P; p0 += %lld)", (long long)cblas_rows(&G));
+  emit_line(e, "const size_t rows = P - p0 < %lld ? P - p0 : %lld;", (long long)cblas_rows(&G), (long long)cblas_rows(&G));
+  if (direct) emit_line(e, "%sfloat *col = (float *)%s + p0 * %s;", kind == CB_GRAD_INPUT ? "" : "const ", X, KKC);
+  else if (kind != CB_GRAD_INPUT) emit_cols(e, &G, X, false);
+  if (kind == CB_FWD)
+    emit_line(e, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, %s, %s, 1.0f, col, %s, %s, %s, 0.0f, %s + p0 * %s, %s);",
+              F, KKC, KKC, emit_ref(e, n->in[1]), F, emit_ref(e, n->out[0]), F, F);
+  else if (kind == CB_GRAD_WEIGHT)
+    emit_line(e, "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, %s, %s, (int)rows, 1.0f, col, %s, %s + p0 * %s, %s, p0 ? 1.0f : 0.0f, %s, %s);",
+              KKC, F, KKC, emit_ref(e, n->in[1]), F, F, emit_ref(e, n->out[0]), F);
+  else {
+    emit_line(e, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, %s, %s, 1.0f, %s + p0 * %s, %s, %s, %s, 0.0f, col, %s);",
+              KKC, F, emit_ref(e, n->in[0]), F, F, emit_ref(e, n->in[1]), F, KKC);
+    if (!direct) emit_cols(e, &G, X, true);
+  }
+  emit_close(e);
+  if (kind == CB_FWD && (n->nin == 3 || conv_relu(n))) {
+    const char *Y = emit_ref(e, n->out[0]);
+    emit_open(e, "for (size_t p = 0; p < P; p++)");
+    emit_open(e, "for (size_t co = 0; co < %s; co++)", F);
+    if (n->nin == 3) emit_line(e, "%s[p * %s + co] += %s[co];", Y, F, emit_ref(e, n->in[2]));
+    if (conv_relu(n)) emit_line(e, "if (%s[p * %s + co] < 0.0f) %s[p * %s + co] = 0.0f;", Y, F, Y, F);
+    emit_close(e);
+    emit_close(e);
+  }
+  emit_close(e);
+  emit_line(e, "#else");
+  return true;
+}
+
+void conv2d_emit(Emit *e, Node *n) {
+  bool blas = conv_cblas_open(e, n, CB_FWD);
+  conv2d_emit_native(e, n);
+  if (blas) emit_line(e, "#endif");
+}
+
+void conv2d_grad_weight_emit(Emit *e, Node *n) {
+  bool blas = conv_cblas_open(e, n, CB_GRAD_WEIGHT);
+  conv2d_grad_weight_emit_native(e, n);
+  if (blas) emit_line(e, "#endif");
+}
+
+void conv2d_grad_input_emit(Emit *e, Node *n) {
+  bool blas = conv_cblas_open(e, n, CB_GRAD_INPUT);
+  conv2d_grad_input_emit_native(e, n);
+  if (blas) emit_line(e, "#endif");
 }
 
 /* Pooling gradients scatter into dx; output pixels may run in parallel only

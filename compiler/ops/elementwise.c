@@ -1,27 +1,61 @@
-/* elementwise.c - unary and binary elementwise ops with numpy broadcasting,
- * and the elementwise gradient helpers (relu_grad, sigmoid_grad, ...).
- * All ops here share one inference rule, one interpreter loop and one
- * emitter; what differs per op is its scalar function (for the interpreter,
- * in double) and its C expression (for emission and fusion). */
+/* elementwise.c - the machinery every elementwise op shares (type rules,
+ * the interpreter loop, the emitted loop nest with inline producers) and the
+ * arithmetic ops: neg abs sign add sub mul div pow mod and the variadic max
+ * min sum mean. Every numeric dtype is accepted; integers follow C (division
+ * truncates, mod takes the sign of the divisor unless fmod=1, x/0 and x%0
+ * give 0 instead of trapping). Float ops are in math.c and activation.c,
+ * comparisons, logic, where and casts in compare.c. */
 #include "op.h"
 
 #include <math.h>
 #include <string.h>
 
-/* ---- shape inference: broadcast all inputs, dtype of the first ---- */
+/* ---- type rules ---- */
 
-static const char *ew_infer(Graph *g, Node *n) {
+bool dtype_is_unsigned(DType t) { return t == DT_U8 || t == DT_U16 || t == DT_U32 || t == DT_U64 || t == DT_BOOL; }
+
+
+/* The dtype of attribute `to` (an ONNX TensorProto code or a name like "f32"). */
+static bool cast_target(const Node *n, DType *t) {
+  const Attr *a = node_attr(n, "to");
+  if (a && a->type == AT_INT) return dtype_from_onnx(a->i, t);
+  return a && a->type == AT_STRING && dtype_from_name(a->s, t);
+}
+
+DType ew_type(const Node *n) { return n->in[n->op == OP_WHERE ? 1 : 0]->dtype; }
+
+const char *ew_infer(Graph *g, Node *n, TypeRule r) {
   Shape s = n->in[0]->shape;
   for (int i = 1; i < n->nin; i++) {
-    if (n->in[i]->dtype != n->in[0]->dtype)
-      return arena_printf(&g->arena, "input %d is %s but input 0 is %s", i, dtype_name(n->in[i]->dtype),
-                          dtype_name(n->in[0]->dtype));
     const char *err = infer_broadcast(g, s, n->in[i]->shape, &s);
     if (err) return err;
   }
-  if (!dtype_is_float(n->in[0]->dtype))
-    return arena_printf(&g->arena, "%s needs a float input, got %s", op_name(n->op), dtype_name(n->in[0]->dtype));
-  n->out[0]->dtype = n->in[0]->dtype;
+  int first = r == TY_WHERE ? 1 : 0, last = r == TY_POW ? 0 : n->nin - 1;
+  DType t = n->in[first]->dtype, out = t;
+  for (int i = first + 1; i <= last; i++)
+    if (n->in[i]->dtype != t)
+      return arena_printf(&g->arena, "input %d is %s but input %d is %s", i, dtype_name(n->in[i]->dtype), first,
+                          dtype_name(t));
+  for (int i = 0; i < n->nin; i++)
+    if (n->in[i]->dtype == DT_F16 || n->in[i]->dtype == DT_BF16)
+      return arena_printf(&g->arena, "%s does not support %s", op_name(n->op), dtype_name(n->in[i]->dtype));
+  bool fl = dtype_is_float(t), num = t != DT_BOOL;
+  const char *need = NULL;
+  switch (r) {
+  case TY_FLOAT: need = fl ? NULL : "a float"; break;
+  case TY_NUM: need = num ? NULL : "a numeric"; break;
+  case TY_LOGIC: need = t == DT_BOOL ? NULL : "a bool", out = DT_BOOL; break;
+  case TY_CMP: out = DT_BOOL; break;
+  case TY_ISX: need = fl ? NULL : "a float", out = DT_BOOL; break;
+  case TY_POW: need = num && n->in[1]->dtype != DT_BOOL ? NULL : "numeric"; break;
+  case TY_WHERE: need = n->in[0]->dtype == DT_BOOL ? NULL : "a bool condition"; break;
+  case TY_CAST:
+    if (!cast_target(n, &out)) return "cast needs to=<ONNX dtype code> or to=\"<dtype name>\"";
+    if (out == DT_F16 || out == DT_BF16) return arena_printf(&g->arena, "cast to %s is not supported", dtype_name(out));
+    break;
+  }
+  if (need) return arena_printf(&g->arena, "%s needs %s input, got %s", op_name(n->op), need, dtype_name(t));
+  n->out[0]->dtype = out;
   n->out[0]->shape = s;
   return NULL;
 }
@@ -40,98 +74,34 @@ int64_t broadcast_index(Shape out, Shape in, int64_t i) {
   return idx;
 }
 
-typedef double (*ScalarFn)(const Node *n, const double *x);
-
-static void ew_eval(Node *n, Tensor **in, Tensor **out, ScalarFn f) {
+void ew_eval(Node *n, Tensor **in, Tensor **out, ScalarFn f) {
   Tensor *o = out[0];
-  double x[4];
+  double x[16];
   for (int64_t i = 0; i < o->numel; i++) {
     for (int k = 0; k < n->nin; k++) x[k] = tensor_get(in[k], broadcast_index(o->shape, in[k]->shape, i));
     tensor_set(o, i, f(n, x));
   }
 }
 
-static double f_neg(const Node *n, const double *x) { (void)n; return -x[0]; }
-static double f_exp(const Node *n, const double *x) { (void)n; return exp(x[0]); }
-static double f_log(const Node *n, const double *x) { (void)n; return log(x[0]); }
-static double f_sqrt(const Node *n, const double *x) { (void)n; return sqrt(x[0]); }
-static double f_relu(const Node *n, const double *x) { (void)n; return x[0] > 0 ? x[0] : 0; }
-static double f_sigmoid(const Node *n, const double *x) { (void)n; return 1 / (1 + exp(-x[0])); }
-static double f_tanh(const Node *n, const double *x) { (void)n; return tanh(x[0]); }
-static double f_add(const Node *n, const double *x) { (void)n; return x[0] + x[1]; }
-static double f_sub(const Node *n, const double *x) { (void)n; return x[0] - x[1]; }
-static double f_mul(const Node *n, const double *x) { (void)n; return x[0] * x[1]; }
-static double f_div(const Node *n, const double *x) { (void)n; return x[0] / x[1]; }
-static double f_pow(const Node *n, const double *x) { (void)n; return pow(x[0], x[1]); }
-static double f_relu_grad(const Node *n, const double *x) { (void)n; return x[1] > 0 ? x[0] : 0; }
-static double f_sigmoid_grad(const Node *n, const double *x) { (void)n; return x[0] * x[1] * (1 - x[1]); }
-static double f_tanh_grad(const Node *n, const double *x) { (void)n; return x[0] * (1 - x[1] * x[1]); }
+/* ---- C literals in a node's compute type ---- */
 
-/* Keras's LeakyReLU default slope is 0.3. */
-static double slope(const Node *n) { return node_float(n, "alpha", 0.3); }
-static double f_leaky_relu(const Node *n, const double *x) { return x[0] > 0 ? x[0] : slope(n) * x[0]; }
-static double f_leaky_relu_grad(const Node *n, const double *x) { return x[1] > 0 ? x[0] : slope(n) * x[0]; }
-
-static double clip_lo(const Node *n) { return node_float(n, "min", -INFINITY); }
-static double clip_hi(const Node *n) { return node_float(n, "max", INFINITY); }
-
-static double f_clip(const Node *n, const double *x) {
-  double v = x[0] < clip_lo(n) ? clip_lo(n) : x[0];
-  return v > clip_hi(n) ? clip_hi(n) : v;
+static const char *lit_of(DType t, double v) {
+  static char bufs[8][64];
+  static int next;
+  char *b = bufs[next++ % 8];
+  if (!dtype_is_float(t)) snprintf(b, 64, "%lld", (long long)v);
+  else if (isnan(v)) snprintf(b, 64, "%s", "NAN");
+  else if (isinf(v)) snprintf(b, 64, "%s", v > 0 ? "INFINITY" : "-INFINITY");
+  else {
+    snprintf(b, 48, t == DT_F32 ? "%.9g" : "%.17g", v);
+    if (!strpbrk(b, ".e")) strcat(b, ".0");
+    if (t == DT_F32) strcat(b, "f");
+  }
+  return b;
 }
 
-static double f_clip_grad(const Node *n, const double *x) {
-  return x[1] >= clip_lo(n) && x[1] <= clip_hi(n) ? x[0] : 0;
-}
-
-/* ---- C expressions: args are element expressions of the inputs ---- */
-
-static void x_neg(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(-%s)", a[0]); }
-static void x_exp(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "expf(%s)", a[0]); }
-static void x_log(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "logf(%s)", a[0]); }
-static void x_sqrt(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "sqrtf(%s)", a[0]); }
-static void x_relu(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s > 0.0f ? %s : 0.0f)", a[0], a[0]); }
-static void x_sigmoid(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(1.0f / (1.0f + expf(-%s)))", a[0]); }
-static void x_tanh(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "tanhf(%s)", a[0]); }
-static void x_leaky_relu(Buf *b, Node *n, const char **a) {
-  buf_printf(b, "(%s > 0.0f ? %s : %.9gf * %s)", a[0], a[0], slope(n), a[0]);
-}
-static void x_leaky_relu_grad(Buf *b, Node *n, const char **a) {
-  buf_printf(b, "(%s > 0.0f ? %s : %.9gf * %s)", a[1], a[0], slope(n), a[0]);
-}
-static void x_add(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s + %s)", a[0], a[1]); }
-static void x_sub(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s - %s)", a[0], a[1]); }
-static void x_mul(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s * %s)", a[0], a[1]); }
-static void x_div(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s / %s)", a[0], a[1]); }
-static void x_pow(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "powf(%s, %s)", a[0], a[1]); }
-static void x_relu_grad(Buf *b, Node *n, const char **a) {
-  (void)n;
-  buf_printf(b, "(%s > 0.0f ? %s : 0.0f)", a[1], a[0]);
-}
-static void x_sigmoid_grad(Buf *b, Node *n, const char **a) {
-  (void)n;
-  buf_printf(b, "(%s * %s * (1.0f - %s))", a[0], a[1], a[1]);
-}
-static void x_tanh_grad(Buf *b, Node *n, const char **a) {
-  (void)n;
-  buf_printf(b, "(%s * (1.0f - %s * %s))", a[0], a[1], a[1]);
-}
-
-/* Clip bounds as C literals; an absent bound is left out of the expression. */
-static void x_clip(Buf *b, Node *n, const char **a) {
-  char lo[64] = "", hi[64] = "";
-  if (node_attr(n, "min")) snprintf(lo, sizeof lo, "%.9g", clip_lo(n));
-  if (node_attr(n, "max")) snprintf(hi, sizeof hi, "%.9g", clip_hi(n));
-  if (*lo && *hi) buf_printf(b, "fminf(fmaxf(%s, (float)%s), (float)%s)", a[0], lo, hi);
-  else if (*lo) buf_printf(b, "fmaxf(%s, (float)%s)", a[0], lo);
-  else if (*hi) buf_printf(b, "fminf(%s, (float)%s)", a[0], hi);
-  else buf_printf(b, "%s", a[0]);
-}
-
-static void x_clip_grad(Buf *b, Node *n, const char **a) {
-  buf_printf(b, "(%s >= (float)%.9g && %s <= (float)%.9g ? %s : 0.0f)", a[1],
-             node_attr(n, "min") ? clip_lo(n) : -3.4e38, a[1], node_attr(n, "max") ? clip_hi(n) : 3.4e38, a[0]);
-}
+const char *ew_lit(const Node *n, double v) { return lit_of(ew_type(n), v); }
+const char *ew_sfx(const Node *n) { return ew_type(n) == DT_F32 ? "f" : ""; }
 
 /* ---- emission: one loop nest over the output, inputs indexed by broadcast ---- */
 
@@ -221,8 +191,10 @@ static char *loop_index(Emit *e, LoopNest *ln, int k) {
 
 /* Element expression of leaf k: a literal for scalar constants. */
 static const char *leaf_arg(Emit *e, Value *v, LoopNest *ln, int k) {
-  if (v->kind == VK_CONST && shape_numel_static(v->shape) == 1 && !shape_has_batch(v->shape))
-    return emit_float(e, ((float *)v->data)[0]);
+  if (v->kind == VK_CONST && shape_numel_static(v->shape) == 1 && !shape_has_batch(v->shape)) {
+    Tensor t = {v->dtype, v->shape, 1, v->data};
+    return arena_strdup(&e->g->arena, lit_of(v->dtype, tensor_get(&t, 0)));
+  }
   return arena_printf(&e->g->arena, "%s[%s]", emit_ref(e, v), loop_index(e, ln, k));
 }
 
@@ -236,7 +208,6 @@ static const char *local_name(Emit *e, Value *v) {
 }
 
 void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char **)) {
-  NN2C_ASSERT(n->out[0]->dtype == DT_F32);
   EwTree t = {0};
   tree_collect(n, &t);
   LoopNest ln;
@@ -249,7 +220,7 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
   for (int k = 0; k < t.nleaf; k++) leafx[k] = leaf_arg(e, t.leaf[k], &ln, k);
   for (int c = 0; c < t.nchain; c++) {
     Node *m = t.chain[c];
-    const char *args[4];
+    const char *args[16];
     for (int k = 0; k < m->nin; k++) {
       if (is_inline(m->in[k])) {
         args[k] = local_name(e, m->in[k]);
@@ -261,98 +232,196 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
     Buf ex = {0};
     (m == n ? expr : op_table[m->op].expr)(&ex, m, args);
     if (m == n) emit_line(e, "%s[%s] = %s;", emit_ref(e, n->out[0]), loop_index(e, &ln, t.nleaf), ex.data);
-    else emit_line(e, "const float %s = %s; /* node %d */", local_name(e, m->out[0]), ex.data, m->id);
+    else emit_line(e, "const %s %s = %s; /* node %d */", emit_ctype(m->out[0]->dtype), local_name(e, m->out[0]), ex.data, m->id);
     buf_free(&ex);
   }
   for (int a = 0; a < ln.n; a++) emit_close(e);
 }
 
+/* ---- arithmetic: scalar functions (interpreter, in double) ---- */
+
+static bool int_out(const Node *n) { return !dtype_is_float(n->out[0]->dtype); }
+
+static double f_neg(const Node *n, const double *x) { (void)n; return -x[0]; }
+static double f_abs(const Node *n, const double *x) { (void)n; return fabs(x[0]); }
+static double f_sign(const Node *n, const double *x) { (void)n; return x[0] > 0 ? 1 : x[0] < 0 ? -1 : x[0]; }
+static double f_add(const Node *n, const double *x) { (void)n; return x[0] + x[1]; }
+static double f_sub(const Node *n, const double *x) { (void)n; return x[0] - x[1]; }
+static double f_mul(const Node *n, const double *x) { (void)n; return x[0] * x[1]; }
+static double f_div(const Node *n, const double *x) {
+  if (!int_out(n)) return x[0] / x[1];
+  return x[1] == 0 ? 0 : trunc(x[0] / x[1]);
+}
+/* An integer power is exact in double while it fits 53 bits; the result is truncated to the base's dtype. */
+static double f_pow(const Node *n, const double *x) { (void)n; return pow(x[0], x[1]); }
+/* fmod=1: the sign of the dividend (C fmod, %); fmod=0: the sign of the divisor. */
+static double f_mod(const Node *n, const double *x) {
+  if (int_out(n) && x[1] == 0) return 0;
+  double r = fmod(x[0], x[1]);
+  if (!node_int(n, "fmod", 0) && r != 0 && (r < 0) != (x[1] < 0)) r += x[1];
+  return r;
+}
+static double f_max(const Node *n, const double *x) {
+  double m = x[0];
+  for (int k = 1; k < n->nin; k++) m = fmax(m, x[k]);
+  return m;
+}
+static double f_min(const Node *n, const double *x) {
+  double m = x[0];
+  for (int k = 1; k < n->nin; k++) m = fmin(m, x[k]);
+  return m;
+}
+static double f_sum(const Node *n, const double *x) {
+  double s = 0;
+  for (int k = 0; k < n->nin; k++) s += x[k];
+  return s;
+}
+static double f_mean(const Node *n, const double *x) { return f_sum(n, x) / n->nin; }
+
+/* ---- arithmetic: C expressions (args are element expressions of the inputs) ---- */
+
+static bool is_signed_int(const Node *n) { return !dtype_is_float(ew_type(n)) && !dtype_is_unsigned(ew_type(n)); }
+
+static void x_neg(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(-%s)", a[0]); }
+static void x_abs(Buf *b, Node *n, const char **a) {
+  if (dtype_is_float(ew_type(n))) buf_printf(b, "fabs%s(%s)", ew_sfx(n), a[0]);
+  else if (is_signed_int(n)) buf_printf(b, "(%s < 0 ? -%s : %s)", a[0], a[0], a[0]);
+  else buf_printf(b, "%s", a[0]);
+}
+static void x_sign(Buf *b, Node *n, const char **a) {
+  if (dtype_is_unsigned(ew_type(n))) buf_printf(b, "(%s > 0)", a[0]);
+  else buf_printf(b, "(%s > 0 ? %s : %s < 0 ? %s : %s)", a[0], ew_lit(n, 1), a[0], ew_lit(n, -1), a[0]);
+}
+static void x_add(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s + %s)", a[0], a[1]); }
+static void x_sub(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s - %s)", a[0], a[1]); }
+static void x_mul(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s * %s)", a[0], a[1]); }
+/* Integer division by 0 gives 0 (C would trap); by -1 it negates (INT_MIN / -1 would trap). */
+static void x_div(Buf *b, Node *n, const char **a) {
+  if (dtype_is_float(ew_type(n))) buf_printf(b, "(%s / %s)", a[0], a[1]);
+  else if (is_signed_int(n)) buf_printf(b, "(%s == -1 ? -%s : %s != 0 ? %s / %s : 0)", a[1], a[0], a[1], a[0], a[1]);
+  else buf_printf(b, "(%s != 0 ? %s / %s : 0)", a[1], a[0], a[1]);
+}
+static void x_pow(Buf *b, Node *n, const char **a) {
+  DType t = n->in[0]->dtype;
+  if (!dtype_is_float(t)) buf_printf(b, "(%s)pow((double)%s, (double)%s)", emit_ctype(t), a[0], a[1]);
+  else if (n->in[1]->dtype == t) buf_printf(b, "pow%s(%s, %s)", ew_sfx(n), a[0], a[1]);
+  else buf_printf(b, "pow%s(%s, (%s)%s)", ew_sfx(n), a[0], emit_ctype(t), a[1]);
+}
+static void x_mod(Buf *b, Node *n, const char **a) {
+  bool fl = dtype_is_float(ew_type(n)), py = !node_int(n, "fmod", 0) && !dtype_is_unsigned(ew_type(n));
+  Buf r = {0};
+  if (fl) buf_printf(&r, "fmod%s(%s, %s)", ew_sfx(n), a[0], a[1]);
+  else buf_printf(&r, "(%s %% %s)", a[0], a[1]);
+  /* integers: x % 0 and x % -1 give 0 (C would trap) */
+  if (is_signed_int(n)) buf_printf(b, "(%s != 0 && %s != -1 ? ", a[1], a[1]);
+  else if (!fl) buf_printf(b, "(%s != 0 ? ", a[1]);
+  if (py) buf_printf(b, "((%s != 0 && (%s < 0) != (%s < 0)) ? %s + %s : %s)", r.data, r.data, a[1], r.data, a[1], r.data);
+  else buf_printf(b, "%s", r.data);
+  if (!fl) buf_puts(b, " : 0)");
+  buf_free(&r);
+}
+/* Floats use fmax/fmin; integers a left fold of conditionals. */
+static void x_extreme(Buf *b, Node *n, const char **a, const char *fn, const char *op) {
+  Buf acc = {0};
+  buf_printf(&acc, "%s", a[0]);
+  for (int k = 1; k < n->nin; k++) {
+    Buf t = {0};
+    if (dtype_is_float(ew_type(n))) buf_printf(&t, "%s%s(%s, %s)", fn, ew_sfx(n), acc.data, a[k]);
+    else buf_printf(&t, "(%s %s %s ? %s : %s)", acc.data, op, a[k], acc.data, a[k]);
+    buf_free(&acc);
+    acc = t;
+  }
+  buf_puts(b, acc.data);
+  buf_free(&acc);
+}
+static void x_max(Buf *b, Node *n, const char **a) { x_extreme(b, n, a, "fmax", ">"); }
+static void x_min(Buf *b, Node *n, const char **a) { x_extreme(b, n, a, "fmin", "<"); }
+static void x_sum(Buf *b, Node *n, const char **a) {
+  buf_puts(b, "(");
+  for (int k = 0; k < n->nin; k++) buf_printf(b, "%s%s", k ? " + " : "", a[k]);
+  buf_puts(b, ")");
+}
+static void x_mean(Buf *b, Node *n, const char **a) {
+  buf_puts(b, "(");
+  x_sum(b, n, a);
+  buf_printf(b, " / %s)", ew_lit(n, n->nin));
+}
+
 /* ---- gradient rules ---- */
 
-static Value *unb(Graph *g, Value *grad, Value *x) { return build_unbroadcast(g, grad, x->shape); }
+Value *build_unb(Graph *g, Value *grad, Value *x) { return build_unbroadcast(g, grad, x->shape); }
+
+Value *build_where(Graph *g, Value *c, Value *a, Value *b) {
+  Value *in[3] = {c, a, b};
+  return build_finish(g, build_node(g, OP_WHERE, 3, in));
+}
+
+void ew_no_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }
 
 static void neg_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build1(g, OP_NEG, dy[0]); (void)n; }
-static void exp_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_MUL, dy[0], n->out[0]); }
-static void log_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_DIV, dy[0], n->in[0]); }
-static void sqrt_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  dx[0] = build2(g, OP_DIV, build2(g, OP_MUL, dy[0], build_scalar(g, dy[0]->dtype, 0.5)), n->out[0]);
-}
-static void relu_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_RELU_GRAD, dy[0], n->out[0]); }
-/* leaky_relu(x) > 0 exactly when x > 0 (alpha > 0), so the output can stand in for x. */
-static void leaky_relu_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  Value *in[2] = {dy[0], node_float(n, "alpha", 0.3) > 0 ? n->out[0] : n->in[0]};
-  Node *k = build_node(g, OP_LEAKY_RELU_GRAD, 2, in);
-  node_copy_attrs(g, k, n);
-  dx[0] = build_finish(g, k);
-}
-static void sigmoid_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  dx[0] = build2(g, OP_SIGMOID_GRAD, dy[0], n->out[0]);
-}
-static void tanh_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_TANH_GRAD, dy[0], n->out[0]); }
-static void clip_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  Value *in[2] = {dy[0], n->in[0]};
-  Node *c = build_node(g, OP_CLIP_GRAD, 2, in);
-  node_copy_attrs(g, c, n);
-  dx[0] = build_finish(g, c);
+static void abs_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = build2(g, OP_MUL, dy[0], build1(g, OP_SIGN, n->in[0]));
 }
 static void add_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  dx[0] = unb(g, dy[0], n->in[0]);
-  dx[1] = unb(g, dy[0], n->in[1]);
+  dx[0] = build_unb(g, dy[0], n->in[0]);
+  dx[1] = build_unb(g, dy[0], n->in[1]);
 }
 static void sub_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  dx[0] = unb(g, dy[0], n->in[0]);
-  dx[1] = unb(g, build1(g, OP_NEG, dy[0]), n->in[1]);
+  dx[0] = build_unb(g, dy[0], n->in[0]);
+  dx[1] = build_unb(g, build1(g, OP_NEG, dy[0]), n->in[1]);
 }
 static void mul_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  dx[0] = unb(g, build2(g, OP_MUL, dy[0], n->in[1]), n->in[0]);
-  dx[1] = unb(g, build2(g, OP_MUL, dy[0], n->in[0]), n->in[1]);
+  dx[0] = build_unb(g, build2(g, OP_MUL, dy[0], n->in[1]), n->in[0]);
+  dx[1] = build_unb(g, build2(g, OP_MUL, dy[0], n->in[0]), n->in[1]);
 }
 /* d(a/b)/da = 1/b, d(a/b)/db = -(a/b)/b */
 static void div_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  dx[0] = unb(g, build2(g, OP_DIV, dy[0], n->in[1]), n->in[0]);
+  dx[0] = build_unb(g, build2(g, OP_DIV, dy[0], n->in[1]), n->in[0]);
   Value *t = build2(g, OP_DIV, build2(g, OP_MUL, dy[0], n->out[0]), n->in[1]);
-  dx[1] = unb(g, build1(g, OP_NEG, t), n->in[1]);
+  dx[1] = build_unb(g, build1(g, OP_NEG, t), n->in[1]);
 }
-/* d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a */
+/* d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a (float exponents only) */
 static void pow_g(Graph *g, Node *n, Value **dy, Value **dx) {
   Value *a = n->in[0], *b = n->in[1];
+  if (b->dtype != a->dtype) return; /* integer exponents: the importer's pow(x, 2) */
   Value *bm1 = build2(g, OP_SUB, b, build_scalar(g, b->dtype, 1));
   Value *da = build2(g, OP_MUL, b, build2(g, OP_POW, a, bm1));
-  dx[0] = unb(g, build2(g, OP_MUL, dy[0], da), a);
+  dx[0] = build_unb(g, build2(g, OP_MUL, dy[0], da), a);
   Value *db = build2(g, OP_MUL, n->out[0], build1(g, OP_LOG, a));
-  dx[1] = unb(g, build2(g, OP_MUL, dy[0], db), b);
+  dx[1] = build_unb(g, build2(g, OP_MUL, dy[0], db), b);
 }
-static void no_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  (void)g, (void)dy, (void)dx;
-  NN2C_ASSERT(!"gradient of a gradient op requested");
-  (void)n;
+/* y = a - b q with q = (a - y) / b constant almost everywhere */
+static void mod_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *q = build2(g, OP_DIV, build2(g, OP_SUB, n->in[0], n->out[0]), n->in[1]);
+  dx[0] = build_unb(g, dy[0], n->in[0]);
+  dx[1] = build_unb(g, build1(g, OP_NEG, build2(g, OP_MUL, dy[0], q)), n->in[1]);
+}
+/* The gradient goes to every input equal to the result (all of them on ties). */
+static void extreme_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *zero = build_scalar(g, dy[0]->dtype, 0);
+  for (int k = 0; k < n->nin; k++)
+    dx[k] = build_unb(g, build_where(g, build2(g, OP_EQUAL, n->in[k], n->out[0]), dy[0], zero), n->in[k]);
+}
+static void sum_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  for (int k = 0; k < n->nin; k++) dx[k] = build_unb(g, dy[0], n->in[k]);
+}
+static void mean_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *d = build2(g, OP_MUL, dy[0], build_scalar(g, dy[0]->dtype, 1.0 / n->nin));
+  for (int k = 0; k < n->nin; k++) dx[k] = build_unb(g, d, n->in[k]);
 }
 
 /* ---- the hooks named in ops.def ---- */
 
-#define EW_HOOKS(name, fn, xfn, gfn)                                                                 \
-  const char *name##_infer(Graph *g, Node *n) { return ew_infer(g, n); }                            \
-  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; ew_eval(n, in, out, fn); } \
-  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { gfn(g, n, dy, dx); }                 \
-  void name##_emit(Emit *e, Node *n) { emit_elementwise(e, n, xfn); }                                              \
-  void name##_expr(Buf *b, Node *n, const char **args) { xfn(b, n, args); }
-
-EW_HOOKS(neg, f_neg, x_neg, neg_g)
-EW_HOOKS(exp, f_exp, x_exp, exp_g)
-EW_HOOKS(log, f_log, x_log, log_g)
-EW_HOOKS(sqrt, f_sqrt, x_sqrt, sqrt_g)
-EW_HOOKS(relu, f_relu, x_relu, relu_g)
-EW_HOOKS(sigmoid, f_sigmoid, x_sigmoid, sigmoid_g)
-EW_HOOKS(tanh, f_tanh, x_tanh, tanh_g)
-EW_HOOKS(clip, f_clip, x_clip, clip_g)
-EW_HOOKS(leaky_relu, f_leaky_relu, x_leaky_relu, leaky_relu_g)
-EW_HOOKS(leaky_relu_grad, f_leaky_relu_grad, x_leaky_relu_grad, no_g)
-EW_HOOKS(add, f_add, x_add, add_g)
-EW_HOOKS(sub, f_sub, x_sub, sub_g)
-EW_HOOKS(mul, f_mul, x_mul, mul_g)
-EW_HOOKS(div, f_div, x_div, div_g)
-EW_HOOKS(pow, f_pow, x_pow, pow_g)
-EW_HOOKS(relu_grad, f_relu_grad, x_relu_grad, no_g)
-EW_HOOKS(sigmoid_grad, f_sigmoid_grad, x_sigmoid_grad, no_g)
-EW_HOOKS(tanh_grad, f_tanh_grad, x_tanh_grad, no_g)
-EW_HOOKS(clip_grad, f_clip_grad, x_clip_grad, no_g)
+EW_HOOKS(neg, TY_NUM, f_neg, x_neg, neg_g)
+EW_HOOKS(abs, TY_NUM, f_abs, x_abs, abs_g)
+EW_HOOKS(sign, TY_NUM, f_sign, x_sign, ew_no_grad)
+EW_HOOKS(add, TY_NUM, f_add, x_add, add_g)
+EW_HOOKS(sub, TY_NUM, f_sub, x_sub, sub_g)
+EW_HOOKS(mul, TY_NUM, f_mul, x_mul, mul_g)
+EW_HOOKS(div, TY_NUM, f_div, x_div, div_g)
+EW_HOOKS(pow, TY_POW, f_pow, x_pow, pow_g)
+EW_HOOKS(mod, TY_NUM, f_mod, x_mod, mod_g)
+EW_HOOKS(max, TY_NUM, f_max, x_max, extreme_g)
+EW_HOOKS(min, TY_NUM, f_min, x_min, extreme_g)
+EW_HOOKS(sum, TY_NUM, f_sum, x_sum, sum_g)
+EW_HOOKS(mean, TY_FLOAT, f_mean, x_mean, mean_g)

@@ -161,7 +161,7 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
 /* Loop orders chosen so the innermost loop runs over contiguous memory; rows
  * of the output are independent, so they are what threads share (each output
  * element still sums over k in order). */
-void matmul_emit(Emit *e, Node *n) {
+static void matmul_emit_native(Emit *e, Node *n) {
   Value *a = n->in[0], *b = n->in[1], *o = n->out[0];
   bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
   if (o->dtype == DT_F32 && (!tb || matmul_uses_scratch(n))) {
@@ -193,4 +193,30 @@ void matmul_emit(Emit *e, Node *n) {
   emit_line(e, "for (size_t j = 0; j < (size_t)%s; j++) %s[i * %s + j] += av * %s;", N, O, N, bkj);
   emit_close(e);
   emit_close(e);
+}
+
+/* Built with -DNN2C_USE_CBLAS, an f32 product is one cblas_sgemm call (the
+ * emitted Makefile's BLAS=openblas); the native loops stay in the #else. */
+void matmul_emit(Emit *e, Node *n) {
+  Value *a = n->in[0], *b = n->in[1], *o = n->out[0];
+  if (o->dtype != DT_F32) {
+    matmul_emit_native(e, n);
+    return;
+  }
+  bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
+  emit_line(e, "#ifdef NN2C_USE_CBLAS");
+  emit_line(e, "cblas_sgemm(CblasRowMajor, %s, %s, (int)%s, (int)%s, (int)%s, 1.0f, %s, (int)%s, %s, (int)%s, 0.0f, %s, (int)%s);",
+            ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", emit_dim(e, o, 0), emit_dim(e, o, 1),
+            ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1), emit_ref(e, a), emit_dim(e, a, 1), emit_ref(e, b), emit_dim(e, b, 1),
+            emit_ref(e, o), emit_dim(e, o, 1));
+  emit_line(e, "#else");
+  matmul_emit_native(e, n);
+  emit_line(e, "#endif");
+}
+
+/* Bytes of the step's scratch space node n uses (0 for none); the space is
+ * shared by all nodes, which use it one at a time. */
+int64_t node_scratch_bytes(const Node *n) {
+  if (n->op == OP_MATMUL) return matmul_uses_scratch(n) ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+  return conv_scratch_bytes(n);
 }

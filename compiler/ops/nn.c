@@ -1,14 +1,33 @@
-/* nn.c - softmax and log_softmax over the last axis with their gradient ops,
- * and dropout. */
+/* nn.c - softmax, log_softmax and hardmax along an axis, the softmax
+ * gradient ops, and dropout.
+ *
+ * Geometry: opset 13 (default): softmax over axis `axis` (default -1), the
+ * tensor seen as [outer, C, inner] around it. legacy_2d=1 (ONNX opset < 13,
+ * the importer sets it): the input is coerced to 2-D at `axis` (default 1),
+ * i.e. softmax over all the axes from `axis` on: [outer, C, 1]. The
+ * gradient ops carry the forward node's attributes. */
 #include "op.h"
 
 #include <math.h>
 
-static const char *last_axis_infer(Graph *g, Node *n) {
+typedef struct {
+  int axis;      /* first axis of the softmax */
+  bool legacy;   /* C spans axes [axis, rank) */
+} Geo;
+
+static Geo geo_of(const Node *n, int rank) {
+  bool legacy = node_int(n, "legacy_2d", 0) != 0;
+  Geo g = {normalize_axis(node_int(n, "axis", legacy ? 1 : -1), rank), legacy};
+  return g;
+}
+
+static int c_end(Geo g, int rank) { return g.legacy ? rank : g.axis + 1; }
+
+static const char *axis_op_infer(Graph *g, Node *n) {
   Value *x = n->in[0];
   if (x->shape.rank < 1) return "needs an input of rank >= 1";
-  if (normalize_axis(node_int(n, "axis", -1), x->shape.rank) != x->shape.rank - 1)
-    return arena_printf(&g->arena, "only the last axis is supported (axis=%lld)", (long long)node_int(n, "axis", -1));
+  if (geo_of(n, x->shape.rank).axis < 0)
+    return arena_printf(&g->arena, "axis %lld out of range for rank %d", (long long)node_int(n, "axis", -1), x->shape.rank);
   for (int i = 1; i < n->nin; i++)
     if (!shape_eq(n->in[i]->shape, x->shape)) return "gradient operands must have the same shape";
   if (x->dtype != DT_F32 && x->dtype != DT_F64) return "needs f32 or f64";
@@ -17,56 +36,85 @@ static const char *last_axis_infer(Graph *g, Node *n) {
   return NULL;
 }
 
-const char *softmax_infer(Graph *g, Node *n) { return last_axis_infer(g, n); }
-const char *log_softmax_infer(Graph *g, Node *n) { return last_axis_infer(g, n); }
-const char *softmax_grad_infer(Graph *g, Node *n) { return last_axis_infer(g, n); }
-const char *log_softmax_grad_infer(Graph *g, Node *n) { return last_axis_infer(g, n); }
+const char *softmax_infer(Graph *g, Node *n) { return axis_op_infer(g, n); }
+const char *log_softmax_infer(Graph *g, Node *n) { return axis_op_infer(g, n); }
+const char *hardmax_infer(Graph *g, Node *n) { return axis_op_infer(g, n); }
+const char *softmax_grad_infer(Graph *g, Node *n) { return axis_op_infer(g, n); }
+const char *log_softmax_grad_infer(Graph *g, Node *n) { return axis_op_infer(g, n); }
 
-static int64_t row_len(const Tensor *t) { return t->shape.d[t->shape.rank - 1]; }
+/* ---- interpreter: each row (o, i) is C elements apart by `inner` ---- */
 
-static void softmax_rows(Tensor **in, Tensor **out, bool log_form) {
-  int64_t c = row_len(in[0]), rows = in[0]->numel / (c ? c : 1);
-  for (int64_t r = 0; r < rows; r++) {
-    double mx = -INFINITY, sum = 0;
-    for (int64_t j = 0; j < c; j++) mx = fmax(mx, tensor_get(in[0], r * c + j));
-    for (int64_t j = 0; j < c; j++) sum += exp(tensor_get(in[0], r * c + j) - mx);
-    for (int64_t j = 0; j < c; j++) {
-      double z = tensor_get(in[0], r * c + j) - mx;
-      tensor_set(out[0], r * c + j, log_form ? z - log(sum) : exp(z) / sum);
-    }
+typedef struct {
+  int64_t outer, c, inner;
+} Rows;
+
+static Rows rows_of(const Node *n, const Tensor *t) {
+  Geo g = geo_of(n, t->shape.rank);
+  Rows r = {1, 1, 1};
+  for (int a = 0; a < t->shape.rank; a++) {
+    if (a < g.axis) r.outer *= t->shape.d[a];
+    else if (a < c_end(g, t->shape.rank)) r.c *= t->shape.d[a];
+    else r.inner *= t->shape.d[a];
   }
+  return r;
 }
 
-void softmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx, (void)n; softmax_rows(in, out, false); }
-void log_softmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx, (void)n; softmax_rows(in, out, true); }
+typedef enum { K_SOFTMAX, K_LOG_SOFTMAX, K_HARDMAX } AxisKind;
+
+static void axis_rows(const Node *n, Tensor **in, Tensor **out, AxisKind kind) {
+  Rows r = rows_of(n, in[0]);
+  for (int64_t o = 0; o < r.outer; o++)
+    for (int64_t i = 0; i < r.inner; i++) {
+      int64_t base = o * r.c * r.inner + i, best = 0;
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < r.c; j++) {
+        double v = tensor_get(in[0], base + j * r.inner);
+        if (v > mx) mx = v, best = j;
+      }
+      for (int64_t j = 0; j < r.c; j++) sum += exp(tensor_get(in[0], base + j * r.inner) - mx);
+      for (int64_t j = 0; j < r.c; j++) {
+        double z = tensor_get(in[0], base + j * r.inner) - mx;
+        double y = kind == K_HARDMAX ? j == best : kind == K_LOG_SOFTMAX ? z - log(sum) : exp(z) / sum;
+        tensor_set(out[0], base + j * r.inner, y);
+      }
+    }
+}
+
+void softmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; axis_rows(n, in, out, K_SOFTMAX); }
+void log_softmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; axis_rows(n, in, out, K_LOG_SOFTMAX); }
+void hardmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; axis_rows(n, in, out, K_HARDMAX); }
 
 /* softmax: dx = y (dy - sum(dy y));  log_softmax: dx = dy - exp(y) sum(dy) */
-static void softmax_grad_rows(Tensor **in, Tensor **out, bool log_form) {
-  int64_t c = row_len(in[0]), rows = in[0]->numel / (c ? c : 1);
-  for (int64_t r = 0; r < rows; r++) {
-    double s = 0;
-    for (int64_t j = 0; j < c; j++)
-      s += tensor_get(in[0], r * c + j) * (log_form ? 1 : tensor_get(in[1], r * c + j));
-    for (int64_t j = 0; j < c; j++) {
-      double dy = tensor_get(in[0], r * c + j), y = tensor_get(in[1], r * c + j);
-      tensor_set(out[0], r * c + j, log_form ? dy - exp(y) * s : y * (dy - s));
+static void softmax_grad_rows(const Node *n, Tensor **in, Tensor **out, bool log_form) {
+  Rows r = rows_of(n, in[0]);
+  for (int64_t o = 0; o < r.outer; o++)
+    for (int64_t i = 0; i < r.inner; i++) {
+      int64_t base = o * r.c * r.inner + i;
+      double s = 0;
+      for (int64_t j = 0; j < r.c; j++)
+        s += tensor_get(in[0], base + j * r.inner) * (log_form ? 1 : tensor_get(in[1], base + j * r.inner));
+      for (int64_t j = 0; j < r.c; j++) {
+        double dy = tensor_get(in[0], base + j * r.inner), y = tensor_get(in[1], base + j * r.inner);
+        tensor_set(out[0], base + j * r.inner, log_form ? dy - exp(y) * s : y * (dy - s));
+      }
     }
-  }
 }
 
-void softmax_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
-  (void)cx, (void)n;
-  softmax_grad_rows(in, out, false);
-}
+void softmax_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; softmax_grad_rows(n, in, out, false); }
 void log_softmax_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
-  (void)cx, (void)n;
-  softmax_grad_rows(in, out, true);
+  (void)cx;
+  softmax_grad_rows(n, in, out, true);
 }
 
-void softmax_grad(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build2(g, OP_SOFTMAX_GRAD, dy[0], n->out[0]); }
-void log_softmax_grad(Graph *g, Node *n, Value **dy, Value **dx) {
-  dx[0] = build2(g, OP_LOG_SOFTMAX_GRAD, dy[0], n->out[0]);
+static Value *grad_op(Graph *g, Node *n, OpKind op, Value *dy) {
+  Value *in[2] = {dy, n->out[0]};
+  Node *k = build_node(g, op, 2, in);
+  node_copy_attrs(g, k, n);
+  return build_finish(g, k);
 }
+void softmax_grad(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = grad_op(g, n, OP_SOFTMAX_GRAD, dy[0]); }
+void log_softmax_grad(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = grad_op(g, n, OP_LOG_SOFTMAX_GRAD, dy[0]); }
+void hardmax_grad(Graph *g, Node *n, Value **dy, Value **dx) { ew_no_grad(g, n, dy, dx); } /* piecewise constant */
 void softmax_grad_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   (void)g, (void)n, (void)dy, (void)dx;
   NN2C_ASSERT(!"no second derivatives");
@@ -76,43 +124,69 @@ void log_softmax_grad_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   NN2C_ASSERT(!"no second derivatives");
 }
 
-/* Each row is written in three short passes: max, exp-sum, normalize. */
-static void softmax_emit_common(Emit *e, Node *n, bool log_form) {
+/* ---- emission: loops over (i outer, j inner); element c of a row is
+ * p[c * inner], written P(c) below. Each row takes three short passes. ---- */
+
+typedef struct {
+  const char *c, *inner, *ty, *sfx;
+} RowCode;
+
+static RowCode open_rows(Emit *e, Node *n, Value *x) {
+  Geo g = geo_of(n, x->shape.rank);
+  int end = c_end(g, x->shape.rank);
+  RowCode rc = {emit_numel_range(e, x, g.axis, end), emit_numel_range(e, x, end, x->shape.rank),
+                emit_ctype(x->dtype), x->dtype == DT_F32 ? "f" : ""};
+  emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_numel_range(e, x, 0, g.axis));
+  emit_open(e, "for (size_t j = 0; j < %s; j++)", rc.inner);
+  return rc;
+}
+
+#define AT(v) arena_printf(&e->g->arena, "%s[k * %s]", v, rc.inner)
+
+static void axis_emit(Emit *e, Node *n, AxisKind kind) {
   Value *x = n->in[0], *o = n->out[0];
-  const char *C = emit_dim(e, x, x->shape.rank - 1), *X = emit_ref(e, x), *O = emit_ref(e, o);
-  emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_numel_range(e, x, 0, x->shape.rank - 1));
-  emit_line(e, "const float *p = %s + i * %s;", X, C);
-  emit_line(e, "float *q = %s + i * %s;", O, C);
-  emit_line(e, "float mx = p[0], sum = 0.0f;");
-  emit_line(e, "for (size_t j = 1; j < %s; j++) mx = p[j] > mx ? p[j] : mx;", C);
-  if (log_form) {
-    emit_line(e, "for (size_t j = 0; j < %s; j++) sum += expf(p[j] - mx);", C);
-    emit_line(e, "const float lse = mx + logf(sum);");
-    emit_line(e, "for (size_t j = 0; j < %s; j++) q[j] = p[j] - lse;", C);
+  RowCode rc = open_rows(e, n, x);
+  const char *P = AT("p"), *Q = AT("q");
+  emit_line(e, "const %s *p = %s + i * %s * %s + j;", rc.ty, emit_ref(e, x), rc.c, rc.inner);
+  emit_line(e, "%s *q = %s + i * %s * %s + j;", rc.ty, emit_ref(e, o), rc.c, rc.inner);
+  emit_line(e, "%s mx = p[0], sum = 0;", rc.ty);
+  emit_line(e, "size_t bi = 0;");
+  emit_line(e, "for (size_t k = 1; k < %s; k++) if (%s > mx) { mx = %s; bi = k; }", rc.c, P, P);
+  emit_line(e, "(void)bi;");
+  if (kind == K_HARDMAX) {
+    emit_line(e, "for (size_t k = 0; k < %s; k++) %s = k == bi;", rc.c, Q);
+  } else if (kind == K_LOG_SOFTMAX) {
+    emit_line(e, "for (size_t k = 0; k < %s; k++) sum += exp%s(%s - mx);", rc.c, rc.sfx, P);
+    emit_line(e, "const %s lse = mx + log%s(sum);", rc.ty, rc.sfx);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) %s = %s - lse;", rc.c, Q, P);
   } else {
-    emit_line(e, "for (size_t j = 0; j < %s; j++) { q[j] = expf(p[j] - mx); sum += q[j]; }", C);
-    emit_line(e, "for (size_t j = 0; j < %s; j++) q[j] /= sum;", C);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) { %s = exp%s(%s - mx); sum += %s; }", rc.c, Q, rc.sfx, P, Q);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) %s /= sum;", rc.c, Q);
   }
+  emit_close(e);
   emit_close(e);
 }
 
-void softmax_emit(Emit *e, Node *n) { softmax_emit_common(e, n, false); }
-void log_softmax_emit(Emit *e, Node *n) { softmax_emit_common(e, n, true); }
+void softmax_emit(Emit *e, Node *n) { axis_emit(e, n, K_SOFTMAX); }
+void log_softmax_emit(Emit *e, Node *n) { axis_emit(e, n, K_LOG_SOFTMAX); }
+void hardmax_emit(Emit *e, Node *n) { axis_emit(e, n, K_HARDMAX); }
 
 static void softmax_grad_emit_common(Emit *e, Node *n, bool log_form) {
   Value *dy = n->in[0], *y = n->in[1], *o = n->out[0];
-  const char *C = emit_dim(e, y, y->shape.rank - 1);
-  emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_numel_range(e, y, 0, y->shape.rank - 1));
-  emit_line(e, "const float *p = %s + i * %s, *q = %s + i * %s;", emit_ref(e, dy), C, emit_ref(e, y), C);
-  emit_line(e, "float *r = %s + i * %s;", emit_ref(e, o), C);
-  emit_line(e, "float s = 0.0f;");
+  RowCode rc = open_rows(e, n, y);
+  const char *P = AT("p"), *Q = AT("q"), *R = AT("r");
+  emit_line(e, "const %s *p = %s + i * %s * %s + j, *q = %s + i * %s * %s + j;", rc.ty, emit_ref(e, dy), rc.c, rc.inner,
+            emit_ref(e, y), rc.c, rc.inner);
+  emit_line(e, "%s *r = %s + i * %s * %s + j;", rc.ty, emit_ref(e, o), rc.c, rc.inner);
+  emit_line(e, "%s s = 0;", rc.ty);
   if (log_form) {
-    emit_line(e, "for (size_t j = 0; j < %s; j++) s += p[j];", C);
-    emit_line(e, "for (size_t j = 0; j < %s; j++) r[j] = p[j] - expf(q[j]) * s;", C);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) s += %s;", rc.c, P);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) %s = %s - exp%s(%s) * s;", rc.c, R, P, rc.sfx, Q);
   } else {
-    emit_line(e, "for (size_t j = 0; j < %s; j++) s += p[j] * q[j];", C);
-    emit_line(e, "for (size_t j = 0; j < %s; j++) r[j] = q[j] * (p[j] - s);", C);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) s += %s * %s;", rc.c, P, Q);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) %s = %s * (%s - s);", rc.c, R, Q, P);
   }
+  emit_close(e);
   emit_close(e);
 }
 

@@ -1,32 +1,55 @@
-/* reduce.c - reduce_sum / reduce_mean over a set of axes, and the shape
- * movements their gradients need: expand (broadcast to a shape) and reshape. */
+/* reduce.c - reductions over a set of axes (ONNX's ReduceSum ReduceMean
+ * ReduceMax ReduceMin ReduceProd ReduceL1 ReduceL2 ReduceLogSum
+ * ReduceLogSumExp ReduceSumSquare: attributes axes, keepdims=1,
+ * noop_with_empty_axes=0), and the shape movements their gradients need:
+ * expand (broadcast to a shape) and reshape. */
 #include "op.h"
 
+#include <math.h>
 #include <string.h>
 
-/* Which axes a reduction covers; no `axes` attribute means all of them. */
+typedef enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_LOG_SUM, R_LOG_SUM_EXP, R_SUM_SQUARE } RedKind;
+
+/* Which axes a reduction covers: no `axes` (or an empty list) means all of
+ * them, or none with noop_with_empty_axes=1. */
 static bool reduced_axes(Graph *g, const Node *n, int rank, bool red[MAX_RANK], const char **err) {
   const Attr *a = node_attr(n, "axes");
   memset(red, 0, sizeof(bool) * MAX_RANK);
-  if (!a) {
-    for (int i = 0; i < rank; i++) red[i] = true;
-    return true;
-  }
-  if (a->type != AT_INTS && a->type != AT_INT) {
+  if (a && a->type != AT_INTS && a->type != AT_INT) {
     *err = "axes must be a list of integers";
     return false;
   }
-  int cnt = a->type == AT_INT ? 1 : a->n;
+  int cnt = !a ? 0 : a->type == AT_INT ? 1 : a->n;
+  if (!cnt) {
+    bool noop = node_int(n, "noop_with_empty_axes", 0) != 0;
+    for (int i = 0; i < rank; i++) red[i] = !noop;
+    return true;
+  }
   for (int i = 0; i < cnt; i++) {
     int64_t ax = a->type == AT_INT ? a->i : a->ints[i];
     int k = normalize_axis(ax, rank);
     if (k < 0) {
-      *err = arena_printf(&g->arena, "axis %lld out of range for rank %d", (long long)ax, rank);
+      *err = g ? arena_printf(&g->arena, "axis %lld out of range for rank %d", (long long)ax, rank) : "axis out of range";
       return false;
     }
     red[k] = true;
   }
   return true;
+}
+
+static bool axes_of(const Node *n, int rank, bool red[MAX_RANK]) {
+  const char *err = NULL;
+  return reduced_axes(NULL, n, rank, red, &err);
+}
+
+/* The output shape with keepdims=1 (reduced axes become 1). */
+static Shape kept_shape(const Node *n) {
+  Shape s = n->in[0]->shape;
+  bool red[MAX_RANK];
+  NN2C_ASSERT(axes_of(n, s.rank, red));
+  for (int i = 0; i < s.rank; i++)
+    if (red[i]) s.d[i] = 1;
+  return s;
 }
 
 static const char *reduce_infer(Graph *g, Node *n) {
@@ -39,14 +62,13 @@ static const char *reduce_infer(Graph *g, Node *n) {
     if (!red[i]) out.d[out.rank++] = in.d[i];
     else if (keep) out.d[out.rank++] = 1;
   }
-  if (!dtype_is_float(n->in[0]->dtype)) return "reduction needs a float input";
-  n->out[0]->dtype = n->in[0]->dtype;
+  DType t = n->in[0]->dtype;
+  if (t == DT_BOOL || t == DT_F16 || t == DT_BF16)
+    return arena_printf(&g->arena, "%s does not take %s", op_name(n->op), dtype_name(t));
+  n->out[0]->dtype = t;
   n->out[0]->shape = out;
   return NULL;
 }
-
-const char *reduce_sum_infer(Graph *g, Node *n) { return reduce_infer(g, n); }
-const char *reduce_mean_infer(Graph *g, Node *n) { return reduce_infer(g, n); }
 
 /* Output flat index for input flat index i (reduced axes dropped). */
 static int64_t reduce_out_index(Shape in, const bool *red, int64_t i) {
@@ -61,21 +83,46 @@ static int64_t reduce_out_index(Shape in, const bool *red, int64_t i) {
   return idx;
 }
 
-static void reduce_eval(Node *n, Tensor **in, Tensor **out, bool mean) {
+static double red_init(RedKind k) { return k == R_MAX ? -INFINITY : k == R_MIN ? INFINITY : k == R_PROD ? 1 : 0; }
+
+static double red_step(RedKind k, double acc, double v) {
+  switch (k) {
+  case R_MAX: return fmax(acc, v);
+  case R_MIN: return fmin(acc, v);
+  case R_PROD: return acc * v;
+  case R_L1: return acc + fabs(v);
+  case R_L2: case R_SUM_SQUARE: return acc + v * v;
+  case R_LOG_SUM_EXP: return acc + exp(v);
+  default: return acc + v;
+  }
+}
+
+static double red_final(RedKind k, double acc, double count) {
+  switch (k) {
+  case R_MEAN: return acc / count;
+  case R_L2: return sqrt(acc);
+  case R_LOG_SUM: case R_LOG_SUM_EXP: return log(acc);
+  default: return acc;
+  }
+}
+
+static void reduce_eval(Node *n, Tensor **in, Tensor **out, RedKind k) {
   bool red[MAX_RANK];
-  const char *err = NULL;
-  NN2C_ASSERT(reduced_axes(NULL, n, in[0]->shape.rank, red, &err));
-  double *acc = xcalloc((size_t)out[0]->numel, sizeof(double));
-  for (int64_t i = 0; i < in[0]->numel; i++) acc[reduce_out_index(in[0]->shape, red, i)] += tensor_get(in[0], i);
+  NN2C_ASSERT(axes_of(n, in[0]->shape.rank, red));
+  double *acc = xcalloc((size_t)out[0]->numel + 1, sizeof(double));
+  for (int64_t i = 0; i < out[0]->numel; i++) acc[i] = red_init(k);
+  for (int64_t i = 0; i < in[0]->numel; i++) {
+    int64_t o = reduce_out_index(in[0]->shape, red, i);
+    acc[o] = red_step(k, acc[o], tensor_get(in[0], i));
+  }
   double count = out[0]->numel ? (double)in[0]->numel / (double)out[0]->numel : 1;
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, mean ? acc[i] / count : acc[i]);
+  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, red_final(k, acc[i], count));
   free(acc);
 }
 
-void reduce_sum_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; reduce_eval(n, in, out, false); }
-void reduce_mean_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; reduce_eval(n, in, out, true); }
+/* ---- gradients, from ordinary ops: dy and y reshaped to keepdims form
+ * broadcast against x ---- */
 
-/* The gradient broadcasts dy back over the reduced axes. */
 static Value *expand_to(Graph *g, Value *v, Shape s) {
   Node *e = build_node(g, OP_EXPAND, 1, &v);
   node_set_ints(g, e, "shape", s.d, s.rank);
@@ -83,21 +130,12 @@ static Value *expand_to(Graph *g, Value *v, Shape s) {
 }
 
 static Value *reduce_grad_common(Graph *g, Node *n, Value *dy) {
-  Shape in = n->in[0]->shape, kept = in;
-  bool red[MAX_RANK];
-  const char *err = NULL;
-  NN2C_ASSERT(reduced_axes(g, n, in.rank, red, &err));
-  for (int i = 0; i < in.rank; i++)
-    if (red[i]) kept.d[i] = 1;
-  return expand_to(g, build_reshape(g, dy, kept), in);
+  return expand_to(g, build_reshape(g, dy, kept_shape(n)), n->in[0]->shape);
 }
 
-void reduce_sum_grad(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = reduce_grad_common(g, n, dy[0]); }
-
-/* mean = sum / count; count involves N when a batch axis is reduced, so it is
- * taken at run time by dividing with a reduce_mean-shaped scale: we express it
- * as expand(dy) followed by a mean-scaling reduce via the `scale_by_count` attr. */
-void reduce_mean_grad(Graph *g, Node *n, Value **dy, Value **dx) {
+/* mean = sum / count; count involves N when a batch axis is reduced, so the
+ * expand divides by it at run time (divide_by_count, count_of). */
+static void mean_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   Value *full = reduce_grad_common(g, n, dy[0]);
   Node *e = full->def;
   node_set_int(g, e, "divide_by_count", 1);
@@ -105,27 +143,39 @@ void reduce_mean_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   dx[0] = full;
 }
 
-/* Emission: reduced axes must form one contiguous run [lo, hi) for the fast
- * form out[o][i] = sum_r in[o][r][i]; others fall back to index arithmetic. */
-static void reduce_emit(Emit *e, Node *n, bool mean) {
-  Value *x = n->in[0], *o = n->out[0];
-  int rank = x->shape.rank, lo = -1, hi = -1;
-  bool red[MAX_RANK];
-  const char *err = NULL;
-  NN2C_ASSERT(reduced_axes(e->g, n, rank, red, &err));
-  for (int i = 0; i < rank; i++)
-    if (red[i]) {
-      if (lo < 0) lo = i;
-      hi = i + 1;
-    }
-  const char *X = emit_ref(e, x), *O = emit_ref(e, o);
-  bool contiguous = true;
-  for (int i = lo; i < hi && lo >= 0; i++) contiguous = contiguous && red[i];
-  if (lo < 0) {
-    emit_line(e, "memcpy(%s, %s, sizeof(float) * %s);", O, X, emit_numel(e, x));
+static void reduce_grad(Graph *g, Node *n, Value **dy, Value **dx, RedKind k) {
+  if (k == R_SUM) {
+    dx[0] = reduce_grad_common(g, n, dy[0]);
     return;
   }
-  NN2C_ASSERT(contiguous); /* TODO(issue 4): general axis sets need transposition */
+  if (k == R_MEAN) {
+    mean_grad(g, n, dy, dx);
+    return;
+  }
+  Value *x = n->in[0], *d = build_reshape(g, dy[0], kept_shape(n)), *y = build_reshape(g, n->out[0], kept_shape(n));
+  Value *two = build_scalar(g, x->dtype, 2), *zero = build_scalar(g, x->dtype, 0), *r = NULL;
+  switch (k) {
+  case R_MAX: case R_MIN: r = build_where(g, build2(g, OP_EQUAL, x, y), d, zero); break; /* all maxima on ties */
+  case R_PROD: r = build2(g, OP_DIV, build2(g, OP_MUL, d, y), x); break;
+  case R_L1: r = build2(g, OP_MUL, d, build1(g, OP_SIGN, x)); break;
+  case R_L2: r = build2(g, OP_DIV, build2(g, OP_MUL, d, x), y); break;
+  case R_LOG_SUM: r = build2(g, OP_DIV, d, build1(g, OP_EXP, y)); break;
+  case R_LOG_SUM_EXP: r = build2(g, OP_MUL, d, build1(g, OP_EXP, build2(g, OP_SUB, x, y))); break;
+  case R_SUM_SQUARE: r = build2(g, OP_MUL, d, build2(g, OP_MUL, x, two)); break;
+  default: NN2C_ASSERT(!"reduction kind");
+  }
+  dx[0] = shape_eq(r->shape, x->shape) ? r : expand_to(g, r, x->shape);
+}
+
+/* ---- emission ---- */
+
+/* Fast form for f32 sum/mean over one contiguous run of axes [lo, hi):
+ * out[o][i] = sum_r in[o][r][i], float accumulation (training's bias
+ * gradients and losses go through here). */
+static void reduce_emit_contiguous(Emit *e, Node *n, bool mean, int lo, int hi) {
+  Value *x = n->in[0], *o = n->out[0];
+  int rank = x->shape.rank;
+  const char *X = emit_ref(e, x), *O = emit_ref(e, o);
   const char *outer = emit_numel_range(e, x, 0, lo), *r = emit_numel_range(e, x, lo, hi);
   const char *inner = emit_numel_range(e, x, hi, rank);
   int64_t ninner = 1; /* -1: the kept trailing dims include the batch */
@@ -150,13 +200,95 @@ static void reduce_emit(Emit *e, Node *n, bool mean) {
             inner);
   emit_close(e);
   emit_close(e);
-  if (mean) {
-    emit_line(e, "for (size_t i = 0; i < %s; i++) %s[i] /= (float)(%s);", emit_numel(e, o), O, r);
-  }
+  if (mean) emit_line(e, "for (size_t i = 0; i < %s; i++) %s[i] /= (float)(%s);", emit_numel(e, o), O, r);
 }
 
-void reduce_sum_emit(Emit *e, Node *n) { reduce_emit(e, n, false); }
-void reduce_mean_emit(Emit *e, Node *n) { reduce_emit(e, n, true); }
+/* General form: loops over the kept axes in order (so the output is written
+ * sequentially), then over the reduced ones, accumulating in double (int64
+ * for integers). max/min start from the row's first element. */
+static void reduce_emit_general(Emit *e, Node *n, RedKind k, const bool *red) {
+  Value *x = n->in[0], *o = n->out[0];
+  int rank = x->shape.rank;
+  DType t = x->dtype;
+  const char *ty = emit_ctype(t), *acc = dtype_is_float(t) ? "double" : dtype_is_unsigned(t) ? "uint64_t" : "int64_t";
+  Buf idx = {0}, first = {0}, count = {0};
+  buf_puts(&idx, "0");
+  buf_puts(&first, "0");
+  buf_puts(&count, "1");
+  for (int d = 0; d < rank; d++) {
+    buf_printf(&idx, " + a%d * %s", d, emit_numel_range(e, x, d + 1, rank));
+    if (!red[d]) buf_printf(&first, " + a%d * %s", d, emit_numel_range(e, x, d + 1, rank));
+    else buf_printf(&count, " * %s", emit_dim(e, x, d));
+  }
+  emit_open(e, "");
+  emit_line(e, "size_t q = 0;");
+  for (int d = 0; d < rank; d++)
+    if (!red[d]) emit_open(e, "for (size_t a%d = 0; a%d < (size_t)%s; a%d++)", d, d, emit_dim(e, x, d), d);
+  const char *X = emit_ref(e, x);
+  if (k == R_MAX || k == R_MIN) emit_line(e, "%s r = %s[%s];", acc, X, first.data);
+  else emit_line(e, "%s r = %s;", acc, k == R_PROD ? "1" : "0");
+  for (int d = 0; d < rank; d++)
+    if (red[d]) emit_open(e, "for (size_t a%d = 0; a%d < (size_t)%s; a%d++)", d, d, emit_dim(e, x, d), d);
+  emit_line(e, "const %s p = %s[%s];", ty, X, idx.data);
+  bool neg_ok = !dtype_is_unsigned(t);
+  switch (k) {
+  case R_MAX: emit_line(e, "if (p > r) r = p;"); break;
+  case R_MIN: emit_line(e, "if (p < r) r = p;"); break;
+  case R_PROD: emit_line(e, "r *= p;"); break;
+  case R_L1: emit_line(e, neg_ok ? "r += p < 0 ? -p : p;" : "r += p;"); break;
+  case R_L2: case R_SUM_SQUARE: emit_line(e, "r += (%s)p * p;", acc); break;
+  case R_LOG_SUM_EXP: emit_line(e, "r += exp((double)p);"); break;
+  default: emit_line(e, "r += p;"); break;
+  }
+  for (int d = 0; d < rank; d++)
+    if (red[d]) emit_close(e);
+  const char *fin = k == R_MEAN ? arena_printf(&e->g->arena, "r / (%s)(%s)", acc, count.data)
+                  : k == R_L2 ? "sqrt((double)r)" : k == R_LOG_SUM || k == R_LOG_SUM_EXP ? "log((double)r)" : "r";
+  emit_line(e, "%s[q++] = (%s)(%s);", emit_ref(e, o), emit_ctype(o->dtype), fin);
+  for (int d = 0; d < rank; d++)
+    if (!red[d]) emit_close(e);
+  emit_close(e);
+  buf_free(&idx);
+  buf_free(&first);
+  buf_free(&count);
+}
+
+static void reduce_emit(Emit *e, Node *n, RedKind k) {
+  Value *x = n->in[0];
+  int rank = x->shape.rank, lo = -1, hi = -1;
+  bool red[MAX_RANK], contiguous = true;
+  NN2C_ASSERT(axes_of(n, rank, red));
+  for (int i = 0; i < rank; i++)
+    if (red[i]) {
+      if (lo < 0) lo = i;
+      hi = i + 1;
+    }
+  for (int i = lo; i < hi && lo >= 0; i++) contiguous = contiguous && red[i];
+  if (lo < 0) {
+    emit_line(e, "memcpy(%s, %s, sizeof(%s) * %s);", emit_ref(e, n->out[0]), emit_ref(e, x), emit_ctype(x->dtype),
+              emit_numel(e, x));
+    return;
+  }
+  if (contiguous && x->dtype == DT_F32 && (k == R_SUM || k == R_MEAN)) reduce_emit_contiguous(e, n, k == R_MEAN, lo, hi);
+  else reduce_emit_general(e, n, k, red);
+}
+
+#define REDUCE_HOOKS(name, kind)                                                                              \
+  const char *name##_infer(Graph *g, Node *n) { return reduce_infer(g, n); }                                \
+  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; reduce_eval(n, in, out, kind); } \
+  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { reduce_grad(g, n, dy, dx, kind); }          \
+  void name##_emit(Emit *e, Node *n) { reduce_emit(e, n, kind); }
+
+REDUCE_HOOKS(reduce_sum, R_SUM)
+REDUCE_HOOKS(reduce_mean, R_MEAN)
+REDUCE_HOOKS(reduce_max, R_MAX)
+REDUCE_HOOKS(reduce_min, R_MIN)
+REDUCE_HOOKS(reduce_prod, R_PROD)
+REDUCE_HOOKS(reduce_l1, R_L1)
+REDUCE_HOOKS(reduce_l2, R_L2)
+REDUCE_HOOKS(reduce_log_sum, R_LOG_SUM)
+REDUCE_HOOKS(reduce_log_sum_exp, R_LOG_SUM_EXP)
+REDUCE_HOOKS(reduce_sum_square, R_SUM_SQUARE)
 
 /* ---- expand: broadcast to `shape`; with divide_by_count it also divides by
  * the number of elements of `count_of` over the output's elements before
@@ -169,17 +301,15 @@ static Shape attr_shape(const Node *n, const char *key) {
   return s;
 }
 
+/* ONNX Expand: the output is the broadcast of the input's shape and `shape`. */
 const char *expand_infer(Graph *g, Node *n) {
   const Attr *a = node_attr(n, "shape");
   if (!a || a->type != AT_INTS || a->n > MAX_RANK) return "expand needs a shape=[...] attribute";
   Shape target = attr_shape(n, "shape"), out;
   const char *err = infer_broadcast(g, n->in[0]->shape, target, &out);
   if (err) return err;
-  if (!shape_eq(out, target))
-    return arena_printf(&g->arena, "cannot expand %s to %s", shape_str(&g->arena, n->in[0]->shape),
-                        shape_str(&g->arena, target));
   n->out[0]->dtype = n->in[0]->dtype;
-  n->out[0]->shape = target;
+  n->out[0]->shape = out;
   return NULL;
 }
 
@@ -211,6 +341,18 @@ static void expand_div_expr(Buf *b, Node *n, const char **a) {
 }
 
 void expand_emit(Emit *e, Node *n) {
+  Value *x = n->in[0], *y = n->out[0];
+  if (!node_int(n, "divide_by_count", 0) && y->dtype != DT_F32) { /* a view with stride 0 on broadcast axes */
+    Lin st[MAX_RANK];
+    view_strides(x->shape, st);
+    View v = {y->shape.rank, {0}, {{0, 0}}, {0, 0}};
+    for (int i = 0, k = x->shape.rank - y->shape.rank; i < v.rank; i++, k++) {
+      v.dim[i] = y->shape.d[i];
+      v.stride[i] = k < 0 || x->shape.d[k] == 1 ? (Lin){0, 0} : st[k];
+    }
+    emit_view_copy(e, y, x, &v, false);
+    return;
+  }
   if (!node_int(n, "divide_by_count", 0)) {
     emit_elementwise(e, n, expand_expr);
     return;
@@ -226,14 +368,38 @@ void expand_emit(Emit *e, Node *n) {
   emit_close(e);
 }
 
-/* ---- reshape: same elements, new shape; N stays N ---- */
+/* ---- reshape(x; shape, allowzero=0): ONNX Reshape. In `shape`, 0 copies the
+ * input's extent at that index (unless allowzero) and one -1 is inferred; an
+ * inferred extent equal to the batch is N, so shape=[-1, 3] reads as [N, 3]. ---- */
 
 const char *reshape_infer(Graph *g, Node *n) {
   const Attr *a = node_attr(n, "shape");
   if (!a || a->type != AT_INTS || a->n > MAX_RANK) return "reshape needs a shape=[...] attribute";
   Shape s = attr_shape(n, "shape"), in = n->in[0]->shape;
-  if (shape_has_batch(s) != shape_has_batch(in) || shape_numel_static(s) != shape_numel_static(in))
-    return arena_printf(&g->arena, "cannot reshape %s to %s", shape_str(&g->arena, in), shape_str(&g->arena, s));
+  int infer = -1;
+  int64_t known = 1;
+  bool allowzero = node_int(n, "allowzero", 0) != 0, batch = false;
+  for (int i = 0; i < s.rank; i++) {
+    if (s.d[i] == 0 && !allowzero) {
+      if (i >= in.rank) return "reshape: 0 copies an axis the input does not have";
+      s.d[i] = in.d[i];
+    } else if (s.d[i] == -1) {
+      if (infer >= 0) return "reshape: more than one -1 in shape";
+      infer = i;
+      continue;
+    } else if (s.d[i] < 0) return "reshape: negative extent in shape";
+    if (s.d[i] == DIM_BATCH) batch = true;
+    else known *= s.d[i];
+  }
+  int64_t total = shape_numel_static(in);
+  if (infer >= 0) {
+    if (shape_has_batch(in) && !batch) s.d[infer] = known == total ? DIM_BATCH : -2;
+    else s.d[infer] = known && total % known == 0 ? total / known : -2;
+  }
+  if ((infer >= 0 && s.d[infer] == -2) || shape_has_batch(s) != shape_has_batch(in) ||
+      shape_numel_static(s) != total)
+    return arena_printf(&g->arena, "cannot reshape %s to %s", shape_str(&g->arena, in),
+                        shape_str(&g->arena, attr_shape(n, "shape")));
   n->out[0]->dtype = n->in[0]->dtype;
   n->out[0]->shape = s;
   return NULL;

@@ -72,7 +72,8 @@ bool pass_autodiff(Graph *g, PassCtx *cx) {
   bool ok = true;
   for (int i = nforward - 1; i >= 0 && ok; i--) {
     Node *n = g->nodes[i];
-    Value *dy[8] = {0}, *dx[8] = {0};
+    Value **dy = arena_alloc(&g->arena, sizeof(Value *) * (size_t)(n->nin + n->nout + 1)), **dx = dy + n->nout;
+    memset(dy, 0, sizeof(Value *) * (size_t)(n->nin + n->nout + 1));
     bool need = false, any_dy = false;
     for (int k = 0; k < n->nin; k++) need = need || (from_param[n->in[k]->id] && dtype_is_float(n->in[k]->dtype));
     for (int k = 0; k < n->nout; k++) {

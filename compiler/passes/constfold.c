@@ -17,11 +17,12 @@ static bool foldable(Node *n) {
     if (n->in[k]->kind != VK_CONST || shape_has_batch(n->in[k]->shape)) return false;
   for (int k = 0; k < n->nout; k++)
     if (shape_has_batch(n->out[k]->shape) || n->out[k]->dtype == DT_F16 || n->out[k]->dtype == DT_BF16) return false;
-  return n->nin > 0;
+  return n->nin > 0 && n->nin <= 8 && n->nout <= 8; /* fold's arrays */
 }
 
-static void fold(Graph *g, Node *n) {
-  Tensor in[8], out[8], *pin[8], *pout[8];
+/* False (and a message) when the kernel rejects the constant data. */
+static bool fold(Graph *g, Node *n) {
+  Tensor in[16], out[16], *pin[16], *pout[16];
   for (int k = 0; k < n->nin; k++) in[k] = const_tensor(n->in[k]), pin[k] = &in[k];
   for (int k = 0; k < n->nout; k++) {
     Value *v = n->out[k];
@@ -29,19 +30,31 @@ static void fold(Graph *g, Node *n) {
     out[k] = const_tensor(v);
     pout[k] = &out[k];
   }
-  EvalCtx cx = {1, 0};
+  EvalCtx cx = {1, 0, NULL};
   op_table[n->op].eval(&cx, n, pin, pout);
+  if (cx.error) {
+    error_plain("node %s = %s(...): %s", n->out[0]->name, op_name(n->op), cx.error);
+    return false;
+  }
   for (int k = 0; k < n->nout; k++) {
     n->out[k]->kind = VK_CONST;
     n->out[k]->def = NULL;
   }
   n->dead = true;
+  return true;
+}
+
+/* Folds n when all its inputs are constant. False only when the kernel
+ * rejects the constant data (the message is printed). */
+bool constfold_node(Graph *g, Node *n) {
+  if (n->dead || !foldable(n)) return true;
+  return fold(g, n);
 }
 
 bool pass_constfold(Graph *g, PassCtx *cx) {
   (void)cx;
-  for (int i = 0; i < g->nnodes; i++)
-    if (!g->nodes[i]->dead && foldable(g->nodes[i])) fold(g, g->nodes[i]);
+  bool ok = true;
+  for (int i = 0; i < g->nnodes && ok; i++) ok = constfold_node(g, g->nodes[i]);
   graph_compact(g);
-  return true;
+  return ok;
 }

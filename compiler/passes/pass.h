@@ -37,6 +37,9 @@ bool pass_optimizer(Graph *g, PassCtx *cx);
 bool pass_simplify(Graph *g, PassCtx *cx);
 bool pass_dce(Graph *g, PassCtx *cx);
 bool pass_constfold(Graph *g, PassCtx *cx);
+/* Folds a node whose inputs are all constants (the ONNX importer folds as it
+ * goes); leaves other nodes alone. False when the kernel rejects the data. */
+bool constfold_node(Graph *g, Node *n);
 bool pass_fuse(Graph *g, PassCtx *cx);
 bool pass_schedule(Graph *g, PassCtx *cx);
 bool pass_memplan(Graph *g, PassCtx *cx);

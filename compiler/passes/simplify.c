@@ -28,6 +28,7 @@ static bool simplify_log(Graph *g, Node *n) {
   Value *logits = producer_input(x, OP_SOFTMAX);
   if (!logits) return false;
   rewrite_unary(g, n, OP_LOG_SOFTMAX, logits);
+  node_copy_attrs(g, n, x->def); /* axis, legacy_2d */
   return true;
 }
 
@@ -41,6 +42,7 @@ static bool simplify_reshape(Graph *g, Node *n) {
   Value *inner = producer_input(x, OP_RESHAPE);
   if (!inner) return false;
   n->in[0] = inner;
+  node_set_reshape(g, n, n->out[0]->shape); /* 0 and -1 referred to the middle shape */
   return true;
 }
 

@@ -11,7 +11,8 @@
 #    checkpoints that must match `nn2c run`'s (ckpt_compare, rtol/atol below),
 #    and the --quiet output (the final: line, inline outputs) must match
 #    number by number.
-# Environment: E2E_RTOL, E2E_ATOL (checkpoints), E2E_OUT_RTOL, E2E_OUT_ATOL
+# Environment: E2E_CONFIGS (builds as CC:OPT or CC:OPT:openblas, the latter
+# with the Makefile's BLAS=openblas), E2E_RTOL, E2E_ATOL (checkpoints), E2E_OUT_RTOL, E2E_OUT_ATOL
 # (printed numbers, which are rounded to 6 decimals).
 set -eu
 nn2c=$1 cmp=$2 model=$3 work=$4 steps=$5
@@ -62,13 +63,21 @@ fi
 
 configs="gcc:-O0 gcc:-O2"
 command -v clang >/dev/null 2>&1 && configs="$configs clang:-O2"
+configs=${E2E_CONFIGS:-$configs}
+case $configs in *openblas*)
+  pkg-config --exists openblas 2>/dev/null || { echo "SKIP: OpenBLAS not installed (libopenblas-dev)"; exit 77; } ;;
+esac
 for c in $configs; do
-  cc=${c%%:*} opt=${c#*:}
+  cc=${c%%:*} opt=${c#*:} blas=
+  case $opt in *:openblas) opt=${opt%:openblas} blas=openblas ;; esac
   command -v "$cc" >/dev/null 2>&1 || fail "compiler $cc not found"
-  d="$work/$cc$opt"
+  d="$work/$cc$opt$blas"
   cp -R "$work/src" "$d"
-  make -s -C "$d" CC="$cc" CFLAGS="$opt -std=c99 -Wall -Wextra -Werror -pedantic" >"$d/make.log" 2>&1 ||
+  make -s -C "$d" CC="$cc" CFLAGS="$opt -std=c99 -Wall -Wextra -Werror -pedantic" BLAS="$blas" >"$d/make.log" 2>&1 ||
     { cat "$d/make.log" >&2; fail "$cc $opt: make failed"; }
+  if [ -n "$blas" ]; then # the model must really call the library, not the native loops
+    nm "$d/$name.o" | grep -q ' U cblas_sgemm' || fail "$cc $opt $blas: the model does not call cblas_sgemm"
+  fi
   "$d/${name}_train" "$@" --epochs 0 --save "$d/init.ckpt" --quiet >"$d/init.out" ||
     fail "$cc $opt: ${name}_train --epochs 0 failed"
   echo "== $cc $opt: initial parameters"

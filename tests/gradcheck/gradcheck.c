@@ -42,7 +42,10 @@ typedef enum {
   R_ANY,     /* [-1.5, 1.5] */
   R_POS,     /* [0.5, 2] */
   R_AWAY0,   /* +-[0.1, 1.5]: away from 0 */
-  R_CLIP     /* +-[0.1, 0.4] or +-[0.6, 1.2]: away from 0 and +-0.5 */
+  R_CLIP,    /* +-[0.1, 0.4] or +-[0.6, 1.2]: away from 0 and +-0.5 */
+  R_UNIT,    /* +-[0.1, 0.8]: inside (-1, 1) */
+  R_GT1,     /* [1.2, 2.5] */
+  R_WIDE     /* +-[0.1, 4] */
 } Range;
 
 static double draw(Range r) {
@@ -52,6 +55,9 @@ static double draw(Range r) {
   case R_POS: return 0.5 + 1.5 * urand();
   case R_AWAY0: return s * (0.1 + 1.4 * urand());
   case R_CLIP: return s * (urand() < 0.5 ? 0.1 + 0.3 * urand() : 0.6 + 0.6 * urand());
+  case R_UNIT: return s * (0.1 + 0.7 * urand());
+  case R_GT1: return 1.2 + 1.3 * urand();
+  case R_WIDE: return s * (0.1 + 3.9 * urand());
   }
   return 0;
 }
@@ -425,7 +431,121 @@ POOLS(0) POOLS(1)
   {"reduce", nm "_batch_keep", b_red_batch_keep_##k}, {"reduce", nm "_batch_all", b_red_batch_all_##k}, \
   {"reduce", nm "_batch_ax1", b_red_batch_ax1_##k}
 
+
+/* ---- table-driven cases for the ONNX op families: an op applied to params
+ * of a small shape, with attributes "key=value ..." (a value with '.' is a
+ * float, one with ',' an int list). Piecewise constant ops (floor, sign,
+ * hardmax, ...) check that their gradient is zero. ---- */
+
+typedef struct {
+  const char *family, *name;
+  OpKind op;
+  int nin;
+  Range r;
+  int rank3;         /* params of shape [2,2,3] instead of [2,3] */
+  const char *attrs;
+} OpCase;
+
+static const OpCase op_cases[] = {
+  {"math", "abs", OP_ABS, 1, R_AWAY0, 0, ""}, {"math", "sign", OP_SIGN, 1, R_AWAY0, 0, ""},
+  {"math", "reciprocal", OP_RECIPROCAL, 1, R_AWAY0, 0, ""}, {"math", "floor", OP_FLOOR, 1, R_WIDE, 0, ""},
+  {"math", "ceil", OP_CEIL, 1, R_WIDE, 0, ""}, {"math", "round", OP_ROUND, 1, R_WIDE, 0, ""},
+  {"math", "erf", OP_ERF, 1, R_ANY, 0, ""}, {"math", "sin", OP_SIN, 1, R_WIDE, 0, ""},
+  {"math", "cos", OP_COS, 1, R_WIDE, 0, ""}, {"math", "tan", OP_TAN, 1, R_CLIP, 0, ""},
+  {"math", "asin", OP_ASIN, 1, R_UNIT, 0, ""}, {"math", "acos", OP_ACOS, 1, R_UNIT, 0, ""},
+  {"math", "atan", OP_ATAN, 1, R_WIDE, 0, ""}, {"math", "sinh", OP_SINH, 1, R_ANY, 0, ""},
+  {"math", "cosh", OP_COSH, 1, R_ANY, 0, ""}, {"math", "asinh", OP_ASINH, 1, R_WIDE, 0, ""},
+  {"math", "acosh", OP_ACOSH, 1, R_GT1, 0, ""}, {"math", "atanh", OP_ATANH, 1, R_UNIT, 0, ""},
+  {"math", "softplus", OP_SOFTPLUS, 1, R_WIDE, 0, ""}, {"math", "softsign", OP_SOFTSIGN, 1, R_WIDE, 0, ""},
+  {"math", "exp_f64_row", OP_EXP, 1, R_ANY, 1, ""},
+  {"math", "mod_fmod", OP_MOD, 2, R_WIDE, 0, "fmod=1"}, {"math", "mod_floor", OP_MOD, 2, R_WIDE, 0, ""},
+  {"math", "max2", OP_MAX, 2, R_ANY, 0, ""}, {"math", "max3", OP_MAX, 3, R_ANY, 0, ""},
+  {"math", "min3", OP_MIN, 3, R_ANY, 0, ""}, {"math", "min1", OP_MIN, 1, R_ANY, 0, ""},
+  {"math", "sum3", OP_SUM, 3, R_ANY, 0, ""}, {"math", "mean2", OP_MEAN, 2, R_ANY, 0, ""},
+  {"math", "mean3", OP_MEAN, 3, R_ANY, 1, ""},
+  {"activation", "elu", OP_ELU, 1, R_AWAY0, 0, ""}, {"activation", "elu_alpha", OP_ELU, 1, R_AWAY0, 0, "alpha=0.5"},
+  {"activation", "selu", OP_SELU, 1, R_AWAY0, 0, ""},
+  {"activation", "selu_attrs", OP_SELU, 1, R_AWAY0, 0, "alpha=2.0 gamma=3.0"},
+  {"activation", "celu", OP_CELU, 1, R_AWAY0, 0, "alpha=2.0"},
+  {"activation", "thresholded_relu", OP_THRESHOLDED_RELU, 1, R_WIDE, 0, ""},
+  {"activation", "shrink", OP_SHRINK, 1, R_CLIP, 0, "bias=0.2"},
+  {"activation", "hard_sigmoid", OP_HARD_SIGMOID, 1, R_WIDE, 0, "alpha=0.3 beta=0.4"},
+  {"activation", "hard_swish", OP_HARD_SWISH, 1, R_WIDE, 0, ""},
+  {"activation", "prelu", OP_PRELU, 2, R_AWAY0, 0, ""}, {"activation", "leaky_relu_onnx", OP_LEAKY_RELU, 1, R_AWAY0, 0, ""},
+  {"activation", "relu_f64", OP_RELU, 1, R_AWAY0, 1, ""},
+  {"compare", "cast_f64", OP_CAST, 1, R_ANY, 0, "to=11"},
+  {"reduce", "reduce_max_ax1", OP_REDUCE_MAX, 1, R_ANY, 0, "axes=1 keepdims=0"},
+  {"reduce", "reduce_max_all", OP_REDUCE_MAX, 1, R_ANY, 1, ""},
+  {"reduce", "reduce_min_ax02", OP_REDUCE_MIN, 1, R_ANY, 1, "axes=0,2"},
+  {"reduce", "reduce_prod_ax0", OP_REDUCE_PROD, 1, R_AWAY0, 0, "axes=0"},
+  {"reduce", "reduce_prod_ax12", OP_REDUCE_PROD, 1, R_AWAY0, 1, "axes=1,2 keepdims=0"},
+  {"reduce", "reduce_l1_ax1", OP_REDUCE_L1, 1, R_AWAY0, 1, "axes=-1"},
+  {"reduce", "reduce_l2_ax02", OP_REDUCE_L2, 1, R_ANY, 1, "axes=0,2 keepdims=0"},
+  {"reduce", "reduce_log_sum", OP_REDUCE_LOG_SUM, 1, R_POS, 1, "axes=1"},
+  {"reduce", "reduce_log_sum_exp", OP_REDUCE_LOG_SUM_EXP, 1, R_ANY, 1, "axes=0,2"},
+  {"reduce", "reduce_sum_square", OP_REDUCE_SUM_SQUARE, 1, R_ANY, 1, "keepdims=0"},
+  {"reduce", "reduce_sum_noop", OP_REDUCE_SUM, 1, R_ANY, 0, "noop_with_empty_axes=1"},
+  {"reduce", "reduce_mean_ax02", OP_REDUCE_MEAN, 1, R_ANY, 1, "axes=2,0 keepdims=0"},
+  {"select", "top_k_ax1", OP_TOP_K, 1, R_ANY, 0, "k=2"},
+  {"select", "top_k_ax0_smallest", OP_TOP_K, 1, R_ANY, 1, "k=1 axis=0 largest=0"},
+  {"select", "cum_sum_ax1", OP_CUM_SUM, 1, R_ANY, 0, "axis=1"},
+  {"select", "cum_sum_excl_rev", OP_CUM_SUM, 1, R_ANY, 1, "axis=1 exclusive=1 reverse=1"},
+  {"nn", "softmax_axis0", OP_SOFTMAX, 1, R_ANY, 1, "axis=0"},
+  {"nn", "softmax_legacy_2d", OP_SOFTMAX, 1, R_ANY, 1, "axis=1 legacy_2d=1"},
+  {"nn", "log_softmax_axis1", OP_LOG_SOFTMAX, 1, R_ANY, 1, "axis=1"},
+  {"nn", "log_softmax_legacy_2d", OP_LOG_SOFTMAX, 1, R_ANY, 1, "legacy_2d=1"},
+  {"nn", "hardmax", OP_HARDMAX, 1, R_ANY, 1, "axis=1"},
+};
+#define NOP_CASES ((int)(sizeof op_cases / sizeof op_cases[0]))
+static int cur_case;
+
+static void set_attrs(Graph *g, Node *n, const char *spec) {
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", spec);
+  for (char *kv = strtok(buf, " "); kv; kv = strtok(NULL, " ")) {
+    char *v = strchr(kv, '=');
+    NN2C_ASSERT(v);
+    *v++ = 0;
+    if (strchr(v, '.')) {
+      node_set_float(g, n, kv, atof(v));
+    } else if (strchr(v, ',')) {
+      int64_t l[MAX_RANK];
+      int k = 0;
+      for (char *p = v; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) l[k++] = atoll(p);
+      node_set_ints(g, n, kv, l, k);
+    } else if (!strcmp(kv, "axes")) {
+      int64_t a = atoll(v);
+      node_set_ints(g, n, kv, &a, 1);
+    } else {
+      node_set_int(g, n, kv, atoll(v));
+    }
+  }
+}
+
+/* Inputs: [2,3] or [2,2,3], then [3] and [2,1] (or [2,1,3] and [1]) broadcast against it. */
+static void b_op_case(Case *c) {
+  const OpCase *o = &op_cases[cur_case];
+  Shape full = o->rank3 ? S(2, 2, 3) : S(2, 3), more[2] = {o->rank3 ? S(2, 1, 3) : S(3), o->rank3 ? S(1) : S(2, 1)};
+  if (o->op == OP_PRELU) more[0] = o->rank3 ? S(2, 1, 1) : S(3);
+  Value *in[3];
+  for (int k = 0; k < o->nin; k++) in[k] = param(c, k ? more[k - 1] : full, o->r);
+  Node *n = build_node(c->g, o->op, o->nin, in);
+  set_attrs(c->g, n, o->attrs);
+  c->y = build_finish(c->g, n);
+}
+
+/* where: the condition compares an input with 0; both branches are params. */
+static void b_where(Case *c) {
+  Value *x = input(c, S(2, 3), R_AWAY0);
+  Value *cond = build2(c->g, OP_GREATER, x, build_scalar(c->g, DT_F64, 0));
+  c->y = build_where(c->g, cond, param(c, S(2, 3), R_ANY), param(c, S(3), R_ANY));
+}
+static void b_cast_like(Case *c) {
+  c->y = build2(c->g, OP_CAST_LIKE, param(c, S(2, 3), R_ANY), input(c, S(1), R_ANY));
+}
+
 static const CaseDef cases[] = {
+  {"compare", "where_broadcast", b_where}, {"compare", "cast_like_f64", b_cast_like},
   U(0, "neg"), U(1, "exp"), U(2, "log"), U(3, "sqrt"), U(4, "relu"), U(5, "sigmoid"), U(6, "tanh"),
   {"unary", "clip_min_max", b_clip_both}, {"unary", "clip_min", b_clip_min},
   B(0, "add"), B(1, "sub"), B(2, "mul"), B(3, "div"), B(4, "pow"),
@@ -459,7 +579,16 @@ static const CaseDef cases[] = {
   {"conv", "avgpool2d_overlap_same", b_pool_overlap_same_1}, {"conv", "avgpool2d_asym", b_pool_asym_1},
   {"conv", "avgpool2d_batch", b_pool_batch_1},
 };
-#define NCASES ((int)(sizeof cases / sizeof cases[0]))
+#define NBASE ((int)(sizeof cases / sizeof cases[0]))
+#define NCASES (NBASE + NOP_CASES)
+
+/* Case i of both tables (the op-case table follows the hand-written cases). */
+static CaseDef case_at(int i) {
+  if (i < NBASE) return cases[i];
+  CaseDef d = {op_cases[i - NBASE].family, op_cases[i - NBASE].name, b_op_case};
+  cur_case = i - NBASE;
+  return d;
+}
 
 /* ---- running a case ---- */
 
@@ -589,7 +718,8 @@ static int check_coverage(void) {
   bool seen[OP_COUNT] = {0};
   for (int i = 0; i < NCASES; i++) {
     Case c;
-    case_build(&cases[i], &c);
+    CaseDef d = case_at(i);
+    case_build(&d, &c);
     for (int k = 0; k < c.nforward; k++) seen[c.g->nodes[k]->op] = true;
     case_free(&c);
   }
@@ -612,8 +742,9 @@ int main(int argc, char **argv) {
   if (family && !strcmp(family, "coverage")) return check_coverage();
   int fails = 0, ran = 0;
   for (int i = 0; i < NCASES; i++) {
-    if (family && strcmp(family, cases[i].family)) continue;
-    fails += run_case(&cases[i]);
+    CaseDef d = case_at(i);
+    if (family && strcmp(family, d.family)) continue;
+    fails += run_case(&d);
     ran++;
   }
   if (!family) fails += check_coverage();

@@ -1,0 +1,46 @@
+/* onnx.h - the ONNX front end (import, export, conformance runner). Built
+ * only with NN2C_ONNX (protobuf-c code generated from the system's onnx.proto). */
+#ifndef NN2C_ONNX_H
+#define NN2C_ONNX_H
+
+#include "passes/pass.h"
+
+/* A symbolic dimension fixed on the command line: --dim name=value. */
+typedef struct {
+  const char *name;
+  int64_t value;
+} OnnxDim;
+
+typedef struct {
+  const OnnxDim *dims;
+  int ndims;
+  const char *batch_dim; /* symbolic dimension that becomes the batch N (training), or NULL */
+} OnnxOptions;
+
+/* Why an import failed: a model outside what nn2c supports (an unknown op or
+ * dtype) is told apart from a broken one. */
+typedef struct {
+  bool unsupported;
+  char what[160]; /* the op (or dtype) that is unsupported */
+} OnnxStatus;
+
+/* Reads an ONNX model into a graph: inputs first (in model order), then
+ * initializers (constants), then nodes; outputs in model order. Shape
+ * inference has run and constant subgraphs are folded. NULL after printing an
+ * error (`unsupported op X (domain, opset N) at node NAME`, or one naming the
+ * node and what is wrong). */
+Graph *onnx_import(const char *path, const OnnxOptions *o, OnnxStatus *st);
+
+/* Reads a serialized TensorProto (a test case's input_K.pb) into a buffer of
+ * its dtype; NULL after an error. */
+void *onnx_read_tensor(const char *path, DType *t, Shape *s);
+
+/* Flattens a graph's nodes in topological order for ONNX's
+ * `nn2c test-onnx CASE_DIR...` (onnx_test.c). */
+int onnx_test_main(int argc, char **argv);
+
+/* Writes the forward graph of an imported model with new parameter values
+ * (a params block laid out by graph_block_layout) as an ONNX file. */
+bool onnx_export(const char *src_path, Graph *g, const float *params, const char *out_path);
+
+#endif

@@ -1,0 +1,811 @@
+/* onnx_import.c - ONNX model -> IR graph, through protobuf-c code generated
+ * at build time from the system's onnx.proto.
+ *
+ * 1. Unpack the ModelProto; read the opset of each domain.
+ * 2. Graph inputs (those without an initializer) become VK_INPUT values, with
+ *    symbolic dimensions fixed by --dim; then initializers become constants
+ *    (raw_data, typed fields or external data files next to the model).
+ * 3. Nodes in file order (ONNX requires topological order, so a name used
+ *    before it is defined is dangling or part of a cycle). Each node goes to a
+ *    special handler (ops whose IR form differs: Conv layout, Gemm, Reshape,
+ *    Shape, ...) or to the generic path: the IR op whose ops.def `onnx` field
+ *    is the op type, with the same inputs and attributes; inputs beyond the IR
+ *    op's tensor inputs are compile-time parameters and become attributes
+ *    named as the ONNX input (contracts.md).
+ * 4. Each new node gets its shape inference at once and, when all its inputs
+ *    are constants, is folded with the interpreter's kernel, so the shape
+ *    arithmetic PyTorch emits (Shape -> Gather -> Concat -> Reshape) turns
+ *    into constants that later nodes read as attributes.
+ * Errors name the node; the protobuf is freed before returning. */
+#include "onnx.h"
+
+#include <string.h>
+
+#include "onnx.pb-c.h"
+
+#define MAX_NUMEL ((int64_t)1 << 32)   /* larger tensors are reported, not allocated */
+#define MAX_BYTES ((int64_t)1 << 34)
+
+typedef struct {
+  const char *name; /* ONNX name */
+  Value *v;
+} Binding;
+
+typedef struct {
+  Graph *g;
+  const OnnxOptions *opt;
+  OnnxStatus *st;
+  const char *path;
+  int64_t opset;             /* of the default domain */
+  Onnx__ModelProto *model;
+  Binding *b;
+  int nb, capb;
+  const Onnx__NodeProto *node; /* being imported, for messages */
+} Imp;
+
+typedef const Onnx__NodeProto NodeP;
+
+/* ---- diagnostics ---- */
+
+/* A node's name, or its first output's when it has none (common in exports). */
+static const char *node_name(const Onnx__NodeProto *np) {
+  if (np->name && *np->name) return np->name;
+  return np->n_output && np->output[0] ? np->output[0] : "?";
+}
+
+static bool fail(Imp *I, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (I->node)
+    error_plain("%s: node '%s' (%s): %s", I->path, node_name(I->node), I->node->op_type ? I->node->op_type : "?", msg);
+  else error_plain("%s: %s", I->path, msg);
+  return false;
+}
+
+static bool unsupported(Imp *I, const char *what, const char *fmt, ...) {
+  if (I->st) {
+    I->st->unsupported = true;
+    snprintf(I->st->what, sizeof I->st->what, "%s", what);
+  }
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return fail(I, "%s", msg);
+}
+
+/* ---- names and bindings ---- */
+
+static const char *c_name(Imp *I, const char *s) {
+  char *r = arena_printf(&I->g->arena, "%s%s", s && (*s >= '0' && *s <= '9') ? "v" : "", s && *s ? s : "t");
+  for (char *p = r; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) *p = '_';
+  return r;
+}
+
+static Value *lookup(Imp *I, const char *name) {
+  for (int i = I->nb - 1; i >= 0; i--)
+    if (!strcmp(I->b[i].name, name)) return I->b[i].v;
+  return NULL;
+}
+
+static bool value_bound(Imp *I, Value *v) {
+  for (int i = 0; i < I->nb; i++)
+    if (I->b[i].v == v) return true;
+  return false;
+}
+
+static void bind(Imp *I, const char *name, Value *v) {
+  if (I->nb == I->capb) {
+    I->capb = I->capb ? I->capb * 2 : 64;
+    I->b = xrealloc(I->b, sizeof(Binding) * (size_t)I->capb);
+  }
+  I->b[I->nb++] = (Binding){name, v};
+}
+
+/* ---- dtypes and tensors ---- */
+
+
+int dtype_to_onnx(DType d) {
+  static const int map[DT_COUNT] = {[DT_F32] = 1, [DT_F64] = 11, [DT_F16] = 10, [DT_BF16] = 16, [DT_I8] = 3,
+                                    [DT_I16] = 5, [DT_I32] = 6,  [DT_I64] = 7,  [DT_U8] = 2,    [DT_U16] = 4,
+                                    [DT_U32] = 12, [DT_U64] = 13, [DT_BOOL] = 9};
+  return map[d];
+}
+
+static const char *onnx_type_name(int32_t t) {
+  static const char *n[17] = {"undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
+                              "bool", "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16"};
+  return t >= 0 && t <= 16 ? n[t] : "unknown";
+}
+
+/* Dimensions from a list, with overflow checks; false after an error. */
+static bool make_shape(Imp *I, const char *what, size_t rank, const int64_t *d, Shape *s) {
+  if (rank > MAX_RANK) return unsupported(I, "rank", "%s has rank %zu (nn2c supports up to %d)", what, rank, MAX_RANK);
+  int64_t n = 1;
+  for (size_t i = 0; i < rank; i++) {
+    if (d[i] < 0 || d[i] > MAX_NUMEL || (d[i] && n > MAX_NUMEL / d[i]))
+      return fail(I, "%s: dimension %zu (%lld) is negative or the element count overflows", what, i, (long long)d[i]);
+    n *= d[i];
+  }
+  *s = shape_make((int)rank, d);
+  return true;
+}
+
+static bool read_external(Imp *I, const Onnx__TensorProto *t, void *dst, size_t bytes) {
+  const char *loc = NULL;
+  long long off = 0, len = -1;
+  for (size_t i = 0; i < t->n_external_data; i++) {
+    const char *k = t->external_data[i]->key, *v = t->external_data[i]->value;
+    if (!k || !v) continue;
+    if (!strcmp(k, "location")) loc = v;
+    else if (!strcmp(k, "offset")) off = atoll(v);
+    else if (!strcmp(k, "length")) len = atoll(v);
+  }
+  if (!loc || loc[0] == '/' || strstr(loc, ".."))
+    return fail(I, "initializer '%s': external data needs a relative location inside the model's folder", t->name);
+  const char *slash = strrchr(I->path, '/');
+  char *file = arena_printf(&I->g->arena, "%.*s%s", slash ? (int)(slash - I->path + 1) : 0, I->path, loc);
+  FILE *f = fopen(file, "rb");
+  bool ok = f && off >= 0 && (len < 0 || (size_t)len == bytes) && fseek(f, (long)off, SEEK_SET) == 0 &&
+            fread(dst, 1, bytes, f) == bytes;
+  if (f) fclose(f);
+  return ok || fail(I, "initializer '%s': cannot read %zu bytes at offset %lld of '%s'", t->name, bytes, off, file);
+}
+
+/* Copies a tensor's elements (whichever field holds them) into dst. */
+static bool tensor_data(Imp *I, const Onnx__TensorProto *t, DType d, int64_t n, void *dst) {
+  size_t bytes = (size_t)n * (size_t)dtype_size(d);
+  Tensor out = {d, shape_scalar(), n, dst};
+  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+    return read_external(I, t, dst, bytes);
+  if (t->has_raw_data) {
+    if (t->raw_data.len != bytes)
+      return fail(I, "tensor '%s': raw_data has %zu bytes, its shape needs %zu", t->name ? t->name : "", t->raw_data.len, bytes);
+    if (bytes) memcpy(dst, t->raw_data.data, bytes);
+    return true;
+  }
+  size_t have = d == DT_F32 ? t->n_float_data : d == DT_F64 ? t->n_double_data : d == DT_I64 ? t->n_int64_data
+              : d == DT_U32 || d == DT_U64 ? t->n_uint64_data : t->n_int32_data;
+  if ((int64_t)have != n)
+    return fail(I, "tensor '%s' has %zu values, its shape needs %lld", t->name ? t->name : "", have, (long long)n);
+  for (int64_t i = 0; i < n; i++) {
+    switch (d) {
+    case DT_F32: ((float *)dst)[i] = t->float_data[i]; break;
+    case DT_F64: ((double *)dst)[i] = t->double_data[i]; break;
+    case DT_I64: ((int64_t *)dst)[i] = t->int64_data[i]; break;
+    case DT_U64: ((uint64_t *)dst)[i] = t->uint64_data[i]; break;
+    case DT_U32: ((uint32_t *)dst)[i] = (uint32_t)t->uint64_data[i]; break;
+    case DT_F16: case DT_BF16: ((uint16_t *)dst)[i] = (uint16_t)t->int32_data[i]; break;
+    default: tensor_set(&out, i, t->int32_data[i]); break;
+    }
+  }
+  return true;
+}
+
+/* A TensorProto as a constant value (named after it, or `name`). */
+static Value *tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name) {
+  DType d;
+  Shape s;
+  const char *tn = name ? name : t->name ? t->name : "const";
+  if (!t->has_data_type || !dtype_from_onnx(t->data_type, &d) || d == DT_F16 || d == DT_BF16) {
+    const char *ty = onnx_type_name(t->has_data_type ? t->data_type : 0);
+    unsupported(I, ty, "tensor '%s' has dtype %s, which nn2c does not support", tn, ty);
+    return NULL;
+  }
+  if (!make_shape(I, arena_printf(&I->g->arena, "tensor '%s'", tn), t->n_dims, t->dims, &s)) return NULL;
+  int64_t n = shape_numel_static(s);
+  if (n * dtype_size(d) > MAX_BYTES) {
+    fail(I, "tensor '%s' is too large (%lld elements)", tn, (long long)n);
+    return NULL;
+  }
+  Value *v = value_new(I->g, c_name(I, tn), VK_CONST, d, s);
+  v->data = arena_alloc(&I->g->arena, (size_t)(n ? n : 1) * (size_t)dtype_size(d));
+  return tensor_data(I, t, d, n, v->data) ? v : NULL;
+}
+
+/* ---- graph inputs ---- */
+
+static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape *s) {
+  const Onnx__TypeProto *tp = vi->type;
+  if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
+    return unsupported(I, "non-tensor input", "input '%s' is not a tensor (sequences and maps are not supported)", vi->name);
+  const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
+  if (!tt->has_elem_type || !dtype_from_onnx(tt->elem_type, d) || *d == DT_F16 || *d == DT_BF16) {
+    const char *ty = onnx_type_name(tt->has_elem_type ? tt->elem_type : 0);
+    return unsupported(I, ty, "input '%s' has dtype %s, which nn2c does not support", vi->name, ty);
+  }
+  if (!tt->shape) return fail(I, "input '%s' has no shape", vi->name);
+  int64_t dims[MAX_RANK + 1];
+  size_t rank = tt->shape->n_dim;
+  if (rank > MAX_RANK) return unsupported(I, "rank", "input '%s' has rank %zu", vi->name, rank);
+  bool batch = false;
+  for (size_t i = 0; i < rank; i++) {
+    const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[i];
+    if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+      dims[i] = dm->dim_value;
+      continue;
+    }
+    const char *p = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM ? dm->dim_param : "?";
+    bool found = false;
+    for (int k = 0; k < I->opt->ndims && !found; k++)
+      if (!strcmp(I->opt->dims[k].name, p)) dims[i] = I->opt->dims[k].value, found = true;
+    if (!found && I->opt->batch_dim && !strcmp(I->opt->batch_dim, p) && !batch) dims[i] = 1, batch = found = true;
+    if (!found) return fail(I, "input '%s': dimension %zu is symbolic ('%s'); fix it with --dim %s=VALUE", vi->name, i, p, p);
+  }
+  if (!make_shape(I, arena_printf(&I->g->arena, "input '%s'", vi->name), rank, dims, s)) return false;
+  for (size_t i = 0; i < rank && batch; i++) {
+    const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[i];
+    if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && !strcmp(dm->dim_param, I->opt->batch_dim))
+      s->d[i] = DIM_BATCH, batch = false;
+  }
+  return true;
+}
+
+static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
+  for (size_t i = 0; i < gp->n_input; i++) {
+    const Onnx__ValueInfoProto *vi = gp->input[i];
+    if (!vi->name || !*vi->name) return fail(I, "graph input %zu has no name", i);
+    bool init = false;
+    for (size_t k = 0; k < gp->n_initializer && !init; k++) init = gp->initializer[k]->name && !strcmp(gp->initializer[k]->name, vi->name);
+    if (init) continue;
+    DType d = DT_F32;
+    Shape s;
+    if (!input_shape(I, vi, &d, &s)) return false;
+    bind(I, vi->name, value_new(I->g, c_name(I, vi->name), VK_INPUT, d, s));
+  }
+  for (size_t k = 0; k < gp->n_initializer; k++) {
+    const Onnx__TensorProto *t = gp->initializer[k];
+    if (!t->name || !*t->name) return fail(I, "initializer %zu has no name", k);
+    Value *v = tensor_const(I, t, NULL);
+    if (!v) return false;
+    bind(I, t->name, v);
+  }
+  if (gp->n_sparse_initializer) return unsupported(I, "sparse initializer", "sparse initializers are not supported");
+  return true;
+}
+
+/* ---- building nodes ---- */
+
+static int find_ir_op(const char *onnx_type) {
+  for (int k = 0; k < OP_COUNT; k++)
+    if (!strcmp(op_table[k].onnx, onnx_type)) return k;
+  return -1;
+}
+
+static Node *mk(Imp *I, OpKind op, int nin, Value **in) { return node_new(I->g, op, nin, in, op_table[op].nout); }
+
+/* Shape inference now, and folding when every input is constant. */
+static bool finish(Imp *I, Node *n) {
+  const OpDef *d = &op_table[n->op];
+  if (n->nin < d->min_in || n->nin > d->max_in)
+    return fail(I, "%s takes %d..%d inputs, got %d", d->name, d->min_in, d->max_in, n->nin);
+  const char *err = d->infer(I->g, n);
+  if (err) return fail(I, "%s", err);
+  for (int k = 0; k < n->nout; k++) {
+    Value *o = n->out[k];
+    int64_t c = 1;
+    for (int i = 0; i < o->shape.rank; i++) {
+      int64_t e = o->shape.d[i] == DIM_BATCH ? 1 : o->shape.d[i];
+      if (e < 0 || (e && c > MAX_NUMEL / e)) return fail(I, "output %d has an absurd shape", k);
+      c *= e;
+    }
+    if (o->dtype == DT_F16 || o->dtype == DT_BF16) return unsupported(I, "float16", "float16 results are not supported");
+  }
+  return constfold_node(I->g, n);
+}
+
+static Value *mk1(Imp *I, OpKind op, Value *a) {
+  Node *n = mk(I, op, 1, &a);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+static Value *mk2(Imp *I, OpKind op, Value *a, Value *b) {
+  Value *in[2] = {a, b};
+  Node *n = mk(I, op, 2, in);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+static Value *reshape_to(Imp *I, Value *x, Shape s) {
+  if (shape_eq(x->shape, s)) return x;
+  Node *n = mk(I, OP_RESHAPE, 1, &x);
+  node_set_ints(I->g, n, "shape", s.d, s.rank);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+static Value *scalar_like(Imp *I, Value *x, double v) {
+  Value *c = value_new(I->g, "c", VK_CONST, x->dtype, shape_scalar());
+  c->data = arena_alloc(&I->g->arena, 8);
+  Tensor t = {x->dtype, c->shape, 1, c->data};
+  tensor_set(&t, 0, v);
+  return c;
+}
+
+/* ONNX attribute -> IR attribute of the same name (tensors become lists). */
+static bool copy_attr(Imp *I, Node *n, const Onnx__AttributeProto *a, const char *key) {
+  Graph *g = I->g;
+  switch (a->type) {
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: node_set_int(g, n, key, a->i); return true;
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: node_set_float(g, n, key, a->f); return true;
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS: node_set_ints(g, n, key, a->ints, (int)a->n_ints); return true;
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
+    node_set_string(g, n, key, arena_strndup(&g->arena, (const char *)a->s.data, a->s.len));
+    return true;
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS: {
+    double *f = arena_alloc(&g->arena, sizeof(double) * (a->n_floats + 1));
+    for (size_t i = 0; i < a->n_floats; i++) f[i] = a->floats[i];
+    node_set_floats(g, n, key, f, (int)a->n_floats);
+    return true;
+  }
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR: {
+    Value *c = a->t ? tensor_const(I, a->t, key) : NULL;
+    if (!c) return false;
+    Tensor t = {c->dtype, c->shape, shape_numel_static(c->shape), c->data};
+    if (dtype_is_float(c->dtype)) {
+      double *f = arena_alloc(&g->arena, sizeof(double) * (size_t)(t.numel + 1));
+      for (int64_t i = 0; i < t.numel; i++) f[i] = tensor_get(&t, i);
+      node_set_floats(g, n, key, f, (int)t.numel);
+    } else {
+      int64_t *v = arena_alloc(&g->arena, sizeof(int64_t) * (size_t)(t.numel + 1));
+      for (int64_t i = 0; i < t.numel; i++) v[i] = c->dtype == DT_I64 ? ((int64_t *)c->data)[i] : (int64_t)tensor_get(&t, i);
+      node_set_ints(g, n, key, v, (int)t.numel);
+    }
+    node_set_int(g, n, arena_printf(&g->arena, "%s_dtype", key), dtype_to_onnx(c->dtype));
+    return true;
+  }
+  default: return unsupported(I, "graph attribute", "attribute '%s' has a type nn2c does not support", a->name);
+  }
+}
+
+/* A constant input as integers (shapes, axes); false if not constant. */
+static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
+  if (v->kind != VK_CONST || v->shape.rank > 1) return false;
+  Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
+  *n = (int)t.numel;
+  *out = arena_alloc(a, sizeof(int64_t) * (size_t)(t.numel + 1));
+  for (int64_t i = 0; i < t.numel; i++) (*out)[i] = v->dtype == DT_I64 ? ((int64_t *)v->data)[i] : (int64_t)tensor_get(&t, i);
+  return true;
+}
+
+/* A constant input as an attribute named after the ONNX input. */
+static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
+  if (v->kind != VK_CONST)
+    return unsupported(I, I->node->op_type, "input '%s' must be a constant (nn2c needs it at compile time)", key);
+  Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
+  if (dtype_is_float(v->dtype)) {
+    double *f = arena_alloc(&I->g->arena, sizeof(double) * (size_t)(t.numel + 1));
+    for (int64_t i = 0; i < t.numel; i++) f[i] = tensor_get(&t, i);
+    if (v->shape.rank == 0) node_set_float(I->g, n, key, f[0]);
+    else node_set_floats(I->g, n, key, f, (int)t.numel);
+  } else {
+    int64_t *x;
+    int cnt;
+    if (!const_ints(v, &x, &cnt, &I->g->arena)) return fail(I, "input '%s' must have rank 0 or 1", key);
+    if (v->shape.rank == 0) node_set_int(I->g, n, key, x[0]);
+    else node_set_ints(I->g, n, key, x, cnt);
+  }
+  return true;
+}
+
+/* Names of ONNX inputs that are compile-time parameters (contracts.md). */
+static const struct {
+  const char *op;
+  const char *in[5];
+} param_inputs[] = {
+  {"Reshape", {"data", "shape"}},       {"Expand", {"input", "shape"}},
+  {"Tile", {"input", "repeats"}},       {"Slice", {"data", "starts", "ends", "axes", "steps"}},
+  {"Pad", {"data", "pads", "constant_value", "axes"}}, {"TopK", {"X", "K"}},
+  {"Squeeze", {"data", "axes"}},        {"Unsqueeze", {"data", "axes"}},
+  {"ReduceSum", {"data", "axes"}},      {"Split", {"input", "split"}},
+  {"OneHot", {"indices", "depth", "values"}}, {"Range", {"start", "limit", "delta"}},
+  {"Clip", {"input", "min", "max"}},    {"Resize", {"X", "roi", "scales", "sizes"}},
+  {"Upsample", {"X", "scales"}},        {"ConstantOfShape", {"input"}},
+  {"CumSum", {"x", "axis"}},            {"Dropout", {"data", "ratio", "training_mode"}},
+};
+
+static const char *param_input_name(const char *op, size_t i) {
+  for (size_t k = 0; k < sizeof param_inputs / sizeof param_inputs[0]; k++)
+    if (!strcmp(param_inputs[k].op, op)) return i < 5 ? param_inputs[k].in[i] : NULL;
+  return NULL;
+}
+
+/* Attributes renamed across opsets (older attribute -> today's input name). */
+static const char *attr_key(Imp *I, const char *op, const char *name) {
+  if (!strcmp(op, "Pad") && !strcmp(name, "value")) return "constant_value";
+  if (!strcmp(op, "TopK") && !strcmp(name, "k")) return "K";
+  (void)I;
+  return name;
+}
+
+static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
+  const OpDef *d = &op_table[op];
+  int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
+  while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
+  Node *n = mk(I, (OpKind)op, nt, in);
+  for (size_t i = (size_t)nt; i < np->n_input; i++) {
+    if (!in[i]) continue;
+    const char *key = param_input_name(np->op_type, i);
+    if (!key) return unsupported(I, np->op_type, "input %zu of %s is not supported", i, np->op_type);
+    if (!input_to_attr(I, n, in[i], key)) return false;
+  }
+  for (size_t i = 0; i < np->n_attribute; i++)
+    if (!copy_attr(I, n, np->attribute[i], attr_key(I, np->op_type, np->attribute[i]->name))) return false;
+  node_set_int(I->g, n, "opset", I->opset);
+  if (!finish(I, n)) return false;
+  for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
+  return true;
+}
+
+/* ---- special handlers ---- */
+
+static const Onnx__AttributeProto *attr(NodeP *np, const char *name) {
+  for (size_t i = 0; i < np->n_attribute; i++)
+    if (np->attribute[i]->name && !strcmp(np->attribute[i]->name, name)) return np->attribute[i];
+  return NULL;
+}
+
+static int64_t attr_i(NodeP *np, const char *name, int64_t dflt) {
+  const Onnx__AttributeProto *a = attr(np, name);
+  return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT ? a->i : dflt;
+}
+
+static double attr_f(NodeP *np, const char *name, double dflt) {
+  const Onnx__AttributeProto *a = attr(np, name);
+  return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT ? a->f : dflt;
+}
+
+typedef bool (*Handler)(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+
+static bool need_inputs(Imp *I, int nin, int lo, int hi) {
+  return (nin >= lo && nin <= hi) || fail(I, "expects %d..%d inputs, got %d", lo, hi, nin);
+}
+
+static Value *int64_const(Imp *I, const char *name, int rank, const int64_t *d, int n) {
+  Value *v = value_new(I->g, name, VK_CONST, DT_I64, rank ? shape_make(1, (int64_t[]){n}) : shape_scalar());
+  v->data = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(n + 1));
+  memcpy(v->data, d, sizeof(int64_t) * (size_t)n);
+  return v;
+}
+
+static bool h_constant(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  (void)in, (void)nin;
+  if (np->n_attribute != 1) return fail(I, "Constant needs exactly one value attribute");
+  const Onnx__AttributeProto *a = np->attribute[0];
+  const char *name = np->n_output ? np->output[0] : "c";
+  if (!strcmp(a->name, "value") && a->t) return (out[0] = tensor_const(I, a->t, name)) != NULL;
+  if (!strcmp(a->name, "value_int")) return (out[0] = int64_const(I, name, 0, &a->i, 1)) != NULL;
+  if (!strcmp(a->name, "value_ints")) return (out[0] = int64_const(I, name, 1, a->ints, (int)a->n_ints)) != NULL;
+  bool one = !strcmp(a->name, "value_float");
+  if (!one && strcmp(a->name, "value_floats")) return unsupported(I, "Constant", "Constant %s is not supported", a->name);
+  int cnt = one ? 1 : (int)a->n_floats;
+  Value *v = value_new(I->g, c_name(I, name), VK_CONST, DT_F32, one ? shape_scalar() : shape_make(1, (int64_t[]){cnt}));
+  v->data = arena_alloc(&I->g->arena, sizeof(float) * (size_t)(cnt + 1));
+  memcpy(v->data, one ? &a->f : a->floats, sizeof(float) * (size_t)cnt);
+  return (out[0] = v) != NULL;
+}
+
+static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  (void)np;
+  if (!need_inputs(I, nin, 1, 3)) return false;
+  out[0] = in[0];
+  if (np->n_output > 1 && *np->output[1]) { /* Dropout's mask: all ones in inference */
+    Value *m = value_new(I->g, "mask", VK_CONST, DT_BOOL, in[0]->shape);
+    m->data = arena_alloc(&I->g->arena, (size_t)shape_numel_static(in[0]->shape) + 1);
+    memset(m->data, 1, (size_t)shape_numel_static(in[0]->shape));
+    out[1] = m;
+  }
+  return true;
+}
+
+static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, nin, 1, 1)) return false;
+  Shape s = in[0]->shape;
+  if (shape_has_batch(s)) return unsupported(I, "Shape", "Shape of a value with the batch dimension");
+  int64_t lo = attr_i(np, "start", 0), hi = attr_i(np, "end", s.rank);
+  lo = lo < 0 ? lo + s.rank : lo;
+  hi = hi < 0 ? hi + s.rank : hi;
+  lo = lo < 0 ? 0 : lo > s.rank ? s.rank : lo;
+  hi = hi < lo ? lo : hi > s.rank ? s.rank : hi;
+  out[0] = int64_const(I, "shape", 1, s.d + lo, (int)(hi - lo));
+  return true;
+}
+
+static bool h_size(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  (void)np;
+  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (shape_has_batch(in[0]->shape)) return unsupported(I, "Size", "Size of a value with the batch dimension");
+  int64_t n = shape_numel_static(in[0]->shape);
+  out[0] = int64_const(I, "size", 0, &n, 1);
+  return true;
+}
+
+/* Reshape, Flatten, Squeeze, Unsqueeze: a reshape to a shape known now. */
+static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, nin, 1, 2)) return false;
+  Shape x = in[0]->shape, s = {0, {0}};
+  int64_t *d = NULL;
+  int n = 0;
+  const Onnx__AttributeProto *a = attr(np, "shape");
+  if (nin == 2 && !const_ints(in[1], &d, &n, &I->g->arena))
+    return unsupported(I, "Reshape", "the shape input must be a constant (nn2c needs it at compile time)");
+  if (nin == 1 && a) d = a->ints, n = (int)a->n_ints;
+  if (n > MAX_RANK) return fail(I, "shape has %d dimensions", n);
+  int infer = -1;
+  int64_t known = 1;
+  for (int i = 0; i < n; i++) {
+    s.d[i] = d[i] == 0 && !attr_i(np, "allowzero", 0) ? (i < x.rank ? x.d[i] : 0) : d[i];
+    if (s.d[i] == -1 && infer < 0) infer = i;
+    else if (s.d[i] < 0) return fail(I, "bad shape entry %lld", (long long)d[i]);
+    else known *= s.d[i];
+  }
+  s.rank = n;
+  if (infer >= 0) s.d[infer] = known ? shape_numel_static(x) / known : 0;
+  if (shape_numel_static(s) != shape_numel_static(x))
+    return fail(I, "cannot reshape %s to %s", shape_str(&I->g->arena, x), shape_str(&I->g->arena, s));
+  return (out[0] = reshape_to(I, in[0], s)) != NULL;
+}
+
+static bool h_flatten(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, nin, 1, 1)) return false;
+  Shape x = in[0]->shape;
+  int64_t ax = attr_i(np, "axis", 1);
+  if (ax < 0) ax += x.rank;
+  if (ax < 0 || ax > x.rank) return fail(I, "axis %lld out of range", (long long)attr_i(np, "axis", 1));
+  int64_t a = 1, b = 1;
+  for (int i = 0; i < x.rank; i++) *(i < ax ? &a : &b) *= x.d[i];
+  return (out[0] = reshape_to(I, in[0], shape_make(2, (int64_t[]){a, b}))) != NULL;
+}
+
+/* Axes of Squeeze/Unsqueeze: an attribute before opset 13, an input since. */
+static bool axes_of(Imp *I, NodeP *np, Value **in, int nin, int64_t **ax, int *n) {
+  const Onnx__AttributeProto *a = attr(np, "axes");
+  if (a) *ax = a->ints, *n = (int)a->n_ints;
+  else if (nin < 2) *ax = NULL, *n = 0;
+  else if (!const_ints(in[1], ax, n, &I->g->arena))
+    return unsupported(I, np->op_type, "the axes input must be a constant (nn2c needs it at compile time)");
+  return true;
+}
+
+static bool h_squeeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  int64_t *ax;
+  int n;
+  if (!need_inputs(I, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
+  Shape x = in[0]->shape, s = {0, {0}};
+  bool drop[MAX_RANK] = {false};
+  for (int i = 0; i < n; i++) {
+    int k = normalize_axis(ax[i], x.rank);
+    if (k < 0 || x.d[k] != 1) return fail(I, "cannot squeeze axis %lld of %s", (long long)ax[i], shape_str(&I->g->arena, x));
+    drop[k] = true;
+  }
+  for (int i = 0; i < x.rank; i++)
+    if (!(n ? drop[i] : x.d[i] == 1)) s.d[s.rank++] = x.d[i];
+  return (out[0] = reshape_to(I, in[0], s)) != NULL;
+}
+
+static bool h_unsqueeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  int64_t *ax;
+  int n;
+  if (!need_inputs(I, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
+  Shape x = in[0]->shape, s = {0, {0}};
+  int rank = x.rank + n;
+  if (rank > MAX_RANK) return unsupported(I, "rank", "result has rank %d", rank);
+  bool ins[MAX_RANK] = {false};
+  for (int i = 0; i < n; i++) {
+    int k = normalize_axis(ax[i], rank);
+    if (k < 0 || ins[k]) return fail(I, "bad axis %lld", (long long)ax[i]);
+    ins[k] = true;
+  }
+  for (int i = 0, j = 0; i < rank; i++) s.d[i] = ins[i] ? 1 : x.d[j++];
+  s.rank = rank;
+  return (out[0] = reshape_to(I, in[0], s)) != NULL;
+}
+
+/* MatMul: numpy semantics on top of the 2-D matmul op (1-D operands and a
+ * stack of rows against one matrix). */
+static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  (void)np;
+  if (!need_inputs(I, nin, 2, 2)) return false;
+  Shape a = in[0]->shape, b = in[1]->shape;
+  if (a.rank == 0 || b.rank == 0) return fail(I, "MatMul operands must not be scalars");
+  if (b.rank > 2) return unsupported(I, "MatMul", "batched MatMul (second operand of rank %d) is not supported yet", b.rank);
+  int64_t k = a.d[a.rank - 1], rows = shape_numel_static(a) / (k ? k : 1);
+  Value *A = reshape_to(I, in[0], shape_make(2, (int64_t[]){rows, k}));
+  Value *B = b.rank == 1 ? reshape_to(I, in[1], shape_make(2, (int64_t[]){b.d[0], 1})) : in[1];
+  Value *c = A && B ? mk2(I, OP_MATMUL, A, B) : NULL;
+  if (!c) return false;
+  Shape s = a;
+  s.rank--;
+  if (b.rank == 2) s.d[s.rank++] = b.d[1];
+  return (out[0] = reshape_to(I, c, s)) != NULL;
+}
+
+/* Gemm: alpha op(A) op(B) + beta C. */
+static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, nin, 2, 3)) return false;
+  Node *n = mk(I, OP_MATMUL, 2, in);
+  node_set_int(I->g, n, "transa", attr_i(np, "transA", 0));
+  node_set_int(I->g, n, "transb", attr_i(np, "transB", 0));
+  if (!finish(I, n)) return false;
+  Value *y = n->out[0];
+  double alpha = attr_f(np, "alpha", 1), beta = attr_f(np, "beta", 1);
+  if (alpha != 1 && !(y = mk2(I, OP_MUL, y, scalar_like(I, y, alpha)))) return false;
+  if (nin == 3 && in[2] && beta != 0) {
+    Value *c = beta == 1 ? in[2] : mk2(I, OP_MUL, in[2], scalar_like(I, in[2], beta));
+    if (!c || !(y = mk2(I, OP_ADD, y, c))) return false;
+  }
+  out[0] = y;
+  return true;
+}
+
+/* Softmax family: before opset 13 the input is seen as 2-D around `axis`
+ * (default 1); since, the op works along one axis (default -1). */
+static bool h_softmax(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, nin, 1, 1)) return false;
+  OpKind op = !strcmp(np->op_type, "Softmax") ? OP_SOFTMAX : OP_LOG_SOFTMAX;
+  Shape x = in[0]->shape;
+  int64_t ax = attr_i(np, "axis", I->opset < 13 ? 1 : -1);
+  int k = normalize_axis(ax, x.rank > 0 ? x.rank : 1);
+  if (k < 0) return fail(I, "axis %lld out of range", (long long)ax);
+  if (I->opset >= 13 && k != x.rank - 1)
+    return unsupported(I, np->op_type, "%s over an axis other than the last is not supported yet", np->op_type);
+  int64_t a = 1, b = 1;
+  for (int i = 0; i < x.rank; i++) *(i < k ? &a : &b) *= x.d[i];
+  Value *r = reshape_to(I, in[0], shape_make(2, (int64_t[]){a, b}));
+  Value *y = r ? mk1(I, op, r) : NULL;
+  return y && (out[0] = reshape_to(I, y, x)) != NULL;
+}
+
+static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (nin >= 3 && in[2] && (in[2]->kind != VK_CONST || ((uint8_t *)in[2]->data)[0]))
+    return unsupported(I, "Dropout", "Dropout in training mode is not supported in inference");
+  return h_identity(I, np, in, nin > 1 ? 1 : nin, out);
+}
+
+static const struct {
+  const char *op;
+  Handler fn;
+} handlers[] = {
+  {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
+  {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
+  {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},        {"Softmax", h_softmax},
+  {"LogSoftmax", h_softmax},
+};
+
+/* IR ops whose ops.def names an ONNX op but whose form differs (layout,
+ * attributes): the generic path must not take them. */
+static const char *not_generic[] = {"Conv", "MaxPool", "AveragePool", NULL};
+
+static bool import_node(Imp *I, NodeP *np) {
+  I->node = np;
+  const char *dom = np->domain && *np->domain ? np->domain : "ai.onnx";
+  if (!np->op_type) return fail(I, "node without an op type");
+  if (strcmp(dom, "ai.onnx"))
+    return unsupported(I, np->op_type, "unsupported op %s (%s, opset %lld) at node %s", np->op_type, dom, 0LL,
+                       node_name(np));
+  Value *in[64] = {0}, *out[16] = {0};
+  if (np->n_input > 64 || np->n_output > 16) return fail(I, "too many inputs or outputs");
+  for (size_t i = 0; i < np->n_input; i++) {
+    if (!np->input[i] || !*np->input[i]) continue; /* optional input left out */
+    in[i] = lookup(I, np->input[i]);
+    if (!in[i]) return fail(I, "input '%s' is not defined before the node (a dangling name or a cycle)", np->input[i]);
+  }
+  int nin = (int)np->n_input;
+  while (nin > 0 && !in[nin - 1]) nin--;
+  bool ok = false, found = false;
+  for (size_t k = 0; k < sizeof handlers / sizeof handlers[0] && !found; k++)
+    if (!strcmp(handlers[k].op, np->op_type)) ok = handlers[k].fn(I, np, in, nin, out), found = true;
+  if (!found) {
+    int op = find_ir_op(np->op_type);
+    for (int k = 0; not_generic[k]; k++)
+      if (!strcmp(not_generic[k], np->op_type)) op = -1;
+    if (op < 0)
+      return unsupported(I, np->op_type, "unsupported op %s (%s, opset %lld) at node %s", np->op_type, dom,
+                         (long long)I->opset, node_name(np));
+    ok = generic(I, np, op, in, out);
+  }
+  if (!ok) return false;
+  for (size_t k = 0; k < np->n_output; k++) {
+    if (!np->output[k] || !*np->output[k]) continue;
+    if (!out[k]) return unsupported(I, np->op_type, "output %zu of %s is not supported", k, np->op_type);
+    if (lookup(I, np->output[k])) return fail(I, "value '%s' is defined twice", np->output[k]);
+    if (!value_bound(I, out[k])) out[k]->name = graph_unique_name(I->g, c_name(I, np->output[k]));
+    bind(I, np->output[k], out[k]);
+  }
+  return true;
+}
+
+/* ---- the whole model ---- */
+
+static bool read_opsets(Imp *I) {
+  I->opset = -1;
+  for (size_t i = 0; i < I->model->n_opset_import; i++) {
+    const Onnx__OperatorSetIdProto *o = I->model->opset_import[i];
+    if ((!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")) && o->has_version) I->opset = o->version;
+  }
+  if (I->opset < 1) return fail(I, "the model imports no ai.onnx opset");
+  if (I->opset > 17) return unsupported(I, "opset", "opset %lld is newer than nn2c knows (17)", (long long)I->opset);
+  return true;
+}
+
+static bool import_graph(Imp *I) {
+  const Onnx__GraphProto *gp = I->model->graph;
+  if (!gp) return fail(I, "the model has no graph");
+  if (!read_opsets(I) || !import_inputs(I, gp)) return false;
+  for (size_t i = 0; i < gp->n_node; i++)
+    if (!import_node(I, gp->node[i])) return false;
+  I->node = NULL;
+  if (!gp->n_output) return fail(I, "the graph has no outputs");
+  for (size_t i = 0; i < gp->n_output; i++) {
+    const char *name = gp->output[i]->name;
+    Value *v = name ? lookup(I, name) : NULL;
+    if (!v) return fail(I, "graph output '%s' is not computed by any node", name ? name : "");
+    graph_add_output(I->g, v);
+  }
+  return true;
+}
+
+static Onnx__ModelProto *unpack_model(const char *path) {
+  size_t len;
+  char *data = read_whole_file(path, &len);
+  if (!data) {
+    error_plain("cannot read '%s'", path);
+    return NULL;
+  }
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)data);
+  free(data);
+  if (!m) error_plain("%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
+  return m;
+}
+
+Graph *onnx_import(const char *path, const OnnxOptions *o, OnnxStatus *st) {
+  static const OnnxOptions none = {0};
+  if (st) *st = (OnnxStatus){0};
+  Onnx__ModelProto *m = unpack_model(path);
+  if (!m) return NULL;
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  Graph *g = graph_new(NULL);
+  Imp I = {g, o ? o : &none, st, path, 0, m, NULL, 0, 0, NULL};
+  char *name = arena_strndup(&g->arena, base, strcspn(base, "."));
+  g->name = c_name(&I, name);
+  bool ok = import_graph(&I);
+  onnx__model_proto__free_unpacked(m, NULL);
+  free(I.b);
+  if (!ok) {
+    graph_free(g);
+    return NULL;
+  }
+  graph_compact(g);
+  return g;
+}
+
+void *onnx_read_tensor(const char *path, DType *t, Shape *s) {
+  size_t len;
+  char *data = read_whole_file(path, &len);
+  if (!data) {
+    error_plain("cannot read '%s'", path);
+    return NULL;
+  }
+  Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, (const uint8_t *)data);
+  free(data);
+  if (!tp) {
+    error_plain("%s: not a valid TensorProto", path);
+    return NULL;
+  }
+  Graph *g = graph_new(NULL);
+  Imp I = {g, NULL, NULL, path, 0, NULL, NULL, 0, 0, NULL};
+  Value *v = tensor_const(&I, tp, "t");
+  void *r = NULL;
+  if (v) {
+    size_t bytes = (size_t)shape_numel_static(v->shape) * (size_t)dtype_size(v->dtype);
+    r = memcpy(xmalloc(bytes ? bytes : 1), v->data, bytes);
+    *t = v->dtype;
+    *s = v->shape;
+  }
+  onnx__tensor_proto__free_unpacked(tp, NULL);
+  graph_free(g);
+  return r;
+}

@@ -1,0 +1,443 @@
+/* onnx_test.c - `nn2c test-onnx CASE_DIR...`: ONNX backend-test cases
+ * (model.onnx, test_data_set_N/input_K.pb, output_K.pb) through the
+ * interpreter and through emitted C.
+ *
+ * 1. Per case: import, run the inference pipeline, run the interpreter on
+ *    each data set and compare; emit the model's C and a small harness
+ *    (main.c reads raw inputs, calls NAME_run, writes raw outputs).
+ * 2. One Makefile builds every harness; `make -k -jN` runs the compiler
+ *    jobs in parallel and a case that does not compile fails alone.
+ * 3. Run each harness per data set and compare its outputs.
+ * Tolerance (ONNX's): |got - want| <= atol + rtol |want| with rtol 1e-3,
+ * atol 1e-7, or at most 4 units in the last place (the ULP allowance covers
+ * libm differences near zero, where rtol is tiny). NaN matches NaN;
+ * integers and bools match exactly. */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codegen/codegen.h"
+#include "interp/interp.h"
+#include "onnx.h"
+
+#define RTOL 1e-3
+#define ATOL 1e-7
+#define ULPS 4
+#define MAX_SETS 8
+#define MAX_IO 16
+
+typedef enum { C_PASS, C_FAIL, C_UNSUPPORTED } CaseStatus;
+
+typedef struct {
+  const char *dir, *name, *work;
+  CaseStatus st;
+  char why[200];
+  int nsets, nin, nout;
+  bool emitted;
+} Case;
+
+static bool is_dir(const char *p) {
+  struct stat s;
+  return stat(p, &s) == 0 && S_ISDIR(s.st_mode);
+}
+
+static bool is_file(const char *p) {
+  struct stat s;
+  return stat(p, &s) == 0 && S_ISREG(s.st_mode);
+}
+
+static void set_status(Case *c, CaseStatus st, const char *fmt, ...) {
+  if (c->st != C_PASS) return; /* keep the first reason */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->why, sizeof c->why, fmt, ap);
+  va_end(ap);
+  c->st = st;
+}
+
+/* ---- comparison ---- */
+
+static int64_t ordered_bits(double v, bool f32) {
+  if (f32) {
+    float f = (float)v;
+    int32_t i;
+    memcpy(&i, &f, 4);
+    return i < 0 ? (int64_t)INT32_MIN - i : i;
+  }
+  int64_t i;
+  memcpy(&i, &v, 8);
+  return i < 0 ? INT64_MIN - i : i;
+}
+
+static bool close_enough(double got, double want, bool f32) {
+  if (isnan(want) || isnan(got)) return isnan(want) && isnan(got);
+  if (isinf(want) || isinf(got)) return got == want;
+  if (fabs(got - want) <= ATOL + RTOL * fabs(want)) return true;
+  int64_t d = ordered_bits(got, f32) - ordered_bits(want, f32);
+  return d <= ULPS && d >= -ULPS;
+}
+
+/* Compares n elements of dtype t; describes the first mismatch in why. */
+static bool compare(DType t, const void *got, const void *want, int64_t n, char *why, size_t wn) {
+  Tensor g = {t, shape_scalar(), n, (void *)got}, w = {t, shape_scalar(), n, (void *)want};
+  for (int64_t i = 0; i < n; i++) {
+    bool ok;
+    if (t == DT_I64 || t == DT_U64) ok = ((const int64_t *)got)[i] == ((const int64_t *)want)[i];
+    else if (dtype_is_float(t)) ok = close_enough(tensor_get(&g, i), tensor_get(&w, i), t == DT_F32);
+    else ok = tensor_get(&g, i) == tensor_get(&w, i);
+    if (!ok) {
+      snprintf(why, wn, "element %lld is %.9g, expected %.9g", (long long)i, tensor_get(&g, i), tensor_get(&w, i));
+      return false;
+    }
+  }
+  return true;
+}
+
+/* ---- per case: import, interpreter, emission ---- */
+
+static char *pathf(Arena *a, const char *fmt, ...) {
+  Buf b = {0};
+  va_list ap;
+  va_start(ap, fmt);
+  buf_vprintf(&b, fmt, ap);
+  va_end(ap);
+  char *s = arena_strdup(a, b.data);
+  buf_free(&b);
+  return s;
+}
+
+static Value *graph_input(Graph *g, int k) {
+  for (int i = 0; i < g->nvalues; i++)
+    if (g->values[i]->kind == VK_INPUT && k-- == 0) return g->values[i];
+  return NULL;
+}
+
+/* Loads set s's tensors of one kind ("input"/"output"); returns how many. */
+static int load_set(Arena *a, Case *c, int s, const char *kind, void **data, DType *t, Shape *sh) {
+  int n = 0;
+  for (; n < MAX_IO; n++) {
+    char *p = pathf(a, "%s/test_data_set_%d/%s_%d.pb", c->dir, s, kind, n);
+    if (!is_file(p)) break;
+    data[n] = onnx_read_tensor(p, &t[n], &sh[n]);
+    if (!data[n]) {
+      set_status(c, C_FAIL, "cannot read %s", p);
+      break;
+    }
+  }
+  return n;
+}
+
+static void free_set(void **d, int n) {
+  for (int i = 0; i < n; i++) free(d[i]);
+}
+
+static bool check_outputs(Case *c, Graph *g, void **got, void **want, DType *wt, Shape *ws, int nw, const char *who) {
+  if (nw != g->noutputs) {
+    set_status(c, C_FAIL, "%d expected outputs, the model has %d", nw, g->noutputs);
+    return false;
+  }
+  for (int k = 0; k < nw; k++) {
+    Value *o = g->outputs[k];
+    char why[160];
+    if (o->dtype != wt[k] || shape_numel_static(o->shape) != shape_numel_static(ws[k])) {
+      set_status(c, C_FAIL, "output %d is %s%s, expected %s%s", k, dtype_name(o->dtype), shape_str(&g->arena, o->shape),
+                 dtype_name(wt[k]), shape_str(&g->arena, ws[k]));
+      return false;
+    }
+    if (!compare(o->dtype, got[k], want[k], shape_numel_static(o->shape), why, sizeof why)) {
+      set_status(c, C_FAIL, "%s output %d: %s", who, k, why);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Runs the interpreter on every data set and writes the raw inputs for the harness. */
+static void run_sets(Case *c, Graph *g, Arena *a) {
+  for (int s = 0; s < MAX_SETS; s++) {
+    if (!is_dir(pathf(a, "%s/test_data_set_%d", c->dir, s))) break;
+    void *in[MAX_IO], *want[MAX_IO];
+    DType it[MAX_IO], wt[MAX_IO];
+    Shape is[MAX_IO], ws[MAX_IO];
+    int ni = load_set(a, c, s, "input", in, it, is), nw = load_set(a, c, s, "output", want, wt, ws);
+    Feed feeds[MAX_IO];
+    bool ok = c->st == C_PASS;
+    for (int k = 0; k < ni && ok; k++) {
+      Value *v = graph_input(g, k);
+      ok = v && v->dtype == it[k] && shape_eq(v->shape, is[k]);
+      if (!ok) set_status(c, C_FAIL, "input %d does not match the model's inputs", k);
+      else feeds[k] = (Feed){v->name, in[k]};
+      if (ok) ok = write_whole_file(pathf(a, "%s/set%d_in%d.bin", c->work, s, k), in[k],
+                                   (size_t)(shape_numel_static(is[k]) * dtype_size(it[k])));
+    }
+    if (ok && graph_input(g, ni)) set_status(c, C_FAIL, "data set %d has %d inputs; the model needs more", s, ni), ok = false;
+    InterpRun r = {0};
+    float dummy[16] = {0};
+    if (ok && !interp_run(g, dummy, dummy, feeds, ni, 1, 0, &r)) set_status(c, C_FAIL, "interpreter failed"), ok = false;
+    if (ok) {
+      void *got[MAX_IO];
+      for (int k = 0; k < g->noutputs && k < MAX_IO; k++) got[k] = r.vals[g->outputs[k]->id].data;
+      check_outputs(c, g, got, want, wt, ws, nw, "interpreter");
+    }
+    interp_run_free(&r);
+    free_set(in, ni);
+    free_set(want, nw);
+    c->nsets = s + 1;
+    c->nin = ni;
+    c->nout = nw;
+  }
+}
+
+static const char *harness =
+  "\n/* test harness: argv[1] is the data-set prefix */\n#include <stdio.h>\n#include <stdlib.h>\n\n"
+  "static void *load(const char *prefix, int k, size_t n) {\n  char p[4096];\n  void *d = calloc(n ? n : 1, 1);\n"
+  "  FILE *f;\n  sprintf(p, \"%s_in%d.bin\", prefix, k);\n  f = fopen(p, \"rb\");\n"
+  "  if (!f || !d || fread(d, 1, n, f) != n) exit(3);\n  fclose(f);\n  return d;\n}\n\n"
+  "static void save(const char *prefix, int k, const void *d, size_t n) {\n  char p[4096];\n  FILE *f;\n"
+  "  sprintf(p, \"%s_out%d.bin\", prefix, k);\n  f = fopen(p, \"wb\");\n  if (!f || fwrite(d, 1, n, f) != n) exit(4);\n"
+  "  fclose(f);\n}\n\n";
+
+static void emit_harness(Buf *b, Graph *g) {
+  buf_printf(b, "#include \"model.c\"\n%s", harness);
+  int nin = 0;
+  for (int i = 0; i < g->nvalues; i++) nin += g->values[i]->kind == VK_INPUT;
+  buf_printf(b, "int main(int argc, char **argv) {\n  model_Model m;\n  const void *in[%d];\n  void *out[%d];\n  int k;\n",
+             nin ? nin : 1, g->noutputs);
+  buf_puts(b, "  if (argc < 2) return 2;\n  memset(&m, 0, sizeof m);\n  m.max_batch = 1;\n"
+              "  m.params = calloc(model_PARAM_FLOATS + 1, sizeof(float));\n"
+              "  m.state = calloc(model_STATE_FLOATS + 1, sizeof(float));\n  m.arena = malloc(model_arena_bytes(1) + 64);\n");
+  for (int k = 0; k < nin; k++) {
+    Value *v = graph_input(g, k);
+    buf_printf(b, "  in[%d] = load(argv[1], %d, %lld);\n", k, k, (long long)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
+  }
+  for (int k = 0; k < g->noutputs; k++) {
+    Value *v = g->outputs[k];
+    buf_printf(b, "  out[%d] = calloc(%lld + 1, 1);\n", k, (long long)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
+  }
+  buf_puts(b, "  if (model_run(&m, in, out, 1)) return 5;\n");
+  for (int k = 0; k < g->noutputs; k++) {
+    Value *v = g->outputs[k];
+    buf_printf(b, "  save(argv[1], %d, out[%d], %lld);\n", k, k, (long long)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
+  }
+  buf_printf(b, "  for (k = 0; k < %d; k++) free((void *)in[k]);\n  for (k = 0; k < %d; k++) free(out[k]);\n", nin, g->noutputs);
+  buf_puts(b, "  free(m.params);\n  free(m.state);\n  free(m.arena);\n  return 0;\n}\n");
+}
+
+static bool emit_case(Case *c, Graph *g, CompiledGraph *cg) {
+  Model *m = model_new_imported(pathf(&g->arena, "%s/model.onnx", c->dir), "model", NULL, NULL);
+  CodegenInput in = {"model", false, *cg, {0}, {0}};
+  Buf h = {0}, src = {0}, hb = {0};
+  codegen_model(m, &in, &h, &src);
+  emit_harness(&hb, g);
+  Arena *a = &g->arena;
+  bool ok = write_whole_file(pathf(a, "%s/model.h", c->work), h.data, h.len) &&
+            write_whole_file(pathf(a, "%s/model.c", c->work), src.data, src.len) &&
+            write_whole_file(pathf(a, "%s/main.c", c->work), hb.data, hb.len);
+  buf_free(&h);
+  buf_free(&src);
+  buf_free(&hb);
+  model_free(m);
+  if (!ok) set_status(c, C_FAIL, "cannot write %s", c->work);
+  return ok;
+}
+
+static void prepare_case(Case *c) {
+  Arena a = {0};
+  OnnxStatus st;
+  Graph *g = onnx_import(pathf(&a, "%s/model.onnx", c->dir), NULL, &st);
+  if (!g) {
+    set_status(c, st.unsupported ? C_UNSUPPORTED : C_FAIL, "%s", st.unsupported ? st.what : "import failed");
+    arena_free(&a);
+    return;
+  }
+  CompiledGraph cg = {0};
+  cg.g = g;
+  cg.plan.verify = true;
+  if (!pass_run_pipeline(g, &cg.plan, PIPELINE_INFER)) set_status(c, C_FAIL, "compile pipeline failed");
+  if (c->st == C_PASS && mkdir(c->work, 0777) != 0 && errno != EEXIST) set_status(c, C_FAIL, "cannot create %s", c->work);
+  if (c->st == C_PASS) run_sets(c, g, &a);
+  if (c->st == C_PASS) c->emitted = emit_case(c, g, &cg);
+  graph_free(g);
+  arena_free(&a);
+}
+
+/* Each case is prepared in a child process, `jobs` at a time: an internal
+ * error (an assert) in one case then fails that case alone. The child sends
+ * its Case back through a pipe. */
+static void prepare_all(Case *cs, int n, int jobs) {
+  pid_t *pid = xcalloc((size_t)n, sizeof(pid_t));
+  int *fd = xcalloc((size_t)n, sizeof(int));
+  for (int i = 0, done = 0; done < n;) {
+    if (i < n && i - done < jobs) {
+      int p[2];
+      if (pipe(p) != 0) p[0] = p[1] = -1;
+      fflush(NULL);
+      pid[i] = fork();
+      if (pid[i] == 0) {
+        close(p[0]);
+        freopen("/dev/null", "w", stderr);
+        prepare_case(&cs[i]);
+        ssize_t w = write(p[1], &cs[i], sizeof(Case));
+        _exit(w == (ssize_t)sizeof(Case) ? 0 : 1);
+      }
+      close(p[1]);
+      fd[i++] = p[0];
+      continue;
+    }
+    Case got;
+    ssize_t r = read(fd[done], &got, sizeof got);
+    int status = 0;
+    waitpid(pid[done], &status, 0);
+    close(fd[done]);
+    if (r == (ssize_t)sizeof got) cs[done] = got;
+    else set_status(&cs[done], C_FAIL, "internal error while compiling (status %d)", status);
+    done++;
+  }
+  free(pid);
+  free(fd);
+}
+
+/* ---- compiling and running the emitted C ---- */
+
+static bool build_all(Case *cs, int n, const char *work, int jobs, const char *cc) {
+  Buf mk = {0};
+  buf_printf(&mk, "CC = %s\nCFLAGS = -std=c99 -O0 -Wall -Wextra -Werror -pedantic\nall:", cc);
+  for (int i = 0; i < n; i++)
+    if (cs[i].emitted) buf_printf(&mk, " %s/run", cs[i].work);
+  buf_puts(&mk, "\n\n");
+  for (int i = 0; i < n; i++)
+    if (cs[i].emitted)
+      buf_printf(&mk, "%s/run: %s/main.c %s/model.c %s/model.h\n\t@$(CC) $(CFLAGS) %s/main.c -o $@ -lm 2> %s/cc.log\n\n",
+                 cs[i].work, cs[i].work, cs[i].work, cs[i].work, cs[i].work, cs[i].work);
+  char *mf = xmalloc(strlen(work) + 16);
+  sprintf(mf, "%s/Makefile", work);
+  bool ok = write_whole_file(mf, mk.data, mk.len);
+  buf_free(&mk);
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "make -k -s -j%d -f '%s' > /dev/null 2>&1", jobs, mf);
+  free(mf);
+  if (ok && system(cmd) == -1) ok = false;
+  return ok;
+}
+
+static void first_line(const char *path, char *out, size_t n) {
+  char *t = read_whole_file(path, NULL);
+  snprintf(out, n, "%s", t ? t : "");
+  char *nl = strchr(out, '\n');
+  if (nl) *nl = 0;
+  free(t);
+}
+
+static void run_emitted(Case *c) {
+  Arena a = {0};
+  char *exe = pathf(&a, "%s/run", c->work);
+  if (!is_file(exe)) {
+    char line[160];
+    first_line(pathf(&a, "%s/cc.log", c->work), line, sizeof line);
+    set_status(c, C_FAIL, "emitted C does not compile: %s", line);
+  }
+  for (int s = 0; s < c->nsets && c->st == C_PASS; s++) {
+    char *prefix = pathf(&a, "%s/set%d", c->work, s);
+    int rc = system(pathf(&a, "timeout 60 '%s' '%s' > /dev/null 2>&1", exe, prefix));
+    if (rc != 0) {
+      set_status(c, C_FAIL, "emitted C exited with status %d on data set %d", rc, s);
+      break;
+    }
+    void *want[MAX_IO], *got[MAX_IO] = {0};
+    DType wt[MAX_IO];
+    Shape ws[MAX_IO];
+    int nw = load_set(&a, c, s, "output", want, wt, ws);
+    bool ok = true;
+    for (int k = 0; k < nw && ok; k++) {
+      size_t bytes = (size_t)(shape_numel_static(ws[k]) * dtype_size(wt[k]));
+      size_t len = 0;
+      got[k] = read_whole_file(pathf(&a, "%s_out%d.bin", prefix, k), &len);
+      ok = got[k] && len == bytes;
+      if (!ok) set_status(c, C_FAIL, "emitted C wrote no output %d", k);
+      char why[160];
+      if (ok && !compare(wt[k], got[k], want[k], shape_numel_static(ws[k]), why, sizeof why))
+        set_status(c, C_FAIL, "emitted C output %d: %s", k, why), ok = false;
+    }
+    free_set(got, nw);
+    free_set(want, nw);
+  }
+  arena_free(&a);
+}
+
+/* ---- driver ---- */
+
+static void add_cases(Vec *dirs, const char *d) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s/model.onnx", d);
+  if (is_file(p)) {
+    vec_push(dirs, xstrdup(d));
+    return;
+  }
+  /* a folder of cases: every test_* subfolder, sorted for stable output */
+  char cmd[4200];
+  snprintf(cmd, sizeof cmd, "ls -1 '%s' 2>/dev/null", d);
+  FILE *f = popen(cmd, "r");
+  while (f && fgets(p, sizeof p, f)) {
+    p[strcspn(p, "\n")] = 0;
+    char sub[8300];
+    snprintf(sub, sizeof sub, "%s/%s/model.onnx", d, p);
+    if (is_file(sub)) {
+      sub[strlen(sub) - strlen("/model.onnx")] = 0;
+      vec_push(dirs, xstrdup(sub));
+    }
+  }
+  if (f) pclose(f);
+}
+
+int onnx_test_main(int argc, char **argv) {
+  int jobs = 2;
+  const char *work = NULL, *cc = getenv("CC") ? getenv("CC") : "cc";
+  Vec dirs = {0};
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-j") && i + 1 < argc) jobs = atoi(argv[++i]);
+    else if (!strncmp(argv[i], "-j", 2) && argv[i][2]) jobs = atoi(argv[i] + 2);
+    else if (!strcmp(argv[i], "--work") && i + 1 < argc) work = argv[++i];
+    else if (argv[i][0] == '-') {
+      error_plain("test-onnx: unknown option '%s' (usage: nn2c test-onnx [-j N] [--work DIR] CASE_DIR...)", argv[i]);
+      return 1;
+    } else add_cases(&dirs, argv[i]);
+  }
+  if (!dirs.len) {
+    error_plain("test-onnx: no cases found (usage: nn2c test-onnx [-j N] [--work DIR] CASE_DIR...)");
+    return 1;
+  }
+  char tmp[] = "/tmp/nn2c-onnx-XXXXXX";
+  if (!work && !(work = mkdtemp(tmp))) {
+    error_plain("test-onnx: cannot create a work folder");
+    return 1;
+  }
+  mkdir(work, 0777);
+  Case *cs = xcalloc((size_t)dirs.len, sizeof(Case));
+  Arena a = {0};
+  for (int i = 0; i < dirs.len; i++) {
+    Case *c = &cs[i];
+    c->dir = dirs.items[i];
+    c->name = strrchr(c->dir, '/') ? strrchr(c->dir, '/') + 1 : c->dir;
+    c->work = pathf(&a, "%s/%s", work, c->name);
+  }
+  prepare_all(cs, dirs.len, jobs > 0 ? jobs : 1);
+  build_all(cs, dirs.len, work, jobs > 0 ? jobs : 1, cc);
+  int pass = 0, failn = 0, skip = 0;
+  for (int i = 0; i < dirs.len; i++) {
+    Case *c = &cs[i];
+    if (c->st == C_PASS) run_emitted(c);
+    if (c->st == C_PASS) printf("PASS %s\n", c->name), pass++;
+    else if (c->st == C_FAIL) printf("FAIL %s %s\n", c->name, c->why), failn++;
+    else printf("UNSUPPORTED %s %s\n", c->name, c->why), skip++;
+    fflush(stdout);
+  }
+  printf("%d passed, %d failed, %d skipped\n", pass, failn, skip);
+  for (int i = 0; i < dirs.len; i++) free(dirs.items[i]);
+  vec_free(&dirs);
+  free(cs);
+  arena_free(&a);
+  return failn ? 1 : 0;
+}

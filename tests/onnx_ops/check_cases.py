@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""check_cases.py NN2C OPS_DEF CASE_DIR... - runs ONNX backend node test cases
+through nn2c's interpreter without the ONNX importer: each single-node model
+becomes an IR graph whose inputs are constants, `--passes=shape,constfold`
+computes the node with the interpreter kernels, and the folded outputs are
+compared with the case's expected outputs (rtol 1e-3, atol 1e-5).
+Shape-like inputs become attributes named after the ONNX input, as
+docs/contracts say. Needs python3-onnx; exits 77 (skip) without it.
+Prints PASS/FAIL/UNSUPPORTED per case and a summary; exits 1 on a FAIL."""
+import os, re, subprocess, sys
+try:
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+except ImportError:
+    print("skip: python3-onnx is not installed")
+    sys.exit(77)
+
+# ONNX inputs that are compile-time parameters: position -> attribute name.
+ATTR_INPUTS = {
+    'Reshape': {1: 'shape'}, 'Expand': {1: 'shape'}, 'Tile': {1: 'repeats'},
+    'Slice': {1: 'starts', 2: 'ends', 3: 'axes', 4: 'steps'},
+    'Pad': {1: 'pads', 2: 'constant_value', 3: 'axes'}, 'Squeeze': {1: 'axes'},
+    'Unsqueeze': {1: 'axes'}, 'Split': {1: 'split'}, 'OneHot': {1: 'depth', 2: 'values'},
+    'Range': {0: 'start', 1: 'limit', 2: 'delta'}, 'Resize': {1: 'roi', 2: 'scales', 3: 'sizes'},
+    'Upsample': {1: 'scales'}, 'ConstantOfShape': {0: 'input'}, 'Trilu': {1: 'k'},
+}
+DTYPES = {np.float32: 'f32', np.float64: 'f64', np.int8: 'i8', np.int16: 'i16', np.int32: 'i32',
+          np.int64: 'i64', np.uint8: 'u8', np.uint16: 'u16', np.uint32: 'u32', np.uint64: 'u64',
+          np.bool_: 'bool'}
+LIST_ATTRS = {'axes', 'pads', 'shape', 'repeats', 'starts', 'ends', 'steps', 'split', 'values',
+              'roi', 'scales', 'sizes', 'input'}
+
+
+def num(v, isfloat):
+    if isfloat:
+        s = repr(float(v))
+        return s if ('.' in s or 'e' in s or 'n' in s) else s + '.0'
+    return str(int(v))
+
+
+def attr_text(name, a):
+    isfloat = a.dtype.kind == 'f'
+    if a.ndim == 0 and name not in LIST_ATTRS:
+        return f'{name}={num(a.item(), isfloat)}'
+    return f'{name}=[' + ', '.join(num(x, isfloat) for x in a.flatten()) + ']'
+
+
+def onnx_attr(a):
+    v = onnx.helper.get_attribute_value(a)
+    if isinstance(v, bytes):
+        return [f'{a.name}="{v.decode()}"']
+    if isinstance(v, onnx.TensorProto):  # ConstantOfShape value: a scalar and its dtype
+        t = numpy_helper.to_array(v)
+        return [attr_text(a.name, t.reshape(())), f'dtype={v.data_type}']
+    if isinstance(v, float):
+        return [f'{a.name}={num(v, True)}']
+    if isinstance(v, int):
+        return [f'{a.name}={v}']
+    if isinstance(v, list) and all(isinstance(x, int) for x in v):
+        return [f'{a.name}=[' + ', '.join(map(str, v)) + ']']
+    if isinstance(v, list) and all(isinstance(x, float) for x in v):
+        return [f'{a.name}=[' + ', '.join(num(x, True) for x in v) + ']']
+    raise ValueError(f'attribute {a.name}')
+
+
+def load_pb(path):
+    t = onnx.TensorProto()
+    with open(path, 'rb') as f:
+        t.ParseFromString(f.read())
+    return numpy_helper.to_array(t)
+
+
+def ir_ops(defs):
+    ops = {}
+    for line in open(defs):
+        m = re.match(r'(?:EW|OP)\(\w+, (\w+), "(\w+)"', line)
+        if m:
+            ops[m.group(2)] = m.group(1)
+    return ops
+
+
+def build(case, ops):
+    m = onnx.load(os.path.join(case, 'model.onnx'))
+    g = m.graph
+    if len(g.node) != 1:
+        return None, 'several nodes'
+    n = g.node[0]
+    if n.op_type not in ops:
+        return None, n.op_type
+    data = os.path.join(case, 'test_data_set_0')
+    ins = [load_pb(os.path.join(data, f'input_{i}.pb')) for i in range(len(g.input))]
+    vals = {vi.name: a for vi, a in zip(g.input, ins)}
+    lines = ['graph t {', '  input dummy_: f32[1]']
+    args, attrs = [], []
+    conv = ATTR_INPUTS.get(n.op_type, {})
+    for i, name in enumerate(n.input):
+        if name == '':
+            continue
+        a = vals[name]
+        if i in conv:
+            attrs.append(attr_text(conv[i], a))
+            if n.op_type in ('Range', 'OneHot') and i == len(n.input) - 1:
+                attrs.append(f'dtype={onnx.helper.np_dtype_to_tensor_dtype(a.dtype)}')
+            continue
+        if a.dtype.type not in DTYPES:
+            return None, f'dtype {a.dtype}'
+        shape = ','.join(map(str, a.shape))
+        elems = ', '.join(num(x, a.dtype.kind == 'f') for x in a.flatten())
+        if a.ndim == 0:
+            elems = num(a.item(), a.dtype.kind == 'f')
+        else:
+            elems = '[' + elems + ']'
+        lines.append(f'  const v_{i}: {DTYPES[a.dtype.type]}[{shape}] = {elems}')
+        args.append(f'v_{i}')
+    for a in n.attribute:
+        attrs += onnx_attr(a)
+    outs = [f'y_{k}' for k in range(len(n.output))]
+    lines.append(f'  {", ".join(outs)} = {ops[n.op_type]}({", ".join(args + attrs)})')
+    lines += [f'  output {o}' for o in outs]
+    lines.append('}')
+    expect = [load_pb(os.path.join(data, f'output_{k}.pb')) for k in range(len(n.output))]
+    return '\n'.join(lines) + '\n', expect
+
+
+def parse_consts(text):
+    res = {}
+    for m in re.finditer(r'const (\w+): (\w+)\[([^\]]*)\] = (\[[^\]]*\]|\S+)', text):
+        body = m.group(4).strip('[]').replace('\n', ' ')
+        items = [x for x in body.replace(',', ' ').split() if x]
+        res[m.group(1)] = np.array([float(x) for x in items])
+    return res
+
+
+def main():
+    nn2c, defs, cases = sys.argv[1], sys.argv[2], sys.argv[3:]
+    ops = ir_ops(defs)
+    npass = nfail = nskip = 0
+    tmp = os.environ.get('TMPDIR', '/tmp') + f'/nn2c_cases_{os.getpid()}.ir'
+    for case in cases:
+        name = os.path.basename(case.rstrip('/'))
+        try:
+            text, expect = build(case, ops)
+        except (ValueError, KeyError, TypeError) as e:
+            text, expect = None, str(e)
+        if text is None:
+            print(f'UNSUPPORTED {name}: {expect}')
+            nskip += 1
+            continue
+        with open(tmp, 'w') as f:
+            f.write(text)
+        r = subprocess.run([nn2c, 'compile', tmp, '--emit=ir', '--passes=shape,constfold'],
+                           capture_output=True, text=True)
+        why = None
+        if r.returncode:
+            why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f'exit {r.returncode}'
+        else:
+            got = parse_consts(r.stdout)
+            for k, e in enumerate(expect):
+                g = got.get(f'y_{k}')
+                ef = e.astype(np.float64).flatten()
+                if g is None:
+                    why = f'output {k} was not folded'
+                elif g.shape != ef.shape:
+                    why = f'output {k} has {g.size} elements, expected {ef.size}'
+                elif not np.allclose(g, ef, rtol=1e-3, atol=1e-5, equal_nan=True):
+                    i = int(np.argmax(np.abs(g - ef)))
+                    why = f'output {k}[{i}] = {g[i]}, expected {ef[i]}'
+                if why:
+                    break
+        if why:
+            print(f'FAIL {name}: {why}')
+            nfail += 1
+        else:
+            print(f'PASS {name}')
+            npass += 1
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    print(f'{npass} passed, {nfail} failed, {nskip} skipped')
+    return 1 if nfail else 0
+
+
+sys.exit(main())
