@@ -73,7 +73,7 @@ static int set_option(nn2c_data_spec *s, const OptionDef *defs, const char *w, s
 }
 
 static void set_defaults(nn2c_data_spec *s) {
-  s->samples = 1000, s->classes = 2, s->seq = 0, s->features = 0;
+  s->samples = 1000, s->classes = 0, s->seq = 0, s->features = 0; /* classes 0: see fit */
   s->num_words = 10000, s->maxlen = 100;
   s->mel.n_mels = 20, s->mel.frames = 80, s->mel.window = 400, s->mel.hop = 200;
   s->mel.n_fft = 0, s->mel.fmin = 0, s->mel.fmax = 8000, s->mel.normalize = 1;
@@ -127,7 +127,7 @@ int nn2c_labels_fit(int classes, int out_numel, int label_numel, int label_is_in
                    label_numel == 1 ? "" : "s", classes, classes);
 }
 
-int nn2c_data_spec_fit(const nn2c_data_spec *s, int in_numel, int out_numel, int label_numel,
+int nn2c_data_spec_fit(nn2c_data_spec *s, int in_numel, int out_numel, int label_numel,
                        int label_is_int, char *err, size_t errlen) {
   long long want = -1;
   const char *what = "";
@@ -143,6 +143,8 @@ int nn2c_data_spec_fit(const nn2c_data_spec *s, int in_numel, int out_numel, int
     return nn2c_fail(err, errlen,
                      "dataset %s gives %lld numbers per sample (%s) but the model input takes %d",
                      s->name, want, what, in_numel);
+  if (!strcmp(s->name, "random") && s->classes == 0) /* as many as the model tells apart */
+    s->classes = label_is_int ? (out_numel > 1 ? out_numel : 2) : (label_numel > 1 ? label_numel : 2);
   if (!strcmp(s->name, "random"))
     return nn2c_labels_fit(s->classes, out_numel, label_numel, label_is_int, err, errlen);
   if (!strcmp(s->name, "imdb"))

@@ -124,7 +124,8 @@ typedef struct {
 } nn2c_logmel_opts;
 
 /* A train section's `dataset NAME key=value ...` line. Options are integers:
- *   random           samples=1000 classes=2, optional seq= features= (checked
+ *   random           samples=1000 classes=C (default: the model's outputs, 2
+ *                    for a single output), optional seq= features= (checked
  *                    against the model input: seq*features = its size)
  *   imdb             num_words=10000 maxlen=100
  *   speech_commands  n_mels=20 frames=80 window=400 hop=200 n_fft=512 (the
@@ -134,7 +135,7 @@ typedef struct {
  * Defaults are the values shown. */
 typedef struct {
   char name[32];
-  int samples, classes, seq, features; /* random (seq, features: 0 = not given) */
+  int samples, classes, seq, features; /* random (0 = not given) */
   int num_words, maxlen;               /* imdb */
   nn2c_logmel_opts mel;                /* speech_commands */
 } nn2c_data_spec;
@@ -144,8 +145,9 @@ typedef struct {
 int nn2c_data_spec_parse(const char *name, const char *options, nn2c_data_spec *s, char *err,
                          size_t errlen);
 /* Checks that a model with in_numel inputs per sample, out_numel outputs and
- * the given labels can train on the spec's data (classes known up front). */
-int nn2c_data_spec_fit(const nn2c_data_spec *s, int in_numel, int out_numel, int label_numel,
+ * the given labels can train on the spec's data (classes known up front),
+ * and sets random's default classes from the model. */
+int nn2c_data_spec_fit(nn2c_data_spec *s, int in_numel, int out_numel, int label_numel,
                        int label_is_int, char *err, size_t errlen);
 /* Checks that class labels 0..classes-1 suit a model's output and labels:
  * int labels with classes outputs (or 1 sigmoid output and 2 classes),

@@ -11,7 +11,15 @@ static char err[1024];
 static void test_spec(void) {
   nn2c_data_spec s;
   CHECK_OK(nn2c_data_spec_parse("random", NULL, &s, err, sizeof err), err);
-  CHECK(s.samples == 1000 && s.classes == 2 && s.seq == 0 && s.features == 0);
+  CHECK(s.samples == 1000 && s.classes == 0 && s.seq == 0 && s.features == 0);
+  CHECK_OK(nn2c_data_spec_fit(&s, 4, 1, 1, 0, err, sizeof err), err); /* one sigmoid: 2 */
+  CHECK(s.classes == 2);
+  s.classes = 0;
+  CHECK_OK(nn2c_data_spec_fit(&s, 4, 10, 1, 1, err, sizeof err), err); /* 10-way softmax */
+  CHECK(s.classes == 10);
+  s.classes = 0;
+  CHECK_OK(nn2c_data_spec_fit(&s, 4, 5, 5, 0, err, sizeof err), err); /* 5 one-hot floats */
+  CHECK(s.classes == 5);
   CHECK_OK(nn2c_data_spec_parse("random", "samples=64 seq=10  features=1 classes=3", &s, err,
                                 sizeof err), err);
   CHECK(s.samples == 64 && s.classes == 3 && s.seq == 10 && s.features == 1);
