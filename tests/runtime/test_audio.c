@@ -124,7 +124,8 @@ static void test_wav(void) {
   w.n = 5;
   bad_wav("tiny.wav", &w, "tiny.wav: not a RIFF/WAVE file");
   w = wav(1, 1, 16, pcm, sizeof pcm, 0);
-  w.b[4] = (unsigned char)(w.b[4] + 3), w.n += 3; /* 3 stray bytes: a chunk header cut short */
+  w.b[4] = (unsigned char)(w.b[4] + 3); /* 3 stray bytes: a chunk header cut short */
+  put(&w, "xyz", 3);
   bad_wav("stray.wav", &w, "stray.wav: truncated chunk header at byte 54");
   CHECK_ERR(nn2c_wav_load(at("missing.wav"), &s, &n, &rate, err, sizeof err), err,
             "missing.wav: cannot open");
