@@ -56,6 +56,15 @@ int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *er
 int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used,
                       size_t usedlen, char *err, size_t errlen);
 
+/* Calls fn(ctx, line, len, lineno) for every line of PATH (plain or gzip,
+ * with the same .gz twin rule as nn2c_read_file; line excludes the '\n' and
+ * is not NUL-terminated; lineno counts from 1), reading 1 MB at a time, so a
+ * large text file never sits in memory whole. A nonzero return from fn stops
+ * the reading (fn then writes its own message into err). */
+typedef int (*nn2c_line_fn)(void *ctx, char *line, size_t len, size_t lineno);
+int nn2c_read_lines(const char *path, nn2c_line_fn fn, void *ctx, char *used, size_t usedlen, char *err,
+                    size_t errlen);
+
 /* Formats a message into err[errlen] (err may be NULL) and returns -1: the
  * runtime's way to fail. */
 int nn2c_fail(char *err, size_t errlen, const char *fmt, ...);

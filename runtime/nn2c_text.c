@@ -324,45 +324,41 @@ int nn2c_imdb_encode(const nn2c_word_index *wi, const char *text, size_t len, in
 
 /* ---- 3. The loader ------------------------------------------------------ */
 
-/* Counts lines (a last line without '\n' counts too). */
-static size_t count_lines(const char *p, size_t len) {
-  size_t n = 0, i;
-  for (i = 0; i < len; i++)
-    n += p[i] == '\n';
-  return n + (len > 0 && p[len - 1] != '\n');
-}
+/* The reviews read so far; arrays grow by doubling and shrink at the end. */
+typedef struct {
+  const nn2c_word_index *wi;
+  int num_words, maxlen;
+  const char *path;
+  nn2c_dataset *out;
+  size_t cap;
+  char *err;
+  size_t errlen;
+} ImdbRead;
 
-static int imdb_fill(const char *path, const char *p, size_t len, const nn2c_word_index *wi, int num_words, int maxlen,
-                     nn2c_dataset *out, char *err, size_t errlen) {
-  size_t n = count_lines(p, len), line = 0, pos = 0;
-  if (n == 0) return nn2c_fail(err, errlen, "%s: no reviews in the file", path);
-  if (n > INT32_MAX / (size_t)maxlen) return nn2c_fail(err, errlen, "%s: too many reviews", path);
-  out->xi = malloc(n * (size_t)maxlen * sizeof(int32_t));
-  out->yi = malloc(n * sizeof(int32_t));
-  if (!out->xi || !out->yi) return nn2c_fail(err, errlen, "%s: out of memory for %lu reviews", path, (unsigned long)n);
-  for (line = 0; line < n; line++) {
-    const char *s = p + pos, *nl = memchr(s, '\n', len - pos);
-    size_t l = nl ? (size_t)(nl - s) : len - pos;
-    if (l < 2 || (s[0] != '0' && s[0] != '1') || s[1] != ' ')
-      return nn2c_fail(err, errlen,
-                       "%s:%lu: expected a label 0 or 1 and a space at the start of "
-                       "the line (\"<label> <text>\")",
-                       path, (unsigned long)line + 1);
-    out->yi[line] = s[0] - '0';
-    nn2c_imdb_encode(wi, s + 2, l - 2, num_words, maxlen, out->xi + line * (size_t)maxlen);
-    pos += l + 1;
+static int imdb_line(void *ctx, char *s, size_t len, size_t lineno) {
+  ImdbRead *r = ctx;
+  nn2c_dataset *d = r->out;
+  size_t n = (size_t)d->n, ml = (size_t)r->maxlen;
+  if (len < 2 || (s[0] != '0' && s[0] != '1') || s[1] != ' ')
+    return nn2c_fail(r->err, r->errlen,
+                     "%s:%lu: expected a label 0 or 1 and a space at the start of the line (\"<label> <text>\")",
+                     r->path, (unsigned long)lineno);
+  if (n == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 1024;
+    int32_t *xi = cap <= (size_t)INT32_MAX / ml ? realloc(d->xi, cap * ml * sizeof(int32_t)) : NULL, *yi;
+    if (xi) d->xi = xi;
+    yi = xi ? realloc(d->yi, cap * sizeof(int32_t)) : NULL;
+    if (!yi) return nn2c_fail(r->err, r->errlen, "%s: out of memory for %lu reviews", r->path, (unsigned long)cap);
+    d->yi = yi, r->cap = cap;
   }
-  out->n = (int)n;
-  out->sample_numel = maxlen;
-  out->label_numel = 1;
-  out->num_classes = 2;
+  d->yi[n] = s[0] - '0';
+  nn2c_imdb_encode(r->wi, s + 2, len - 2, r->num_words, r->maxlen, d->xi + n * ml);
+  d->n++;
   return 0;
 }
 
 int nn2c_load_imdb(const char *dir, int split, int num_words, int maxlen, nn2c_dataset *out, char *err, size_t errlen) {
   char path[4096], used[4096];
-  unsigned char *text = NULL;
-  size_t len = 0;
   nn2c_word_index wi;
   int rc;
   memset(out, 0, sizeof *out);
@@ -372,13 +368,18 @@ int nn2c_load_imdb(const char *dir, int split, int num_words, int maxlen, nn2c_d
   if (num_words < 3 || maxlen < 1) return nn2c_fail(err, errlen, "%s: IMDB needs num_words >= 3 and maxlen >= 1", dir);
   if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, split ? "test.txt.gz" : "train.txt.gz") >= sizeof path)
     return nn2c_fail(err, errlen, "%s: path too long", dir);
-  rc = nn2c_read_file_as(path, &text, &len, used, sizeof used, err, errlen);
+  snprintf(used, sizeof used, "%s/imdb_word_index.json", dir);
+  rc = nn2c_word_index_load(used, &wi, err, errlen);
   if (rc == 0) {
-    snprintf(path, sizeof path, "%s/imdb_word_index.json", dir);
-    rc = nn2c_word_index_load(path, &wi, err, errlen);
+    ImdbRead r;
+    r.wi = &wi, r.num_words = num_words, r.maxlen = maxlen, r.path = used, r.out = out, r.cap = 0;
+    r.err = err, r.errlen = errlen;
+    out->sample_numel = maxlen, out->label_numel = 1, out->num_classes = 2;
+    rc = nn2c_read_lines(path, imdb_line, &r, used, sizeof used, err, errlen);
+    if (rc == 0 && out->n == 0) rc = nn2c_fail(err, errlen, "%s: no reviews in the file", used);
+    if (rc == 0) /* give back the unused capacity */
+      nn2c_dataset_truncate(out, out->n);
   }
-  if (rc == 0) rc = imdb_fill(used, (const char *)text, len, &wi, num_words, maxlen, out, err, errlen);
-  free(text);
   nn2c_word_index_free(&wi);
   if (rc) nn2c_dataset_free(out);
   return rc;

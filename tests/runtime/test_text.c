@@ -159,6 +159,25 @@ static void test_loader(void) {
   }
 }
 
+/* Lines longer than the reader's 1 MB chunks, and lines across chunk ends. */
+static void test_long_lines(void) {
+  size_t n = 3u << 20, i;
+  char *text = malloc(n + 64);
+  nn2c_dataset d;
+  CHECK(text != NULL);
+  memcpy(text, "1 ", 2);
+  for (i = 2; i + 4 <= n; i += 4)
+    memcpy(text + i, "the ", 4);
+  strcpy(text + i, "bad\n0 great movie\n");
+  write_text(at("imdb/train.txt"), text);
+  free(text);
+  CHECK_OK(nn2c_load_imdb(at("imdb"), 0, 1000, 4, &d, err, sizeof err), err);
+  CHECK(d.n == 2 && d.yi[0] == 1 && d.yi[1] == 0);
+  CHECK(d.xi[0] == 4 && d.xi[1] == 4 && d.xi[2] == 4 && d.xi[3] == 11);
+  CHECK(d.xi[4] == 0 && d.xi[5] == 1 && d.xi[6] == 7 && d.xi[7] == 5);
+  nn2c_dataset_free(&d);
+}
+
 static void bad_reviews(const char *text, const char *want) {
   nn2c_dataset d;
   write_text(at("imdb/train.txt"), text);
@@ -178,7 +197,7 @@ static void test_bad_files(void) {
             "imdb/imdb_word_index.json: byte 10: expected a string key in double quotes, found ','");
   write_text(at("imdb/imdb_word_index.json"), index_json);
   CHECK_ERR(nn2c_load_imdb(at("nowhere"), 0, 1000, 4, &d, err, sizeof err), err,
-            "nowhere/train.txt.gz: cannot open: No such file or directory");
+            "nowhere/imdb_word_index.json: cannot open: No such file or directory");
 #ifdef NN2C_HAVE_ZLIB
   { /* a gzip stream cut in half */
     FILE *f = fopen(at("imdb/test.txt.gz"), "rb");
@@ -202,6 +221,7 @@ int main(int argc, char **argv) {
   test_bad_json();
   test_encode();
   test_loader();
+  test_long_lines();
   test_bad_files();
   puts("test_text: ok");
   return 0;
