@@ -5,8 +5,7 @@ becomes an IR graph whose inputs are constants. By default
 `--passes=shape,constfold` computes the node with the interpreter kernels and
 the folded outputs are compared with the case's expected outputs (rtol 1e-3,
 atol 1e-5). With --emit the graph is compiled to C without constfold, built
-with cc -std=c99 -Wall -Wextra -Werror -pedantic and run; the outputs are read
-from the arena at the offsets the model file declares.
+with cc -std=c99 -Wall -Wextra -Werror -pedantic and run through NAME_run.
 Shape-like inputs become attributes named after the ONNX input, as
 docs/contracts say. Needs python3-onnx; exits 77 (skip) without it.
 Prints PASS/FAIL/UNSUPPORTED per case and a summary; exits 1 on a FAIL."""
@@ -137,25 +136,32 @@ def parse_consts(text):
     return res
 
 
-HARNESS = r'''#include <stdio.h>
+def harness(sizes):
+    """A main() that runs t_run (the typed inference API) and writes each output's bytes."""
+    n = len(sizes)
+    bufs = ''.join(f'static unsigned char o{k}[{max(sz, 1)}];\n' for k, sz in enumerate(sizes))
+    outs = ', '.join(f'o{k}' for k in range(n))
+    writes = ''.join(f'  fwrite(o{k}, 1, {sz}, stdout);\n' for k, sz in enumerate(sizes))
+    return f"""#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "t.h"
-int main(void) {
+{bufs}int main(void) {{
   static float params[t_PARAM_FLOATS + 1], state[t_STATE_FLOATS + 1];
-  t_Model m = {params, state, NULL, 1, 0.0f, 0, 1};
-  size_t n = t_arena_bytes(1);
-  m.arena = aligned_alloc(64, (n + 63) / 64 * 64);
-  float x[1] = {0}, out[1 << 16];
-  int rc = t_forward(&m, x, out, 1);
-  fwrite(m.arena, 1, n, stdout);
-  return rc;
-}
-'''
-OUTTYPES = []
-EMIT = False
-EXPECT_SIZES = []
+  t_Model m;
+  memset(&m, 0, sizeof m);
+  m.params = params, m.state = state, m.max_batch = 1;
+  m.arena = aligned_alloc(64, (t_arena_bytes(1) + 63) / 64 * 64 + 64);
+  float x[1] = {{0}};
+  const void *in[1] = {{x}};
+  void *out[{n}] = {{{outs}}};
+  int rc = t_run(&m, in, out, 1);
+{writes}  return rc;
+}}
+"""
 
-def run_emitted(nn2c, text, nout, work):
+
+def run_emitted(nn2c, text, expect, work):
     """Compiles the graph to C, runs it; returns ([outputs], why)."""
     os.makedirs(work, exist_ok=True)
     with open(f'{work}/t.ir', 'w') as f:
@@ -164,31 +170,23 @@ def run_emitted(nn2c, text, nout, work):
                         '--passes=shape,dce,schedule,memplan'], capture_output=True, text=True)
     if r.returncode:
         return None, 'compile: ' + (r.stderr.strip().splitlines() or ['?'])[-1]
+    sizes = [e.size * e.dtype.itemsize for e in expect]
     with open(f'{work}/src/main.c', 'w') as f:
-        f.write(HARNESS)
+        f.write(harness(sizes))
     cc = os.environ.get('CC', 'cc')
-    r = subprocess.run([cc, '-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-Wno-unused-parameter', '-O1', '-D_ISOC11_SOURCE',
-                        '-o', f'{work}/run', f'{work}/src/main.c', f'{work}/src/t.c', '-lm'],
+    r = subprocess.run([cc, '-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-Wno-unused-parameter', '-O1',
+                        '-D_ISOC11_SOURCE', '-o', f'{work}/run', f'{work}/src/main.c', f'{work}/src/t.c', '-lm'],
                        capture_output=True, text=True)
     if r.returncode:
         return None, 'cc: ' + ' | '.join(r.stderr.strip().splitlines()[:3])
     r = subprocess.run([f'{work}/run'], capture_output=True)
     if r.returncode:
         return None, f'step function returned {r.returncode}'
-    src = open(f'{work}/src/t.c').read()
-    outs = []
-    for k in range(nout):
-        m = re.search(rf'(\w+) \*y_{k} = \(\w+ \*\)\(m->arena \+ (\d+) \+ (\d+) \* B\); /\* \[([^\]]*)\]', src)
-        if not m and not EXPECT_SIZES[k]:
-            outs.append(np.zeros(0))
-            continue
-        if not m:
-            return None, f'output {k} not found in the model file'
-        dt = [t for t, c in DTYPES.items() if c == OUTTYPES[k]][0]
-        shape = [int(x) for x in m.group(4).split(',') if x]
-        cnt = int(np.prod(shape)) if shape else 1
-        off = int(m.group(2)) + int(m.group(3))
-        outs.append(np.frombuffer(r.stdout, dtype=dt, count=cnt, offset=off).astype(np.float64))
+    outs, off = [], 0
+    for e, sz in zip(expect, sizes):
+        dt = np.uint8 if e.dtype == np.bool_ else e.dtype
+        outs.append(np.frombuffer(r.stdout, dtype=dt, count=e.size, offset=off).astype(np.float64))
+        off += sz
     return outs, None
 
 
@@ -212,10 +210,7 @@ def main():
             continue
         why = None
         if emit:
-            OUTTYPES.clear()
-            OUTTYPES.extend(DTYPES[e.dtype.type] for e in expect)
-            EXPECT_SIZES[:] = [e.size for e in expect]
-            outs, why = run_emitted(nn2c, text, len(expect), tmp + '.d')
+            outs, why = run_emitted(nn2c, text, expect, tmp + '.d')
             got = {f'y_{k}': o for k, o in enumerate(outs or [])}
         else:
             with open(tmp, 'w') as f:
