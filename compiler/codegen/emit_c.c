@@ -65,7 +65,10 @@ static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_
   for (int i = from; i < to; i++) {
     Node *n = g->nodes[i];
     node_comment(e, n);
+    bool empty = true; /* zero-size outputs: nothing to compute (and loops to 0 would warn) */
+    for (int k = 0; k < n->nout; k++) empty = empty && !shape_has_batch(n->out[k]->shape) && !shape_numel_static(n->out[k]->shape);
     if (node_int(n, "inline", 0)) emit_line(e, "/* computed in the loop of its reader */");
+    else if (empty) emit_line(e, "/* no elements */");
     else op_table[n->op].emit(e, n);
   }
   if (to < g->nnodes) return;
@@ -343,6 +346,16 @@ static const char *dropout_helper =
   "  return (double)(z >> 40) / 16777216.0 >= rate;\n"
   "}\n\n";
 
+/* Integer powers wrap around like integer multiplication (elementwise.c). */
+static const char *ipow_helper =
+  "static uint64_t int_pow(uint64_t b, int64_t e) {\n"
+  "  uint64_t r = 1;\n"
+  "  if (e < 0) return b == 1 ? 1 : b == UINT64_MAX ? (e % 2 ? b : 1) : 0;\n"
+  "  for (; e; e >>= 1, b *= b)\n"
+  "    if (e & 1) r *= b;\n"
+  "  return r;\n"
+  "}\n\n";
+
 /* Parallel loops: OpenMP when the compiler has it on, else plain loops.
  * Each parallel loop writes disjoint outputs, so results do not depend on
  * how iterations are shared out. */
@@ -350,12 +363,25 @@ static const char *omp_macros =
   "#if defined(__GNUC__)\n#define NN2C_NOINLINE __attribute__((noinline))\n#else\n#define NN2C_NOINLINE\n#endif\n"
   "#if defined(_OPENMP)\n"
   "#define NN2C_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) num_threads(nt)\")\n"
+  "#define NN2C_PRAGMA(x) _Pragma(#x)\n"
+  "#ifndef NN2C_PARALLEL_MIN_WORK /* multiply-adds below which a loop runs on one thread: waking a\n * second thread (futex, OMP_WAIT_POLICY=passive) costs more than it saves there */\n"
+  "#define NN2C_PARALLEL_MIN_WORK 4000000\n"
+  "#endif\n"
+  "#define NN2C_PARALLEL_FOR_IF(work) NN2C_PRAGMA(omp parallel for schedule(static) num_threads(nt) if ((work) >= NN2C_PARALLEL_MIN_WORK))\n"
   "#else\n"
   "#define NN2C_PARALLEL_FOR\n"
+  "#define NN2C_PARALLEL_FOR_IF(work)\n"
   "#endif\n"
   "#ifdef NN2C_USE_CBLAS /* matmuls and convolutions call cblas_sgemm (make BLAS=openblas) */\n"
   "#include <cblas.h>\n"
   "#endif\n\n";
+
+static bool uses_int_pow(Graph *g) {
+  for (int i = 0; g && i < g->nnodes; i++)
+    if (g->nodes[i]->op == OP_POW && !dtype_is_float(g->nodes[i]->in[0]->dtype) && !dtype_is_float(g->nodes[i]->in[1]->dtype))
+      return true;
+  return false;
+}
 
 static bool has_op(Graph *g, OpKind op) {
   for (int i = 0; g && i < g->nnodes; i++)
@@ -473,6 +499,9 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
                  (long long)gs[i]->plan.arena_per_sample, (long long)scratch_bytes(gs[i]->g));
   buf_puts(c, "  return need;\n}\n\n");
   if (has_op(in->train ? in->train_graph.g : NULL, OP_DROPOUT)) buf_puts(c, dropout_helper);
+  if (uses_int_pow(in->infer.g) || uses_int_pow(in->train ? in->train_graph.g : NULL) ||
+      uses_int_pow(in->train ? in->eval.g : NULL))
+    buf_puts(c, ipow_helper);
   emit_init(c, N, in->train ? in->train_graph.g : in->infer.g);
   emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
   /* The functions go after the static helpers their nodes share (matmul kernels). */
