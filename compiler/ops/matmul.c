@@ -69,14 +69,14 @@ void matmul_grad(Graph *g, Node *n, Value **dy, Value **dx) {
 
 static int64_t dim32(int64_t d) { return d == DIM_BATCH ? 32 : d; }
 
-/* Worth threads from 1M multiply-adds, counting the batch dimension as 32
+/* Worth threads from 2M multiply-adds, counting the batch dimension as 32
  * (a holds M*K elements either way round): an unrolled LSTM runs hundreds of
- * [32,64]x[64,256] products a step, where a parallel region's start and join
- * eat the gain. At run time the pragma's threshold (NN2C_PARALLEL_FOR_IF)
- * checks the real work. */
+ * [32,128]x[128,256] products a step, where a parallel region's start and
+ * join eat the gain (and collapse when the cores are shared). At run time the
+ * pragma's threshold (NN2C_PARALLEL_FOR_IF) checks the real work. */
 static bool matmul_parallel(Value *a, Value *o) {
   int64_t m = dim32(o->shape.d[0]), k = dim32(a->shape.d[0]) * dim32(a->shape.d[1]) / m;
-  return m * dim32(o->shape.d[1]) * k >= (1 << 20);
+  return m * dim32(o->shape.d[1]) * k >= (1 << 21);
 }
 
 static const char *matmul_pragma(Emit *e, Node *n) {
