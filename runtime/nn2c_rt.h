@@ -173,6 +173,12 @@ int nn2c_dataset_labels_as(nn2c_dataset *d, int label_numel, int label_is_int, c
  * (nn2c_rng_below). */
 int nn2c_load_random(int n, int sample_numel, int classes, uint64_t seed, nn2c_dataset *out,
                      char *err, size_t errlen);
+/* The trainer's `dataset random`: samples training samples drawn with seed
+ * --seed ^ NN2C_RANDOM_TRAIN_SEED and max(1, samples/5) test samples with
+ * --seed ^ NN2C_RANDOM_TEST_SEED (so the data differs from the stream the
+ * model's init draws from the same seed). */
+#define NN2C_RANDOM_TRAIN_SEED 0x6A09E667F3BCC908ull
+#define NN2C_RANDOM_TEST_SEED 0xBB67AE8584CAA73Bull
 
 /* ---- IMDB reviews (nn2c_text.c) ----------------------------------------- */
 

@@ -306,10 +306,6 @@ static int load_classes(Trainer *t, const ClassData *c) {
   return 0;
 }
 
-/* Seeds of the random data set's two splits: derived from --seed, and
- * different from the stream the model's init draws from the same seed. */
-#define RANDOM_TRAIN_SEED 0x6A09E667F3BCC908ull
-#define RANDOM_TEST_SEED 0xBB67AE8584CAA73Bull
 /* Files sorted by class (IMDB, speech commands) are mixed with this fixed
  * seed at load time, so --limit-* keep every class and every run sees the
  * same subset whatever --seed is. */
@@ -348,10 +344,10 @@ static int load_spec(Trainer *t) {
   if (!strcmp(s.name, "random")) {
     if (t->o.data)
       return error(t, "--data: dataset random is drawn from --seed and reads no files");
-    rc = nn2c_load_random(s.samples, d->in_numel, s.classes, t->o.seed ^ RANDOM_TRAIN_SEED,
+    rc = nn2c_load_random(s.samples, d->in_numel, s.classes, t->o.seed ^ NN2C_RANDOM_TRAIN_SEED,
                           &t->train, err, sizeof err) ||
          nn2c_load_random(s.samples / 5 > 0 ? s.samples / 5 : 1, d->in_numel, s.classes,
-                          t->o.seed ^ RANDOM_TEST_SEED, &t->test, err, sizeof err);
+                          t->o.seed ^ NN2C_RANDOM_TEST_SEED, &t->test, err, sizeof err);
   } else {
     rc = load_files(t, &s, err, sizeof err);
   }
