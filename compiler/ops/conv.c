@@ -418,6 +418,30 @@ static void emit_tap_axpy(Emit *e, const Geom *G, const char *dst, const char *s
   }
 }
 
+/* Multiply-adds (taps for pooling) per sample: the pixels of the output (or
+ * dy) times the taps of each. */
+static int64_t conv_work(const Node *n) {
+  bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT;
+  Value *px = n->op == OP_CONV2D_GRAD_WEIGHT ? n->in[1] : n->op == OP_CONV2D || n->op == OP_MAXPOOL2D || n->op == OP_AVGPOOL2D ? n->out[0] : n->in[0];
+  int64_t taps = 1;
+  if (conv) {
+    Shape k = n->op == OP_CONV2D_GRAD_WEIGHT ? n->out[0]->shape : n->in[1]->shape;
+    taps = k.d[0] * k.d[1] * k.d[2];
+  } else {
+    const Attr *a = node_attr(n, "kernel");
+    for (int i = 0; a && i < a->n; i++) taps *= a->ints[i];
+  }
+  return shape_numel(px->shape, 1) * taps;
+}
+
+/* The parallel-loop pragma, with the node's work: small work runs on the
+ * calling thread (a parallel region costs more than it saves there). */
+static void emit_parallel(Emit *e, Node *n) {
+  Value *px = n->op == OP_CONV2D_GRAD_WEIGHT ? n->in[1] : n->in[0];
+  if (shape_has_batch(px->shape)) emit_line(e, "NN2C_PARALLEL_FOR_IF(B * %lldu)", (long long)conv_work(n));
+  else emit_line(e, "NN2C_PARALLEL_FOR_IF(%lldu)", (long long)conv_work(n));
+}
+
 /* ---- blocked kernels (groups = 1, channel counts multiples of 16) ----
  * Convolution and its input gradient are both a "gather GEMM": for a block
  * of PB destination pixels, every tap names one source row per pixel (a row
@@ -513,9 +537,9 @@ static void emit_gather_core(Emit *e, const GatherCore *gc) {
  * pixel's whole window into a patch row instead: one tap of KH*KW*Cin. */
 static bool conv_patch(const Geom *G) { return G->c < 4 && G->kh * G->kw * G->c <= 16; }
 
-static void emit_block_open(Emit *e, const char *P, int64_t taps, int64_t patch) {
+static void emit_block_open(Emit *e, Node *n, const char *P, int64_t taps, int64_t patch) {
   emit_line(e, "const size_t P = %s;", P);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t pb = 0; pb < (P + %d) / %d; pb++)", CONV_PB - 1, CONV_PB);
   emit_line(e, "const float *src[%lld][%d];", (long long)taps, CONV_PB);
   if (patch) emit_line(e, "float patch[%d][%lld];", CONV_PB, (long long)patch);
@@ -541,7 +565,7 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const Geom *G, bool relu) {
   if (!patch && pad) emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->c);
   if (direct) emit_line(e, "/* few input channels: a pixel's window is one patch row, read in place */");
   else if (patch) emit_line(e, "/* few input channels: each pixel's %lld inputs gathered into one patch row */", (long long)(taps * G->c));
-  emit_block_open(e, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch && !direct ? taps * G->c : 0);
+  emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch && !direct ? taps * G->c : 0);
   emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", (long long)(G->oh * G->ow),
             (long long)G->ow, (long long)G->oh, (long long)G->ow);
   if (direct) {
@@ -577,17 +601,191 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const Geom *G, bool relu) {
   emit_close(e);
 }
 
+/* ---- Winograd F(2x2, 3x3) (stride 1, no dilation, groups 1) ----
+ * Each 2x2 tile of outputs comes from a 4x4 window of the source d:
+ *   y = A^T [ (G g G^T) .* (B^T d B) ] A,  summed over source channels,
+ * 16 multiply-adds per tile and channel pair instead of 36. The transformed
+ * kernel u[16][K][D] (K source, D destination channels) is made first, in
+ * the scratch space; then per block of WG_T tiles: the transformed windows
+ * v[16][tile][K], sixteen [WG_T x K] x [K x D] products in registers (as the
+ * gather core), and the output transform, with bias and relu, to the tiles'
+ * pixels that exist. conv2d uses it on x (pads as given); conv2d_grad_input
+ * on dy padded by 2 - pad (the full correlation with the flipped kernel). The
+ * compiler picks it when the tiles waste little (wino_pays). */
+#define WG_T 8 /* tiles per block */
+
+typedef struct {
+  const char *src, *dst, *w, *bias;
+  int64_t sh, sw, k;   /* source [N,SH,SW,K] */
+  int64_t oh, ow, d;   /* destination [N,OH,OW,D] */
+  int64_t pt, pl;      /* source pixel = destination pixel + tap - pad */
+  bool flip, relu;     /* flip: w is the forward kernel [3,3,D,K], read flipped */
+} Wino;
+
+/* Whether Winograd makes the destination oh x ow (k source, d destination
+ * channels) with at least 1.3x fewer multiply-adds than the direct kernels,
+ * which do 9 per pixel of the convolution's output (`pixels`; for the input
+ * gradient that is dy's, so a small dy padded by 2 stays direct). */
+static bool wino_pays(const Geom *G, int64_t oh, int64_t ow, int64_t k, int64_t d, int64_t pixels) {
+  if (G->kh != 3 || G->kw != 3 || G->sh != 1 || G->sw != 1 || G->dh != 1 || G->dw != 1 || G->groups != 1) return false;
+  if (k < 16 || d % CONV_CB || G->pt > 2 || G->pl > 2 || G->pb > 2 || G->pr > 2) return false;
+  int64_t tiles = ((oh + 1) / 2) * ((ow + 1) / 2);
+  return 10 * 9 * pixels >= 13 * 16 * tiles;
+}
+
+static int64_t wino_scratch(const Geom *G) { return 16 * G->c * G->f * 4; }
+
+static void emit_wino_kernel(Emit *e, const Wino *wg) {
+  emit_line(e, "float *u = (float *)scratch; /* G g G^T: [16][%lld][%lld] */", (long long)wg->k, (long long)wg->d);
+  emit_open(e, "for (size_t kc = 0; kc < %lld; kc++)", (long long)wg->k);
+  emit_open(e, "for (size_t dc = 0; dc < %lld; dc++)", (long long)wg->d);
+  emit_line(e, "float g[3][3], a[4][3];");
+  if (wg->flip)
+    emit_line(e, "for (size_t i = 0; i < 9; i++) g[i / 3][i %% 3] = %s[(8 - i) * %lld + dc * %lld + kc];", wg->w,
+              (long long)(wg->k * wg->d), (long long)wg->k);
+  else
+    emit_line(e, "for (size_t i = 0; i < 9; i++) g[i / 3][i %% 3] = %s[i * %lld + kc * %lld + dc];", wg->w,
+              (long long)(wg->k * wg->d), (long long)wg->d);
+  emit_open(e, "for (size_t j = 0; j < 3; j++)");
+  emit_line(e, "a[0][j] = g[0][j];");
+  emit_line(e, "a[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);");
+  emit_line(e, "a[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);");
+  emit_line(e, "a[3][j] = g[2][j];");
+  emit_close(e);
+  emit_open(e, "for (size_t r = 0; r < 4; r++)");
+  emit_line(e, "float *ur = u + r * 4 * %lld + kc * %lld + dc;", (long long)(wg->k * wg->d), (long long)wg->d);
+  const char *S = ll(e, wg->k * wg->d);
+  emit_line(e, "ur[0] = a[r][0];");
+  emit_line(e, "ur[%s] = 0.5f * (a[r][0] + a[r][1] + a[r][2]);", S);
+  emit_line(e, "ur[2 * %s] = 0.5f * (a[r][0] - a[r][1] + a[r][2]);", S);
+  emit_line(e, "ur[3 * %s] = a[r][2];", S);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* v[.][i][.] = B^T d B for tile i's window, one source channel at a time. */
+static void emit_wino_input(Emit *e, const Wino *wg, int64_t th, int64_t tw) {
+  emit_open(e, "for (size_t i = 0; i < %d; i++)", WG_T);
+  emit_line(e, "const size_t t = tb * %d + i < T ? tb * %d + i : T - 1;", WG_T, WG_T);
+  emit_line(e, "const size_t nb = t / %lld, y0 = t / %lld %% %lld * 2, x0 = t %% %lld * 2;", (long long)(th * tw),
+            (long long)tw, (long long)th, (long long)tw);
+  emit_line(e, "const float *rp[16];");
+  emit_open(e, "for (size_t r = 0; r < 16; r++)");
+  emit_line(e, "const size_t sy = y0 + r / 4, sx = x0 + r %% 4; /* in the padded source */");
+  const char *ch = range_cond(e, "sy", wg->pt, wg->sh + wg->pt, true), *cw = range_cond(e, "sx", wg->pl, wg->sw + wg->pl, true);
+  emit_line(e, "rp[r] = %s && %s ? %s + ((nb * %lld + %s) * %lld + %s) * %lld : zeros;", ch, cw, wg->src, (long long)wg->sh,
+            plus(e, "sy", -wg->pt), (long long)wg->sw, plus(e, "sx", -wg->pl), (long long)wg->k);
+  emit_close(e);
+  emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)wg->k);
+  emit_line(e, "float w[4][4];");
+  emit_open(e, "for (size_t s = 0; s < 4; s++)");
+  emit_line(e, "const float d0 = rp[s][c], d1 = rp[4 + s][c], d2 = rp[8 + s][c], d3 = rp[12 + s][c];");
+  emit_line(e, "w[0][s] = d0 - d2, w[1][s] = d1 + d2, w[2][s] = d2 - d1, w[3][s] = d1 - d3;");
+  emit_close(e);
+  emit_open(e, "for (size_t r = 0; r < 4; r++)");
+  emit_line(e, "v[r * 4][i][c] = w[r][0] - w[r][2], v[r * 4 + 1][i][c] = w[r][1] + w[r][2];");
+  emit_line(e, "v[r * 4 + 2][i][c] = w[r][2] - w[r][1], v[r * 4 + 3][i][c] = w[r][1] - w[r][3];");
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* Per block of cb destination channels: m[e][i][c] = sum_k v[e][i][k] u[e][k][c0 + c]
+ * in registers, then y = A^T m A (+ bias, relu) to the tiles' existing pixels. */
+static void emit_wino_product(Emit *e, const Wino *wg, int cb, int64_t th, int64_t tw) {
+  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)wg->d, cb);
+  emit_line(e, "float m[16][%d][%d];", WG_T, cb);
+  emit_open(e, "for (size_t q = 0; q < 16; q++)");
+  emit_line(e, "float acc[%d][%d];", WG_T, cb);
+  emit_line(e, "memset(acc, 0, sizeof acc);");
+  emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)wg->k);
+  emit_line(e, "const float *ur = u + (q * %lld + k) * %lld + c0;", (long long)wg->k, (long long)wg->d);
+  Buf b = {0};
+  for (int i = 0; i < WG_T; i++) buf_printf(&b, "%sa%d = v[q][%d][k]", i ? ", " : "", i, i);
+  emit_line(e, "const float %s;", b.data);
+  buf_free(&b);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
+  for (int i = 0; i < WG_T; i++) emit_line(e, "acc[%d][c] += a%d * ur[c];", i, i);
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "memcpy(m[q], acc, sizeof acc);");
+  emit_close(e);
+  emit_open(e, "for (size_t i = 0; i < %d && tb * %d + i < T; i++)", WG_T, WG_T);
+  emit_line(e, "const size_t t = tb * %d + i, nb = t / %lld, y0 = t / %lld %% %lld * 2, x0 = t %% %lld * 2;", WG_T,
+            (long long)(th * tw), (long long)tw, (long long)th, (long long)tw);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
+  emit_line(e, "float p[2][4], y[4];");
+  emit_open(e, "for (size_t s = 0; s < 4; s++)");
+  emit_line(e, "p[0][s] = m[s][i][c] + m[4 + s][i][c] + m[8 + s][i][c];");
+  emit_line(e, "p[1][s] = m[4 + s][i][c] - m[8 + s][i][c] - m[12 + s][i][c];");
+  emit_close(e);
+  emit_open(e, "for (size_t r = 0; r < 2; r++)");
+  const char *bias = wg->bias ? arena_printf(&e->g->arena, " + %s[c0 + c]", wg->bias) : "";
+  emit_line(e, "y[r * 2] = p[r][0] + p[r][1] + p[r][2]%s;", bias);
+  emit_line(e, "y[r * 2 + 1] = p[r][1] - p[r][2] - p[r][3]%s;", bias);
+  emit_close(e);
+  emit_open(e, "for (size_t o = 0; o < 4; o++)");
+  emit_line(e, "const size_t oy = y0 + o / 2, ox = x0 + o %% 2;");
+  if (wg->oh % 2 || wg->ow % 2) emit_line(e, "if (oy >= %lld || ox >= %lld) continue;", (long long)wg->oh, (long long)wg->ow);
+  emit_line(e, "%s[((nb * %lld + oy) * %lld + ox) * %lld + c0 + c] = %s;", wg->dst, (long long)wg->oh, (long long)wg->ow,
+            (long long)wg->d, wg->relu ? "y[o] > 0.0f ? y[o] : 0.0f" : "y[o]");
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+static void emit_wino(Emit *e, Node *n, const Wino *wg) {
+  int64_t th = (wg->oh + 1) / 2, tw = (wg->ow + 1) / 2;
+  int cb = wg->d % (2 * CONV_CB) == 0 ? 2 * CONV_CB : CONV_CB;
+  emit_line(e, "/* Winograd F(2x2,3x3): %lld x %lld tiles of 2x2 outputs, %d tiles x %d channels per step */", (long long)th,
+            (long long)tw, WG_T, cb);
+  block_open(e);
+  emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)wg->k);
+  emit_wino_kernel(e, wg);
+  emit_line(e, "const size_t T = %s;", arena_printf(&e->g->arena, "%s * %lld", emit_dim(e, n->out[0], 0), (long long)(th * tw)));
+  Value *src = n->in[0];
+  if (shape_has_batch(src->shape)) emit_line(e, "NN2C_PARALLEL_FOR_IF(B * %lldu)", (long long)conv_work(n));
+  else emit_line(e, "NN2C_PARALLEL_FOR_IF(%lldu)", (long long)conv_work(n));
+  emit_open(e, "for (size_t tb = 0; tb < (T + %d) / %d; tb++)", WG_T - 1, WG_T);
+  emit_line(e, "float v[16][%d][%lld];", WG_T, (long long)wg->k);
+  emit_wino_input(e, wg, th, tw);
+  emit_wino_product(e, wg, cb, th, tw);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* conv2d by Winograd when it pays; returns whether it was emitted. */
+static bool conv2d_emit_wino(Emit *e, Node *n, const Geom *G) {
+  if (n->out[0]->dtype != DT_F32 || !wino_pays(G, G->oh, G->ow, G->c, G->f, G->oh * G->ow)) return false;
+  Wino wg = {emit_ref(e, n->in[0]), emit_ref(e, n->out[0]), emit_ref(e, n->in[1]), n->nin == 3 ? emit_ref(e, n->in[2]) : NULL,
+             G->h, G->w, G->c, G->oh, G->ow, G->f, G->pt, G->pl, false, conv_relu(n)};
+  emit_wino(e, n, &wg);
+  return true;
+}
+
+/* dx = the full correlation of dy (padded by 2 - pad) with the flipped kernel. */
+static bool conv2d_grad_input_emit_wino(Emit *e, Node *n, const Geom *G) {
+  if (n->out[0]->dtype != DT_F32 || !wino_pays(G, G->h, G->w, G->f, G->c, G->oh * G->ow)) return false;
+  Wino wg = {emit_ref(e, n->in[0]), emit_ref(e, n->out[0]), emit_ref(e, n->in[1]), NULL,
+             G->oh, G->ow, G->f, G->h, G->w, G->c, 2 - G->pt, 2 - G->pl, true, false};
+  emit_wino(e, n, &wg);
+  return true;
+}
+
 /* y row = bias; then per valid tap: y row += x row (Cin) times the tap's [Cin,Cout] block. */
 static void conv2d_emit_native(Emit *e, Node *n) {
   Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
   Geom G = emit_geom(n, x->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
   bool relu = conv_relu(n);
+  if (conv2d_emit_wino(e, n, &G)) return;
   if (conv_blocked(&G, G.f)) {
     conv2d_emit_blocked(e, n, &G, relu);
     return;
   }
   const char *X = emit_ref(e, x), *W = emit_ref(e, w), *Y = emit_ref(e, y);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
   emit_line(e, "float acc[%lld];", (long long)G.f);
   if (n->nin == 3) emit_line(e, "memcpy(acc, %s, sizeof acc);", emit_ref(e, n->in[2]));
@@ -620,7 +818,7 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   int64_t kk = split ? G->kw * G->c : G->kh * G->kw * G->c, cob = G->f / cb;
   emit_line(e, "/* tasks of %d output channels x %lld patch rows%s (few input channels) */", cb, (long long)kk,
             split ? " of one kernel row" : "");
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t task = 0; task < %lld; task++)", (long long)((split ? G->kh : 1) * cob));
   emit_line(e, "const size_t c0 = task %% %lld * %d%s;", (long long)cob, cb, split ? arena_printf(&e->g->arena, ", kh = task / %lld", (long long)cob) : "");
   emit_line(e, "float acc[%lld][%d];", (long long)kk, cb);
@@ -670,7 +868,7 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DW, emit_numel(e, n->out[0]));
   const char *N = emit_dim(e, n->in[0], 0);
   long long ntask = (long long)(G->kh * G->kw * cib * cob);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t part = 0; part < (size_t)nt; part++)");
   emit_line(e, "const size_t first = %lld * part / (size_t)nt, last = %lld * (part + 1) / (size_t)nt;", ntask, ntask);
   emit_open(e, "for (size_t n0 = 0; n0 < (size_t)%s; n0 += %lld)", N, (long long)nbc);
@@ -783,7 +981,7 @@ static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const Geom *G) {
   block_open(e);
   emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->f);
   emit_weight_transpose(e, G, W);
-  emit_block_open(e, emit_numel_range(e, n->out[0], 0, 3), taps, 0);
+  emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), taps, 0);
   emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G->h * G->w),
             plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G->w, (long long)G->h), G->pt),
             plus(e, arena_printf(&e->g->arena, "p %% %lld", (long long)G->w), G->pl),
@@ -831,7 +1029,7 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
   block_open(e);
   emit_weight_transpose(e, G, W);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, n->out[0]));
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t g = 0; g < (B + %d) / %d; g++)", CONV_PB - 1, CONV_PB);
   emit_line(e, "const size_t p1 = (g * %d + %d < B ? g * %d + %d : B) * %lld;", CONV_PB, CONV_PB, CONV_PB, CONV_PB, per);
   emit_open(e, "for (size_t pb = g * %d * %lld; pb < p1; pb += %d)", CONV_PB, per, CONV_PB);
@@ -882,6 +1080,7 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
 static void conv2d_grad_input_emit_native(Emit *e, Node *n) {
   Value *dy = n->in[0], *w = n->in[1], *dx = n->out[0];
   Geom G = emit_geom(n, dx->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
+  if (conv2d_grad_input_emit_wino(e, n, &G)) return;
   bool scatter = !G.pt && !G.pl && !G.pb && !G.pr && 2 * G.oh * G.ow < G.h * G.w; /* most gathered rows would be zeros */
   if (conv_blocked(&G, G.c) && scatter) {
     conv2d_grad_input_emit_scatter(e, n, &G);
@@ -892,7 +1091,7 @@ static void conv2d_grad_input_emit_native(Emit *e, Node *n) {
     return;
   }
   const char *DY = emit_ref(e, dy), *W = emit_ref(e, w), *DX = emit_ref(e, dx);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_open(e, "for (size_t p = 0; p < %s; p++)", emit_numel_range(e, dx, 0, 3));
   emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G.h * G.w),
             plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G.w, (long long)G.h), G.pt),
@@ -967,6 +1166,9 @@ static bool conv_cblas_direct(const Geom *G) {
 int64_t conv_scratch_bytes(const Node *n) {
   Geom G;
   int64_t own = n->op == OP_CONV2D_GRAD_INPUT ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+  bool wino = (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT) && conv_cblas_geom(n, &G) && (n->op == OP_CONV2D ? wino_pays(&G, G.oh, G.ow, G.c, G.f, G.oh * G.ow)
+                                          : n->op == OP_CONV2D_GRAD_INPUT && wino_pays(&G, G.h, G.w, G.f, G.c, G.oh * G.ow));
+  if (wino && wino_scratch(&G) > own) own = wino_scratch(&G);
   bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_WEIGHT || n->op == OP_CONV2D_GRAD_INPUT;
   if (!conv || !conv_cblas_geom(n, &G) || conv_cblas_direct(&G)) return own;
   int64_t cols = cblas_rows(&G) * G.kh * G.kw * G.c * 4;
@@ -1077,7 +1279,7 @@ static void emit_pool(Emit *e, Node *n, bool max) {
   Geom G;
   NN2C_ASSERT(!pool_geom(n, x->shape, &G));
   const char *X = emit_ref(e, x), *Y = emit_ref(e, y), *C = ll(e, G.c);
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
   if (!G.pt && !G.pl && !G.pb && !G.pr) { /* every tap valid: the window at fixed offsets, reduced in a local row */
     emit_line(e, "const float *x0 = %s + ((nb * %lld + %s) * %lld + %s) * %s;", X, (long long)G.h, mul(e, "oh", G.sh),
@@ -1119,7 +1321,7 @@ static void maxpool2d_grad_emit_tiled(Emit *e, Node *n, const Geom *G, bool relu
   const char *X = emit_ref(e, n->in[1]), *DY = emit_ref(e, n->in[0]), *DX = emit_ref(e, n->out[0]), *C = ll(e, G->c);
   int64_t taps = G->kh * G->kw, row = G->w * G->c;
   emit_line(e, "/* the windows tile the input: every dx element is written once */");
-  emit_line(e, "NN2C_PARALLEL_FOR");
+  emit_parallel(e, n);
   emit_out_pixels(e, G, emit_numel_range(e, n->in[0], 0, 3));
   emit_line(e, "const size_t xo = ((nb * %lld + oh * %lld) * %lld + ow * %lld) * %s;", (long long)G->h, (long long)G->kh,
             (long long)G->w, (long long)G->kw, C);
@@ -1167,7 +1369,7 @@ void maxpool2d_grad_emit(Emit *e, Node *n) {
   }
   const char *X = emit_ref(e, x), *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
-  if (pool_disjoint(&G)) emit_line(e, "NN2C_PARALLEL_FOR /* windows do not overlap */");
+  if (pool_disjoint(&G)) emit_parallel(e, n); /* windows do not overlap */
   emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
   emit_line(e, "size_t bi[%s] = {0}, cnt = 0;", C);
   emit_line(e, "float bv[%s] = {0.0f};", C);
@@ -1191,7 +1393,7 @@ void avgpool2d_grad_emit(Emit *e, Node *n) {
   NN2C_ASSERT(!pool_geom(n, dx->shape, &G));
   const char *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
-  if (pool_disjoint(&G)) emit_line(e, "NN2C_PARALLEL_FOR /* windows do not overlap */");
+  if (pool_disjoint(&G)) emit_parallel(e, n); /* windows do not overlap */
   emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
   emit_line(e, "const float *dp = %s + p * %s;", DY, C);
   emit_line(e, "size_t cnt = 0;");

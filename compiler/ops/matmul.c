@@ -3,6 +3,8 @@
  * autodiff express dA = dC B^T and dB = A^T dC without transpose nodes. */
 #include "op.h"
 
+#include <string.h>
+
 typedef struct {
   int64_t m, k, n;   /* op(a) is [m,k], op(b) is [k,n] */
   bool ta, tb;
@@ -67,11 +69,21 @@ void matmul_grad(Graph *g, Node *n, Value **dy, Value **dx) {
 
 static int64_t dim32(int64_t d) { return d == DIM_BATCH ? 32 : d; }
 
-/* Worth threads from 64K multiply-adds, counting the batch dimension as 32
- * (a holds M*K elements either way round). */
+/* Worth threads from 1M multiply-adds, counting the batch dimension as 32
+ * (a holds M*K elements either way round): an unrolled LSTM runs hundreds of
+ * [32,64]x[64,256] products a step, where a parallel region's start and join
+ * eat the gain. At run time the pragma's threshold (NN2C_PARALLEL_FOR_IF)
+ * checks the real work. */
 static bool matmul_parallel(Value *a, Value *o) {
   int64_t m = dim32(o->shape.d[0]), k = dim32(a->shape.d[0]) * dim32(a->shape.d[1]) / m;
-  return m * dim32(o->shape.d[1]) * k >= 65536;
+  return m * dim32(o->shape.d[1]) * k >= (1 << 20);
+}
+
+static const char *matmul_pragma(Emit *e, Node *n) {
+  Value *a = n->in[0], *o = n->out[0];
+  bool ta = node_int(n, "transa", 0);
+  return arena_printf(&e->g->arena, "NN2C_PARALLEL_FOR_IF((size_t)%s * %s * %s)", emit_dim(e, o, 0), emit_dim(e, o, 1),
+                      ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1));
 }
 
 /* The tiled kernel transposes a b^T operand into the step's scratch space,
@@ -93,9 +105,12 @@ static void block_open(Emit *e) {
  * in registers (acc), then stored. `ta`: a is stored [K,M]. The row index is
  * clamped (rows past M recompute row M-1 and are not stored). */
 static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, const char *M, const char *N, const char *K,
-                         bool ta, bool clamp, const char *j0, int64_t w) {
+                         bool ta, bool clamp, const char *j0, int64_t w, const char *bias, bool relu) {
   emit_line(e, "float acc[%d][%lld];", MM_RB, (long long)w);
-  emit_line(e, "memset(acc, 0, sizeof acc);");
+  if (bias)
+    emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t c = 0; c < %lld; c++) acc[r][c] = %s[%s + c];", MM_RB,
+              (long long)w, bias, j0);
+  else emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t k = 0; k < %s; k++)", K);
   emit_line(e, "const float *br = %s + k * %s + %s;", Bk, N, j0);
   Buf b = {0};
@@ -111,7 +126,8 @@ static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, 
   emit_close(e);
   emit_close(e);
   emit_line(e, "for (size_t r = 0; r < %d%s; r++)", MM_RB, clamp ? arena_printf(&e->g->arena, " && i0 + r < %s", M) : "");
-  emit_line(e, "  for (size_t c = 0; c < %lld; c++) %s[(i0 + r) * %s + %s + c] = acc[r][c];", (long long)w, O, N, j0);
+  emit_line(e, "  for (size_t c = 0; c < %lld; c++) %s[(i0 + r) * %s + %s + c] = %s;", (long long)w, O, N, j0,
+            relu ? "acc[r][c] > 0.0f ? acc[r][c] : 0.0f" : "acc[r][c]");
 }
 
 /* Register-tiled: each tile keeps MM_RB x MM_CB sums in registers while it
@@ -119,12 +135,12 @@ static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, 
  * columns. op(b) is read as rows [k][N]: a transposed b is first copied into
  * that order in the scratch space. Tiles of rows are what threads share; each
  * output element sums over k in order, whatever the number of threads. */
-static void matmul_emit_tiled(Emit *e, Node *n) {
-  Value *a = n->in[0], *b = n->in[1], *o = n->out[0];
+static void matmul_tiled_body(Emit *e, Node *n, const char *A, const char *Bk, const char *O, const char *bias) {
+  Value *a = n->in[0], *o = n->out[0];
   bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
-  const char *A = emit_ref(e, a), *Bk = emit_ref(e, b), *O = emit_ref(e, o);
   int64_t nn = o->shape.d[1], full = nn / MM_CB * MM_CB;
+  bool relu = !strcmp(node_string(n, "activation", ""), "relu");
   bool clamp = o->shape.d[0] == DIM_BATCH || o->shape.d[0] % MM_RB;
   emit_line(e, "/* tiles of %d rows x %d columns, sums in registers%s */", MM_RB, MM_CB, tb ? "; b^T copied to scratch as [K][N]" : "");
   block_open(e);
@@ -137,7 +153,7 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
     emit_close(e);
     Bk = "bt";
   }
-  if (matmul_parallel(a, o)) emit_line(e, "NN2C_PARALLEL_FOR");
+  if (matmul_parallel(a, o)) emit_line(e, "%s", matmul_pragma(e, n));
   if (o->shape.d[0] == DIM_BATCH) emit_open(e, "for (size_t ib = 0; ib < (B + %d) / %d; ib++)", MM_RB - 1, MM_RB);
   else emit_open(e, "for (size_t ib = 0; ib < %lld; ib++)", (long long)((o->shape.d[0] + MM_RB - 1) / MM_RB));
   emit_line(e, "const size_t i0 = ib * %d;", MM_RB);
@@ -146,16 +162,43 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
   }
   if (full) {
     emit_open(e, "for (size_t j0 = 0; j0 < %lld; j0 += %d)", (long long)full, MM_CB);
-    emit_mm_tile(e, A, Bk, O, M, N, K, ta, clamp, "j0", MM_CB);
+    emit_mm_tile(e, A, Bk, O, M, N, K, ta, clamp, "j0", MM_CB, bias, relu);
     emit_close(e);
   }
   if (full < nn) {
     block_open(e);
-    emit_mm_tile(e, A, Bk, O, M, N, K, ta, clamp, arena_printf(&e->g->arena, "%lld", (long long)full), nn - full);
+    emit_mm_tile(e, A, Bk, O, M, N, K, ta, clamp, arena_printf(&e->g->arena, "%lld", (long long)full), nn - full, bias, relu);
     emit_close(e);
   }
   emit_close(e);
   emit_close(e);
+}
+
+/* The kernel depends only on the shapes, transposes and threading, so nodes
+ * alike (an unrolled recurrent layer has hundreds) share one static function
+ * among the helpers; without a helpers buffer it is written in place. */
+static void matmul_emit_tiled(Emit *e, Node *n) {
+  Value *a = n->in[0], *b = n->in[1], *o = n->out[0];
+  bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0), bias = n->op == OP_MATMUL_BIAS;
+  bool relu = !strcmp(node_string(n, "activation", ""), "relu");
+  if (!e->helpers) {
+    matmul_tiled_body(e, n, emit_ref(e, a), emit_ref(e, b), emit_ref(e, o), bias ? emit_ref(e, n->in[2]) : NULL);
+    return;
+  }
+  const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
+  char *fn = arena_printf(&e->g->arena, "mm_%d%d_%sx%sx%s%s%s", ta, tb, M, N, K, matmul_parallel(a, o) ? "_par" : "",
+                          bias ? (relu ? "_bias_relu" : "_bias") : "");
+  char *def = arena_printf(&e->g->arena, "static void %s(const float *pa, const float *pb, %sfloat *po, size_t B, unsigned char *scratch, int nt)",
+                           fn, bias ? "const float *pbias, " : "");
+  if (!e->helpers->data || !strstr(e->helpers->data, def)) {
+    Emit h = {e->helpers, e->g, 1, NULL, NULL};
+    buf_printf(e->helpers, "/* matmul [%s,%s] = %sa%s %sb%s */\n%s {\n", M, N, ta ? "" : "", ta ? "^T" : "", "", tb ? "^T" : "", def);
+    emit_line(&h, "(void)B, (void)scratch, (void)nt;");
+    matmul_tiled_body(&h, n, "pa", "pb", "po", bias ? "pbias" : NULL);
+    buf_puts(e->helpers, "}\n\n");
+  }
+  emit_line(e, "%s(%s, %s, %s%s%s, B, %s, nt);", fn, emit_ref(e, a), emit_ref(e, b), bias ? emit_ref(e, n->in[2]) : "",
+            bias ? ", " : "", emit_ref(e, o), tb ? "scratch" : "NULL");
 }
 
 /* Loop orders chosen so the innermost loop runs over contiguous memory; rows
@@ -171,7 +214,7 @@ static void matmul_emit_native(Emit *e, Node *n) {
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1);
   const char *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
   const char *A = emit_ref(e, a), *Bm = emit_ref(e, b), *O = emit_ref(e, o);
-  const char *par = matmul_parallel(a, o) ? "NN2C_PARALLEL_FOR" : NULL;
+  const char *par = matmul_parallel(a, o) ? matmul_pragma(e, n) : NULL;
   if (tb && !ta) { /* rows of a dot rows of b */
     if (par) emit_line(e, "%s", par);
     emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", M);
@@ -218,5 +261,55 @@ void matmul_emit(Emit *e, Node *n) {
  * shared by all nodes, which use it one at a time. */
 int64_t node_scratch_bytes(const Node *n) {
   if (n->op == OP_MATMUL) return matmul_uses_scratch(n) ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+  if (n->op == OP_GEMM) return gemm_scratch_bytes(n);
   return conv_scratch_bytes(n);
+}
+
+/* matmul_bias(a[M,K], b[K,N], bias[N]) = a b + bias, or with activation="relu"
+ * relu of it: a dense layer in one pass, made by the fuse pass from
+ * matmul + add (+ relu). The bias starts the sums and the relu is applied as
+ * they are stored. */
+const char *matmul_bias_infer(Graph *g, Node *n) {
+  const char *err = matmul_infer(g, n);
+  if (err) return err;
+  Value *bias = n->in[2];
+  if (node_int(n, "transa", 0) || node_int(n, "transb", 0)) return "matmul_bias takes no transposed operands";
+  if (bias->dtype != DT_F32 || bias->shape.rank != 1 || bias->shape.d[0] != n->out[0]->shape.d[1])
+    return arena_printf(&g->arena, "matmul_bias needs an f32 bias of shape [%lld]", (long long)n->out[0]->shape.d[1]);
+  return NULL;
+}
+
+void matmul_bias_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  bool relu = !strcmp(node_string(n, "activation", ""), "relu");
+  int64_t m = out[0]->shape.d[0], c = out[0]->shape.d[1], k = in[0]->shape.d[1];
+  (void)cx;
+  for (int64_t i = 0; i < m; i++)
+    for (int64_t j = 0; j < c; j++) {
+      double acc = tensor_get(in[2], j);
+      for (int64_t p = 0; p < k; p++) acc += tensor_get(in[0], i * k + p) * tensor_get(in[1], p * c + j);
+      tensor_set(out[0], i * c + j, relu && acc < 0 ? 0.0 : acc);
+    }
+}
+
+void matmul_bias_grad(Graph *g, Node *n, Value **dy, Value **dx) {
+  (void)g, (void)n, (void)dy, (void)dx;
+  NN2C_ASSERT(!"matmul_bias is made after autodiff");
+}
+
+void matmul_bias_emit(Emit *e, Node *n) {
+  Value *o = n->out[0];
+  emit_line(e, "#ifdef NN2C_USE_CBLAS");
+  emit_line(e, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)%s, (int)%s, (int)%s, 1.0f, %s, (int)%s, %s, (int)%s, 0.0f, %s, (int)%s);",
+            emit_dim(e, o, 0), emit_dim(e, o, 1), emit_dim(e, n->in[0], 1), emit_ref(e, n->in[0]), emit_dim(e, n->in[0], 1),
+            emit_ref(e, n->in[1]), emit_dim(e, o, 1), emit_ref(e, o), emit_dim(e, o, 1));
+  emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", emit_dim(e, o, 0));
+  emit_open(e, "for (size_t j = 0; j < %s; j++)", emit_dim(e, o, 1));
+  emit_line(e, "const float v = %s[i * %s + j] + %s[j];", emit_ref(e, o), emit_dim(e, o, 1), emit_ref(e, n->in[2]));
+  emit_line(e, "%s[i * %s + j] = %s;", emit_ref(e, o), emit_dim(e, o, 1),
+            strcmp(node_string(n, "activation", ""), "relu") ? "v" : "v > 0.0f ? v : 0.0f");
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "#else");
+  matmul_emit_tiled(e, n);
+  emit_line(e, "#endif");
 }

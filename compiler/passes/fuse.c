@@ -1,4 +1,6 @@
-/* fuse.c - folds a relu, or a relu's gradient, into the node that feeds it.
+/* fuse.c - folds a relu, or a relu's gradient, into the node that feeds it;
+ * a dense layer's matmul, bias and relu into one node; softmax cross-entropy's
+ * gradient pair into one node; elementwise chains into one loop.
  *
  * Requires: shapes; runs after autodiff and optimizer lowering, so no
  * gradient is asked of a fused node (conv2d_grad handles one anyway).
@@ -17,6 +19,14 @@
  *       of the relu before the pooling): the pooling gradient lets dy through
  *       only where the window's maximum is positive (activation="relu").
  *    The node takes over the reader's output value and the reader is dropped.
+ *    c. matmul(a, w) (no transposes, f32) read by add with a bias vector [N]
+ *       (either operand order), and that sum read only by relu: one
+ *       matmul_bias(a, w, bias) node (activation="relu" when the relu is
+ *       folded) replaces the last node of the chain (so every input is
+ *       computed before it) and the others are dropped;
+ *    d. nll_grad(d, labels) read by log_softmax_grad(., logp): one
+ *       softmax_ce_grad(d, logp, labels), probabilities minus one-hot scaled
+ *       by d, replaces the log_softmax_grad.
  * 3. Compact the graph (the intermediate value has no producer left).
  * 4. Elementwise chains: an elementwise node whose output (f32, not handed
  *    back) is read only by one elementwise node of the same output shape is
@@ -71,6 +81,42 @@ static int ew_leaves(const Node *n) {
   return c;
 }
 
+/* Turns node n into op(in[0..nin)) with no attributes, keeping its output. */
+static void rewrite_node(Graph *g, Node *n, OpKind op, int nin, Value **in) {
+  n->op = op;
+  n->in = arena_alloc(&g->arena, sizeof(Value *) * (size_t)nin);
+  memcpy(n->in, in, sizeof(Value *) * (size_t)nin);
+  n->nin = nin;
+  n->nattrs = 0;
+}
+
+/* Rule c: n is a matmul; returns whether it was fused. */
+static bool fuse_dense(Graph *g, Node *n) {
+  Value *z = n->out[0];
+  Node *add = sole_user(g, z);
+  if (z->dtype != DT_F32 || node_int(n, "transa", 0) || node_int(n, "transb", 0) || !add || add->op != OP_ADD) return false;
+  Value *bias = add->in[0] == z ? add->in[1] : add->in[0];
+  if (bias == z || bias->dtype != DT_F32 || bias->shape.rank != 1 || bias->shape.d[0] != z->shape.d[1]) return false;
+  Node *last = add, *relu = NULL;
+  Value *sum = add->out[0];
+  if (sum->nuses == 1 && !is_root(g, sum) && (relu = sole_user(g, sum)) && relu->op == OP_RELU) last = relu;
+  Value *in[3] = {n->in[0], n->in[1], bias};
+  rewrite_node(g, last, OP_MATMUL_BIAS, 3, in);
+  if (last == relu) node_set_string(g, last, "activation", "relu"), add->dead = true;
+  n->dead = true;
+  return true;
+}
+
+/* Rule d: n is an nll_grad; returns whether it was fused. */
+static bool fuse_softmax_ce(Graph *g, Node *n) {
+  Node *r = sole_user(g, n->out[0]);
+  if (!r || r->op != OP_LOG_SOFTMAX_GRAD || r->in[0] != n->out[0]) return false;
+  Value *in[3] = {n->in[0], r->in[1], n->in[1]};
+  rewrite_node(g, r, OP_SOFTMAX_CE_GRAD, 3, in);
+  n->dead = true;
+  return true;
+}
+
 static void fuse_chains(Graph *g) {
   for (int i = 0; i < g->nnodes; i++) { /* producers come before their readers */
     Node *n = g->nodes[i];
@@ -90,6 +136,8 @@ bool pass_fuse(Graph *g, PassCtx *cx) {
     Node *n = g->nodes[i];
     Value *z = n->out[0];
     if (n->dead || node_attr(n, "activation") || z->nuses != 1 || is_root(g, z)) continue;
+    if (n->op == OP_MATMUL && fuse_dense(g, n)) continue;
+    if (n->op == OP_NLL_GRAD && fuse_softmax_ce(g, n)) continue;
     if (n->op != OP_CONV2D && n->op != OP_MAXPOOL2D_GRAD) continue;
     Node *r = sole_user(g, z);
     bool conv_relu = n->op == OP_CONV2D && r && r->op == OP_RELU;
