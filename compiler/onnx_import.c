@@ -388,6 +388,7 @@ static bool copy_attr(Imp *I, Node *n, const Onnx__AttributeProto *a, const char
       node_set_ints(g, n, key, v, (int)t.numel);
     }
     node_set_int(g, n, arena_printf(&g->arena, "%s_dtype", key), dtype_to_onnx(c->dtype));
+    if (!node_attr(n, "dtype")) node_set_int(g, n, "dtype", dtype_to_onnx(c->dtype)); /* ConstantOfShape's result */
     return true;
   }
   default: return unsupported(I, "graph attribute", "attribute '%s' has a type nn2c does not support", a->name);
@@ -408,6 +409,8 @@ static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
 static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
   if (v->kind != VK_CONST) return need_const(I, v, arena_printf(&I->g->arena, "input '%s'", key));
   Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
+  if (!strcmp(key, "start") || !strcmp(key, "values")) /* Range's and OneHot's result dtype */
+    node_set_int(I->g, n, "dtype", dtype_to_onnx(v->dtype));
   if (dtype_is_float(v->dtype)) {
     double *f = arena_alloc(&I->g->arena, sizeof(double) * (size_t)(t.numel + 1));
     for (int64_t i = 0; i < t.numel; i++) f[i] = tensor_get(&t, i);

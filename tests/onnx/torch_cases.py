@@ -1,0 +1,38 @@
+#!/usr/bin/python3
+"""Exports small PyTorch models with torch.onnx.export into backend-test
+layout (model.onnx, test_data_set_0/input_0.pb, output_0.pb holding PyTorch's
+result), for nn2c test-onnx. Exit 77 (skip) without torch or onnx.
+usage: torch_cases.py OUT_DIR"""
+import os, sys
+try:
+    import numpy as np, torch
+    from onnx import numpy_helper
+except ImportError:
+    sys.exit(77)
+
+class Cnn(torch.nn.Module):
+    def __init__(s):
+        super().__init__()
+        s.c = torch.nn.Conv2d(3, 8, 3, padding=1)
+        s.b = torch.nn.BatchNorm2d(8)
+        s.l = torch.nn.Linear(8 * 4 * 4, 10)
+    def forward(s, x):
+        y = torch.nn.functional.max_pool2d(torch.relu(s.c(x)), 2)
+        return torch.softmax(s.l(y.reshape(y.shape[0], -1)), 1)  # Shape -> Gather -> Reshape chain
+
+def save(out, name, model, x):
+    d = os.path.join(out, name)
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    model.eval()
+    torch.onnx.export(model, x, os.path.join(d, "model.onnx"), input_names=["x"], output_names=["y"], opset_version=13)
+    y = model(x).detach().numpy()
+    for f, a in (("input_0.pb", x.numpy()), ("output_0.pb", y)):
+        with open(os.path.join(d, "test_data_set_0", f), "wb") as fh:
+            fh.write(numpy_helper.from_array(a).SerializeToString())
+
+torch.manual_seed(0)
+out = sys.argv[1]
+mlp = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.Tanh(), torch.nn.Linear(32, 16), torch.nn.ReLU(),
+                          torch.nn.Linear(16, 4), torch.nn.LogSoftmax(1))
+save(out, "torch_mlp", mlp, torch.randn(5, 20))
+save(out, "torch_cnn", Cnn(), torch.randn(2, 3, 8, 8))

@@ -1,0 +1,13 @@
+#!/bin/sh
+# Small PyTorch-exported models (an MLP and a CNN with the Shape -> Gather ->
+# Reshape chain torch emits) through nn2c test-onnx against PyTorch's outputs.
+# Skipped (77) without python3-torch / python3-onnx.
+# usage: torch_cases.sh NN2C TEST_SRC_DIR WORK
+set -u
+nn2c=$1 src=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+/usr/bin/python3 "$src/torch_cases.py" "$work/cases" > "$work/export.log" 2>&1
+rc=$?
+[ $rc -eq 77 ] && { echo "no python3-torch/python3-onnx; skipping"; exit 77; }
+[ $rc -eq 0 ] || { cat "$work/export.log"; exit 1; }
+"$nn2c" test-onnx --work "$work/run" "$work/cases"
