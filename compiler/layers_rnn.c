@@ -100,7 +100,7 @@ static Value *lstm_step(Unroll *R, Value *xw, Value *hu, int t) {
 }
 
 static Value *zero_state(Graph *g, Value *like_x, int64_t h, int batch_axis) {
-  Value *z = build_scalar(g, DT_F32, 0.0);
+  Value *z = build_scalar(g, like_x->dtype, 0.0);
   Node *e = build_node(g, OP_EXPAND, 1, &z);
   node_set_ints(g, e, "shape", (int64_t[]){like_x->shape.d[batch_axis], h}, 2);
   return build_finish(g, e);

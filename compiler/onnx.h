@@ -11,9 +11,22 @@ typedef struct {
   int64_t value;
 } OnnxDim;
 
+/* A graph input frozen to a constant (the test runner's data), by its
+ * position among the graph inputs that have no initializer. */
+typedef struct {
+  int index;
+  DType dtype;
+  Shape shape;
+  const void *data;
+} OnnxFrozen;
+
 typedef struct {
   const OnnxDim *dims;
   int ndims;
+  const OnnxFrozen *frozen;
+  int nfrozen;
+  const Shape *shapes;  /* shapes[k] fixes the symbolic dims of graph input k (the runner's data) */
+  int nshapes;
   const char *batch_dim; /* symbolic dimension that becomes the batch N (training), or NULL */
 } OnnxOptions;
 
@@ -22,6 +35,7 @@ typedef struct {
 typedef struct {
   bool unsupported;
   char what[160]; /* the op (or dtype) that is unsupported */
+  int need_const;  /* graph input (index as in OnnxFrozen) that had to be a constant, or -1 */
 } OnnxStatus;
 
 /* Reads an ONNX model into a graph: inputs first (in model order), then
@@ -30,13 +44,18 @@ typedef struct {
  * error (`unsupported op X (domain, opset N) at node NAME`, or one naming the
  * node and what is wrong). */
 Graph *onnx_import(const char *path, const OnnxOptions *o, OnnxStatus *st);
+/* The same from bytes in memory (path names the model in messages and
+ * locates external data). */
+Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const OnnxOptions *o, OnnxStatus *st);
 
 /* Reads a serialized TensorProto (a test case's input_K.pb) into a buffer of
  * its dtype; NULL after an error. */
 void *onnx_read_tensor(const char *path, DType *t, Shape *s);
 
-/* Flattens a graph's nodes in topological order for ONNX's
- * `nn2c test-onnx CASE_DIR...` (onnx_test.c). */
+/* Appends the op type of every node (xstrdup'd) to ops; false if unreadable. */
+bool onnx_model_ops(const char *path, Vec *ops);
+
+/* `nn2c test-onnx CASE_DIR...` (onnx_test.c). */
 int onnx_test_main(int argc, char **argv);
 
 /* Writes the forward graph of an imported model with new parameter values

@@ -25,6 +25,8 @@
 
 #define MAX_NUMEL ((int64_t)1 << 32)   /* larger tensors are reported, not allocated */
 #define MAX_BYTES ((int64_t)1 << 34)
+#define LIMIT_WINDOW (1 << 20) /* kernel sizes, strides, dilations, pads */
+#define FOLD_BYTES ((int64_t)1 << 26)  /* larger constant results are computed at run time */
 
 typedef struct {
   const char *name; /* ONNX name */
@@ -41,6 +43,8 @@ typedef struct {
   Binding *b;
   int nb, capb;
   const Onnx__NodeProto *node; /* being imported, for messages */
+  Value *inputs[64];           /* graph inputs by position (for need_const) */
+  int ninputs;
 } Imp;
 
 typedef const Onnx__NodeProto NodeP;
@@ -76,6 +80,14 @@ static bool unsupported(Imp *I, const char *what, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   return fail(I, "%s", msg);
+}
+
+/* A value that must be known at compile time is not: if it is a graph
+ * input, say which, so a caller may freeze it and try again. */
+static bool need_const(Imp *I, Value *v, const char *what) {
+  for (int k = 0; k < I->ninputs && I->st; k++)
+    if (I->inputs[k] == v) I->st->need_const = k;
+  return unsupported(I, I->node ? I->node->op_type : "?", "%s must be a constant (nn2c needs it at compile time)", what);
 }
 
 /* ---- names and bindings ---- */
@@ -136,6 +148,10 @@ static bool make_shape(Imp *I, const char *what, size_t rank, const int64_t *d, 
   return true;
 }
 
+static bool is_external(const Onnx__TensorProto *t) {
+  return t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+}
+
 static bool read_external(Imp *I, const Onnx__TensorProto *t, void *dst, size_t bytes) {
   const char *loc = NULL;
   long long off = 0, len = -1;
@@ -151,28 +167,35 @@ static bool read_external(Imp *I, const Onnx__TensorProto *t, void *dst, size_t 
   const char *slash = strrchr(I->path, '/');
   char *file = arena_printf(&I->g->arena, "%.*s%s", slash ? (int)(slash - I->path + 1) : 0, I->path, loc);
   FILE *f = fopen(file, "rb");
-  bool ok = f && off >= 0 && (len < 0 || (size_t)len == bytes) && fseek(f, (long)off, SEEK_SET) == 0 &&
-            fread(dst, 1, bytes, f) == bytes;
+  bool ok = f && off >= 0 && (len < 0 || (size_t)len == bytes) && fseek(f, 0, SEEK_END) == 0 &&
+            ftell(f) >= off + (long long)bytes && fseek(f, (long)off, SEEK_SET) == 0 &&
+            (!dst || fread(dst, 1, bytes, f) == bytes); /* no dst: only check the file is large enough */
   if (f) fclose(f);
   return ok || fail(I, "initializer '%s': cannot read %zu bytes at offset %lld of '%s'", t->name, bytes, off, file);
+}
+
+/* Checks that a tensor holds n elements of d, before anything is allocated. */
+static bool tensor_size_ok(Imp *I, const Onnx__TensorProto *t, DType d, int64_t n) {
+  size_t bytes = (size_t)n * (size_t)dtype_size(d);
+  if (is_external(t)) return read_external(I, t, NULL, bytes);
+  if (t->has_raw_data)
+    return t->raw_data.len == bytes ||
+           fail(I, "tensor '%s': raw_data has %zu bytes, its shape needs %zu", t->name ? t->name : "", t->raw_data.len, bytes);
+  size_t have = d == DT_F32 ? t->n_float_data : d == DT_F64 ? t->n_double_data : d == DT_I64 ? t->n_int64_data
+              : d == DT_U32 || d == DT_U64 ? t->n_uint64_data : t->n_int32_data;
+  return (int64_t)have == n ||
+         fail(I, "tensor '%s' has %zu values, its shape needs %lld", t->name ? t->name : "", have, (long long)n);
 }
 
 /* Copies a tensor's elements (whichever field holds them) into dst. */
 static bool tensor_data(Imp *I, const Onnx__TensorProto *t, DType d, int64_t n, void *dst) {
   size_t bytes = (size_t)n * (size_t)dtype_size(d);
   Tensor out = {d, shape_scalar(), n, dst};
-  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-    return read_external(I, t, dst, bytes);
+  if (is_external(t)) return read_external(I, t, dst, bytes);
   if (t->has_raw_data) {
-    if (t->raw_data.len != bytes)
-      return fail(I, "tensor '%s': raw_data has %zu bytes, its shape needs %zu", t->name ? t->name : "", t->raw_data.len, bytes);
     if (bytes) memcpy(dst, t->raw_data.data, bytes);
     return true;
   }
-  size_t have = d == DT_F32 ? t->n_float_data : d == DT_F64 ? t->n_double_data : d == DT_I64 ? t->n_int64_data
-              : d == DT_U32 || d == DT_U64 ? t->n_uint64_data : t->n_int32_data;
-  if ((int64_t)have != n)
-    return fail(I, "tensor '%s' has %zu values, its shape needs %lld", t->name ? t->name : "", have, (long long)n);
   for (int64_t i = 0; i < n; i++) {
     switch (d) {
     case DT_F32: ((float *)dst)[i] = t->float_data[i]; break;
@@ -203,6 +226,7 @@ static Value *tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name)
     fail(I, "tensor '%s' is too large (%lld elements)", tn, (long long)n);
     return NULL;
   }
+  if (!tensor_size_ok(I, t, d, n)) return NULL;
   Value *v = value_new(I->g, c_name(I, tn), VK_CONST, d, s);
   v->data = arena_alloc(&I->g->arena, (size_t)(n ? n : 1) * (size_t)dtype_size(d));
   return tensor_data(I, t, d, n, v->data) ? v : NULL;
@@ -232,6 +256,8 @@ static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape 
     }
     const char *p = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM ? dm->dim_param : "?";
     bool found = false;
+    const Shape *given = I->ninputs < I->opt->nshapes ? &I->opt->shapes[I->ninputs] : NULL;
+    if (given && given->rank == (int)rank) dims[i] = given->d[i], found = true;
     for (int k = 0; k < I->opt->ndims && !found; k++)
       if (!strcmp(I->opt->dims[k].name, p)) dims[i] = I->opt->dims[k].value, found = true;
     if (!found && I->opt->batch_dim && !strcmp(I->opt->batch_dim, p) && !batch) dims[i] = 1, batch = found = true;
@@ -256,7 +282,17 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
     DType d = DT_F32;
     Shape s;
     if (!input_shape(I, vi, &d, &s)) return false;
-    bind(I, vi->name, value_new(I->g, c_name(I, vi->name), VK_INPUT, d, s));
+    const OnnxFrozen *fz = NULL;
+    for (int k = 0; k < I->opt->nfrozen; k++)
+      if (I->opt->frozen[k].index == I->ninputs) fz = &I->opt->frozen[k];
+    Value *v = value_new(I->g, c_name(I, vi->name), fz ? VK_CONST : VK_INPUT, d, s);
+    if (fz) {
+      size_t bytes = (size_t)shape_numel_static(s) * (size_t)dtype_size(d);
+      if (fz->dtype != d || !shape_eq(fz->shape, s)) return fail(I, "frozen input '%s' has the wrong type", vi->name);
+      v->data = memcpy(arena_alloc(&I->g->arena, bytes + 1), fz->data, bytes);
+    }
+    if (I->ninputs < 64) I->inputs[I->ninputs++] = v;
+    bind(I, vi->name, v);
   }
   for (size_t k = 0; k < gp->n_initializer; k++) {
     const Onnx__TensorProto *t = gp->initializer[k];
@@ -296,12 +332,9 @@ static bool finish(Imp *I, Node *n) {
     }
     if (o->dtype == DT_F16 || o->dtype == DT_BF16) return unsupported(I, "float16", "float16 results are not supported");
   }
-  return constfold_node(I->g, n);
-}
-
-static Value *mk1(Imp *I, OpKind op, Value *a) {
-  Node *n = mk(I, op, 1, &a);
-  return finish(I, n) ? n->out[0] : NULL;
+  int64_t most = 0; /* folding allocates the results: only for modest sizes */
+  for (int k = 0; k < n->nout; k++) most += shape_numel(n->out[k]->shape, 1) * dtype_size(n->out[k]->dtype);
+  return most > FOLD_BYTES || constfold_node(I->g, n) || fail(I, "on its constant inputs");
 }
 
 static Value *mk2(Imp *I, OpKind op, Value *a, Value *b) {
@@ -313,7 +346,7 @@ static Value *mk2(Imp *I, OpKind op, Value *a, Value *b) {
 static Value *reshape_to(Imp *I, Value *x, Shape s) {
   if (shape_eq(x->shape, s)) return x;
   Node *n = mk(I, OP_RESHAPE, 1, &x);
-  node_set_ints(I->g, n, "shape", s.d, s.rank);
+  node_set_reshape(I->g, n, s);
   return finish(I, n) ? n->out[0] : NULL;
 }
 
@@ -373,8 +406,7 @@ static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
 
 /* A constant input as an attribute named after the ONNX input. */
 static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
-  if (v->kind != VK_CONST)
-    return unsupported(I, I->node->op_type, "input '%s' must be a constant (nn2c needs it at compile time)", key);
+  if (v->kind != VK_CONST) return need_const(I, v, arena_printf(&I->g->arena, "input '%s'", key));
   Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
   if (dtype_is_float(v->dtype)) {
     double *f = arena_alloc(&I->g->arena, sizeof(double) * (size_t)(t.numel + 1));
@@ -385,7 +417,8 @@ static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
     int64_t *x;
     int cnt;
     if (!const_ints(v, &x, &cnt, &I->g->arena)) return fail(I, "input '%s' must have rank 0 or 1", key);
-    if (v->shape.rank == 0) node_set_int(I->g, n, key, x[0]);
+    bool scalar = v->shape.rank == 0 || (cnt == 1 && (!strcmp(key, "k") || !strcmp(key, "axis"))); /* TopK's K is [1] */
+    if (scalar) node_set_int(I->g, n, key, x[0]);
     else node_set_ints(I->g, n, key, x, cnt);
   }
   return true;
@@ -398,13 +431,13 @@ static const struct {
 } param_inputs[] = {
   {"Reshape", {"data", "shape"}},       {"Expand", {"input", "shape"}},
   {"Tile", {"input", "repeats"}},       {"Slice", {"data", "starts", "ends", "axes", "steps"}},
-  {"Pad", {"data", "pads", "constant_value", "axes"}}, {"TopK", {"X", "K"}},
+  {"Pad", {"data", "pads", "constant_value", "axes"}}, {"TopK", {"X", "k"}},
   {"Squeeze", {"data", "axes"}},        {"Unsqueeze", {"data", "axes"}},
   {"ReduceSum", {"data", "axes"}},      {"Split", {"input", "split"}},
   {"OneHot", {"indices", "depth", "values"}}, {"Range", {"start", "limit", "delta"}},
   {"Clip", {"input", "min", "max"}},    {"Resize", {"X", "roi", "scales", "sizes"}},
   {"Upsample", {"X", "scales"}},        {"ConstantOfShape", {"input"}},
-  {"CumSum", {"x", "axis"}},            {"Dropout", {"data", "ratio", "training_mode"}},
+  {"CumSum", {"x", "axis"}},            {"Trilu", {"input", "k"}},            {"Dropout", {"data", "ratio", "training_mode"}},
 };
 
 static const char *param_input_name(const char *op, size_t i) {
@@ -416,31 +449,9 @@ static const char *param_input_name(const char *op, size_t i) {
 /* Attributes renamed across opsets (older attribute -> today's input name). */
 static const char *attr_key(Imp *I, const char *op, const char *name) {
   if (!strcmp(op, "Pad") && !strcmp(name, "value")) return "constant_value";
-  if (!strcmp(op, "TopK") && !strcmp(name, "k")) return "K";
   (void)I;
   return name;
 }
-
-static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
-  const OpDef *d = &op_table[op];
-  int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
-  while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
-  Node *n = mk(I, (OpKind)op, nt, in);
-  for (size_t i = (size_t)nt; i < np->n_input; i++) {
-    if (!in[i]) continue;
-    const char *key = param_input_name(np->op_type, i);
-    if (!key) return unsupported(I, np->op_type, "input %zu of %s is not supported", i, np->op_type);
-    if (!input_to_attr(I, n, in[i], key)) return false;
-  }
-  for (size_t i = 0; i < np->n_attribute; i++)
-    if (!copy_attr(I, n, np->attribute[i], attr_key(I, np->op_type, np->attribute[i]->name))) return false;
-  node_set_int(I->g, n, "opset", I->opset);
-  if (!finish(I, n)) return false;
-  for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
-  return true;
-}
-
-/* ---- special handlers ---- */
 
 static const Onnx__AttributeProto *attr(NodeP *np, const char *name) {
   for (size_t i = 0; i < np->n_attribute; i++)
@@ -458,9 +469,42 @@ static double attr_f(NodeP *np, const char *name, double dflt) {
   return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT ? a->f : dflt;
 }
 
+static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
+  const OpDef *d = &op_table[op];
+  int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
+  while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
+  Node *n = node_new(I->g, (OpKind)op, nt, in, d->flags & OPF_VAR_OUT ? (int)np->n_output : d->nout);
+  for (size_t i = (size_t)nt; i < np->n_input; i++) {
+    if (!in[i]) continue;
+    const char *key = param_input_name(np->op_type, i);
+    if (!key) return unsupported(I, np->op_type, "input %zu of %s is not supported", i, np->op_type);
+    bool reduce = !strncmp(np->op_type, "Reduce", 6);
+    if (reduce && in[i]->kind == VK_CONST && !shape_numel_static(in[i]->shape) && !attr_i(np, "noop_with_empty_axes", 0))
+      continue; /* empty axes: reduce over all of them */
+    if (!input_to_attr(I, n, in[i], key)) return false;
+  }
+  for (size_t i = 0; i < np->n_attribute; i++)
+    if (!copy_attr(I, n, np->attribute[i], attr_key(I, np->op_type, np->attribute[i]->name))) return false;
+  if (!strcmp(np->op_type, "LeakyRelu") && !node_attr(n, "alpha")) node_set_float(I->g, n, "alpha", 0.01); /* not Keras's 0.3 */
+  bool softmax_family = !strcmp(np->op_type, "Softmax") || !strcmp(np->op_type, "LogSoftmax") || !strcmp(np->op_type, "Hardmax");
+  if (softmax_family && I->opset < 13) node_set_int(I->g, n, "legacy_2d", 1);
+  node_set_int(I->g, n, "opset", I->opset);
+  int64_t to = node_int(n, "to", 1); /* Cast: nn2c computes no float16 or strings */
+  if (!strcmp(np->op_type, "Cast") && (to == 8 || to == 10 || to == 16))
+    return unsupported(I, to == 8 ? "string" : "float16", "Cast to %s is not supported", to == 8 ? "string" : "float16");
+  if (!finish(I, n)) return false;
+  for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
+  return true;
+}
+
+/* ---- special handlers ---- */
+
 typedef bool (*Handler)(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 
-static bool need_inputs(Imp *I, int nin, int lo, int hi) {
+/* The handler's inputs: lo..hi of them, the first lo present. */
+static bool need_inputs(Imp *I, Value **in, int nin, int lo, int hi) {
+  for (int i = 0; i < lo && i < nin; i++)
+    if (!in[i]) return fail(I, "input %d is missing", i);
   return (nin >= lo && nin <= hi) || fail(I, "expects %d..%d inputs, got %d", lo, hi, nin);
 }
 
@@ -490,7 +534,7 @@ static bool h_constant(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
-  if (!need_inputs(I, nin, 1, 3)) return false;
+  if (!need_inputs(I, in, nin, 1, 3)) return false;
   out[0] = in[0];
   if (np->n_output > 1 && *np->output[1]) { /* Dropout's mask: all ones in inference */
     Value *m = value_new(I->g, "mask", VK_CONST, DT_BOOL, in[0]->shape);
@@ -502,7 +546,7 @@ static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 }
 
 static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
   Shape s = in[0]->shape;
   if (shape_has_batch(s)) return unsupported(I, "Shape", "Shape of a value with the batch dimension");
   int64_t lo = attr_i(np, "start", 0), hi = attr_i(np, "end", s.rank);
@@ -516,7 +560,7 @@ static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 static bool h_size(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
-  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
   if (shape_has_batch(in[0]->shape)) return unsupported(I, "Size", "Size of a value with the batch dimension");
   int64_t n = shape_numel_static(in[0]->shape);
   out[0] = int64_const(I, "size", 0, &n, 1);
@@ -525,13 +569,12 @@ static bool h_size(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 /* Reshape, Flatten, Squeeze, Unsqueeze: a reshape to a shape known now. */
 static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 1, 2)) return false;
+  if (!need_inputs(I, in, nin, 1, 2)) return false;
   Shape x = in[0]->shape, s = {0, {0}};
   int64_t *d = NULL;
   int n = 0;
   const Onnx__AttributeProto *a = attr(np, "shape");
-  if (nin == 2 && !const_ints(in[1], &d, &n, &I->g->arena))
-    return unsupported(I, "Reshape", "the shape input must be a constant (nn2c needs it at compile time)");
+  if (nin == 2 && !const_ints(in[1], &d, &n, &I->g->arena)) return need_const(I, in[1], "the shape input");
   if (nin == 1 && a) d = a->ints, n = (int)a->n_ints;
   if (n > MAX_RANK) return fail(I, "shape has %d dimensions", n);
   int infer = -1;
@@ -550,7 +593,7 @@ static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 }
 
 static bool h_flatten(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 1, 1)) return false;
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
   Shape x = in[0]->shape;
   int64_t ax = attr_i(np, "axis", 1);
   if (ax < 0) ax += x.rank;
@@ -565,15 +608,14 @@ static bool axes_of(Imp *I, NodeP *np, Value **in, int nin, int64_t **ax, int *n
   const Onnx__AttributeProto *a = attr(np, "axes");
   if (a) *ax = a->ints, *n = (int)a->n_ints;
   else if (nin < 2) *ax = NULL, *n = 0;
-  else if (!const_ints(in[1], ax, n, &I->g->arena))
-    return unsupported(I, np->op_type, "the axes input must be a constant (nn2c needs it at compile time)");
+  else if (!const_ints(in[1], ax, n, &I->g->arena)) return need_const(I, in[1], "the axes input");
   return true;
 }
 
 static bool h_squeeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   int64_t *ax;
   int n;
-  if (!need_inputs(I, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
+  if (!need_inputs(I, in, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
   Shape x = in[0]->shape, s = {0, {0}};
   bool drop[MAX_RANK] = {false};
   for (int i = 0; i < n; i++) {
@@ -589,7 +631,7 @@ static bool h_squeeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 static bool h_unsqueeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   int64_t *ax;
   int n;
-  if (!need_inputs(I, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
+  if (!need_inputs(I, in, nin, 1, 2) || !axes_of(I, np, in, nin, &ax, &n)) return false;
   Shape x = in[0]->shape, s = {0, {0}};
   int rank = x.rank + n;
   if (rank > MAX_RANK) return unsupported(I, "rank", "result has rank %d", rank);
@@ -604,14 +646,56 @@ static bool h_unsqueeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return (out[0] = reshape_to(I, in[0], s)) != NULL;
 }
 
+static Value *slice_first(Imp *I, Value *x, int64_t i, Shape s) {
+  int op = find_ir_op("Slice");
+  if (op < 0) return unsupported(I, "Slice", "batched MatMul needs the Slice op"), NULL;
+  Node *n = mk(I, (OpKind)op, 1, &x);
+  node_set_ints(I->g, n, "starts", &i, 1);
+  node_set_ints(I->g, n, "ends", (int64_t[]){i + 1}, 1);
+  node_set_ints(I->g, n, "axes", (int64_t[]){0}, 1);
+  return finish(I, n) ? reshape_to(I, n->out[0], s) : NULL;
+}
+
+/* Stacks of matrices with equal batch dimensions: one 2-D matmul per matrix,
+ * joined by a concat. */
+static bool batched_matmul(Imp *I, Value *a, Value *b, Value **out) {
+  Shape as = a->shape, bs = b->shape;
+  bool same = as.rank == bs.rank;
+  for (int i = 0; i < as.rank - 2 && same; i++) same = as.d[i] == bs.d[i];
+  int64_t m = as.d[as.rank - 2], k = as.d[as.rank - 1], n = bs.d[bs.rank - 1], nb = shape_numel_static(as) / (m * k > 0 ? m * k : 1);
+  if (!same || bs.d[bs.rank - 2] != k || nb > 256 || nb < 1)
+    return unsupported(I, "MatMul", "MatMul with broadcast batch dimensions is not supported");
+  Value *A = reshape_to(I, a, shape_make(3, (int64_t[]){nb, m, k})), *B = reshape_to(I, b, shape_make(3, (int64_t[]){nb, k, n}));
+  Value *parts[256];
+  for (int64_t i = 0; i < nb; i++) {
+    Value *ai = slice_first(I, A, i, shape_make(2, (int64_t[]){m, k}));
+    Value *bi = ai ? slice_first(I, B, i, shape_make(2, (int64_t[]){k, n})) : NULL;
+    Value *ci = bi ? mk2(I, OP_MATMUL, ai, bi) : NULL;
+    if (!ci || !(parts[i] = reshape_to(I, ci, shape_make(3, (int64_t[]){1, m, n})))) return false;
+  }
+  Value *c = parts[0];
+  for (int64_t i = 1; i < nb; i += 15) { /* concat takes up to 16 inputs */
+    Value *in[16] = {c};
+    int cnt = 1;
+    for (int64_t j = i; j < nb && cnt < 16; j++) in[cnt++] = parts[j];
+    Node *cn = mk(I, OP_CONCAT, cnt, in);
+    node_set_int(I->g, cn, "axis", 0);
+    if (!finish(I, cn)) return false;
+    c = cn->out[0];
+  }
+  Shape s = as;
+  s.d[s.rank - 1] = n;
+  return (*out = reshape_to(I, c, s)) != NULL;
+}
+
 /* MatMul: numpy semantics on top of the 2-D matmul op (1-D operands and a
  * stack of rows against one matrix). */
 static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
-  if (!need_inputs(I, nin, 2, 2)) return false;
+  if (!need_inputs(I, in, nin, 2, 2)) return false;
   Shape a = in[0]->shape, b = in[1]->shape;
   if (a.rank == 0 || b.rank == 0) return fail(I, "MatMul operands must not be scalars");
-  if (b.rank > 2) return unsupported(I, "MatMul", "batched MatMul (second operand of rank %d) is not supported yet", b.rank);
+  if (b.rank > 2) return batched_matmul(I, in[0], in[1], out);
   int64_t k = a.d[a.rank - 1], rows = shape_numel_static(a) / (k ? k : 1);
   Value *A = reshape_to(I, in[0], shape_make(2, (int64_t[]){rows, k}));
   Value *B = b.rank == 1 ? reshape_to(I, in[1], shape_make(2, (int64_t[]){b.d[0], 1})) : in[1];
@@ -625,7 +709,7 @@ static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 
 /* Gemm: alpha op(A) op(B) + beta C. */
 static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 2, 3)) return false;
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
   Node *n = mk(I, OP_MATMUL, 2, in);
   node_set_int(I->g, n, "transa", attr_i(np, "transA", 0));
   node_set_int(I->g, n, "transb", attr_i(np, "transB", 0));
@@ -641,53 +725,306 @@ static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return true;
 }
 
-/* Softmax family: before opset 13 the input is seen as 2-D around `axis`
- * (default 1); since, the op works along one axis (default -1). */
-static bool h_softmax(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!need_inputs(I, nin, 1, 1)) return false;
-  OpKind op = !strcmp(np->op_type, "Softmax") ? OP_SOFTMAX : OP_LOG_SOFTMAX;
-  Shape x = in[0]->shape;
-  int64_t ax = attr_i(np, "axis", I->opset < 13 ? 1 : -1);
-  int k = normalize_axis(ax, x.rank > 0 ? x.rank : 1);
-  if (k < 0) return fail(I, "axis %lld out of range", (long long)ax);
-  if (I->opset >= 13 && k != x.rank - 1)
-    return unsupported(I, np->op_type, "%s over an axis other than the last is not supported yet", np->op_type);
-  int64_t a = 1, b = 1;
-  for (int i = 0; i < x.rank; i++) *(i < k ? &a : &b) *= x.d[i];
-  Value *r = reshape_to(I, in[0], shape_make(2, (int64_t[]){a, b}));
-  Value *y = r ? mk1(I, op, r) : NULL;
-  return y && (out[0] = reshape_to(I, y, x)) != NULL;
-}
-
 static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (nin >= 3 && in[2] && (in[2]->kind != VK_CONST || ((uint8_t *)in[2]->data)[0]))
     return unsupported(I, "Dropout", "Dropout in training mode is not supported in inference");
   return h_identity(I, np, in, nin > 1 ? 1 : nin, out);
 }
 
+/* ---- convolution and pooling: ONNX is NCHW with OIHW kernels, conv2d and
+ * the pools are NHWC with HWIO kernels, so the handlers transpose around
+ * them (constant kernels are transposed at import by folding). 1-D forms run
+ * as 2-D with height 1. ---- */
+
+static Value *transpose(Imp *I, Value *x, const int64_t *perm) {
+  int op = find_ir_op("Transpose");
+  if (op < 0) return unsupported(I, "Transpose", "%s needs the Transpose op", I->node->op_type), NULL;
+  Node *n = mk(I, (OpKind)op, 1, &x);
+  node_set_ints(I->g, n, "perm", perm, x->shape.rank);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+static const int64_t TO_NHWC[4] = {0, 2, 3, 1}, TO_NCHW[4] = {0, 3, 1, 2};
+
+/* A 1-D attribute list (length 1 per spatial axis) as 2-D: height first, 1 or 0. */
+static void widen(int64_t *two, const int64_t *one, int64_t h) { two[0] = h, two[1] = one[0]; }
+
+typedef struct {
+  int64_t k[2], s[2], d[2], p[4]; /* kernel, strides, dilations, pads top left bottom right */
+} Window;
+
+/* Window attributes of Conv/pools for input x (N,C,H,W after 1-D widening);
+ * kernel k given by the caller. false after an error. */
+static bool window_attrs(Imp *I, NodeP *np, Shape x, bool one_d, Window *w) {
+  const Onnx__AttributeProto *a;
+  int sp = one_d ? 1 : 2;
+  int64_t s[2] = {1, 1}, d[2] = {1, 1}, p[4] = {0, 0, 0, 0};
+  if ((a = attr(np, "strides")) && (int)a->n_ints == sp) memcpy(s, a->ints, sizeof(int64_t) * (size_t)sp);
+  if ((a = attr(np, "dilations")) && (int)a->n_ints == sp) memcpy(d, a->ints, sizeof(int64_t) * (size_t)sp);
+  if ((a = attr(np, "pads")) && (int)a->n_ints == 2 * sp) memcpy(p, a->ints, sizeof(int64_t) * (size_t)(2 * sp));
+  if (one_d) {
+    widen(w->s, s, 1), widen(w->d, d, 1);
+    int64_t q[4] = {0, p[0], 0, p[1]};
+    memcpy(w->p, q, sizeof q);
+  } else memcpy(w->s, s, sizeof s), memcpy(w->d, d, sizeof d), memcpy(w->p, p, sizeof p);
+  for (int i = 0; i < 4; i++) {
+    bool ok = w->p[i] >= 0 && w->p[i] <= LIMIT_WINDOW;
+    if (i < 2) ok = ok && w->s[i] >= 1 && w->s[i] <= LIMIT_WINDOW && w->d[i] >= 1 && w->d[i] <= LIMIT_WINDOW &&
+                    w->k[i] >= 1 && w->k[i] <= LIMIT_WINDOW;
+    if (!ok) return fail(I, "kernel, strides and dilations must be in [1, %d] and pads in [0, %d]", LIMIT_WINDOW, LIMIT_WINDOW);
+  }
+  const Onnx__AttributeProto *ap = attr(np, "auto_pad");
+  char mode[32] = "NOTSET";
+  if (ap && ap->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
+    snprintf(mode, sizeof mode, "%.*s", (int)ap->s.len, (const char *)ap->s.data);
+  for (int i = 0; i < 2; i++) {
+    int64_t in = x.d[2 + i], out = (in + w->s[i] - 1) / w->s[i];
+    int64_t total = (out - 1) * w->s[i] + (w->k[i] - 1) * w->d[i] + 1 - in;
+    if (total < 0) total = 0;
+    if (!strcmp(mode, "VALID")) w->p[i] = w->p[i + 2] = 0;
+    else if (!strcmp(mode, "SAME_UPPER")) w->p[i] = total / 2, w->p[i + 2] = total - total / 2;
+    else if (!strcmp(mode, "SAME_LOWER")) w->p[i + 2] = total / 2, w->p[i] = total - total / 2;
+    else if (strcmp(mode, "NOTSET")) return fail(I, "unknown auto_pad '%s'", mode);
+  }
+  return true;
+}
+
+static void set_window(Imp *I, Node *n, const Window *w, bool conv) {
+  node_set_ints(I->g, n, "strides", w->s, 2);
+  node_set_ints(I->g, n, "pads", w->p, 4);
+  if (conv) node_set_ints(I->g, n, "dilations", w->d, 2);
+}
+
+/* x as NCHW (a 1-D NCL input gets height 1), or NULL. */
+static Value *as_2d(Imp *I, Value *x, bool *one_d) {
+  *one_d = x->shape.rank == 3;
+  if (x->shape.rank != 3 && x->shape.rank != 4)
+    return unsupported(I, I->node->op_type, "%s on rank %d input (only 1-D and 2-D)", I->node->op_type, x->shape.rank), NULL;
+  if (!*one_d) return x;
+  Shape s = x->shape;
+  return reshape_to(I, x, shape_make(4, (int64_t[]){s.d[0], s.d[1], 1, s.d[2]}));
+}
+
+/* The NHWC result back to NCHW (and to NCL for 1-D). */
+static bool from_nhwc(Imp *I, Value *y, bool one_d, Value **out) {
+  Value *t = transpose(I, y, TO_NCHW);
+  if (!t) return false;
+  if (one_d) t = reshape_to(I, t, shape_make(3, (int64_t[]){t->shape.d[0], t->shape.d[1], t->shape.d[3]}));
+  return (*out = t) != NULL;
+}
+
+static bool h_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  bool one_d;
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  Value *x = as_2d(I, in[0], &one_d), *w = x ? as_2d(I, in[1], &one_d) : NULL;
+  if (!w) return false;
+  Window win;
+  win.k[0] = w->shape.d[2], win.k[1] = w->shape.d[3];
+  if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
+  Value *xt = transpose(I, x, TO_NHWC), *wt = xt ? transpose(I, w, (const int64_t[]){2, 3, 1, 0}) : NULL;
+  if (!wt) return false;
+  Value *args[3] = {xt, wt, nin == 3 ? in[2] : NULL};
+  Node *n = mk(I, OP_CONV2D, args[2] ? 3 : 2, args);
+  set_window(I, n, &win, true);
+  node_set_int(I->g, n, "groups", attr_i(np, "group", 1));
+  return finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
+}
+
+/* ConvTranspose is the input gradient of the convolution that maps its
+ * output back to its input: conv2d_grad_input with that convolution's
+ * geometry. Output size per axis: (in - 1) s + (k - 1) d + 1 - pads + output_padding. */
+static bool h_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  bool one_d;
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  Value *x = as_2d(I, in[0], &one_d), *w = x ? as_2d(I, in[1], &one_d) : NULL;
+  if (!w) return false;
+  Window win;
+  win.k[0] = w->shape.d[2], win.k[1] = w->shape.d[3];
+  int64_t g = attr_i(np, "group", 1), op[2] = {0, 0}, size[2];
+  const Onnx__AttributeProto *opa = attr(np, "output_padding"), *osa = attr(np, "output_shape");
+  if (!window_attrs(I, np, x->shape, one_d, &win) || g < 1) return false;
+  if (opa && (int)opa->n_ints == (one_d ? 1 : 2)) memcpy(op + one_d, opa->ints, sizeof(int64_t) * opa->n_ints);
+  for (int i = 0; i < 2; i++) {
+    int64_t full = (x->shape.d[2 + i] - 1) * win.s[i] + (win.k[i] - 1) * win.d[i] + 1 + op[i];
+    int64_t want = osa && (int)osa->n_ints == (one_d ? 1 : 2) ? (i < one_d ? 1 : osa->ints[i - one_d]) : -1;
+    bool same = attr(np, "auto_pad") && !strncmp((const char *)attr(np, "auto_pad")->s.data, "SAME", 4);
+    if (same && want < 0) want = x->shape.d[2 + i] * win.s[i];
+    if (want >= 0) { /* pads from the requested size, the odd one at the end (SAME_UPPER) */
+      int64_t total = full - want > 0 ? full - want : 0; /* a larger output gets zero rows at the end */
+      if (want - full >= win.s[i]) return fail(I, "output_shape is larger than the transposed convolution gives");
+      bool lower = same && !strncmp((const char *)attr(np, "auto_pad")->s.data, "SAME_LOWER", 10);
+      win.p[i] = lower ? total - total / 2 : total / 2, win.p[i + 2] = total - win.p[i];
+    }
+    size[i] = want >= 0 ? want : full - win.p[i] - win.p[i + 2]; /* output_padding rows stay zero */
+    if (size[i] < 1) return fail(I, "the output would be empty");
+  }
+  Value *xt = transpose(I, x, TO_NHWC), *wt = xt ? transpose(I, w, (const int64_t[]){2, 3, 1, 0}) : NULL;
+  if (!wt) return false;
+  Value *args[2] = {xt, wt};
+  Node *n = mk(I, OP_CONV2D_GRAD_INPUT, 2, args);
+  set_window(I, n, &win, true);
+  node_set_int(I->g, n, "groups", g);
+  node_set_ints(I->g, n, "input_shape", (int64_t[]){x->shape.d[0], size[0], size[1], wt->shape.d[2] * g}, 4);
+  if (!finish(I, n) || !from_nhwc(I, n->out[0], one_d, out)) return false;
+  if (nin < 3 || !in[2]) return true;
+  Shape bs = {out[0]->shape.rank, {1}};
+  for (int i = 0; i < bs.rank; i++) bs.d[i] = i == 1 ? in[2]->shape.d[0] : 1;
+  Value *b = reshape_to(I, in[2], bs);
+  return b && (out[0] = mk2(I, OP_ADD, out[0], b)) != NULL;
+}
+
+static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  bool one_d, avg = !strcmp(np->op_type, "AveragePool");
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
+  if (np->n_output > 1 && *np->output[1]) return unsupported(I, "MaxPool", "MaxPool's indices output is not supported");
+  if (avg && attr_i(np, "count_include_pad", 0)) return unsupported(I, "AveragePool", "count_include_pad=1 is not supported");
+  const Onnx__AttributeProto *ks = attr(np, "kernel_shape"), *dl = attr(np, "dilations");
+  Value *x = as_2d(I, in[0], &one_d);
+  if (!x) return false;
+  if (!ks || (int)ks->n_ints != (one_d ? 1 : 2)) return fail(I, "kernel_shape must list one size per spatial axis");
+  for (size_t i = 0; dl && i < dl->n_ints; i++)
+    if (dl->ints[i] != 1) return unsupported(I, np->op_type, "pooling with dilations is not supported");
+  Window win;
+  if (one_d) widen(win.k, ks->ints, 1);
+  else memcpy(win.k, ks->ints, sizeof win.k);
+  if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
+  for (int i = 0; i < 2 && attr_i(np, "ceil_mode", 0); i++) { /* ceil: pad the end so the last window fits */
+    int64_t span = x->shape.d[2 + i] + win.p[i] + win.p[i + 2] - win.k[i];
+    int64_t o = (span + win.s[i] - 1) / win.s[i] + 1;
+    if ((o - 1) * win.s[i] >= x->shape.d[2 + i] + win.p[i]) o--; /* the last window must start inside */
+    win.p[i + 2] += (o - 1) * win.s[i] + win.k[i] - (x->shape.d[2 + i] + win.p[i] + win.p[i + 2]);
+  }
+  Value *xt = transpose(I, x, TO_NHWC);
+  if (!xt) return false;
+  Node *n = mk(I, avg ? OP_AVGPOOL2D : OP_MAXPOOL2D, 1, &xt);
+  node_set_ints(I->g, n, "kernel", win.k, 2);
+  set_window(I, n, &win, false);
+  return finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
+}
+
+/* GlobalAveragePool / GlobalMaxPool: a reduction over the spatial axes. */
+static bool h_global_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
+  int op = !strcmp(np->op_type, "GlobalAveragePool") ? OP_REDUCE_MEAN : find_ir_op("ReduceMax");
+  if (op < 0) return unsupported(I, np->op_type, "%s needs the ReduceMax op", np->op_type);
+  int64_t axes[MAX_RANK];
+  int r = in[0]->shape.rank;
+  for (int i = 2; i < r; i++) axes[i - 2] = i;
+  Node *n = mk(I, (OpKind)op, 1, in);
+  node_set_ints(I->g, n, "axes", axes, r - 2);
+  node_set_int(I->g, n, "keepdims", 1);
+  if (!finish(I, n)) return false;
+  out[0] = n->out[0];
+  return true;
+}
+
+/* ---- losses, built from IR ops (so they differentiate) ----
+ * NegativeLogLikelihoodLoss(x [N,C,d...], t [N,d...], w [C]?): the picked
+ * element is selected with a one-hot mask (t == class), whose class list has
+ * the ignored class replaced by a value no label has, so ignored positions
+ * get weight 0 without a separate test. Per element: loss = -sum_c W x,
+ * weight = sum_c W with W = onehot * w; mean = sum(loss) / sum(weight). */
+
+static Value *reduce_axes(Imp *I, OpKind op, Value *x, const int64_t *axes, int naxes, bool keep) {
+  Node *n = mk(I, op, 1, &x);
+  if (naxes) node_set_ints(I->g, n, "axes", axes, naxes);
+  node_set_int(I->g, n, "keepdims", keep);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+static Value *cast_to(Imp *I, Value *x, DType t) {
+  Node *n = mk(I, OP_CAST, 1, &x);
+  node_set_string(I->g, n, "to", dtype_name(t));
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+static bool nll(Imp *I, NodeP *np, Value *x, Value *t, Value *w, Value **out) {
+  Shape xs = x->shape;
+  if (xs.rank < 2 || t->shape.rank != xs.rank - 1 || dtype_is_float(t->dtype))
+    return fail(I, "needs input [N,C,...] and integer target [N,...]");
+  int64_t C = xs.d[1], ignore = attr_i(np, "ignore_index", INT64_MIN);
+  Shape cs = {xs.rank, {1}};
+  for (int i = 0; i < xs.rank; i++) cs.d[i] = i == 1 ? C : 1;
+  Value *cls = value_new(I->g, "classes", VK_CONST, t->dtype, cs);
+  cls->data = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(C + 1));
+  Tensor ct = {t->dtype, cs, C, cls->data};
+  for (int64_t c = 0; c < C; c++) tensor_set(&ct, c, c == ignore ? -1e9 : (double)c);
+  Shape ts = t->shape; /* the target with a class axis of 1 */
+  for (int i = ts.rank; i > 1; i--) ts.d[i] = ts.d[i - 1];
+  ts.d[1] = 1, ts.rank++;
+  Value *tt = reshape_to(I, t, ts), *eq = tt ? mk2(I, OP_EQUAL, tt, cls) : NULL, *W = eq ? cast_to(I, eq, x->dtype) : NULL;
+  if (W && w) {
+    Value *wr = reshape_to(I, w, shape_make(cs.rank, cs.d));
+    W = wr ? mk2(I, OP_MUL, W, wr) : NULL;
+  }
+  int64_t one = 1;
+  Value *picked = W ? mk2(I, OP_MUL, W, x) : NULL;
+  Value *loss = picked ? reduce_axes(I, OP_REDUCE_SUM, picked, &one, 1, false) : NULL;
+  loss = loss ? mk2(I, OP_SUB, scalar_like(I, loss, 0), loss) : NULL;
+  if (!loss) return false;
+  char red[16] = "mean";
+  const Onnx__AttributeProto *ra = attr(np, "reduction");
+  if (ra) snprintf(red, sizeof red, "%.*s", (int)ra->s.len, (const char *)ra->s.data);
+  if (!strcmp(red, "none")) return (*out = loss) != NULL;
+  Value *sum = reduce_axes(I, OP_REDUCE_SUM, loss, NULL, 0, false);
+  if (!strcmp(red, "sum")) return (*out = sum) != NULL;
+  if (strcmp(red, "mean")) return fail(I, "unknown reduction '%s'", red);
+  Value *ws = reduce_axes(I, OP_REDUCE_SUM, W, NULL, 0, false);
+  return sum && ws && (*out = mk2(I, OP_DIV, sum, ws)) != NULL;
+}
+
+static bool h_nll(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  return need_inputs(I, in, nin, 2, 3) && nll(I, np, in[0], in[1], nin == 3 ? in[2] : NULL, out);
+}
+
+static bool h_softmax_ce(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  Node *n = mk(I, OP_LOG_SOFTMAX, 1, in);
+  node_set_int(I->g, n, "axis", 1);
+  return finish(I, n) && nll(I, np, n->out[0], in[1], nin == 3 ? in[2] : NULL, out) && (out[1] = n->out[0]);
+}
+
 static const struct {
   const char *op;
   Handler fn;
 } handlers[] = {
+  {"NegativeLogLikelihoodLoss", h_nll}, {"SoftmaxCrossEntropyLoss", h_softmax_ce},
+  {"Conv", h_conv}, {"ConvTranspose", h_conv_transpose}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
+  {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
-  {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},        {"Softmax", h_softmax},
-  {"LogSoftmax", h_softmax},
+  {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
 };
 
 /* IR ops whose ops.def names an ONNX op but whose form differs (layout,
  * attributes): the generic path must not take them. */
 static const char *not_generic[] = {"Conv", "MaxPool", "AveragePool", NULL};
 
+static bool unsupported_op(Imp *I, NodeP *np, const char *dom, int64_t version) {
+  I->node = NULL; /* the message names the node itself */
+  return unsupported(I, np->op_type, "unsupported op %s (%s, opset %lld) at node %s", np->op_type, dom,
+                     (long long)version, node_name(np));
+}
+
+/* The opset a node's domain is imported at (-1 if the model does not import it). */
+static int64_t domain_version(Imp *I, const char *dom) {
+  for (size_t i = 0; i < I->model->n_opset_import; i++) {
+    const Onnx__OperatorSetIdProto *o = I->model->opset_import[i];
+    const char *d = o->domain ? o->domain : "";
+    if (!strcmp(d, dom ? dom : "") || (!*d && dom && !strcmp(dom, "ai.onnx"))) return o->version;
+  }
+  return -1;
+}
+
 static bool import_node(Imp *I, NodeP *np) {
   I->node = np;
   const char *dom = np->domain && *np->domain ? np->domain : "ai.onnx";
   if (!np->op_type) return fail(I, "node without an op type");
-  if (strcmp(dom, "ai.onnx"))
-    return unsupported(I, np->op_type, "unsupported op %s (%s, opset %lld) at node %s", np->op_type, dom, 0LL,
-                       node_name(np));
+  if (strcmp(dom, "ai.onnx") || I->opset < 1) return unsupported_op(I, np, dom, domain_version(I, np->domain));
   Value *in[64] = {0}, *out[16] = {0};
   if (np->n_input > 64 || np->n_output > 16) return fail(I, "too many inputs or outputs");
+  for (size_t i = 0; i < np->n_attribute; i++)
+    if (!np->attribute[i]->name || !*np->attribute[i]->name) return fail(I, "attribute %zu has no name", i);
   for (size_t i = 0; i < np->n_input; i++) {
     if (!np->input[i] || !*np->input[i]) continue; /* optional input left out */
     in[i] = lookup(I, np->input[i]);
@@ -702,9 +1039,7 @@ static bool import_node(Imp *I, NodeP *np) {
     int op = find_ir_op(np->op_type);
     for (int k = 0; not_generic[k]; k++)
       if (!strcmp(not_generic[k], np->op_type)) op = -1;
-    if (op < 0)
-      return unsupported(I, np->op_type, "unsupported op %s (%s, opset %lld) at node %s", np->op_type, dom,
-                         (long long)I->opset, node_name(np));
+    if (op < 0) return unsupported_op(I, np, dom, I->opset);
     ok = generic(I, np, op, in, out);
   }
   if (!ok) return false;
@@ -726,7 +1061,6 @@ static bool read_opsets(Imp *I) {
     const Onnx__OperatorSetIdProto *o = I->model->opset_import[i];
     if ((!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")) && o->has_version) I->opset = o->version;
   }
-  if (I->opset < 1) return fail(I, "the model imports no ai.onnx opset");
   if (I->opset > 17) return unsupported(I, "opset", "opset %lld is newer than nn2c knows (17)", (long long)I->opset);
   return true;
 }
@@ -748,27 +1082,30 @@ static bool import_graph(Imp *I) {
   return true;
 }
 
-static Onnx__ModelProto *unpack_model(const char *path) {
+Graph *onnx_import(const char *path, const OnnxOptions *o, OnnxStatus *st) {
   size_t len;
   char *data = read_whole_file(path, &len);
   if (!data) {
+    if (st) *st = (OnnxStatus){.need_const = -1};
     error_plain("cannot read '%s'", path);
     return NULL;
   }
-  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, (const uint8_t *)data);
+  Graph *g = onnx_import_buffer(path, data, len, o, st);
   free(data);
-  if (!m) error_plain("%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
-  return m;
+  return g;
 }
 
-Graph *onnx_import(const char *path, const OnnxOptions *o, OnnxStatus *st) {
+Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const OnnxOptions *o, OnnxStatus *st) {
   static const OnnxOptions none = {0};
-  if (st) *st = (OnnxStatus){0};
-  Onnx__ModelProto *m = unpack_model(path);
-  if (!m) return NULL;
+  if (st) *st = (OnnxStatus){.need_const = -1};
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, data);
+  if (!m) {
+    error_plain("%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
+    return NULL;
+  }
   const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
   Graph *g = graph_new(NULL);
-  Imp I = {g, o ? o : &none, st, path, 0, m, NULL, 0, 0, NULL};
+  Imp I = {.g = g, .opt = o ? o : &none, .st = st, .path = path, .model = m};
   char *name = arena_strndup(&g->arena, base, strcspn(base, "."));
   g->name = c_name(&I, name);
   bool ok = import_graph(&I);
@@ -796,7 +1133,8 @@ void *onnx_read_tensor(const char *path, DType *t, Shape *s) {
     return NULL;
   }
   Graph *g = graph_new(NULL);
-  Imp I = {g, NULL, NULL, path, 0, NULL, NULL, 0, 0, NULL};
+  static const OnnxOptions none = {0};
+  Imp I = {.g = g, .opt = &none, .path = path};
   Value *v = tensor_const(&I, tp, "t");
   void *r = NULL;
   if (v) {
@@ -808,4 +1146,16 @@ void *onnx_read_tensor(const char *path, DType *t, Shape *s) {
   onnx__tensor_proto__free_unpacked(tp, NULL);
   graph_free(g);
   return r;
+}
+
+bool onnx_model_ops(const char *path, Vec *ops) {
+  size_t len;
+  char *data = read_whole_file(path, &len);
+  Onnx__ModelProto *m = data ? onnx__model_proto__unpack(NULL, len, (const uint8_t *)data) : NULL;
+  free(data);
+  if (!m) return false;
+  for (size_t i = 0; m->graph && i < m->graph->n_node; i++)
+    if (m->graph->node[i]->op_type) vec_push(ops, xstrdup(m->graph->node[i]->op_type));
+  onnx__model_proto__free_unpacked(m, NULL);
+  return true;
 }

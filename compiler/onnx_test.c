@@ -32,11 +32,12 @@
 typedef enum { C_PASS, C_FAIL, C_UNSUPPORTED } CaseStatus;
 
 typedef struct {
-  const char *dir, *name, *work;
+  const char *dir, *name, *work, *log;
   CaseStatus st;
-  char why[200];
+  char why[400];
   int nsets, nin, nout;
   bool emitted;
+  bool frozen[MAX_IO]; /* inputs compiled in as constants (import_case) */
 } Case;
 
 static bool is_dir(const char *p) {
@@ -165,18 +166,21 @@ static void run_sets(Case *c, Graph *g, Arena *a) {
     int ni = load_set(a, c, s, "input", in, it, is), nw = load_set(a, c, s, "output", want, wt, ws);
     Feed feeds[MAX_IO];
     bool ok = c->st == C_PASS;
+    int j = 0; /* graph input fed by data input k */
     for (int k = 0; k < ni && ok; k++) {
-      Value *v = graph_input(g, k);
+      if (c->frozen[k]) continue;
+      Value *v = graph_input(g, j);
       ok = v && v->dtype == it[k] && shape_eq(v->shape, is[k]);
       if (!ok) set_status(c, C_FAIL, "input %d does not match the model's inputs", k);
-      else feeds[k] = (Feed){v->name, in[k]};
-      if (ok) ok = write_whole_file(pathf(a, "%s/set%d_in%d.bin", c->work, s, k), in[k],
+      else feeds[j] = (Feed){v->name, in[k]};
+      if (ok) ok = write_whole_file(pathf(a, "%s/set%d_in%d.bin", c->work, s, j), in[k],
                                    (size_t)(shape_numel_static(is[k]) * dtype_size(it[k])));
+      j++;
     }
-    if (ok && graph_input(g, ni)) set_status(c, C_FAIL, "data set %d has %d inputs; the model needs more", s, ni), ok = false;
+    if (ok && graph_input(g, j)) set_status(c, C_FAIL, "data set %d has %d inputs; the model needs more", s, ni), ok = false;
     InterpRun r = {0};
     float dummy[16] = {0};
-    if (ok && !interp_run(g, dummy, dummy, feeds, ni, 1, 0, &r)) set_status(c, C_FAIL, "interpreter failed"), ok = false;
+    if (ok && !interp_run(g, dummy, dummy, feeds, j, 1, 0, &r)) set_status(c, C_FAIL, "interpreter failed"), ok = false;
     if (ok) {
       void *got[MAX_IO];
       for (int k = 0; k < g->noutputs && k < MAX_IO; k++) got[k] = r.vals[g->outputs[k]->id].data;
@@ -193,17 +197,18 @@ static void run_sets(Case *c, Graph *g, Arena *a) {
 
 static const char *harness =
   "\n/* test harness: argv[1] is the data-set prefix */\n#include <stdio.h>\n#include <stdlib.h>\n\n"
-  "static void *load(const char *prefix, int k, size_t n) {\n  char p[4096];\n  void *d = calloc(n ? n : 1, 1);\n"
-  "  FILE *f;\n  sprintf(p, \"%s_in%d.bin\", prefix, k);\n  f = fopen(p, \"rb\");\n"
-  "  if (!f || !d || fread(d, 1, n, f) != n) exit(3);\n  fclose(f);\n  return d;\n}\n\n"
   "static void save(const char *prefix, int k, const void *d, size_t n) {\n  char p[4096];\n  FILE *f;\n"
   "  sprintf(p, \"%s_out%d.bin\", prefix, k);\n  f = fopen(p, \"wb\");\n  if (!f || fwrite(d, 1, n, f) != n) exit(4);\n"
   "  fclose(f);\n}\n\n";
+static const char *harness_load =
+  "static void *load(const char *prefix, int k, size_t n) {\n  char p[4096];\n  void *d = calloc(n ? n : 1, 1);\n"
+  "  FILE *f;\n  sprintf(p, \"%s_in%d.bin\", prefix, k);\n  f = fopen(p, \"rb\");\n"
+  "  if (!f || !d || fread(d, 1, n, f) != n) exit(3);\n  fclose(f);\n  return d;\n}\n\n";
 
 static void emit_harness(Buf *b, Graph *g) {
-  buf_printf(b, "#include \"model.c\"\n%s", harness);
   int nin = 0;
   for (int i = 0; i < g->nvalues; i++) nin += g->values[i]->kind == VK_INPUT;
+  buf_printf(b, "#include \"model.c\"\n%s%s", harness, nin ? harness_load : "");
   buf_printf(b, "int main(int argc, char **argv) {\n  model_Model m;\n  const void *in[%d];\n  void *out[%d];\n  int k;\n",
              nin ? nin : 1, g->noutputs);
   buf_puts(b, "  if (argc < 2) return 2;\n  memset(&m, 0, sizeof m);\n  m.max_batch = 1;\n"
@@ -244,10 +249,39 @@ static bool emit_case(Case *c, Graph *g, CompiledGraph *cg) {
   return ok;
 }
 
+/* Imports a case; graph inputs the model needs as constants (a Reshape's
+ * shape fed as an input) are frozen to data set 0's values and the import
+ * retried. frozen[k] marks input k. */
+static Graph *import_case(Case *c, Arena *a, OnnxStatus *st, bool *frozen) {
+  OnnxFrozen fz[MAX_IO];
+  OnnxOptions o = {.frozen = fz};
+  void *data[MAX_IO] = {0};
+  DType t[MAX_IO];
+  Shape s[MAX_IO];
+  int n = -1;
+  Graph *g = NULL;
+  for (int tries = 0; tries <= MAX_IO && !g; tries++) {
+    g = onnx_import(pathf(a, "%s/model.onnx", c->dir), &o, st);
+    int k = st->need_const;
+    bool symbolic = !g && !st->unsupported && n < 0;
+    if (!g && (k >= 0 || symbolic) && n < 0) {
+      n = load_set(a, c, 0, "input", data, t, s);
+      o.shapes = s, o.nshapes = n; /* symbolic dimensions from the data */
+      if (symbolic) continue;
+    }
+    if (g || k < 0 || k >= n || frozen[k]) break;
+    frozen[k] = true;
+    fz[o.nfrozen++] = (OnnxFrozen){k, t[k], s[k], data[k]};
+    fprintf(stderr, "test-onnx: input %d frozen to data set 0's value\n", k);
+  }
+  free_set(data, n);
+  return g;
+}
+
 static void prepare_case(Case *c) {
   Arena a = {0};
   OnnxStatus st;
-  Graph *g = onnx_import(pathf(&a, "%s/model.onnx", c->dir), NULL, &st);
+  Graph *g = import_case(c, &a, &st, c->frozen);
   if (!g) {
     set_status(c, st.unsupported ? C_UNSUPPORTED : C_FAIL, "%s", st.unsupported ? st.what : "import failed");
     arena_free(&a);
@@ -264,6 +298,18 @@ static void prepare_case(Case *c) {
   arena_free(&a);
 }
 
+/* The first line of a log that says "error" (else its last line). */
+static void error_line(const char *path, char *out, size_t n) {
+  char *t = read_whole_file(path, NULL);
+  char *e = t ? strstr(t, "error") : NULL;
+  size_t len = t ? strlen(t) : 0;
+  while (len && t[len - 1] == '\n') t[--len] = 0;
+  if (e) while (e > t && e[-1] != '\n') e--;
+  else if (t) e = strrchr(t, '\n') ? strrchr(t, '\n') + 1 : t;
+  snprintf(out, n, "%.*s", e ? (int)strcspn(e, "\n") : 0, e ? e : "");
+  free(t);
+}
+
 /* Each case is prepared in a child process, `jobs` at a time: an internal
  * error (an assert) in one case then fails that case alone. The child sends
  * its Case back through a pipe. */
@@ -278,8 +324,9 @@ static void prepare_all(Case *cs, int n, int jobs) {
       pid[i] = fork();
       if (pid[i] == 0) {
         close(p[0]);
-        freopen("/dev/null", "w", stderr);
+        if (!freopen(cs[i].log, "w", stderr)) _exit(1);
         prepare_case(&cs[i]);
+        fflush(stderr); /* a file now: buffered, and _exit does not flush */
         ssize_t w = write(p[1], &cs[i], sizeof(Case));
         _exit(w == (ssize_t)sizeof(Case) ? 0 : 1);
       }
@@ -294,6 +341,11 @@ static void prepare_all(Case *cs, int n, int jobs) {
     close(fd[done]);
     if (r == (ssize_t)sizeof got) cs[done] = got;
     else set_status(&cs[done], C_FAIL, "internal error while compiling (status %d)", status);
+    if (cs[done].st != C_PASS && strstr(cs[done].why, "failed")) { /* add the first error printed */
+      size_t len = strlen(cs[done].why);
+      cs[done].why[len] = ' ';
+      error_line(cs[done].log, cs[done].why + len + 1, sizeof cs[done].why - len - 1);
+    }
     done++;
   }
   free(pid);
@@ -323,20 +375,12 @@ static bool build_all(Case *cs, int n, const char *work, int jobs, const char *c
   return ok;
 }
 
-static void first_line(const char *path, char *out, size_t n) {
-  char *t = read_whole_file(path, NULL);
-  snprintf(out, n, "%s", t ? t : "");
-  char *nl = strchr(out, '\n');
-  if (nl) *nl = 0;
-  free(t);
-}
-
 static void run_emitted(Case *c) {
   Arena a = {0};
   char *exe = pathf(&a, "%s/run", c->work);
   if (!is_file(exe)) {
     char line[160];
-    first_line(pathf(&a, "%s/cc.log", c->work), line, sizeof line);
+    error_line(pathf(&a, "%s/cc.log", c->work), line, sizeof line);
     set_status(c, C_FAIL, "emitted C does not compile: %s", line);
   }
   for (int s = 0; s < c->nsets && c->st == C_PASS; s++) {
@@ -369,6 +413,38 @@ static void run_emitted(Case *c) {
 
 /* ---- driver ---- */
 
+/* --ops-list FILE: how many cases use only the ops FILE lists, and how many of those pass. */
+static void report_listed(Case *cs, int n, const char *file) {
+  char *list = read_whole_file(file, NULL);
+  if (!list) {
+    error_plain("cannot read '%s'", file);
+    return;
+  }
+  int listed = 0, passed = 0;
+  for (int i = 0; i < n; i++) {
+    Vec ops = {0};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/model.onnx", cs[i].dir);
+    bool all = onnx_model_ops(path, &ops);
+    for (int k = 0; k < ops.len; k++) {
+      char pat[256];
+      snprintf(pat, sizeof pat, " %s ", (char *)ops.items[k]);
+      Buf padded = {0};
+      buf_printf(&padded, " %s ", list);
+      for (char *p = padded.data; *p; p++)
+        if (*p == '\n' || *p == '\t') *p = ' ';
+      all = all && strstr(padded.data, pat);
+      buf_free(&padded);
+      free(ops.items[k]);
+    }
+    vec_free(&ops);
+    listed += all;
+    passed += all && cs[i].st == C_PASS;
+  }
+  printf("ops in %s only: %d cases, %d passed\n", file, listed, passed);
+  free(list);
+}
+
 static void add_cases(Vec *dirs, const char *d) {
   char p[4096];
   snprintf(p, sizeof p, "%s/model.onnx", d);
@@ -394,12 +470,13 @@ static void add_cases(Vec *dirs, const char *d) {
 
 int onnx_test_main(int argc, char **argv) {
   int jobs = 2;
-  const char *work = NULL, *cc = getenv("CC") ? getenv("CC") : "cc";
+  const char *work = NULL, *ops_list = NULL, *cc = getenv("CC") ? getenv("CC") : "cc";
   Vec dirs = {0};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-j") && i + 1 < argc) jobs = atoi(argv[++i]);
     else if (!strncmp(argv[i], "-j", 2) && argv[i][2]) jobs = atoi(argv[i] + 2);
     else if (!strcmp(argv[i], "--work") && i + 1 < argc) work = argv[++i];
+    else if (!strcmp(argv[i], "--ops-list") && i + 1 < argc) ops_list = argv[++i];
     else if (argv[i][0] == '-') {
       error_plain("test-onnx: unknown option '%s' (usage: nn2c test-onnx [-j N] [--work DIR] CASE_DIR...)", argv[i]);
       return 1;
@@ -422,6 +499,7 @@ int onnx_test_main(int argc, char **argv) {
     c->dir = dirs.items[i];
     c->name = strrchr(c->dir, '/') ? strrchr(c->dir, '/') + 1 : c->dir;
     c->work = pathf(&a, "%s/%s", work, c->name);
+    c->log = pathf(&a, "%s/%s.log", work, c->name);
   }
   prepare_all(cs, dirs.len, jobs > 0 ? jobs : 1);
   build_all(cs, dirs.len, work, jobs > 0 ? jobs : 1, cc);
@@ -434,6 +512,7 @@ int onnx_test_main(int argc, char **argv) {
     else printf("UNSUPPORTED %s %s\n", c->name, c->why), skip++;
     fflush(stdout);
   }
+  if (ops_list) report_listed(cs, dirs.len, ops_list);
   printf("%d passed, %d failed, %d skipped\n", pass, failn, skip);
   for (int i = 0; i < dirs.len; i++) free(dirs.items[i]);
   vec_free(&dirs);

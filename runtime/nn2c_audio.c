@@ -33,15 +33,13 @@ typedef struct {
 } WavChunks;
 
 /* Finds the fmt and data chunks between byte 12 and end. */
-static int wav_chunks(const char *path, const unsigned char *p, size_t end, WavChunks *c,
-                      char *err, size_t errlen) {
+static int wav_chunks(const char *path, const unsigned char *p, size_t end, WavChunks *c, char *err, size_t errlen) {
   size_t pos = 12;
   memset(c, 0, sizeof *c);
   while (pos < end) {
     size_t size;
     if (end - pos < 8)
-      return nn2c_fail(err, errlen, "%s: truncated chunk header at byte %lu", path,
-                       (unsigned long)pos);
+      return nn2c_fail(err, errlen, "%s: truncated chunk header at byte %lu", path, (unsigned long)pos);
     size = le32(p + pos + 4);
     if (size > end - pos - 8)
       return nn2c_fail(err, errlen,
@@ -55,10 +53,8 @@ static int wav_chunks(const char *path, const unsigned char *p, size_t end, WavC
       c->data = p + pos + 8, c->data_size = size;
     pos += 8 + size + (size & 1); /* chunks are padded to even sizes */
   }
-  if (!c->fmt)
-    return nn2c_fail(err, errlen, "%s: no 'fmt ' chunk", path);
-  if (!c->data)
-    return nn2c_fail(err, errlen, "%s: no 'data' chunk", path);
+  if (!c->fmt) return nn2c_fail(err, errlen, "%s: no 'fmt ' chunk", path);
+  if (!c->data) return nn2c_fail(err, errlen, "%s: no 'data' chunk", path);
   return 0;
 }
 
@@ -70,39 +66,39 @@ static int wav_check_format(const char *path, const WavChunks *c, char *err, siz
   format = le16(c->fmt), channels = le16(c->fmt + 2), align = le16(c->fmt + 12);
   bits = le16(c->fmt + 14);
   if (format != 1)
-    return nn2c_fail(err, errlen, "%s: audio format %u%s is not PCM (1); only 16-bit PCM mono is "
-                     "supported", path, format, format == 0xFFFE ? " (extensible)" : "");
+    return nn2c_fail(err, errlen,
+                     "%s: audio format %u%s is not PCM (1); only 16-bit PCM mono is "
+                     "supported",
+                     path, format, format == 0xFFFE ? " (extensible)" : "");
   if (channels != 1)
-    return nn2c_fail(err, errlen, "%s: %u channels; only mono (1 channel) is supported", path,
-                     channels);
-  if (bits != 16)
-    return nn2c_fail(err, errlen, "%s: %u-bit samples; only 16-bit PCM is supported", path, bits);
-  if (align != 2)
-    return nn2c_fail(err, errlen, "%s: block align %u, expected 2 for 16-bit mono", path, align);
+    return nn2c_fail(err, errlen, "%s: %u channels; only mono (1 channel) is supported", path, channels);
+  if (bits != 16) return nn2c_fail(err, errlen, "%s: %u-bit samples; only 16-bit PCM is supported", path, bits);
+  if (align != 2) return nn2c_fail(err, errlen, "%s: block align %u, expected 2 for 16-bit mono", path, align);
   if (c->data_size % 2)
-    return nn2c_fail(err, errlen, "%s: 'data' chunk of %lu bytes is not a whole number of 16-bit "
-                     "samples", path, (unsigned long)c->data_size);
+    return nn2c_fail(err, errlen,
+                     "%s: 'data' chunk of %lu bytes is not a whole number of 16-bit "
+                     "samples",
+                     path, (unsigned long)c->data_size);
   return 0;
 }
 
-static int wav_parse(const char *path, const unsigned char *p, size_t len, float **samples,
-                     int *n, int *rate, char *err, size_t errlen) {
+static int wav_parse(const char *path, const unsigned char *p, size_t len, float **samples, int *n, int *rate,
+                     char *err, size_t errlen) {
   WavChunks c;
   size_t riff, i, count;
   if (len < 12 || memcmp(p, "RIFF", 4) || memcmp(p + 8, "WAVE", 4))
     return nn2c_fail(err, errlen, "%s: not a RIFF/WAVE file", path);
   riff = le32(p + 4);
   if (riff < 4 || riff > len - 8)
-    return nn2c_fail(err, errlen, "%s: truncated: the RIFF header says %lu bytes follow it, the "
-                     "file has %lu", path, (unsigned long)riff, (unsigned long)(len - 8));
-  if (wav_chunks(path, p, riff + 8, &c, err, errlen) || wav_check_format(path, &c, err, errlen))
-    return -1;
+    return nn2c_fail(err, errlen,
+                     "%s: truncated: the RIFF header says %lu bytes follow it, the "
+                     "file has %lu",
+                     path, (unsigned long)riff, (unsigned long)(len - 8));
+  if (wav_chunks(path, p, riff + 8, &c, err, errlen) || wav_check_format(path, &c, err, errlen)) return -1;
   count = c.data_size / 2;
-  if (count > (size_t)INT32_MAX)
-    return nn2c_fail(err, errlen, "%s: too many samples", path);
+  if (count > (size_t)INT32_MAX) return nn2c_fail(err, errlen, "%s: too many samples", path);
   *samples = malloc(count * sizeof(float) + 1);
-  if (!*samples)
-    return nn2c_fail(err, errlen, "%s: out of memory for %lu samples", path, (unsigned long)count);
+  if (!*samples) return nn2c_fail(err, errlen, "%s: out of memory for %lu samples", path, (unsigned long)count);
   for (i = 0; i < count; i++)
     (*samples)[i] = (float)(int16_t)le16(c.data + 2 * i) / 32768.0f;
   *n = (int)count;
@@ -116,8 +112,7 @@ int nn2c_wav_load(const char *path, float **samples, int *n, int *rate, char *er
   char used[4096];
   int rc;
   *samples = NULL, *n = 0, *rate = 0;
-  if (nn2c_read_file_as(path, &data, &len, used, sizeof used, err, errlen))
-    return -1;
+  if (nn2c_read_file_as(path, &data, &len, used, sizeof used, err, errlen)) return -1;
   rc = wav_parse(used, data, len, samples, n, rate, err, errlen);
   free(data);
   return rc;
@@ -161,8 +156,7 @@ static void fft_with(double *re, double *im, int n, const double *cs, const doub
 }
 
 void nn2c_fft(double *re, double *im, int n) {
-  double *cs = malloc(sizeof(double) * (size_t)(n / 2 + 1)),
-         *sn = malloc(sizeof(double) * (size_t)(n / 2 + 1));
+  double *cs = malloc(sizeof(double) * (size_t)(n / 2 + 1)), *sn = malloc(sizeof(double) * (size_t)(n / 2 + 1));
   if (cs && sn && n >= 2) {
     twiddles(cs, sn, n);
     fft_with(re, im, n, cs, sn);
@@ -198,29 +192,29 @@ int nn2c_logmel_check(const nn2c_logmel_opts *o, char *err, size_t errlen) {
   if (o->n_fft < 2 || o->n_fft > 65536 || (o->n_fft & (o->n_fft - 1)))
     return nn2c_fail(err, errlen, "log-mel: n_fft=%d is not a power of two in [2, 65536]", o->n_fft);
   if (o->window < 2 || o->window > o->n_fft)
-    return nn2c_fail(err, errlen, "log-mel: window=%d must be in [2, n_fft=%d]", o->window,
-                     o->n_fft);
+    return nn2c_fail(err, errlen, "log-mel: window=%d must be in [2, n_fft=%d]", o->window, o->n_fft);
   if (o->hop < 1 || o->frames < 1 || (long)(o->frames - 1) * o->hop >= CLIP_SAMPLES)
-    return nn2c_fail(err, errlen, "log-mel: frames=%d with hop=%d start past the 1 s clip (%d "
-                     "samples)", o->frames, o->hop, CLIP_SAMPLES);
+    return nn2c_fail(err, errlen,
+                     "log-mel: frames=%d with hop=%d start past the 1 s clip (%d "
+                     "samples)",
+                     o->frames, o->hop, CLIP_SAMPLES);
   if (o->fmin < 0 || o->fmin >= o->fmax || o->fmax > CLIP_RATE / 2)
-    return nn2c_fail(err, errlen, "log-mel: need 0 <= fmin < fmax <= %d Hz, got fmin=%d fmax=%d",
-                     CLIP_RATE / 2, o->fmin, o->fmax);
+    return nn2c_fail(err, errlen, "log-mel: need 0 <= fmin < fmax <= %d Hz, got fmin=%d fmax=%d", CLIP_RATE / 2,
+                     o->fmin, o->fmax);
   if (o->n_mels < 1 || !(hz = malloc(sizeof(double) * (size_t)(o->n_mels + 2))))
     return nn2c_fail(err, errlen, "log-mel: bad n_mels=%d", o->n_mels);
   mel_edges(o, hz);
   for (m = 0; m < o->n_mels && empty < 0; m++) {
     for (k = 0; k <= o->n_fft / 2; k++)
-      if (mel_weight(hz, m, (double)k * CLIP_RATE / o->n_fft) > 0)
-        break;
-    if (k > o->n_fft / 2)
-      empty = m;
+      if (mel_weight(hz, m, (double)k * CLIP_RATE / o->n_fft) > 0) break;
+    if (k > o->n_fft / 2) empty = m;
   }
   free(hz);
   if (empty >= 0)
-    return nn2c_fail(err, errlen, "log-mel: n_mels=%d is too many for n_fft=%d: mel band %d "
-                     "holds no FFT bin (use fewer mels or a larger n_fft)", o->n_mels, o->n_fft,
-                     empty);
+    return nn2c_fail(err, errlen,
+                     "log-mel: n_mels=%d is too many for n_fft=%d: mel band %d "
+                     "holds no FFT bin (use fewer mels or a larger n_fft)",
+                     o->n_mels, o->n_fft, empty);
   return 0;
 }
 
@@ -256,8 +250,7 @@ static int mel_work_init(MelWork *w, const nn2c_logmel_opts *o) {
   w->cs = malloc(sizeof(double) * nb);
   w->sn = malloc(sizeof(double) * nb);
   w->hz = malloc(sizeof(double) * (size_t)(o->n_mels + 2));
-  if (!w->win || !w->fb || !w->re || !w->im || !w->cs || !w->sn || !w->hz)
-    return -1;
+  if (!w->win || !w->fb || !w->re || !w->im || !w->cs || !w->sn || !w->hz) return -1;
   for (i = 0; i < (size_t)o->window; i++) /* periodic Hann: the DFT-even form */
     w->win[i] = 0.5 - 0.5 * cos(2 * PI * (double)i / o->window);
   mel_edges(o, w->hz);
@@ -268,8 +261,7 @@ static int mel_work_init(MelWork *w, const nn2c_logmel_opts *o) {
   return 0;
 }
 
-int nn2c_logmel(const float *x, int n, const nn2c_logmel_opts *o, float *out, char *err,
-                size_t errlen) {
+int nn2c_logmel(const float *x, int n, const nn2c_logmel_opts *o, float *out, char *err, size_t errlen) {
   MelWork w = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
   size_t nb = (size_t)o->n_fft / 2 + 1, t, i, m;
   if (mel_work_init(&w, o)) {
@@ -292,8 +284,7 @@ int nn2c_logmel(const float *x, int n, const nn2c_logmel_opts *o, float *out, ch
       out[m * (size_t)o->frames + t] = (float)log(s + LOG_EPS);
     }
   }
-  if (o->normalize)
-    standardize(out, (size_t)o->n_mels * (size_t)o->frames);
+  if (o->normalize) standardize(out, (size_t)o->n_mels * (size_t)o->frames);
   mel_work_free(&w);
   return 0;
 }
@@ -314,26 +305,21 @@ typedef struct {
   int nlabels;
 } Manifest;
 
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Splits one line (NUL-terminated, no '\n') into its three fields. */
 static int manifest_line(Manifest *mf, char *s, int lineno, Clip *c, char *err, size_t errlen) {
   static const char *const splits[] = {"train", "test", "validation"};
   char *t1 = strchr(s, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
   size_t n = strlen(s);
-  if (n && s[n - 1] == '\r')
-    s[n - 1] = '\0';
+  if (n && s[n - 1] == '\r') s[n - 1] = '\0';
   if (!t2 || strchr(t2 + 1, '\t') || t1 == s || t2 == t1 + 1 || !t2[1])
     return nn2c_fail(err, errlen, "%s:%d: expected path<TAB>label<TAB>split", mf->file, lineno);
   *t1 = *t2 = '\0';
   c->path = s, c->label = t1 + 1;
   for (c->split = 0; c->split < 3; c->split++)
-    if (!strcmp(t2 + 1, splits[c->split]))
-      return 0;
-  return nn2c_fail(err, errlen, "%s:%d: split '%s' is not train, validation or test", mf->file,
-                   lineno, t2 + 1);
+    if (!strcmp(t2 + 1, splits[c->split])) return 0;
+  return nn2c_fail(err, errlen, "%s:%d: split '%s' is not train, validation or test", mf->file, lineno, t2 + 1);
 }
 
 static int manifest_parse(Manifest *mf, size_t len, char *err, size_t errlen) {
@@ -344,19 +330,15 @@ static int manifest_parse(Manifest *mf, size_t len, char *err, size_t errlen) {
     nl += s[i] == '\n';
   mf->clips = malloc((nl + 1) * sizeof(Clip));
   mf->labels = malloc((nl + 1) * sizeof(char *));
-  if (!mf->clips || !mf->labels)
-    return nn2c_fail(err, errlen, "%s: out of memory", mf->file);
+  if (!mf->clips || !mf->labels) return nn2c_fail(err, errlen, "%s: out of memory", mf->file);
   for (; s < end; lineno++) {
     char *e = memchr(s, '\n', (size_t)(end - s));
-    if (!e)
-      e = end; /* the buffer has a spare byte past end */
+    if (!e) e = end; /* the buffer has a spare byte past end */
     *e = '\0';
     if (lineno == 1 && strcmp(s, "path\tlabel\tsplit") && strcmp(s, "path\tlabel\tsplit\r"))
-      return nn2c_fail(err, errlen, "%s:1: expected the header path<TAB>label<TAB>split",
-                       mf->file);
+      return nn2c_fail(err, errlen, "%s:1: expected the header path<TAB>label<TAB>split", mf->file);
     if (lineno > 1 && *s) {
-      if (manifest_line(mf, s, lineno, &mf->clips[mf->nclips], err, errlen))
-        return -1;
+      if (manifest_line(mf, s, lineno, &mf->clips[mf->nclips], err, errlen)) return -1;
       mf->labels[mf->nclips] = mf->clips[mf->nclips].label;
       mf->nclips++;
     }
@@ -364,8 +346,7 @@ static int manifest_parse(Manifest *mf, size_t len, char *err, size_t errlen) {
   }
   qsort(mf->labels, (size_t)mf->nclips, sizeof(char *), cmp_str);
   for (i = 0, k = 0; i < mf->nclips; i++)
-    if (k == 0 || strcmp(mf->labels[k - 1], mf->labels[i]))
-      mf->labels[k++] = mf->labels[i];
+    if (k == 0 || strcmp(mf->labels[k - 1], mf->labels[i])) mf->labels[k++] = mf->labels[i];
   mf->nlabels = k;
   return 0;
 }
@@ -380,13 +361,10 @@ static int manifest_load(Manifest *mf, const char *dir, char *err, size_t errlen
     char path[4200];
     snprintf(mf->dir, sizeof mf->dir, "%s%s", dir, where[i]);
     snprintf(path, sizeof path, "%s/subset_manifest.tsv", mf->dir);
-    if (nn2c_read_file_as(path, &raw, &len, mf->file, sizeof mf->file, err, errlen) == 0)
-      break;
-    if (i == 0)
-      snprintf(first, sizeof first, "%s", err);
+    if (nn2c_read_file_as(path, &raw, &len, mf->file, sizeof mf->file, err, errlen) == 0) break;
+    if (i == 0) snprintf(first, sizeof first, "%s", err);
   }
-  if (i == 2)
-    return nn2c_fail(err, errlen, "%s (nor in %s)", first, mf->dir);
+  if (i == 2) return nn2c_fail(err, errlen, "%s (nor in %s)", first, mf->dir);
   mf->text = realloc(raw, len + 1); /* room for a NUL after an unterminated last line */
   if (!mf->text) {
     free(raw);
@@ -402,18 +380,16 @@ static int label_index(const Manifest *mf, const char *label) {
 }
 
 /* Reads clip c, pads or cuts it to 1 s, and writes its features to out. */
-static int clip_features(const Manifest *mf, const Clip *c, const nn2c_logmel_opts *o, float *pcm,
-                         float *out, char *err, size_t errlen) {
+static int clip_features(const Manifest *mf, const Clip *c, const nn2c_logmel_opts *o, float *pcm, float *out,
+                         char *err, size_t errlen) {
   char path[8192];
   float *s;
   int n, rate, rc;
   snprintf(path, sizeof path, "%s/%s", mf->dir, c->path);
-  if (nn2c_wav_load(path, &s, &n, &rate, err, errlen))
-    return -1;
+  if (nn2c_wav_load(path, &s, &n, &rate, err, errlen)) return -1;
   if (rate != CLIP_RATE) {
     free(s);
-    return nn2c_fail(err, errlen, "%s: sample rate %d Hz; speech_commands needs %d Hz", path, rate,
-                     CLIP_RATE);
+    return nn2c_fail(err, errlen, "%s: sample rate %d Hz; speech_commands needs %d Hz", path, rate, CLIP_RATE);
   }
   memset(pcm, 0, CLIP_SAMPLES * sizeof(float));
   memcpy(pcm, s, (size_t)(n < CLIP_SAMPLES ? n : CLIP_SAMPLES) * sizeof(float));
@@ -422,16 +398,15 @@ static int clip_features(const Manifest *mf, const Clip *c, const nn2c_logmel_op
   return rc;
 }
 
-static int speech_fill(const Manifest *mf, int split, const nn2c_logmel_opts *o,
-                       nn2c_dataset *out, char *err, size_t errlen) {
+static int speech_fill(const Manifest *mf, int split, const nn2c_logmel_opts *o, nn2c_dataset *out, char *err,
+                       size_t errlen) {
   static const char *const names[] = {"train", "test", "validation"};
   size_t numel = (size_t)o->n_mels * (size_t)o->frames;
   float *pcm;
   int i, n = 0;
   for (i = 0; i < mf->nclips; i++)
     n += mf->clips[i].split == split;
-  if (n == 0)
-    return nn2c_fail(err, errlen, "%s: no clips in split '%s'", mf->file, names[split]);
+  if (n == 0) return nn2c_fail(err, errlen, "%s: no clips in split '%s'", mf->file, names[split]);
   out->x = malloc((size_t)n * numel * sizeof(float));
   out->yi = malloc((size_t)n * sizeof(int32_t));
   pcm = malloc(CLIP_SAMPLES * sizeof(float));
@@ -441,8 +416,7 @@ static int speech_fill(const Manifest *mf, int split, const nn2c_logmel_opts *o,
   }
   for (i = 0, n = 0; i < mf->nclips; i++) {
     const Clip *c = &mf->clips[i];
-    if (c->split != split)
-      continue;
+    if (c->split != split) continue;
     if (clip_features(mf, c, o, pcm, out->x + (size_t)n * numel, err, errlen)) {
       free(pcm);
       return -1;
@@ -457,8 +431,8 @@ static int speech_fill(const Manifest *mf, int split, const nn2c_logmel_opts *o,
   return 0;
 }
 
-int nn2c_load_speech_commands(const char *dir, int split, const nn2c_logmel_opts *o,
-                              nn2c_dataset *out, char *err, size_t errlen) {
+int nn2c_load_speech_commands(const char *dir, int split, const nn2c_logmel_opts *o, nn2c_dataset *out, char *err,
+                              size_t errlen) {
   Manifest mf;
   int rc;
   memset(out, 0, sizeof *out);
@@ -466,14 +440,11 @@ int nn2c_load_speech_commands(const char *dir, int split, const nn2c_logmel_opts
   if (split < 0 || split > 2)
     return nn2c_fail(err, errlen, "%s: bad split %d (0 train, 1 test, 2 validation)", dir, split);
   rc = nn2c_logmel_check(o, err, errlen);
-  if (rc == 0)
-    rc = manifest_load(&mf, dir, err, errlen);
-  if (rc == 0)
-    rc = speech_fill(&mf, split, o, out, err, errlen);
+  if (rc == 0) rc = manifest_load(&mf, dir, err, errlen);
+  if (rc == 0) rc = speech_fill(&mf, split, o, out, err, errlen);
   free(mf.text);
   free(mf.clips);
   free(mf.labels);
-  if (rc)
-    nn2c_dataset_free(out);
+  if (rc) nn2c_dataset_free(out);
   return rc;
 }

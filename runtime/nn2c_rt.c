@@ -268,6 +268,109 @@ int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *er
   return nn2c_read_file_as(path, data, len, used, sizeof used, err, errlen);
 }
 
+/* ---- Reading a file line by line ---------------------------------------- */
+
+/* An open file, plain or gzip, read in chunks. */
+typedef struct {
+  const char *path;
+  FILE *f;
+#ifdef NN2C_HAVE_ZLIB
+  gzFile g;
+#endif
+} Stream;
+
+static int stream_open(Stream *s, const char *path, char *err, size_t errlen) {
+  memset(s, 0, sizeof *s);
+  s->path = path;
+  if (sniff_gzip(path) == 1) {
+#ifdef NN2C_HAVE_ZLIB
+    if (!(s->g = gzopen(path, "rb")))
+      return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    gzbuffer(s->g, 1u << 17);
+    return 0;
+#else
+    return nn2c_fail(err, errlen, "%s: gzip file but nn2c runtime built without zlib; gunzip it first", path);
+#endif
+  }
+  if (!(s->f = fopen(path, "rb")))
+    return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  return 0;
+}
+
+/* Reads up to n bytes; 0 at the end; -1 on an error (a cut-off gzip stream too). */
+static long stream_read(Stream *s, unsigned char *p, size_t n, char *err, size_t errlen) {
+  size_t got;
+#ifdef NN2C_HAVE_ZLIB
+  if (s->g) {
+    int k = gzread(s->g, p, (unsigned)(n < (1u << 30) ? n : (1u << 30))), zerr;
+    const char *msg = gzerror(s->g, &zerr);
+    if (k < 0 || (k == 0 && zerr != Z_OK))
+      return nn2c_fail(err, errlen, "%s: gzip error: %s", s->path,
+                       zerr == Z_BUF_ERROR ? "truncated (unexpected end of file)"
+                       : zerr == Z_ERRNO   ? strerror(errno)
+                                           : msg);
+    return k;
+  }
+#endif
+  got = fread(p, 1, n, s->f);
+  if (got == 0 && ferror(s->f))
+    return nn2c_fail(err, errlen, "%s: read error: %s", s->path, strerror(errno));
+  return (long)got;
+}
+
+static void stream_close(Stream *s) {
+  if (s->f)
+    fclose(s->f);
+#ifdef NN2C_HAVE_ZLIB
+  if (s->g)
+    gzclose(s->g);
+#endif
+}
+
+/* Hands every complete line of b[*start..b->n) to fn; *start moves past them. */
+static int emit_lines(Buf *b, size_t *start, size_t *lineno, nn2c_line_fn fn, void *ctx) {
+  unsigned char *nl;
+  while ((nl = memchr(b->p + *start, '\n', b->n - *start)) != NULL) {
+    int rc = fn(ctx, (char *)b->p + *start, (size_t)(nl - (b->p + *start)), ++*lineno);
+    *start = (size_t)(nl - b->p) + 1;
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+int nn2c_read_lines(const char *path, nn2c_line_fn fn, void *ctx, char *used, size_t usedlen, char *err,
+                    size_t errlen) {
+  Buf b = {NULL, 0, 0};
+  Stream s;
+  size_t start = 0, lineno = 0;
+  int rc = 0;
+  long got = 1;
+  if (resolve_path(path, used, usedlen, err, errlen) || stream_open(&s, used, err, errlen))
+    return -1;
+  while (rc == 0 && got > 0) {
+    if (b.p) /* keep the partial line */
+      memmove(b.p, b.p + start, b.n - start);
+    b.n -= start, start = 0;
+    if (buf_reserve(&b, 1u << 20)) {
+      rc = nn2c_fail(err, errlen, "%s: out of memory reading a line", used);
+      break;
+    }
+    got = stream_read(&s, b.p + b.n, b.cap - b.n, err, errlen);
+    if (got < 0)
+      rc = -1;
+    else
+      b.n += (size_t)got;
+    if (rc == 0)
+      rc = emit_lines(&b, &start, &lineno, fn, ctx);
+  }
+  if (rc == 0 && start < b.n) /* a last line without '\n' */
+    rc = fn(ctx, (char *)b.p + start, b.n - start, ++lineno);
+  stream_close(&s);
+  free(b.p);
+  return rc ? -1 : 0;
+}
+
 /* ---- MNIST IDX files ---------------------------------------------------- */
 
 /* realloc to a smaller size; keeps the old block if the system declines. */

@@ -56,6 +56,15 @@ int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *er
 int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used,
                       size_t usedlen, char *err, size_t errlen);
 
+/* Calls fn(ctx, line, len, lineno) for every line of PATH (plain or gzip,
+ * with the same .gz twin rule as nn2c_read_file; line excludes the '\n' and
+ * is not NUL-terminated; lineno counts from 1), reading 1 MB at a time, so a
+ * large text file never sits in memory whole. A nonzero return from fn stops
+ * the reading (fn then writes its own message into err). */
+typedef int (*nn2c_line_fn)(void *ctx, char *line, size_t len, size_t lineno);
+int nn2c_read_lines(const char *path, nn2c_line_fn fn, void *ctx, char *used, size_t usedlen, char *err,
+                    size_t errlen);
+
 /* Formats a message into err[errlen] (err may be NULL) and returns -1: the
  * runtime's way to fail. */
 int nn2c_fail(char *err, size_t errlen, const char *fmt, ...);
@@ -124,7 +133,8 @@ typedef struct {
 } nn2c_logmel_opts;
 
 /* A train section's `dataset NAME key=value ...` line. Options are integers:
- *   random           samples=1000 classes=2, optional seq= features= (checked
+ *   random           samples=1000 classes=C (default: the model's outputs, 2
+ *                    for a single output), optional seq= features= (checked
  *                    against the model input: seq*features = its size)
  *   imdb             num_words=10000 maxlen=100
  *   speech_commands  n_mels=20 frames=80 window=400 hop=200 n_fft=512 (the
@@ -134,7 +144,7 @@ typedef struct {
  * Defaults are the values shown. */
 typedef struct {
   char name[32];
-  int samples, classes, seq, features; /* random (seq, features: 0 = not given) */
+  int samples, classes, seq, features; /* random (0 = not given) */
   int num_words, maxlen;               /* imdb */
   nn2c_logmel_opts mel;                /* speech_commands */
 } nn2c_data_spec;
@@ -144,8 +154,9 @@ typedef struct {
 int nn2c_data_spec_parse(const char *name, const char *options, nn2c_data_spec *s, char *err,
                          size_t errlen);
 /* Checks that a model with in_numel inputs per sample, out_numel outputs and
- * the given labels can train on the spec's data (classes known up front). */
-int nn2c_data_spec_fit(const nn2c_data_spec *s, int in_numel, int out_numel, int label_numel,
+ * the given labels can train on the spec's data (classes known up front),
+ * and sets random's default classes from the model. */
+int nn2c_data_spec_fit(nn2c_data_spec *s, int in_numel, int out_numel, int label_numel,
                        int label_is_int, char *err, size_t errlen);
 /* Checks that class labels 0..classes-1 suit a model's output and labels:
  * int labels with classes outputs (or 1 sigmoid output and 2 classes),

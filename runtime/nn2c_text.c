@@ -31,8 +31,7 @@ static uint32_t find_slot(const nn2c_word_index *wi, const char *word, size_t n,
   uint32_t i = h & wi->mask;
   const nn2c_word_slot *s;
   for (s = &wi->slots[i]; s->key >= 0; s = &wi->slots[i]) {
-    if (s->hash == h && (size_t)s->len == n && !memcmp(wi->keys + s->key, word, n))
-      return i;
+    if (s->hash == h && (size_t)s->len == n && !memcmp(wi->keys + s->key, word, n)) return i;
     i = (i + 1) & wi->mask;
   }
   return i;
@@ -40,8 +39,7 @@ static uint32_t find_slot(const nn2c_word_index *wi, const char *word, size_t n,
 
 int nn2c_word_index_rank(const nn2c_word_index *wi, const char *word, size_t n) {
   const nn2c_word_slot *s;
-  if (!wi->slots || n > (size_t)wi->max_len)
-    return 0;
+  if (!wi->slots || n > (size_t)wi->max_len) return 0;
   s = &wi->slots[find_slot(wi, word, n, hash_bytes(word, n))];
   return s->key >= 0 ? s->rank : 0;
 }
@@ -62,13 +60,10 @@ typedef struct {
 
 static int json_fail(Json *j, const char *what) {
   if (j->pos >= j->len)
-    return nn2c_fail(j->err, j->errlen, "%s: byte %lu: %s, found the end of the file", j->name,
-                     (unsigned long)j->pos, what);
-  return nn2c_fail(j->err, j->errlen, "%s: byte %lu: %s, found '%c'", j->name,
-                   (unsigned long)j->pos, what,
-                   (unsigned char)j->p[j->pos] >= 32 && (unsigned char)j->p[j->pos] < 127
-                       ? j->p[j->pos]
-                       : '?');
+    return nn2c_fail(j->err, j->errlen, "%s: byte %lu: %s, found the end of the file", j->name, (unsigned long)j->pos,
+                     what);
+  return nn2c_fail(j->err, j->errlen, "%s: byte %lu: %s, found '%c'", j->name, (unsigned long)j->pos, what,
+                   (unsigned char)j->p[j->pos] >= 32 && (unsigned char)j->p[j->pos] < 127 ? j->p[j->pos] : '?');
 }
 
 static int json_peek(Json *j) { return j->pos < j->len ? (unsigned char)j->p[j->pos] : -1; }
@@ -117,19 +112,16 @@ static char *put_utf8(char *o, unsigned c) {
 /* \uXXXX after the backslash and 'u', with a surrogate pair taken whole. */
 static int json_unicode(Json *j, char **o) {
   unsigned c = 0, lo = 0;
-  if (hex4(j, &c))
-    return -1;
+  if (hex4(j, &c)) return -1;
   if (c >= 0xD800 && c < 0xDC00) {
     if (j->pos + 1 >= j->len || j->p[j->pos] != '\\' || j->p[j->pos + 1] != 'u')
       return json_fail(j, "expected a low surrogate \\uDC00..\\uDFFF after a high one");
     j->pos += 2;
-    if (hex4(j, &lo))
-      return -1;
-    if (lo < 0xDC00 || lo > 0xDFFF)
-      return j->pos -= 4, json_fail(j, "expected a low surrogate \\uDC00..\\uDFFF");
+    if (hex4(j, &lo)) return -1;
+    if (lo < 0xDC00 || lo > 0xDFFF) return j->pos -= 6, json_fail(j, "expected a low surrogate \\uDC00..\\uDFFF");
     c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00);
   } else if (c >= 0xDC00 && c < 0xE000) {
-    return j->pos -= 4, json_fail(j, "unpaired low surrogate");
+    return j->pos -= 6, json_fail(j, "unpaired low surrogate");
   }
   *o = put_utf8(*o, c);
   return 0;
@@ -139,17 +131,13 @@ static int json_unicode(Json *j, char **o) {
 static int json_string(Json *j, char *out, size_t *outlen) {
   static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
   char *o = out;
-  if (json_peek(j) != '"')
-    return json_fail(j, "expected a string key in double quotes");
+  if (json_peek(j) != '"') return json_fail(j, "expected a string key in double quotes");
   j->pos++;
   for (;;) {
     int c = json_peek(j);
-    if (c < 0)
-      return json_fail(j, "unterminated string");
-    if (c == '"')
-      break;
-    if (c < 0x20)
-      return json_fail(j, "control character in a string");
+    if (c < 0) return json_fail(j, "unterminated string");
+    if (c == '"') break;
+    if (c < 0x20) return json_fail(j, "control character in a string");
     j->pos++;
     if (c != '\\') {
       *o++ = (char)c;
@@ -158,8 +146,7 @@ static int json_string(Json *j, char *out, size_t *outlen) {
     c = json_peek(j);
     if (c == 'u') {
       j->pos++;
-      if (json_unicode(j, &o))
-        return -1;
+      if (json_unicode(j, &o)) return -1;
     } else if (c > 0 && strchr(esc_in, c)) {
       *o++ = esc_out[strchr(esc_in, c) - esc_in];
       j->pos++;
@@ -180,8 +167,7 @@ static int json_rank(Json *j, int32_t *out) {
   int c;
   while ((c = json_peek(j)) >= '0' && c <= '9') {
     v = v * 10 + (c - '0');
-    if (v > INT32_MAX)
-      return j->pos = start, json_fail(j, "rank too large (the limit is 2147483647)");
+    if (v > INT32_MAX) return j->pos = start, json_fail(j, "rank too large (the limit is 2147483647)");
     j->pos++;
   }
   /* a fraction or exponent, a leading zero, or no digits at all */
@@ -192,19 +178,17 @@ static int json_rank(Json *j, int32_t *out) {
 }
 
 /* Puts word -> rank in the table; a repeated word is an error. */
-static int index_add(nn2c_word_index *wi, Json *j, size_t key_at, int32_t off, size_t n,
-                     int32_t rank) {
+static int index_add(nn2c_word_index *wi, Json *j, size_t key_at, int32_t off, size_t n, int32_t rank) {
   uint32_t h = hash_bytes(wi->keys + off, n), i = find_slot(wi, wi->keys + off, n, h);
   nn2c_word_slot *s = &wi->slots[i];
   if (s->key >= 0) {
     j->pos = key_at;
-    return nn2c_fail(j->err, j->errlen, "%s: byte %lu: duplicate key \"%s\"", j->name,
-                     (unsigned long)key_at, wi->keys + off);
+    return nn2c_fail(j->err, j->errlen, "%s: byte %lu: duplicate key \"%s\"", j->name, (unsigned long)key_at,
+                     wi->keys + off);
   }
   s->hash = h, s->key = off, s->len = (int32_t)n, s->rank = rank;
   wi->count++;
-  if ((int)n > wi->max_len)
-    wi->max_len = (int)n;
+  if ((int)n > wi->max_len) wi->max_len = (int)n;
   return 0;
 }
 
@@ -216,12 +200,10 @@ static int index_alloc(nn2c_word_index *wi, const char *json, size_t len) {
     colons += json[i] == ':';
   while (slots < 2 * colons)
     slots *= 2;
-  if (len > INT32_MAX || slots > UINT32_MAX)
-    return -1;
+  if (len > INT32_MAX || slots > UINT32_MAX) return -1;
   wi->keys = malloc(len + 1);
   wi->slots = malloc(slots * sizeof(nn2c_word_slot));
-  if (!wi->keys || !wi->slots)
-    return -1;
+  if (!wi->keys || !wi->slots) return -1;
   for (i = 0; i < slots; i++)
     wi->slots[i].key = -1;
   wi->mask = (uint32_t)(slots - 1);
@@ -231,34 +213,28 @@ static int index_alloc(nn2c_word_index *wi, const char *json, size_t len) {
 static int json_members(Json *j, nn2c_word_index *wi) {
   size_t used = 0;
   json_space(j);
-  if (json_peek(j) == '}')
-    return j->pos++, 0;
+  if (json_peek(j) == '}') return j->pos++, 0;
   for (;;) {
     size_t n = 0, key_at;
     int32_t rank = 0;
     json_space(j);
     key_at = j->pos;
-    if (json_string(j, wi->keys + used, &n))
-      return -1;
+    if (json_string(j, wi->keys + used, &n)) return -1;
     json_space(j);
-    if (json_peek(j) != ':')
-      return json_fail(j, "expected ':' after a key");
+    if (json_peek(j) != ':') return json_fail(j, "expected ':' after a key");
     j->pos++;
     json_space(j);
-    if (json_rank(j, &rank) || index_add(wi, j, key_at, (int32_t)used, n, rank))
-      return -1;
+    if (json_rank(j, &rank) || index_add(wi, j, key_at, (int32_t)used, n, rank)) return -1;
     used += n + 1;
     json_space(j);
-    if (json_peek(j) == '}')
-      return j->pos++, 0;
-    if (json_peek(j) != ',')
-      return json_fail(j, "expected ',' or '}' after a value");
+    if (json_peek(j) == '}') return j->pos++, 0;
+    if (json_peek(j) != ',') return json_fail(j, "expected ',' or '}' after a value");
     j->pos++;
   }
 }
 
-int nn2c_word_index_parse(const char *name, const char *json, size_t len, nn2c_word_index *wi,
-                          char *err, size_t errlen) {
+int nn2c_word_index_parse(const char *name, const char *json, size_t len, nn2c_word_index *wi, char *err,
+                          size_t errlen) {
   Json j;
   j.name = name, j.p = json, j.len = len, j.pos = 0, j.err = err, j.errlen = errlen;
   memset(wi, 0, sizeof *wi);
@@ -273,8 +249,7 @@ int nn2c_word_index_parse(const char *name, const char *json, size_t len, nn2c_w
     j.pos++;
     if (json_members(&j, wi) == 0) {
       json_space(&j);
-      if (j.pos == len)
-        return 0;
+      if (j.pos == len) return 0;
       json_fail(&j, "expected the end of the file after the object");
     }
   }
@@ -288,8 +263,7 @@ int nn2c_word_index_load(const char *path, nn2c_word_index *wi, char *err, size_
   char used[4096];
   int rc;
   memset(wi, 0, sizeof *wi);
-  if (nn2c_read_file_as(path, &data, &len, used, sizeof used, err, errlen))
-    return -1;
+  if (nn2c_read_file_as(path, &data, &len, used, sizeof used, err, errlen)) return -1;
   rc = nn2c_word_index_parse(used, (const char *)data, len, wi, err, errlen);
   free(data);
   return rc;
@@ -305,16 +279,14 @@ static int32_t word_id(const nn2c_word_index *wi, const char *s, size_t n, int n
   char low[256];
   size_t i;
   int rank;
-  if (n > sizeof low || n > (size_t)wi->max_len)
-    return 2;
+  if (n > sizeof low || n > (size_t)wi->max_len) return 2;
   for (i = 0; i < n; i++)
     low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
   rank = nn2c_word_index_rank(wi, low, n);
   return rank > 0 && (long long)rank + 3 < num_words ? rank + 3 : 2;
 }
 
-int nn2c_imdb_encode(const nn2c_word_index *wi, const char *text, size_t len, int num_words,
-                     int maxlen, int32_t *ids) {
+int nn2c_imdb_encode(const nn2c_word_index *wi, const char *text, size_t len, int num_words, int maxlen, int32_t *ids) {
   size_t i = 0;
   int count = 1, k;
   ids[0] = 1; /* ids is a ring: token t lives at ids[t % maxlen] */
@@ -330,8 +302,7 @@ int nn2c_imdb_encode(const nn2c_word_index *wi, const char *text, size_t len, in
       start++;
     while (end > start && text[end - 1] == '\'')
       end--;
-    if (end > start)
-      ids[count++ % maxlen] = word_id(wi, text + start, end - start, num_words);
+    if (end > start) ids[count++ % maxlen] = word_id(wi, text + start, end - start, num_words);
   }
   if (count < maxlen) { /* pad at the front */
     memmove(ids + (maxlen - count), ids, (size_t)count * sizeof(int32_t));
@@ -353,68 +324,63 @@ int nn2c_imdb_encode(const nn2c_word_index *wi, const char *text, size_t len, in
 
 /* ---- 3. The loader ------------------------------------------------------ */
 
-/* Counts lines (a last line without '\n' counts too). */
-static size_t count_lines(const char *p, size_t len) {
-  size_t n = 0, i;
-  for (i = 0; i < len; i++)
-    n += p[i] == '\n';
-  return n + (len > 0 && p[len - 1] != '\n');
-}
+/* The reviews read so far; arrays grow by doubling and shrink at the end. */
+typedef struct {
+  const nn2c_word_index *wi;
+  int num_words, maxlen;
+  const char *path;
+  nn2c_dataset *out;
+  size_t cap;
+  char *err;
+  size_t errlen;
+} ImdbRead;
 
-static int imdb_fill(const char *path, const char *p, size_t len, const nn2c_word_index *wi,
-                     int num_words, int maxlen, nn2c_dataset *out, char *err, size_t errlen) {
-  size_t n = count_lines(p, len), line = 0, pos = 0;
-  if (n == 0)
-    return nn2c_fail(err, errlen, "%s: no reviews in the file", path);
-  if (n > INT32_MAX / (size_t)maxlen)
-    return nn2c_fail(err, errlen, "%s: too many reviews", path);
-  out->xi = malloc(n * (size_t)maxlen * sizeof(int32_t));
-  out->yi = malloc(n * sizeof(int32_t));
-  if (!out->xi || !out->yi)
-    return nn2c_fail(err, errlen, "%s: out of memory for %lu reviews", path, (unsigned long)n);
-  for (line = 0; line < n; line++) {
-    const char *s = p + pos, *nl = memchr(s, '\n', len - pos);
-    size_t l = nl ? (size_t)(nl - s) : len - pos;
-    if (l < 2 || (s[0] != '0' && s[0] != '1') || s[1] != ' ')
-      return nn2c_fail(err, errlen, "%s:%lu: expected a label 0 or 1 and a space at the start of "
-                       "the line (\"<label> <text>\")", path, (unsigned long)line + 1);
-    out->yi[line] = s[0] - '0';
-    nn2c_imdb_encode(wi, s + 2, l - 2, num_words, maxlen, out->xi + line * (size_t)maxlen);
-    pos += l + 1;
+static int imdb_line(void *ctx, char *s, size_t len, size_t lineno) {
+  ImdbRead *r = ctx;
+  nn2c_dataset *d = r->out;
+  size_t n = (size_t)d->n, ml = (size_t)r->maxlen;
+  if (len < 2 || (s[0] != '0' && s[0] != '1') || s[1] != ' ')
+    return nn2c_fail(r->err, r->errlen,
+                     "%s:%lu: expected a label 0 or 1 and a space at the start of the line (\"<label> <text>\")",
+                     r->path, (unsigned long)lineno);
+  if (n == r->cap) {
+    size_t cap = r->cap ? 2 * r->cap : 1024;
+    int32_t *xi = cap <= (size_t)INT32_MAX / ml ? realloc(d->xi, cap * ml * sizeof(int32_t)) : NULL, *yi;
+    if (xi) d->xi = xi;
+    yi = xi ? realloc(d->yi, cap * sizeof(int32_t)) : NULL;
+    if (!yi) return nn2c_fail(r->err, r->errlen, "%s: out of memory for %lu reviews", r->path, (unsigned long)cap);
+    d->yi = yi, r->cap = cap;
   }
-  out->n = (int)n;
-  out->sample_numel = maxlen;
-  out->label_numel = 1;
-  out->num_classes = 2;
+  d->yi[n] = s[0] - '0';
+  nn2c_imdb_encode(r->wi, s + 2, len - 2, r->num_words, r->maxlen, d->xi + n * ml);
+  d->n++;
   return 0;
 }
 
-int nn2c_load_imdb(const char *dir, int split, int num_words, int maxlen, nn2c_dataset *out,
-                   char *err, size_t errlen) {
+int nn2c_load_imdb(const char *dir, int split, int num_words, int maxlen, nn2c_dataset *out, char *err, size_t errlen) {
   char path[4096], used[4096];
-  unsigned char *text = NULL;
-  size_t len = 0;
   nn2c_word_index wi;
   int rc;
   memset(out, 0, sizeof *out);
   memset(&wi, 0, sizeof wi);
   if (split != 0 && split != 1)
     return nn2c_fail(err, errlen, "%s: bad IMDB split %d (0 = train, 1 = test)", dir, split);
-  if (num_words < 3 || maxlen < 1)
-    return nn2c_fail(err, errlen, "%s: IMDB needs num_words >= 3 and maxlen >= 1", dir);
-  if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, split ? "test.txt.gz" : "train.txt.gz") >=
-      sizeof path)
+  if (num_words < 3 || maxlen < 1) return nn2c_fail(err, errlen, "%s: IMDB needs num_words >= 3 and maxlen >= 1", dir);
+  if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, split ? "test.txt.gz" : "train.txt.gz") >= sizeof path)
     return nn2c_fail(err, errlen, "%s: path too long", dir);
-  rc = nn2c_read_file_as(path, &text, &len, used, sizeof used, err, errlen);
+  snprintf(used, sizeof used, "%s/imdb_word_index.json", dir);
+  rc = nn2c_word_index_load(used, &wi, err, errlen);
   if (rc == 0) {
-    snprintf(path, sizeof path, "%s/imdb_word_index.json", dir);
-    rc = nn2c_word_index_load(path, &wi, err, errlen);
+    ImdbRead r;
+    r.wi = &wi, r.num_words = num_words, r.maxlen = maxlen, r.path = used, r.out = out, r.cap = 0;
+    r.err = err, r.errlen = errlen;
+    out->sample_numel = maxlen, out->label_numel = 1, out->num_classes = 2;
+    rc = nn2c_read_lines(path, imdb_line, &r, used, sizeof used, err, errlen);
+    if (rc == 0 && out->n == 0) rc = nn2c_fail(err, errlen, "%s: no reviews in the file", used);
+    if (rc == 0) /* give back the unused capacity */
+      nn2c_dataset_truncate(out, out->n);
   }
-  if (rc == 0)
-    rc = imdb_fill(used, (const char *)text, len, &wi, num_words, maxlen, out, err, errlen);
-  free(text);
   nn2c_word_index_free(&wi);
-  if (rc)
-    nn2c_dataset_free(out);
+  if (rc) nn2c_dataset_free(out);
   return rc;
 }

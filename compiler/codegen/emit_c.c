@@ -23,7 +23,7 @@ static void node_comment(Emit *e, Node *n) {
 
 /* Declares a C pointer for every value the body referenced. */
 static void declare_values(Buf *out, Graph *g, unsigned char *used, int64_t *off, Value *data_in, const char *prefix) {
-  Emit e = {out, g, 1, NULL};
+  Emit e = {out, g, 1, NULL, NULL};
   int input_index = 0;
   for (int i = 0; i < g->nvalues; i++) {
     if (g->values[i]->kind == VK_INPUT && !data_in && used[i]) {
@@ -58,14 +58,20 @@ static void declare_values(Buf *out, Graph *g, unsigned char *used, int64_t *off
   }
 }
 
-/* The body: every node in schedule order, then outputs and assignments. */
-static void emit_body(Emit *e, Graph *g, int64_t *poff, int64_t *soff, bool generic) {
-  for (int i = 0; i < g->nnodes; i++) {
+/* Nodes [from, to) in schedule order; the last part also hands back the
+ * outputs and writes the assignments. generic: outputs is an array of typed
+ * pointers (NAME_run); otherwise the first output goes to out. */
+static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_t *soff, bool generic) {
+  for (int i = from; i < to; i++) {
     Node *n = g->nodes[i];
     node_comment(e, n);
+    bool empty = true; /* zero-size outputs: nothing to compute (and loops to 0 would warn) */
+    for (int k = 0; k < n->nout; k++) empty = empty && !shape_has_batch(n->out[k]->shape) && !shape_numel_static(n->out[k]->shape);
     if (node_int(n, "inline", 0)) emit_line(e, "/* computed in the loop of its reader */");
+    else if (empty) emit_line(e, "/* no elements */");
     else op_table[n->op].emit(e, n);
   }
+  if (to < g->nnodes) return;
   for (int i = 0; i < g->noutputs && generic; i++)
     emit_line(e, "if (outputs[%d]) memcpy(outputs[%d], %s, sizeof(%s) * %s);", i, i, emit_ref(e, g->outputs[i]),
               emit_ctype(g->outputs[i]->dtype), emit_numel(e, g->outputs[i]));
@@ -95,33 +101,61 @@ static int64_t scratch_bytes(Graph *g) {
   return (most + 63) / 64 * 64;
 }
 
-/* generic: inputs and outputs are arrays of typed pointers (NAME_run);
+#define PART_NODES 48 /* nodes per part function: compilers slow down on huge functions */
+
+/* A graph's nodes are emitted in part functions of PART_NODES nodes each
+ * (an unrolled recurrent layer has thousands), called in order by the public
+ * function; each part declares only the pointers it uses. A part returns
+ * nonzero to stop the step (an embedding id out of range).
+ * generic: inputs and outputs are arrays of typed pointers (NAME_run);
  * otherwise one float input x and the first output into out. */
-static void emit_function(Buf *c, const char *prefix, const char *sig, CompiledGraph *cg, bool bumps_step, bool generic) {
+static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefix, const char *sig, CompiledGraph *cg,
+                          bool labels, bool bumps_step, bool generic) {
   Graph *g = cg->g;
   int64_t *poff = xcalloc((size_t)g->nvalues, sizeof(int64_t)), *soff = xcalloc((size_t)g->nvalues, sizeof(int64_t));
   graph_block_layout(g, VK_PARAM, poff);
   graph_block_layout(g, VK_STATE, soff);
   for (int i = 0; i < g->nvalues; i++)
     if (g->values[i]->kind == VK_STATE) poff[i] = soff[i];
-  unsigned char *used = xcalloc((size_t)g->nvalues, 1);
-  Buf body = {0};
-  Emit e = {&body, g, 1, used};
-  emit_body(&e, g, poff, soff, generic);
-  emit_consts(c, g, used, prefix);
+  unsigned char *used = xcalloc((size_t)g->nvalues, 1), *all = xcalloc((size_t)g->nvalues, 1);
+  Buf parts = {0}, calls = {0};
+  int np = 0;
+  for (int from = 0; from < g->nnodes || np == 0; from += PART_NODES, np++) {
+    int to = from + PART_NODES < g->nnodes ? from + PART_NODES : g->nnodes;
+    Buf body = {0};
+    Emit e = {&body, g, 1, used, helpers};
+    memset(used, 0, (size_t)g->nvalues);
+    emit_body(&e, g, from, to, poff, soff, generic);
+    buf_printf(&parts, "static NN2C_NOINLINE int %s_part%d(%s, const float *x, const void *y, const void *const *inputs,\n"
+                       "    void *const *outputs, size_t B, int nt, unsigned char *scratch, float *loss, float *out) {\n",
+               prefix, np, arena_printf(&g->arena, "%s_Model *m", N));
+    buf_puts(&parts, "  (void)m, (void)x, (void)y, (void)inputs, (void)outputs, (void)B, (void)nt, (void)scratch, (void)loss,"
+                     " (void)out;\n");
+    declare_values(&parts, g, used, poff, generic ? NULL : g->values[0], prefix);
+    buf_puts(&parts, body.data ? body.data : "");
+    buf_puts(&parts, "  return 0;\n}\n\n");
+    buf_free(&body);
+    for (int i = 0; i < g->nvalues; i++) all[i] |= used[i];
+    buf_printf(&calls, "  if ((rc = %s_part%d(m, %s, %s, %s, B, nt, %s, %s, %s)) != 0) return rc;\n", prefix, np,
+               generic ? "NULL" : "x", labels ? "y" : "NULL", generic ? "inputs, outputs" : "NULL, NULL",
+               scratch_bytes(g) ? "scratch" : "NULL", labels ? "loss" : "NULL", generic ? "NULL" : "out");
+  }
+  emit_consts(c, g, all, prefix);
+  buf_puts(c, parts.data);
   buf_printf(c, "%s {\n", sig);
   buf_printf(c, "  if (!m || batch < 1 || batch > m->max_batch) return 1;\n");
-  buf_printf(c, "  const size_t B = (size_t)batch;\n  (void)B;\n");
-  buf_printf(c, "  const int nt = m->threads > 0 ? m->threads : 1; /* threads for NN2C_PARALLEL_FOR */\n  (void)nt;\n");
+  buf_printf(c, "  const size_t B = (size_t)batch;\n  int rc;\n");
+  buf_printf(c, "  const int nt = m->threads > 0 ? m->threads : 1; /* threads for NN2C_PARALLEL_FOR */\n");
   if (scratch_bytes(g))
-    buf_printf(c, "  unsigned char *scratch = m->arena + %lld + %lld * B; /* after the planned tensors */\n  (void)scratch;\n",
+    buf_printf(c, "  unsigned char *scratch = m->arena + %lld + %lld * B; /* after the planned tensors */\n",
                (long long)cg->plan.arena_fixed, (long long)cg->plan.arena_per_sample);
-  declare_values(c, g, used, poff, generic ? NULL : g->values[0], prefix);
-  buf_puts(c, body.data);
+  buf_puts(c, calls.data);
   if (bumps_step) buf_puts(c, "  m->step++;\n");
   buf_puts(c, "  return 0;\n}\n\n");
-  buf_free(&body);
+  buf_free(&parts);
+  buf_free(&calls);
   free(used);
+  free(all);
   free(poff);
   free(soff);
 }
@@ -293,7 +327,7 @@ static void emit_init_state(Buf *c, const char *name, Graph *g) {
     if (v->kind != VK_STATE || v->init.kind == INIT_ZEROS) continue;
     NN2C_ASSERT(v->init.kind == INIT_ONES || v->init.kind == INIT_CONSTANT);
     buf_printf(c, "  for (i = 0; i < %lld; i++) state[%lld + i] = %s; /* %s */\n", (long long)shape_numel_static(v->shape),
-               (long long)off[j], emit_float(&(Emit){NULL, g, 0, NULL}, v->init.kind == INIT_ONES ? 1.0 : v->init.a), v->name);
+               (long long)off[j], emit_float(&(Emit){NULL, g, 0, NULL, NULL}, v->init.kind == INIT_ONES ? 1.0 : v->init.a), v->name);
   }
   buf_puts(c, "  (void)i;\n}\n\n");
   free(off);
@@ -312,10 +346,21 @@ static const char *dropout_helper =
   "  return (double)(z >> 40) / 16777216.0 >= rate;\n"
   "}\n\n";
 
+/* Integer powers wrap around like integer multiplication (elementwise.c). */
+static const char *ipow_helper =
+  "static uint64_t int_pow(uint64_t b, int64_t e) {\n"
+  "  uint64_t r = 1;\n"
+  "  if (e < 0) return b == 1 ? 1 : b == UINT64_MAX ? (e % 2 ? b : 1) : 0;\n"
+  "  for (; e; e >>= 1, b *= b)\n"
+  "    if (e & 1) r *= b;\n"
+  "  return r;\n"
+  "}\n\n";
+
 /* Parallel loops: OpenMP when the compiler has it on, else plain loops.
  * Each parallel loop writes disjoint outputs, so results do not depend on
  * how iterations are shared out. */
 static const char *omp_macros =
+  "#if defined(__GNUC__)\n#define NN2C_NOINLINE __attribute__((noinline))\n#else\n#define NN2C_NOINLINE\n#endif\n"
   "#if defined(_OPENMP)\n"
   "#define NN2C_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) num_threads(nt)\")\n"
   "#define NN2C_PRAGMA(x) _Pragma(#x)\n"
@@ -330,6 +375,13 @@ static const char *omp_macros =
   "#ifdef NN2C_USE_CBLAS /* matmuls and convolutions call cblas_sgemm (make BLAS=openblas) */\n"
   "#include <cblas.h>\n"
   "#endif\n\n";
+
+static bool uses_int_pow(Graph *g) {
+  for (int i = 0; g && i < g->nnodes; i++)
+    if (g->nodes[i]->op == OP_POW && !dtype_is_float(g->nodes[i]->in[0]->dtype) && !dtype_is_float(g->nodes[i]->in[1]->dtype))
+      return true;
+  return false;
+}
 
 static bool has_op(Graph *g, OpKind op) {
   for (int i = 0; g && i < g->nnodes; i++)
@@ -447,27 +499,40 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
                  (long long)gs[i]->plan.arena_per_sample, (long long)scratch_bytes(gs[i]->g));
   buf_puts(c, "  return need;\n}\n\n");
   if (has_op(in->train ? in->train_graph.g : NULL, OP_DROPOUT)) buf_puts(c, dropout_helper);
+  if (uses_int_pow(in->infer.g) || uses_int_pow(in->train ? in->train_graph.g : NULL) ||
+      uses_int_pow(in->train ? in->eval.g : NULL))
+    buf_puts(c, ipow_helper);
   emit_init(c, N, in->train ? in->train_graph.g : in->infer.g);
   emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
+  /* The functions go after the static helpers their nodes share (matmul kernels). */
+  Buf helpers = {0}, fns = {0};
+  buf_puts(&helpers, "");
   char *sig = arena_printf(&in->infer.g->arena,
                            "int %s_run(%s_Model *m, const void *const *inputs, void *const *outputs, int batch)", N, N);
-  buf_puts(c, "/* Inference: typed inputs -> outputs (see the header). */\n");
-  emit_function(c, "forward", sig, &in->infer, false, true);
+  buf_puts(&fns, "/* Inference: typed inputs -> outputs (see the header). */\n");
+  emit_function(&fns, &helpers, N, "forward", sig, &in->infer, false, false, true);
   if (has_forward(in->infer.g)) {
-    buf_printf(c, "/* Inference with one float input and the first output. */\n"
-                  "int %s_forward(%s_Model *m, const float *x, float *out, int batch) {\n"
-                  "  const void *in[1];\n  void *o[%d] = {0};\n  in[0] = x;\n  o[0] = out;\n"
-                  "  return %s_run(m, in, o, batch);\n}\n\n", N, N, in->infer.g->noutputs, N);
+    buf_printf(&fns, "/* Inference with one float input and the first output. */\n"
+                     "int %s_forward(%s_Model *m, const float *x, float *out, int batch) {\n"
+                     "  const void *in[1];\n  void *o[%d] = {0};\n  in[0] = x;\n  o[0] = out;\n"
+                     "  return %s_run(m, in, o, batch);\n}\n\n", N, N, in->infer.g->noutputs, N);
   }
   if (in->train) {
     Value *lab = graph_find(in->train_graph.g, LABELS_NAME);
     const char *lt = lab->dtype == DT_F32 ? "float" : "int32_t";
-    buf_puts(c, "/* One optimizer step on a batch; loss and out (predictions) are optional. */\n");
+    buf_puts(&fns, "/* One optimizer step on a batch; loss and out (predictions) are optional. */\n");
     sig = arena_printf(&in->infer.g->arena, "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
-    emit_function(c, "train", sig, &in->train_graph, true, false);
-    buf_puts(c, "/* Loss and predictions on a batch, without training. */\n");
+    emit_function(&fns, &helpers, N, "train", sig, &in->train_graph, true, true, false);
+    buf_puts(&fns, "/* Loss and predictions on a batch, without training. */\n");
     sig = arena_printf(&in->infer.g->arena, "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
-    emit_function(c, "eval", sig, &in->eval, false, false);
+    emit_function(&fns, &helpers, N, "eval", sig, &in->eval, true, false, false);
+  }
+  buf_puts(c, helpers.data);
+  buf_puts(c, fns.data);
+  buf_free(&helpers);
+  buf_free(&fns);
+  if (in->train) {
+    Value *lab = graph_find(in->train_graph.g, LABELS_NAME);
     if (m->inline_n > 0)
       emit_inline_data(m, N, c, shape_numel(in->train_graph.g->values[0]->shape, 1), shape_numel(lab->shape, 1));
   }

@@ -73,8 +73,11 @@ static void x_thresholded_relu(Buf *b, Node *n, const char **a) {
 }
 static void x_shrink(Buf *b, Node *n, const char **a) {
   double l = attr(n, "lambd", 0.5), bias = attr(n, "bias", 0);
-  buf_printf(b, "(%s < %s ? %s + %s : %s > %s ? %s - %s : %s)", a[0], L(-l), a[0], L(bias), a[0], L(l), a[0], L(bias),
-             L(0));
+  if (dtype_is_unsigned(ew_type(n))) /* nothing is below -lambd (and C compilers reject u < 0) */
+    buf_printf(b, "(%s > %s ? %s - %s : %s)", a[0], L(l), a[0], L(bias), L(0));
+  else
+    buf_printf(b, "(%s < %s ? %s + %s : %s > %s ? %s - %s : %s)", a[0], L(-l), a[0], L(bias), a[0], L(l), a[0], L(bias),
+               L(0));
 }
 static void x_hard_sigmoid(Buf *b, Node *n, const char **a) {
   const char *s = ew_sfx(n);
@@ -84,7 +87,10 @@ static void x_hard_swish(Buf *b, Node *n, const char **a) {
   const char *s = ew_sfx(n);
   buf_printf(b, "(%s * fmax%s(%s, fmin%s(%s, %s / %s + %s)))", a[0], s, L(0), s, L(1), a[0], L(6), L(0.5));
 }
-static void x_prelu(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s < 0 ? %s * %s : %s)", a[0], a[1], a[0], a[0]); }
+static void x_prelu(Buf *b, Node *n, const char **a) {
+  if (dtype_is_unsigned(ew_type(n))) buf_printf(b, "%s", a[0]);
+  else buf_printf(b, "(%s < 0 ? %s * %s : %s)", a[0], a[1], a[0], a[0]);
+}
 static void x_relu_grad(Buf *b, Node *n, const char **a) { buf_printf(b, "(%s > 0 ? %s : %s)", a[1], a[0], L(0)); }
 static void x_sigmoid_grad(Buf *b, Node *n, const char **a) {
   buf_printf(b, "(%s * %s * (%s - %s))", a[0], a[1], L(1), a[1]);

@@ -7,6 +7,7 @@
 #include "op.h"
 
 #include <math.h>
+#include <string.h>
 
 /* ---- scalar functions (interpreter, in double) ---- */
 
@@ -29,17 +30,33 @@ F(cast, x[0])
 
 /* ---- C expressions ---- */
 
-#define X2(name, op) \
-  static void x_##name(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s " op " %s)", a[0], a[1]); }
-X2(equal, "==")
-X2(less, "<")
-X2(greater, ">")
-X2(less_or_equal, "<=")
-X2(greater_or_equal, ">=")
-X2(and, "&&")
-X2(or, "||")
+/* A value compared with itself is written without the comparison, which C
+ * compilers reject as tautological: x == x holds unless x is NaN. */
+static bool self_compare(Buf *b, Node *n, const char **a, bool reflexive) {
+  if (strcmp(a[0], a[1])) return false;
+  if (!reflexive) buf_puts(b, "0");
+  else if (dtype_is_float(ew_type(n))) buf_printf(b, "(!isnan(%s))", a[0]);
+  else buf_puts(b, "1");
+  return true;
+}
+
+#define X2(name, op, reflexive)                                                        \
+  static void x_##name(Buf *b, Node *n, const char **a) {                              \
+    if (!self_compare(b, n, a, reflexive)) buf_printf(b, "(%s " op " %s)", a[0], a[1]); \
+  }
+X2(equal, "==", true)
+X2(less, "<", false)
+X2(greater, ">", false)
+X2(less_or_equal, "<=", true)
+X2(greater_or_equal, ">=", true)
+static void x_and(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s && %s)", a[0], a[1]); }
+static void x_or(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s || %s)", a[0], a[1]); }
 static void x_not(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(!%s)", a[0]); }
-static void x_xor(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(!%s != !%s)", a[0], a[1]); }
+static void x_xor(Buf *b, Node *n, const char **a) {
+  (void)n;
+  if (!strcmp(a[0], a[1])) buf_puts(b, "0");
+  else buf_printf(b, "(!%s != !%s)", a[0], a[1]);
+}
 static void x_is_nan(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(isnan(%s) != 0)", a[0]); }
 static void x_is_inf(Buf *b, Node *n, const char **a) {
   bool pos = node_int(n, "detect_positive", 1), neg = node_int(n, "detect_negative", 1);

@@ -109,7 +109,7 @@ const char *ew_sfx(const Node *n) { return ew_type(n) == DT_F32 ? "f" : ""; }
  * loop, as a local variable, and has no storage of its own. A loop nest
  * therefore reads the leaves of a tree of nodes: the inputs that are not
  * computed inline. */
-#define EW_MAX_LEAVES 8
+#define EW_MAX_LEAVES 16 /* up to 16 inputs; fuse.c keeps inline trees to 8 */
 
 static bool is_inline(const Value *v) { return v->def && node_int(v->def, "inline", 0); }
 
@@ -252,8 +252,20 @@ static double f_div(const Node *n, const double *x) {
   if (!int_out(n)) return x[0] / x[1];
   return x[1] == 0 ? 0 : trunc(x[0] / x[1]);
 }
-/* An integer power is exact in double while it fits 53 bits; the result is truncated to the base's dtype. */
-static double f_pow(const Node *n, const double *x) { (void)n; return pow(x[0], x[1]); }
+/* Integer to integer powers wrap around like repeated multiplication (numpy);
+ * with a float on either side the power is taken in double. */
+static double f_pow(const Node *n, const double *x) {
+  if (dtype_is_float(n->in[0]->dtype) || dtype_is_float(n->in[1]->dtype)) return pow(x[0], x[1]);
+  uint64_t b = (uint64_t)(int64_t)x[0], r = 1;
+  int64_t e = (int64_t)x[1];
+  if (e < 0) r = b == 1 ? 1 : b == UINT64_MAX ? (e % 2 ? b : 1) : 0;
+  for (; e > 0; e >>= 1, b *= b)
+    if (e & 1) r *= b;
+  int bits = 8 * dtype_size(n->out[0]->dtype);
+  if (bits < 64) r &= (UINT64_C(1) << bits) - 1; /* reduce to the output dtype before going through double */
+  if (!dtype_is_unsigned(n->out[0]->dtype) && bits < 64 && (r >> (bits - 1))) return (double)r - ldexp(1, bits);
+  return dtype_is_unsigned(n->out[0]->dtype) ? (double)r : (double)(int64_t)r;
+}
 /* fmod=1: the sign of the dividend (C fmod, %); fmod=0: the sign of the divisor. */
 static double f_mod(const Node *n, const double *x) {
   if (int_out(n) && x[1] == 0) return 0;
@@ -303,7 +315,9 @@ static void x_div(Buf *b, Node *n, const char **a) {
 }
 static void x_pow(Buf *b, Node *n, const char **a) {
   DType t = n->in[0]->dtype;
-  if (!dtype_is_float(t)) buf_printf(b, "(%s)pow((double)%s, (double)%s)", emit_ctype(t), a[0], a[1]);
+  if (!dtype_is_float(t) && !dtype_is_float(n->in[1]->dtype))
+    buf_printf(b, "(%s)int_pow((uint64_t)%s, (int64_t)%s)", emit_ctype(t), a[0], a[1]);
+  else if (!dtype_is_float(t)) buf_printf(b, "(%s)pow((double)%s, (double)%s)", emit_ctype(t), a[0], a[1]);
   else if (n->in[1]->dtype == t) buf_printf(b, "pow%s(%s, %s)", ew_sfx(n), a[0], a[1]);
   else buf_printf(b, "pow%s(%s, (%s)%s)", ew_sfx(n), a[0], emit_ctype(t), a[1]);
 }
@@ -325,6 +339,9 @@ static void x_extreme(Buf *b, Node *n, const char **a, const char *fn, const cha
   Buf acc = {0};
   buf_printf(&acc, "%s", a[0]);
   for (int k = 1; k < n->nin; k++) {
+    bool seen = false; /* max(a, a) is a; C compilers reject a > a */
+    for (int j = 0; j < k; j++) seen = seen || !strcmp(a[j], a[k]);
+    if (seen) continue;
     Buf t = {0};
     if (dtype_is_float(ew_type(n))) buf_printf(&t, "%s%s(%s, %s)", fn, ew_sfx(n), acc.data, a[k]);
     else buf_printf(&t, "(%s %s %s ? %s : %s)", acc.data, op, a[k], acc.data, a[k]);

@@ -69,12 +69,14 @@ void matmul_grad(Graph *g, Node *n, Value **dy, Value **dx) {
 
 static int64_t dim32(int64_t d) { return d == DIM_BATCH ? 32 : d; }
 
-/* Worth threads from 64K multiply-adds, counting the batch dimension as 32
- * (a holds M*K elements either way round); at run time the pragma's
- * threshold (NN2C_PARALLEL_FOR_IF) checks the real work. */
+/* Worth threads from 1M multiply-adds, counting the batch dimension as 32
+ * (a holds M*K elements either way round): an unrolled LSTM runs hundreds of
+ * [32,64]x[64,256] products a step, where a parallel region's start and join
+ * eat the gain. At run time the pragma's threshold (NN2C_PARALLEL_FOR_IF)
+ * checks the real work. */
 static bool matmul_parallel(Value *a, Value *o) {
   int64_t m = dim32(o->shape.d[0]), k = dim32(a->shape.d[0]) * dim32(a->shape.d[1]) / m;
-  return m * dim32(o->shape.d[1]) * k >= 65536;
+  return m * dim32(o->shape.d[1]) * k >= (1 << 20);
 }
 
 static const char *matmul_pragma(Emit *e, Node *n) {
@@ -133,13 +135,11 @@ static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, 
  * columns. op(b) is read as rows [k][N]: a transposed b is first copied into
  * that order in the scratch space. Tiles of rows are what threads share; each
  * output element sums over k in order, whatever the number of threads. */
-static void matmul_emit_tiled(Emit *e, Node *n) {
-  Value *a = n->in[0], *b = n->in[1], *o = n->out[0];
+static void matmul_tiled_body(Emit *e, Node *n, const char *A, const char *Bk, const char *O, const char *bias) {
+  Value *a = n->in[0], *o = n->out[0];
   bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
-  const char *A = emit_ref(e, a), *Bk = emit_ref(e, b), *O = emit_ref(e, o);
   int64_t nn = o->shape.d[1], full = nn / MM_CB * MM_CB;
-  const char *bias = n->op == OP_MATMUL_BIAS ? emit_ref(e, n->in[2]) : NULL;
   bool relu = !strcmp(node_string(n, "activation", ""), "relu");
   bool clamp = o->shape.d[0] == DIM_BATCH || o->shape.d[0] % MM_RB;
   emit_line(e, "/* tiles of %d rows x %d columns, sums in registers%s */", MM_RB, MM_CB, tb ? "; b^T copied to scratch as [K][N]" : "");
@@ -172,6 +172,33 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
   }
   emit_close(e);
   emit_close(e);
+}
+
+/* The kernel depends only on the shapes, transposes and threading, so nodes
+ * alike (an unrolled recurrent layer has hundreds) share one static function
+ * among the helpers; without a helpers buffer it is written in place. */
+static void matmul_emit_tiled(Emit *e, Node *n) {
+  Value *a = n->in[0], *b = n->in[1], *o = n->out[0];
+  bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0), bias = n->op == OP_MATMUL_BIAS;
+  bool relu = !strcmp(node_string(n, "activation", ""), "relu");
+  if (!e->helpers) {
+    matmul_tiled_body(e, n, emit_ref(e, a), emit_ref(e, b), emit_ref(e, o), bias ? emit_ref(e, n->in[2]) : NULL);
+    return;
+  }
+  const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
+  char *fn = arena_printf(&e->g->arena, "mm_%d%d_%sx%sx%s%s%s", ta, tb, M, N, K, matmul_parallel(a, o) ? "_par" : "",
+                          bias ? (relu ? "_bias_relu" : "_bias") : "");
+  char *def = arena_printf(&e->g->arena, "static void %s(const float *pa, const float *pb, %sfloat *po, size_t B, unsigned char *scratch, int nt)",
+                           fn, bias ? "const float *pbias, " : "");
+  if (!e->helpers->data || !strstr(e->helpers->data, def)) {
+    Emit h = {e->helpers, e->g, 1, NULL, NULL};
+    buf_printf(e->helpers, "/* matmul [%s,%s] = %sa%s %sb%s */\n%s {\n", M, N, ta ? "" : "", ta ? "^T" : "", "", tb ? "^T" : "", def);
+    emit_line(&h, "(void)B, (void)scratch, (void)nt;");
+    matmul_tiled_body(&h, n, "pa", "pb", "po", bias ? "pbias" : NULL);
+    buf_puts(e->helpers, "}\n\n");
+  }
+  emit_line(e, "%s(%s, %s, %s%s%s, B, %s, nt);", fn, emit_ref(e, a), emit_ref(e, b), bias ? emit_ref(e, n->in[2]) : "",
+            bias ? ", " : "", emit_ref(e, o), tb ? "scratch" : "NULL");
 }
 
 /* Loop orders chosen so the innermost loop runs over contiguous memory; rows
@@ -234,6 +261,7 @@ void matmul_emit(Emit *e, Node *n) {
  * shared by all nodes, which use it one at a time. */
 int64_t node_scratch_bytes(const Node *n) {
   if (n->op == OP_MATMUL) return matmul_uses_scratch(n) ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+  if (n->op == OP_GEMM) return gemm_scratch_bytes(n);
   return conv_scratch_bytes(n);
 }
 

@@ -366,7 +366,7 @@ static const char *pad_spec(Graph *g, const Node *n, Shape x, PadSpec *p) {
     for (na = 0; na < x.rank; na++) axes[na] = na;
   int np = attr_ints(n, "pads", pads, 2 * MAX_RANK);
   const char *m = node_string(n, "mode", "constant");
-  *p = (PadSpec){x.rank, {0}, {0}, {0}, 0, node_float(n, "constant_value", 0)};
+  *p = (PadSpec){x.rank, {0}, {0}, {0}, 0, node_float(n, "constant_value", node_float(n, "value", 0))}; /* value: opset < 11 */
   p->mode = !strcmp(m, "constant") ? 0 : !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : -1;
   if (p->mode < 0) return arena_printf(&g->arena, "unknown pad mode '%s'", m);
   if (np != 2 * na) return "pads needs two entries (begin, end) per padded axis";

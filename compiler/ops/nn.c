@@ -152,7 +152,7 @@ static void axis_emit(Emit *e, Node *n, AxisKind kind) {
   emit_line(e, "%s mx = p[0], sum = 0;", rc.ty);
   emit_line(e, "size_t bi = 0;");
   emit_line(e, "for (size_t k = 1; k < %s; k++) if (%s > mx) { mx = %s; bi = k; }", rc.c, P, P);
-  emit_line(e, "(void)bi;");
+  emit_line(e, "(void)bi, (void)sum;");
   if (kind == K_HARDMAX) {
     emit_line(e, "for (size_t k = 0; k < %s; k++) %s = k == bi;", rc.c, Q);
   } else if (kind == K_LOG_SOFTMAX) {

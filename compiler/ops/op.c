@@ -303,6 +303,8 @@ static View view_simplify(const View *v) {
 
 void emit_view_copy(Emit *e, Value *out, Value *in, const View *view, bool scatter) {
   View v = view_simplify(view);
+  for (int k = 0; k < v.rank; k++)
+    if (v.dim[k] == 0) return; /* nothing to copy (a loop to 0 would warn) */
   const char *O = emit_ref(e, out), *I = emit_ref(e, in), *ty = emit_ctype(out->dtype);
   bool run = v.rank > 0 && v.stride[v.rank - 1].c == 1 && !v.stride[v.rank - 1].cb; /* innermost contiguous */
   int loops = run ? v.rank - 1 : v.rank;

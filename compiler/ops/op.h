@@ -42,6 +42,7 @@ typedef struct {
   Graph *g;
   int indent;     /* current indentation level */
   unsigned char *used; /* per value id: referenced through emit_ref (may be NULL) */
+  Buf *helpers;   /* static functions shared by nodes, written before the step functions (may be NULL) */
 } Emit;
 
 typedef struct {
@@ -81,6 +82,8 @@ bool matmul_uses_scratch(const Node *n);
 /* Bytes of the step's scratch space a node needs (matmul.c, conv.c). */
 int64_t node_scratch_bytes(const Node *n);
 int64_t conv_scratch_bytes(const Node *n);
+int64_t gemm_scratch_bytes(const Node *n); /* float gemm runs matmul's kernel (gemm.c) */
+void matmul_emit(Emit *e, Node *n);
 void conv_same_pads(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi);
 
 /* Shape inference helpers shared by the hooks. */

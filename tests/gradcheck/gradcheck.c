@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "interp/interp.h"
+#include "rnn.h"
 
 #define H 1e-6
 #define RTOL 1e-6
@@ -405,6 +406,233 @@ static void b_pool_batch(Case *c) {
   c->y = pool(c, pool_op, x, 2, 2, (int64_t[]){2, 1}, (int64_t[]){0, 0, 0, 1});
 }
 
+/* ---- ONNX layout, indexing, gemm/einsum and normalization ops ---- */
+
+/* A node with attributes from a compact spec: "key=1", "key=[1,2]", "key=0.5" (float), "key:text". */
+static Value *opn(Case *c, OpKind op, int nin, Value **in, const char *spec) {
+  Node *n = node_new(c->g, op, nin, in, op_table[op].flags & OPF_VAR_OUT ? 1 : op_table[op].nout);
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", spec ? spec : "");
+  for (char *kv = strtok(buf, " "); kv; kv = strtok(NULL, " ")) {
+    char *eq = strpbrk(kv, "=:");
+    NN2C_ASSERT(eq);
+    char sep = *eq;
+    *eq = 0;
+    const char *v = eq + 1;
+    if (sep == ':') node_set_string(c->g, n, kv, v);
+    else if (*v == '[') {
+      int64_t xs[16];
+      int k = 0;
+      for (const char *p = v + 1; *p && *p != ']'; k++) {
+        xs[k] = strtoll(p, (char **)&p, 10);
+        if (*p == ',') p++;
+      }
+      node_set_ints(c->g, n, kv, xs, k);
+    } else if (strchr(v, '.')) node_set_float(c->g, n, kv, atof(v));
+    else node_set_int(c->g, n, kv, atoll(v));
+  }
+  return build_finish(c->g, n);
+}
+static Value *op1(Case *c, OpKind op, Value *x, const char *spec) { return opn(c, op, 1, &x, spec); }
+
+static Value *iconst(Case *c, Shape s, const int64_t *v) {
+  Value *k = value_new(c->g, "idx", VK_CONST, DT_I64, s);
+  int64_t n = shape_numel_static(s);
+  k->data = arena_alloc(&c->g->arena, sizeof(int64_t) * (size_t)(n ? n : 1));
+  memcpy(k->data, v, sizeof(int64_t) * (size_t)n);
+  return k;
+}
+#define IDX(s, ...) iconst(c, s, (int64_t[]){__VA_ARGS__})
+
+static void b_transpose(Case *c) { c->y = op1(c, OP_TRANSPOSE, param(c, S(2, 3, 4), R_ANY), "perm=[2,0,1]"); }
+static void b_transpose_default(Case *c) { c->y = op1(c, OP_TRANSPOSE, batch_x(c), NULL); }
+static void b_squeeze(Case *c) { c->y = op1(c, OP_SQUEEZE, param(c, S(2, 1, 3), R_ANY), "axes=[1]"); }
+static void b_unsqueeze(Case *c) { c->y = op1(c, OP_UNSQUEEZE, param(c, S(2, 3), R_ANY), "axes=[0,3]"); }
+static void b_flatten(Case *c) { c->y = op1(c, OP_FLATTEN, param(c, S(2, 3, 2), R_ANY), "axis=2"); }
+static void b_identity(Case *c) { c->y = op1(c, OP_IDENTITY, param(c, S(3), R_ANY), NULL); }
+static void b_reshape_onnx(Case *c) { c->y = op1(c, OP_RESHAPE, param(c, S(2, 3, 4), R_ANY), "shape=[0,-1]"); }
+static void b_expand_both(Case *c) { c->y = op1(c, OP_EXPAND, param(c, S(3, 1), R_ANY), "shape=[2,1,4]"); }
+static void b_tile(Case *c) { c->y = op1(c, OP_TILE, param(c, S(2, 3), R_ANY), "repeats=[2,3]"); }
+static void b_tile_batch(Case *c) { c->y = op1(c, OP_TILE, batch_x(c), "repeats=[1,2]"); }
+static void b_d2s(Case *c) { c->y = op1(c, OP_DEPTH_TO_SPACE, param(c, S(1, 8, 2, 3), R_ANY), "blocksize=2"); }
+static void b_d2s_crd(Case *c) { c->y = op1(c, OP_DEPTH_TO_SPACE, param(c, S(2, 8, 1, 2), R_ANY), "blocksize=2 mode:CRD"); }
+static void b_s2d(Case *c) { c->y = op1(c, OP_SPACE_TO_DEPTH, param(c, S(1, 2, 4, 6), R_ANY), "blocksize=2"); }
+static void b_triu(Case *c) { c->y = op1(c, OP_TRILU, param(c, S(2, 3, 4), R_ANY), "k=1"); }
+static void b_tril(Case *c) { c->y = op1(c, OP_TRILU, param(c, S(4, 3), R_ANY), "upper=0 k=-1"); }
+static void b_pad_const(Case *c) { c->y = op1(c, OP_PAD, param(c, S(2, 3), R_ANY), "pads=[1,0,0,2] constant_value=0.5"); }
+static void b_pad_crop(Case *c) { c->y = op1(c, OP_PAD, param(c, S(3, 4), R_ANY), "pads=[-1,1,0,-2]"); }
+static void b_pad_reflect(Case *c) { c->y = op1(c, OP_PAD, param(c, S(3, 4), R_ANY), "pads=[1,2,2,3] mode:reflect"); }
+static void b_pad_edge(Case *c) { c->y = op1(c, OP_PAD, param(c, S(2, 3), R_ANY), "pads=[2,1] axes=[1] mode:edge"); }
+static void b_split(Case *c) {
+  Value *x = param(c, S(4, 3), R_ANY);
+  Node *n = node_new(c->g, OP_SPLIT, 1, &x, 2);
+  node_set_ints(c->g, n, "split", (int64_t[]){1, 3}, 2);
+  build_finish(c->g, n);
+  c->y = n->out[1]; /* output 0 unused: its gradient is zeros */
+}
+static void b_split_equal(Case *c) {
+  Value *x = param(c, S(2, 6), R_ANY);
+  Node *n = node_new(c->g, OP_SPLIT, 1, &x, 3);
+  node_set_int(c->g, n, "axis", -1);
+  build_finish(c->g, n);
+  c->y = build2(c->g, OP_MUL, n->out[0], build2(c->g, OP_ADD, n->out[1], n->out[2]));
+}
+static void b_slice_steps(Case *c) {
+  c->y = op1(c, OP_SLICE, param(c, S(4, 5), R_ANY), "starts=[1,-1] ends=[4,-9] axes=[0,1] steps=[2,-2]");
+}
+static void b_slice_batch(Case *c) { c->y = op1(c, OP_SLICE, batch_x(c), "starts=[1] ends=[3] axes=[-1]"); }
+static void b_gather(Case *c) {
+  Value *in[2] = {param(c, S(5, 3), R_ANY), IDX(S(2, 2), 0, -1, 2, 0)};
+  c->y = opn(c, OP_GATHER, 2, in, NULL);
+}
+static void b_gather_axis1(Case *c) {
+  Value *in[2] = {param(c, S(2, 4, 2), R_ANY), IDX(S(3), 3, 1, 3)};
+  c->y = opn(c, OP_GATHER, 2, in, "axis=1");
+}
+static void b_gather_batch_indices(Case *c) {
+  Value *in[2] = {param(c, S(4, 2), R_ANY), NULL};
+  Value *ix = value_new(c->g, "ids", VK_INPUT, DT_I64, S(DIM_BATCH, 2));
+  int64_t *d = feed(c, ix, sizeof(int64_t));
+  for (int i = 0; i < BATCH * 2; i++) d[i] = (i * 3) % 4;
+  in[1] = ix;
+  c->y = opn(c, OP_GATHER, 2, in, NULL);
+}
+static void b_gather_elements(Case *c) {
+  Value *in[2] = {param(c, S(3, 4), R_ANY), IDX(S(3, 2), 0, 3, 1, 1, -1, 2)};
+  c->y = opn(c, OP_GATHER_ELEMENTS, 2, in, "axis=1");
+}
+static void b_gather_nd(Case *c) {
+  Value *in[2] = {param(c, S(3, 2, 2), R_ANY), IDX(S(2, 2), 2, 1, 0, 1)};
+  c->y = opn(c, OP_GATHER_ND, 2, in, NULL);
+}
+static void b_scatter_elements(Case *c) {
+  Value *in[3] = {param(c, S(3, 4), R_ANY), IDX(S(3, 2), 1, 3, 0, 2, 2, 1), param(c, S(3, 2), R_ANY)};
+  c->y = opn(c, OP_SCATTER_ELEMENTS, 3, in, "axis=1");
+}
+static void b_scatter_add(Case *c) {
+  Value *in[3] = {param(c, S(4, 2), R_ANY), IDX(S(2, 2), 1, 3, 1, 0), param(c, S(2, 2), R_ANY)};
+  c->y = opn(c, OP_SCATTER_ELEMENTS, 3, in, "reduction:add");
+}
+static void b_scatter(Case *c) {
+  Value *in[3] = {param(c, S(2, 3), R_ANY), IDX(S(2, 1), 2, 0), param(c, S(2, 1), R_ANY)};
+  c->y = opn(c, OP_SCATTER, 3, in, "axis=1");
+}
+static void b_scatter_nd(Case *c) {
+  Value *in[3] = {param(c, S(4, 3), R_ANY), IDX(S(2, 1), 3, 1), param(c, S(2, 3), R_ANY)};
+  c->y = opn(c, OP_SCATTER_ND, 3, in, NULL);
+}
+static void b_scatter_nd_add(Case *c) {
+  Value *in[3] = {param(c, S(2, 3), R_ANY), IDX(S(3, 2), 0, 1, 1, 2, 0, 1), param(c, S(3), R_ANY)};
+  c->y = opn(c, OP_SCATTER_ND, 3, in, "reduction:add");
+}
+static void b_gemm(Case *c) {
+  Value *in[3] = {param(c, S(3, 2), R_ANY), param(c, S(4, 3), R_ANY), param(c, S(4), R_ANY)};
+  c->y = opn(c, OP_GEMM, 3, in, "transA=1 transB=1 alpha=0.5 beta=2.0");
+}
+static void b_gemm_batch(Case *c) {
+  Value *in[3] = {batch_x(c), param(c, S(3, 2), R_ANY), param(c, S(1, 1), R_ANY)};
+  c->y = opn(c, OP_GEMM, 3, in, NULL);
+}
+static Value *einsum2(Case *c, Value *a, Value *b, const char *eq) {
+  Value *in[2] = {a, b};
+  Node *n = build_node(c->g, OP_EINSUM, b ? 2 : 1, in);
+  node_set_string(c->g, n, "equation", eq);
+  return build_finish(c->g, n);
+}
+static void b_einsum_mm(Case *c) { c->y = einsum2(c, param(c, S(2, 3), R_ANY), param(c, S(3, 4), R_ANY), "ij,jk->ik"); }
+static void b_einsum_bmm(Case *c) {
+  c->y = einsum2(c, param(c, S(2, 2, 3), R_ANY), param(c, S(2, 3, 2), R_ANY), "bij, bjk -> bik");
+}
+static void b_einsum_sum(Case *c) { c->y = einsum2(c, param(c, S(3, 4), R_ANY), NULL, "ij->i"); }
+static void b_einsum_inner(Case *c) { c->y = einsum2(c, param(c, S(4), R_ANY), param(c, S(4), R_ANY), "i,i"); }
+static void b_einsum_ellipsis(Case *c) { c->y = einsum2(c, param(c, S(2, 3, 4), R_ANY), NULL, "...ij->...ji"); }
+static void b_layer_norm(Case *c) {
+  Value *in[3] = {param(c, S(2, 5), R_ANY), param(c, S(5), R_ANY), param(c, S(5), R_ANY)};
+  c->y = opn(c, OP_LAYER_NORM, 3, in, NULL);
+}
+static void b_layer_norm_axis1(Case *c) {
+  Value *in[2] = {build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 3, 2), R_ANY), param(c, S(3, 2), R_ANY)),
+                  param(c, S(2), R_ANY)};
+  c->y = opn(c, OP_LAYER_NORM, 2, in, "axis=1 epsilon=0.01");
+}
+static Value *bn(Case *c, const char *spec) {
+  Value *in[5] = {param(c, S(2, 3, 2, 2), R_ANY), param(c, S(3), R_ANY), param(c, S(3), R_ANY), param(c, S(3), R_ANY),
+                  param(c, S(3), R_POS)};
+  return opn(c, OP_BATCH_NORM, 5, in, spec);
+}
+static void b_batch_norm(Case *c) { c->y = bn(c, "epsilon=0.01"); }
+static void b_batch_norm_train(Case *c) { c->y = bn(c, "training_mode=1"); }
+static void b_instance_norm(Case *c) {
+  Value *in[3] = {param(c, S(2, 3, 4), R_ANY), param(c, S(3), R_ANY), param(c, S(3), R_ANY)};
+  c->y = opn(c, OP_INSTANCE_NORM, 3, in, NULL);
+}
+static void b_mvn(Case *c) { c->y = op1(c, OP_MVN, param(c, S(2, 3, 2, 2), R_ANY), NULL); }
+static void b_lp_norm2(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 3), R_ANY), "axis=0"); }
+static void b_lp_norm1(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 3), R_AWAY0), "p=1"); }
+/* ---- rnn family: embedding, unstack/stack, and whole unrolled layers ---- */
+
+/* ids [N,4] with repeats and id 0, into a [5,3] table */
+static void b_embedding(Case *c) {
+  Value *ids = value_new(c->g, "ids", VK_INPUT, DT_F64, S(DIM_BATCH, 4));
+  double *d = feed(c, ids, sizeof(double));
+  for (int i = 0; i < BATCH * 4; i++) d[i] = (double)((i * 3) % 5 == 4 ? 0 : (i * 3) % 5);
+  c->y = build2(c->g, OP_EMBEDDING, ids, param(c, S(5, 3), R_ANY));
+}
+
+static Value *stack_of(Case *c, int n, Value **in, int axis) {
+  Node *s = build_node(c->g, OP_STACK, n, in);
+  node_set_int(c->g, s, "axis", axis);
+  return build_finish(c->g, s);
+}
+
+static Value **unstack_of(Case *c, Value *x, int axis) {
+  Node *n = node_new(c->g, OP_UNSTACK, 1, &x, (int)x->shape.d[axis]);
+  node_set_int(c->g, n, "axis", axis);
+  build_finish(c->g, n);
+  return n->out;
+}
+
+/* part 1 unused (its gradient is zeros), part 2 read twice */
+static void b_unstack_batch(Case *c) {
+  Value *x = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 3, 2), R_ANY), param(c, S(2), R_ANY));
+  Value **p = unstack_of(c, x, 1);
+  c->y = stack_of(c, 3, (Value *[]){p[2], p[0], p[2]}, 2);
+}
+static void b_unstack_first(Case *c) {
+  Value **p = unstack_of(c, param(c, S(3, 2), R_ANY), 0);
+  c->y = stack_of(c, 2, (Value *[]){p[1], p[0]}, 0);
+}
+
+/* A tiny unrolled layer: x [N,3,2] (or [3,N,2] for ONNX's layout), 2 units. */
+static void rnn_case(Case *c, RnnCell cell, bool onnx, bool reverse, bool seqs, bool reset_after) {
+  int64_t gh = rnn_gates(cell) * 2;
+  RnnSpec s = {.cell = cell, .order = onnx ? RNN_ONNX : RNN_KERAS, .transposed = onnx, .reverse = reverse,
+               .return_sequences = seqs, .reset_after = reset_after, .time_axis = onnx ? 0 : 1};
+  Shape xs = onnx ? S(3, DIM_BATCH, 2) : S(DIM_BATCH, 3, 2);
+  Value *x = build2(c->g, OP_MUL, input(c, xs, R_ANY), param(c, S(2), R_ANY));
+  s.w = param(c, onnx ? S(gh, 2) : S(2, gh), R_ANY);
+  s.u = param(c, onnx ? S(gh, 2) : S(2, gh), R_ANY);
+  s.b = param(c, S(gh), R_ANY);
+  if (onnx || cell == RNN_GRU) s.rb = param(c, S(gh), R_ANY);
+  if (onnx) {
+    s.h0 = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 2), R_ANY), param(c, S(2), R_ANY));
+    if (cell == RNN_LSTM) s.c0 = param(c, S(1, 2), R_ANY), s.c0 = build2(c->g, OP_MUL, s.c0, s.h0);
+  }
+  s.prefix = "r";
+  NN2C_ASSERT(!rnn_check(c->g, &s, x));
+  Value *hl, *cl;
+  Value *y = rnn_lower(c->g, &s, x, &hl, &cl);
+  c->y = cell == RNN_LSTM && !seqs ? build2(c->g, OP_ADD, y, cl) : y;
+}
+static void b_lstm(Case *c) { rnn_case(c, RNN_LSTM, false, false, false, false); }
+static void b_lstm_back_seq(Case *c) { rnn_case(c, RNN_LSTM, false, true, true, false); }
+static void b_lstm_onnx(Case *c) { rnn_case(c, RNN_LSTM, true, false, false, false); }
+static void b_gru(Case *c) { rnn_case(c, RNN_GRU, false, false, true, true); }
+static void b_gru_before(Case *c) { rnn_case(c, RNN_GRU, false, true, false, false); }
+static void b_gru_onnx(Case *c) { rnn_case(c, RNN_GRU, true, false, true, false); }
+static void b_simple(Case *c) { rnn_case(c, RNN_SIMPLE, false, false, true, false); }
+static void b_simple_onnx(Case *c) { rnn_case(c, RNN_SIMPLE, true, true, false, false); }
+
 /* Binary and unary cases are generated from the tables; these wrap the index. */
 #define UNARY(i) static void b_u##i(Case *c) { cur_op = i; b_unary(c); } \
                  static void b_us##i(Case *c) { cur_op = i; b_unary_scalar(c); }
@@ -578,6 +806,34 @@ static const CaseDef cases[] = {
   {"conv", "avgpool2d_2x2", b_pool_2x2_1}, {"conv", "avgpool2d_odd", b_pool_odd_1},
   {"conv", "avgpool2d_overlap_same", b_pool_overlap_same_1}, {"conv", "avgpool2d_asym", b_pool_asym_1},
   {"conv", "avgpool2d_batch", b_pool_batch_1},
+  {"movement", "transpose_perm", b_transpose}, {"movement", "transpose_default_batch", b_transpose_default},
+  {"movement", "squeeze", b_squeeze}, {"movement", "unsqueeze", b_unsqueeze}, {"movement", "flatten", b_flatten},
+  {"movement", "identity", b_identity}, {"movement", "reshape_zero_minus_one", b_reshape_onnx},
+  {"movement", "expand_bidirectional", b_expand_both}, {"movement", "tile", b_tile},
+  {"movement", "tile_batch", b_tile_batch}, {"movement", "depth_to_space", b_d2s},
+  {"movement", "depth_to_space_crd", b_d2s_crd}, {"movement", "space_to_depth", b_s2d},
+  {"movement", "triu_k1", b_triu}, {"movement", "tril_k_neg", b_tril}, {"movement", "pad_constant", b_pad_const},
+  {"movement", "pad_crop", b_pad_crop}, {"movement", "pad_reflect", b_pad_reflect}, {"movement", "pad_edge_axes", b_pad_edge},
+  {"movement", "split_unused_output", b_split}, {"movement", "split_equal", b_split_equal},
+  {"movement", "slice_steps", b_slice_steps}, {"movement", "slice_axes_batch", b_slice_batch},
+  {"movement", "gather", b_gather}, {"movement", "gather_axis1", b_gather_axis1},
+  {"movement", "gather_batch_indices", b_gather_batch_indices}, {"movement", "gather_elements", b_gather_elements},
+  {"movement", "gather_nd", b_gather_nd}, {"movement", "scatter_elements", b_scatter_elements},
+  {"movement", "scatter_elements_add", b_scatter_add}, {"movement", "scatter", b_scatter},
+  {"movement", "scatter_nd", b_scatter_nd}, {"movement", "scatter_nd_add", b_scatter_nd_add},
+  {"matmul", "gemm_trans_alpha_beta", b_gemm}, {"matmul", "gemm_batch", b_gemm_batch},
+  {"matmul", "einsum_matmul", b_einsum_mm}, {"matmul", "einsum_batch_matmul", b_einsum_bmm},
+  {"matmul", "einsum_sum", b_einsum_sum}, {"matmul", "einsum_inner", b_einsum_inner},
+  {"matmul", "einsum_ellipsis_transpose", b_einsum_ellipsis},
+  {"nn", "layer_norm", b_layer_norm}, {"nn", "layer_norm_axis1_batch", b_layer_norm_axis1},
+  {"nn", "batch_norm", b_batch_norm}, {"nn", "batch_norm_training", b_batch_norm_train},
+  {"nn", "instance_norm", b_instance_norm}, {"nn", "mvn", b_mvn}, {"nn", "lp_norm_p2_axis0", b_lp_norm2},
+  {"nn", "lp_norm_p1", b_lp_norm1},
+  {"rnn", "embedding", b_embedding}, {"rnn", "unstack_stack_batch", b_unstack_batch},
+  {"rnn", "unstack_stack_first_axis", b_unstack_first}, {"rnn", "lstm_keras", b_lstm},
+  {"rnn", "lstm_backwards_sequences", b_lstm_back_seq}, {"rnn", "lstm_onnx_state", b_lstm_onnx},
+  {"rnn", "gru_reset_after", b_gru}, {"rnn", "gru_reset_before_backwards", b_gru_before},
+  {"rnn", "gru_onnx_state", b_gru_onnx}, {"rnn", "simple_rnn", b_simple}, {"rnn", "simple_rnn_onnx", b_simple_onnx},
 };
 #define NBASE ((int)(sizeof cases / sizeof cases[0]))
 #define NCASES (NBASE + NOP_CASES)

@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""check_cases.py NN2C OPS_DEF CASE_DIR... - runs ONNX backend node test cases
-through nn2c's interpreter without the ONNX importer: each single-node model
-becomes an IR graph whose inputs are constants, `--passes=shape,constfold`
-computes the node with the interpreter kernels, and the folded outputs are
-compared with the case's expected outputs (rtol 1e-3, atol 1e-5).
+"""check_cases.py [--emit] NN2C OPS_DEF CASE_DIR... - runs ONNX backend node
+test cases through nn2c without the ONNX importer: each single-node model
+becomes an IR graph whose inputs are constants. By default
+`--passes=shape,constfold` computes the node with the interpreter kernels and
+the folded outputs are compared with the case's expected outputs (rtol 1e-3,
+atol 1e-5). With --emit the graph is compiled to C without constfold, built
+with cc -std=c99 -Wall -Wextra -Werror -pedantic and run; the outputs are read
+from the arena at the offsets the model file declares.
 Shape-like inputs become attributes named after the ONNX input, as
 docs/contracts say. Needs python3-onnx; exits 77 (skip) without it.
 Prints PASS/FAIL/UNSUPPORTED per case and a summary; exits 1 on a FAIL."""
@@ -88,6 +91,8 @@ def build(case, ops):
     n = g.node[0]
     if n.op_type not in ops:
         return None, n.op_type
+    if not EMIT and all(i in ATTR_INPUTS.get(n.op_type, {}) for i in range(len(n.input))):
+        return None, 'no tensor inputs: constfold leaves generators alone (checked with --emit)'
     data = os.path.join(case, 'test_data_set_0')
     ins = [load_pb(os.path.join(data, f'input_{i}.pb')) for i in range(len(g.input))]
     vals = {vi.name: a for vi, a in zip(g.input, ins)}
@@ -101,7 +106,7 @@ def build(case, ops):
         if i in conv:
             attrs.append(attr_text(conv[i], a))
             if n.op_type in ('Range', 'OneHot') and i == len(n.input) - 1:
-                attrs.append(f'dtype={onnx.helper.np_dtype_to_tensor_dtype(a.dtype)}')
+                attrs.append(f'dtype={onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[a.dtype]}')
             continue
         if a.dtype.type not in DTYPES:
             return None, f'dtype {a.dtype}'
@@ -132,8 +137,66 @@ def parse_consts(text):
     return res
 
 
+HARNESS = r'''#include <stdio.h>
+#include <stdlib.h>
+#include "t.h"
+int main(void) {
+  static float params[t_PARAM_FLOATS + 1], state[t_STATE_FLOATS + 1];
+  t_Model m = {params, state, NULL, 1, 0.0f, 0, 1};
+  size_t n = t_arena_bytes(1);
+  m.arena = aligned_alloc(64, (n + 63) / 64 * 64);
+  float x[1] = {0}, out[1 << 16];
+  int rc = t_forward(&m, x, out, 1);
+  fwrite(m.arena, 1, n, stdout);
+  return rc;
+}
+'''
+OUTTYPES = []
+EMIT = False
+EXPECT_SIZES = []
+
+def run_emitted(nn2c, text, nout, work):
+    """Compiles the graph to C, runs it; returns ([outputs], why)."""
+    os.makedirs(work, exist_ok=True)
+    with open(f'{work}/t.ir', 'w') as f:
+        f.write(text)
+    r = subprocess.run([nn2c, 'compile', f'{work}/t.ir', '-o', f'{work}/src',
+                        '--passes=shape,dce,schedule,memplan'], capture_output=True, text=True)
+    if r.returncode:
+        return None, 'compile: ' + (r.stderr.strip().splitlines() or ['?'])[-1]
+    with open(f'{work}/src/main.c', 'w') as f:
+        f.write(HARNESS)
+    cc = os.environ.get('CC', 'cc')
+    r = subprocess.run([cc, '-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-Wno-unused-parameter', '-O1', '-D_ISOC11_SOURCE',
+                        '-o', f'{work}/run', f'{work}/src/main.c', f'{work}/src/t.c', '-lm'],
+                       capture_output=True, text=True)
+    if r.returncode:
+        return None, 'cc: ' + ' | '.join(r.stderr.strip().splitlines()[:3])
+    r = subprocess.run([f'{work}/run'], capture_output=True)
+    if r.returncode:
+        return None, f'step function returned {r.returncode}'
+    src = open(f'{work}/src/t.c').read()
+    outs = []
+    for k in range(nout):
+        m = re.search(rf'(\w+) \*y_{k} = \(\w+ \*\)\(m->arena \+ (\d+) \+ (\d+) \* B\); /\* \[([^\]]*)\]', src)
+        if not m and not EXPECT_SIZES[k]:
+            outs.append(np.zeros(0))
+            continue
+        if not m:
+            return None, f'output {k} not found in the model file'
+        dt = [t for t, c in DTYPES.items() if c == OUTTYPES[k]][0]
+        shape = [int(x) for x in m.group(4).split(',') if x]
+        cnt = int(np.prod(shape)) if shape else 1
+        off = int(m.group(2)) + int(m.group(3))
+        outs.append(np.frombuffer(r.stdout, dtype=dt, count=cnt, offset=off).astype(np.float64))
+    return outs, None
+
+
 def main():
-    nn2c, defs, cases = sys.argv[1], sys.argv[2], sys.argv[3:]
+    global EMIT
+    emit = EMIT = len(sys.argv) > 1 and sys.argv[1] == '--emit'
+    args = sys.argv[2:] if emit else sys.argv[1:]
+    nn2c, defs, cases = args[0], args[1], args[2:]
     ops = ir_ops(defs)
     npass = nfail = nskip = 0
     tmp = os.environ.get('TMPDIR', '/tmp') + f'/nn2c_cases_{os.getpid()}.ir'
@@ -147,15 +210,22 @@ def main():
             print(f'UNSUPPORTED {name}: {expect}')
             nskip += 1
             continue
-        with open(tmp, 'w') as f:
-            f.write(text)
-        r = subprocess.run([nn2c, 'compile', tmp, '--emit=ir', '--passes=shape,constfold'],
-                           capture_output=True, text=True)
         why = None
-        if r.returncode:
-            why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f'exit {r.returncode}'
+        if emit:
+            OUTTYPES.clear()
+            OUTTYPES.extend(DTYPES[e.dtype.type] for e in expect)
+            EXPECT_SIZES[:] = [e.size for e in expect]
+            outs, why = run_emitted(nn2c, text, len(expect), tmp + '.d')
+            got = {f'y_{k}': o for k, o in enumerate(outs or [])}
         else:
-            got = parse_consts(r.stdout)
+            with open(tmp, 'w') as f:
+                f.write(text)
+            r = subprocess.run([nn2c, 'compile', tmp, '--emit=ir', '--passes=shape,constfold'],
+                               capture_output=True, text=True)
+            if r.returncode:
+                why = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else f'exit {r.returncode}'
+            got = parse_consts(r.stdout) if not why else {}
+        if not why:
             for k, e in enumerate(expect):
                 g = got.get(f'y_{k}')
                 ef = e.astype(np.float64).flatten()
@@ -176,6 +246,7 @@ def main():
             npass += 1
     if os.path.exists(tmp):
         os.remove(tmp)
+    subprocess.run(['rm', '-rf', tmp + '.d'])
     print(f'{npass} passed, {nfail} failed, {nskip} skipped')
     return 1 if nfail else 0
 
