@@ -756,22 +756,17 @@ static void emit_wino(Emit *e, Node *n, const Wino *wg) {
   emit_close(e);
 }
 
-/* conv2d by Winograd when it pays; returns whether it was emitted. */
-static bool conv2d_emit_wino(Emit *e, Node *n, const Geom *G) {
-  if (n->out[0]->dtype != DT_F32 || !wino_pays(G, G->oh, G->ow, G->c, G->f, G->oh * G->ow)) return false;
+static void conv2d_emit_wino(Emit *e, Node *n, const Geom *G) {
   Wino wg = {emit_ref(e, n->in[0]), emit_ref(e, n->out[0]), emit_ref(e, n->in[1]), n->nin == 3 ? emit_ref(e, n->in[2]) : NULL,
              G->h, G->w, G->c, G->oh, G->ow, G->f, G->pt, G->pl, false, conv_relu(n)};
   emit_wino(e, n, &wg);
-  return true;
 }
 
 /* dx = the full correlation of dy (padded by 2 - pad) with the flipped kernel. */
-static bool conv2d_grad_input_emit_wino(Emit *e, Node *n, const Geom *G) {
-  if (n->out[0]->dtype != DT_F32 || !wino_pays(G, G->h, G->w, G->f, G->c, G->oh * G->ow)) return false;
+static void conv2d_grad_input_emit_wino(Emit *e, Node *n, const Geom *G) {
   Wino wg = {emit_ref(e, n->in[0]), emit_ref(e, n->out[0]), emit_ref(e, n->in[1]), NULL,
              G->oh, G->ow, G->f, G->h, G->w, G->c, 2 - G->pt, 2 - G->pl, true, false};
   emit_wino(e, n, &wg);
-  return true;
 }
 
 /* y row = bias; then per valid tap: y row += x row (Cin) times the tap's [Cin,Cout] block. */
@@ -779,7 +774,6 @@ static void conv2d_emit_native(Emit *e, Node *n) {
   Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
   Geom G = emit_geom(n, x->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
   bool relu = conv_relu(n);
-  if (conv2d_emit_wino(e, n, &G)) return;
   if (conv_blocked(&G, G.f)) {
     conv2d_emit_blocked(e, n, &G, relu);
     return;
@@ -1080,7 +1074,6 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
 static void conv2d_grad_input_emit_native(Emit *e, Node *n) {
   Value *dy = n->in[0], *w = n->in[1], *dx = n->out[0];
   Geom G = emit_geom(n, dx->shape, w->shape.d[0], w->shape.d[1], w->shape.d[3], false);
-  if (conv2d_grad_input_emit_wino(e, n, &G)) return;
   bool scatter = !G.pt && !G.pl && !G.pb && !G.pr && 2 * G.oh * G.ow < G.h * G.w; /* most gathered rows would be zeros */
   if (conv_blocked(&G, G.c) && scatter) {
     conv2d_grad_input_emit_scatter(e, n, &G);
@@ -1251,9 +1244,33 @@ static bool conv_cblas_open(Emit *e, Node *n, CblasKind kind) {
   return true;
 }
 
+/* Winograd's kernel transform is made at every call: below WG_MIN_BATCH
+ * samples it costs more than it saves, and the direct kernels run. Returns 0
+ * (not used), 1 (emitted) or 2 (emitted under "if (B >= ...)", and an else
+ * block is left open for the direct kernels). */
+#define WG_MIN_BATCH 8
+static int conv_wino_open(Emit *e, Node *n) {
+  Geom G;
+  if (!conv_cblas_geom(n, &G)) return 0;
+  bool fwd = n->op == OP_CONV2D;
+  bool pays = fwd ? wino_pays(&G, G.oh, G.ow, G.c, G.f, G.oh * G.ow)
+                  : n->op == OP_CONV2D_GRAD_INPUT && wino_pays(&G, G.h, G.w, G.f, G.c, G.oh * G.ow);
+  int64_t nb = n->out[0]->shape.d[0];
+  if (!pays || (nb != DIM_BATCH && nb < WG_MIN_BATCH)) return 0;
+  if (nb == DIM_BATCH) emit_open(e, "if (B >= %d)", WG_MIN_BATCH);
+  if (fwd) conv2d_emit_wino(e, n, &G);
+  else conv2d_grad_input_emit_wino(e, n, &G);
+  if (nb != DIM_BATCH) return 1;
+  emit_close(e);
+  emit_open(e, "else");
+  return 2;
+}
+
 void conv2d_emit(Emit *e, Node *n) {
   bool blas = conv_cblas_open(e, n, CB_FWD);
-  conv2d_emit_native(e, n);
+  int wino = conv_wino_open(e, n);
+  if (wino != 1) conv2d_emit_native(e, n);
+  if (wino == 2) emit_close(e);
   if (blas) emit_line(e, "#endif");
 }
 
@@ -1265,7 +1282,9 @@ void conv2d_grad_weight_emit(Emit *e, Node *n) {
 
 void conv2d_grad_input_emit(Emit *e, Node *n) {
   bool blas = conv_cblas_open(e, n, CB_GRAD_INPUT);
-  conv2d_grad_input_emit_native(e, n);
+  int wino = conv_wino_open(e, n);
+  if (wino != 1) conv2d_grad_input_emit_native(e, n);
+  if (wino == 2) emit_close(e);
   if (blas) emit_line(e, "#endif");
 }
 

@@ -192,10 +192,11 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
                            fn, bias ? "const float *pbias, " : "");
   if (!e->helpers->data || !strstr(e->helpers->data, def)) {
     Emit h = {e->helpers, e->g, 1, NULL, NULL};
-    buf_printf(e->helpers, "/* matmul [%s,%s] = %sa%s %sb%s */\n%s {\n", M, N, ta ? "" : "", ta ? "^T" : "", "", tb ? "^T" : "", def);
+    /* only the native build calls it: the OpenBLAS build calls cblas_sgemm instead */
+    buf_printf(e->helpers, "#ifndef NN2C_USE_CBLAS\n/* matmul [%s,%s] = %sa%s %sb%s */\n%s {\n", M, N, ta ? "" : "", ta ? "^T" : "", "", tb ? "^T" : "", def);
     emit_line(&h, "(void)B, (void)scratch, (void)nt;");
     matmul_tiled_body(&h, n, "pa", "pb", "po", bias ? "pbias" : NULL);
-    buf_puts(e->helpers, "}\n\n");
+    buf_puts(e->helpers, "}\n#endif\n\n");
   }
   emit_line(e, "%s(%s, %s, %s%s%s, B, %s, nt);", fn, emit_ref(e, a), emit_ref(e, b), bias ? emit_ref(e, n->in[2]) : "",
             bias ? ", " : "", emit_ref(e, o), tb ? "scratch" : "NULL");
