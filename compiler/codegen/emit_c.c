@@ -360,7 +360,7 @@ static const char *ipow_helper =
  * Each parallel loop writes disjoint outputs, so results do not depend on
  * how iterations are shared out. */
 static const char *omp_macros =
-  "#if defined(__GNUC__)\n#define NN2C_NOINLINE __attribute__((noinline))\n#else\n#define NN2C_NOINLINE\n#endif\n"
+  "#if defined(__GNUC__)\n#define NN2C_NOINLINE __attribute__((noinline))\n#define NN2C_MAYBE_UNUSED __attribute__((unused))\n#else\n#define NN2C_NOINLINE\n#define NN2C_MAYBE_UNUSED\n#endif\n"
   "#if defined(_OPENMP)\n"
   "#define NN2C_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) num_threads(nt)\")\n"
   "#define NN2C_PRAGMA(x) _Pragma(#x)\n"

@@ -188,7 +188,7 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
   char *fn = arena_printf(&e->g->arena, "mm_%d%d_%sx%sx%s%s%s", ta, tb, M, N, K, matmul_parallel(a, o) ? "_par" : "",
                           bias ? (relu ? "_bias_relu" : "_bias") : "");
-  char *def = arena_printf(&e->g->arena, "static void %s(const float *pa, const float *pb, %sfloat *po, size_t B, unsigned char *scratch, int nt)",
+  char *def = arena_printf(&e->g->arena, "static NN2C_MAYBE_UNUSED void %s(const float *pa, const float *pb, %sfloat *po, size_t B, unsigned char *scratch, int nt)",
                            fn, bias ? "const float *pbias, " : "");
   if (!e->helpers->data || !strstr(e->helpers->data, def)) {
     Emit h = {e->helpers, e->g, 1, NULL, NULL};
