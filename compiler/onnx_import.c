@@ -18,6 +18,7 @@
  *    into constants that later nodes read as attributes.
  * Errors name the node; the protobuf is freed before returning. */
 #include "onnx.h"
+#include "rnn.h"
 
 #include <string.h>
 
@@ -987,6 +988,115 @@ static bool h_softmax_ce(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return finish(I, n) && nll(I, np, n->out[0], in[1], nin == 3 ? in[2] : NULL, out) && (out[1] = n->out[0]);
 }
 
+/* ---- recurrent layers: LSTM, GRU and RNN are unrolled by rnn_lower (rnn.h),
+ * the same lowering as the .nn layers, so imported recurrent models train.
+ * Each direction is lowered on its own slice of W, R, B and the initial
+ * states; the outputs are stacked on the direction axis. ---- */
+
+/* t[start:end:step] along axis. */
+static Value *take(Imp *I, Value *t, int axis, int64_t start, int64_t end, int64_t step) {
+  Node *n = mk(I, OP_SLICE, 1, &t);
+  int64_t ax = axis;
+  node_set_ints(I->g, n, "starts", &start, 1);
+  node_set_ints(I->g, n, "ends", &end, 1);
+  node_set_ints(I->g, n, "axes", &ax, 1);
+  node_set_ints(I->g, n, "steps", &step, 1);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+/* Direction d of t (the direction on `axis`), reshaped to s. */
+static Value *direction(Imp *I, Value *t, int axis, int d, Shape s) {
+  Value *v = take(I, t, axis, d, d + 1, 1);
+  return v ? reshape_to(I, v, s) : NULL;
+}
+
+/* Per-direction results of [..] shape `s` joined on a new axis `axis`. */
+static Value *join_directions(Imp *I, Value **parts, int D, int axis) {
+  Value *u[2];
+  for (int d = 0; d < D; d++) {
+    Shape s = parts[d]->shape;
+    for (int k = s.rank; k > axis; k--) s.d[k] = s.d[k - 1];
+    s.d[axis] = 1, s.rank++;
+    if (!(u[d] = reshape_to(I, parts[d], s))) return NULL;
+  }
+  if (D == 1) return u[0];
+  Node *n = mk(I, OP_CONCAT, 2, u);
+  node_set_int(I->g, n, "axis", axis);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+/* Only the default activations (per cell) are supported. */
+static bool default_activations(NodeP *np, RnnCell cell) {
+  static const char *want[3] = {"Sigmoid", "Tanh", "Tanh"};
+  const Onnx__AttributeProto *a = attr(np, "activations");
+  int first = cell == RNN_SIMPLE ? 1 : 0, per = cell == RNN_LSTM ? 3 : cell == RNN_GRU ? 2 : 1;
+  for (size_t i = 0; a && i < a->n_strings; i++) {
+    const char *w = want[first + (int)(i % (size_t)per)];
+    if (a->strings[i].len != strlen(w) || memcmp(a->strings[i].data, w, strlen(w))) return false;
+  }
+  return true;
+}
+
+/* sequence_lens is fine when it is constant and every sequence is full. */
+static bool full_sequences(Value *lens, int64_t T) {
+  if (!lens) return true;
+  if (lens->kind != VK_CONST) return false;
+  Tensor t = {lens->dtype, lens->shape, shape_numel_static(lens->shape), lens->data};
+  for (int64_t i = 0; i < t.numel; i++)
+    if (tensor_get(&t, i) != (double)T) return false;
+  return true;
+}
+
+static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  RnnCell cell = !strcmp(np->op_type, "LSTM") ? RNN_LSTM : !strcmp(np->op_type, "GRU") ? RNN_GRU : RNN_SIMPLE;
+  if (!need_inputs(I, in, nin, 3, cell == RNN_LSTM ? 8 : 6)) return false;
+  Value *x = in[0], *W = in[1], *R = in[2];
+  int layout = (int)attr_i(np, "layout", 0), ta = layout ? 1 : 0;
+  if (x->shape.rank != 3 || W->shape.rank != 3 || R->shape.rank != 3)
+    return fail(I, "X, W and R must have rank 3");
+  int64_t T = x->shape.d[ta], N = x->shape.d[1 - ta], GH = W->shape.d[1], F = W->shape.d[2];
+  int64_t H = GH / rnn_gates(cell);
+  if (attr(np, "clip") || attr_i(np, "input_forget", 0) || !default_activations(np, cell) || (nin > 7 && in[7]) ||
+      !full_sequences(nin > 4 ? in[4] : NULL, T))
+    return unsupported(I, np->op_type, "%s with clip, input_forget, peepholes, other activations or short sequences is not supported",
+                       np->op_type);
+  const Onnx__AttributeProto *da = attr(np, "direction");
+  char dir[32] = "forward";
+  if (da && da->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
+    snprintf(dir, sizeof dir, "%.*s", (int)da->s.len, (const char *)da->s.data);
+  int D = !strcmp(dir, "bidirectional") ? 2 : 1;
+  if (strcmp(dir, "forward") && strcmp(dir, "reverse") && D != 2) return fail(I, "unknown direction '%s'", dir);
+  if (W->shape.d[0] != D || R->shape.d[0] != D || GH % rnn_gates(cell) || R->shape.d[2] != H)
+    return fail(I, "W, R must be [%d, gates*hidden, ...] with matching hidden sizes", D);
+  Value *ys[2], *hs[2], *cs[2];
+  for (int d = 0; d < D; d++) {
+    RnnSpec s = {cell, RNN_ONNX, true, D == 2 ? d == 1 : !strcmp(dir, "reverse"), true,
+                 attr_i(np, "linear_before_reset", 0) != 0, ta, NULL, NULL, NULL, NULL, NULL, NULL,
+                 graph_unique_name(I->g, cell == RNN_LSTM ? "lstm" : cell == RNN_GRU ? "gru" : "rnn")};
+    s.w = direction(I, W, 0, d, shape_make(2, (int64_t[]){GH, F}));
+    s.u = direction(I, R, 0, d, shape_make(2, (int64_t[]){GH, H}));
+    if (nin > 3 && in[3]) {
+      Value *b = direction(I, in[3], 0, d, shape_make(1, (int64_t[]){2 * GH}));
+      s.b = b ? take(I, b, 0, 0, GH, 1) : NULL;
+      s.rb = b ? take(I, b, 0, GH, 2 * GH, 1) : NULL;
+      if (!s.b || !s.rb) return false;
+    }
+    Shape st = shape_make(2, (int64_t[]){N, H});
+    if (nin > 5 && in[5] && !(s.h0 = direction(I, in[5], layout ? 1 : 0, d, st))) return false;
+    if (nin > 6 && in[6] && !(s.c0 = direction(I, in[6], layout ? 1 : 0, d, st))) return false;
+    if (!s.w || !s.u) return false;
+    const char *err = rnn_check(I->g, &s, x);
+    if (err) return fail(I, "%s", err);
+    ys[d] = rnn_lower(I->g, &s, x, &hs[d], cell == RNN_LSTM ? &cs[d] : NULL);
+    /* rnn_lower stacks in processing order; ONNX's Y is in time order */
+    if (s.reverse && !(ys[d] = take(I, ys[d], ta, -1, -(T + 1), -1))) return false;
+  }
+  out[0] = join_directions(I, ys, D, layout ? 2 : 1);
+  if (np->n_output > 1) out[1] = join_directions(I, hs, D, layout ? 1 : 0);
+  if (np->n_output > 2 && cell == RNN_LSTM) out[2] = join_directions(I, cs, D, layout ? 1 : 0);
+  return out[0] != NULL;
+}
+
 static const struct {
   const char *op;
   Handler fn;
@@ -996,6 +1106,7 @@ static const struct {
   {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
+  {"LSTM", h_recurrent}, {"GRU", h_recurrent}, {"RNN", h_recurrent},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
 };
 
