@@ -9,6 +9,7 @@
 
 #include "codegen/codegen.h"
 #include "interp/interp.h"
+#include "nn2c_rt.h"
 #ifdef NN2C_HAVE_ONNX
 #include "onnx.h"
 #endif
@@ -28,6 +29,7 @@ static const char *usage =
 typedef struct {
   const char *model, *out_dir, *name, *passes, *dump_after, *emit;
   bool train;
+  const char *loss, *optimizer, *lr, *batch, *dataset; /* training an imported model */
 #ifdef NN2C_HAVE_ONNX
   OnnxDim dims[MAX_DIMS];
   OnnxOptions onnx;
@@ -119,6 +121,11 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
     else if ((v = flag_value(argc, argv, &i, "--passes"))) o->passes = v;
     else if ((v = flag_value(argc, argv, &i, "--dump-after"))) o->dump_after = v;
     else if ((v = flag_value(argc, argv, &i, "--emit"))) o->emit = v;
+    else if ((v = flag_value(argc, argv, &i, "--loss"))) o->loss = v;
+    else if ((v = flag_value(argc, argv, &i, "--optimizer"))) o->optimizer = v;
+    else if ((v = flag_value(argc, argv, &i, "--lr"))) o->lr = v;
+    else if ((v = flag_value(argc, argv, &i, "--batch"))) o->batch = v;
+    else if ((v = flag_value(argc, argv, &i, "--dataset"))) o->dataset = v;
 #ifdef NN2C_HAVE_ONNX
     else if ((v = flag_value(argc, argv, &i, "--dim"))) {
       if (!parse_dim(v, o)) return false;
@@ -140,6 +147,54 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
   return false;
 }
 
+/* --loss/--optimizer/--lr/--batch/--dataset: the train section of an
+ * imported model (a .nn file has its own). */
+static bool imported_train_spec(const CompileOpts *o, TrainSpec *t) {
+  static const char *losses[] = {"mse", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"};
+  int k = -1;
+  for (int i = 0; i < 4 && o->loss; i++)
+    if (!strcmp(o->loss, losses[i])) k = i;
+  if (k < 0) {
+    error_plain("--loss must be mse, binary_crossentropy, categorical_crossentropy or sparse_categorical_crossentropy%s%s%s",
+                o->loss ? ", got '" : " (missing)", o->loss ? o->loss : "", o->loss ? "'" : "");
+    return false;
+  }
+  t->present = true;
+  t->loss = (LossKind)k;
+  const char *opt = o->optimizer ? o->optimizer : "sgd";
+  if (!strcmp(opt, "sgd") || !strcmp(opt, "momentum"))
+    t->opt = (OptSpec){OPT_SGD, 0.01, !strcmp(opt, "momentum") ? 0.9 : 0, false, 0.9, 0.999, 1e-7, 0};
+  else if (!strcmp(opt, "adam")) t->opt = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, 0};
+  else {
+    error_plain("--optimizer must be sgd, momentum or adam, got '%s'", opt);
+    return false;
+  }
+  char *end;
+  if (o->lr && (t->opt.lr = strtod(o->lr, &end), *end || !(t->opt.lr > 0) || t->opt.lr > 1e6)) {
+    error_plain("--lr must be a positive number, got '%s'", o->lr);
+    return false;
+  }
+  long b = o->batch ? strtol(o->batch, &end, 10) : 32;
+  if (o->batch && (*end || b < 1 || b > (1 << 20))) {
+    error_plain("--batch must be an integer in [1, %d], got '%s'", 1 << 20, o->batch);
+    return false;
+  }
+  t->batch = (int)b;
+  const char *ds = o->dataset ? o->dataset : "random";
+  static char name[256]; /* lives as long as the model */
+  size_t n = strcspn(ds, " ");
+  snprintf(name, sizeof name, "%.*s", (int)n, ds);
+  t->dataset = name;
+  t->dataset_options = ds[n] ? ds + n + 1 : "";
+  nn2c_data_spec spec;
+  char err[512];
+  if (nn2c_data_spec_parse(t->dataset, t->dataset_options, &spec, err, sizeof err)) {
+    error_plain("--dataset: %s", err);
+    return false;
+  }
+  return true;
+}
+
 static bool compile_graph(Model *m, GraphMode mode, const CompileOpts *o, CompiledGraph *cg, Buf *dump) {
   cg->plan.dump_after = o->dump_after;
   cg->plan.dump = dump;
@@ -159,12 +214,21 @@ static void report_plan(const char *what, CompiledGraph *cg, int batch) {
 static int cmd_compile(int argc, char **argv) {
   CompileOpts o = {0};
   if (!parse_compile_args(argc, argv, &o)) return 1;
+  bool imported = ends_with(o.model, ".onnx");
+  TrainSpec spec = {0};
+  if ((o.loss || o.optimizer || o.lr || o.batch || o.dataset) && (!o.train || !imported)) {
+    error_plain("--loss/--optimizer/--lr/--batch/--dataset go with --train on an .onnx model (a .nn file has a train section)");
+    return 1;
+  }
+  if (o.train && imported && !imported_train_spec(&o, &spec)) return 1;
 #ifdef NN2C_HAVE_ONNX
+  if (o.train && imported) o.onnx.batch_dim = "", o.onnx.trainable = true;
   Model *m = load_model(o.model, &o.onnx);
 #else
   Model *m = load_model(o.model, NULL);
 #endif
   if (!m) return 1;
+  if (spec.present) m->train = spec;
   if (o.train && !m->train.present) {
     error_plain("%s: --train needs a train section in the model", o.model);
     model_free(m);

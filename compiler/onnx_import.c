@@ -234,6 +234,11 @@ static Value *tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name)
 
 /* ---- graph inputs ---- */
 
+static bool is_batch_dim(Imp *I, const char *dim_param, size_t axis) {
+  const char *b = I->opt->batch_dim;
+  return b && (*b ? !strcmp(b, dim_param) : axis == 0 && I->ninputs == 0);
+}
+
 static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape *s) {
   const Onnx__TypeProto *tp = vi->type;
   if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
@@ -260,13 +265,13 @@ static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape 
     if (given && given->rank == (int)rank) dims[i] = given->d[i], found = true;
     for (int k = 0; k < I->opt->ndims && !found; k++)
       if (!strcmp(I->opt->dims[k].name, p)) dims[i] = I->opt->dims[k].value, found = true;
-    if (!found && I->opt->batch_dim && !strcmp(I->opt->batch_dim, p) && !batch) dims[i] = 1, batch = found = true;
+    if (!found && is_batch_dim(I, p, i) && !batch) dims[i] = 1, batch = found = true;
     if (!found) return fail(I, "input '%s': dimension %zu is symbolic ('%s'); fix it with --dim %s=VALUE", vi->name, i, p, p);
   }
   if (!make_shape(I, arena_printf(&I->g->arena, "input '%s'", vi->name), rank, dims, s)) return false;
   for (size_t i = 0; i < rank && batch; i++) {
     const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[i];
-    if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && !strcmp(dm->dim_param, I->opt->batch_dim))
+    if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && is_batch_dim(I, dm->dim_param, i))
       s->d[i] = DIM_BATCH, batch = false;
   }
   return true;
@@ -1098,6 +1103,18 @@ Graph *onnx_import(const char *path, const OnnxOptions *o, OnnxStatus *st) {
   return g;
 }
 
+/* The f32 initializers still read by the (folded) graph become trainable
+ * params that start at their values; the rest stay constants. */
+static void make_trainable(Imp *I) {
+  const Onnx__GraphProto *gp = I->model->graph;
+  graph_recount(I->g);
+  for (size_t k = 0; k < gp->n_initializer; k++) {
+    Value *v = lookup(I, gp->initializer[k]->name);
+    bool live = v && v->id < I->g->nvalues && I->g->values[v->id] == v && v->nuses > 0;
+    if (live && v->kind == VK_CONST && v->dtype == DT_F32) v->kind = VK_PARAM, v->init = (Init){INIT_DATA, 0, 0};
+  }
+}
+
 Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const OnnxOptions *o, OnnxStatus *st) {
   static const OnnxOptions none = {0};
   if (st) *st = (OnnxStatus){.need_const = -1};
@@ -1112,13 +1129,14 @@ Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const 
   char *name = arena_strndup(&g->arena, base, strcspn(base, "."));
   g->name = c_name(&I, name);
   bool ok = import_graph(&I);
+  if (ok) graph_compact(g);
+  if (ok && I.opt->trainable) make_trainable(&I);
   onnx__model_proto__free_unpacked(m, NULL);
   free(I.b);
   if (!ok) {
     graph_free(g);
     return NULL;
   }
-  graph_compact(g);
   return g;
 }
 
