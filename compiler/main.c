@@ -19,6 +19,9 @@ static const char *usage =
   "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
   "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
   "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
+  "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
+  "                  [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
+  "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx    (trained weights back into the model)\n"
   "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
   "       nn2c --help | --version\n"
   "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
@@ -180,6 +183,8 @@ static bool imported_train_spec(const CompileOpts *o, TrainSpec *t) {
     return false;
   }
   t->batch = (int)b;
+  t->epochs = 1;
+  t->seed = 1;
   const char *ds = o->dataset ? o->dataset : "random";
   static char name[256]; /* lives as long as the model */
   size_t n = strcspn(ds, " ");
@@ -311,6 +316,71 @@ static int run_onnx(int argc, char **argv) {
 }
 #endif
 
+#ifdef NN2C_HAVE_ONNX
+/* The "params" section of a checkpoint (format in nn2c_rt.h), checked
+ * against its hash; it must hold exactly `count` floats. */
+static float *read_ckpt_params(const char *path, uint64_t count) {
+  size_t len, pos = 16;
+  unsigned char *d = (unsigned char *)read_whole_file(path, &len);
+  const char *why = !d ? "cannot read it" : len < 24 || memcmp(d, "NN2CCKPT", 8) ? "not an nn2c checkpoint" : NULL;
+  uint64_t h = 1469598103934665603ULL, stored = 0;
+  for (size_t i = 0; !why && i + 8 < len; i++) h = (h ^ d[i]) * 1099511628211ULL;
+  for (int i = 7; !why && i >= 0; i--) stored = stored << 8 | d[len - 8 + (size_t)i];
+  if (!why && h != stored) why = "checksum mismatch (corrupt or truncated)";
+  float *params = NULL;
+  uint32_t nsec = why ? 0 : (uint32_t)(d[12] | d[13] << 8 | d[14] << 16 | (uint32_t)d[15] << 24);
+  for (uint32_t s = 0; s < nsec && !why && !params; s++) {
+    uint32_t nl = 0;
+    uint64_t n = 0;
+    if (pos + 4 > len - 8) break;
+    for (int i = 3; i >= 0; i--) nl = nl << 8 | d[pos + (size_t)i];
+    if (nl > len || pos + 4 + nl + 8 > len - 8) break;
+    for (int i = 7; i >= 0; i--) n = n << 8 | d[pos + 4 + nl + (size_t)i];
+    bool is_params = nl == 6 && !memcmp(d + pos + 4, "params", 6);
+    pos += 4 + nl + 8;
+    if (n > (len - 8 - pos) / 4) break;
+    if (is_params && n != count) why = "its params do not fit this model";
+    else if (is_params) params = memcpy(xmalloc(n * 4 + 1), d + pos, n * 4);
+    pos += n * 4;
+  }
+  if (!why && !params) why = "no params section";
+  if (why) error_plain("%s: %s", path, why);
+  free(d);
+  return why ? NULL : params;
+}
+
+/* nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx: the trained weights back into the model. */
+static int cmd_export(int argc, char **argv) {
+  CompileOpts o = {0};
+  const char *ckpt = NULL;
+  bool ok = true;
+  for (int i = 2; i < argc && ok; i++) {
+    const char *v;
+    if ((v = flag_value(argc, argv, &i, "-o"))) o.out_dir = v;
+    else if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
+    else if (argv[i][0] == '-') ok = false, error_plain("unknown option '%s'", argv[i]);
+    else if (!o.model) o.model = argv[i];
+    else if (!ckpt) ckpt = argv[i];
+    else ok = false, error_plain("unexpected argument '%s'", argv[i]);
+  }
+  if (ok && (!o.model || !ckpt || !o.out_dir || !ends_with(o.model, ".onnx")))
+    ok = false, error_plain("usage: nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx");
+  if (!ok) return 1;
+  o.onnx.batch_dim = "", o.onnx.trainable = true;
+  Model *m = load_model(o.model, &o.onnx);
+  PassCtx cx = {0};
+  Graph *g = m ? model_compile(m, MODE_INFER, NULL, &cx) : NULL;
+  int64_t *off = g ? xcalloc((size_t)g->nvalues, sizeof(int64_t)) : NULL;
+  float *params = g ? read_ckpt_params(ckpt, (uint64_t)graph_block_layout(g, VK_PARAM, off)) : NULL;
+  ok = params && onnx_export(o.model, g, params, o.out_dir);
+  free(params);
+  free(off);
+  graph_free(g);
+  model_free(m);
+  return ok ? 0 : 1;
+}
+#endif
+
 static int cmd_run(int argc, char **argv) {
   if (argc < 3 || argv[2][0] == '-') {
     error_plain("nn2c run needs a model file\n%s", usage);
@@ -340,6 +410,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc, argv);
   if (!strcmp(argv[1], "run")) return cmd_run(argc, argv);
 #ifdef NN2C_HAVE_ONNX
+  if (!strcmp(argv[1], "export")) return cmd_export(argc, argv);
   if (!strcmp(argv[1], "test-onnx")) return onnx_test_main(argc - 1, argv + 1);
 #endif
   error_plain("unknown command '%s'\n%s", argv[1], usage);
