@@ -323,7 +323,7 @@ static float *read_ckpt_params(const char *path, uint64_t count) {
   size_t len, pos = 16;
   unsigned char *d = (unsigned char *)read_whole_file(path, &len);
   const char *why = !d ? "cannot read it" : len < 24 || memcmp(d, "NN2CCKPT", 8) ? "not an nn2c checkpoint" : NULL;
-  uint64_t h = 1469598103934665603ULL, stored = 0;
+  uint64_t h = 14695981039346656037ULL, stored = 0;
   for (size_t i = 0; !why && i + 8 < len; i++) h = (h ^ d[i]) * 1099511628211ULL;
   for (int i = 7; !why && i >= 0; i--) stored = stored << 8 | d[len - 8 + (size_t)i];
   if (!why && h != stored) why = "checksum mismatch (corrupt or truncated)";

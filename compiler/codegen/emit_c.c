@@ -306,7 +306,7 @@ static void emit_init(Buf *c, const char *name, Graph *g) {
     int64_t numel = shape_numel_static(v->shape), cols = v->shape.d[v->shape.rank - 1];
     if (v->init.kind == INIT_DATA) {
       buf_puts(c, "  {\n    static const float w[] = {");
-      for (int64_t e = 0; e < numel; e++) buf_printf(c, "%s%.9g", e % 8 ? ", " : "\n      ", ((const float *)v->data)[e]);
+      for (int64_t e = 0; e < numel; e++) buf_printf(c, "%s%s%.9g", e ? "," : "", e % 8 ? " " : "\n      ", ((const float *)v->data)[e]);
       buf_printf(c, "};\n    memcpy(params + %lld, w, sizeof w);\n  }\n", (long long)off[j]);
     } else if (v->init.kind == INIT_ORTHOGONAL)
       buf_printf(c, "  init_orthogonal(params + %lld, %lld, %lld, seed, %d, orth_work);\n", (long long)off[j],
