@@ -304,6 +304,9 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
     if (!t->name || !*t->name) return fail(I, "initializer %zu has no name", k);
     Value *v = tensor_const(I, t, NULL);
     if (!v) return false;
+    /* trainable before the nodes come in, so no folding bakes them into constants */
+    if (I->opt->trainable && v->dtype == DT_F32 && shape_numel_static(v->shape) > 0)
+      v->kind = VK_PARAM, v->init = (Init){INIT_DATA, 0, 0};
     bind(I, t->name, v);
   }
   if (gp->n_sparse_initializer) return unsupported(I, "sparse initializer", "sparse initializers are not supported");
@@ -400,9 +403,12 @@ static bool copy_attr(Imp *I, Node *n, const Onnx__AttributeProto *a, const char
   }
 }
 
+/* A constant, or a trainable initializer read where ONNX needs a constant. */
+static bool has_data(const Value *v) { return v->kind == VK_CONST || (v->kind == VK_PARAM && v->init.kind == INIT_DATA); }
+
 /* A constant input as integers (shapes, axes); false if not constant. */
 static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
-  if (v->kind != VK_CONST || v->shape.rank > 1) return false;
+  if (!has_data(v) || v->shape.rank > 1) return false;
   Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
   *n = (int)t.numel;
   *out = arena_alloc(a, sizeof(int64_t) * (size_t)(t.numel + 1));
@@ -412,7 +418,7 @@ static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
 
 /* A constant input as an attribute named after the ONNX input. */
 static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
-  if (v->kind != VK_CONST) return need_const(I, v, arena_printf(&I->g->arena, "input '%s'", key));
+  if (!has_data(v)) return need_const(I, v, arena_printf(&I->g->arena, "input '%s'", key));
   Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
   if (!strcmp(key, "start") || !strcmp(key, "values")) /* Range's and OneHot's result dtype */
     node_set_int(I->g, n, "dtype", dtype_to_onnx(v->dtype));
@@ -1103,18 +1109,6 @@ Graph *onnx_import(const char *path, const OnnxOptions *o, OnnxStatus *st) {
   return g;
 }
 
-/* The f32 initializers still read by the (folded) graph become trainable
- * params that start at their values; the rest stay constants. */
-static void make_trainable(Imp *I) {
-  const Onnx__GraphProto *gp = I->model->graph;
-  graph_recount(I->g);
-  for (size_t k = 0; k < gp->n_initializer; k++) {
-    Value *v = lookup(I, gp->initializer[k]->name);
-    bool live = v && v->id < I->g->nvalues && I->g->values[v->id] == v && v->nuses > 0;
-    if (live && v->kind == VK_CONST && v->dtype == DT_F32) v->kind = VK_PARAM, v->init = (Init){INIT_DATA, 0, 0};
-  }
-}
-
 Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const OnnxOptions *o, OnnxStatus *st) {
   static const OnnxOptions none = {0};
   if (st) *st = (OnnxStatus){.need_const = -1};
@@ -1130,7 +1124,6 @@ Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const 
   g->name = c_name(&I, name);
   bool ok = import_graph(&I);
   if (ok) graph_compact(g);
-  if (ok && I.opt->trainable) make_trainable(&I);
   onnx__model_proto__free_unpacked(m, NULL);
   free(I.b);
   if (!ok) {
