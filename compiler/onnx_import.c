@@ -1046,6 +1046,9 @@ static bool import_node(Imp *I, NodeP *np) {
   }
   int nin = (int)np->n_input;
   while (nin > 0 && !in[nin - 1]) nin--;
+  /* running statistics are not trained: BatchNormalization's mean and var stay constants */
+  for (int i = 3; i < nin && i < 5 && !strcmp(np->op_type, "BatchNormalization"); i++)
+    if (in[i]->kind == VK_PARAM && in[i]->init.kind == INIT_DATA) in[i]->kind = VK_CONST;
   bool ok = false, found = false;
   for (size_t k = 0; k < sizeof handlers / sizeof handlers[0] && !found; k++)
     if (!strcmp(handlers[k].op, np->op_type)) ok = handlers[k].fn(I, np, in, nin, out), found = true;
