@@ -21,6 +21,7 @@ static const char *usage =
   "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
   "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
   "                  [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
+  "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
   "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx    (trained weights back into the model)\n"
   "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
   "       nn2c --help | --version\n"
@@ -381,12 +382,52 @@ static int cmd_export(int argc, char **argv) {
 }
 #endif
 
+#ifdef NN2C_HAVE_ONNX
+/* nn2c run MODEL.onnx --train --loss L [--optimizer O] [--dataset D] [--dim k=v] [trainer flags]:
+ * trains with the interpreter; --lr/--batch go to both the spec and the trainer. */
+static int run_onnx_train(int argc, char **argv) {
+  CompileOpts o = {.model = argv[2], .train = true};
+  char **rest = xcalloc((size_t)argc + 1, sizeof(char *));
+  int nrest = 0;
+  rest[nrest++] = "nn2c run";
+  bool ok = true;
+  for (int i = 3; i < argc && ok; i++) {
+    const char *v;
+    int at = i;
+    if (!strcmp(argv[i], "--train")) continue;
+    if ((v = flag_value(argc, argv, &i, "--loss"))) o.loss = v;
+    else if ((v = flag_value(argc, argv, &i, "--optimizer"))) o.optimizer = v;
+    else if ((v = flag_value(argc, argv, &i, "--dataset"))) o.dataset = v;
+    else if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
+    else {
+      if ((v = flag_value(argc, argv, &i, "--lr"))) o.lr = v;
+      else if ((v = flag_value(argc, argv, &i, "--batch"))) o.batch = v;
+      for (int k = at; k <= i; k++) rest[nrest++] = argv[k];
+    }
+  }
+  TrainSpec spec = {0};
+  ok = ok && imported_train_spec(&o, &spec);
+  o.onnx.batch_dim = "", o.onnx.trainable = true;
+  Model *m = ok ? load_model(o.model, &o.onnx) : NULL;
+  int rc = 1;
+  if (m) {
+    m->train = spec;
+    rc = interp_train_main(m, nrest, rest);
+  }
+  model_free(m);
+  free(rest);
+  return rc;
+}
+#endif
+
 static int cmd_run(int argc, char **argv) {
   if (argc < 3 || argv[2][0] == '-') {
     error_plain("nn2c run needs a model file\n%s", usage);
     return 1;
   }
 #ifdef NN2C_HAVE_ONNX
+  for (int i = 3; i < argc && ends_with(argv[2], ".onnx"); i++)
+    if (!strcmp(argv[i], "--train")) return run_onnx_train(argc, argv);
   if (ends_with(argv[2], ".onnx")) return run_onnx(argc, argv);
 #endif
   Model *m = model_load(argv[2]);

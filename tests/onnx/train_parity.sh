@@ -27,6 +27,10 @@ d=$work/mlp
 "$nn2c" compile "$d/model.onnx" --train --loss sparse_categorical_crossentropy --optimizer adam --lr 1e-3 --batch 8 \
   --dataset "random samples=64 classes=5" --name mlp -o "$d/adam" 2> /dev/null || exit 1
 make -s -C "$d/adam" > /dev/null 2>&1 || { echo "trainer build failed"; exit 1; }
-"$d/adam/mlp_train" --epochs 2 --save "$d/adam.ckpt" | grep -q '^final: test_loss=' || exit 1
+"$d/adam/mlp_train" --epochs 2 --save "$d/adam.ckpt" | grep '^final: test_loss=' > "$d/adam_c.txt" || exit 1
+# the interpreter trains the same model to the same printed figures
+"$nn2c" run "$d/model.onnx" --train --loss sparse_categorical_crossentropy --optimizer adam --lr 1e-3 --batch 8 \
+  --dataset "random samples=64 classes=5" --epochs 2 | grep '^final: test_loss=' > "$d/adam_interp.txt" || exit 1
+cmp "$d/adam_c.txt" "$d/adam_interp.txt" || { cat "$d/adam_c.txt" "$d/adam_interp.txt"; exit 1; }
 "$nn2c" export "$d/model.onnx" "$d/adam.ckpt" -o "$d/adam.onnx" || exit 1
 /usr/bin/python3 -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))" "$d/adam.onnx" || exit 1
