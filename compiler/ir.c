@@ -300,13 +300,13 @@ void node_copy_attrs(Graph *g, Node *dst, const Node *src) {
 
 static const char *init_names[INIT_COUNT] = {
   "zeros", "ones", "constant", "uniform", "normal", "glorot_uniform", "glorot_normal",
-  "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "orthogonal", "unit_forget_bias",
+  "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "orthogonal", "unit_forget_bias", "data",
 };
 
 const char *init_name(InitKind k) { return init_names[k]; }
 
 bool init_from_name(const char *s, InitKind *k) {
-  for (int i = 0; i < INIT_COUNT; i++)
+  for (int i = 0; i < INIT_DATA; i++) /* data has no source syntax */
     if (!strcmp(s, init_names[i])) {
       *k = (InitKind)i;
       return true;

@@ -48,6 +48,7 @@ typedef enum {
   INIT_LECUN_UNIFORM, INIT_LECUN_NORMAL,
   INIT_ORTHOGONAL,       /* whole-matrix: Gram-Schmidt of normal draws (docs/initializers.md) */
   INIT_UNIT_FORGET_BIAS, /* ones on the second quarter (an LSTM's forget gate), else zeros */
+  INIT_DATA,             /* the f32 values in Value.data (an imported model's weights) */
   INIT_COUNT
 } InitKind;
 

@@ -9,6 +9,7 @@
 
 #include "codegen/codegen.h"
 #include "interp/interp.h"
+#include "nn2c_rt.h"
 #ifdef NN2C_HAVE_ONNX
 #include "onnx.h"
 #endif
@@ -18,6 +19,10 @@ static const char *usage =
   "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
   "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
   "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
+  "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
+  "                  [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
+  "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
+  "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx    (trained weights back into the model)\n"
   "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
   "       nn2c --help | --version\n"
   "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
@@ -28,6 +33,7 @@ static const char *usage =
 typedef struct {
   const char *model, *out_dir, *name, *passes, *dump_after, *emit;
   bool train;
+  const char *loss, *optimizer, *lr, *batch, *dataset; /* training an imported model */
 #ifdef NN2C_HAVE_ONNX
   OnnxDim dims[MAX_DIMS];
   OnnxOptions onnx;
@@ -119,6 +125,11 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
     else if ((v = flag_value(argc, argv, &i, "--passes"))) o->passes = v;
     else if ((v = flag_value(argc, argv, &i, "--dump-after"))) o->dump_after = v;
     else if ((v = flag_value(argc, argv, &i, "--emit"))) o->emit = v;
+    else if ((v = flag_value(argc, argv, &i, "--loss"))) o->loss = v;
+    else if ((v = flag_value(argc, argv, &i, "--optimizer"))) o->optimizer = v;
+    else if ((v = flag_value(argc, argv, &i, "--lr"))) o->lr = v;
+    else if ((v = flag_value(argc, argv, &i, "--batch"))) o->batch = v;
+    else if ((v = flag_value(argc, argv, &i, "--dataset"))) o->dataset = v;
 #ifdef NN2C_HAVE_ONNX
     else if ((v = flag_value(argc, argv, &i, "--dim"))) {
       if (!parse_dim(v, o)) return false;
@@ -140,6 +151,56 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
   return false;
 }
 
+/* --loss/--optimizer/--lr/--batch/--dataset: the train section of an
+ * imported model (a .nn file has its own). */
+static bool imported_train_spec(const CompileOpts *o, TrainSpec *t) {
+  static const char *losses[] = {"mse", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"};
+  int k = -1;
+  for (int i = 0; i < 4 && o->loss; i++)
+    if (!strcmp(o->loss, losses[i])) k = i;
+  if (k < 0) {
+    error_plain("--loss must be mse, binary_crossentropy, categorical_crossentropy or sparse_categorical_crossentropy%s%s%s",
+                o->loss ? ", got '" : " (missing)", o->loss ? o->loss : "", o->loss ? "'" : "");
+    return false;
+  }
+  t->present = true;
+  t->loss = (LossKind)k;
+  const char *opt = o->optimizer ? o->optimizer : "sgd";
+  if (!strcmp(opt, "sgd") || !strcmp(opt, "momentum"))
+    t->opt = (OptSpec){OPT_SGD, 0.01, !strcmp(opt, "momentum") ? 0.9 : 0, false, 0.9, 0.999, 1e-7, 0};
+  else if (!strcmp(opt, "adam")) t->opt = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, 0};
+  else {
+    error_plain("--optimizer must be sgd, momentum or adam, got '%s'", opt);
+    return false;
+  }
+  char *end;
+  if (o->lr && (t->opt.lr = strtod(o->lr, &end), *end || !(t->opt.lr > 0) || t->opt.lr > 1e6)) {
+    error_plain("--lr must be a positive number, got '%s'", o->lr);
+    return false;
+  }
+  long b = o->batch ? strtol(o->batch, &end, 10) : 32;
+  if (o->batch && (*end || b < 1 || b > (1 << 20))) {
+    error_plain("--batch must be an integer in [1, %d], got '%s'", 1 << 20, o->batch);
+    return false;
+  }
+  t->batch = (int)b;
+  t->epochs = 1;
+  t->seed = 1;
+  const char *ds = o->dataset ? o->dataset : "random";
+  static char name[256]; /* lives as long as the model */
+  size_t n = strcspn(ds, " ");
+  snprintf(name, sizeof name, "%.*s", (int)n, ds);
+  t->dataset = name;
+  t->dataset_options = ds[n] ? ds + n + 1 : "";
+  nn2c_data_spec spec;
+  char err[512];
+  if (nn2c_data_spec_parse(t->dataset, t->dataset_options, &spec, err, sizeof err)) {
+    error_plain("--dataset: %s", err);
+    return false;
+  }
+  return true;
+}
+
 static bool compile_graph(Model *m, GraphMode mode, const CompileOpts *o, CompiledGraph *cg, Buf *dump) {
   cg->plan.dump_after = o->dump_after;
   cg->plan.dump = dump;
@@ -159,12 +220,21 @@ static void report_plan(const char *what, CompiledGraph *cg, int batch) {
 static int cmd_compile(int argc, char **argv) {
   CompileOpts o = {0};
   if (!parse_compile_args(argc, argv, &o)) return 1;
+  bool imported = ends_with(o.model, ".onnx");
+  TrainSpec spec = {0};
+  if ((o.loss || o.optimizer || o.lr || o.batch || o.dataset) && (!o.train || !imported)) {
+    error_plain("--loss/--optimizer/--lr/--batch/--dataset go with --train on an .onnx model (a .nn file has a train section)");
+    return 1;
+  }
+  if (o.train && imported && !imported_train_spec(&o, &spec)) return 1;
 #ifdef NN2C_HAVE_ONNX
+  if (o.train && imported) o.onnx.batch_dim = "", o.onnx.trainable = true;
   Model *m = load_model(o.model, &o.onnx);
 #else
   Model *m = load_model(o.model, NULL);
 #endif
   if (!m) return 1;
+  if (spec.present) m->train = spec;
   if (o.train && !m->train.present) {
     error_plain("%s: --train needs a train section in the model", o.model);
     model_free(m);
@@ -247,12 +317,117 @@ static int run_onnx(int argc, char **argv) {
 }
 #endif
 
+#ifdef NN2C_HAVE_ONNX
+/* The "params" section of a checkpoint (format in nn2c_rt.h), checked
+ * against its hash; it must hold exactly `count` floats. */
+static float *read_ckpt_params(const char *path, uint64_t count) {
+  size_t len, pos = 16;
+  unsigned char *d = (unsigned char *)read_whole_file(path, &len);
+  const char *why = !d ? "cannot read it" : len < 24 || memcmp(d, "NN2CCKPT", 8) ? "not an nn2c checkpoint" : NULL;
+  uint64_t h = 14695981039346656037ULL, stored = 0;
+  for (size_t i = 0; !why && i + 8 < len; i++) h = (h ^ d[i]) * 1099511628211ULL;
+  for (int i = 7; !why && i >= 0; i--) stored = stored << 8 | d[len - 8 + (size_t)i];
+  if (!why && h != stored) why = "checksum mismatch (corrupt or truncated)";
+  float *params = NULL;
+  uint32_t nsec = why ? 0 : (uint32_t)(d[12] | d[13] << 8 | d[14] << 16 | (uint32_t)d[15] << 24);
+  for (uint32_t s = 0; s < nsec && !why && !params; s++) {
+    uint32_t nl = 0;
+    uint64_t n = 0;
+    if (pos + 4 > len - 8) break;
+    for (int i = 3; i >= 0; i--) nl = nl << 8 | d[pos + (size_t)i];
+    if (nl > len || pos + 4 + nl + 8 > len - 8) break;
+    for (int i = 7; i >= 0; i--) n = n << 8 | d[pos + 4 + nl + (size_t)i];
+    bool is_params = nl == 6 && !memcmp(d + pos + 4, "params", 6);
+    pos += 4 + nl + 8;
+    if (n > (len - 8 - pos) / 4) break;
+    if (is_params && n != count) why = "its params do not fit this model";
+    else if (is_params) params = memcpy(xmalloc(n * 4 + 1), d + pos, n * 4);
+    pos += n * 4;
+  }
+  if (!why && !params) why = "no params section";
+  if (why) error_plain("%s: %s", path, why);
+  free(d);
+  return why ? NULL : params;
+}
+
+/* nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx: the trained weights back into the model. */
+static int cmd_export(int argc, char **argv) {
+  CompileOpts o = {0};
+  const char *ckpt = NULL;
+  bool ok = true;
+  for (int i = 2; i < argc && ok; i++) {
+    const char *v;
+    if ((v = flag_value(argc, argv, &i, "-o"))) o.out_dir = v;
+    else if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
+    else if (argv[i][0] == '-') ok = false, error_plain("unknown option '%s'", argv[i]);
+    else if (!o.model) o.model = argv[i];
+    else if (!ckpt) ckpt = argv[i];
+    else ok = false, error_plain("unexpected argument '%s'", argv[i]);
+  }
+  if (ok && (!o.model || !ckpt || !o.out_dir || !ends_with(o.model, ".onnx")))
+    ok = false, error_plain("usage: nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx");
+  if (!ok) return 1;
+  o.onnx.batch_dim = "", o.onnx.trainable = true;
+  Model *m = load_model(o.model, &o.onnx);
+  PassCtx cx = {0};
+  Graph *g = m ? model_compile(m, MODE_INFER, NULL, &cx) : NULL;
+  int64_t *off = g ? xcalloc((size_t)g->nvalues, sizeof(int64_t)) : NULL;
+  float *params = g ? read_ckpt_params(ckpt, (uint64_t)graph_block_layout(g, VK_PARAM, off)) : NULL;
+  ok = params && onnx_export(o.model, g, params, o.out_dir);
+  free(params);
+  free(off);
+  graph_free(g);
+  model_free(m);
+  return ok ? 0 : 1;
+}
+#endif
+
+#ifdef NN2C_HAVE_ONNX
+/* nn2c run MODEL.onnx --train --loss L [--optimizer O] [--dataset D] [--dim k=v] [trainer flags]:
+ * trains with the interpreter; --lr/--batch go to both the spec and the trainer. */
+static int run_onnx_train(int argc, char **argv) {
+  CompileOpts o = {.model = argv[2], .train = true};
+  char **rest = xcalloc((size_t)argc + 1, sizeof(char *));
+  int nrest = 0;
+  rest[nrest++] = "nn2c run";
+  bool ok = true;
+  for (int i = 3; i < argc && ok; i++) {
+    const char *v;
+    int at = i;
+    if (!strcmp(argv[i], "--train")) continue;
+    if ((v = flag_value(argc, argv, &i, "--loss"))) o.loss = v;
+    else if ((v = flag_value(argc, argv, &i, "--optimizer"))) o.optimizer = v;
+    else if ((v = flag_value(argc, argv, &i, "--dataset"))) o.dataset = v;
+    else if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
+    else {
+      if ((v = flag_value(argc, argv, &i, "--lr"))) o.lr = v;
+      else if ((v = flag_value(argc, argv, &i, "--batch"))) o.batch = v;
+      for (int k = at; k <= i; k++) rest[nrest++] = argv[k];
+    }
+  }
+  TrainSpec spec = {0};
+  ok = ok && imported_train_spec(&o, &spec);
+  o.onnx.batch_dim = "", o.onnx.trainable = true;
+  Model *m = ok ? load_model(o.model, &o.onnx) : NULL;
+  int rc = 1;
+  if (m) {
+    m->train = spec;
+    rc = interp_train_main(m, nrest, rest);
+  }
+  model_free(m);
+  free(rest);
+  return rc;
+}
+#endif
+
 static int cmd_run(int argc, char **argv) {
   if (argc < 3 || argv[2][0] == '-') {
     error_plain("nn2c run needs a model file\n%s", usage);
     return 1;
   }
 #ifdef NN2C_HAVE_ONNX
+  for (int i = 3; i < argc && ends_with(argv[2], ".onnx"); i++)
+    if (!strcmp(argv[i], "--train")) return run_onnx_train(argc, argv);
   if (ends_with(argv[2], ".onnx")) return run_onnx(argc, argv);
 #endif
   Model *m = model_load(argv[2]);
@@ -276,6 +451,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc, argv);
   if (!strcmp(argv[1], "run")) return cmd_run(argc, argv);
 #ifdef NN2C_HAVE_ONNX
+  if (!strcmp(argv[1], "export")) return cmd_export(argc, argv);
   if (!strcmp(argv[1], "test-onnx")) return onnx_test_main(argc - 1, argv + 1);
 #endif
   error_plain("unknown command '%s'\n%s", argv[1], usage);

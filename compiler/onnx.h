@@ -27,7 +27,9 @@ typedef struct {
   int nfrozen;
   const Shape *shapes;  /* shapes[k] fixes the symbolic dims of graph input k (the runner's data) */
   int nshapes;
-  const char *batch_dim; /* symbolic dimension that becomes the batch N (training), or NULL */
+  const char *batch_dim; /* symbolic dimension that becomes the batch N (training), or NULL; ""
+                          * means the first dimension of the first input when it is symbolic */
+  bool trainable;        /* f32 initializers become VK_PARAM (INIT_DATA); unused ones vanish */
 } OnnxOptions;
 
 /* Why an import failed: a model outside what nn2c supports (an unknown op or

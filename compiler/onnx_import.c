@@ -235,6 +235,11 @@ static Value *tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name)
 
 /* ---- graph inputs ---- */
 
+static bool is_batch_dim(Imp *I, const char *dim_param, size_t axis) {
+  const char *b = I->opt->batch_dim;
+  return b && (*b ? !strcmp(b, dim_param) : axis == 0 && I->ninputs == 0);
+}
+
 static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape *s) {
   const Onnx__TypeProto *tp = vi->type;
   if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
@@ -261,13 +266,13 @@ static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape 
     if (given && given->rank == (int)rank) dims[i] = given->d[i], found = true;
     for (int k = 0; k < I->opt->ndims && !found; k++)
       if (!strcmp(I->opt->dims[k].name, p)) dims[i] = I->opt->dims[k].value, found = true;
-    if (!found && I->opt->batch_dim && !strcmp(I->opt->batch_dim, p) && !batch) dims[i] = 1, batch = found = true;
+    if (!found && is_batch_dim(I, p, i) && !batch) dims[i] = 1, batch = found = true;
     if (!found) return fail(I, "input '%s': dimension %zu is symbolic ('%s'); fix it with --dim %s=VALUE", vi->name, i, p, p);
   }
   if (!make_shape(I, arena_printf(&I->g->arena, "input '%s'", vi->name), rank, dims, s)) return false;
   for (size_t i = 0; i < rank && batch; i++) {
     const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[i];
-    if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && !strcmp(dm->dim_param, I->opt->batch_dim))
+    if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && is_batch_dim(I, dm->dim_param, i))
       s->d[i] = DIM_BATCH, batch = false;
   }
   return true;
@@ -300,6 +305,9 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
     if (!t->name || !*t->name) return fail(I, "initializer %zu has no name", k);
     Value *v = tensor_const(I, t, NULL);
     if (!v) return false;
+    /* trainable before the nodes come in, so no folding bakes them into constants */
+    if (I->opt->trainable && v->dtype == DT_F32 && shape_numel_static(v->shape) > 0)
+      v->kind = VK_PARAM, v->init = (Init){INIT_DATA, 0, 0};
     bind(I, t->name, v);
   }
   if (gp->n_sparse_initializer) return unsupported(I, "sparse initializer", "sparse initializers are not supported");
@@ -396,9 +404,12 @@ static bool copy_attr(Imp *I, Node *n, const Onnx__AttributeProto *a, const char
   }
 }
 
+/* A constant, or a trainable initializer read where ONNX needs a constant. */
+static bool has_data(const Value *v) { return v->kind == VK_CONST || (v->kind == VK_PARAM && v->init.kind == INIT_DATA); }
+
 /* A constant input as integers (shapes, axes); false if not constant. */
 static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
-  if (v->kind != VK_CONST || v->shape.rank > 1) return false;
+  if (!has_data(v) || v->shape.rank > 1) return false;
   Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
   *n = (int)t.numel;
   *out = arena_alloc(a, sizeof(int64_t) * (size_t)(t.numel + 1));
@@ -408,7 +419,7 @@ static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
 
 /* A constant input as an attribute named after the ONNX input. */
 static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
-  if (v->kind != VK_CONST) return need_const(I, v, arena_printf(&I->g->arena, "input '%s'", key));
+  if (!has_data(v)) return need_const(I, v, arena_printf(&I->g->arena, "input '%s'", key));
   Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
   if (!strcmp(key, "start") || !strcmp(key, "values")) /* Range's and OneHot's result dtype */
     node_set_int(I->g, n, "dtype", dtype_to_onnx(v->dtype));
@@ -1146,6 +1157,9 @@ static bool import_node(Imp *I, NodeP *np) {
   }
   int nin = (int)np->n_input;
   while (nin > 0 && !in[nin - 1]) nin--;
+  /* running statistics are not trained: BatchNormalization's mean and var stay constants */
+  for (int i = 3; i < nin && i < 5 && !strcmp(np->op_type, "BatchNormalization"); i++)
+    if (in[i]->kind == VK_PARAM && in[i]->init.kind == INIT_DATA) in[i]->kind = VK_CONST;
   bool ok = false, found = false;
   for (size_t k = 0; k < sizeof handlers / sizeof handlers[0] && !found; k++)
     if (!strcmp(handlers[k].op, np->op_type)) ok = handlers[k].fn(I, np, in, nin, out), found = true;
@@ -1223,13 +1237,13 @@ Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const 
   char *name = arena_strndup(&g->arena, base, strcspn(base, "."));
   g->name = c_name(&I, name);
   bool ok = import_graph(&I);
+  if (ok) graph_compact(g);
   onnx__model_proto__free_unpacked(m, NULL);
   free(I.b);
   if (!ok) {
     graph_free(g);
     return NULL;
   }
-  graph_compact(g);
   return g;
 }
 
@@ -1272,4 +1286,73 @@ bool onnx_model_ops(const char *path, Vec *ops) {
     if (m->graph->node[i]->op_type) vec_push(ops, xstrdup(m->graph->node[i]->op_type));
   onnx__model_proto__free_unpacked(m, NULL);
   return true;
+}
+
+/* ---- export: the source model with trained initializers ---- */
+
+static bool write_atomically(const char *path, const uint8_t *data, size_t len) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "wb");
+  bool ok = f && fwrite(data, 1, len, f) == len;
+  ok = f && fclose(f) == 0 && ok;
+  if (ok && rename(tmp, path) == 0) return true;
+  error_plain("cannot write '%s'", path);
+  remove(tmp);
+  return false;
+}
+
+/* Initializer t takes the values of param v (raw little-endian f32, as x86
+ * and ARM store floats); the caller restores *saved before freeing. */
+static void replace_initializer(Onnx__TensorProto *t, const float *vals, int64_t n, Onnx__TensorProto *saved) {
+  *saved = *t;
+  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  t->has_raw_data = 1;
+  t->raw_data.len = (size_t)n * sizeof(float);
+  t->raw_data.data = (uint8_t *)vals;
+  t->n_float_data = 0;
+  t->n_external_data = 0;
+  t->has_data_location = 0;
+  t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT;
+}
+
+bool onnx_export(const char *src_path, Graph *g, const float *params, const char *out_path) {
+  size_t len;
+  char *data = read_whole_file(src_path, &len);
+  Onnx__ModelProto *m = data ? onnx__model_proto__unpack(NULL, len, (const uint8_t *)data) : NULL;
+  free(data);
+  if (!m || !m->graph) {
+    error_plain("%s: cannot read the source model", src_path);
+    if (m) onnx__model_proto__free_unpacked(m, NULL);
+    return false;
+  }
+  Onnx__GraphProto *gp = m->graph;
+  int64_t *off = xcalloc((size_t)g->nvalues, sizeof(int64_t));
+  graph_block_layout(g, VK_PARAM, off);
+  Onnx__TensorProto *saved = xcalloc(gp->n_initializer + 1, sizeof(Onnx__TensorProto));
+  bool *replaced = xcalloc(gp->n_initializer + 1, sizeof(bool));
+  Imp I = {.g = g};
+  int nparams = 0, matched = 0;
+  for (int i = 0; i < g->nvalues; i++) nparams += g->values[i]->kind == VK_PARAM;
+  for (size_t k = 0; k < gp->n_initializer; k++) {
+    Value *v = gp->initializer[k]->name ? graph_find(g, c_name(&I, gp->initializer[k]->name)) : NULL;
+    if (!v || v->kind != VK_PARAM) continue;
+    replace_initializer(gp->initializer[k], params + off[v->id], shape_numel_static(v->shape), &saved[k]);
+    replaced[k] = true;
+    matched++;
+  }
+  bool ok = matched == nparams;
+  if (!ok) error_plain("%s: %d of the %d trained tensors match no initializer", src_path, nparams - matched, nparams);
+  size_t n = onnx__model_proto__get_packed_size(m);
+  uint8_t *buf = xmalloc(n ? n : 1);
+  onnx__model_proto__pack(m, buf);
+  ok = ok && write_atomically(out_path, buf, n);
+  free(buf);
+  for (size_t k = 0; k < gp->n_initializer; k++)
+    if (replaced[k]) *gp->initializer[k] = saved[k];
+  onnx__model_proto__free_unpacked(m, NULL);
+  free(saved);
+  free(replaced);
+  free(off);
+  return ok;
 }

@@ -304,7 +304,11 @@ static void emit_init(Buf *c, const char *name, Graph *g) {
     if (v->kind != VK_PARAM) continue;
     buf_printf(c, "  /* %s %s%s: %s */\n", v->name, dtype_name(v->dtype), shape_str(&g->arena, v->shape), init_name(v->init.kind));
     int64_t numel = shape_numel_static(v->shape), cols = v->shape.d[v->shape.rank - 1];
-    if (v->init.kind == INIT_ORTHOGONAL)
+    if (v->init.kind == INIT_DATA) {
+      buf_puts(c, "  {\n    static const float w[] = {");
+      for (int64_t e = 0; e < numel; e++) buf_printf(c, "%s%s%.9g", e ? "," : "", e % 8 ? " " : "\n      ", ((const float *)v->data)[e]);
+      buf_printf(c, "};\n    memcpy(params + %lld, w, sizeof w);\n  }\n", (long long)off[j]);
+    } else if (v->init.kind == INIT_ORTHOGONAL)
       buf_printf(c, "  init_orthogonal(params + %lld, %lld, %lld, seed, %d, orth_work);\n", (long long)off[j],
                  (long long)(numel / cols), (long long)cols, k);
     else

@@ -7,6 +7,7 @@
 #include "interp.h"
 
 #include <math.h>
+#include <string.h>
 
 #define GOLDEN 0x9E3779B97F4A7C15ULL
 #define SALT 0xD1B54A32D192ED03ULL
@@ -92,7 +93,8 @@ void interp_init_params(Graph *g, float *params, uint64_t seed) {
     Value *v = g->values[i];
     if (v->kind != VK_PARAM) continue;
     uint64_t numel = (uint64_t)shape_numel_static(v->shape);
-    if (v->init.kind == INIT_ORTHOGONAL) orthogonal_fill(params + off[i], v->shape, seed, k);
+    if (v->init.kind == INIT_DATA) memcpy(params + off[i], v->data, sizeof(float) * numel);
+    else if (v->init.kind == INIT_ORTHOGONAL) orthogonal_fill(params + off[i], v->shape, seed, k);
     else for (uint64_t j = 0; j < numel; j++) params[off[i] + (int64_t)j] = (float)init_value(v->init, v->shape, seed, k, j, numel);
     k++;
   }

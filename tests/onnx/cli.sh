@@ -20,4 +20,22 @@ grep -q 'outputs\[0\] y f32\[4,3\]' "$work/sym/symbolic_dim.h"
 make -s -C "$work/sym" > /dev/null
 if "$nn2c" compile "$src/bad/symbolic_dim.onnx" --dim batch -o "$work/x" 2> "$work/err.txt"; then exit 1; fi
 grep -q -- "--dim needs NAME=VALUE" "$work/err.txt"
+# training flags: the symbolic batch becomes N; bad values are named
+"$nn2c" compile "$src/bad/symbolic_dim.onnx" --train --loss mse --batch 3 -o "$work/tr" 2> /dev/null
+grep -q 'define symbolic_dim_DEFAULT_BATCH 3' "$work/tr/symbolic_dim.h"
+bad_flag() { # expected message, then the flags
+  msg=$1; shift
+  if "$nn2c" compile "$src/bad/symbolic_dim.onnx" "$@" -o "$work/x" 2> "$work/err.txt"; then exit 1; fi
+  grep -q -- "$msg" "$work/err.txt"
+}
+bad_flag "--loss must be mse" --train --loss foo
+bad_flag "--loss must be mse.*(missing)" --train
+bad_flag "--optimizer must be sgd, momentum or adam, got 'rms'" --train --loss mse --optimizer rms
+bad_flag "--lr must be a positive number, got '-1'" --train --loss mse --lr -1
+bad_flag "--batch must be an integer" --train --loss mse --batch 0
+bad_flag "--dataset: dataset random has no option 'foo'" --train --loss mse --dataset "random foo=1"
+bad_flag "go with --train" --loss mse
+head -c 40 "$work/sym/symbolic_dim.h" > "$work/bad.ckpt"
+if "$nn2c" export "$src/bad/symbolic_dim.onnx" "$work/bad.ckpt" -o "$work/x.onnx" 2> "$work/err.txt"; then exit 1; fi
+grep -q "not an nn2c checkpoint" "$work/err.txt"
 echo ok

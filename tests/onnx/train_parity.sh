@@ -1,0 +1,36 @@
+#!/bin/sh
+# An imported PyTorch MLP and CNN trained 5 plain-SGD steps on fixed batches by
+# nn2c's generated trainer end with PyTorch's weights (1e-4); nn2c export
+# writes them back as an ONNX model that onnx.checker accepts and nn2c run
+# reproduces. Skipped (77) without python3-torch / python3-onnx.
+# usage: train_parity.sh NN2C TEST_SRC_DIR WORK
+set -u
+nn2c=$1 src=$2 work=$3
+rm -rf "$work" && mkdir -p "$work"
+/usr/bin/python3 "$src/train_parity.py" prepare "$work" > "$work/prepare.log" 2>&1
+rc=$?
+[ $rc -eq 77 ] && { echo "no python3-torch/python3-onnx; skipping"; exit 77; }
+[ $rc -eq 0 ] || { cat "$work/prepare.log"; exit 1; }
+for m in mlp cnn; do
+  d=$work/$m
+  "$nn2c" compile "$d/model.onnx" --train --loss "$(cat "$d/loss")" --optimizer sgd --lr 0.1 --batch 4 \
+    --name "$m" -o "$d/gen" 2>"$d/compile.log" || { cat "$d/compile.log"; exit 1; }
+  cc -O2 -std=gnu11 -Wall -Wextra -Werror -DM="$m" -include "$d/gen/$m.h" -I"$d/gen" "$src/train_harness.c" \
+    "$d/gen/$m.c" "$d/gen/nn2c_rt.c" -o "$d/harness" -lm || exit 1
+  "$d/harness" "$d/x.bin" "$d/y.bin" 5 4 "$d/trained.ckpt" > "$d/steps.log" || { cat "$d/steps.log"; exit 1; }
+  "$nn2c" export "$d/model.onnx" "$d/trained.ckpt" -o "$d/trained.onnx" || exit 1
+  "$nn2c" run "$d/trained.onnx" --dim batch=2 "$d/probe.pb" > "$d/run.txt" || exit 1
+  /usr/bin/python3 "$src/train_parity.py" check "$work" "$m" || exit 1
+done
+# the generic trainer with adam on random data, its checkpoint exported
+d=$work/mlp
+"$nn2c" compile "$d/model.onnx" --train --loss sparse_categorical_crossentropy --optimizer adam --lr 1e-3 --batch 8 \
+  --dataset "random samples=64 classes=5" --name mlp -o "$d/adam" 2> /dev/null || exit 1
+make -s -C "$d/adam" > /dev/null 2>&1 || { echo "trainer build failed"; exit 1; }
+"$d/adam/mlp_train" --epochs 2 --save "$d/adam.ckpt" | grep '^final: test_loss=' > "$d/adam_c.txt" || exit 1
+# the interpreter trains the same model to the same printed figures
+"$nn2c" run "$d/model.onnx" --train --loss sparse_categorical_crossentropy --optimizer adam --lr 1e-3 --batch 8 \
+  --dataset "random samples=64 classes=5" --epochs 2 | grep '^final: test_loss=' > "$d/adam_interp.txt" || exit 1
+cmp "$d/adam_c.txt" "$d/adam_interp.txt" || { cat "$d/adam_c.txt" "$d/adam_interp.txt"; exit 1; }
+"$nn2c" export "$d/model.onnx" "$d/adam.ckpt" -o "$d/adam.onnx" || exit 1
+/usr/bin/python3 -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))" "$d/adam.onnx" || exit 1
