@@ -828,13 +828,21 @@ static bool from_nhwc(Imp *I, Value *y, bool one_d, Value **out) {
   return (*out = t) != NULL;
 }
 
+/* Conv and ConvTranspose: x and w (2-D forms) and the kernel size of w. */
+static bool conv_operands(Imp *I, Value **in, int nin, Value **x, Value **w, Window *win, bool *one_d) {
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  *x = as_2d(I, in[0], one_d);
+  *w = *x ? as_2d(I, in[1], one_d) : NULL;
+  if (!*w) return false;
+  win->k[0] = (*w)->shape.d[2], win->k[1] = (*w)->shape.d[3];
+  return true;
+}
+
 static bool h_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool one_d;
-  if (!need_inputs(I, in, nin, 2, 3)) return false;
-  Value *x = as_2d(I, in[0], &one_d), *w = x ? as_2d(I, in[1], &one_d) : NULL;
-  if (!w) return false;
+  Value *x, *w;
   Window win;
-  win.k[0] = w->shape.d[2], win.k[1] = w->shape.d[3];
+  if (!conv_operands(I, in, nin, &x, &w, &win, &one_d)) return false;
   if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
   Value *xt = transpose(I, x, TO_NHWC), *wt = xt ? transpose(I, w, (const int64_t[]){2, 3, 1, 0}) : NULL;
   if (!wt) return false;
@@ -850,11 +858,9 @@ static bool h_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
  * geometry. Output size per axis: (in - 1) s + (k - 1) d + 1 - pads + output_padding. */
 static bool h_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool one_d;
-  if (!need_inputs(I, in, nin, 2, 3)) return false;
-  Value *x = as_2d(I, in[0], &one_d), *w = x ? as_2d(I, in[1], &one_d) : NULL;
-  if (!w) return false;
+  Value *x, *w;
   Window win;
-  win.k[0] = w->shape.d[2], win.k[1] = w->shape.d[3];
+  if (!conv_operands(I, in, nin, &x, &w, &win, &one_d)) return false;
   int64_t g = attr_i(np, "group", 1), op[2] = {0, 0}, size[2];
   const Onnx__AttributeProto *opa = attr(np, "output_padding"), *osa = attr(np, "output_shape");
   if (!window_attrs(I, np, x->shape, one_d, &win) || g < 1) return false;

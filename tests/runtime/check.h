@@ -36,6 +36,15 @@
     }                                                                                              \
   } while (0)
 
+/* DIR/NAME in one of 4 rotating buffers, so a call can take up to 4 paths. */
+static inline const char *path_in(const char *dir, const char *name) {
+  static char buf[4][4096];
+  static int k;
+  char *p = buf[k++ % 4];
+  snprintf(p, 4096, "%s/%s", dir, name);
+  return p;
+}
+
 static inline void write_bytes(const char *path, const void *p, size_t n) {
   FILE *f = fopen(path, "wb");
   CHECK(f != NULL);

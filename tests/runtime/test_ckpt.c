@@ -14,13 +14,7 @@ static char work[2048], err[1024];
 static float a[5] = {1.5f, -0.0f, 3.25e-30f, 1e30f, -7.0f}, b[1], c[3] = {0.25f, 0.5f, 0.75f};
 static nn2c_ckpt_section secs[3] = {{"params", a, 5}, {"empty", b, 0}, {"step", c, 3}};
 
-static const char *at(const char *name) {
-  static char buf[4][4096];
-  static int k;
-  char *p = buf[k++ % 4];
-  snprintf(p, 4096, "%s/%s", work, name);
-  return p;
-}
+static const char *at(const char *name) { return path_in(work, name); }
 
 static size_t read_all(const char *path, unsigned char *buf, size_t cap) {
   FILE *f = fopen(path, "rb");

@@ -15,13 +15,7 @@
 static char err[1024];
 static char work[2048];
 
-static const char *at(const char *name) {
-  static char buf[4][4096];
-  static int k;
-  char *p = buf[k++ % 4];
-  snprintf(p, 4096, "%s/%s", work, name);
-  return p;
-}
+static const char *at(const char *name) { return path_in(work, name); }
 
 static void write_text(const char *path, const char *s) { write_bytes(path, s, strlen(s)); }
 
