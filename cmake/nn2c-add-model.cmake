@@ -69,6 +69,11 @@ function(nn2c_add_model)
   if(NOT MSVC)
     target_link_libraries(${arg_TARGET} PUBLIC m)
   endif()
+  # As the emitted Makefile does: fused multiply-adds, and math calls without
+  # errno so the loops around sqrtf/expf vectorize.
+  if(CMAKE_C_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${arg_TARGET} PRIVATE -ffp-contract=fast -fno-math-errno)
+  endif()
 
   if(arg_TRAIN)
     add_executable(${arg_TARGET}_train "${dir}/${name}_train.c")

@@ -11,10 +11,21 @@
  *                  w <- w - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
 #include "pass.h"
 
+/* The step inputs this pass adds (lr, step) are created once, here. */
 static Value *input_scalar(Graph *g, const char *name) {
-  Value *v = graph_find(g, name);
-  if (!v) v = value_new(g, name, VK_INPUT, DT_F32, shape_scalar());
-  return v;
+  return value_new(g, name, VK_INPUT, DT_F32, shape_scalar());
+}
+
+/* A model value may not take the name of a step input the trainer feeds. */
+static bool names_free(Graph *g) {
+  static const char *reserved[] = {INPUT_LR, INPUT_STEP};
+  for (int i = 0; i < 2; i++)
+    if (graph_find(g, reserved[i])) {
+      error_plain("optimizer: the model has a value named '%s', the name of the trainer's %s input; rename the value",
+                  reserved[i], i ? "step-count" : "learning-rate");
+      return false;
+    }
+  return true;
 }
 
 static Value *state_like(Graph *g, Value *w, const char *suffix) {
@@ -66,6 +77,7 @@ bool pass_optimizer(Graph *g, PassCtx *cx) {
     error_plain("optimizer: no optimizer configured");
     return false;
   }
+  if (!names_free(g)) return false;
   Value *lr = input_scalar(g, INPUT_LR);
   Value *lr_t = o->kind == OPT_ADAM ? adam_lr(g, o, lr) : lr;
   for (int i = 0; i < g->ngrads; i++) {

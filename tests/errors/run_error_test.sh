@@ -5,6 +5,7 @@
 #   NAME.nn    a model; runs `NN2C_BINARY compile NAME.nn -o TMPDIR`, or
 #   NAME.args  one non-comment line of arguments (@TMPDIR@ stands for a fresh
 #              directory) for inputs that are not a file, e.g. a missing one.
+#              Paths in it are relative to the repository root (the tests run there).
 # Every `# ERROR: text` line in FILE is a substring stderr must contain. The run
 # must exit with status exactly 1 and print nothing from an internal assertion or
 # a sanitizer. Exits 0 on success, 1 with an explanation otherwise.
