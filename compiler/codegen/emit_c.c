@@ -587,9 +587,9 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
                   " * %s_init leaves params alone; call %s_load_weights(params, path) before the\n"
                   " * first run. It returns 0, or 1 after printing to stderr what is wrong with the\n"
                   " * file (missing, truncated, not a weights file, wrong parameter count, bad\n"
-                  " * checksum); params is then unspecified. A trainer's --save checkpoint works too. */\n"
+                  " * checksum); params is then unspecified.%s */\n"
                   "#define %s_WEIGHTS_FILE \"%s.weights\"\nint %s_load_weights(float *params, const char *path);\n\n",
-               N, N, N, N, N, N, N, N);
+               N, N, N, N, N, in->train ? " The trainer's --save checkpoints fit too." : "", N, N, N);
   buf_printf(h, "void %s_init_state(float *state); /* before training: moments zero, running variances one */\n", N);
   buf_printf(h, "/* Each returns 0, or 1 when batch is outside [1, max_batch]. */\n");
   buf_printf(h, "/* Inference; dimension N is the batch. Either array may hold NULL for an output not wanted.\n");

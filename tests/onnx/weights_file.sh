@@ -29,6 +29,8 @@ paste got.txt want.txt | awk '{d = $1 - $2; if (d < 0) d = -d; m = $2 < 0 ? -$2 
 "$nn2c" compile "$w/small_cnn.onnx" --dim batch=1 -o lit 2> /dev/null
 test ! -e lit/small_cnn.weights
 ! grep -q load_weights lit/small_cnn.h
+if "$nn2c" compile "$w/small_cnn.onnx" --dim batch=1 --weights-threshold -1 -o x 2> err.txt; then exit 1; fi
+grep -q -- "--weights-threshold must be a number of floats (0 or more), got '-1'" err.txt
 bad() { # FILE MESSAGE: the harness refuses FILE with status 1 and MESSAGE
   if ./harness "$1" "$w/input_0.bin" o.bin 2> err.txt; then echo "accepted $1"; exit 1; else rc=$?; fi
   [ $rc -eq 1 ] || { echo "status $rc for $1"; exit 1; }
