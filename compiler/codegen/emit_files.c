@@ -128,6 +128,8 @@ bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
   char *cname = arena_printf(&in->infer.g->arena, "%s.c", in->name);
   bool ok = write_file(dir, hname, h.data, h.len) && write_file(dir, cname, c.data, c.len) &&
             write_file(dir, "Makefile", mk.data, mk.len) && (!in->weights_file || write_weights(in, dir));
+  if (ok && !in->weights_file) /* a stale one from an earlier compile would mislead */
+    remove(arena_printf(&in->infer.g->arena, "%s/%s.weights", dir, in->name));
   if (ok && in->train) {
     substitute(&tr, embedded("train_main.c.in")->data, in->name);
     ok = write_file(dir, arena_printf(&in->infer.g->arena, "%s_train.c", in->name), tr.data, tr.len) &&

@@ -26,8 +26,9 @@ od -An -v -f out.bin | tr -s ' ' '\n' | sed '/^$/d' > got.txt
 paste got.txt want.txt | awk '{d = $1 - $2; if (d < 0) d = -d; m = $2 < 0 ? -$2 : $2;
   if (d > 1e-5 + 1e-4 * m) {print "emitted " $1 " vs interpreter " $2; bad = 1}} END {exit bad}'
 # the default threshold keeps these 224 floats in the C file
+cp -r gen lit
 "$nn2c" compile "$w/small_cnn.onnx" --dim batch=1 -o lit 2> /dev/null
-test ! -e lit/small_cnn.weights
+test ! -e lit/small_cnn.weights # the stale one is gone
 ! grep -q load_weights lit/small_cnn.h
 if "$nn2c" compile "$w/small_cnn.onnx" --dim batch=1 --weights-threshold -1 -o x 2> err.txt; then exit 1; fi
 grep -q -- "--weights-threshold must be a number of floats (0 or more), got '-1'" err.txt
