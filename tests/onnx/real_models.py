@@ -116,10 +116,12 @@ def check(name, nn2c, work, harness, interp):
     weights = os.path.join(gen, name + ".weights")
     has_weights = os.path.exists(weights)
     exe = os.path.join(d, "harness")
-    cc = os.environ.get("CC", "cc")
-    run([cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-fopenmp", f"-DM={name}", "-include",
-         os.path.join(gen, name + ".h")] + (["-DWEIGHTS"] if has_weights else []) +
-        [harness, os.path.join(gen, name + ".o"), "-o", exe, "-lm"], os.path.join(d, "harness.log"))
+    # the harness with the emitted Makefile's CC, CFLAGS, OMP_FLAGS and LDLIBS (C11: aligned_alloc)
+    rule = (f"{exe}: {harness} {name}.o\n\t$(CC) $(CFLAGS) -std=c11 -Werror $(OMP_FLAGS) -DM={name} "
+            f"{'-DWEIGHTS ' if has_weights else ''}-include {name}.h {harness} {name}.o -o $@ $(LDLIBS)\n")
+    with open(os.path.join(d, "harness.mk"), "w") as f:
+        f.write(rule)
+    run(["make", "-C", gen, "-f", "Makefile", "-f", os.path.join(d, "harness.mk"), exe], os.path.join(d, "harness.log"))
     out = os.path.join(d, "got.bin")
     t_run = run([exe, weights, os.path.join(d, "x.bin"), out], os.path.join(d, "run.log"))
     want = np.fromfile(os.path.join(d, "want.bin"), dtype="<f4").astype(np.float64)
