@@ -19,6 +19,8 @@ static const char *usage =
   "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
   "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
   "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
+  "       nn2c compile MODEL.onnx -o DIR [--weights-threshold FLOATS]   (imported weights of at least\n"
+  "                  FLOATS floats, default 1048576, go to DIR/NAME.weights; 0: always)\n"
   "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
   "                  [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
   "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
@@ -34,6 +36,7 @@ typedef struct {
   const char *model, *out_dir, *name, *passes, *dump_after, *emit;
   bool train;
   const char *loss, *optimizer, *lr, *batch, *dataset; /* training an imported model */
+  const char *weights_threshold;
 #ifdef NN2C_HAVE_ONNX
   OnnxDim dims[MAX_DIMS];
   OnnxOptions onnx;
@@ -130,6 +133,7 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
     else if ((v = flag_value(argc, argv, &i, "--lr"))) o->lr = v;
     else if ((v = flag_value(argc, argv, &i, "--batch"))) o->batch = v;
     else if ((v = flag_value(argc, argv, &i, "--dataset"))) o->dataset = v;
+    else if ((v = flag_value(argc, argv, &i, "--weights-threshold"))) o->weights_threshold = v;
 #ifdef NN2C_HAVE_ONNX
     else if ((v = flag_value(argc, argv, &i, "--dim"))) {
       if (!parse_dim(v, o)) return false;
@@ -227,6 +231,12 @@ static int cmd_compile(int argc, char **argv) {
     return 1;
   }
   if (o.train && imported && !imported_train_spec(&o, &spec)) return 1;
+  char *end;
+  long long threshold = o.weights_threshold ? strtoll(o.weights_threshold, &end, 10) : 1LL << 20;
+  if (o.weights_threshold && (!*o.weights_threshold || *end || threshold < 0)) {
+    error_plain("--weights-threshold must be a number of floats (0 or more), got '%s'", o.weights_threshold);
+    return 1;
+  }
 #ifdef NN2C_HAVE_ONNX
   if (o.train && imported) o.onnx.batch_dim = "", o.onnx.trainable = true;
   Model *m = load_model(o.model, &o.onnx);
@@ -240,7 +250,7 @@ static int cmd_compile(int argc, char **argv) {
     model_free(m);
     return 1;
   }
-  CodegenInput in = {o.name ? o.name : m->name, o.train, {0}, {0}, {0}};
+  CodegenInput in = {o.name ? o.name : m->name, o.train, {0}, {0}, {0}, false};
   if (!is_identifier(in.name)) {
     error_plain("model name '%s' is not a C identifier; pass --name", in.name);
     model_free(m);
@@ -249,6 +259,8 @@ static int cmd_compile(int argc, char **argv) {
   Buf dump = {0};
   bool ok = compile_graph(m, MODE_INFER, &o, &in.infer, &dump);
   if (ok && o.train) ok = compile_graph(m, MODE_EVAL, &o, &in.eval, &dump) && compile_graph(m, MODE_TRAIN, &o, &in.train_graph, &dump);
+  int64_t wfloats = ok && imported ? codegen_weights_floats(&in) : 0;
+  in.weights_file = wfloats > 0 && wfloats >= threshold;
   if (ok && o.emit && !strcmp(o.emit, "ir")) {
     Buf b = {0};
     ir_print(&b, o.train ? in.train_graph.g : in.infer.g);

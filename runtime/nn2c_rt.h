@@ -315,6 +315,12 @@ typedef struct {
    * from --threads), once, after model_bind. NULL = the model is
    * single-threaded. */
   void (*set_threads)(void *m, int threads);
+  /* Optional: a model whose imported weights nn2c wrote to a file
+   * (weights_file, "NAME.weights") reads them with load_weights after init
+   * (0 = ok; nonzero after printing why). The trainer looks for the file next
+   * to its program unless --weights names it; --load skips it. */
+  const char *weights_file;
+  int (*load_weights)(float *params, const char *path);
 
   /* dataset "inline": inline_n samples; inline_yi or inline_yf per label_is_int */
   int inline_n;

@@ -47,7 +47,7 @@
 #include <unistd.h>
 
 typedef struct {
-  const char *data, *save, *load;
+  const char *data, *save, *load, *weights;
   int epochs, batch, quiet, threads;
   float lr;
   uint64_t seed;
@@ -57,6 +57,7 @@ typedef struct {
 typedef struct {
   const nn2c_model_desc *d;
   char prog[128]; /* NAME_train, the prefix of every message */
+  const char *argv0; /* how the program was started (finds NAME.weights) */
   Options o;
   nn2c_dataset train, test;
   float *params, *state;
@@ -94,6 +95,8 @@ static void usage(const Trainer *t) {
          "  --seed N           seed for initialization and shuffling (default %llu)\n"
          "  --save FILE        write a checkpoint after every epoch and at the end\n"
          "  --load FILE        resume from a checkpoint written by --save\n"
+         "  --weights FILE     the imported weights of a model compiled with a weights\n"
+         "                     file (default: NAME.weights next to this program)\n"
          "  --limit-train N    use only the first N training samples\n"
          "  --limit-test N     use only the first N test samples\n"
          "  --steps N          stop once the model has taken N steps in total\n"
@@ -162,6 +165,8 @@ static int set_option(Trainer *t, const char *f, const char *v) {
     o->save = v;
   else if (!strcmp(f, "--load"))
     o->load = v;
+  else if (!strcmp(f, "--weights"))
+    o->weights = v;
   else if (!strcmp(f, "--seed"))
     return parse_seed(t, f, v, &o->seed);
   else if (!strcmp(f, "--lr"))
@@ -191,7 +196,7 @@ static int set_option(Trainer *t, const char *f, const char *v) {
 }
 
 static int takes_path(const char *f) {
-  return !strcmp(f, "--data") || !strcmp(f, "--save") || !strcmp(f, "--load");
+  return !strcmp(f, "--data") || !strcmp(f, "--save") || !strcmp(f, "--load") || !strcmp(f, "--weights");
 }
 
 static int takes_value(const char *f) {
@@ -468,6 +473,21 @@ static int save(Trainer *t) {
   return 0;
 }
 
+/* The model's weights file: --weights, else weights_file in the folder of
+ * argv[0] (where the Makefile built the trainer, next to the file). */
+static int load_weights(Trainer *t) {
+  char path[4096];
+  const char *slash = strrchr(t->argv0, '/');
+  int n = slash ? (int)(slash - t->argv0) + 1 : 0;
+  if (t->o.weights)
+    snprintf(path, sizeof path, "%s", t->o.weights);
+  else if ((size_t)snprintf(path, sizeof path, "%.*s%s", n, t->argv0, t->d->weights_file) >= sizeof path)
+    return error(t, "path of %s too long", t->d->weights_file);
+  if (t->d->load_weights(t->params, path))
+    return error(t, "%s: cannot load the model's weights (pass --weights FILE)", path);
+  return 0;
+}
+
 static int init_params(Trainer *t) {
   nn2c_ckpt_section s[3];
   char err[1024];
@@ -475,7 +495,7 @@ static int init_params(Trainer *t) {
   if (!t->o.load) {
     t->d->init(t->params, t->o.seed);
     if (t->d->init_state) t->d->init_state(t->state);
-    return 0;
+    return t->d->load_weights ? load_weights(t) : 0;
   }
   ckpt_sections(t, s);
   if (nn2c_ckpt_load(t->o.load, s, 3, err, sizeof err))
@@ -667,6 +687,7 @@ int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   if (!t)
     return fprintf(stderr, "%s_train: error: out of memory\n", d->name), 1;
   t->d = d;
+  t->argv0 = argc > 0 && argv[0] ? argv[0] : "";
   snprintf(t->prog, sizeof t->prog, "%s_train", d->name);
   t->o.epochs = d->default_epochs;
   t->o.batch = d->default_batch > 0 ? d->default_batch : 1;

@@ -15,12 +15,18 @@ typedef struct {
   const char *name;     /* C prefix of every public symbol */
   bool train;           /* also emit train_step/evaluate and the trainer */
   CompiledGraph infer, eval, train_graph;
+  bool weights_file;    /* imported weights go to NAME.weights, read by NAME_load_weights */
 } CodegenInput;
+
+/* Floats of imported weights (an ONNX model's f32 initializers and what was
+ * folded from them) that weights_file would move into NAME.weights; 0 when
+ * the model has none or has parameters of another kind. */
+int64_t codegen_weights_floats(CodegenInput *in);
 
 /* Writes the model header and source text. */
 void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c);
-/* Writes DIR/NAME.h, NAME.c, the runtime, NAME_train.c (if training) and a
- * Makefile; false after reporting an error. */
+/* Writes DIR/NAME.h, NAME.c, NAME.weights (if weights_file), the runtime,
+ * NAME_train.c (if training) and a Makefile; false after reporting an error. */
 bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir);
 
 #endif

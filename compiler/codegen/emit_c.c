@@ -287,7 +287,13 @@ static void emit_init_helpers(Buf *c, Graph *g) {
   if (orth) buf_puts(c, init_orthogonal_helper);
 }
 
-static void emit_init(Buf *c, const char *name, Graph *g) {
+static void emit_init(Buf *c, const char *name, Graph *g, bool weights_file) {
+  if (weights_file) { /* every param is imported data */
+    buf_printf(c, "void %s_init(float *params, uint64_t seed) {\n"
+                  "  /* the weights are in %s.weights: %s_load_weights reads them */\n"
+                  "  (void)params;\n  (void)seed;\n}\n\n", name, name, name);
+    return;
+  }
   emit_init_helpers(c, g);
   int64_t work = 0; /* doubles the largest orthogonal param needs */
   for (int j = 0; j < g->nvalues; j++)
@@ -335,6 +341,123 @@ static void emit_init_state(Buf *c, const char *name, Graph *g) {
   }
   buf_puts(c, "  (void)i;\n}\n\n");
   free(off);
+}
+
+/* ---- imported weights in NAME.weights ---- */
+
+/* f32 constants a node reads, but scalars (emitters fold those into expressions). */
+static bool is_weight_const(Value *v, const unsigned char *read) {
+  return v->kind == VK_CONST && read[v->id] && v->dtype == DT_F32 && v->data && shape_numel_static(v->shape) > 1;
+}
+
+static unsigned char *values_read(Graph *g) {
+  unsigned char *read = xcalloc((size_t)g->nvalues, 1);
+  for (int i = 0; i < g->nnodes; i++)
+    for (int k = 0; k < g->nodes[i]->nin; k++)
+      if (g->nodes[i]->in[k]) read[g->nodes[i]->in[k]->id] = 1;
+  for (int i = 0; i < g->noutputs; i++) read[g->outputs[i]->id] = 1;
+  return read;
+}
+
+int64_t codegen_weights_floats(CodegenInput *in) {
+  Graph *g = in->train ? in->train_graph.g : in->infer.g;
+  unsigned char *read = values_read(g);
+  int64_t n = 0;
+  for (int i = 0; i < g->nvalues && n >= 0; i++) {
+    Value *v = g->values[i];
+    if (v->kind == VK_PARAM) n = v->init.kind == INIT_DATA ? n + shape_numel_static(v->shape) : -1;
+    else if (!in->train && is_weight_const(v, read)) n += shape_numel_static(v->shape);
+  }
+  free(read);
+  return n > 0 ? n : 0;
+}
+
+/* Inference: the weight constants become params (INIT_DATA), so they live in
+ * the caller's params block that NAME_load_weights fills. */
+static void weights_to_params(Graph *g) {
+  unsigned char *read = values_read(g);
+  for (int i = 0; i < g->nvalues; i++)
+    if (is_weight_const(g->values[i], read)) g->values[i]->kind = VK_PARAM, g->values[i]->init = (Init){INIT_DATA, 0, 0};
+  free(read);
+}
+
+/* The loader: libc only, checks everything the file says before trusting it. */
+static const char *weights_helpers =
+  "/* NAME.weights is an nn2c checkpoint (nn2c_rt.h): \"NN2CCKPT\", u32 version 1,\n"
+  " * u32 sections; per section u32 name length, the name, u64 count, count f32;\n"
+  " * then the u64 FNV-1a hash of every byte before it. All little-endian. */\n"
+  "static uint64_t weights_le(const unsigned char *p, int n) {\n"
+  "  uint64_t v = 0;\n"
+  "  while (n-- > 0) v = v << 8 | p[n];\n"
+  "  return v;\n"
+  "}\n\n"
+  "/* Reads n bytes into dst and hashes them; nonzero when the file ends first. */\n"
+  "static int weights_read(FILE *f, void *dst, size_t n, uint64_t *hash) {\n"
+  "  const unsigned char *p = (const unsigned char *)dst;\n"
+  "  size_t i;\n"
+  "  if (fread(dst, 1, n, f) != n) return 1;\n"
+  "  for (i = 0; i < n; i++) *hash = (*hash ^ p[i]) * 1099511628211ULL;\n"
+  "  return 0;\n"
+  "}\n\n";
+
+static const char *weights_body =
+  "  unsigned char b[72];\n"
+  "  char msg[128];\n"
+  "  uint64_t hash = 14695981039346656037ULL, count, i, n = 0;\n"
+  "  uint32_t nsec = 0, s, len, w = 1;\n"
+  "  const char *err = NULL;\n"
+  "  int found = 0;\n"
+  "  FILE *f = path ? fopen(path, \"rb\") : NULL;\n"
+  "  if (!f) {\n"
+  "    fprintf(stderr, \"%s: %s: cannot open it: %s\\n\", who, path ? path : \"(no path)\", path ? strerror(errno) : \"NULL\");\n"
+  "    return 1;\n"
+  "  }\n"
+  "  if (!params) err = \"params is NULL\";\n"
+  "  else if (weights_read(f, b, 16, &hash)) err = \"truncated (it ends inside the header)\";\n"
+  "  else if (memcmp(b, \"NN2CCKPT\", 8) != 0) err = \"not an nn2c weights file (bad magic)\";\n"
+  "  else if (weights_le(b + 8, 4) != 1) err = \"unsupported version (expected 1)\";\n"
+  "  else nsec = (uint32_t)weights_le(b + 12, 4);\n"
+  "  for (s = 0; !err && s < nsec; s++) {\n"
+  "    len = weights_read(f, b, 4, &hash) ? 65u : (uint32_t)weights_le(b, 4);\n"
+  "    if (len > 64 || weights_read(f, b, len + 8, &hash)) {\n"
+  "      err = \"truncated or corrupt (in a section header)\";\n"
+  "      break;\n"
+  "    }\n"
+  "    count = weights_le(b + len, 8);\n"
+  "    if (len == 6 && memcmp(b, \"params\", 6) == 0) {\n"
+  "      sprintf(msg, \"wrong parameter count: the file has %.0f, the model needs %.0f\", (double)count, (double)want);\n"
+  "      if (count != want) err = msg;\n"
+  "      else if (weights_read(f, params, (size_t)count * sizeof(float), &hash)) err = \"truncated (in the params section)\";\n"
+  "      found = 1;\n"
+  "    } else\n"
+  "      for (i = 0; !err && i < count; i += n) { /* another section: hashed and skipped */\n"
+  "        n = count - i < 16 ? count - i : 16;\n"
+  "        if (weights_read(f, b, (size_t)n * 4, &hash)) err = \"truncated (in a section)\";\n"
+  "      }\n"
+  "  }\n"
+  "  if (!err && fread(b, 1, 8, f) != 8) err = \"truncated (the checksum is missing)\";\n"
+  "  else if (!err && weights_le(b, 8) != hash) err = \"checksum mismatch (the file is corrupt)\";\n"
+  "  else if (!err && fgetc(f) != EOF) err = \"trailing bytes after the checksum\";\n"
+  "  else if (!err && !found) err = \"no params section\";\n"
+  "  fclose(f);\n"
+  "  if (err) {\n"
+  "    fprintf(stderr, \"%s: %s: %s\\n\", who, path, err);\n"
+  "    return 1;\n"
+  "  }\n"
+  "  if (*(const unsigned char *)&w == 0) /* a big-endian machine: swap each float's bytes */\n"
+  "    for (i = 0; i < want; i++) {\n"
+  "      memcpy(&w, params + i, 4);\n"
+  "      w = w >> 24 | (w >> 8 & 0xFF00u) | (w << 8 & 0xFF0000u) | w << 24;\n"
+  "      memcpy(params + i, &w, 4);\n"
+  "    }\n"
+  "  return 0;\n"
+  "}\n\n";
+
+static void emit_load_weights(Buf *c, const char *N) {
+  buf_puts(c, weights_helpers);
+  buf_printf(c, "int %s_load_weights(float *params, const char *path) {\n", N);
+  buf_printf(c, "  const char *who = \"%s_load_weights\";\n  const uint64_t want = %s_PARAM_FLOATS;\n", N, N);
+  buf_puts(c, weights_body);
 }
 
 /* ---- the header and the model file ---- */
@@ -458,6 +581,15 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
                 " * OpenMP (-fopenmp); results depend only on the count, not on timing. */\n"
                 "#define %s_HAS_THREADS 1\nvoid %s_set_threads(%s_Model *m, int threads);\n\n", N, N, N);
   buf_printf(h, "size_t %s_arena_bytes(int batch);\nvoid %s_init(float *params, uint64_t seed);\n", N, N);
+  if (in->weights_file)
+    buf_printf(h, "\n/* The imported weights are not in %s.c: nn2c wrote them to %s.weights next to\n"
+                  " * it (an nn2c checkpoint with one \"params\" section of %s_PARAM_FLOATS floats).\n"
+                  " * %s_init leaves params alone; call %s_load_weights(params, path) before the\n"
+                  " * first run. It returns 0, or 1 after printing to stderr what is wrong with the\n"
+                  " * file (missing, truncated, not a weights file, wrong parameter count, bad\n"
+                  " * checksum); params is then unspecified.%s */\n"
+                  "#define %s_WEIGHTS_FILE \"%s.weights\"\nint %s_load_weights(float *params, const char *path);\n\n",
+               N, N, N, N, N, in->train ? " The trainer's --save checkpoints fit too." : "", N, N, N);
   buf_printf(h, "void %s_init_state(float *state); /* before training: moments zero, running variances one */\n", N);
   buf_printf(h, "/* Each returns 0, or 1 when batch is outside [1, max_batch]. */\n");
   buf_printf(h, "/* Inference; dimension N is the batch. Either array may hold NULL for an output not wanted.\n");
@@ -488,9 +620,11 @@ static void emit_inline_data(Model *m, const char *N, Buf *c, int64_t in_numel, 
 
 void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   const char *N = in->name;
+  if (in->weights_file && !in->train) weights_to_params(in->infer.g);
   emit_header(m, in, h);
   buf_printf(c, "/* %s.c - generated by nn2c from %s. Do not edit.\n * Uses only libc and libm; see %s.h for the API. */\n", N,
              m->file->src.path, N);
+  if (in->weights_file) buf_puts(c, "#include <errno.h>\n#include <stdio.h>\n");
   buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
   buf_puts(c, omp_macros);
   buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) {\n  m->threads = threads > 0 ? threads : 1;\n"
@@ -506,7 +640,8 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   if (uses_int_pow(in->infer.g) || uses_int_pow(in->train ? in->train_graph.g : NULL) ||
       uses_int_pow(in->train ? in->eval.g : NULL))
     buf_puts(c, ipow_helper);
-  emit_init(c, N, in->train ? in->train_graph.g : in->infer.g);
+  emit_init(c, N, in->train ? in->train_graph.g : in->infer.g, in->weights_file);
+  if (in->weights_file) emit_load_weights(c, N);
   emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
   /* The functions go after the static helpers their nodes share (matmul kernels). */
   Buf helpers = {0}, fns = {0};

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "embedded.h"
+#include "nn2c_rt.h"
 
 static const EmbeddedFile *embedded(const char *name) {
   for (const EmbeddedFile *f = embedded_files; f->name; f++)
@@ -81,6 +82,26 @@ static void makefile(Buf *b, const char *N, bool train) {
   buf_puts(b, "\n\n.PHONY: all clean\n");
 }
 
+/* DIR/NAME.weights: the params block (every param is imported data once
+ * codegen_model has run) as an nn2c checkpoint with one "params" section, so
+ * NAME_load_weights, nn2c export and the checkpoint tools all read it. */
+static bool write_weights(CodegenInput *in, const char *dir) {
+  Graph *g = in->train ? in->train_graph.g : in->infer.g;
+  int64_t *off = xcalloc((size_t)g->nvalues, sizeof(int64_t));
+  int64_t n = graph_block_layout(g, VK_PARAM, off);
+  float *block = xcalloc((size_t)n + 1, sizeof(float));
+  for (int i = 0; i < g->nvalues; i++)
+    if (g->values[i]->kind == VK_PARAM)
+      memcpy(block + off[i], g->values[i]->data, sizeof(float) * (size_t)shape_numel_static(g->values[i]->shape));
+  char *path = arena_printf(&g->arena, "%s/%s.weights", dir, in->name), err[1024];
+  nn2c_ckpt_section sec = {"params", block, (uint64_t)n};
+  bool ok = nn2c_ckpt_save(path, &sec, 1, err, sizeof err) == 0;
+  if (!ok) error_plain("%s", err);
+  free(block);
+  free(off);
+  return ok;
+}
+
 /* mkdir -p: creates missing parents too. */
 static bool make_dirs(const char *dir) {
   char *p = xstrdup(dir);
@@ -106,7 +127,9 @@ bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
   char *hname = arena_printf(&in->infer.g->arena, "%s.h", in->name);
   char *cname = arena_printf(&in->infer.g->arena, "%s.c", in->name);
   bool ok = write_file(dir, hname, h.data, h.len) && write_file(dir, cname, c.data, c.len) &&
-            write_file(dir, "Makefile", mk.data, mk.len);
+            write_file(dir, "Makefile", mk.data, mk.len) && (!in->weights_file || write_weights(in, dir));
+  if (ok && !in->weights_file) /* a stale one from an earlier compile would mislead */
+    remove(arena_printf(&in->infer.g->arena, "%s/%s.weights", dir, in->name));
   if (ok && in->train) {
     substitute(&tr, embedded("train_main.c.in")->data, in->name);
     ok = write_file(dir, arena_printf(&in->infer.g->arena, "%s_train.c", in->name), tr.data, tr.len) &&
