@@ -17,8 +17,9 @@
  *
  * Sweeps over the nodes in schedule order, until one changes nothing:
  * 1. transpose(transpose(x, p), q) reads x with the composed permutation; a
- *    transpose by the identity is dropped (readers read x) unless its value
- *    is handed back.
+ *    transpose by the identity is dropped (readers read x); if its value is
+ *    handed back, x's producer writes that value instead, when nothing else
+ *    reads x.
  * 2. A transpose that moves only axes of extent 1 becomes a reshape (the
  *    elements keep their order).
  * 3. Sink: a node reading y = transpose(x, p) computes on x instead and
@@ -181,8 +182,16 @@ static bool fold_transpose(Graph *g, Node *n) {
     node_set_ints(g, n, "perm", c, r);
     memcpy(q, c, sizeof c);
   }
+  Value *x = n->in[0];
   if (perm_is_identity(q, r) && !is_root(g, n->out[0])) {
-    value_replace_uses(g, n->out[0], n->in[0]);
+    value_replace_uses(g, n->out[0], x);
+    n->dead = true;
+    return true;
+  }
+  if (!t && perm_is_identity(q, r) && x->kind == VK_TEMP && x->def->nout == 1 && x->nuses == 1 && !is_root(g, x)) {
+    x->def->out[0] = n->out[0]; /* a handed-back copy: the producer writes it */
+    n->out[0]->def = x->def;
+    x->def = NULL;
     n->dead = true;
     return true;
   }
