@@ -33,7 +33,7 @@
  *       [C,1,1] becomes [C]), a transpose for a constant (folded later);
  *    b. reductions (reduce_*, which includes GlobalAveragePool): axes mapped
  *       through p; with keepdims=0 the transpose after permutes the kept axes;
- *    c. concat: its axis mapped through p (other inputs as in a);
+ *    c. concat: every input a transpose by p; its axis mapped through p;
  *    d. batch_norm in inference mode (channel axis 1, so it cannot run on x
  *       as it is): x * k + c with k = scale / sqrt(var + eps) and
  *       c = bias - mean * k, per-channel vectors shaped for x's channel axis.
@@ -69,6 +69,26 @@ static void perm_of(const Node *t, int64_t *p) {
 static bool perm_eq(const int64_t *a, const int64_t *b, int r) {
   for (int i = 0; i < r; i++)
     if (a[i] != b[i]) return false;
+  return true;
+}
+
+/* v = transpose(x, p) for this p of rank r. */
+static bool transposed_by(Value *v, const int64_t *p, int r) {
+  int64_t pk[MAX_RANK];
+  Node *d = transpose_def(v);
+  if (!d || d->out[0]->shape.rank != r) return false;
+  perm_of(d, pk);
+  return perm_eq(pk, p, r);
+}
+
+/* v = transpose(x, p) with transpose(v, q) giving x back, v of shape s. */
+static bool undone_by(Value *v, const int64_t *q, Shape s) {
+  int64_t p[MAX_RANK];
+  Node *d = transpose_def(v);
+  if (!d || !shape_eq(v->shape, s)) return false;
+  perm_of(d, p);
+  for (int i = 0; i < s.rank; i++)
+    if (p[q[i]] != i) return false;
   return true;
 }
 
@@ -131,22 +151,21 @@ static Shape strip_ones(Shape s) {
 
 /* v (broadcast against rank r) laid out again: axis j of the result is axis
  * perm[j] of v padded to rank r with leading ones. Returns v when
- * broadcasting already gives that (unless `exact`: concat needs the shape),
- * NULL when it would take a transpose of a non-constant. Builds the nodes
- * (at the end of the list) when `build`. */
-static Value *relayout(Graph *g, Value *v, int r, const int64_t *perm, bool build, bool exact) {
+ * broadcasting already gives that, NULL when it would take a transpose of a
+ * non-constant. Builds the nodes (at the end of the list) when `build`. */
+static Value *relayout(Graph *g, Value *v, int r, const int64_t *perm, bool build) {
   if (v->shape.rank == 0) return v;
   if (v->shape.rank > r) return NULL;
   Shape s = {r, {0}}, t = {r, {0}};
   for (int j = 0; j < r; j++) s.d[j] = j < r - v->shape.rank ? 1 : v->shape.d[j - (r - v->shape.rank)];
   for (int j = 0; j < r; j++) t.d[j] = s.d[perm[j]];
-  if (exact ? shape_eq(t, v->shape) : shape_eq(strip_ones(t), strip_ones(v->shape))) return v;
+  if (shape_eq(strip_ones(t), strip_ones(v->shape))) return v;
   bool in_order = true;
   for (int j = 0, last = -1; j < r; j++)
     if (t.d[j] != 1) in_order = in_order && perm[j] > last, last = (int)perm[j];
   if (!in_order && v->kind != VK_CONST) return NULL;
   if (!build) return v;
-  if (in_order) return build_reshape(g, v, exact ? t : strip_ones(t));
+  if (in_order) return build_reshape(g, v, strip_ones(t));
   Value *w = build_reshape(g, v, s);
   Node *tn = build_node(g, OP_TRANSPOSE, 1, &w);
   node_set_ints(g, tn, "perm", perm, r);
@@ -263,7 +282,7 @@ static bool sink(Graph *g, Node *n) {
   Node *t = NULL;
   for (int k = 0; k < n->nin && !t; k++) t = transpose_def(n->in[k]);
   if (!t) return false;
-  int64_t p[MAX_RANK], inv[MAX_RANK], q[MAX_RANK], pk[MAX_RANK];
+  int64_t p[MAX_RANK], inv[MAX_RANK], q[MAX_RANK];
   int r = t->in[0]->shape.rank;
   perm_of(t, p);
   for (int i = 0; i < r; i++) inv[p[i]] = i;
@@ -274,23 +293,19 @@ static bool sink(Graph *g, Node *n) {
   if (ew && n->out[0]->shape.rank != r) return false;
   bool full = !ew;
   for (int k = 0; k < n->nin; k++) {
-    Node *d = transpose_def(n->in[k]);
-    if (d && d->out[0]->shape.rank == r && (perm_of(d, pk), perm_eq(pk, p, r))) {
+    if (transposed_by(n->in[k], p, r)) {
       full = full || shape_eq(n->in[k]->shape, n->out[0]->shape);
       continue;
     }
-    if (is_reduce(n->op) || !relayout(g, n->in[k], r, inv, false, !ew)) return false;
+    if (!ew || !relayout(g, n->in[k], r, inv, false)) return false;
   }
   if (!full || freed(g, n) < 1) return false;
   memcpy(q, p, sizeof q);
   if (is_reduce(n->op) && !map_reduce(g, n, p, r, q)) return false;
   if (n->op == OP_CONCAT) node_set_int(g, n, "axis", p[normalize_axis(node_int(n, "axis", 0), r)]);
   int mark = g->nnodes;
-  for (int k = 0; k < n->nin; k++) {
-    Node *d = transpose_def(n->in[k]);
-    if (d && d->out[0]->shape.rank == r && (perm_of(d, pk), perm_eq(pk, p, r))) n->in[k] = d->in[0];
-    else n->in[k] = relayout(g, n->in[k], r, inv, true, !ew);
-  }
+  for (int k = 0; k < n->nin; k++)
+    n->in[k] = transposed_by(n->in[k], p, r) ? n->in[k]->def->in[0] : relayout(g, n->in[k], r, inv, true);
   move_tail(g, mark, n->id);
   Value *y = n->out[0], *y2 = new_output(g, n, 0);
   reinfer(g, n);
@@ -305,32 +320,17 @@ static bool hoist(Graph *g, Node *n) {
   int r = v->shape.rank;
   if (!m || m->dead || !(op_table[m->op].flags & OPF_ELEMENTWISE) || m->nout != 1 || v->nuses != 1 || is_root(g, v))
     return false;
-  int64_t q[MAX_RANK], p[MAX_RANK];
+  int64_t q[MAX_RANK];
   perm_of(n, q);
   int ncancel = 0;
   for (int k = 0; k < m->nin; k++) {
-    Node *d = transpose_def(m->in[k]);
-    bool cancels = false;
-    if (d && shape_eq(m->in[k]->shape, v->shape)) {
-      perm_of(d, p);
-      cancels = true;
-      for (int i = 0; i < r; i++) cancels = cancels && p[q[i]] == i;
-    }
-    if (cancels) ncancel++;
-    else if (!relayout(g, m->in[k], r, q, false, false)) return false;
+    if (undone_by(m->in[k], q, v->shape)) ncancel++;
+    else if (!relayout(g, m->in[k], r, q, false)) return false;
   }
   if (!ncancel) return false;
   int mark = g->nnodes;
-  for (int k = 0; k < m->nin; k++) {
-    Node *d = transpose_def(m->in[k]);
-    bool cancels = false;
-    if (d && shape_eq(m->in[k]->shape, v->shape)) {
-      perm_of(d, p);
-      cancels = true;
-      for (int i = 0; i < r; i++) cancels = cancels && p[q[i]] == i;
-    }
-    m->in[k] = cancels ? d->in[0] : relayout(g, m->in[k], r, q, true, false);
-  }
+  for (int k = 0; k < m->nin; k++)
+    m->in[k] = undone_by(m->in[k], q, v->shape) ? m->in[k]->def->in[0] : relayout(g, m->in[k], r, q, true);
   move_tail(g, mark, m->id);
   Value *z = n->out[0];
   v->def = NULL;
