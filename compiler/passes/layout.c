@@ -34,6 +34,8 @@
  *    b. reductions (reduce_*, which includes GlobalAveragePool): axes mapped
  *       through p; with keepdims=0 the transpose after permutes the kept axes;
  *    c. concat: every input a transpose by p; its axis mapped through p;
+ *       likewise the one-axis ops softmax, log_softmax, hardmax (opset-13
+ *       form, not legacy_2d) and lp_norm;
  *    d. batch_norm in inference mode (channel axis 1, so it cannot run on x
  *       as it is): x * k + c with k = scale / sqrt(var + eps) and
  *       c = bias - mean * k, per-channel vectors shaped for x's channel axis.
@@ -252,6 +254,12 @@ static bool sink_batch_norm(Graph *g, Node *n, Node *t, const int64_t *p) {
 
 static bool is_reduce(OpKind op) { return op >= OP_REDUCE_SUM && op <= OP_REDUCE_SUM_SQUARE; }
 
+/* Ops whose only layout dependence is one `axis` attribute (default -1, or 0 for concat). */
+static bool is_axis_op(const Node *n) {
+  bool soft = n->op == OP_SOFTMAX || n->op == OP_LOG_SOFTMAX || n->op == OP_HARDMAX;
+  return n->op == OP_CONCAT || n->op == OP_LP_NORM || (soft && !node_int(n, "legacy_2d", 0));
+}
+
 /* 3b. The reduction's axes for x; the permutation of its output (q). */
 static bool map_reduce(Graph *g, Node *n, const int64_t *p, int r, int64_t *q) {
   int64_t ax[MAX_RANK], newax[MAX_RANK];
@@ -288,7 +296,7 @@ static bool sink(Graph *g, Node *n) {
   for (int i = 0; i < r; i++) inv[p[i]] = i;
   if (n->op == OP_BATCH_NORM) return sink_batch_norm(g, n, t, p);
   bool ew = op_table[n->op].flags & OPF_ELEMENTWISE;
-  if (n->nout != 1 || !(ew || n->op == OP_CONCAT || is_reduce(n->op))) return false;
+  if (n->nout != 1 || !(ew || is_axis_op(n) || is_reduce(n->op))) return false;
   if (!ew && n->in[0] != t->out[0]) return false;
   if (ew && n->out[0]->shape.rank != r) return false;
   bool full = !ew;
@@ -302,7 +310,7 @@ static bool sink(Graph *g, Node *n) {
   if (!full || freed(g, n) < 1) return false;
   memcpy(q, p, sizeof q);
   if (is_reduce(n->op) && !map_reduce(g, n, p, r, q)) return false;
-  if (n->op == OP_CONCAT) node_set_int(g, n, "axis", p[normalize_axis(node_int(n, "axis", 0), r)]);
+  if (is_axis_op(n)) node_set_int(g, n, "axis", p[normalize_axis(node_int(n, "axis", n->op == OP_CONCAT ? 0 : -1), r)]);
   int mark = g->nnodes;
   for (int k = 0; k < n->nin; k++)
     n->in[k] = transposed_by(n->in[k], p, r) ? n->in[k]->def->in[0] : relayout(g, n->in[k], r, inv, true);
