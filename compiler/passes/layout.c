@@ -24,8 +24,10 @@
  *    elements keep their order).
  * 3. Sink: a node reading y = transpose(x, p) computes on x instead and
  *    transpose(., p) follows it. Only when it removes at least one
- *    transpose: one input transpose must be read by nothing else (and not be
- *    handed back), since one transpose is added after the node.
+ *    transpose, since one is added after the node: an input transpose must
+ *    not be handed back, and be read by nothing else, or only by
+ *    elementwise nodes that can sink right after this one (swish,
+ *    x * sigmoid(x): the sigmoid sinks first, then the mul frees x's).
  *    a. elementwise ops (unary, binary, n-ary; the largest input must be a
  *       transpose so the new transpose is not larger than the removed one):
  *       every input is a transpose by the same p, or a scalar, or is laid out
@@ -174,18 +176,35 @@ static Value *relayout(Graph *g, Value *v, int r, const int64_t *perm, bool buil
   return build_finish(g, tn);
 }
 
-/* How many transposes go away when n stops reading them: those whose every
- * use is by n and whose value is not handed back. */
-static int freed(Graph *g, Node *n) {
+/* u sinks right after n does: an elementwise node of v's rank reading only
+ * v, n's output (which will carry the same transpose) and operands that can
+ * be laid out again (x * sigmoid(x) reads x twice, once through sigmoid). */
+static bool follows(Graph *g, Node *u, Node *n, Value *v, const int64_t *inv) {
+  int r = v->shape.rank;
+  if (!(op_table[u->op].flags & OPF_ELEMENTWISE) || u->nout != 1 || !shape_eq(u->out[0]->shape, v->shape)) return false;
+  bool same = shape_eq(n->out[0]->shape, v->shape);
+  for (int k = 0; k < u->nin; k++)
+    if (u->in[k] != v && !(same && u->in[k] == n->out[0]) && !relayout(g, u->in[k], r, inv, false)) return false;
+  return true;
+}
+
+/* How many transposes by p go away when n and the nodes that follow it stop
+ * reading them (and their values are not handed back). */
+static int freed(Graph *g, Node *n, const int64_t *p, int r) {
+  int64_t inv[MAX_RANK];
+  for (int i = 0; i < r; i++) inv[p[i]] = i;
   int c = 0;
   for (int k = 0; k < n->nin; k++) {
-    Node *t = transpose_def(n->in[k]);
-    bool first = true, all = true;
-    for (int j = 0; j < k; j++) first = first && n->in[j] != n->in[k];
-    int uses = 0;
-    for (int j = 0; j < n->nin; j++) uses += n->in[j] == n->in[k];
-    all = t && first && uses == n->in[k]->nuses && !is_root(g, n->in[k]);
-    c += all;
+    Value *v = n->in[k];
+    bool first = true, all = transposed_by(v, p, r) && !is_root(g, v);
+    for (int j = 0; j < k; j++) first = first && n->in[j] != v;
+    for (int i = 0; i < g->nnodes && all && first; i++) {
+      Node *u = g->nodes[i];
+      bool reads = false;
+      for (int j = 0; j < u->nin && !u->dead; j++) reads = reads || u->in[j] == v;
+      all = !reads || u == n || follows(g, u, n, v, inv);
+    }
+    c += all && first;
   }
   return c;
 }
@@ -231,7 +250,7 @@ static bool fold_transpose(Graph *g, Node *n) {
 /* 3d. batch_norm(transpose(x, p), ...) in inference mode. */
 static bool sink_batch_norm(Graph *g, Node *n, Node *t, const int64_t *p) {
   int r = t->in[0]->shape.rank;
-  if (node_int(n, "training_mode", 0) || n->nout != 1 || r < 2 || n->in[0] != t->out[0] || freed(g, n) < 1) return false;
+  if (node_int(n, "training_mode", 0) || n->nout != 1 || r < 2 || n->in[0] != t->out[0] || freed(g, n, p, r) < 1) return false;
   for (int k = 1; k < 5; k++)
     if (n->in[k]->shape.rank != 1) return false;
   Value *x = t->in[0], *y = n->out[0];
@@ -307,7 +326,7 @@ static bool sink(Graph *g, Node *n) {
     }
     if (!ew || !relayout(g, n->in[k], r, inv, false)) return false;
   }
-  if (!full || freed(g, n) < 1) return false;
+  if (!full || freed(g, n, p, r) < 1) return false;
   memcpy(q, p, sizeof q);
   if (is_reduce(n->op) && !map_reduce(g, n, p, r, q)) return false;
   if (is_axis_op(n)) node_set_int(g, n, "axis", p[normalize_axis(node_int(n, "axis", n->op == OP_CONCAT ? 0 : -1), r)]);

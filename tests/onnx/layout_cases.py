@@ -7,6 +7,7 @@ torch.onnx.export (opset 13, batch 2) for tests/onnx/layout_cases.sh:
   resfused   the same model exported as usual (batch_norm folded into the convs)
   mobile     mobilenet_v2-style inverted residual: 1x1 expand, depthwise 3x3,
              1x1 project, batch_norm, ReLU6 (Clip), residual add, pool, linear
+  swish      the same with SiLU (exported as x * sigmoid(x)), as in efficientnet
 Per model: OUT/NAME/model.onnx, x.bin (raw f32), x.pb (TensorProto) and y.txt
 (PyTorch's output, one number a line). Exit 77 (skip) without torch or onnx.
 usage: layout_cases.py OUT_DIR"""
@@ -40,18 +41,18 @@ class ResNet(nn.Module):
         return s.fc(torch.flatten(y, 1))
 
 class Inverted(nn.Module):
-    def __init__(s, c, e):
+    def __init__(s, c, e, act):
         super().__init__()
-        s.body = nn.Sequential(*cbr(c, c * e, 1, act=nn.ReLU6), *cbr(c * e, c * e, 3, groups=c * e, act=nn.ReLU6),
+        s.body = nn.Sequential(*cbr(c, c * e, 1, act=act), *cbr(c * e, c * e, 3, groups=c * e, act=act),
                                *cbr(c * e, c, 1, act=None))
     def forward(s, x):
         return x + s.body(x)
 
 class Mobile(nn.Module):
-    def __init__(s):
+    def __init__(s, act=nn.ReLU6):
         super().__init__()
-        s.stem = nn.Sequential(*cbr(3, 8, 3, 2, act=nn.ReLU6))
-        s.blocks = nn.Sequential(Inverted(8, 4), Inverted(8, 2))
+        s.stem = nn.Sequential(*cbr(3, 8, 3, 2, act=act))
+        s.blocks = nn.Sequential(Inverted(8, 4, act), Inverted(8, 2, act))
         s.fc = nn.Linear(8, 5)
     def forward(s, x):
         return s.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(s.blocks(s.stem(x)), 1), 1))
@@ -81,3 +82,4 @@ x = torch.randn(2, 3, 12, 12)
 save(out, "resblock", res, x, torch.onnx.TrainingMode.PRESERVE)
 save(out, "resfused", res, x, torch.onnx.TrainingMode.EVAL)
 save(out, "mobile", randomize(Mobile()), torch.randn(2, 3, 12, 12), torch.onnx.TrainingMode.PRESERVE)
+save(out, "swish", randomize(Mobile(nn.SiLU)), torch.randn(2, 3, 12, 12), torch.onnx.TrainingMode.EVAL)

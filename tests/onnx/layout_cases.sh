@@ -1,7 +1,8 @@
 #!/bin/sh
 # The layout pass on PyTorch-exported CNNs (tests/onnx/layout_cases.py: a
 # resnet with batch_norm nodes, the same with batch_norm folded, a
-# mobilenet_v2-style inverted residual with depthwise conv and Clip). Per
+# mobilenet_v2-style inverted residual with depthwise conv and Clip, the same
+# with SiLU as x * sigmoid(x)). Per
 # model: the transposes left without and with the pass (printed; with it
 # only the input's must be left), and the emitted C with and without the
 # pass, the interpreter (nn2c run, which does not run the pass) and PyTorch
@@ -25,7 +26,7 @@ same() {
     END { if (FNR != n) { print what ": " n " and " FNR " outputs"; bad = 1 } exit bad }' "$1" "$2" || fail "$3"
 }
 
-for m in resblock resfused mobile; do
+for m in resblock resfused mobile swish; do
   d=$work/$m
   before=$("$nn2c" compile "$d/model.onnx" --emit=ir --passes=shape,simplify,constfold,dce | grep -c '= transpose(')
   after=$("$nn2c" compile "$d/model.onnx" --emit=ir --passes=shape,layout,simplify,constfold,dce | grep -c '= transpose(')
