@@ -41,12 +41,16 @@ bool pass_constfold(Graph *g, PassCtx *cx);
  * goes); leaves other nodes alone. False when the kernel rejects the data. */
 bool constfold_node(Graph *g, Node *n);
 bool pass_fuse(Graph *g, PassCtx *cx);
+bool pass_layout(Graph *g, PassCtx *cx);
 bool pass_schedule(Graph *g, PassCtx *cx);
 bool pass_memplan(Graph *g, PassCtx *cx);
 
-/* The default pipelines, as --passes strings. */
-#define PIPELINE_INFER "shape,simplify,constfold,dce,fuse,schedule,memplan"
-#define PIPELINE_TRAIN "shape,simplify,autodiff,optimizer,simplify,constfold,dce,fuse,schedule,memplan"
+/* The default pipelines, as --passes strings. layout runs before autodiff
+ * (the gradient graph then follows the forward graph's layout) and before
+ * simplify and constfold (which merge and fold the reshapes and transposes
+ * of constants it leaves). */
+#define PIPELINE_INFER "shape,layout,simplify,constfold,dce,fuse,schedule,memplan"
+#define PIPELINE_TRAIN "shape,layout,simplify,autodiff,optimizer,simplify,constfold,dce,fuse,schedule,memplan"
 
 PassFn pass_lookup(const char *name);
 /* Runs a comma-separated list of pass names; false after the first failure. */

@@ -77,6 +77,7 @@ typedef struct {
   Value *y;       /* the op's output the loss weighs */
   Value *mask;    /* dropout cases: the mask output */
   double *w;      /* the loss weights, y's shape at BATCH */
+  const char *passes; /* the pipeline, when not "shape,autodiff" */
 } Case;
 
 static Shape shp(int rank, const int64_t *d) { return shape_make(rank, d); }
@@ -569,6 +570,28 @@ static void b_instance_norm(Case *c) {
 static void b_mvn(Case *c) { c->y = op1(c, OP_MVN, param(c, S(2, 3, 2, 2), R_ANY), NULL); }
 static void b_lp_norm2(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 3), R_ANY), "axis=0"); }
 static void b_lp_norm1(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 3), R_AWAY0), "p=1"); }
+
+/* ---- layout family: autodiff after the layout pass ----
+ * An imported CNN's shape: NHWC convs wrapped in transposes to NCHW and
+ * back, with a [C,1,1] bias add, inference batch_norm (its statistics are
+ * params here, so they get gradients too), tanh, a residual add and a
+ * global average pool in between. The pass leaves no transpose (checked in
+ * run_case), so this checks the gradient of the rewritten graph. */
+static Value *perm4(Case *c, Value *x, bool to_nchw) {
+  return op1(c, OP_TRANSPOSE, x, to_nchw ? "perm=[0,3,1,2]" : "perm=[0,2,3,1]");
+}
+static void b_layout_block(Case *c) {
+  c->passes = "shape,layout,autodiff";
+  Value *x = input(c, S(DIM_BATCH, 3, 3, 2), R_ANY);
+  ConvAttrs same = {{0}, {1, 1, 1, 1}, {0}, 0};
+  Value *t = perm4(c, conv(c, x, param(c, S(3, 3, 2, 3), R_ANY), NULL, same), true);
+  Value *cb = build2(c->g, OP_ADD, t, param(c, S(3, 1, 1), R_ANY));
+  Value *in[5] = {cb, param(c, S(3), R_ANY), param(c, S(3), R_ANY), param(c, S(3), R_ANY), param(c, S(3), R_POS)};
+  Value *r = build1(c->g, OP_TANH, opn(c, OP_BATCH_NORM, 5, in, "epsilon=0.01"));
+  Value *c2 = conv(c, perm4(c, r, false), param(c, S(3, 3, 3, 3), R_ANY), NULL, same);
+  Value *s = build2(c->g, OP_ADD, perm4(c, c2, true), r);
+  c->y = reduce(c, OP_REDUCE_MEAN, s, 2, (int64_t[]){2, 3}, 0);
+}
 /* ---- rnn family: embedding, unstack/stack, and whole unrolled layers ---- */
 
 /* ids [N,4] with repeats and id 0, into a [5,3] table */
@@ -828,7 +851,7 @@ static const CaseDef cases[] = {
   {"nn", "layer_norm", b_layer_norm}, {"nn", "layer_norm_axis1_batch", b_layer_norm_axis1},
   {"nn", "batch_norm", b_batch_norm}, {"nn", "batch_norm_training", b_batch_norm_train},
   {"nn", "instance_norm", b_instance_norm}, {"nn", "mvn", b_mvn}, {"nn", "lp_norm_p2_axis0", b_lp_norm2},
-  {"nn", "lp_norm_p1", b_lp_norm1},
+  {"nn", "lp_norm_p1", b_lp_norm1}, {"layout", "layout_resnet_block", b_layout_block},
   {"rnn", "embedding", b_embedding}, {"rnn", "unstack_stack_batch", b_unstack_batch},
   {"rnn", "unstack_stack_first_axis", b_unstack_first}, {"rnn", "lstm_keras", b_lstm},
   {"rnn", "lstm_backwards_sequences", b_lstm_back_seq}, {"rnn", "lstm_onnx_state", b_lstm_onnx},
@@ -914,11 +937,17 @@ static int run_case(const CaseDef *d) {
   case_build(d, &c);
   PassCtx cx = {0};
   cx.verify = true;
-  if (!pass_run_pipeline(c.g, &cx, "shape,autodiff")) {
+  if (!pass_run_pipeline(c.g, &cx, c.passes ? c.passes : "shape,autodiff")) {
     printf("FAIL %s: pipeline failed\n", d->name);
     case_free(&c);
     return 1;
   }
+  for (int i = 0; i < c.g->nnodes && c.passes; i++)
+    if (c.g->nodes[i]->op == OP_TRANSPOSE) {
+      printf("FAIL %s: a transpose is left after %s\n", d->name, c.passes);
+      case_free(&c);
+      return 1;
+    }
   int64_t *off = xcalloc((size_t)c.g->nvalues, sizeof(int64_t));
   float *blk = params_block(&c, off);
   double loss0;
