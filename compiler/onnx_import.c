@@ -83,11 +83,21 @@ static bool unsupported(Imp *I, const char *what, const char *fmt, ...) {
   return fail(I, "%s", msg);
 }
 
-/* A value that must be known at compile time is not: if it is a graph
- * input, say which, so a caller may freeze it and try again. */
+/* The graph input (by position) v is computed from, or -1. */
+static int input_of(Imp *I, Value *v, int depth) {
+  for (int k = 0; k < I->ninputs; k++)
+    if (I->inputs[k] == v) return k;
+  for (int i = 0; v->def && depth < 64 && i < v->def->nin; i++) {
+    int k = input_of(I, v->def->in[i], depth + 1);
+    if (k >= 0) return k;
+  }
+  return -1;
+}
+
+/* A value that must be known at compile time is not: if it is computed from
+ * a graph input, say which, so a caller may freeze it and try again. */
 static bool need_const(Imp *I, Value *v, const char *what) {
-  for (int k = 0; k < I->ninputs && I->st; k++)
-    if (I->inputs[k] == v) I->st->need_const = k;
+  if (I->st) I->st->need_const = input_of(I, v, 0);
   return unsupported(I, I->node ? I->node->op_type : "?", "%s must be a constant (nn2c needs it at compile time)", what);
 }
 
