@@ -226,7 +226,7 @@ static Value *tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name)
   DType d;
   Shape s;
   const char *tn = name ? name : t->name ? t->name : "const";
-  if (!t->has_data_type || !dtype_from_onnx(t->data_type, &d) || d == DT_F16 || d == DT_BF16) {
+  if (!t->has_data_type || !dtype_from_onnx(t->data_type, &d)) {
     const char *ty = onnx_type_name(t->has_data_type ? t->data_type : 0);
     unsupported(I, ty, "tensor '%s' has dtype %s, which nn2c does not support", tn, ty);
     return NULL;
@@ -255,7 +255,7 @@ static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape 
   if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
     return unsupported(I, "non-tensor input", "input '%s' is not a tensor (sequences and maps are not supported)", vi->name);
   const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
-  if (!tt->has_elem_type || !dtype_from_onnx(tt->elem_type, d) || *d == DT_F16 || *d == DT_BF16) {
+  if (!tt->has_elem_type || !dtype_from_onnx(tt->elem_type, d)) {
     const char *ty = onnx_type_name(tt->has_elem_type ? tt->elem_type : 0);
     return unsupported(I, ty, "input '%s' has dtype %s, which nn2c does not support", vi->name, ty);
   }
@@ -349,7 +349,9 @@ static bool finish(Imp *I, Node *n) {
       if (e < 0 || (e && c > MAX_NUMEL / e)) return fail(I, "output %d has an absurd shape", k);
       c *= e;
     }
-    if (o->dtype == DT_F16 || o->dtype == DT_BF16) return unsupported(I, "float16", "float16 results are not supported");
+    bool storage = n->op == OP_CAST || n->op == OP_CAST_LIKE || n->op == OP_RESHAPE; /* generic() computes in f32 */
+    if ((o->dtype == DT_F16 || o->dtype == DT_BF16) && !storage)
+      return unsupported(I, "float16", "float16 results of %s are not supported", d->name);
   }
   int64_t most = 0; /* folding allocates the results: only for modest sizes */
   for (int k = 0; k < n->nout; k++) most += shape_numel(n->out[k]->shape, 1) * dtype_size(n->out[k]->dtype);
@@ -494,10 +496,17 @@ static double attr_f(NodeP *np, const char *name, double dflt) {
   return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT ? a->f : dflt;
 }
 
+static Value *cast_to(Imp *I, Value *x, DType t);
+
 static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   const OpDef *d = &op_table[op];
   int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
   while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
+  DType half = DT_F32; /* float16 and bfloat16 are storage only: other ops compute in f32 and round back */
+  for (int k = 0; k < nt && op != OP_CAST && op != OP_CAST_LIKE; k++)
+    if (in[k]->dtype == DT_F16 || in[k]->dtype == DT_BF16) half = in[k]->dtype, in[k] = cast_to(I, in[k], DT_F32);
+  for (int k = 0; k < nt; k++)
+    if (!in[k]) return false;
   Node *n = node_new(I->g, (OpKind)op, nt, in, d->flags & OPF_VAR_OUT ? (int)np->n_output : d->nout);
   for (size_t i = (size_t)nt; i < np->n_input; i++) {
     if (!in[i]) continue;
@@ -514,11 +523,9 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   bool softmax_family = !strcmp(np->op_type, "Softmax") || !strcmp(np->op_type, "LogSoftmax") || !strcmp(np->op_type, "Hardmax");
   if (softmax_family && I->opset < 13) node_set_int(I->g, n, "legacy_2d", 1);
   node_set_int(I->g, n, "opset", I->opset);
-  int64_t to = node_int(n, "to", 1); /* Cast: nn2c computes no float16 or strings */
-  if (!strcmp(np->op_type, "Cast") && (to == 8 || to == 10 || to == 16))
-    return unsupported(I, to == 8 ? "string" : "float16", "Cast to %s is not supported", to == 8 ? "string" : "float16");
+  if (!strcmp(np->op_type, "Cast") && node_int(n, "to", 1) == 8) return unsupported(I, "string", "Cast to string is not supported");
   if (!finish(I, n)) return false;
-  for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
+  for (int k = 0; k < n->nout; k++) out[k] = half != DT_F32 && n->out[k]->dtype == DT_F32 ? cast_to(I, n->out[k], half) : n->out[k];
   return true;
 }
 
@@ -748,6 +755,12 @@ static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   }
   out[0] = y;
   return true;
+}
+
+/* CastLike reads only like's dtype: a cast, so like may go unread. */
+static bool h_cast_like(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  (void)np;
+  return need_inputs(I, in, nin, 2, 2) && (out[0] = cast_to(I, in[0], in[1]->dtype)) != NULL;
 }
 
 static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
@@ -1131,7 +1144,7 @@ static const struct {
   {"NegativeLogLikelihoodLoss", h_nll}, {"SoftmaxCrossEntropyLoss", h_softmax_ce},
   {"Conv", h_conv}, {"ConvTranspose", h_conv_transpose}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
   {"GlobalMaxPool", h_global_pool},
-  {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
+  {"Constant", h_constant}, {"CastLike", h_cast_like}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
   {"LSTM", h_recurrent}, {"GRU", h_recurrent}, {"RNN", h_recurrent},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},

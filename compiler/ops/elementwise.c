@@ -36,7 +36,7 @@ const char *ew_infer(Graph *g, Node *n, TypeRule r) {
     if (n->in[i]->dtype != t)
       return arena_printf(&g->arena, "input %d is %s but input %d is %s", i, dtype_name(n->in[i]->dtype), first,
                           dtype_name(t));
-  for (int i = 0; i < n->nin; i++)
+  for (int i = 0; i < n->nin && r != TY_CAST; i++) /* storage formats: only casts read them */
     if (n->in[i]->dtype == DT_F16 || n->in[i]->dtype == DT_BF16)
       return arena_printf(&g->arena, "%s does not support %s", op_name(n->op), dtype_name(n->in[i]->dtype));
   bool fl = dtype_is_float(t), num = t != DT_BOOL;
@@ -51,7 +51,6 @@ const char *ew_infer(Graph *g, Node *n, TypeRule r) {
   case TY_WHERE: need = n->in[0]->dtype == DT_BOOL ? NULL : "a bool condition"; break;
   case TY_CAST:
     if (!cast_target(n, &out)) return "cast needs to=<ONNX dtype code> or to=\"<dtype name>\"";
-    if (out == DT_F16 || out == DT_BF16) return arena_printf(&g->arena, "cast to %s is not supported", dtype_name(out));
     break;
   }
   if (need) return arena_printf(&g->arena, "%s needs %s input, got %s", op_name(n->op), need, dtype_name(t));
@@ -215,6 +214,7 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
   int64_t big = 1; /* elements, counting the batch as 32: threads pay off from 64K */
   for (int a = 0; a < n->out[0]->shape.rank; a++) big *= n->out[0]->shape.d[a] == DIM_BATCH ? 32 : n->out[0]->shape.d[a];
   if (big >= 65536) emit_line(e, "NN2C_PARALLEL_FOR");
+  for (int c = 0; c < t.nchain; c++) cast_half_helpers(e, t.chain[c]);
   for (int a = 0; a < ln.n; a++) emit_open(e, "for (size_t i%d = 0; i%d < (size_t)%s; i%d++)", a, a, ln.size[a], a);
   const char *leafx[EW_MAX_LEAVES];
   for (int k = 0; k < t.nleaf; k++) leafx[k] = leaf_arg(e, t.leaf[k], &ln, k);
