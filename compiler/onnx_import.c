@@ -359,6 +359,7 @@ static bool finish(Imp *I, Node *n) {
 }
 
 static Value *mk2(Imp *I, OpKind op, Value *a, Value *b) {
+  if (!a || !b) return NULL;
   Value *in[2] = {a, b};
   Node *n = mk(I, op, 2, in);
   return finish(I, n) ? n->out[0] : NULL;
@@ -763,10 +764,72 @@ static bool h_cast_like(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return need_inputs(I, in, nin, 2, 2) && (out[0] = cast_to(I, in[0], in[1]->dtype)) != NULL;
 }
 
+/* Dropout: the identity (and a mask of ones) in inference mode, or in
+ * training mode with ratio 0; random masks are not supported here. */
 static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (nin >= 3 && in[2] && (in[2]->kind != VK_CONST || ((uint8_t *)in[2]->data)[0]))
-    return unsupported(I, "Dropout", "Dropout in training mode is not supported in inference");
+  if (nin >= 3 && in[2] && !has_data(in[2])) return need_const(I, in[2], "training_mode");
+  if (nin >= 3 && in[2] && ((uint8_t *)in[2]->data)[0]) {
+    if (nin < 2 || !in[1]) return unsupported(I, "Dropout", "Dropout in training mode with ratio 0.5 (random masks)");
+    if (!has_data(in[1])) return need_const(I, in[1], "ratio");
+    Tensor t = {in[1]->dtype, in[1]->shape, 1, in[1]->data};
+    if (tensor_get(&t, 0) != 0) return unsupported(I, "Dropout", "Dropout in training mode with a nonzero ratio (random masks)");
+  }
   return h_identity(I, np, in, nin > 1 ? 1 : nin, out);
+}
+
+/* ---- ai.onnx.preview.training optimizers: one update step, written out in
+ * elementwise ops. Inputs R (rate), T (step count), then the tensors X...,
+ * G..., and the state (V..., H...); outputs X_new... and the new state. ---- */
+
+static Value *mk1(Imp *I, OpKind op, Value *a) {
+  Node *n = a ? mk(I, op, 1, &a) : NULL;
+  return n && finish(I, n) ? n->out[0] : NULL;
+}
+
+static bool h_optimizer(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  const char *op = np->op_type;
+  bool adam = !strcmp(op, "Adam"), adagrad = !strcmp(op, "Adagrad");
+  int groups = adam ? 4 : 3;
+  if (nin < 2 + groups || (nin - 2) % groups || !in[0] || !in[1]) return fail(I, "expects R, T and %d groups of tensors", groups);
+  int n = (nin - 2) / groups;
+  for (int i = 2; i < nin; i++)
+    if (!in[i] || in[i]->dtype != DT_F32) return unsupported(I, op, "%s needs f32 tensors", op);
+  double norm = attr_f(np, "norm_coefficient", 0), alpha = attr_f(np, "alpha", adam ? 0.9 : 0);
+  double beta = attr_f(np, "beta", adam ? 0.999 : 0), eps = attr_f(np, "epsilon", adam || adagrad ? 1e-6 : 0);
+  bool nesterov = attr(np, "mode") && attr(np, "mode")->s.len == 8 && !memcmp(attr(np, "mode")->s.data, "nesterov", 8);
+  Value *R = in[0], *T = cast_to(I, in[1], DT_F32);
+  Value *started = T ? mk2(I, OP_GREATER, T, scalar_like(I, T, 0)) : NULL;
+  for (int i = 0; i < n; i++) {
+    Value *X = in[2 + i], *G = in[2 + n + i], *S = in[2 + 2 * n + i];
+#define C(v) scalar_like(I, X, (v))
+    Value *g = mk2(I, OP_ADD, mk2(I, OP_MUL, C(norm), X), G), *x = NULL, *s1 = NULL, *s2 = NULL;
+    if (adagrad) {
+      Value *r = mk2(I, OP_DIV, R, mk2(I, OP_ADD, C(1), mk2(I, OP_MUL, T, C(attr_f(np, "decay_factor", 0)))));
+      s1 = mk2(I, OP_ADD, S, mk2(I, OP_MUL, g, g));
+      x = mk2(I, OP_SUB, X, mk2(I, OP_DIV, mk2(I, OP_MUL, r, g), mk2(I, OP_ADD, mk1(I, OP_SQRT, s1), C(eps))));
+    } else if (!adam) { /* Momentum: beta applies from the second step */
+      Value *w[3] = {started, C(beta), C(1)};
+      Node *wn = started ? mk(I, OP_WHERE, 3, w) : NULL;
+      Value *b = wn && finish(I, wn) ? wn->out[0] : NULL;
+      s1 = mk2(I, OP_ADD, mk2(I, OP_MUL, C(alpha), S), mk2(I, OP_MUL, b, g));
+      x = mk2(I, OP_SUB, X, mk2(I, OP_MUL, R, nesterov ? mk2(I, OP_ADD, g, mk2(I, OP_MUL, C(alpha), s1)) : s1));
+    } else { /* Adam, with bias correction from the first step on */
+      s1 = mk2(I, OP_ADD, mk2(I, OP_MUL, C(alpha), S), mk2(I, OP_MUL, C(1 - alpha), g));
+      s2 = mk2(I, OP_ADD, mk2(I, OP_MUL, C(beta), in[2 + 3 * n + i]), mk2(I, OP_MUL, C(1 - beta), mk2(I, OP_MUL, g, g)));
+      Value *corr = mk2(I, OP_DIV, mk1(I, OP_SQRT, mk2(I, OP_SUB, C(1), mk2(I, OP_POW, C(beta), T))),
+                        mk2(I, OP_SUB, C(1), mk2(I, OP_POW, C(alpha), T)));
+      Value *w[3] = {started, mk2(I, OP_MUL, R, corr), R};
+      Node *wn = started && w[1] ? mk(I, OP_WHERE, 3, w) : NULL;
+      Value *r = wn && finish(I, wn) ? wn->out[0] : NULL;
+      x = mk2(I, OP_SUB, X, mk2(I, OP_MUL, r, mk2(I, OP_DIV, s1, mk2(I, OP_ADD, mk1(I, OP_SQRT, s2), C(eps)))));
+      x = mk2(I, OP_MUL, C(1 - attr_f(np, "norm_coefficient_post", 0)), x);
+    }
+#undef C
+    if (!x || !s1 || (adam && !s2)) return false;
+    out[i] = x, out[n + i] = s1;
+    if (adam) out[2 * n + i] = s2;
+  }
+  return true;
 }
 
 /* ---- convolution and pooling: ONNX is NCHW with OIHW kernels, conv2d and
@@ -1174,7 +1237,9 @@ static bool import_node(Imp *I, NodeP *np) {
   I->node = np;
   const char *dom = np->domain && *np->domain ? np->domain : "ai.onnx";
   if (!np->op_type) return fail(I, "node without an op type");
-  if (strcmp(dom, "ai.onnx") || I->opset < 1) return unsupported_op(I, np, dom, domain_version(I, np->domain));
+  bool training = !strcmp(dom, "ai.onnx.preview.training") &&
+                  (!strcmp(np->op_type, "Adam") || !strcmp(np->op_type, "Adagrad") || !strcmp(np->op_type, "Momentum"));
+  if (!training && (strcmp(dom, "ai.onnx") || I->opset < 1)) return unsupported_op(I, np, dom, domain_version(I, np->domain));
   Value *in[64] = {0}, *out[16] = {0};
   if (np->n_input > 64 || np->n_output > 16) return fail(I, "too many inputs or outputs");
   for (size_t i = 0; i < np->n_attribute; i++)
@@ -1192,6 +1257,7 @@ static bool import_node(Imp *I, NodeP *np) {
   bool ok = false, found = false;
   for (size_t k = 0; k < sizeof handlers / sizeof handlers[0] && !found; k++)
     if (!strcmp(handlers[k].op, np->op_type)) ok = handlers[k].fn(I, np, in, nin, out), found = true;
+  if (training) ok = h_optimizer(I, np, in, nin, out), found = true;
   if (!found) {
     int op = find_ir_op(np->op_type);
     for (int k = 0; not_generic[k]; k++)
