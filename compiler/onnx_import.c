@@ -20,6 +20,7 @@
 #include "onnx.h"
 #include "rnn.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "onnx.pb-c.h"
@@ -980,21 +981,64 @@ static bool h_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out
   return b && (out[0] = mk2(I, OP_ADD, out[0], b)) != NULL;
 }
 
+/* x (NCHW) padded by p (top, left, bottom, right) with v. */
+static Value *pad_nchw(Imp *I, Value *x, const int64_t *p, double v) {
+  if (!p[0] && !p[1] && !p[2] && !p[3]) return x;
+  Node *n = mk(I, OP_PAD, 1, &x);
+  node_set_ints(I->g, n, "pads", (int64_t[]){0, 0, p[0], p[1], 0, 0, p[2], p[3]}, 8);
+  node_set_float(I->g, n, "constant_value", v);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+/* MaxPool with dilations: the max over one strided slice of the input
+ * (padded with -inf) per kernel tap. */
+static Value *dilated_max(Imp *I, Value *x, const Window *w) {
+  Value *xp = pad_nchw(I, x, w->p, -INFINITY), *m = NULL;
+  int64_t o[2];
+  for (int i = 0; i < 2 && xp; i++) o[i] = (xp->shape.d[2 + i] - (w->k[i] - 1) * w->d[i] - 1) / w->s[i] + 1;
+  if (xp && (o[0] < 1 || o[1] < 1)) return fail(I, "the dilated kernel is larger than the input"), NULL;
+  for (int64_t i = 0; xp && i < w->k[0] * w->k[1]; i++) {
+    int64_t st[2] = {i / w->k[1] * w->d[0], i % w->k[1] * w->d[1]};
+    Node *n = mk(I, OP_SLICE, 1, &xp);
+    node_set_ints(I->g, n, "starts", st, 2);
+    node_set_ints(I->g, n, "ends", (int64_t[]){st[0] + (o[0] - 1) * w->s[0] + 1, st[1] + (o[1] - 1) * w->s[1] + 1}, 2);
+    node_set_ints(I->g, n, "axes", (int64_t[]){2, 3}, 2);
+    node_set_ints(I->g, n, "steps", w->s, 2);
+    if (!finish(I, n)) return NULL;
+    m = m ? mk2(I, OP_MAX, m, n->out[0]) : n->out[0];
+  }
+  return m;
+}
+
+/* MaxPool and AveragePool. Integer MaxPool runs in floating point (f64 for
+ * wide integers, so it stays exact); count_include_pad pads with zeros
+ * before pooling. */
 static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool one_d, avg = !strcmp(np->op_type, "AveragePool");
   if (!need_inputs(I, in, nin, 1, 1)) return false;
   if (np->n_output > 1 && *np->output[1]) return unsupported(I, "MaxPool", "MaxPool's indices output is not supported");
-  if (avg && attr_i(np, "count_include_pad", 0)) return unsupported(I, "AveragePool", "count_include_pad=1 is not supported");
-  const Onnx__AttributeProto *ks = attr(np, "kernel_shape"), *dl = attr(np, "dilations");
-  Value *x = as_2d(I, in[0], &one_d);
+  const Onnx__AttributeProto *ks = attr(np, "kernel_shape");
+  DType t = in[0]->dtype, ct = dtype_is_float(t) ? t : dtype_size(t) <= 2 ? DT_F32 : DT_F64;
+  Value *x = as_2d(I, ct == t ? in[0] : cast_to(I, in[0], ct), &one_d);
   if (!x) return false;
   if (!ks || (int)ks->n_ints != (one_d ? 1 : 2)) return fail(I, "kernel_shape must list one size per spatial axis");
-  for (size_t i = 0; dl && i < dl->n_ints; i++)
-    if (dl->ints[i] != 1) return unsupported(I, np->op_type, "pooling with dilations is not supported");
   Window win;
   if (one_d) widen(win.k, ks->ints, 1);
   else memcpy(win.k, ks->ints, sizeof win.k);
   if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
+  bool dilated = win.d[0] != 1 || win.d[1] != 1;
+  if (dilated && (avg || attr_i(np, "ceil_mode", 0)))
+    return unsupported(I, np->op_type, "%s with dilations is only supported for MaxPool without ceil_mode", np->op_type);
+  if (dilated) {
+    Value *y = dilated_max(I, x, &win);
+    if (y && one_d) y = reshape_to(I, y, shape_make(3, (int64_t[]){y->shape.d[0], y->shape.d[1], y->shape.d[3]}));
+    return y && (out[0] = ct == t ? y : cast_to(I, y, t)) != NULL;
+  }
+  if (avg && attr_i(np, "count_include_pad", 0)) {
+    if (attr_i(np, "ceil_mode", 0)) return unsupported(I, "AveragePool", "count_include_pad=1 with ceil_mode=1 is not supported");
+    if (!(x = pad_nchw(I, x, win.p, 0))) return false;
+    memset(win.p, 0, sizeof win.p);
+  }
   for (int i = 0; i < 2 && attr_i(np, "ceil_mode", 0); i++) { /* ceil: pad the end so the last window fits */
     int64_t span = x->shape.d[2 + i] + win.p[i] + win.p[i + 2] - win.k[i];
     int64_t o = (span + win.s[i] - 1) / win.s[i] + 1;
@@ -1006,7 +1050,8 @@ static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   Node *n = mk(I, avg ? OP_AVGPOOL2D : OP_MAXPOOL2D, 1, &xt);
   node_set_ints(I->g, n, "kernel", win.k, 2);
   set_window(I, n, &win, false);
-  return finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
+  if (!finish(I, n) || !from_nhwc(I, n->out[0], one_d, out)) return false;
+  return ct == t || (out[0] = cast_to(I, out[0], t)) != NULL;
 }
 
 /* GlobalAveragePool / GlobalMaxPool: a reduction over the spatial axes. */
