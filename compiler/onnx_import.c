@@ -981,33 +981,95 @@ static bool h_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out
   return b && (out[0] = mk2(I, OP_ADD, out[0], b)) != NULL;
 }
 
-/* x (NCHW) padded by p (top, left, bottom, right) with v. */
-static Value *pad_nchw(Imp *I, Value *x, const int64_t *p, double v) {
-  if (!p[0] && !p[1] && !p[2] && !p[3]) return x;
-  Node *n = mk(I, OP_PAD, 1, &x);
-  node_set_ints(I->g, n, "pads", (int64_t[]){0, 0, p[0], p[1], 0, 0, p[2], p[3]}, 8);
-  node_set_float(I->g, n, "constant_value", v);
+/* v (N, C, spatial...) padded by p (begins, then ends of the spatial axes) with value. */
+static Value *pad_spatial(Imp *I, Value *v, const int64_t *p, double value) {
+  int S = v->shape.rank - 2;
+  int64_t pads[2 * MAX_RANK] = {0}, any = 0;
+  for (int i = 0; i < S; i++) pads[2 + i] = p[i], pads[v->shape.rank + 2 + i] = p[S + i], any |= p[i] | p[S + i];
+  if (!any) return v;
+  Node *n = mk(I, OP_PAD, 1, &v);
+  node_set_ints(I->g, n, "pads", pads, 2 * v->shape.rank);
+  node_set_float(I->g, n, "constant_value", value);
   return finish(I, n) ? n->out[0] : NULL;
 }
 
-/* MaxPool with dilations: the max over one strided slice of the input
- * (padded with -inf) per kernel tap. */
-static Value *dilated_max(Imp *I, Value *x, const Window *w) {
-  Value *xp = pad_nchw(I, x, w->p, -INFINITY), *m = NULL;
-  int64_t o[2];
-  for (int i = 0; i < 2 && xp; i++) o[i] = (xp->shape.d[2 + i] - (w->k[i] - 1) * w->d[i] - 1) / w->s[i] + 1;
-  if (xp && (o[0] < 1 || o[1] < 1)) return fail(I, "the dilated kernel is larger than the input"), NULL;
-  for (int64_t i = 0; xp && i < w->k[0] * w->k[1]; i++) {
-    int64_t st[2] = {i / w->k[1] * w->d[0], i % w->k[1] * w->d[1]};
-    Node *n = mk(I, OP_SLICE, 1, &xp);
-    node_set_ints(I->g, n, "starts", st, 2);
-    node_set_ints(I->g, n, "ends", (int64_t[]){st[0] + (o[0] - 1) * w->s[0] + 1, st[1] + (o[1] - 1) * w->s[1] + 1}, 2);
-    node_set_ints(I->g, n, "axes", (int64_t[]){2, 3}, 2);
-    node_set_ints(I->g, n, "steps", w->s, 2);
-    if (!finish(I, n)) return NULL;
-    m = m ? mk2(I, OP_MAX, m, n->out[0]) : n->out[0];
+/* The general pool (any spatial rank up to 3, dilations, MaxPool's indices):
+ * one strided slice of the padded input per kernel tap, combined by max (the
+ * first largest tap wins the index) or summed and divided by the number of
+ * taps inside the input (or all of them with count_include_pad). Indices
+ * count into the flattened input, row-major (storage_order 1: column-major). */
+static bool pool_taps(Imp *I, NodeP *np, Value *x, bool avg, Value **y, Value **idx) {
+  Shape xs = x->shape;
+  int S = xs.rank - 2;
+  int64_t k[3], st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, p[6] = {0}, o[3], taps = 1;
+  const Onnx__AttributeProto *a = attr(np, "kernel_shape");
+  if (S < 1 || S > 3 || !a || (int)a->n_ints != S) return unsupported(I, np->op_type, "%s needs rank 3..5 and kernel_shape", np->op_type);
+  memcpy(k, a->ints, sizeof(int64_t) * (size_t)S);
+  if ((a = attr(np, "strides")) && (int)a->n_ints == S) memcpy(st, a->ints, sizeof(int64_t) * (size_t)S);
+  if ((a = attr(np, "dilations")) && (int)a->n_ints == S) memcpy(dl, a->ints, sizeof(int64_t) * (size_t)S);
+  if ((a = attr(np, "pads")) && (int)a->n_ints == 2 * S) memcpy(p, a->ints, sizeof(int64_t) * (size_t)(2 * S));
+  if (attr_i(np, "ceil_mode", 0) || (attr(np, "auto_pad") && strncmp((const char *)attr(np, "auto_pad")->s.data, "NOTSET", 6)))
+    return unsupported(I, np->op_type, "%s with ceil_mode or auto_pad on this form (3-D, dilated or with indices)", np->op_type);
+  for (int i = 0; i < S; i++) {
+    if (k[i] < 1 || st[i] < 1 || dl[i] < 1 || p[i] < 0 || p[S + i] < 0 || k[i] > 64) return fail(I, "bad kernel, strides, dilations or pads");
+    o[i] = (xs.d[2 + i] + p[i] + p[S + i] - (k[i] - 1) * dl[i] - 1) / st[i] + 1;
+    if (o[i] < 1) return fail(I, "the kernel is larger than the padded input");
+    taps *= k[i];
   }
-  return m;
+  if (taps > 256) return unsupported(I, np->op_type, "%s with more than 256 kernel taps in this form", np->op_type);
+  Value *srcs[3] = {pad_spatial(I, x, p, avg ? 0 : -INFINITY), NULL, NULL}; /* values, indices or counts */
+  bool padded = false;
+  for (int i = 0; i < 2 * S; i++) padded = padded || p[i];
+  if (idx || (avg && padded && !attr_i(np, "count_include_pad", 0))) {
+    Value *c = value_new(I->g, "taps", VK_CONST, idx ? DT_I64 : x->dtype, xs);
+    Tensor t = {c->dtype, xs, shape_numel_static(xs), NULL};
+    c->data = t.data = arena_alloc(&I->g->arena, (size_t)(t.numel * 8 + 8));
+    int64_t sp = 1, co[MAX_RANK];
+    for (int i = 0; i < S; i++) sp *= xs.d[2 + i];
+    for (int64_t e = 0; e < t.numel; e++) { /* the flat index, or 1 for counting */
+      int64_t q = e, off = 0, mul = 1;
+      for (int i = xs.rank - 1; i >= 0; i--) co[i] = q % xs.d[i], q /= xs.d[i];
+      for (int i = 0; i < S; i++) { /* column-major: the first spatial axis varies fastest */
+        int ax = attr_i(np, "storage_order", 0) ? 2 + i : xs.rank - 1 - i;
+        off += co[ax] * mul, mul *= xs.d[ax];
+      }
+      tensor_set(&t, e, idx ? (double)(e / sp * sp + off) : 1);
+    }
+    srcs[idx ? 1 : 2] = pad_spatial(I, c, p, 0);
+  }
+  Value *acc[3] = {NULL, NULL, NULL};
+  for (int64_t tp = 0; tp < taps; tp++) {
+    int64_t lo[3], hi[3], axes[3], q = tp;
+    for (int i = S - 1; i >= 0; i--) lo[i] = q % k[i] * dl[i], q /= k[i];
+    for (int i = 0; i < S; i++) hi[i] = lo[i] + (o[i] - 1) * st[i] + 1, axes[i] = 2 + i;
+    Value *v[3] = {NULL, NULL, NULL};
+    for (int j = 0; j < 3; j++) {
+      if (!srcs[j]) continue;
+      Node *n = mk(I, OP_SLICE, 1, &srcs[j]);
+      node_set_ints(I->g, n, "starts", lo, S), node_set_ints(I->g, n, "ends", hi, S);
+      node_set_ints(I->g, n, "axes", axes, S), node_set_ints(I->g, n, "steps", st, S);
+      if (!finish(I, n)) return false;
+      v[j] = n->out[0];
+    }
+    if (!tp) {
+      memcpy(acc, v, sizeof acc);
+      continue;
+    }
+    if (avg) {
+      acc[0] = mk2(I, OP_ADD, acc[0], v[0]);
+      if (v[2]) acc[2] = mk2(I, OP_ADD, acc[2], v[2]);
+    } else if (idx) {
+      Value *gt = mk2(I, OP_GREATER, v[0], acc[0]);
+      Value *w0[3] = {gt, v[0], acc[0]}, *w1[3] = {gt, v[1], acc[1]};
+      Node *n0 = gt ? mk(I, OP_WHERE, 3, w0) : NULL, *n1 = gt ? mk(I, OP_WHERE, 3, w1) : NULL;
+      if (!n0 || !finish(I, n0) || !finish(I, n1)) return false;
+      acc[0] = n0->out[0], acc[1] = n1->out[0];
+    } else acc[0] = mk2(I, OP_MAX, acc[0], v[0]);
+    if (!acc[0]) return false;
+  }
+  if (avg) acc[0] = mk2(I, OP_DIV, acc[0], acc[2] ? acc[2] : scalar_like(I, acc[0], (double)taps));
+  if (idx) *idx = acc[1];
+  return (*y = acc[0]) != NULL;
 }
 
 /* MaxPool and AveragePool. Integer MaxPool runs in floating point (f64 for
@@ -1016,27 +1078,24 @@ static Value *dilated_max(Imp *I, Value *x, const Window *w) {
 static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool one_d, avg = !strcmp(np->op_type, "AveragePool");
   if (!need_inputs(I, in, nin, 1, 1)) return false;
-  if (np->n_output > 1 && *np->output[1]) return unsupported(I, "MaxPool", "MaxPool's indices output is not supported");
-  const Onnx__AttributeProto *ks = attr(np, "kernel_shape");
+  const Onnx__AttributeProto *ks = attr(np, "kernel_shape"), *dl = attr(np, "dilations");
   DType t = in[0]->dtype, ct = dtype_is_float(t) ? t : dtype_size(t) <= 2 ? DT_F32 : DT_F64;
-  Value *x = as_2d(I, ct == t ? in[0] : cast_to(I, in[0], ct), &one_d);
-  if (!x) return false;
+  Value *x = ct == t ? in[0] : cast_to(I, in[0], ct);
+  bool general = x && (x->shape.rank == 5 || (np->n_output > 1 && *np->output[1]));
+  for (size_t i = 0; dl && i < dl->n_ints; i++) general = general || dl->ints[i] != 1;
+  if (general) {
+    if (!pool_taps(I, np, x, avg, &out[0], np->n_output > 1 && *np->output[1] ? &out[1] : NULL)) return false;
+    return ct == t || (out[0] = cast_to(I, out[0], t)) != NULL;
+  }
+  if (!(x = x ? as_2d(I, x, &one_d) : NULL)) return false;
   if (!ks || (int)ks->n_ints != (one_d ? 1 : 2)) return fail(I, "kernel_shape must list one size per spatial axis");
   Window win;
   if (one_d) widen(win.k, ks->ints, 1);
   else memcpy(win.k, ks->ints, sizeof win.k);
   if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
-  bool dilated = win.d[0] != 1 || win.d[1] != 1;
-  if (dilated && (avg || attr_i(np, "ceil_mode", 0)))
-    return unsupported(I, np->op_type, "%s with dilations is only supported for MaxPool without ceil_mode", np->op_type);
-  if (dilated) {
-    Value *y = dilated_max(I, x, &win);
-    if (y && one_d) y = reshape_to(I, y, shape_make(3, (int64_t[]){y->shape.d[0], y->shape.d[1], y->shape.d[3]}));
-    return y && (out[0] = ct == t ? y : cast_to(I, y, t)) != NULL;
-  }
   if (avg && attr_i(np, "count_include_pad", 0)) {
     if (attr_i(np, "ceil_mode", 0)) return unsupported(I, "AveragePool", "count_include_pad=1 with ceil_mode=1 is not supported");
-    if (!(x = pad_nchw(I, x, win.p, 0))) return false;
+    if (!(x = pad_spatial(I, x, win.p, 0))) return false;
     memset(win.p, 0, sizeof win.p);
   }
   for (int i = 0; i < 2 && attr_i(np, "ceil_mode", 0); i++) { /* ceil: pad the end so the last window fits */
