@@ -1263,9 +1263,10 @@ static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
     return fail(I, "X, W and R must have rank 3");
   int64_t T = x->shape.d[ta], N = x->shape.d[1 - ta], GH = W->shape.d[1], F = W->shape.d[2];
   int64_t H = GH / rnn_gates(cell);
-  if (attr(np, "clip") || attr_i(np, "input_forget", 0) || !default_activations(np, cell) || (nin > 7 && in[7]) ||
+  if (nin > 4 && in[4] && !has_data(in[4])) return need_const(I, in[4], "sequence_lens");
+  if (attr(np, "clip") || attr_i(np, "input_forget", 0) || !default_activations(np, cell) ||
       !full_sequences(nin > 4 ? in[4] : NULL, T))
-    return unsupported(I, np->op_type, "%s with clip, input_forget, peepholes, other activations or short sequences is not supported",
+    return unsupported(I, np->op_type, "%s with clip, input_forget, other activations or short sequences is not supported",
                        np->op_type);
   const Onnx__AttributeProto *da = attr(np, "direction");
   char dir[32] = "forward";
@@ -1279,7 +1280,7 @@ static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   for (int d = 0; d < D; d++) {
     RnnSpec s = {cell, RNN_ONNX, true, D == 2 ? d == 1 : !strcmp(dir, "reverse"), true,
                  attr_i(np, "linear_before_reset", 0) != 0, ta, NULL, NULL, NULL, NULL, NULL, NULL,
-                 graph_unique_name(I->g, cell == RNN_LSTM ? "lstm" : cell == RNN_GRU ? "gru" : "rnn")};
+                 graph_unique_name(I->g, cell == RNN_LSTM ? "lstm" : cell == RNN_GRU ? "gru" : "rnn"), {NULL, NULL, NULL}};
     s.w = direction(I, W, 0, d, shape_make(2, (int64_t[]){GH, F}));
     s.u = direction(I, R, 0, d, shape_make(2, (int64_t[]){GH, H}));
     if (nin > 3 && in[3]) {
@@ -1291,6 +1292,11 @@ static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
     Shape st = shape_make(2, (int64_t[]){N, H});
     if (nin > 5 && in[5] && !(s.h0 = direction(I, in[5], layout ? 1 : 0, d, st))) return false;
     if (nin > 6 && in[6] && !(s.c0 = direction(I, in[6], layout ? 1 : 0, d, st))) return false;
+    if (nin > 7 && in[7]) { /* peepholes P [D, 3H]: i, o, f */
+      Value *pd = direction(I, in[7], 0, d, shape_make(1, (int64_t[]){3 * H}));
+      for (int k = 0; k < 3; k++)
+        if (!pd || !(s.peep[k] = take(I, pd, 0, k * H, (k + 1) * H, 1))) return false;
+    }
     if (!s.w || !s.u) return false;
     const char *err = rnn_check(I->g, &s, x);
     if (err) return fail(I, "%s", err);
