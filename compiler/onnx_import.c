@@ -822,6 +822,26 @@ static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return out[0] != NULL;
 }
 
+/* HannWindow, HammingWindow, BlackmanWindow: a constant of the given size,
+ * a0 - a1 cos(2 pi n / D) + a2 cos(4 pi n / D), D = size (periodic) or size - 1. */
+static bool h_window(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
+  if (!has_data(in[0])) return need_const(I, in[0], "the size input");
+  Tensor st = {in[0]->dtype, shape_scalar(), 1, in[0]->data};
+  int64_t n = (int64_t)tensor_get(&st, 0);
+  DType t;
+  if (n < 0 || n > FOLD_BYTES / 8 || !dtype_from_onnx((int)attr_i(np, "output_datatype", 1), &t) || !dtype_is_float(t))
+    return fail(I, "bad size or output_datatype");
+  double a0 = 0.5, a1 = 0.5, a2 = 0, D = attr_i(np, "periodic", 1) ? n : n - 1;
+  if (np->op_type[0] == 'H' && np->op_type[2] == 'm') a0 = 25.0 / 46, a1 = 21.0 / 46;
+  if (np->op_type[0] == 'B') a0 = 0.42, a2 = 0.08;
+  Value *v = value_new(I->g, "window", VK_CONST, t, shape_make(1, &n));
+  v->data = arena_alloc(&I->g->arena, (size_t)(n * 8 + 8));
+  Tensor vt = {t, v->shape, n, v->data};
+  for (int64_t i = 0; i < n; i++) tensor_set(&vt, i, a0 - a1 * cos(6.283185307179586 * (double)i / D) + a2 * cos(12.566370614359172 * (double)i / D));
+  return (out[0] = v) != NULL;
+}
+
 /* ---- ai.onnx.preview.training optimizers: one update step, written out in
  * elementwise ops. Inputs R (rate), T (step count), then the tensors X...,
  * G..., and the state (V..., H...); outputs X_new... and the new state. ---- */
@@ -1361,7 +1381,8 @@ static const struct {
   {"NegativeLogLikelihoodLoss", h_nll}, {"SoftmaxCrossEntropyLoss", h_softmax_ce},
   {"Conv", h_conv}, {"ConvTranspose", h_conv_transpose}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
   {"GlobalMaxPool", h_global_pool},
-  {"Constant", h_constant}, {"CastLike", h_cast_like}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
+  {"Constant", h_constant}, {"CastLike", h_cast_like}, {"HannWindow", h_window}, {"HammingWindow", h_window},
+  {"BlackmanWindow", h_window}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
   {"LSTM", h_recurrent}, {"GRU", h_recurrent}, {"RNN", h_recurrent},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
