@@ -366,6 +366,11 @@ static Value *mk2(Imp *I, OpKind op, Value *a, Value *b) {
   return finish(I, n) ? n->out[0] : NULL;
 }
 
+static Value *mk1(Imp *I, OpKind op, Value *a) {
+  Node *n = a ? mk(I, op, 1, &a) : NULL;
+  return n && finish(I, n) ? n->out[0] : NULL;
+}
+
 static Value *reshape_to(Imp *I, Value *x, Shape s) {
   if (shape_eq(x->shape, s)) return x;
   Node *n = mk(I, OP_RESHAPE, 1, &x);
@@ -822,6 +827,40 @@ static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return out[0] != NULL;
 }
 
+/* A per-axis parameter [C] of QuantizeLinear/DequantizeLinear shaped to
+ * broadcast along axis of x. */
+static Value *along_axis(Imp *I, Value *v, Value *x, int axis) {
+  if (!v || v->shape.rank != 1 || x->shape.rank < 2) return v;
+  Shape s = {x->shape.rank, {0}};
+  for (int i = 0; i < s.rank; i++) s.d[i] = i == axis ? v->shape.d[0] : 1;
+  return reshape_to(I, v, s);
+}
+
+/* DequantizeLinear: (x - zero_point) scale. QuantizeLinear: x / scale
+ * rounded half to even, plus zero_point, saturated to its dtype (uint8 by
+ * default). Per-axis scales broadcast along `axis`. */
+static bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  Value *x = in[0], *zp = nin > 2 ? in[2] : NULL;
+  int axis = normalize_axis(attr_i(np, "axis", 1), x->shape.rank > 0 ? x->shape.rank : 1);
+  Value *sc = along_axis(I, in[1], x, axis), *z = along_axis(I, zp, x, axis);
+  DType ft = in[1]->dtype, t = zp ? zp->dtype : DT_U8;
+  if (!sc || (zp && !z) || !dtype_is_float(ft)) return fail(I, "bad scale or zero point");
+  if (np->op_type[0] == 'D') {
+    Value *xf = cast_to(I, x, ft);
+    if (z) xf = mk2(I, OP_SUB, xf, cast_to(I, z, ft));
+    return (out[0] = mk2(I, OP_MUL, xf, sc)) != NULL;
+  }
+  if (t != DT_U8 && t != DT_I8) return unsupported(I, "QuantizeLinear", "QuantizeLinear to %s", dtype_name(t));
+  Value *q = mk1(I, OP_ROUND, mk2(I, OP_DIV, x, sc));
+  if (z) q = mk2(I, OP_ADD, q, cast_to(I, z, x->dtype));
+  Node *c = q ? mk(I, OP_CLIP, 1, &q) : NULL;
+  if (!c) return false;
+  node_set_float(I->g, c, "min", t == DT_U8 ? 0 : -128);
+  node_set_float(I->g, c, "max", t == DT_U8 ? 255 : 127);
+  return finish(I, c) && (out[0] = cast_to(I, c->out[0], t)) != NULL;
+}
+
 /* HannWindow, HammingWindow, BlackmanWindow: a constant of the given size,
  * a0 - a1 cos(2 pi n / D) + a2 cos(4 pi n / D), D = size (periodic) or size - 1. */
 static bool h_window(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
@@ -845,11 +884,6 @@ static bool h_window(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 /* ---- ai.onnx.preview.training optimizers: one update step, written out in
  * elementwise ops. Inputs R (rate), T (step count), then the tensors X...,
  * G..., and the state (V..., H...); outputs X_new... and the new state. ---- */
-
-static Value *mk1(Imp *I, OpKind op, Value *a) {
-  Node *n = a ? mk(I, op, 1, &a) : NULL;
-  return n && finish(I, n) ? n->out[0] : NULL;
-}
 
 static bool h_optimizer(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   const char *op = np->op_type;
@@ -1382,7 +1416,7 @@ static const struct {
   {"Conv", h_conv}, {"ConvTranspose", h_conv_transpose}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
   {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"CastLike", h_cast_like}, {"HannWindow", h_window}, {"HammingWindow", h_window},
-  {"BlackmanWindow", h_window}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
+  {"BlackmanWindow", h_window}, {"QuantizeLinear", h_quantize}, {"DequantizeLinear", h_quantize}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
   {"LSTM", h_recurrent}, {"GRU", h_recurrent}, {"RNN", h_recurrent},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
