@@ -827,6 +827,16 @@ static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return out[0] != NULL;
 }
 
+static Value *clip_to(Imp *I, Value *v, double lo, double hi) {
+  Node *c = v ? mk(I, OP_CLIP, 1, &v) : NULL;
+  if (!c) return NULL;
+  node_set_float(I->g, c, "min", lo);
+  node_set_float(I->g, c, "max", hi);
+  return finish(I, c) ? c->out[0] : NULL;
+}
+
+static Value *reduce_axes(Imp *I, OpKind op, Value *x, const int64_t *axes, int naxes, bool keep);
+
 /* A per-axis parameter [C] of QuantizeLinear/DequantizeLinear shaped to
  * broadcast along axis of x. */
 static Value *along_axis(Imp *I, Value *v, Value *x, int axis) {
@@ -846,7 +856,7 @@ static bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   Value *sc = along_axis(I, in[1], x, axis), *z = along_axis(I, zp, x, axis);
   DType ft = in[1]->dtype, t = zp ? zp->dtype : DT_U8;
   if (!sc || (zp && !z) || !dtype_is_float(ft)) return fail(I, "bad scale or zero point");
-  if (np->op_type[0] == 'D') {
+  if (!strcmp(np->op_type, "DequantizeLinear")) {
     Value *xf = cast_to(I, x, ft);
     if (z) xf = mk2(I, OP_SUB, xf, cast_to(I, z, ft));
     return (out[0] = mk2(I, OP_MUL, xf, sc)) != NULL;
@@ -854,11 +864,27 @@ static bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (t != DT_U8 && t != DT_I8) return unsupported(I, "QuantizeLinear", "QuantizeLinear to %s", dtype_name(t));
   Value *q = mk1(I, OP_ROUND, mk2(I, OP_DIV, x, sc));
   if (z) q = mk2(I, OP_ADD, q, cast_to(I, z, x->dtype));
-  Node *c = q ? mk(I, OP_CLIP, 1, &q) : NULL;
-  if (!c) return false;
-  node_set_float(I->g, c, "min", t == DT_U8 ? 0 : -128);
-  node_set_float(I->g, c, "max", t == DT_U8 ? 255 : 127);
-  return finish(I, c) && (out[0] = cast_to(I, c->out[0], t)) != NULL;
+  q = clip_to(I, q, t == DT_U8 ? 0 : -128, t == DT_U8 ? 255 : 127);
+  return q && (out[0] = cast_to(I, q, t)) != NULL;
+}
+
+/* DynamicQuantizeLinear: scale and zero point to map [min(x, 0), max(x, 0)]
+ * onto uint8, then QuantizeLinear. */
+static bool h_dynamic_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
+  Value *x = in[0];
+  int64_t axes[MAX_RANK];
+  for (int i = 0; i < x->shape.rank; i++) axes[i] = i;
+  int lo = find_ir_op("ReduceMin"), hi = find_ir_op("ReduceMax");
+  if (lo < 0 || hi < 0 || !dtype_is_float(x->dtype)) return unsupported(I, np->op_type, "DynamicQuantizeLinear needs an f32 input");
+  Value *mn = mk2(I, OP_MIN, reduce_axes(I, (OpKind)lo, x, axes, x->shape.rank, false), scalar_like(I, x, 0));
+  Value *mx = mk2(I, OP_MAX, reduce_axes(I, (OpKind)hi, x, axes, x->shape.rank, false), scalar_like(I, x, 0));
+  Value *sc = mk2(I, OP_DIV, mk2(I, OP_SUB, mx, mn), scalar_like(I, x, 255));
+  Value *zp = mk1(I, OP_ROUND, clip_to(I, mk2(I, OP_SUB, scalar_like(I, x, 0), mk2(I, OP_DIV, mn, sc)), 0, 255));
+  Value *q[3] = {x, sc, zp ? cast_to(I, zp, DT_U8) : NULL};
+  if (!q[2] || !h_quantize(I, np, q, 3, out)) return false;
+  out[1] = sc, out[2] = q[2];
+  return true;
 }
 
 /* HannWindow, HammingWindow, BlackmanWindow: a constant of the given size,
@@ -1416,7 +1442,8 @@ static const struct {
   {"Conv", h_conv}, {"ConvTranspose", h_conv_transpose}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
   {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"CastLike", h_cast_like}, {"HannWindow", h_window}, {"HammingWindow", h_window},
-  {"BlackmanWindow", h_window}, {"QuantizeLinear", h_quantize}, {"DequantizeLinear", h_quantize}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
+  {"BlackmanWindow", h_window}, {"QuantizeLinear", h_quantize}, {"DequantizeLinear", h_quantize},
+  {"DynamicQuantizeLinear", h_dynamic_quantize}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
   {"LSTM", h_recurrent}, {"GRU", h_recurrent}, {"RNN", h_recurrent},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
