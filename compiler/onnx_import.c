@@ -1064,6 +1064,71 @@ static bool h_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
 }
 
+static Value *take(Imp *I, Value *t, int axis, int64_t start, int64_t end, int64_t step);
+
+/* x (channels last) with s - 1 zeros after each element of `axis` but the last. */
+static Value *zero_insert(Imp *I, Value *x, int axis, int64_t s) {
+  Shape a = x->shape, b;
+  for (int i = a.rank; i > axis + 1; i--) a.d[i] = a.d[i - 1];
+  a.d[axis + 1] = 1, a.rank++, b = a, b.d[axis + 1] = s - 1;
+  Value *z = value_new(I->g, "zeros", VK_CONST, x->dtype, b), *in[2] = {reshape_to(I, x, a), z};
+  z->data = arena_alloc(&I->g->arena, (size_t)(shape_numel_static(b) * dtype_size(x->dtype)) + 8);
+  memset(z->data, 0, (size_t)(shape_numel_static(b) * dtype_size(x->dtype)));
+  Node *n = in[0] ? mk(I, OP_CONCAT, 2, in) : NULL;
+  if (!n) return NULL;
+  node_set_int(I->g, n, "axis", axis + 1);
+  Shape c = x->shape;
+  c.d[axis] *= s;
+  return finish(I, n) ? take(I, reshape_to(I, n->out[0], c), axis, 0, (x->shape.d[axis] - 1) * s + 1, 1) : NULL;
+}
+
+/* 3-D ConvTranspose (one group): per kernel tap, the channels-last input
+ * (zeros inserted for strides) times that tap's [Ci, Co] matrix, shifted into
+ * place by a pad (negative pads crop) and summed. */
+static bool conv_transpose_taps(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  Value *x = in[0], *w = in[1];
+  int S = 3;
+  int64_t st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, p[6] = {0}, op[3] = {0}, taps = 1;
+  const Onnx__AttributeProto *a;
+  if (w->shape.rank != 5 || w->shape.d[0] != x->shape.d[1] || attr_i(np, "group", 1) != 1 || attr(np, "output_shape") ||
+      (attr(np, "auto_pad") && strncmp((const char *)attr(np, "auto_pad")->s.data, "NOTSET", 6)))
+    return unsupported(I, "ConvTranspose", "3-D ConvTranspose with groups, output_shape or auto_pad");
+  if ((a = attr(np, "strides")) && a->n_ints == 3) memcpy(st, a->ints, sizeof st);
+  if ((a = attr(np, "dilations")) && a->n_ints == 3) memcpy(dl, a->ints, sizeof dl);
+  if ((a = attr(np, "pads")) && a->n_ints == 6) memcpy(p, a->ints, sizeof p);
+  if ((a = attr(np, "output_padding")) && a->n_ints == 3) memcpy(op, a->ints, sizeof op);
+  for (int i = 0; i < S; i++) {
+    if (st[i] < 1 || st[i] > 64 || dl[i] < 1 || p[i] < 0 || p[S + i] < 0) return fail(I, "bad strides, dilations or pads");
+    taps *= w->shape.d[2 + i];
+  }
+  if (taps > 512) return unsupported(I, "ConvTranspose", "3-D ConvTranspose with more than 512 kernel taps");
+  int64_t ci = x->shape.d[1], co = w->shape.d[1];
+  Value *xt = transpose(I, x, (const int64_t[]){0, 2, 3, 4, 1}), *acc = NULL;
+  for (int i = 0; i < S && xt; i++)
+    if (st[i] > 1) xt = zero_insert(I, xt, 1 + i, st[i]);
+  if (!xt) return false;
+  Shape zs = xt->shape;
+  zs.d[4] = co;
+  Value *x2 = reshape_to(I, xt, shape_make(2, (int64_t[]){shape_numel_static(xt->shape) / ci, ci}));
+  for (int64_t t = 0; t < taps && x2; t++) {
+    int64_t o[3], q = t, pads[10] = {0};
+    for (int i = S - 1; i >= 0; i--) o[i] = q % w->shape.d[2 + i], q /= w->shape.d[2 + i];
+    Value *wt = w;
+    for (int i = 0; i < S && wt; i++) wt = take(I, wt, 2 + i, o[i], o[i] + 1, 1);
+    Value *z = wt ? mk2(I, OP_MATMUL, x2, reshape_to(I, wt, shape_make(2, (int64_t[]){ci, co}))) : NULL;
+    if (!z || !(z = reshape_to(I, z, zs))) return false;
+    for (int i = 0; i < S; i++)
+      pads[1 + i] = o[i] * dl[i] - p[i], pads[6 + i] = (w->shape.d[2 + i] - 1 - o[i]) * dl[i] - p[S + i] + op[i];
+    Node *n = mk(I, OP_PAD, 1, &z);
+    node_set_ints(I->g, n, "pads", pads, 10);
+    if (!finish(I, n)) return false;
+    acc = acc ? mk2(I, OP_ADD, acc, n->out[0]) : n->out[0];
+  }
+  Value *y = acc ? transpose(I, acc, (const int64_t[]){0, 4, 1, 2, 3}) : NULL;
+  if (y && nin > 2 && in[2]) y = mk2(I, OP_ADD, y, reshape_to(I, in[2], shape_make(5, (int64_t[]){1, co, 1, 1, 1})));
+  return (out[0] = y) != NULL;
+}
+
 /* ConvTranspose is the input gradient of the convolution that maps its
  * output back to its input: conv2d_grad_input with that convolution's
  * geometry. Output size per axis: (in - 1) s + (k - 1) d + 1 - pads + output_padding. */
@@ -1071,6 +1136,7 @@ static bool h_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out
   bool one_d;
   Value *x, *w;
   Window win;
+  if (nin >= 2 && in[0] && in[1] && in[0]->shape.rank == 5) return conv_transpose_taps(I, np, in, nin, out);
   if (!conv_operands(I, in, nin, &x, &w, &win, &one_d)) return false;
   int64_t g = attr_i(np, "group", 1), op[2] = {0, 0}, size[2];
   const Onnx__AttributeProto *opa = attr(np, "output_padding"), *osa = attr(np, "output_shape");

@@ -20,6 +20,16 @@ class Cnn(torch.nn.Module):
         y = torch.nn.functional.max_pool2d(torch.relu(s.c(x)), 2)
         return torch.softmax(s.l(y.reshape(y.shape[0], -1)), 1)  # Shape -> Gather -> Reshape chain
 
+class Vol(torch.nn.Module):  # 3-D ConvTranspose (strides, pads, dilations) and 3-D pools
+    def __init__(s):
+        super().__init__()
+        s.t = torch.nn.ConvTranspose3d(2, 3, 3, stride=2, padding=1, output_padding=1, dilation=2)
+    def forward(s, x):
+        y = s.t(x)
+        a = torch.nn.functional.max_pool3d(y, 3, stride=2, padding=1, dilation=2)
+        b = torch.nn.functional.avg_pool3d(y, 2, stride=2, padding=1, count_include_pad=False)
+        return torch.cat([a.flatten(), b.flatten()])
+
 def save(out, name, model, x):
     d = os.path.join(out, name)
     os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
@@ -36,3 +46,4 @@ mlp = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.Tanh(), torch.nn.Lin
                           torch.nn.Linear(16, 4), torch.nn.LogSoftmax(1))
 save(out, "torch_mlp", mlp, torch.randn(5, 20))
 save(out, "torch_cnn", Cnn(), torch.randn(2, 3, 8, 8))
+save(out, "torch_vol", Vol(), torch.randn(1, 2, 3, 4, 3))
