@@ -887,6 +887,48 @@ static bool h_dynamic_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **o
   return true;
 }
 
+/* Compress: a Gather of the positions whose condition holds (the condition
+ * must be known at compile time; without an axis x is flattened first). */
+static bool h_compress(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 2)) return false;
+  if (!has_data(in[1])) return need_const(I, in[1], "the condition");
+  Value *x = attr(np, "axis") ? in[0] : reshape_to(I, in[0], shape_make(1, (int64_t[]){shape_numel_static(in[0]->shape)}));
+  int axis = x ? normalize_axis(attr_i(np, "axis", 0), x->shape.rank) : -1;
+  if (axis < 0 || shape_has_batch(x->shape)) return fail(I, "bad axis");
+  Tensor c = {in[1]->dtype, in[1]->shape, shape_numel_static(in[1]->shape), in[1]->data};
+  int64_t n = 0, *idx = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(c.numel + 1));
+  for (int64_t i = 0; i < c.numel && i < x->shape.d[axis]; i++)
+    if (tensor_get(&c, i) != 0) idx[n++] = i;
+  Value *g[2] = {x, int64_const(I, "kept", 1, idx, (int)n)};
+  Node *gn = mk(I, OP_GATHER, 2, g);
+  node_set_int(I->g, gn, "axis", axis);
+  return finish(I, gn) && (out[0] = gn->out[0]) != NULL;
+}
+
+/* ReverseSequence: a GatherElements whose indices reverse the first
+ * sequence_lens[b] steps of each batch entry b (lengths known at compile time). */
+static bool h_reverse_sequence(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 2)) return false;
+  if (!has_data(in[1])) return need_const(I, in[1], "sequence_lens");
+  Shape xs = in[0]->shape;
+  int ba = (int)attr_i(np, "batch_axis", 1), ta = (int)attr_i(np, "time_axis", 0);
+  Tensor l = {in[1]->dtype, in[1]->shape, shape_numel_static(in[1]->shape), in[1]->data};
+  if (xs.rank < 2 || ba < 0 || ta < 0 || ba >= xs.rank || ta >= xs.rank || ba == ta || shape_has_batch(xs) || l.numel != xs.d[ba])
+    return fail(I, "bad batch_axis, time_axis or sequence_lens");
+  Value *ix = value_new(I->g, "reversed", VK_CONST, DT_I64, xs);
+  int64_t n = shape_numel_static(xs), co[MAX_RANK], *d = ix->data = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(n + 1));
+  for (int64_t e = 0; e < n; e++) {
+    int64_t q = e;
+    for (int i = xs.rank - 1; i >= 0; i--) co[i] = q % xs.d[i], q /= xs.d[i];
+    int64_t len = (int64_t)tensor_get(&l, co[ba]), t = co[ta];
+    d[e] = t < len ? len - 1 - t : t;
+  }
+  Value *g[2] = {in[0], ix};
+  Node *gn = mk(I, OP_GATHER_ELEMENTS, 2, g);
+  node_set_int(I->g, gn, "axis", ta);
+  return finish(I, gn) && (out[0] = gn->out[0]) != NULL;
+}
+
 /* HannWindow, HammingWindow, BlackmanWindow: a constant of the given size,
  * a0 - a1 cos(2 pi n / D) + a2 cos(4 pi n / D), D = size (periodic) or size - 1. */
 static bool h_window(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
@@ -1509,7 +1551,7 @@ static const struct {
   {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"CastLike", h_cast_like}, {"HannWindow", h_window}, {"HammingWindow", h_window},
   {"BlackmanWindow", h_window}, {"QuantizeLinear", h_quantize}, {"DequantizeLinear", h_quantize},
-  {"DynamicQuantizeLinear", h_dynamic_quantize}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
+  {"DynamicQuantizeLinear", h_dynamic_quantize}, {"Compress", h_compress}, {"ReverseSequence", h_reverse_sequence}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
   {"LSTM", h_recurrent}, {"GRU", h_recurrent}, {"RNN", h_recurrent},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
