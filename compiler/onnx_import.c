@@ -929,6 +929,42 @@ static bool h_reverse_sequence(Imp *I, NodeP *np, Value **in, int nin, Value **o
   return finish(I, gn) && (out[0] = gn->out[0]) != NULL;
 }
 
+/* MaxUnpool: X scattered to the flat positions I of a zero tensor of the
+ * unpooled shape ((in - 1) stride + kernel - pads per spatial axis), padded
+ * with zeros at the end up to output_shape when that is given. */
+static bool h_max_unpool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  Shape xs = in[0]->shape, ys = xs;
+  int S = xs.rank - 2;
+  const Onnx__AttributeProto *k = attr(np, "kernel_shape"), *st = attr(np, "strides"), *p = attr(np, "pads");
+  if (S < 1 || !k || (int)k->n_ints != S || !shape_eq(in[1]->shape, xs) || shape_has_batch(xs)) return fail(I, "bad kernel_shape or indices");
+  int64_t *os = NULL;
+  int n = 0;
+  if (nin > 2 && in[2] && !const_ints(in[2], &os, &n, &I->g->arena)) return need_const(I, in[2], "output_shape");
+  for (int i = 0; i < S; i++) {
+    int64_t s = st && (int)st->n_ints == S ? st->ints[i] : 1, pd = p && (int)p->n_ints == 2 * S ? p->ints[i] + p->ints[S + i] : 0;
+    ys.d[2 + i] = (xs.d[2 + i] - 1) * s + k->ints[i] - pd;
+  }
+  int64_t grow[2 * MAX_RANK] = {0}; /* a larger output_shape: zeros after the default one, indices unchanged */
+  for (int i = 0; os && i < n && i < ys.rank; i++) grow[ys.rank + i] = os[i] - ys.d[i];
+  for (int i = 0; i < ys.rank; i++)
+    if (grow[ys.rank + i] < 0 || (i < 2 && grow[ys.rank + i])) return fail(I, "output_shape is smaller than the unpooled shape");
+  if ((os && n != ys.rank) || shape_numel_static(ys) > FOLD_BYTES / 8) return fail(I, "bad output_shape");
+  int64_t total = shape_numel_static(ys), cnt = shape_numel_static(xs);
+  Value *z = value_new(I->g, "zeros", VK_CONST, in[0]->dtype, shape_make(1, &total));
+  z->data = arena_alloc(&I->g->arena, (size_t)(total * dtype_size(z->dtype)) + 8);
+  memset(z->data, 0, (size_t)(total * dtype_size(z->dtype)));
+  Shape flat = shape_make(1, &cnt);
+  Value *sc[3] = {z, reshape_to(I, in[1], flat), reshape_to(I, in[0], flat)};
+  Node *sn = sc[1] && sc[2] ? mk(I, OP_SCATTER_ELEMENTS, 3, sc) : NULL;
+  if (!sn) return false;
+  node_set_int(I->g, sn, "axis", 0);
+  Value *y = finish(I, sn) ? reshape_to(I, sn->out[0], ys) : NULL;
+  Node *pn = y && os ? mk(I, OP_PAD, 1, &y) : NULL;
+  if (pn) node_set_ints(I->g, pn, "pads", grow, 2 * ys.rank);
+  return (out[0] = pn ? (finish(I, pn) ? pn->out[0] : NULL) : y) != NULL;
+}
+
 /* HannWindow, HammingWindow, BlackmanWindow: a constant of the given size,
  * a0 - a1 cos(2 pi n / D) + a2 cos(4 pi n / D), D = size (periodic) or size - 1. */
 static bool h_window(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
@@ -1551,7 +1587,8 @@ static const struct {
   {"GlobalMaxPool", h_global_pool},
   {"Constant", h_constant}, {"CastLike", h_cast_like}, {"HannWindow", h_window}, {"HammingWindow", h_window},
   {"BlackmanWindow", h_window}, {"QuantizeLinear", h_quantize}, {"DequantizeLinear", h_quantize},
-  {"DynamicQuantizeLinear", h_dynamic_quantize}, {"Compress", h_compress}, {"ReverseSequence", h_reverse_sequence}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
+  {"DynamicQuantizeLinear", h_dynamic_quantize}, {"Compress", h_compress}, {"ReverseSequence", h_reverse_sequence},
+  {"MaxUnpool", h_max_unpool}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
   {"LSTM", h_recurrent}, {"GRU", h_recurrent}, {"RNN", h_recurrent},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
