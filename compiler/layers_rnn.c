@@ -90,13 +90,16 @@ typedef struct {
 
 static Value *lstm_step(Unroll *R, Value *xw, Value *hu, int t) {
   Graph *g = R->g;
-  Value **z = split_gates(g, add(g, add(g, xw, hu), R->bias), 4);
-  Value *i = build1(g, OP_SIGMOID, z[gate_pos(R->s, 0)]), *f = build1(g, OP_SIGMOID, z[gate_pos(R->s, 1)]);
-  Value *cc = build1(g, OP_TANH, z[gate_pos(R->s, 2)]), *o = build1(g, OP_SIGMOID, z[gate_pos(R->s, 3)]);
+  Value **z = split_gates(g, add(g, add(g, xw, hu), R->bias), 4), *const *p = R->s->peep;
+  Value *zi = z[gate_pos(R->s, 0)], *zf = z[gate_pos(R->s, 1)], *zo = z[gate_pos(R->s, 3)];
+  if (p[0] && R->cs) zi = build2(g, OP_ADD, zi, build2(g, OP_MUL, p[0], R->cs));
+  if (p[2] && R->cs) zf = build2(g, OP_ADD, zf, build2(g, OP_MUL, p[2], R->cs));
+  Value *i = build1(g, OP_SIGMOID, zi), *f = build1(g, OP_SIGMOID, zf), *cc = build1(g, OP_TANH, z[gate_pos(R->s, 2)]);
   Value *c = build2(g, OP_MUL, i, cc);
   if (R->cs) c = build2(g, OP_ADD, build2(g, OP_MUL, f, R->cs), c);
   R->cs = name_step(g, c, R->s->prefix, "c", t);
-  return build2(g, OP_MUL, o, build1(g, OP_TANH, R->cs));
+  if (p[1]) zo = build2(g, OP_ADD, zo, build2(g, OP_MUL, p[1], R->cs));
+  return build2(g, OP_MUL, build1(g, OP_SIGMOID, zo), build1(g, OP_TANH, R->cs));
 }
 
 static Value *zero_state(Graph *g, Value *like_x, int64_t h, int batch_axis) {

@@ -20,6 +20,7 @@
 #include "onnx.h"
 #include "rnn.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "onnx.pb-c.h"
@@ -83,11 +84,21 @@ static bool unsupported(Imp *I, const char *what, const char *fmt, ...) {
   return fail(I, "%s", msg);
 }
 
-/* A value that must be known at compile time is not: if it is a graph
- * input, say which, so a caller may freeze it and try again. */
+/* The graph input (by position) v is computed from, or -1. */
+static int input_of(Imp *I, Value *v, int depth) {
+  for (int k = 0; k < I->ninputs; k++)
+    if (I->inputs[k] == v) return k;
+  for (int i = 0; v->def && depth < 64 && i < v->def->nin; i++) {
+    int k = input_of(I, v->def->in[i], depth + 1);
+    if (k >= 0) return k;
+  }
+  return -1;
+}
+
+/* A value that must be known at compile time is not: if it is computed from
+ * a graph input, say which, so a caller may freeze it and try again. */
 static bool need_const(Imp *I, Value *v, const char *what) {
-  for (int k = 0; k < I->ninputs && I->st; k++)
-    if (I->inputs[k] == v) I->st->need_const = k;
+  if (I->st) I->st->need_const = input_of(I, v, 0);
   return unsupported(I, I->node ? I->node->op_type : "?", "%s must be a constant (nn2c needs it at compile time)", what);
 }
 
@@ -216,7 +227,7 @@ static Value *tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name)
   DType d;
   Shape s;
   const char *tn = name ? name : t->name ? t->name : "const";
-  if (!t->has_data_type || !dtype_from_onnx(t->data_type, &d) || d == DT_F16 || d == DT_BF16) {
+  if (!t->has_data_type || !dtype_from_onnx(t->data_type, &d)) {
     const char *ty = onnx_type_name(t->has_data_type ? t->data_type : 0);
     unsupported(I, ty, "tensor '%s' has dtype %s, which nn2c does not support", tn, ty);
     return NULL;
@@ -245,7 +256,7 @@ static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape 
   if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
     return unsupported(I, "non-tensor input", "input '%s' is not a tensor (sequences and maps are not supported)", vi->name);
   const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
-  if (!tt->has_elem_type || !dtype_from_onnx(tt->elem_type, d) || *d == DT_F16 || *d == DT_BF16) {
+  if (!tt->has_elem_type || !dtype_from_onnx(tt->elem_type, d)) {
     const char *ty = onnx_type_name(tt->has_elem_type ? tt->elem_type : 0);
     return unsupported(I, ty, "input '%s' has dtype %s, which nn2c does not support", vi->name, ty);
   }
@@ -339,7 +350,9 @@ static bool finish(Imp *I, Node *n) {
       if (e < 0 || (e && c > MAX_NUMEL / e)) return fail(I, "output %d has an absurd shape", k);
       c *= e;
     }
-    if (o->dtype == DT_F16 || o->dtype == DT_BF16) return unsupported(I, "float16", "float16 results are not supported");
+    bool storage = n->op == OP_CAST || n->op == OP_CAST_LIKE || n->op == OP_RESHAPE; /* generic() computes in f32 */
+    if ((o->dtype == DT_F16 || o->dtype == DT_BF16) && !storage)
+      return unsupported(I, "float16", "float16 results of %s are not supported", d->name);
   }
   int64_t most = 0; /* folding allocates the results: only for modest sizes */
   for (int k = 0; k < n->nout; k++) most += shape_numel(n->out[k]->shape, 1) * dtype_size(n->out[k]->dtype);
@@ -347,9 +360,15 @@ static bool finish(Imp *I, Node *n) {
 }
 
 static Value *mk2(Imp *I, OpKind op, Value *a, Value *b) {
+  if (!a || !b) return NULL;
   Value *in[2] = {a, b};
   Node *n = mk(I, op, 2, in);
   return finish(I, n) ? n->out[0] : NULL;
+}
+
+static Value *mk1(Imp *I, OpKind op, Value *a) {
+  Node *n = a ? mk(I, op, 1, &a) : NULL;
+  return n && finish(I, n) ? n->out[0] : NULL;
 }
 
 static Value *reshape_to(Imp *I, Value *x, Shape s) {
@@ -484,10 +503,17 @@ static double attr_f(NodeP *np, const char *name, double dflt) {
   return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT ? a->f : dflt;
 }
 
+static Value *cast_to(Imp *I, Value *x, DType t);
+
 static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   const OpDef *d = &op_table[op];
   int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
   while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
+  DType half = DT_F32; /* float16 and bfloat16 are storage only: other ops compute in f32 and round back */
+  for (int k = 0; k < nt && op != OP_CAST && op != OP_CAST_LIKE; k++)
+    if (in[k]->dtype == DT_F16 || in[k]->dtype == DT_BF16) half = in[k]->dtype, in[k] = cast_to(I, in[k], DT_F32);
+  for (int k = 0; k < nt; k++)
+    if (!in[k]) return false;
   Node *n = node_new(I->g, (OpKind)op, nt, in, d->flags & OPF_VAR_OUT ? (int)np->n_output : d->nout);
   for (size_t i = (size_t)nt; i < np->n_input; i++) {
     if (!in[i]) continue;
@@ -504,11 +530,9 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   bool softmax_family = !strcmp(np->op_type, "Softmax") || !strcmp(np->op_type, "LogSoftmax") || !strcmp(np->op_type, "Hardmax");
   if (softmax_family && I->opset < 13) node_set_int(I->g, n, "legacy_2d", 1);
   node_set_int(I->g, n, "opset", I->opset);
-  int64_t to = node_int(n, "to", 1); /* Cast: nn2c computes no float16 or strings */
-  if (!strcmp(np->op_type, "Cast") && (to == 8 || to == 10 || to == 16))
-    return unsupported(I, to == 8 ? "string" : "float16", "Cast to %s is not supported", to == 8 ? "string" : "float16");
+  if (!strcmp(np->op_type, "Cast") && node_int(n, "to", 1) == 8) return unsupported(I, "string", "Cast to string is not supported");
   if (!finish(I, n)) return false;
-  for (int k = 0; k < n->nout; k++) out[k] = n->out[k];
+  for (int k = 0; k < n->nout; k++) out[k] = half != DT_F32 && n->out[k]->dtype == DT_F32 ? cast_to(I, n->out[k], half) : n->out[k];
   return true;
 }
 
@@ -740,10 +764,275 @@ static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return true;
 }
 
+/* CastLike reads only like's dtype: a cast, so like may go unread. */
+static bool h_cast_like(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  (void)np;
+  return need_inputs(I, in, nin, 2, 2) && (out[0] = cast_to(I, in[0], in[1]->dtype)) != NULL;
+}
+
+/* Uniform doubles in [0, 1) as numpy's legacy generator draws them after
+ * np.random.seed(seed): MT19937 (init_genrand), 53 bits from two words. */
+static void mt19937_uniform(uint32_t seed, double *u, int64_t n) {
+  uint32_t mt[624];
+  mt[0] = seed;
+  for (int i = 1; i < 624; i++) mt[i] = 1812433253u * (mt[i - 1] ^ (mt[i - 1] >> 30)) + (uint32_t)i;
+  int pos = 624;
+  for (int64_t e = 0; e < n; e++) {
+    uint32_t w[2];
+    for (int j = 0; j < 2; j++) {
+      if (pos == 624) { /* regenerate the whole state */
+        for (int k = 0; k < 624; k++) {
+          uint32_t y = (mt[k] & 0x80000000u) | (mt[(k + 1) % 624] & 0x7fffffffu);
+          mt[k] = mt[(k + 397) % 624] ^ (y >> 1) ^ (y & 1 ? 0x9908b0dfu : 0);
+        }
+        pos = 0;
+      }
+      uint32_t y = mt[pos++];
+      y ^= y >> 11, y ^= (y << 7) & 0x9d2c5680u, y ^= (y << 15) & 0xefc60000u, y ^= y >> 18;
+      w[j] = y;
+    }
+    u[e] = ((w[0] >> 5) * 67108864.0 + (w[1] >> 6)) / 9007199254740992.0;
+  }
+}
+
+/* Dropout: the identity (and a mask of ones) in inference mode or with ratio
+ * 0. In training mode with a seed attribute the mask is drawn here, as
+ * ONNX's reference does on every call (numpy seeded with the seed, keep
+ * where uniform >= ratio), so the compiled model applies that fixed mask;
+ * without a seed (a fresh mask per call) it is not supported. */
 static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (nin >= 3 && in[2] && (in[2]->kind != VK_CONST || ((uint8_t *)in[2]->data)[0]))
-    return unsupported(I, "Dropout", "Dropout in training mode is not supported in inference");
-  return h_identity(I, np, in, nin > 1 ? 1 : nin, out);
+  if (nin >= 3 && in[2] && !has_data(in[2])) return need_const(I, in[2], "training_mode");
+  double r = 0;
+  if (nin >= 3 && in[2] && ((uint8_t *)in[2]->data)[0]) {
+    r = 0.5;
+    if (nin >= 2 && in[1] && !has_data(in[1])) return need_const(I, in[1], "ratio");
+    Tensor t = {in[1] ? in[1]->dtype : DT_F32, shape_scalar(), 1, in[1] ? in[1]->data : NULL};
+    if (in[1]) r = tensor_get(&t, 0);
+  }
+  if (r == 0) return h_identity(I, np, in, nin > 1 ? 1 : nin, out);
+  if (!attr(np, "seed") || !(r > 0 && r < 1) || !dtype_is_float(in[0]->dtype))
+    return unsupported(I, "Dropout", "Dropout in training mode needs a seed attribute and a ratio in [0, 1)");
+  int64_t n = shape_numel_static(in[0]->shape);
+  if (shape_has_batch(in[0]->shape) || n > FOLD_BYTES / 8) return unsupported(I, "Dropout", "seeded Dropout on a large or batched input");
+  Value *m = value_new(I->g, "mask", VK_CONST, DT_BOOL, in[0]->shape), *k = value_new(I->g, "keep", VK_CONST, in[0]->dtype, in[0]->shape);
+  double *u = xmalloc(sizeof(double) * (size_t)(n + 1));
+  mt19937_uniform((uint32_t)attr_i(np, "seed", 0), u, n);
+  m->data = arena_alloc(&I->g->arena, (size_t)n + 1);
+  k->data = arena_alloc(&I->g->arena, (size_t)(n * dtype_size(k->dtype)) + 8);
+  Tensor kt = {k->dtype, k->shape, n, k->data};
+  for (int64_t e = 0; e < n; e++) ((uint8_t *)m->data)[e] = u[e] >= r, tensor_set(&kt, e, u[e] >= r ? 1 / (1 - r) : 0);
+  free(u);
+  out[0] = mk2(I, OP_MUL, in[0], k);
+  if (np->n_output > 1) out[1] = m;
+  return out[0] != NULL;
+}
+
+static Value *clip_to(Imp *I, Value *v, double lo, double hi) {
+  Node *c = v ? mk(I, OP_CLIP, 1, &v) : NULL;
+  if (!c) return NULL;
+  node_set_float(I->g, c, "min", lo);
+  node_set_float(I->g, c, "max", hi);
+  return finish(I, c) ? c->out[0] : NULL;
+}
+
+static Value *reduce_axes(Imp *I, OpKind op, Value *x, const int64_t *axes, int naxes, bool keep);
+
+/* A per-axis parameter [C] of QuantizeLinear/DequantizeLinear shaped to
+ * broadcast along axis of x. */
+static Value *along_axis(Imp *I, Value *v, Value *x, int axis) {
+  if (!v || v->shape.rank != 1 || x->shape.rank < 2) return v;
+  Shape s = {x->shape.rank, {0}};
+  for (int i = 0; i < s.rank; i++) s.d[i] = i == axis ? v->shape.d[0] : 1;
+  return reshape_to(I, v, s);
+}
+
+/* DequantizeLinear: (x - zero_point) scale. QuantizeLinear: x / scale
+ * rounded half to even, plus zero_point, saturated to its dtype (uint8 by
+ * default). Per-axis scales broadcast along `axis`. */
+static bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  Value *x = in[0], *zp = nin > 2 ? in[2] : NULL;
+  int axis = normalize_axis(attr_i(np, "axis", 1), x->shape.rank > 0 ? x->shape.rank : 1);
+  Value *sc = along_axis(I, in[1], x, axis), *z = along_axis(I, zp, x, axis);
+  DType ft = in[1]->dtype, t = zp ? zp->dtype : DT_U8;
+  if (!sc || (zp && !z) || !dtype_is_float(ft)) return fail(I, "bad scale or zero point");
+  if (!strcmp(np->op_type, "DequantizeLinear")) {
+    Value *xf = cast_to(I, x, ft);
+    if (z) xf = mk2(I, OP_SUB, xf, cast_to(I, z, ft));
+    return (out[0] = mk2(I, OP_MUL, xf, sc)) != NULL;
+  }
+  if (t != DT_U8 && t != DT_I8) return unsupported(I, "QuantizeLinear", "QuantizeLinear to %s", dtype_name(t));
+  Value *q = mk1(I, OP_ROUND, mk2(I, OP_DIV, x, sc));
+  if (z) q = mk2(I, OP_ADD, q, cast_to(I, z, x->dtype));
+  q = clip_to(I, q, t == DT_U8 ? 0 : -128, t == DT_U8 ? 255 : 127);
+  return q && (out[0] = cast_to(I, q, t)) != NULL;
+}
+
+/* DynamicQuantizeLinear: scale and zero point to map [min(x, 0), max(x, 0)]
+ * onto uint8, then QuantizeLinear. */
+static bool h_dynamic_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
+  Value *x = in[0];
+  int64_t axes[MAX_RANK];
+  for (int i = 0; i < x->shape.rank; i++) axes[i] = i;
+  int lo = find_ir_op("ReduceMin"), hi = find_ir_op("ReduceMax");
+  if (lo < 0 || hi < 0 || !dtype_is_float(x->dtype)) return unsupported(I, np->op_type, "DynamicQuantizeLinear needs an f32 input");
+  Value *mn = mk2(I, OP_MIN, reduce_axes(I, (OpKind)lo, x, axes, x->shape.rank, false), scalar_like(I, x, 0));
+  Value *mx = mk2(I, OP_MAX, reduce_axes(I, (OpKind)hi, x, axes, x->shape.rank, false), scalar_like(I, x, 0));
+  Value *sc = mk2(I, OP_DIV, mk2(I, OP_SUB, mx, mn), scalar_like(I, x, 255));
+  Value *zp = mk1(I, OP_ROUND, clip_to(I, mk2(I, OP_SUB, scalar_like(I, x, 0), mk2(I, OP_DIV, mn, sc)), 0, 255));
+  Value *q[3] = {x, sc, zp ? cast_to(I, zp, DT_U8) : NULL};
+  if (!q[2] || !h_quantize(I, np, q, 3, out)) return false;
+  out[1] = sc, out[2] = q[2];
+  return true;
+}
+
+/* Compress: a Gather of the positions whose condition holds (the condition
+ * must be known at compile time; without an axis x is flattened first). */
+static bool h_compress(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 2)) return false;
+  if (!has_data(in[1])) return need_const(I, in[1], "the condition");
+  Value *x = attr(np, "axis") ? in[0] : reshape_to(I, in[0], shape_make(1, (int64_t[]){shape_numel_static(in[0]->shape)}));
+  int axis = x ? normalize_axis(attr_i(np, "axis", 0), x->shape.rank) : -1;
+  if (axis < 0 || shape_has_batch(x->shape)) return fail(I, "bad axis");
+  Tensor c = {in[1]->dtype, in[1]->shape, shape_numel_static(in[1]->shape), in[1]->data};
+  int64_t n = 0, *idx = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(c.numel + 1));
+  for (int64_t i = 0; i < c.numel && i < x->shape.d[axis]; i++)
+    if (tensor_get(&c, i) != 0) idx[n++] = i;
+  Value *g[2] = {x, int64_const(I, "kept", 1, idx, (int)n)};
+  Node *gn = mk(I, OP_GATHER, 2, g);
+  node_set_int(I->g, gn, "axis", axis);
+  return finish(I, gn) && (out[0] = gn->out[0]) != NULL;
+}
+
+/* ReverseSequence: a GatherElements whose indices reverse the first
+ * sequence_lens[b] steps of each batch entry b (lengths known at compile time). */
+static bool h_reverse_sequence(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 2)) return false;
+  if (!has_data(in[1])) return need_const(I, in[1], "sequence_lens");
+  Shape xs = in[0]->shape;
+  int ba = (int)attr_i(np, "batch_axis", 1), ta = (int)attr_i(np, "time_axis", 0);
+  Tensor l = {in[1]->dtype, in[1]->shape, shape_numel_static(in[1]->shape), in[1]->data};
+  if (xs.rank < 2 || ba < 0 || ta < 0 || ba >= xs.rank || ta >= xs.rank || ba == ta || shape_has_batch(xs) || l.numel != xs.d[ba])
+    return fail(I, "bad batch_axis, time_axis or sequence_lens");
+  Value *ix = value_new(I->g, "reversed", VK_CONST, DT_I64, xs);
+  int64_t n = shape_numel_static(xs), co[MAX_RANK], *d = ix->data = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(n + 1));
+  for (int64_t e = 0; e < n; e++) {
+    int64_t q = e;
+    for (int i = xs.rank - 1; i >= 0; i--) co[i] = q % xs.d[i], q /= xs.d[i];
+    int64_t len = (int64_t)tensor_get(&l, co[ba]), t = co[ta];
+    d[e] = t < len ? len - 1 - t : t;
+  }
+  Value *g[2] = {in[0], ix};
+  Node *gn = mk(I, OP_GATHER_ELEMENTS, 2, g);
+  node_set_int(I->g, gn, "axis", ta);
+  return finish(I, gn) && (out[0] = gn->out[0]) != NULL;
+}
+
+/* MaxUnpool: X scattered to the flat positions I of a zero tensor of the
+ * unpooled shape ((in - 1) stride + kernel - pads per spatial axis), padded
+ * with zeros at the end up to output_shape when that is given. */
+static bool h_max_unpool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 2, 3)) return false;
+  Shape xs = in[0]->shape, ys = xs;
+  int S = xs.rank - 2;
+  const Onnx__AttributeProto *k = attr(np, "kernel_shape"), *st = attr(np, "strides"), *p = attr(np, "pads");
+  if (S < 1 || !k || (int)k->n_ints != S || !shape_eq(in[1]->shape, xs) || shape_has_batch(xs)) return fail(I, "bad kernel_shape or indices");
+  int64_t *os = NULL;
+  int n = 0;
+  if (nin > 2 && in[2] && !const_ints(in[2], &os, &n, &I->g->arena)) return need_const(I, in[2], "output_shape");
+  for (int i = 0; i < S; i++) {
+    int64_t s = st && (int)st->n_ints == S ? st->ints[i] : 1, pd = p && (int)p->n_ints == 2 * S ? p->ints[i] + p->ints[S + i] : 0;
+    ys.d[2 + i] = (xs.d[2 + i] - 1) * s + k->ints[i] - pd;
+  }
+  int64_t grow[2 * MAX_RANK] = {0}; /* a larger output_shape: zeros after the default one, indices unchanged */
+  for (int i = 0; os && i < n && i < ys.rank; i++) grow[ys.rank + i] = os[i] - ys.d[i];
+  for (int i = 0; i < ys.rank; i++)
+    if (grow[ys.rank + i] < 0 || (i < 2 && grow[ys.rank + i])) return fail(I, "output_shape is smaller than the unpooled shape");
+  if ((os && n != ys.rank) || shape_numel_static(ys) > FOLD_BYTES / 8) return fail(I, "bad output_shape");
+  int64_t total = shape_numel_static(ys), cnt = shape_numel_static(xs);
+  Value *z = value_new(I->g, "zeros", VK_CONST, in[0]->dtype, shape_make(1, &total));
+  z->data = arena_alloc(&I->g->arena, (size_t)(total * dtype_size(z->dtype)) + 8);
+  memset(z->data, 0, (size_t)(total * dtype_size(z->dtype)));
+  Shape flat = shape_make(1, &cnt);
+  Value *sc[3] = {z, reshape_to(I, in[1], flat), reshape_to(I, in[0], flat)};
+  Node *sn = sc[1] && sc[2] ? mk(I, OP_SCATTER_ELEMENTS, 3, sc) : NULL;
+  if (!sn) return false;
+  node_set_int(I->g, sn, "axis", 0);
+  Value *y = finish(I, sn) ? reshape_to(I, sn->out[0], ys) : NULL;
+  Node *pn = y && os ? mk(I, OP_PAD, 1, &y) : NULL;
+  if (pn) node_set_ints(I->g, pn, "pads", grow, 2 * ys.rank);
+  return (out[0] = pn ? (finish(I, pn) ? pn->out[0] : NULL) : y) != NULL;
+}
+
+/* HannWindow, HammingWindow, BlackmanWindow: a constant of the given size,
+ * a0 - a1 cos(2 pi n / D) + a2 cos(4 pi n / D), D = size (periodic) or size - 1. */
+static bool h_window(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!need_inputs(I, in, nin, 1, 1)) return false;
+  if (!has_data(in[0])) return need_const(I, in[0], "the size input");
+  Tensor st = {in[0]->dtype, shape_scalar(), 1, in[0]->data};
+  int64_t n = (int64_t)tensor_get(&st, 0);
+  DType t;
+  if (n < 0 || n > FOLD_BYTES / 8 || !dtype_from_onnx((int)attr_i(np, "output_datatype", 1), &t) || !dtype_is_float(t))
+    return fail(I, "bad size or output_datatype");
+  double a0 = 0.5, a1 = 0.5, a2 = 0, D = attr_i(np, "periodic", 1) ? n : n - 1;
+  if (np->op_type[0] == 'H' && np->op_type[2] == 'm') a0 = 25.0 / 46, a1 = 21.0 / 46;
+  if (np->op_type[0] == 'B') a0 = 0.42, a2 = 0.08;
+  Value *v = value_new(I->g, "window", VK_CONST, t, shape_make(1, &n));
+  v->data = arena_alloc(&I->g->arena, (size_t)(n * 8 + 8));
+  Tensor vt = {t, v->shape, n, v->data};
+  for (int64_t i = 0; i < n; i++) tensor_set(&vt, i, a0 - a1 * cos(6.283185307179586 * (double)i / D) + a2 * cos(12.566370614359172 * (double)i / D));
+  return (out[0] = v) != NULL;
+}
+
+/* ---- ai.onnx.preview.training optimizers: one update step, written out in
+ * elementwise ops. Inputs R (rate), T (step count), then the tensors X...,
+ * G..., and the state (V..., H...); outputs X_new... and the new state. ---- */
+
+static bool h_optimizer(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  const char *op = np->op_type;
+  bool adam = !strcmp(op, "Adam"), adagrad = !strcmp(op, "Adagrad");
+  int groups = adam ? 4 : 3;
+  if (nin < 2 + groups || (nin - 2) % groups || !in[0] || !in[1]) return fail(I, "expects R, T and %d groups of tensors", groups);
+  int n = (nin - 2) / groups;
+  for (int i = 2; i < nin; i++)
+    if (!in[i] || in[i]->dtype != DT_F32) return unsupported(I, op, "%s needs f32 tensors", op);
+  double norm = attr_f(np, "norm_coefficient", 0), alpha = attr_f(np, "alpha", adam ? 0.9 : 0);
+  double beta = attr_f(np, "beta", adam ? 0.999 : 0), eps = attr_f(np, "epsilon", adam || adagrad ? 1e-6 : 0);
+  bool nesterov = attr(np, "mode") && attr(np, "mode")->s.len == 8 && !memcmp(attr(np, "mode")->s.data, "nesterov", 8);
+  Value *R = in[0], *T = cast_to(I, in[1], DT_F32);
+  Value *started = T ? mk2(I, OP_GREATER, T, scalar_like(I, T, 0)) : NULL;
+  for (int i = 0; i < n; i++) {
+    Value *X = in[2 + i], *G = in[2 + n + i], *S = in[2 + 2 * n + i];
+#define C(v) scalar_like(I, X, (v))
+    Value *g = mk2(I, OP_ADD, mk2(I, OP_MUL, C(norm), X), G), *x = NULL, *s1 = NULL, *s2 = NULL;
+    if (adagrad) {
+      Value *r = mk2(I, OP_DIV, R, mk2(I, OP_ADD, C(1), mk2(I, OP_MUL, T, C(attr_f(np, "decay_factor", 0)))));
+      s1 = mk2(I, OP_ADD, S, mk2(I, OP_MUL, g, g));
+      x = mk2(I, OP_SUB, X, mk2(I, OP_DIV, mk2(I, OP_MUL, r, g), mk2(I, OP_ADD, mk1(I, OP_SQRT, s1), C(eps))));
+    } else if (!adam) { /* Momentum: beta applies from the second step */
+      Value *w[3] = {started, C(beta), C(1)};
+      Node *wn = started ? mk(I, OP_WHERE, 3, w) : NULL;
+      Value *b = wn && finish(I, wn) ? wn->out[0] : NULL;
+      s1 = mk2(I, OP_ADD, mk2(I, OP_MUL, C(alpha), S), mk2(I, OP_MUL, b, g));
+      x = mk2(I, OP_SUB, X, mk2(I, OP_MUL, R, nesterov ? mk2(I, OP_ADD, g, mk2(I, OP_MUL, C(alpha), s1)) : s1));
+    } else { /* Adam, with bias correction from the first step on */
+      s1 = mk2(I, OP_ADD, mk2(I, OP_MUL, C(alpha), S), mk2(I, OP_MUL, C(1 - alpha), g));
+      s2 = mk2(I, OP_ADD, mk2(I, OP_MUL, C(beta), in[2 + 3 * n + i]), mk2(I, OP_MUL, C(1 - beta), mk2(I, OP_MUL, g, g)));
+      Value *corr = mk2(I, OP_DIV, mk1(I, OP_SQRT, mk2(I, OP_SUB, C(1), mk2(I, OP_POW, C(beta), T))),
+                        mk2(I, OP_SUB, C(1), mk2(I, OP_POW, C(alpha), T)));
+      Value *w[3] = {started, mk2(I, OP_MUL, R, corr), R};
+      Node *wn = started && w[1] ? mk(I, OP_WHERE, 3, w) : NULL;
+      Value *r = wn && finish(I, wn) ? wn->out[0] : NULL;
+      x = mk2(I, OP_SUB, X, mk2(I, OP_MUL, r, mk2(I, OP_DIV, s1, mk2(I, OP_ADD, mk1(I, OP_SQRT, s2), C(eps)))));
+      x = mk2(I, OP_MUL, C(1 - attr_f(np, "norm_coefficient_post", 0)), x);
+    }
+#undef C
+    if (!x || !s1 || (adam && !s2)) return false;
+    out[i] = x, out[n + i] = s1;
+    if (adam) out[2 * n + i] = s2;
+  }
+  return true;
 }
 
 /* ---- convolution and pooling: ONNX is NCHW with OIHW kernels, conv2d and
@@ -853,6 +1142,71 @@ static bool h_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
 }
 
+static Value *take(Imp *I, Value *t, int axis, int64_t start, int64_t end, int64_t step);
+
+/* x (channels last) with s - 1 zeros after each element of `axis` but the last. */
+static Value *zero_insert(Imp *I, Value *x, int axis, int64_t s) {
+  Shape a = x->shape, b;
+  for (int i = a.rank; i > axis + 1; i--) a.d[i] = a.d[i - 1];
+  a.d[axis + 1] = 1, a.rank++, b = a, b.d[axis + 1] = s - 1;
+  Value *z = value_new(I->g, "zeros", VK_CONST, x->dtype, b), *in[2] = {reshape_to(I, x, a), z};
+  z->data = arena_alloc(&I->g->arena, (size_t)(shape_numel_static(b) * dtype_size(x->dtype)) + 8);
+  memset(z->data, 0, (size_t)(shape_numel_static(b) * dtype_size(x->dtype)));
+  Node *n = in[0] ? mk(I, OP_CONCAT, 2, in) : NULL;
+  if (!n) return NULL;
+  node_set_int(I->g, n, "axis", axis + 1);
+  Shape c = x->shape;
+  c.d[axis] *= s;
+  return finish(I, n) ? take(I, reshape_to(I, n->out[0], c), axis, 0, (x->shape.d[axis] - 1) * s + 1, 1) : NULL;
+}
+
+/* 3-D ConvTranspose (one group): per kernel tap, the channels-last input
+ * (zeros inserted for strides) times that tap's [Ci, Co] matrix, shifted into
+ * place by a pad (negative pads crop) and summed. */
+static bool conv_transpose_taps(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  Value *x = in[0], *w = in[1];
+  int S = 3;
+  int64_t st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, p[6] = {0}, op[3] = {0}, taps = 1;
+  const Onnx__AttributeProto *a;
+  if (w->shape.rank != 5 || w->shape.d[0] != x->shape.d[1] || attr_i(np, "group", 1) != 1 || attr(np, "output_shape") ||
+      (attr(np, "auto_pad") && strncmp((const char *)attr(np, "auto_pad")->s.data, "NOTSET", 6)))
+    return unsupported(I, "ConvTranspose", "3-D ConvTranspose with groups, output_shape or auto_pad");
+  if ((a = attr(np, "strides")) && a->n_ints == 3) memcpy(st, a->ints, sizeof st);
+  if ((a = attr(np, "dilations")) && a->n_ints == 3) memcpy(dl, a->ints, sizeof dl);
+  if ((a = attr(np, "pads")) && a->n_ints == 6) memcpy(p, a->ints, sizeof p);
+  if ((a = attr(np, "output_padding")) && a->n_ints == 3) memcpy(op, a->ints, sizeof op);
+  for (int i = 0; i < S; i++) {
+    if (st[i] < 1 || st[i] > 64 || dl[i] < 1 || p[i] < 0 || p[S + i] < 0) return fail(I, "bad strides, dilations or pads");
+    taps *= w->shape.d[2 + i];
+  }
+  if (taps > 512) return unsupported(I, "ConvTranspose", "3-D ConvTranspose with more than 512 kernel taps");
+  int64_t ci = x->shape.d[1], co = w->shape.d[1];
+  Value *xt = transpose(I, x, (const int64_t[]){0, 2, 3, 4, 1}), *acc = NULL;
+  for (int i = 0; i < S && xt; i++)
+    if (st[i] > 1) xt = zero_insert(I, xt, 1 + i, st[i]);
+  if (!xt) return false;
+  Shape zs = xt->shape;
+  zs.d[4] = co;
+  Value *x2 = reshape_to(I, xt, shape_make(2, (int64_t[]){shape_numel_static(xt->shape) / ci, ci}));
+  for (int64_t t = 0; t < taps && x2; t++) {
+    int64_t o[3], q = t, pads[10] = {0};
+    for (int i = S - 1; i >= 0; i--) o[i] = q % w->shape.d[2 + i], q /= w->shape.d[2 + i];
+    Value *wt = w;
+    for (int i = 0; i < S && wt; i++) wt = take(I, wt, 2 + i, o[i], o[i] + 1, 1);
+    Value *z = wt ? mk2(I, OP_MATMUL, x2, reshape_to(I, wt, shape_make(2, (int64_t[]){ci, co}))) : NULL;
+    if (!z || !(z = reshape_to(I, z, zs))) return false;
+    for (int i = 0; i < S; i++)
+      pads[1 + i] = o[i] * dl[i] - p[i], pads[6 + i] = (w->shape.d[2 + i] - 1 - o[i]) * dl[i] - p[S + i] + op[i];
+    Node *n = mk(I, OP_PAD, 1, &z);
+    node_set_ints(I->g, n, "pads", pads, 10);
+    if (!finish(I, n)) return false;
+    acc = acc ? mk2(I, OP_ADD, acc, n->out[0]) : n->out[0];
+  }
+  Value *y = acc ? transpose(I, acc, (const int64_t[]){0, 4, 1, 2, 3}) : NULL;
+  if (y && nin > 2 && in[2]) y = mk2(I, OP_ADD, y, reshape_to(I, in[2], shape_make(5, (int64_t[]){1, co, 1, 1, 1})));
+  return (out[0] = y) != NULL;
+}
+
 /* ConvTranspose is the input gradient of the convolution that maps its
  * output back to its input: conv2d_grad_input with that convolution's
  * geometry. Output size per axis: (in - 1) s + (k - 1) d + 1 - pads + output_padding. */
@@ -860,6 +1214,7 @@ static bool h_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out
   bool one_d;
   Value *x, *w;
   Window win;
+  if (nin >= 2 && in[0] && in[1] && in[0]->shape.rank == 5) return conv_transpose_taps(I, np, in, nin, out);
   if (!conv_operands(I, in, nin, &x, &w, &win, &one_d)) return false;
   int64_t g = attr_i(np, "group", 1), op[2] = {0, 0}, size[2];
   const Onnx__AttributeProto *opa = attr(np, "output_padding"), *osa = attr(np, "output_shape");
@@ -894,21 +1249,123 @@ static bool h_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out
   return b && (out[0] = mk2(I, OP_ADD, out[0], b)) != NULL;
 }
 
+/* v (N, C, spatial...) padded by p (begins, then ends of the spatial axes) with value. */
+static Value *pad_spatial(Imp *I, Value *v, const int64_t *p, double value) {
+  int S = v->shape.rank - 2;
+  int64_t pads[2 * MAX_RANK] = {0}, any = 0;
+  for (int i = 0; i < S; i++) pads[2 + i] = p[i], pads[v->shape.rank + 2 + i] = p[S + i], any |= p[i] | p[S + i];
+  if (!any) return v;
+  Node *n = mk(I, OP_PAD, 1, &v);
+  node_set_ints(I->g, n, "pads", pads, 2 * v->shape.rank);
+  node_set_float(I->g, n, "constant_value", value);
+  return finish(I, n) ? n->out[0] : NULL;
+}
+
+/* The general pool (any spatial rank up to 3, dilations, MaxPool's indices):
+ * one strided slice of the padded input per kernel tap, combined by max (the
+ * first largest tap wins the index) or summed and divided by the number of
+ * taps inside the input (or all of them with count_include_pad). Indices
+ * count into the flattened input, row-major (storage_order 1: column-major). */
+static bool pool_taps(Imp *I, NodeP *np, Value *x, bool avg, Value **y, Value **idx) {
+  Shape xs = x->shape;
+  int S = xs.rank - 2;
+  int64_t k[3], st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, p[6] = {0}, o[3], taps = 1;
+  const Onnx__AttributeProto *a = attr(np, "kernel_shape");
+  if (S < 1 || S > 3 || !a || (int)a->n_ints != S) return unsupported(I, np->op_type, "%s needs rank 3..5 and kernel_shape", np->op_type);
+  memcpy(k, a->ints, sizeof(int64_t) * (size_t)S);
+  if ((a = attr(np, "strides")) && (int)a->n_ints == S) memcpy(st, a->ints, sizeof(int64_t) * (size_t)S);
+  if ((a = attr(np, "dilations")) && (int)a->n_ints == S) memcpy(dl, a->ints, sizeof(int64_t) * (size_t)S);
+  if ((a = attr(np, "pads")) && (int)a->n_ints == 2 * S) memcpy(p, a->ints, sizeof(int64_t) * (size_t)(2 * S));
+  if (attr_i(np, "ceil_mode", 0) || (attr(np, "auto_pad") && strncmp((const char *)attr(np, "auto_pad")->s.data, "NOTSET", 6)))
+    return unsupported(I, np->op_type, "%s with ceil_mode or auto_pad on this form (3-D, dilated or with indices)", np->op_type);
+  for (int i = 0; i < S; i++) {
+    if (k[i] < 1 || st[i] < 1 || dl[i] < 1 || p[i] < 0 || p[S + i] < 0 || k[i] > 64) return fail(I, "bad kernel, strides, dilations or pads");
+    o[i] = (xs.d[2 + i] + p[i] + p[S + i] - (k[i] - 1) * dl[i] - 1) / st[i] + 1;
+    if (o[i] < 1) return fail(I, "the kernel is larger than the padded input");
+    taps *= k[i];
+  }
+  if (taps > 256) return unsupported(I, np->op_type, "%s with more than 256 kernel taps in this form", np->op_type);
+  Value *srcs[3] = {pad_spatial(I, x, p, avg ? 0 : -INFINITY), NULL, NULL}; /* values, indices or counts */
+  bool padded = false;
+  for (int i = 0; i < 2 * S; i++) padded = padded || p[i];
+  if (idx || (avg && padded && !attr_i(np, "count_include_pad", 0))) {
+    Value *c = value_new(I->g, "taps", VK_CONST, idx ? DT_I64 : x->dtype, xs);
+    Tensor t = {c->dtype, xs, shape_numel_static(xs), NULL};
+    c->data = t.data = arena_alloc(&I->g->arena, (size_t)(t.numel * 8 + 8));
+    int64_t sp = 1, co[MAX_RANK];
+    for (int i = 0; i < S; i++) sp *= xs.d[2 + i];
+    for (int64_t e = 0; e < t.numel; e++) { /* the flat index, or 1 for counting */
+      int64_t q = e, off = 0, mul = 1;
+      for (int i = xs.rank - 1; i >= 0; i--) co[i] = q % xs.d[i], q /= xs.d[i];
+      for (int i = 0; i < S; i++) { /* column-major: the first spatial axis varies fastest */
+        int ax = attr_i(np, "storage_order", 0) ? 2 + i : xs.rank - 1 - i;
+        off += co[ax] * mul, mul *= xs.d[ax];
+      }
+      tensor_set(&t, e, idx ? (double)(e / sp * sp + off) : 1);
+    }
+    srcs[idx ? 1 : 2] = pad_spatial(I, c, p, 0);
+  }
+  Value *acc[3] = {NULL, NULL, NULL};
+  for (int64_t tp = 0; tp < taps; tp++) {
+    int64_t lo[3], hi[3], axes[3], q = tp;
+    for (int i = S - 1; i >= 0; i--) lo[i] = q % k[i] * dl[i], q /= k[i];
+    for (int i = 0; i < S; i++) hi[i] = lo[i] + (o[i] - 1) * st[i] + 1, axes[i] = 2 + i;
+    Value *v[3] = {NULL, NULL, NULL};
+    for (int j = 0; j < 3; j++) {
+      if (!srcs[j]) continue;
+      Node *n = mk(I, OP_SLICE, 1, &srcs[j]);
+      node_set_ints(I->g, n, "starts", lo, S), node_set_ints(I->g, n, "ends", hi, S);
+      node_set_ints(I->g, n, "axes", axes, S), node_set_ints(I->g, n, "steps", st, S);
+      if (!finish(I, n)) return false;
+      v[j] = n->out[0];
+    }
+    if (!tp) {
+      memcpy(acc, v, sizeof acc);
+      continue;
+    }
+    if (avg) {
+      acc[0] = mk2(I, OP_ADD, acc[0], v[0]);
+      if (v[2]) acc[2] = mk2(I, OP_ADD, acc[2], v[2]);
+    } else if (idx) {
+      Value *gt = mk2(I, OP_GREATER, v[0], acc[0]);
+      Value *w0[3] = {gt, v[0], acc[0]}, *w1[3] = {gt, v[1], acc[1]};
+      Node *n0 = gt ? mk(I, OP_WHERE, 3, w0) : NULL, *n1 = gt ? mk(I, OP_WHERE, 3, w1) : NULL;
+      if (!n0 || !finish(I, n0) || !finish(I, n1)) return false;
+      acc[0] = n0->out[0], acc[1] = n1->out[0];
+    } else acc[0] = mk2(I, OP_MAX, acc[0], v[0]);
+    if (!acc[0]) return false;
+  }
+  if (avg) acc[0] = mk2(I, OP_DIV, acc[0], acc[2] ? acc[2] : scalar_like(I, acc[0], (double)taps));
+  if (idx) *idx = acc[1];
+  return (*y = acc[0]) != NULL;
+}
+
+/* MaxPool and AveragePool. Integer MaxPool runs in floating point (f64 for
+ * wide integers, so it stays exact); count_include_pad pads with zeros
+ * before pooling. */
 static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool one_d, avg = !strcmp(np->op_type, "AveragePool");
   if (!need_inputs(I, in, nin, 1, 1)) return false;
-  if (np->n_output > 1 && *np->output[1]) return unsupported(I, "MaxPool", "MaxPool's indices output is not supported");
-  if (avg && attr_i(np, "count_include_pad", 0)) return unsupported(I, "AveragePool", "count_include_pad=1 is not supported");
   const Onnx__AttributeProto *ks = attr(np, "kernel_shape"), *dl = attr(np, "dilations");
-  Value *x = as_2d(I, in[0], &one_d);
-  if (!x) return false;
+  DType t = in[0]->dtype, ct = dtype_is_float(t) ? t : dtype_size(t) <= 2 ? DT_F32 : DT_F64;
+  Value *x = ct == t ? in[0] : cast_to(I, in[0], ct);
+  bool general = x && (x->shape.rank == 5 || (np->n_output > 1 && *np->output[1]));
+  for (size_t i = 0; dl && i < dl->n_ints; i++) general = general || dl->ints[i] != 1;
+  if (general) {
+    if (!pool_taps(I, np, x, avg, &out[0], np->n_output > 1 && *np->output[1] ? &out[1] : NULL)) return false;
+    return ct == t || (out[0] = cast_to(I, out[0], t)) != NULL;
+  }
+  if (!(x = x ? as_2d(I, x, &one_d) : NULL)) return false;
   if (!ks || (int)ks->n_ints != (one_d ? 1 : 2)) return fail(I, "kernel_shape must list one size per spatial axis");
-  for (size_t i = 0; dl && i < dl->n_ints; i++)
-    if (dl->ints[i] != 1) return unsupported(I, np->op_type, "pooling with dilations is not supported");
   Window win;
   if (one_d) widen(win.k, ks->ints, 1);
   else memcpy(win.k, ks->ints, sizeof win.k);
   if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
+  if (avg && attr_i(np, "count_include_pad", 0)) {
+    if (attr_i(np, "ceil_mode", 0)) return unsupported(I, "AveragePool", "count_include_pad=1 with ceil_mode=1 is not supported");
+    if (!(x = pad_spatial(I, x, win.p, 0))) return false;
+    memset(win.p, 0, sizeof win.p);
+  }
   for (int i = 0; i < 2 && attr_i(np, "ceil_mode", 0); i++) { /* ceil: pad the end so the last window fits */
     int64_t span = x->shape.d[2 + i] + win.p[i] + win.p[i + 2] - win.k[i];
     int64_t o = (span + win.s[i] - 1) / win.s[i] + 1;
@@ -920,7 +1377,8 @@ static bool h_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   Node *n = mk(I, avg ? OP_AVGPOOL2D : OP_MAXPOOL2D, 1, &xt);
   node_set_ints(I->g, n, "kernel", win.k, 2);
   set_window(I, n, &win, false);
-  return finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
+  if (!finish(I, n) || !from_nhwc(I, n->out[0], one_d, out)) return false;
+  return ct == t || (out[0] = cast_to(I, out[0], t)) != NULL;
 }
 
 /* GlobalAveragePool / GlobalMaxPool: a reduction over the spatial axes. */
@@ -1073,9 +1531,10 @@ static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
     return fail(I, "X, W and R must have rank 3");
   int64_t T = x->shape.d[ta], N = x->shape.d[1 - ta], GH = W->shape.d[1], F = W->shape.d[2];
   int64_t H = GH / rnn_gates(cell);
-  if (attr(np, "clip") || attr_i(np, "input_forget", 0) || !default_activations(np, cell) || (nin > 7 && in[7]) ||
+  if (nin > 4 && in[4] && !has_data(in[4])) return need_const(I, in[4], "sequence_lens");
+  if (attr(np, "clip") || attr_i(np, "input_forget", 0) || !default_activations(np, cell) ||
       !full_sequences(nin > 4 ? in[4] : NULL, T))
-    return unsupported(I, np->op_type, "%s with clip, input_forget, peepholes, other activations or short sequences is not supported",
+    return unsupported(I, np->op_type, "%s with clip, input_forget, other activations or short sequences is not supported",
                        np->op_type);
   const Onnx__AttributeProto *da = attr(np, "direction");
   char dir[32] = "forward";
@@ -1089,7 +1548,7 @@ static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   for (int d = 0; d < D; d++) {
     RnnSpec s = {cell, RNN_ONNX, true, D == 2 ? d == 1 : !strcmp(dir, "reverse"), true,
                  attr_i(np, "linear_before_reset", 0) != 0, ta, NULL, NULL, NULL, NULL, NULL, NULL,
-                 graph_unique_name(I->g, cell == RNN_LSTM ? "lstm" : cell == RNN_GRU ? "gru" : "rnn")};
+                 graph_unique_name(I->g, cell == RNN_LSTM ? "lstm" : cell == RNN_GRU ? "gru" : "rnn"), {NULL, NULL, NULL}};
     s.w = direction(I, W, 0, d, shape_make(2, (int64_t[]){GH, F}));
     s.u = direction(I, R, 0, d, shape_make(2, (int64_t[]){GH, H}));
     if (nin > 3 && in[3]) {
@@ -1101,6 +1560,11 @@ static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
     Shape st = shape_make(2, (int64_t[]){N, H});
     if (nin > 5 && in[5] && !(s.h0 = direction(I, in[5], layout ? 1 : 0, d, st))) return false;
     if (nin > 6 && in[6] && !(s.c0 = direction(I, in[6], layout ? 1 : 0, d, st))) return false;
+    if (nin > 7 && in[7]) { /* peepholes P [D, 3H]: i, o, f */
+      Value *pd = direction(I, in[7], 0, d, shape_make(1, (int64_t[]){3 * H}));
+      for (int k = 0; k < 3; k++)
+        if (!pd || !(s.peep[k] = take(I, pd, 0, k * H, (k + 1) * H, 1))) return false;
+    }
     if (!s.w || !s.u) return false;
     const char *err = rnn_check(I->g, &s, x);
     if (err) return fail(I, "%s", err);
@@ -1121,7 +1585,10 @@ static const struct {
   {"NegativeLogLikelihoodLoss", h_nll}, {"SoftmaxCrossEntropyLoss", h_softmax_ce},
   {"Conv", h_conv}, {"ConvTranspose", h_conv_transpose}, {"MaxPool", h_pool}, {"AveragePool", h_pool}, {"GlobalAveragePool", h_global_pool},
   {"GlobalMaxPool", h_global_pool},
-  {"Constant", h_constant}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
+  {"Constant", h_constant}, {"CastLike", h_cast_like}, {"HannWindow", h_window}, {"HammingWindow", h_window},
+  {"BlackmanWindow", h_window}, {"QuantizeLinear", h_quantize}, {"DequantizeLinear", h_quantize},
+  {"DynamicQuantizeLinear", h_dynamic_quantize}, {"Compress", h_compress}, {"ReverseSequence", h_reverse_sequence},
+  {"MaxUnpool", h_max_unpool}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
   {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
   {"LSTM", h_recurrent}, {"GRU", h_recurrent}, {"RNN", h_recurrent},
   {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
@@ -1151,7 +1618,9 @@ static bool import_node(Imp *I, NodeP *np) {
   I->node = np;
   const char *dom = np->domain && *np->domain ? np->domain : "ai.onnx";
   if (!np->op_type) return fail(I, "node without an op type");
-  if (strcmp(dom, "ai.onnx") || I->opset < 1) return unsupported_op(I, np, dom, domain_version(I, np->domain));
+  bool training = !strcmp(dom, "ai.onnx.preview.training") &&
+                  (!strcmp(np->op_type, "Adam") || !strcmp(np->op_type, "Adagrad") || !strcmp(np->op_type, "Momentum"));
+  if (!training && (strcmp(dom, "ai.onnx") || I->opset < 1)) return unsupported_op(I, np, dom, domain_version(I, np->domain));
   Value *in[64] = {0}, *out[16] = {0};
   if (np->n_input > 64 || np->n_output > 16) return fail(I, "too many inputs or outputs");
   for (size_t i = 0; i < np->n_attribute; i++)
@@ -1169,6 +1638,7 @@ static bool import_node(Imp *I, NodeP *np) {
   bool ok = false, found = false;
   for (size_t k = 0; k < sizeof handlers / sizeof handlers[0] && !found; k++)
     if (!strcmp(handlers[k].op, np->op_type)) ok = handlers[k].fn(I, np, in, nin, out), found = true;
+  if (training) ok = h_optimizer(I, np, in, nin, out), found = true;
   if (!found) {
     int op = find_ir_op(np->op_type);
     for (int k = 0; not_generic[k]; k++)

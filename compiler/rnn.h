@@ -34,6 +34,7 @@ typedef struct {
   Value *b, *rb;          /* input and recurrent biases [G*H], each may be NULL */
   Value *h0, *c0;         /* initial state [N,H], may be NULL (zeros); c0 LSTM only */
   const char *prefix;     /* names of the values made ("lstm1" -> lstm1_h3) */
+  Value *peep[3];         /* LSTM peepholes [H] for i, o, f (ONNX P), or NULL: i and f read c_{t-1}, o reads c_t */
 } RnnSpec;
 
 /* Unrolls the layer over x; returns the output and, if asked, the last h and c

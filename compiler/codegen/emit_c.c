@@ -165,7 +165,8 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
 /* One element, exactly: floats round-trip, integers keep all 64 bits. */
 static void emit_const_elem(Buf *c, const Tensor *t, int64_t j) {
   double v = tensor_get(t, j);
-  if (dtype_is_float(t->dtype) && !isfinite(v)) buf_puts(c, v != v ? "NAN" : v > 0 ? "INFINITY" : "-INFINITY");
+  if (t->dtype == DT_F16 || t->dtype == DT_BF16) buf_printf(c, "%u", (unsigned)((const uint16_t *)t->data)[j]); /* the bits */
+  else if (dtype_is_float(t->dtype) && !isfinite(v)) buf_puts(c, v != v ? "NAN" : v > 0 ? "INFINITY" : "-INFINITY");
   else if (dtype_is_float(t->dtype)) {
     char tmp[64];
     snprintf(tmp, sizeof tmp, t->dtype == DT_F32 ? "%.9g" : "%.17g", v);

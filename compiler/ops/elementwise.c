@@ -36,7 +36,7 @@ const char *ew_infer(Graph *g, Node *n, TypeRule r) {
     if (n->in[i]->dtype != t)
       return arena_printf(&g->arena, "input %d is %s but input %d is %s", i, dtype_name(n->in[i]->dtype), first,
                           dtype_name(t));
-  for (int i = 0; i < n->nin; i++)
+  for (int i = 0; i < n->nin && r != TY_CAST; i++) /* storage formats: only casts read them */
     if (n->in[i]->dtype == DT_F16 || n->in[i]->dtype == DT_BF16)
       return arena_printf(&g->arena, "%s does not support %s", op_name(n->op), dtype_name(n->in[i]->dtype));
   bool fl = dtype_is_float(t), num = t != DT_BOOL;
@@ -51,7 +51,6 @@ const char *ew_infer(Graph *g, Node *n, TypeRule r) {
   case TY_WHERE: need = n->in[0]->dtype == DT_BOOL ? NULL : "a bool condition"; break;
   case TY_CAST:
     if (!cast_target(n, &out)) return "cast needs to=<ONNX dtype code> or to=\"<dtype name>\"";
-    if (out == DT_F16 || out == DT_BF16) return arena_printf(&g->arena, "cast to %s is not supported", dtype_name(out));
     break;
   }
   if (need) return arena_printf(&g->arena, "%s needs %s input, got %s", op_name(n->op), need, dtype_name(t));
@@ -215,6 +214,7 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
   int64_t big = 1; /* elements, counting the batch as 32: threads pay off from 64K */
   for (int a = 0; a < n->out[0]->shape.rank; a++) big *= n->out[0]->shape.d[a] == DIM_BATCH ? 32 : n->out[0]->shape.d[a];
   if (big >= 65536) emit_line(e, "NN2C_PARALLEL_FOR");
+  for (int c = 0; c < t.nchain; c++) cast_half_helpers(e, t.chain[c]);
   for (int a = 0; a < ln.n; a++) emit_open(e, "for (size_t i%d = 0; i%d < (size_t)%s; i%d++)", a, a, ln.size[a], a);
   const char *leafx[EW_MAX_LEAVES];
   for (int k = 0; k < t.nleaf; k++) leafx[k] = leaf_arg(e, t.leaf[k], &ln, k);
@@ -442,3 +442,28 @@ EW_HOOKS(max, TY_NUM, f_max, x_max, extreme_g)
 EW_HOOKS(min, TY_NUM, f_min, x_min, extreme_g)
 EW_HOOKS(sum, TY_NUM, f_sum, x_sum, sum_g)
 EW_HOOKS(mean, TY_FLOAT, f_mean, x_mean, mean_g)
+
+/* ---- bit_shift(x, y; direction="LEFT"|"RIGHT"): unsigned integers of one
+ * dtype; a shift by 64 or more gives 0, a left shift drops the bits above
+ * the dtype's width. Not differentiable. ---- */
+
+static bool shift_left(const Node *n) { return !strcmp(node_string(n, "direction", "LEFT"), "LEFT"); }
+static double f_bit_shift(const Node *n, const double *x) {
+  uint64_t a = (uint64_t)x[0], s = (uint64_t)x[1];
+  return s >= 64 ? 0 : (double)(shift_left(n) ? a << s : a >> s); /* tensor_set wraps to the width */
+}
+static void x_bit_shift(Buf *b, Node *n, const char **a) {
+  const char *t = emit_ctype(n->out[0]->dtype);
+  buf_printf(b, "((%s) < 64 ? (%s)((uint64_t)(%s) %s (%s)) : (%s)0)", a[1], t, a[0], shift_left(n) ? "<<" : ">>", a[1], t);
+}
+const char *bit_shift_infer(Graph *g, Node *n) {
+  const char *err = ew_infer(g, n, TY_NUM), *d = node_string(n, "direction", "LEFT");
+  if (err) return err;
+  if (!dtype_is_unsigned(n->out[0]->dtype) || n->out[0]->dtype == DT_BOOL)
+    return arena_printf(&g->arena, "bit_shift needs unsigned integers, got %s", dtype_name(n->out[0]->dtype));
+  return strcmp(d, "LEFT") && strcmp(d, "RIGHT") ? "bit_shift direction must be LEFT or RIGHT" : NULL;
+}
+void bit_shift_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; ew_eval(n, in, out, f_bit_shift); }
+void bit_shift_grad(Graph *g, Node *n, Value **dy, Value **dx) { ew_no_grad(g, n, dy, dx); }
+void bit_shift_emit(Emit *e, Node *n) { emit_elementwise(e, n, x_bit_shift); }
+void bit_shift_expr(Buf *b, Node *n, const char **args) { x_bit_shift(b, n, args); }

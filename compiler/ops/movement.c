@@ -7,6 +7,8 @@
  * source directly from the op's definition. */
 #include "op.h"
 
+#include <math.h>
+
 #include <string.h>
 
 /* Coordinates of flat index i in shape s (concrete). */
@@ -462,6 +464,7 @@ static void pad_emit_loop(Emit *e, Node *n, Value *x, Value *y, bool grad) {
     emit_line(e, "p += c * (%lld + (ptrdiff_t)B * %lld);", (long long)s.c, (long long)s.cb);
   }
   if (grad) emit_line(e, "if (keep) %s[p] += %s[q];", X, Y);
+  else if (isinf(p.value)) emit_line(e, "%s[q] = keep ? %s[p] : (%s)%sINFINITY;", Y, X, emit_ctype(y->dtype), p.value < 0 ? "-" : "");
   else emit_line(e, "%s[q] = keep ? %s[p] : (%s)%.17g;", Y, X, emit_ctype(y->dtype), p.value);
   emit_close(e);
 }

@@ -11,13 +11,15 @@ static Tensor const_tensor(Value *v) {
   return t;
 }
 
-static bool foldable(Node *n) {
+/* sources: also nodes without inputs (ConstantOfShape, Range with constant
+ * parameters), which the importer folds but the pass leaves alone. */
+static bool foldable(Node *n, bool sources) {
   if (op_table[n->op].flags & OPF_RANDOM) return false;
   for (int k = 0; k < n->nin; k++)
     if (n->in[k]->kind != VK_CONST || shape_has_batch(n->in[k]->shape)) return false;
   for (int k = 0; k < n->nout; k++)
     if (shape_has_batch(n->out[k]->shape) || n->out[k]->dtype == DT_F16 || n->out[k]->dtype == DT_BF16) return false;
-  return n->nin > 0 && n->nin <= 8 && n->nout <= 8; /* fold's arrays */
+  return (n->nin > 0 || sources) && n->nin <= 8 && n->nout <= 8; /* fold's arrays */
 }
 
 /* False (and a message) when the kernel rejects the constant data. */
@@ -47,14 +49,14 @@ static bool fold(Graph *g, Node *n) {
 /* Folds n when all its inputs are constant. False only when the kernel
  * rejects the constant data (the message is printed). */
 bool constfold_node(Graph *g, Node *n) {
-  if (n->dead || !foldable(n)) return true;
+  if (n->dead || !foldable(n, true)) return true;
   return fold(g, n);
 }
 
 bool pass_constfold(Graph *g, PassCtx *cx) {
   (void)cx;
   bool ok = true;
-  for (int i = 0; i < g->nnodes && ok; i++) ok = constfold_node(g, g->nodes[i]);
+  for (int i = 0; i < g->nnodes && ok; i++) ok = g->nodes[i]->dead || !foldable(g->nodes[i], false) || fold(g, g->nodes[i]);
   graph_compact(g);
   return ok;
 }

@@ -1,6 +1,9 @@
 #!/bin/sh
-# Small PyTorch-exported models (an MLP and a CNN with the Shape -> Gather ->
-# Reshape chain torch emits) through nn2c test-onnx against PyTorch's outputs.
+# Small PyTorch-exported models (an MLP, a CNN with the Shape -> Gather ->
+# Reshape chain torch emits, and a 3-D ConvTranspose with strides, pads,
+# dilations and output_padding feeding dilated/padded 3-D pools) through nn2c
+# test-onnx against PyTorch's outputs; plus a float16 initializer case made
+# with onnx.helper (its constant is emitted as float16 bits).
 # Skipped (77) without python3-torch / python3-onnx.
 # usage: torch_cases.sh NN2C TEST_SRC_DIR WORK
 set -u
