@@ -435,17 +435,13 @@ static int64_t conv_work(const Node *n) {
 }
 
 /* The parallel-loop pragma, with the node's work: small work runs on the
- * calling thread (a parallel region costs more than it saves there). Pooling
- * counts a window tap as 16 multiply-adds: it moves memory and barely
- * computes, so a second core's cache and bandwidth pay from fewer taps. The
+ * calling thread (a parallel region costs more than it saves there). The
  * loop's `iters` iterations are handed out in chunks (NN2C_PARALLEL_FOR_DYN):
  * each writes its own outputs, so the result does not depend on who runs them. */
 static void emit_parallel(Emit *e, Node *n, const char *iters) {
   Value *px = n->op == OP_CONV2D_GRAD_WEIGHT ? n->in[1] : n->in[0];
-  bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT;
-  long long work = (long long)conv_work(n) * (conv ? 1 : 16);
-  if (shape_has_batch(px->shape)) emit_line(e, "NN2C_PARALLEL_FOR_DYN(B * %lldu, %s)", work, iters);
-  else emit_line(e, "NN2C_PARALLEL_FOR_DYN(%lldu, %s)", work, iters);
+  if (shape_has_batch(px->shape)) emit_line(e, "NN2C_PARALLEL_FOR_DYN(B * %lldu, %s)", (long long)conv_work(n), iters);
+  else emit_line(e, "NN2C_PARALLEL_FOR_DYN(%lldu, %s)", (long long)conv_work(n), iters);
 }
 
 /* ---- blocked kernels (groups = 1, channel counts multiples of 16) ----
