@@ -435,11 +435,13 @@ static int64_t conv_work(const Node *n) {
 }
 
 /* The parallel-loop pragma, with the node's work: small work runs on the
- * calling thread (a parallel region costs more than it saves there). */
-static void emit_parallel(Emit *e, Node *n) {
+ * calling thread (a parallel region costs more than it saves there). The
+ * loop's `iters` iterations are handed out in chunks (NN2C_PARALLEL_FOR_DYN):
+ * each writes its own outputs, so the result does not depend on who runs them. */
+static void emit_parallel(Emit *e, Node *n, const char *iters) {
   Value *px = n->op == OP_CONV2D_GRAD_WEIGHT ? n->in[1] : n->in[0];
-  if (shape_has_batch(px->shape)) emit_line(e, "NN2C_PARALLEL_FOR_IF(B * %lldu)", (long long)conv_work(n));
-  else emit_line(e, "NN2C_PARALLEL_FOR_IF(%lldu)", (long long)conv_work(n));
+  if (shape_has_batch(px->shape)) emit_line(e, "NN2C_PARALLEL_FOR_DYN(B * %lldu, %s)", (long long)conv_work(n), iters);
+  else emit_line(e, "NN2C_PARALLEL_FOR_DYN(%lldu, %s)", (long long)conv_work(n), iters);
 }
 
 /* ---- blocked kernels (groups = 1, channel counts multiples of 16) ----
@@ -539,7 +541,7 @@ static bool conv_patch(const Geom *G) { return G->c < 4 && G->kh * G->kw * G->c 
 
 static void emit_block_open(Emit *e, Node *n, const char *P, int64_t taps, int64_t patch) {
   emit_line(e, "const size_t P = %s;", P);
-  emit_parallel(e, n);
+  emit_parallel(e, n, arena_printf(&e->g->arena, "(P + %d) / %d", CONV_PB - 1, CONV_PB));
   emit_open(e, "for (size_t pb = 0; pb < (P + %d) / %d; pb++)", CONV_PB - 1, CONV_PB);
   emit_line(e, "const float *src[%lld][%d];", (long long)taps, CONV_PB);
   if (patch) emit_line(e, "float patch[%d][%lld];", CONV_PB, (long long)patch);
@@ -745,9 +747,7 @@ static void emit_wino(Emit *e, Node *n, const Wino *wg) {
   emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)wg->k);
   emit_wino_kernel(e, wg);
   emit_line(e, "const size_t T = %s;", arena_printf(&e->g->arena, "%s * %lld", emit_dim(e, n->out[0], 0), (long long)(th * tw)));
-  Value *src = n->in[0];
-  if (shape_has_batch(src->shape)) emit_line(e, "NN2C_PARALLEL_FOR_IF(B * %lldu)", (long long)conv_work(n));
-  else emit_line(e, "NN2C_PARALLEL_FOR_IF(%lldu)", (long long)conv_work(n));
+  emit_parallel(e, n, arena_printf(&e->g->arena, "(T + %d) / %d", WG_T - 1, WG_T));
   emit_open(e, "for (size_t tb = 0; tb < (T + %d) / %d; tb++)", WG_T - 1, WG_T);
   emit_line(e, "float v[16][%d][%lld];", WG_T, (long long)wg->k);
   emit_wino_input(e, wg, th, tw);
@@ -779,7 +779,7 @@ static void conv2d_emit_native(Emit *e, Node *n) {
     return;
   }
   const char *X = emit_ref(e, x), *W = emit_ref(e, w), *Y = emit_ref(e, y);
-  emit_parallel(e, n);
+  emit_parallel(e, n, emit_numel_range(e, y, 0, 3));
   emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
   emit_line(e, "float acc[%lld];", (long long)G.f);
   if (n->nin == 3) emit_line(e, "memcpy(acc, %s, sizeof acc);", emit_ref(e, n->in[2]));
@@ -797,27 +797,42 @@ static void conv2d_emit_native(Emit *e, Node *n) {
 
 /* The blocked weight gradient, split over dw's elements rather than the
  * pixels it sums over: a task owns RB input channels x 16 output channels of
- * one tap and keeps them in registers while it walks the pixels. Each thread
- * takes an equal share of the tasks and walks the pixels in chunks of whole
- * images, running all its tasks over a chunk while it is in cache. Each
- * element sums its pixels in the same order whatever the number of threads. */
-/* Few input channels: a task owns 16 output channels of every patch row
- * (tap x input channel), or of one kernel row's when the patch is long, and
- * walks all pixels, gathering each pixel's patch. */
+ * one tap and keeps them in registers while it walks the pixels. The tasks
+ * fall into parts (one per thread, CONV_PARTS per thread when there are
+ * several, so a thread slowed by others takes fewer); a part walks the pixels
+ * in chunks of whole images, running all its tasks over a chunk while it is
+ * in cache. Each element sums its pixels in the same order whatever the
+ * number of threads. */
+#define CONV_PARTS 4
+/* Few input channels: a task owns 16 or 32 output channels of every patch
+ * row (tap x input channel), or of one kernel row's when the patch is long,
+ * over one of CONV_SLICES slices of the images, gathering each pixel's patch.
+ * Slices write partial sums to the scratch space, added in slice order
+ * afterwards: the same sums whatever the number of threads. */
+#define CONV_SLICES 8
+
+static int64_t patch_grad_numel(const Node *n) { return shape_numel_static(n->out[0]->shape); }
+static bool grad_weight_patch(const Geom *G) { return conv_blocked(G, G->f) && G->c < 4 && G->kw * G->c <= 16; }
+
 static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   const char *X = emit_ref(e, n->in[0]), *DY = emit_ref(e, n->in[1]), *DW = emit_ref(e, n->out[0]);
+  const char *N = emit_dim(e, n->in[0], 0);
   bool split = G->kh * G->kw * G->c > 16; /* a task per kernel row */
-  /* output channels per task: 32 where that still leaves two tasks for two threads */
-  int cb = G->f % (2 * CONV_CB) == 0 && (split ? G->kh : 1) * G->f / (2 * CONV_CB) >= 2 ? 2 * CONV_CB : CONV_CB;
-  int64_t kk = split ? G->kw * G->c : G->kh * G->kw * G->c, cob = G->f / cb;
-  emit_line(e, "/* tasks of %d output channels x %lld patch rows%s (few input channels) */", cb, (long long)kk,
-            split ? " of one kernel row" : "");
-  emit_parallel(e, n);
-  emit_open(e, "for (size_t task = 0; task < %lld; task++)", (long long)((split ? G->kh : 1) * cob));
-  emit_line(e, "const size_t c0 = task %% %lld * %d%s;", (long long)cob, cb, split ? arena_printf(&e->g->arena, ", kh = task / %lld", (long long)cob) : "");
+  int cb = G->f % (2 * CONV_CB) == 0 ? 2 * CONV_CB : CONV_CB;
+  int64_t kk = split ? G->kw * G->c : G->kh * G->kw * G->c, cob = G->f / cb, ntask = (split ? G->kh : 1) * cob;
+  long long numel = (long long)patch_grad_numel(n);
+  emit_line(e, "/* tasks of %d output channels x %lld patch rows%s over a slice of the images (few input channels) */", cb,
+            (long long)kk, split ? " of one kernel row" : "");
+  block_open(e);
+  emit_line(e, "float *dwp = (float *)scratch; /* [%d slices][%lld] */", CONV_SLICES, numel);
+  emit_parallel(e, n, ll(e, ntask * CONV_SLICES));
+  emit_open(e, "for (size_t task = 0; task < %lld; task++)", (long long)(ntask * CONV_SLICES));
+  emit_line(e, "const size_t s = task / %lld, c0 = task %% %lld * %d%s;", (long long)ntask, (long long)cob, cb,
+            split ? arena_printf(&e->g->arena, ", kh = task %% %lld / %lld", (long long)ntask, (long long)cob) : "");
+  emit_line(e, "const size_t n0 = (size_t)%s * s / %d, n1 = (size_t)%s * (s + 1) / %d;", N, CONV_SLICES, N, CONV_SLICES);
   emit_line(e, "float acc[%lld][%d];", (long long)kk, cb);
   emit_line(e, "for (size_t r = 0; r < %lld; r++) memset(acc[r], 0, sizeof acc[r]);", (long long)kk);
-  emit_open(e, "for (size_t nb = 0; nb < (size_t)%s; nb++)", emit_dim(e, n->in[0], 0));
+  emit_open(e, "for (size_t nb = n0; nb < n1; nb++)");
   emit_open(e, "for (size_t oh = 0; oh < %lld; oh++)", (long long)G->oh);
   emit_open(e, "for (size_t ow = 0; ow < %lld; ow++)", (long long)G->ow);
   emit_line(e, "float a[%lld];", (long long)kk);
@@ -845,8 +860,14 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   emit_close(e);
   emit_close(e);
   emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)kk);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) %s[(%sr) * %lld + c0 + c] = acc[r][c];", cb, DW,
+  emit_line(e, "for (size_t c = 0; c < %d; c++) dwp[s * %lld + (%sr) * %lld + c0 + c] = acc[r][c];", cb, numel,
             split ? arena_printf(&e->g->arena, "kh * %lld + ", (long long)kk) : "", (long long)G->f);
+  emit_close(e);
+  emit_close(e);
+  emit_open(e, "for (size_t i = 0; i < %lld; i++)", numel);
+  emit_line(e, "float dws = dwp[i];");
+  emit_line(e, "for (size_t s = 1; s < %d; s++) dws += dwp[s * %lld + i];", CONV_SLICES, numel);
+  emit_line(e, "%s[i] = dws;", DW);
   emit_close(e);
   emit_close(e);
 }
@@ -862,9 +883,11 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DW, emit_numel(e, n->out[0]));
   const char *N = emit_dim(e, n->in[0], 0);
   long long ntask = (long long)(G->kh * G->kw * cib * cob);
-  emit_parallel(e, n);
-  emit_open(e, "for (size_t part = 0; part < (size_t)nt; part++)");
-  emit_line(e, "const size_t first = %lld * part / (size_t)nt, last = %lld * (part + 1) / (size_t)nt;", ntask, ntask);
+  block_open(e);
+  emit_line(e, "const size_t np = nt > 1 && %lld >= %d * nt ? %d * (size_t)nt : (size_t)nt;", ntask, CONV_PARTS, CONV_PARTS);
+  emit_parallel(e, n, "np");
+  emit_open(e, "for (size_t part = 0; part < np; part++)");
+  emit_line(e, "const size_t first = %lld * part / np, last = %lld * (part + 1) / np;", ntask, ntask);
   emit_open(e, "for (size_t n0 = 0; n0 < (size_t)%s; n0 += %lld)", N, (long long)nbc);
   emit_line(e, "const size_t n1 = n0 + %lld < (size_t)%s ? n0 + %lld : (size_t)%s;", (long long)nbc, N, (long long)nbc, N);
   emit_open(e, "for (size_t task = first; task < last; task++)");
@@ -903,6 +926,7 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   emit_close(e);
   emit_close(e);
   emit_close(e);
+  emit_close(e);
 }
 
 /* dw = 0; per output pixel and valid tap: dw block += x row (Cin) outer dy row (Cout). */
@@ -910,7 +934,7 @@ static void conv2d_grad_weight_emit_native(Emit *e, Node *n) {
   Value *x = n->in[0], *dy = n->in[1], *dw = n->out[0];
   Shape k = dw->shape;
   Geom G = emit_geom(n, x->shape, k.d[0], k.d[1], k.d[3], false);
-  if (conv_blocked(&G, G.f) && G.c < 4 && G.kw * G.c <= 16) {
+  if (grad_weight_patch(&G)) {
     conv2d_grad_weight_emit_patch(e, n, &G);
     return;
   }
@@ -1023,7 +1047,7 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
   block_open(e);
   emit_weight_transpose(e, G, W);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, n->out[0]));
-  emit_parallel(e, n);
+  emit_parallel(e, n, arena_printf(&e->g->arena, "(B + %d) / %d", CONV_PB - 1, CONV_PB));
   emit_open(e, "for (size_t g = 0; g < (B + %d) / %d; g++)", CONV_PB - 1, CONV_PB);
   emit_line(e, "const size_t p1 = (g * %d + %d < B ? g * %d + %d : B) * %lld;", CONV_PB, CONV_PB, CONV_PB, CONV_PB, per);
   emit_open(e, "for (size_t pb = g * %d * %lld; pb < p1; pb += %d)", CONV_PB, per, CONV_PB);
@@ -1084,7 +1108,7 @@ static void conv2d_grad_input_emit_native(Emit *e, Node *n) {
     return;
   }
   const char *DY = emit_ref(e, dy), *W = emit_ref(e, w), *DX = emit_ref(e, dx);
-  emit_parallel(e, n);
+  emit_parallel(e, n, emit_numel_range(e, dx, 0, 3));
   emit_open(e, "for (size_t p = 0; p < %s; p++)", emit_numel_range(e, dx, 0, 3));
   emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G.h * G.w),
             plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G.w, (long long)G.h), G.pt),
@@ -1159,6 +1183,9 @@ static bool conv_cblas_direct(const Geom *G) {
 int64_t conv_scratch_bytes(const Node *n) {
   Geom G;
   int64_t own = n->op == OP_CONV2D_GRAD_INPUT ? shape_numel_static(n->in[1]->shape) * 4 : 0;
+  Shape k = n->out[0]->shape;
+  if (n->op == OP_CONV2D_GRAD_WEIGHT && !geom_make(n, n->in[0]->shape, k.d[0], k.d[1], k.d[3], false, &G) && grad_weight_patch(&G))
+    own = CONV_SLICES * patch_grad_numel(n) * 4;
   bool wino = (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT) && conv_cblas_geom(n, &G) && (n->op == OP_CONV2D ? wino_pays(&G, G.oh, G.ow, G.c, G.f, G.oh * G.ow)
                                           : n->op == OP_CONV2D_GRAD_INPUT && wino_pays(&G, G.h, G.w, G.f, G.c, G.oh * G.ow));
   if (wino && wino_scratch(&G) > own) own = wino_scratch(&G);
@@ -1298,7 +1325,7 @@ static void emit_pool(Emit *e, Node *n, bool max) {
   Geom G;
   NN2C_ASSERT(!pool_geom(n, x->shape, &G));
   const char *X = emit_ref(e, x), *Y = emit_ref(e, y), *C = ll(e, G.c);
-  emit_parallel(e, n);
+  emit_parallel(e, n, emit_numel_range(e, y, 0, 3));
   emit_out_pixels(e, &G, emit_numel_range(e, y, 0, 3));
   if (!G.pt && !G.pl && !G.pb && !G.pr) { /* every tap valid: the window at fixed offsets, reduced in a local row */
     emit_line(e, "const float *x0 = %s + ((nb * %lld + %s) * %lld + %s) * %s;", X, (long long)G.h, mul(e, "oh", G.sh),
@@ -1340,7 +1367,7 @@ static void maxpool2d_grad_emit_tiled(Emit *e, Node *n, const Geom *G, bool relu
   const char *X = emit_ref(e, n->in[1]), *DY = emit_ref(e, n->in[0]), *DX = emit_ref(e, n->out[0]), *C = ll(e, G->c);
   int64_t taps = G->kh * G->kw, row = G->w * G->c;
   emit_line(e, "/* the windows tile the input: every dx element is written once */");
-  emit_parallel(e, n);
+  emit_parallel(e, n, emit_numel_range(e, n->in[0], 0, 3));
   emit_out_pixels(e, G, emit_numel_range(e, n->in[0], 0, 3));
   emit_line(e, "const size_t xo = ((nb * %lld + oh * %lld) * %lld + ow * %lld) * %s;", (long long)G->h, (long long)G->kh,
             (long long)G->w, (long long)G->kw, C);
@@ -1388,7 +1415,7 @@ void maxpool2d_grad_emit(Emit *e, Node *n) {
   }
   const char *X = emit_ref(e, x), *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
-  if (pool_disjoint(&G)) emit_parallel(e, n); /* windows do not overlap */
+  if (pool_disjoint(&G)) emit_parallel(e, n, emit_numel_range(e, dy, 0, 3)); /* windows do not overlap */
   emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
   emit_line(e, "size_t bi[%s] = {0}, cnt = 0;", C);
   emit_line(e, "float bv[%s] = {0.0f};", C);
@@ -1412,7 +1439,7 @@ void avgpool2d_grad_emit(Emit *e, Node *n) {
   NN2C_ASSERT(!pool_geom(n, dx->shape, &G));
   const char *DY = emit_ref(e, dy), *DX = emit_ref(e, dx), *C = ll(e, G.c);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, dx));
-  if (pool_disjoint(&G)) emit_parallel(e, n); /* windows do not overlap */
+  if (pool_disjoint(&G)) emit_parallel(e, n, emit_numel_range(e, dy, 0, 3)); /* windows do not overlap */
   emit_out_pixels(e, &G, emit_numel_range(e, dy, 0, 3));
   emit_line(e, "const float *dp = %s + p * %s;", DY, C);
   emit_line(e, "size_t cnt = 0;");
