@@ -769,6 +769,114 @@ static void conv2d_grad_input_emit_wino(Emit *e, Node *n, const Geom *G) {
   emit_wino(e, n, &wg);
 }
 
+/* ---- Winograd F(3x3, 2x2) for the weight gradient ----
+ * dw[u][v] = sum over 2x2 tiles of dy of x's 4x4 window correlated with the
+ * tile: dw = G^T [ (A dy A^T) .* (B^T d B) ] G, the transpose of the forward
+ * identity, so 16 multiply-adds per tile and channel pair instead of 36. The
+ * tiles are cut into WG_SLICES fixed slices of whole blocks; each slice sums
+ * m[16][K][D] in the scratch space, and the slices are added in order: the
+ * same sums whatever the number of threads. */
+#define WG_SLICES 8
+
+static int64_t wino_grad_weight_scratch(const Geom *G) { return WG_SLICES * 16 * G->c * G->f * 4; }
+
+/* du[.][i][.] = A dy A^T for tile i (zero for the block's tiles past T). */
+static void emit_wino_dy(Emit *e, const Wino *wg, const char *DY, int64_t th, int64_t tw) {
+  emit_open(e, "for (size_t i = 0; i < %d; i++)", WG_T);
+  emit_line(e, "const size_t t = tb * %d + i, nb = t / %lld, y0 = t / %lld %% %lld * 2, x0 = t %% %lld * 2;", WG_T,
+            (long long)(th * tw), (long long)tw, (long long)th, (long long)tw);
+  emit_line(e, "const float *dp[4];");
+  emit_open(e, "for (size_t o = 0; o < 4; o++)");
+  emit_line(e, "const size_t oy = y0 + o / 2, ox = x0 + o %% 2;");
+  emit_line(e, "dp[o] = t < T && oy < %lld && ox < %lld ? %s + ((nb * %lld + oy) * %lld + ox) * %lld : dzeros;",
+            (long long)wg->oh, (long long)wg->ow, DY, (long long)wg->oh, (long long)wg->ow, (long long)wg->d);
+  emit_close(e);
+  emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)wg->d);
+  emit_line(e, "const float a0 = dp[0][c], a1 = dp[1][c], b0 = dp[2][c], b1 = dp[3][c];");
+  emit_line(e, "const float r[4][2] = {{a0, a1}, {a0 + b0, a1 + b1}, {a0 - b0, a1 - b1}, {-b0, -b1}};");
+  emit_open(e, "for (size_t q = 0; q < 4; q++)");
+  emit_line(e, "du[q * 4][i][c] = r[q][0], du[q * 4 + 1][i][c] = r[q][0] + r[q][1];");
+  emit_line(e, "du[q * 4 + 2][i][c] = r[q][0] - r[q][1], du[q * 4 + 3][i][c] = -r[q][1];");
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* m[q][k][c] += sum over the block's tiles of v[q][i][k] du[q][i][c]: rb x cb accumulators in registers. */
+static void emit_wino_outer(Emit *e, const Wino *wg, int64_t rb, int cb) {
+  emit_open(e, "for (size_t q = 0; q < 16; q++)");
+  emit_open(e, "for (size_t k0 = 0; k0 < %lld; k0 += %lld)", (long long)wg->k, (long long)rb);
+  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)wg->d, cb);
+  emit_line(e, "float *mr = m + (q * %lld + k0) * %lld + c0, acc[%lld][%d];", (long long)wg->k, (long long)wg->d,
+            (long long)rb, cb);
+  emit_line(e, "for (size_t r = 0; r < %lld; r++) memcpy(acc[r], mr + r * %lld, sizeof acc[r]);", (long long)rb,
+            (long long)wg->d);
+  emit_open(e, "for (size_t i = 0; i < %d; i++)", WG_T);
+  emit_line(e, "const float *ur = du[q][i] + c0, *vr = v[q][i] + k0;");
+  Buf b = {0};
+  for (int64_t r = 0; r < rb; r++) buf_printf(&b, "%sa%lld = vr[%lld]", r ? ", " : "", (long long)r, (long long)r);
+  emit_line(e, "const float %s;", b.data);
+  buf_free(&b);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
+  for (int64_t r = 0; r < rb; r++) emit_line(e, "acc[%lld][c] += a%lld * ur[c];", (long long)r, (long long)r);
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "for (size_t r = 0; r < %lld; r++) memcpy(mr + r * %lld, acc[r], sizeof acc[r]);", (long long)rb,
+            (long long)wg->d);
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+}
+
+/* The slices' m added in slice order into the first; then dw = G^T m G per
+ * channel pair, j innermost so the loop vectorizes. */
+static void emit_wino_weight_out(Emit *e, const Wino *wg, const char *DW) {
+  int64_t kd = wg->k * wg->d;
+  emit_line(e, "for (size_t sl = 1; sl < %d; sl++)", WG_SLICES);
+  emit_line(e, "  for (size_t j = 0; j < %lld; j++) mp[j] += mp[sl * %lld + j];", (long long)(16 * kd), (long long)(16 * kd));
+  emit_open(e, "for (size_t j = 0; j < %lld; j++)", (long long)kd);
+  Buf b = {0};
+  for (int q = 0; q < 16; q++) buf_printf(&b, "%ss%d = mp[%lld + j]", q ? ", " : "", q, (long long)(q * kd));
+  emit_line(e, "const float %s;", b.data);
+  buf_free(&b);
+  for (int c = 0; c < 4; c++)
+    emit_line(e, "const float h0%d = s%d + 0.5f * (s%d + s%d), h1%d = 0.5f * (s%d - s%d), h2%d = 0.5f * (s%d + s%d) + s%d;", c,
+              c, 4 + c, 8 + c, c, 4 + c, 8 + c, c, 4 + c, 8 + c, 12 + c);
+  for (int r = 0; r < 3; r++) {
+    emit_line(e, "%s[%lld + j] = h%d0 + 0.5f * (h%d1 + h%d2);", DW, (long long)(r * 3 * kd), r, r, r);
+    emit_line(e, "%s[%lld + j] = 0.5f * (h%d1 - h%d2);", DW, (long long)((r * 3 + 1) * kd), r, r);
+    emit_line(e, "%s[%lld + j] = 0.5f * (h%d1 + h%d2) + h%d3;", DW, (long long)((r * 3 + 2) * kd), r, r, r);
+  }
+  emit_close(e);
+}
+
+static void conv2d_grad_weight_emit_wino(Emit *e, Node *n, const Geom *G) {
+  Wino wg = {emit_ref(e, n->in[0]), NULL, NULL, NULL, G->h, G->w, G->c, G->oh, G->ow, G->f, G->pt, G->pl, false, false};
+  int64_t th = (G->oh + 1) / 2, tw = (G->ow + 1) / 2;
+  int64_t rb = G->c % 8 == 0 ? 8 : G->c % 4 == 0 ? 4 : G->c % 2 == 0 ? 2 : 1;
+  int cb = G->f % (2 * CONV_CB) == 0 ? 2 * CONV_CB : CONV_CB;
+  emit_line(e, "/* Winograd F(3x3,2x2) weight gradient: %lld x %lld tiles of dy per image, %d slices of %d-tile blocks */",
+            (long long)th, (long long)tw, WG_SLICES, WG_T);
+  block_open(e);
+  emit_line(e, "static const float zeros[%lld] = {0.0f}, dzeros[%lld] = {0.0f};", (long long)G->c, (long long)G->f);
+  emit_line(e, "float *mp = (float *)scratch; /* [%d slices][16][%lld][%lld] */", WG_SLICES, (long long)G->c, (long long)G->f);
+  emit_line(e, "const size_t T = %s, NB = (T + %d) / %d;",
+            arena_printf(&e->g->arena, "%s * %lld", emit_dim(e, n->in[0], 0), (long long)(th * tw)), WG_T - 1, WG_T);
+  emit_parallel(e, n, ll(e, WG_SLICES));
+  emit_open(e, "for (size_t sl = 0; sl < %d; sl++)", WG_SLICES);
+  emit_line(e, "float *m = mp + sl * %lld;", (long long)(16 * G->c * G->f));
+  emit_line(e, "memset(m, 0, sizeof(float) * %lld);", (long long)(16 * G->c * G->f));
+  emit_open(e, "for (size_t tb = NB * sl / %d; tb < NB * (sl + 1) / %d; tb++)", WG_SLICES, WG_SLICES);
+  emit_line(e, "float v[16][%d][%lld], du[16][%d][%lld];", WG_T, (long long)G->c, WG_T, (long long)G->f);
+  emit_wino_input(e, &wg, th, tw);
+  emit_wino_dy(e, &wg, emit_ref(e, n->in[1]), th, tw);
+  emit_wino_outer(e, &wg, rb, cb);
+  emit_close(e);
+  emit_close(e);
+  emit_wino_weight_out(e, &wg, emit_ref(e, n->out[0]));
+  emit_close(e);
+}
+
 /* y row = bias; then per valid tap: y row += x row (Cin) times the tap's [Cin,Cout] block. */
 static void conv2d_emit_native(Emit *e, Node *n) {
   Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
@@ -1189,6 +1297,9 @@ int64_t conv_scratch_bytes(const Node *n) {
   bool wino = (n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT) && conv_cblas_geom(n, &G) && (n->op == OP_CONV2D ? wino_pays(&G, G.oh, G.ow, G.c, G.f, G.oh * G.ow)
                                           : n->op == OP_CONV2D_GRAD_INPUT && wino_pays(&G, G.h, G.w, G.f, G.c, G.oh * G.ow));
   if (wino && wino_scratch(&G) > own) own = wino_scratch(&G);
+  if (n->op == OP_CONV2D_GRAD_WEIGHT && conv_cblas_geom(n, &G) && wino_pays(&G, G.oh, G.ow, G.c, G.f, G.oh * G.ow) &&
+      wino_grad_weight_scratch(&G) > own)
+    own = wino_grad_weight_scratch(&G);
   bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_WEIGHT || n->op == OP_CONV2D_GRAD_INPUT;
   if (!conv || !conv_cblas_geom(n, &G) || conv_cblas_direct(&G)) return own;
   int64_t cols = cblas_rows(&G) * G.kh * G.kw * G.c * 4;
@@ -1279,13 +1390,14 @@ static bool conv_cblas_open(Emit *e, Node *n, CblasKind kind) {
 static int conv_wino_open(Emit *e, Node *n) {
   Geom G;
   if (!conv_cblas_geom(n, &G)) return 0;
-  bool fwd = n->op == OP_CONV2D;
-  bool pays = fwd ? wino_pays(&G, G.oh, G.ow, G.c, G.f, G.oh * G.ow)
-                  : n->op == OP_CONV2D_GRAD_INPUT && wino_pays(&G, G.h, G.w, G.f, G.c, G.oh * G.ow);
-  int64_t nb = n->out[0]->shape.d[0];
+  bool fwd = n->op == OP_CONV2D, wgrad = n->op == OP_CONV2D_GRAD_WEIGHT;
+  bool pays = fwd || wgrad ? wino_pays(&G, G.oh, G.ow, G.c, G.f, G.oh * G.ow)
+                           : n->op == OP_CONV2D_GRAD_INPUT && wino_pays(&G, G.h, G.w, G.f, G.c, G.oh * G.ow);
+  int64_t nb = n->in[0]->shape.d[0]; /* x, or dy: the batch */
   if (!pays || (nb != DIM_BATCH && nb < WG_MIN_BATCH)) return 0;
   if (nb == DIM_BATCH) emit_open(e, "if (B >= %d)", WG_MIN_BATCH);
   if (fwd) conv2d_emit_wino(e, n, &G);
+  else if (wgrad) conv2d_grad_weight_emit_wino(e, n, &G);
   else conv2d_grad_input_emit_wino(e, n, &G);
   if (nb != DIM_BATCH) return 1;
   emit_close(e);
@@ -1303,7 +1415,9 @@ void conv2d_emit(Emit *e, Node *n) {
 
 void conv2d_grad_weight_emit(Emit *e, Node *n) {
   bool blas = conv_cblas_open(e, n, CB_GRAD_WEIGHT);
-  conv2d_grad_weight_emit_native(e, n);
+  int wino = conv_wino_open(e, n);
+  if (wino != 1) conv2d_grad_weight_emit_native(e, n);
+  if (wino == 2) emit_close(e);
   if (blas) emit_line(e, "#endif");
 }
 
