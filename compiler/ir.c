@@ -164,6 +164,16 @@ void graph_recount(Graph *g) {
   }
 }
 
+bool graph_is_root(const Graph *g, const Value *v) {
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] == v) return true;
+  for (int i = 0; i < g->nassigns; i++)
+    if (g->assigns[i].src == v) return true;
+  for (int i = 0; i < g->ngrads; i++)
+    if (g->grads[i].grad == v) return true;
+  return g->loss == v;
+}
+
 /* A value stays if it is persistent, an input, or still referenced. */
 static bool value_live(Graph *g, Value *v) {
   if (v->kind != VK_TEMP && v->kind != VK_CONST) return true;

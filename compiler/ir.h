@@ -160,6 +160,8 @@ void graph_add_assign(Graph *g, Value *dst, Value *src);
 void graph_add_grad(Graph *g, Value *param, Value *grad);
 void graph_recount(Graph *g);  /* recompute Value.nuses */
 void graph_compact(Graph *g);  /* drop dead nodes and values nothing refers to */
+/* Whether the step hands v back (an output, an assignment source, a gradient or the loss). */
+bool graph_is_root(const Graph *g, const Value *v);
 char *graph_unique_name(Graph *g, const char *base);
 void value_replace_uses(Graph *g, Value *old, Value *with);
 int graph_count_kind(Graph *g, ValueKind k);

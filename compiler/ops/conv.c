@@ -456,6 +456,23 @@ static void emit_parallel(Emit *e, Node *n, const char *iters) {
 #define CONV_PB 8  /* destination pixels per block */
 #define CONV_CB 16 /* channels per accumulator row */
 
+/* The register-blocked rank-1 update at the heart of the blocked kernels:
+ * a<r> = (src_fmt with r for its %d) for r < rows, then acc[r][c] += a<r> *
+ * row[c] for c < cb. Writing the rows out by hand keeps the accumulators in
+ * vector registers. */
+static void emit_rank1(Emit *e, int rows, int cb, const char *src_fmt, const char *row) {
+  Buf b = {0};
+  for (int r = 0; r < rows; r++) {
+    buf_printf(&b, "%sa%d = ", r ? ", " : "", r);
+    buf_printf(&b, src_fmt, r);
+  }
+  emit_line(e, "const float %s;", b.data);
+  buf_free(&b);
+  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
+  for (int r = 0; r < rows; r++) emit_line(e, "acc[%d][c] += a%d * %s[c];", r, r, row);
+  emit_close(e);
+}
+
 /* A bare block, so the node's declarations do not meet the next node's. */
 static void block_open(Emit *e) {
   emit_line(e, "{");
@@ -514,12 +531,7 @@ static void emit_gather_core(Emit *e, const GatherCore *gc) {
     emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)gc->k);
     emit_line(e, "const float *wr = wk + k * %lld;", (long long)gc->wrow);
   }
-  b.len = 0;
-  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%sa%d = s%d[%s]", i ? ", " : "", i, i, k);
-  emit_line(e, "const float %s;", b.data);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
-  for (int i = 0; i < CONV_PB; i++) emit_line(e, "acc[%d][c] += a%d * wr[c];", i, i);
-  emit_close(e);
+  emit_rank1(e, CONV_PB, cb, arena_printf(&e->g->arena, "s%%d[%s]", k), "wr");
   emit_close(e);
   if (G) emit_close(e), emit_close(e);
   emit_close(e);
@@ -703,13 +715,7 @@ static void emit_wino_product(Emit *e, const Wino *wg, int cb, int64_t th, int64
   emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)wg->k);
   emit_line(e, "const float *ur = u + (q * %lld + k) * %lld + c0;", (long long)wg->k, (long long)wg->d);
-  Buf b = {0};
-  for (int i = 0; i < WG_T; i++) buf_printf(&b, "%sa%d = v[q][%d][k]", i ? ", " : "", i, i);
-  emit_line(e, "const float %s;", b.data);
-  buf_free(&b);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
-  for (int i = 0; i < WG_T; i++) emit_line(e, "acc[%d][c] += a%d * ur[c];", i, i);
-  emit_close(e);
+  emit_rank1(e, WG_T, cb, "v[q][%d][k]", "ur");
   emit_close(e);
   emit_line(e, "memcpy(m[q], acc, sizeof acc);");
   emit_close(e);
@@ -813,13 +819,7 @@ static void emit_wino_outer(Emit *e, const Wino *wg, int64_t rb, int cb) {
             (long long)wg->d);
   emit_open(e, "for (size_t i = 0; i < %d; i++)", WG_T);
   emit_line(e, "const float *ur = du[q][i] + c0, *vr = v[q][i] + k0;");
-  Buf b = {0};
-  for (int64_t r = 0; r < rb; r++) buf_printf(&b, "%sa%lld = vr[%lld]", r ? ", " : "", (long long)r, (long long)r);
-  emit_line(e, "const float %s;", b.data);
-  buf_free(&b);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
-  for (int64_t r = 0; r < rb; r++) emit_line(e, "acc[%lld][c] += a%lld * ur[c];", (long long)r, (long long)r);
-  emit_close(e);
+  emit_rank1(e, (int)rb, cb, "vr[%d]", "ur");
   emit_close(e);
   emit_line(e, "for (size_t r = 0; r < %lld; r++) memcpy(mr + r * %lld, acc[r], sizeof acc[r]);", (long long)rb,
             (long long)wg->d);
@@ -1018,13 +1018,7 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
             (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
   emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh, (long long)G->ow,
             (long long)G->f);
-  Buf b = {0};
-  for (int64_t r = 0; r < rb; r++) buf_printf(&b, "%sa%lld = xs[%lld]", r ? ", " : "", (long long)r, (long long)r);
-  emit_line(e, "const float %s;", b.data);
-  buf_free(&b);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", (int)cb);
-  for (int64_t r = 0; r < rb; r++) emit_line(e, "acc[%lld][c] += a%lld * dr[c];", (long long)r, (long long)r);
-  emit_close(e);
+  emit_rank1(e, (int)rb, (int)cb, "xs[%d]", "dr");
   emit_close(e);
   emit_close(e);
   emit_close(e);
@@ -1182,13 +1176,8 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
   emit_line(e, "const float *wk = wt + t * %lld + c0;", F * C);
   emit_open(e, "for (size_t k = 0; k < %lld; k++)", F);
   emit_line(e, "const float *wr = wk + k * %lld;", C);
-  b.len = 0;
-  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%sa%d = s%d[k]", i ? ", " : "", i, i);
-  emit_line(e, "const float %s;", b.data);
   buf_free(&b);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
-  for (int i = 0; i < CONV_PB; i++) emit_line(e, "acc[%d][c] += a%d * wr[c];", i, i);
-  emit_close(e);
+  emit_rank1(e, CONV_PB, cb, "s%d[k]", "wr");
   emit_close(e);
   emit_open(e, "for (size_t i = 0; i < %d && pb + i < p1; i++)", CONV_PB);
   emit_line(e, "float *xr = %s + xo[i] + to + c0;", DX);

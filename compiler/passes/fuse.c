@@ -42,17 +42,6 @@
 
 #include <string.h>
 
-/* Values the step hands back must stay materialized as they are. */
-static bool is_root(Graph *g, Value *v) {
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == v) return true;
-  for (int i = 0; i < g->nassigns; i++)
-    if (g->assigns[i].src == v) return true;
-  for (int i = 0; i < g->ngrads; i++)
-    if (g->grads[i].grad == v) return true;
-  return g->loss == v;
-}
-
 /* The only live node reading v, or NULL. */
 static Node *sole_user(Graph *g, Value *v) {
   Node *user = NULL;
@@ -99,7 +88,7 @@ static bool fuse_dense(Graph *g, Node *n) {
   if (bias == z || bias->dtype != DT_F32 || bias->shape.rank != 1 || bias->shape.d[0] != z->shape.d[1]) return false;
   Node *last = add, *relu = NULL;
   Value *sum = add->out[0];
-  if (sum->nuses == 1 && !is_root(g, sum) && (relu = sole_user(g, sum)) && relu->op == OP_RELU) last = relu;
+  if (sum->nuses == 1 && !graph_is_root(g, sum) && (relu = sole_user(g, sum)) && relu->op == OP_RELU) last = relu;
   Value *in[3] = {n->in[0], n->in[1], bias};
   rewrite_node(g, last, OP_MATMUL_BIAS, 3, in);
   if (last == relu) node_set_string(g, last, "activation", "relu"), add->dead = true;
@@ -121,7 +110,7 @@ static void fuse_chains(Graph *g) {
   for (int i = 0; i < g->nnodes; i++) { /* producers come before their readers */
     Node *n = g->nodes[i];
     Value *z = n->out[0];
-    if (!is_ew(n) || z->nuses != 1 || is_root(g, z)) continue;
+    if (!is_ew(n) || z->nuses != 1 || graph_is_root(g, z)) continue;
     Node *r = sole_user(g, z);
     if (!r || !is_ew(r) || !shape_eq(r->out[0]->shape, z->shape)) continue;
     if (ew_leaves(r) - 1 + ew_leaves(n) > EW_LEAVES) continue;
@@ -135,7 +124,7 @@ bool pass_fuse(Graph *g, PassCtx *cx) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     Value *z = n->out[0];
-    if (n->dead || node_attr(n, "activation") || z->nuses != 1 || is_root(g, z)) continue;
+    if (n->dead || node_attr(n, "activation") || z->nuses != 1 || graph_is_root(g, z)) continue;
     if (n->op == OP_MATMUL && fuse_dense(g, n)) continue;
     if (n->op == OP_NLL_GRAD && fuse_softmax_ce(g, n)) continue;
     if (n->op != OP_CONV2D && n->op != OP_MAXPOOL2D_GRAD) continue;

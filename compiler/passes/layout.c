@@ -52,16 +52,6 @@
 
 #define MAX_SWEEPS 64
 
-static bool is_root(Graph *g, Value *v) {
-  for (int i = 0; i < g->noutputs; i++)
-    if (g->outputs[i] == v) return true;
-  for (int i = 0; i < g->nassigns; i++)
-    if (g->assigns[i].src == v) return true;
-  for (int i = 0; i < g->ngrads; i++)
-    if (g->grads[i].grad == v) return true;
-  return g->loss == v;
-}
-
 static Node *transpose_def(Value *v) { return v->def && !v->def->dead && v->def->op == OP_TRANSPOSE ? v->def : NULL; }
 
 static void perm_of(const Node *t, int64_t *p) {
@@ -136,7 +126,7 @@ static void transpose_into(Graph *g, Value *v, const int64_t *p, Value *out, Nod
  * unless y is handed back, y's name. */
 static Value *new_output(Graph *g, Node *n, int k) {
   Value *y = n->out[k], *y2 = value_new(g, NULL, VK_TEMP, y->dtype, y->shape);
-  if (!is_root(g, y)) {
+  if (!graph_is_root(g, y)) {
     const char *nm = y->name;
     y->name = y2->name, y2->name = nm;
   }
@@ -196,7 +186,7 @@ static int freed(Graph *g, Node *n, const int64_t *p, int r) {
   int c = 0;
   for (int k = 0; k < n->nin; k++) {
     Value *v = n->in[k];
-    bool first = true, all = transposed_by(v, p, r) && !is_root(g, v);
+    bool first = true, all = transposed_by(v, p, r) && !graph_is_root(g, v);
     for (int j = 0; j < k; j++) first = first && n->in[j] != v;
     for (int i = 0; i < g->nnodes && all && first; i++) {
       Node *u = g->nodes[i];
@@ -223,12 +213,12 @@ static bool fold_transpose(Graph *g, Node *n) {
     memcpy(q, c, sizeof c);
   }
   Value *x = n->in[0];
-  if (perm_is_identity(q, r) && !is_root(g, n->out[0])) {
+  if (perm_is_identity(q, r) && !graph_is_root(g, n->out[0])) {
     value_replace_uses(g, n->out[0], x);
     n->dead = true;
     return true;
   }
-  if (!t && perm_is_identity(q, r) && x->kind == VK_TEMP && x->def->nout == 1 && x->nuses == 1 && !is_root(g, x)) {
+  if (!t && perm_is_identity(q, r) && x->kind == VK_TEMP && x->def->nout == 1 && x->nuses == 1 && !graph_is_root(g, x)) {
     x->def->out[0] = n->out[0]; /* a handed-back copy: the producer writes it */
     n->out[0]->def = x->def;
     x->def = NULL;
@@ -263,7 +253,7 @@ static bool sink_batch_norm(Graph *g, Node *n, Node *t, const int64_t *p) {
   Value *z = build2(g, OP_ADD, build2(g, OP_MUL, x, build_reshape(g, k, cs)), build_reshape(g, c, cs));
   move_tail(g, mark, n->id);
   n->dead = true;
-  if (!is_root(g, y)) {
+  if (!graph_is_root(g, y)) {
     const char *nm = y->name;
     y->name = z->name, z->name = nm;
   }
@@ -345,7 +335,7 @@ static bool hoist(Graph *g, Node *n) {
   Value *v = n->in[0];
   Node *m = v->def;
   int r = v->shape.rank;
-  if (!m || m->dead || !(op_table[m->op].flags & OPF_ELEMENTWISE) || m->nout != 1 || v->nuses != 1 || is_root(g, v))
+  if (!m || m->dead || !(op_table[m->op].flags & OPF_ELEMENTWISE) || m->nout != 1 || v->nuses != 1 || graph_is_root(g, v))
     return false;
   int64_t q[MAX_RANK];
   perm_of(n, q);
@@ -375,7 +365,7 @@ static void drop_unused(Graph *g) {
   graph_recount(g);
   for (int i = g->nnodes - 1; i >= 0; i--) {
     Node *n = g->nodes[i];
-    if (n->dead || (n->op != OP_TRANSPOSE && n->op != OP_RESHAPE) || n->out[0]->nuses || is_root(g, n->out[0])) continue;
+    if (n->dead || (n->op != OP_TRANSPOSE && n->op != OP_RESHAPE) || n->out[0]->nuses || graph_is_root(g, n->out[0])) continue;
     n->dead = true;
     n->in[0]->nuses--;
   }
