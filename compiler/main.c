@@ -22,7 +22,7 @@ static const char *usage =
   "       nn2c compile MODEL.onnx -o DIR [--weights-threshold FLOATS]   (imported weights of at least\n"
   "                  FLOATS floats, default 1048576, go to DIR/NAME.weights; 0: always)\n"
   "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
-  "                  [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
+  "                  [--ema M] [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
   "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
   "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx    (trained weights back into the model)\n"
   "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
@@ -35,7 +35,7 @@ static const char *usage =
 typedef struct {
   const char *model, *out_dir, *name, *passes, *dump_after, *emit;
   bool train;
-  const char *loss, *optimizer, *lr, *batch, *dataset; /* training an imported model */
+  const char *loss, *optimizer, *lr, *batch, *dataset, *ema; /* training an imported model */
   const char *weights_threshold;
 #ifdef NN2C_HAVE_ONNX
   OnnxDim dims[MAX_DIMS];
@@ -133,6 +133,7 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
     else if ((v = flag_value(argc, argv, &i, "--lr"))) o->lr = v;
     else if ((v = flag_value(argc, argv, &i, "--batch"))) o->batch = v;
     else if ((v = flag_value(argc, argv, &i, "--dataset"))) o->dataset = v;
+    else if ((v = flag_value(argc, argv, &i, "--ema"))) o->ema = v;
     else if ((v = flag_value(argc, argv, &i, "--weights-threshold"))) o->weights_threshold = v;
 #ifdef NN2C_HAVE_ONNX
     else if ((v = flag_value(argc, argv, &i, "--dim"))) {
@@ -155,7 +156,7 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
   return false;
 }
 
-/* --loss/--optimizer/--lr/--batch/--dataset: the train section of an
+/* --loss/--optimizer/--lr/--batch/--ema/--dataset: the train section of an
  * imported model (a .nn file has its own). */
 static bool imported_train_spec(const CompileOpts *o, TrainSpec *t) {
   static const char *losses[] = {"mse", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"};
@@ -171,8 +172,8 @@ static bool imported_train_spec(const CompileOpts *o, TrainSpec *t) {
   t->loss = (LossKind)k;
   const char *opt = o->optimizer ? o->optimizer : "sgd";
   if (!strcmp(opt, "sgd") || !strcmp(opt, "momentum"))
-    t->opt = (OptSpec){OPT_SGD, 0.01, !strcmp(opt, "momentum") ? 0.9 : 0, false, 0.9, 0.999, 1e-7, 0};
-  else if (!strcmp(opt, "adam")) t->opt = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, 0};
+    t->opt = (OptSpec){OPT_SGD, 0.01, !strcmp(opt, "momentum") ? 0.9 : 0, false, 0.9, 0.999, 1e-7, 0, 0};
+  else if (!strcmp(opt, "adam")) t->opt = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, 0, 0};
   else {
     error_plain("--optimizer must be sgd, momentum or adam, got '%s'", opt);
     return false;
@@ -180,6 +181,10 @@ static bool imported_train_spec(const CompileOpts *o, TrainSpec *t) {
   char *end;
   if (o->lr && (t->opt.lr = strtod(o->lr, &end), *end || !(t->opt.lr > 0) || t->opt.lr > 1e6)) {
     error_plain("--lr must be a positive number, got '%s'", o->lr);
+    return false;
+  }
+  if (o->ema && (t->opt.ema = strtod(o->ema, &end), *end || !(t->opt.ema > 0 && t->opt.ema < 1))) {
+    error_plain("--ema must be a momentum between 0 and 1 (Keras's default: 0.99), got '%s'", o->ema);
     return false;
   }
   long b = o->batch ? strtol(o->batch, &end, 10) : 32;
@@ -226,8 +231,8 @@ static int cmd_compile(int argc, char **argv) {
   if (!parse_compile_args(argc, argv, &o)) return 1;
   bool imported = ends_with(o.model, ".onnx");
   TrainSpec spec = {0};
-  if ((o.loss || o.optimizer || o.lr || o.batch || o.dataset) && (!o.train || !imported)) {
-    error_plain("--loss/--optimizer/--lr/--batch/--dataset go with --train on an .onnx model (a .nn file has a train section)");
+  if ((o.loss || o.optimizer || o.lr || o.batch || o.ema || o.dataset) && (!o.train || !imported)) {
+    error_plain("--loss/--optimizer/--lr/--batch/--ema/--dataset go with --train on an .onnx model (a .nn file has a train section)");
     return 1;
   }
   if (o.train && imported && !imported_train_spec(&o, &spec)) return 1;
@@ -410,6 +415,7 @@ static int run_onnx_train(int argc, char **argv) {
     if ((v = flag_value(argc, argv, &i, "--loss"))) o.loss = v;
     else if ((v = flag_value(argc, argv, &i, "--optimizer"))) o.optimizer = v;
     else if ((v = flag_value(argc, argv, &i, "--dataset"))) o.dataset = v;
+    else if ((v = flag_value(argc, argv, &i, "--ema"))) o.ema = v;
     else if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
     else {
       if ((v = flag_value(argc, argv, &i, "--lr"))) o.lr = v;

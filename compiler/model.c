@@ -94,8 +94,8 @@ static bool parse_optimizer(Source *src, const Line *l, OptSpec *o) {
       return false;
     }
   }
-  if (!strcmp(n, "sgd")) *o = (OptSpec){OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, o->weight_decay};
-  else if (!strcmp(n, "adam")) *o = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, o->weight_decay};
+  if (!strcmp(n, "sgd")) *o = (OptSpec){OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, o->weight_decay, o->ema};
+  else if (!strcmp(n, "adam")) *o = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, o->weight_decay, o->ema};
   else {
     error_at(src, l->line, l->col, "unknown optimizer '%s' (expected sgd or adam)", n);
     return false;
@@ -142,6 +142,14 @@ static bool parse_dataset(Source *src, Arena *arena, const Line *l, TrainSpec *t
   return ok;
 }
 
+/* `ema MOMENTUM`: the moving average's momentum, in (0, 1). */
+static bool parse_ema(Source *src, const Expr *a, double *ema) {
+  if (!expr_num(src, a, ema)) return false;
+  if (*ema > 0 && *ema < 1) return true;
+  error_at(src, a->line, a->col, "the ema momentum must lie between 0 and 1 (Keras's default: 0.99)");
+  return false;
+}
+
 static bool parse_train_line(Source *src, Arena *arena, const Line *l, TrainSpec *t) {
   const char *k = l->kind;
   int64_t v;
@@ -157,6 +165,7 @@ static bool parse_train_line(Source *src, Arena *arena, const Line *l, TrainSpec
   if (!strcmp(k, "epochs")) return expr_int(src, a, 1, 1 << 30, &v) && (t->epochs = (int)v, true);
   if (!strcmp(k, "seed")) return expr_int(src, a, 0, INT64_MAX, &v) && (t->seed = (uint64_t)v, true);
   if (!strcmp(k, "weight_decay")) return expr_num(src, a, &t->opt.weight_decay);
+  if (!strcmp(k, "ema")) return parse_ema(src, a, &t->opt.ema);
   if (!strcmp(k, "metrics")) {
     if (a->kind != EX_IDENT || strcmp(a->ident, "accuracy")) {
       error_at(src, a->line, a->col, "the only metric is accuracy");
@@ -171,7 +180,7 @@ static bool parse_train_line(Source *src, Arena *arena, const Line *l, TrainSpec
 static bool parse_train(Model *m) {
   ModelFile *f = m->file;
   TrainSpec *t = &m->train;
-  *t = (TrainSpec){f->has_train, LOSS_MSE, false, {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0}, 32, 1, 1, false,
+  *t = (TrainSpec){f->has_train, LOSS_MSE, false, {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0, 0}, 32, 1, 1, false,
                    f->ndata ? "inline" : "mnist", "", 0, 0};
   bool ok = true, have_loss = false;
   for (int i = 0; i < f->ntrain; i++) {

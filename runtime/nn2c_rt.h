@@ -292,6 +292,11 @@ typedef struct {
   const char *dataset_options; /* "key=value ..." (see nn2c_data_spec_parse); NULL = none */
   int in_numel, out_numel, label_numel, label_is_int;
   long param_floats, state_floats;
+  /* has_ema: state[ema_offset ...] holds a moving average of the params, laid
+   * out like them; the trainer evaluates with it and saves it as "params"
+   * (the raw weights then go where it was, so resuming stays exact). */
+  int has_ema;
+  long ema_offset;
   int default_batch, default_epochs;
   float default_lr;
   uint64_t default_seed;

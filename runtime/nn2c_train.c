@@ -463,14 +463,28 @@ static void ckpt_sections(Trainer *t, nn2c_ckpt_section s[3]) {
   s[2].name = "step", s[2].data = t->bstep, s[2].count = 4;
 }
 
+/* Exchanges the params with their moving average (a no-op without one, and
+ * before the first step, when the average holds nothing yet). Evaluation and
+ * checkpoints see the average as the params; training sees the raw weights. */
+static void swap_ema(Trainer *t) {
+  float *a = t->params, *b = t->state + t->d->ema_offset, x;
+  long i;
+  if (!t->d->has_ema || t->d->model_get_step(t->model) == 0)
+    return;
+  for (i = 0; i < t->d->param_floats; i++)
+    x = a[i], a[i] = b[i], b[i] = x;
+}
+
 static int save(Trainer *t) {
   nn2c_ckpt_section s[3];
   char err[1024];
+  int rc;
   nn2c_u64_to_floats(t->d->model_get_step(t->model), t->bstep);
   ckpt_sections(t, s);
-  if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err))
-    return error(t, "%s", err);
-  return 0;
+  swap_ema(t);
+  rc = nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err);
+  swap_ema(t);
+  return rc ? error(t, "%s", err) : 0;
 }
 
 /* The model's weights file: --weights, else weights_file in the folder of
@@ -504,6 +518,7 @@ static int init_params(Trainer *t) {
   if (step == UINT64_MAX)
     return error(t, "%s: section 'step' does not hold a step count", t->o.load);
   t->d->model_set_step(t->model, step);
+  swap_ema(t); /* the checkpoint holds the average as its params */
   return 0;
 }
 
@@ -580,7 +595,7 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
 }
 
 /* Evaluates the whole test set in order, in batches of --batch. */
-static int evaluate(Trainer *t) {
+static int evaluate_batches(Trainer *t) {
   const nn2c_model_desc *d = t->d;
   const nn2c_dataset *ds = &t->test;
   double loss_sum = 0;
@@ -604,6 +619,15 @@ static int evaluate(Trainer *t) {
   t->test_loss = ds->n ? loss_sum / ds->n : 0.0;
   t->test_acc = ds->n ? (double)correct / ds->n : 0.0;
   return 0;
+}
+
+/* The test set, with the params' moving average when the model keeps one. */
+static int evaluate(Trainer *t) {
+  int rc;
+  swap_ema(t);
+  rc = evaluate_batches(t);
+  swap_ema(t);
+  return rc;
 }
 
 static int run_epoch(Trainer *t, int epoch, int first) {
@@ -651,7 +675,7 @@ static int train(Trainer *t) {
 
 /* ---- 6. Inline outputs -------------------------------------------------- */
 
-static int print_inline_outputs(Trainer *t) {
+static int print_inline_batches(Trainer *t) {
   const nn2c_model_desc *d = t->d;
   int start, i, j;
   for (start = 0; start < d->inline_n; start += t->o.batch) {
@@ -669,6 +693,14 @@ static int print_inline_outputs(Trainer *t) {
   return 0;
 }
 
+static int print_inline_outputs(Trainer *t) {
+  int rc;
+  swap_ema(t);
+  rc = print_inline_batches(t);
+  swap_ema(t);
+  return rc;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static int check_desc(const Trainer *t) {
@@ -676,7 +708,8 @@ static int check_desc(const Trainer *t) {
   if (!d->dataset || d->in_numel <= 0 || d->out_numel <= 0 || d->label_numel <= 0 ||
       d->param_floats < 0 || d->state_floats < 0 || d->model_size == 0 || !d->model_bind ||
       !d->model_get_step || !d->model_set_step || !d->arena_bytes || !d->init || !d->forward ||
-      !d->train_step || !d->evaluate || (d->label_is_int && d->label_numel != 1))
+      !d->train_step || !d->evaluate || (d->label_is_int && d->label_numel != 1) ||
+      (d->has_ema && (d->ema_offset < 0 || d->ema_offset > d->state_floats - d->param_floats)))
     return error(t, "internal error: incomplete model description");
   return 0;
 }

@@ -567,6 +567,12 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#define %s_LABEL_IS_INT %d\n", N, lab && lab->dtype != DT_F32);
   buf_printf(h, "#define %s_PARAM_FLOATS %lld\n", N, (long long)graph_block_layout(g, VK_PARAM, NULL));
   buf_printf(h, "#define %s_STATE_FLOATS %lld\n", N, (long long)graph_block_layout(g, VK_STATE, NULL));
+  int64_t ema = in->train ? optimizer_ema_offset(g, &m->train.opt) : -1;
+  if (ema >= 0)
+    buf_printf(h, "/* The state block ends with the params' moving average (train `ema %g`), laid\n"
+                  " * out like the param block: state + %s_EMA_OFFSET. The trainer evaluates and\n"
+                  " * saves it as the params (see docs/nn-format.md). */\n#define %s_EMA_OFFSET %lld\n",
+               m->train.opt.ema, N, N, (long long)ema);
   buf_printf(h, "#define %s_DEFAULT_BATCH %d\n#define %s_DEFAULT_EPOCHS %d\n", N, m->train.batch, N, m->train.epochs);
   buf_printf(h, "#define %s_DEFAULT_LR %.9gf\n#define %s_DEFAULT_SEED %lluu\n", N, m->train.opt.lr, N,
              (unsigned long long)m->train.seed);

@@ -92,6 +92,8 @@ int interp_train_main(Model *m, int argc, char **argv) {
   d.label_is_int = lab->dtype != DT_F32;
   d.param_floats = (long)graph_block_layout(tg, VK_PARAM, NULL);
   d.state_floats = (long)graph_block_layout(tg, VK_STATE, NULL);
+  d.ema_offset = (long)optimizer_ema_offset(tg, &m->train.opt);
+  d.has_ema = d.ema_offset >= 0;
   d.default_batch = m->train.batch;
   d.default_epochs = m->train.epochs;
   d.default_lr = (float)m->train.opt.lr;

@@ -8,7 +8,11 @@
  *   sgd:           w <- w - lr * g
  *   momentum:      v <- mu * v - lr * g;  w <- w + v  (nesterov: w + mu * v - lr * g)
  *   adam:          m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
- *                  w <- w - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
+ *                  w <- w - lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
+ *   ema (any optimizer; Keras's use_ema): a state `W_ema` per param, after
+ *   the update  a <- w (first step), else a <- e a + (1 - e) w.
+ *   These states come last, one per param in the param block's order and of
+ *   its shapes, so the state block ends with a mirror of the param block. */
 #include "pass.h"
 
 /* The step inputs this pass adds (lr, step) are created once, here. */
@@ -40,10 +44,12 @@ static Value *state_like(Graph *g, Value *w, const char *suffix) {
 #define DIV(a, b) build2(g, OP_DIV, a, b)
 #define K(x) build_scalar(g, DT_F32, x)
 
-static void sgd_update(Graph *g, const OptSpec *o, Value *w, Value *grad, Value *lr) {
+/* The update functions assign w and return its new value. */
+static Value *sgd_update(Graph *g, const OptSpec *o, Value *w, Value *grad, Value *lr) {
   if (o->momentum == 0) {
-    graph_add_assign(g, w, SUB(w, MUL(lr, grad)));
-    return;
+    Value *w2 = SUB(w, MUL(lr, grad));
+    graph_add_assign(g, w, w2);
+    return w2;
   }
   Value *v = state_like(g, w, "velocity");
   Value *lg = MUL(lr, grad);
@@ -51,24 +57,55 @@ static void sgd_update(Graph *g, const OptSpec *o, Value *w, Value *grad, Value 
   Value *w2 = o->nesterov ? SUB(ADD(w, MUL(K(o->momentum), v2)), lg) : ADD(w, v2);
   graph_add_assign(g, v, v2);
   graph_add_assign(g, w, w2);
+  return w2;
 }
 
-static void adam_update(Graph *g, const OptSpec *o, Value *w, Value *grad, Value *lr_t) {
+static Value *adam_update(Graph *g, const OptSpec *o, Value *w, Value *grad, Value *lr_t) {
   Value *m = state_like(g, w, "m"), *v = state_like(g, w, "v");
   Value *m2 = ADD(MUL(K(o->beta1), m), MUL(K(1 - o->beta1), grad));
   Value *v2 = ADD(MUL(K(o->beta2), v), MUL(K(1 - o->beta2), MUL(grad, grad)));
   Value *den = ADD(build1(g, OP_SQRT, v2), K(o->epsilon));
+  Value *w2 = SUB(w, MUL(lr_t, DIV(m2, den)));
   graph_add_assign(g, m, m2);
   graph_add_assign(g, v, v2);
-  graph_add_assign(g, w, SUB(w, MUL(lr_t, DIV(m2, den))));
+  graph_add_assign(g, w, w2);
+  return w2;
 }
 
 /* lr * sqrt(1 - b2^t) / (1 - b1^t), a scalar computed once per step. */
-static Value *adam_lr(Graph *g, const OptSpec *o, Value *lr) {
-  Value *t = input_scalar(g, INPUT_STEP);
+static Value *adam_lr(Graph *g, const OptSpec *o, Value *lr, Value *t) {
   Value *c1 = SUB(K(1), build2(g, OP_POW, K(o->beta1), t));
   Value *c2 = SUB(K(1), build2(g, OP_POW, K(o->beta2), t));
   return DIV(MUL(lr, build1(g, OP_SQRT, c2)), c1);
+}
+
+/* The moving averages, after every other value (see the header comment).
+ * next[id] is the param's updated value (NULL: it has no gradient). */
+static void ema_update(Graph *g, const OptSpec *o, Value *step, Value **next) {
+  /* 0 on the first step (the average starts at the weights), else e */
+  Value *e = MUL(K(o->ema), build2(g, OP_MIN, SUB(step, K(1)), K(1)));
+  int nvalues = g->nvalues;
+  for (int i = 0; i < nvalues; i++) {
+    Value *w = g->values[i];
+    if (w->kind != VK_PARAM) continue;
+    Value *w2 = next[w->id] ? next[w->id] : w;
+    Value *a = state_like(g, w, "ema");
+    graph_add_assign(g, a, ADD(w2, MUL(e, SUB(a, w2))));
+  }
+}
+
+int64_t optimizer_ema_offset(Graph *g, const OptSpec *o) {
+  if (!o || o->ema == 0) return -1;
+  int64_t params = graph_block_layout(g, VK_PARAM, NULL), states = graph_block_layout(g, VK_STATE, NULL);
+  /* the mirror: the last states pair up with the params, in order */
+  int p = g->nvalues, s = g->nvalues;
+  for (;;) {
+    do p--; while (p >= 0 && g->values[p]->kind != VK_PARAM);
+    do s--; while (s >= 0 && g->values[s]->kind != VK_STATE);
+    if (p < 0) break;
+    NN2C_ASSERT(s >= 0 && g->values[p]->dtype == DT_F32 && shape_eq(g->values[p]->shape, g->values[s]->shape));
+  }
+  return states - params;
 }
 
 bool pass_optimizer(Graph *g, PassCtx *cx) {
@@ -79,12 +116,14 @@ bool pass_optimizer(Graph *g, PassCtx *cx) {
   }
   if (!names_free(g)) return false;
   Value *lr = input_scalar(g, INPUT_LR);
-  Value *lr_t = o->kind == OPT_ADAM ? adam_lr(g, o, lr) : lr;
+  Value *step = o->kind == OPT_ADAM || o->ema != 0 ? input_scalar(g, INPUT_STEP) : NULL;
+  Value *lr_t = o->kind == OPT_ADAM ? adam_lr(g, o, lr, step) : lr;
+  Value **next = arena_alloc(&cx->scratch, sizeof(Value *) * (size_t)g->nvalues);
   for (int i = 0; i < g->ngrads; i++) {
     Value *w = g->grads[i].param, *grad = g->grads[i].grad;
     if (o->weight_decay != 0) grad = ADD(grad, MUL(K(o->weight_decay), w));
-    if (o->kind == OPT_SGD) sgd_update(g, o, w, grad, lr);
-    else adam_update(g, o, w, grad, lr_t);
+    next[w->id] = o->kind == OPT_SGD ? sgd_update(g, o, w, grad, lr) : adam_update(g, o, w, grad, lr_t);
   }
+  if (o->ema != 0) ema_update(g, o, step, next);
   return true;
 }

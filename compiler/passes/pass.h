@@ -14,6 +14,7 @@ typedef struct {
   bool nesterov;       /* sgd */
   double beta1, beta2, epsilon; /* adam (Keras semantics: epsilon added to sqrt(v)) */
   double weight_decay; /* L2: weight_decay * w added to each gradient */
+  double ema;          /* momentum of the parameters' moving average, 0 = none */
 } OptSpec;
 
 typedef struct {
@@ -55,6 +56,11 @@ bool pass_memplan(Graph *g, PassCtx *cx);
 PassFn pass_lookup(const char *name);
 /* Runs a comma-separated list of pass names; false after the first failure. */
 bool pass_run_pipeline(Graph *g, PassCtx *cx, const char *pipeline);
+
+/* With opt->ema, the state offset (in floats) of the parameters' moving
+ * average: the state block ends with a mirror of the param block, so the
+ * trainer can swap the two for evaluation. -1 without an average. */
+int64_t optimizer_ema_offset(Graph *g, const OptSpec *opt);
 
 /* Names of the step inputs the optimizer adds (learning rate, 1-based step). */
 #define INPUT_LR "lr"
