@@ -3,7 +3,7 @@
 
     torch_cnn.py info
     torch_cnn.py train  --dataset mnist|cifar10 --data DIR --limit-train N --limit-test M
-                        --threads T [--epochs E] [--warmup W] [--seed S]
+                        --threads T [--epochs E] [--warmup W] [--seed S] [--ema M]
     torch_cnn.py infer  --dataset mnist|cifar10 --data DIR --threads T --batch B
                         [--iters N] [--seconds S]
     torch_cnn.py export --dataset mnist|cifar10 --data DIR --out DIR
@@ -13,7 +13,10 @@ layout: Conv2d(C,32,3) ReLU MaxPool2d(2) Conv2d(32,64,3) ReLU MaxPool2d(2)
 Conv2d(64,64,3) ReLU Flatten Linear(F,64) ReLU Linear(64,10); glorot-uniform
 (xavier_uniform_) weights and zero biases as Keras and nn2c; training uses
 CrossEntropyLoss on the logits (log_softmax + nll, what nn2c's fused softmax +
-sparse categorical cross-entropy computes) and Adam(lr=1e-3, eps=1e-7), batch 32.
+sparse categorical cross-entropy computes) and Adam(lr=1e-3, eps=1e-7), batch 32,
+with the examples' moving average of the weights (`ema 0.99`; --ema 0 turns it
+off): after each step a = w on the first step, else a = 0.99 a + 0.01 w, with
+torch._foreach ops; the test set is evaluated with the average.
 
 Data: the same files the nn2c trainer reads (MNIST IDX, plain or .gz; CIFAR-10
 binary batches), loaded with numpy, scaled to [0,1], cut to the first N
@@ -160,12 +163,44 @@ def make_optimizer(model):
     return torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
 
 
-def train_step(model, opt, xb, yb):
+class Average:
+    """The weights' moving average, as nn2c's `ema M` (Keras's use_ema)."""
+
+    def __init__(self, model, momentum):
+        self.params = list(model.parameters())
+        self.avg = [p.detach().clone() for p in self.params]
+        self.m, self.started = momentum, False
+
+    @torch.no_grad()
+    def update(self):
+        if not self.m:
+            return
+        if not self.started:
+            for a, p in zip(self.avg, self.params):
+                a.copy_(p)
+            self.started = True
+            return
+        torch._foreach_mul_(self.avg, self.m)
+        torch._foreach_add_(self.avg, self.params, alpha=1 - self.m)
+
+    @torch.no_grad()
+    def swap(self):
+        """Exchanges the weights and the average (twice restores them)."""
+        if not self.m or not self.started:
+            return
+        for a, p in zip(self.avg, self.params):
+            t = p.detach().clone()
+            p.copy_(a)
+            a.copy_(t)
+
+
+def train_step(model, opt, avg, xb, yb):
     opt.zero_grad(set_to_none=True)
     logits = model(xb)
     loss = F.cross_entropy(logits, yb)
     loss.backward()
     opt.step()
+    avg.update()
     return logits, loss
 
 
@@ -191,18 +226,18 @@ def cmd_train(args):
     # and the choice of memory format (the faster one when --format auto)
     def steps(fmt, count):
         wm = copy.deepcopy(model).to(memory_format=fmt)
-        wo = make_optimizer(wm)
+        wo, wa = make_optimizer(wm), Average(wm, args.ema)
         xb, yb = xtr[:bs].contiguous(memory_format=fmt), ytr[:bs]
-        train_step(wm, wo, xb, yb)
+        train_step(wm, wo, wa, xb, yb)
         t0 = time.perf_counter()
         for _ in range(count):
-            train_step(wm, wo, xb, yb)
+            train_step(wm, wo, wa, xb, yb)
         return time.perf_counter() - t0
 
     fmt = pick_format(args.format, steps, args.warmup)
     model = model.to(memory_format=fmt)
     xtr = xtr.contiguous(memory_format=fmt)
-    opt = make_optimizer(model)
+    opt, avg = make_optimizer(model), Average(model, args.ema)
 
     gen = torch.Generator().manual_seed(args.seed)
     n = len(xtr)
@@ -215,17 +250,19 @@ def cmd_train(args):
             idx = order[start:start + bs]
             xb = xtr.index_select(0, idx).contiguous(memory_format=fmt)
             yb = ytr.index_select(0, idx)
-            logits, loss = train_step(model, opt, xb, yb)
+            logits, loss = train_step(model, opt, avg, xb, yb)
             loss_sum += loss.item() * len(idx)
             correct += int((logits.argmax(1) == yb).sum())
         train_time = time.perf_counter() - t0
         model.eval()
+        avg.swap()
         with torch.inference_mode():
             tl, tc = 0.0, 0
             for start in range(0, len(xte), bs):
                 out = model(xte[start:start + bs].contiguous(memory_format=fmt))
                 tl += F.cross_entropy(out, yte[start:start + bs], reduction="sum").item()
                 tc += int((out.argmax(1) == yte[start:start + bs]).sum())
+        avg.swap()
         print(f"epoch {epoch + 1}: train_loss={loss_sum / n:.6f} train_accuracy={correct / n:.4f} "
               f"test_loss={tl / len(xte):.6f} test_accuracy={tc / len(xte):.4f} "
               f"time={time.perf_counter() - t0:.2f}s samples/s={n / train_time:.1f} "
@@ -294,6 +331,7 @@ def main():
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--ema", type=float, default=0.99)
     p.add_argument("--iters", type=int, default=200)
     p.add_argument("--seconds", type=float, default=1.0)
     p.add_argument("--out", default=".")

@@ -34,3 +34,16 @@ make -s -C "$d/adam" > /dev/null 2>&1 || { echo "trainer build failed"; exit 1; 
 cmp "$d/adam_c.txt" "$d/adam_interp.txt" || { cat "$d/adam_c.txt" "$d/adam_interp.txt"; exit 1; }
 "$nn2c" export "$d/model.onnx" "$d/adam.ckpt" -o "$d/adam.onnx" || exit 1
 /usr/bin/python3 -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))" "$d/adam.onnx" || exit 1
+# --ema: the same trainer keeping the weights' moving average; C and the
+# interpreter print the same figures, and the export (the average) checks.
+"$nn2c" compile "$d/model.onnx" --train --loss sparse_categorical_crossentropy --optimizer adam --lr 1e-3 --batch 8 \
+  --ema 0.9 --dataset "random samples=64 classes=5" --name mlp -o "$d/ema" 2> /dev/null || exit 1
+grep -q '#define mlp_EMA_OFFSET' "$d/ema/mlp.h" || { echo "--ema: no moving average in mlp.h"; exit 1; }
+make -s -C "$d/ema" > /dev/null 2>&1 || { echo "ema trainer build failed"; exit 1; }
+"$d/ema/mlp_train" --epochs 2 --save "$d/ema.ckpt" | grep '^final: test_loss=' > "$d/ema_c.txt" || exit 1
+"$nn2c" run "$d/model.onnx" --train --loss sparse_categorical_crossentropy --optimizer adam --lr 1e-3 --batch 8 \
+  --ema 0.9 --dataset "random samples=64 classes=5" --epochs 2 | grep '^final: test_loss=' > "$d/ema_interp.txt" || exit 1
+cmp "$d/ema_c.txt" "$d/ema_interp.txt" || { cat "$d/ema_c.txt" "$d/ema_interp.txt"; exit 1; }
+cmp -s "$d/ema_c.txt" "$d/adam_c.txt" && { echo "--ema changed nothing: $(cat "$d/ema_c.txt")"; exit 1; }
+"$nn2c" export "$d/model.onnx" "$d/ema.ckpt" -o "$d/ema.onnx" || exit 1
+/usr/bin/python3 -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))" "$d/ema.onnx" || exit 1
