@@ -492,12 +492,22 @@ static const char *omp_macros =
   "#if defined(_OPENMP)\n"
   "#define NN2C_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) num_threads(nt)\")\n"
   "#define NN2C_PRAGMA(x) _Pragma(#x)\n"
-  "#ifndef NN2C_PARALLEL_MIN_WORK /* multiply-adds below which a loop runs on one thread: waking a\n * second thread (futex, OMP_WAIT_POLICY=passive) costs more than it saves there; on a virtual\n * machine waking an idle core takes about 120 us, the time of some 16 M multiply-adds */\n"
-  "#define NN2C_PARALLEL_MIN_WORK 32000000\n"
-  "#endif\n"
-  "#define NN2C_PARALLEL_FOR_IF(work) NN2C_PRAGMA(omp parallel for schedule(static) num_threads(nt) if ((work) >= NN2C_PARALLEL_MIN_WORK))\n"
+  "/* Multiply-adds below which a loop runs on one thread. Threads that spin between loops\n"
+  " * (OpenMP's default wait policy) take a loop up within microseconds; sleeping ones\n"
+  " * (OMP_WAIT_POLICY=passive) must be woken, which takes about 120 us on a virtual machine,\n"
+  " * the time of some 16 M multiply-adds. set_threads picks one by the policy. */\n"
+  "#ifndef NN2C_PARALLEL_MIN_WORK\n#define NN2C_PARALLEL_MIN_WORK 250000\n#endif\n"
+  "#ifndef NN2C_PARALLEL_MIN_WORK_PASSIVE\n#define NN2C_PARALLEL_MIN_WORK_PASSIVE 32000000\n#endif\n"
+  "static NN2C_MAYBE_UNUSED size_t nn2c_min_work = NN2C_PARALLEL_MIN_WORK;\n"
+  "#include <stdlib.h>\n"
+  "static int nn2c_passive_wait(void) { /* OMP_WAIT_POLICY=passive, in any case */\n"
+  "  const char *p = getenv(\"OMP_WAIT_POLICY\"), *w = \"passive\";\n"
+  "  if (!p) return 0;\n"
+  "  for (; *w; p++, w++)\n    if ((*p | 32) != *w) return 0;\n"
+  "  return *p == 0;\n}\n"
+  "#define NN2C_PARALLEL_FOR_IF(work) NN2C_PRAGMA(omp parallel for schedule(static) num_threads(nt) if (nt > 1 && (work) >= nn2c_min_work))\n"
   "/* the same over n iterations handed out in chunks of about n / (8 nt): a thread\n * slowed by other processes on its core takes fewer (a static split waits for it) */\n"
-  "#define NN2C_PARALLEL_FOR_DYN(work, n) NN2C_PRAGMA(omp parallel for schedule(dynamic, (size_t)(n) / (8 * (size_t)nt) + 1) num_threads(nt) if ((work) >= NN2C_PARALLEL_MIN_WORK))\n"
+  "#define NN2C_PARALLEL_FOR_DYN(work, n) NN2C_PRAGMA(omp parallel for schedule(dynamic, (size_t)(n) / (8 * (size_t)nt) + 1) num_threads(nt) if (nt > 1 && (work) >= nn2c_min_work))\n"
   "#else\n"
   "#define NN2C_PARALLEL_FOR\n"
   "#define NN2C_PARALLEL_FOR_IF(work)\n"
@@ -638,6 +648,7 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
   buf_puts(c, omp_macros);
   buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) {\n  m->threads = threads > 0 ? threads : 1;\n"
+                "#if defined(_OPENMP)\n  nn2c_min_work = nn2c_passive_wait() ? NN2C_PARALLEL_MIN_WORK_PASSIVE : NN2C_PARALLEL_MIN_WORK;\n#endif\n"
                 "#ifdef NN2C_OPENBLAS /* OpenBLAS's own threads, for its sgemm calls */\n  openblas_set_num_threads(m->threads);\n#endif\n}\n\n", N, N);
   CompiledGraph *gs[3] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL};
   buf_printf(c, "size_t %s_arena_bytes(int batch) {\n  size_t b = batch > 0 ? (size_t)batch : 0, need = 0, a;\n", N);

@@ -474,11 +474,6 @@ static void emit_rank1(Emit *e, int rows, int cb, const char *src_fmt, const cha
 }
 
 /* A bare block, so the node's declarations do not meet the next node's. */
-static void block_open(Emit *e) {
-  emit_line(e, "{");
-  e->indent++;
-}
-
 static bool conv_blocked(const Geom *G, int64_t dst_channels) {
   return G->groups == 1 && dst_channels % CONV_CB == 0;
 }
@@ -575,7 +570,7 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const Geom *G, bool relu) {
   bool pad = G->pt || G->pb || G->pl || G->pr, direct = G->c < 4 && !pad, patch = conv_patch(G) || direct;
   int cb = G->f % (2 * CONV_CB) == 0 ? 2 * CONV_CB : CONV_CB; /* wider rows: each input element loaded serves more */
   emit_line(e, "/* %d output pixels x %d channels per step%s */", CONV_PB, cb, pad ? "; taps in the padding read zeros" : "");
-  block_open(e);
+  emit_scope_open(e);
   if (!patch && pad) emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->c);
   if (direct) emit_line(e, "/* few input channels: a pixel's window is one patch row, read in place */");
   else if (patch) emit_line(e, "/* few input channels: each pixel's %lld inputs gathered into one patch row */", (long long)(taps * G->c));
@@ -749,7 +744,7 @@ static void emit_wino(Emit *e, Node *n, const Wino *wg) {
   int cb = wg->d % (2 * CONV_CB) == 0 ? 2 * CONV_CB : CONV_CB;
   emit_line(e, "/* Winograd F(2x2,3x3): %lld x %lld tiles of 2x2 outputs, %d tiles x %d channels per step */", (long long)th,
             (long long)tw, WG_T, cb);
-  block_open(e);
+  emit_scope_open(e);
   emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)wg->k);
   emit_wino_kernel(e, wg);
   emit_line(e, "const size_t T = %s;", arena_printf(&e->g->arena, "%s * %lld", emit_dim(e, n->out[0], 0), (long long)(th * tw)));
@@ -829,12 +824,20 @@ static void emit_wino_outer(Emit *e, const Wino *wg, int64_t rb, int cb) {
 }
 
 /* The slices' m added in slice order into the first; then dw = G^T m G per
- * channel pair, j innermost so the loop vectorizes. */
+ * channel pair, j innermost so the loops vectorize. Both run over chunks of
+ * WG_CHUNK channel pairs on the threads; each element's sum keeps its order. */
+#define WG_CHUNK 256
 static void emit_wino_weight_out(Emit *e, const Wino *wg, const char *DW) {
-  int64_t kd = wg->k * wg->d;
+  int64_t kd = wg->k * wg->d, nchunks = (kd + WG_CHUNK - 1) / WG_CHUNK;
+  emit_line(e, "NN2C_PARALLEL_FOR_IF(%lldu)", (long long)(16 * kd * WG_SLICES));
+  emit_open(e, "for (size_t ch = 0; ch < %lld; ch++)", (long long)nchunks);
+  emit_line(e, "const size_t j0 = ch * %d, j1 = j0 + %d < %lld ? j0 + %d : %lld;", WG_CHUNK, WG_CHUNK, (long long)kd,
+            WG_CHUNK, (long long)kd);
   emit_line(e, "for (size_t sl = 1; sl < %d; sl++)", WG_SLICES);
-  emit_line(e, "  for (size_t j = 0; j < %lld; j++) mp[j] += mp[sl * %lld + j];", (long long)(16 * kd), (long long)(16 * kd));
-  emit_open(e, "for (size_t j = 0; j < %lld; j++)", (long long)kd);
+  emit_line(e, "  for (size_t q = 0; q < 16; q++)");
+  emit_line(e, "    for (size_t j = q * %lld + j0; j < q * %lld + j1; j++) mp[j] += mp[sl * %lld + j];", (long long)kd,
+            (long long)kd, (long long)(16 * kd));
+  emit_open(e, "for (size_t j = j0; j < j1; j++)");
   Buf b = {0};
   for (int q = 0; q < 16; q++) buf_printf(&b, "%ss%d = mp[%lld + j]", q ? ", " : "", q, (long long)(q * kd));
   emit_line(e, "const float %s;", b.data);
@@ -848,6 +851,7 @@ static void emit_wino_weight_out(Emit *e, const Wino *wg, const char *DW) {
     emit_line(e, "%s[%lld + j] = 0.5f * (h%d1 + h%d2) + h%d3;", DW, (long long)((r * 3 + 2) * kd), r, r, r);
   }
   emit_close(e);
+  emit_close(e);
 }
 
 static void conv2d_grad_weight_emit_wino(Emit *e, Node *n, const Geom *G) {
@@ -857,7 +861,7 @@ static void conv2d_grad_weight_emit_wino(Emit *e, Node *n, const Geom *G) {
   int cb = G->f % (2 * CONV_CB) == 0 ? 2 * CONV_CB : CONV_CB;
   emit_line(e, "/* Winograd F(3x3,2x2) weight gradient: %lld x %lld tiles of dy per image, %d slices of %d-tile blocks */",
             (long long)th, (long long)tw, WG_SLICES, WG_T);
-  block_open(e);
+  emit_scope_open(e);
   emit_line(e, "static const float zeros[%lld] = {0.0f}, dzeros[%lld] = {0.0f};", (long long)G->c, (long long)G->f);
   emit_line(e, "float *mp = (float *)scratch; /* [%d slices][16][%lld][%lld] */", WG_SLICES, (long long)G->c, (long long)G->f);
   emit_line(e, "const size_t T = %s, NB = (T + %d) / %d;",
@@ -931,7 +935,7 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   long long numel = (long long)patch_grad_numel(n);
   emit_line(e, "/* tasks of %d output channels x %lld patch rows%s over a slice of the images (few input channels) */", cb,
             (long long)kk, split ? " of one kernel row" : "");
-  block_open(e);
+  emit_scope_open(e);
   emit_line(e, "float *dwp = (float *)scratch; /* [%d slices][%lld] */", CONV_SLICES, numel);
   emit_parallel(e, n, ll(e, ntask * CONV_SLICES));
   emit_open(e, "for (size_t task = 0; task < %lld; task++)", (long long)(ntask * CONV_SLICES));
@@ -991,7 +995,7 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DW, emit_numel(e, n->out[0]));
   const char *N = emit_dim(e, n->in[0], 0);
   long long ntask = (long long)(G->kh * G->kw * cib * cob);
-  block_open(e);
+  emit_scope_open(e);
   emit_line(e, "const size_t np = nt > 1 && %lld >= %d * nt ? %d * (size_t)nt : (size_t)nt;", ntask, CONV_PARTS, CONV_PARTS);
   emit_parallel(e, n, "np");
   emit_open(e, "for (size_t part = 0; part < np; part++)");
@@ -1098,7 +1102,7 @@ static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const Geom *G) {
   int64_t taps = G->kh * G->kw;
   int cb = G->c % (2 * CONV_CB) ? CONV_CB : 2 * CONV_CB;
   emit_line(e, "/* %d input pixels x %d channels per step, W transposed in the scratch space */", CONV_PB, cb);
-  block_open(e);
+  emit_scope_open(e);
   emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->f);
   emit_weight_transpose(e, G, W);
   emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), taps, 0);
@@ -1146,7 +1150,7 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
   long long per = (long long)(G->oh * G->ow), taps = (long long)(G->kh * G->kw), F = (long long)G->f, C = (long long)G->c;
   emit_line(e, "/* %d output pixels x %d input channels per step, scattered to dx; W transposed in the scratch space */",
             CONV_PB, cb);
-  block_open(e);
+  emit_scope_open(e);
   emit_weight_transpose(e, G, W);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, n->out[0]));
   emit_parallel(e, n, arena_printf(&e->g->arena, "(B + %d) / %d", CONV_PB - 1, CONV_PB));
@@ -1335,7 +1339,7 @@ static bool conv_cblas_open(Emit *e, Node *n, CblasKind kind) {
   const char *F = ll(e, G.f), *KKC = ll(e, kkc);
   Value *pix = kind == CB_GRAD_WEIGHT ? n->in[1] : kind == CB_GRAD_INPUT ? n->in[0] : n->out[0];
   emit_line(e, "#ifdef NN2C_USE_CBLAS");
-  block_open(e);
+  emit_scope_open(e);
   emit_line(e, "/* GEMM over patch rows, %lld pixels at a time%s */", (long long)cblas_rows(&G), direct ? " (1x1: x's rows)" : " (im2col in the scratch space)");
   emit_line(e, "const size_t P = %s;", emit_numel_range(e, pix, 0, 3));
   const char *X = kind == CB_GRAD_INPUT ? emit_ref(e, n->out[0]) : emit_ref(e, n->in[0]);

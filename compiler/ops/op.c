@@ -395,6 +395,11 @@ void emit_open(Emit *e, const char *fmt, ...) {
   e->indent++;
 }
 
+void emit_scope_open(Emit *e) {
+  emit_line(e, "{");
+  e->indent++;
+}
+
 void emit_close(Emit *e) {
   e->indent--;
   emit_line(e, "}");

@@ -108,6 +108,7 @@ char *emit_numel(Emit *e, Value *v);             /* C expression, size_t */
 char *emit_numel_range(Emit *e, Value *v, int from, int to); /* product of dims [from,to) */
 void emit_line(Emit *e, const char *fmt, ...);
 void emit_open(Emit *e, const char *fmt, ...);   /* line ending in '{', indents */
+void emit_scope_open(Emit *e);                   /* a bare '{' line (a scope for locals), indents */
 void emit_close(Emit *e);                        /* '}' and dedent */
 char *emit_float(Emit *e, double v);             /* a C float literal */
 const char *emit_ctype(DType t);                 /* "float", "int32_t", ... */

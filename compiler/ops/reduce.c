@@ -169,6 +169,30 @@ static void reduce_grad(Graph *g, Node *n, Value **dy, Value **dx, RedKind k) {
 
 /* ---- emission ---- */
 
+/* The batch's rows summed into one row (training's bias gradients): RED_SLICES
+ * fixed slices of the rows, each summed on its own (on the threads), then the
+ * slices added in order, so the result does not depend on the thread count. */
+#define RED_SLICES 8
+static void reduce_emit_sliced(Emit *e, const char *X, const char *O, const char *r, const char *inner, bool mean) {
+  emit_scope_open(e);
+  emit_line(e, "float part[%d][%s];", RED_SLICES, inner);
+  emit_line(e, "const size_t R = %s;", r);
+  emit_line(e, "NN2C_PARALLEL_FOR_IF(R * %s)", inner);
+  emit_open(e, "for (size_t sl = 0; sl < %d; sl++)", RED_SLICES);
+  emit_line(e, "float acc[%s];", inner);
+  emit_line(e, "memset(acc, 0, sizeof acc);");
+  emit_line(e, "for (size_t k = R * sl / %d; k < R * (sl + 1) / %d; k++)", RED_SLICES, RED_SLICES);
+  emit_line(e, "  for (size_t j = 0; j < %s; j++) acc[j] += %s[k * %s + j];", inner, X, inner);
+  emit_line(e, "memcpy(part[sl], acc, sizeof acc);");
+  emit_close(e);
+  emit_open(e, "for (size_t j = 0; j < %s; j++)", inner);
+  emit_line(e, "float s = part[0][j];");
+  emit_line(e, "for (size_t sl = 1; sl < %d; sl++) s += part[sl][j];", RED_SLICES);
+  emit_line(e, "%s[j] = s%s;", O, mean ? " / (float)(R)" : "");
+  emit_close(e);
+  emit_close(e);
+}
+
 /* Fast form for f32 sum/mean over one contiguous run of axes [lo, hi):
  * out[o][i] = sum_r in[o][r][i], float accumulation (training's bias
  * gradients and losses go through here). */
@@ -180,6 +204,12 @@ static void reduce_emit_contiguous(Emit *e, Node *n, bool mean, int lo, int hi) 
   const char *inner = emit_numel_range(e, x, hi, rank);
   int64_t ninner = 1; /* -1: the kept trailing dims include the batch */
   for (int i = hi; i < rank; i++) ninner = x->shape.d[i] == DIM_BATCH || ninner < 0 ? -1 : ninner * x->shape.d[i];
+  int64_t per_sample = ninner; /* elements summed per sample of the batch */
+  for (int i = 1; i < hi; i++) per_sample *= x->shape.d[i] == DIM_BATCH ? 1 : x->shape.d[i];
+  if (ninner >= 1 && ninner <= 1024 && lo == 0 && x->shape.d[0] == DIM_BATCH && per_sample >= 2048) {
+    reduce_emit_sliced(e, X, O, r, inner, mean);
+    return;
+  }
   if (ninner >= 1 && ninner <= 1024) {
     /* sums in a local row, so they can stay in registers */
     emit_open(e, "for (size_t i = 0; i < %s; i++)", outer);

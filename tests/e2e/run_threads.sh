@@ -4,7 +4,8 @@
 #   run_threads.sh NN2C CKPT_COMPARE WORKDIR STEPS MODEL...
 #
 # Per model: nn2c compile MODEL --train; make with OpenMP and
-# -DNN2C_PARALLEL_MIN_WORK=1, so every parallel loop runs on the threads
+# -DNN2C_PARALLEL_MIN_WORK=1 (and its _PASSIVE twin, as the runs use
+# OMP_WAIT_POLICY=passive), so every parallel loop runs on the threads
 # however small the model; then --steps STEPS with --threads 1, 2 and 3 must
 # save identical checkpoints (rtol 0, atol 0): each parallel loop writes its
 # own outputs, and split sums (conv2d_grad_weight's image slices) add their
@@ -23,7 +24,7 @@ for model in "$@"; do
     { cat "$work/$m.compile.log" >&2; fail "nn2c compile $model --train failed"; }
   name=$(sed -n 's/^\(.*\)_train:.*/\1/p' "$d/Makefile" | head -n 1)
   grep -q 'NN2C_PARALLEL_FOR_DYN(' "$d/$name.c" || fail "$m: no parallel loop to test"
-  make -s -C "$d" CFLAGS="-O2 -std=c99 -Wall -Wextra -Werror -pedantic -DNN2C_PARALLEL_MIN_WORK=1" >"$d/make.log" 2>&1 ||
+  make -s -C "$d" CFLAGS="-O2 -std=c99 -Wall -Wextra -Werror -pedantic -DNN2C_PARALLEL_MIN_WORK=1 -DNN2C_PARALLEL_MIN_WORK_PASSIVE=1" >"$d/make.log" 2>&1 ||
     { cat "$d/make.log" >&2; fail "$m: make failed"; }
   nm "$d/$name.o" | grep -q 'GOMP_parallel' || fail "$m: built without OpenMP"
   for t in 1 2 3; do
