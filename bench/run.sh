@@ -169,7 +169,8 @@ simd=$(for f in avx2 fma avx512f; do grep -qw "$f" /proc/cpuinfo && printf '%s '
 say "cpu: $(cpuinfo 'model name') (family $(cpuinfo 'cpu family') model $(cpuinfo 'model'); ${simd% }), nproc=$(nproc), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
 say "cc: $(cc --version | head -1); emitted code built with its Makefile's CFLAGS: $(sed -n 's/^CFLAGS ?= //p' "$WORK/models/${MODELS%% *}/Makefile")"
 say "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset>} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-<unset>} (the environment's, the same for every side); OPENBLAS_NUM_THREADS=1 for trainers and models"
-say "OMP_WAIT_POLICY=${OMP_WAIT_POLICY-<unset: OpenMP's default>} for every side (set WAIT_POLICY=passive|active to change)"
+policy=${OMP_WAIT_POLICY:-unset, OpenMP default}
+say "OMP_WAIT_POLICY=$policy for every side (set WAIT_POLICY=passive or active to change)"
 $PY "$BENCH/torch_cnn.py" info 2>/dev/null | sed 's/^/pytorch: /'
 [ "$HAVE_ORT" = 1 ] && say "onnxruntime-node $(cd "$WORK/ort" && node -p "require('onnxruntime-node/package.json').version")"
 for m in $MODELS; do
