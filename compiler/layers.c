@@ -235,10 +235,6 @@ static bool kw_pair(Lower *L, const Line *l, const char *key, int64_t out[2]) {
 
 static bool needs_image(Lower *L, const Line *l, Value *x) {
   if (x->shape.rank == 4) return true;
-  if (strstr(l->kind, "1d")) {
-    err_line(L, l, "%s needs a sequence input [N,steps,channels] (e.g. `input 100 8`)", l->kind);
-    return false;
-  }
   err_line(L, l, "%s needs an image input [N,H,W,C] (e.g. `input 28 28 1`)", l->kind);
   return false;
 }
@@ -294,6 +290,14 @@ static Value *as_image(Lower *L, Value *x) {
   if (x->shape.rank != 3) return x;
   return build_reshape(L->g, x, shape_make(4, (int64_t[]){DIM_BATCH, 1, x->shape.d[1], x->shape.d[2]}));
 }
+/* The input of a 2-D layer (an image) or of a 1-D one (a sequence, as an
+ * image of height 1); NULL after an error. */
+static Value *spatial_input(Lower *L, const Line *l, Value *x, bool one_d) {
+  if (!one_d) return needs_image(L, l, x) ? x : NULL;
+  if (x->shape.rank == 3) return as_image(L, x);
+  err_line(L, l, "%s needs a sequence input [N,steps,channels] (e.g. `input 100 8`)", l->kind);
+  return NULL;
+}
 static Value *as_sequence(Lower *L, Value *y) {
   return build_reshape(L->g, y, shape_make(3, (int64_t[]){DIM_BATCH, y->shape.d[2], y->shape.d[3]}));
 }
@@ -304,8 +308,7 @@ static void height_one(int64_t k[2], int64_t s[2], int64_t d[2]) { k[0] = s[0] =
 static Value *lower_conv2d(Lower *L, const Line *l, Value *x) {
   int64_t filters, k[2], s[2] = {1, 1}, d[2] = {1, 1}, groups = 1, pads[4];
   bool one_d = !strcmp(l->kind, "conv1d");
-  if (one_d && x->shape.rank == 3) x = as_image(L, x);
-  if (!needs_image(L, l, x)) return NULL;
+  if (!(x = spatial_input(L, l, x, one_d))) return NULL;
   if (l->nargs < 2) {
     err_line(L, l, "conv2d needs filters and a kernel size, e.g. `conv2d 32 3`%s", "");
     return NULL;
@@ -346,8 +349,7 @@ static Value *lower_conv2d(Lower *L, const Line *l, Value *x) {
 static Value *lower_pool(Lower *L, const Line *l, Value *x, OpKind op) {
   int64_t k[2], s[2], d[2] = {1, 1}, pads[4];
   bool one_d = strstr(l->kind, "1d") != NULL;
-  if (one_d && x->shape.rank == 3) x = as_image(L, x);
-  if (!needs_image(L, l, x)) return NULL;
+  if (!(x = spatial_input(L, l, x, one_d))) return NULL;
   if (l->nargs < 1) {
     err_line(L, l, "%s needs a pool size, e.g. `maxpool2d 2`", l->kind);
     return NULL;

@@ -294,13 +294,16 @@ static bool check_dataset_fit(Model *m, Graph *eval) {
 
 void model_free(Model *m) {
   if (!m) return;
+  if (m->file) graph_free(m->file->graph); /* the parsed graph section owns its own memory */
   arena_free(&m->arena);
   free(m);
 }
 
-Model *model_load(const char *path) {
+Model *model_load(const char *path) { return model_load_text(path, NULL); }
+
+Model *model_load_text(const char *path, const char *text) {
   Model *m = xcalloc(1, sizeof(Model));
-  m->file = model_file_parse(path, &m->arena);
+  m->file = text ? model_file_parse_text(path, text, &m->arena) : model_file_parse(path, &m->arena);
   bool ok = m->file && parse_train(m);
   if (ok) {
     m->name = m->file->name ? m->file->name : "model";
@@ -339,7 +342,7 @@ Model *model_new_imported(const char *path, const char *name, Graph *(*import)(c
   m->file = arena_alloc(&m->arena, sizeof(ModelFile));
   m->file->src = (Source){arena_strdup(&m->arena, path), "", 0};
   m->name = arena_strdup(&m->arena, name);
-  m->train = (TrainSpec){.loss = LOSS_SPARSE_CCE, .opt = {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0}, .batch = 1,
+  m->train = (TrainSpec){.loss = LOSS_SPARSE_CCE, .opt = {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0, 0}, .batch = 1,
                          .epochs = 1, .seed = 1, .dataset = "random", .dataset_options = ""};
   m->import = import;
   m->import_ctx = ctx;

@@ -45,6 +45,8 @@ Model *model_new_imported(const char *path, const char *name, Graph *(*import)(c
 
 /* Parses a model file; NULL after reporting errors. */
 Model *model_load(const char *path);
+/* Same from text in memory (path names it in messages); text NULL reads path. */
+Model *model_load_text(const char *path, const char *text);
 void model_free(Model *m);
 /* Builds the graph for a mode (not yet passed through the pipeline). The
  * model input is the first graph input; in eval/train graphs `labels` is the
