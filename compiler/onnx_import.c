@@ -1529,6 +1529,8 @@ static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   int layout = (int)attr_i(np, "layout", 0), ta = layout ? 1 : 0;
   if (x->shape.rank != 3 || W->shape.rank != 3 || R->shape.rank != 3)
     return fail(I, "X, W and R must have rank 3");
+  for (int i = 0; i < nin; i++)
+    if (in[i] && i != 4 && in[i]->dtype != DT_F32) return fail(I, "input %d must be float (found %s)", i, dtype_name(in[i]->dtype));
   int64_t T = x->shape.d[ta], N = x->shape.d[1 - ta], GH = W->shape.d[1], F = W->shape.d[2];
   int64_t H = GH / rnn_gates(cell);
   if (nin > 4 && in[4] && !has_data(in[4])) return need_const(I, in[4], "sequence_lens");
@@ -1623,6 +1625,7 @@ static bool import_node(Imp *I, NodeP *np) {
   if (!training && (strcmp(dom, "ai.onnx") || I->opset < 1)) return unsupported_op(I, np, dom, domain_version(I, np->domain));
   Value *in[64] = {0}, *out[16] = {0};
   if (np->n_input > 64 || np->n_output > 16) return fail(I, "too many inputs or outputs");
+  if (np->n_output == 0) return fail(I, "the node has no outputs");
   for (size_t i = 0; i < np->n_attribute; i++)
     if (!np->attribute[i]->name || !*np->attribute[i]->name) return fail(I, "attribute %zu has no name", i);
   for (size_t i = 0; i < np->n_input; i++) {
