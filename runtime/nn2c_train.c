@@ -475,17 +475,27 @@ static void swap_ema(Trainer *t) {
     x = a[i], a[i] = b[i], b[i] = x;
 }
 
-static int save(Trainer *t) {
+/* Runs fn with the average in the params' place (see swap_ema). */
+static int with_average(Trainer *t, int (*fn)(Trainer *)) {
+  int rc;
+  swap_ema(t);
+  rc = fn(t);
+  swap_ema(t);
+  return rc;
+}
+
+static int write_checkpoint(Trainer *t) {
   nn2c_ckpt_section s[3];
   char err[1024];
-  int rc;
   nn2c_u64_to_floats(t->d->model_get_step(t->model), t->bstep);
   ckpt_sections(t, s);
-  swap_ema(t);
-  rc = nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err);
-  swap_ema(t);
-  return rc ? error(t, "%s", err) : 0;
+  if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err))
+    return error(t, "%s", err);
+  return 0;
 }
+
+/* The checkpoint holds the average as its params (and the raw weights in its place). */
+static int save(Trainer *t) { return with_average(t, write_checkpoint); }
 
 /* The model's weights file: --weights, else weights_file in the folder of
  * argv[0] (where the Makefile built the trainer, next to the file). */
@@ -622,13 +632,7 @@ static int evaluate_batches(Trainer *t) {
 }
 
 /* The test set, with the params' moving average when the model keeps one. */
-static int evaluate(Trainer *t) {
-  int rc;
-  swap_ema(t);
-  rc = evaluate_batches(t);
-  swap_ema(t);
-  return rc;
-}
+static int evaluate(Trainer *t) { return with_average(t, evaluate_batches); }
 
 static int run_epoch(Trainer *t, int epoch, int first) {
   EpochStats st = {0, 0, 0, 0, 0};
@@ -693,13 +697,7 @@ static int print_inline_batches(Trainer *t) {
   return 0;
 }
 
-static int print_inline_outputs(Trainer *t) {
-  int rc;
-  swap_ema(t);
-  rc = print_inline_batches(t);
-  swap_ema(t);
-  return rc;
-}
+static int print_inline_outputs(Trainer *t) { return with_average(t, print_inline_batches); }
 
 /* ---- main --------------------------------------------------------------- */
 

@@ -12,10 +12,13 @@ after it. The update is Keras's Adam, which nn2c implements (eps added to
 sqrt(v) before the bias correction); torch.optim.Adam places eps after it,
 a difference of about 1e-7 relative here, so the step is written out.
 Exit status: 0 pass, 1 fail, 77 (skip) without torch."""
+import os
 import random
 import re
-import struct
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import nn2c_ckpt  # noqa: E402
 
 N, T, H = 32, 10, 50
 
@@ -37,18 +40,7 @@ def write_data(out, example):
 
 
 def read_ckpt(path):
-    b = open(path, "rb").read()
-    assert b[:8] == b"NN2CCKPT", "not an nn2c checkpoint"
-    _, n = struct.unpack_from("<II", b, 8)
-    pos, out = 16, {}
-    for _ in range(n):
-        (ln,) = struct.unpack_from("<I", b, pos)
-        name = b[pos + 4:pos + 4 + ln].decode()
-        (cnt,) = struct.unpack_from("<Q", b, pos + 4 + ln)
-        pos += 12 + ln
-        out[name] = list(struct.unpack_from(f"<{cnt}f", b, pos))
-        pos += 4 * cnt
-    return out
+    return nn2c_ckpt.read(path)[1]
 
 
 def check(header, ckpt, train_out):
