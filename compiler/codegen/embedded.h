@@ -12,4 +12,7 @@ typedef struct {
 
 extern const EmbeddedFile embedded_files[]; /* ends with a NULL name */
 
+/* The embedded file of that name (an internal error if there is none). */
+const EmbeddedFile *embedded(const char *name);
+
 #endif

@@ -2,6 +2,7 @@
  * evaluate), llm.c style: named pointers into the parameter, state and
  * arena blocks, then one commented loop nest per node. */
 #include "codegen.h"
+#include "embedded.h"
 
 #include <math.h>
 #include <string.h>
@@ -600,6 +601,9 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "/* Loops run on up to m->threads threads when the model is compiled with\n"
                 " * OpenMP (-fopenmp); results depend only on the count, not on timing. */\n"
                 "#define %s_HAS_THREADS 1\nvoid %s_set_threads(%s_Model *m, int threads);\n\n", N, N, N);
+  buf_printf(h, "/* The vector kernels compiled in: \"avx512\", \"avx2\", \"sse2\", \"neon\" or \"portable\"\n"
+                " * (chosen by the compiler's target flags; -DNN2C_NO_SIMD forces \"portable\"). */\n"
+                "const char *%s_isa(void);\n\n", N);
   buf_printf(h, "size_t %s_arena_bytes(int batch);\nvoid %s_init(float *params, uint64_t seed);\n", N, N);
   if (in->weights_file)
     buf_printf(h, "\n/* The imported weights are not in %s.c: nn2c wrote them to %s.weights next to\n"
@@ -647,6 +651,8 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   if (in->weights_file) buf_puts(c, "#include <errno.h>\n#include <stdio.h>\n");
   buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
   buf_puts(c, omp_macros);
+  buf_puts(c, embedded("simd.h")->data);
+  buf_printf(c, "\nconst char *%s_isa(void) { return NN2C_ISA; }\n\n", N);
   buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) {\n  m->threads = threads > 0 ? threads : 1;\n"
                 "#if defined(_OPENMP)\n  nn2c_min_work = nn2c_passive_wait() ? NN2C_PARALLEL_MIN_WORK_PASSIVE : NN2C_PARALLEL_MIN_WORK;\n#endif\n"
                 "#ifdef NN2C_OPENBLAS /* OpenBLAS's own threads, for its sgemm calls */\n  openblas_set_num_threads(m->threads);\n#endif\n}\n\n", N, N);

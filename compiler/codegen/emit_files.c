@@ -10,7 +10,7 @@
 #include "embedded.h"
 #include "nn2c_rt.h"
 
-static const EmbeddedFile *embedded(const char *name) {
+const EmbeddedFile *embedded(const char *name) {
   for (const EmbeddedFile *f = embedded_files; f->name; f++)
     if (!strcmp(f->name, name)) return f;
   NN2C_ASSERT(!"embedded file missing");
