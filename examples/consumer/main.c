@@ -36,10 +36,12 @@ int main(void) {
     fprintf(stderr, "out of memory\n");
     return 1;
   }
-  xor_mlp_Model m = {params, state, arena, batch, xor_mlp_DEFAULT_LR, 0};
+  xor_mlp_Model m = {params, state, arena, batch, xor_mlp_DEFAULT_LR, 0, 1}; /* step 0, 1 thread */
   xor_mlp_init(params, xor_mlp_DEFAULT_SEED);
   printf("xor_mlp: %d params, %d state floats, arena %zu bytes at batch %d\n", xor_mlp_PARAM_FLOATS,
          xor_mlp_STATE_FLOATS, xor_mlp_arena_bytes(batch), batch);
+  /* the vector kernels nn2c_add_model's ARCH compiled in: avx512, avx2, sse2, neon or portable */
+  printf("xor_mlp: isa %s\n", xor_mlp_isa());
 
   /* 2. Inference before training. */
   if (xor_mlp_forward(&m, x, out, batch) != 0) return 1;
