@@ -4,3 +4,8 @@
 # the model uses OpenMP) and LDLIBS the emitted Makefile uses for the model.
 infer_$(NAME): infer_$(NAME).c $(NAME).o $(NAME).h
 	$(CC) $(CFLAGS) $(OMP_FLAGS) infer_$(NAME).c $(NAME).o -o $@ $(LDLIBS)
+
+# `make -s -f Makefile -f harness.mk print-flags`: what the Makefile adds to
+# CFLAGS for the model code (FMA contraction, errno-free math, OpenMP).
+print-flags:
+	@echo $(MODEL_FLAGS) $(OMP_FLAGS)

@@ -1,12 +1,15 @@
 // ort_infer.js - inference latency of an ONNX model in ONNX Runtime (npm onnxruntime-node).
 //
-//   node ort_infer.js MODEL.onnx INPUT.f32 C H W --batch B --threads T [--iters N] [--seconds S]
+//   node ort_infer.js MODEL.onnx INPUT.f32 DIM... --batch B --threads T [--iters N] [--seconds S]
+//
+// DIM...: the shape of one sample, e.g. C H W for an image (the batch dimension
+// B is put in front).
 //
 // 1. Opens an InferenceSession on the CPU execution provider with T intra-op
 //    threads, one inter-op thread, sequential execution and all graph
 //    optimizations (ONNX Runtime's best CPU setting for a small model).
-// 2. Feeds a batch of B images taken from INPUT.f32 (raw float32 NCHW
-//    samples, repeated to fill the batch) as input "x".
+// 2. Feeds a batch of B samples taken from INPUT.f32 (raw float32 samples,
+//    NCHW for images, repeated to fill the batch) as the model's first input.
 // 3. 5 warm-up runs, then times every session.run (process.hrtime) until N
 //    runs and S seconds have passed. The time includes the Node binding's
 //    call and promise overhead, a few microseconds.
@@ -23,11 +26,11 @@ function parseArgs(argv) {
     if (argv[i].startsWith('--')) opt[argv[i].slice(2)] = Number(argv[++i]);
     else pos.push(argv[i]);
   }
-  if (pos.length !== 5) {
-    console.error('usage: node ort_infer.js MODEL.onnx INPUT.f32 C H W --batch B --threads T');
+  if (pos.length < 3) {
+    console.error('usage: node ort_infer.js MODEL.onnx INPUT.f32 DIM... --batch B --threads T');
     process.exit(2);
   }
-  return { model: pos[0], input: pos[1], chw: pos.slice(2).map(Number), ...opt };
+  return { model: pos[0], input: pos[1], dims: pos.slice(2).map(Number), ...opt };
 }
 
 async function main() {
@@ -46,12 +49,12 @@ async function main() {
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
-  const per = a.chw[0] * a.chw[1] * a.chw[2];
+  const per = a.dims.reduce((p, d) => p * d, 1);
   const buf = fs.readFileSync(a.input);
   const src = new Float32Array(buf.buffer, buf.byteOffset, Math.floor(buf.length / 4));
   const data = new Float32Array(a.batch * per);
   for (let i = 0; i < data.length; i++) data[i] = src[i % src.length];
-  const feeds = { x: new ort.Tensor('float32', data, [a.batch, ...a.chw]) };
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [a.batch, ...a.dims]) };
 
   for (let i = 0; i < 5; i++) await session.run(feeds);
   const times = [];

@@ -4,9 +4,15 @@
 #
 #   bench/rnn.sh                 # both models, 1 and 2 threads, 3 runs each
 #   RUNS=5 THREADS=1 bench/rnn.sh
+#   MODELS=lstm_classifier RUNS=1 THREADS=1 bench/rnn.sh
 #
-# Models: lstm  = examples/lstm_classifier.nn (LSTM(50), 10 steps x 1 feature)
-#         imdb  = examples/imdb_lstm.nn (Embedding(10000,128) + LSTM(64), 100 steps)
+# Models (MODELS, default both):
+#   lstm_classifier (kind lstm) = examples/lstm_classifier.nn (LSTM(50), 10 steps x 1 feature)
+#   imdb_lstm       (kind imdb) = examples/imdb_lstm.nn (Embedding(10000,128) + LSTM(64), 100 steps)
+# Other settings: THREADS ("1 2"), RUNS (3), WORK, NN2C, and CC, ARCH, CFLAGS,
+# SUMMARY as in bench/common.sh (the models are built with make CC=.. CFLAGS=..;
+# the header names the CPU and each model's vector kernels; the medians go to
+# SUMMARY).
 # nn2c side: bench/train_nn2c.c.in calls NAME_train_step on 8 random batches
 # in turn (ids uniform in [0, 10000) for imdb, x uniform [0,1) for lstm),
 # after 5 warm-up steps. PyTorch side: bench/torch_rnn.py, the same. Both
@@ -21,9 +27,13 @@ BENCH=$ROOT/bench
 WORK=${WORK:-/tmp/nn2c-bench-rnn}
 THREADS=${THREADS:-"1 2"}
 RUNS=${RUNS:-3}
+MODELS=${MODELS:-"lstm_classifier imdb_lstm"}
 PY=/usr/bin/python3
 export OPENBLAS_NUM_THREADS=1
 mkdir -p "$WORK"
+# shellcheck source=bench/common.sh
+. "$BENCH/common.sh"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 die() { echo "rnn.sh: error: $*" >&2; exit 1; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -55,21 +65,39 @@ PY
   "$nn2c" compile "$dir/$name.nn" --train -o "$dir/src" >"$dir/compile.log" 2>&1 || die "nn2c compile failed (see $dir/compile.log)"
   sed "s/@NAME@/$name/g" "$BENCH/train_nn2c.c.in" >"$dir/src/train_$name.c"
   echo "compiling the generated $name.c (an unrolled LSTM takes a minute or two) ..."
-  make -C "$dir/src" -f Makefile -f "$BENCH/rnn.mk" NAME="$name" "train_$name" >"$dir/make.log" 2>&1 ||
+  bench_make "$dir/src" -f Makefile -f "$BENCH/rnn.mk" NAME="$name" "train_$name" >"$dir/make.log" 2>&1 ||
     die "building $dir/src failed (see $dir/make.log)"
   grep -m1 "arena" "$dir/src/$name.h" | sed "s/^ \* */  $name: /"
 }
-build lstm lstm_classifier lstm_classifier
-build imdb imdb_lstm imdb_lstm
+# kind_of MODEL: the short name bench/torch_rnn.py knows it by
+kind_of() {
+  case $1 in
+  lstm_classifier) echo lstm ;;
+  imdb_lstm) echo imdb ;;
+  *) die "no recurrent model $1 (MODELS takes lstm_classifier and imdb_lstm)" ;;
+  esac
+}
+for name in $MODELS; do kind_of "$name" >/dev/null; done # dies on an unknown name
+for name in $MODELS; do build "$(kind_of "$name")" "$name" "$name"; done
 
 echo
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), nproc=$(nproc), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+summary_start rnn.sh
+echo "$(cpu_line), load average before: $LOAD_START; now: $(cut -d' ' -f1-3 /proc/loadavg)"
+first=$(kind_of "${MODELS%% *}")
+echo "$(cc_line "$WORK/$first/src/Makefile"); the Makefile adds: $(make -s -C "$WORK/$first/src" CC="$BENCH_CC" -f Makefile -f "$BENCH/harness.mk" print-flags 2>/dev/null)"
+for name in $MODELS; do
+  isa=$("$WORK/$(kind_of "$name")/src/train_$name" --isa 2>/dev/null || echo "?")
+  summary isa nn2c "$name" - - "$isa"
+  echo "nn2c $name: isa $isa (the vector kernels compiled in)"
+done
+echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset>}; OMP_WAIT_POLICY=${OMP_WAIT_POLICY-<unset>}"
 echo "pytorch $($PY -c 'import torch; print(torch.__version__)'); runs per side: $RUNS (medians)"
 rows=()
-for kind in lstm imdb; do
+for name in $MODELS; do
+  kind=$(kind_of "$name")
   case $kind in
-  lstm) name=lstm_classifier steps=1500 tsteps=300 vocab=0 ;;
-  imdb) name=imdb_lstm steps=40 tsteps=15 vocab=10000 ;;
+  lstm) steps=1500 tsteps=300 vocab=0 ;;
+  imdb) steps=40 tsteps=15 vocab=10000 ;;
   esac
   for t in $THREADS; do
     log=$WORK/$kind.t$t
@@ -84,6 +112,8 @@ for kind in lstm imdb; do
       echo "  $kind threads=$t run $r: nn2c $(tail -1 "$log.nsps") samples/s, torch $(tail -1 "$log.tsps") samples/s"
     done
     ns=$(median <"$log.nsps") ts=$(median <"$log.tsps")
+    summary train_sps nn2c "$name" "$t" - "$ns"
+    summary train_sps torch "$name" "$t" - "$ts"
     rows+=("$(printf '| %-5s | %7s | %10s | %10s | %5s | %9s | %9s |' "$kind" "$t" "$ns" "$ts" "$(ratio "$ns" "$ts")" \
       "$(( $(median <"$log.nrss" | cut -d. -f1) / 1024 ))" "$(( $(median <"$log.trss" | cut -d. -f1) / 1024 ))")")
   done
@@ -92,3 +122,4 @@ echo
 echo "| model | threads | nn2c sps   | torch sps  | ratio | nn2c MiB  | torch MiB |"
 echo "| ----- | ------- | ---------- | ---------- | ----- | --------- | --------- |"
 printf '%s\n' "${rows[@]}"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); summary in $SUMMARY"

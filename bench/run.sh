@@ -14,22 +14,29 @@
 #   INFER_SECONDS least time per latency measurement     1.0
 #   WAIT_POLICY   OMP_WAIT_POLICY for every side         unset (OpenMP's default)
 #   MNIST_DIR / CIFAR_DIR   data (default: ../shared/data next to the repo if
-#                 present, else data/ in WORK, fetched with scripts/get-data.sh)
+#                 present, else DATA_DIR/NAME, fetched with scripts/get-data.sh)
+#   DATA_DIR      where fetched data sets go             WORK/data
+#   KERNELS       0 skips step 4 (the per-layer kernels) 1
 #   WORK          scratch directory                      /tmp/nn2c-bench
 #   NN2C          an nn2c binary to use (default: built from this tree in WORK)
+#   CC, ARCH, CFLAGS   the compiler and flags the emitted models and harnesses
+#                 are built with (bench/common.sh): cc, -march=native
+#   ORT_DIR, SUMMARY   onnxruntime-node's folder, the summary file (common.sh)
 #
 # What it does (bench/README.md explains each figure):
 #  0. installs what is missing (as root): python3-torch, python3-onnx,
-#     libopenblas-dev, time; onnxruntime-node from npm into WORK/ort.
+#     libopenblas-dev, time; onnxruntime-node from npm into ORT_DIR (WORK/ort).
 #  1. builds nn2c from this tree (in WORK, not build/), compiles each model
-#     with --train, builds it with its own Makefile, and builds the latency
-#     harness (bench/infer_nn2c.c.in) against the emitted model.
+#     with --train, builds it with its own Makefile (make CC=.. CFLAGS=..), and
+#     builds the latency harness (bench/infer_nn2c.c.in) against the emitted
+#     model. The header names the CPU and the vector kernels compiled in.
 #  2. training throughput and peak RSS: the nn2c trainer and bench/torch_cnn.py
 #     alternately, RUNS times each, for each thread count, under /usr/bin/time.
 #  3. inference latency at batch 1 and 64: nn2c, PyTorch, ONNX Runtime.
 #  4. kernels: each conv/dense layer of the model compiled alone by nn2c and
 #     timed at batch 64, against OpenBLAS cblas_sgemm on its im2col GEMM shape
 #     (in the environment as it is, and with OPENBLAS_CORETYPE/L2_SIZE unset).
+# Steps 2 and 3 also write their medians to SUMMARY (format in common.sh).
 # PyTorch runs in its faster memory format (bench/torch_cnn.py measures both).
 # The environment (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE included) is the same
 # for every side, but for the second OpenBLAS column of step 4;
@@ -45,7 +52,10 @@ RUNS=${RUNS:-3}
 LIMIT_TRAIN=${LIMIT_TRAIN:-6400}
 LIMIT_TEST=${LIMIT_TEST:-512}
 INFER_SECONDS=${INFER_SECONDS:-1.0}
+KERNELS=${KERNELS:-1}
 PY=/usr/bin/python3 # Debian's python3, where python3-torch is installed
+# shellcheck source=bench/common.sh
+. "$BENCH/common.sh"
 export OPENBLAS_NUM_THREADS=1
 # OpenMP's wait policy, the same for every side (nn2c, PyTorch; ONNX Runtime spins
 # in its own pool): OpenMP's default (threads spin a while between parallel
@@ -90,19 +100,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y "${need_pkgs[@]}" >>"$LOG/apt.log" 2>&1 ||
     die "apt-get install ${need_pkgs[*]} failed (see $LOG/apt.log)"
 fi
-HAVE_ORT=0
-if command -v node >/dev/null && command -v npm >/dev/null; then
-  if [ ! -d "$WORK/ort/node_modules/onnxruntime-node" ]; then
-    say "installing onnxruntime-node into $WORK/ort ..."
-    mkdir -p "$WORK/ort"
-    (cd "$WORK/ort" && { [ -f package.json ] || npm init -y >/dev/null; } &&
-      npm install onnxruntime-node --ignore-scripts >"$LOG/npm.log" 2>&1) ||
-      say "note: npm install onnxruntime-node failed (see $LOG/npm.log); ONNX Runtime is skipped"
-  fi
-  [ -d "$WORK/ort/node_modules/onnxruntime-node" ] && HAVE_ORT=1
-else
-  say "note: node/npm not found; ONNX Runtime is skipped"
-fi
+ort_setup "$LOG"
 
 # data
 shared=$(cd "$ROOT/.." && pwd)/shared/data
@@ -117,7 +115,7 @@ data_dir() { # DATASET
   elif [ "$name" = mnist ] && [ -d "$shared/mnist" ]; then dir=$shared/mnist
   elif [ "$name" = cifar10 ] && [ -d "$shared/cifar-10" ]; then dir=$shared/cifar-10
   else
-    dir=$WORK/data/$name
+    dir=${DATA_DIR:-$WORK/data}/$name
     [ -d "$dir" ] || sh "$ROOT/scripts/get-data.sh" "$name" "$dir" >"$LOG/get-data-$name.log" 2>&1 ||
       die "could not fetch $name (see $LOG/get-data-$name.log)"
   fi
@@ -151,8 +149,8 @@ build_model() {
   "$nn2c" compile "$src" "$@" -o "$dir" >"$dir.compile.log" 2>&1 ||
     { cat "$dir.compile.log" >&2; die "nn2c compile $src failed"; }
   sed "s/@NAME@/$name/g" "$BENCH/infer_nn2c.c.in" >"$dir/infer_$name.c"
-  if [ "${1:-}" = --train ]; then make -C "$dir" >"$dir.make.log" 2>&1 || die "make -C $dir failed (see $dir.make.log)"; fi
-  make -C "$dir" -f Makefile -f "$BENCH/harness.mk" NAME="$name" "infer_$name" >>"$dir.make.log" 2>&1 ||
+  if [ "${1:-}" = --train ]; then bench_make "$dir" >"$dir.make.log" 2>&1 || die "make -C $dir failed (see $dir.make.log)"; fi
+  bench_make "$dir" -f Makefile -f "$BENCH/harness.mk" NAME="$name" "infer_$name" >>"$dir.make.log" 2>&1 ||
     die "building the latency harness in $dir failed (see $dir.make.log)"
 }
 
@@ -164,18 +162,19 @@ done
 
 # ---- machine ------------------------------------------------------------------------
 section "machine and settings"
-cpuinfo() { grep -m1 "^$1" /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'; }
-simd=$(for f in avx2 fma avx512f; do grep -qw "$f" /proc/cpuinfo && printf '%s ' "$f"; done)
-say "cpu: $(cpuinfo 'model name') (family $(cpuinfo 'cpu family') model $(cpuinfo 'model'); ${simd% }), nproc=$(nproc), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
-say "cc: $(cc --version | head -1); emitted code built with its Makefile's CFLAGS: $(sed -n 's/^CFLAGS ?= //p' "$WORK/models/${MODELS%% *}/Makefile")"
+say "$(cpu_line), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+say "$(cc_line "$WORK/models/${MODELS%% *}/Makefile"); the Makefile adds: $(make -s -C "$WORK/models/${MODELS%% *}" CC="$BENCH_CC" -f Makefile -f "$BENCH/harness.mk" print-flags 2>/dev/null)"
 say "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset>} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-<unset>} (the environment's, the same for every side); OPENBLAS_NUM_THREADS=1 for trainers and models"
 policy=${OMP_WAIT_POLICY:-unset, OpenMP default}
 say "OMP_WAIT_POLICY=$policy for every side (set WAIT_POLICY=passive or active to change)"
 $PY "$BENCH/torch_cnn.py" info 2>/dev/null | sed 's/^/pytorch: /'
-[ "$HAVE_ORT" = 1 ] && say "onnxruntime-node $(cd "$WORK/ort" && node -p "require('onnxruntime-node/package.json').version")"
+[ "$HAVE_ORT" = 1 ] && say "onnxruntime-node $(ort_version) ($ORT_DIR)"
+summary_start run.sh
 for m in $MODELS; do
   if grep -q "${m}_HAS_THREADS 1" "$WORK/models/$m/$m.h" 2>/dev/null; then th="compiled with threads"; else th="compiled WITHOUT threads (--threads 2 runs on 1 thread)"; fi
-  say "nn2c $m: $th; $(sed -n 's/^ \* arena: *//p' "$WORK/models/$m/$m.h" | head -1)"
+  isa=$("$WORK/models/$m/infer_$m" --isa 2>/dev/null || echo "?")
+  summary isa nn2c "$m" - - "$isa"
+  say "nn2c $m: isa $isa (the vector kernels compiled in); $th; $(sed -n 's/^ \* arena: *//p' "$WORK/models/$m/$m.h" | head -1)"
 done
 if awk -v l="$LOAD_START" 'BEGIN {exit !(l >= 1.0)}'; then
   say "WARNING: load average $LOAD_START before the benchmark started: other processes share the cores; 2-thread figures will be unreliable"
@@ -209,6 +208,8 @@ for m in $MODELS; do
       say "  $m threads=$t run $r: nn2c $(tail -1 "$LOG/$m.t$t.nn2c.sps") samples/s, torch $(tail -1 "$LOG/$m.t$t.torch.sps") samples/s"
     done
     a=$(median <"$LOG/$m.t$t.nn2c.sps"); b=$(median <"$LOG/$m.t$t.torch.sps")
+    summary train_sps nn2c "$m" "$t" - "$a"
+    summary train_sps torch "$m" "$t" - "$b"
     ra=$(median <"$LOG/$m.t$t.nn2c.rss"); rb=$(median <"$LOG/$m.t$t.torch.rss")
     acc_a=$(grep -h '^epoch 1:' "$LOG/$m.t$t".r*.nn2c.out | field test_accuracy | median)
     acc_b=$(grep -h '^epoch 1:' "$LOG/$m.t$t".r*.torch.out | field test_accuracy | median)
@@ -239,7 +240,7 @@ for m in $MODELS; do
         --seconds "$INFER_SECONDS" 2>>"$LOG/$m.infer.err" | field median_us)
       o=-
       if [ "$HAVE_ORT" = 1 ] && [ -f "$WORK/onnx/$ds.onnx" ]; then
-        line=$(NODE_PATH=$WORK/ort/node_modules node "$BENCH/ort_infer.js" "$WORK/onnx/$ds.onnx" "$WORK/onnx/${ds}_nchw.f32" $chw \
+        line=$(ort_run "$WORK/onnx/$ds.onnx" "$WORK/onnx/${ds}_nchw.f32" $chw \
           --batch "$b" --threads "$t" --seconds "$INFER_SECONDS" 2>>"$LOG/$m.infer.err")
         case $line in
         ort\ [0-9]*) o=$(echo "$line" | field median_us) ;;
@@ -252,6 +253,9 @@ for m in $MODELS; do
       [ -n "$a" ] || a=-
       [ -n "$p" ] || p=-
       echo "$a" >"$LOG/$m.t$t.b$b.nn2c.us"
+      summary latency_us nn2c "$m" "$t" "$b" "$a"
+      summary latency_us torch "$m" "$t" "$b" "$p"
+      summary latency_us ort "$m" "$t" "$b" "$o"
       infer_rows+=("$(printf '%-12s %3s %5s %10s %10s %10s %9s %9s' "$m" "$t" "$b" "$a" "$p" "$o" "$(ratio "$a" "$p")" "$(ratio "$a" "$o")")")
     done
   done
@@ -260,6 +264,11 @@ printf '%-12s %3s %5s %10s %10s %10s %9s %9s\n' model thr batch "nn2c us" "torch
 printf '%s\n' "${infer_rows[@]}"
 
 # ---- 4. kernels ---------------------------------------------------------------------
+if [ "$KERNELS" = 0 ]; then
+  section "done"
+  say "kernels skipped (KERNELS=0); total time $(($(date +%s) - T_START)) s; logs in $LOG; summary in $SUMMARY"
+  exit 0
+fi
 section "kernels at batch 64: emitted layer alone vs OpenBLAS sgemm on its im2col GEMM (GFLOP/s)"
 # layers SRC.nn: one line per conv2d/dense layer: "KIND M_PER_SAMPLE K N INPUT_LINE|LAYER_LINE"
 # for sequential models with conv2d (strides, padding valid|same), pooling,
@@ -345,4 +354,4 @@ printf '%-12s %3s %-7s %6s %5s %4s %8s %8s %6s %8s %6s   %s\n' model thr layer M
 printf '%s\n' "${kernel_rows[@]}"
 
 section "done"
-say "total time $(($(date +%s) - T_START)) s; logs and per-run outputs in $LOG"
+say "total time $(($(date +%s) - T_START)) s; logs and per-run outputs in $LOG; summary in $SUMMARY"

@@ -2,7 +2,8 @@
 """bench/torch_onnx.py - PyTorch side of bench/onnx_models.sh.
 
   torch_onnx.py export NAME DIR        DIR/NAME.onnx and DIR/x.bin (the input);
-                                       prints params=N (trainable floats)
+                                       prints params=N (trainable floats) and
+                                       input=D1,D2,.. (one sample's shape)
   torch_onnx.py infer NAME --threads T [--iters N] [--seconds S]
 
 The models (resnet18, mobilenet_v2, lstm, gru) and their seeded random weights
@@ -74,7 +75,9 @@ def main():
     if a.cmd == "export":
         torch.set_num_threads(1)
         real_models.export(a.name, a.dir)
-        print(f"params={sum(p.numel() for p in real_models.build(a.name)[0].parameters())}")
+        m, x = real_models.build(a.name)
+        print(f"params={sum(p.numel() for p in m.parameters())}")
+        print("input=" + ",".join(str(d) for d in x.shape[1:]))
     else:
         infer(a)
 
