@@ -468,9 +468,23 @@ static void emit_rank1(Emit *e, int rows, int cb, const char *src_fmt, const cha
   }
   emit_line(e, "const float %s;", b.data);
   buf_free(&b);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
-  for (int r = 0; r < rows; r++) emit_line(e, "acc[%d][c] += a%d * %s[c];", r, r, row);
+  emit_open(e, "for (size_t v = 0; v < %d / NN2C_VW; v++)", cb);
+  emit_line(e, "const nn2c_vf wv = nn2c_vload(%s + v * NN2C_VW);", row);
+  for (int r = 0; r < rows; r++) emit_line(e, "acc[%d][v] += a%d * wv;", r, r);
   emit_close(e);
+}
+
+/* acc[r][.] = src + r * stride (a vector load), for r < rows: cb columns each */
+static void emit_acc_load(Emit *e, const char *rows, int cb, const char *src, const char *stride) {
+  emit_line(e, "for (size_t r = 0; r < %s; r++)", rows);
+  emit_line(e, "  for (size_t v = 0; v < %d / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + r * %s + v * NN2C_VW);", cb, src, stride);
+}
+
+/* The opposite: dst + r * stride = acc[r][.] (relu of it if asked). */
+static void emit_acc_store(Emit *e, const char *rows, int cb, const char *dst, const char *stride, bool relu) {
+  emit_line(e, "for (size_t r = 0; r < %s; r++)", rows);
+  emit_line(e, "  for (size_t v = 0; v < %d / NN2C_VW; v++) nn2c_vstore(%s + r * %s + v * NN2C_VW, %s);", cb, dst, stride,
+            relu ? "nn2c_vrelu(acc[r][v])" : "acc[r][v]");
 }
 
 /* A bare block, so the node's declarations do not meet the next node's. */
@@ -496,11 +510,9 @@ typedef struct {
 static void emit_gather_core(Emit *e, const GatherCore *gc) {
   int cb = gc->cb;
   emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)gc->d, cb);
-  emit_line(e, "float acc[%d][%d];", CONV_PB, cb);
-  emit_open(e, "for (size_t i = 0; i < %d; i++)", CONV_PB);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) acc[i][c] = %s;", cb,
-            gc->bias ? arena_printf(&e->g->arena, "%s[c0 + c]", gc->bias) : "0.0f");
-  emit_close(e);
+  emit_line(e, "nn2c_vf acc[%d][%d / NN2C_VW];", CONV_PB, cb);
+  if (gc->bias) emit_acc_load(e, ll(e, CONV_PB), cb, arena_printf(&e->g->arena, "%s + c0", gc->bias), "0");
+  else emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)gc->taps);
   Buf b = {0};
   for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%s*s%d = src[t][%d]", i ? ", " : "", i, i);
@@ -531,11 +543,9 @@ static void emit_gather_core(Emit *e, const GatherCore *gc) {
   if (G) emit_close(e), emit_close(e);
   emit_close(e);
   buf_free(&b);
-  emit_open(e, "for (size_t i = 0; i < %d && pb * %d + i < P; i++)", CONV_PB, CONV_PB);
-  emit_line(e, "float *yr = %s + (pb * %d + i) * %lld + c0;", gc->dst, CONV_PB, (long long)gc->d);
-  if (gc->relu) emit_line(e, "for (size_t c = 0; c < %d; c++) yr[c] = acc[i][c] > 0.0f ? acc[i][c] : 0.0f;", cb);
-  else emit_line(e, "for (size_t c = 0; c < %d; c++) yr[c] = acc[i][c];", cb);
-  emit_close(e);
+  emit_line(e, "const size_t rows = P - pb * %d < %d ? P - pb * %d : %d;", CONV_PB, CONV_PB, CONV_PB, CONV_PB);
+  emit_acc_store(e, "rows", cb, arena_printf(&e->g->arena, "%s + pb * %d * %lld + c0", gc->dst, CONV_PB, (long long)gc->d),
+                 ll(e, gc->d), gc->relu);
   emit_close(e);
 }
 
@@ -706,7 +716,7 @@ static void emit_wino_product(Emit *e, const Wino *wg, int cb, int64_t th, int64
   emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)wg->d, cb);
   emit_line(e, "float m[16][%d][%d];", WG_T, cb);
   emit_open(e, "for (size_t q = 0; q < 16; q++)");
-  emit_line(e, "float acc[%d][%d];", WG_T, cb);
+  emit_line(e, "nn2c_vf acc[%d][%d / NN2C_VW];", WG_T, cb);
   emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)wg->k);
   emit_line(e, "const float *ur = u + (q * %lld + k) * %lld + c0;", (long long)wg->k, (long long)wg->d);
@@ -808,16 +818,14 @@ static void emit_wino_outer(Emit *e, const Wino *wg, int64_t rb, int cb) {
   emit_open(e, "for (size_t q = 0; q < 16; q++)");
   emit_open(e, "for (size_t k0 = 0; k0 < %lld; k0 += %lld)", (long long)wg->k, (long long)rb);
   emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)wg->d, cb);
-  emit_line(e, "float *mr = m + (q * %lld + k0) * %lld + c0, acc[%lld][%d];", (long long)wg->k, (long long)wg->d,
-            (long long)rb, cb);
-  emit_line(e, "for (size_t r = 0; r < %lld; r++) memcpy(acc[r], mr + r * %lld, sizeof acc[r]);", (long long)rb,
-            (long long)wg->d);
+  emit_line(e, "float *mr = m + (q * %lld + k0) * %lld + c0;", (long long)wg->k, (long long)wg->d);
+  emit_line(e, "nn2c_vf acc[%lld][%d / NN2C_VW];", (long long)rb, cb);
+  emit_acc_load(e, ll(e, rb), cb, "mr", ll(e, wg->d));
   emit_open(e, "for (size_t i = 0; i < %d; i++)", WG_T);
   emit_line(e, "const float *ur = du[q][i] + c0, *vr = v[q][i] + k0;");
   emit_rank1(e, (int)rb, cb, "vr[%d]", "ur");
   emit_close(e);
-  emit_line(e, "for (size_t r = 0; r < %lld; r++) memcpy(mr + r * %lld, acc[r], sizeof acc[r]);", (long long)rb,
-            (long long)wg->d);
+  emit_acc_store(e, ll(e, rb), cb, "mr", ll(e, wg->d), false);
   emit_close(e);
   emit_close(e);
   emit_close(e);
@@ -942,8 +950,8 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   emit_line(e, "const size_t s = task / %lld, c0 = task %% %lld * %d%s;", (long long)ntask, (long long)cob, cb,
             split ? arena_printf(&e->g->arena, ", kh = task %% %lld / %lld", (long long)ntask, (long long)cob) : "");
   emit_line(e, "const size_t n0 = (size_t)%s * s / %d, n1 = (size_t)%s * (s + 1) / %d;", N, CONV_SLICES, N, CONV_SLICES);
-  emit_line(e, "float acc[%lld][%d];", (long long)kk, cb);
-  emit_line(e, "for (size_t r = 0; r < %lld; r++) memset(acc[r], 0, sizeof acc[r]);", (long long)kk);
+  emit_line(e, "nn2c_vf acc[%lld][%d / NN2C_VW];", (long long)kk, cb);
+  emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t nb = n0; nb < n1; nb++)");
   emit_open(e, "for (size_t oh = 0; oh < %lld; oh++)", (long long)G->oh);
   emit_open(e, "for (size_t ow = 0; ow < %lld; ow++)", (long long)G->ow);
@@ -965,16 +973,15 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   if (!split) emit_close(e);
   emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh, (long long)G->ow,
             (long long)G->f);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
-  for (int64_t r = 0; r < kk; r++) emit_line(e, "acc[%lld][c] += a[%lld] * dr[c];", (long long)r, (long long)r);
+  emit_open(e, "for (size_t v = 0; v < %d / NN2C_VW; v++)", cb);
+  emit_line(e, "const nn2c_vf dv = nn2c_vload(dr + v * NN2C_VW);");
+  for (int64_t r = 0; r < kk; r++) emit_line(e, "acc[%lld][v] += a[%lld] * dv;", (long long)r, (long long)r);
   emit_close(e);
   emit_close(e);
   emit_close(e);
   emit_close(e);
-  emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)kk);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) dwp[s * %lld + (%sr) * %lld + c0 + c] = acc[r][c];", cb, numel,
-            split ? arena_printf(&e->g->arena, "kh * %lld + ", (long long)kk) : "", (long long)G->f);
-  emit_close(e);
+  emit_acc_store(e, ll(e, kk), cb, arena_printf(&e->g->arena, "dwp + s * %lld + %sc0", numel,
+                 split ? arena_printf(&e->g->arena, "kh * %lld + ", (long long)(kk * G->f)) : ""), ll(e, G->f), false);
   emit_close(e);
   emit_open(e, "for (size_t i = 0; i < %lld; i++)", numel);
   emit_line(e, "float dws = dwp[i];");
@@ -1007,10 +1014,8 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
             (long long)(cib * cob), (long long)cob, (long long)cib, (long long)rb, (long long)cob, (int)cb);
   emit_line(e, "const size_t kh = t / %lld, kw = t %% %lld;", (long long)G->kw, (long long)G->kw);
   emit_line(e, "float *wr = %s + (t * %lld + ci0) * %lld + c0;", DW, (long long)G->c, (long long)G->f);
-  emit_line(e, "float acc[%lld][%d];", (long long)rb, (int)cb);
-  emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)rb);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) acc[r][c] = wr[r * %lld + c];", (int)cb, (long long)G->f);
-  emit_close(e);
+  emit_line(e, "nn2c_vf acc[%lld][%d / NN2C_VW];", (long long)rb, (int)cb);
+  emit_acc_load(e, ll(e, rb), (int)cb, "wr", ll(e, G->f));
   emit_open(e, "for (size_t nb = n0; nb < n1; nb++)");
   emit_open(e, "for (size_t oh = 0; oh < %lld; oh++)", (long long)G->oh);
   emit_line(e, "const size_t ih = %s + %s;", mul(e, "oh", G->sh), mul(e, "kh", G->dh));
@@ -1026,9 +1031,7 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   emit_close(e);
   emit_close(e);
   emit_close(e);
-  emit_open(e, "for (size_t r = 0; r < %lld; r++)", (long long)rb);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) wr[r * %lld + c] = acc[r][c];", (int)cb, (long long)G->f);
-  emit_close(e);
+  emit_acc_store(e, ll(e, rb), (int)cb, "wr", ll(e, G->f), false);
   emit_close(e);
   emit_close(e);
   emit_close(e);
@@ -1175,7 +1178,7 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
             mul(e, arena_printf(&e->g->arena, "t / %lld", (long long)G->kw), G->dh * G->w),
             mul(e, arena_printf(&e->g->arena, "t %% %lld", (long long)G->kw), G->dw), C);
   emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", C, cb);
-  emit_line(e, "float acc[%d][%d];", CONV_PB, cb);
+  emit_line(e, "nn2c_vf acc[%d][%d / NN2C_VW];", CONV_PB, cb);
   emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_line(e, "const float *wk = wt + t * %lld + c0;", F * C);
   emit_open(e, "for (size_t k = 0; k < %lld; k++)", F);
@@ -1185,7 +1188,7 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
   emit_close(e);
   emit_open(e, "for (size_t i = 0; i < %d && pb + i < p1; i++)", CONV_PB);
   emit_line(e, "float *xr = %s + xo[i] + to + c0;", DX);
-  emit_line(e, "for (size_t c = 0; c < %d; c++) xr[c] += acc[i][c];", cb);
+  emit_line(e, "for (size_t v = 0; v < %d / NN2C_VW; v++) nn2c_vstore(xr + v * NN2C_VW, nn2c_vload(xr + v * NN2C_VW) + acc[i][v]);", cb);
   emit_close(e);
   emit_close(e);
   emit_close(e);

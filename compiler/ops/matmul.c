@@ -106,8 +106,13 @@ static void block_open(Emit *e) {
  * clamped (rows past M recompute row M-1 and are not stored). */
 static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, const char *M, const char *N, const char *K,
                          bool ta, bool clamp, const char *j0, int64_t w, const char *bias, bool relu) {
-  emit_line(e, "float acc[%d][%lld];", MM_RB, (long long)w);
-  if (bias)
+  bool vec = w % 16 == 0; /* explicit vectors (NN2C_VW divides 16); a narrow tail tile stays scalar */
+  if (vec) emit_line(e, "nn2c_vf acc[%d][%lld / NN2C_VW];", MM_RB, (long long)w);
+  else emit_line(e, "float acc[%d][%lld];", MM_RB, (long long)w);
+  if (bias && vec)
+    emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t v = 0; v < %lld / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + %s + v * NN2C_VW);",
+              MM_RB, (long long)w, bias, j0);
+  else if (bias)
     emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t c = 0; c < %lld; c++) acc[r][c] = %s[%s + c];", MM_RB,
               (long long)w, bias, j0);
   else emit_line(e, "memset(acc, 0, sizeof acc);");
@@ -121,13 +126,23 @@ static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, 
   }
   emit_line(e, "const float %s;", b.data);
   buf_free(&b);
-  emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)w);
-  for (int r = 0; r < MM_RB; r++) emit_line(e, "acc[%d][c] += a%d * br[c];", r, r);
+  if (vec) {
+    emit_open(e, "for (size_t v = 0; v < %lld / NN2C_VW; v++)", (long long)w);
+    emit_line(e, "const nn2c_vf bv = nn2c_vload(br + v * NN2C_VW);");
+    for (int r = 0; r < MM_RB; r++) emit_line(e, "acc[%d][v] += a%d * bv;", r, r);
+  } else {
+    emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)w);
+    for (int r = 0; r < MM_RB; r++) emit_line(e, "acc[%d][c] += a%d * br[c];", r, r);
+  }
   emit_close(e);
   emit_close(e);
   emit_line(e, "for (size_t r = 0; r < %d%s; r++)", MM_RB, clamp ? arena_printf(&e->g->arena, " && i0 + r < %s", M) : "");
-  emit_line(e, "  for (size_t c = 0; c < %lld; c++) %s[(i0 + r) * %s + %s + c] = %s;", (long long)w, O, N, j0,
-            relu ? "acc[r][c] > 0.0f ? acc[r][c] : 0.0f" : "acc[r][c]");
+  if (vec)
+    emit_line(e, "  for (size_t v = 0; v < %lld / NN2C_VW; v++) nn2c_vstore(%s + (i0 + r) * %s + %s + v * NN2C_VW, %s);",
+              (long long)w, O, N, j0, relu ? "nn2c_vrelu(acc[r][v])" : "acc[r][v]");
+  else
+    emit_line(e, "  for (size_t c = 0; c < %lld; c++) %s[(i0 + r) * %s + %s + c] = %s;", (long long)w, O, N, j0,
+              relu ? "acc[r][c] > 0.0f ? acc[r][c] : 0.0f" : "acc[r][c]");
 }
 
 /* Register-tiled: each tile keeps MM_RB x MM_CB sums in registers while it
