@@ -460,7 +460,7 @@ static void emit_parallel(Emit *e, Node *n, const char *iters) {
  * a<r> = (src_fmt with r for its %d) for r < rows, then acc[r][c] += a<r> *
  * row[c] for c < cb. Writing the rows out by hand keeps the accumulators in
  * vector registers. */
-static void emit_rank1(Emit *e, int rows, int cb, const char *src_fmt, const char *row) {
+static void emit_rank1(Emit *e, int rows, const char *cb, const char *src_fmt, const char *row) {
   Buf b = {0};
   for (int r = 0; r < rows; r++) {
     buf_printf(&b, "%sa%d = ", r ? ", " : "", r);
@@ -468,22 +468,26 @@ static void emit_rank1(Emit *e, int rows, int cb, const char *src_fmt, const cha
   }
   emit_line(e, "const float %s;", b.data);
   buf_free(&b);
-  emit_open(e, "for (size_t v = 0; v < %d / NN2C_VW; v++)", cb);
+  emit_open(e, "for (size_t v = 0; v < %s / NN2C_VW; v++)", cb);
   emit_line(e, "const nn2c_vf wv = nn2c_vload(%s + v * NN2C_VW);", row);
   for (int r = 0; r < rows; r++) emit_line(e, "acc[%d][v] += a%d * wv;", r, r);
   emit_close(e);
 }
 
+/* The C text of a channel block of cb columns as compiled: NN2C_CBW narrows it
+ * where the vector registers cannot hold 8 rows of cb columns (simd.h). */
+static const char *cbw(Emit *e, int cb) { return arena_printf(&e->g->arena, "NN2C_CBW(%d)", cb); }
+
 /* acc[r][.] = src + r * stride (a vector load), for r < rows: cb columns each */
-static void emit_acc_load(Emit *e, const char *rows, int cb, const char *src, const char *stride) {
+static void emit_acc_load(Emit *e, const char *rows, const char *cb, const char *src, const char *stride) {
   emit_line(e, "for (size_t r = 0; r < %s; r++)", rows);
-  emit_line(e, "  for (size_t v = 0; v < %d / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + r * %s + v * NN2C_VW);", cb, src, stride);
+  emit_line(e, "  for (size_t v = 0; v < %s / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + r * %s + v * NN2C_VW);", cb, src, stride);
 }
 
 /* The opposite: dst + r * stride = acc[r][.] (relu of it if asked). */
-static void emit_acc_store(Emit *e, const char *rows, int cb, const char *dst, const char *stride, bool relu) {
+static void emit_acc_store(Emit *e, const char *rows, const char *cb, const char *dst, const char *stride, bool relu) {
   emit_line(e, "for (size_t r = 0; r < %s; r++)", rows);
-  emit_line(e, "  for (size_t v = 0; v < %d / NN2C_VW; v++) nn2c_vstore(%s + r * %s + v * NN2C_VW, %s);", cb, dst, stride,
+  emit_line(e, "  for (size_t v = 0; v < %s / NN2C_VW; v++) nn2c_vstore(%s + r * %s + v * NN2C_VW, %s);", cb, dst, stride,
             relu ? "nn2c_vrelu(acc[r][v])" : "acc[r][v]");
 }
 
@@ -508,9 +512,9 @@ typedef struct {
 } GatherCore;
 
 static void emit_gather_core(Emit *e, const GatherCore *gc) {
-  int cb = gc->cb;
-  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)gc->d, cb);
-  emit_line(e, "nn2c_vf acc[%d][%d / NN2C_VW];", CONV_PB, cb);
+  const char *cb = cbw(e, gc->cb);
+  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %s)", (long long)gc->d, cb);
+  emit_line(e, "nn2c_vf acc[%d][%s / NN2C_VW];", CONV_PB, cb);
   if (gc->bias) emit_acc_load(e, ll(e, CONV_PB), cb, arena_printf(&e->g->arena, "%s + c0", gc->bias), "0");
   else emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)gc->taps);
@@ -712,11 +716,12 @@ static void emit_wino_input(Emit *e, const Wino *wg, int64_t th, int64_t tw) {
 
 /* Per block of cb destination channels: m[e][i][c] = sum_k v[e][i][k] u[e][k][c0 + c]
  * in registers, then y = A^T m A (+ bias, relu) to the tiles' existing pixels. */
-static void emit_wino_product(Emit *e, const Wino *wg, int cb, int64_t th, int64_t tw) {
-  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)wg->d, cb);
-  emit_line(e, "float m[16][%d][%d];", WG_T, cb);
+static void emit_wino_product(Emit *e, const Wino *wg, int cbn, int64_t th, int64_t tw) {
+  const char *cb = cbw(e, cbn);
+  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %s)", (long long)wg->d, cb);
+  emit_line(e, "float m[16][%d][%s];", WG_T, cb);
   emit_open(e, "for (size_t q = 0; q < 16; q++)");
-  emit_line(e, "nn2c_vf acc[%d][%d / NN2C_VW];", WG_T, cb);
+  emit_line(e, "nn2c_vf acc[%d][%s / NN2C_VW];", WG_T, cb);
   emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)wg->k);
   emit_line(e, "const float *ur = u + (q * %lld + k) * %lld + c0;", (long long)wg->k, (long long)wg->d);
@@ -727,7 +732,7 @@ static void emit_wino_product(Emit *e, const Wino *wg, int cb, int64_t th, int64
   emit_open(e, "for (size_t i = 0; i < %d && tb * %d + i < T; i++)", WG_T, WG_T);
   emit_line(e, "const size_t t = tb * %d + i, nb = t / %lld, y0 = t / %lld %% %lld * 2, x0 = t %% %lld * 2;", WG_T,
             (long long)(th * tw), (long long)tw, (long long)th, (long long)tw);
-  emit_open(e, "for (size_t c = 0; c < %d; c++)", cb);
+  emit_open(e, "for (size_t c = 0; c < %s; c++)", cb);
   emit_line(e, "float p[2][4], y[4];");
   emit_open(e, "for (size_t s = 0; s < 4; s++)");
   emit_line(e, "p[0][s] = m[s][i][c] + m[4 + s][i][c] + m[8 + s][i][c];");
@@ -814,12 +819,13 @@ static void emit_wino_dy(Emit *e, const Wino *wg, const char *DY, int64_t th, in
 }
 
 /* m[q][k][c] += sum over the block's tiles of v[q][i][k] du[q][i][c]: rb x cb accumulators in registers. */
-static void emit_wino_outer(Emit *e, const Wino *wg, int64_t rb, int cb) {
+static void emit_wino_outer(Emit *e, const Wino *wg, int64_t rb, int cbn) {
+  const char *cb = cbw(e, cbn);
   emit_open(e, "for (size_t q = 0; q < 16; q++)");
   emit_open(e, "for (size_t k0 = 0; k0 < %lld; k0 += %lld)", (long long)wg->k, (long long)rb);
-  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", (long long)wg->d, cb);
+  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %s)", (long long)wg->d, cb);
   emit_line(e, "float *mr = m + (q * %lld + k0) * %lld + c0;", (long long)wg->k, (long long)wg->d);
-  emit_line(e, "nn2c_vf acc[%lld][%d / NN2C_VW];", (long long)rb, cb);
+  emit_line(e, "nn2c_vf acc[%lld][%s / NN2C_VW];", (long long)rb, cb);
   emit_acc_load(e, ll(e, rb), cb, "mr", ll(e, wg->d));
   emit_open(e, "for (size_t i = 0; i < %d; i++)", WG_T);
   emit_line(e, "const float *ur = du[q][i] + c0, *vr = v[q][i] + k0;");
@@ -980,7 +986,7 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const Geom *G) {
   emit_close(e);
   emit_close(e);
   emit_close(e);
-  emit_acc_store(e, ll(e, kk), cb, arena_printf(&e->g->arena, "dwp + s * %lld + %sc0", numel,
+  emit_acc_store(e, ll(e, kk), ll(e, cb), arena_printf(&e->g->arena, "dwp + s * %lld + %sc0", numel,
                  split ? arena_printf(&e->g->arena, "kh * %lld + ", (long long)(kk * G->f)) : ""), ll(e, G->f), false);
   emit_close(e);
   emit_open(e, "for (size_t i = 0; i < %lld; i++)", numel);
@@ -1015,7 +1021,7 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
   emit_line(e, "const size_t kh = t / %lld, kw = t %% %lld;", (long long)G->kw, (long long)G->kw);
   emit_line(e, "float *wr = %s + (t * %lld + ci0) * %lld + c0;", DW, (long long)G->c, (long long)G->f);
   emit_line(e, "nn2c_vf acc[%lld][%d / NN2C_VW];", (long long)rb, (int)cb);
-  emit_acc_load(e, ll(e, rb), (int)cb, "wr", ll(e, G->f));
+  emit_acc_load(e, ll(e, rb), ll(e, cb), "wr", ll(e, G->f));
   emit_open(e, "for (size_t nb = n0; nb < n1; nb++)");
   emit_open(e, "for (size_t oh = 0; oh < %lld; oh++)", (long long)G->oh);
   emit_line(e, "const size_t ih = %s + %s;", mul(e, "oh", G->sh), mul(e, "kh", G->dh));
@@ -1027,11 +1033,11 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const Geom *G) {
             (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
   emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh, (long long)G->ow,
             (long long)G->f);
-  emit_rank1(e, (int)rb, (int)cb, "xs[%d]", "dr");
+  emit_rank1(e, (int)rb, ll(e, cb), "xs[%d]", "dr");
   emit_close(e);
   emit_close(e);
   emit_close(e);
-  emit_acc_store(e, ll(e, rb), (int)cb, "wr", ll(e, G->f), false);
+  emit_acc_store(e, ll(e, rb), ll(e, cb), "wr", ll(e, G->f), false);
   emit_close(e);
   emit_close(e);
   emit_close(e);
@@ -1177,18 +1183,19 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const Geom *G) {
   emit_line(e, "const size_t to = (%s + %s) * %lld; /* the tap's offset in dx */",
             mul(e, arena_printf(&e->g->arena, "t / %lld", (long long)G->kw), G->dh * G->w),
             mul(e, arena_printf(&e->g->arena, "t %% %lld", (long long)G->kw), G->dw), C);
-  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %d)", C, cb);
-  emit_line(e, "nn2c_vf acc[%d][%d / NN2C_VW];", CONV_PB, cb);
+  const char *cbt = cbw(e, cb);
+  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %s)", C, cbt);
+  emit_line(e, "nn2c_vf acc[%d][%s / NN2C_VW];", CONV_PB, cbt);
   emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_line(e, "const float *wk = wt + t * %lld + c0;", F * C);
   emit_open(e, "for (size_t k = 0; k < %lld; k++)", F);
   emit_line(e, "const float *wr = wk + k * %lld;", C);
   buf_free(&b);
-  emit_rank1(e, CONV_PB, cb, "s%d[k]", "wr");
+  emit_rank1(e, CONV_PB, cbt, "s%d[k]", "wr");
   emit_close(e);
   emit_open(e, "for (size_t i = 0; i < %d && pb + i < p1; i++)", CONV_PB);
   emit_line(e, "float *xr = %s + xo[i] + to + c0;", DX);
-  emit_line(e, "for (size_t v = 0; v < %d / NN2C_VW; v++) nn2c_vstore(xr + v * NN2C_VW, nn2c_vload(xr + v * NN2C_VW) + acc[i][v]);", cb);
+  emit_line(e, "for (size_t v = 0; v < %s / NN2C_VW; v++) nn2c_vstore(xr + v * NN2C_VW, nn2c_vload(xr + v * NN2C_VW) + acc[i][v]);", cbt);
   emit_close(e);
   emit_close(e);
   emit_close(e);
