@@ -108,7 +108,9 @@ static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, 
                          bool ta, bool clamp, const char *j0, int64_t w, const char *bias, bool relu) {
   bool vec = w % 16 == 0; /* explicit vectors (NN2C_VW divides 16); a narrow tail tile stays scalar */
   if (vec) emit_line(e, "nn2c_vf acc[%d][%lld / NN2C_VW];", MM_RB, (long long)w);
-  else emit_line(e, "float acc[%d][%lld];", MM_RB, (long long)w);
+  else /* rows padded to 4 floats: gcc 12 -O2 -mavx512f zeroes a [4][3] array with an aligned
+          16-byte store at a misaligned offset (a crash); whole 16-byte rows avoid it */
+    emit_line(e, "float acc[%d][%lld];", MM_RB, (long long)((w + 3) / 4 * 4));
   if (bias && vec)
     emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t v = 0; v < %lld / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + %s + v * NN2C_VW);",
               MM_RB, (long long)w, bias, j0);
