@@ -98,47 +98,45 @@ static void block_open(Emit *e) {
   e->indent++;
 }
 
-#define MM_RB 4  /* output rows per tile */
+#define MM_RB 8  /* output rows per tile: 8 x 32 sums fill half of AVX-512's registers */
 #define MM_CB 32 /* output columns per tile (a tail tile takes the rest) */
 
-/* One tile: MM_RB rows from i0 times W columns from j0, summed over k in order
- * in registers (acc), then stored. `ta`: a is stored [K,M]. The row index is
- * clamped (rows past M recompute row M-1 and are not stored). */
-static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, const char *M, const char *N, const char *K,
-                         bool ta, bool clamp, const char *j0, int64_t w, const char *bias, bool relu) {
+/* One tile: `rows` rows from i0 times w columns from j0, summed over k in order
+ * in registers (acc), then stored. `ta`: a is stored [K,M]. */
+static void emit_mm_tile(Emit *e, int rows, const char *A, const char *Bk, const char *O, const char *M, const char *N,
+                         const char *K, bool ta, const char *j0, int64_t w, const char *bias, bool relu) {
   bool vec = w % 16 == 0; /* explicit vectors (NN2C_VW divides 16); a narrow tail tile stays scalar */
-  if (vec) emit_line(e, "nn2c_vf acc[%d][%lld / NN2C_VW];", MM_RB, (long long)w);
+  if (vec) emit_line(e, "nn2c_vf acc[%d][%lld / NN2C_VW];", rows, (long long)w);
   else /* rows padded to 4 floats: gcc 12 -O2 -mavx512f zeroes a [4][3] array with an aligned
           16-byte store at a misaligned offset (a crash); whole 16-byte rows avoid it */
-    emit_line(e, "float acc[%d][%lld];", MM_RB, (long long)((w + 3) / 4 * 4));
+    emit_line(e, "float acc[%d][%lld];", rows, (long long)((w + 3) / 4 * 4));
   if (bias && vec)
     emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t v = 0; v < %lld / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + %s + v * NN2C_VW);",
-              MM_RB, (long long)w, bias, j0);
+              rows, (long long)w, bias, j0);
   else if (bias)
-    emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t c = 0; c < %lld; c++) acc[r][c] = %s[%s + c];", MM_RB,
+    emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t c = 0; c < %lld; c++) acc[r][c] = %s[%s + c];", rows,
               (long long)w, bias, j0);
   else emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t k = 0; k < %s; k++)", K);
   emit_line(e, "const float *br = %s + k * %s + %s;", Bk, N, j0);
   Buf b = {0};
-  for (int r = 0; r < MM_RB; r++) {
-    const char *row = clamp ? arena_printf(&e->g->arena, "r%d", r) : arena_printf(&e->g->arena, "i0 + %d", r);
-    if (ta) buf_printf(&b, "%sa%d = %s[k * %s + %s]", r ? ", " : "", r, A, M, row);
-    else buf_printf(&b, "%sa%d = %s[%s%s%s * %s + k]", r ? ", " : "", r, A, clamp ? "" : "(", row, clamp ? "" : ")", K);
+  for (int r = 0; r < rows; r++) {
+    if (ta) buf_printf(&b, "%sa%d = %s[k * %s + i0 + %d]", r ? ", " : "", r, A, M, r);
+    else buf_printf(&b, "%sa%d = %s[(i0 + %d) * %s + k]", r ? ", " : "", r, A, r, K);
   }
   emit_line(e, "const float %s;", b.data);
   buf_free(&b);
   if (vec) {
     emit_open(e, "for (size_t v = 0; v < %lld / NN2C_VW; v++)", (long long)w);
     emit_line(e, "const nn2c_vf bv = nn2c_vload(br + v * NN2C_VW);");
-    for (int r = 0; r < MM_RB; r++) emit_line(e, "acc[%d][v] += a%d * bv;", r, r);
+    for (int r = 0; r < rows; r++) emit_line(e, "acc[%d][v] += a%d * bv;", r, r);
   } else {
     emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)w);
-    for (int r = 0; r < MM_RB; r++) emit_line(e, "acc[%d][c] += a%d * br[c];", r, r);
+    for (int r = 0; r < rows; r++) emit_line(e, "acc[%d][c] += a%d * br[c];", r, r);
   }
   emit_close(e);
   emit_close(e);
-  emit_line(e, "for (size_t r = 0; r < %d%s; r++)", MM_RB, clamp ? arena_printf(&e->g->arena, " && i0 + r < %s", M) : "");
+  emit_line(e, "for (size_t r = 0; r < %d; r++)", rows);
   if (vec)
     emit_line(e, "  for (size_t v = 0; v < %lld / NN2C_VW; v++) nn2c_vstore(%s + (i0 + r) * %s + %s + v * NN2C_VW, %s);",
               (long long)w, O, N, j0, relu ? "nn2c_vrelu(acc[r][v])" : "acc[r][v]");
@@ -147,18 +145,36 @@ static void emit_mm_tile(Emit *e, const char *A, const char *Bk, const char *O, 
               relu ? "acc[r][c] > 0.0f ? acc[r][c] : 0.0f" : "acc[r][c]");
 }
 
+/* The column tiles of `rows` output rows from i0. */
+static void emit_mm_rows(Emit *e, Node *n, int rows, const char *A, const char *Bk, const char *O, const char *bias) {
+  Value *a = n->in[0], *o = n->out[0];
+  bool ta = node_int(n, "transa", 0), relu = !strcmp(node_string(n, "activation", ""), "relu");
+  const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
+  int64_t nn = o->shape.d[1], full = nn / MM_CB * MM_CB;
+  if (full) {
+    emit_open(e, "for (size_t j0 = 0; j0 < %lld; j0 += %d)", (long long)full, MM_CB);
+    emit_mm_tile(e, rows, A, Bk, O, M, N, K, ta, "j0", MM_CB, bias, relu);
+    emit_close(e);
+  }
+  if (full < nn) {
+    block_open(e);
+    emit_mm_tile(e, rows, A, Bk, O, M, N, K, ta, arena_printf(&e->g->arena, "%lld", (long long)full), nn - full, bias, relu);
+    emit_close(e);
+  }
+}
+
 /* Register-tiled: each tile keeps MM_RB x MM_CB sums in registers while it
  * walks k, so every b row loaded serves MM_RB rows and every a element MM_CB
- * columns. op(b) is read as rows [k][N]: a transposed b is first copied into
- * that order in the scratch space. Tiles of rows are what threads share; each
- * output element sums over k in order, whatever the number of threads. */
+ * columns; the rows past the last whole tile go one at a time (a batch of 1
+ * computes one row, not a tile). op(b) is read as rows [k][N]: a transposed b
+ * is first copied into that order in the scratch space. Tiles of rows are what
+ * threads share; each output element sums over k in order, whatever the
+ * number of threads. */
 static void matmul_tiled_body(Emit *e, Node *n, const char *A, const char *Bk, const char *O, const char *bias) {
   Value *a = n->in[0], *o = n->out[0];
   bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
-  int64_t nn = o->shape.d[1], full = nn / MM_CB * MM_CB;
-  bool relu = !strcmp(node_string(n, "activation", ""), "relu");
-  bool clamp = o->shape.d[0] == DIM_BATCH || o->shape.d[0] % MM_RB;
+  bool tail = o->shape.d[0] == DIM_BATCH || o->shape.d[0] % MM_RB;
   emit_line(e, "/* tiles of %d rows x %d columns, sums in registers%s */", MM_RB, MM_CB, tb ? "; b^T copied to scratch as [K][N]" : "");
   block_open(e);
   if (tb) { /* in blocks of 16 rows of b, so the rows being read stay in cache */
@@ -171,23 +187,19 @@ static void matmul_tiled_body(Emit *e, Node *n, const char *A, const char *Bk, c
     Bk = "bt";
   }
   if (matmul_parallel(a, o)) emit_line(e, "%s", matmul_pragma(e, n));
-  if (o->shape.d[0] == DIM_BATCH) emit_open(e, "for (size_t ib = 0; ib < (B + %d) / %d; ib++)", MM_RB - 1, MM_RB);
-  else emit_open(e, "for (size_t ib = 0; ib < %lld; ib++)", (long long)((o->shape.d[0] + MM_RB - 1) / MM_RB));
-  emit_line(e, "const size_t i0 = ib * %d;", MM_RB);
-  if (clamp) {
-    for (int r = 0; r < MM_RB; r++) emit_line(e, "const size_t r%d = i0 + %d < %s ? i0 + %d : %s - 1;", r, r, M, r, M);
-  }
-  if (full) {
-    emit_open(e, "for (size_t j0 = 0; j0 < %lld; j0 += %d)", (long long)full, MM_CB);
-    emit_mm_tile(e, A, Bk, O, M, N, K, ta, clamp, "j0", MM_CB, bias, relu);
+  bool whole = o->shape.d[0] == DIM_BATCH || o->shape.d[0] >= MM_RB; /* a loop to 0 would warn */
+  if (o->shape.d[0] == DIM_BATCH) emit_open(e, "for (size_t ib = 0; ib < B / %d; ib++)", MM_RB);
+  else if (whole) emit_open(e, "for (size_t ib = 0; ib < %lld; ib++)", (long long)(o->shape.d[0] / MM_RB));
+  if (whole) {
+    emit_line(e, "const size_t i0 = ib * %d;", MM_RB);
+    emit_mm_rows(e, n, MM_RB, A, Bk, O, bias);
     emit_close(e);
   }
-  if (full < nn) {
-    block_open(e);
-    emit_mm_tile(e, A, Bk, O, M, N, K, ta, clamp, arena_printf(&e->g->arena, "%lld", (long long)full), nn - full, bias, relu);
+  if (tail) {
+    emit_open(e, "for (size_t i0 = (size_t)%s / %d * %d; i0 < (size_t)%s; i0++)", M, MM_RB, MM_RB, M);
+    emit_mm_rows(e, n, 1, A, Bk, O, bias);
     emit_close(e);
   }
-  emit_close(e);
   emit_close(e);
 }
 
