@@ -106,17 +106,18 @@ static void block_open(Emit *e) {
 static void emit_mm_tile(Emit *e, int rows, const char *A, const char *Bk, const char *O, const char *M, const char *N,
                          const char *K, bool ta, const char *j0, int64_t w, const char *bias, bool relu) {
   bool vec = w % 16 == 0; /* explicit vectors (NN2C_VW divides 16); a narrow tail tile stays scalar */
+  /* A narrow tile's sums start from an initializer, not memset: gcc 12.2 -O2 -mavx512f
+   * expanded memset(acc, 0, sizeof acc) of float[4][3] and float[1][20] into an aligned
+   * store at a misaligned stack offset (SIGSEGV; e2e_isa's gcc -march=native builds). */
   if (vec) emit_line(e, "nn2c_vf acc[%d][%lld / NN2C_VW];", rows, (long long)w);
-  else /* rows padded to 4 floats: gcc 12 -O2 -mavx512f zeroes a [4][3] array with an aligned
-          16-byte store at a misaligned offset (a crash); whole 16-byte rows avoid it */
-    emit_line(e, "float acc[%d][%lld];", rows, (long long)((w + 3) / 4 * 4));
+  else emit_line(e, "float acc[%d][%lld]%s;", rows, (long long)w, bias ? "" : " = {{0.0f}}");
   if (bias && vec)
     emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t v = 0; v < %lld / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + %s + v * NN2C_VW);",
               rows, (long long)w, bias, j0);
   else if (bias)
     emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t c = 0; c < %lld; c++) acc[r][c] = %s[%s + c];", rows,
               (long long)w, bias, j0);
-  else emit_line(e, "memset(acc, 0, sizeof acc);");
+  else if (vec) emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t k = 0; k < %s; k++)", K);
   emit_line(e, "const float *br = %s + k * %s + %s;", Bk, N, j0);
   Buf b = {0};
