@@ -282,6 +282,17 @@ uint64_t nn2c_floats_to_u64(const float f[4]); /* returns UINT64_MAX if f is not
 
 /* ---- The generic trainer ------------------------------------------------ */
 
+/* A model's parallel loops (its NAME_parallel_info, see its header): matmul and
+ * convolution loops run on the threads from min_work multiply-adds, elementwise
+ * loops from min_elems elements (SIZE_MAX: never); measured = 1 when calibrated,
+ * from the seconds below (a parallel loop's start and join; a multiply-add and an
+ * element on one thread and shared out over the threads; the calibration). */
+typedef struct {
+  int measured;
+  size_t min_work, min_elems;
+  double region_s, madd_s, madd_threads_s, elem_s, elem_threads_s, took_s;
+} nn2c_parallel_info;
+
 /* What a generated model tells the trainer. templates/train_main.c.in fills
  * this from the model's NAME.h; the trainer owns every allocation. The model
  * struct type differs per model, so the trainer allocates model_size bytes
@@ -320,6 +331,10 @@ typedef struct {
    * from --threads), once, after model_bind. NULL = the model is
    * single-threaded. */
   void (*set_threads)(void *m, int threads);
+  /* Optional: the thresholds set_threads chose for the parallel loops, and
+   * what they were measured from. The trainer prints them when --threads is
+   * above 1. */
+  void (*parallel_info)(nn2c_parallel_info *p);
   /* Optional: a model whose imported weights nn2c wrote to a file
    * (weights_file, "NAME.weights") reads them with load_weights after init
    * (0 = ok; nonzero after printing why). The trainer looks for the file next

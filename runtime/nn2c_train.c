@@ -411,6 +411,36 @@ static void *alloc(const Trainer *t, size_t count, size_t size, const char *what
   return p;
 }
 
+/* With more than one thread: which loops run on them, and why (the model's
+ * measured thresholds, see NAME_parallel_info in its header). */
+static void print_threads(Trainer *t) {
+  nn2c_parallel_info p;
+  if (t->o.quiet || t->o.threads < 2 || !t->d->parallel_info)
+    return;
+  memset(&p, 0, sizeof p);
+  t->d->parallel_info(&p);
+  printf("threads: %d, ", t->o.threads);
+  if (p.min_work == SIZE_MAX && p.min_elems == SIZE_MAX)
+    printf("no loop runs on them");
+  else if (p.min_work == SIZE_MAX)
+    printf("for elementwise loops of at least %.0f elements", (double)p.min_elems);
+  else if (p.min_elems == SIZE_MAX)
+    printf("for loops of at least %.0f multiply-adds", (double)p.min_work);
+  else
+    printf("for loops of at least %.0f multiply-adds or %.0f elements", (double)p.min_work,
+           (double)p.min_elems);
+  if (p.measured && p.madd_s > 0)
+    printf(" (measured in %.1f ms: parallel loop %.1f us; multiply-add %.2f ps on 1 thread, %.2f "
+           "shared; element %.1f ps, %.1f)\n", p.took_s * 1e3, p.region_s * 1e6, p.madd_s * 1e12,
+           p.madd_threads_s * 1e12, p.elem_s * 1e12, p.elem_threads_s * 1e12);
+  else if (p.measured) /* the parallel loop alone was too slow */
+    printf(" (measured in %.1f ms: parallel loop %.1f us)\n", p.took_s * 1e3, p.region_s * 1e6);
+  else if (p.min_work == SIZE_MAX)
+    printf(" (the model was built without OpenMP)\n");
+  else
+    printf(" (set by NN2C_PARALLEL_MIN_WORK)\n");
+}
+
 static int alloc_all(Trainer *t) {
   const nn2c_model_desc *d = t->d;
   size_t b = (size_t)t->o.batch, arena = d->arena_bytes(t->o.batch);
@@ -431,6 +461,7 @@ static int alloc_all(Trainer *t) {
   d->model_bind(t->model, t->params, t->state, t->arena, t->o.batch, t->o.lr);
   if (d->set_threads) {
     d->set_threads(t->model, t->o.threads);
+    print_threads(t);
   } else if (t->o.threads > 1) {
     fflush(stdout);
     fprintf(stderr, "%s: note: model %s was compiled without threads; running on 1 thread\n",

@@ -147,6 +147,7 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
   buf_printf(c, "  if (!m || batch < 1 || batch > m->max_batch) return 1;\n");
   buf_printf(c, "  const size_t B = (size_t)batch;\n  int rc;\n");
   buf_printf(c, "  const int nt = m->threads > 0 ? m->threads : 1; /* threads for NN2C_PARALLEL_FOR */\n");
+  buf_printf(c, "  NN2C_PARALLEL_SETUP(nt);\n");
   if (scratch_bytes(g))
     buf_printf(c, "  unsigned char *scratch = m->arena + %lld + %lld * B; /* after the planned tensors */\n",
                (long long)cg->plan.arena_fixed, (long long)cg->plan.arena_per_sample);
@@ -485,35 +486,10 @@ static const char *ipow_helper =
   "  return r;\n"
   "}\n\n";
 
-/* Parallel loops: OpenMP when the compiler has it on, else plain loops.
- * Each parallel loop writes disjoint outputs, so results do not depend on
- * how iterations are shared out. */
+/* Attributes for the helpers below and templates/parallel.h (the parallel
+ * loops, pasted after templates/simd.h, whose vectors its calibration uses). */
 static const char *omp_macros =
   "#if defined(__GNUC__)\n#define NN2C_NOINLINE __attribute__((noinline))\n#define NN2C_MAYBE_UNUSED __attribute__((unused))\n#else\n#define NN2C_NOINLINE\n#define NN2C_MAYBE_UNUSED\n#endif\n"
-  "#if defined(_OPENMP)\n"
-  "#define NN2C_PARALLEL_FOR _Pragma(\"omp parallel for schedule(static) num_threads(nt)\")\n"
-  "#define NN2C_PRAGMA(x) _Pragma(#x)\n"
-  "/* Multiply-adds below which a loop runs on one thread. Threads that spin between loops\n"
-  " * (OpenMP's default wait policy) take a loop up within microseconds; sleeping ones\n"
-  " * (OMP_WAIT_POLICY=passive) must be woken, which takes about 120 us on a virtual machine,\n"
-  " * the time of some 16 M multiply-adds. set_threads picks one by the policy. */\n"
-  "#ifndef NN2C_PARALLEL_MIN_WORK\n#define NN2C_PARALLEL_MIN_WORK 250000\n#endif\n"
-  "#ifndef NN2C_PARALLEL_MIN_WORK_PASSIVE\n#define NN2C_PARALLEL_MIN_WORK_PASSIVE 32000000\n#endif\n"
-  "static NN2C_MAYBE_UNUSED size_t nn2c_min_work = NN2C_PARALLEL_MIN_WORK;\n"
-  "#include <stdlib.h>\n"
-  "static int nn2c_passive_wait(void) { /* OMP_WAIT_POLICY=passive, in any case */\n"
-  "  const char *p = getenv(\"OMP_WAIT_POLICY\"), *w = \"passive\";\n"
-  "  if (!p) return 0;\n"
-  "  for (; *w; p++, w++)\n    if ((*p | 32) != *w) return 0;\n"
-  "  return *p == 0;\n}\n"
-  "#define NN2C_PARALLEL_FOR_IF(work) NN2C_PRAGMA(omp parallel for schedule(static) num_threads(nt) if (nt > 1 && (work) >= nn2c_min_work))\n"
-  "/* the same over n iterations handed out in chunks of about n / (8 nt): a thread\n * slowed by other processes on its core takes fewer (a static split waits for it) */\n"
-  "#define NN2C_PARALLEL_FOR_DYN(work, n) NN2C_PRAGMA(omp parallel for schedule(dynamic, (size_t)(n) / (8 * (size_t)nt) + 1) num_threads(nt) if (nt > 1 && (work) >= nn2c_min_work))\n"
-  "#else\n"
-  "#define NN2C_PARALLEL_FOR\n"
-  "#define NN2C_PARALLEL_FOR_IF(work)\n"
-  "#define NN2C_PARALLEL_FOR_DYN(work, n)\n"
-  "#endif\n"
   "#ifdef NN2C_USE_CBLAS /* matmuls and convolutions call cblas_sgemm (make BLAS=openblas) */\n"
   "#include <cblas.h>\n"
   "#endif\n\n";
@@ -601,6 +577,23 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "/* Loops run on up to m->threads threads when the model is compiled with\n"
                 " * OpenMP (-fopenmp); results depend only on the count, not on timing. */\n"
                 "#define %s_HAS_THREADS 1\nvoid %s_set_threads(%s_Model *m, int threads);\n\n", N, N, N);
+  buf_printf(h, "/* A loop runs on the threads when its work reaches a threshold measured once per\n"
+                " * process, when %s_set_threads (or the first step) first sees more than one\n"
+                " * thread: the time a parallel loop takes to start and join against the time\n"
+                " * the threads save. The environment variable NN2C_PARALLEL_MIN_WORK=N sets\n"
+                " * both thresholds instead. %s_parallel_info() tells what was chosen: */\n"
+                "typedef struct %s_ParallelInfo {\n"
+                "  int threads;       /* the thread count the thresholds are for (0: none set yet) */\n"
+                "  int measured;      /* 1: calibrated; 0: set by NN2C_PARALLEL_MIN_WORK, or no OpenMP */\n"
+                "  size_t min_work;   /* matmul and convolution loops run on the threads from this many\n"
+                "                        multiply-adds (SIZE_MAX: never) */\n"
+                "  size_t min_elems;  /* elementwise loops from this many elements (SIZE_MAX: never) */\n"
+                "  double region_s;   /* measured seconds: a parallel loop's start and join, */\n"
+                "  double madd_s, madd_threads_s; /* a multiply-add on one thread and shared out, */\n"
+                "  double elem_s, elem_threads_s; /* an element of an elementwise loop likewise, */\n"
+                "  double took_s;     /* and the calibration itself */\n"
+                "} %s_ParallelInfo;\n#define %s_HAS_PARALLEL_INFO 1\n%s_ParallelInfo %s_parallel_info(void);\n\n",
+             N, N, N, N, N, N, N);
   buf_printf(h, "/* The vector kernels compiled in: \"avx512\", \"avx2\", \"sse2\", \"neon\" or \"portable\"\n"
                 " * (chosen by the compiler's target flags; -DNN2C_NO_SIMD forces \"portable\"). */\n"
                 "const char *%s_isa(void);\n\n", N);
@@ -652,10 +645,18 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
   buf_puts(c, omp_macros);
   buf_puts(c, embedded("simd.h")->data);
+  buf_puts(c, "\n");
+  buf_puts(c, embedded("parallel.h")->data);
   buf_printf(c, "\nconst char *%s_isa(void) { return NN2C_ISA; }\n\n", N);
   buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) {\n  m->threads = threads > 0 ? threads : 1;\n"
-                "#if defined(_OPENMP)\n  nn2c_min_work = nn2c_passive_wait() ? NN2C_PARALLEL_MIN_WORK_PASSIVE : NN2C_PARALLEL_MIN_WORK;\n#endif\n"
+                "#if defined(_OPENMP)\n  if (m->threads > 1 && m->threads != nn2c_par.nt) nn2c_parallel_setup(m->threads); /* the thresholds */\n#endif\n"
                 "#ifdef NN2C_OPENBLAS /* OpenBLAS's own threads, for its sgemm calls */\n  openblas_set_num_threads(m->threads);\n#endif\n}\n\n", N, N);
+  buf_printf(c, "%s_ParallelInfo %s_parallel_info(void) {\n  %s_ParallelInfo p;\n  memset(&p, 0, sizeof p);\n"
+                "  p.min_work = p.min_elems = SIZE_MAX;\n#if defined(_OPENMP)\n  p.threads = nn2c_par.nt, p.measured = nn2c_par.measured;\n"
+                "  if (p.threads > 1) p.min_work = nn2c_par.min_work, p.min_elems = nn2c_par.min_elems;\n"
+                "  p.region_s = nn2c_par.region, p.madd_s = nn2c_par.madd1, p.madd_threads_s = nn2c_par.maddn;\n"
+                "  p.elem_s = nn2c_par.elem1, p.elem_threads_s = nn2c_par.elemn, p.took_s = nn2c_par.took;\n#endif\n"
+                "  return p;\n}\n\n", N, N, N);
   CompiledGraph *gs[3] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL};
   buf_printf(c, "size_t %s_arena_bytes(int batch) {\n  size_t b = batch > 0 ? (size_t)batch : 0, need = 0, a;\n", N);
   for (int i = 0; i < 3; i++)

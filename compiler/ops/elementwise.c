@@ -211,10 +211,18 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
   tree_collect(n, &t);
   LoopNest ln;
   loop_nest_build(e, n->out[0], t.leaf, t.nleaf, &ln);
-  int64_t big = 1; /* elements, counting the batch as 32: threads pay off from 512K (waking an idle
-                       core of a virtual machine takes about 120 us, a loop over 64K floats 30 us) */
+  /* Loops of 512K elements or more (counting the batch as 32) may run on threads: at run time
+   * from the measured threshold nn2c_par.min_elems (templates/parallel.h). Smaller ones get no
+   * pragma, which costs about 0.5-2 us a call even when its condition keeps the loop on one
+   * thread (libgomp, libomp). */
+  int64_t big = 1;
   for (int a = 0; a < n->out[0]->shape.rank; a++) big *= n->out[0]->shape.d[a] == DIM_BATCH ? 32 : n->out[0]->shape.d[a];
-  if (big >= 524288) emit_line(e, "NN2C_PARALLEL_FOR");
+  if (big >= 524288) {
+    Buf count = {0};
+    for (int a = 0; a < ln.n; a++) buf_printf(&count, "%s(size_t)%s", a ? " * " : "", ln.size[a]); /* as the loops */
+    emit_line(e, "NN2C_PARALLEL_FOR_EW(%s)", count.data);
+    buf_free(&count);
+  }
   for (int c = 0; c < t.nchain; c++) cast_half_helpers(e, t.chain[c]);
   for (int a = 0; a < ln.n; a++) emit_open(e, "for (size_t i%d = 0; i%d < (size_t)%s; i%d++)", a, a, ln.size[a], a);
   const char *leafx[EW_MAX_LEAVES];
