@@ -21,7 +21,10 @@
  *      runs, interleaved with the others, less the region; taken as at least the
  *      one-thread time / nt): madd1 and maddn, seconds per multiply-add of a small
  *      register-blocked vector kernel (the shape of the matmul and convolution kernels);
- *      elem1 and elemn, seconds per element of y = s * y + x over 2 x 128 KB.
+ *      elem1 and elemn, seconds per element of y = s * y + x over 2 x 128 KB. A thread
+ *      off its core for a while (other processes) slows a shared run far beyond the
+ *      others and could have hit any parallel loop, so both kernels' shared runs are
+ *      taken as their fastest times the larger of the two slowdowns (mean / fastest).
  *   3. A loop of w multiply-adds saves w * (madd1 - maddn) - region on the threads. It runs
  *      on them when that saving is at least the region again:
  *        min_work = 2 * region / (madd1 - maddn), rounded up to 2 significant digits,
@@ -134,21 +137,33 @@ static NN2C_MAYBE_UNUSED double nn2c_cal_all(int kind, int nt, long reps) {
   return omp_get_wtime() - t;
 }
 
-/* Step 2 and 3 for one kernel: its seconds per unit on one thread (*one) and on nt
- * (*all), and the threshold. */
-static NN2C_MAYBE_UNUSED size_t nn2c_cal_threshold(int kind, int nt, double *one, double *all) {
-  double t0 = omp_get_wtime(), fast = 1e30, sum = 0, units, w;
+/* Step 2 for one kernel: m[0] the fastest run on one thread, m[1] the fastest and m[2] the
+ * mean run shared out, m[3] units (multiply-adds or elements) per run on one thread and
+ * m[4] shared out. */
+static NN2C_MAYBE_UNUSED void nn2c_cal_measure(int kind, int nt, double m[5]) {
+  double t0 = omp_get_wtime(), sum = 0;
   long reps = 1;
   int i;
   while (nn2c_cal_part(kind, 0, 1, reps) < 5e-5 && reps < (1L << 24)) reps *= 2;
+  m[0] = m[1] = 1e30;
   for (i = 0; i < 5 && (i < 2 || omp_get_wtime() - t0 < 4e-3); i++) { /* interleaved: load meets both */
-    double t = nn2c_cal_part(kind, 0, 1, reps);
-    fast = t < fast ? t : fast;
-    sum += nn2c_cal_all(kind, nt, reps);
+    double t = nn2c_cal_part(kind, 0, 1, reps), u = nn2c_cal_all(kind, nt, reps);
+    m[0] = t < m[0] ? t : m[0];
+    m[1] = u < m[1] ? u : m[1];
+    sum += u;
   }
-  units = (double)reps * (kind == 0 ? NN2C_CAL_MADDS : NN2C_CAL_N);
-  *one = fast / units;
-  *all = (sum / i - nn2c_par.region) / (units * (kind == 0 ? nt : 1));
+  m[2] = sum / i;
+  m[3] = (double)reps * (kind == 0 ? NN2C_CAL_MADDS : NN2C_CAL_N);
+  m[4] = m[3] * (kind == 0 ? nt : 1);
+}
+
+/* Step 3 for one kernel's m, its shared runs slowed by the factor slow: the seconds per
+ * unit on one thread (*one) and shared out (*all), and the threshold. */
+static NN2C_MAYBE_UNUSED size_t nn2c_cal_threshold(const double m[5], double slow, int nt, double *one, double *all) {
+  double w;
+  int i;
+  *one = m[0] / m[3];
+  *all = (m[1] * slow - nn2c_par.region) / m[4];
   if (*all < *one / nt) *all = *one / nt;
   if (*all > 0.9 * *one) return SIZE_MAX;
   w = 2 * nn2c_par.region / (*one - *all);
@@ -159,7 +174,7 @@ static NN2C_MAYBE_UNUSED size_t nn2c_cal_threshold(int kind, int nt, double *one
 }
 
 static NN2C_MAYBE_UNUSED void nn2c_calibrate(int nt) {
-  double t0 = omp_get_wtime(), t;
+  double t0 = omp_get_wtime(), t, mw[5], me[5], slow;
   long n;
   nn2c_par.measured = 1;
   memset(nn2c_cal_x, 0, sizeof nn2c_cal_x); /* written, so not a constant the compiler folds */
@@ -167,8 +182,13 @@ static NN2C_MAYBE_UNUSED void nn2c_calibrate(int nt) {
   for (n = 0, t = 0; t < 1e-3 && n < 100000; n++) t += nn2c_cal_region(nt);
   nn2c_par.region = t / (double)n;
   if (nn2c_par.region < 1e-3) { /* else the threads are mostly off their cores */
-    nn2c_par.min_work = nn2c_cal_threshold(0, nt, &nn2c_par.madd1, &nn2c_par.maddn);
-    nn2c_par.min_elems = nn2c_cal_threshold(1, nt, &nn2c_par.elem1, &nn2c_par.elemn);
+    nn2c_cal_measure(0, nt, mw);
+    nn2c_cal_measure(1, nt, me);
+    /* a stall (a thread off its core) in either kernel's shared runs could have hit any
+       parallel loop: the larger slowdown of mean over fastest applies to both */
+    slow = mw[2] / mw[1] > me[2] / me[1] ? mw[2] / mw[1] : me[2] / me[1];
+    nn2c_par.min_work = nn2c_cal_threshold(mw, slow, nt, &nn2c_par.madd1, &nn2c_par.maddn);
+    nn2c_par.min_elems = nn2c_cal_threshold(me, slow, nt, &nn2c_par.elem1, &nn2c_par.elemn);
   }
   nn2c_par.took = omp_get_wtime() - t0;
 }
