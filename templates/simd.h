@@ -10,6 +10,13 @@
  * 32 columns: narrower blocks (8 rows x 1 vector) fit their 16 registers but trained
  * mnist_cnn 30% slower on an AMD EPYC (Zen 5) with -march=x86-64-v3, loop overhead
  * outweighing the spills. NEON narrows to 2 vectors per row: 16 accumulators of its 32. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13 && defined(__AVX512F__) && defined(__OPTIMIZE__) && \
+    !defined(__OPTIMIZE_SIZE__)
+/* gcc 12 at -O2 with AVX-512 places some small local arrays of leaf functions at red-zone
+ * offsets 8 bytes off 16-byte alignment and stores to them with aligned instructions
+ * (SIGSEGV; seen with float[4][3], float[1][20], float[6]). Its -O3 lays them out right. */
+#pragma GCC optimize("O3")
+#endif
 #if !defined(NN2C_NO_SIMD) && (defined(__GNUC__) || defined(__clang__))
 #if defined(__AVX512F__)
 #define NN2C_VW 16

@@ -425,6 +425,99 @@ static void conv_emit(Emit *e, Node *n, ConvKernelFn direct, ConvKernelFn wino) 
   if (p.blas) emit_line(e, "#endif");
 }
 
-void conv2d_emit(Emit *e, Node *n) { conv_emit(e, n, conv2d_emit_direct, conv2d_emit_wino); }
-void conv2d_grad_weight_emit(Emit *e, Node *n) { conv_emit(e, n, conv2d_grad_weight_emit_direct, conv2d_grad_weight_emit_wino); }
-void conv2d_grad_input_emit(Emit *e, Node *n) { conv_emit(e, n, conv2d_grad_input_emit_direct, conv2d_grad_input_emit_wino); }
+static void conv2d_body(Emit *e, Node *n) { conv_emit(e, n, conv2d_emit_direct, conv2d_emit_wino); }
+static void conv2d_grad_weight_body(Emit *e, Node *n) { conv_emit(e, n, conv2d_grad_weight_emit_direct, conv2d_grad_weight_emit_wino); }
+static void conv2d_grad_input_body(Emit *e, Node *n) { conv_emit(e, n, conv2d_grad_input_emit_direct, conv2d_grad_input_emit_wino); }
+
+/* The function's name: op and geometry, e.g. conv2d_3x3s1_28x28x1_f32_relu
+ * (input H x W x C, F output channels; _p when padded, _d2 dilated, _g4
+ * grouped, _wino for Winograd, _bias, _relu). */
+static const char *conv_function_name(Emit *e, Node *n) {
+  bool pool = n->op != OP_CONV2D && n->op != OP_CONV2D_GRAD_INPUT && n->op != OP_CONV2D_GRAD_WEIGHT;
+  Geom G;
+  bool wino = false;
+  if (pool) NN2C_ASSERT(!pool_geom(n, n->op == OP_AVGPOOL2D_GRAD ? n->out[0]->shape : n->op == OP_MAXPOOL2D_GRAD ? n->in[1]->shape : n->in[0]->shape, &G));
+  else {
+    ConvPlan p = conv_plan(n);
+    G = p.G, wino = p.wino != WINO_NO;
+  }
+  Buf b = {0};
+  buf_printf(&b, "%s_%lldx%llds%lld", op_name(n->op), (long long)G.kh, (long long)G.kw, (long long)G.sh);
+  if (G.sw != G.sh) buf_printf(&b, "x%lld", (long long)G.sw);
+  buf_printf(&b, "_%lldx%lldx%lld", (long long)G.h, (long long)G.w, (long long)G.c);
+  if (!pool) buf_printf(&b, "_f%lld", (long long)G.f);
+  if (G.pt || G.pl || G.pb || G.pr) buf_puts(&b, "_p");
+  if (G.dh > 1 || G.dw > 1) buf_printf(&b, "_d%lld", (long long)(G.dh > G.dw ? G.dh : G.dw));
+  if (G.groups > 1) buf_printf(&b, "_g%lld", (long long)G.groups);
+  if (wino) buf_puts(&b, "_wino");
+  if (n->op == OP_CONV2D && n->nin == 3) buf_puts(&b, "_bias");
+  if (conv_relu(n)) buf_puts(&b, "_relu");
+  const char *name = arena_strdup(&e->g->arena, b.data);
+  buf_free(&b);
+  return name;
+}
+
+/* The parameter names of the kernel functions, by op: inputs, then the output. */
+static const char *const *conv_param_names(OpKind op) {
+  static const char *const fwd[] = {"input", "weight", "bias", "output"}, *gi[] = {"dy", "weight", "dx"},
+                           *gw[] = {"input", "dy", "dw"}, *pool[] = {"input", "output"}, *mg[] = {"dy", "input", "dx"},
+                           *ag[] = {"dy", "dx"};
+  return op == OP_CONV2D ? fwd : op == OP_CONV2D_GRAD_INPUT ? gi : op == OP_CONV2D_GRAD_WEIGHT ? gw
+       : op == OP_MAXPOOL2D_GRAD ? mg : op == OP_AVGPOOL2D_GRAD ? ag : pool;
+}
+
+/* Each kernel is a static function among e's helpers, named by op and
+ * geometry (conv_function_name), written once per distinct body and called
+ * from the step functions: (inputs, output, B, scratch, nt). Without a
+ * helpers buffer the kernel is written in place. */
+void conv_emit_function(Emit *e, Node *n, void (*body)(Emit *e, Node *n)) {
+  if (!e->helpers) {
+    body(e, n);
+    return;
+  }
+  /* the node as the function sees it: its values renamed to the parameters */
+  const char *const *names = conv_param_names(n->op);
+  Value vals[4], *ins[3], *outs[1];
+  Node c = *n;
+  for (int i = 0; i <= n->nin; i++) {
+    vals[i] = i < n->nin ? *n->in[i] : *n->out[0];
+    const char *nm = n->op == OP_CONV2D && i == n->nin ? names[3] : names[i];
+    vals[i].name = nm;
+    if (i < n->nin) ins[i] = &vals[i];
+    else outs[0] = &vals[i];
+  }
+  c.in = ins, c.out = outs;
+  Buf text = {0}, fb = {0};
+  Emit h = {&fb, e->g, 1, NULL, NULL};
+  body(&h, &c);
+  int64_t scratch = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT ? conv_plan(n).scratch : 0;
+  const char *base = conv_function_name(e, n), *name = base;
+  for (int k = 2;; k++) {
+    buf_free(&text);
+    buf_printf(&text, "static NN2C_NOINLINE void %s(", name);
+    for (int i = 0; i < n->nin; i++) buf_printf(&text, "const float *%s, ", vals[i].name);
+    buf_printf(&text, "float *%s, size_t B, unsigned char *scratch, int nt) {\n", vals[n->nin].name);
+    buf_printf(&text, "  (void)B, (void)scratch, (void)nt;\n%s}\n", fb.data ? fb.data : "");
+    if (e->helpers->data && strstr(e->helpers->data, text.data)) break; /* the same kernel: call it */
+    const char *decl = arena_printf(&e->g->arena, "void %s(", name);
+    if (!e->helpers->data || !strstr(e->helpers->data, decl)) { /* a new one */
+      buf_printf(e->helpers, "/* %s:", op_name(n->op));
+      for (int i = 0; i < n->nin; i++) buf_printf(e->helpers, "%s %s", i ? "," : "", shape_str(&e->g->arena, n->in[i]->shape));
+      buf_printf(e->helpers, " -> %s */\n%s\n", shape_str(&e->g->arena, n->out[0]->shape), text.data);
+      break;
+    }
+    name = arena_printf(&e->g->arena, "%s_%d", base, k); /* the name is taken by another body */
+  }
+  Buf call = {0};
+  buf_printf(&call, "%s(", name);
+  for (int i = 0; i < n->nin; i++) buf_printf(&call, "%s, ", emit_ref(e, n->in[i]));
+  buf_printf(&call, "%s, B, %s, nt);", emit_ref(e, n->out[0]), scratch ? "scratch" : "NULL");
+  emit_line(e, "%s", call.data);
+  buf_free(&call);
+  buf_free(&text);
+  buf_free(&fb);
+}
+
+void conv2d_emit(Emit *e, Node *n) { conv_emit_function(e, n, conv2d_body); }
+void conv2d_grad_weight_emit(Emit *e, Node *n) { conv_emit_function(e, n, conv2d_grad_weight_body); }
+void conv2d_grad_input_emit(Emit *e, Node *n) { conv_emit_function(e, n, conv2d_grad_input_body); }

@@ -86,6 +86,8 @@ void conv2d_grad_weight_emit_wino(Emit *e, Node *n, const ConvPlan *p);
 void conv_emit_blas(Emit *e, Node *n, const ConvPlan *p);
 
 /* ---- emission helpers (conv.c) ---- */
+/* body(e, n) as a static function among e's helpers, and a call to it. */
+void conv_emit_function(Emit *e, Node *n, void (*body)(Emit *e, Node *n));
 static inline const char *ll(Emit *e, int64_t v) { return arena_printf(&e->g->arena, "%lld", (long long)v); }
 /* "v * k", "v + k" and "v - k" without the no-op cases, so the code reads as written by hand. */
 static inline const char *mul(Emit *e, const char *v, int64_t k) {

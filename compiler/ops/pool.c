@@ -142,8 +142,10 @@ static void emit_pool(Emit *e, Node *n, bool max) {
   emit_close(e);
 }
 
-void maxpool2d_emit(Emit *e, Node *n) { emit_pool(e, n, true); }
-void avgpool2d_emit(Emit *e, Node *n) { emit_pool(e, n, false); }
+static void maxpool2d_body(Emit *e, Node *n) { emit_pool(e, n, true); }
+static void avgpool2d_body(Emit *e, Node *n) { emit_pool(e, n, false); }
+void maxpool2d_emit(Emit *e, Node *n) { conv_emit_function(e, n, maxpool2d_body); }
+void avgpool2d_emit(Emit *e, Node *n) { conv_emit_function(e, n, avgpool2d_body); }
 
 /* Windows that tile the input (stride = window, no padding): each dx element
  * is written once, dy at its window's first maximum and zero elsewhere, and
@@ -190,7 +192,7 @@ static void maxpool2d_grad_emit_tiled(Emit *e, Node *n, const Geom *G, bool relu
 }
 
 /* dx = 0; per output pixel: find each channel's first maximum (index bi), then dx[bi] += dy. */
-void maxpool2d_grad_emit(Emit *e, Node *n) {
+static void maxpool2d_grad_body(Emit *e, Node *n) {
   Value *dy = n->in[0], *x = n->in[1], *dx = n->out[0];
   Geom G;
   NN2C_ASSERT(!pool_geom(n, x->shape, &G));
@@ -219,7 +221,7 @@ void maxpool2d_grad_emit(Emit *e, Node *n) {
 }
 
 /* dx = 0; per output pixel: count its valid taps, then dx row += dy row / count at each. */
-void avgpool2d_grad_emit(Emit *e, Node *n) {
+static void avgpool2d_grad_body(Emit *e, Node *n) {
   Value *dy = n->in[0], *dx = n->out[0];
   Geom G;
   NN2C_ASSERT(!pool_geom(n, dx->shape, &G));
@@ -239,3 +241,6 @@ void avgpool2d_grad_emit(Emit *e, Node *n) {
   }
   emit_close(e);
 }
+
+void maxpool2d_grad_emit(Emit *e, Node *n) { conv_emit_function(e, n, maxpool2d_grad_body); }
+void avgpool2d_grad_emit(Emit *e, Node *n) { conv_emit_function(e, n, avgpool2d_grad_body); }
