@@ -65,17 +65,31 @@ static void emit_wino_input(Emit *e, const Wino *wg, int64_t th, int64_t tw) {
   emit_line(e, "rp[r] = %s && %s ? %s + ((nb * %lld + %s) * %lld + %s) * %lld : zeros;", ch, cw, wg->src, (long long)wg->sh,
             plus(e, "sy", -wg->pt), (long long)wg->sw, plus(e, "sx", -wg->pl), (long long)wg->k);
   emit_close(e);
-  emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)wg->k);
-  emit_line(e, "float w[4][4];");
-  emit_open(e, "for (size_t s = 0; s < 4; s++)");
-  emit_line(e, "const float d0 = rp[s][c], d1 = rp[4 + s][c], d2 = rp[8 + s][c], d3 = rp[12 + s][c];");
-  emit_line(e, "w[0][s] = d0 - d2, w[1][s] = d1 + d2, w[2][s] = d2 - d1, w[3][s] = d1 - d3;");
-  emit_close(e);
-  emit_open(e, "for (size_t r = 0; r < 4; r++)");
-  emit_line(e, "v[r * 4][i][c] = w[r][0] - w[r][2], v[r * 4 + 1][i][c] = w[r][1] + w[r][2];");
-  emit_line(e, "v[r * 4 + 2][i][c] = w[r][2] - w[r][1], v[r * 4 + 3][i][c] = w[r][1] - w[r][3];");
-  emit_close(e);
-  emit_close(e);
+  /* whole vectors of channels, then the rest one at a time (same arithmetic) */
+  emit_line(e, "size_t c = 0;");
+  for (int vec = 1; vec >= 0; vec--) {
+    const char *T = vec ? "nn2c_vf" : "float";
+    if (vec) emit_open(e, "for (; c + NN2C_VW <= %lld; c += NN2C_VW)", (long long)wg->k);
+    else emit_open(e, "for (; c < %lld; c++)", (long long)wg->k);
+    emit_line(e, "%s w[4][4];", T);
+    emit_open(e, "for (size_t s = 0; s < 4; s++)");
+    if (vec)
+      emit_line(e, "const nn2c_vf d0 = nn2c_vload(rp[s] + c), d1 = nn2c_vload(rp[4 + s] + c), d2 = nn2c_vload(rp[8 + s] + c), "
+                   "d3 = nn2c_vload(rp[12 + s] + c);");
+    else emit_line(e, "const float d0 = rp[s][c], d1 = rp[4 + s][c], d2 = rp[8 + s][c], d3 = rp[12 + s][c];");
+    emit_line(e, "w[0][s] = d0 - d2, w[1][s] = d1 + d2, w[2][s] = d2 - d1, w[3][s] = d1 - d3;");
+    emit_close(e);
+    emit_open(e, "for (size_t r = 0; r < 4; r++)");
+    if (vec) {
+      emit_line(e, "nn2c_vstore(&v[r * 4][i][c], w[r][0] - w[r][2]), nn2c_vstore(&v[r * 4 + 1][i][c], w[r][1] + w[r][2]);");
+      emit_line(e, "nn2c_vstore(&v[r * 4 + 2][i][c], w[r][2] - w[r][1]), nn2c_vstore(&v[r * 4 + 3][i][c], w[r][1] - w[r][3]);");
+    } else {
+      emit_line(e, "v[r * 4][i][c] = w[r][0] - w[r][2], v[r * 4 + 1][i][c] = w[r][1] + w[r][2];");
+      emit_line(e, "v[r * 4 + 2][i][c] = w[r][2] - w[r][1], v[r * 4 + 3][i][c] = w[r][1] - w[r][3];");
+    }
+    emit_close(e);
+    emit_close(e);
+  }
   emit_close(e);
 }
 
@@ -97,22 +111,22 @@ static void emit_wino_product(Emit *e, const Wino *wg, int cbn, int64_t th, int6
   emit_open(e, "for (size_t i = 0; i < %d && tb * %d + i < T; i++)", WG_T, WG_T);
   emit_line(e, "const size_t t = tb * %d + i, nb = t / %lld, y0 = t / %lld %% %lld * 2, x0 = t %% %lld * 2;", WG_T,
             (long long)(th * tw), (long long)tw, (long long)th, (long long)tw);
-  emit_open(e, "for (size_t c = 0; c < %s; c++)", cb);
-  emit_line(e, "float p[2][4], y[4];");
+  emit_open(e, "for (size_t c = 0; c < %s; c += NN2C_VW)", cb);
+  emit_line(e, "nn2c_vf p[2][4], y[4];");
   emit_open(e, "for (size_t s = 0; s < 4; s++)");
-  emit_line(e, "p[0][s] = m[s][i][c] + m[4 + s][i][c] + m[8 + s][i][c];");
-  emit_line(e, "p[1][s] = m[4 + s][i][c] - m[8 + s][i][c] - m[12 + s][i][c];");
+  emit_line(e, "p[0][s] = nn2c_vload(&m[s][i][c]) + nn2c_vload(&m[4 + s][i][c]) + nn2c_vload(&m[8 + s][i][c]);");
+  emit_line(e, "p[1][s] = nn2c_vload(&m[4 + s][i][c]) - nn2c_vload(&m[8 + s][i][c]) - nn2c_vload(&m[12 + s][i][c]);");
   emit_close(e);
   emit_open(e, "for (size_t r = 0; r < 2; r++)");
-  const char *bias = wg->bias ? arena_printf(&e->g->arena, " + %s[c0 + c]", wg->bias) : "";
+  const char *bias = wg->bias ? arena_printf(&e->g->arena, " + nn2c_vload(%s + c0 + c)", wg->bias) : "";
   emit_line(e, "y[r * 2] = p[r][0] + p[r][1] + p[r][2]%s;", bias);
   emit_line(e, "y[r * 2 + 1] = p[r][1] - p[r][2] - p[r][3]%s;", bias);
   emit_close(e);
   emit_open(e, "for (size_t o = 0; o < 4; o++)");
   emit_line(e, "const size_t oy = y0 + o / 2, ox = x0 + o %% 2;");
   if (wg->oh % 2 || wg->ow % 2) emit_line(e, "if (oy >= %lld || ox >= %lld) continue;", (long long)wg->oh, (long long)wg->ow);
-  emit_line(e, "%s[((nb * %lld + oy) * %lld + ox) * %lld + c0 + c] = %s;", wg->dst, (long long)wg->oh, (long long)wg->ow,
-            (long long)wg->d, wg->relu ? "y[o] > 0.0f ? y[o] : 0.0f" : "y[o]");
+  emit_line(e, "nn2c_vstore(%s + ((nb * %lld + oy) * %lld + ox) * %lld + c0 + c, %s);", wg->dst, (long long)wg->oh,
+            (long long)wg->ow, (long long)wg->d, wg->relu ? "nn2c_vrelu(y[o])" : "y[o]");
   emit_close(e);
   emit_close(e);
   emit_close(e);
