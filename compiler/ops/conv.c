@@ -466,6 +466,18 @@ static const char *const *conv_param_names(OpKind op) {
        : op == OP_MAXPOOL2D_GRAD ? mg : op == OP_AVGPOOL2D_GRAD ? ag : pool;
 }
 
+/* With OpenMP, the kernel `name` again as name_1t with its parallel loops
+ * compiled as plain loops, for calls on one thread: entering a parallel
+ * region whose if() clause is false still costs about a microsecond, which is
+ * much of a small layer's time at batch 1. */
+static void emit_serial_copy(Buf *out, const char *name, const char *text) {
+  const char *open = strchr(text, '(');
+  buf_puts(out, "#if defined(_OPENMP) /* one thread: the same loops without a parallel region */\n"
+                "#undef NN2C_PRAGMA\n#define NN2C_PRAGMA(x)\n");
+  buf_printf(out, "static NN2C_NOINLINE void %s_1t%s", name, open);
+  buf_puts(out, "#undef NN2C_PRAGMA\n#define NN2C_PRAGMA(x) _Pragma(#x)\n#endif\n\n");
+}
+
 /* Each kernel is a static function among e's helpers, named by op and
  * geometry (conv_function_name), written once per distinct body and called
  * from the step functions: (inputs, output, B, scratch, nt). Without a
@@ -504,16 +516,21 @@ void conv_emit_function(Emit *e, Node *n, void (*body)(Emit *e, Node *n)) {
       buf_printf(e->helpers, "/* %s:", op_name(n->op));
       for (int i = 0; i < n->nin; i++) buf_printf(e->helpers, "%s %s", i ? "," : "", shape_str(&e->g->arena, n->in[i]->shape));
       buf_printf(e->helpers, " -> %s */\n%s\n", shape_str(&e->g->arena, n->out[0]->shape), text.data);
+      emit_serial_copy(e->helpers, name, text.data);
       break;
     }
     name = arena_printf(&e->g->arena, "%s_%d", base, k); /* the name is taken by another body */
   }
-  Buf call = {0};
-  buf_printf(&call, "%s(", name);
-  for (int i = 0; i < n->nin; i++) buf_printf(&call, "%s, ", emit_ref(e, n->in[i]));
-  buf_printf(&call, "%s, B, %s, nt);", emit_ref(e, n->out[0]), scratch ? "scratch" : "NULL");
-  emit_line(e, "%s", call.data);
-  buf_free(&call);
+  Buf args = {0};
+  for (int i = 0; i < n->nin; i++) buf_printf(&args, "%s, ", emit_ref(e, n->in[i]));
+  buf_printf(&args, "%s, B, %s, nt", emit_ref(e, n->out[0]), scratch ? "scratch" : "NULL");
+  emit_line(e, "#if defined(_OPENMP)");
+  emit_line(e, "if (nt > 1) %s(%s);", name, args.data);
+  emit_line(e, "else %s_1t(%s);", name, args.data);
+  emit_line(e, "#else");
+  emit_line(e, "%s(%s);", name, args.data);
+  emit_line(e, "#endif");
+  buf_free(&args);
   buf_free(&text);
   buf_free(&fb);
 }
