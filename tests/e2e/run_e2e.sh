@@ -30,24 +30,7 @@ name=$(sed -n 's/^\(.*\)_train:.*/\1/p' "$work/src/Makefile" | head -n 1)
 [ -n "$name" ] || fail "no NAME_train target in $work/src/Makefile"
 
 # Compares two --quiet outputs token by token: words equal, numbers within tolerance.
-compare_out() {
-  awk -v rt="$ortol" -v at="$oatol" -v fa="$1" -v fb="$2" '
-    function isnum(s) { return s ~ /^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/ }
-    BEGIN {
-      na = 0; while ((getline line < fa) > 0) { n = split(line, t, /[ =]+/); for (i = 1; i <= n; i++) A[++na] = t[i] }
-      nb = 0; while ((getline line < fb) > 0) { n = split(line, t, /[ =]+/); for (i = 1; i <= n; i++) B[++nb] = t[i] }
-      if (na != nb) { print "outputs have " na " and " nb " tokens"; exit 1 }
-      worst = 0
-      for (i = 1; i <= na; i++) {
-        if (isnum(A[i]) && isnum(B[i])) {
-          d = A[i] - B[i]; if (d < 0) d = -d
-          m = B[i] < 0 ? -B[i] : B[i]
-          if (d > at + rt * m) { print "token " i ": " A[i] " vs " B[i]; bad = 1 }
-        } else if (A[i] != B[i]) { print "token " i ": \"" A[i] "\" vs \"" B[i] "\""; bad = 1 }
-      }
-      exit bad
-    }'
-}
+compare_out() { awk -v rt="$ortol" -v at="$oatol" -v fa="$1" -v fb="$2" -f "$(dirname "$0")/compare_out.awk"; }
 
 # The interpreter's runs, the reference.
 "$nn2c" run "$model" "$@" --epochs 0 --save "$work/interp0.ckpt" --quiet >"$work/interp0.out" ||
