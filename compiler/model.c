@@ -33,7 +33,8 @@ static Value *build_loss(Graph *g, const TrainSpec *t, Value *p, Value *y) {
     node_set_float(g, c, "max", 1 - KERAS_EPSILON);
     Value *pc = build_finish(g, c);
     Value *a = build2(g, OP_MUL, y, build1(g, OP_LOG, pc));
-    Value *b = build2(g, OP_MUL, build2(g, OP_SUB, one, y), build1(g, OP_LOG, build2(g, OP_SUB, one, pc)));
+    Value *log_not_p = build1(g, OP_LOG, build2(g, OP_SUB, one, pc));
+    Value *b = build2(g, OP_MUL, build2(g, OP_SUB, one, y), log_not_p);
     return build1(g, OP_NEG, scalar_reduce(g, build2(g, OP_ADD, a, b), t->sum));
   }
   case LOSS_CCE:

@@ -151,34 +151,54 @@ G(clip) {
   dx[0] = build_finish(g, c);
 }
 /* x <= 0: y = a(e^x - 1), y' = y + a */
-G(elu) { dx[0] = build_where(g, above(g, X, 0), D, mul(g, D, build2(g, OP_ADD, Y, lit(g, D, ALPHA(1))))); }
+G(elu) {
+  Value *slope = mul(g, D, build2(g, OP_ADD, Y, lit(g, D, ALPHA(1))));
+  dx[0] = build_where(g, above(g, X, 0), D, slope);
+}
 G(selu) {
   double gm = attr(n, "gamma", 1.05070102214813232421875), al = ALPHA(1.67326319217681884765625);
-  dx[0] = build_where(g, above(g, X, 0), mul(g, D, lit(g, D, gm)), mul(g, D, build2(g, OP_ADD, Y, lit(g, D, gm * al))));
+  Value *neg = mul(g, D, build2(g, OP_ADD, Y, lit(g, D, gm * al)));
+  Value *pos = mul(g, D, lit(g, D, gm));
+  dx[0] = build_where(g, above(g, X, 0), pos, neg);
 }
 /* x <= 0: y = a(e^(x/a) - 1), y' = y/a + 1 */
 G(celu) {
-  Value *d = build2(g, OP_ADD, build2(g, OP_DIV, Y, lit(g, D, ALPHA(1))), lit(g, D, 1));
-  dx[0] = build_where(g, above(g, X, 0), D, mul(g, D, d));
+  Value *one = lit(g, D, 1);
+  Value *d = build2(g, OP_ADD, build2(g, OP_DIV, Y, lit(g, D, ALPHA(1))), one);
+  Value *slope = mul(g, D, d);
+  dx[0] = build_where(g, above(g, X, 0), D, slope);
 }
-G(thresholded_relu) { dx[0] = build_where(g, above(g, X, ALPHA(1)), D, lit(g, D, 0)); }
-G(shrink) { dx[0] = build_where(g, above(g, build1(g, OP_ABS, X), attr(n, "lambd", 0.5)), D, lit(g, D, 0)); }
+G(thresholded_relu) {
+  Value *zero = lit(g, D, 0);
+  dx[0] = build_where(g, above(g, X, ALPHA(1)), D, zero);
+}
+G(shrink) {
+  Value *zero = lit(g, D, 0);
+  dx[0] = build_where(g, above(g, build1(g, OP_ABS, X), attr(n, "lambd", 0.5)), D, zero);
+}
 /* slope alpha where 0 < alpha x + beta < 1 */
 G(hard_sigmoid) {
-  Value *t = build2(g, OP_ADD, mul(g, X, lit(g, X, ALPHA(0.2))), lit(g, X, attr(n, "beta", 0.5)));
-  Value *inside = build2(g, OP_AND, above(g, t, 0), build2(g, OP_LESS, t, lit(g, t, 1)));
-  dx[0] = build_where(g, inside, mul(g, D, lit(g, D, ALPHA(0.2))), lit(g, D, 0));
+  Value *beta = lit(g, X, attr(n, "beta", 0.5));
+  Value *t = build2(g, OP_ADD, mul(g, X, lit(g, X, ALPHA(0.2))), beta);
+  Value *below_one = build2(g, OP_LESS, t, lit(g, t, 1));
+  Value *inside = build2(g, OP_AND, above(g, t, 0), below_one);
+  Value *zero = lit(g, D, 0);
+  Value *slope = mul(g, D, lit(g, D, ALPHA(0.2)));
+  dx[0] = build_where(g, inside, slope, zero);
 }
 /* 0 below -3, 1 above 3, x/3 + 1/2 between */
 G(hard_swish) {
-  Value *mid = mul(g, D, build2(g, OP_ADD, build2(g, OP_DIV, X, lit(g, X, 3)), lit(g, X, 0.5)));
+  Value *half = lit(g, X, 0.5);
+  Value *mid = mul(g, D, build2(g, OP_ADD, build2(g, OP_DIV, X, lit(g, X, 3)), half));
   Value *upper = build_where(g, above(g, X, 3), D, mid);
-  dx[0] = build_where(g, build2(g, OP_LESS, X, lit(g, X, -3)), lit(g, D, 0), upper);
+  Value *zero = lit(g, D, 0);
+  dx[0] = build_where(g, build2(g, OP_LESS, X, lit(g, X, -3)), zero, upper);
 }
 G(prelu) {
   Value *neg = build2(g, OP_LESS, X, lit(g, X, 0));
   dx[0] = build_unb(g, build_where(g, neg, mul(g, D, n->in[1]), D), X);
-  dx[1] = build_unb(g, build_where(g, neg, mul(g, D, X), lit(g, D, 0)), n->in[1]);
+  Value *zero = lit(g, D, 0);
+  dx[1] = build_unb(g, build_where(g, neg, mul(g, D, X), zero), n->in[1]);
 }
 static void no_g(Graph *g, Node *n, Value **dy, Value **dx) {
   (void)g, (void)n, (void)dy, (void)dx;

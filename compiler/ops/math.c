@@ -88,20 +88,40 @@ G(sqrt) { dx[0] = build2(g, OP_DIV, mul(g, D, lit(g, D, 0.5)), Y); }
 G(reciprocal) { dx[0] = build1(g, OP_NEG, mul(g, D, sq(g, Y))); }
 G(sin) { dx[0] = mul(g, D, build1(g, OP_COS, X)); }
 G(cos) { dx[0] = build1(g, OP_NEG, mul(g, D, build1(g, OP_SIN, X))); }
-G(tan) { dx[0] = mul(g, D, build2(g, OP_ADD, lit(g, D, 1), sq(g, Y))); }
-G(asin) { dx[0] = build2(g, OP_DIV, D, build1(g, OP_SQRT, build2(g, OP_SUB, lit(g, D, 1), sq(g, X)))); }
-G(acos) { dx[0] = build1(g, OP_NEG, build2(g, OP_DIV, D, build1(g, OP_SQRT, build2(g, OP_SUB, lit(g, D, 1), sq(g, X))))); }
-G(atan) { dx[0] = build2(g, OP_DIV, D, build2(g, OP_ADD, lit(g, D, 1), sq(g, X))); }
+/* 1 + v^2 and 1 - v^2, each builder in its own statement (see tests/unit/build_order.py) */
+static Value *one_plus_sq(Graph *g, Value *v) {
+  Value *v2 = sq(g, v);
+  return build2(g, OP_ADD, lit(g, v, 1), v2);
+}
+static Value *one_minus_sq(Graph *g, Value *v) {
+  Value *v2 = sq(g, v);
+  return build2(g, OP_SUB, lit(g, v, 1), v2);
+}
+/* v^2 + 1 and v^2 - 1 */
+static Value *sq_plus(Graph *g, Value *v, OpKind op) {
+  Value *one = lit(g, v, 1);
+  return build2(g, op, sq(g, v), one);
+}
+G(tan) { dx[0] = mul(g, D, one_plus_sq(g, Y)); }
+G(asin) { dx[0] = build2(g, OP_DIV, D, build1(g, OP_SQRT, one_minus_sq(g, X))); }
+G(acos) { dx[0] = build1(g, OP_NEG, build2(g, OP_DIV, D, build1(g, OP_SQRT, one_minus_sq(g, X)))); }
+G(atan) { dx[0] = build2(g, OP_DIV, D, one_plus_sq(g, X)); }
 G(sinh) { dx[0] = mul(g, D, build1(g, OP_COSH, X)); }
 G(cosh) { dx[0] = mul(g, D, build1(g, OP_SINH, X)); }
-G(asinh) { dx[0] = build2(g, OP_DIV, D, build1(g, OP_SQRT, build2(g, OP_ADD, sq(g, X), lit(g, D, 1)))); }
-G(acosh) { dx[0] = build2(g, OP_DIV, D, build1(g, OP_SQRT, build2(g, OP_SUB, sq(g, X), lit(g, D, 1)))); }
-G(atanh) { dx[0] = build2(g, OP_DIV, D, build2(g, OP_SUB, lit(g, D, 1), sq(g, X))); }
+G(asinh) { dx[0] = build2(g, OP_DIV, D, build1(g, OP_SQRT, sq_plus(g, X, OP_ADD))); }
+G(acosh) { dx[0] = build2(g, OP_DIV, D, build1(g, OP_SQRT, sq_plus(g, X, OP_SUB))); }
+G(atanh) { dx[0] = build2(g, OP_DIV, D, one_minus_sq(g, X)); }
 /* erf'(x) = 2/sqrt(pi) e^(-x^2) */
-G(erf) { dx[0] = mul(g, D, mul(g, lit(g, D, 1.1283791670955126), build1(g, OP_EXP, build1(g, OP_NEG, sq(g, X))))); }
+G(erf) {
+  Value *gauss = build1(g, OP_EXP, build1(g, OP_NEG, sq(g, X)));
+  dx[0] = mul(g, D, mul(g, lit(g, D, 1.1283791670955126), gauss));
+}
 G(softplus) { dx[0] = mul(g, D, build1(g, OP_SIGMOID, X)); }
 /* softsign'(x) = 1 / (1 + |x|)^2 */
-G(softsign) { dx[0] = build2(g, OP_DIV, D, sq(g, build2(g, OP_ADD, lit(g, D, 1), build1(g, OP_ABS, X)))); }
+G(softsign) {
+  Value *abs = build1(g, OP_ABS, X);
+  dx[0] = build2(g, OP_DIV, D, sq(g, build2(g, OP_ADD, lit(g, D, 1), abs)));
+}
 
 /* ---- the hooks named in ops.def ---- */
 

@@ -201,12 +201,13 @@ static Value *standardize_grad(Graph *g, Value *x, const bool *red, double eps, 
   DType t = x->dtype;
   Value *xc = build2(g, OP_SUB, x, reduce_mask(g, OP_REDUCE_MEAN, x, red));
   Value *var = reduce_mask(g, OP_REDUCE_MEAN, build2(g, OP_MUL, xc, xc), red);
-  Value *sd = mvn ? build2(g, OP_ADD, build1(g, OP_SQRT, var), build_scalar(g, t, 1e-9))
-                  : build1(g, OP_SQRT, build2(g, OP_ADD, var, build_scalar(g, t, eps)));
+  Value *tiny = build_scalar(g, t, mvn ? 1e-9 : eps);
+  Value *sd = mvn ? build2(g, OP_ADD, build1(g, OP_SQRT, var), tiny) : build1(g, OP_SQRT, build2(g, OP_ADD, var, tiny));
   Value *z = build2(g, OP_DIV, xc, sd);
   Value *m1 = reduce_mask(g, OP_REDUCE_MEAN, dz, red);
   Value *m2 = reduce_mask(g, OP_REDUCE_MEAN, build2(g, OP_MUL, dz, z), red);
-  Value *num = build2(g, OP_SUB, build2(g, OP_SUB, dz, m1), build2(g, OP_MUL, z, m2));
+  Value *zm2 = build2(g, OP_MUL, z, m2);
+  Value *num = build2(g, OP_SUB, build2(g, OP_SUB, dz, m1), zm2);
   if (zp) *zp = z;
   return build2(g, OP_DIV, num, sd);
 }
@@ -391,15 +392,16 @@ void batch_norm_grad(Graph *g, Node *n, Value **dy, Value **dx) {
     return;
   }
   /* y = (x - m) * inv * s + b, inv = (v + eps)^-1/2 */
-  Value *inv = build2(g, OP_DIV, build_scalar(g, t, 1.0),
-                      build1(g, OP_SQRT, build2(g, OP_ADD, n->in[4], build_scalar(g, t, norm_eps(n)))));
+  Value *sd = build1(g, OP_SQRT, build2(g, OP_ADD, n->in[4], build_scalar(g, t, norm_eps(n))));
+  Value *inv = build2(g, OP_DIV, build_scalar(g, t, 1.0), sd);
   Value *xc = build2(g, OP_SUB, n->in[0], channel_b(g, n->in[3], xs));
   Value *dyxc = channel_sum(g, build2(g, OP_MUL, dy[0], xc));
   dx[0] = build2(g, OP_MUL, dy[0], channel_b(g, build2(g, OP_MUL, n->in[1], inv), xs));
   dx[1] = build2(g, OP_MUL, dyxc, inv);
   dx[3] = build1(g, OP_NEG, build2(g, OP_MUL, dx[2], build2(g, OP_MUL, n->in[1], inv)));
   Value *inv3 = build2(g, OP_MUL, inv, build2(g, OP_MUL, inv, inv));
-  dx[4] = build2(g, OP_MUL, build2(g, OP_MUL, dyxc, n->in[1]), build2(g, OP_MUL, inv3, build_scalar(g, t, -0.5)));
+  Value *half_inv3 = build2(g, OP_MUL, inv3, build_scalar(g, t, -0.5));
+  dx[4] = build2(g, OP_MUL, build2(g, OP_MUL, dyxc, n->in[1]), half_inv3);
 }
 
 void batch_norm_emit(Emit *e, Node *n) {
@@ -459,7 +461,8 @@ void lp_norm_grad(Graph *g, Node *n, Value **dy, Value **dx) {
                 : build1(g, OP_SQRT, reduce1(g, OP_REDUCE_SUM, build2(g, OP_MUL, x, x), ax));
   Value *s = reduce1(g, OP_REDUCE_SUM, build2(g, OP_MUL, dy[0], x), ax);
   Value *dr = l1 ? build1(g, OP_SIGN, x) : build2(g, OP_DIV, x, r);
-  Value *t = build2(g, OP_DIV, build2(g, OP_MUL, dr, s), build2(g, OP_MUL, r, r));
+  Value *r2 = build2(g, OP_MUL, r, r);
+  Value *t = build2(g, OP_DIV, build2(g, OP_MUL, dr, s), r2);
   dx[0] = build2(g, OP_SUB, build2(g, OP_DIV, dy[0], r), t);
 }
 

@@ -250,7 +250,8 @@ static bool sink_batch_norm(Graph *g, Node *n, Node *t, const int64_t *p) {
   Value *c = build2(g, OP_SUB, n->in[2], build2(g, OP_MUL, n->in[3], k));
   Shape cs = {r - (int)p[1], {0}}; /* the channel at x's axis p[1], right-aligned */
   for (int i = 0; i < cs.rank; i++) cs.d[i] = i ? 1 : k->shape.d[0];
-  Value *z = build2(g, OP_ADD, build2(g, OP_MUL, x, build_reshape(g, k, cs)), build_reshape(g, c, cs));
+  Value *shift = build_reshape(g, c, cs);
+  Value *z = build2(g, OP_ADD, build2(g, OP_MUL, x, build_reshape(g, k, cs)), shift);
   move_tail(g, mark, n->id);
   n->dead = true;
   if (!graph_is_root(g, y)) {

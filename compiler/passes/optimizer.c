@@ -60,11 +60,23 @@ static Value *sgd_update(Graph *g, const OptSpec *o, Value *w, Value *grad, Valu
   return w2;
 }
 
+/* Each builder call is its own statement: C leaves the order of argument evaluation
+ * unspecified, and the order in which constants are built names them, so nested calls
+ * made the IR depend on the compiler that built nn2c. The order below is the one the
+ * recorded tests and emitted C were made with. */
 static Value *adam_update(Graph *g, const OptSpec *o, Value *w, Value *grad, Value *lr_t) {
   Value *m = state_like(g, w, "m"), *v = state_like(g, w, "v");
-  Value *m2 = ADD(MUL(K(o->beta1), m), MUL(K(1 - o->beta1), grad));
-  Value *v2 = ADD(MUL(K(o->beta2), v), MUL(K(1 - o->beta2), MUL(grad, grad)));
-  Value *den = ADD(build1(g, OP_SQRT, v2), K(o->epsilon));
+  Value *k = K(1 - o->beta1);
+  Value *new_part = MUL(k, grad);
+  k = K(o->beta1);
+  Value *m2 = ADD(MUL(k, m), new_part);
+  Value *grad2 = MUL(grad, grad);
+  k = K(1 - o->beta2);
+  new_part = MUL(k, grad2);
+  k = K(o->beta2);
+  Value *v2 = ADD(MUL(k, v), new_part);
+  k = K(o->epsilon);
+  Value *den = ADD(build1(g, OP_SQRT, v2), k);
   Value *w2 = SUB(w, MUL(lr_t, DIV(m2, den)));
   graph_add_assign(g, m, m2);
   graph_add_assign(g, v, v2);
@@ -72,10 +84,16 @@ static Value *adam_update(Graph *g, const OptSpec *o, Value *w, Value *grad, Val
   return w2;
 }
 
+/* 1 - b^t */
+static Value *one_minus_pow(Graph *g, double b, Value *t) {
+  Value *pow = build2(g, OP_POW, K(b), t);
+  return SUB(K(1), pow);
+}
+
 /* lr * sqrt(1 - b2^t) / (1 - b1^t), a scalar computed once per step. */
 static Value *adam_lr(Graph *g, const OptSpec *o, Value *lr, Value *t) {
-  Value *c1 = SUB(K(1), build2(g, OP_POW, K(o->beta1), t));
-  Value *c2 = SUB(K(1), build2(g, OP_POW, K(o->beta2), t));
+  Value *c1 = one_minus_pow(g, o->beta1, t);
+  Value *c2 = one_minus_pow(g, o->beta2, t);
   return DIV(MUL(lr, build1(g, OP_SQRT, c2)), c1);
 }
 
@@ -83,7 +101,10 @@ static Value *adam_lr(Graph *g, const OptSpec *o, Value *lr, Value *t) {
  * next[id] is the param's updated value (NULL: it has no gradient). */
 static void ema_update(Graph *g, const OptSpec *o, Value *step, Value **next) {
   /* 0 on the first step (the average starts at the weights), else e */
-  Value *e = MUL(K(o->ema), build2(g, OP_MIN, SUB(step, K(1)), K(1)));
+  Value *one = K(1);
+  Value *count = SUB(step, K(1));
+  Value *first = build2(g, OP_MIN, count, one);
+  Value *e = MUL(K(o->ema), first);
   int nvalues = g->nvalues;
   for (int i = 0; i < nvalues; i++) {
     Value *w = g->values[i];
