@@ -82,6 +82,7 @@ void graph_free(Graph *g) {
   free(g->outputs);
   free(g->assigns);
   free(g->grads);
+  free(g->names);
   arena_free(&g->arena);
   free(g);
 }
@@ -95,19 +96,83 @@ void graph_free(Graph *g) {
     }                                                               \
   } while (0)
 
+/* ---- the name index: graph_find and graph_unique_name in constant time, so that
+ * building a graph of n values costs O(n), not O(n^2) (a 10,000-step LSTM). ---- */
+
+static uint32_t name_hash(const char *s) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+  return h;
+}
+
+/* The slot holding name, or the empty slot where it would go. */
+static NameSlot *name_slot(Graph *g, const char *name) {
+  uint32_t mask = (uint32_t)g->capnames - 1, i = name_hash(name) & mask;
+  while (g->names[i].name && strcmp(g->names[i].name, name)) i = (i + 1) & mask;
+  return &g->names[i];
+}
+
+static void name_index_grow(Graph *g) {
+  NameSlot *old = g->names;
+  int cap = g->capnames;
+  g->capnames = cap ? cap * 2 : 256;
+  g->names = xcalloc((size_t)g->capnames, sizeof(NameSlot));
+  for (int i = 0; i < cap; i++)
+    if (old[i].name) *name_slot(g, old[i].name) = old[i];
+  free(old);
+}
+
+/* Records that name is taken (by v, or by a value about to be given it). */
+static void name_claim(Graph *g, const char *name, Value *v) {
+  if (2 * (g->nnames + 1) > g->capnames) name_index_grow(g);
+  NameSlot *s = name_slot(g, name);
+  if (!s->name) g->nnames++, s->name = name;
+  s->value = v;
+}
+
+static bool value_in_graph(Graph *g, Value *v, const char *name) {
+  return v && v->id >= 0 && v->id < g->nvalues && g->values[v->id] == v && !strcmp(v->name, name);
+}
+
+/* Rebuilds the index from the values' names. Names handed out by graph_unique_name are
+ * then held by the values they were given to (callers assign them right away). */
+static void name_index_rebuild(Graph *g) {
+  memset(g->names, 0, sizeof(NameSlot) * (size_t)g->capnames);
+  g->nnames = 0;
+  for (int i = 0; i < g->nvalues; i++) name_claim(g, g->values[i]->name, g->values[i]);
+}
+
+/* Names only come from value_new, value_rename and graph_unique_name, which record them,
+ * so a name the index has never seen is free. A recorded one may be stale (its value was
+ * renamed or compacted away, or was given it after graph_unique_name): then the index is
+ * rebuilt once, in linear time, rather than scanned for this one name. */
 Value *graph_find(Graph *g, const char *name) {
-  for (int i = 0; i < g->nvalues; i++)
-    if (!strcmp(g->values[i]->name, name)) return g->values[i];
-  return NULL;
+  if (!g->capnames) return NULL;
+  NameSlot *s = name_slot(g, name);
+  if (!s->name) return NULL;
+  if (value_in_graph(g, s->value, name)) return s->value;
+  name_index_rebuild(g);
+  s = name_slot(g, name);
+  return s->name ? s->value : NULL;
 }
 
 char *graph_unique_name(Graph *g, const char *base) {
-  if (!graph_find(g, base)) return arena_strdup(&g->arena, base);
-  for (int i = 1;; i++) {
-    char *s = arena_printf(&g->arena, "%s_%d", base, i);
-    if (!graph_find(g, s)) return s;
-  }
+  char *s = arena_strdup(&g->arena, base);
+  for (int i = 1; graph_find(g, s); i++) s = arena_printf(&g->arena, "%s_%d", base, i);
+  name_claim(g, s, NULL);
+  return s;
 }
+
+void value_set_unique_name(Graph *g, Value *v, const char *base) {
+  v->name = graph_unique_name(g, base);
+  name_claim(g, v->name, v);
+}
+
+void value_rename(Graph *g, Value *v, const char *name) {
+  v->name = arena_strdup(&g->arena, name);
+  name_claim(g, v->name, v);
+}
+
 
 Value *value_new(Graph *g, const char *name, ValueKind kind, DType t, Shape s) {
   Value *v = arena_alloc(&g->arena, sizeof(Value));
@@ -119,6 +184,7 @@ Value *value_new(Graph *g, const char *name, ValueKind kind, DType t, Shape s) {
   if (kind == VK_PARAM) v->init.kind = s.rank >= 2 ? INIT_GLOROT_UNIFORM : INIT_ZEROS;
   GROW(g->values, g->nvalues, g->capvalues);
   g->values[g->nvalues++] = v;
+  name_claim(g, v->name, v);
   return v;
 }
 

@@ -117,11 +117,20 @@ typedef struct {
   Value *grad;
 } GradLink;
 
+/* One entry of a graph's name index: a name given out and the value last seen holding it
+ * (NULL or stale after a rename or compaction; graph_find then resolves it by a scan). */
+typedef struct NameSlot {
+  const char *name;
+  Value *value;
+} NameSlot;
+
 typedef struct Graph {
   Arena arena;         /* owns everything in the graph */
   const char *name;
   Value **values;
   int nvalues, capvalues;
+  NameSlot *names;     /* open-addressing index of every name handed out, for graph_find */
+  int nnames, capnames;
   Node **nodes;        /* in schedule (topological) order */
   int nnodes, capnodes;
   Value **outputs;
@@ -162,7 +171,9 @@ void graph_recount(Graph *g);  /* recompute Value.nuses */
 void graph_compact(Graph *g);  /* drop dead nodes and values nothing refers to */
 /* Whether the step hands v back (an output, an assignment source, a gradient or the loss). */
 bool graph_is_root(const Graph *g, const Value *v);
-char *graph_unique_name(Graph *g, const char *base);
+char *graph_unique_name(Graph *g, const char *base);   /* base, or base_1, base_2, ... */
+void value_rename(Graph *g, Value *v, const char *name); /* the caller checked it is free */
+void value_set_unique_name(Graph *g, Value *v, const char *base); /* v->name = graph_unique_name(base) */
 void value_replace_uses(Graph *g, Value *old, Value *with);
 int graph_count_kind(Graph *g, ValueKind k);
 

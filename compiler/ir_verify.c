@@ -1,5 +1,5 @@
-/* ir_verify.c - invariants every pass must keep; run between passes in tests
- * and debug builds. A failure is a compiler bug, reported with the pass name. */
+/* ir_verify.c - invariants every pass must keep; the pass runner checks them after
+ * every pass, always. A failure is a compiler bug, reported with the pass name. */
 #include "ir.h"
 
 static bool fail(const char *pass, const char *what, const char *name) {
@@ -13,6 +13,7 @@ bool ir_verify(Graph *g, const char *after_pass) {
   for (int i = 0; i < g->nvalues && ok; i++) {
     Value *v = g->values[i];
     if (v->id != i) ok = fail(after_pass, "value id out of date", v->name);
+    else if (graph_find(g, v->name) != v) ok = fail(after_pass, "name not unique or not in the name index", v->name);
     else if (v->kind == VK_CONST && !v->data) ok = fail(after_pass, "constant without data", v->name);
     else if (v->kind != VK_TEMP) defined[i] = true;
   }

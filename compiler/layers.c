@@ -54,7 +54,7 @@ bool expr_init(Source *src, const Expr *e, Init *init) {
 
 /* Gives a value a readable name (emitted C uses value names). */
 static Value *named(Graph *g, Value *v, const char *fmt, int k) {
-  v->name = graph_unique_name(g, arena_printf(&g->arena, fmt, k));
+  value_set_unique_name(g, v, arena_printf(&g->arena, fmt, k));
   return v;
 }
 
@@ -213,7 +213,7 @@ static Value *lower_batchnorm(Lower *L, const Line *l, Value *x) {
   Value *scale = build2(g, OP_DIV, gamma, inv);
   Value *y = build2(g, OP_MUL, build2(g, OP_SUB, x, mean), scale);
   y = build2(g, OP_ADD, y, beta);
-  y->name = graph_unique_name(g, arena_printf(&g->arena, "bn%d", L->nbn));
+  value_set_unique_name(g, y, arena_printf(&g->arena, "bn%d", L->nbn));
   return y;
 }
 

@@ -22,7 +22,7 @@ static int gate_pos(const RnnSpec *s, int k) {
 }
 
 static Value *name_step(Graph *g, Value *v, const char *prefix, const char *what, int t) {
-  v->name = graph_unique_name(g, arena_printf(&g->arena, "%s_%s%d", prefix, what, t));
+  value_set_unique_name(g, v, arena_printf(&g->arena, "%s_%s%d", prefix, what, t));
   return v;
 }
 

@@ -402,7 +402,7 @@ Graph *model_build(Model *m, GraphMode mode) {
     y = value_new(g, LABELS_NAME, VK_INPUT, DT_F32, p->shape);
   }
   g->loss = build_loss(g, &m->train, p, y);
-  g->loss->name = graph_unique_name(g, "loss");
+  value_set_unique_name(g, g->loss, "loss");
   return g;
 }
 

@@ -1654,7 +1654,7 @@ static bool import_node(Imp *I, NodeP *np) {
     if (!np->output[k] || !*np->output[k]) continue;
     if (!out[k]) return unsupported(I, np->op_type, "output %zu of %s is not supported", k, np->op_type);
     if (lookup(I, np->output[k])) return fail(I, "value '%s' is defined twice", np->output[k]);
-    if (!value_bound(I, out[k])) out[k]->name = graph_unique_name(I->g, c_name(I, np->output[k]));
+    if (!value_bound(I, out[k])) value_set_unique_name(I->g, out[k], c_name(I, np->output[k]));
     bind(I, np->output[k], out[k]);
   }
   return true;

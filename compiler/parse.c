@@ -451,26 +451,29 @@ static bool parse_line(Parser *P, Line *l) {
   return ok;
 }
 
-/* Appends to a (ptr, len) array of structs allocated in the arena: copies on growth,
- * fine for the few lines a model has. */
-static Line *line_append(Parser *P, Line **arr, int *n) {
-  Line *a = arena_alloc(P->a, sizeof(Line) * (size_t)(*n + 1));
-  if (*n) memcpy(a, *arr, sizeof(Line) * (size_t)*n);
-  *arr = a;
-  return &a[(*n)++];
+/* Appends to a (ptr, len, cap) array of lines in the arena, doubling its capacity so
+ * that a file of n lines costs O(n) time and memory (the old copies stay in the arena). */
+static Line *line_append(Parser *P, Line **arr, int *n, int *cap) {
+  if (*n == *cap) {
+    *cap = *cap ? 2 * *cap : 16;
+    Line *a = arena_alloc(P->a, sizeof(Line) * (size_t)*cap);
+    if (*n) memcpy(a, *arr, sizeof(Line) * (size_t)*n);
+    *arr = a;
+  }
+  return &(*arr)[(*n)++];
 }
 
 static bool parse_layer(Parser *P) {
   Line l = {0};
   if (!parse_line(P, &l)) return false;
-  *line_append(P, &P->mf->layers, &P->mf->nlayers) = l;
+  *line_append(P, &P->mf->layers, &P->mf->nlayers, &P->mf->caplayers) = l;
   return true;
 }
 
 static bool parse_train_line(Parser *P) {
   Line l = {0};
   if (!parse_line(P, &l)) return false;
-  *line_append(P, &P->mf->train, &P->mf->ntrain) = l;
+  *line_append(P, &P->mf->train, &P->mf->ntrain, &P->mf->captrain) = l;
   return true;
 }
 
@@ -900,7 +903,7 @@ static bool parse_node_into(Parser *P, OutDecl *outs) {
     n->col = start->col;
     for (int i = 0; i < nouts; i++) {
       Value *v = n->out[i];
-      v->name = arena_strdup(&P->g->arena, outs[i].name->str); /* unique: checked above */
+      value_rename(P->g, v, outs[i].name->str); /* unique: checked above */
       v->line = outs[i].name->line;
       v->col = outs[i].name->col;
       v->annotated = outs[i].typed;

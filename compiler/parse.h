@@ -48,11 +48,11 @@ typedef struct {
   const char *name;   /* from `model NAME` or the graph's name; NULL if neither */
   int name_line, name_col;
   Line *layers;       /* sequential form */
-  int nlayers;
+  int nlayers, caplayers;
   Graph *graph;       /* graph form, or NULL */
   bool has_train;
   Line *train;
-  int ntrain;
+  int ntrain, captrain;
   KwArg *data;        /* data section entries (key = name) */
   int ndata;
 } ModelFile;

@@ -47,7 +47,7 @@ static void accumulate(Graph *g, Value **grad, Value *v, Value *d) {
   NN2C_ASSERT(shape_eq(d->shape, v->shape));
   grad[v->id] = grad[v->id] ? build2(g, OP_ADD, grad[v->id], d) : d;
   if (grad[v->id]->kind == VK_TEMP && auto_named(grad[v->id]))
-    grad[v->id]->name = graph_unique_name(g, arena_printf(&g->arena, "d_%s", v->name));
+    value_set_unique_name(g, grad[v->id], arena_printf(&g->arena, "d_%s", v->name));
 }
 
 static Value *zeros_like(Graph *g, Value *v) {

@@ -42,18 +42,36 @@
 
 #include <string.h>
 
-/* The only live node reading v, or NULL. */
-static Node *sole_user(Graph *g, Value *v) {
-  Node *user = NULL;
+/* Who reads each value, computed once (a scan per question made the pass quadratic:
+ * minutes for a long unrolled LSTM). reader[id] is the only live node reading the
+ * value, or NULL when none or several do; rewrites keep it up to date. */
+typedef struct {
+  Graph *g;
+  Node **reader;
+} Readers;
+
+static void readers_compute(Readers *R, Graph *g, Arena *scratch) {
+  static Node several; /* marks a value read by more than one node */
+  R->g = g;
+  R->reader = arena_alloc(scratch, sizeof(Node *) * (size_t)(g->nvalues + 1));
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     for (int k = 0; !n->dead && k < n->nin; k++) {
-      if (n->in[k] != v) continue;
-      if (user && user != n) return NULL;
-      user = n;
+      Node **r = &R->reader[n->in[k]->id];
+      *r = !*r || *r == n ? n : &several;
     }
   }
-  return user;
+  for (int i = 0; i < g->nvalues; i++)
+    if (R->reader[i] == &several) R->reader[i] = NULL;
+}
+
+/* The only live node reading v, or NULL. */
+static Node *sole_user(Readers *R, Value *v) { return R->reader[v->id]; }
+
+/* n, rewritten, now reads its inputs in place of the dropped nodes. */
+static void readers_take(Readers *R, Node *n) {
+  for (int k = 0; k < n->nin; k++)
+    if (n->in[k]->nuses == 1) R->reader[n->in[k]->id] = n;
 }
 
 #define EW_LEAVES 8 /* elementwise.c's EW_MAX_LEAVES */
@@ -80,38 +98,43 @@ static void rewrite_node(Graph *g, Node *n, OpKind op, int nin, Value **in) {
 }
 
 /* Rule c: n is a matmul; returns whether it was fused. */
-static bool fuse_dense(Graph *g, Node *n) {
+static bool fuse_dense(Readers *R, Node *n) {
+  Graph *g = R->g;
   Value *z = n->out[0];
-  Node *add = sole_user(g, z);
+  Node *add = sole_user(R, z);
   if (z->dtype != DT_F32 || node_int(n, "transa", 0) || node_int(n, "transb", 0) || !add || add->op != OP_ADD) return false;
   Value *bias = add->in[0] == z ? add->in[1] : add->in[0];
   if (bias == z || bias->dtype != DT_F32 || bias->shape.rank != 1 || bias->shape.d[0] != z->shape.d[1]) return false;
   Node *last = add, *relu = NULL;
   Value *sum = add->out[0];
-  if (sum->nuses == 1 && !graph_is_root(g, sum) && (relu = sole_user(g, sum)) && relu->op == OP_RELU) last = relu;
+  if (sum->nuses == 1 && !graph_is_root(g, sum) && (relu = sole_user(R, sum)) && relu->op == OP_RELU) last = relu;
   Value *in[3] = {n->in[0], n->in[1], bias};
   rewrite_node(g, last, OP_MATMUL_BIAS, 3, in);
+  readers_take(R, last);
   if (last == relu) node_set_string(g, last, "activation", "relu"), add->dead = true;
   n->dead = true;
   return true;
 }
 
 /* Rule d: n is an nll_grad; returns whether it was fused. */
-static bool fuse_softmax_ce(Graph *g, Node *n) {
-  Node *r = sole_user(g, n->out[0]);
+static bool fuse_softmax_ce(Readers *R, Node *n) {
+  Node *r = sole_user(R, n->out[0]);
   if (!r || r->op != OP_LOG_SOFTMAX_GRAD || r->in[0] != n->out[0]) return false;
   Value *in[3] = {n->in[0], r->in[1], n->in[1]};
-  rewrite_node(g, r, OP_SOFTMAX_CE_GRAD, 3, in);
+  rewrite_node(R->g, r, OP_SOFTMAX_CE_GRAD, 3, in);
+  readers_take(R, r);
   n->dead = true;
   return true;
 }
 
-static void fuse_chains(Graph *g) {
+static void fuse_chains(Graph *g, Arena *scratch) {
+  Readers R;
+  readers_compute(&R, g, scratch);
   for (int i = 0; i < g->nnodes; i++) { /* producers come before their readers */
     Node *n = g->nodes[i];
     Value *z = n->out[0];
     if (!is_ew(n) || z->nuses != 1 || graph_is_root(g, z)) continue;
-    Node *r = sole_user(g, z);
+    Node *r = sole_user(&R, z);
     if (!r || !is_ew(r) || !shape_eq(r->out[0]->shape, z->shape)) continue;
     if (ew_leaves(r) - 1 + ew_leaves(n) > EW_LEAVES) continue;
     node_set_int(g, n, "inline", 1);
@@ -119,16 +142,17 @@ static void fuse_chains(Graph *g) {
 }
 
 bool pass_fuse(Graph *g, PassCtx *cx) {
-  (void)cx;
   graph_recount(g);
+  Readers R;
+  readers_compute(&R, g, &cx->scratch);
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     Value *z = n->out[0];
     if (n->dead || node_attr(n, "activation") || z->nuses != 1 || graph_is_root(g, z)) continue;
-    if (n->op == OP_MATMUL && fuse_dense(g, n)) continue;
-    if (n->op == OP_NLL_GRAD && fuse_softmax_ce(g, n)) continue;
+    if (n->op == OP_MATMUL && fuse_dense(&R, n)) continue;
+    if (n->op == OP_NLL_GRAD && fuse_softmax_ce(&R, n)) continue;
     if (n->op != OP_CONV2D && n->op != OP_MAXPOOL2D_GRAD) continue;
-    Node *r = sole_user(g, z);
+    Node *r = sole_user(&R, z);
     bool conv_relu = n->op == OP_CONV2D && r && r->op == OP_RELU;
     bool pool_relu = n->op == OP_MAXPOOL2D_GRAD && r && r->op == OP_RELU_GRAD && r->in[0] == z && r->in[1] == n->in[1];
     if (!conv_relu && !pool_relu) continue;
@@ -140,6 +164,6 @@ bool pass_fuse(Graph *g, PassCtx *cx) {
   }
   graph_compact(g);
   graph_recount(g);
-  fuse_chains(g);
+  fuse_chains(g, &cx->scratch);
   return true;
 }

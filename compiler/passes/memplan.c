@@ -13,7 +13,8 @@
  *    Nodes marked inline=1 (fuse.c) run in their reader's loop: their outputs
  *    get no storage and their reads count at the reader's index.
  * 2. Per part, place values largest first at the lowest offset that does not
- *    collide with an already placed value of overlapping lifetime (first fit).
+ *    collide with an already placed value of overlapping lifetime (first fit);
+ *    those values come from a segment tree over schedule positions.
  * 3. Report the arena size and the sum of the sizes it would take unshared. */
 #include "pass.h"
 
@@ -34,33 +35,114 @@ static int by_size_desc(const void *a, const void *b) {
   return x->v->id - y->v->id; /* deterministic */
 }
 
-static bool overlaps(const Slot *a, const Slot *b) { return a->start <= b->end && b->start <= a->end; }
+/* Which slots' lifetimes overlap a given one, without a scan of all slots (that made
+ * planning quadratic in the model's size): a segment tree over schedule positions holds
+ * each slot in the O(log n) tree nodes that cover its lifetime exactly, so the slots
+ * alive at a position are those on the path from its leaf to the root; the slots that
+ * overlap [s, e] are those alive at s plus those starting in (s, e] (by_start). */
+typedef struct {
+  int size;           /* leaves: a power of two above the last position */
+  int *first, *items; /* tree node i holds items[first[i] .. first[i + 1]) */
+  int *by_start;      /* slot indices ordered by start */
+  int nslots;
+} Lives;
 
-/* First fit: the lowest offset clear of all placed, lifetime-overlapping slots. */
-static int64_t place(Slot *s, int nplaced, Slot *cur, int64_t align) {
-  int64_t off = 0;
-  for (bool moved = true; moved;) {
-    moved = false;
-    for (int i = 0; i < nplaced; i++) {
-      Slot *o = &s[i];
-      if (!overlaps(o, cur) || off >= o->off + o->size || o->off >= off + cur->size) continue;
-      off = align_up(o->off + o->size, align);
-      moved = true;
-    }
+/* Runs visit(node) for each tree node of the exact cover of positions [l, r]. */
+#define COVER(L, l, r, visit)                                                              \
+  for (int lo = (l) + (L)->size, hi = (r) + (L)->size + 1; lo < hi; lo >>= 1, hi >>= 1) { \
+    if (lo & 1) visit(lo++);                                                               \
+    if (hi & 1) visit(--hi);                                                               \
   }
+
+static const Slot *sort_base; /* qsort has no context argument */
+static int by_start(const void *a, const void *b) {
+  int i = *(const int *)a, j = *(const int *)b;
+  if (sort_base[i].start != sort_base[j].start) return sort_base[i].start < sort_base[j].start ? -1 : 1;
+  return i - j;
+}
+
+static void lives_build(Lives *L, const Slot *s, int n) {
+  int last = 0;
+  for (int i = 0; i < n; i++) last = s[i].end > last ? s[i].end : last;
+  for (L->size = 1; L->size <= last; L->size *= 2) {}
+  int nodes = 2 * L->size;
+  L->first = xcalloc((size_t)nodes + 1, sizeof(int));
+#define COUNT(node) L->first[(node) + 1]++
+  for (int i = 0; i < n; i++) COVER(L, s[i].start, s[i].end, COUNT)
+#undef COUNT
+  for (int i = 0; i < nodes; i++) L->first[i + 1] += L->first[i];
+  int *fill = xmalloc(sizeof(int) * (size_t)nodes);
+  memcpy(fill, L->first, sizeof(int) * (size_t)nodes);
+  L->items = xmalloc(sizeof(int) * (size_t)(L->first[nodes] + 1));
+#define PUT(node) L->items[fill[node]++] = i
+  for (int i = 0; i < n; i++) COVER(L, s[i].start, s[i].end, PUT)
+#undef PUT
+  free(fill);
+  L->by_start = xmalloc(sizeof(int) * (size_t)(n + 1));
+  for (int i = 0; i < n; i++) L->by_start[i] = i;
+  sort_base = s;
+  qsort(L->by_start, (size_t)n, sizeof(int), by_start);
+  L->nslots = n;
+}
+
+static void lives_free(Lives *L) {
+  free(L->first);
+  free(L->items);
+  free(L->by_start);
+}
+
+/* The placed slots whose lifetimes overlap s[cur], into near; returns how many. */
+static int placed_overlapping(const Lives *L, Slot *s, const bool *placed, int cur, Slot **near) {
+  int k = 0;
+  for (int node = s[cur].start + L->size; node >= 1; node >>= 1)
+    for (int j = L->first[node]; j < L->first[node + 1]; j++)
+      if (placed[L->items[j]]) near[k++] = &s[L->items[j]];
+  int lo = 0, hi = L->nslots; /* the first slot in start order starting after s[cur] */
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (s[L->by_start[mid]].start <= s[cur].start) lo = mid + 1;
+    else hi = mid;
+  }
+  for (int j = lo; j < L->nslots && s[L->by_start[j]].start <= s[cur].end; j++)
+    if (placed[L->by_start[j]]) near[k++] = &s[L->by_start[j]];
+  return k;
+}
+
+static int by_offset(const void *a, const void *b) {
+  const Slot *x = *(Slot *const *)a, *y = *(Slot *const *)b;
+  if (x->off != y->off) return x->off < y->off ? -1 : 1;
+  return x->v->id - y->v->id;
+}
+
+/* First fit: the lowest aligned offset clear of the placed, lifetime-overlapping slots
+ * near[0..k). Walking them by offset and stepping past each one in the way finds it in
+ * one pass (no aligned offset below a step is free, so none is skipped). */
+static int64_t place(Slot **near, int k, const Slot *cur, int64_t align) {
+  qsort(near, (size_t)k, sizeof(Slot *), by_offset);
+  int64_t off = 0;
+  for (int i = 0; i < k && near[i]->off < off + cur->size; i++)
+    if (near[i]->off + near[i]->size > off) off = align_up(near[i]->off + near[i]->size, align);
   return off;
 }
 
 static void plan_part(Slot *s, int n, int64_t align, int64_t *total, int64_t *unshared) {
   /* total is rounded to `align` too, so the part after it stays aligned */
   qsort(s, (size_t)n, sizeof(Slot), by_size_desc);
+  Lives L;
+  lives_build(&L, s, n);
+  bool *placed = xcalloc((size_t)n + 1, sizeof(bool));
+  Slot **near = xmalloc(sizeof(Slot *) * (size_t)(n + 1));
   *total = *unshared = 0;
   for (int i = 0; i < n; i++) {
-    s[i].off = place(s, i, &s[i], align);
+    s[i].off = place(near, placed_overlapping(&L, s, placed, i, near), &s[i], align);
+    placed[i] = true;
     if (s[i].off + s[i].size > *total) *total = s[i].off + s[i].size;
     *unshared += s[i].size;
   }
   *total = align_up(*total, align);
+  free(placed);
+  free(near);
+  lives_free(&L);
 }
 
 /* A node marked inline=1 (fuse.c) runs inside its sole reader's loop: its
