@@ -3,7 +3,7 @@
  *   nn2c compile MODEL --emit=ir [--train]      print the compiled IR
  *   nn2c run MODEL [trainer flags]              train/evaluate with the interpreter
  *   nn2c run MODEL.onnx [--dim k=v] [INPUT.pb...] inference with the interpreter
- *   nn2c test-onnx [-j N] CASE_DIR...           ONNX backend tests (onnx_test.c) */
+ *   nn2c test-onnx [-j N] CASE_DIR...           ONNX backend tests (onnx/onnx_test.c) */
 #include <ctype.h>
 #include <string.h>
 
