@@ -299,6 +299,9 @@ static int run_onnx(int argc, char **argv) {
   CompileOpts o = {0};
   Feed feeds[16];
   void *data[16];
+  const char *files[16];
+  DType types[16];
+  Shape shapes[16];
   int nf = 0;
   bool ok = true;
   for (int i = 3; i < argc && ok; i++) {
@@ -306,23 +309,32 @@ static int run_onnx(int argc, char **argv) {
     if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
     else if (nf == 16) ok = false, error_plain("too many inputs");
     else {
-      DType t;
-      Shape s;
-      ok = (data[nf++] = onnx_read_tensor(argv[i], &t, &s)) != NULL;
+      files[nf] = argv[i];
+      ok = (data[nf] = onnx_read_tensor(argv[i], &types[nf], &shapes[nf])) != NULL;
+      nf += ok;
     }
   }
   Graph *g = ok ? onnx_import(argv[2], &o.onnx, NULL) : NULL;
   PassCtx cx = {0};
   ok = g && pass_run_pipeline(g, &cx, "shape,constfold,dce,schedule");
   int k = 0;
-  for (int i = 0; ok && i < g->nvalues; i++)
-    if (g->values[i]->kind == VK_INPUT) {
-      if (k >= nf) {
-        error_plain("input '%s' %s%s needs a value: pass a TensorProto file for each input", g->values[i]->name,
-                    dtype_name(g->values[i]->dtype), shape_str(&g->arena, g->values[i]->shape));
-        ok = false;
-      } else feeds[k] = (Feed){g->values[i]->name, data[k]}, k++;
-    }
+  for (int i = 0; ok && i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    if (v->kind != VK_INPUT) continue;
+    const char *want = arena_printf(&g->arena, "%s%s", dtype_name(v->dtype), shape_str(&g->arena, v->shape));
+    if (k >= nf) {
+      error_plain("input '%s' %s needs a value: pass a TensorProto file for each input", v->name, want);
+      ok = false;
+    } else if (types[k] != v->dtype || !shape_eq(shapes[k], v->shape)) { /* the interpreter reads the model's size */
+      error_plain("%s: input '%s' of %s is %s, the file holds %s%s", files[k], v->name, argv[2], want,
+                  dtype_name(types[k]), shape_str(&g->arena, shapes[k]));
+      ok = false;
+    } else feeds[k] = (Feed){v->name, data[k]}, k++;
+  }
+  if (ok && k < nf) {
+    error_plain("%s: %d input files given, the model %s has %d input%s", files[k], nf, argv[2], k, k == 1 ? "" : "s");
+    ok = false;
+  }
   InterpRun r = {0};
   float dummy[16] = {0};
   ok = ok && interp_run(g, dummy, dummy, feeds, k, 1, 0, &r);
