@@ -5,7 +5,12 @@
  * input_K.pb). */
 #include "onnx/onnx_impl.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- dtypes and tensors ---- */
 
@@ -39,26 +44,69 @@ static bool is_external(const Onnx__TensorProto *t) {
   return t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
 }
 
+/* An external_data offset or length: a decimal number, all of s, that fits. */
+static bool parse_size(const char *s, long long *v) {
+  char *end;
+  errno = 0;
+  *v = *s >= '0' && *s <= '9' ? strtoll(s, &end, 10) : -1;
+  return *v >= 0 && !*end && errno == 0;
+}
+
+/* Opens the external data file loc of the model at I->path. Its real path
+ * (symlinks resolved) must lie inside the model's folder and be a regular
+ * file: a FIFO or a device would hang or feed endless bytes. -1 after an error. */
+static int open_external(Imp *I, const char *tn, const char *loc, size_t bytes, char **file, int64_t *size) {
+  const char *slash = strrchr(I->path, '/');
+  char *dir = arena_printf(&I->g->arena, "%.*s", slash ? (int)(slash - I->path + 1) : 1, slash ? I->path : ".");
+  *file = arena_printf(&I->g->arena, "%s%s%s", dir, slash ? "" : "/", loc);
+  char *rdir = realpath(dir, NULL), *rfile = rdir ? realpath(*file, NULL) : NULL;
+  size_t n = rdir ? strlen(rdir) : 0;
+  bool inside = rfile && !strncmp(rfile, rdir, n) && (rfile[n] == '/' || (n == 1 && rdir[0] == '/'));
+  int fd = inside ? open(rfile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
+  int err = errno;
+  struct stat st;
+  if (!rfile) imp_fail(I, "initializer '%s': cannot read %zu bytes of external data '%s': %s", tn, bytes, *file, strerror(err));
+  else if (!inside) imp_fail(I, "initializer '%s': external data '%s' resolves to '%s', outside the model's folder", tn, *file, rfile);
+  else if (fd < 0) imp_fail(I, "initializer '%s': cannot open external data '%s': %s", tn, *file, strerror(err));
+  else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    imp_fail(I, "initializer '%s': external data '%s' is not a regular file", tn, *file);
+    close(fd), fd = -1;
+  } else *size = (int64_t)st.st_size;
+  free(rdir);
+  free(rfile);
+  return fd;
+}
+
+/* Reads `bytes` bytes of an initializer's external data into dst, or (dst
+ * NULL) only checks that the file holds them. */
 static bool read_external(Imp *I, const Onnx__TensorProto *t, void *dst, size_t bytes) {
-  const char *loc = NULL;
+  const char *loc = NULL, *tn = t->name ? t->name : "";
   long long off = 0, len = -1;
   for (size_t i = 0; i < t->n_external_data; i++) {
     const char *k = t->external_data[i]->key, *v = t->external_data[i]->value;
     if (!k || !v) continue;
     if (!strcmp(k, "location")) loc = v;
-    else if (!strcmp(k, "offset")) off = atoll(v);
-    else if (!strcmp(k, "length")) len = atoll(v);
+    else if ((!strcmp(k, "offset") && !parse_size(v, &off)) || (!strcmp(k, "length") && !parse_size(v, &len)))
+      return imp_fail(I, "initializer '%s': external data %s '%s' is not a byte count", tn, k, v);
   }
-  if (!loc || loc[0] == '/' || strstr(loc, ".."))
-    return imp_fail(I, "initializer '%s': external data needs a relative location inside the model's folder", t->name);
-  const char *slash = strrchr(I->path, '/');
-  char *file = arena_printf(&I->g->arena, "%.*s%s", slash ? (int)(slash - I->path + 1) : 0, I->path, loc);
-  FILE *f = fopen(file, "rb");
-  bool ok = f && off >= 0 && (len < 0 || (size_t)len == bytes) && fseek(f, 0, SEEK_END) == 0 &&
-            ftell(f) >= off + (long long)bytes && fseek(f, (long)off, SEEK_SET) == 0 &&
-            (!dst || fread(dst, 1, bytes, f) == bytes); /* no dst: only check the file is large enough */
-  if (f) fclose(f);
-  return ok || imp_fail(I, "initializer '%s': cannot read %zu bytes at offset %lld of '%s'", t->name, bytes, off, file);
+  if (!loc || !*loc || loc[0] == '/' || strstr(loc, ".."))
+    return imp_fail(I, "initializer '%s': external data needs a relative location inside the model's folder", tn);
+  if (len >= 0 && (unsigned long long)len != bytes)
+    return imp_fail(I, "initializer '%s': external data length %lld, its shape needs %zu bytes", tn, len, bytes);
+  char *file;
+  int64_t size = 0;
+  int fd = open_external(I, tn, loc, bytes, &file, &size);
+  if (fd < 0) return false;
+  bool ok = off <= size && (int64_t)bytes <= size - off; /* no overflow: both sides are at most size */
+  if (ok && dst && lseek(fd, (off_t)off, SEEK_SET) != (off_t)off) ok = false;
+  for (size_t got = 0; ok && dst && got < bytes;) {
+    ssize_t r = read(fd, (char *)dst + got, bytes - got);
+    if (r <= 0 && !(r < 0 && errno == EINTR)) ok = false;
+    else if (r > 0) got += (size_t)r;
+  }
+  close(fd);
+  return ok || imp_fail(I, "initializer '%s': cannot read %zu bytes at offset %lld of '%s' (it has %lld bytes)", tn, bytes, off, file,
+                        (long long)size);
 }
 
 /* Checks that a tensor holds n elements of d, before anything is allocated. */

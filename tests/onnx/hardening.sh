@@ -37,6 +37,41 @@ run_inputs) # 16.2: nn2c run checks each input file against the model's input
   expect_error "transposed.pb: input 'x' of relu.onnx is f32[3,4], the file holds f32[4,3]" "$nn2c" run relu.onnx transposed.pb
   expect_error "good.pb: 2 input files given, the model relu.onnx has 1 input" "$nn2c" run relu.onnx good.pb good.pb
   ;;
+external_data) # 16.7 and 16.12: external data stays in the model's folder, is a regular file, and
+  # its offset and length are byte counts that fit the file
+  mkdir m outside
+  python3 -c 'import struct, sys; sys.stdout.buffer.write(struct.pack("<6f", 1, 2, 3, 4, 5, 6))' > m/w.bin
+  cp m/w.bin outside/secret.bin
+  pb ext m/ok.onnx w.bin
+  "$nn2c" compile m/ok.onnx --emit=ir > out.txt 2> err.txt || { fail "a good external-data model is refused"; cat err.txt; }
+  grep -q '6' out.txt || fail "no weights in the IR"
+  pb ext m/link.onnx link.bin
+  ln -s ../outside/secret.bin m/link.bin
+  expect_error "outside the model's folder" "$nn2c" compile m/link.onnx --emit=ir
+  mkdir m/sub && ln -s ../w.bin m/sub/inner.bin   # a link that stays inside is fine
+  pb ext m/inner.onnx sub/inner.bin
+  "$nn2c" compile m/inner.onnx --emit=ir > /dev/null 2> err.txt || { fail "a link inside the folder is refused"; cat err.txt; }
+  ln -s ../outside m/dirlink                      # so is not a folder that leads out
+  pb ext m/dirlink.onnx dirlink/secret.bin
+  expect_error "outside the model's folder" "$nn2c" compile m/dirlink.onnx --emit=ir
+  mkfifo m/fifo.bin
+  pb ext m/fifo.onnx fifo.bin
+  expect_error "external data 'm/fifo.bin' is not a regular file" timeout 20 "$nn2c" compile m/fifo.onnx --emit=ir
+  pb ext m/huge.onnx w.bin 9223372036854775800
+  expect_error "cannot read 24 bytes at offset 9223372036854775800 of 'm/w.bin' (it has 24 bytes)" "$nn2c" compile m/huge.onnx --emit=ir
+  pb ext m/toolarge.onnx w.bin 99999999999999999999999
+  expect_error "external data offset '99999999999999999999999' is not a byte count" "$nn2c" compile m/toolarge.onnx --emit=ir
+  pb ext m/word.onnx w.bin abc
+  expect_error "external data offset 'abc' is not a byte count" "$nn2c" compile m/word.onnx --emit=ir
+  pb ext m/negative.onnx w.bin -8
+  expect_error "external data offset '-8' is not a byte count" "$nn2c" compile m/negative.onnx --emit=ir
+  pb ext m/trailing.onnx w.bin 0x10
+  expect_error "external data offset '0x10' is not a byte count" "$nn2c" compile m/trailing.onnx --emit=ir
+  pb ext m/len.onnx w.bin 0 12
+  expect_error "external data length 12, its shape needs 24 bytes" "$nn2c" compile m/len.onnx --emit=ir
+  pb ext m/past.onnx w.bin 8
+  expect_error "cannot read 24 bytes at offset 8 of 'm/w.bin' (it has 24 bytes)" "$nn2c" compile m/past.onnx --emit=ir
+  ;;
 *) echo "unknown part '$part'"; exit 2 ;;
 esac
 [ $fails -eq 0 ] && echo "ok: $part" || { echo "$fails failures in $part"; exit 1; }
