@@ -50,17 +50,21 @@ static bool is_identifier(const char *s) {
   return true;
 }
 
-/* Accepts --flag=value and --flag value. */
+/* Accepts --flag=value and --flag value; an empty value (-o "") is an error. */
 static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
   size_t n = strlen(flag);
   if (strncmp(argv[*i], flag, n)) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] != 0) return NULL;
-  if (*i + 1 >= argc) {
+  if (argv[*i][n] != '=' && argv[*i][n] != 0) return NULL;
+  if (argv[*i][n] == 0 && *i + 1 >= argc) {
     error_plain("%s needs a value", flag);
     exit(1);
   }
-  return argv[++*i];
+  const char *v = argv[*i][n] == '=' ? argv[*i] + n + 1 : argv[++*i];
+  if (!*v) {
+    error_plain("%s: the value is empty", flag);
+    exit(1);
+  }
+  return v;
 }
 
 static bool ends_with(const char *s, const char *suffix) {

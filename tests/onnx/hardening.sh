@@ -72,6 +72,14 @@ external_data) # 16.7 and 16.12: external data stays in the model's folder, is a
   pb ext m/past.onnx w.bin 8
   expect_error "cannot read 24 bytes at offset 8 of 'm/w.bin' (it has 24 bytes)" "$nn2c" compile m/past.onnx --emit=ir
   ;;
+empty_paths) # 16.12: -o "" (and other empty values) is refused before anything reads past it
+  pb relu relu.onnx 3,4
+  expect_error "nn2c: error: -o: the value is empty" "$nn2c" compile relu.onnx -o ""
+  expect_error "nn2c: error: -o: the value is empty" "$nn2c" compile relu.onnx -o=
+  expect_error "nn2c: error: --name: the value is empty" "$nn2c" compile relu.onnx --name "" -o out
+  expect_error "nn2c: error: -o: the value is empty" "$nn2c" export relu.onnx x.ckpt -o ""
+  [ -e .tmp ] && fail "export -o '' left a .tmp file"
+  ;;
 *) echo "unknown part '$part'"; exit 2 ;;
 esac
 [ $fails -eq 0 ] && echo "ok: $part" || { echo "$fails failures in $part"; exit 1; }
