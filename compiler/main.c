@@ -24,7 +24,7 @@ static const char *usage =
   "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
   "                  [--ema M] [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
   "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
-  "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx    (trained weights back into the model)\n"
+  "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]   (trained weights back into the model)\n"
   "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
   "       nn2c --help | --version\n"
   "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
@@ -387,10 +387,11 @@ static float *read_ckpt_params(const char *path, uint64_t count) {
 static int cmd_export(int argc, char **argv) {
   CompileOpts o = {0};
   const char *ckpt = NULL;
-  bool ok = true;
+  bool ok = true, quiet = false;
   for (int i = 2; i < argc && ok; i++) {
     const char *v;
-    if ((v = flag_value(argc, argv, &i, "-o"))) o.out_dir = v;
+    if (!strcmp(argv[i], "--quiet")) quiet = true;
+    else if ((v = flag_value(argc, argv, &i, "-o"))) o.out_dir = v;
     else if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
     else if (argv[i][0] == '-') ok = false, error_plain("unknown option '%s'", argv[i]);
     else if (!o.model) o.model = argv[i];
@@ -398,7 +399,7 @@ static int cmd_export(int argc, char **argv) {
     else ok = false, error_plain("unexpected argument '%s'", argv[i]);
   }
   if (ok && (!o.model || !ckpt || !o.out_dir || !ends_with(o.model, ".onnx")))
-    ok = false, error_plain("usage: nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx");
+    ok = false, error_plain("usage: nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]");
   if (!ok) return 1;
   o.onnx.batch_dim = "", o.onnx.trainable = true;
   Model *m = load_model(o.model, &o.onnx);
@@ -406,7 +407,12 @@ static int cmd_export(int argc, char **argv) {
   Graph *g = m ? model_compile(m, MODE_INFER, NULL, &cx) : NULL;
   int64_t *off = g ? xcalloc((size_t)g->nvalues, sizeof(int64_t)) : NULL;
   float *params = g ? read_ckpt_params(ckpt, (uint64_t)graph_block_layout(g, VK_PARAM, off)) : NULL;
-  ok = params && onnx_export(o.model, g, params, o.out_dir);
+  long long nparams = 0; /* the block has padding between tensors: count the elements */
+  for (int i = 0; g && i < g->nvalues; i++)
+    if (g->values[i]->kind == VK_PARAM) nparams += shape_numel_static(g->values[i]->shape);
+  size_t bytes = 0;
+  ok = params && onnx_export(o.model, g, params, o.out_dir, &bytes);
+  if (ok && !quiet) fprintf(stderr, "nn2c: wrote %s (%zu bytes, %lld parameters)\n", o.out_dir, bytes, nparams);
   free(params);
   free(off);
   graph_free(g);

@@ -80,6 +80,37 @@ empty_paths) # 16.12: -o "" (and other empty values) is refused before anything 
   expect_error "nn2c: error: -o: the value is empty" "$nn2c" export relu.onnx x.ckpt -o ""
   [ -e .tmp ] && fail "export -o '' left a .tmp file"
   ;;
+export_files) # 16.9 and 20.4: nn2c export writes through a fresh temporary file beside OUT, never
+  # follows a planted symlink, refuses special files, and says what it wrote
+  umask 022
+  python3 -c 'import struct, sys; sys.stdout.buffer.write(struct.pack("<6f", 1, 2, 3, 4, 5, 6))' > w.bin
+  pb ext m.onnx w.bin
+  "$nn2c" run m.onnx --train --loss mse --epochs 1 --save m.ckpt > /dev/null 2>&1 || fail "training for a checkpoint"
+  "$nn2c" export m.onnx m.ckpt -o out.onnx > out.txt 2> err.txt || { fail "export"; cat err.txt; }
+  grep -qx "nn2c: wrote out.onnx ([0-9]* bytes, 6 parameters)" err.txt || { fail "export does not say what it wrote:"; cat err.txt; }
+  [ "$(sed -n 's/.*(\([0-9]*\) bytes.*/\1/p' err.txt)" = "$(wc -c < out.onnx | tr -d ' ')" ] || fail "the byte count is wrong"
+  [ -s out.txt ] && fail "export wrote to stdout"
+  "$nn2c" export m.onnx m.ckpt -o quiet.onnx --quiet > out.txt 2> err.txt || fail "export --quiet"
+  [ -s err.txt ] || [ -s out.txt ] && { fail "--quiet still prints:"; cat out.txt err.txt; }
+  cmp -s out.onnx quiet.onnx || fail "two exports differ"
+  [ "$(stat -c %a out.onnx)" = 644 ] || fail "OUT has mode $(stat -c %a out.onnx), not 644 under umask 022"
+  echo "precious" > victim.txt
+  ln -s victim.txt planted.onnx.tmp                    # the old fixed temp name
+  "$nn2c" export m.onnx m.ckpt -o planted.onnx --quiet 2> err.txt || { fail "export beside a planted link"; cat err.txt; }
+  [ "$(cat victim.txt)" = precious ] || fail "export followed the planted symlink"
+  # a special file as OUT (a FIFO here: an old nn2c run as root replaced /dev/null by a regular file)
+  mkfifo pipe.onnx
+  expect_error "pipe.onnx: not a regular file" "$nn2c" export m.onnx m.ckpt -o pipe.onnx
+  [ -p pipe.onnx ] || fail "the FIFO was replaced"
+  mkdir outdir
+  expect_error "outdir: not a regular file" "$nn2c" export m.onnx m.ckpt -o outdir
+  mkdir ro && chmod 555 ro
+  if [ "$(id -u)" != 0 ]; then
+    expect_error "ro/x.onnx: cannot create a temporary file beside it" "$nn2c" export m.onnx m.ckpt -o ro/x.onnx
+  fi
+  expect_error "nosuchdir/x.onnx: cannot create a temporary file beside it" "$nn2c" export m.onnx m.ckpt -o nosuchdir/x.onnx
+  ls | grep '\.tmp\.' && fail "temporary files left behind"
+  ;;
 *) echo "unknown part '$part'"; exit 2 ;;
 esac
 [ $fails -eq 0 ] && echo "ok: $part" || { echo "$fails failures in $part"; exit 1; }
