@@ -111,6 +111,39 @@ export_files) # 16.9 and 20.4: nn2c export writes through a fresh temporary file
   expect_error "nosuchdir/x.onnx: cannot create a temporary file beside it" "$nn2c" export m.onnx m.ckpt -o nosuchdir/x.onnx
   ls | grep '\.tmp\.' && fail "temporary files left behind"
   ;;
+test_onnx_paths) # 16.11 and 20.3: case folders are only paths (their names run nothing), and a case's
+  # name is its folder's name with or without trailing slashes, relative or absolute
+  mkcase() { # FOLDER: a Relu case with one data set of zeros
+    mkdir -p "$1/test_data_set_0"
+    pb relu "$1/model.onnx" 3,4
+    pb tensor "$1/test_data_set_0/input_0.pb" f32 3,4
+    pb tensor "$1/test_data_set_0/output_0.pb" f32 3,4
+  }
+  mkcase "cases/x;touch PWNED1"
+  mkcase 'cases/a$(touch PWNED2)b'
+  mkcase "cases/q'\$(touch PWNED3)'d"
+  mkcase 'cases/s p"a`touch PWNED4`ce'
+  mkcase cases/test_relu
+  expect_ok() { # EXPECTED_SUMMARY ARGS...: test-onnx passes with that summary line
+    want=$1; shift
+    "$nn2c" test-onnx "$@" > out.txt 2> err.txt || { fail "test-onnx $*:"; cat out.txt err.txt; }
+    grep -qxF "$want" out.txt || { fail "test-onnx $*: no '$want' in:"; cat out.txt; }
+  }
+  expect_ok "5 passed, 0 failed, 0 skipped" -j2 --work w1 cases/
+  for n in "x;touch PWNED1" 'a$(touch PWNED2)b' "q'\$(touch PWNED3)'d" 's p"a`touch PWNED4`ce' test_relu; do
+    grep -qxF "PASS $n" out.txt || fail "no 'PASS $n'"
+  done
+  expect_ok "5 passed, 0 failed, 0 skipped" -j2 --work w2 "$work/cases//"
+  expect_ok "PASS test_relu" --work w3 cases/test_relu/
+  expect_ok "PASS test_relu" --work w4 "$work/cases/test_relu//"
+  expect_ok "PASS x;touch PWNED1" --work w5 "cases/x;touch PWNED1/"
+  (cd cases/test_relu && "$nn2c" test-onnx --work ../../w6 . > ../../out.txt 2>&1) || fail "test-onnx ."
+  grep -qxF "PASS test_relu" out.txt || { fail "test-onnx . does not name the case test_relu:"; cat out.txt; }
+  mkdir dup && cp -r cases/test_relu dup/test_relu
+  expect_ok "2 passed, 0 failed, 0 skipped" -j2 --work w7 cases/test_relu dup/test_relu/
+  found=$(find "$work" -name 'PWNED*'; ls -d /tmp/PWNED* 2>/dev/null)
+  [ -z "$found" ] || { fail "a case folder's name ran a command: $found"; rm -f $found; }
+  ;;
 *) echo "unknown part '$part'"; exit 2 ;;
 esac
 [ $fails -eq 0 ] && echo "ok: $part" || { echo "$fails failures in $part"; exit 1; }
