@@ -189,7 +189,7 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
 /* The IR op the generic path imports an ONNX op type as (ops.def's onnx
  * column), or -1. */
 static int find_ir_op(const char *onnx_type) {
-  for (int k = 0; k < OP_COUNT; k++)
+  for (int k = 0; k < OP_COUNT && *onnx_type; k++) /* "" marks internal ops, never an ONNX name */
     if (!strcmp(op_table[k].onnx, onnx_type)) return k;
   return -1;
 }
@@ -1109,7 +1109,7 @@ static int64_t domain_version(Imp *I, const char *dom) {
 static bool import_node(Imp *I, NodeP *np) {
   I->node = np;
   const char *dom = np->domain && *np->domain ? np->domain : "ai.onnx";
-  if (!np->op_type) return imp_fail(I, "node without an op type");
+  if (!np->op_type || !*np->op_type) return imp_fail(I, "node without an op type");
   bool training = !strcmp(dom, "ai.onnx.preview.training") &&
                   (!strcmp(np->op_type, "Adam") || !strcmp(np->op_type, "Adagrad") || !strcmp(np->op_type, "Momentum"));
   if (!training && (strcmp(dom, "ai.onnx") || I->opset < 1)) return unsupported_op(I, np, dom, domain_version(I, np->domain));
