@@ -1109,7 +1109,7 @@ static int64_t domain_version(Imp *I, const char *dom) {
 static bool import_node(Imp *I, NodeP *np) {
   I->node = np;
   const char *dom = np->domain && *np->domain ? np->domain : "ai.onnx";
-  if (!np->op_type || !*np->op_type) return imp_fail(I, "node without an op type");
+  if (!np->op_type) return imp_fail(I, "node without an op type");
   bool training = !strcmp(dom, "ai.onnx.preview.training") &&
                   (!strcmp(np->op_type, "Adam") || !strcmp(np->op_type, "Adagrad") || !strcmp(np->op_type, "Momentum"));
   if (!training && (strcmp(dom, "ai.onnx") || I->opset < 1)) return unsupported_op(I, np, dom, domain_version(I, np->domain));
@@ -1118,6 +1118,7 @@ static bool import_node(Imp *I, NodeP *np) {
   if (np->n_output == 0) return imp_fail(I, "the node has no outputs");
   for (size_t i = 0; i < np->n_attribute; i++)
     if (!np->attribute[i]->name || !*np->attribute[i]->name) return imp_fail(I, "attribute %zu has no name", i);
+  if (!*np->op_type) return imp_fail(I, "node without an op type"); /* protobuf-c reads a missing one as "" */
   for (size_t i = 0; i < np->n_input; i++) {
     if (!np->input[i] || !*np->input[i]) continue; /* optional input left out */
     in[i] = lookup(I, np->input[i]);
