@@ -726,17 +726,26 @@ static bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 }
 
 /* DynamicQuantizeLinear: scale and zero point to map [min(x, 0), max(x, 0)]
- * onto uint8, then QuantizeLinear. */
+ * onto uint8, then QuantizeLinear. One built value per statement (the order
+ * of a call's arguments is unspecified, and it names the values), in the
+ * order gcc used for the nested calls this replaces, so the IR is unchanged. */
 static bool h_dynamic_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 1, 1)) return false;
   Value *x = in[0];
   int64_t axes[MAX_RANK];
   for (int i = 0; i < x->shape.rank; i++) axes[i] = i;
   if (!dtype_is_float(x->dtype)) return imp_unsupported(I, np->op_type, "DynamicQuantizeLinear needs an f32 input");
-  Value *mn = imp_mk2(I, OP_MIN, reduce_axes(I, OP_REDUCE_MIN, x, axes, x->shape.rank, false), imp_scalar_like(I, x, 0));
-  Value *mx = imp_mk2(I, OP_MAX, reduce_axes(I, OP_REDUCE_MAX, x, axes, x->shape.rank, false), imp_scalar_like(I, x, 0));
-  Value *sc = imp_mk2(I, OP_DIV, imp_mk2(I, OP_SUB, mx, mn), imp_scalar_like(I, x, 255));
-  Value *zp = mk1(I, OP_ROUND, clip_to(I, imp_mk2(I, OP_SUB, imp_scalar_like(I, x, 0), imp_mk2(I, OP_DIV, mn, sc)), 0, 255));
+  Value *zero = imp_scalar_like(I, x, 0);
+  Value *lo = reduce_axes(I, OP_REDUCE_MIN, x, axes, x->shape.rank, false);
+  Value *mn = imp_mk2(I, OP_MIN, lo, zero);
+  zero = imp_scalar_like(I, x, 0);
+  Value *hi = reduce_axes(I, OP_REDUCE_MAX, x, axes, x->shape.rank, false);
+  Value *mx = imp_mk2(I, OP_MAX, hi, zero);
+  Value *levels = imp_scalar_like(I, x, 255);
+  Value *sc = imp_mk2(I, OP_DIV, imp_mk2(I, OP_SUB, mx, mn), levels);
+  Value *shift = imp_mk2(I, OP_DIV, mn, sc);
+  zero = imp_scalar_like(I, x, 0);
+  Value *zp = mk1(I, OP_ROUND, clip_to(I, imp_mk2(I, OP_SUB, zero, shift), 0, 255));
   Value *q[3] = {x, sc, zp ? imp_cast_to(I, zp, DT_U8) : NULL};
   if (!q[2] || !h_quantize(I, np, q, 3, out)) return false;
   out[1] = sc, out[2] = q[2];
@@ -842,7 +851,8 @@ static bool h_window(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 }
 
 /* ---- ai.onnx.preview.training optimizers: one update step, written out in
- * elementwise ops. Inputs R (rate), T (step count), then the tensors X...,
+ * elementwise ops (one built value per statement, in the order gcc used for
+ * the nested calls this replaces, so the IR does not depend on the compiler). Inputs R (rate), T (step count), then the tensors X...,
  * G..., and the state (V..., H...); outputs X_new... and the new state. ---- */
 
 static bool h_optimizer(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
@@ -863,24 +873,44 @@ static bool h_optimizer(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 #define C(v) imp_scalar_like(I, X, (v))
     Value *g = imp_mk2(I, OP_ADD, imp_mk2(I, OP_MUL, C(norm), X), G), *x = NULL, *s1 = NULL, *s2 = NULL;
     if (adagrad) {
-      Value *r = imp_mk2(I, OP_DIV, R, imp_mk2(I, OP_ADD, C(1), imp_mk2(I, OP_MUL, T, C(attr_f(np, "decay_factor", 0)))));
+      Value *decay = imp_mk2(I, OP_MUL, T, C(attr_f(np, "decay_factor", 0)));
+      Value *r = imp_mk2(I, OP_DIV, R, imp_mk2(I, OP_ADD, C(1), decay));
       s1 = imp_mk2(I, OP_ADD, S, imp_mk2(I, OP_MUL, g, g));
-      x = imp_mk2(I, OP_SUB, X, imp_mk2(I, OP_DIV, imp_mk2(I, OP_MUL, r, g), imp_mk2(I, OP_ADD, mk1(I, OP_SQRT, s1), C(eps))));
+      Value *e = C(eps);
+      Value *den = imp_mk2(I, OP_ADD, mk1(I, OP_SQRT, s1), e);
+      Value *step = imp_mk2(I, OP_DIV, imp_mk2(I, OP_MUL, r, g), den);
+      x = imp_mk2(I, OP_SUB, X, step);
     } else if (!adam) { /* Momentum: beta applies from the second step */
-      Value *w[3] = {started, C(beta), C(1)};
+      Value *bc = C(beta), *one = C(1); /* not in the initializer: its order is unspecified */
+      Value *w[3] = {started, bc, one};
       Node *wn = started ? imp_mk(I, OP_WHERE, 3, w) : NULL;
       Value *b = wn && imp_finish(I, wn) ? wn->out[0] : NULL;
-      s1 = imp_mk2(I, OP_ADD, imp_mk2(I, OP_MUL, C(alpha), S), imp_mk2(I, OP_MUL, b, g));
-      x = imp_mk2(I, OP_SUB, X, imp_mk2(I, OP_MUL, R, nesterov ? imp_mk2(I, OP_ADD, g, imp_mk2(I, OP_MUL, C(alpha), s1)) : s1));
+      Value *fresh = imp_mk2(I, OP_MUL, b, g);
+      s1 = imp_mk2(I, OP_ADD, imp_mk2(I, OP_MUL, C(alpha), S), fresh);
+      Value *dir = s1;
+      if (nesterov) {
+        Value *ahead = imp_mk2(I, OP_MUL, C(alpha), s1);
+        dir = imp_mk2(I, OP_ADD, g, ahead);
+      }
+      x = imp_mk2(I, OP_SUB, X, imp_mk2(I, OP_MUL, R, dir));
     } else { /* Adam, with bias correction from the first step on */
-      s1 = imp_mk2(I, OP_ADD, imp_mk2(I, OP_MUL, C(alpha), S), imp_mk2(I, OP_MUL, C(1 - alpha), g));
-      s2 = imp_mk2(I, OP_ADD, imp_mk2(I, OP_MUL, C(beta), in[2 + 3 * n + i]), imp_mk2(I, OP_MUL, C(1 - beta), imp_mk2(I, OP_MUL, g, g)));
-      Value *corr = imp_mk2(I, OP_DIV, mk1(I, OP_SQRT, imp_mk2(I, OP_SUB, C(1), imp_mk2(I, OP_POW, C(beta), T))),
-                        imp_mk2(I, OP_SUB, C(1), imp_mk2(I, OP_POW, C(alpha), T)));
+      Value *fresh = imp_mk2(I, OP_MUL, C(1 - alpha), g);
+      s1 = imp_mk2(I, OP_ADD, imp_mk2(I, OP_MUL, C(alpha), S), fresh);
+      Value *g2 = imp_mk2(I, OP_MUL, g, g);
+      Value *fresh2 = imp_mk2(I, OP_MUL, C(1 - beta), g2);
+      s2 = imp_mk2(I, OP_ADD, imp_mk2(I, OP_MUL, C(beta), in[2 + 3 * n + i]), fresh2);
+      Value *apow = imp_mk2(I, OP_POW, C(alpha), T);
+      Value *c1 = imp_mk2(I, OP_SUB, C(1), apow);
+      Value *bpow = imp_mk2(I, OP_POW, C(beta), T);
+      Value *c2 = mk1(I, OP_SQRT, imp_mk2(I, OP_SUB, C(1), bpow));
+      Value *corr = imp_mk2(I, OP_DIV, c2, c1);
       Value *w[3] = {started, imp_mk2(I, OP_MUL, R, corr), R};
       Node *wn = started && w[1] ? imp_mk(I, OP_WHERE, 3, w) : NULL;
       Value *r = wn && imp_finish(I, wn) ? wn->out[0] : NULL;
-      x = imp_mk2(I, OP_SUB, X, imp_mk2(I, OP_MUL, r, imp_mk2(I, OP_DIV, s1, imp_mk2(I, OP_ADD, mk1(I, OP_SQRT, s2), C(eps)))));
+      Value *e = C(eps);
+      Value *den = imp_mk2(I, OP_ADD, mk1(I, OP_SQRT, s2), e);
+      Value *step = imp_mk2(I, OP_MUL, r, imp_mk2(I, OP_DIV, s1, den));
+      x = imp_mk2(I, OP_SUB, X, step);
       x = imp_mk2(I, OP_MUL, C(1 - attr_f(np, "norm_coefficient_post", 0)), x);
     }
 #undef C
