@@ -3,7 +3,7 @@
  *   nn2c compile MODEL --emit=ir [--train]      print the compiled IR
  *   nn2c run MODEL [trainer flags]              train/evaluate with the interpreter
  *   nn2c run MODEL.onnx [--dim k=v] [INPUT.pb...] inference with the interpreter
- *   nn2c test-onnx [-j N] CASE_DIR...           ONNX backend tests (onnx_test.c) */
+ *   nn2c test-onnx [-j N] CASE_DIR...           ONNX backend tests (onnx/onnx_test.c) */
 #include <ctype.h>
 #include <string.h>
 
@@ -24,7 +24,7 @@ static const char *usage =
   "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
   "                  [--ema M] [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
   "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
-  "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx    (trained weights back into the model)\n"
+  "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]   (trained weights back into the model)\n"
   "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
   "       nn2c --help | --version\n"
   "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
@@ -50,17 +50,21 @@ static bool is_identifier(const char *s) {
   return true;
 }
 
-/* Accepts --flag=value and --flag value. */
+/* Accepts --flag=value and --flag value; an empty value (-o "") is an error. */
 static const char *flag_value(int argc, char **argv, int *i, const char *flag) {
   size_t n = strlen(flag);
   if (strncmp(argv[*i], flag, n)) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] != 0) return NULL;
-  if (*i + 1 >= argc) {
+  if (argv[*i][n] != '=' && argv[*i][n] != 0) return NULL;
+  if (argv[*i][n] == 0 && *i + 1 >= argc) {
     error_plain("%s needs a value", flag);
     exit(1);
   }
-  return argv[++*i];
+  const char *v = argv[*i][n] == '=' ? argv[*i] + n + 1 : argv[++*i];
+  if (!*v) {
+    error_plain("%s: the value is empty", flag);
+    exit(1);
+  }
+  return v;
 }
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -299,6 +303,9 @@ static int run_onnx(int argc, char **argv) {
   CompileOpts o = {0};
   Feed feeds[16];
   void *data[16];
+  const char *files[16];
+  DType types[16];
+  Shape shapes[16];
   int nf = 0;
   bool ok = true;
   for (int i = 3; i < argc && ok; i++) {
@@ -306,23 +313,32 @@ static int run_onnx(int argc, char **argv) {
     if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
     else if (nf == 16) ok = false, error_plain("too many inputs");
     else {
-      DType t;
-      Shape s;
-      ok = (data[nf++] = onnx_read_tensor(argv[i], &t, &s)) != NULL;
+      files[nf] = argv[i];
+      ok = (data[nf] = onnx_read_tensor(argv[i], &types[nf], &shapes[nf])) != NULL;
+      nf += ok;
     }
   }
   Graph *g = ok ? onnx_import(argv[2], &o.onnx, NULL) : NULL;
   PassCtx cx = {0};
   ok = g && pass_run_pipeline(g, &cx, "shape,constfold,dce,schedule");
   int k = 0;
-  for (int i = 0; ok && i < g->nvalues; i++)
-    if (g->values[i]->kind == VK_INPUT) {
-      if (k >= nf) {
-        error_plain("input '%s' %s%s needs a value: pass a TensorProto file for each input", g->values[i]->name,
-                    dtype_name(g->values[i]->dtype), shape_str(&g->arena, g->values[i]->shape));
-        ok = false;
-      } else feeds[k] = (Feed){g->values[i]->name, data[k]}, k++;
-    }
+  for (int i = 0; ok && i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    if (v->kind != VK_INPUT) continue;
+    const char *want = arena_printf(&g->arena, "%s%s", dtype_name(v->dtype), shape_str(&g->arena, v->shape));
+    if (k >= nf) {
+      error_plain("input '%s' %s needs a value: pass a TensorProto file for each input", v->name, want);
+      ok = false;
+    } else if (types[k] != v->dtype || !shape_eq(shapes[k], v->shape)) { /* the interpreter reads the model's size */
+      error_plain("%s: input '%s' of %s is %s, the file holds %s%s", files[k], v->name, argv[2], want,
+                  dtype_name(types[k]), shape_str(&g->arena, shapes[k]));
+      ok = false;
+    } else feeds[k] = (Feed){v->name, data[k]}, k++;
+  }
+  if (ok && k < nf) {
+    error_plain("%s: %d input files given, the model %s has %d input%s", files[k], nf, argv[2], k, k == 1 ? "" : "s");
+    ok = false;
+  }
   InterpRun r = {0};
   float dummy[16] = {0};
   ok = ok && interp_run(g, dummy, dummy, feeds, k, 1, 0, &r);
@@ -371,10 +387,11 @@ static float *read_ckpt_params(const char *path, uint64_t count) {
 static int cmd_export(int argc, char **argv) {
   CompileOpts o = {0};
   const char *ckpt = NULL;
-  bool ok = true;
+  bool ok = true, quiet = false;
   for (int i = 2; i < argc && ok; i++) {
     const char *v;
-    if ((v = flag_value(argc, argv, &i, "-o"))) o.out_dir = v;
+    if (!strcmp(argv[i], "--quiet")) quiet = true;
+    else if ((v = flag_value(argc, argv, &i, "-o"))) o.out_dir = v;
     else if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
     else if (argv[i][0] == '-') ok = false, error_plain("unknown option '%s'", argv[i]);
     else if (!o.model) o.model = argv[i];
@@ -382,7 +399,7 @@ static int cmd_export(int argc, char **argv) {
     else ok = false, error_plain("unexpected argument '%s'", argv[i]);
   }
   if (ok && (!o.model || !ckpt || !o.out_dir || !ends_with(o.model, ".onnx")))
-    ok = false, error_plain("usage: nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx");
+    ok = false, error_plain("usage: nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]");
   if (!ok) return 1;
   o.onnx.batch_dim = "", o.onnx.trainable = true;
   Model *m = load_model(o.model, &o.onnx);
@@ -390,7 +407,12 @@ static int cmd_export(int argc, char **argv) {
   Graph *g = m ? model_compile(m, MODE_INFER, NULL, &cx) : NULL;
   int64_t *off = g ? xcalloc((size_t)g->nvalues, sizeof(int64_t)) : NULL;
   float *params = g ? read_ckpt_params(ckpt, (uint64_t)graph_block_layout(g, VK_PARAM, off)) : NULL;
-  ok = params && onnx_export(o.model, g, params, o.out_dir);
+  long long nparams = 0; /* the block has padding between tensors: count the elements */
+  for (int i = 0; g && i < g->nvalues; i++)
+    if (g->values[i]->kind == VK_PARAM) nparams += shape_numel_static(g->values[i]->shape);
+  size_t bytes = 0;
+  ok = params && onnx_export(o.model, g, params, o.out_dir, &bytes);
+  if (ok && !quiet) fprintf(stderr, "nn2c: wrote %s (%zu bytes, %lld parameters)\n", o.out_dir, bytes, nparams);
   free(params);
   free(off);
   graph_free(g);

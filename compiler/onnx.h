@@ -1,5 +1,6 @@
-/* onnx.h - the ONNX front end (import, export, conformance runner). Built
- * only with NN2C_ONNX (protobuf-c code generated from the system's onnx.proto). */
+/* onnx.h - the ONNX front end (import, export, conformance runner), whose
+ * files live in compiler/onnx/ (onnx_impl.h lists them). Built only with
+ * NN2C_ONNX (protobuf-c code generated from the system's onnx.proto). */
 #ifndef NN2C_ONNX_H
 #define NN2C_ONNX_H
 
@@ -57,11 +58,12 @@ void *onnx_read_tensor(const char *path, DType *t, Shape *s);
 /* Appends the op type of every node (xstrdup'd) to ops; false if unreadable. */
 bool onnx_model_ops(const char *path, Vec *ops);
 
-/* `nn2c test-onnx CASE_DIR...` (onnx_test.c). */
+/* `nn2c test-onnx CASE_DIR...` (onnx/onnx_test.c). */
 int onnx_test_main(int argc, char **argv);
 
-/* Writes the forward graph of an imported model with new parameter values
- * (a params block laid out by graph_block_layout) as an ONNX file. */
-bool onnx_export(const char *src_path, Graph *g, const float *params, const char *out_path);
+/* Writes the source model src_path with its initializers replaced by new
+ * parameter values (a params block of g laid out by graph_block_layout) as
+ * the ONNX file out_path, atomically; *written (if not NULL) gets its size. */
+bool onnx_export(const char *src_path, Graph *g, const float *params, const char *out_path, size_t *written);
 
 #endif

@@ -43,6 +43,8 @@ save("external_missing", h.make_graph([h.make_node("Add", ["x", "w"], ["y"], nam
 e.value = "../../etc/passwd"
 save("external_escape", h.make_graph([h.make_node("Add", ["x", "w"], ["y"], name="a")], "g",
      [vi("x")], [vi("y")], initializer=[ext]), "relative location inside the model's folder")
+save("no_op_type", h.make_graph([h.make_node("", ["x", "x"], ["y"], name="n1")], "g",
+     [vi("x", shape=(3, 4))], [vi("y", shape=(3, 4))]), "node 'n1' (): node without an op type")
 save("symbolic_dim", h.make_graph([h.make_node("Relu", ["x"], ["y"], name="r")], "g",
      [vi("x", shape=("batch", 3))], [vi("y")]), "fix it with --dim batch=VALUE")
 save("shape_mismatch", h.make_graph([h.make_node("Add", ["x", "z"], ["y"], name="add2")], "g",

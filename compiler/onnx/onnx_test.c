@@ -5,15 +5,20 @@
  * 1. Per case: import, run the inference pipeline, run the interpreter on
  *    each data set and compare; emit the model's C and a small harness
  *    (main.c reads raw inputs, calls NAME_run, writes raw outputs).
- * 2. One Makefile builds every harness; `make -k -jN` runs the compiler
- *    jobs in parallel and a case that does not compile fails alone.
+ * 2. Build every harness with $CC, N compilers at a time; a case that does
+ *    not compile fails alone.
  * 3. Run each harness per data set and compare its outputs.
+ * No shell runs: the compiler and the harnesses are started with fork/exec,
+ * so a case folder's name (`x;touch PWNED`) is only ever a path.
  * Tolerance (ONNX's): |got - want| <= atol + rtol |want| with rtol 1e-3,
  * atol 1e-7, or at most 4 units in the last place (the ULP allowance covers
  * libm differences near zero, where rtol is tiny). NaN matches NaN;
  * integers and bools match exactly. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -369,25 +374,60 @@ static void prepare_all(Case *cs, int n, int jobs) {
 
 /* ---- compiling and running the emitted C ---- */
 
-static bool build_all(Case *cs, int n, const char *work, int jobs, const char *cc) {
-  Buf mk = {0};
-  buf_printf(&mk, "CC = %s\nCFLAGS = -std=c99 -O0 -Wall -Wextra -Werror -pedantic\nall:", cc);
-  for (int i = 0; i < n; i++)
-    if (cs[i].emitted) buf_printf(&mk, " %s/run", cs[i].work);
-  buf_puts(&mk, "\n\n");
-  for (int i = 0; i < n; i++)
-    if (cs[i].emitted)
-      buf_printf(&mk, "%s/run: %s/main.c %s/model.c %s/model.h\n\t@$(CC) $(CFLAGS) %s/main.c -o $@ -lm 2> %s/cc.log\n\n",
-                 cs[i].work, cs[i].work, cs[i].work, cs[i].work, cs[i].work, cs[i].work);
-  char *mf = xmalloc(strlen(work) + 16);
-  sprintf(mf, "%s/Makefile", work);
-  bool ok = write_whole_file(mf, mk.data, mk.len);
-  buf_free(&mk);
-  char cmd[8192];
-  snprintf(cmd, sizeof cmd, "make -k -s -j%d -f '%s' > /dev/null 2>&1", jobs, mf);
-  free(mf);
-  if (ok && system(cmd) == -1) ok = false;
-  return ok;
+/* Starts argv[0] (searched in PATH) with stdout to /dev/null and stderr to
+ * err_path (or /dev/null); with a timeout it is killed by SIGALRM after that
+ * many seconds. The child's pid, or -1. */
+static pid_t spawn(char **argv, const char *err_path, unsigned timeout) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  int null = open("/dev/null", O_WRONLY);
+  int err = err_path ? open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0666) : null;
+  if (null < 0 || err < 0 || dup2(null, 1) < 0 || dup2(err, 2) < 0) _exit(126);
+  if (timeout) alarm(timeout); /* pending alarms survive exec */
+  execvp(argv[0], argv);
+  _exit(127);
+}
+
+/* How a child ended, for messages: "" when it exited with 0. */
+static const char *exit_reason(int status, char *buf, size_t n) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  if (WIFEXITED(status)) snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
+  else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) snprintf(buf, n, "timed out");
+  else if (WIFSIGNALED(status)) snprintf(buf, n, "was killed by signal %d", WTERMSIG(status));
+  else snprintf(buf, n, "ended with status %d", status);
+  return buf;
+}
+
+/* Compiles each emitted case's harness to WORK/run, `jobs` compilers at a
+ * time. cc is $CC split at spaces ("ccache gcc" works). */
+static void build_all(Case *cs, int n, int jobs, const char *cc) {
+  char *ccw = xstrdup(cc), *argv[64];
+  int na = 0;
+  for (char *t = strtok(ccw, " \t"); t && na < 48; t = strtok(NULL, " \t")) argv[na++] = t;
+  if (!na) argv[na++] = "cc";
+  static char *flags[] = {"-std=c99", "-O0", "-Wall", "-Wextra", "-Werror", "-pedantic"};
+  for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++) argv[na++] = flags[k];
+  Arena a = {0};
+  int running = 0;
+  for (int i = 0; i <= n; i++) {
+    while (running > 0 && (running >= jobs || i == n)) { /* wait for a free slot, or for all at the end */
+      if (wait(NULL) < 0 && errno != EINTR) running = 0;
+      else running--;
+    }
+    if (i == n || !cs[i].emitted) continue;
+    char *args[64];
+    memcpy(args, argv, sizeof(char *) * (size_t)na);
+    int k = na;
+    args[k++] = pathf(&a, "%s/main.c", cs[i].work);
+    args[k++] = "-o";
+    args[k++] = pathf(&a, "%s/run", cs[i].work);
+    args[k++] = "-lm";
+    args[k] = NULL;
+    if (spawn(args, pathf(&a, "%s/cc.log", cs[i].work), 0) > 0) running++;
+  }
+  arena_free(&a);
+  free(ccw);
 }
 
 static void run_emitted(Case *c) {
@@ -399,10 +439,12 @@ static void run_emitted(Case *c) {
     set_status(c, C_FAIL, "emitted C does not compile: %s", line);
   }
   for (int s = 0; s < c->nsets && c->st == C_PASS; s++) {
-    char *prefix = pathf(&a, "%s/set%d", c->work, s);
-    int rc = system(pathf(&a, "timeout 60 '%s' '%s' > /dev/null 2>&1", exe, prefix));
-    if (rc != 0) {
-      set_status(c, C_FAIL, "emitted C exited with status %d on data set %d", rc, s);
+    char *prefix = pathf(&a, "%s/set%d", c->work, s), *args[] = {exe, prefix, NULL}, why[64];
+    pid_t pid = spawn(args, NULL, 60);
+    int status = -1;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) status = -1;
+    if (*exit_reason(status, why, sizeof why)) {
+      set_status(c, C_FAIL, "emitted C %s on data set %d", why, s);
       break;
     }
     void *want[MAX_IO], *got[MAX_IO] = {0};
@@ -460,27 +502,58 @@ static void report_listed(Case *cs, int n, const char *file) {
   free(list);
 }
 
-static void add_cases(Vec *dirs, const char *d) {
-  char p[4096];
-  snprintf(p, sizeof p, "%s/model.onnx", d);
-  if (is_file(p)) {
-    vec_push(dirs, xstrdup(d));
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* d without its trailing slashes (but "/" stays "/"), xstrdup'd. */
+static char *trim_slashes(const char *d) {
+  size_t n = strlen(d);
+  while (n > 1 && d[n - 1] == '/') n--;
+  char *r = xmalloc(n + 1);
+  memcpy(r, d, n);
+  r[n] = 0;
+  return r;
+}
+
+/* d is a case (it holds model.onnx) or a folder of cases: each subfolder
+ * that holds model.onnx, sorted by name for stable output. */
+static void add_cases(Vec *dirs, const char *arg) {
+  char *d = trim_slashes(arg);
+  Buf p = {0};
+  buf_printf(&p, "%s/model.onnx", d);
+  bool one = is_file(p.data);
+  buf_free(&p);
+  if (one) {
+    vec_push(dirs, d);
     return;
   }
-  /* a folder of cases: every test_* subfolder, sorted for stable output */
-  char cmd[4200];
-  snprintf(cmd, sizeof cmd, "ls -1 '%s' 2>/dev/null", d);
-  FILE *f = popen(cmd, "r");
-  while (f && fgets(p, sizeof p, f)) {
-    p[strcspn(p, "\n")] = 0;
-    char sub[8300];
-    snprintf(sub, sizeof sub, "%s/%s/model.onnx", d, p);
-    if (is_file(sub)) {
-      sub[strlen(sub) - strlen("/model.onnx")] = 0;
-      vec_push(dirs, xstrdup(sub));
+  Vec subs = {0};
+  DIR *dir = opendir(d);
+  for (struct dirent *e; dir && (e = readdir(dir));) {
+    if (e->d_name[0] == '.') continue;
+    Buf sub = {0};
+    buf_printf(&sub, "%s/%s/model.onnx", strcmp(d, "/") ? d : "", e->d_name);
+    if (is_file(sub.data)) {
+      sub.data[strlen(sub.data) - strlen("/model.onnx")] = 0;
+      vec_push(&subs, xstrdup(sub.data));
     }
+    buf_free(&sub);
   }
-  if (f) pclose(f);
+  if (dir) closedir(dir);
+  qsort(subs.items, (size_t)subs.len, sizeof(void *), compare_names);
+  for (int i = 0; i < subs.len; i++) vec_push(dirs, subs.items[i]);
+  vec_free(&subs);
+  free(d);
+}
+
+/* A case's name: its folder's name (of the real path for "." and ".."). */
+static const char *case_name(Arena *a, const char *dir) {
+  const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+  if (*base && strcmp(base, ".") && strcmp(base, "..")) return base;
+  char *real = realpath(dir, NULL);
+  const char *r = real && strrchr(real, '/') && strrchr(real, '/')[1] ? strrchr(real, '/') + 1 : "case";
+  const char *name = arena_strdup(a, r);
+  free(real);
+  return name;
 }
 
 int onnx_test_main(int argc, char **argv) {
@@ -512,12 +585,14 @@ int onnx_test_main(int argc, char **argv) {
   for (int i = 0; i < dirs.len; i++) {
     Case *c = &cs[i];
     c->dir = dirs.items[i];
-    c->name = strrchr(c->dir, '/') ? strrchr(c->dir, '/') + 1 : c->dir;
-    c->work = pathf(&a, "%s/%s", work, c->name);
-    c->log = pathf(&a, "%s/%s.log", work, c->name);
+    c->name = case_name(&a, c->dir);
+    int same = 0; /* cases of one name (a/test_x, b/test_x) get work folders of their own */
+    for (int k = 0; k < i; k++) same += !strcmp(cs[k].name, c->name);
+    c->work = same ? pathf(&a, "%s/%s.%d", work, c->name, same) : pathf(&a, "%s/%s", work, c->name);
+    c->log = pathf(&a, "%s.log", c->work);
   }
   prepare_all(cs, dirs.len, jobs > 0 ? jobs : 1);
-  build_all(cs, dirs.len, work, jobs > 0 ? jobs : 1, cc);
+  build_all(cs, dirs.len, jobs > 0 ? jobs : 1, cc);
   int pass = 0, failn = 0, skip = 0;
   for (int i = 0; i < dirs.len; i++) {
     Case *c = &cs[i];

@@ -1,0 +1,94 @@
+/* onnx_impl.h - what the files of the ONNX front end share (private to
+ * compiler/onnx/; the public interface is onnx.h).
+ *
+ *   tensor.c   TensorProto -> constant value (raw, typed or external data)
+ *   import.c   the model: graph inputs, nodes (generic path and handlers)
+ *   nchw.c     Conv, ConvTranspose and the pools: ONNX's NCHW around the
+ *              IR's NHWC conv2d and pools
+ *   export.c   a model with trained initializers written back as ONNX
+ *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
+#ifndef NN2C_ONNX_IMPL_H
+#define NN2C_ONNX_IMPL_H
+
+#include "onnx.h"
+
+#include "onnx.pb-c.h"
+
+#define MAX_NUMEL ((int64_t)1 << 32)   /* larger tensors are reported, not allocated */
+#define MAX_BYTES ((int64_t)1 << 34)
+#define LIMIT_WINDOW (1 << 20) /* kernel sizes, strides, dilations, pads */
+#define FOLD_BYTES ((int64_t)1 << 26)  /* larger constant results are computed at run time */
+
+typedef struct {
+  const char *name; /* ONNX name */
+  Value *v;
+} Binding;
+
+/* The state of one import. */
+typedef struct {
+  Graph *g;
+  const OnnxOptions *opt;
+  OnnxStatus *st;
+  const char *path;
+  int64_t opset;             /* of the default domain */
+  Onnx__ModelProto *model;
+  Binding *b;
+  int nb, capb;
+  const Onnx__NodeProto *node; /* being imported, for messages */
+  Value *inputs[64];           /* graph inputs by position (for need_const) */
+  int ninputs;
+} Imp;
+
+typedef const Onnx__NodeProto NodeP;
+
+/* A handler imports one node: in[0..nin) are its inputs (NULL where left
+ * out), out[k] receives the value of output k. false after an error. */
+typedef bool (*Handler)(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+
+/* ---- diagnostics (import.c); each returns false so callers can return it ---- */
+
+/* An error naming the model and the node being imported. */
+bool imp_fail(Imp *I, const char *fmt, ...);
+/* The same, and marks the import as unsupported (what: the op or dtype). */
+bool imp_unsupported(Imp *I, const char *what, const char *fmt, ...);
+/* v must be known at compile time and is not: says which graph input it
+ * comes from (OnnxStatus.need_const), so a caller may freeze it and retry. */
+bool imp_need_const(Imp *I, Value *v, const char *what);
+
+/* An ONNX name as a C identifier (in the graph's arena). */
+const char *imp_name(Imp *I, const char *s);
+
+/* ---- building nodes (import.c) ---- */
+
+Node *imp_mk(Imp *I, OpKind op, int nin, Value **in);
+/* Checks arity, infers shapes and folds n when its inputs are constant. */
+bool imp_finish(Imp *I, Node *n);
+Value *imp_mk2(Imp *I, OpKind op, Value *a, Value *b);
+Value *imp_reshape_to(Imp *I, Value *x, Shape s);
+Value *imp_cast_to(Imp *I, Value *x, DType t);
+/* t[start:end:step] along axis. */
+Value *imp_take(Imp *I, Value *t, int axis, int64_t start, int64_t end, int64_t step);
+/* A scalar constant of x's dtype. */
+Value *imp_scalar_like(Imp *I, Value *x, double v);
+/* The handler's inputs: lo..hi of them, the first lo present. */
+bool imp_need_inputs(Imp *I, Value **in, int nin, int lo, int hi);
+const Onnx__AttributeProto *imp_attr(NodeP *np, const char *name);
+int64_t imp_attr_i(NodeP *np, const char *name, int64_t dflt);
+
+/* ---- tensors (tensor.c) ---- */
+
+int dtype_to_onnx(DType d);
+const char *onnx_type_name(int32_t t);
+/* Dimensions from a list, with overflow checks; false after an error. */
+bool imp_make_shape(Imp *I, const char *what, size_t rank, const int64_t *d, Shape *s);
+/* A TensorProto as a constant value (named after it, or `name`); NULL after an error. */
+Value *imp_tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name);
+
+/* ---- handlers of the NCHW ops (nchw.c) ---- */
+
+bool nchw_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool nchw_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool nchw_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out);        /* MaxPool, AveragePool */
+bool nchw_global_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* GlobalAveragePool, GlobalMaxPool */
+
+#endif
