@@ -1,5 +1,5 @@
-/* cflin.c - see cflin.h. */
-#include "cflin.h"
+/* cifar_softmax.c - see cifar_softmax.h. */
+#include "cifar_softmax.h"
 
 #include <stdio.h>
 
@@ -8,24 +8,24 @@
 #define NIN 3072
 #define NP (NIN * 10 + 10)
 
-size_t cflin_arena_bytes(int batch) { return sizeof(float) * (size_t)(batch * 10 + NP); }
+size_t cifar_softmax_arena_bytes(int batch) { return sizeof(float) * (size_t)(batch * 10 + NP); }
 
-void cflin_init(float *params, uint64_t seed) { softreg_init(params, NP, seed); }
+void cifar_softmax_init(float *params, uint64_t seed) { softreg_init(params, NP, seed); }
 
 /* A real model would size its thread pool here; this one only says so. */
-void cflin_set_threads(cflin_Model *m, int threads) {
+void cifar_softmax_set_threads(cifar_softmax_Model *m, int threads) {
   (void)m;
-  printf("cflin: set_threads(%d)\n", threads);
+  printf("cifar_softmax: set_threads(%d)\n", threads);
 }
 
-int cflin_forward(cflin_Model *m, const float *x, float *out, int batch) {
+int cifar_softmax_forward(cifar_softmax_Model *m, const float *x, float *out, int batch) {
   if (batch < 1 || batch > m->max_batch)
     return 2;
   softreg_forward(m->params, x, out, NIN, 10, batch);
   return 0;
 }
 
-int cflin_evaluate(cflin_Model *m, const float *x, const void *y, int batch, float *loss,
+int cifar_softmax_evaluate(cifar_softmax_Model *m, const float *x, const void *y, int batch, float *loss,
                    float *out) {
   float *probs = (float *)m->arena, *grad = probs + 10 * batch;
   int i;
@@ -38,10 +38,10 @@ int cflin_evaluate(cflin_Model *m, const float *x, const void *y, int batch, flo
   return 0;
 }
 
-int cflin_train_step(cflin_Model *m, const float *x, const void *y, int batch, float *loss,
+int cifar_softmax_train_step(cifar_softmax_Model *m, const float *x, const void *y, int batch, float *loss,
                      float *out) {
   float *grad = (float *)m->arena + 10 * batch;
-  int rc = cflin_evaluate(m, x, y, batch, loss, out), i;
+  int rc = cifar_softmax_evaluate(m, x, y, batch, loss, out), i;
   if (rc)
     return rc;
   for (i = 0; i < NP; i++)
@@ -50,6 +50,6 @@ int cflin_train_step(cflin_Model *m, const float *x, const void *y, int batch, f
   return 0;
 }
 
-void cflin_init_state(float *state) {
-  for (long i = 0; i < cflin_STATE_FLOATS; i++) state[i] = 0.0f;
+void cifar_softmax_init_state(float *state) {
+  for (long i = 0; i < cifar_softmax_STATE_FLOATS; i++) state[i] = 0.0f;
 }

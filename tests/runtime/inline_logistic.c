@@ -1,22 +1,22 @@
-/* or1.c - see or1.h. Params: w0, w1, b. */
-#include "or1.h"
+/* inline_logistic.c - see inline_logistic.h. Params: w0, w1, b. */
+#include "inline_logistic.h"
 
 #include <math.h>
 
-const int or1_INLINE_N = 4;
-const float or1_INLINE_X[] = {0, 0, 0, 1, 1, 0, 1, 1};
-const float or1_INLINE_YF[] = {0, 1, 1, 1};
-const int32_t or1_INLINE_YI[] = {0};
+const int inline_logistic_INLINE_N = 4;
+const float inline_logistic_INLINE_X[] = {0, 0, 0, 1, 1, 0, 1, 1};
+const float inline_logistic_INLINE_YF[] = {0, 1, 1, 1};
+const int32_t inline_logistic_INLINE_YI[] = {0};
 
-size_t or1_arena_bytes(int batch) { return sizeof(float) * (size_t)batch; }
+size_t inline_logistic_arena_bytes(int batch) { return sizeof(float) * (size_t)batch; }
 
-void or1_init(float *params, uint64_t seed) {
+void inline_logistic_init(float *params, uint64_t seed) {
   params[0] = 0.01f * (float)(seed % 7);
   params[1] = -0.01f;
   params[2] = 0.0f;
 }
 
-int or1_forward(or1_Model *m, const float *x, float *out, int batch) {
+int inline_logistic_forward(inline_logistic_Model *m, const float *x, float *out, int batch) {
   const float *p = m->params;
   int b;
   if (batch < 1 || batch > m->max_batch)
@@ -26,10 +26,10 @@ int or1_forward(or1_Model *m, const float *x, float *out, int batch) {
   return 0;
 }
 
-int or1_evaluate(or1_Model *m, const float *x, const void *y, int batch, float *loss, float *out) {
+int inline_logistic_evaluate(inline_logistic_Model *m, const float *x, const void *y, int batch, float *loss, float *out) {
   const float *t = (const float *)y;
   float *pr = (float *)m->arena, l = 0;
-  int b, rc = or1_forward(m, x, pr, batch);
+  int b, rc = inline_logistic_forward(m, x, pr, batch);
   if (rc)
     return rc;
   for (b = 0; b < batch; b++) {
@@ -42,12 +42,12 @@ int or1_evaluate(or1_Model *m, const float *x, const void *y, int batch, float *
   return 0;
 }
 
-int or1_train_step(or1_Model *m, const float *x, const void *y, int batch, float *loss,
+int inline_logistic_train_step(inline_logistic_Model *m, const float *x, const void *y, int batch, float *loss,
                    float *out) {
   const float *t = (const float *)y;
   const float *pr = (const float *)m->arena;
   float g[3] = {0, 0, 0};
-  int b, i, rc = or1_evaluate(m, x, y, batch, loss, out);
+  int b, i, rc = inline_logistic_evaluate(m, x, y, batch, loss, out);
   if (rc)
     return rc;
   for (b = 0; b < batch; b++) {
@@ -62,6 +62,6 @@ int or1_train_step(or1_Model *m, const float *x, const void *y, int batch, float
   return 0;
 }
 
-void or1_init_state(float *state) {
-  for (long i = 0; i < or1_STATE_FLOATS; i++) state[i] = 0.0f;
+void inline_logistic_init_state(float *state) {
+  for (long i = 0; i < inline_logistic_STATE_FLOATS; i++) state[i] = 0.0f;
 }
