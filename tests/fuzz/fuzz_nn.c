@@ -1,10 +1,9 @@
 /* fuzz_nn.c - libFuzzer target for the .nn front end and the passes behind
  * it: any text must compile (inference and, with a train section, training
- * graphs) or give errors, never a crash, hang or leak. Build with
- * -DNN2C_FUZZ=ON and clang; run
- *   ./fuzz_nn -close_fd_mask=2 -dict=tests/unit/nn.dict CORPUS_DIR examples tests/e2e/models
- * (the error messages are expected, so stderr is closed). Inputs it found
- * crashing are kept in tests/errors/fuzz/ and replayed by errors.fuzz_replay. */
+ * graphs) or give errors, never a crash, hang or leak. Built with
+ * -DNN2C_FUZZ=ON under clang, with the dictionary fuzz_nn.dict; seeds in
+ * corpus/fuzz_nn/, reproducers of crashes it found in crashes/fuzz_nn/ (and,
+ * once fixed, as error cases in tests/errors/). See docs/testing.md. */
 #include <stdlib.h>
 #include <string.h>
 
