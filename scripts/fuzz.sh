@@ -29,7 +29,7 @@ CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNN2C_FUZZ=
 cmake --build build-fuzz -j2 --target $targets
 status=0
 for t in $targets; do
-  w=build-fuzz/fuzz/$t
+  w=$(pwd)/build-fuzz/fuzz/$t
   mkdir -p "$w/corpus"
   dict= par=
   [ "$jobs" -gt 1 ] && par="-jobs=$jobs -workers=$jobs"

@@ -1,10 +1,12 @@
 /* fuzz_files.h - scratch files for the fuzz targets whose parser reads from a
  * path: fuzz_file() writes the input to a file in a private directory made
- * once per process (mkdtemp under TMPDIR or /tmp) and returns its path. The
- * directory and its files are removed at exit. Header-only: each target is
+ * once per process (mkdtemp under TMPDIR, else /dev/shm, which keeps the
+ * file writes off the disk, else /tmp) and returns its path. The
+ * directory and every file in it are removed at exit. Header-only: each target is
  * one translation unit. */
 #ifndef FUZZ_FILES_H
 #define FUZZ_FILES_H
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +14,27 @@
 #include <unistd.h>
 
 static char fuzz_dir_path[4096];
-static char fuzz_names[8][4096];
-static int fuzz_nnames;
 
+/* Removes the directory and every file in it (the targets make no subfolders). */
 static inline void fuzz_cleanup(void) {
-  for (int i = 0; i < fuzz_nnames; i++) unlink(fuzz_names[i]);
-  if (fuzz_dir_path[0]) rmdir(fuzz_dir_path);
+  DIR *d = opendir(fuzz_dir_path);
+  struct dirent *e;
+  char path[8192];
+  while (d && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      snprintf(path, sizeof path, "%s/%s", fuzz_dir_path, e->d_name);
+      unlink(path);
+    }
+  if (d) closedir(d);
+  rmdir(fuzz_dir_path);
 }
 
 /* The private directory. */
 static inline const char *fuzz_dir(void) {
   if (!fuzz_dir_path[0]) {
     const char *tmp = getenv("TMPDIR");
-    snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "%s/nn2c-fuzz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!tmp || !*tmp) tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(fuzz_dir_path, sizeof fuzz_dir_path, "%s/nn2c-fuzz-XXXXXX", tmp);
     if (!mkdtemp(fuzz_dir_path)) {
       perror("mkdtemp");
       abort();
@@ -38,9 +48,6 @@ static inline const char *fuzz_dir(void) {
 static inline const char *fuzz_file(const char *name, const uint8_t *data, size_t size) {
   static char path[4096];
   snprintf(path, sizeof path, "%s/%s", fuzz_dir(), name);
-  int known = 0;
-  for (int i = 0; i < fuzz_nnames; i++) known |= !strcmp(fuzz_names[i], path);
-  if (!known && fuzz_nnames < 8) snprintf(fuzz_names[fuzz_nnames++], sizeof fuzz_names[0], "%s", path);
   FILE *f = fopen(path, "wb");
   if (!f || (size && fwrite(data, 1, size, f) != size) || fclose(f)) {
     perror(path);

@@ -5,8 +5,10 @@
  * The model is a stand-in: 2 inputs, 2 outputs, 6 params, 8 built-in points;
  * its train_step fails (status 7) after 3 steps, so a fuzzed --epochs or
  * --steps cannot make a run long, and the trainer's error path is covered.
- * The process works in its private scratch directory and inputs holding '/'
- * are skipped, so --save/--load only touch files there. */
+ * The trainer runs in the private scratch directory (and back to the first
+ * one after, for libFuzzer's relative paths), and inputs holding '/' are
+ * skipped, so --save/--load only touch files there. */
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "fuzz_files.h"
@@ -61,11 +63,6 @@ static const float points[16] = {0.1f, 0.2f, 0.3f, 0.1f, 0.2f, 0.4f, 0.0f, 0.5f,
 static const int32_t labels[8] = {0, 0, 0, 0, 1, 1, 1, 1};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static int in_dir;
-  if (!in_dir) {
-    if (chdir(fuzz_dir())) abort();
-    in_dir = 1;
-  }
   if (size > 4096 || memchr(data, '/', size)) return 0;
   char *text = malloc(size + 1), *argv[34] = {"fuzz_train"};
   int argc = 1;
@@ -92,7 +89,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   d.forward = forward, d.train_step = train_step, d.evaluate = evaluate;
   d.inline_n = 8, d.inline_x = points, d.inline_yi = labels;
   steps_left = 3;
+  int here = open(".", O_RDONLY | O_DIRECTORY);
+  if (here < 0 || chdir(fuzz_dir())) abort();
   nn2c_train_main(argc, argv, &d);
+  if (fchdir(here)) abort();
+  close(here);
   free(text);
   return 0;
 }
