@@ -18,6 +18,8 @@
 # until the bug is fixed). To keep new seeds small, merge them into the
 # checked-in corpus: build-fuzz/tests/fuzz/T -merge=1 tests/fuzz/corpus/T build-fuzz/fuzz/T/corpus
 set -eu
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+export UBSAN_OPTIONS
 cd "$(dirname "$0")/.."
 secs=${1:-600}
 [ $# -gt 0 ] && shift

@@ -13,6 +13,8 @@
 # The targets' stdout and stderr are closed (-close_fd_mask=3): the parsers'
 # error messages are expected output.
 set -eu
+UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+export UBSAN_OPTIONS
 mode=$1 exe=$2 dir=$3 work=$4
 shift 4
 t=$(basename "$exe")
