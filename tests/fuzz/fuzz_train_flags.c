@@ -33,7 +33,8 @@ static uint64_t get_step(const void *m) { return ((const Stub *)m)->step; }
 static void set_step(void *m, uint64_t s) { ((Stub *)m)->step = s; }
 static size_t arena_bytes(int batch) { return 64 + 16 * (size_t)batch; }
 static void init(float *p, uint64_t seed) {
-  for (int i = 0; i < 6; i++) p[i] = (float)((seed + (uint64_t)i) % 7) * 0.01f;
+  for (int i = 0; i < 6; i++)
+    p[i] = (float)((seed + (uint64_t)i) % 7) * 0.01f;
 }
 static int forward(void *mv, const float *x, float *out, int batch) {
   const Stub *m = mv;

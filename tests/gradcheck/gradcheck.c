@@ -28,9 +28,9 @@
 #define ATOL 1e-8
 
 static const Family *const families[] = {
-  &family_elementwise, &family_math, &family_activation, &family_compare, &family_matmul, &family_reduce,
-  &family_select, &family_movement, &family_gather, &family_norm, &family_nn, &family_loss,
-  &family_conv, &family_pool, &family_rnn, &family_fanout, &family_layout,
+    &family_elementwise, &family_math,     &family_activation, &family_compare, &family_matmul, &family_reduce,
+    &family_select,      &family_movement, &family_gather,     &family_norm,    &family_nn,     &family_loss,
+    &family_conv,        &family_pool,     &family_rnn,        &family_fanout,  &family_layout,
 };
 #define NFAMILIES ((int)(sizeof families / sizeof families[0]))
 
@@ -48,13 +48,20 @@ double urand(void) {
 static double draw(Range r) {
   double s = urand() < 0.5 ? -1 : 1;
   switch (r) {
-  case R_ANY: return -1.5 + 3 * urand();
-  case R_POS: return 0.5 + 1.5 * urand();
-  case R_AWAY0: return s * (0.1 + 1.4 * urand());
-  case R_CLIP: return s * (urand() < 0.5 ? 0.1 + 0.3 * urand() : 0.6 + 0.6 * urand());
-  case R_UNIT: return s * (0.1 + 0.7 * urand());
-  case R_GT1: return 1.2 + 1.3 * urand();
-  case R_WIDE: return s * (0.1 + 3.9 * urand());
+  case R_ANY:
+    return -1.5 + 3 * urand();
+  case R_POS:
+    return 0.5 + 1.5 * urand();
+  case R_AWAY0:
+    return s * (0.1 + 1.4 * urand());
+  case R_CLIP:
+    return s * (urand() < 0.5 ? 0.1 + 0.3 * urand() : 0.6 + 0.6 * urand());
+  case R_UNIT:
+    return s * (0.1 + 0.7 * urand());
+  case R_GT1:
+    return 1.2 + 1.3 * urand();
+  case R_WIDE:
+    return s * (0.1 + 3.9 * urand());
   }
   return 0;
 }
@@ -68,7 +75,8 @@ Value *param(Case *c, Shape s, Range r) {
   Value *v = value_new(c->g, "p", VK_PARAM, DT_F64, s);
   int64_t n = shape_numel_static(s);
   double *d = xcalloc((size_t)n, sizeof(double));
-  for (int64_t i = 0; i < n; i++) d[i] = draw(r);
+  for (int64_t i = 0; i < n; i++)
+    d[i] = draw(r);
   c->param[c->nparam] = v;
   c->pdata[c->nparam++] = d;
   return v;
@@ -78,7 +86,8 @@ Value *distinct_param(Case *c, Shape s) {
   Value *v = param(c, s, R_ANY);
   double *d = c->pdata[c->nparam - 1];
   int64_t n = shape_numel_static(s);
-  for (int64_t i = 0; i < n; i++) d[i] = 0.05 * (double)i - 0.025 * (double)n;
+  for (int64_t i = 0; i < n; i++)
+    d[i] = 0.05 * (double)i - 0.025 * (double)n;
   for (int64_t i = n - 1; i > 0; i--) { /* shuffle */
     int64_t j = (int64_t)(urand() * (double)(i + 1));
     double t = d[i];
@@ -97,7 +106,8 @@ void *feed(Case *c, Value *v, size_t elem) {
 Value *input(Case *c, Shape s, Range r) {
   Value *v = value_new(c->g, "x", VK_INPUT, DT_F64, s);
   double *d = feed(c, v, sizeof(double));
-  for (int64_t i = 0; i < shape_numel(s, BATCH); i++) d[i] = draw(r);
+  for (int64_t i = 0; i < shape_numel(s, BATCH); i++)
+    d[i] = draw(r);
   return v;
 }
 
@@ -122,7 +132,8 @@ Value *opn(Case *c, OpKind op, int nin, Value **in, const char *spec) {
     char sep = *eq;
     *eq = 0;
     const char *v = eq + 1;
-    if (sep == ':') node_set_string(c->g, n, kv, v);
+    if (sep == ':')
+      node_set_string(c->g, n, kv, v);
     else if (*v == '[') {
       int64_t xs[16];
       int k = 0;
@@ -132,8 +143,10 @@ Value *opn(Case *c, OpKind op, int nin, Value **in, const char *spec) {
         if (*p == ',') p++;
       }
       node_set_ints(c->g, n, kv, xs, k);
-    } else if (strchr(v, '.')) node_set_float(c->g, n, kv, atof(v));
-    else node_set_int(c->g, n, kv, atoll(v));
+    } else if (strchr(v, '.'))
+      node_set_float(c->g, n, kv, atof(v));
+    else
+      node_set_int(c->g, n, kv, atoll(v));
   }
   return build_finish(c->g, n);
 }
@@ -155,7 +168,8 @@ void op_case(Case *c) {
   if (o->op == OP_PRELU) more[0] = o->rank3 ? S(2, 1, 1) : S(3);
   Value *in[3];
   NN2C_ASSERT(o->nin >= 1 && o->nin <= 3);
-  for (int k = 0; k < o->nin; k++) in[k] = param(c, k ? more[k - 1] : full, o->r);
+  for (int k = 0; k < o->nin; k++)
+    in[k] = param(c, k ? more[k - 1] : full, o->r);
   c->y = opn(c, o->op, o->nin, in, o->attrs);
 }
 
@@ -164,8 +178,10 @@ void op_case_scalar(Case *c) { c->y = op1(c, c->def->op, param(c, S0, c->def->r)
 /* ---- running a case ---- */
 
 static void case_free(Case *c) {
-  for (int i = 0; i < c->nparam; i++) free(c->pdata[i]);
-  for (int i = 0; i < c->nfeeds; i++) free((void *)c->feeds[i].data);
+  for (int i = 0; i < c->nparam; i++)
+    free(c->pdata[i]);
+  for (int i = 0; i < c->nfeeds; i++)
+    free((void *)c->feeds[i].data);
   graph_free(c->g);
 }
 
@@ -203,8 +219,10 @@ static bool eval_loss(Case *c, float *blk, double *loss, InterpRun *keep) {
   float state[16] = {0};
   bool ok = interp_run(c->g, blk, state, c->feeds, c->nfeeds, BATCH, c->step, &r);
   if (ok) *loss = tensor_get(&r.vals[c->g->loss->id], 0);
-  if (keep) *keep = r;
-  else interp_run_free(&r);
+  if (keep)
+    *keep = r;
+  else
+    interp_run_free(&r);
   return ok;
 }
 
@@ -213,8 +231,10 @@ static int check_dropout(Case *c, InterpRun *r, Value *grad) {
   int zeros = 0, kept = 0, bad = 0;
   for (int64_t i = 0; i < m->numel; i++) {
     double mv = tensor_get(m, i);
-    if (mv == 0) zeros++;
-    else kept++;
+    if (mv == 0)
+      zeros++;
+    else
+      kept++;
     if (fabs(tensor_get(gt, i) - mv * c->w[i]) > 1e-12) bad++;
   }
   if (!zeros || !kept) {
@@ -299,13 +319,15 @@ static int check_coverage(void) {
     for (int i = 0; i < families[f]->ncases; i++, ncases++) {
       Case c;
       case_build(&families[f]->cases[i], &c);
-      for (int k = 0; k < c.nforward; k++) seen[c.g->nodes[k]->op] = true;
+      for (int k = 0; k < c.nforward; k++)
+        seen[c.g->nodes[k]->op] = true;
       case_free(&c);
     }
   int missing = 0, covered = 0;
   for (int op = 0; op < OP_COUNT; op++) {
     if (op_table[op].flags & OPF_NO_GRAD) continue;
-    if (seen[op]) covered++;
+    if (seen[op])
+      covered++;
     else {
       printf("FAIL coverage: op '%s' has a gradient rule but no gradcheck case\n", op_name((OpKind)op));
       missing++;
@@ -321,13 +343,15 @@ int main(int argc, char **argv) {
   if (family && !strcmp(family, "coverage")) return check_coverage();
   if (family && !strcmp(family, "--list")) {
     for (int f = 0; f < NFAMILIES; f++)
-      for (int i = 0; i < families[f]->ncases; i++) printf("%s %s\n", families[f]->name, families[f]->cases[i].name);
+      for (int i = 0; i < families[f]->ncases; i++)
+        printf("%s %s\n", families[f]->name, families[f]->cases[i].name);
     return 0;
   }
   int fails = 0, ran = 0;
   for (int f = 0; f < NFAMILIES; f++) {
     if (family && strcmp(family, families[f]->name)) continue;
-    for (int i = 0; i < families[f]->ncases; i++, ran++) fails += run_case(&families[f]->cases[i]);
+    for (int i = 0; i < families[f]->ncases; i++, ran++)
+      fails += run_case(&families[f]->cases[i]);
   }
   if (!family) fails += check_coverage();
   if (!ran) {

@@ -70,32 +70,33 @@ Shape shp(int rank, const int64_t *d);
 #define S(...) shp((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
 #define S0 shape_scalar()
 
-Value *param(Case *c, Shape s, Range r);               /* a param with random data */
-Value *distinct_param(Case *c, Shape s);               /* values 0.05 apart, shuffled: no ties */
-Value *input(Case *c, Shape s, Range r);               /* an input with random data (at N = BATCH) */
-void *feed(Case *c, Value *v, size_t elem);            /* zeroed data for input v */
-Value *batch_x(Case *c);                               /* [N,3]: an input times a [3] param */
-Value *iconst(Case *c, Shape s, const int64_t *v);     /* an i64 constant */
+Value *param(Case *c, Shape s, Range r);           /* a param with random data */
+Value *distinct_param(Case *c, Shape s);           /* values 0.05 apart, shuffled: no ties */
+Value *input(Case *c, Shape s, Range r);           /* an input with random data (at N = BATCH) */
+void *feed(Case *c, Value *v, size_t elem);        /* zeroed data for input v */
+Value *batch_x(Case *c);                           /* [N,3]: an input times a [3] param */
+Value *iconst(Case *c, Shape s, const int64_t *v); /* an i64 constant */
 #define IDX(s, ...) iconst(c, s, (int64_t[]){__VA_ARGS__})
 /* A node with attributes from a compact spec: "key=1", "key=[1,2]", "key=0.5" (float), "key:text". */
 Value *opn(Case *c, OpKind op, int nin, Value **in, const char *spec);
 Value *op1(Case *c, OpKind op, Value *x, const char *spec);
 Value *reduce_of(Case *c, OpKind op, Value *x, int naxes, const int64_t *axes, int keep);
-void op_case(Case *c); /* c->def's op on params: [2,3] or [2,2,3], then broadcastable ones */
+void op_case(Case *c);        /* c->def's op on params: [2,3] or [2,2,3], then broadcastable ones */
 void op_case_scalar(Case *c); /* c->def's op on one scalar param */
 /* A table entry built by op_case(). */
-#define OP_CASE(nm, op_, nin_, r_, rank3_, attrs_) \
-  {.name = nm, .build = op_case, .op = op_, .r = r_, .nin = nin_, .rank3 = rank3_, .attrs = attrs_}
+#define OP_CASE(nm, op_, nin_, r_, rank3_, attrs_)                                                                     \
+  { .name = nm, .build = op_case, .op = op_, .r = r_, .nin = nin_, .rank3 = rank3_, .attrs = attrs_ }
 
 /* conv2d over NHWC with an HWIO kernel (gradcheck_conv.c; the layout family uses it too). */
 typedef struct {
   int64_t strides[2], pads[4], dil[2], groups; /* 0 (pads[0] < 0): attribute left out */
 } ConvAttrs;
-#define NOPADS {-1, 0, 0, 0}
+#define NOPADS                                                                                                         \
+  { -1, 0, 0, 0 }
 Value *conv_of(Case *c, Value *x, Value *w, Value *b, ConvAttrs a);
 
-extern const Family family_elementwise, family_math, family_activation, family_compare, family_matmul,
-    family_reduce, family_select, family_movement, family_gather, family_norm, family_nn, family_loss,
-    family_conv, family_pool, family_rnn, family_fanout, family_layout;
+extern const Family family_elementwise, family_math, family_activation, family_compare, family_matmul, family_reduce,
+    family_select, family_movement, family_gather, family_norm, family_nn, family_loss, family_conv, family_pool,
+    family_rnn, family_fanout, family_layout;
 
 #endif

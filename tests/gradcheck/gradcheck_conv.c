@@ -56,19 +56,20 @@ static void conv2d_depthwise_mult2(Case *c) {
 /* [N,4,4,2] data: the weight and bias gradients sum over the batch */
 static void conv2d_batch(Case *c) {
   Value *x = build2(c->g, OP_MUL, input(c, S(DIM_BATCH, 4, 4, 2), R_ANY), param(c, S(2), R_ANY));
-  c->y = conv_of(c, x, param(c, S(2, 2, 2, 3), R_ANY), param(c, S(3), R_ANY), (ConvAttrs){{1, 2}, {0, 1, 1, 0}, {0}, 0});
+  c->y =
+      conv_of(c, x, param(c, S(2, 2, 2, 3), R_ANY), param(c, S(3), R_ANY), (ConvAttrs){{1, 2}, {0, 1, 1, 0}, {0}, 0});
 }
 
 static const CaseDef cases[] = {
-  {.name = "conv2d_valid", .build = conv2d_valid},
-  {.name = "conv2d_stride2_bias", .build = conv2d_stride2_bias},
-  {.name = "conv2d_same", .build = conv2d_same},
-  {.name = "conv2d_same_stride2_asym", .build = conv2d_same_stride2_asym},
-  {.name = "conv2d_dilation2", .build = conv2d_dilation2},
-  {.name = "conv2d_stride3", .build = conv2d_stride3},
-  {.name = "conv2d_groups2", .build = conv2d_groups2},
-  {.name = "conv2d_depthwise", .build = conv2d_depthwise},
-  {.name = "conv2d_depthwise_mult2", .build = conv2d_depthwise_mult2},
-  {.name = "conv2d_batch", .build = conv2d_batch},
+    {.name = "conv2d_valid", .build = conv2d_valid},
+    {.name = "conv2d_stride2_bias", .build = conv2d_stride2_bias},
+    {.name = "conv2d_same", .build = conv2d_same},
+    {.name = "conv2d_same_stride2_asym", .build = conv2d_same_stride2_asym},
+    {.name = "conv2d_dilation2", .build = conv2d_dilation2},
+    {.name = "conv2d_stride3", .build = conv2d_stride3},
+    {.name = "conv2d_groups2", .build = conv2d_groups2},
+    {.name = "conv2d_depthwise", .build = conv2d_depthwise},
+    {.name = "conv2d_depthwise_mult2", .build = conv2d_depthwise_mult2},
+    {.name = "conv2d_batch", .build = conv2d_batch},
 };
 FAMILY(conv, cases);

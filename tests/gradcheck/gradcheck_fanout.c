@@ -22,8 +22,8 @@ static void mlp(Case *c) {
 }
 
 static const CaseDef cases[] = {
-  {.name = "param_read_twice", .build = param_read_twice},
-  {.name = "temp_read_three_times", .build = temp_read_three_times},
-  {.name = "mlp", .build = mlp},
+    {.name = "param_read_twice", .build = param_read_twice},
+    {.name = "temp_read_three_times", .build = temp_read_three_times},
+    {.name = "mlp", .build = mlp},
 };
 FAMILY(fanout, cases);

@@ -14,7 +14,8 @@ static void gather_batch_indices(Case *c) {
   Value *in[2] = {param(c, S(4, 2), R_ANY), NULL};
   Value *ix = value_new(c->g, "ids", VK_INPUT, DT_I64, S(DIM_BATCH, 2));
   int64_t *d = feed(c, ix, sizeof(int64_t));
-  for (int i = 0; i < BATCH * 2; i++) d[i] = (i * 3) % 4;
+  for (int i = 0; i < BATCH * 2; i++)
+    d[i] = (i * 3) % 4;
   in[1] = ix;
   c->y = opn(c, OP_GATHER, 2, in, NULL);
 }
@@ -48,15 +49,15 @@ static void scatter_nd_add(Case *c) {
 }
 
 static const CaseDef cases[] = {
-  {.name = "gather", .build = gather},
-  {.name = "gather_axis1", .build = gather_axis1},
-  {.name = "gather_batch_indices", .build = gather_batch_indices},
-  {.name = "gather_elements", .build = gather_elements},
-  {.name = "gather_nd", .build = gather_nd},
-  {.name = "scatter_elements", .build = scatter_elements},
-  {.name = "scatter_elements_add", .build = scatter_elements_add},
-  {.name = "scatter", .build = scatter},
-  {.name = "scatter_nd", .build = scatter_nd},
-  {.name = "scatter_nd_add", .build = scatter_nd_add},
+    {.name = "gather", .build = gather},
+    {.name = "gather_axis1", .build = gather_axis1},
+    {.name = "gather_batch_indices", .build = gather_batch_indices},
+    {.name = "gather_elements", .build = gather_elements},
+    {.name = "gather_nd", .build = gather_nd},
+    {.name = "scatter_elements", .build = scatter_elements},
+    {.name = "scatter_elements_add", .build = scatter_elements_add},
+    {.name = "scatter", .build = scatter},
+    {.name = "scatter_nd", .build = scatter_nd},
+    {.name = "scatter_nd_add", .build = scatter_nd_add},
 };
 FAMILY(gather, cases);

@@ -25,6 +25,6 @@ static void layout_resnet_block(Case *c) {
 }
 
 static const CaseDef cases[] = {
-  {.name = "layout_resnet_block", .build = layout_resnet_block},
+    {.name = "layout_resnet_block", .build = layout_resnet_block},
 };
 FAMILY(layout, cases);

@@ -48,18 +48,18 @@ static void einsum_ellipsis_transpose(Case *c) {
 }
 
 static const CaseDef cases[] = {
-  {.name = "matmul_nn", .build = matmul_nn},
-  {.name = "matmul_nt", .build = matmul_nt},
-  {.name = "matmul_tn", .build = matmul_tn},
-  {.name = "matmul_tt", .build = matmul_tt},
-  {.name = "matmul_default_attrs", .build = matmul_default_attrs},
-  {.name = "matmul_batch", .build = matmul_batch},
-  {.name = "gemm_trans_alpha_beta", .build = gemm_trans_alpha_beta},
-  {.name = "gemm_batch", .build = gemm_batch},
-  {.name = "einsum_matmul", .build = einsum_matmul},
-  {.name = "einsum_batch_matmul", .build = einsum_batch_matmul},
-  {.name = "einsum_sum", .build = einsum_sum},
-  {.name = "einsum_inner", .build = einsum_inner},
-  {.name = "einsum_ellipsis_transpose", .build = einsum_ellipsis_transpose},
+    {.name = "matmul_nn", .build = matmul_nn},
+    {.name = "matmul_nt", .build = matmul_nt},
+    {.name = "matmul_tn", .build = matmul_tn},
+    {.name = "matmul_tt", .build = matmul_tt},
+    {.name = "matmul_default_attrs", .build = matmul_default_attrs},
+    {.name = "matmul_batch", .build = matmul_batch},
+    {.name = "gemm_trans_alpha_beta", .build = gemm_trans_alpha_beta},
+    {.name = "gemm_batch", .build = gemm_batch},
+    {.name = "einsum_matmul", .build = einsum_matmul},
+    {.name = "einsum_batch_matmul", .build = einsum_batch_matmul},
+    {.name = "einsum_sum", .build = einsum_sum},
+    {.name = "einsum_inner", .build = einsum_inner},
+    {.name = "einsum_ellipsis_transpose", .build = einsum_ellipsis_transpose},
 };
 FAMILY(matmul, cases);

@@ -63,15 +63,11 @@ static void flatten(Case *c) { c->y = op1(c, OP_FLATTEN, param(c, S(2, 3, 2), R_
 static void identity(Case *c) { c->y = op1(c, OP_IDENTITY, param(c, S(3), R_ANY), NULL); }
 static void tile(Case *c) { c->y = op1(c, OP_TILE, param(c, S(2, 3), R_ANY), "repeats=[2,3]"); }
 static void tile_batch(Case *c) { c->y = op1(c, OP_TILE, batch_x(c), "repeats=[1,2]"); }
-static void depth_to_space(Case *c) {
-  c->y = op1(c, OP_DEPTH_TO_SPACE, param(c, S(1, 8, 2, 3), R_ANY), "blocksize=2");
-}
+static void depth_to_space(Case *c) { c->y = op1(c, OP_DEPTH_TO_SPACE, param(c, S(1, 8, 2, 3), R_ANY), "blocksize=2"); }
 static void depth_to_space_crd(Case *c) {
   c->y = op1(c, OP_DEPTH_TO_SPACE, param(c, S(2, 8, 1, 2), R_ANY), "blocksize=2 mode:CRD");
 }
-static void space_to_depth(Case *c) {
-  c->y = op1(c, OP_SPACE_TO_DEPTH, param(c, S(1, 2, 4, 6), R_ANY), "blocksize=2");
-}
+static void space_to_depth(Case *c) { c->y = op1(c, OP_SPACE_TO_DEPTH, param(c, S(1, 2, 4, 6), R_ANY), "blocksize=2"); }
 static void triu_k1(Case *c) { c->y = op1(c, OP_TRILU, param(c, S(2, 3, 4), R_ANY), "k=1"); }
 static void tril_k_neg(Case *c) { c->y = op1(c, OP_TRILU, param(c, S(4, 3), R_ANY), "upper=0 k=-1"); }
 static void pad_constant(Case *c) {
@@ -96,43 +92,43 @@ static void split_equal(Case *c) {
 }
 
 static const CaseDef cases[] = {
-  {.name = "expand_row", .build = expand_row},
-  {.name = "expand_col", .build = expand_col},
-  {.name = "expand_scalar", .build = expand_scalar},
-  {.name = "expand_rank3", .build = expand_rank3},
-  {.name = "expand_batch", .build = expand_batch},
-  {.name = "expand_bidirectional", .build = expand_bidirectional},
-  {.name = "reshape_transpose_shape", .build = reshape_transpose_shape},
-  {.name = "reshape_flat", .build = reshape_flat},
-  {.name = "reshape_rank3", .build = reshape_rank3},
-  {.name = "reshape_batch", .build = reshape_batch},
-  {.name = "reshape_zero_minus_one", .build = reshape_zero_minus_one},
-  {.name = "concat_last_axis", .build = concat_last_axis},
-  {.name = "concat_first_axis", .build = concat_first_axis},
-  {.name = "concat_mid_axis_batch", .build = concat_mid_axis_batch},
-  {.name = "slice_middle", .build = slice_middle},
-  {.name = "slice_head", .build = slice_head},
-  {.name = "slice_tail_batch", .build = slice_tail_batch},
-  {.name = "slice_steps", .build = slice_steps},
-  {.name = "slice_axes_batch", .build = slice_axes_batch},
-  {.name = "transpose_perm", .build = transpose_perm},
-  {.name = "transpose_default_batch", .build = transpose_default_batch},
-  {.name = "squeeze", .build = squeeze},
-  {.name = "unsqueeze", .build = unsqueeze},
-  {.name = "flatten", .build = flatten},
-  {.name = "identity", .build = identity},
-  {.name = "tile", .build = tile},
-  {.name = "tile_batch", .build = tile_batch},
-  {.name = "depth_to_space", .build = depth_to_space},
-  {.name = "depth_to_space_crd", .build = depth_to_space_crd},
-  {.name = "space_to_depth", .build = space_to_depth},
-  {.name = "triu_k1", .build = triu_k1},
-  {.name = "tril_k_neg", .build = tril_k_neg},
-  {.name = "pad_constant", .build = pad_constant},
-  {.name = "pad_crop", .build = pad_crop},
-  {.name = "pad_reflect", .build = pad_reflect},
-  {.name = "pad_edge_axes", .build = pad_edge_axes},
-  {.name = "split_unused_output", .build = split_unused_output},
-  {.name = "split_equal", .build = split_equal},
+    {.name = "expand_row", .build = expand_row},
+    {.name = "expand_col", .build = expand_col},
+    {.name = "expand_scalar", .build = expand_scalar},
+    {.name = "expand_rank3", .build = expand_rank3},
+    {.name = "expand_batch", .build = expand_batch},
+    {.name = "expand_bidirectional", .build = expand_bidirectional},
+    {.name = "reshape_transpose_shape", .build = reshape_transpose_shape},
+    {.name = "reshape_flat", .build = reshape_flat},
+    {.name = "reshape_rank3", .build = reshape_rank3},
+    {.name = "reshape_batch", .build = reshape_batch},
+    {.name = "reshape_zero_minus_one", .build = reshape_zero_minus_one},
+    {.name = "concat_last_axis", .build = concat_last_axis},
+    {.name = "concat_first_axis", .build = concat_first_axis},
+    {.name = "concat_mid_axis_batch", .build = concat_mid_axis_batch},
+    {.name = "slice_middle", .build = slice_middle},
+    {.name = "slice_head", .build = slice_head},
+    {.name = "slice_tail_batch", .build = slice_tail_batch},
+    {.name = "slice_steps", .build = slice_steps},
+    {.name = "slice_axes_batch", .build = slice_axes_batch},
+    {.name = "transpose_perm", .build = transpose_perm},
+    {.name = "transpose_default_batch", .build = transpose_default_batch},
+    {.name = "squeeze", .build = squeeze},
+    {.name = "unsqueeze", .build = unsqueeze},
+    {.name = "flatten", .build = flatten},
+    {.name = "identity", .build = identity},
+    {.name = "tile", .build = tile},
+    {.name = "tile_batch", .build = tile_batch},
+    {.name = "depth_to_space", .build = depth_to_space},
+    {.name = "depth_to_space_crd", .build = depth_to_space_crd},
+    {.name = "space_to_depth", .build = space_to_depth},
+    {.name = "triu_k1", .build = triu_k1},
+    {.name = "tril_k_neg", .build = tril_k_neg},
+    {.name = "pad_constant", .build = pad_constant},
+    {.name = "pad_crop", .build = pad_crop},
+    {.name = "pad_reflect", .build = pad_reflect},
+    {.name = "pad_edge_axes", .build = pad_edge_axes},
+    {.name = "split_unused_output", .build = split_unused_output},
+    {.name = "split_equal", .build = split_equal},
 };
 FAMILY(movement, cases);

@@ -21,16 +21,16 @@ static void dropout(Case *c) { dropout_of(c, 0.5, 3); }
 static void dropout_rate_quarter(Case *c) { dropout_of(c, 0.25, 15); }
 
 static const CaseDef cases[] = {
-  {.name = "softmax", .build = softmax},
-  {.name = "softmax_rank3", .build = softmax_rank3},
-  OP_CASE("softmax_axis0", OP_SOFTMAX, 1, R_ANY, 1, "axis=0"),
-  OP_CASE("softmax_legacy_2d", OP_SOFTMAX, 1, R_ANY, 1, "axis=1 legacy_2d=1"),
-  {.name = "log_softmax", .build = log_softmax},
-  {.name = "log_softmax_batch", .build = log_softmax_batch},
-  OP_CASE("log_softmax_axis1", OP_LOG_SOFTMAX, 1, R_ANY, 1, "axis=1"),
-  OP_CASE("log_softmax_legacy_2d", OP_LOG_SOFTMAX, 1, R_ANY, 1, "legacy_2d=1"),
-  OP_CASE("hardmax", OP_HARDMAX, 1, R_ANY, 1, "axis=1"),
-  {.name = "dropout", .build = dropout},
-  {.name = "dropout_rate_quarter", .build = dropout_rate_quarter},
+    {.name = "softmax", .build = softmax},
+    {.name = "softmax_rank3", .build = softmax_rank3},
+    OP_CASE("softmax_axis0", OP_SOFTMAX, 1, R_ANY, 1, "axis=0"),
+    OP_CASE("softmax_legacy_2d", OP_SOFTMAX, 1, R_ANY, 1, "axis=1 legacy_2d=1"),
+    {.name = "log_softmax", .build = log_softmax},
+    {.name = "log_softmax_batch", .build = log_softmax_batch},
+    OP_CASE("log_softmax_axis1", OP_LOG_SOFTMAX, 1, R_ANY, 1, "axis=1"),
+    OP_CASE("log_softmax_legacy_2d", OP_LOG_SOFTMAX, 1, R_ANY, 1, "legacy_2d=1"),
+    OP_CASE("hardmax", OP_HARDMAX, 1, R_ANY, 1, "axis=1"),
+    {.name = "dropout", .build = dropout},
+    {.name = "dropout_rate_quarter", .build = dropout_rate_quarter},
 };
 FAMILY(nn, cases);

@@ -27,13 +27,13 @@ static void lp_norm_p2_axis0(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 
 static void lp_norm_p1(Case *c) { c->y = op1(c, OP_LP_NORM, param(c, S(2, 3), R_AWAY0), "p=1"); }
 
 static const CaseDef cases[] = {
-  {.name = "layer_norm", .build = layer_norm},
-  {.name = "layer_norm_axis1_batch", .build = layer_norm_axis1_batch},
-  {.name = "batch_norm", .build = batch_norm},
-  {.name = "batch_norm_training", .build = batch_norm_training},
-  {.name = "instance_norm", .build = instance_norm},
-  {.name = "mvn", .build = mvn},
-  {.name = "lp_norm_p2_axis0", .build = lp_norm_p2_axis0},
-  {.name = "lp_norm_p1", .build = lp_norm_p1},
+    {.name = "layer_norm", .build = layer_norm},
+    {.name = "layer_norm_axis1_batch", .build = layer_norm_axis1_batch},
+    {.name = "batch_norm", .build = batch_norm},
+    {.name = "batch_norm_training", .build = batch_norm_training},
+    {.name = "instance_norm", .build = instance_norm},
+    {.name = "mvn", .build = mvn},
+    {.name = "lp_norm_p2_axis0", .build = lp_norm_p2_axis0},
+    {.name = "lp_norm_p1", .build = lp_norm_p1},
 };
 FAMILY(norm, cases);

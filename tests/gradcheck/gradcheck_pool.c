@@ -22,15 +22,18 @@ static void batch(Case *c) {
   c->y = pool_of(c, x, 2, 2, (int64_t[]){2, 1}, (int64_t[]){0, 0, 0, 1});
 }
 
+/* one case per line */
+// clang-format off
 #define POOL_CASES(nm, o) \
-  {.name = nm "_2x2", .build = window_2x2, .op = o}, \
-  {.name = nm "_odd", .build = odd, .op = o}, \
+  {.name = nm "_2x2", .build = window_2x2, .op = o},            \
+  {.name = nm "_odd", .build = odd, .op = o},                   \
   {.name = nm "_overlap_same", .build = overlap_same, .op = o}, \
-  {.name = nm "_asym", .build = asym, .op = o}, \
+  {.name = nm "_asym", .build = asym, .op = o},                 \
   {.name = nm "_batch", .build = batch, .op = o}
+// clang-format on
 
 static const CaseDef cases[] = {
-  POOL_CASES("maxpool2d", OP_MAXPOOL2D),
-  POOL_CASES("avgpool2d", OP_AVGPOOL2D),
+    POOL_CASES("maxpool2d", OP_MAXPOOL2D),
+    POOL_CASES("avgpool2d", OP_AVGPOOL2D),
 };
 FAMILY(pool, cases);

@@ -7,7 +7,8 @@
 static void embedding(Case *c) {
   Value *ids = value_new(c->g, "ids", VK_INPUT, DT_F64, S(DIM_BATCH, 4));
   double *d = feed(c, ids, sizeof(double));
-  for (int i = 0; i < BATCH * 4; i++) d[i] = (double)((i * 3) % 5 == 4 ? 0 : (i * 3) % 5);
+  for (int i = 0; i < BATCH * 4; i++)
+    d[i] = (double)((i * 3) % 5 == 4 ? 0 : (i * 3) % 5);
   c->y = build2(c->g, OP_EMBEDDING, ids, param(c, S(5, 3), R_ANY));
 }
 
@@ -36,8 +37,13 @@ static void unstack_stack_first_axis(Case *c) {
 /* A tiny unrolled layer: x [N,3,2] (or [3,N,2] for ONNX's layout), 2 units. */
 static void layer(Case *c, RnnCell cell, bool onnx, bool reverse, bool seqs, bool reset_after) {
   int64_t gh = rnn_gates(cell) * 2;
-  RnnSpec s = {.cell = cell, .order = onnx ? RNN_ONNX : RNN_KERAS, .transposed = onnx, .reverse = reverse,
-               .return_sequences = seqs, .reset_after = reset_after, .time_axis = onnx ? 0 : 1};
+  RnnSpec s = {.cell = cell,
+               .order = onnx ? RNN_ONNX : RNN_KERAS,
+               .transposed = onnx,
+               .reverse = reverse,
+               .return_sequences = seqs,
+               .reset_after = reset_after,
+               .time_axis = onnx ? 0 : 1};
   Shape xs = onnx ? S(3, DIM_BATCH, 2) : S(DIM_BATCH, 3, 2);
   Value *x = build2(c->g, OP_MUL, input(c, xs, R_ANY), param(c, S(2), R_ANY));
   s.w = param(c, onnx ? S(gh, 2) : S(2, gh), R_ANY);
@@ -64,16 +70,16 @@ static void simple_rnn(Case *c) { layer(c, RNN_SIMPLE, false, false, true, false
 static void simple_rnn_onnx(Case *c) { layer(c, RNN_SIMPLE, true, true, false, false); }
 
 static const CaseDef cases[] = {
-  {.name = "embedding", .build = embedding},
-  {.name = "unstack_stack_batch", .build = unstack_stack_batch},
-  {.name = "unstack_stack_first_axis", .build = unstack_stack_first_axis},
-  {.name = "lstm_keras", .build = lstm_keras},
-  {.name = "lstm_backwards_sequences", .build = lstm_backwards_sequences},
-  {.name = "lstm_onnx_state", .build = lstm_onnx_state},
-  {.name = "gru_reset_after", .build = gru_reset_after},
-  {.name = "gru_reset_before_backwards", .build = gru_reset_before_backwards},
-  {.name = "gru_onnx_state", .build = gru_onnx_state},
-  {.name = "simple_rnn", .build = simple_rnn},
-  {.name = "simple_rnn_onnx", .build = simple_rnn_onnx},
+    {.name = "embedding", .build = embedding},
+    {.name = "unstack_stack_batch", .build = unstack_stack_batch},
+    {.name = "unstack_stack_first_axis", .build = unstack_stack_first_axis},
+    {.name = "lstm_keras", .build = lstm_keras},
+    {.name = "lstm_backwards_sequences", .build = lstm_backwards_sequences},
+    {.name = "lstm_onnx_state", .build = lstm_onnx_state},
+    {.name = "gru_reset_after", .build = gru_reset_after},
+    {.name = "gru_reset_before_backwards", .build = gru_reset_before_backwards},
+    {.name = "gru_onnx_state", .build = gru_onnx_state},
+    {.name = "simple_rnn", .build = simple_rnn},
+    {.name = "simple_rnn_onnx", .build = simple_rnn_onnx},
 };
 FAMILY(rnn, cases);

@@ -15,27 +15,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MODEL_ABI(M)                                                                                    \
-  typedef struct M##_Model {                                                                           \
-    float *params;                                                                                     \
-    float *state;                                                                                      \
-    unsigned char *arena;                                                                              \
-    int max_batch;                                                                                     \
-    float lr;                                                                                          \
-    uint64_t step; /* train steps taken */                                                             \
-    int threads;                                                                                       \
-  } M##_Model;                                                                                         \
-  size_t M##_arena_bytes(int batch);                                                                   \
-  void M##_init_state(float *state);                                                                   \
-  void M##_init(float *params, uint64_t seed);                                                         \
-  int M##_forward(M##_Model *m, const float *x, float *out, int batch);                                \
-  int M##_train_step(M##_Model *m, const float *x, const void *y, int batch, float *loss, float *out); \
+#define MODEL_ABI(M)                                                                                                   \
+  typedef struct M##_Model {                                                                                           \
+    float *params;                                                                                                     \
+    float *state;                                                                                                      \
+    unsigned char *arena;                                                                                              \
+    int max_batch;                                                                                                     \
+    float lr;                                                                                                          \
+    uint64_t step; /* train steps taken */                                                                             \
+    int threads;                                                                                                       \
+  } M##_Model;                                                                                                         \
+  size_t M##_arena_bytes(int batch);                                                                                   \
+  void M##_init_state(float *state);                                                                                   \
+  void M##_init(float *params, uint64_t seed);                                                                         \
+  int M##_forward(M##_Model *m, const float *x, float *out, int batch);                                                \
+  int M##_train_step(M##_Model *m, const float *x, const void *y, int batch, float *loss, float *out);                 \
   int M##_evaluate(M##_Model *m, const float *x, const void *y, int batch, float *loss, float *out)
 
-#define MODEL_ABI_INLINE(M)          \
-  extern const int M##_INLINE_N;     \
-  extern const float M##_INLINE_X[]; \
-  extern const float M##_INLINE_YF[]; \
+#define MODEL_ABI_INLINE(M)                                                                                            \
+  extern const int M##_INLINE_N;                                                                                       \
+  extern const float M##_INLINE_X[];                                                                                   \
+  extern const float M##_INLINE_YF[];                                                                                  \
   extern const int32_t M##_INLINE_YI[]
 
 #endif
