@@ -29,5 +29,8 @@ int main(int argc, char **argv) {
   F(_init_state)(state);
   if (!m.arena || F(_forward)(&m, x, y, batch)) return fprintf(stderr, "forward failed\n"), 1;
   for (size_t i = 0; i < ny; i++) printf("%.9g\n", y[i]);
+  free(m.arena);
+  free(x);
+  free(y);
   return 0;
 }

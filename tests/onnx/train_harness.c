@@ -47,5 +47,8 @@ int main(int argc, char **argv) {
   nn2c_ckpt_section sec[3] = {{"params", params, F(_PARAM_FLOATS)}, {"state", state, F(_STATE_FLOATS)}, {"step", step, 4}};
   char err[256];
   if (nn2c_ckpt_save(argv[5], sec, 3, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
+  free(m.arena);
+  free(x);
+  free(y);
   return 0;
 }

@@ -1,5 +1,5 @@
 /* softreg.h - softmax regression shared by the hand-written test models
- * (lin2, mnlin). They stand in for compiler output: the same function
+ * (inline_softmax, mnist_softmax, cifar_softmax). They stand in for compiler output: the same function
  * signatures as an emitted NAME.c, but hand-written and tiny.
  * Parameters: W [nout][nin] row-major, then b [nout]. */
 #ifndef SOFTREG_H
