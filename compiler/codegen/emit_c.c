@@ -312,7 +312,7 @@ static void emit_init(Buf *c, const char *name, Graph *g, bool weights_file) {
     Value *v = g->values[j];
     if (v->kind != VK_PARAM) continue;
     buf_printf(c, "  /* %s %s%s: %s */\n", v->name, dtype_name(v->dtype), shape_str(&g->arena, v->shape), init_name(v->init.kind));
-    int64_t numel = shape_numel_static(v->shape), cols = v->shape.d[v->shape.rank - 1];
+    int64_t numel = shape_numel_static(v->shape), cols = v->shape.rank ? v->shape.d[v->shape.rank - 1] : 1;
     if (v->init.kind == INIT_DATA) {
       buf_puts(c, "  {\n    static const float w[] = {");
       for (int64_t e = 0; e < numel; e++) buf_printf(c, "%s%s%.9g", e ? "," : "", e % 8 ? " " : "\n      ", ((const float *)v->data)[e]);
