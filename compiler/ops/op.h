@@ -10,6 +10,7 @@
 #ifndef NN2C_OP_H
 #define NN2C_OP_H
 
+#include "../codegen/cwriter.h"
 #include "../ir.h"
 
 enum {
@@ -27,6 +28,7 @@ typedef struct {
   void *data;
 } Tensor;
 
+/* Element i as a double, and back with C's conversions (tensor.c). */
 double tensor_get(const Tensor *t, int64_t i);
 void tensor_set(Tensor *t, int64_t i, double v);
 
@@ -35,15 +37,6 @@ typedef struct {
   uint64_t step; /* training step counter (seeds dropout masks) */
   const char *error; /* set by a kernel on bad data (an index out of range) */
 } EvalCtx;
-
-/* C emission context for one function body. */
-typedef struct {
-  Buf *b;         /* where the body is written */
-  Graph *g;
-  int indent;     /* current indentation level */
-  unsigned char *used; /* per value id: referenced through emit_ref (may be NULL) */
-  Buf *helpers;   /* static functions shared by nodes, written before the step functions (may be NULL) */
-} Emit;
 
 typedef struct {
   const char *name;
@@ -64,8 +57,8 @@ bool op_from_name(const char *name, OpKind *k);
 bool op_nout_ok(const OpDef *d, int nout);
 const char *op_name(OpKind k);
 
-/* Builders used by frontends, autodiff and optimizer lowering: create a node,
- * run its shape inference (a failure is an internal error) and return out[0]. */
+/* Builders used by frontends, autodiff and optimizer lowering (build.c): create
+ * a node, run its shape inference (a failure is an internal error) and return out[0]. */
 Node *build_node(Graph *g, OpKind op, int nin, Value **in);
 Value *build_finish(Graph *g, Node *n);
 Value *build1(Graph *g, OpKind op, Value *a);
@@ -101,34 +94,7 @@ void shape_strides(Shape s, int64_t *st);
 /* Flat index into a tensor of shape `in` broadcast to `out`, for output index i. */
 int64_t broadcast_index(Shape out, Shape in, int64_t i);
 
-/* Emission helpers shared by the hooks. */
-const char *emit_ref(Emit *e, Value *v);         /* the value's C pointer name */
-char *emit_dim(Emit *e, Value *v, int axis);     /* "B" or a number */
-char *emit_numel(Emit *e, Value *v);             /* C expression, size_t */
-char *emit_numel_range(Emit *e, Value *v, int from, int to); /* product of dims [from,to) */
-void emit_line(Emit *e, const char *fmt, ...);
-void emit_open(Emit *e, const char *fmt, ...);   /* line ending in '{', indents */
-void emit_scope_open(Emit *e);                   /* a bare '{' line (a scope for locals), indents */
-void emit_close(Emit *e);                        /* '}' and dedent */
-char *emit_float(Emit *e, double v);             /* a C float literal */
-const char *emit_ctype(DType t);                 /* "float", "int32_t", ... */
-/* A view lays an output over its input: output element (i0, i1, ...), row-major
- * over dim[], is in[offset + sum i_k * stride[k]]. Strides and the offset are
- * c + cb * B, since a stride past the batch dimension scales with it. */
-typedef struct {
-  int64_t c, cb;
-} Lin;
-typedef struct {
-  int rank;
-  int64_t dim[MAX_RANK]; /* DIM_BATCH allowed */
-  Lin stride[MAX_RANK];
-  Lin offset;
-} View;
-/* Row-major strides of a shape (with N symbolic). */
-void view_strides(Shape s, Lin *st);
-/* Copies through the view: out[q] = in[view(q)], or with `scatter` the
- * reverse, in[view(q)] = out[q] (in is then the destination). */
-void emit_view_copy(Emit *e, Value *out, Value *in, const View *v, bool scatter);
+/* Emission: the C writer (codegen/cwriter.h) and the elementwise loop nest. */
 /* One loop nest over n's output computing expr of its inputs (broadcast). */
 void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char **));
 
