@@ -11,27 +11,39 @@
   void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out);     \
   void name##_grad(Graph *g, Node *n, Value **dy, Value **dx);           \
   void name##_emit(Emit *e, Node *n);
+#define SCRATCH_OP(ID, name, onnx, min_in, max_in, nout, flags)          \
+  OP(ID, name, onnx, min_in, max_in, nout, flags)                        \
+  int64_t name##_scratch(const Node *n);
 #define EWN(ID, name, onnx, min_in, max_in, flags)                       \
   OP(ID, name, onnx, min_in, max_in, 1, flags)                           \
   void name##_expr(Buf *b, Node *n, const char **args);
 #define EW(ID, name, onnx, nin, flags) EWN(ID, name, onnx, nin, nin, flags)
 #include "ops.def"
 #undef OP
+#undef SCRATCH_OP
 #undef EW
 #undef EWN
 
 const OpDef op_table[OP_COUNT] = {
 #define OP(ID, name, onnx, min_in, max_in, nout, flags) \
-  [OP_##ID] = {#name, onnx, min_in, max_in, nout, flags, name##_infer, name##_eval, name##_grad, name##_emit, NULL},
+  [OP_##ID] = {#name, onnx, min_in, max_in, nout, flags, name##_infer, name##_eval, name##_grad, name##_emit, NULL, NULL},
+#define SCRATCH_OP(ID, name, onnx, min_in, max_in, nout, flags)                                             \
+  [OP_##ID] = {#name, onnx, min_in, max_in, nout, flags, name##_infer, name##_eval, name##_grad, name##_emit, NULL, \
+               name##_scratch},
 #define EWN(ID, name, onnx, min_in, max_in, flags)                                                             \
   [OP_##ID] = {#name, onnx, min_in, max_in, 1, (flags) | OPF_ELEMENTWISE, name##_infer, name##_eval, name##_grad, \
-               name##_emit, name##_expr},
+               name##_emit, name##_expr, NULL},
 #define EW(ID, name, onnx, nin, flags) EWN(ID, name, onnx, nin, nin, flags)
 #include "ops.def"
 #undef OP
+#undef SCRATCH_OP
 #undef EW
 #undef EWN
 };
+
+/* Bytes of the step's scratch space node n uses (0 for none); the space is
+ * shared by all nodes, which use it one at a time. */
+int64_t node_scratch_bytes(const Node *n) { return op_table[n->op].scratch ? op_table[n->op].scratch(n) : 0; }
 
 bool op_nout_ok(const OpDef *d, int nout) {
   if (d->nout == 0) return nout >= 1;

@@ -1,12 +1,14 @@
 /* op.h - the op table and what its hooks work with.
  *
- * Each op has four hooks (five for elementwise ops), kept together in the op
+ * Each op has four hooks (five for elementwise ops, and a scratch hook for
+ * ops whose code may use the step's scratch space), kept together in the op
  * family's file:
  *   infer  sets output dtypes and shapes from inputs and attributes;
  *   eval   the interpreter's kernel: naive loops, double accumulation;
  *   grad   builds IR nodes computing input gradients from output gradients;
  *   emit   writes the C loops for the node;
- *   expr   (elementwise) the C expression for one element, used by fusion. */
+ *   expr   (elementwise) the C expression for one element, used by fusion;
+ *   scratch (SCRATCH_OP) bytes of the step's shared scratch space a node needs. */
 #ifndef NN2C_OP_H
 #define NN2C_OP_H
 
@@ -48,6 +50,7 @@ typedef struct {
   void (*grad)(Graph *g, Node *n, Value **dy, Value **dx);
   void (*emit)(Emit *e, Node *n);
   void (*expr)(Buf *b, Node *n, const char **args); /* elementwise only */
+  int64_t (*scratch)(const Node *n); /* bytes of the step's scratch space a node needs; NULL: none (SCRATCH_OP) */
 } OpDef;
 
 extern const OpDef op_table[OP_COUNT];
@@ -68,15 +71,12 @@ Value *build_scalar(Graph *g, DType t, double v); /* f32 or f64 */
 Value *build_unbroadcast(Graph *g, Value *grad, Shape shape);
 Value *build_reshape(Graph *g, Value *x, Shape shape);
 void node_set_reshape(Graph *g, Node *n, Shape s); /* reshape's attributes for exactly s */
+/* Bytes of the step's scratch space a node needs: its op's scratch hook, or 0. */
+int64_t node_scratch_bytes(const Node *n);
+void matmul_emit(Emit *e, Node *n); /* gemm runs matmul's kernels (gemm.c) */
+int64_t matmul_scratch(const Node *n);
 /* Keras `same` pads of one spatial axis (input in, window k, stride s,
  * dilation d): output ceil(in / s), the odd pixel at the end (conv.c). */
-/* The tiled matmul copies b^T into the step's scratch space (matmul.c). */
-bool matmul_uses_scratch(const Node *n);
-/* Bytes of the step's scratch space a node needs (matmul.c, conv.c). */
-int64_t node_scratch_bytes(const Node *n);
-int64_t conv_scratch_bytes(const Node *n);
-int64_t gemm_scratch_bytes(const Node *n); /* float gemm runs matmul's kernel (gemm.c) */
-void matmul_emit(Emit *e, Node *n);
 void conv_same_pads(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi);
 
 /* Shape inference helpers shared by the hooks. */
