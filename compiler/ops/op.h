@@ -120,7 +120,8 @@ DType ew_type(const Node *n);               /* the dtype n computes in */
 const char *ew_lit(const Node *n, double v); /* v as a C literal of that dtype (rotating static buffers) */
 const char *ew_sfx(const Node *n);           /* "f" for f32 (expf), "" for f64 (exp) */
 bool dtype_is_unsigned(DType t);
-void cast_half_helpers(Emit *e, Node *n); /* f16/bf16 conversions among e's helpers when n is such a cast */
+bool dtype_is_half(DType t); /* f16 or bf16: storage formats, read only by casts */
+void cast_half_helpers(Emit *e, Node *n); /* f16/bf16 conversions among e's helpers when n is such a cast (elementwise.c) */
 void ew_no_grad(Graph *g, Node *n, Value **dy, Value **dx); /* zero gradient (piecewise constant ops) */
 Value *build_where(Graph *g, Value *c, Value *a, Value *b);
 Value *build_unb(Graph *g, Value *grad, Value *x); /* build_unbroadcast to x's shape */
