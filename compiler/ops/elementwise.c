@@ -114,12 +114,21 @@ const char *ew_sfx(const Node *n) { return ew_type(n) == DT_F32 ? "f" : ""; }
 static bool is_inline(const Value *v) { return v->def && node_int(v->def, "inline", 0); }
 
 typedef struct {
-  Node *chain[32];            /* inline producers in order, then the node itself */
+  Node **chain;               /* inline producers in order, then the node itself (tree_size of them) */
   int nchain;
   Value *leaf[EW_MAX_LEAVES]; /* distinct inputs read from memory */
   int nleaf;
 } EwTree;
 
+/* Nodes of the inline tree rooted at n: n and, recursively, its inline producers. */
+static int tree_size(const Node *n) {
+  int size = 1;
+  for (int k = 0; k < n->nin; k++)
+    if (is_inline(n->in[k])) size += tree_size(n->in[k]->def);
+  return size;
+}
+
+/* Fills t->chain (room for tree_size(n) nodes) and t->leaf. */
 static void tree_collect(Node *n, EwTree *t) {
   for (int k = 0; k < n->nin; k++) {
     Value *v = n->in[k];
@@ -133,7 +142,6 @@ static void tree_collect(Node *n, EwTree *t) {
     NN2C_ASSERT(t->nleaf < EW_MAX_LEAVES);
     t->leaf[t->nleaf++] = v;
   }
-  NN2C_ASSERT(t->nchain < 32);
   t->chain[t->nchain++] = n;
 }
 
@@ -209,6 +217,7 @@ static const char *local_name(Emit *e, Value *v) {
 
 void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char **)) {
   EwTree t = {0};
+  t.chain = arena_alloc(&e->g->arena, sizeof(Node *) * (size_t)tree_size(n));
   tree_collect(n, &t);
   LoopNest ln;
   loop_nest_build(e, n->out[0], t.leaf, t.nleaf, &ln);
