@@ -63,6 +63,8 @@ const char *rnn_check(Graph *g, const RnnSpec *s, Value *x) {
   if (x->shape.rank != 3 || s->time_axis < 0 || s->time_axis > 1 || x->shape.d[s->time_axis] == DIM_BATCH)
     return arena_printf(a, "a recurrent layer needs a sequence input [N,steps,features] (input is %s)", shape_str(a, x->shape));
   (void)batch_axis;
+  if (x->shape.d[s->time_axis] == 0) /* nothing to unroll: no h, no stacked output */
+    return arena_printf(a, "a recurrent layer needs at least one step (input %s has 0)", shape_str(a, x->shape));
   int64_t f = x->shape.d[2];
   Shape ws = s->transposed ? shape_make(2, (int64_t[]){gates * h, f}) : shape_make(2, (int64_t[]){f, gates * h});
   Shape us = s->transposed ? shape_make(2, (int64_t[]){gates * h, h}) : shape_make(2, (int64_t[]){h, gates * h});
@@ -141,6 +143,7 @@ Value *rnn_lower(Graph *g, const RnnSpec *s, Value *x, Value **h_last, Value **c
   Unroll R;
   unroll_setup(&R, g, s);
   int steps = (int)x->shape.d[s->time_axis];
+  NN2C_ASSERT(steps > 0); /* rnn_check refuses empty sequences */
   Value **xs = unstack(g, x, s->time_axis);
   Value **outs = arena_alloc(&g->arena, sizeof(Value *) * (size_t)steps);
   for (int t = 0; t < steps; t++) {
@@ -162,6 +165,7 @@ Value *rnn_lower(Graph *g, const RnnSpec *s, Value *x, Value **h_last, Value **c
 
 Value *rnn_reverse_time(Graph *g, Value *y, int time_axis) {
   int steps = (int)y->shape.d[time_axis];
+  NN2C_ASSERT(steps > 0);
   Value **p = unstack(g, y, time_axis), **r = arena_alloc(&g->arena, sizeof(Value *) * (size_t)steps);
   for (int t = 0; t < steps; t++) r[t] = p[steps - 1 - t];
   Node *n = build_node(g, OP_STACK, steps, r);
