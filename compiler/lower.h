@@ -17,9 +17,6 @@ typedef struct {
 bool expr_int(Source *src, const Expr *e, int64_t lo, int64_t hi, int64_t *out);
 bool expr_num(Source *src, const Expr *e, double *out);
 bool expr_init(Source *src, const Expr *e, Init *init);
-/* layers_rnn.c; bidir: the line is `bidirectional CELL UNITS ...` */
-Value *lower_embedding(Lower *L, const Line *l, Value *x);
-Value *lower_recurrent(Lower *L, const Line *l, Value *x, bool bidir);
 /* Lowers the layer list; returns the prediction, or NULL after errors. */
 Value *lower_layers(Lower *L);
 

@@ -1,4 +1,4 @@
-/* rnn.h - recurrent layers unrolled into ordinary IR ops (layers_rnn.c), for
+/* rnn.h - recurrent layers unrolled into ordinary IR ops (rnn.c), for
  * the .nn front end and the ONNX importer. Autodiff then derives BPTT.
  *
  * Gate blocks inside the weights (each H wide), per docs/recurrent.md:
@@ -40,8 +40,11 @@ typedef struct {
 /* Unrolls the layer over x; returns the output and, if asked, the last h and c
  * (LSTM). Shapes are checked by the caller (see rnn_check). */
 Value *rnn_lower(Graph *g, const RnnSpec *s, Value *x, Value **h_last, Value **c_last);
-/* NULL, or why s and x do not fit together (a message in g's arena). */
+/* NULL, or why s and x do not fit together (a message in g's arena): also
+ * refuses a sequence of 0 steps. Front ends call it before rnn_lower. */
 const char *rnn_check(Graph *g, const RnnSpec *s, Value *x);
 int rnn_gates(RnnCell cell); /* gate blocks: 4, 3 or 1 */
+/* y with its steps along time_axis in reverse order (unstack + stack). */
+Value *rnn_reverse_time(Graph *g, Value *y, int time_axis);
 
 #endif

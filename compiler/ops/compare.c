@@ -65,41 +65,15 @@ static void x_is_inf(Buf *b, Node *n, const char **a) {
   else buf_puts(b, "0");
 }
 static void x_where(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s ? %s : %s)", a[0], a[1], a[2]); }
-static bool is_half(DType t) { return t == DT_F16 || t == DT_BF16; }
 static void x_cast(Buf *b, Node *n, const char **a) {
   DType t = n->out[0]->dtype, s = n->in[0]->dtype;
   Buf x = {0};
-  if (is_half(s)) buf_printf(&x, "%s_to_double(%s)", s == DT_F16 ? "f16" : "bf16", a[0]);
+  if (dtype_is_half(s)) buf_printf(&x, "%s_to_double(%s)", s == DT_F16 ? "f16" : "bf16", a[0]);
   else buf_puts(&x, a[0]);
   if (t == DT_BOOL) buf_printf(b, "(%s != 0)", x.data);
-  else if (is_half(t)) buf_printf(b, "%s_from_double((double)%s)", t == DT_F16 ? "f16" : "bf16", x.data);
+  else if (dtype_is_half(t)) buf_printf(b, "%s_from_double((double)%s)", t == DT_F16 ? "f16" : "bf16", x.data);
   else buf_printf(b, "(%s)%s", emit_ctype(t), x.data);
   buf_free(&x);
-}
-
-/* float16 and bfloat16 are stored as uint16_t; casts convert through these
- * helpers (float16 rounds to nearest even, bfloat16 truncates as ONNX's
- * reference does), written once among the model's static helpers. */
-static const char *half_helpers =
-  "static NN2C_MAYBE_UNUSED double f16_to_double(uint16_t h) {\n"
-  "  int e = (h >> 10) & 31, m = h & 1023;\n"
-  "  double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);\n"
-  "  return (h & 0x8000) ? -v : v;\n}\n\n"
-  "static NN2C_MAYBE_UNUSED uint16_t f16_from_double(double v) {\n"
-  "  unsigned s = signbit(v) ? 0x8000u : 0u;\n  double a = fabs(v);\n  int e;\n"
-  "  if (a != a) return (uint16_t)(s | 0x7e00u);\n"
-  "  if (a >= 65520.0) return (uint16_t)(s | 0x7c00u);\n"
-  "  if (a < 6.103515625e-05) return (uint16_t)(s | (unsigned)rint(a * 16777216.0));\n"
-  "  (void)frexp(a, &e); /* a in [2^(e-1), 2^e) */\n"
-  "  return (uint16_t)(s | (unsigned)(((e + 14) << 10) + (int)rint(ldexp(a, 11 - e)) - 1024));\n}\n\n"
-  "static NN2C_MAYBE_UNUSED double bf16_to_double(uint16_t h) {\n"
-  "  uint32_t u = (uint32_t)h << 16;\n  float f;\n  memcpy(&f, &u, 4);\n  return f;\n}\n\n"
-  "static NN2C_MAYBE_UNUSED uint16_t bf16_from_double(double v) {\n"
-  "  float f = (float)v;\n  uint32_t u;\n  memcpy(&u, &f, 4);\n  return (uint16_t)(u >> 16);\n}\n\n";
-
-void cast_half_helpers(Emit *e, Node *n) {
-  bool half = (n->op == OP_CAST || n->op == OP_CAST_LIKE) && (is_half(n->in[0]->dtype) || is_half(n->out[0]->dtype));
-  if (half && e->helpers && (!e->helpers->data || !strstr(e->helpers->data, half_helpers))) buf_puts(e->helpers, half_helpers);
 }
 
 /* ---- gradient rules ---- */

@@ -399,10 +399,10 @@ ConvPlan conv_plan(const Node *n) {
   return p;
 }
 
-int64_t conv_scratch_bytes(const Node *n) {
-  bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_WEIGHT || n->op == OP_CONV2D_GRAD_INPUT;
-  return conv ? conv_plan(n).scratch : 0;
-}
+/* The scratch hooks: what the node's plan chose (im2col patches, Winograd tiles, ...). */
+int64_t conv2d_scratch(const Node *n) { return conv_plan(n).scratch; }
+int64_t conv2d_grad_input_scratch(const Node *n) { return conv_plan(n).scratch; }
+int64_t conv2d_grad_weight_scratch(const Node *n) { return conv_plan(n).scratch; }
 
 /* ---- emission: the plan's kernels ----
  * The OpenBLAS form (if any) under #ifdef NN2C_USE_CBLAS, then the native

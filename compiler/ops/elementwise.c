@@ -13,6 +13,7 @@
 /* ---- type rules ---- */
 
 bool dtype_is_unsigned(DType t) { return t == DT_U8 || t == DT_U16 || t == DT_U32 || t == DT_U64 || t == DT_BOOL; }
+bool dtype_is_half(DType t) { return t == DT_F16 || t == DT_BF16; }
 
 
 /* The dtype of attribute `to` (an ONNX TensorProto code or a name like "f32"). */
@@ -113,12 +114,21 @@ const char *ew_sfx(const Node *n) { return ew_type(n) == DT_F32 ? "f" : ""; }
 static bool is_inline(const Value *v) { return v->def && node_int(v->def, "inline", 0); }
 
 typedef struct {
-  Node *chain[32];            /* inline producers in order, then the node itself */
+  Node **chain;               /* inline producers in order, then the node itself (tree_size of them) */
   int nchain;
   Value *leaf[EW_MAX_LEAVES]; /* distinct inputs read from memory */
   int nleaf;
 } EwTree;
 
+/* Nodes of the inline tree rooted at n: n and, recursively, its inline producers. */
+static int tree_size(const Node *n) {
+  int size = 1;
+  for (int k = 0; k < n->nin; k++)
+    if (is_inline(n->in[k])) size += tree_size(n->in[k]->def);
+  return size;
+}
+
+/* Fills t->chain (room for tree_size(n) nodes) and t->leaf. */
 static void tree_collect(Node *n, EwTree *t) {
   for (int k = 0; k < n->nin; k++) {
     Value *v = n->in[k];
@@ -132,7 +142,6 @@ static void tree_collect(Node *n, EwTree *t) {
     NN2C_ASSERT(t->nleaf < EW_MAX_LEAVES);
     t->leaf[t->nleaf++] = v;
   }
-  NN2C_ASSERT(t->nchain < 32);
   t->chain[t->nchain++] = n;
 }
 
@@ -208,6 +217,7 @@ static const char *local_name(Emit *e, Value *v) {
 
 void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char **)) {
   EwTree t = {0};
+  t.chain = arena_alloc(&e->g->arena, sizeof(Node *) * (size_t)tree_size(n));
   tree_collect(n, &t);
   LoopNest ln;
   loop_nest_build(e, n->out[0], t.leaf, t.nleaf, &ln);
@@ -245,6 +255,33 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
     buf_free(&ex);
   }
   for (int a = 0; a < ln.n; a++) emit_close(e);
+}
+
+/* float16 and bfloat16 are stored as uint16_t; casts convert through these
+ * helpers (float16 rounds to nearest even, bfloat16 truncates as ONNX's
+ * reference does), written once among the model's static helpers. The casts
+ * are in compare.c; the helpers are here because the loop nest writes them
+ * for every inline cast it computes. */
+static const char *half_helpers =
+  "static NN2C_MAYBE_UNUSED double f16_to_double(uint16_t h) {\n"
+  "  int e = (h >> 10) & 31, m = h & 1023;\n"
+  "  double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);\n"
+  "  return (h & 0x8000) ? -v : v;\n}\n\n"
+  "static NN2C_MAYBE_UNUSED uint16_t f16_from_double(double v) {\n"
+  "  unsigned s = signbit(v) ? 0x8000u : 0u;\n  double a = fabs(v);\n  int e;\n"
+  "  if (a != a) return (uint16_t)(s | 0x7e00u);\n"
+  "  if (a >= 65520.0) return (uint16_t)(s | 0x7c00u);\n"
+  "  if (a < 6.103515625e-05) return (uint16_t)(s | (unsigned)rint(a * 16777216.0));\n"
+  "  (void)frexp(a, &e); /* a in [2^(e-1), 2^e) */\n"
+  "  return (uint16_t)(s | (unsigned)(((e + 14) << 10) + (int)rint(ldexp(a, 11 - e)) - 1024));\n}\n\n"
+  "static NN2C_MAYBE_UNUSED double bf16_to_double(uint16_t h) {\n"
+  "  uint32_t u = (uint32_t)h << 16;\n  float f;\n  memcpy(&f, &u, 4);\n  return f;\n}\n\n"
+  "static NN2C_MAYBE_UNUSED uint16_t bf16_from_double(double v) {\n"
+  "  float f = (float)v;\n  uint32_t u;\n  memcpy(&u, &f, 4);\n  return (uint16_t)(u >> 16);\n}\n\n";
+
+void cast_half_helpers(Emit *e, Node *n) {
+  bool half = (n->op == OP_CAST || n->op == OP_CAST_LIKE) && (dtype_is_half(n->in[0]->dtype) || dtype_is_half(n->out[0]->dtype));
+  if (half && e->helpers && (!e->helpers->data || !strstr(e->helpers->data, half_helpers))) buf_puts(e->helpers, half_helpers);
 }
 
 /* ---- arithmetic: scalar functions (interpreter, in double) ---- */

@@ -92,10 +92,11 @@ static Node gemm_as_matmul(const Node *n, Attr *a) {
   return m;
 }
 
-int64_t gemm_scratch_bytes(const Node *n) {
+/* A float gemm runs matmul's kernel, with its scratch. */
+int64_t gemm_scratch(const Node *n) {
   Attr a[2];
   Node m = gemm_as_matmul(n, a);
-  return n->out[0]->dtype == DT_F32 ? node_scratch_bytes(&m) : 0;
+  return n->out[0]->dtype == DT_F32 ? matmul_scratch(&m) : 0;
 }
 
 void gemm_emit(Emit *e, Node *n) {

@@ -88,7 +88,7 @@ static const char *matmul_pragma(Emit *e, Node *n) {
 
 /* The tiled kernel transposes a b^T operand into the step's scratch space,
  * which is sized at compile time: only for a b without the batch dimension. */
-bool matmul_uses_scratch(const Node *n) {
+static bool matmul_uses_scratch(const Node *n) {
   return node_int(n, "transb", 0) != 0 && !shape_has_batch(n->in[1]->shape);
 }
 
@@ -288,12 +288,9 @@ void matmul_emit(Emit *e, Node *n) {
   emit_line(e, "#endif");
 }
 
-/* Bytes of the step's scratch space node n uses (0 for none); the space is
- * shared by all nodes, which use it one at a time. */
-int64_t node_scratch_bytes(const Node *n) {
-  if (n->op == OP_MATMUL) return matmul_uses_scratch(n) ? shape_numel_static(n->in[1]->shape) * 4 : 0;
-  if (n->op == OP_GEMM) return gemm_scratch_bytes(n);
-  return conv_scratch_bytes(n);
+/* The scratch hook: room for b^T when the tiled kernel transposes it. */
+int64_t matmul_scratch(const Node *n) {
+  return matmul_uses_scratch(n) ? shape_numel_static(n->in[1]->shape) * 4 : 0;
 }
 
 /* matmul_bias(a[M,K], b[K,N], bias[N]) = a b + bias, or with activation="relu"

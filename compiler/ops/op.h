@@ -1,15 +1,18 @@
 /* op.h - the op table and what its hooks work with.
  *
- * Each op has four hooks (five for elementwise ops), kept together in the op
+ * Each op has four hooks (five for elementwise ops, and a scratch hook for
+ * ops whose code may use the step's scratch space), kept together in the op
  * family's file:
  *   infer  sets output dtypes and shapes from inputs and attributes;
  *   eval   the interpreter's kernel: naive loops, double accumulation;
  *   grad   builds IR nodes computing input gradients from output gradients;
  *   emit   writes the C loops for the node;
- *   expr   (elementwise) the C expression for one element, used by fusion. */
+ *   expr   (elementwise) the C expression for one element, used by fusion;
+ *   scratch (SCRATCH_OP) bytes of the step's shared scratch space a node needs. */
 #ifndef NN2C_OP_H
 #define NN2C_OP_H
 
+#include "../codegen/cwriter.h"
 #include "../ir.h"
 
 enum {
@@ -27,6 +30,7 @@ typedef struct {
   void *data;
 } Tensor;
 
+/* Element i as a double, and back with C's conversions (tensor.c). */
 double tensor_get(const Tensor *t, int64_t i);
 void tensor_set(Tensor *t, int64_t i, double v);
 
@@ -35,15 +39,6 @@ typedef struct {
   uint64_t step; /* training step counter (seeds dropout masks) */
   const char *error; /* set by a kernel on bad data (an index out of range) */
 } EvalCtx;
-
-/* C emission context for one function body. */
-typedef struct {
-  Buf *b;         /* where the body is written */
-  Graph *g;
-  int indent;     /* current indentation level */
-  unsigned char *used; /* per value id: referenced through emit_ref (may be NULL) */
-  Buf *helpers;   /* static functions shared by nodes, written before the step functions (may be NULL) */
-} Emit;
 
 typedef struct {
   const char *name;
@@ -55,6 +50,7 @@ typedef struct {
   void (*grad)(Graph *g, Node *n, Value **dy, Value **dx);
   void (*emit)(Emit *e, Node *n);
   void (*expr)(Buf *b, Node *n, const char **args); /* elementwise only */
+  int64_t (*scratch)(const Node *n); /* bytes of the step's scratch space a node needs; NULL: none (SCRATCH_OP) */
 } OpDef;
 
 extern const OpDef op_table[OP_COUNT];
@@ -64,8 +60,8 @@ bool op_from_name(const char *name, OpKind *k);
 bool op_nout_ok(const OpDef *d, int nout);
 const char *op_name(OpKind k);
 
-/* Builders used by frontends, autodiff and optimizer lowering: create a node,
- * run its shape inference (a failure is an internal error) and return out[0]. */
+/* Builders used by frontends, autodiff and optimizer lowering (build.c): create
+ * a node, run its shape inference (a failure is an internal error) and return out[0]. */
 Node *build_node(Graph *g, OpKind op, int nin, Value **in);
 Value *build_finish(Graph *g, Node *n);
 Value *build1(Graph *g, OpKind op, Value *a);
@@ -75,15 +71,12 @@ Value *build_scalar(Graph *g, DType t, double v); /* f32 or f64 */
 Value *build_unbroadcast(Graph *g, Value *grad, Shape shape);
 Value *build_reshape(Graph *g, Value *x, Shape shape);
 void node_set_reshape(Graph *g, Node *n, Shape s); /* reshape's attributes for exactly s */
+/* Bytes of the step's scratch space a node needs: its op's scratch hook, or 0. */
+int64_t node_scratch_bytes(const Node *n);
+void matmul_emit(Emit *e, Node *n); /* gemm runs matmul's kernels (gemm.c) */
+int64_t matmul_scratch(const Node *n);
 /* Keras `same` pads of one spatial axis (input in, window k, stride s,
  * dilation d): output ceil(in / s), the odd pixel at the end (conv.c). */
-/* The tiled matmul copies b^T into the step's scratch space (matmul.c). */
-bool matmul_uses_scratch(const Node *n);
-/* Bytes of the step's scratch space a node needs (matmul.c, conv.c). */
-int64_t node_scratch_bytes(const Node *n);
-int64_t conv_scratch_bytes(const Node *n);
-int64_t gemm_scratch_bytes(const Node *n); /* float gemm runs matmul's kernel (gemm.c) */
-void matmul_emit(Emit *e, Node *n);
 void conv_same_pads(int64_t in, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi);
 
 /* Shape inference helpers shared by the hooks. */
@@ -101,34 +94,7 @@ void shape_strides(Shape s, int64_t *st);
 /* Flat index into a tensor of shape `in` broadcast to `out`, for output index i. */
 int64_t broadcast_index(Shape out, Shape in, int64_t i);
 
-/* Emission helpers shared by the hooks. */
-const char *emit_ref(Emit *e, Value *v);         /* the value's C pointer name */
-char *emit_dim(Emit *e, Value *v, int axis);     /* "B" or a number */
-char *emit_numel(Emit *e, Value *v);             /* C expression, size_t */
-char *emit_numel_range(Emit *e, Value *v, int from, int to); /* product of dims [from,to) */
-void emit_line(Emit *e, const char *fmt, ...);
-void emit_open(Emit *e, const char *fmt, ...);   /* line ending in '{', indents */
-void emit_scope_open(Emit *e);                   /* a bare '{' line (a scope for locals), indents */
-void emit_close(Emit *e);                        /* '}' and dedent */
-char *emit_float(Emit *e, double v);             /* a C float literal */
-const char *emit_ctype(DType t);                 /* "float", "int32_t", ... */
-/* A view lays an output over its input: output element (i0, i1, ...), row-major
- * over dim[], is in[offset + sum i_k * stride[k]]. Strides and the offset are
- * c + cb * B, since a stride past the batch dimension scales with it. */
-typedef struct {
-  int64_t c, cb;
-} Lin;
-typedef struct {
-  int rank;
-  int64_t dim[MAX_RANK]; /* DIM_BATCH allowed */
-  Lin stride[MAX_RANK];
-  Lin offset;
-} View;
-/* Row-major strides of a shape (with N symbolic). */
-void view_strides(Shape s, Lin *st);
-/* Copies through the view: out[q] = in[view(q)], or with `scatter` the
- * reverse, in[view(q)] = out[q] (in is then the destination). */
-void emit_view_copy(Emit *e, Value *out, Value *in, const View *v, bool scatter);
+/* Emission: the C writer (codegen/cwriter.h) and the elementwise loop nest. */
 /* One loop nest over n's output computing expr of its inputs (broadcast). */
 void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char **));
 
@@ -154,7 +120,8 @@ DType ew_type(const Node *n);               /* the dtype n computes in */
 const char *ew_lit(const Node *n, double v); /* v as a C literal of that dtype (rotating static buffers) */
 const char *ew_sfx(const Node *n);           /* "f" for f32 (expf), "" for f64 (exp) */
 bool dtype_is_unsigned(DType t);
-void cast_half_helpers(Emit *e, Node *n); /* f16/bf16 conversions among e's helpers when n is such a cast */
+bool dtype_is_half(DType t); /* f16 or bf16: storage formats, read only by casts */
+void cast_half_helpers(Emit *e, Node *n); /* f16/bf16 conversions among e's helpers when n is such a cast (elementwise.c) */
 void ew_no_grad(Graph *g, Node *n, Value **dy, Value **dx); /* zero gradient (piecewise constant ops) */
 Value *build_where(Graph *g, Value *c, Value *a, Value *b);
 Value *build_unb(Graph *g, Value *grad, Value *x); /* build_unbroadcast to x's shape */

@@ -1,4 +1,4 @@
-/* rnn.c - the ops recurrent models are unrolled into (compiler/layers_rnn.c):
+/* rnn.c - the ops recurrent models are unrolled into (compiler/rnn.c):
  *   embedding(ids, w)         rows of w picked by integer ids held in floats
  *   embedding_grad(ids, dy)   their gradient: dy rows scatter-added into [V,D]
  *   unstack(x; axis)          x.shape[axis] outputs, each x with that axis cut out

@@ -10,7 +10,7 @@ trap 'rm -f "$tmp"' EXIT
 for m in "$@"; do
   "$nn2c" compile "$m" --emit=ir --train >>"$tmp" || { echo "FAIL: nn2c compile $m --emit=ir --train" >&2; exit 1; }
 done
-ops=$(sed -n 's/^\(EW\|OP\)([A-Z_0-9]*, *\([a-z_0-9]*\),.*/\2/p' "$def")
+ops=$(sed -n 's/^\(EW\|OP\|SCRATCH_OP\)([A-Z_0-9]*, *\([a-z_0-9]*\),.*/\2/p' "$def")
 [ -n "$ops" ] || { echo "FAIL: no ops read from $def" >&2; exit 1; }
 missing=0 n=0
 for op in $ops; do

@@ -76,7 +76,7 @@ def load_pb(path):
 def ir_ops(defs):
     ops = {}
     for line in open(defs):
-        m = re.match(r'(?:EW|OP)\(\w+, (\w+), "(\w+)"', line)
+        m = re.match(r'(?:EW|OP|SCRATCH_OP)\(\w+, (\w+), "(\w+)"', line)
         if m:
             ops[m.group(2)] = m.group(1)
     return ops

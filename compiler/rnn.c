@@ -1,6 +1,5 @@
-/* layers_rnn.c - recurrent layers (rnn.h) unrolled into ordinary IR ops, and
- * the .nn layers built on them: embedding, simple_rnn, lstm, gru,
- * bidirectional, conv1d, maxpool1d, global_max_pool1d.
+/* rnn.c - recurrent layers (rnn.h) unrolled into ordinary IR ops, shared by
+ * the .nn front end (layers.c) and the ONNX importer.
  *
  * Unrolling: the sequence is cut into steps by one unstack node; each step
  * is two matmuls (input and recurrent kernel), a bias add, the gate blocks
@@ -10,8 +9,6 @@
 #include "rnn.h"
 
 #include <string.h>
-
-#include "lower.h"
 
 int rnn_gates(RnnCell cell) { return cell == RNN_LSTM ? 4 : cell == RNN_GRU ? 3 : 1; }
 
@@ -66,6 +63,8 @@ const char *rnn_check(Graph *g, const RnnSpec *s, Value *x) {
   if (x->shape.rank != 3 || s->time_axis < 0 || s->time_axis > 1 || x->shape.d[s->time_axis] == DIM_BATCH)
     return arena_printf(a, "a recurrent layer needs a sequence input [N,steps,features] (input is %s)", shape_str(a, x->shape));
   (void)batch_axis;
+  if (x->shape.d[s->time_axis] == 0) /* nothing to unroll: no h, no stacked output */
+    return arena_printf(a, "a recurrent layer needs at least one step (input %s has 0)", shape_str(a, x->shape));
   int64_t f = x->shape.d[2];
   Shape ws = s->transposed ? shape_make(2, (int64_t[]){gates * h, f}) : shape_make(2, (int64_t[]){f, gates * h});
   Shape us = s->transposed ? shape_make(2, (int64_t[]){gates * h, h}) : shape_make(2, (int64_t[]){h, gates * h});
@@ -99,7 +98,8 @@ static Value *lstm_step(Unroll *R, Value *xw, Value *hu, int t) {
   if (R->cs) c = build2(g, OP_ADD, build2(g, OP_MUL, f, R->cs), c);
   R->cs = name_step(g, c, R->s->prefix, "c", t);
   if (p[1]) zo = build2(g, OP_ADD, zo, build2(g, OP_MUL, p[1], R->cs));
-  return build2(g, OP_MUL, build1(g, OP_SIGMOID, zo), build1(g, OP_TANH, R->cs));
+  Value *cell = build1(g, OP_TANH, R->cs);
+  return build2(g, OP_MUL, build1(g, OP_SIGMOID, zo), cell);
 }
 
 static Value *zero_state(Graph *g, Value *like_x, int64_t h, int batch_axis) {
@@ -144,6 +144,7 @@ Value *rnn_lower(Graph *g, const RnnSpec *s, Value *x, Value **h_last, Value **c
   Unroll R;
   unroll_setup(&R, g, s);
   int steps = (int)x->shape.d[s->time_axis];
+  NN2C_ASSERT(steps > 0); /* rnn_check refuses empty sequences */
   Value **xs = unstack(g, x, s->time_axis);
   Value **outs = arena_alloc(&g->arena, sizeof(Value *) * (size_t)steps);
   for (int t = 0; t < steps; t++) {
@@ -163,139 +164,12 @@ Value *rnn_lower(Graph *g, const RnnSpec *s, Value *x, Value **h_last, Value **c
   return build_finish(g, n);
 }
 
-/* ---- .nn layers ---- */
-
-static void err_line(Lower *L, const Line *l, const char *fmt, const char *arg) {
-  error_at(L->src, l->line, l->col, fmt, arg);
-}
-
-static bool kw_flag(Lower *L, const Line *l, const char *key, bool *out) {
-  const KwArg *k = line_kw(l, key);
-  int64_t v = *out;
-  if (k && !expr_int(L->src, k->val, 0, 1, &v)) return false;
-  *out = v != 0;
-  return true;
-}
-
-static Value *param(Lower *L, const char *name, Shape s, InitKind init) {
-  Value *v = value_new(L->g, graph_unique_name(L->g, name), VK_PARAM, DT_F32, s);
-  v->init = (Init){init, 0, 0};
-  return v;
-}
-
-static bool kw_init_of(Lower *L, const Line *l, const char *key, Value *v) {
-  const KwArg *k = line_kw(l, key);
-  return !k || expr_init(L->src, k->val, &v->init);
-}
-
-/* `embedding V D [mask_zero=1] [embeddings_initializer=...]`: ids [N,T] -> [N,T,D].
- * With mask_zero, id 0 is padding and its row gets no gradient (Keras also
- * masks later layers' steps; nn2c does not, see docs/nn-format.md). */
-Value *lower_embedding(Lower *L, const Line *l, Value *x) {
-  int64_t vocab, dim;
-  bool mask = false;
-  if (l->nargs < 2) {
-    err_line(L, l, "embedding needs a vocabulary size and a width, e.g. `embedding 10000 128`%s", "");
-    return NULL;
-  }
-  if (!expr_int(L->src, l->args[0], 1, 1 << 24, &vocab) || !expr_int(L->src, l->args[1], 1, 1 << 20, &dim) ||
-      !kw_flag(L, l, "mask_zero", &mask))
-    return NULL;
-  Graph *g = L->g;
-  Value *w = param(L, arena_printf(&g->arena, "emb%d_w", ++L->nemb), shape_make(2, (int64_t[]){vocab, dim}), INIT_UNIFORM);
-  w->init = (Init){INIT_UNIFORM, -0.05, 0.05};
-  if (!kw_init_of(L, l, "embeddings_initializer", w)) return NULL;
-  Value *in[2] = {x, w};
-  Node *n = node_new(g, OP_EMBEDDING, 2, in, 1);
-  if (mask) node_set_int(g, n, "mask_zero", 1);
-  const char *err = op_table[OP_EMBEDDING].infer(g, n);
-  if (err) err_line(L, l, "%s", err);
-  return err ? NULL : n->out[0];
-}
-
-static bool cell_from_name(const char *k, RnnCell *c) {
-  if (!strcmp(k, "lstm")) *c = RNN_LSTM;
-  else if (!strcmp(k, "gru")) *c = RNN_GRU;
-  else if (!strcmp(k, "simple_rnn")) *c = RNN_SIMPLE;
-  else return false;
-  return true;
-}
-
-/* One direction's params (Keras defaults) and its unrolled graph. */
-static Value *recurrent_dir(Lower *L, const Line *l, RnnSpec *s, Value *x, int64_t units, const char *prefix) {
-  Graph *g = L->g;
-  int64_t gh = rnn_gates(s->cell) * units, f = x->shape.d[2];
-  s->prefix = prefix;
-  s->w = param(L, arena_printf(&g->arena, "%s_w", prefix), shape_make(2, (int64_t[]){f, gh}), INIT_GLOROT_UNIFORM);
-  s->u = param(L, arena_printf(&g->arena, "%s_u", prefix), shape_make(2, (int64_t[]){units, gh}), INIT_ORTHOGONAL);
-  s->b = param(L, arena_printf(&g->arena, "%s_b", prefix), shape_make(1, &gh), INIT_ZEROS);
-  bool forget = s->cell == RNN_LSTM;
-  if (!kw_flag(L, l, "unit_forget_bias", &forget) || !kw_init_of(L, l, "kernel_initializer", s->w) ||
-      !kw_init_of(L, l, "recurrent_initializer", s->u) || !kw_init_of(L, l, "bias_initializer", s->b))
-    return NULL;
-  if (forget && s->cell == RNN_LSTM) s->b->init.kind = INIT_UNIT_FORGET_BIAS;
-  if (s->cell == RNN_GRU && s->reset_after) /* Keras keeps the recurrent bias apart */
-    s->rb = param(L, arena_printf(&g->arena, "%s_rb", prefix), shape_make(1, &gh), INIT_ZEROS);
-  const char *err = rnn_check(g, s, x);
-  if (err) {
-    err_line(L, l, "%s", err);
-    return NULL;
-  }
-  return rnn_lower(g, s, x, NULL, NULL);
-}
-
-/* Reverses a [N,T,H] sequence along time (unstack + stack in reverse). */
-static Value *reverse_time(Graph *g, Value *y) {
-  int steps = (int)y->shape.d[1];
-  Value **p = unstack(g, y, 1), **r = arena_alloc(&g->arena, sizeof(Value *) * (size_t)steps);
+Value *rnn_reverse_time(Graph *g, Value *y, int time_axis) {
+  int steps = (int)y->shape.d[time_axis];
+  NN2C_ASSERT(steps > 0);
+  Value **p = unstack(g, y, time_axis), **r = arena_alloc(&g->arena, sizeof(Value *) * (size_t)steps);
   for (int t = 0; t < steps; t++) r[t] = p[steps - 1 - t];
   Node *n = build_node(g, OP_STACK, steps, r);
-  node_set_int(g, n, "axis", 1);
+  node_set_int(g, n, "axis", time_axis);
   return build_finish(g, n);
-}
-
-/* `lstm|gru|simple_rnn UNITS [return_sequences=1] [go_backwards=1] [reset_after=0]`,
- * or with `bidirectional` in front (args shifted by one) and merge=concat|sum|mul|ave. */
-Value *lower_recurrent(Lower *L, const Line *l, Value *x, bool bidir) {
-  int a0 = bidir ? 1 : 0;
-  RnnSpec s = {0};
-  int64_t units;
-  if (bidir && (l->nargs < 1 || l->args[0]->kind != EX_IDENT || !cell_from_name(l->args[0]->ident, &s.cell))) {
-    err_line(L, l, "bidirectional wraps lstm, gru or simple_rnn%s", "");
-    return NULL;
-  }
-  if (!bidir) cell_from_name(l->kind, &s.cell);
-  s.reset_after = true;
-  s.time_axis = 1;
-  if (l->nargs <= a0 || !expr_int(L->src, l->args[a0], 1, 1 << 16, &units) ||
-      !kw_flag(L, l, "return_sequences", &s.return_sequences) || !kw_flag(L, l, "go_backwards", &s.reverse) ||
-      !kw_flag(L, l, "reset_after", &s.reset_after)) {
-    if (l->nargs <= a0) err_line(L, l, "%s needs the number of units, e.g. `lstm 64`", l->kind);
-    return NULL;
-  }
-  if (x->shape.rank != 3) {
-    err_line(L, l, "a recurrent layer needs a sequence input [N,steps,features] (input is %s)", shape_str(&L->g->arena, x->shape));
-    return NULL;
-  }
-  const char *kind = bidir ? l->args[0]->ident : l->kind;
-  const char *prefix = graph_unique_name(L->g, arena_printf(&L->g->arena, "%s%d", kind, ++L->nrnn));
-  Value *fwd = recurrent_dir(L, l, &s, x, units, prefix);
-  if (!bidir || !fwd) return fwd;
-  RnnSpec sb = s;
-  sb.reverse = !s.reverse;
-  Value *bwd = recurrent_dir(L, l, &sb, x, units, arena_printf(&L->g->arena, "%s_back", prefix));
-  if (!bwd) return NULL;
-  if (s.return_sequences) bwd = reverse_time(L->g, bwd);
-  const KwArg *mk = line_kw(l, "merge");
-  const char *merge = mk && mk->val->kind == EX_IDENT ? mk->val->ident : mk ? "" : "concat";
-  if (!strcmp(merge, "concat")) {
-    Node *n = build_node(L->g, OP_CONCAT, 2, (Value *[]){fwd, bwd});
-    node_set_int(L->g, n, "axis", -1);
-    return build_finish(L->g, n);
-  }
-  if (!strcmp(merge, "sum")) return build2(L->g, OP_ADD, fwd, bwd);
-  if (!strcmp(merge, "mul")) return build2(L->g, OP_MUL, fwd, bwd);
-  if (!strcmp(merge, "ave")) return build2(L->g, OP_MUL, build2(L->g, OP_ADD, fwd, bwd), build_scalar(L->g, DT_F32, 0.5));
-  error_at(L->src, mk->line, mk->col, "merge must be concat, sum, mul or ave");
-  return NULL;
 }
