@@ -40,7 +40,8 @@ static void substitute(Buf *out, const char *tpl, const char *name) {
 }
 
 /* The runtime's C files (without .c), copied into a trainer's folder with nn2c_rt.h. */
-static const char *const runtime_c[] = {"nn2c_rt", "nn2c_train", "nn2c_data", "nn2c_text", "nn2c_audio"};
+static const char *const runtime_c[] = {"nn2c_rt",    "nn2c_rng",  "nn2c_images", "nn2c_ckpt",
+                                        "nn2c_train", "nn2c_data", "nn2c_text",   "nn2c_audio"};
 #define RUNTIME_NC (int)(sizeof runtime_c / sizeof runtime_c[0])
 
 static void makefile(Buf *b, const char *N, bool train) {
@@ -70,8 +71,9 @@ static void makefile(Buf *b, const char *N, bool train) {
   buf_printf(b, "lib%s.a: %s.o\n\t$(AR) rcs $@ $^\n\n", N, N);
   buf_printf(b, "%s.o: %s.c %s.h\n\t$(CC) $(CFLAGS) $(MODEL_FLAGS) $(OMP_FLAGS) -c %s.c -o $@\n\n", N, N, N, N);
   if (train) {
-    buf_printf(b, "%s_train: %s_train.o %s.o nn2c_rt.o nn2c_train.o nn2c_data.o nn2c_text.o nn2c_audio.o\n"
-                  "\t$(CC) $(CFLAGS) $(OMP_FLAGS) $^ -o $@ $(LDLIBS)\n\n", N, N, N);
+    buf_printf(b, "%s_train: %s_train.o %s.o", N, N, N);
+    for (int i = 0; i < RUNTIME_NC; i++) buf_printf(b, " %s.o", runtime_c[i]);
+    buf_puts(b, "\n\t$(CC) $(CFLAGS) $(OMP_FLAGS) $^ -o $@ $(LDLIBS)\n\n");
     buf_printf(b, "%s_train.o: %s_train.c %s.h nn2c_rt.h\n\t$(CC) $(CFLAGS) -c %s_train.c -o $@\n\n", N, N, N, N);
     for (int i = 0; i < RUNTIME_NC; i++)
       buf_printf(b, "%s.o: %s.c nn2c_rt.h\n\t$(CC) $(CFLAGS) $(RT_DEFS) -c %s.c -o $@\n\n", runtime_c[i], runtime_c[i],
