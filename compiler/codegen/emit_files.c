@@ -26,16 +26,18 @@ static bool write_file(const char *dir, const char *name, const char *data, size
   return ok;
 }
 
-/* Replaces every @NAME@ in a template. */
-static void substitute(Buf *out, const char *tpl, const char *name) {
-  for (const char *p = tpl; *p;) {
-    const char *q = strstr(p, "@NAME@");
-    if (!q) {
-      buf_puts(out, p);
-      break;
+void codegen_template(Buf *out, const char *file, const char *name) {
+  for (const char *p = embedded(file)->data; *p;) {
+    const char *end = strchr(p, '\n');
+    end = end ? end + 1 : p + strlen(p);
+    if (p[0] == '#' && p[1] == '#') { /* the template's own comment */
+      p = end;
+      continue;
     }
-    buf_printf(out, "%.*s%s", (int)(q - p), p, name);
-    p = q + 6;
+    for (const char *q; (q = name ? strstr(p, "@NAME@") : NULL) && q < end; p = q + 6)
+      buf_printf(out, "%.*s%s", (int)(q - p), p, name);
+    buf_printf(out, "%.*s", (int)(end - p), p);
+    p = end;
   }
 }
 
@@ -133,7 +135,7 @@ bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
   if (ok && !in->weights_file) /* a stale one from an earlier compile would mislead */
     remove(arena_printf(&in->infer.g->arena, "%s/%s.weights", dir, in->name));
   if (ok && in->train) {
-    substitute(&tr, embedded("train_main.c.in")->data, in->name);
+    codegen_template(&tr, "train_main.c.in", in->name);
     ok = write_file(dir, arena_printf(&in->infer.g->arena, "%s_train.c", in->name), tr.data, tr.len) &&
          write_file(dir, "nn2c_rt.h", embedded("nn2c_rt.h")->data, embedded("nn2c_rt.h")->len);
     for (int i = 0; i < RUNTIME_NC && ok; i++) {
