@@ -105,6 +105,11 @@ static int mnist_fill(IdxFile *im, const IdxFile *lb, nn2c_dataset *out, char *e
 }
 
 int nn2c_load_mnist(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen) {
+  return nn2c_load_mnist_sized(dir, split, 0, 0, out, err, errlen);
+}
+
+int nn2c_load_mnist_sized(const char *dir, int split, int rows, int cols, nn2c_dataset *out, char *err,
+                          size_t errlen) {
   static const char *const names[2][2] = {
       {"train-images-idx3-ubyte", "train-labels-idx1-ubyte"},
       {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"},
@@ -118,7 +123,11 @@ int nn2c_load_mnist(const char *dir, int split, nn2c_dataset *out, char *err, si
     nn2c_fail(err, errlen, "%s: out of memory", dir);
   else if (idx_read(im, dir, names[split][0], 3, "image", "pixels", err, errlen) == 0 &&
            idx_read(lb, dir, names[split][1], 1, "label", "labels", err, errlen) == 0) {
-    if (im->dims[0] != lb->dims[0])
+    if (rows > 0 && (im->dims[1] != (uint32_t)rows || im->dims[2] != (uint32_t)cols))
+      nn2c_fail(err, errlen, "%s: images are %lux%lu (%lu values each), but the model takes %dx%d (%d)", im->path,
+                (unsigned long)im->dims[1], (unsigned long)im->dims[2],
+                (unsigned long)im->dims[1] * im->dims[2], rows, cols, rows * cols);
+    else if (im->dims[0] != lb->dims[0])
       nn2c_fail(err, errlen, "%s: images and labels disagree: %lu vs %lu", lb->path,
            (unsigned long)im->dims[0], (unsigned long)lb->dims[0]);
     else
@@ -148,8 +157,8 @@ static int cifar_fill(const char *path, const unsigned char *raw, size_t len, in
   size_t r, p;
   int c;
   if (len != (size_t)CIFAR_RECORDS * CIFAR_RECORD)
-    return nn2c_fail(err, errlen, "%s: %lu bytes is not %d records of %d bytes", path,
-                (unsigned long)len, CIFAR_RECORDS, CIFAR_RECORD);
+    return nn2c_fail(err, errlen, "%s: %lu bytes is not %d records of %d bytes (a label and a 32x32x3 image)",
+                     path, (unsigned long)len, CIFAR_RECORDS, CIFAR_RECORD);
   for (r = 0; r < CIFAR_RECORDS; r++)
     if (raw[r * CIFAR_RECORD] > 9)
       return nn2c_fail(err, errlen, "%s: label %u at record %lu is out of range 0..9", path,

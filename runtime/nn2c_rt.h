@@ -108,6 +108,10 @@ void nn2c_dataset_free(nn2c_dataset *d);
  * (60000), 1 = test (10000). Pixels become floats in [0,1] (v/255), samples
  * are 784 floats, labels int32 0..9. On error *out is left zeroed. */
 int nn2c_load_mnist(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen);
+/* Same, for a model that takes rows x cols images: a file of another image
+ * size is an error naming it and both sizes (rows 0: any size, as above). */
+int nn2c_load_mnist_sized(const char *dir, int split, int rows, int cols, nn2c_dataset *out, char *err,
+                          size_t errlen);
 
 /* Loads CIFAR-10's binary version from DIR: split 0 = train (data_batch_1.bin
  * .. data_batch_5.bin, 50000 samples), 1 = test (test_batch.bin, 10000); each

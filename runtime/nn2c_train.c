@@ -291,7 +291,7 @@ typedef struct {
 static int load_mnist(const char *dir, int split, int max, nn2c_dataset *out, char *err,
                       size_t errlen) {
   (void)max; /* one file per split: nothing to skip */
-  return nn2c_load_mnist(dir, split, out, err, errlen);
+  return nn2c_load_mnist_sized(dir, split, 28, 28, out, err, errlen); /* load_classes checked 784 */
 }
 
 static int load_classes(Trainer *t, const ClassData *c) {
@@ -308,6 +308,16 @@ static int load_classes(Trainer *t, const ClassData *c) {
   if (c->load(t->o.data, 0, (int)t->o.limit_train, &t->train, err, sizeof err) ||
       c->load(t->o.data, 1, (int)t->o.limit_test, &t->test, err, sizeof err))
     return error(t, "%s", err);
+  return 0;
+}
+
+/* Every loader checks its files; this catches one that does not (a batch
+ * holds in_numel values a sample, so a larger sample would overflow it). */
+static int check_samples(const Trainer *t, const nn2c_dataset *ds, const char *split) {
+  if (ds->n > 0 && ds->sample_numel != t->d->in_numel)
+    return error(t, "%s: the %s samples have %d values each, but model %s takes %d inputs",
+                 t->o.data ? t->o.data : t->d->dataset, split, ds->sample_numel, t->d->name,
+                 t->d->in_numel);
   return 0;
 }
 
@@ -386,7 +396,7 @@ static int load_data(Trainer *t) {
                  "inline, random, imdb, speech_commands)",
                  ds);
   }
-  if (rc)
+  if (rc || check_samples(t, &t->train, "train") || check_samples(t, &t->test, "test"))
     return 1;
   if (t->o.limit_train && t->o.limit_train < t->train.n)
     nn2c_dataset_truncate(&t->train, (int)t->o.limit_train);
