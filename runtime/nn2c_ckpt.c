@@ -2,13 +2,17 @@
  * load with every byte checked before the caller's buffers are touched
  * (format in nn2c_rt.h); and the u64 <-> 4 floats encoding of the step.
  *
- * C99 plus POSIX (fsync, getpid).
+ * C99 plus POSIX (fsync, getpid, mkstemp, opendir, kill).
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "nn2c_rt.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,23 +122,80 @@ static int ckpt_check_sections(const char *path, const nn2c_ckpt_section *s, int
   return 0;
 }
 
+/* Temp files are PATH.tmp.<pid>.XXXXXX: made by mkstemp (O_CREAT|O_EXCL, so a
+ * planted file or symlink is never followed) beside PATH, so the rename stays
+ * on one file system. */
+#define CKPT_TMP_SUFFIX ".tmp."
+
+/* Removes the temp files of PATH that a killed save left behind: those whose
+ * pid no longer runs. A temp of a live process (another save in progress) is
+ * left alone. Best effort: errors are ignored. */
+static void ckpt_remove_stale(const char *path) {
+  char dir[4096], stale[4096];
+  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+  size_t nbase = strlen(base);
+  struct dirent *e;
+  DIR *d;
+  if ((size_t)snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path + (slash == path)) : 1,
+                       slash ? path : ".") >= sizeof dir || !(d = opendir(dir)))
+    return;
+  while ((e = readdir(d)) != NULL) {
+    const char *p = e->d_name + nbase + strlen(CKPT_TMP_SUFFIX);
+    char *end;
+    long pid;
+    if (strncmp(e->d_name, base, nbase) != 0 || strncmp(e->d_name + nbase, CKPT_TMP_SUFFIX, strlen(CKPT_TMP_SUFFIX)))
+      continue;
+    pid = strtol(p, &end, 10);
+    if (end == p || *end != '.' || strlen(end + 1) != 6 || pid <= 0 || pid == (long)getpid())
+      continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+      continue; /* running, or not ours to ask about */
+    if ((size_t)snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name) < sizeof stale)
+      remove(stale);
+  }
+  closedir(d);
+}
+
+/* Creates the temp file beside path, readable as a plain fopen would leave it. */
+static FILE *ckpt_create_tmp(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen) {
+  mode_t mask = umask(0);
+  FILE *f;
+  int fd, e;
+  umask(mask);
+  if ((size_t)snprintf(tmp, tmplen, "%s" CKPT_TMP_SUFFIX "%ld.XXXXXX", path, (long)getpid()) >= tmplen) {
+    nn2c_fail(err, errlen, "%s: path too long", path);
+    return NULL;
+  }
+  fd = mkstemp(tmp);
+  if (fd < 0) {
+    e = errno;
+    nn2c_fail(err, errlen, "%s: cannot create temporary file %s: %s", path, tmp, strerror(e));
+    return NULL;
+  }
+  if (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "wb"))) {
+    e = errno;
+    close(fd);
+    remove(tmp);
+    nn2c_fail(err, errlen, "%s: cannot open temporary file %s: %s", path, tmp, strerror(e));
+    return NULL;
+  }
+  return f;
+}
+
 int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen) {
   char tmp[4096];
   CkptWriter *w;
   int e = 0, closed;
   if (ckpt_check_sections(path, s, n, err, errlen))
     return -1;
-  if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
-    return nn2c_fail(err, errlen, "%s: path too long", path);
   w = calloc(1, sizeof *w);
   if (!w)
     return nn2c_fail(err, errlen, "%s: out of memory", path);
   w->hash = FNV_OFFSET;
-  w->f = fopen(tmp, "wb");
+  w->f = ckpt_create_tmp(path, tmp, sizeof tmp, err, errlen);
   if (!w->f) {
-    e = errno;
     free(w);
-    return nn2c_fail(err, errlen, "%s: cannot create temporary file %s: %s", path, tmp, strerror(e));
+    return -1;
   }
   ckpt_write_body(w, s, n);
   /* fsync before rename: otherwise a crash could leave the new name on
@@ -156,6 +217,7 @@ int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *er
     remove(tmp);
     return nn2c_fail(err, errlen, "%s: cannot rename %s over it: %s", path, tmp, strerror(e));
   }
+  ckpt_remove_stale(path);
   return 0;
 }
 

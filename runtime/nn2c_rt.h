@@ -268,8 +268,12 @@ int nn2c_count_correct(const float *out, int out_numel, const int32_t *yi, const
  *   "NN2CCKPT" (8 bytes), u32 version (1), u32 nsections,
  *   per section: u32 name length, name bytes (no NUL), u64 count, count f32,
  *   u64 FNV-1a 64 hash of every byte before it.
- * Saving writes PATH.tmp.<pid>, flushes, fsyncs and renames it over PATH, so
- * PATH holds either the old or the new checkpoint, never a partial one.
+ * Saving writes a new temp file PATH.tmp.<pid>.XXXXXX (mkstemp: created
+ * exclusively, never through a planted symlink), flushes, fsyncs and renames it
+ * over PATH, so PATH holds either the old or the new checkpoint, never a
+ * partial one. The temp file is removed on every error; after a save, temp
+ * files of PATH left by processes that no longer run (a killed save) are
+ * removed too.
  * Loading expects exactly the caller's sections, in the caller's order, with
  * the same names and counts, and fills their data. */
 #define NN2C_CKPT_VERSION 1u
