@@ -182,11 +182,19 @@ static FILE *ckpt_create_tmp(const char *path, char *tmp, size_t tmplen, char *e
   return f;
 }
 
+int nn2c_ckpt_check_target(const char *path, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return nn2c_fail(err, errlen, "%s: not a regular file (a device, FIFO or directory); refusing to replace it",
+                     path);
+  return 0;
+}
+
 int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen) {
   char tmp[4096];
   CkptWriter *w;
   int e = 0, closed;
-  if (ckpt_check_sections(path, s, n, err, errlen))
+  if (ckpt_check_sections(path, s, n, err, errlen) || nn2c_ckpt_check_target(path, err, errlen))
     return -1;
   w = calloc(1, sizeof *w);
   if (!w)

@@ -285,6 +285,10 @@ typedef struct {
 } nn2c_ckpt_section;
 
 int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen);
+/* Fails when PATH exists and is not a regular file (after symlinks): saving
+ * would replace a device node such as /dev/null. nn2c_ckpt_save checks it;
+ * a program calls it early to refuse such a target before any work. */
+int nn2c_ckpt_check_target(const char *path, char *err, size_t errlen);
 int nn2c_ckpt_load(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen);
 
 /* A u64 (the trainer's step counter) stored exactly in 4 floats, each holding

@@ -248,6 +248,14 @@ static int parse_args(Trainer *t, int argc, char **argv) {
   return 0;
 }
 
+/* --save onto a device or directory is refused before any training. */
+static int check_save_target(const Trainer *t) {
+  char err[1024];
+  if (nn2c_ckpt_check_target(t->o.save, err, sizeof err))
+    return error(t, "--save: %s", err);
+  return 0;
+}
+
 /* ---- 2. Data ------------------------------------------------------------ */
 
 /* Copies the model's inline points into ds (so every dataset is freed alike). */
@@ -770,6 +778,8 @@ int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   rc = check_desc(t);
   if (!rc)
     rc = parse_args(t, argc, argv);
+  if (!rc && t->o.save)
+    rc = check_save_target(t);
   if (!rc)
     rc = load_data(t) || alloc_all(t) || init_params(t) || train(t) ||
          (!strcmp(d->dataset, "inline") && print_inline_outputs(t));

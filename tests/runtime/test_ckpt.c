@@ -139,10 +139,11 @@ static void test_atomic(void) {
   CHECK_OK(nn2c_ckpt_load(at("keep.ckpt"), in, 3, err, sizeof err), err);
   CHECK(memcmp(old, a, sizeof a) == 0);
 
-  /* the target is a non-empty directory: the rename fails, the temp file goes */
+  /* the target is a directory: refused, no temp file is left */
   CHECK(mkdir(at("dir.ckpt"), 0777) == 0 || errno == EEXIST); /* EEXIST: a rerun */
   write_bytes(at("dir.ckpt/x"), "x", 1);
-  CHECK_ERR(nn2c_ckpt_save(at("dir.ckpt"), next, 3, err, sizeof err), err, "cannot rename ");
+  CHECK_ERR(nn2c_ckpt_save(at("dir.ckpt"), next, 3, err, sizeof err), err,
+            "dir.ckpt: not a regular file (a device, FIFO or directory); refusing to replace it");
   CHECK(count_temps("dir.ckpt.tmp.") == 0);
 
   /* the directory is missing: nothing is created */

@@ -8,7 +8,8 @@
 #   idx_7x7      and so are 7x7 ones (they used to train on garbage)
 #   ckpt_tmp     --save creates its temp file exclusively (a planted symlink at an old
 #                predictable name is left alone) and removes a stale one of a dead run
-#   save_special --save onto /dev/null (not a regular file) is refused before training
+#   save_special --save onto a FIFO or a device node (not a regular file) is refused
+#                before training
 #   lr_nonfinite --lr 1e30: the loss turns non-finite, training stops with exit 1,
 #                naming the epoch and step, and no checkpoint is written
 #   lr_underflow --lr 1e-50 rounds to 0 as a float and is refused
@@ -83,9 +84,19 @@ ckpt_tmp)
   echo "ckpt_tmp: ok"
   ;;
 save_special)
+  # Never /dev/null itself: a trainer without the guard, run as root, replaces
+  # it with a regular file. A FIFO and (as root) a null device node of our own.
   idx "$work/ok" 28 28 8
-  expect 1 "--save: /dev/null exists and is not a regular file; refusing to replace it" \
-    "$train" --data "$work/ok" --save /dev/null
+  rm -f "$work/fifo" "$work/nulldev"
+  mkfifo "$work/fifo" || fail "mkfifo"
+  targets=$work/fifo
+  [ "$(id -u)" = 0 ] && mknod -m 666 "$work/nulldev" c 1 3 && targets="$targets $work/nulldev"
+  for f in $targets; do
+    expect 1 "--save: $f: not a regular file (a device, FIFO or directory); refusing to replace it" \
+      "$train" --data "$work/ok" --save "$f"
+    printf '%s\n' "$out" | grep -q "^epoch" && fail "it trained before refusing"
+    [ -p "$f" ] || [ -c "$f" ] || fail "$f was replaced"
+  done
   ;;
 lr_nonfinite)
   idx "$work/ok" 28 28 8
