@@ -91,7 +91,7 @@ static void usage(const Trainer *t) {
          "                     data/imdb for imdb, data/speech-commands for speech_commands)\n"
          "  --epochs N         epochs to train, counted from step 0 (default %d)\n"
          "  --batch N          mini-batch size (default %d)\n"
-         "  --lr X             learning rate (default %g)\n"
+         "  --lr X             learning rate, a positive finite float (default %g)\n"
          "  --seed N           seed for initialization and shuffling (default %llu)\n"
          "  --save FILE        write a checkpoint after every epoch and at the end\n"
          "  --load FILE        resume from a checkpoint written by --save\n"
@@ -151,7 +151,9 @@ static int parse_lr(const Trainer *t, const char *flag, const char *v, float *ou
   if (*v == '\0' || isspace((unsigned char)*v) || *end != '\0' || errno == ERANGE || !(x > 0.0) ||
       x > 1e30)
     return error(t, "%s: expected a positive number, got '%s'", flag, v);
-  *out = (float)x;
+  *out = (float)x; /* the model computes in float: 1e-50 would become 0 and train nothing */
+  if (!(*out > 0.0f) || !isfinite(*out))
+    return error(t, "%s: %s is not a positive finite float (it rounds to %g)", flag, v, (double)*out);
   return 0;
 }
 
@@ -536,8 +538,13 @@ static int with_average(Trainer *t, int (*fn)(Trainer *)) {
 static int write_checkpoint(Trainer *t) {
   nn2c_ckpt_section s[3];
   char err[1024];
+  long i;
   nn2c_u64_to_floats(t->d->model_get_step(t->model), t->bstep);
   ckpt_sections(t, s);
+  for (i = 0; i < t->d->param_floats; i++) /* a finite loss may still leave a param at inf */
+    if (!isfinite(t->params[i]))
+      return error(t, "%s: not written: parameter %ld is not finite (%g) at step %llu", t->o.save, i,
+                   (double)t->params[i], (unsigned long long)t->d->model_get_step(t->model));
   if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err))
     return error(t, "%s", err);
   return 0;
@@ -636,6 +643,10 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
     if (rc)
       return error(t, "train_step failed with status %d at step %llu", rc,
                    (unsigned long long)d->model_get_step(t->model));
+    if (!isfinite(loss)) /* the params are garbage from here on: keep the last checkpoint */
+      return error(t, "the loss is not finite (%g) at epoch %d, step %llu; training stopped, no checkpoint "
+                      "written (a smaller --lr may help)",
+                   (double)loss, epoch + 1, (unsigned long long)d->model_get_step(t->model));
     st->loss_sum += (double)loss * bs;
     st->seen += bs;
     st->correct += nn2c_count_correct(t->bout, d->out_numel, t->train.yi ? (int32_t *)t->by : NULL,
@@ -675,6 +686,9 @@ static int evaluate_batches(Trainer *t) {
     loss_sum += (double)loss * bs;
     correct += nn2c_count_correct(t->bout, d->out_numel, yi, yf, d->label_numel, bs);
   }
+  if (!isfinite(loss_sum))
+    return error(t, "the test loss is not finite (%g) at step %llu; no checkpoint written", loss_sum,
+                 (unsigned long long)d->model_get_step(t->model));
   t->test_loss = ds->n ? loss_sum / ds->n : 0.0;
   t->test_acc = ds->n ? (double)correct / ds->n : 0.0;
   return 0;

@@ -99,9 +99,9 @@ save_special)
   done
   ;;
 lr_nonfinite)
-  idx "$work/ok" 28 28 8
+  idx "$work/big" 28 28 64
   rm -f "$work/nan.ckpt"
-  expect 1 "the loss is not finite" "$train" --data "$work/ok" --lr 1e30 --save "$work/nan.ckpt"
+  expect 1 "the loss is not finite" "$train" --data "$work/big" --lr 1e30 --save "$work/nan.ckpt"
   printf '%s\n' "$out" | grep -qE "at epoch 1, step [0-9]+" || fail "the message does not name the epoch and step"
   [ ! -e "$work/nan.ckpt" ] || fail "a checkpoint was written"
   ;;
