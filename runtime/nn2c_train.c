@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -93,7 +94,8 @@ static void usage(const Trainer *t) {
          "  --batch N          mini-batch size (default %d)\n"
          "  --lr X             learning rate, a positive finite float (default %g)\n"
          "  --seed N           seed for initialization and shuffling (default %llu)\n"
-         "  --save FILE        write a checkpoint after every epoch and at the end\n"
+         "  --save FILE        write a checkpoint after every epoch and at the end (each\n"
+         "                     save prints one line: the file, parameters and bytes)\n"
          "  --load FILE        resume from a checkpoint written by --save\n"
          "  --weights FILE     the imported weights of a model compiled with a weights\n"
          "                     file (default: NAME.weights next to this program)\n"
@@ -101,7 +103,8 @@ static void usage(const Trainer *t) {
          "  --limit-test N     use only the first N test samples\n"
          "  --steps N          stop once the model has taken N steps in total\n"
          "  --threads N        threads for a model compiled with threads, 1..256 (default 1)\n"
-         "  --quiet            print only the final line (and inline outputs)\n"
+         "  --quiet            print only the final line (and inline outputs): no progress,\n"
+         "                     epoch or saved lines\n"
          "  --help             show this help\n",
          t->prog, d->name, d->dataset, d->default_epochs, d->default_batch, (double)d->default_lr,
          (unsigned long long)d->default_seed);
@@ -538,6 +541,7 @@ static int with_average(Trainer *t, int (*fn)(Trainer *)) {
 static int write_checkpoint(Trainer *t) {
   nn2c_ckpt_section s[3];
   char err[1024];
+  struct stat st;
   long i;
   nn2c_u64_to_floats(t->d->model_get_step(t->model), t->bstep);
   ckpt_sections(t, s);
@@ -547,6 +551,8 @@ static int write_checkpoint(Trainer *t) {
                    (double)t->params[i], (unsigned long long)t->d->model_get_step(t->model));
   if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err))
     return error(t, "%s", err);
+  if (!t->o.quiet && stat(t->o.save, &st) == 0)
+    printf("saved %s (%ld parameters, %lld bytes)\n", t->o.save, t->d->param_floats, (long long)st.st_size);
   return 0;
 }
 
