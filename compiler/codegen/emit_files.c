@@ -1,6 +1,7 @@
 /* emit_files.c - writes the emitted folder: model files, the runtime sources
- * they link against, the trainer main (from templates/train_main.c.in) and a
- * Makefile. Every file is written whole; output is deterministic. */
+ * they link against, the trainer main (from templates/train_main.c.in), a
+ * Makefile and NAME.pc.in (templates/model.pc.in), which make turns into a
+ * pkg-config file. Every file is written whole; output is deterministic. */
 #include "codegen.h"
 
 #include <errno.h>
@@ -66,11 +67,17 @@ static void makefile(Buf *b, const char *N, bool train) {
               "# (Debian: libopenblas-dev). Without it the model needs only libc and libm.\n"
               "BLAS ?=\nifeq ($(BLAS),openblas)\n"
               "MODEL_FLAGS += -DNN2C_USE_CBLAS -DNN2C_OPENBLAS $(shell pkg-config --cflags openblas 2>/dev/null)\n"
-              "LDLIBS += $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)\nendif\n\n");
-  buf_printf(b, "all: lib%s.a", N);
+              "BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)\n"
+              "LDLIBS += $(BLAS_LIBS)\nendif\n"
+              "# What a program linking the library needs besides it (NAME.pc's Libs).\n"
+              "MODEL_LIBS = $(OMP_FLAGS) $(BLAS_LIBS) -lm\n\n");
+  buf_printf(b, "all: lib%s.a %s.pc", N, N);
   if (train) buf_printf(b, " %s_train", N);
   buf_puts(b, "\n\n");
   buf_printf(b, "lib%s.a: %s.o\n\t$(AR) rcs $@ $^\n\n", N, N);
+  buf_printf(b, "# pkg-config --cflags --libs %s (with PKG_CONFIG_PATH=this folder) gives the flags\n"
+                "# to build and link a program against lib%s.a as built here.\n"
+                "%s.pc: %s.pc.in Makefile\n\tsed 's|@LIBS@|$(strip $(MODEL_LIBS))|' %s.pc.in > $@\n\n", N, N, N, N, N);
   buf_printf(b, "%s.o: %s.c %s.h\n\t$(CC) $(CFLAGS) $(MODEL_FLAGS) $(OMP_FLAGS) -c %s.c -o $@\n\n", N, N, N, N);
   if (train) {
     buf_printf(b, "%s_train: %s_train.o %s.o", N, N, N);
@@ -81,7 +88,7 @@ static void makefile(Buf *b, const char *N, bool train) {
       buf_printf(b, "%s.o: %s.c nn2c_rt.h\n\t$(CC) $(CFLAGS) $(RT_DEFS) -c %s.c -o $@\n\n", runtime_c[i], runtime_c[i],
                  runtime_c[i]);
   }
-  buf_printf(b, "clean:\n\trm -f *.o lib%s.a", N);
+  buf_printf(b, "clean:\n\trm -f *.o lib%s.a %s.pc", N, N);
   if (train) buf_printf(b, " %s_train", N);
   buf_puts(b, "\n\n.PHONY: all clean\n");
 }
@@ -125,13 +132,16 @@ static bool make_dirs(const char *dir) {
 
 bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
   if (!make_dirs(dir)) return false;
-  Buf h = {0}, c = {0}, mk = {0}, tr = {0};
+  Buf h = {0}, c = {0}, mk = {0}, tr = {0}, pc = {0};
   codegen_model(m, in, &h, &c);
   makefile(&mk, in->name, in->train);
   char *hname = arena_printf(&in->infer.g->arena, "%s.h", in->name);
   char *cname = arena_printf(&in->infer.g->arena, "%s.c", in->name);
+  codegen_template(&pc, "model.pc.in", in->name);
   bool ok = write_file(dir, hname, h.data, h.len) && write_file(dir, cname, c.data, c.len) &&
-            write_file(dir, "Makefile", mk.data, mk.len) && (!in->weights_file || write_weights(in, dir));
+            write_file(dir, "Makefile", mk.data, mk.len) &&
+            write_file(dir, arena_printf(&in->infer.g->arena, "%s.pc.in", in->name), pc.data, pc.len) &&
+            (!in->weights_file || write_weights(in, dir));
   if (ok && !in->weights_file) /* a stale one from an earlier compile would mislead */
     remove(arena_printf(&in->infer.g->arena, "%s/%s.weights", dir, in->name));
   if (ok && in->train) {
@@ -147,5 +157,6 @@ bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
   buf_free(&c);
   buf_free(&mk);
   buf_free(&tr);
+  buf_free(&pc);
   return ok;
 }
