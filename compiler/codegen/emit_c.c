@@ -393,7 +393,12 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
              pred->name, dtype_name(pred->dtype), shape_str(&g->arena, pred->shape));
   buf_printf(h, " * params: %lld floats in %d tensors\n", (long long)graph_block_layout(g, VK_PARAM, NULL),
              graph_count_kind(g, VK_PARAM));
-  buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n */\n", arena_max(in, batch), (long long)batch, N);
+  buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n", arena_max(in, batch), (long long)batch, N);
+  buf_printf(h, " * link:   lib%s.a (or %s.c) and -lm; also -fopenmp when %s.c was compiled with\n"
+                " *         OpenMP (the Makefile's default when the compiler has it; `make OPENMP=0`\n"
+                " *         builds without), else the link fails on GOMP_* symbols. After `make`,\n"
+                " *         PKG_CONFIG_PATH=<this folder> pkg-config --cflags --libs %s prints\n"
+                " *         them (%s.pc); docs/consumers.md has the details.\n */\n", N, N, N, N, N);
   buf_printf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", N, N);
   buf_printf(h, "#define %s_IN_NUMEL %lld\n", N, (long long)shape_numel(x->shape, 1));
   buf_printf(h, "#define %s_OUT_NUMEL %lld\n", N, (long long)shape_numel(pred->shape, 1));
