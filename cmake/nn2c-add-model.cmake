@@ -144,8 +144,10 @@ function(nn2c_add_model)
   set(outputs "${dir}/${name}.c" "${dir}/${name}.h")
   set(flags --name "${name}")
   if(arg_TRAIN)
-    list(APPEND outputs "${dir}/${name}_train.c" "${dir}/nn2c_rt.h" "${dir}/nn2c_rt.c" "${dir}/nn2c_train.c"
-         "${dir}/nn2c_data.c" "${dir}/nn2c_text.c" "${dir}/nn2c_audio.c")
+    list(APPEND outputs "${dir}/${name}_train.c" "${dir}/nn2c_rt.h")
+    foreach(f nn2c_rt nn2c_rng nn2c_images nn2c_ckpt nn2c_train nn2c_data nn2c_text nn2c_audio)
+      list(APPEND outputs "${dir}/${f}.c")
+    endforeach()
     list(APPEND flags --train)
   endif()
 

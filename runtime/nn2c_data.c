@@ -1,6 +1,6 @@
 /* nn2c_data.c - the data sets a train section names: parsing and checking
  * `dataset NAME key=value ...`, random data, shuffling, and turning class
- * ids into the labels a model takes. The file loaders live in nn2c_rt.c
+ * ids into the labels a model takes. The file loaders live in nn2c_images.c
  * (MNIST, CIFAR-10), nn2c_text.c (IMDB) and nn2c_audio.c (speech commands).
  */
 #include "nn2c_rt.h"

@@ -2,14 +2,17 @@
  *
  * It holds everything a trainer needs that is not the model itself:
  *   - a small deterministic RNG (xoshiro256** seeded through splitmix64), so a
- *     seed gives the same shuffles on every platform;
- *   - a monotonic clock for progress and throughput;
- *   - data loaders (whole-file reads with transparent gzip, MNIST IDX files,
- *     CIFAR-10's binary version, random data, IMDB reviews tokenized with the
- *     Keras word index (nn2c_text.c), Speech Commands clips as log-mel
- *     spectrograms (nn2c_audio.c));
- *   - checkpoint save/load with atomic replace and a checksum;
- *   - nn2c_train_main, the generic training loop behind every NAME_train.
+ *     seed gives the same shuffles on every platform (nn2c_rng.c);
+ *   - a monotonic clock for progress and throughput, whole-file and
+ *     line-by-line reads with transparent gzip, in-memory datasets and
+ *     accuracy (nn2c_rt.c);
+ *   - data loaders: MNIST IDX files and CIFAR-10's binary version
+ *     (nn2c_images.c), random data (nn2c_data.c), IMDB reviews tokenized with
+ *     the Keras word index (nn2c_text.c), Speech Commands clips as log-mel
+ *     spectrograms (nn2c_audio.c);
+ *   - checkpoint save/load with atomic replace and a checksum (nn2c_ckpt.c);
+ *   - nn2c_train_main, the generic training loop behind every NAME_train
+ *     (nn2c_train.c).
  *
  * Plain C99. Every function that can fail returns 0 on success or -1 with a
  * one-line message (naming the file involved) written into err[errlen]; the
@@ -26,7 +29,7 @@
 extern "C" {
 #endif
 
-/* ---- RNG ---------------------------------------------------------------- */
+/* ---- RNG (nn2c_rng.c) --------------------------------------------------- */
 
 /* xoshiro256** state. Seed it with nn2c_rng_seed; an all-zero state is never
  * produced by seeding. */
@@ -44,7 +47,7 @@ void nn2c_shuffle(int32_t *idx, int n, nn2c_rng *r); /* Fisher-Yates, in place *
 /* Monotonic seconds since an arbitrary origin; only differences mean anything. */
 double nn2c_now(void);
 
-/* ---- Files and datasets ------------------------------------------------- */
+/* ---- Files and datasets (nn2c_rt.c; image loaders in nn2c_images.c) ---- */
 
 /* Reads a whole file into a malloc'd buffer (*data, free() it; never NULL on
  * success, even for an empty file). A gzip file (detected by its magic bytes)
@@ -55,6 +58,8 @@ int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *er
 /* Same, and writes the path actually read (PATH or its .gz twin) into used. */
 int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used,
                       size_t usedlen, char *err, size_t errlen);
+/* Reads PATH's bytes as they are: no gzip, no .gz twin (checkpoints). */
+int nn2c_read_file_plain(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen);
 
 /* Calls fn(ctx, line, len, lineno) for every line of PATH (plain or gzip,
  * with the same .gz twin rule as nn2c_read_file; line excludes the '\n' and
@@ -103,6 +108,10 @@ void nn2c_dataset_free(nn2c_dataset *d);
  * (60000), 1 = test (10000). Pixels become floats in [0,1] (v/255), samples
  * are 784 floats, labels int32 0..9. On error *out is left zeroed. */
 int nn2c_load_mnist(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen);
+/* Same, for a model that takes rows x cols images: a file of another image
+ * size is an error naming it and both sizes (rows 0: any size, as above). */
+int nn2c_load_mnist_sized(const char *dir, int split, int rows, int cols, nn2c_dataset *out, char *err,
+                          size_t errlen);
 
 /* Loads CIFAR-10's binary version from DIR: split 0 = train (data_batch_1.bin
  * .. data_batch_5.bin, 50000 samples), 1 = test (test_batch.bin, 10000); each
@@ -253,14 +262,18 @@ int nn2c_load_speech_commands(const char *dir, int split, const nn2c_logmel_opts
 int nn2c_count_correct(const float *out, int out_numel, const int32_t *yi, const float *yf,
                        int label_numel, int batch);
 
-/* ---- Checkpoints -------------------------------------------------------- */
+/* ---- Checkpoints (nn2c_ckpt.c) ----------------------------------------- */
 
 /* File format (all integers and floats little-endian):
  *   "NN2CCKPT" (8 bytes), u32 version (1), u32 nsections,
  *   per section: u32 name length, name bytes (no NUL), u64 count, count f32,
  *   u64 FNV-1a 64 hash of every byte before it.
- * Saving writes PATH.tmp.<pid>, flushes, fsyncs and renames it over PATH, so
- * PATH holds either the old or the new checkpoint, never a partial one.
+ * Saving writes a new temp file PATH.tmp.<pid>.XXXXXX (mkstemp: created
+ * exclusively, never through a planted symlink), flushes, fsyncs and renames it
+ * over PATH, so PATH holds either the old or the new checkpoint, never a
+ * partial one. The temp file is removed on every error; after a save, temp
+ * files of PATH left by processes that no longer run (a killed save) are
+ * removed too.
  * Loading expects exactly the caller's sections, in the caller's order, with
  * the same names and counts, and fills their data. */
 #define NN2C_CKPT_VERSION 1u
@@ -272,6 +285,10 @@ typedef struct {
 } nn2c_ckpt_section;
 
 int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen);
+/* Fails when PATH exists and is not a regular file (after symlinks): saving
+ * would replace a device node such as /dev/null. nn2c_ckpt_save checks it;
+ * a program calls it early to refuse such a target before any work. */
+int nn2c_ckpt_check_target(const char *path, char *err, size_t errlen);
 int nn2c_ckpt_load(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen);
 
 /* A u64 (the trainer's step counter) stored exactly in 4 floats, each holding

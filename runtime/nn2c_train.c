@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -91,9 +92,10 @@ static void usage(const Trainer *t) {
          "                     data/imdb for imdb, data/speech-commands for speech_commands)\n"
          "  --epochs N         epochs to train, counted from step 0 (default %d)\n"
          "  --batch N          mini-batch size (default %d)\n"
-         "  --lr X             learning rate (default %g)\n"
+         "  --lr X             learning rate, a positive finite float (default %g)\n"
          "  --seed N           seed for initialization and shuffling (default %llu)\n"
-         "  --save FILE        write a checkpoint after every epoch and at the end\n"
+         "  --save FILE        write a checkpoint after every epoch and at the end (each\n"
+         "                     save prints one line: the file, parameters and bytes)\n"
          "  --load FILE        resume from a checkpoint written by --save\n"
          "  --weights FILE     the imported weights of a model compiled with a weights\n"
          "                     file (default: NAME.weights next to this program)\n"
@@ -101,7 +103,8 @@ static void usage(const Trainer *t) {
          "  --limit-test N     use only the first N test samples\n"
          "  --steps N          stop once the model has taken N steps in total\n"
          "  --threads N        threads for a model compiled with threads, 1..256 (default 1)\n"
-         "  --quiet            print only the final line (and inline outputs)\n"
+         "  --quiet            print only the final line (and inline outputs): no progress,\n"
+         "                     epoch or saved lines\n"
          "  --help             show this help\n",
          t->prog, d->name, d->dataset, d->default_epochs, d->default_batch, (double)d->default_lr,
          (unsigned long long)d->default_seed);
@@ -151,7 +154,9 @@ static int parse_lr(const Trainer *t, const char *flag, const char *v, float *ou
   if (*v == '\0' || isspace((unsigned char)*v) || *end != '\0' || errno == ERANGE || !(x > 0.0) ||
       x > 1e30)
     return error(t, "%s: expected a positive number, got '%s'", flag, v);
-  *out = (float)x;
+  *out = (float)x; /* the model computes in float: 1e-50 would become 0 and train nothing */
+  if (!(*out > 0.0f) || !isfinite(*out))
+    return error(t, "%s: %s is not a positive finite float (it rounds to %g)", flag, v, (double)*out);
   return 0;
 }
 
@@ -248,6 +253,14 @@ static int parse_args(Trainer *t, int argc, char **argv) {
   return 0;
 }
 
+/* --save onto a device or directory is refused before any training. */
+static int check_save_target(const Trainer *t) {
+  char err[1024];
+  if (nn2c_ckpt_check_target(t->o.save, err, sizeof err))
+    return error(t, "--save: %s", err);
+  return 0;
+}
+
 /* ---- 2. Data ------------------------------------------------------------ */
 
 /* Copies the model's inline points into ds (so every dataset is freed alike). */
@@ -291,7 +304,7 @@ typedef struct {
 static int load_mnist(const char *dir, int split, int max, nn2c_dataset *out, char *err,
                       size_t errlen) {
   (void)max; /* one file per split: nothing to skip */
-  return nn2c_load_mnist(dir, split, out, err, errlen);
+  return nn2c_load_mnist_sized(dir, split, 28, 28, out, err, errlen); /* load_classes checked 784 */
 }
 
 static int load_classes(Trainer *t, const ClassData *c) {
@@ -308,6 +321,16 @@ static int load_classes(Trainer *t, const ClassData *c) {
   if (c->load(t->o.data, 0, (int)t->o.limit_train, &t->train, err, sizeof err) ||
       c->load(t->o.data, 1, (int)t->o.limit_test, &t->test, err, sizeof err))
     return error(t, "%s", err);
+  return 0;
+}
+
+/* Every loader checks its files; this catches one that does not (a batch
+ * holds in_numel values a sample, so a larger sample would overflow it). */
+static int check_samples(const Trainer *t, const nn2c_dataset *ds, const char *split) {
+  if (ds->n > 0 && ds->sample_numel != t->d->in_numel)
+    return error(t, "%s: the %s samples have %d values each, but model %s takes %d inputs",
+                 t->o.data ? t->o.data : t->d->dataset, split, ds->sample_numel, t->d->name,
+                 t->d->in_numel);
   return 0;
 }
 
@@ -386,7 +409,7 @@ static int load_data(Trainer *t) {
                  "inline, random, imdb, speech_commands)",
                  ds);
   }
-  if (rc)
+  if (rc || check_samples(t, &t->train, "train") || check_samples(t, &t->test, "test"))
     return 1;
   if (t->o.limit_train && t->o.limit_train < t->train.n)
     nn2c_dataset_truncate(&t->train, (int)t->o.limit_train);
@@ -518,10 +541,18 @@ static int with_average(Trainer *t, int (*fn)(Trainer *)) {
 static int write_checkpoint(Trainer *t) {
   nn2c_ckpt_section s[3];
   char err[1024];
+  struct stat st;
+  long i;
   nn2c_u64_to_floats(t->d->model_get_step(t->model), t->bstep);
   ckpt_sections(t, s);
+  for (i = 0; i < t->d->param_floats; i++) /* a finite loss may still leave a param at inf */
+    if (!isfinite(t->params[i]))
+      return error(t, "%s: not written: parameter %ld is not finite (%g) at step %llu", t->o.save, i,
+                   (double)t->params[i], (unsigned long long)t->d->model_get_step(t->model));
   if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err))
     return error(t, "%s", err);
+  if (!t->o.quiet && stat(t->o.save, &st) == 0)
+    printf("saved %s (%ld parameters, %lld bytes)\n", t->o.save, t->d->param_floats, (long long)st.st_size);
   return 0;
 }
 
@@ -618,6 +649,10 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
     if (rc)
       return error(t, "train_step failed with status %d at step %llu", rc,
                    (unsigned long long)d->model_get_step(t->model));
+    if (!isfinite(loss)) /* the params are garbage from here on: keep the last checkpoint */
+      return error(t, "the loss is not finite (%g) at epoch %d, step %llu; training stopped, no checkpoint "
+                      "written (a smaller --lr may help)",
+                   (double)loss, epoch + 1, (unsigned long long)d->model_get_step(t->model));
     st->loss_sum += (double)loss * bs;
     st->seen += bs;
     st->correct += nn2c_count_correct(t->bout, d->out_numel, t->train.yi ? (int32_t *)t->by : NULL,
@@ -760,6 +795,8 @@ int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   rc = check_desc(t);
   if (!rc)
     rc = parse_args(t, argc, argv);
+  if (!rc && t->o.save)
+    rc = check_save_target(t);
   if (!rc)
     rc = load_data(t) || alloc_all(t) || init_params(t) || train(t) ||
          (!strcmp(d->dataset, "inline") && print_inline_outputs(t));

@@ -198,58 +198,11 @@ static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefi
   }
 }
 
-/* The initializer spec of docs/initializers.md, written out in the model file
- * (the interpreter has its own implementation to check this one). */
-static const char *init_helpers =
-  "static uint64_t init_mix(uint64_t z) {\n"
-  "  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;\n"
-  "  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;\n"
-  "  return z ^ (z >> 31);\n"
-  "}\n\n"
-  "/* Uniform [0,1) for element j of param k: a pure function of (seed, k, j). */\n"
-  "static double init_uniform(uint64_t seed, uint64_t k, uint64_t j) {\n"
-  "  uint64_t z = init_mix(seed * 0x9E3779B97F4A7C15ULL + (k + 1) * 0xD1B54A32D192ED03ULL + j);\n"
-  "  return (double)(z >> 11) / 9007199254740992.0;\n"
-  "}\n\n"
-  ;
-static const char *init_normal_helper =
-  "static double init_normal(uint64_t seed, uint64_t k, uint64_t j) {\n"
-  "  double u1 = init_uniform(seed, k, 2 * j), u2 = init_uniform(seed, k, 2 * j + 1);\n"
-  "  return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);\n"
-  "}\n\n"
-  ;
-static const char *init_truncated_helper =
-  "/* Normal truncated to [-2, 2] by redrawing, scaled to unit variance as Keras does. */\n"
-  "static double init_truncated(uint64_t seed, uint64_t k, uint64_t j, uint64_t numel) {\n"
-  "  uint64_t a;\n"
-  "  for (a = 0;; a++) {\n"
-  "    double z = init_normal(seed, k, j + a * numel);\n"
-  "    if (z >= -2.0 && z <= 2.0) return z / 0.87962566103423978;\n"
-  "  }\n"
-  "}\n\n";
-
-
-/* Orthogonal: the whole matrix at once (docs/initializers.md); q is a
- * work area of m * n doubles. */
-static const char *init_orthogonal_helper =
-  "static void init_orthogonal(float *dst, uint64_t rows, uint64_t cols, uint64_t seed, uint64_t k, double *q) {\n"
-  "  uint64_t m = rows > cols ? rows : cols, n = rows > cols ? cols : rows, a, b, c;\n"
-  "  for (a = 0; a < n; a++)\n"
-  "    for (b = 0; b < m; b++) q[a * m + b] = init_normal(seed, k, b * n + a);\n"
-  "  for (a = 0; a < n; a++) {\n"
-  "    double *v = q + a * m, norm = 0;\n"
-  "    for (c = 0; c < a; c++) {\n"
-  "      double dot = 0;\n"
-  "      for (b = 0; b < m; b++) dot += q[c * m + b] * v[b];\n"
-  "      for (b = 0; b < m; b++) v[b] -= dot * q[c * m + b];\n"
-  "    }\n"
-  "    for (b = 0; b < m; b++) norm += v[b] * v[b];\n"
-  "    norm = sqrt(norm);\n"
-  "    for (b = 0; b < m; b++) v[b] /= norm;\n"
-  "  }\n"
-  "  for (a = 0; a < n; a++)\n"
-  "    for (b = 0; b < m; b++) dst[rows >= cols ? b * n + a : a * m + b] = (float)q[a * m + b];\n"
-  "}\n\n";
+/* Appends templates/FILE with @NAME@ replaced by N, then a blank line. */
+static void put_template(Buf *c, const char *file, const char *N) {
+  codegen_template(c, file, N);
+  buf_puts(c, "\n");
+}
 
 /* C expression for element i of param k. */
 static char *init_expr(Arena *a, Value *v, int k) {
@@ -284,10 +237,12 @@ static void emit_init_helpers(Buf *c, Graph *g) {
     orth = orth || k == INIT_ORTHOGONAL;
     uni = uni || nor || k == INIT_UNIFORM || k == INIT_GLOROT_UNIFORM || k == INIT_HE_UNIFORM || k == INIT_LECUN_UNIFORM;
   }
-  if (uni) buf_puts(c, init_helpers);
-  if (nor) buf_puts(c, init_normal_helper);
-  if (tru) buf_puts(c, init_truncated_helper);
-  if (orth) buf_puts(c, init_orthogonal_helper);
+  /* The initializer spec of docs/initializers.md, written out in the model file
+   * (the interpreter has its own implementation to check this one). */
+  if (uni) put_template(c, "init_uniform.c.in", NULL);
+  if (nor) put_template(c, "init_normal.c.in", NULL);
+  if (tru) put_template(c, "init_truncated.c.in", NULL);
+  if (orth) put_template(c, "init_orthogonal.c.in", NULL);
 }
 
 static void emit_init(Buf *c, const char *name, Graph *g, bool weights_file) {
@@ -384,115 +339,7 @@ static void weights_to_params(Graph *g) {
   free(read);
 }
 
-/* The loader: libc only, checks everything the file says before trusting it. */
-static const char *weights_helpers =
-  "/* NAME.weights is an nn2c checkpoint (nn2c_rt.h): \"NN2CCKPT\", u32 version 1,\n"
-  " * u32 sections; per section u32 name length, the name, u64 count, count f32;\n"
-  " * then the u64 FNV-1a hash of every byte before it. All little-endian. */\n"
-  "static uint64_t weights_le(const unsigned char *p, int n) {\n"
-  "  uint64_t v = 0;\n"
-  "  while (n-- > 0) v = v << 8 | p[n];\n"
-  "  return v;\n"
-  "}\n\n"
-  "/* Reads n bytes into dst and hashes them; nonzero when the file ends first. */\n"
-  "static int weights_read(FILE *f, void *dst, size_t n, uint64_t *hash) {\n"
-  "  const unsigned char *p = (const unsigned char *)dst;\n"
-  "  size_t i;\n"
-  "  if (fread(dst, 1, n, f) != n) return 1;\n"
-  "  for (i = 0; i < n; i++) *hash = (*hash ^ p[i]) * 1099511628211ULL;\n"
-  "  return 0;\n"
-  "}\n\n";
-
-static const char *weights_body =
-  "  unsigned char b[72];\n"
-  "  char msg[128];\n"
-  "  uint64_t hash = 14695981039346656037ULL, count, i, n = 0;\n"
-  "  uint32_t nsec = 0, s, len, w = 1;\n"
-  "  const char *err = NULL;\n"
-  "  int found = 0;\n"
-  "  FILE *f = path ? fopen(path, \"rb\") : NULL;\n"
-  "  if (!f) {\n"
-  "    fprintf(stderr, \"%s: %s: cannot open it: %s\\n\", who, path ? path : \"(no path)\", path ? strerror(errno) : \"NULL\");\n"
-  "    return 1;\n"
-  "  }\n"
-  "  if (!params) err = \"params is NULL\";\n"
-  "  else if (weights_read(f, b, 16, &hash)) err = \"truncated (it ends inside the header)\";\n"
-  "  else if (memcmp(b, \"NN2CCKPT\", 8) != 0) err = \"not an nn2c weights file (bad magic)\";\n"
-  "  else if (weights_le(b + 8, 4) != 1) err = \"unsupported version (expected 1)\";\n"
-  "  else nsec = (uint32_t)weights_le(b + 12, 4);\n"
-  "  for (s = 0; !err && s < nsec; s++) {\n"
-  "    len = weights_read(f, b, 4, &hash) ? 65u : (uint32_t)weights_le(b, 4);\n"
-  "    if (len > 64 || weights_read(f, b, len + 8, &hash)) {\n"
-  "      err = \"truncated or corrupt (in a section header)\";\n"
-  "      break;\n"
-  "    }\n"
-  "    count = weights_le(b + len, 8);\n"
-  "    if (len == 6 && memcmp(b, \"params\", 6) == 0) {\n"
-  "      sprintf(msg, \"wrong parameter count: the file has %.0f, the model needs %.0f\", (double)count, (double)want);\n"
-  "      if (count != want) err = msg;\n"
-  "      else if (weights_read(f, params, (size_t)count * sizeof(float), &hash)) err = \"truncated (in the params section)\";\n"
-  "      found = 1;\n"
-  "    } else\n"
-  "      for (i = 0; !err && i < count; i += n) { /* another section: hashed and skipped */\n"
-  "        n = count - i < 16 ? count - i : 16;\n"
-  "        if (weights_read(f, b, (size_t)n * 4, &hash)) err = \"truncated (in a section)\";\n"
-  "      }\n"
-  "  }\n"
-  "  if (!err && fread(b, 1, 8, f) != 8) err = \"truncated (the checksum is missing)\";\n"
-  "  else if (!err && weights_le(b, 8) != hash) err = \"checksum mismatch (the file is corrupt)\";\n"
-  "  else if (!err && fgetc(f) != EOF) err = \"trailing bytes after the checksum\";\n"
-  "  else if (!err && !found) err = \"no params section\";\n"
-  "  fclose(f);\n"
-  "  if (err) {\n"
-  "    fprintf(stderr, \"%s: %s: %s\\n\", who, path, err);\n"
-  "    return 1;\n"
-  "  }\n"
-  "  if (*(const unsigned char *)&w == 0) /* a big-endian machine: swap each float's bytes */\n"
-  "    for (i = 0; i < want; i++) {\n"
-  "      memcpy(&w, params + i, 4);\n"
-  "      w = w >> 24 | (w >> 8 & 0xFF00u) | (w << 8 & 0xFF0000u) | w << 24;\n"
-  "      memcpy(params + i, &w, 4);\n"
-  "    }\n"
-  "  return 0;\n"
-  "}\n\n";
-
-static void emit_load_weights(Buf *c, const char *N) {
-  buf_puts(c, weights_helpers);
-  buf_printf(c, "int %s_load_weights(float *params, const char *path) {\n", N);
-  buf_printf(c, "  const char *who = \"%s_load_weights\";\n  const uint64_t want = %s_PARAM_FLOATS;\n", N, N);
-  buf_puts(c, weights_body);
-}
-
 /* ---- the header and the model file ---- */
-
-static const char *dropout_helper =
-  "/* Dropout keep decision for element i at a step: a pure function of\n"
-  " * (seed, step, i), the same rule the interpreter uses. */\n"
-  "static int dropout_keep(size_t i, uint64_t step, uint64_t seed, double rate) {\n"
-  "  uint64_t z = (uint64_t)i + 0x9E3779B97F4A7C15ULL * (step + 1) + 0xD1B54A32D192ED03ULL * (seed + 1);\n"
-  "  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;\n"
-  "  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;\n"
-  "  z ^= z >> 31;\n"
-  "  return (double)(z >> 40) / 16777216.0 >= rate;\n"
-  "}\n\n";
-
-/* Integer powers wrap around like integer multiplication (elementwise.c). */
-static const char *ipow_helper =
-  "static uint64_t int_pow(uint64_t b, int64_t e) {\n"
-  "  uint64_t r = 1;\n"
-  "  if (e < 0) return b == 1 ? 1 : b == UINT64_MAX ? (e % 2 ? b : 1) : 0;\n"
-  "  for (; e; e >>= 1, b *= b)\n"
-  "    if (e & 1) r *= b;\n"
-  "  return r;\n"
-  "}\n\n";
-
-/* Attributes for the helpers below and templates/parallel.h (the parallel
- * loops, pasted after templates/simd.h, whose vectors its calibration uses). */
-static const char *omp_macros =
-  "#if defined(__GNUC__)\n#define NN2C_NOINLINE __attribute__((noinline))\n#define NN2C_MAYBE_UNUSED __attribute__((unused))\n#else\n#define NN2C_NOINLINE\n#define NN2C_MAYBE_UNUSED\n#endif\n"
-  "#ifdef NN2C_USE_CBLAS /* matmuls and convolutions call cblas_sgemm (make BLAS=openblas) */\n"
-  "#include <cblas.h>\n"
-  "#endif\n\n";
 
 static bool uses_int_pow(Graph *g) {
   for (int i = 0; g && i < g->nnodes; i++)
@@ -546,7 +393,12 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
              pred->name, dtype_name(pred->dtype), shape_str(&g->arena, pred->shape));
   buf_printf(h, " * params: %lld floats in %d tensors\n", (long long)graph_block_layout(g, VK_PARAM, NULL),
              graph_count_kind(g, VK_PARAM));
-  buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n */\n", arena_max(in, batch), (long long)batch, N);
+  buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n", arena_max(in, batch), (long long)batch, N);
+  buf_printf(h, " * link:   lib%s.a (or %s.c) and -lm; also -fopenmp when %s.c was compiled with\n"
+                " *         OpenMP (the Makefile's default when the compiler has it; `make OPENMP=0`\n"
+                " *         builds without), else the link fails on GOMP_* symbols. After `make`,\n"
+                " *         PKG_CONFIG_PATH=<this folder> pkg-config --cflags --libs %s prints\n"
+                " *         them (%s.pc); docs/consumers.md has the details.\n */\n", N, N, N, N, N);
   buf_printf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", N, N);
   buf_printf(h, "#define %s_IN_NUMEL %lld\n", N, (long long)shape_numel(x->shape, 1));
   buf_printf(h, "#define %s_OUT_NUMEL %lld\n", N, (long long)shape_numel(pred->shape, 1));
@@ -568,35 +420,7 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#define %s_DATASET_INLINE %d\n", N, m->inline_n > 0 && in->train);
   buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N,
              arena_max(in, batch));
-  buf_printf(h, "/* The caller owns every buffer: params (%s_PARAM_FLOATS floats), state\n"
-                " * (%s_STATE_FLOATS floats, set by %s_init_state), arena (%s_arena_bytes(max_batch)\n"
-                " * bytes, 64-byte aligned). Step functions never allocate. */\n", N, N, N, N);
-  buf_printf(h, "typedef struct %s_Model {\n  float *params;\n  float *state;\n  unsigned char *arena;\n"
-                "  int max_batch;\n  float lr;\n  uint64_t step; /* train steps taken */\n"
-                "  int threads; /* for the parallel loops; 0 means 1 (see %s_set_threads) */\n} %s_Model;\n\n", N, N, N);
-  buf_printf(h, "/* Loops run on up to m->threads threads when the model is compiled with\n"
-                " * OpenMP (-fopenmp); results depend only on the count, not on timing. */\n"
-                "#define %s_HAS_THREADS 1\nvoid %s_set_threads(%s_Model *m, int threads);\n\n", N, N, N);
-  buf_printf(h, "/* A loop runs on the threads when its work reaches a threshold measured once per\n"
-                " * process, when %s_set_threads (or the first step) first sees more than one\n"
-                " * thread: the time a parallel loop takes to start and join against the time\n"
-                " * the threads save. The environment variable NN2C_PARALLEL_MIN_WORK=N sets\n"
-                " * both thresholds instead. %s_parallel_info() tells what was chosen: */\n"
-                "typedef struct %s_ParallelInfo {\n"
-                "  int threads;       /* the thread count the thresholds are for (0: none set yet) */\n"
-                "  int measured;      /* 1: calibrated; 0: set by NN2C_PARALLEL_MIN_WORK, or no OpenMP */\n"
-                "  size_t min_work;   /* matmul and convolution loops run on the threads from this many\n"
-                "                        multiply-adds (SIZE_MAX: never) */\n"
-                "  size_t min_elems;  /* elementwise loops from this many elements (SIZE_MAX: never) */\n"
-                "  double region_s;   /* measured seconds: a parallel loop's start and join, */\n"
-                "  double madd_s, madd_threads_s; /* a multiply-add on one thread and shared out, */\n"
-                "  double elem_s, elem_threads_s; /* an element of an elementwise loop likewise, */\n"
-                "  double took_s;     /* and the calibration itself */\n"
-                "} %s_ParallelInfo;\n#define %s_HAS_PARALLEL_INFO 1\n%s_ParallelInfo %s_parallel_info(void);\n\n",
-             N, N, N, N, N, N, N);
-  buf_printf(h, "/* The vector kernels compiled in: \"avx512\", \"avx2\", \"sse2\", \"neon\" or \"portable\"\n"
-                " * (chosen by the compiler's target flags; -DNN2C_NO_SIMD forces \"portable\"). */\n"
-                "const char *%s_isa(void);\n\n", N);
+  put_template(h, "model_api.h.in", N);
   buf_printf(h, "size_t %s_arena_bytes(int batch);\nvoid %s_init(float *params, uint64_t seed);\n", N, N);
   if (in->weights_file)
     buf_printf(h, "\n/* The imported weights are not in %s.c: nn2c wrote them to %s.weights next to\n"
@@ -643,20 +467,13 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
              m->file->src.path, N);
   if (in->weights_file) buf_puts(c, "#include <errno.h>\n#include <stdio.h>\n");
   buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
-  buf_puts(c, omp_macros);
+  codegen_template(c, "model_prelude.c.in", N);
+  buf_puts(c, "\n");
   buf_puts(c, embedded("simd.h")->data);
   buf_puts(c, "\n");
   buf_puts(c, embedded("parallel.h")->data);
-  buf_printf(c, "\nconst char *%s_isa(void) { return NN2C_ISA; }\n\n", N);
-  buf_printf(c, "void %s_set_threads(%s_Model *m, int threads) {\n  m->threads = threads > 0 ? threads : 1;\n"
-                "#if defined(_OPENMP)\n  if (m->threads > 1 && m->threads != nn2c_par.nt) nn2c_parallel_setup(m->threads); /* the thresholds */\n#endif\n"
-                "#ifdef NN2C_OPENBLAS /* OpenBLAS's own threads, for its sgemm calls */\n  openblas_set_num_threads(m->threads);\n#endif\n}\n\n", N, N);
-  buf_printf(c, "%s_ParallelInfo %s_parallel_info(void) {\n  %s_ParallelInfo p;\n  memset(&p, 0, sizeof p);\n"
-                "  p.min_work = p.min_elems = SIZE_MAX;\n#if defined(_OPENMP)\n  p.threads = nn2c_par.nt, p.measured = nn2c_par.measured;\n"
-                "  if (p.threads > 1) p.min_work = nn2c_par.min_work, p.min_elems = nn2c_par.min_elems;\n"
-                "  p.region_s = nn2c_par.region, p.madd_s = nn2c_par.madd1, p.madd_threads_s = nn2c_par.maddn;\n"
-                "  p.elem_s = nn2c_par.elem1, p.elem_threads_s = nn2c_par.elemn, p.took_s = nn2c_par.took;\n#endif\n"
-                "  return p;\n}\n\n", N, N, N);
+  buf_puts(c, "\n");
+  put_template(c, "model_threads.c.in", N);
   CompiledGraph *gs[3] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL};
   buf_printf(c, "size_t %s_arena_bytes(int batch) {\n  size_t b = batch > 0 ? (size_t)batch : 0, need = 0, a;\n", N);
   for (int i = 0; i < 3; i++)
@@ -664,12 +481,12 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
       buf_printf(c, "  a = %lldu + %lldu * b + %lldu;\n  if (a > need) need = a;\n", (long long)gs[i]->plan.arena_fixed,
                  (long long)gs[i]->plan.arena_per_sample, (long long)scratch_bytes(gs[i]->g));
   buf_puts(c, "  return need;\n}\n\n");
-  if (has_op(in->train ? in->train_graph.g : NULL, OP_DROPOUT)) buf_puts(c, dropout_helper);
+  if (has_op(in->train ? in->train_graph.g : NULL, OP_DROPOUT)) put_template(c, "dropout.c.in", NULL);
   if (uses_int_pow(in->infer.g) || uses_int_pow(in->train ? in->train_graph.g : NULL) ||
       uses_int_pow(in->train ? in->eval.g : NULL))
-    buf_puts(c, ipow_helper);
+    put_template(c, "int_pow.c.in", NULL);
   emit_init(c, N, in->train ? in->train_graph.g : in->infer.g, in->weights_file);
-  if (in->weights_file) emit_load_weights(c, N);
+  if (in->weights_file) put_template(c, "load_weights.c.in", N); /* libc only, checks everything */
   emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
   /* The functions go after the static helpers their nodes share (matmul kernels). */
   Buf helpers = {0}, fns = {0};

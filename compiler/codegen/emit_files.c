@@ -1,6 +1,7 @@
 /* emit_files.c - writes the emitted folder: model files, the runtime sources
- * they link against, the trainer main (from templates/train_main.c.in) and a
- * Makefile. Every file is written whole; output is deterministic. */
+ * they link against, the trainer main (from templates/train_main.c.in), a
+ * Makefile and NAME.pc.in (templates/model.pc.in), which make turns into a
+ * pkg-config file. Every file is written whole; output is deterministic. */
 #include "codegen.h"
 
 #include <errno.h>
@@ -26,21 +27,24 @@ static bool write_file(const char *dir, const char *name, const char *data, size
   return ok;
 }
 
-/* Replaces every @NAME@ in a template. */
-static void substitute(Buf *out, const char *tpl, const char *name) {
-  for (const char *p = tpl; *p;) {
-    const char *q = strstr(p, "@NAME@");
-    if (!q) {
-      buf_puts(out, p);
-      break;
+void codegen_template(Buf *out, const char *file, const char *name) {
+  for (const char *p = embedded(file)->data; *p;) {
+    const char *end = strchr(p, '\n');
+    end = end ? end + 1 : p + strlen(p);
+    if (p[0] == '#' && p[1] == '#') { /* the template's own comment */
+      p = end;
+      continue;
     }
-    buf_printf(out, "%.*s%s", (int)(q - p), p, name);
-    p = q + 6;
+    for (const char *q; (q = name ? strstr(p, "@NAME@") : NULL) && q < end; p = q + 6)
+      buf_printf(out, "%.*s%s", (int)(q - p), p, name);
+    buf_printf(out, "%.*s", (int)(end - p), p);
+    p = end;
   }
 }
 
 /* The runtime's C files (without .c), copied into a trainer's folder with nn2c_rt.h. */
-static const char *const runtime_c[] = {"nn2c_rt", "nn2c_train", "nn2c_data", "nn2c_text", "nn2c_audio"};
+static const char *const runtime_c[] = {"nn2c_rt",    "nn2c_rng",  "nn2c_images", "nn2c_ckpt",
+                                        "nn2c_train", "nn2c_data", "nn2c_text",   "nn2c_audio"};
 #define RUNTIME_NC (int)(sizeof runtime_c / sizeof runtime_c[0])
 
 static void makefile(Buf *b, const char *N, bool train) {
@@ -63,21 +67,28 @@ static void makefile(Buf *b, const char *N, bool train) {
               "# (Debian: libopenblas-dev). Without it the model needs only libc and libm.\n"
               "BLAS ?=\nifeq ($(BLAS),openblas)\n"
               "MODEL_FLAGS += -DNN2C_USE_CBLAS -DNN2C_OPENBLAS $(shell pkg-config --cflags openblas 2>/dev/null)\n"
-              "LDLIBS += $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)\nendif\n\n");
-  buf_printf(b, "all: lib%s.a", N);
+              "BLAS_LIBS := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)\n"
+              "LDLIBS += $(BLAS_LIBS)\nendif\n"
+              "# What a program linking the library needs besides it (NAME.pc's Libs).\n"
+              "MODEL_LIBS = $(OMP_FLAGS) $(BLAS_LIBS) -lm\n\n");
+  buf_printf(b, "all: lib%s.a %s.pc", N, N);
   if (train) buf_printf(b, " %s_train", N);
   buf_puts(b, "\n\n");
   buf_printf(b, "lib%s.a: %s.o\n\t$(AR) rcs $@ $^\n\n", N, N);
+  buf_printf(b, "# pkg-config --cflags --libs %s (with PKG_CONFIG_PATH=this folder) gives the flags\n"
+                "# to build and link a program against lib%s.a as built here.\n"
+                "%s.pc: %s.pc.in Makefile\n\tsed 's|@LIBS@|$(strip $(MODEL_LIBS))|' %s.pc.in > $@\n\n", N, N, N, N, N);
   buf_printf(b, "%s.o: %s.c %s.h\n\t$(CC) $(CFLAGS) $(MODEL_FLAGS) $(OMP_FLAGS) -c %s.c -o $@\n\n", N, N, N, N);
   if (train) {
-    buf_printf(b, "%s_train: %s_train.o %s.o nn2c_rt.o nn2c_train.o nn2c_data.o nn2c_text.o nn2c_audio.o\n"
-                  "\t$(CC) $(CFLAGS) $(OMP_FLAGS) $^ -o $@ $(LDLIBS)\n\n", N, N, N);
+    buf_printf(b, "%s_train: %s_train.o %s.o", N, N, N);
+    for (int i = 0; i < RUNTIME_NC; i++) buf_printf(b, " %s.o", runtime_c[i]);
+    buf_puts(b, "\n\t$(CC) $(CFLAGS) $(OMP_FLAGS) $^ -o $@ $(LDLIBS)\n\n");
     buf_printf(b, "%s_train.o: %s_train.c %s.h nn2c_rt.h\n\t$(CC) $(CFLAGS) -c %s_train.c -o $@\n\n", N, N, N, N);
     for (int i = 0; i < RUNTIME_NC; i++)
       buf_printf(b, "%s.o: %s.c nn2c_rt.h\n\t$(CC) $(CFLAGS) $(RT_DEFS) -c %s.c -o $@\n\n", runtime_c[i], runtime_c[i],
                  runtime_c[i]);
   }
-  buf_printf(b, "clean:\n\trm -f *.o lib%s.a", N);
+  buf_printf(b, "clean:\n\trm -f *.o lib%s.a %s.pc", N, N);
   if (train) buf_printf(b, " %s_train", N);
   buf_puts(b, "\n\n.PHONY: all clean\n");
 }
@@ -121,17 +132,20 @@ static bool make_dirs(const char *dir) {
 
 bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
   if (!make_dirs(dir)) return false;
-  Buf h = {0}, c = {0}, mk = {0}, tr = {0};
+  Buf h = {0}, c = {0}, mk = {0}, tr = {0}, pc = {0};
   codegen_model(m, in, &h, &c);
   makefile(&mk, in->name, in->train);
   char *hname = arena_printf(&in->infer.g->arena, "%s.h", in->name);
   char *cname = arena_printf(&in->infer.g->arena, "%s.c", in->name);
+  codegen_template(&pc, "model.pc.in", in->name);
   bool ok = write_file(dir, hname, h.data, h.len) && write_file(dir, cname, c.data, c.len) &&
-            write_file(dir, "Makefile", mk.data, mk.len) && (!in->weights_file || write_weights(in, dir));
+            write_file(dir, "Makefile", mk.data, mk.len) &&
+            write_file(dir, arena_printf(&in->infer.g->arena, "%s.pc.in", in->name), pc.data, pc.len) &&
+            (!in->weights_file || write_weights(in, dir));
   if (ok && !in->weights_file) /* a stale one from an earlier compile would mislead */
     remove(arena_printf(&in->infer.g->arena, "%s/%s.weights", dir, in->name));
   if (ok && in->train) {
-    substitute(&tr, embedded("train_main.c.in")->data, in->name);
+    codegen_template(&tr, "train_main.c.in", in->name);
     ok = write_file(dir, arena_printf(&in->infer.g->arena, "%s_train.c", in->name), tr.data, tr.len) &&
          write_file(dir, "nn2c_rt.h", embedded("nn2c_rt.h")->data, embedded("nn2c_rt.h")->len);
     for (int i = 0; i < RUNTIME_NC && ok; i++) {
@@ -143,5 +157,6 @@ bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
   buf_free(&c);
   buf_free(&mk);
   buf_free(&tr);
+  buf_free(&pc);
   return ok;
 }

@@ -16,7 +16,7 @@ for m in mlp cnn; do
   "$nn2c" compile "$d/model.onnx" --train --loss "$(cat "$d/loss")" --optimizer sgd --lr 0.1 --batch 4 \
     --name "$m" -o "$d/gen" 2>"$d/compile.log" || { cat "$d/compile.log"; exit 1; }
   cc -O2 -std=gnu11 -Wall -Wextra -Werror -DM="$m" -include "$d/gen/$m.h" -I"$d/gen" "$src/train_harness.c" \
-    "$d/gen/$m.c" "$d/gen/nn2c_rt.c" -o "$d/harness" -lm || exit 1
+    "$d/gen/$m.c" "$d/gen/nn2c_rt.c" "$d/gen/nn2c_ckpt.c" -o "$d/harness" -lm || exit 1
   "$d/harness" "$d/x.bin" "$d/y.bin" 5 4 "$d/trained.ckpt" > "$d/steps.log" || { cat "$d/steps.log"; exit 1; }
   "$nn2c" export "$d/model.onnx" "$d/trained.ckpt" -o "$d/trained.onnx" || exit 1
   "$nn2c" run "$d/trained.onnx" --dim batch=2 "$d/probe.pb" > "$d/run.txt" || exit 1
