@@ -27,12 +27,20 @@ ops/conv_wino.c ops/conv*
 ops/conv_blas.c ops/conv*
 codegen/emit_c.c codegen/emit*
 codegen/emit_files.c codegen/emit*
+onnx/import.c onnx/*
+onnx/nchw.c onnx/*
+onnx/tensor.c onnx/*
+onnx/export.c onnx/*
+onnx/onnx_test.c onnx/*
 EOF
 # ops/conv*: conv.c plans a convolution and calls the kernel emitters in
 # conv_direct.c, conv_wino.c and conv_blas.c, which share its helpers
 # (conv_impl.h); they are one op family split for size.
 # codegen/emit*: emit_c.c writes the model files (taking embedded text from
 # emit_files.c), emit_files.c the folder around them (calling codegen_model).
+# onnx/*: the ONNX front end split for size: import.c walks the graph and calls
+# the handlers in nchw.c and the tensor reader in tensor.c, which use import.c's
+# shared helpers (onnx_impl.h); calls into the rest of nn2c go one way only.
 
 # 1. Includes: "from to" lines, paths relative to SRC_DIR.
 (cd "$src" && find . -name '*.[ch]' -o -name '*.def') | sed 's|^\./||' | sort >"$tmp/files"
