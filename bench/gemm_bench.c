@@ -93,27 +93,30 @@ int main(int argc, char **argv) {
   int threads = 1, i = 1;
   double seconds = 0.3, flops_sum = 0, us_sum = 0, worst = 0;
   for (; i + 1 < argc && !strncmp(argv[i], "--", 2); i += 2) {
-    if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
-    else break;
+    if (!strcmp(argv[i], "--threads"))
+      threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--seconds"))
+      seconds = atof(argv[i + 1]);
+    else
+      break;
   }
   if (threads < 1 || i >= argc || (argc - i) % 4) {
     fprintf(stderr, "usage: gemm_bench [--threads T] [--seconds S] NAME M K N [NAME M K N ...]\n");
     return 2;
   }
   openblas_set_num_threads(threads);
-  printf("openblas config=\"%s\" core=%s threads=%d\n", openblas_get_config(),
-         openblas_get_corename(), openblas_get_num_threads());
+  printf("openblas config=\"%s\" core=%s threads=%d\n", openblas_get_config(), openblas_get_corename(),
+         openblas_get_num_threads());
   for (; i < argc; i += 4) {
     int m = atoi(argv[i + 1]), k = atoi(argv[i + 2]), n = atoi(argv[i + 3]);
     double err, us = time_sgemm(m, k, n, seconds, &err), flops = 2.0 * m * k * n;
     flops_sum += flops;
     us_sum += us;
     if (err > worst) worst = err;
-    printf("sgemm %s M=%d K=%d N=%d median_us=%.2f gflops=%.2f check=%s\n", argv[i], m, k, n, us,
-           flops / us / 1e3, err < 1e-5 ? "ok" : "WRONG");
+    printf("sgemm %s M=%d K=%d N=%d median_us=%.2f gflops=%.2f check=%s\n", argv[i], m, k, n, us, flops / us / 1e3,
+           err < 1e-5 ? "ok" : "WRONG");
   }
-  printf("sgemm total flops=%.0f median_us=%.2f gflops=%.2f check=%s max_rel_err=%.1e\n", flops_sum,
-         us_sum, flops_sum / us_sum / 1e3, worst < 1e-5 ? "ok" : "WRONG", worst);
+  printf("sgemm total flops=%.0f median_us=%.2f gflops=%.2f check=%s max_rel_err=%.1e\n", flops_sum, us_sum,
+         flops_sum / us_sum / 1e3, worst < 1e-5 ? "ok" : "WRONG", worst);
   return 0;
 }

@@ -22,9 +22,9 @@ if(NN2C_ONNX AND NOT _onnx_found)
 endif()
 message(STATUS "nn2c: ONNX front end ${NN2C_ONNX}")
 
-# libFuzzer target for the importer (tests/onnx/fuzz_import.c): everything is
-# built with coverage instrumentation and AddressSanitizer; needs clang.
-option(NN2C_FUZZ "Build the libFuzzer target for the ONNX importer (clang)" OFF)
+# libFuzzer targets (tests/fuzz/): everything is built with coverage
+# instrumentation and AddressSanitizer; needs clang.
+option(NN2C_FUZZ "Build the libFuzzer targets in tests/fuzz (clang)" OFF)
 if(NN2C_FUZZ)
   add_compile_options(-fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address)

@@ -7,10 +7,10 @@ static const struct {
   const char *name;
   int size;
 } dtype_info[DT_COUNT] = {
-  [DT_F32] = {"f32", 4}, [DT_F64] = {"f64", 8}, [DT_F16] = {"f16", 2}, [DT_BF16] = {"bf16", 2},
-  [DT_I8] = {"i8", 1},   [DT_I16] = {"i16", 2}, [DT_I32] = {"i32", 4}, [DT_I64] = {"i64", 8},
-  [DT_U8] = {"u8", 1},   [DT_U16] = {"u16", 2}, [DT_U32] = {"u32", 4}, [DT_U64] = {"u64", 8},
-  [DT_BOOL] = {"bool", 1},
+    [DT_F32] = {"f32", 4},   [DT_F64] = {"f64", 8}, [DT_F16] = {"f16", 2}, [DT_BF16] = {"bf16", 2},
+    [DT_I8] = {"i8", 1},     [DT_I16] = {"i16", 2}, [DT_I32] = {"i32", 4}, [DT_I64] = {"i64", 8},
+    [DT_U8] = {"u8", 1},     [DT_U16] = {"u16", 2}, [DT_U32] = {"u32", 4}, [DT_U64] = {"u64", 8},
+    [DT_BOOL] = {"bool", 1},
 };
 
 const char *dtype_name(DType t) { return dtype_info[t].name; }
@@ -29,7 +29,8 @@ bool dtype_from_name(const char *s, DType *t) {
 Shape shape_make(int rank, const int64_t *d) {
   NN2C_ASSERT(rank >= 0 && rank <= MAX_RANK);
   Shape s = {rank, {0}};
-  for (int i = 0; i < rank; i++) s.d[i] = d[i];
+  for (int i = 0; i < rank; i++)
+    s.d[i] = d[i];
   return s;
 }
 
@@ -50,7 +51,8 @@ bool shape_has_batch(Shape s) {
 
 int64_t shape_numel(Shape s, int64_t batch) {
   int64_t n = 1;
-  for (int i = 0; i < s.rank; i++) n *= s.d[i] == DIM_BATCH ? batch : s.d[i];
+  for (int i = 0; i < s.rank; i++)
+    n *= s.d[i] == DIM_BATCH ? batch : s.d[i];
   return n;
 }
 
@@ -60,8 +62,10 @@ char *shape_str(Arena *a, Shape s) {
   Buf b = {0};
   buf_puts(&b, "[");
   for (int i = 0; i < s.rank; i++) {
-    if (s.d[i] == DIM_BATCH) buf_printf(&b, "%sN", i ? "," : "");
-    else buf_printf(&b, "%s%lld", i ? "," : "", (long long)s.d[i]);
+    if (s.d[i] == DIM_BATCH)
+      buf_printf(&b, "%sN", i ? "," : "");
+    else
+      buf_printf(&b, "%s%lld", i ? "," : "", (long long)s.d[i]);
   }
   buf_puts(&b, "]");
   char *r = arena_strdup(a, b.data);
@@ -88,12 +92,12 @@ void graph_free(Graph *g) {
 }
 
 /* Grows a plain array held as (ptr, len, cap). */
-#define GROW(ptr, len, cap)                                         \
-  do {                                                              \
-    if ((len) == (cap)) {                                           \
-      (cap) = (cap) ? (cap) * 2 : 16;                               \
-      (ptr) = xrealloc((ptr), sizeof(*(ptr)) * (size_t)(cap));      \
-    }                                                               \
+#define GROW(ptr, len, cap)                                                                                            \
+  do {                                                                                                                 \
+    if ((len) == (cap)) {                                                                                              \
+      (cap) = (cap) ? (cap)*2 : 16;                                                                                    \
+      (ptr) = xrealloc((ptr), sizeof(*(ptr)) * (size_t)(cap));                                                         \
+    }                                                                                                                  \
   } while (0)
 
 /* ---- the name index: graph_find and graph_unique_name in constant time, so that
@@ -101,14 +105,16 @@ void graph_free(Graph *g) {
 
 static uint32_t name_hash(const char *s) {
   uint32_t h = 2166136261u; /* FNV-1a */
-  for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+  for (; *s; s++)
+    h = (h ^ (uint8_t)*s) * 16777619u;
   return h;
 }
 
 /* The slot holding name, or the empty slot where it would go. */
 static NameSlot *name_slot(Graph *g, const char *name) {
   uint32_t mask = (uint32_t)g->capnames - 1, i = name_hash(name) & mask;
-  while (g->names[i].name && strcmp(g->names[i].name, name)) i = (i + 1) & mask;
+  while (g->names[i].name && strcmp(g->names[i].name, name))
+    i = (i + 1) & mask;
   return &g->names[i];
 }
 
@@ -139,7 +145,8 @@ static bool value_in_graph(Graph *g, Value *v, const char *name) {
 static void name_index_rebuild(Graph *g) {
   memset(g->names, 0, sizeof(NameSlot) * (size_t)g->capnames);
   g->nnames = 0;
-  for (int i = 0; i < g->nvalues; i++) name_claim(g, g->values[i]->name, g->values[i]);
+  for (int i = 0; i < g->nvalues; i++)
+    name_claim(g, g->values[i]->name, g->values[i]);
 }
 
 /* Names only come from value_new, value_rename and graph_unique_name, which record them,
@@ -158,7 +165,8 @@ Value *graph_find(Graph *g, const char *name) {
 
 char *graph_unique_name(Graph *g, const char *base) {
   char *s = arena_strdup(&g->arena, base);
-  for (int i = 1; graph_find(g, s); i++) s = arena_printf(&g->arena, "%s_%d", base, i);
+  for (int i = 1; graph_find(g, s); i++)
+    s = arena_printf(&g->arena, "%s_%d", base, i);
   name_claim(g, s, NULL);
   return s;
 }
@@ -172,7 +180,6 @@ void value_rename(Graph *g, Value *v, const char *name) {
   v->name = arena_strdup(&g->arena, name);
   name_claim(g, v->name, v);
 }
-
 
 Value *value_new(Graph *g, const char *name, ValueKind kind, DType t, Shape s) {
   Value *v = arena_alloc(&g->arena, sizeof(Value));
@@ -194,7 +201,8 @@ Node *node_new(Graph *g, OpKind op, int nin, Value **in, int nout) {
   n->op = op;
   n->nin = nin;
   n->in = arena_alloc(&g->arena, sizeof(Value *) * (size_t)(nin ? nin : 1));
-  for (int i = 0; i < nin; i++) n->in[i] = in[i];
+  for (int i = 0; i < nin; i++)
+    n->in[i] = in[i];
   n->nout = nout;
   n->out = arena_alloc(&g->arena, sizeof(Value *) * (size_t)(nout ? nout : 1));
   for (int i = 0; i < nout; i++) {
@@ -222,11 +230,13 @@ void graph_add_grad(Graph *g, Value *param, Value *grad) {
 }
 
 void graph_recount(Graph *g) {
-  for (int i = 0; i < g->nvalues; i++) g->values[i]->nuses = 0;
+  for (int i = 0; i < g->nvalues; i++)
+    g->values[i]->nuses = 0;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     if (n->dead) continue;
-    for (int j = 0; j < n->nin; j++) n->in[j]->nuses++;
+    for (int j = 0; j < n->nin; j++)
+      n->in[j]->nuses++;
   }
 }
 
@@ -287,7 +297,8 @@ void value_replace_uses(Graph *g, Value *old, Value *with) {
 
 int graph_count_kind(Graph *g, ValueKind k) {
   int n = 0;
-  for (int i = 0; i < g->nvalues; i++) n += g->values[i]->kind == k;
+  for (int i = 0; i < g->nvalues; i++)
+    n += g->values[i]->kind == k;
   return n;
 }
 
@@ -365,18 +376,28 @@ void node_copy_attrs(Graph *g, Node *dst, const Node *src) {
   for (int i = 0; i < src->nattrs; i++) {
     const Attr *a = &src->attrs[i];
     switch (a->type) {
-    case AT_INT: node_set_int(g, dst, a->key, a->i); break;
-    case AT_FLOAT: node_set_float(g, dst, a->key, a->f); break;
-    case AT_INTS: node_set_ints(g, dst, a->key, a->ints, a->n); break;
-    case AT_FLOATS: node_set_floats(g, dst, a->key, a->floats, a->n); break;
-    case AT_STRING: node_set_string(g, dst, a->key, a->s); break;
+    case AT_INT:
+      node_set_int(g, dst, a->key, a->i);
+      break;
+    case AT_FLOAT:
+      node_set_float(g, dst, a->key, a->f);
+      break;
+    case AT_INTS:
+      node_set_ints(g, dst, a->key, a->ints, a->n);
+      break;
+    case AT_FLOATS:
+      node_set_floats(g, dst, a->key, a->floats, a->n);
+      break;
+    case AT_STRING:
+      node_set_string(g, dst, a->key, a->s);
+      break;
     }
   }
 }
 
 static const char *init_names[INIT_COUNT] = {
-  "zeros", "ones", "constant", "uniform", "normal", "glorot_uniform", "glorot_normal",
-  "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "orthogonal", "unit_forget_bias", "data",
+    "zeros",      "ones",      "constant",      "uniform",      "normal",     "glorot_uniform",   "glorot_normal",
+    "he_uniform", "he_normal", "lecun_uniform", "lecun_normal", "orthogonal", "unit_forget_bias", "data",
 };
 
 const char *init_name(InitKind k) { return init_names[k]; }
@@ -408,7 +429,8 @@ void shape_fans(Shape s, double *fan_in, double *fan_out) {
     return;
   }
   double rf = 1; /* receptive field: all but the last two (in, out) dimensions */
-  for (int i = 0; i < s.rank - 2; i++) rf *= (double)s.d[i];
+  for (int i = 0; i < s.rank - 2; i++)
+    rf *= (double)s.d[i];
   *fan_in = (double)s.d[s.rank - 2] * rf;
   *fan_out = (double)s.d[s.rank - 1] * rf;
 }

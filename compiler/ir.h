@@ -15,9 +15,18 @@
 
 /* Every numeric dtype ONNX has; compute is f32, labels and indices integer. */
 typedef enum {
-  DT_F32, DT_F64, DT_F16, DT_BF16,
-  DT_I8, DT_I16, DT_I32, DT_I64,
-  DT_U8, DT_U16, DT_U32, DT_U64,
+  DT_F32,
+  DT_F64,
+  DT_F16,
+  DT_BF16,
+  DT_I8,
+  DT_I16,
+  DT_I32,
+  DT_I64,
+  DT_U8,
+  DT_U16,
+  DT_U32,
+  DT_U64,
   DT_BOOL,
   DT_COUNT
 } DType;
@@ -30,8 +39,8 @@ typedef enum {
 } OpKind;
 
 typedef struct {
-  int rank;             /* 0 for scalars */
-  int64_t d[MAX_RANK];  /* extents; DIM_BATCH marks the batch dimension */
+  int rank;            /* 0 for scalars */
+  int64_t d[MAX_RANK]; /* extents; DIM_BATCH marks the batch dimension */
 } Shape;
 
 typedef enum {
@@ -43,9 +52,17 @@ typedef enum {
 } ValueKind;
 
 typedef enum {
-  INIT_ZEROS, INIT_ONES, INIT_CONSTANT, INIT_UNIFORM, INIT_NORMAL,
-  INIT_GLOROT_UNIFORM, INIT_GLOROT_NORMAL, INIT_HE_UNIFORM, INIT_HE_NORMAL,
-  INIT_LECUN_UNIFORM, INIT_LECUN_NORMAL,
+  INIT_ZEROS,
+  INIT_ONES,
+  INIT_CONSTANT,
+  INIT_UNIFORM,
+  INIT_NORMAL,
+  INIT_GLOROT_UNIFORM,
+  INIT_GLOROT_NORMAL,
+  INIT_HE_UNIFORM,
+  INIT_HE_NORMAL,
+  INIT_LECUN_UNIFORM,
+  INIT_LECUN_NORMAL,
   INIT_ORTHOGONAL,       /* whole-matrix: Gram-Schmidt of normal draws (docs/initializers.md) */
   INIT_UNIT_FORGET_BIAS, /* ones on the second quarter (an LSTM's forget gate), else zeros */
   INIT_DATA,             /* the f32 values in Value.data (an imported model's weights) */
@@ -61,24 +78,24 @@ typedef struct Node Node;
 
 /* Where the memory planner put a value: arena offset = fixed + per_sample * batch. */
 typedef struct {
-  bool planned;        /* set by pass_memplan */
-  int64_t fixed;       /* byte offset part independent of the batch */
-  int64_t per_sample;  /* byte offset part multiplied by the batch size */
+  bool planned;       /* set by pass_memplan */
+  int64_t fixed;      /* byte offset part independent of the batch */
+  int64_t per_sample; /* byte offset part multiplied by the batch size */
 } MemLoc;
 
 typedef struct Value {
-  int id;             /* index in Graph.values */
-  const char *name;   /* unique in the graph; a C identifier */
+  int id;           /* index in Graph.values */
+  const char *name; /* unique in the graph; a C identifier */
   DType dtype;
   Shape shape;
-  bool annotated;     /* type written in the source; shape inference must agree */
+  bool annotated; /* type written in the source; shape inference must agree */
   ValueKind kind;
-  Node *def;          /* producing node for VK_TEMP, else NULL */
-  Init init;          /* VK_PARAM and VK_STATE initial contents */
-  void *data;         /* VK_CONST elements, row-major, of dtype */
-  int nuses;          /* how many node inputs read it (kept by graph_recount) */
-  MemLoc mem;         /* VK_TEMP placement */
-  int line, col;      /* where it was declared in a source file, or 0 */
+  Node *def;     /* producing node for VK_TEMP, else NULL */
+  Init init;     /* VK_PARAM and VK_STATE initial contents */
+  void *data;    /* VK_CONST elements, row-major, of dtype */
+  int nuses;     /* how many node inputs read it (kept by graph_recount) */
+  MemLoc mem;    /* VK_TEMP placement */
+  int line, col; /* where it was declared in a source file, or 0 */
 } Value;
 
 typedef enum { AT_INT, AT_FLOAT, AT_INTS, AT_FLOATS, AT_STRING } AttrType;
@@ -88,14 +105,14 @@ typedef struct {
   AttrType type;
   int64_t i;
   double f;
-  int64_t *ints;   /* AT_INTS */
-  double *floats;  /* AT_FLOATS */
-  int n;           /* length of ints/floats */
-  const char *s;   /* AT_STRING */
+  int64_t *ints;  /* AT_INTS */
+  double *floats; /* AT_FLOATS */
+  int n;          /* length of ints/floats */
+  const char *s;  /* AT_STRING */
 } Attr;
 
 struct Node {
-  int id;           /* index in Graph.nodes (schedule order) */
+  int id; /* index in Graph.nodes (schedule order) */
   OpKind op;
   Value **in;
   int nin;
@@ -103,8 +120,8 @@ struct Node {
   int nout;
   Attr *attrs;
   int nattrs;
-  int line, col;    /* source location for diagnostics, or 0 */
-  bool dead;        /* marked by passes, removed by graph_compact */
+  int line, col; /* source location for diagnostics, or 0 */
+  bool dead;     /* marked by passes, removed by graph_compact */
 };
 
 typedef struct {
@@ -125,27 +142,27 @@ typedef struct NameSlot {
 } NameSlot;
 
 typedef struct Graph {
-  Arena arena;         /* owns everything in the graph */
+  Arena arena; /* owns everything in the graph */
   const char *name;
   Value **values;
   int nvalues, capvalues;
-  NameSlot *names;     /* open-addressing index of every name handed out, for graph_find */
+  NameSlot *names; /* open-addressing index of every name handed out, for graph_find */
   int nnames, capnames;
-  Node **nodes;        /* in schedule (topological) order */
+  Node **nodes; /* in schedule (topological) order */
   int nnodes, capnodes;
   Value **outputs;
   int noutputs, capoutputs;
   Assign *assigns;
   int nassigns, capassigns;
-  GradLink *grads;     /* set by autodiff, read by optimizer lowering */
+  GradLink *grads; /* set by autodiff, read by optimizer lowering */
   int ngrads, capgrads;
-  Value *loss;         /* scalar to minimize, or NULL for inference graphs */
-  Source *src;         /* source file for diagnostics, or NULL */
+  Value *loss; /* scalar to minimize, or NULL for inference graphs */
+  Source *src; /* source file for diagnostics, or NULL */
 } Graph;
 
 /* dtypes */
-const char *dtype_name(DType t);      /* "f32" */
-int dtype_size(DType t);              /* bytes per element */
+const char *dtype_name(DType t); /* "f32" */
+int dtype_size(DType t);         /* bytes per element */
 bool dtype_from_name(const char *s, DType *t);
 bool dtype_is_float(DType t);
 
@@ -167,12 +184,12 @@ Node *node_new(Graph *g, OpKind op, int nin, Value **in, int nout);
 void graph_add_output(Graph *g, Value *v);
 void graph_add_assign(Graph *g, Value *dst, Value *src);
 void graph_add_grad(Graph *g, Value *param, Value *grad);
-void graph_recount(Graph *g);  /* recompute Value.nuses */
-void graph_compact(Graph *g);  /* drop dead nodes and values nothing refers to */
+void graph_recount(Graph *g); /* recompute Value.nuses */
+void graph_compact(Graph *g); /* drop dead nodes and values nothing refers to */
 /* Whether the step hands v back (an output, an assignment source, a gradient or the loss). */
 bool graph_is_root(const Graph *g, const Value *v);
-char *graph_unique_name(Graph *g, const char *base);   /* base, or base_1, base_2, ... */
-void value_rename(Graph *g, Value *v, const char *name); /* the caller checked it is free */
+char *graph_unique_name(Graph *g, const char *base);              /* base, or base_1, base_2, ... */
+void value_rename(Graph *g, Value *v, const char *name);          /* the caller checked it is free */
 void value_set_unique_name(Graph *g, Value *v, const char *base); /* v->name = graph_unique_name(base) */
 void value_replace_uses(Graph *g, Value *old, Value *with);
 int graph_count_kind(Graph *g, ValueKind k);
@@ -199,8 +216,6 @@ bool init_from_name(const char *s, InitKind *k);
 void ir_print(Buf *b, Graph *g);
 /* Checks invariants between passes; prints problems and returns false. */
 bool ir_verify(Graph *g, const char *after_pass);
-
-
 
 /* Layout of a persistent block (params or state): values of kind k in graph
  * order, each starting at a multiple of 16 four-byte words (one float each).

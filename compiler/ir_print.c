@@ -40,8 +40,10 @@ static void put_shape(Buf *b, Shape s) {
   buf_puts(b, "[");
   for (int i = 0; i < s.rank; i++) {
     if (i) buf_puts(b, ",");
-    if (s.d[i] == DIM_BATCH) buf_puts(b, "N");
-    else buf_printf(b, "%" PRId64, s.d[i]);
+    if (s.d[i] == DIM_BATCH)
+      buf_puts(b, "N");
+    else
+      buf_printf(b, "%" PRId64, s.d[i]);
   }
   buf_puts(b, "]");
 }
@@ -54,8 +56,7 @@ static void put_typed(Buf *b, const Value *v) {
 static bool is_ident(const char *s) {
   if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_')) return false;
   for (s++; *s; s++)
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_'))
-      return false;
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_')) return false;
   return true;
 }
 
@@ -67,10 +68,14 @@ static void put_string(Buf *b, const char *s) {
   }
   buf_puts(b, "\"");
   for (; *s; s++) {
-    if (*s == '"' || *s == '\\') buf_printf(b, "\\%c", *s);
-    else if (*s == '\n') buf_puts(b, "\\n");
-    else if (*s == '\t') buf_puts(b, "\\t");
-    else buf_printf(b, "%c", *s);
+    if (*s == '"' || *s == '\\')
+      buf_printf(b, "\\%c", *s);
+    else if (*s == '\n')
+      buf_puts(b, "\\n");
+    else if (*s == '\t')
+      buf_puts(b, "\\t");
+    else
+      buf_printf(b, "%c", *s);
   }
   buf_puts(b, "\"");
 }
@@ -78,16 +83,24 @@ static void put_string(Buf *b, const char *s) {
 static void put_attr(Buf *b, const Attr *a) {
   buf_printf(b, "%s=", a->key);
   switch (a->type) {
-  case AT_INT: buf_printf(b, "%" PRId64, a->i); break;
-  case AT_FLOAT: put_float_attr(b, a->f); break;
-  case AT_STRING: put_string(b, a->s); break;
+  case AT_INT:
+    buf_printf(b, "%" PRId64, a->i);
+    break;
+  case AT_FLOAT:
+    put_float_attr(b, a->f);
+    break;
+  case AT_STRING:
+    put_string(b, a->s);
+    break;
   case AT_INTS:
   case AT_FLOATS:
     buf_puts(b, "[");
     for (int i = 0; i < a->n; i++) {
       if (i) buf_puts(b, ", ");
-      if (a->type == AT_INTS) buf_printf(b, "%" PRId64, a->ints[i]);
-      else put_float_attr(b, a->floats[i]);
+      if (a->type == AT_INTS)
+        buf_printf(b, "%" PRId64, a->ints[i]);
+      else
+        put_float_attr(b, a->floats[i]);
     }
     buf_puts(b, "]");
     break;
@@ -107,18 +120,41 @@ static void put_init(Buf *b, Init in) {
 static void put_elem(Buf *b, DType t, const void *data, int64_t i) {
   char s[64];
   switch (t) {
-  case DT_F32: fmt_num(s, sizeof s, ((const float *)data)[i], true); buf_puts(b, s); return;
-  case DT_F64: fmt_num(s, sizeof s, ((const double *)data)[i], false); buf_puts(b, s); return;
-  case DT_I8: buf_printf(b, "%d", ((const int8_t *)data)[i]); return;
-  case DT_I16: buf_printf(b, "%d", ((const int16_t *)data)[i]); return;
-  case DT_I32: buf_printf(b, "%" PRId32, ((const int32_t *)data)[i]); return;
-  case DT_I64: buf_printf(b, "%" PRId64, ((const int64_t *)data)[i]); return;
+  case DT_F32:
+    fmt_num(s, sizeof s, ((const float *)data)[i], true);
+    buf_puts(b, s);
+    return;
+  case DT_F64:
+    fmt_num(s, sizeof s, ((const double *)data)[i], false);
+    buf_puts(b, s);
+    return;
+  case DT_I8:
+    buf_printf(b, "%d", ((const int8_t *)data)[i]);
+    return;
+  case DT_I16:
+    buf_printf(b, "%d", ((const int16_t *)data)[i]);
+    return;
+  case DT_I32:
+    buf_printf(b, "%" PRId32, ((const int32_t *)data)[i]);
+    return;
+  case DT_I64:
+    buf_printf(b, "%" PRId64, ((const int64_t *)data)[i]);
+    return;
   case DT_U8:
-  case DT_BOOL: buf_printf(b, "%u", ((const uint8_t *)data)[i]); return;
-  case DT_U16: buf_printf(b, "%u", ((const uint16_t *)data)[i]); return;
-  case DT_U32: buf_printf(b, "%" PRIu32, ((const uint32_t *)data)[i]); return;
-  case DT_U64: buf_printf(b, "%" PRIu64, ((const uint64_t *)data)[i]); return;
-  default: NN2C_ASSERT(!"const of a dtype the text form cannot hold (f16, bf16)");
+  case DT_BOOL:
+    buf_printf(b, "%u", ((const uint8_t *)data)[i]);
+    return;
+  case DT_U16:
+    buf_printf(b, "%u", ((const uint16_t *)data)[i]);
+    return;
+  case DT_U32:
+    buf_printf(b, "%" PRIu32, ((const uint32_t *)data)[i]);
+    return;
+  case DT_U64:
+    buf_printf(b, "%" PRIu64, ((const uint64_t *)data)[i]);
+    return;
+  default:
+    NN2C_ASSERT(!"const of a dtype the text form cannot hold (f16, bf16)");
   }
 }
 
@@ -139,8 +175,8 @@ static void put_const_data(Buf *b, const Value *v) {
 }
 
 static void put_value_decl(Buf *b, const Value *v) {
-  static const char *const kw[] = {[VK_INPUT] = "input", [VK_PARAM] = "param", [VK_STATE] = "state",
-                                   [VK_CONST] = "const"};
+  static const char *const kw[] = {
+      [VK_INPUT] = "input", [VK_PARAM] = "param", [VK_STATE] = "state", [VK_CONST] = "const"};
   buf_printf(b, "  %s ", kw[v->kind]);
   put_typed(b, v);
   if (v->kind == VK_PARAM || v->kind == VK_STATE) {
@@ -160,7 +196,8 @@ static void put_node(Buf *b, const Node *n) {
     put_typed(b, n->out[i]);
   }
   buf_printf(b, " = %s(", op_name(n->op));
-  for (int i = 0; i < n->nin; i++) buf_printf(b, "%s%s", i ? ", " : "", n->in[i]->name);
+  for (int i = 0; i < n->nin; i++)
+    buf_printf(b, "%s%s", i ? ", " : "", n->in[i]->name);
   for (int i = 0; i < n->nattrs; i++) {
     if (i || n->nin) buf_puts(b, ", ");
     put_attr(b, &n->attrs[i]);
@@ -176,7 +213,8 @@ void ir_print(Buf *b, Graph *g) {
       if (g->values[i]->kind == order[k]) put_value_decl(b, g->values[i]);
   for (int i = 0; i < g->nnodes; i++)
     if (!g->nodes[i]->dead) put_node(b, g->nodes[i]);
-  for (int i = 0; i < g->noutputs; i++) buf_printf(b, "  output %s\n", g->outputs[i]->name);
+  for (int i = 0; i < g->noutputs; i++)
+    buf_printf(b, "  output %s\n", g->outputs[i]->name);
   if (g->loss) buf_printf(b, "  loss %s\n", g->loss->name);
   for (int i = 0; i < g->ngrads; i++)
     buf_printf(b, "  grad %s = %s\n", g->grads[i].param->name, g->grads[i].grad->name);

@@ -109,8 +109,7 @@ static Value *lower_dense(Lower *L, const Line *l, Value *x) {
   int64_t use_bias = 1;
   if (ub && !expr_int(L->src, ub->val, 0, 1, &use_bias)) return NULL;
   if (use_bias) {
-    Value *b = value_new(g, arena_printf(&g->arena, "dense%d_b", L->ndense), VK_PARAM, DT_F32,
-                         shape_make(1, &units));
+    Value *b = value_new(g, arena_printf(&g->arena, "dense%d_b", L->ndense), VK_PARAM, DT_F32, shape_make(1, &units));
     b->init = (Init){INIT_ZEROS, 0, 0};
     if (!kw_init(L, l, "bias_initializer", "bias_init", &b->init)) return NULL;
     y = named(g, build2(g, OP_ADD, y, b), "dense%d_z", L->ndense);
@@ -177,7 +176,8 @@ static Value *channel_value(Lower *L, ValueKind kind, const char *what, int64_t 
 /* Mean over every axis but the last, as a [C] vector. */
 static Value *channel_mean(Graph *g, Value *x) {
   int64_t axes[MAX_RANK];
-  for (int i = 0; i < x->shape.rank - 1; i++) axes[i] = i;
+  for (int i = 0; i < x->shape.rank - 1; i++)
+    axes[i] = i;
   Node *n = build_node(g, OP_REDUCE_MEAN, 1, &x);
   node_set_ints(g, n, "axes", axes, x->shape.rank - 1);
   node_set_int(g, n, "keepdims", 0);
@@ -193,7 +193,8 @@ static Value *lower_batchnorm(Lower *L, const Line *l, Value *x) {
   double momentum = 0.99, eps = 1e-3;
   if (!kw_num_in(L, l, "momentum", 0, 1, &momentum) || !kw_num_in(L, l, "epsilon", 1e-12, 1, &eps)) return NULL;
   if (x->shape.rank < 2) {
-    err_line(L, l, "batchnorm needs an input with a batch and a channel axis (input is %s)", shape_str(&L->g->arena, x->shape));
+    err_line(L, l, "batchnorm needs an input with a batch and a channel axis (input is %s)",
+             shape_str(&L->g->arena, x->shape));
     return NULL;
   }
   Graph *g = L->g;
@@ -242,8 +243,8 @@ static bool needs_image(Lower *L, const Line *l, Value *x) {
 }
 
 /* padding=valid (default) or same -> pads=[top,left,bottom,right]. */
-static bool padding_attr(Lower *L, const Line *l, Value *x, const int64_t k[2], const int64_t s[2],
-                         const int64_t d[2], int64_t pads[4]) {
+static bool padding_attr(Lower *L, const Line *l, Value *x, const int64_t k[2], const int64_t s[2], const int64_t d[2],
+                         int64_t pads[4]) {
   const KwArg *p = line_kw(l, "padding");
   const char *mode = p && p->val->kind == EX_IDENT ? p->val->ident : p ? "" : "valid";
   memset(pads, 0, sizeof(int64_t) * 4);
@@ -382,7 +383,9 @@ static Value *lower_global_max_pool1d(Lower *L, const Line *l, Value *x) {
   node_set_ints(L->g, n, "strides", (int64_t[]){1, x->shape.d[1]}, 2);
   node_set_ints(L->g, n, "pads", (int64_t[]){0, 0, 0, 0}, 4);
   Value *y = finish_layer(L, l, n);
-  return y ? named(L->g, build_reshape(L->g, y, shape_make(2, (int64_t[]){DIM_BATCH, x->shape.d[2]})), "pool%d", ++L->npool) : NULL;
+  return y ? named(L->g, build_reshape(L->g, y, shape_make(2, (int64_t[]){DIM_BATCH, x->shape.d[2]})), "pool%d",
+                   ++L->npool)
+           : NULL;
 }
 
 /* global_avgpool: [N,H,W,C] -> [N,C] */
@@ -429,7 +432,8 @@ static Value *lower_embedding(Lower *L, const Line *l, Value *x) {
       !kw_flag(L, l, "mask_zero", &mask))
     return NULL;
   Graph *g = L->g;
-  Value *w = param(L, arena_printf(&g->arena, "emb%d_w", ++L->nemb), shape_make(2, (int64_t[]){vocab, dim}), INIT_UNIFORM);
+  Value *w =
+      param(L, arena_printf(&g->arena, "emb%d_w", ++L->nemb), shape_make(2, (int64_t[]){vocab, dim}), INIT_UNIFORM);
   w->init = (Init){INIT_UNIFORM, -0.05, 0.05};
   if (!kw_init_of(L, l, "embeddings_initializer", w)) return NULL;
   Value *in[2] = {x, w};
@@ -441,10 +445,14 @@ static Value *lower_embedding(Lower *L, const Line *l, Value *x) {
 }
 
 static bool cell_from_name(const char *k, RnnCell *c) {
-  if (!strcmp(k, "lstm")) *c = RNN_LSTM;
-  else if (!strcmp(k, "gru")) *c = RNN_GRU;
-  else if (!strcmp(k, "simple_rnn")) *c = RNN_SIMPLE;
-  else return false;
+  if (!strcmp(k, "lstm"))
+    *c = RNN_LSTM;
+  else if (!strcmp(k, "gru"))
+    *c = RNN_GRU;
+  else if (!strcmp(k, "simple_rnn"))
+    *c = RNN_SIMPLE;
+  else
+    return false;
   return true;
 }
 
@@ -491,7 +499,8 @@ static Value *lower_recurrent(Lower *L, const Line *l, Value *x, bool bidir) {
     return NULL;
   }
   if (x->shape.rank != 3) {
-    err_line(L, l, "a recurrent layer needs a sequence input [N,steps,features] (input is %s)", shape_str(&L->g->arena, x->shape));
+    err_line(L, l, "a recurrent layer needs a sequence input [N,steps,features] (input is %s)",
+             shape_str(&L->g->arena, x->shape));
     return NULL;
   }
   const char *kind = bidir ? l->args[0]->ident : l->kind;
@@ -577,11 +586,14 @@ static Value *lower_layer(Lower *L, const Line *l, Value *x) {
 Value *lower_layers(Lower *L) {
   ModelFile *f = L->m->file;
   if (f->nlayers == 0 || strcmp(f->layers[0].kind, "input")) {
-    if (f->nlayers) err_line(L, &f->layers[0], "the first layer must be `input`, got '%s'", f->layers[0].kind);
-    else error_at(L->src, 1, 1, "the model has no layers and no graph section");
+    if (f->nlayers)
+      err_line(L, &f->layers[0], "the first layer must be `input`, got '%s'", f->layers[0].kind);
+    else
+      error_at(L->src, 1, 1, "the model has no layers and no graph section");
     return NULL;
   }
   Value *x = lower_input(L, &f->layers[0]);
-  for (int i = 1; i < f->nlayers && x; i++) x = lower_layer(L, &f->layers[i], x);
+  for (int i = 1; i < f->nlayers && x; i++)
+    x = lower_layer(L, &f->layers[i], x);
   return x;
 }

@@ -15,20 +15,20 @@
 #endif
 
 static const char *usage =
-  "usage: nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS]\n"
-  "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
-  "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
-  "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
-  "       nn2c compile MODEL.onnx -o DIR [--weights-threshold FLOATS]   (imported weights of at least\n"
-  "                  FLOATS floats, default 1048576, go to DIR/NAME.weights; 0: always)\n"
-  "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
-  "                  [--ema M] [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
-  "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
-  "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]   (trained weights back into the model)\n"
-  "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
-  "       nn2c --help | --version\n"
-  "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
-  "fix symbolic dimensions with --dim NAME=VALUE).\n";
+    "usage: nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS]\n"
+    "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
+    "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
+    "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
+    "       nn2c compile MODEL.onnx -o DIR [--weights-threshold FLOATS]   (imported weights of at least\n"
+    "                  FLOATS floats, default 1048576, go to DIR/NAME.weights; 0: always)\n"
+    "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
+    "                  [--ema M] [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
+    "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
+    "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]   (trained weights back into the model)\n"
+    "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
+    "       nn2c --help | --version\n"
+    "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
+    "fix symbolic dimensions with --dim NAME=VALUE).\n";
 
 #define MAX_DIMS 16
 
@@ -126,19 +126,32 @@ static Model *load_model(const char *path, const void *onnx_opts) {
 static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
   for (int i = 2; i < argc; i++) {
     const char *v;
-    if (!strcmp(argv[i], "--train")) o->train = true;
-    else if ((v = flag_value(argc, argv, &i, "-o"))) o->out_dir = v;
-    else if ((v = flag_value(argc, argv, &i, "--name"))) o->name = v;
-    else if ((v = flag_value(argc, argv, &i, "--passes"))) o->passes = v;
-    else if ((v = flag_value(argc, argv, &i, "--dump-after"))) o->dump_after = v;
-    else if ((v = flag_value(argc, argv, &i, "--emit"))) o->emit = v;
-    else if ((v = flag_value(argc, argv, &i, "--loss"))) o->loss = v;
-    else if ((v = flag_value(argc, argv, &i, "--optimizer"))) o->optimizer = v;
-    else if ((v = flag_value(argc, argv, &i, "--lr"))) o->lr = v;
-    else if ((v = flag_value(argc, argv, &i, "--batch"))) o->batch = v;
-    else if ((v = flag_value(argc, argv, &i, "--dataset"))) o->dataset = v;
-    else if ((v = flag_value(argc, argv, &i, "--ema"))) o->ema = v;
-    else if ((v = flag_value(argc, argv, &i, "--weights-threshold"))) o->weights_threshold = v;
+    if (!strcmp(argv[i], "--train"))
+      o->train = true;
+    else if ((v = flag_value(argc, argv, &i, "-o")))
+      o->out_dir = v;
+    else if ((v = flag_value(argc, argv, &i, "--name")))
+      o->name = v;
+    else if ((v = flag_value(argc, argv, &i, "--passes")))
+      o->passes = v;
+    else if ((v = flag_value(argc, argv, &i, "--dump-after")))
+      o->dump_after = v;
+    else if ((v = flag_value(argc, argv, &i, "--emit")))
+      o->emit = v;
+    else if ((v = flag_value(argc, argv, &i, "--loss")))
+      o->loss = v;
+    else if ((v = flag_value(argc, argv, &i, "--optimizer")))
+      o->optimizer = v;
+    else if ((v = flag_value(argc, argv, &i, "--lr")))
+      o->lr = v;
+    else if ((v = flag_value(argc, argv, &i, "--batch")))
+      o->batch = v;
+    else if ((v = flag_value(argc, argv, &i, "--dataset")))
+      o->dataset = v;
+    else if ((v = flag_value(argc, argv, &i, "--ema")))
+      o->ema = v;
+    else if ((v = flag_value(argc, argv, &i, "--weights-threshold")))
+      o->weights_threshold = v;
 #ifdef NN2C_HAVE_ONNX
     else if ((v = flag_value(argc, argv, &i, "--dim"))) {
       if (!parse_dim(v, o)) return false;
@@ -150,26 +163,34 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
     } else if (o->model) {
       error_plain("more than one model given ('%s' and '%s')", o->model, argv[i]);
       return false;
-    } else o->model = argv[i];
+    } else
+      o->model = argv[i];
   }
-  if (!o->model) error_plain("no model file given\n%s", usage);
-  else if (o->emit && strcmp(o->emit, "ir") && strcmp(o->emit, "c")) error_plain("--emit must be ir or c, got '%s'", o->emit);
-  else if ((!o->emit || !strcmp(o->emit, "c")) && !o->out_dir) error_plain("missing -o DIR (where to write the C files)");
-  else if (o->name && !is_identifier(o->name)) error_plain("--name '%s' is not a C identifier", o->name);
-  else return true;
+  if (!o->model)
+    error_plain("no model file given\n%s", usage);
+  else if (o->emit && strcmp(o->emit, "ir") && strcmp(o->emit, "c"))
+    error_plain("--emit must be ir or c, got '%s'", o->emit);
+  else if ((!o->emit || !strcmp(o->emit, "c")) && !o->out_dir)
+    error_plain("missing -o DIR (where to write the C files)");
+  else if (o->name && !is_identifier(o->name))
+    error_plain("--name '%s' is not a C identifier", o->name);
+  else
+    return true;
   return false;
 }
 
 /* --loss/--optimizer/--lr/--batch/--ema/--dataset: the train section of an
  * imported model (a .nn file has its own). */
 static bool imported_train_spec(const CompileOpts *o, TrainSpec *t) {
-  static const char *losses[] = {"mse", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"};
+  static const char *losses[] = {"mse", "binary_crossentropy", "categorical_crossentropy",
+                                 "sparse_categorical_crossentropy"};
   int k = -1;
   for (int i = 0; i < 4 && o->loss; i++)
     if (!strcmp(o->loss, losses[i])) k = i;
   if (k < 0) {
-    error_plain("--loss must be mse, binary_crossentropy, categorical_crossentropy or sparse_categorical_crossentropy%s%s%s",
-                o->loss ? ", got '" : " (missing)", o->loss ? o->loss : "", o->loss ? "'" : "");
+    error_plain(
+        "--loss must be mse, binary_crossentropy, categorical_crossentropy or sparse_categorical_crossentropy%s%s%s",
+        o->loss ? ", got '" : " (missing)", o->loss ? o->loss : "", o->loss ? "'" : "");
     return false;
   }
   t->present = true;
@@ -177,7 +198,8 @@ static bool imported_train_spec(const CompileOpts *o, TrainSpec *t) {
   const char *opt = o->optimizer ? o->optimizer : "sgd";
   if (!strcmp(opt, "sgd") || !strcmp(opt, "momentum"))
     t->opt = (OptSpec){OPT_SGD, 0.01, !strcmp(opt, "momentum") ? 0.9 : 0, false, 0.9, 0.999, 1e-7, 0, 0};
-  else if (!strcmp(opt, "adam")) t->opt = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, 0, 0};
+  else if (!strcmp(opt, "adam"))
+    t->opt = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, 0, 0};
   else {
     error_plain("--optimizer must be sgd, momentum or adam, got '%s'", opt);
     return false;
@@ -236,7 +258,8 @@ static int cmd_compile(int argc, char **argv) {
   bool imported = ends_with(o.model, ".onnx");
   TrainSpec spec = {0};
   if ((o.loss || o.optimizer || o.lr || o.batch || o.ema || o.dataset) && (!o.train || !imported)) {
-    error_plain("--loss/--optimizer/--lr/--batch/--ema/--dataset go with --train on an .onnx model (a .nn file has a train section)");
+    error_plain("--loss/--optimizer/--lr/--batch/--ema/--dataset go with --train on an .onnx model (a .nn file has a "
+                "train section)");
     return 1;
   }
   if (o.train && imported && !imported_train_spec(&o, &spec)) return 1;
@@ -267,7 +290,8 @@ static int cmd_compile(int argc, char **argv) {
   }
   Buf dump = {0};
   bool ok = compile_graph(m, MODE_INFER, &o, &in.infer, &dump);
-  if (ok && o.train) ok = compile_graph(m, MODE_EVAL, &o, &in.eval, &dump) && compile_graph(m, MODE_TRAIN, &o, &in.train_graph, &dump);
+  if (ok && o.train)
+    ok = compile_graph(m, MODE_EVAL, &o, &in.eval, &dump) && compile_graph(m, MODE_TRAIN, &o, &in.train_graph, &dump);
   int64_t wfloats = ok && imported ? codegen_weights_floats(&in) : 0;
   in.weights_file = wfloats > 0 && wfloats >= threshold;
   if (ok && o.emit && !strcmp(o.emit, "ir")) {
@@ -294,7 +318,8 @@ static int cmd_compile(int argc, char **argv) {
 #ifdef NN2C_HAVE_ONNX
 static void print_tensor(Graph *g, Value *v, Tensor *t) {
   printf("%s %s%s:", v->name, dtype_name(v->dtype), shape_str(&g->arena, v->shape));
-  for (int64_t i = 0; i < t->numel; i++) printf(" %.9g", tensor_get(t, i));
+  for (int64_t i = 0; i < t->numel; i++)
+    printf(" %.9g", tensor_get(t, i));
   printf("\n");
 }
 
@@ -310,8 +335,10 @@ static int run_onnx(int argc, char **argv) {
   bool ok = true;
   for (int i = 3; i < argc && ok; i++) {
     const char *v;
-    if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
-    else if (nf == 16) ok = false, error_plain("too many inputs");
+    if ((v = flag_value(argc, argv, &i, "--dim")))
+      ok = parse_dim(v, &o);
+    else if (nf == 16)
+      ok = false, error_plain("too many inputs");
     else {
       files[nf] = argv[i];
       ok = (data[nf] = onnx_read_tensor(argv[i], &types[nf], &shapes[nf])) != NULL;
@@ -333,7 +360,8 @@ static int run_onnx(int argc, char **argv) {
       error_plain("%s: input '%s' of %s is %s, the file holds %s%s", files[k], v->name, argv[2], want,
                   dtype_name(types[k]), shape_str(&g->arena, shapes[k]));
       ok = false;
-    } else feeds[k] = (Feed){v->name, data[k]}, k++;
+    } else
+      feeds[k] = (Feed){v->name, data[k]}, k++;
   }
   if (ok && k < nf) {
     error_plain("%s: %d input files given, the model %s has %d input%s", files[k], nf, argv[2], k, k == 1 ? "" : "s");
@@ -342,9 +370,11 @@ static int run_onnx(int argc, char **argv) {
   InterpRun r = {0};
   float dummy[16] = {0};
   ok = ok && interp_run(g, dummy, dummy, feeds, k, 1, 0, &r);
-  for (int i = 0; ok && i < g->noutputs; i++) print_tensor(g, g->outputs[i], &r.vals[g->outputs[i]->id]);
+  for (int i = 0; ok && i < g->noutputs; i++)
+    print_tensor(g, g->outputs[i], &r.vals[g->outputs[i]->id]);
   interp_run_free(&r);
-  for (int i = 0; i < nf; i++) free(data[i]);
+  for (int i = 0; i < nf; i++)
+    free(data[i]);
   graph_free(g);
   return ok ? 0 : 1;
 }
@@ -358,8 +388,10 @@ static float *read_ckpt_params(const char *path, uint64_t count) {
   unsigned char *d = (unsigned char *)read_whole_file(path, &len);
   const char *why = !d ? "cannot read it" : len < 24 || memcmp(d, "NN2CCKPT", 8) ? "not an nn2c checkpoint" : NULL;
   uint64_t h = 14695981039346656037ULL, stored = 0;
-  for (size_t i = 0; !why && i + 8 < len; i++) h = (h ^ d[i]) * 1099511628211ULL;
-  for (int i = 7; !why && i >= 0; i--) stored = stored << 8 | d[len - 8 + (size_t)i];
+  for (size_t i = 0; !why && i + 8 < len; i++)
+    h = (h ^ d[i]) * 1099511628211ULL;
+  for (int i = 7; !why && i >= 0; i--)
+    stored = stored << 8 | d[len - 8 + (size_t)i];
   if (!why && h != stored) why = "checksum mismatch (corrupt or truncated)";
   float *params = NULL;
   uint32_t nsec = why ? 0 : (uint32_t)(d[12] | d[13] << 8 | d[14] << 16 | (uint32_t)d[15] << 24);
@@ -367,14 +399,18 @@ static float *read_ckpt_params(const char *path, uint64_t count) {
     uint32_t nl = 0;
     uint64_t n = 0;
     if (pos + 4 > len - 8) break;
-    for (int i = 3; i >= 0; i--) nl = nl << 8 | d[pos + (size_t)i];
+    for (int i = 3; i >= 0; i--)
+      nl = nl << 8 | d[pos + (size_t)i];
     if (nl > len || pos + 4 + nl + 8 > len - 8) break;
-    for (int i = 7; i >= 0; i--) n = n << 8 | d[pos + 4 + nl + (size_t)i];
+    for (int i = 7; i >= 0; i--)
+      n = n << 8 | d[pos + 4 + nl + (size_t)i];
     bool is_params = nl == 6 && !memcmp(d + pos + 4, "params", 6);
     pos += 4 + nl + 8;
     if (n > (len - 8 - pos) / 4) break;
-    if (is_params && n != count) why = "its params do not fit this model";
-    else if (is_params) params = memcpy(xmalloc(n * 4 + 1), d + pos, n * 4);
+    if (is_params && n != count)
+      why = "its params do not fit this model";
+    else if (is_params)
+      params = memcpy(xmalloc(n * 4 + 1), d + pos, n * 4);
     pos += n * 4;
   }
   if (!why && !params) why = "no params section";
@@ -390,13 +426,20 @@ static int cmd_export(int argc, char **argv) {
   bool ok = true, quiet = false;
   for (int i = 2; i < argc && ok; i++) {
     const char *v;
-    if (!strcmp(argv[i], "--quiet")) quiet = true;
-    else if ((v = flag_value(argc, argv, &i, "-o"))) o.out_dir = v;
-    else if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
-    else if (argv[i][0] == '-') ok = false, error_plain("unknown option '%s'", argv[i]);
-    else if (!o.model) o.model = argv[i];
-    else if (!ckpt) ckpt = argv[i];
-    else ok = false, error_plain("unexpected argument '%s'", argv[i]);
+    if (!strcmp(argv[i], "--quiet"))
+      quiet = true;
+    else if ((v = flag_value(argc, argv, &i, "-o")))
+      o.out_dir = v;
+    else if ((v = flag_value(argc, argv, &i, "--dim")))
+      ok = parse_dim(v, &o);
+    else if (argv[i][0] == '-')
+      ok = false, error_plain("unknown option '%s'", argv[i]);
+    else if (!o.model)
+      o.model = argv[i];
+    else if (!ckpt)
+      ckpt = argv[i];
+    else
+      ok = false, error_plain("unexpected argument '%s'", argv[i]);
   }
   if (ok && (!o.model || !ckpt || !o.out_dir || !ends_with(o.model, ".onnx")))
     ok = false, error_plain("usage: nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]");
@@ -434,15 +477,23 @@ static int run_onnx_train(int argc, char **argv) {
     const char *v;
     int at = i;
     if (!strcmp(argv[i], "--train")) continue;
-    if ((v = flag_value(argc, argv, &i, "--loss"))) o.loss = v;
-    else if ((v = flag_value(argc, argv, &i, "--optimizer"))) o.optimizer = v;
-    else if ((v = flag_value(argc, argv, &i, "--dataset"))) o.dataset = v;
-    else if ((v = flag_value(argc, argv, &i, "--ema"))) o.ema = v;
-    else if ((v = flag_value(argc, argv, &i, "--dim"))) ok = parse_dim(v, &o);
+    if ((v = flag_value(argc, argv, &i, "--loss")))
+      o.loss = v;
+    else if ((v = flag_value(argc, argv, &i, "--optimizer")))
+      o.optimizer = v;
+    else if ((v = flag_value(argc, argv, &i, "--dataset")))
+      o.dataset = v;
+    else if ((v = flag_value(argc, argv, &i, "--ema")))
+      o.ema = v;
+    else if ((v = flag_value(argc, argv, &i, "--dim")))
+      ok = parse_dim(v, &o);
     else {
-      if ((v = flag_value(argc, argv, &i, "--lr"))) o.lr = v;
-      else if ((v = flag_value(argc, argv, &i, "--batch"))) o.batch = v;
-      for (int k = at; k <= i; k++) rest[nrest++] = argv[k];
+      if ((v = flag_value(argc, argv, &i, "--lr")))
+        o.lr = v;
+      else if ((v = flag_value(argc, argv, &i, "--batch")))
+        o.batch = v;
+      for (int k = at; k <= i; k++)
+        rest[nrest++] = argv[k];
     }
   }
   TrainSpec spec = {0};

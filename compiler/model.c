@@ -63,7 +63,10 @@ static bool parse_loss(Source *src, const Line *l, TrainSpec *t) {
   for (int i = 0; i < 4; i++)
     if (!strcmp(n, names[i])) k = i;
   if (k < 0) {
-    error_at(src, l->line, l->col, "unknown loss '%s' (expected mse, binary_crossentropy, categorical_crossentropy or sparse_categorical_crossentropy)", n);
+    error_at(src, l->line, l->col,
+             "unknown loss '%s' (expected mse, binary_crossentropy, categorical_crossentropy or "
+             "sparse_categorical_crossentropy)",
+             n);
     return false;
   }
   t->loss = (LossKind)k;
@@ -89,14 +92,17 @@ static bool parse_optimizer(Source *src, const Line *l, OptSpec *o) {
   static const char *keys[] = {"lr", "momentum", "nesterov", "beta1", "beta2", "epsilon", NULL};
   for (int i = 0; i < l->nkw; i++) {
     bool known = false;
-    for (int j = 0; keys[j]; j++) known = known || !strcmp(l->kw[i].key, keys[j]);
+    for (int j = 0; keys[j]; j++)
+      known = known || !strcmp(l->kw[i].key, keys[j]);
     if (!known) {
       error_at(src, l->kw[i].line, l->kw[i].col, "unknown optimizer option '%s'", l->kw[i].key);
       return false;
     }
   }
-  if (!strcmp(n, "sgd")) *o = (OptSpec){OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, o->weight_decay, o->ema};
-  else if (!strcmp(n, "adam")) *o = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, o->weight_decay, o->ema};
+  if (!strcmp(n, "sgd"))
+    *o = (OptSpec){OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, o->weight_decay, o->ema};
+  else if (!strcmp(n, "adam"))
+    *o = (OptSpec){OPT_ADAM, 0.001, 0, false, 0.9, 0.999, 1e-7, o->weight_decay, o->ema};
   else {
     error_at(src, l->line, l->col, "unknown optimizer '%s' (expected sgd or adam)", n);
     return false;
@@ -181,8 +187,18 @@ static bool parse_train_line(Source *src, Arena *arena, const Line *l, TrainSpec
 static bool parse_train(Model *m) {
   ModelFile *f = m->file;
   TrainSpec *t = &m->train;
-  *t = (TrainSpec){f->has_train, LOSS_MSE, false, {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0, 0}, 32, 1, 1, false,
-                   f->ndata ? "inline" : "mnist", "", 0, 0};
+  *t = (TrainSpec){f->has_train,
+                   LOSS_MSE,
+                   false,
+                   {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0, 0},
+                   32,
+                   1,
+                   1,
+                   false,
+                   f->ndata ? "inline" : "mnist",
+                   "",
+                   0,
+                   0};
   bool ok = true, have_loss = false;
   for (int i = 0; i < f->ntrain; i++) {
     ok = parse_train_line(&f->src, &m->arena, &f->train[i], t) && ok;
@@ -343,8 +359,13 @@ Model *model_new_imported(const char *path, const char *name, Graph *(*import)(c
   m->file = arena_alloc(&m->arena, sizeof(ModelFile));
   m->file->src = (Source){arena_strdup(&m->arena, path), "", 0};
   m->name = arena_strdup(&m->arena, name);
-  m->train = (TrainSpec){.loss = LOSS_SPARSE_CCE, .opt = {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0, 0}, .batch = 1,
-                         .epochs = 1, .seed = 1, .dataset = "random", .dataset_options = ""};
+  m->train = (TrainSpec){.loss = LOSS_SPARSE_CCE,
+                         .opt = {OPT_SGD, 0.01, 0, false, 0.9, 0.999, 1e-7, 0, 0},
+                         .batch = 1,
+                         .epochs = 1,
+                         .seed = 1,
+                         .dataset = "random",
+                         .dataset_options = ""};
   m->import = import;
   m->import_ctx = ctx;
   return m;

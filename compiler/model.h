@@ -9,15 +9,15 @@
 typedef enum { LOSS_MSE, LOSS_BCE, LOSS_CCE, LOSS_SPARSE_CCE } LossKind;
 
 typedef struct {
-  bool present;         /* the file has a train section */
+  bool present; /* the file has a train section */
   LossKind loss;
-  bool sum;             /* reduction=sum instead of mean */
+  bool sum; /* reduction=sum instead of mean */
   OptSpec opt;
   int batch, epochs;
   uint64_t seed;
-  bool accuracy;        /* metrics accuracy */
-  const char *dataset;  /* "mnist", "inline", ... */
-  const char *dataset_options; /* "key=value ..." as written (nn2c_data_spec_parse reads it) */
+  bool accuracy;                 /* metrics accuracy */
+  const char *dataset;           /* "mnist", "inline", ... */
+  const char *dataset_options;   /* "key=value ..." as written (nn2c_data_spec_parse reads it) */
   int dataset_line, dataset_col; /* where the dataset line is (0 when absent) */
 } TrainSpec;
 
@@ -25,14 +25,14 @@ typedef enum { MODE_INFER, MODE_EVAL, MODE_TRAIN } GraphMode;
 
 typedef struct Model {
   const char *name;
-  ModelFile *file;       /* parsed source (owns the Source for diagnostics) */
-  Arena arena;           /* owns file and inline data */
+  ModelFile *file; /* parsed source (owns the Source for diagnostics) */
+  Arena arena;     /* owns file and inline data */
   TrainSpec train;
   /* Inline data set from the data section: n samples. */
   int inline_n;
-  float *inline_x;       /* [n][in_numel] */
-  float *inline_yf;      /* [n][label_numel] float targets, or NULL */
-  int32_t *inline_yi;    /* [n] class labels, or NULL */
+  float *inline_x;    /* [n][in_numel] */
+  float *inline_yf;   /* [n][label_numel] float targets, or NULL */
+  int32_t *inline_yi; /* [n] class labels, or NULL */
   /* Another front end (ONNX) builds the forward graph of each mode. */
   Graph *(*import)(const struct Model *m, GraphMode mode);
   const void *import_ctx; /* that front end's options */

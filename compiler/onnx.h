@@ -26,7 +26,7 @@ typedef struct {
   int ndims;
   const OnnxFrozen *frozen;
   int nfrozen;
-  const Shape *shapes;  /* shapes[k] fixes the symbolic dims of graph input k (the runner's data) */
+  const Shape *shapes; /* shapes[k] fixes the symbolic dims of graph input k (the runner's data) */
   int nshapes;
   const char *batch_dim; /* symbolic dimension that becomes the batch N (training), or NULL; ""
                           * means the first dimension of the first input when it is symbolic */
@@ -38,7 +38,7 @@ typedef struct {
 typedef struct {
   bool unsupported;
   char what[160]; /* the op (or dtype) that is unsupported */
-  int need_const;  /* graph input (index as in OnnxFrozen) that had to be a constant, or -1 */
+  int need_const; /* graph input (index as in OnnxFrozen) that had to be a constant, or -1 */
 } OnnxStatus;
 
 /* Reads an ONNX model into a graph: inputs first (in model order), then

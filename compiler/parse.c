@@ -19,8 +19,8 @@
 
 #include "ops/op.h"
 
-#define MAX_DEPTH 64      /* deepest list nesting accepted */
-#define MAX_ERRORS 30     /* stop after this many; the rest is usually fallout */
+#define MAX_DEPTH 64  /* deepest list nesting accepted */
+#define MAX_ERRORS 30 /* stop after this many; the rest is usually fallout */
 #define MAX_DIM (INT64_C(1) << 40)
 
 typedef enum { T_EOF, T_NEWLINE, T_IDENT, T_NUM, T_STRING, T_PUNCT, T_ARROW, T_BAD } TokKind;
@@ -45,9 +45,9 @@ typedef struct {
   int line;
   Token **toks; /* every token lexed so far (stable pointers); the parser may rewind */
   int ntoks, captoks;
-  int pos; /* parser position in toks */
-  bool stop; /* too many errors: the lexer returns T_EOF from now on */
-  Graph *g;  /* the graph section being built */
+  int pos;                   /* parser position in toks */
+  bool stop;                 /* too many errors: the lexer returns T_EOF from now on */
+  Graph *g;                  /* the graph section being built */
   int model_line, model_col; /* the `model NAME` line, once seen */
 } Parser;
 
@@ -104,10 +104,13 @@ static void lex_error(Parser *P, Token *t, const char *fmt, ...) {
 static void lex_skip_blank(Parser *P) {
   for (;;) {
     char c = *P->cur;
-    if (c == ' ' || c == '\t' || c == '\r') P->cur++;
+    if (c == ' ' || c == '\t' || c == '\r')
+      P->cur++;
     else if (c == '#')
-      while (*P->cur && *P->cur != '\n') P->cur++;
-    else return;
+      while (*P->cur && *P->cur != '\n')
+        P->cur++;
+    else
+      return;
   }
 }
 
@@ -130,19 +133,22 @@ static void lex_number(Parser *P, Token *t) {
     t->num = *s == '-' ? -HUGE_VAL : HUGE_VAL;
     return;
   }
-  while (is_digit(*q)) q++;
+  while (is_digit(*q))
+    q++;
   if (*q == '.') {
     is_int = false;
-    for (q++; is_digit(*q); q++) {}
+    for (q++; is_digit(*q); q++) {
+    }
   }
-  if ((*q == 'e' || *q == 'E') &&
-      (is_digit(q[1]) || ((q[1] == '-' || q[1] == '+') && is_digit(q[2])))) {
+  if ((*q == 'e' || *q == 'E') && (is_digit(q[1]) || ((q[1] == '-' || q[1] == '+') && is_digit(q[2])))) {
     is_int = false;
-    for (q += 2; is_digit(*q); q++) {}
+    for (q += 2; is_digit(*q); q++) {
+    }
   }
   P->cur = q;
   if (is_ident_char(*q) || *q == '.') {
-    while (is_ident_char(*P->cur) || *P->cur == '.') P->cur++;
+    while (is_ident_char(*P->cur) || *P->cur == '.')
+      P->cur++;
     int n = (int)(P->cur - s);
     lex_error(P, t, "invalid number '%.*s'", n > 40 ? 40 : n, s);
     return;
@@ -199,7 +205,8 @@ static Token lex_one(Parser *P) {
     P->line++;
     P->line_start = P->cur;
   } else if (is_ident_start(c)) {
-    while (is_ident_char(*P->cur)) P->cur++;
+    while (is_ident_char(*P->cur))
+      P->cur++;
     t.kind = T_IDENT;
     t.str = arena_strndup(P->a, t.p, (size_t)(P->cur - t.p));
   } else if (number_starts(P->cur)) {
@@ -215,8 +222,10 @@ static Token lex_one(Parser *P) {
     P->cur++;
   } else {
     P->cur++;
-    if (c > 32 && c < 127) lex_error(P, &t, "unexpected character '%c'", c);
-    else lex_error(P, &t, "unexpected byte 0x%02x", (unsigned char)c);
+    if (c > 32 && c < 127)
+      lex_error(P, &t, "unexpected character '%c'", c);
+    else
+      lex_error(P, &t, "unexpected byte 0x%02x", (unsigned char)c);
   }
   t.len = (int)(P->cur - t.p);
   return t;
@@ -254,20 +263,26 @@ static bool is_word(const Token *t, const char *w) { return t->kind == T_IDENT &
 /* A short description of a token for messages. */
 static const char *tok_desc(Parser *P, const Token *t) {
   switch (t->kind) {
-  case T_EOF: return "end of file";
-  case T_NEWLINE: return "end of line";
-  case T_STRING: return "a string";
-  default: return arena_printf(P->a, "'%.*s'", t->len > 40 ? 40 : t->len, t->p);
+  case T_EOF:
+    return "end of file";
+  case T_NEWLINE:
+    return "end of line";
+  case T_STRING:
+    return "a string";
+  default:
+    return arena_printf(P->a, "'%.*s'", t->len > 40 ? 40 : t->len, t->p);
   }
 }
 
 static void skip_newlines(Parser *P) {
-  while (peek(P)->kind == T_NEWLINE) next(P);
+  while (peek(P)->kind == T_NEWLINE)
+    next(P);
 }
 
 /* Error recovery: drop the rest of the statement's line. */
 static void skip_line(Parser *P) {
-  while (!is_eol(peek(P))) next(P);
+  while (!is_eol(peek(P)))
+    next(P);
 }
 
 static bool expect_punct(Parser *P, char c, const char *where) {
@@ -446,7 +461,8 @@ static bool parse_line(Parser *P, Line *l) {
   l->args = (Expr **)vec_to_arena(P->a, &args);
   l->nkw = kws.len;
   l->kw = arena_alloc(P->a, sizeof(KwArg) * (size_t)(kws.len ? kws.len : 1));
-  for (int i = 0; i < kws.len; i++) l->kw[i] = *(KwArg *)kws.items[i];
+  for (int i = 0; i < kws.len; i++)
+    l->kw[i] = *(KwArg *)kws.items[i];
   vec_free(&kws);
   return ok;
 }
@@ -555,8 +571,10 @@ static bool parse_type(Parser *P, DType *dt, Shape *s) {
     t = next(P);
     if (is_punct(t, ']')) return check_numel(P, t, *s);
     if (is_punct(t, ',')) continue;
-    if (is_eol(t)) err_tok(P, t, "expected ']' before end of line");
-    else err_tok(P, t, "expected ',' or ']' in the shape, found %s", tok_desc(P, t));
+    if (is_eol(t))
+      err_tok(P, t, "expected ']' before end of line");
+    else
+      err_tok(P, t, "expected ',' or ']' in the shape, found %s", tok_desc(P, t));
     return false;
   }
 }
@@ -647,26 +665,48 @@ static bool int_in_range(Parser *P, const Expr *e, int64_t lo, int64_t hi, DType
 static bool store_elem(Parser *P, const Expr *e, DType dt, void *data, int64_t i) {
   double f = e->kind == EX_NUM ? e->num : !strcmp(e->ident, "inf") ? HUGE_VAL : NAN;
   switch (dt) {
-  case DT_F32: ((float *)data)[i] = (float)f; return true;
-  case DT_F64: ((double *)data)[i] = f; return true;
-  case DT_I8: if (!int_in_range(P, e, INT8_MIN, INT8_MAX, dt)) return false;
-    ((int8_t *)data)[i] = (int8_t)e->inum; return true;
-  case DT_I16: if (!int_in_range(P, e, INT16_MIN, INT16_MAX, dt)) return false;
-    ((int16_t *)data)[i] = (int16_t)e->inum; return true;
-  case DT_I32: if (!int_in_range(P, e, INT32_MIN, INT32_MAX, dt)) return false;
-    ((int32_t *)data)[i] = (int32_t)e->inum; return true;
-  case DT_I64: if (!int_in_range(P, e, INT64_MIN, INT64_MAX, dt)) return false;
-    ((int64_t *)data)[i] = e->inum; return true;
-  case DT_U8: if (!int_in_range(P, e, 0, UINT8_MAX, dt)) return false;
-    ((uint8_t *)data)[i] = (uint8_t)e->inum; return true;
-  case DT_U16: if (!int_in_range(P, e, 0, UINT16_MAX, dt)) return false;
-    ((uint16_t *)data)[i] = (uint16_t)e->inum; return true;
-  case DT_U32: if (!int_in_range(P, e, 0, UINT32_MAX, dt)) return false;
-    ((uint32_t *)data)[i] = (uint32_t)e->inum; return true;
-  case DT_U64: if (!int_in_range(P, e, 0, INT64_MAX, dt)) return false; /* exact via int64 only */
-    ((uint64_t *)data)[i] = (uint64_t)e->inum; return true;
-  case DT_BOOL: if (!int_in_range(P, e, 0, 1, dt)) return false;
-    ((uint8_t *)data)[i] = (uint8_t)e->inum; return true;
+  case DT_F32:
+    ((float *)data)[i] = (float)f;
+    return true;
+  case DT_F64:
+    ((double *)data)[i] = f;
+    return true;
+  case DT_I8:
+    if (!int_in_range(P, e, INT8_MIN, INT8_MAX, dt)) return false;
+    ((int8_t *)data)[i] = (int8_t)e->inum;
+    return true;
+  case DT_I16:
+    if (!int_in_range(P, e, INT16_MIN, INT16_MAX, dt)) return false;
+    ((int16_t *)data)[i] = (int16_t)e->inum;
+    return true;
+  case DT_I32:
+    if (!int_in_range(P, e, INT32_MIN, INT32_MAX, dt)) return false;
+    ((int32_t *)data)[i] = (int32_t)e->inum;
+    return true;
+  case DT_I64:
+    if (!int_in_range(P, e, INT64_MIN, INT64_MAX, dt)) return false;
+    ((int64_t *)data)[i] = e->inum;
+    return true;
+  case DT_U8:
+    if (!int_in_range(P, e, 0, UINT8_MAX, dt)) return false;
+    ((uint8_t *)data)[i] = (uint8_t)e->inum;
+    return true;
+  case DT_U16:
+    if (!int_in_range(P, e, 0, UINT16_MAX, dt)) return false;
+    ((uint16_t *)data)[i] = (uint16_t)e->inum;
+    return true;
+  case DT_U32:
+    if (!int_in_range(P, e, 0, UINT32_MAX, dt)) return false;
+    ((uint32_t *)data)[i] = (uint32_t)e->inum;
+    return true;
+  case DT_U64:
+    if (!int_in_range(P, e, 0, INT64_MAX, dt)) return false; /* exact via int64 only */
+    ((uint64_t *)data)[i] = (uint64_t)e->inum;
+    return true;
+  case DT_BOOL:
+    if (!int_in_range(P, e, 0, 1, dt)) return false;
+    ((uint8_t *)data)[i] = (uint8_t)e->inum;
+    return true;
   default:
     err_at(P, e->line, e->col, "const data of dtype %s is not supported", dtype_name(dt));
     return false;
@@ -679,8 +719,8 @@ static bool parse_const_data(Parser *P, Value *v, const Token *name) {
   if (!e || !flatten(P, e, NULL, &n)) return false;
   int64_t want = shape_numel_static(v->shape); /* bounded by check_numel */
   if (n != want) {
-    err_at(P, e->line, e->col, "const '%s' has %lld element%s but %lld value%s given", name->str,
-           (long long)want, want == 1 ? "" : "s", (long long)n, n == 1 ? " is" : "s are");
+    err_at(P, e->line, e->col, "const '%s' has %lld element%s but %lld value%s given", name->str, (long long)want,
+           want == 1 ? "" : "s", (long long)n, n == 1 ? " is" : "s are");
     return false;
   }
   const Expr **elems = arena_alloc(P->a, sizeof(Expr *) * (size_t)(n ? n : 1));
@@ -698,8 +738,7 @@ static bool parse_decl(Parser *P, ValueKind k) {
   if (!expect_ident(P, "a value name", &name) || !check_new_name(P, name)) return false;
   DType dt;
   Shape s;
-  if (!expect_punct(P, ':', "and a type after the name (x: f32[N,784])") || !parse_type(P, &dt, &s))
-    return false;
+  if (!expect_punct(P, ':', "and a type after the name (x: f32[N,784])") || !parse_type(P, &dt, &s)) return false;
   if (k != VK_INPUT && shape_has_batch(s)) {
     err_tok(P, name, "a %s cannot have the batch dimension N", kw->str);
     return false;
@@ -757,8 +796,10 @@ static bool parse_link(Parser *P) {
   if (!grad) next(P);
   Value *src;
   if (!expect_ident(P, "a value name", &src_t) || !(src = lookup(P, src_t))) return false;
-  if (grad) graph_add_grad(P->g, dst, src);
-  else graph_add_assign(P->g, dst, src);
+  if (grad)
+    graph_add_grad(P->g, dst, src);
+  else
+    graph_add_assign(P->g, dst, src);
   return expect_eol(P);
 }
 
@@ -778,8 +819,7 @@ static bool parse_outs(Parser *P, OutDecl *outs, int *nouts, int max) {
     if (!expect_ident(P, "a value name", &o.name) || !check_new_name(P, o.name)) return false;
     for (int i = 0; i < *nouts; i++)
       if (!strcmp(outs[i].name->str, o.name->str)) {
-        err_tok(P, o.name, "value '%s' already defined at %d:%d", o.name->str, outs[i].name->line,
-                outs[i].name->col);
+        err_tok(P, o.name, "value '%s' already defined at %d:%d", o.name->str, outs[i].name->line, outs[i].name->col);
         return false;
       }
     if (is_punct(peek(P), ':')) {
@@ -805,8 +845,10 @@ static bool parse_outs(Parser *P, OutDecl *outs, int *nouts, int max) {
 static bool attr_ok(Parser *P, const KwArg *k) {
   const Expr *e = k->val;
   bool ok = e->kind != EX_CALL;
-  for (int i = 0; ok && e->kind == EX_LIST && i < e->nitems; i++) ok = e->items[i]->kind == EX_NUM;
-  for (int i = 0; ok && e->kind == EX_LIST && i < e->nitems; i++) ok = isfinite(e->items[i]->num);
+  for (int i = 0; ok && e->kind == EX_LIST && i < e->nitems; i++)
+    ok = e->items[i]->kind == EX_NUM;
+  for (int i = 0; ok && e->kind == EX_LIST && i < e->nitems; i++)
+    ok = isfinite(e->items[i]->num);
   if (ok && e->kind == EX_NUM) ok = isfinite(e->num);
   if (!ok)
     err_at(P, e->line, e->col, "attribute '%s' must be a finite number, a name, a string or a flat list of numbers",
@@ -824,15 +866,18 @@ static void attr_set(Parser *P, Node *n, const KwArg *k) {
     node_set_string(P->g, n, k->key, e->ident);
   } else {
     bool all_int = true;
-    for (int i = 0; i < e->nitems; i++) all_int = all_int && e->items[i]->is_int;
+    for (int i = 0; i < e->nitems; i++)
+      all_int = all_int && e->items[i]->is_int;
     int64_t *iv = arena_alloc(P->a, sizeof(int64_t) * (size_t)(e->nitems + 1));
     double *fv = arena_alloc(P->a, sizeof(double) * (size_t)(e->nitems + 1));
     for (int i = 0; i < e->nitems; i++) {
       iv[i] = e->items[i]->inum;
       fv[i] = e->items[i]->num;
     }
-    if (all_int) node_set_ints(P->g, n, k->key, iv, e->nitems);
-    else node_set_floats(P->g, n, k->key, fv, e->nitems);
+    if (all_int)
+      node_set_ints(P->g, n, k->key, iv, e->nitems);
+    else
+      node_set_floats(P->g, n, k->key, fv, e->nitems);
   }
 }
 
@@ -875,8 +920,8 @@ static bool check_arity(Parser *P, const Token *op_t, OpKind op, int nin, int no
     return false;
   }
   if (!op_nout_ok(d, nout)) {
-    err_tok(P, op_t, "'%s' has %d output%s, but %d name%s written", d->name, d->nout, d->nout == 1 ? "" : "s",
-            nout, nout == 1 ? " is" : "s are");
+    err_tok(P, op_t, "'%s' has %d output%s, but %d name%s written", d->name, d->nout, d->nout == 1 ? "" : "s", nout,
+            nout == 1 ? " is" : "s are");
     return false;
   }
   return true;
@@ -912,7 +957,8 @@ static bool parse_node_into(Parser *P, OutDecl *outs) {
         v->shape = outs[i].shape;
       }
     }
-    for (int i = 0; i < kws.len; i++) attr_set(P, n, kws.items[i]);
+    for (int i = 0; i < kws.len; i++)
+      attr_set(P, n, kws.items[i]);
   }
   vec_free(&ins);
   vec_free(&kws);
@@ -940,8 +986,10 @@ static bool parse_stmt(Parser *P) {
     if (!strcmp(w, "const")) return parse_decl(P, VK_CONST);
     if (!strcmp(w, "output") || !strcmp(w, "loss")) return parse_use(P);
     if (!strcmp(w, "grad") || !strcmp(w, "assign")) return parse_link(P);
-    err_tok(P, t, "unknown statement '%s' (expected input, param, state, const, output, loss, grad, assign "
-                  "or 'name = op(...)')", w);
+    err_tok(P, t,
+            "unknown statement '%s' (expected input, param, state, const, output, loss, grad, assign "
+            "or 'name = op(...)')",
+            w);
     return false;
   }
   return parse_node(P);
@@ -1045,11 +1093,16 @@ static void parse_file(Parser *P) {
     Token *t = peek(P);
     if (t->kind == T_EOF) return;
     bool ok;
-    if (is_word(t, "model")) ok = parse_model_line(P);
-    else if (is_word(t, "graph")) ok = parse_graph_section(P);
-    else if (is_word(t, "train")) ok = parse_simple_section(P, &P->mf->has_train, train_at, parse_train_line);
-    else if (is_word(t, "data")) ok = parse_simple_section(P, &seen_data, data_at, parse_data_line);
-    else if (t->kind == T_IDENT) ok = parse_layer(P);
+    if (is_word(t, "model"))
+      ok = parse_model_line(P);
+    else if (is_word(t, "graph"))
+      ok = parse_graph_section(P);
+    else if (is_word(t, "train"))
+      ok = parse_simple_section(P, &P->mf->has_train, train_at, parse_train_line);
+    else if (is_word(t, "data"))
+      ok = parse_simple_section(P, &seen_data, data_at, parse_data_line);
+    else if (t->kind == T_IDENT)
+      ok = parse_layer(P);
     else {
       err_tok(P, t, "expected a layer line or a section (model, graph, train, data), found %s", tok_desc(P, t));
       ok = false;

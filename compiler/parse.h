@@ -18,11 +18,11 @@ typedef enum { EX_NUM, EX_IDENT, EX_STRING, EX_LIST, EX_CALL } ExprKind;
  * [1, 2], uniform(0, 1). */
 typedef struct Expr {
   ExprKind kind;
-  double num;           /* EX_NUM */
-  bool is_int;          /* EX_NUM written without '.', 'e' */
-  int64_t inum;         /* EX_NUM with is_int: the exact value (num may round) */
-  const char *ident;    /* EX_IDENT, EX_STRING, and the callee of EX_CALL */
-  struct Expr **items;  /* EX_LIST elements, EX_CALL arguments */
+  double num;          /* EX_NUM */
+  bool is_int;         /* EX_NUM written without '.', 'e' */
+  int64_t inum;        /* EX_NUM with is_int: the exact value (num may round) */
+  const char *ident;   /* EX_IDENT, EX_STRING, and the callee of EX_CALL */
+  struct Expr **items; /* EX_LIST elements, EX_CALL arguments */
   int nitems;
   int line, col;
 } Expr;
@@ -44,16 +44,16 @@ typedef struct {
 } Line;
 
 typedef struct {
-  Source src;         /* the file, for diagnostics */
-  const char *name;   /* from `model NAME` or the graph's name; NULL if neither */
+  Source src;       /* the file, for diagnostics */
+  const char *name; /* from `model NAME` or the graph's name; NULL if neither */
   int name_line, name_col;
-  Line *layers;       /* sequential form */
+  Line *layers; /* sequential form */
   int nlayers, caplayers;
-  Graph *graph;       /* graph form, or NULL */
+  Graph *graph; /* graph form, or NULL */
   bool has_train;
   Line *train;
   int ntrain, captrain;
-  KwArg *data;        /* data section entries (key = name) */
+  KwArg *data; /* data section entries (key = name) */
   int ndata;
 } ModelFile;
 

@@ -61,7 +61,8 @@ const char *rnn_check(Graph *g, const RnnSpec *s, Value *x) {
   int64_t gates = rnn_gates(s->cell), h = rnn_hidden(s);
   int batch_axis = 1 - s->time_axis;
   if (x->shape.rank != 3 || s->time_axis < 0 || s->time_axis > 1 || x->shape.d[s->time_axis] == DIM_BATCH)
-    return arena_printf(a, "a recurrent layer needs a sequence input [N,steps,features] (input is %s)", shape_str(a, x->shape));
+    return arena_printf(a, "a recurrent layer needs a sequence input [N,steps,features] (input is %s)",
+                        shape_str(a, x->shape));
   (void)batch_axis;
   if (x->shape.d[s->time_axis] == 0) /* nothing to unroll: no h, no stacked output */
     return arena_printf(a, "a recurrent layer needs at least one step (input %s has 0)", shape_str(a, x->shape));
@@ -149,7 +150,8 @@ Value *rnn_lower(Graph *g, const RnnSpec *s, Value *x, Value **h_last, Value **c
   Value **outs = arena_alloc(&g->arena, sizeof(Value *) * (size_t)steps);
   for (int t = 0; t < steps; t++) {
     Value *x_t = xs[s->reverse ? steps - 1 - t : t], *xw = mm(g, x_t, s->w, s->transposed), *h;
-    if (s->cell == RNN_GRU) h = gru_step(&R, xw, x_t, t);
+    if (s->cell == RNN_GRU)
+      h = gru_step(&R, xw, x_t, t);
     else {
       Value *hu = R.hs ? mm(g, R.hs, s->u, s->transposed) : NULL;
       h = s->cell == RNN_LSTM ? lstm_step(&R, xw, hu, t) : build1(g, OP_TANH, add(g, add(g, xw, hu), R.bias));
@@ -168,7 +170,8 @@ Value *rnn_reverse_time(Graph *g, Value *y, int time_axis) {
   int steps = (int)y->shape.d[time_axis];
   NN2C_ASSERT(steps > 0);
   Value **p = unstack(g, y, time_axis), **r = arena_alloc(&g->arena, sizeof(Value *) * (size_t)steps);
-  for (int t = 0; t < steps; t++) r[t] = p[steps - 1 - t];
+  for (int t = 0; t < steps; t++)
+    r[t] = p[steps - 1 - t];
   Node *n = build_node(g, OP_STACK, steps, r);
   node_set_int(g, n, "axis", time_axis);
   return build_finish(g, n);

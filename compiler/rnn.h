@@ -24,17 +24,17 @@ typedef enum { RNN_KERAS, RNN_ONNX } RnnGateOrder;
 
 typedef struct {
   RnnCell cell;
-  RnnGateOrder order;     /* order of the gate blocks in w, u, b, rb */
-  bool transposed;        /* weights stored [G*H, F] and [G*H, H] (ONNX W, R); else [F, G*H], [H, G*H] (Keras) */
-  bool reverse;           /* read the sequence from the last step (Keras go_backwards, ONNX reverse) */
-  bool return_sequences;  /* output every step's h stacked along time_axis, in processing order; else the last h */
-  bool reset_after;       /* GRU only, see above */
-  int time_axis;          /* of x: 1 for [N,T,F] (Keras), 0 for [T,N,F] (ONNX layout 0) */
-  Value *w, *u;           /* kernels (required) */
-  Value *b, *rb;          /* input and recurrent biases [G*H], each may be NULL */
-  Value *h0, *c0;         /* initial state [N,H], may be NULL (zeros); c0 LSTM only */
-  const char *prefix;     /* names of the values made ("lstm1" -> lstm1_h3) */
-  Value *peep[3];         /* LSTM peepholes [H] for i, o, f (ONNX P), or NULL: i and f read c_{t-1}, o reads c_t */
+  RnnGateOrder order;    /* order of the gate blocks in w, u, b, rb */
+  bool transposed;       /* weights stored [G*H, F] and [G*H, H] (ONNX W, R); else [F, G*H], [H, G*H] (Keras) */
+  bool reverse;          /* read the sequence from the last step (Keras go_backwards, ONNX reverse) */
+  bool return_sequences; /* output every step's h stacked along time_axis, in processing order; else the last h */
+  bool reset_after;      /* GRU only, see above */
+  int time_axis;         /* of x: 1 for [N,T,F] (Keras), 0 for [T,N,F] (ONNX layout 0) */
+  Value *w, *u;          /* kernels (required) */
+  Value *b, *rb;         /* input and recurrent biases [G*H], each may be NULL */
+  Value *h0, *c0;        /* initial state [N,H], may be NULL (zeros); c0 LSTM only */
+  const char *prefix;    /* names of the values made ("lstm1" -> lstm1_h3) */
+  Value *peep[3];        /* LSTM peepholes [H] for i, o, f (ONNX P), or NULL: i and f read c_{t-1}, o reads c_t */
 } RnnSpec;
 
 /* Unrolls the layer over x; returns the output and, if asked, the last h and c

@@ -137,7 +137,8 @@ static void print_source_line(Source *src, int line, int col) {
   const char *end = strchr(p, '\n');
   int n = end ? (int)(end - p) : (int)strlen(p);
   fprintf(stderr, "%.*s\n", n, p);
-  for (int i = 1; i < col; i++) fputc(p[i - 1] == '\t' ? '\t' : ' ', stderr);
+  for (int i = 1; i < col; i++)
+    fputc(p[i - 1] == '\t' ? '\t' : ' ', stderr);
   fprintf(stderr, "^\n");
 }
 

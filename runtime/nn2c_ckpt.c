@@ -42,8 +42,7 @@ typedef struct {
 } CkptWriter;
 
 static void cw_flush(CkptWriter *w) {
-  if (w->n && fwrite(w->buf, 1, w->n, w->f) != w->n)
-    w->failed = 1;
+  if (w->n && fwrite(w->buf, 1, w->n, w->f) != w->n) w->failed = 1;
   w->n = 0;
 }
 
@@ -52,14 +51,12 @@ static void cw_bytes(CkptWriter *w, const void *p, size_t n) {
   w->hash = fnv1a(w->hash, c, n);
   while (n > 0) {
     size_t k = sizeof w->buf - w->n;
-    if (k > n)
-      k = n;
+    if (k > n) k = n;
     memcpy(w->buf + w->n, c, k);
     w->n += k;
     c += k;
     n -= k;
-    if (w->n == sizeof w->buf)
-      cw_flush(w);
+    if (w->n == sizeof w->buf) cw_flush(w);
   }
 }
 
@@ -108,16 +105,13 @@ static void ckpt_write_body(CkptWriter *w, const nn2c_ckpt_section *s, int n) {
   cw_flush(w);
 }
 
-static int ckpt_check_sections(const char *path, const nn2c_ckpt_section *s, int n, char *err,
-                               size_t errlen) {
+static int ckpt_check_sections(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen) {
   int i;
-  if (n < 0)
-    return nn2c_fail(err, errlen, "%s: negative section count %d", path, n);
+  if (n < 0) return nn2c_fail(err, errlen, "%s: negative section count %d", path, n);
   for (i = 0; i < n; i++) {
     if (!s[i].name || strlen(s[i].name) > 65535)
       return nn2c_fail(err, errlen, "%s: section %d has no name or a name too long", path, i);
-    if (s[i].count > 0 && !s[i].data)
-      return nn2c_fail(err, errlen, "%s: section '%s' has no data", path, s[i].name);
+    if (s[i].count > 0 && !s[i].data) return nn2c_fail(err, errlen, "%s: section '%s' has no data", path, s[i].name);
   }
   return 0;
 }
@@ -137,7 +131,8 @@ static void ckpt_remove_stale(const char *path) {
   struct dirent *e;
   DIR *d;
   if ((size_t)snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path + (slash == path)) : 1,
-                       slash ? path : ".") >= sizeof dir || !(d = opendir(dir)))
+                       slash ? path : ".") >= sizeof dir ||
+      !(d = opendir(dir)))
     return;
   while ((e = readdir(d)) != NULL) {
     const char *p = e->d_name + nbase + strlen(CKPT_TMP_SUFFIX);
@@ -146,12 +141,9 @@ static void ckpt_remove_stale(const char *path) {
     if (strncmp(e->d_name, base, nbase) != 0 || strncmp(e->d_name + nbase, CKPT_TMP_SUFFIX, strlen(CKPT_TMP_SUFFIX)))
       continue;
     pid = strtol(p, &end, 10);
-    if (end == p || *end != '.' || strlen(end + 1) != 6 || pid <= 0 || pid == (long)getpid())
-      continue;
-    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-      continue; /* running, or not ours to ask about */
-    if ((size_t)snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name) < sizeof stale)
-      remove(stale);
+    if (end == p || *end != '.' || strlen(end + 1) != 6 || pid <= 0 || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue; /* running, or not ours to ask about */
+    if ((size_t)snprintf(stale, sizeof stale, "%s/%s", dir, e->d_name) < sizeof stale) remove(stale);
   }
   closedir(d);
 }
@@ -185,8 +177,7 @@ static FILE *ckpt_create_tmp(const char *path, char *tmp, size_t tmplen, char *e
 int nn2c_ckpt_check_target(const char *path, char *err, size_t errlen) {
   struct stat st;
   if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-    return nn2c_fail(err, errlen, "%s: not a regular file (a device, FIFO or directory); refusing to replace it",
-                     path);
+    return nn2c_fail(err, errlen, "%s: not a regular file (a device, FIFO or directory); refusing to replace it", path);
   return 0;
 }
 
@@ -194,11 +185,9 @@ int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *er
   char tmp[4096];
   CkptWriter *w;
   int e = 0, closed;
-  if (ckpt_check_sections(path, s, n, err, errlen) || nn2c_ckpt_check_target(path, err, errlen))
-    return -1;
+  if (ckpt_check_sections(path, s, n, err, errlen) || nn2c_ckpt_check_target(path, err, errlen)) return -1;
   w = calloc(1, sizeof *w);
-  if (!w)
-    return nn2c_fail(err, errlen, "%s: out of memory", path);
+  if (!w) return nn2c_fail(err, errlen, "%s: out of memory", path);
   w->hash = FNV_OFFSET;
   w->f = ckpt_create_tmp(path, tmp, sizeof tmp, err, errlen);
   if (!w->f) {
@@ -208,11 +197,9 @@ int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *er
   ckpt_write_body(w, s, n);
   /* fsync before rename: otherwise a crash could leave the new name on
    * not-yet-written data, which is exactly what the temp file avoids. */
-  if (w->failed || fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)
-    e = errno ? errno : EIO;
+  if (w->failed || fflush(w->f) != 0 || fsync(fileno(w->f)) != 0) e = errno ? errno : EIO;
   closed = fclose(w->f);
-  if (!e && closed != 0)
-    e = errno;
+  if (!e && closed != 0) e = errno;
   free(w);
   if (e) {
     remove(tmp);
@@ -245,15 +232,12 @@ static int ckpt_walk(const unsigned char *p, size_t len, uint64_t *need) {
   uint64_t pos = 16;
   for (i = 0; i < nsec; i++) {
     uint64_t count;
-    if (len < pos + 4)
-      return *need = pos + 4, -1;
+    if (len < pos + 4) return *need = pos + 4, -1;
     pos += 4 + get_le(p + pos, 4);
-    if (len < pos + 8)
-      return *need = pos + 8, -1;
+    if (len < pos + 8) return *need = pos + 8, -1;
     count = get_le(p + pos, 8);
     pos += 8;
-    if (count > (len - pos) / 4)
-      return *need = pos + 4 * count, -1; /* may wrap; only shown */
+    if (count > (len - pos) / 4) return *need = pos + 4 * count, -1; /* may wrap; only shown */
     pos += 4 * count;
   }
   *need = pos + 8;
@@ -263,27 +247,26 @@ static int ckpt_walk(const unsigned char *p, size_t len, uint64_t *need) {
 /* Compares the file's sections with the expected ones; with copy set, also
  * copies the data. Run once without copy first so a mismatch in a later
  * section leaves the caller's buffers untouched. */
-static int ckpt_match(const char *path, const unsigned char *p, const nn2c_ckpt_section *s, int n,
-                      int copy, char *err, size_t errlen) {
+static int ckpt_match(const char *path, const unsigned char *p, const nn2c_ckpt_section *s, int n, int copy, char *err,
+                      size_t errlen) {
   uint32_t nsec = (uint32_t)get_le(p + 12, 4);
   size_t pos = 16;
   int i;
   if (nsec != (uint32_t)n)
-    return nn2c_fail(err, errlen, "%s: has %lu sections but %d were expected", path, (unsigned long)nsec,
-                n);
+    return nn2c_fail(err, errlen, "%s: has %lu sections but %d were expected", path, (unsigned long)nsec, n);
   for (i = 0; i < n; i++) {
     size_t nlen = (size_t)get_le(p + pos, 4), want = strlen(s[i].name);
     uint64_t count, k;
     const char *name = (const char *)p + pos + 4;
     if (nlen != want || memcmp(name, s[i].name, want) != 0)
       return nn2c_fail(err, errlen, "%s: section %d is named '%.*s' but '%s' was expected", path, i,
-                  (int)(nlen > 200 ? 200 : nlen), name, s[i].name);
+                       (int)(nlen > 200 ? 200 : nlen), name, s[i].name);
     pos += 4 + nlen;
     count = get_le(p + pos, 8);
     pos += 8;
     if (count != s[i].count)
-      return nn2c_fail(err, errlen, "%s: section '%s' holds %llu floats but %llu were expected", path,
-                  s[i].name, (unsigned long long)count, (unsigned long long)s[i].count);
+      return nn2c_fail(err, errlen, "%s: section '%s' holds %llu floats but %llu were expected", path, s[i].name,
+                       (unsigned long long)count, (unsigned long long)s[i].count);
     for (k = 0; copy && k < count; k++) {
       uint32_t bits = (uint32_t)get_le(p + pos + 4 * k, 4);
       memcpy(&s[i].data[k], &bits, 4);
@@ -293,42 +276,36 @@ static int ckpt_match(const char *path, const unsigned char *p, const nn2c_ckpt_
   return 0;
 }
 
-static int ckpt_parse(const char *path, const unsigned char *p, size_t len,
-                      const nn2c_ckpt_section *s, int n, char *err, size_t errlen) {
+static int ckpt_parse(const char *path, const unsigned char *p, size_t len, const nn2c_ckpt_section *s, int n,
+                      char *err, size_t errlen) {
   uint64_t need, stored;
   uint32_t version;
-  if (len == 0)
-    return nn2c_fail(err, errlen, "%s: empty file, not an nn2c checkpoint", path);
+  if (len == 0) return nn2c_fail(err, errlen, "%s: empty file, not an nn2c checkpoint", path);
   if (memcmp(p, ckpt_magic, len < 8 ? len : 8) != 0)
     return nn2c_fail(err, errlen, "%s: bad magic, not an nn2c checkpoint", path);
   if (len < 16)
-    return nn2c_fail(err, errlen, "%s: truncated: %lu bytes, the header alone needs 16", path,
-                (unsigned long)len);
+    return nn2c_fail(err, errlen, "%s: truncated: %lu bytes, the header alone needs 16", path, (unsigned long)len);
   version = (uint32_t)get_le(p + 8, 4);
   if (version != NN2C_CKPT_VERSION)
     return nn2c_fail(err, errlen, "%s: unsupported checkpoint version %lu (this runtime reads %u)", path,
-                (unsigned long)version, NN2C_CKPT_VERSION);
+                     (unsigned long)version, NN2C_CKPT_VERSION);
   if (ckpt_walk(p, len, &need))
-    return nn2c_fail(err, errlen, "%s: truncated: %lu bytes, expected at least %llu", path,
-                (unsigned long)len, (unsigned long long)need);
+    return nn2c_fail(err, errlen, "%s: truncated: %lu bytes, expected at least %llu", path, (unsigned long)len,
+                     (unsigned long long)need);
   if (len > need)
-    return nn2c_fail(err, errlen, "%s: %lu unexpected bytes after the checksum", path,
-                (unsigned long)(len - need));
+    return nn2c_fail(err, errlen, "%s: %lu unexpected bytes after the checksum", path, (unsigned long)(len - need));
   stored = get_le(p + len - 8, 8);
   if (stored != fnv1a(FNV_OFFSET, p, len - 8))
     return nn2c_fail(err, errlen, "%s: checksum mismatch: the file is corrupted", path);
-  if (ckpt_match(path, p, s, n, 0, err, errlen))
-    return -1;
+  if (ckpt_match(path, p, s, n, 0, err, errlen)) return -1;
   return ckpt_match(path, p, s, n, 1, err, errlen);
 }
 int nn2c_ckpt_load(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen) {
   unsigned char *p;
   size_t len;
   int rc;
-  if (ckpt_check_sections(path, s, n, err, errlen))
-    return -1;
-  if (nn2c_read_file_plain(path, &p, &len, err, errlen))
-    return -1;
+  if (ckpt_check_sections(path, s, n, err, errlen)) return -1;
+  if (nn2c_read_file_plain(path, &p, &len, err, errlen)) return -1;
   rc = ckpt_parse(path, p, len, s, n, err, errlen);
   free(p);
   return rc;
@@ -344,8 +321,7 @@ uint64_t nn2c_floats_to_u64(const float f[4]) {
   uint64_t v = 0;
   int i;
   for (i = 3; i >= 0; i--) {
-    if (!(f[i] >= 0.0f && f[i] <= 65535.0f) || f[i] != (float)(uint32_t)f[i])
-      return UINT64_MAX;
+    if (!(f[i] >= 0.0f && f[i] <= 65535.0f) || f[i] != (float)(uint32_t)f[i]) return UINT64_MAX;
     v = v << 16 | (uint64_t)(uint32_t)f[i];
   }
   return v;

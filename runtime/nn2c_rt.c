@@ -49,15 +49,12 @@ static int buf_reserve(Buf *b, size_t more) {
   size_t cap = b->cap ? b->cap : 65536;
   unsigned char *p;
   while (cap - b->n < more) {
-    if (cap > SIZE_MAX / 2)
-      return -1;
+    if (cap > SIZE_MAX / 2) return -1;
     cap *= 2;
   }
-  if (cap == b->cap)
-    return 0;
+  if (cap == b->cap) return 0;
   p = realloc(b->p, cap);
-  if (!p)
-    return -1;
+  if (!p) return -1;
   b->p = p;
   b->cap = cap;
   return 0;
@@ -65,8 +62,7 @@ static int buf_reserve(Buf *b, size_t more) {
 
 static int read_plain(const char *path, Buf *b, char *err, size_t errlen) {
   FILE *f = fopen(path, "rb");
-  if (!f)
-    return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  if (!f) return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   for (;;) {
     size_t got;
     if (buf_reserve(b, 65536)) {
@@ -75,8 +71,7 @@ static int read_plain(const char *path, Buf *b, char *err, size_t errlen) {
     }
     got = fread(b->p + b->n, 1, b->cap - b->n, f);
     b->n += got;
-    if (got == 0)
-      break;
+    if (got == 0) break;
   }
   if (ferror(f)) {
     int e = errno;
@@ -90,8 +85,7 @@ static int read_plain(const char *path, Buf *b, char *err, size_t errlen) {
 #ifdef NN2C_HAVE_ZLIB
 static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
   gzFile g = gzopen(path, "rb");
-  if (!g)
-    return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  if (!g) return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   gzbuffer(g, 1u << 17);
   for (;;) {
     size_t room;
@@ -101,8 +95,7 @@ static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
       return nn2c_fail(err, errlen, "%s: out of memory decompressing file", path);
     }
     room = b->cap - b->n;
-    if (room > (1u << 30))
-      room = 1u << 30; /* gzread takes an unsigned, returns an int */
+    if (room > (1u << 30)) room = 1u << 30; /* gzread takes an unsigned, returns an int */
     got = gzread(g, b->p + b->n, (unsigned)room);
     if (got < 0) {
       int zerr;
@@ -111,8 +104,7 @@ static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
       gzclose(g);
       return -1;
     }
-    if (got == 0)
-      break;
+    if (got == 0) break;
     b->n += (size_t)got;
   }
   /* zlib reports a cut-off stream only through gzerror (Z_BUF_ERROR), since
@@ -122,7 +114,7 @@ static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
     const char *msg = gzerror(g, &zerr);
     if (zerr != Z_OK) {
       nn2c_fail(err, errlen, "%s: gzip error: %s", path,
-           zerr == Z_BUF_ERROR ? "truncated (unexpected end of file)" : msg);
+                zerr == Z_BUF_ERROR ? "truncated (unexpected end of file)" : msg);
       gzclose(g);
       return -1;
     }
@@ -137,8 +129,7 @@ static int sniff_gzip(const char *path) {
   unsigned char m[2] = {0, 0};
   FILE *f = fopen(path, "rb");
   size_t got;
-  if (!f)
-    return -1;
+  if (!f) return -1;
   got = fread(m, 1, 2, f);
   fclose(f);
   return got == 2 && m[0] == 0x1f && m[1] == 0x8b;
@@ -154,8 +145,7 @@ static int resolve_path(const char *path, char *used, size_t usedlen, char *err,
   char alt[4096];
   size_t n = strlen(path);
   int e;
-  if (n + 4 > sizeof alt || n + 1 > usedlen)
-    return nn2c_fail(err, errlen, "%s: path too long", path);
+  if (n + 4 > sizeof alt || n + 1 > usedlen) return nn2c_fail(err, errlen, "%s: path too long", path);
   if (sniff_gzip(path) >= 0) {
     memcpy(used, path, n + 1);
     return 0;
@@ -173,26 +163,23 @@ static int resolve_path(const char *path, char *used, size_t usedlen, char *err,
   return nn2c_fail(err, errlen, "%s: cannot open: %s (also tried %s)", path, strerror(e), alt);
 }
 
-int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used,
-                        size_t usedlen, char *err, size_t errlen) {
+int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used, size_t usedlen, char *err,
+                      size_t errlen) {
   Buf b = {NULL, 0, 0};
   int rc;
   *data = NULL;
   *len = 0;
-  if (resolve_path(path, used, usedlen, err, errlen))
-    return -1;
+  if (resolve_path(path, used, usedlen, err, errlen)) return -1;
   if (sniff_gzip(used) == 1) {
 #ifdef NN2C_HAVE_ZLIB
     rc = read_gzip(used, &b, err, errlen);
 #else
-    rc = nn2c_fail(err, errlen, "%s: gzip file but nn2c runtime built without zlib; gunzip it first",
-              used);
+    rc = nn2c_fail(err, errlen, "%s: gzip file but nn2c runtime built without zlib; gunzip it first", used);
 #endif
   } else {
     rc = read_plain(used, &b, err, errlen);
   }
-  if (rc == 0 && !b.p && !(b.p = malloc(1)))
-    rc = nn2c_fail(err, errlen, "%s: out of memory", used);
+  if (rc == 0 && !b.p && !(b.p = malloc(1))) rc = nn2c_fail(err, errlen, "%s: out of memory", used);
   if (rc) {
     free(b.p);
     return -1;
@@ -223,16 +210,14 @@ static int stream_open(Stream *s, const char *path, char *err, size_t errlen) {
   s->path = path;
   if (sniff_gzip(path) == 1) {
 #ifdef NN2C_HAVE_ZLIB
-    if (!(s->g = gzopen(path, "rb")))
-      return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!(s->g = gzopen(path, "rb"))) return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
     gzbuffer(s->g, 1u << 17);
     return 0;
 #else
     return nn2c_fail(err, errlen, "%s: gzip file but nn2c runtime built without zlib; gunzip it first", path);
 #endif
   }
-  if (!(s->f = fopen(path, "rb")))
-    return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  if (!(s->f = fopen(path, "rb"))) return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   return 0;
 }
 
@@ -252,17 +237,14 @@ static long stream_read(Stream *s, unsigned char *p, size_t n, char *err, size_t
   }
 #endif
   got = fread(p, 1, n, s->f);
-  if (got == 0 && ferror(s->f))
-    return nn2c_fail(err, errlen, "%s: read error: %s", s->path, strerror(errno));
+  if (got == 0 && ferror(s->f)) return nn2c_fail(err, errlen, "%s: read error: %s", s->path, strerror(errno));
   return (long)got;
 }
 
 static void stream_close(Stream *s) {
-  if (s->f)
-    fclose(s->f);
+  if (s->f) fclose(s->f);
 #ifdef NN2C_HAVE_ZLIB
-  if (s->g)
-    gzclose(s->g);
+  if (s->g) gzclose(s->g);
 #endif
 }
 
@@ -272,8 +254,7 @@ static int emit_lines(Buf *b, size_t *start, size_t *lineno, nn2c_line_fn fn, vo
   while ((nl = memchr(b->p + *start, '\n', b->n - *start)) != NULL) {
     int rc = fn(ctx, (char *)b->p + *start, (size_t)(nl - (b->p + *start)), ++*lineno);
     *start = (size_t)(nl - b->p) + 1;
-    if (rc)
-      return rc;
+    if (rc) return rc;
   }
   return 0;
 }
@@ -285,8 +266,7 @@ int nn2c_read_lines(const char *path, nn2c_line_fn fn, void *ctx, char *used, si
   size_t start = 0, lineno = 0;
   int rc = 0;
   long got = 1;
-  if (resolve_path(path, used, usedlen, err, errlen) || stream_open(&s, used, err, errlen))
-    return -1;
+  if (resolve_path(path, used, usedlen, err, errlen) || stream_open(&s, used, err, errlen)) return -1;
   while (rc == 0 && got > 0) {
     if (b.p) /* keep the partial line */
       memmove(b.p, b.p + start, b.n - start);
@@ -300,8 +280,7 @@ int nn2c_read_lines(const char *path, nn2c_line_fn fn, void *ctx, char *used, si
       rc = -1;
     else
       b.n += (size_t)got;
-    if (rc == 0)
-      rc = emit_lines(&b, &start, &lineno, fn, ctx);
+    if (rc == 0) rc = emit_lines(&b, &start, &lineno, fn, ctx);
   }
   if (rc == 0 && start < b.n) /* a last line without '\n' */
     rc = fn(ctx, (char *)b.p + start, b.n - start, ++lineno);
@@ -315,8 +294,7 @@ int nn2c_read_file_plain(const char *path, unsigned char **data, size_t *len, ch
   int rc = read_plain(path, &b, err, errlen);
   *data = NULL;
   *len = 0;
-  if (rc == 0 && !b.p && !(b.p = malloc(1)))
-    rc = nn2c_fail(err, errlen, "%s: out of memory", path);
+  if (rc == 0 && !b.p && !(b.p = malloc(1))) rc = nn2c_fail(err, errlen, "%s: out of memory", path);
   if (rc) {
     free(b.p);
     return -1;
@@ -335,8 +313,7 @@ static void *shrink(void *p, size_t bytes) {
 }
 
 float nn2c_dataset_value(const nn2c_dataset *d, size_t i) {
-  if (d->x)
-    return d->x[i];
+  if (d->x) return d->x[i];
   return d->xi ? (float)d->xi[i] : (float)d->xb[i] / 255.0f;
 }
 
@@ -347,10 +324,12 @@ void nn2c_dataset_get(const nn2c_dataset *d, size_t k, float *dst) {
     return;
   }
   if (d->xi) {
-    for (i = 0; i < n; i++) dst[i] = (float)d->xi[k * n + i];
+    for (i = 0; i < n; i++)
+      dst[i] = (float)d->xi[k * n + i];
     return;
   }
-  for (i = 0; i < n; i++) dst[i] = (float)d->xb[k * n + i] / 255.0f;
+  for (i = 0; i < n; i++)
+    dst[i] = (float)d->xb[k * n + i] / 255.0f;
 }
 
 void nn2c_dataset_truncate(nn2c_dataset *d, int n) {
@@ -377,13 +356,12 @@ void nn2c_dataset_free(nn2c_dataset *d) {
 static int argmax(const float *v, int n) {
   int i, best = 0;
   for (i = 1; i < n; i++)
-    if (v[i] > v[best])
-      best = i;
+    if (v[i] > v[best]) best = i;
   return best;
 }
 
-int nn2c_count_correct(const float *out, int out_numel, const int32_t *yi, const float *yf,
-                       int label_numel, int batch) {
+int nn2c_count_correct(const float *out, int out_numel, const int32_t *yi, const float *yf, int label_numel,
+                       int batch) {
   int b, correct = 0;
   for (b = 0; b < batch; b++) {
     const float *o = out + (size_t)b * out_numel;

@@ -56,8 +56,8 @@ double nn2c_now(void);
  * ending in .gz, PATH without the suffix. */
 int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen);
 /* Same, and writes the path actually read (PATH or its .gz twin) into used. */
-int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used,
-                      size_t usedlen, char *err, size_t errlen);
+int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used, size_t usedlen, char *err,
+                      size_t errlen);
 /* Reads PATH's bytes as they are: no gzip, no .gz twin (checkpoints). */
 int nn2c_read_file_plain(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen);
 
@@ -67,8 +67,7 @@ int nn2c_read_file_plain(const char *path, unsigned char **data, size_t *len, ch
  * large text file never sits in memory whole. A nonzero return from fn stops
  * the reading (fn then writes its own message into err). */
 typedef int (*nn2c_line_fn)(void *ctx, char *line, size_t len, size_t lineno);
-int nn2c_read_lines(const char *path, nn2c_line_fn fn, void *ctx, char *used, size_t usedlen, char *err,
-                    size_t errlen);
+int nn2c_read_lines(const char *path, nn2c_line_fn fn, void *ctx, char *used, size_t usedlen, char *err, size_t errlen);
 
 /* Formats a message into err[errlen] (err may be NULL) and returns -1: the
  * runtime's way to fail. */
@@ -110,8 +109,7 @@ void nn2c_dataset_free(nn2c_dataset *d);
 int nn2c_load_mnist(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen);
 /* Same, for a model that takes rows x cols images: a file of another image
  * size is an error naming it and both sizes (rows 0: any size, as above). */
-int nn2c_load_mnist_sized(const char *dir, int split, int rows, int cols, nn2c_dataset *out, char *err,
-                          size_t errlen);
+int nn2c_load_mnist_sized(const char *dir, int split, int rows, int cols, nn2c_dataset *out, char *err, size_t errlen);
 
 /* Loads CIFAR-10's binary version from DIR: split 0 = train (data_batch_1.bin
  * .. data_batch_5.bin, 50000 samples), 1 = test (test_batch.bin, 10000); each
@@ -122,8 +120,7 @@ int nn2c_load_mnist_sized(const char *dir, int split, int rows, int cols, nn2c_d
  * On error *out is left zeroed. */
 int nn2c_load_cifar10(const char *dir, int split, nn2c_dataset *out, char *err, size_t errlen);
 /* Same, reading only the files that hold the first max samples (max <= 0: all). */
-int nn2c_load_cifar10_max(const char *dir, int split, int max, nn2c_dataset *out, char *err,
-                          size_t errlen);
+int nn2c_load_cifar10_max(const char *dir, int split, int max, nn2c_dataset *out, char *err, size_t errlen);
 
 /* ---- Data sets named in a model's train section (nn2c_data.c) ---------- */
 
@@ -160,28 +157,24 @@ typedef struct {
 
 /* Parses NAME and OPTIONS ("key=value" words separated by spaces; NULL or ""
  * for none) and checks every value. */
-int nn2c_data_spec_parse(const char *name, const char *options, nn2c_data_spec *s, char *err,
-                         size_t errlen);
+int nn2c_data_spec_parse(const char *name, const char *options, nn2c_data_spec *s, char *err, size_t errlen);
 /* Checks that a model with in_numel inputs per sample, out_numel outputs and
  * the given labels can train on the spec's data (classes known up front),
  * and sets random's default classes from the model. */
-int nn2c_data_spec_fit(nn2c_data_spec *s, int in_numel, int out_numel, int label_numel,
-                       int label_is_int, char *err, size_t errlen);
+int nn2c_data_spec_fit(nn2c_data_spec *s, int in_numel, int out_numel, int label_numel, int label_is_int, char *err,
+                       size_t errlen);
 /* Checks that class labels 0..classes-1 suit a model's output and labels:
  * int labels with classes outputs (or 1 sigmoid output and 2 classes),
  * 1 float label and 2 classes (targets 0/1), or classes floats (one-hot). */
-int nn2c_labels_fit(int classes, int out_numel, int label_numel, int label_is_int, char *err,
-                    size_t errlen);
+int nn2c_labels_fit(int classes, int out_numel, int label_numel, int label_is_int, char *err, size_t errlen);
 /* Turns the class ids yi of d into the labels a model takes (see
  * nn2c_labels_fit): kept for int labels, else floats (0/1 or one-hot). */
-int nn2c_dataset_labels_as(nn2c_dataset *d, int label_numel, int label_is_int, char *err,
-                           size_t errlen);
+int nn2c_dataset_labels_as(nn2c_dataset *d, int label_numel, int label_is_int, char *err, size_t errlen);
 /* n samples of sample_numel floats uniform in [0,1) and class ids uniform in
  * [0,classes), all drawn from one xoshiro256** stream seeded with seed:
  * sample by sample, its floats (nn2c_rng_uniform) then its class
  * (nn2c_rng_below). */
-int nn2c_load_random(int n, int sample_numel, int classes, uint64_t seed, nn2c_dataset *out,
-                     char *err, size_t errlen);
+int nn2c_load_random(int n, int sample_numel, int classes, uint64_t seed, nn2c_dataset *out, char *err, size_t errlen);
 /* The trainer's `dataset random`: samples training samples drawn with seed
  * --seed ^ NN2C_RANDOM_TRAIN_SEED and max(1, samples/5) test samples with
  * --seed ^ NN2C_RANDOM_TEST_SEED (so the data differs from the stream the
@@ -194,22 +187,22 @@ int nn2c_load_random(int n, int sample_numel, int classes, uint64_t seed, nn2c_d
 /* A word -> rank map read from a JSON object of string keys and positive
  * integer values (Keras's imdb_word_index.json). */
 typedef struct {
-  uint32_t hash;       /* of the key's bytes */
-  int32_t key, len;    /* the key: keys + key, len bytes; key -1 = empty slot */
+  uint32_t hash;    /* of the key's bytes */
+  int32_t key, len; /* the key: keys + key, len bytes; key -1 = empty slot */
   int32_t rank;
 } nn2c_word_slot;
 
 typedef struct {
-  char *keys;           /* every key, NUL-terminated, one after another */
+  char *keys;            /* every key, NUL-terminated, one after another */
   nn2c_word_slot *slots; /* open addressing with linear probing, at most half full */
-  uint32_t mask;        /* number of slots - 1 (a power of two) */
-  int count;            /* number of words */
-  int max_len;          /* longest key in bytes: longer tokens cannot be words */
+  uint32_t mask;         /* number of slots - 1 (a power of two) */
+  int count;             /* number of words */
+  int max_len;           /* longest key in bytes: longer tokens cannot be words */
 } nn2c_word_index;
 
 /* Parses json[0..len); name is used in messages ("NAME: byte 12: ..."). */
-int nn2c_word_index_parse(const char *name, const char *json, size_t len, nn2c_word_index *wi,
-                          char *err, size_t errlen);
+int nn2c_word_index_parse(const char *name, const char *json, size_t len, nn2c_word_index *wi, char *err,
+                          size_t errlen);
 int nn2c_word_index_load(const char *path, nn2c_word_index *wi, char *err, size_t errlen);
 /* The rank of word[0..n), or 0 when it is not in the index. */
 int nn2c_word_index_rank(const nn2c_word_index *wi, const char *word, size_t n);
@@ -222,13 +215,11 @@ void nn2c_word_index_free(nn2c_word_index *wi);
  * index; 1 (start) comes first. The sequence is padded with 0 or cut at the
  * front to maxlen ids (padding and truncating 'pre'), written to ids. Returns
  * the sequence length before padding or cutting (start included). */
-int nn2c_imdb_encode(const nn2c_word_index *wi, const char *text, size_t len, int num_words,
-                     int maxlen, int32_t *ids);
+int nn2c_imdb_encode(const nn2c_word_index *wi, const char *text, size_t len, int num_words, int maxlen, int32_t *ids);
 /* Loads DIR/train.txt.gz (split 0) or DIR/test.txt.gz (split 1), lines
  * "<0|1> <text>", in file order, with DIR/imdb_word_index.json. Samples are
  * maxlen token ids (xi), labels int32 0/1, num_classes 2. */
-int nn2c_load_imdb(const char *dir, int split, int num_words, int maxlen, nn2c_dataset *out,
-                   char *err, size_t errlen);
+int nn2c_load_imdb(const char *dir, int split, int num_words, int maxlen, nn2c_dataset *out, char *err, size_t errlen);
 
 /* ---- Speech commands (nn2c_audio.c) ------------------------------------- */
 
@@ -244,23 +235,21 @@ void nn2c_fft(double *re, double *im, int n);
 int nn2c_logmel_check(const nn2c_logmel_opts *o, char *err, size_t errlen);
 /* The log-mel features of x[0..n) at 16 kHz (see nn2c_logmel_opts) into
  * out[n_mels][frames]; o must pass nn2c_logmel_check. */
-int nn2c_logmel(const float *x, int n, const nn2c_logmel_opts *o, float *out, char *err,
-                size_t errlen);
+int nn2c_logmel(const float *x, int n, const nn2c_logmel_opts *o, float *out, char *err, size_t errlen);
 /* Loads the clips of one split (0 train, 1 test, 2 validation) listed in
  * DIR/subset_manifest.tsv or DIR/speech_commands_v0.01/subset_manifest.tsv
  * (a header "path<TAB>label<TAB>split", then one clip per line, paths
  * relative to the manifest). Class = index of the label among all the
  * manifest's labels sorted by strcmp. Samples are n_mels*frames floats. */
-int nn2c_load_speech_commands(const char *dir, int split, const nn2c_logmel_opts *o,
-                              nn2c_dataset *out, char *err, size_t errlen);
+int nn2c_load_speech_commands(const char *dir, int split, const nn2c_logmel_opts *o, nn2c_dataset *out, char *err,
+                              size_t errlen);
 
 /* Number of correct predictions in a batch. out is [batch][out_numel].
  *   yi set:                   argmax(out) == yi (for out_numel 1: (out>0.5) == (yi!=0))
  *   yf set, label_numel 1:    (out>0.5) == (yf>0.5)
  *   yf set, label_numel > 1:  argmax(out) == argmax(yf)
  * Ties in argmax go to the lowest index. */
-int nn2c_count_correct(const float *out, int out_numel, const int32_t *yi, const float *yf,
-                       int label_numel, int batch);
+int nn2c_count_correct(const float *out, int out_numel, const int32_t *yi, const float *yf, int label_numel, int batch);
 
 /* ---- Checkpoints (nn2c_ckpt.c) ----------------------------------------- */
 
@@ -315,8 +304,8 @@ typedef struct {
  * struct type differs per model, so the trainer allocates model_size bytes
  * and lets model_bind point its fields at the buffers. */
 typedef struct {
-  const char *name;    /* model name, a C identifier; the program is NAME_train */
-  const char *dataset; /* "mnist", "cifar10", "inline", "random", "imdb", "speech_commands" */
+  const char *name;            /* model name, a C identifier; the program is NAME_train */
+  const char *dataset;         /* "mnist", "cifar10", "inline", "random", "imdb", "speech_commands" */
   const char *dataset_options; /* "key=value ..." (see nn2c_data_spec_parse); NULL = none */
   int in_numel, out_numel, label_numel, label_is_int;
   long param_floats, state_floats;
@@ -331,8 +320,7 @@ typedef struct {
 
   size_t model_size; /* sizeof(NAME_Model) */
   /* Sets every field of the model struct at m: buffers, max batch, lr, step 0. */
-  void (*model_bind)(void *m, float *params, float *state, unsigned char *arena, int max_batch,
-                     float lr);
+  void (*model_bind)(void *m, float *params, float *state, unsigned char *arena, int max_batch, float lr);
   uint64_t (*model_get_step)(const void *m);
   void (*model_set_step)(void *m, uint64_t step);
 

@@ -57,7 +57,7 @@ typedef struct {
 
 typedef struct {
   const nn2c_model_desc *d;
-  char prog[128]; /* NAME_train, the prefix of every message */
+  char prog[128];    /* NAME_train, the prefix of every message */
   const char *argv0; /* how the program was started (finds NAME.weights) */
   Options o;
   nn2c_dataset train, test;
@@ -111,23 +111,19 @@ static void usage(const Trainer *t) {
 }
 
 /* Parses a decimal integer in [min, max]; only digits are accepted. */
-static int parse_int(const Trainer *t, const char *flag, const char *v, long long min,
-                     long long max, long long *out) {
+static int parse_int(const Trainer *t, const char *flag, const char *v, long long min, long long max, long long *out) {
   const char *kind = min > 0 ? "a positive integer" : "a non-negative integer";
   unsigned long long x;
   const char *p;
   char *end;
   for (p = v; *p; p++)
-    if (!isdigit((unsigned char)*p))
-      break;
-  if (*v == '\0' || *p != '\0')
-    return error(t, "%s: expected %s, got '%s'", flag, kind, v);
+    if (!isdigit((unsigned char)*p)) break;
+  if (*v == '\0' || *p != '\0') return error(t, "%s: expected %s, got '%s'", flag, kind, v);
   errno = 0;
   x = strtoull(v, &end, 10);
   if (errno == ERANGE || x > (unsigned long long)max)
     return error(t, "%s: %s is too large (at most %lld)", flag, v, max);
-  if ((long long)x < min)
-    return error(t, "%s: expected %s, got '%s'", flag, kind, v);
+  if ((long long)x < min) return error(t, "%s: expected %s, got '%s'", flag, kind, v);
   *out = (long long)x;
   return 0;
 }
@@ -135,14 +131,11 @@ static int parse_int(const Trainer *t, const char *flag, const char *v, long lon
 static int parse_seed(const Trainer *t, const char *flag, const char *v, uint64_t *out) {
   const char *p;
   for (p = v; *p; p++)
-    if (!isdigit((unsigned char)*p))
-      break;
-  if (*v == '\0' || *p != '\0')
-    return error(t, "%s: expected a non-negative integer, got '%s'", flag, v);
+    if (!isdigit((unsigned char)*p)) break;
+  if (*v == '\0' || *p != '\0') return error(t, "%s: expected a non-negative integer, got '%s'", flag, v);
   errno = 0;
   *out = strtoull(v, NULL, 10);
-  if (errno == ERANGE)
-    return error(t, "%s: %s does not fit in 64 bits", flag, v);
+  if (errno == ERANGE) return error(t, "%s: %s does not fit in 64 bits", flag, v);
   return 0;
 }
 
@@ -151,8 +144,7 @@ static int parse_lr(const Trainer *t, const char *flag, const char *v, float *ou
   double x;
   errno = 0;
   x = strtod(v, &end);
-  if (*v == '\0' || isspace((unsigned char)*v) || *end != '\0' || errno == ERANGE || !(x > 0.0) ||
-      x > 1e30)
+  if (*v == '\0' || isspace((unsigned char)*v) || *end != '\0' || errno == ERANGE || !(x > 0.0) || x > 1e30)
     return error(t, "%s: expected a positive number, got '%s'", flag, v);
   *out = (float)x; /* the model computes in float: 1e-50 would become 0 and train nothing */
   if (!(*out > 0.0f) || !isfinite(*out))
@@ -183,16 +175,13 @@ static int set_option(Trainer *t, const char *f, const char *v) {
   else if (!strcmp(f, "--steps"))
     return parse_int(t, f, v, 1, LLONG_MAX, &o->steps);
   else if (!strcmp(f, "--threads")) {
-    if (parse_int(t, f, v, 1, 256, &x))
-      return 1;
+    if (parse_int(t, f, v, 1, 256, &x)) return 1;
     o->threads = (int)x;
   } else if (!strcmp(f, "--epochs")) {
-    if (parse_int(t, f, v, 0, INT_MAX, &x))
-      return 1;
+    if (parse_int(t, f, v, 0, INT_MAX, &x)) return 1;
     o->epochs = (int)x;
   } else if (!strcmp(f, "--batch")) {
-    if (parse_int(t, f, v, 1, INT_MAX, &x))
-      return 1;
+    if (parse_int(t, f, v, 1, INT_MAX, &x)) return 1;
     o->batch = (int)x;
   } else {
     return error(t, "unknown option '%s' (see --help)", f);
@@ -205,12 +194,11 @@ static int takes_path(const char *f) {
 }
 
 static int takes_value(const char *f) {
-  static const char *const flags[] = {"--epochs",      "--batch",      "--lr",   "--seed",
+  static const char *const flags[] = {"--epochs",      "--batch",      "--lr",    "--seed",
                                       "--limit-train", "--limit-test", "--steps", "--threads"};
   size_t i;
   for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
-    if (!strcmp(f, flags[i]))
-      return 1;
+    if (!strcmp(f, flags[i])) return 1;
   return takes_path(f);
 }
 
@@ -222,22 +210,17 @@ static int parse_args(Trainer *t, int argc, char **argv) {
     char flag[64];
     const char *a = argv[i], *eq = strchr(a, '='), *v;
     size_t n = eq ? (size_t)(eq - a) : strlen(a);
-    if (strncmp(a, "--", 2) != 0)
-      return error(t, "unexpected argument '%s' (see --help)", a);
-    if (n >= sizeof flag)
-      return error(t, "unknown option '%s' (see --help)", a);
+    if (strncmp(a, "--", 2) != 0) return error(t, "unexpected argument '%s' (see --help)", a);
+    if (n >= sizeof flag) return error(t, "unknown option '%s' (see --help)", a);
     memcpy(flag, a, n);
     flag[n] = '\0';
     if (!strcmp(flag, "--help") || !strcmp(flag, "--quiet")) {
-      if (eq)
-        return error(t, "%s takes no value", flag);
-      if (!strcmp(flag, "--help"))
-        return usage(t), 2;
+      if (eq) return error(t, "%s takes no value", flag);
+      if (!strcmp(flag, "--help")) return usage(t), 2;
       t->o.quiet = 1;
       continue;
     }
-    if (!takes_value(flag))
-      return error(t, "unknown option '%s' (see --help)", flag);
+    if (!takes_value(flag)) return error(t, "unknown option '%s' (see --help)", flag);
     if (eq)
       v = eq + 1;
     else if (i + 1 < argc)
@@ -245,10 +228,8 @@ static int parse_args(Trainer *t, int argc, char **argv) {
     else
       v = NULL;
     /* "--save --quiet" is a forgotten value, not a file named --quiet */
-    if (!v || (takes_path(flag) && (*v == '\0' || !strncmp(v, "--", 2))))
-      return error(t, "%s: missing value", flag);
-    if (set_option(t, flag, v))
-      return 1;
+    if (!v || (takes_path(flag) && (*v == '\0' || !strncmp(v, "--", 2)))) return error(t, "%s: missing value", flag);
+    if (set_option(t, flag, v)) return 1;
   }
   return 0;
 }
@@ -256,8 +237,7 @@ static int parse_args(Trainer *t, int argc, char **argv) {
 /* --save onto a device or directory is refused before any training. */
 static int check_save_target(const Trainer *t) {
   char err[1024];
-  if (nn2c_ckpt_check_target(t->o.save, err, sizeof err))
-    return error(t, "--save: %s", err);
+  if (nn2c_ckpt_check_target(t->o.save, err, sizeof err)) return error(t, "--save: %s", err);
   return 0;
 }
 
@@ -278,13 +258,10 @@ static int load_inline(Trainer *t, nn2c_dataset *ds) {
     ds->yi = malloc(n * sizeof(int32_t));
   else
     ds->yf = malloc(ny * sizeof(float));
-  if (!ds->x || !(ds->yi || ds->yf))
-    return error(t, "out of memory copying inline data");
+  if (!ds->x || !(ds->yi || ds->yf)) return error(t, "out of memory copying inline data");
   memcpy(ds->x, d->inline_x, nx * sizeof(float));
-  if (ds->yi)
-    memcpy(ds->yi, d->inline_yi, n * sizeof(int32_t));
-  if (ds->yf)
-    memcpy(ds->yf, d->inline_yf, ny * sizeof(float));
+  if (ds->yi) memcpy(ds->yi, d->inline_yi, n * sizeof(int32_t));
+  if (ds->yf) memcpy(ds->yf, d->inline_yf, ny * sizeof(float));
   ds->n = d->inline_n;
   ds->sample_numel = d->in_numel;
   ds->label_numel = d->label_numel;
@@ -301,23 +278,20 @@ typedef struct {
   int (*load)(const char *dir, int split, int max, nn2c_dataset *out, char *err, size_t errlen);
 } ClassData;
 
-static int load_mnist(const char *dir, int split, int max, nn2c_dataset *out, char *err,
-                      size_t errlen) {
-  (void)max; /* one file per split: nothing to skip */
+static int load_mnist(const char *dir, int split, int max, nn2c_dataset *out, char *err, size_t errlen) {
+  (void)max;                                                          /* one file per split: nothing to skip */
   return nn2c_load_mnist_sized(dir, split, 28, 28, out, err, errlen); /* load_classes checked 784 */
 }
 
 static int load_classes(Trainer *t, const ClassData *c) {
   const nn2c_model_desc *d = t->d;
   char err[1024];
-  if (!t->o.data)
-    return error(t, "--data DIR is required (the directory with the %s files)", c->files);
+  if (!t->o.data) return error(t, "--data DIR is required (the directory with the %s files)", c->files);
   if (d->in_numel != c->in_numel || !d->label_is_int || d->label_numel != 1 || d->out_numel < 10)
     return error(t,
                  "model %s does not fit %s: it takes %d inputs and %s labels, "
                  "%s has %d inputs and 10 int classes",
-                 d->name, c->title, d->in_numel, d->label_is_int ? "int" : "float", c->title,
-                 c->in_numel);
+                 d->name, c->title, d->in_numel, d->label_is_int ? "int" : "float", c->title, c->in_numel);
   if (c->load(t->o.data, 0, (int)t->o.limit_train, &t->train, err, sizeof err) ||
       c->load(t->o.data, 1, (int)t->o.limit_test, &t->test, err, sizeof err))
     return error(t, "%s", err);
@@ -329,8 +303,7 @@ static int load_classes(Trainer *t, const ClassData *c) {
 static int check_samples(const Trainer *t, const nn2c_dataset *ds, const char *split) {
   if (ds->n > 0 && ds->sample_numel != t->d->in_numel)
     return error(t, "%s: the %s samples have %d values each, but model %s takes %d inputs",
-                 t->o.data ? t->o.data : t->d->dataset, split, ds->sample_numel, t->d->name,
-                 t->d->in_numel);
+                 t->o.data ? t->o.data : t->d->dataset, split, ds->sample_numel, t->d->name, t->d->in_numel);
   return 0;
 }
 
@@ -342,8 +315,7 @@ static int check_samples(const Trainer *t, const nn2c_dataset *ds, const char *s
 static int load_files(Trainer *t, const nn2c_data_spec *s, char *err, size_t errlen) {
   const char *dir = t->o.data;
   int imdb = !strcmp(s->name, "imdb"), rc;
-  if (!dir)
-    dir = imdb ? "data/imdb" : "data/speech-commands";
+  if (!dir) dir = imdb ? "data/imdb" : "data/speech-commands";
   if (imdb)
     rc = nn2c_load_imdb(dir, 0, s->num_words, s->maxlen, &t->train, err, errlen) ||
          nn2c_load_imdb(dir, 1, s->num_words, s->maxlen, &t->test, err, errlen);
@@ -366,23 +338,19 @@ static int load_spec(Trainer *t) {
   char err[1536];
   int rc;
   if (nn2c_data_spec_parse(d->dataset, d->dataset_options, &s, err, sizeof err) ||
-      nn2c_data_spec_fit(&s, d->in_numel, d->out_numel, d->label_numel, d->label_is_int, err,
-                         sizeof err))
+      nn2c_data_spec_fit(&s, d->in_numel, d->out_numel, d->label_numel, d->label_is_int, err, sizeof err))
     return error(t, "model %s: %s", d->name, err);
   if (!strcmp(s.name, "random")) {
-    if (t->o.data)
-      return error(t, "--data: dataset random is drawn from --seed and reads no files");
-    rc = nn2c_load_random(s.samples, d->in_numel, s.classes, t->o.seed ^ NN2C_RANDOM_TRAIN_SEED,
-                          &t->train, err, sizeof err) ||
+    if (t->o.data) return error(t, "--data: dataset random is drawn from --seed and reads no files");
+    rc = nn2c_load_random(s.samples, d->in_numel, s.classes, t->o.seed ^ NN2C_RANDOM_TRAIN_SEED, &t->train, err,
+                          sizeof err) ||
          nn2c_load_random(s.samples / 5 > 0 ? s.samples / 5 : 1, d->in_numel, s.classes,
                           t->o.seed ^ NN2C_RANDOM_TEST_SEED, &t->test, err, sizeof err);
   } else {
     rc = load_files(t, &s, err, sizeof err);
   }
-  if (rc)
-    return error(t, "%s", err);
-  if (nn2c_labels_fit(t->train.num_classes, d->out_numel, d->label_numel, d->label_is_int, err,
-                      sizeof err))
+  if (rc) return error(t, "%s", err);
+  if (nn2c_labels_fit(t->train.num_classes, d->out_numel, d->label_numel, d->label_is_int, err, sizeof err))
     return error(t, "model %s does not fit dataset %s: %s", d->name, s.name, err);
   return 0;
 }
@@ -392,8 +360,7 @@ static int load_data(Trainer *t) {
   char err[1024];
   int rc;
   if (!strcmp(ds, "inline")) {
-    if (t->o.data)
-      return error(t, "--data: model %s has its data built in", t->d->name);
+    if (t->o.data) return error(t, "--data: model %s has its data built in", t->d->name);
     rc = load_inline(t, &t->train) || load_inline(t, &t->test);
   } else if (!strcmp(ds, "mnist")) {
     static const ClassData mnist = {"MNIST", "MNIST", 784, load_mnist};
@@ -409,12 +376,9 @@ static int load_data(Trainer *t) {
                  "inline, random, imdb, speech_commands)",
                  ds);
   }
-  if (rc || check_samples(t, &t->train, "train") || check_samples(t, &t->test, "test"))
-    return 1;
-  if (t->o.limit_train && t->o.limit_train < t->train.n)
-    nn2c_dataset_truncate(&t->train, (int)t->o.limit_train);
-  if (t->o.limit_test && t->o.limit_test < t->test.n)
-    nn2c_dataset_truncate(&t->test, (int)t->o.limit_test);
+  if (rc || check_samples(t, &t->train, "train") || check_samples(t, &t->test, "test")) return 1;
+  if (t->o.limit_train && t->o.limit_train < t->train.n) nn2c_dataset_truncate(&t->train, (int)t->o.limit_train);
+  if (t->o.limit_test && t->o.limit_test < t->test.n) nn2c_dataset_truncate(&t->test, (int)t->o.limit_test);
   if (nn2c_dataset_labels_as(&t->train, t->d->label_numel, t->d->label_is_int, err, sizeof err) ||
       nn2c_dataset_labels_as(&t->test, t->d->label_numel, t->d->label_is_int, err, sizeof err))
     return error(t, "%s", err);
@@ -426,11 +390,8 @@ static int load_data(Trainer *t) {
 /* calloc with a message; always allocates at least one byte so NULL means failure. */
 static void *alloc(const Trainer *t, size_t count, size_t size, const char *what) {
   void *p = NULL;
-  if (size == 0 || count <= (SIZE_MAX - 64) / size)
-    p = calloc(count ? count : 1, size ? size : 1);
-  if (!p)
-    error(t, "out of memory allocating %s (%lu x %lu bytes)", what, (unsigned long)count,
-          (unsigned long)size);
+  if (size == 0 || count <= (SIZE_MAX - 64) / size) p = calloc(count ? count : 1, size ? size : 1);
+  if (!p) error(t, "out of memory allocating %s (%lu x %lu bytes)", what, (unsigned long)count, (unsigned long)size);
   return p;
 }
 
@@ -438,8 +399,7 @@ static void *alloc(const Trainer *t, size_t count, size_t size, const char *what
  * measured thresholds, see NAME_parallel_info in its header). */
 static void print_threads(Trainer *t) {
   nn2c_parallel_info p;
-  if (t->o.quiet || t->o.threads < 2 || !t->d->parallel_info)
-    return;
+  if (t->o.quiet || t->o.threads < 2 || !t->d->parallel_info) return;
   memset(&p, 0, sizeof p);
   t->d->parallel_info(&p);
   printf("threads: %d, ", t->o.threads);
@@ -450,12 +410,12 @@ static void print_threads(Trainer *t) {
   else if (p.min_elems == SIZE_MAX)
     printf("for loops of at least %.0f multiply-adds", (double)p.min_work);
   else
-    printf("for loops of at least %.0f multiply-adds or %.0f elements", (double)p.min_work,
-           (double)p.min_elems);
+    printf("for loops of at least %.0f multiply-adds or %.0f elements", (double)p.min_work, (double)p.min_elems);
   if (p.measured && p.madd_s > 0)
     printf(" (measured in %.1f ms: parallel loop %.1f us; multiply-add %.2f ps on 1 thread, %.2f "
-           "shared; element %.1f ps, %.1f)\n", p.took_s * 1e3, p.region_s * 1e6, p.madd_s * 1e12,
-           p.madd_threads_s * 1e12, p.elem_s * 1e12, p.elem_threads_s * 1e12);
+           "shared; element %.1f ps, %.1f)\n",
+           p.took_s * 1e3, p.region_s * 1e6, p.madd_s * 1e12, p.madd_threads_s * 1e12, p.elem_s * 1e12,
+           p.elem_threads_s * 1e12);
   else if (p.measured) /* the parallel loop alone was too slow */
     printf(" (measured in %.1f ms: parallel loop %.1f us)\n", p.took_s * 1e3, p.region_s * 1e6);
   else if (p.min_work == SIZE_MAX)
@@ -467,8 +427,7 @@ static void print_threads(Trainer *t) {
 static int alloc_all(Trainer *t) {
   const nn2c_model_desc *d = t->d;
   size_t b = (size_t)t->o.batch, arena = d->arena_bytes(t->o.batch);
-  if (arena > SIZE_MAX - 64)
-    return error(t, "arena for batch %d is too large", t->o.batch);
+  if (arena > SIZE_MAX - 64) return error(t, "arena for batch %d is too large", t->o.batch);
   if (!(t->params = alloc(t, (size_t)d->param_floats, sizeof(float), "parameters")) ||
       !(t->state = alloc(t, (size_t)d->state_floats, sizeof(float), "optimizer state")) ||
       !(t->arena_raw = alloc(t, arena + 64, 1, "the model arena")) ||
@@ -487,8 +446,7 @@ static int alloc_all(Trainer *t) {
     print_threads(t);
   } else if (t->o.threads > 1) {
     fflush(stdout);
-    fprintf(stderr, "%s: note: model %s was compiled without threads; running on 1 thread\n",
-            t->prog, d->name);
+    fprintf(stderr, "%s: note: model %s was compiled without threads; running on 1 thread\n", t->prog, d->name);
   }
   return 0;
 }
@@ -523,8 +481,7 @@ static void ckpt_sections(Trainer *t, nn2c_ckpt_section s[3]) {
 static void swap_ema(Trainer *t) {
   float *a = t->params, *b = t->state + t->d->ema_offset, x;
   long i;
-  if (!t->d->has_ema || t->d->model_get_step(t->model) == 0)
-    return;
+  if (!t->d->has_ema || t->d->model_get_step(t->model) == 0) return;
   for (i = 0; i < t->d->param_floats; i++)
     x = a[i], a[i] = b[i], b[i] = x;
 }
@@ -549,8 +506,7 @@ static int write_checkpoint(Trainer *t) {
     if (!isfinite(t->params[i]))
       return error(t, "%s: not written: parameter %ld is not finite (%g) at step %llu", t->o.save, i,
                    (double)t->params[i], (unsigned long long)t->d->model_get_step(t->model));
-  if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err))
-    return error(t, "%s", err);
+  if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err)) return error(t, "%s", err);
   if (!t->o.quiet && stat(t->o.save, &st) == 0)
     printf("saved %s (%ld parameters, %lld bytes)\n", t->o.save, t->d->param_floats, (long long)st.st_size);
   return 0;
@@ -584,11 +540,9 @@ static int init_params(Trainer *t) {
     return t->d->load_weights ? load_weights(t) : 0;
   }
   ckpt_sections(t, s);
-  if (nn2c_ckpt_load(t->o.load, s, 3, err, sizeof err))
-    return error(t, "%s", err);
+  if (nn2c_ckpt_load(t->o.load, s, 3, err, sizeof err)) return error(t, "%s", err);
   step = nn2c_floats_to_u64(t->bstep);
-  if (step == UINT64_MAX)
-    return error(t, "%s: section 'step' does not hold a step count", t->o.load);
+  if (step == UINT64_MAX) return error(t, "%s: section 'step' does not hold a step count", t->o.load);
   t->d->model_set_step(t->model, step);
   swap_ema(t); /* the checkpoint holds the average as its params */
   return 0;
@@ -619,16 +573,13 @@ static void gather(Trainer *t, const int32_t *order, int bs) {
 
 static void progress(Trainer *t, const EpochStats *st, int epoch, int b, int nb) {
   double dt = nn2c_now() - st->t0;
-  printf("%sepoch %d/%d step %d/%d loss %.4f acc %.4f %.1e samples/s%s", t->tty ? "\r" : "",
-         epoch + 1, t->o.epochs, b, nb, st->loss_sum / (double)st->seen,
-         (double)st->correct / (double)st->seen, dt > 0 ? (double)st->seen / dt : 0.0,
-         t->tty ? "" : "\n");
+  printf("%sepoch %d/%d step %d/%d loss %.4f acc %.4f %.1e samples/s%s", t->tty ? "\r" : "", epoch + 1, t->o.epochs, b,
+         nb, st->loss_sum / (double)st->seen, (double)st->correct / (double)st->seen,
+         dt > 0 ? (double)st->seen / dt : 0.0, t->tty ? "" : "\n");
   fflush(stdout);
 }
 
-static int steps_left(const Trainer *t) {
-  return !t->o.steps || t->d->model_get_step(t->model) < (uint64_t)t->o.steps;
-}
+static int steps_left(const Trainer *t) { return !t->o.steps || t->d->model_get_step(t->model) < (uint64_t)t->o.steps; }
 
 /* Trains one epoch from batch `first` on; stops early at --steps. */
 static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
@@ -650,8 +601,9 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
       return error(t, "train_step failed with status %d at step %llu", rc,
                    (unsigned long long)d->model_get_step(t->model));
     if (!isfinite(loss)) /* the params are garbage from here on: keep the last checkpoint */
-      return error(t, "the loss is not finite (%g) at epoch %d, step %llu; training stopped, no checkpoint "
-                      "written (a smaller --lr may help)",
+      return error(t,
+                   "the loss is not finite (%g) at epoch %d, step %llu; training stopped, no checkpoint "
+                   "written (a smaller --lr may help)",
                    (double)loss, epoch + 1, (unsigned long long)d->model_get_step(t->model));
     st->loss_sum += (double)loss * bs;
     st->seen += bs;
@@ -664,8 +616,7 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
   }
   if (!t->o.quiet && st->seen) {
     progress(t, st, epoch, b, nb);
-    if (t->tty)
-      putchar('\n');
+    if (t->tty) putchar('\n');
   }
   return 0;
 }
@@ -685,10 +636,8 @@ static int evaluate_batches(Trainer *t) {
     int i;
     for (i = 0; i < bs; i++) /* the batch buffer holds at least --batch samples */
       nn2c_dataset_get(ds, (size_t)(start + i), t->bx + (size_t)i * ds->sample_numel);
-    rc = d->evaluate(t->model, t->bx,
-                     yi ? (const void *)yi : (const void *)yf, bs, &loss, t->bout);
-    if (rc)
-      return error(t, "evaluate failed with status %d", rc);
+    rc = d->evaluate(t->model, t->bx, yi ? (const void *)yi : (const void *)yf, bs, &loss, t->bout);
+    if (rc) return error(t, "evaluate failed with status %d", rc);
     loss_sum += (double)loss * bs;
     correct += nn2c_count_correct(t->bout, d->out_numel, yi, yf, d->label_numel, bs);
   }
@@ -703,17 +652,14 @@ static int evaluate(Trainer *t) { return with_average(t, evaluate_batches); }
 static int run_epoch(Trainer *t, int epoch, int first) {
   EpochStats st = {0, 0, 0, 0, 0};
   double t0 = nn2c_now(), train_time;
-  if (train_epoch(t, epoch, first, &st))
-    return 1;
+  if (train_epoch(t, epoch, first, &st)) return 1;
   train_time = nn2c_now() - t0;
-  if (evaluate(t))
-    return 1;
+  if (evaluate(t)) return 1;
   if (!t->o.quiet && st.seen)
     printf("epoch %d: train_loss=%.6f train_accuracy=%.4f test_loss=%.6f test_accuracy=%.4f "
            "time=%.2fs samples/s=%.1f\n",
-           epoch + 1, st.loss_sum / (double)st.seen, (double)st.correct / (double)st.seen,
-           t->test_loss, t->test_acc, nn2c_now() - t0,
-           train_time > 0 ? (double)st.seen / train_time : 0.0);
+           epoch + 1, st.loss_sum / (double)st.seen, (double)st.correct / (double)st.seen, t->test_loss, t->test_acc,
+           nn2c_now() - t0, train_time > 0 ? (double)st.seen / train_time : 0.0);
   fflush(stdout);
   return t->o.save ? save(t) : 0;
 }
@@ -726,18 +672,15 @@ static int train(Trainer *t) {
   int first = (int)(step0 % (uint64_t)nb);
   int trained = 0;
   if (t->o.load && !t->o.quiet)
-    printf("resumed from %s at step %llu (epoch %d, batch %d)\n", t->o.load,
-           (unsigned long long)step0, epoch + 1, first);
+    printf("resumed from %s at step %llu (epoch %d, batch %d)\n", t->o.load, (unsigned long long)step0, epoch + 1,
+           first);
   for (; epoch < t->o.epochs && steps_left(t); epoch++, first = 0) {
-    if (run_epoch(t, epoch, first))
-      return 1;
+    if (run_epoch(t, epoch, first)) return 1;
     trained = 1;
   }
   if (!trained) {
-    if (evaluate(t))
-      return 1;
-    if (t->o.save && save(t))
-      return 1;
+    if (evaluate(t)) return 1;
+    if (t->o.save && save(t)) return 1;
   }
   printf("final: test_loss=%.6f test_accuracy=%.4f\n", t->test_loss, t->test_acc);
   return 0;
@@ -751,8 +694,7 @@ static int print_inline_batches(Trainer *t) {
   for (start = 0; start < d->inline_n; start += t->o.batch) {
     int bs = d->inline_n - start < t->o.batch ? d->inline_n - start : t->o.batch;
     int rc = d->forward(t->model, d->inline_x + (size_t)start * d->in_numel, t->bout, bs);
-    if (rc)
-      return error(t, "forward failed with status %d", rc);
+    if (rc) return error(t, "forward failed with status %d", rc);
     for (i = 0; i < bs; i++) {
       printf("output[%d] =", start + i);
       for (j = 0; j < d->out_numel; j++)
@@ -769,10 +711,10 @@ static int print_inline_outputs(Trainer *t) { return with_average(t, print_inlin
 
 static int check_desc(const Trainer *t) {
   const nn2c_model_desc *d = t->d;
-  if (!d->dataset || d->in_numel <= 0 || d->out_numel <= 0 || d->label_numel <= 0 ||
-      d->param_floats < 0 || d->state_floats < 0 || d->model_size == 0 || !d->model_bind ||
-      !d->model_get_step || !d->model_set_step || !d->arena_bytes || !d->init || !d->forward ||
-      !d->train_step || !d->evaluate || (d->label_is_int && d->label_numel != 1) ||
+  if (!d->dataset || d->in_numel <= 0 || d->out_numel <= 0 || d->label_numel <= 0 || d->param_floats < 0 ||
+      d->state_floats < 0 || d->model_size == 0 || !d->model_bind || !d->model_get_step || !d->model_set_step ||
+      !d->arena_bytes || !d->init || !d->forward || !d->train_step || !d->evaluate ||
+      (d->label_is_int && d->label_numel != 1) ||
       (d->has_ema && (d->ema_offset < 0 || d->ema_offset > d->state_floats - d->param_floats)))
     return error(t, "internal error: incomplete model description");
   return 0;
@@ -781,8 +723,7 @@ static int check_desc(const Trainer *t) {
 int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   Trainer *t = calloc(1, sizeof *t);
   int rc;
-  if (!t)
-    return fprintf(stderr, "%s_train: error: out of memory\n", d->name), 1;
+  if (!t) return fprintf(stderr, "%s_train: error: out of memory\n", d->name), 1;
   t->d = d;
   t->argv0 = argc > 0 && argv[0] ? argv[0] : "";
   snprintf(t->prog, sizeof t->prog, "%s_train", d->name);
@@ -793,15 +734,12 @@ int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   t->o.threads = 1;
   t->tty = isatty(fileno(stdout));
   rc = check_desc(t);
-  if (!rc)
-    rc = parse_args(t, argc, argv);
-  if (!rc && t->o.save)
-    rc = check_save_target(t);
+  if (!rc) rc = parse_args(t, argc, argv);
+  if (!rc && t->o.save) rc = check_save_target(t);
   if (!rc)
     rc = load_data(t) || alloc_all(t) || init_params(t) || train(t) ||
          (!strcmp(d->dataset, "inline") && print_inline_outputs(t));
-  if (rc == 2)
-    rc = 0; /* --help */
+  if (rc == 2) rc = 0; /* --help */
   fflush(stdout);
   free_all(t);
   free(t);

@@ -35,16 +35,13 @@ static unsigned char *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   unsigned char *p = NULL;
   size_t cap = 0, n = 0, got;
-  if (!f)
-    die(path, "cannot open");
+  if (!f) die(path, "cannot open");
   do {
-    if (n == cap && !(p = realloc(p, cap = cap ? 2 * cap : 1 << 20)))
-      die(path, "out of memory");
+    if (n == cap && !(p = realloc(p, cap = cap ? 2 * cap : 1 << 20))) die(path, "out of memory");
     got = fread(p + n, 1, cap - n, f);
     n += got;
   } while (got > 0);
-  if (ferror(f))
-    die(path, "read error");
+  if (ferror(f)) die(path, "read error");
   fclose(f);
   *len = n;
   return p;
@@ -61,25 +58,20 @@ static unsigned char *png_idat(const char *path, const unsigned char *p, size_t 
   size_t pos = 8;
   int seen_ihdr = 0;
   *zlen = 0;
-  if (!z)
-    die(path, "out of memory");
-  if (len < 8 || memcmp(p, sig, 8) != 0)
-    die(path, "not a PNG file");
+  if (!z) die(path, "out of memory");
+  if (len < 8 || memcmp(p, sig, 8) != 0) die(path, "not a PNG file");
   for (;;) {
     unsigned long n;
     const unsigned char *type, *data;
-    if (len - pos < 12)
-      die(path, "truncated PNG (no IEND chunk)");
+    if (len - pos < 12) die(path, "truncated PNG (no IEND chunk)");
     n = be32(p + pos);
     type = p + pos + 4;
     data = p + pos + 8;
-    if (n > len - pos - 12)
-      die(path, "truncated PNG chunk");
+    if (n > len - pos - 12) die(path, "truncated PNG chunk");
     if (crc32(crc32(0L, Z_NULL, 0), type, (uInt)(n + 4)) != be32(data + n))
       die(path, "PNG chunk CRC mismatch (corrupt file)");
     if (!memcmp(type, "IHDR", 4)) {
-      if (n != 13 || be32(data) != W || be32(data + 4) != H)
-        die(path, "not a 1024x10000 CIFAR-10 sheet");
+      if (n != 13 || be32(data) != W || be32(data + 4) != H) die(path, "not a 1024x10000 CIFAR-10 sheet");
       if (data[8] != 8 || data[9] != 2 || data[10] != 0 || data[11] != 0 || data[12] != 0)
         die(path, "PNG is not 8-bit RGB, non-interlaced (the only kind this decodes)");
       seen_ihdr = 1;
@@ -93,8 +85,7 @@ static unsigned char *png_idat(const char *path, const unsigned char *p, size_t 
     }
     pos += 12 + n;
   }
-  if (!seen_ihdr)
-    die(path, "PNG has no IHDR chunk");
+  if (!seen_ihdr) die(path, "PNG has no IHDR chunk");
   return z;
 }
 
@@ -113,12 +104,22 @@ static void png_unfilter(const char *path, unsigned char *img) {
     for (i = 0; i < 3 * W; i++) {
       int a = i >= 3 ? row[i - 3] : 0, b = up ? up[i] : 0, c = up && i >= 3 ? up[i - 3] : 0;
       switch (f) {
-      case 0: break;
-      case 1: row[i] = (unsigned char)(row[i] + a); break;
-      case 2: row[i] = (unsigned char)(row[i] + b); break;
-      case 3: row[i] = (unsigned char)(row[i] + (a + b) / 2); break;
-      case 4: row[i] = (unsigned char)(row[i] + paeth(a, b, c)); break;
-      default: die(path, "bad PNG row filter");
+      case 0:
+        break;
+      case 1:
+        row[i] = (unsigned char)(row[i] + a);
+        break;
+      case 2:
+        row[i] = (unsigned char)(row[i] + b);
+        break;
+      case 3:
+        row[i] = (unsigned char)(row[i] + (a + b) / 2);
+        break;
+      case 4:
+        row[i] = (unsigned char)(row[i] + paeth(a, b, c));
+        break;
+      default:
+        die(path, "bad PNG row filter");
       }
     }
   }
@@ -134,20 +135,16 @@ static void read_labels(const char *path, long first, unsigned char *out) {
     int ch = p[i];
     if (ch >= '0' && ch <= '9') {
       v = (v < 0 ? 0 : v * 10) + (ch - '0');
-      if (v > 9)
-        die(path, "label out of range 0..9");
-    } else if (ch == ',' || ch == ']' || ch == '[' || ch == ' ' || ch == '\n' || ch == '\r' ||
-               ch == '\t') {
-      if (v >= 0 && k >= first && k < first + H)
-        out[k - first] = (unsigned char)v;
+      if (v > 9) die(path, "label out of range 0..9");
+    } else if (ch == ',' || ch == ']' || ch == '[' || ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') {
+      if (v >= 0 && k >= first && k < first + H) out[k - first] = (unsigned char)v;
       k += v >= 0;
       v = -1;
     } else {
       die(path, "not a JSON array of integers");
     }
   }
-  if (k < first + H)
-    die(path, "too few labels for this sheet");
+  if (k < first + H) die(path, "too few labels for this sheet");
   free(p);
 }
 
@@ -165,31 +162,26 @@ int main(int argc, char **argv) {
     return 1;
   }
   first = strtol(argv[3], &end, 10);
-  if (*argv[3] == '\0' || *end != '\0' || first < 0)
-    die(argv[3], "FIRST must be a non-negative integer");
+  if (*argv[3] == '\0' || *end != '\0' || first < 0) die(argv[3], "FIRST must be a non-negative integer");
   png = slurp(argv[1], &len);
   z = png_idat(argv[1], png, len, &zlen);
   free(png);
-  if (!(img = malloc(ilen)) || !(rec = malloc(STRIDE)))
-    die(argv[1], "out of memory");
+  if (!(img = malloc(ilen)) || !(rec = malloc(STRIDE))) die(argv[1], "out of memory");
   if (uncompress(img, &ilen, z, (uLong)zlen) != Z_OK || ilen != (uLongf)H * STRIDE)
     die(argv[1], "PNG image data does not inflate to 1024x10000 RGB rows");
   free(z);
   png_unfilter(argv[1], img);
   read_labels(argv[2], first, labels);
-  if (!(f = fopen(argv[4], "wb")))
-    die(argv[4], "cannot create");
+  if (!(f = fopen(argv[4], "wb"))) die(argv[4], "cannot create");
   for (r = 0; r < H; r++) {
     const unsigned char *row = img + (size_t)r * STRIDE + 1;
     rec[0] = labels[r];
     for (c = 0; c < 3; c++)
       for (px = 0; px < W; px++)
         rec[1 + c * W + px] = row[3 * px + c];
-    if (fwrite(rec, 1, STRIDE, f) != STRIDE)
-      die(argv[4], "write error");
+    if (fwrite(rec, 1, STRIDE, f) != STRIDE) die(argv[4], "write error");
   }
-  if (fclose(f) != 0)
-    die(argv[4], "write error");
+  if (fclose(f) != 0) die(argv[4], "write error");
   free(img);
   free(rec);
   return 0;

@@ -12,10 +12,10 @@ typedef struct {
 } CompiledGraph;
 
 typedef struct {
-  const char *name;     /* C prefix of every public symbol */
-  bool train;           /* also emit train_step/evaluate and the trainer */
+  const char *name; /* C prefix of every public symbol */
+  bool train;       /* also emit train_step/evaluate and the trainer */
   CompiledGraph infer, eval, train_graph;
-  bool weights_file;    /* imported weights go to NAME.weights, read by NAME_load_weights */
+  bool weights_file; /* imported weights go to NAME.weights, read by NAME_load_weights */
 } CodegenInput;
 
 /* Floats of imported weights (an ONNX model's f32 initializers and what was

@@ -17,21 +17,153 @@
 
 /* Value names become C identifiers; these are taken by the emitted code itself. */
 static const char *reserved[] = {
-  "B", "m", "x", "y", "out", "loss", "i", "j", "k", "p", "q", "r", "acc", "av", "i0", "i1", "i2", "i3",
-  "i4", "i5", "i6", "i7", "u", "h", "keep", "status", "params", "state", "arena",
-  /* conv.c */
-  "nb", "oh", "ow", "kh", "kw", "ih", "iw", "xo", "xp", "wp", "ci", "co", "gi", "dp", "wr", "dr", "lane", "l", "yp",
-  "cnt", "c", "bi", "bv", "bt", "gt", "dq", "xk", "xs", "src", "patch", "zeros", "wt", "wk", "P", "pb", "t", "c0", "ci0",
-  "s0", "s1", "s2", "s3", "s4", "s5", "s6", "s7", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "first", "last",
-  "part", "task", "n0", "n1", "nt", "scratch", "x0", "g", "to", "xr", "p1",
-  /* select.c, reduce.c, nn.c */
-  "mx", "sum", "lse",
-  /* matmul.c */
-  "bt", "br", "ib", "j0", "r0", "r1", "r2", "r3",
-  "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
-  "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
-  "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
-  "volatile", "while", "main", "errno", NULL,
+    "B",
+    "m",
+    "x",
+    "y",
+    "out",
+    "loss",
+    "i",
+    "j",
+    "k",
+    "p",
+    "q",
+    "r",
+    "acc",
+    "av",
+    "i0",
+    "i1",
+    "i2",
+    "i3",
+    "i4",
+    "i5",
+    "i6",
+    "i7",
+    "u",
+    "h",
+    "keep",
+    "status",
+    "params",
+    "state",
+    "arena",
+    /* conv.c */
+    "nb",
+    "oh",
+    "ow",
+    "kh",
+    "kw",
+    "ih",
+    "iw",
+    "xo",
+    "xp",
+    "wp",
+    "ci",
+    "co",
+    "gi",
+    "dp",
+    "wr",
+    "dr",
+    "lane",
+    "l",
+    "yp",
+    "cnt",
+    "c",
+    "bi",
+    "bv",
+    "bt",
+    "gt",
+    "dq",
+    "xk",
+    "xs",
+    "src",
+    "patch",
+    "zeros",
+    "wt",
+    "wk",
+    "P",
+    "pb",
+    "t",
+    "c0",
+    "ci0",
+    "s0",
+    "s1",
+    "s2",
+    "s3",
+    "s4",
+    "s5",
+    "s6",
+    "s7",
+    "a0",
+    "a1",
+    "a2",
+    "a3",
+    "a4",
+    "a5",
+    "a6",
+    "a7",
+    "first",
+    "last",
+    "part",
+    "task",
+    "n0",
+    "n1",
+    "nt",
+    "scratch",
+    "x0",
+    "g",
+    "to",
+    "xr",
+    "p1",
+    /* select.c, reduce.c, nn.c */
+    "mx",
+    "sum",
+    "lse",
+    /* matmul.c */
+    "bt",
+    "br",
+    "ib",
+    "j0",
+    "r0",
+    "r1",
+    "r2",
+    "r3",
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    "main",
+    "errno",
+    NULL,
 };
 
 const char *emit_ref(Emit *e, Value *v) {
@@ -50,8 +182,10 @@ char *emit_numel_range(Emit *e, Value *v, int from, int to) {
   int64_t c = 1;
   bool batch = false;
   for (int i = from; i < to; i++) {
-    if (v->shape.d[i] == DIM_BATCH) batch = true;
-    else c *= v->shape.d[i];
+    if (v->shape.d[i] == DIM_BATCH)
+      batch = true;
+    else
+      c *= v->shape.d[i];
   }
   if (!batch) return arena_printf(&e->g->arena, "%lld", (long long)c);
   if (c == 1) return arena_strdup(&e->g->arena, "(size_t)B");
@@ -62,8 +196,10 @@ void view_strides(Shape s, Lin *st) {
   Lin r = {1, 0};
   for (int i = s.rank - 1; i >= 0; i--) {
     st[i] = r;
-    if (s.d[i] == DIM_BATCH) r = (Lin){0, r.c};
-    else r = (Lin){r.c * s.d[i], r.cb * s.d[i]};
+    if (s.d[i] == DIM_BATCH)
+      r = (Lin){0, r.c};
+    else
+      r = (Lin){r.c * s.d[i], r.cb * s.d[i]};
   }
 }
 
@@ -80,8 +216,8 @@ static View view_simplify(const View *v) {
   for (int k = 0; k < v->rank; k++) {
     if (v->dim[k] == 1) continue;
     int t = s.rank - 1;
-    bool merge = t >= 0 && v->dim[k] != DIM_BATCH && s.dim[t] != DIM_BATCH && !v->stride[k].cb &&
-                 !s.stride[t].cb && s.stride[t].c == v->stride[k].c * v->dim[k];
+    bool merge = t >= 0 && v->dim[k] != DIM_BATCH && s.dim[t] != DIM_BATCH && !v->stride[k].cb && !s.stride[t].cb &&
+                 s.stride[t].c == v->stride[k].c * v->dim[k];
     if (merge) {
       s.dim[t] *= v->dim[k];
       s.stride[t] = v->stride[k];
@@ -103,7 +239,8 @@ void emit_view_copy(Emit *e, Value *out, Value *in, const View *view, bool scatt
   int loops = run ? v.rank - 1 : v.rank;
   Buf idx = {0};
   buf_printf(&idx, "(ptrdiff_t)%s", lin_str(e, v.offset));
-  for (int k = 0; k < loops; k++) buf_printf(&idx, " + (ptrdiff_t)i%d * %s", k, lin_str(e, v.stride[k]));
+  for (int k = 0; k < loops; k++)
+    buf_printf(&idx, " + (ptrdiff_t)i%d * %s", k, lin_str(e, v.stride[k]));
   emit_open(e, "");
   emit_line(e, "size_t q = 0;");
   for (int k = 0; k < loops; k++) {
@@ -111,13 +248,19 @@ void emit_view_copy(Emit *e, Value *out, Value *in, const View *view, bool scatt
     emit_open(e, "for (size_t i%d = 0; i%d < (size_t)%s; i%d++)", k, k, d, k);
   }
   if (run) {
-    const char *d = v.dim[v.rank - 1] == DIM_BATCH ? "B" : arena_printf(&e->g->arena, "%lld", (long long)v.dim[v.rank - 1]);
-    if (scatter) emit_line(e, "memcpy(%s + %s, %s + q, sizeof(%s) * (size_t)%s);", I, idx.data, O, ty, d);
-    else emit_line(e, "memcpy(%s + q, %s + %s, sizeof(%s) * (size_t)%s);", O, I, idx.data, ty, d);
+    const char *d =
+        v.dim[v.rank - 1] == DIM_BATCH ? "B" : arena_printf(&e->g->arena, "%lld", (long long)v.dim[v.rank - 1]);
+    if (scatter)
+      emit_line(e, "memcpy(%s + %s, %s + q, sizeof(%s) * (size_t)%s);", I, idx.data, O, ty, d);
+    else
+      emit_line(e, "memcpy(%s + q, %s + %s, sizeof(%s) * (size_t)%s);", O, I, idx.data, ty, d);
     emit_line(e, "q += (size_t)%s;", d);
-  } else if (scatter) emit_line(e, "%s[%s] = %s[q++];", I, idx.data, O);
-  else emit_line(e, "%s[q++] = %s[%s];", O, I, idx.data);
-  for (int k = 0; k < loops; k++) emit_close(e);
+  } else if (scatter)
+    emit_line(e, "%s[%s] = %s[q++];", I, idx.data, O);
+  else
+    emit_line(e, "%s[q++] = %s[%s];", O, I, idx.data);
+  for (int k = 0; k < loops; k++)
+    emit_close(e);
   emit_line(e, "(void)q;");
   emit_close(e);
   buf_free(&idx);
@@ -125,9 +268,9 @@ void emit_view_copy(Emit *e, Value *out, Value *in, const View *view, bool scatt
 
 char *emit_numel(Emit *e, Value *v) { return emit_numel_range(e, v, 0, v->shape.rank); }
 
-
 static void emit_indent(Emit *e) {
-  for (int i = 0; i < e->indent; i++) buf_puts(e->b, "  ");
+  for (int i = 0; i < e->indent; i++)
+    buf_puts(e->b, "  ");
 }
 
 void emit_line(Emit *e, const char *fmt, ...) {
@@ -169,19 +312,32 @@ char *emit_float(Emit *e, double v) {
 
 const char *emit_ctype(DType t) {
   switch (t) {
-  case DT_F32: return "float";
-  case DT_F64: return "double";
-  case DT_I8: return "int8_t";
-  case DT_I16: return "int16_t";
-  case DT_I32: return "int32_t";
-  case DT_I64: return "int64_t";
-  case DT_U8: return "uint8_t";
+  case DT_F32:
+    return "float";
+  case DT_F64:
+    return "double";
+  case DT_I8:
+    return "int8_t";
+  case DT_I16:
+    return "int16_t";
+  case DT_I32:
+    return "int32_t";
+  case DT_I64:
+    return "int64_t";
+  case DT_U8:
+    return "uint8_t";
   case DT_U16:
   case DT_F16:
-  case DT_BF16: return "uint16_t"; /* storage; casts convert (cast_half_helpers) */
-  case DT_U32: return "uint32_t";
-  case DT_U64: return "uint64_t";
-  case DT_BOOL: return "uint8_t";
-  default: NN2C_ASSERT(!"dtype has no C type"); return "void";
+  case DT_BF16:
+    return "uint16_t"; /* storage; casts convert (cast_half_helpers) */
+  case DT_U32:
+    return "uint32_t";
+  case DT_U64:
+    return "uint64_t";
+  case DT_BOOL:
+    return "uint8_t";
+  default:
+    NN2C_ASSERT(!"dtype has no C type");
+    return "void";
   }
 }

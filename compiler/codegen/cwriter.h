@@ -7,23 +7,23 @@
 
 /* C emission context for one function body. */
 typedef struct {
-  Buf *b;         /* where the body is written */
+  Buf *b; /* where the body is written */
   Graph *g;
-  int indent;     /* current indentation level */
+  int indent;          /* current indentation level */
   unsigned char *used; /* per value id: referenced through emit_ref (may be NULL) */
-  Buf *helpers;   /* static functions shared by nodes, written before the step functions (may be NULL) */
+  Buf *helpers;        /* static functions shared by nodes, written before the step functions (may be NULL) */
 } Emit;
 
-const char *emit_ref(Emit *e, Value *v);         /* the value's C pointer name */
-char *emit_dim(Emit *e, Value *v, int axis);     /* "B" or a number */
-char *emit_numel(Emit *e, Value *v);             /* C expression, size_t */
+const char *emit_ref(Emit *e, Value *v);                     /* the value's C pointer name */
+char *emit_dim(Emit *e, Value *v, int axis);                 /* "B" or a number */
+char *emit_numel(Emit *e, Value *v);                         /* C expression, size_t */
 char *emit_numel_range(Emit *e, Value *v, int from, int to); /* product of dims [from,to) */
 void emit_line(Emit *e, const char *fmt, ...);
-void emit_open(Emit *e, const char *fmt, ...);   /* line ending in '{', indents */
-void emit_scope_open(Emit *e);                   /* a bare '{' line (a scope for locals), indents */
-void emit_close(Emit *e);                        /* '}' and dedent */
-char *emit_float(Emit *e, double v);             /* a C float literal */
-const char *emit_ctype(DType t);                 /* "float", "int32_t", ... */
+void emit_open(Emit *e, const char *fmt, ...); /* line ending in '{', indents */
+void emit_scope_open(Emit *e);                 /* a bare '{' line (a scope for locals), indents */
+void emit_close(Emit *e);                      /* '}' and dedent */
+char *emit_float(Emit *e, double v);           /* a C float literal */
+const char *emit_ctype(DType t);               /* "float", "int32_t", ... */
 /* A view lays an output over its input: output element (i0, i1, ...), row-major
  * over dim[], is in[offset + sum i_k * stride[k]]. Strides and the offset are
  * c + cb * B, since a stride past the batch dimension scales with it. */

@@ -14,9 +14,11 @@ static const char *kind_block(ValueKind k) { return k == VK_PARAM ? "m->params" 
 static void node_comment(Emit *e, Node *n) {
   Buf b = {0};
   buf_printf(&b, "/* node %d: ", n->id);
-  for (int k = 0; k < n->nout; k++) buf_printf(&b, "%s%s", k ? ", " : "", n->out[k]->name);
+  for (int k = 0; k < n->nout; k++)
+    buf_printf(&b, "%s%s", k ? ", " : "", n->out[k]->name);
   buf_printf(&b, " = %s(", op_name(n->op));
-  for (int k = 0; k < n->nin; k++) buf_printf(&b, "%s%s", k ? ", " : "", n->in[k]->name);
+  for (int k = 0; k < n->nin; k++)
+    buf_printf(&b, "%s%s", k ? ", " : "", n->in[k]->name);
   buf_printf(&b, ") -> %s%s */", dtype_name(n->out[0]->dtype), shape_str(&e->g->arena, n->out[0]->shape));
   emit_line(e, "%s", b.data);
   buf_free(&b);
@@ -46,14 +48,21 @@ static void declare_values(Buf *out, Graph *g, unsigned char *used, int64_t *off
       emit_line(&e, "%s *%s = (%s *)(m->arena + %lld + %lld * B); /* %s */", ty, name, ty, (long long)v->mem.fixed,
                 (long long)v->mem.per_sample, shape);
       break;
-    case VK_CONST: emit_line(&e, "const %s *%s = %s_%s;", ty, name, prefix, v->name); break;
+    case VK_CONST:
+      emit_line(&e, "const %s *%s = %s_%s;", ty, name, prefix, v->name);
+      break;
     case VK_INPUT:
       if (!data_in) break;
-      if (v == data_in) emit_line(&e, "const float *%s = x; /* %s */", name, shape);
-      else if (!strcmp(v->name, LABELS_NAME)) emit_line(&e, "const %s *%s = y; /* %s */", ty, name, shape);
-      else if (!strcmp(v->name, INPUT_LR)) emit_line(&e, "const float %s[1] = {m->lr};", name);
-      else if (!strcmp(v->name, INPUT_STEP)) emit_line(&e, "const float %s[1] = {(float)(m->step + 1)};", name);
-      else NN2C_ASSERT(!"unknown graph input");
+      if (v == data_in)
+        emit_line(&e, "const float *%s = x; /* %s */", name, shape);
+      else if (!strcmp(v->name, LABELS_NAME))
+        emit_line(&e, "const %s *%s = y; /* %s */", ty, name, shape);
+      else if (!strcmp(v->name, INPUT_LR))
+        emit_line(&e, "const float %s[1] = {m->lr};", name);
+      else if (!strcmp(v->name, INPUT_STEP))
+        emit_line(&e, "const float %s[1] = {(float)(m->step + 1)};", name);
+      else
+        NN2C_ASSERT(!"unknown graph input");
       break;
     }
   }
@@ -67,17 +76,22 @@ static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_
     Node *n = g->nodes[i];
     node_comment(e, n);
     bool empty = true; /* zero-size outputs: nothing to compute (and loops to 0 would warn) */
-    for (int k = 0; k < n->nout; k++) empty = empty && !shape_has_batch(n->out[k]->shape) && !shape_numel_static(n->out[k]->shape);
-    if (node_int(n, "inline", 0)) emit_line(e, "/* computed in the loop of its reader */");
-    else if (empty) emit_line(e, "/* no elements */");
-    else op_table[n->op].emit(e, n);
+    for (int k = 0; k < n->nout; k++)
+      empty = empty && !shape_has_batch(n->out[k]->shape) && !shape_numel_static(n->out[k]->shape);
+    if (node_int(n, "inline", 0))
+      emit_line(e, "/* computed in the loop of its reader */");
+    else if (empty)
+      emit_line(e, "/* no elements */");
+    else
+      op_table[n->op].emit(e, n);
   }
   if (to < g->nnodes) return;
   for (int i = 0; i < g->noutputs && generic; i++)
     emit_line(e, "if (outputs[%d]) memcpy(outputs[%d], %s, sizeof(%s) * %s);", i, i, emit_ref(e, g->outputs[i]),
               emit_ctype(g->outputs[i]->dtype), emit_numel(e, g->outputs[i]));
   if (!generic)
-    emit_line(e, "if (out) memcpy(out, %s, sizeof(float) * %s);", emit_ref(e, g->outputs[0]), emit_numel(e, g->outputs[0]));
+    emit_line(e, "if (out) memcpy(out, %s, sizeof(float) * %s);", emit_ref(e, g->outputs[0]),
+              emit_numel(e, g->outputs[0]));
   if (g->loss) emit_line(e, "if (loss) *loss = %s[0];", emit_ref(e, g->loss));
   for (int i = 0; i < g->nassigns; i++) {
     Assign *a = &g->assigns[i];
@@ -127,16 +141,19 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
     Emit e = {&body, g, 1, used, helpers};
     memset(used, 0, (size_t)g->nvalues);
     emit_body(&e, g, from, to, poff, soff, generic);
-    buf_printf(&parts, "static NN2C_NOINLINE int %s_part%d(%s, const float *x, const void *y, const void *const *inputs,\n"
-                       "    void *const *outputs, size_t B, int nt, unsigned char *scratch, float *loss, float *out) {\n",
+    buf_printf(&parts,
+               "static NN2C_NOINLINE int %s_part%d(%s, const float *x, const void *y, const void *const *inputs,\n"
+               "    void *const *outputs, size_t B, int nt, unsigned char *scratch, float *loss, float *out) {\n",
                prefix, np, arena_printf(&g->arena, "%s_Model *m", N));
-    buf_puts(&parts, "  (void)m, (void)x, (void)y, (void)inputs, (void)outputs, (void)B, (void)nt, (void)scratch, (void)loss,"
-                     " (void)out;\n");
+    buf_puts(&parts,
+             "  (void)m, (void)x, (void)y, (void)inputs, (void)outputs, (void)B, (void)nt, (void)scratch, (void)loss,"
+             " (void)out;\n");
     declare_values(&parts, g, used, poff, generic ? NULL : g->values[0], prefix);
     buf_puts(&parts, body.data ? body.data : "");
     buf_puts(&parts, "  return 0;\n}\n\n");
     buf_free(&body);
-    for (int i = 0; i < g->nvalues; i++) all[i] |= used[i];
+    for (int i = 0; i < g->nvalues; i++)
+      all[i] |= used[i];
     buf_printf(&calls, "  if ((rc = %s_part%d(m, %s, %s, %s, B, nt, %s, %s, %s)) != 0) return rc;\n", prefix, np,
                generic ? "NULL" : "x", labels ? "y" : "NULL", generic ? "inputs, outputs" : "NULL, NULL",
                scratch_bytes(g) ? "scratch" : "NULL", labels ? "loss" : "NULL", generic ? "NULL" : "out");
@@ -167,20 +184,28 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
 /* One element, exactly: floats round-trip, integers keep all 64 bits. */
 static void emit_const_elem(Buf *c, const Tensor *t, int64_t j) {
   double v = tensor_get(t, j);
-  if (t->dtype == DT_F16 || t->dtype == DT_BF16) buf_printf(c, "%u", (unsigned)((const uint16_t *)t->data)[j]); /* the bits */
-  else if (dtype_is_float(t->dtype) && !isfinite(v)) buf_puts(c, v != v ? "NAN" : v > 0 ? "INFINITY" : "-INFINITY");
+  if (t->dtype == DT_F16 || t->dtype == DT_BF16)
+    buf_printf(c, "%u", (unsigned)((const uint16_t *)t->data)[j]); /* the bits */
+  else if (dtype_is_float(t->dtype) && !isfinite(v))
+    buf_puts(c, v != v ? "NAN" : v > 0 ? "INFINITY" : "-INFINITY");
   else if (dtype_is_float(t->dtype)) {
     char tmp[64];
     snprintf(tmp, sizeof tmp, t->dtype == DT_F32 ? "%.9g" : "%.17g", v);
     buf_printf(c, "%s%s%s", tmp, strpbrk(tmp, ".e") ? "" : ".0", t->dtype == DT_F32 ? "f" : "");
   } else if (t->dtype == DT_I64) {
     long long x = ((const int64_t *)t->data)[j];
-    if (x == INT64_MIN) buf_puts(c, "INT64_MIN");
-    else buf_printf(c, "%lldLL", x);
-  } else if (t->dtype == DT_U64) buf_printf(c, "%lluULL", (unsigned long long)((const uint64_t *)t->data)[j]);
-  else if (t->dtype == DT_U32) buf_printf(c, "%.0fU", v);
-  else if (t->dtype == DT_I32 && v == -2147483648.0) buf_puts(c, "INT32_MIN");
-  else buf_printf(c, "%.0f", v);
+    if (x == INT64_MIN)
+      buf_puts(c, "INT64_MIN");
+    else
+      buf_printf(c, "%lldLL", x);
+  } else if (t->dtype == DT_U64)
+    buf_printf(c, "%lluULL", (unsigned long long)((const uint64_t *)t->data)[j]);
+  else if (t->dtype == DT_U32)
+    buf_printf(c, "%.0fU", v);
+  else if (t->dtype == DT_I32 && v == -2147483648.0)
+    buf_puts(c, "INT32_MIN");
+  else
+    buf_printf(c, "%.0f", v);
 }
 
 static void emit_consts(Buf *c, Graph *g, unsigned char *used, const char *prefix) {
@@ -211,19 +236,33 @@ static char *init_expr(Arena *a, Value *v, int k) {
   Init in = v->init;
   long long n = (long long)shape_numel_static(v->shape);
   switch (in.kind) {
-  case INIT_ZEROS: return "0.0";
-  case INIT_ONES: return "1.0";
-  case INIT_CONSTANT: return arena_printf(a, "%.17g", in.a);
-  case INIT_UNIFORM: return arena_printf(a, "%.17g + %.17g * init_uniform(seed, %d, i)", in.a, in.b - in.a, k);
-  case INIT_NORMAL: return arena_printf(a, "%.17g + %.17g * init_normal(seed, %d, i)", in.a, in.b, k);
-  case INIT_GLOROT_UNIFORM: return arena_printf(a, "sqrt(6.0 / %.17g) * (2.0 * init_uniform(seed, %d, i) - 1.0)", fi + fo, k);
-  case INIT_HE_UNIFORM: return arena_printf(a, "sqrt(6.0 / %.17g) * (2.0 * init_uniform(seed, %d, i) - 1.0)", fi, k);
-  case INIT_LECUN_UNIFORM: return arena_printf(a, "sqrt(3.0 / %.17g) * (2.0 * init_uniform(seed, %d, i) - 1.0)", fi, k);
-  case INIT_GLOROT_NORMAL: return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi + fo, k, n);
-  case INIT_HE_NORMAL: return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
-  case INIT_LECUN_NORMAL: return arena_printf(a, "sqrt(1.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
-  case INIT_UNIT_FORGET_BIAS: return arena_printf(a, "i >= %lld && i < %lld ? 1.0 : 0.0", n / 4, n / 2);
-  default: NN2C_ASSERT(!"unknown initializer"); return "0";
+  case INIT_ZEROS:
+    return "0.0";
+  case INIT_ONES:
+    return "1.0";
+  case INIT_CONSTANT:
+    return arena_printf(a, "%.17g", in.a);
+  case INIT_UNIFORM:
+    return arena_printf(a, "%.17g + %.17g * init_uniform(seed, %d, i)", in.a, in.b - in.a, k);
+  case INIT_NORMAL:
+    return arena_printf(a, "%.17g + %.17g * init_normal(seed, %d, i)", in.a, in.b, k);
+  case INIT_GLOROT_UNIFORM:
+    return arena_printf(a, "sqrt(6.0 / %.17g) * (2.0 * init_uniform(seed, %d, i) - 1.0)", fi + fo, k);
+  case INIT_HE_UNIFORM:
+    return arena_printf(a, "sqrt(6.0 / %.17g) * (2.0 * init_uniform(seed, %d, i) - 1.0)", fi, k);
+  case INIT_LECUN_UNIFORM:
+    return arena_printf(a, "sqrt(3.0 / %.17g) * (2.0 * init_uniform(seed, %d, i) - 1.0)", fi, k);
+  case INIT_GLOROT_NORMAL:
+    return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi + fo, k, n);
+  case INIT_HE_NORMAL:
+    return arena_printf(a, "sqrt(2.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
+  case INIT_LECUN_NORMAL:
+    return arena_printf(a, "sqrt(1.0 / %.17g) * init_truncated(seed, %d, i, %lld)", fi, k, n);
+  case INIT_UNIT_FORGET_BIAS:
+    return arena_printf(a, "i >= %lld && i < %lld ? 1.0 : 0.0", n / 4, n / 2);
+  default:
+    NN2C_ASSERT(!"unknown initializer");
+    return "0";
   }
 }
 
@@ -235,7 +274,8 @@ static void emit_init_helpers(Buf *c, Graph *g) {
     tru = tru || k == INIT_GLOROT_NORMAL || k == INIT_HE_NORMAL || k == INIT_LECUN_NORMAL;
     nor = nor || tru || k == INIT_NORMAL || k == INIT_ORTHOGONAL;
     orth = orth || k == INIT_ORTHOGONAL;
-    uni = uni || nor || k == INIT_UNIFORM || k == INIT_GLOROT_UNIFORM || k == INIT_HE_UNIFORM || k == INIT_LECUN_UNIFORM;
+    uni =
+        uni || nor || k == INIT_UNIFORM || k == INIT_GLOROT_UNIFORM || k == INIT_HE_UNIFORM || k == INIT_LECUN_UNIFORM;
   }
   /* The initializer spec of docs/initializers.md, written out in the model file
    * (the interpreter has its own implementation to check this one). */
@@ -247,15 +287,18 @@ static void emit_init_helpers(Buf *c, Graph *g) {
 
 static void emit_init(Buf *c, const char *name, Graph *g, bool weights_file) {
   if (weights_file) { /* every param is imported data */
-    buf_printf(c, "void %s_init(float *params, uint64_t seed) {\n"
-                  "  /* the weights are in %s.weights: %s_load_weights reads them */\n"
-                  "  (void)params;\n  (void)seed;\n}\n\n", name, name, name);
+    buf_printf(c,
+               "void %s_init(float *params, uint64_t seed) {\n"
+               "  /* the weights are in %s.weights: %s_load_weights reads them */\n"
+               "  (void)params;\n  (void)seed;\n}\n\n",
+               name, name, name);
     return;
   }
   emit_init_helpers(c, g);
   int64_t work = 0; /* doubles the largest orthogonal param needs */
   for (int j = 0; j < g->nvalues; j++)
-    if (g->values[j]->kind == VK_PARAM && g->values[j]->init.kind == INIT_ORTHOGONAL && shape_numel_static(g->values[j]->shape) > work)
+    if (g->values[j]->kind == VK_PARAM && g->values[j]->init.kind == INIT_ORTHOGONAL &&
+        shape_numel_static(g->values[j]->shape) > work)
       work = shape_numel_static(g->values[j]->shape);
   if (work) buf_printf(c, "static double orth_work[%lld]; /* NAME_init's work area */\n\n", (long long)work);
   buf_printf(c, "void %s_init(float *params, uint64_t seed) {\n  uint64_t i;\n", name);
@@ -266,18 +309,20 @@ static void emit_init(Buf *c, const char *name, Graph *g, bool weights_file) {
   for (int j = 0; j < g->nvalues; j++) {
     Value *v = g->values[j];
     if (v->kind != VK_PARAM) continue;
-    buf_printf(c, "  /* %s %s%s: %s */\n", v->name, dtype_name(v->dtype), shape_str(&g->arena, v->shape), init_name(v->init.kind));
+    buf_printf(c, "  /* %s %s%s: %s */\n", v->name, dtype_name(v->dtype), shape_str(&g->arena, v->shape),
+               init_name(v->init.kind));
     int64_t numel = shape_numel_static(v->shape), cols = v->shape.rank ? v->shape.d[v->shape.rank - 1] : 1;
     if (v->init.kind == INIT_DATA) {
       buf_puts(c, "  {\n    static const float w[] = {");
-      for (int64_t e = 0; e < numel; e++) buf_printf(c, "%s%s%.9g", e ? "," : "", e % 8 ? " " : "\n      ", ((const float *)v->data)[e]);
+      for (int64_t e = 0; e < numel; e++)
+        buf_printf(c, "%s%s%.9g", e ? "," : "", e % 8 ? " " : "\n      ", ((const float *)v->data)[e]);
       buf_printf(c, "};\n    memcpy(params + %lld, w, sizeof w);\n  }\n", (long long)off[j]);
     } else if (v->init.kind == INIT_ORTHOGONAL)
       buf_printf(c, "  init_orthogonal(params + %lld, %lld, %lld, seed, %d, orth_work);\n", (long long)off[j],
                  (long long)(numel / cols), (long long)cols, k);
     else
-      buf_printf(c, "  for (i = 0; i < %lld; i++) params[%lld + i] = (float)(%s);\n", (long long)numel, (long long)off[j],
-                 init_expr(&g->arena, v, k));
+      buf_printf(c, "  for (i = 0; i < %lld; i++) params[%lld + i] = (float)(%s);\n", (long long)numel,
+                 (long long)off[j], init_expr(&g->arena, v, k));
     k++;
   }
   buf_puts(c, "  (void)seed;\n  (void)i;\n}\n\n");
@@ -294,8 +339,9 @@ static void emit_init_state(Buf *c, const char *name, Graph *g) {
     Value *v = g->values[j];
     if (v->kind != VK_STATE || v->init.kind == INIT_ZEROS) continue;
     NN2C_ASSERT(v->init.kind == INIT_ONES || v->init.kind == INIT_CONSTANT);
-    buf_printf(c, "  for (i = 0; i < %lld; i++) state[%lld + i] = %s; /* %s */\n", (long long)shape_numel_static(v->shape),
-               (long long)off[j], emit_float(&(Emit){NULL, g, 0, NULL, NULL}, v->init.kind == INIT_ONES ? 1.0 : v->init.a), v->name);
+    buf_printf(c, "  for (i = 0; i < %lld; i++) state[%lld + i] = %s; /* %s */\n",
+               (long long)shape_numel_static(v->shape), (long long)off[j],
+               emit_float(&(Emit){NULL, g, 0, NULL, NULL}, v->init.kind == INIT_ONES ? 1.0 : v->init.a), v->name);
   }
   buf_puts(c, "  (void)i;\n}\n\n");
   free(off);
@@ -313,7 +359,8 @@ static unsigned char *values_read(Graph *g) {
   for (int i = 0; i < g->nnodes; i++)
     for (int k = 0; k < g->nodes[i]->nin; k++)
       if (g->nodes[i]->in[k]) read[g->nodes[i]->in[k]->id] = 1;
-  for (int i = 0; i < g->noutputs; i++) read[g->outputs[i]->id] = 1;
+  for (int i = 0; i < g->noutputs; i++)
+    read[g->outputs[i]->id] = 1;
   return read;
 }
 
@@ -323,8 +370,10 @@ int64_t codegen_weights_floats(CodegenInput *in) {
   int64_t n = 0;
   for (int i = 0; i < g->nvalues && n >= 0; i++) {
     Value *v = g->values[i];
-    if (v->kind == VK_PARAM) n = v->init.kind == INIT_DATA ? n + shape_numel_static(v->shape) : -1;
-    else if (!in->train && is_weight_const(v, read)) n += shape_numel_static(v->shape);
+    if (v->kind == VK_PARAM)
+      n = v->init.kind == INIT_DATA ? n + shape_numel_static(v->shape) : -1;
+    else if (!in->train && is_weight_const(v, read))
+      n += shape_numel_static(v->shape);
   }
   free(read);
   return n > 0 ? n : 0;
@@ -335,7 +384,8 @@ int64_t codegen_weights_floats(CodegenInput *in) {
 static void weights_to_params(Graph *g) {
   unsigned char *read = values_read(g);
   for (int i = 0; i < g->nvalues; i++)
-    if (is_weight_const(g->values[i], read)) g->values[i]->kind = VK_PARAM, g->values[i]->init = (Init){INIT_DATA, 0, 0};
+    if (is_weight_const(g->values[i], read))
+      g->values[i]->kind = VK_PARAM, g->values[i]->init = (Init){INIT_DATA, 0, 0};
   free(read);
 }
 
@@ -343,7 +393,8 @@ static void weights_to_params(Graph *g) {
 
 static bool uses_int_pow(Graph *g) {
   for (int i = 0; g && i < g->nnodes; i++)
-    if (g->nodes[i]->op == OP_POW && !dtype_is_float(g->nodes[i]->in[0]->dtype) && !dtype_is_float(g->nodes[i]->in[1]->dtype))
+    if (g->nodes[i]->op == OP_POW && !dtype_is_float(g->nodes[i]->in[0]->dtype) &&
+        !dtype_is_float(g->nodes[i]->in[1]->dtype))
       return true;
   return false;
 }
@@ -367,7 +418,8 @@ static long long arena_max(const CodegenInput *in, int64_t batch) {
 /* NAME_forward exists when the model has one float input and a float first output. */
 static bool has_forward(Graph *g) {
   int n = 0;
-  for (int i = 0; i < g->nvalues; i++) n += g->values[i]->kind == VK_INPUT;
+  for (int i = 0; i < g->nvalues; i++)
+    n += g->values[i]->kind == VK_INPUT;
   return n == 1 && g->values[0]->kind == VK_INPUT && g->values[0]->dtype == DT_F32 && g->outputs[0]->dtype == DT_F32;
 }
 
@@ -389,16 +441,19 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   Value *x = g->values[0], *pred = g->outputs[0], *lab = in->train ? graph_find(g, LABELS_NAME) : NULL;
   int64_t batch = m->train.batch;
   buf_printf(h, "/* %s.h - generated by nn2c from %s. Do not edit.\n", N, m->file->src.path);
-  buf_printf(h, " *\n * input:  %s %s%s\n * output: %s %s%s\n", x->name, dtype_name(x->dtype), shape_str(&g->arena, x->shape),
-             pred->name, dtype_name(pred->dtype), shape_str(&g->arena, pred->shape));
+  buf_printf(h, " *\n * input:  %s %s%s\n * output: %s %s%s\n", x->name, dtype_name(x->dtype),
+             shape_str(&g->arena, x->shape), pred->name, dtype_name(pred->dtype), shape_str(&g->arena, pred->shape));
   buf_printf(h, " * params: %lld floats in %d tensors\n", (long long)graph_block_layout(g, VK_PARAM, NULL),
              graph_count_kind(g, VK_PARAM));
-  buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n", arena_max(in, batch), (long long)batch, N);
-  buf_printf(h, " * link:   lib%s.a (or %s.c) and -lm; also -fopenmp when %s.c was compiled with\n"
-                " *         OpenMP (the Makefile's default when the compiler has it; `make OPENMP=0`\n"
-                " *         builds without), else the link fails on GOMP_* symbols. After `make`,\n"
-                " *         PKG_CONFIG_PATH=<this folder> pkg-config --cflags --libs %s prints\n"
-                " *         them (%s.pc); docs/consumers.md has the details.\n */\n", N, N, N, N, N);
+  buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n", arena_max(in, batch), (long long)batch,
+             N);
+  buf_printf(h,
+             " * link:   lib%s.a (or %s.c) and -lm; also -fopenmp when %s.c was compiled with\n"
+             " *         OpenMP (the Makefile's default when the compiler has it; `make OPENMP=0`\n"
+             " *         builds without), else the link fails on GOMP_* symbols. After `make`,\n"
+             " *         PKG_CONFIG_PATH=<this folder> pkg-config --cflags --libs %s prints\n"
+             " *         them (%s.pc); docs/consumers.md has the details.\n */\n",
+             N, N, N, N, N);
   buf_printf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", N, N);
   buf_printf(h, "#define %s_IN_NUMEL %lld\n", N, (long long)shape_numel(x->shape, 1));
   buf_printf(h, "#define %s_OUT_NUMEL %lld\n", N, (long long)shape_numel(pred->shape, 1));
@@ -408,9 +463,10 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#define %s_STATE_FLOATS %lld\n", N, (long long)graph_block_layout(g, VK_STATE, NULL));
   int64_t ema = in->train ? optimizer_ema_offset(g, &m->train.opt) : -1;
   if (ema >= 0)
-    buf_printf(h, "/* The state block ends with the params' moving average (train `ema %g`), laid\n"
-                  " * out like the param block: state + %s_EMA_OFFSET. The trainer evaluates and\n"
-                  " * saves it as the params (see docs/nn-format.md). */\n#define %s_EMA_OFFSET %lld\n",
+    buf_printf(h,
+               "/* The state block ends with the params' moving average (train `ema %g`), laid\n"
+               " * out like the param block: state + %s_EMA_OFFSET. The trainer evaluates and\n"
+               " * saves it as the params (see docs/nn-format.md). */\n#define %s_EMA_OFFSET %lld\n",
                m->train.opt.ema, N, N, (long long)ema);
   buf_printf(h, "#define %s_DEFAULT_BATCH %d\n#define %s_DEFAULT_EPOCHS %d\n", N, m->train.batch, N, m->train.epochs);
   buf_printf(h, "#define %s_DEFAULT_LR %.9gf\n#define %s_DEFAULT_SEED %lluu\n", N, m->train.opt.lr, N,
@@ -418,18 +474,18 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#define %s_DATASET \"%s\"\n", N, m->train.dataset);
   buf_printf(h, "#define %s_DATASET_OPTIONS \"%s\"\n", N, m->train.dataset_options);
   buf_printf(h, "#define %s_DATASET_INLINE %d\n", N, m->inline_n > 0 && in->train);
-  buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N,
-             arena_max(in, batch));
+  buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N, arena_max(in, batch));
   put_template(h, "model_api.h.in", N);
   buf_printf(h, "size_t %s_arena_bytes(int batch);\nvoid %s_init(float *params, uint64_t seed);\n", N, N);
   if (in->weights_file)
-    buf_printf(h, "\n/* The imported weights are not in %s.c: nn2c wrote them to %s.weights next to\n"
-                  " * it (an nn2c checkpoint with one \"params\" section of %s_PARAM_FLOATS floats).\n"
-                  " * %s_init leaves params alone; call %s_load_weights(params, path) before the\n"
-                  " * first run. It returns 0, or 1 after printing to stderr what is wrong with the\n"
-                  " * file (missing, truncated, not a weights file, wrong parameter count, bad\n"
-                  " * checksum); params is then unspecified.%s */\n"
-                  "#define %s_WEIGHTS_FILE \"%s.weights\"\nint %s_load_weights(float *params, const char *path);\n\n",
+    buf_printf(h,
+               "\n/* The imported weights are not in %s.c: nn2c wrote them to %s.weights next to\n"
+               " * it (an nn2c checkpoint with one \"params\" section of %s_PARAM_FLOATS floats).\n"
+               " * %s_init leaves params alone; call %s_load_weights(params, path) before the\n"
+               " * first run. It returns 0, or 1 after printing to stderr what is wrong with the\n"
+               " * file (missing, truncated, not a weights file, wrong parameter count, bad\n"
+               " * checksum); params is then unspecified.%s */\n"
+               "#define %s_WEIGHTS_FILE \"%s.weights\"\nint %s_load_weights(float *params, const char *path);\n\n",
                N, N, N, N, N, in->train ? " The trainer's --save checkpoints fit too." : "", N, N, N);
   buf_printf(h, "void %s_init_state(float *state); /* before training: moments zero, running variances one */\n", N);
   buf_printf(h, "/* Each returns 0, or 1 when batch is outside [1, max_batch]. */\n");
@@ -440,22 +496,30 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
     buf_printf(h, "int %s_forward(%s_Model *m, const float *x, float *out, int batch);\n", N, N);
   if (in->train) {
     const char *lt = lab->dtype == DT_F32 ? "float" : "int32_t";
-    buf_printf(h, "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out);\n", N, N, lt);
-    buf_printf(h, "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out);\n", N, N, lt);
+    buf_printf(h, "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out);\n",
+               N, N, lt);
+    buf_printf(h, "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out);\n", N,
+               N, lt);
   }
   if (m->inline_n > 0 && in->train)
-    buf_printf(h, "\nextern const int %s_INLINE_N;\nextern const float %s_INLINE_X[];\nextern const float %s_INLINE_YF[];\n"
-                  "extern const int32_t %s_INLINE_YI[];\n", N, N, N, N);
+    buf_printf(
+        h,
+        "\nextern const int %s_INLINE_N;\nextern const float %s_INLINE_X[];\nextern const float %s_INLINE_YF[];\n"
+        "extern const int32_t %s_INLINE_YI[];\n",
+        N, N, N, N);
   buf_printf(h, "\n#endif\n");
 }
 
 static void emit_inline_data(Model *m, const char *N, Buf *c, int64_t in_numel, int64_t lab_numel) {
   buf_printf(c, "const int %s_INLINE_N = %d;\nconst float %s_INLINE_X[] = {", N, m->inline_n, N);
-  for (int64_t i = 0; i < m->inline_n * in_numel; i++) buf_printf(c, "%s%.9g", i ? ", " : "", m->inline_x[i]);
+  for (int64_t i = 0; i < m->inline_n * in_numel; i++)
+    buf_printf(c, "%s%.9g", i ? ", " : "", m->inline_x[i]);
   buf_printf(c, "};\nconst float %s_INLINE_YF[] = {", N);
-  for (int64_t i = 0; m->inline_yf && i < m->inline_n * lab_numel; i++) buf_printf(c, "%s%.9g", i ? ", " : "", m->inline_yf[i]);
+  for (int64_t i = 0; m->inline_yf && i < m->inline_n * lab_numel; i++)
+    buf_printf(c, "%s%.9g", i ? ", " : "", m->inline_yf[i]);
   buf_printf(c, "%s};\nconst int32_t %s_INLINE_YI[] = {", m->inline_yf ? "" : "0", N);
-  for (int64_t i = 0; m->inline_yi && i < m->inline_n; i++) buf_printf(c, "%s%d", i ? ", " : "", m->inline_yi[i]);
+  for (int64_t i = 0; m->inline_yi && i < m->inline_n; i++)
+    buf_printf(c, "%s%d", i ? ", " : "", m->inline_yi[i]);
   buf_printf(c, "%s};\n\n", m->inline_yi ? "" : "0");
 }
 
@@ -463,10 +527,13 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   const char *N = in->name;
   if (in->weights_file && !in->train) weights_to_params(in->infer.g);
   emit_header(m, in, h);
-  buf_printf(c, "/* %s.c - generated by nn2c from %s. Do not edit.\n * Uses only libc and libm; see %s.h for the API. */\n", N,
-             m->file->src.path, N);
+  buf_printf(
+      c, "/* %s.c - generated by nn2c from %s. Do not edit.\n * Uses only libc and libm; see %s.h for the API. */\n", N,
+      m->file->src.path, N);
   if (in->weights_file) buf_puts(c, "#include <errno.h>\n#include <stdio.h>\n");
-  buf_printf(c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n", N);
+  buf_printf(
+      c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n",
+      N);
   codegen_template(c, "model_prelude.c.in", N);
   buf_puts(c, "\n");
   buf_puts(c, embedded("simd.h")->data);
@@ -496,19 +563,25 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   buf_puts(&fns, "/* Inference: typed inputs -> outputs (see the header). */\n");
   emit_function(&fns, &helpers, N, "forward", sig, &in->infer, false, false, true);
   if (has_forward(in->infer.g)) {
-    buf_printf(&fns, "/* Inference with one float input and the first output. */\n"
-                     "int %s_forward(%s_Model *m, const float *x, float *out, int batch) {\n"
-                     "  const void *in[1];\n  void *o[%d] = {0};\n  in[0] = x;\n  o[0] = out;\n"
-                     "  return %s_run(m, in, o, batch);\n}\n\n", N, N, in->infer.g->noutputs, N);
+    buf_printf(&fns,
+               "/* Inference with one float input and the first output. */\n"
+               "int %s_forward(%s_Model *m, const float *x, float *out, int batch) {\n"
+               "  const void *in[1];\n  void *o[%d] = {0};\n  in[0] = x;\n  o[0] = out;\n"
+               "  return %s_run(m, in, o, batch);\n}\n\n",
+               N, N, in->infer.g->noutputs, N);
   }
   if (in->train) {
     Value *lab = graph_find(in->train_graph.g, LABELS_NAME);
     const char *lt = lab->dtype == DT_F32 ? "float" : "int32_t";
     buf_puts(&fns, "/* One optimizer step on a batch; loss and out (predictions) are optional. */\n");
-    sig = arena_printf(&in->infer.g->arena, "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
+    sig = arena_printf(
+        &in->infer.g->arena,
+        "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
     emit_function(&fns, &helpers, N, "train", sig, &in->train_graph, true, true, false);
     buf_puts(&fns, "/* Loss and predictions on a batch, without training. */\n");
-    sig = arena_printf(&in->infer.g->arena, "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
+    sig = arena_printf(&in->infer.g->arena,
+                       "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)",
+                       N, N, lt);
     emit_function(&fns, &helpers, N, "eval", sig, &in->eval, true, false, false);
   }
   buf_puts(c, helpers.data);

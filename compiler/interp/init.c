@@ -37,24 +37,37 @@ static double truncated01(uint64_t seed, int k, uint64_t j, uint64_t numel) {
   }
 }
 
-
 static double init_value(Init in, Shape s, uint64_t seed, int k, uint64_t i, uint64_t numel) {
   double fi, fo;
   shape_fans(s, &fi, &fo);
   switch (in.kind) {
-  case INIT_ZEROS: return 0;
-  case INIT_ONES: return 1;
-  case INIT_CONSTANT: return in.a;
-  case INIT_UNIFORM: return in.a + (in.b - in.a) * uniform01(seed, k, i);
-  case INIT_NORMAL: return in.a + in.b * normal01(seed, k, i);
-  case INIT_GLOROT_UNIFORM: return sqrt(6.0 / (fi + fo)) * (2 * uniform01(seed, k, i) - 1);
-  case INIT_HE_UNIFORM: return sqrt(6.0 / fi) * (2 * uniform01(seed, k, i) - 1);
-  case INIT_LECUN_UNIFORM: return sqrt(3.0 / fi) * (2 * uniform01(seed, k, i) - 1);
-  case INIT_GLOROT_NORMAL: return sqrt(2.0 / (fi + fo)) / TRUNC_STDDEV * truncated01(seed, k, i, numel);
-  case INIT_HE_NORMAL: return sqrt(2.0 / fi) / TRUNC_STDDEV * truncated01(seed, k, i, numel);
-  case INIT_LECUN_NORMAL: return sqrt(1.0 / fi) / TRUNC_STDDEV * truncated01(seed, k, i, numel);
-  case INIT_UNIT_FORGET_BIAS: return i >= numel / 4 && i < numel / 2 ? 1 : 0;
-  default: NN2C_ASSERT(!"unknown initializer"); return 0;
+  case INIT_ZEROS:
+    return 0;
+  case INIT_ONES:
+    return 1;
+  case INIT_CONSTANT:
+    return in.a;
+  case INIT_UNIFORM:
+    return in.a + (in.b - in.a) * uniform01(seed, k, i);
+  case INIT_NORMAL:
+    return in.a + in.b * normal01(seed, k, i);
+  case INIT_GLOROT_UNIFORM:
+    return sqrt(6.0 / (fi + fo)) * (2 * uniform01(seed, k, i) - 1);
+  case INIT_HE_UNIFORM:
+    return sqrt(6.0 / fi) * (2 * uniform01(seed, k, i) - 1);
+  case INIT_LECUN_UNIFORM:
+    return sqrt(3.0 / fi) * (2 * uniform01(seed, k, i) - 1);
+  case INIT_GLOROT_NORMAL:
+    return sqrt(2.0 / (fi + fo)) / TRUNC_STDDEV * truncated01(seed, k, i, numel);
+  case INIT_HE_NORMAL:
+    return sqrt(2.0 / fi) / TRUNC_STDDEV * truncated01(seed, k, i, numel);
+  case INIT_LECUN_NORMAL:
+    return sqrt(1.0 / fi) / TRUNC_STDDEV * truncated01(seed, k, i, numel);
+  case INIT_UNIT_FORGET_BIAS:
+    return i >= numel / 4 && i < numel / 2 ? 1 : 0;
+  default:
+    NN2C_ASSERT(!"unknown initializer");
+    return 0;
   }
 }
 
@@ -68,20 +81,26 @@ static void orthogonal_fill(float *dst, Shape s, uint64_t seed, int k) {
   int64_t m = rows > cols ? rows : cols, n = rows > cols ? cols : rows;
   double *q = xmalloc(sizeof(double) * (size_t)(m * n));
   for (int64_t a = 0; a < n; a++)
-    for (int64_t b = 0; b < m; b++) q[a * m + b] = normal01(seed, k, (uint64_t)(b * n + a));
+    for (int64_t b = 0; b < m; b++)
+      q[a * m + b] = normal01(seed, k, (uint64_t)(b * n + a));
   for (int64_t a = 0; a < n; a++) {
     double *v = q + a * m, norm = 0;
     for (int64_t c = 0; c < a; c++) {
       double dot = 0;
-      for (int64_t b = 0; b < m; b++) dot += q[c * m + b] * v[b];
-      for (int64_t b = 0; b < m; b++) v[b] -= dot * q[c * m + b];
+      for (int64_t b = 0; b < m; b++)
+        dot += q[c * m + b] * v[b];
+      for (int64_t b = 0; b < m; b++)
+        v[b] -= dot * q[c * m + b];
     }
-    for (int64_t b = 0; b < m; b++) norm += v[b] * v[b];
+    for (int64_t b = 0; b < m; b++)
+      norm += v[b] * v[b];
     norm = sqrt(norm);
-    for (int64_t b = 0; b < m; b++) v[b] /= norm;
+    for (int64_t b = 0; b < m; b++)
+      v[b] /= norm;
   }
   for (int64_t a = 0; a < n; a++)
-    for (int64_t b = 0; b < m; b++) dst[rows >= cols ? b * n + a : a * m + b] = (float)q[a * m + b];
+    for (int64_t b = 0; b < m; b++)
+      dst[rows >= cols ? b * n + a : a * m + b] = (float)q[a * m + b];
   free(q);
 }
 
@@ -93,9 +112,13 @@ void interp_init_params(Graph *g, float *params, uint64_t seed) {
     Value *v = g->values[i];
     if (v->kind != VK_PARAM) continue;
     uint64_t numel = (uint64_t)shape_numel_static(v->shape);
-    if (v->init.kind == INIT_DATA) memcpy(params + off[i], v->data, sizeof(float) * numel);
-    else if (v->init.kind == INIT_ORTHOGONAL) orthogonal_fill(params + off[i], v->shape, seed, k);
-    else for (uint64_t j = 0; j < numel; j++) params[off[i] + (int64_t)j] = (float)init_value(v->init, v->shape, seed, k, j, numel);
+    if (v->init.kind == INIT_DATA)
+      memcpy(params + off[i], v->data, sizeof(float) * numel);
+    else if (v->init.kind == INIT_ORTHOGONAL)
+      orthogonal_fill(params + off[i], v->shape, seed, k);
+    else
+      for (uint64_t j = 0; j < numel; j++)
+        params[off[i] + (int64_t)j] = (float)init_value(v->init, v->shape, seed, k, j, numel);
     k++;
   }
   free(off);
@@ -104,12 +127,14 @@ void interp_init_params(Graph *g, float *params, uint64_t seed) {
 void interp_init_state(Graph *g, float *state) {
   int64_t *off = xcalloc((size_t)g->nvalues, sizeof(int64_t));
   int64_t total = graph_block_layout(g, VK_STATE, off);
-  for (int64_t i = 0; i < total; i++) state[i] = 0;
+  for (int64_t i = 0; i < total; i++)
+    state[i] = 0;
   for (int i = 0; i < g->nvalues; i++) {
     Value *v = g->values[i];
     if (v->kind != VK_STATE) continue;
     double fill = v->init.kind == INIT_ONES ? 1 : v->init.kind == INIT_CONSTANT ? v->init.a : 0;
-    for (int64_t j = 0; j < shape_numel_static(v->shape); j++) state[off[i] + j] = (float)fill;
+    for (int64_t j = 0; j < shape_numel_static(v->shape); j++)
+      state[off[i] + j] = (float)fill;
   }
   free(off);
 }

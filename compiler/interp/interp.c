@@ -35,10 +35,14 @@ bool interp_run(Graph *g, float *params, float *state, const Feed *feeds, int nf
     for (int d = 0; d < v->shape.rank; d++)
       if (t->shape.d[d] == DIM_BATCH) t->shape.d[d] = batch;
     t->numel = shape_numel(v->shape, batch);
-    if (v->kind == VK_PARAM) t->data = params + off[i];
-    else if (v->kind == VK_STATE) t->data = state + off[i];
-    else if (v->kind == VK_CONST) t->data = v->data;
-    else if (v->kind == VK_TEMP) t->data = xcalloc((size_t)(t->numel ? t->numel : 1), (size_t)dtype_size(v->dtype));
+    if (v->kind == VK_PARAM)
+      t->data = params + off[i];
+    else if (v->kind == VK_STATE)
+      t->data = state + off[i];
+    else if (v->kind == VK_CONST)
+      t->data = v->data;
+    else if (v->kind == VK_TEMP)
+      t->data = xcalloc((size_t)(t->numel ? t->numel : 1), (size_t)dtype_size(v->dtype));
   }
   free(off);
   if (!bind_inputs(run, feeds, nfeeds)) return false;
@@ -46,8 +50,10 @@ bool interp_run(Graph *g, float *params, float *state, const Feed *feeds, int nf
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     Tensor **in = xmalloc(sizeof(Tensor *) * (size_t)(n->nin + n->nout + 1)), **out = in + n->nin;
-    for (int k = 0; k < n->nin; k++) in[k] = &run->vals[n->in[k]->id];
-    for (int k = 0; k < n->nout; k++) out[k] = &run->vals[n->out[k]->id];
+    for (int k = 0; k < n->nin; k++)
+      in[k] = &run->vals[n->in[k]->id];
+    for (int k = 0; k < n->nout; k++)
+      out[k] = &run->vals[n->out[k]->id];
     op_table[n->op].eval(&cx, n, in, out);
     free(in);
     if (cx.error) {
@@ -62,7 +68,8 @@ bool interp_run(Graph *g, float *params, float *state, const Feed *feeds, int nf
   }
   for (int i = 0; i < g->nassigns; i++) {
     Tensor *dst = &run->vals[g->assigns[i].dst->id], *src = &run->vals[g->assigns[i].src->id];
-    for (int64_t j = 0; j < dst->numel; j++) tensor_set(dst, j, tensor_get(src, j));
+    for (int64_t j = 0; j < dst->numel; j++)
+      tensor_set(dst, j, tensor_get(src, j));
   }
   return true;
 }

@@ -7,8 +7,8 @@
 #include "../model.h"
 
 typedef struct {
-  const char *name;  /* graph input to feed */
-  const void *data;  /* row-major, of the input's dtype */
+  const char *name; /* graph input to feed */
+  const void *data; /* row-major, of the input's dtype */
 } Feed;
 
 /* Values of one run, indexed by value id; persistent values point into the

@@ -9,9 +9,7 @@
 
 /* The runtime's descriptor callbacks carry no user pointer (generated code
  * needs none), so the compiled graphs of the one model being run live here. */
-static struct {
-  Graph *infer, *eval, *train;
-} run_graphs;
+static struct { Graph *infer, *eval, *train; } run_graphs;
 
 typedef struct {
   float *params, *state;
@@ -28,7 +26,10 @@ static void bind(void *mv, float *params, float *state, unsigned char *arena, in
 
 static uint64_t get_step(const void *m) { return ((const InterpModel *)m)->step; }
 static void set_step(void *m, uint64_t s) { ((InterpModel *)m)->step = s; }
-static size_t arena_bytes(int batch) { (void)batch; return 64; }
+static size_t arena_bytes(int batch) {
+  (void)batch;
+  return 64;
+}
 static Graph *param_graph(void) { return run_graphs.train ? run_graphs.train : run_graphs.infer; }
 static void init(float *params, uint64_t seed) { interp_init_params(param_graph(), params, seed); }
 static void init_state(float *state) { interp_init_state(param_graph(), state); }
@@ -36,7 +37,8 @@ static void init_state(float *state) { interp_init_state(param_graph(), state); 
 static void copy_out(InterpRun *r, Value *v, float *out) {
   if (!out) return;
   Tensor *t = &r->vals[v->id];
-  for (int64_t i = 0; i < t->numel; i++) out[i] = (float)tensor_get(t, i);
+  for (int64_t i = 0; i < t->numel; i++)
+    out[i] = (float)tensor_get(t, i);
 }
 
 static int run(Graph *g, InterpModel *m, const float *x, const void *y, int batch, float *loss, float *out) {

@@ -79,7 +79,8 @@ bool onnx_export(const char *src_path, Graph *g, const float *params, const char
   bool *replaced = xcalloc(gp->n_initializer + 1, sizeof(bool));
   Imp I = {.g = g};
   int nparams = 0, matched = 0;
-  for (int i = 0; i < g->nvalues; i++) nparams += g->values[i]->kind == VK_PARAM;
+  for (int i = 0; i < g->nvalues; i++)
+    nparams += g->values[i]->kind == VK_PARAM;
   for (size_t k = 0; k < gp->n_initializer; k++) {
     Value *v = gp->initializer[k]->name ? graph_find(g, imp_name(&I, gp->initializer[k]->name)) : NULL;
     if (!v || v->kind != VK_PARAM) continue;

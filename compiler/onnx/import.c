@@ -39,7 +39,8 @@ bool imp_fail(Imp *I, const char *fmt, ...) {
   va_end(ap);
   if (I->node)
     error_plain("%s: node '%s' (%s): %s", I->path, node_name(I->node), I->node->op_type ? I->node->op_type : "?", msg);
-  else error_plain("%s: %s", I->path, msg);
+  else
+    error_plain("%s: %s", I->path, msg);
   return false;
 }
 
@@ -71,7 +72,8 @@ static int input_of(Imp *I, Value *v, int depth) {
  * a graph input, say which, so a caller may freeze it and try again. */
 bool imp_need_const(Imp *I, Value *v, const char *what) {
   if (I->st) I->st->need_const = input_of(I, v, 0);
-  return imp_unsupported(I, I->node ? I->node->op_type : "?", "%s must be a constant (nn2c needs it at compile time)", what);
+  return imp_unsupported(I, I->node ? I->node->op_type : "?", "%s must be a constant (nn2c needs it at compile time)",
+                         what);
 }
 
 /* ---- names and bindings ---- */
@@ -113,7 +115,8 @@ static bool is_batch_dim(Imp *I, const char *dim_param, size_t axis) {
 static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape *s) {
   const Onnx__TypeProto *tp = vi->type;
   if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
-    return imp_unsupported(I, "non-tensor input", "input '%s' is not a tensor (sequences and maps are not supported)", vi->name);
+    return imp_unsupported(I, "non-tensor input", "input '%s' is not a tensor (sequences and maps are not supported)",
+                           vi->name);
   const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
   if (!tt->has_elem_type || !dtype_from_onnx(tt->elem_type, d)) {
     const char *ty = onnx_type_name(tt->has_elem_type ? tt->elem_type : 0);
@@ -137,7 +140,8 @@ static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape 
     for (int k = 0; k < I->opt->ndims && !found; k++)
       if (!strcmp(I->opt->dims[k].name, p)) dims[i] = I->opt->dims[k].value, found = true;
     if (!found && is_batch_dim(I, p, i) && !batch) dims[i] = 1, batch = found = true;
-    if (!found) return imp_fail(I, "input '%s': dimension %zu is symbolic ('%s'); fix it with --dim %s=VALUE", vi->name, i, p, p);
+    if (!found)
+      return imp_fail(I, "input '%s': dimension %zu is symbolic ('%s'); fix it with --dim %s=VALUE", vi->name, i, p, p);
   }
   if (!imp_make_shape(I, arena_printf(&I->g->arena, "input '%s'", vi->name), rank, dims, s)) return false;
   for (size_t i = 0; i < rank && batch; i++) {
@@ -153,7 +157,8 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
     const Onnx__ValueInfoProto *vi = gp->input[i];
     if (!vi->name || !*vi->name) return imp_fail(I, "graph input %zu has no name", i);
     bool init = false;
-    for (size_t k = 0; k < gp->n_initializer && !init; k++) init = gp->initializer[k]->name && !strcmp(gp->initializer[k]->name, vi->name);
+    for (size_t k = 0; k < gp->n_initializer && !init; k++)
+      init = gp->initializer[k]->name && !strcmp(gp->initializer[k]->name, vi->name);
     if (init) continue;
     DType d = DT_F32;
     Shape s;
@@ -164,7 +169,8 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
     Value *v = value_new(I->g, imp_name(I, vi->name), fz ? VK_CONST : VK_INPUT, d, s);
     if (fz) {
       size_t bytes = (size_t)shape_numel_static(s) * (size_t)dtype_size(d);
-      if (fz->dtype != d || !shape_eq(fz->shape, s)) return imp_fail(I, "frozen input '%s' has the wrong type", vi->name);
+      if (fz->dtype != d || !shape_eq(fz->shape, s))
+        return imp_fail(I, "frozen input '%s' has the wrong type", vi->name);
       v->data = memcpy(arena_alloc(&I->g->arena, bytes + 1), fz->data, bytes);
     }
     if (I->ninputs < 64) I->inputs[I->ninputs++] = v;
@@ -180,7 +186,8 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
       v->kind = VK_PARAM, v->init = (Init){INIT_DATA, 0, 0};
     bind(I, t->name, v);
   }
-  if (gp->n_sparse_initializer) return imp_unsupported(I, "sparse initializer", "sparse initializers are not supported");
+  if (gp->n_sparse_initializer)
+    return imp_unsupported(I, "sparse initializer", "sparse initializers are not supported");
   return true;
 }
 
@@ -216,7 +223,8 @@ bool imp_finish(Imp *I, Node *n) {
       return imp_unsupported(I, "float16", "float16 results of %s are not supported", d->name);
   }
   int64_t most = 0; /* folding allocates the results: only for modest sizes */
-  for (int k = 0; k < n->nout; k++) most += shape_numel(n->out[k]->shape, 1) * dtype_size(n->out[k]->dtype);
+  for (int k = 0; k < n->nout; k++)
+    most += shape_numel(n->out[k]->shape, 1) * dtype_size(n->out[k]->dtype);
   return most > FOLD_BYTES || constfold_node(I->g, n) || imp_fail(I, "on its constant inputs");
 }
 
@@ -251,15 +259,22 @@ Value *imp_scalar_like(Imp *I, Value *x, double v) {
 static bool copy_attr(Imp *I, Node *n, const Onnx__AttributeProto *a, const char *key) {
   Graph *g = I->g;
   switch (a->type) {
-  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: node_set_int(g, n, key, a->i); return true;
-  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: node_set_float(g, n, key, a->f); return true;
-  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS: node_set_ints(g, n, key, a->ints, (int)a->n_ints); return true;
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT:
+    node_set_int(g, n, key, a->i);
+    return true;
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT:
+    node_set_float(g, n, key, a->f);
+    return true;
+  case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
+    node_set_ints(g, n, key, a->ints, (int)a->n_ints);
+    return true;
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING:
     node_set_string(g, n, key, arena_strndup(&g->arena, (const char *)a->s.data, a->s.len));
     return true;
   case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS: {
     double *f = arena_alloc(&g->arena, sizeof(double) * (a->n_floats + 1));
-    for (size_t i = 0; i < a->n_floats; i++) f[i] = a->floats[i];
+    for (size_t i = 0; i < a->n_floats; i++)
+      f[i] = a->floats[i];
     node_set_floats(g, n, key, f, (int)a->n_floats);
     return true;
   }
@@ -269,23 +284,28 @@ static bool copy_attr(Imp *I, Node *n, const Onnx__AttributeProto *a, const char
     Tensor t = {c->dtype, c->shape, shape_numel_static(c->shape), c->data};
     if (dtype_is_float(c->dtype)) {
       double *f = arena_alloc(&g->arena, sizeof(double) * (size_t)(t.numel + 1));
-      for (int64_t i = 0; i < t.numel; i++) f[i] = tensor_get(&t, i);
+      for (int64_t i = 0; i < t.numel; i++)
+        f[i] = tensor_get(&t, i);
       node_set_floats(g, n, key, f, (int)t.numel);
     } else {
       int64_t *v = arena_alloc(&g->arena, sizeof(int64_t) * (size_t)(t.numel + 1));
-      for (int64_t i = 0; i < t.numel; i++) v[i] = c->dtype == DT_I64 ? ((int64_t *)c->data)[i] : (int64_t)tensor_get(&t, i);
+      for (int64_t i = 0; i < t.numel; i++)
+        v[i] = c->dtype == DT_I64 ? ((int64_t *)c->data)[i] : (int64_t)tensor_get(&t, i);
       node_set_ints(g, n, key, v, (int)t.numel);
     }
     node_set_int(g, n, arena_printf(&g->arena, "%s_dtype", key), dtype_to_onnx(c->dtype));
     if (!node_attr(n, "dtype")) node_set_int(g, n, "dtype", dtype_to_onnx(c->dtype)); /* ConstantOfShape's result */
     return true;
   }
-  default: return imp_unsupported(I, "graph attribute", "attribute '%s' has a type nn2c does not support", a->name);
+  default:
+    return imp_unsupported(I, "graph attribute", "attribute '%s' has a type nn2c does not support", a->name);
   }
 }
 
 /* A constant, or a trainable initializer read where ONNX needs a constant. */
-static bool has_data(const Value *v) { return v->kind == VK_CONST || (v->kind == VK_PARAM && v->init.kind == INIT_DATA); }
+static bool has_data(const Value *v) {
+  return v->kind == VK_CONST || (v->kind == VK_PARAM && v->init.kind == INIT_DATA);
+}
 
 /* A constant input as integers (shapes, axes); false if not constant. */
 static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
@@ -293,7 +313,8 @@ static bool const_ints(Value *v, int64_t **out, int *n, Arena *a) {
   Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
   *n = (int)t.numel;
   *out = arena_alloc(a, sizeof(int64_t) * (size_t)(t.numel + 1));
-  for (int64_t i = 0; i < t.numel; i++) (*out)[i] = v->dtype == DT_I64 ? ((int64_t *)v->data)[i] : (int64_t)tensor_get(&t, i);
+  for (int64_t i = 0; i < t.numel; i++)
+    (*out)[i] = v->dtype == DT_I64 ? ((int64_t *)v->data)[i] : (int64_t)tensor_get(&t, i);
   return true;
 }
 
@@ -305,16 +326,21 @@ static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
     node_set_int(I->g, n, "dtype", dtype_to_onnx(v->dtype));
   if (dtype_is_float(v->dtype)) {
     double *f = arena_alloc(&I->g->arena, sizeof(double) * (size_t)(t.numel + 1));
-    for (int64_t i = 0; i < t.numel; i++) f[i] = tensor_get(&t, i);
-    if (v->shape.rank == 0) node_set_float(I->g, n, key, f[0]);
-    else node_set_floats(I->g, n, key, f, (int)t.numel);
+    for (int64_t i = 0; i < t.numel; i++)
+      f[i] = tensor_get(&t, i);
+    if (v->shape.rank == 0)
+      node_set_float(I->g, n, key, f[0]);
+    else
+      node_set_floats(I->g, n, key, f, (int)t.numel);
   } else {
     int64_t *x;
     int cnt;
     if (!const_ints(v, &x, &cnt, &I->g->arena)) return imp_fail(I, "input '%s' must have rank 0 or 1", key);
     bool scalar = v->shape.rank == 0 || (cnt == 1 && (!strcmp(key, "k") || !strcmp(key, "axis"))); /* TopK's K is [1] */
-    if (scalar) node_set_int(I->g, n, key, x[0]);
-    else node_set_ints(I->g, n, key, x, cnt);
+    if (scalar)
+      node_set_int(I->g, n, key, x[0]);
+    else
+      node_set_ints(I->g, n, key, x, cnt);
   }
   return true;
 }
@@ -324,15 +350,25 @@ static const struct {
   const char *op;
   const char *in[5];
 } param_inputs[] = {
-  {"Reshape", {"data", "shape"}},       {"Expand", {"input", "shape"}},
-  {"Tile", {"input", "repeats"}},       {"Slice", {"data", "starts", "ends", "axes", "steps"}},
-  {"Pad", {"data", "pads", "constant_value", "axes"}}, {"TopK", {"X", "k"}},
-  {"Squeeze", {"data", "axes"}},        {"Unsqueeze", {"data", "axes"}},
-  {"ReduceSum", {"data", "axes"}},      {"Split", {"input", "split"}},
-  {"OneHot", {"indices", "depth", "values"}}, {"Range", {"start", "limit", "delta"}},
-  {"Clip", {"input", "min", "max"}},    {"Resize", {"X", "roi", "scales", "sizes"}},
-  {"Upsample", {"X", "scales"}},        {"ConstantOfShape", {"input"}},
-  {"CumSum", {"x", "axis"}},            {"Trilu", {"input", "k"}},            {"Dropout", {"data", "ratio", "training_mode"}},
+    {"Reshape", {"data", "shape"}},
+    {"Expand", {"input", "shape"}},
+    {"Tile", {"input", "repeats"}},
+    {"Slice", {"data", "starts", "ends", "axes", "steps"}},
+    {"Pad", {"data", "pads", "constant_value", "axes"}},
+    {"TopK", {"X", "k"}},
+    {"Squeeze", {"data", "axes"}},
+    {"Unsqueeze", {"data", "axes"}},
+    {"ReduceSum", {"data", "axes"}},
+    {"Split", {"input", "split"}},
+    {"OneHot", {"indices", "depth", "values"}},
+    {"Range", {"start", "limit", "delta"}},
+    {"Clip", {"input", "min", "max"}},
+    {"Resize", {"X", "roi", "scales", "sizes"}},
+    {"Upsample", {"X", "scales"}},
+    {"ConstantOfShape", {"input"}},
+    {"CumSum", {"x", "axis"}},
+    {"Trilu", {"input", "k"}},
+    {"Dropout", {"data", "ratio", "training_mode"}},
 };
 
 static const char *param_input_name(const char *op, size_t i) {
@@ -367,7 +403,8 @@ static double attr_f(NodeP *np, const char *name, double dflt) {
 static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   const OpDef *d = &op_table[op];
   int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
-  while (nt < (int)np->n_input && nt < d->max_in && in[nt]) nt++;
+  while (nt < (int)np->n_input && nt < d->max_in && in[nt])
+    nt++;
   DType half = DT_F32; /* float16 and bfloat16 are storage only: other ops compute in f32 and round back */
   for (int k = 0; k < nt && op != OP_CAST && op != OP_CAST_LIKE; k++)
     if (in[k]->dtype == DT_F16 || in[k]->dtype == DT_BF16) half = in[k]->dtype, in[k] = imp_cast_to(I, in[k], DT_F32);
@@ -379,19 +416,24 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
     const char *key = param_input_name(np->op_type, i);
     if (!key) return imp_unsupported(I, np->op_type, "input %zu of %s is not supported", i, np->op_type);
     bool reduce = !strncmp(np->op_type, "Reduce", 6);
-    if (reduce && in[i]->kind == VK_CONST && !shape_numel_static(in[i]->shape) && !imp_attr_i(np, "noop_with_empty_axes", 0))
+    if (reduce && in[i]->kind == VK_CONST && !shape_numel_static(in[i]->shape) &&
+        !imp_attr_i(np, "noop_with_empty_axes", 0))
       continue; /* empty axes: reduce over all of them */
     if (!input_to_attr(I, n, in[i], key)) return false;
   }
   for (size_t i = 0; i < np->n_attribute; i++)
     if (!copy_attr(I, n, np->attribute[i], attr_key(I, np->op_type, np->attribute[i]->name))) return false;
-  if (!strcmp(np->op_type, "LeakyRelu") && !node_attr(n, "alpha")) node_set_float(I->g, n, "alpha", 0.01); /* not Keras's 0.3 */
-  bool softmax_family = !strcmp(np->op_type, "Softmax") || !strcmp(np->op_type, "LogSoftmax") || !strcmp(np->op_type, "Hardmax");
+  if (!strcmp(np->op_type, "LeakyRelu") && !node_attr(n, "alpha"))
+    node_set_float(I->g, n, "alpha", 0.01); /* not Keras's 0.3 */
+  bool softmax_family =
+      !strcmp(np->op_type, "Softmax") || !strcmp(np->op_type, "LogSoftmax") || !strcmp(np->op_type, "Hardmax");
   if (softmax_family && I->opset < 13) node_set_int(I->g, n, "legacy_2d", 1);
   node_set_int(I->g, n, "opset", I->opset);
-  if (!strcmp(np->op_type, "Cast") && node_int(n, "to", 1) == 8) return imp_unsupported(I, "string", "Cast to string is not supported");
+  if (!strcmp(np->op_type, "Cast") && node_int(n, "to", 1) == 8)
+    return imp_unsupported(I, "string", "Cast to string is not supported");
   if (!imp_finish(I, n)) return false;
-  for (int k = 0; k < n->nout; k++) out[k] = half != DT_F32 && n->out[k]->dtype == DT_F32 ? imp_cast_to(I, n->out[k], half) : n->out[k];
+  for (int k = 0; k < n->nout; k++)
+    out[k] = half != DT_F32 && n->out[k]->dtype == DT_F32 ? imp_cast_to(I, n->out[k], half) : n->out[k];
   return true;
 }
 
@@ -422,9 +464,11 @@ static bool h_constant(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!strcmp(a->name, "value_int")) return (out[0] = int64_const(I, name, 0, &a->i, 1)) != NULL;
   if (!strcmp(a->name, "value_ints")) return (out[0] = int64_const(I, name, 1, a->ints, (int)a->n_ints)) != NULL;
   bool one = !strcmp(a->name, "value_float");
-  if (!one && strcmp(a->name, "value_floats")) return imp_unsupported(I, "Constant", "Constant %s is not supported", a->name);
+  if (!one && strcmp(a->name, "value_floats"))
+    return imp_unsupported(I, "Constant", "Constant %s is not supported", a->name);
   int cnt = one ? 1 : (int)a->n_floats;
-  Value *v = value_new(I->g, imp_name(I, name), VK_CONST, DT_F32, one ? shape_scalar() : shape_make(1, (int64_t[]){cnt}));
+  Value *v =
+      value_new(I->g, imp_name(I, name), VK_CONST, DT_F32, one ? shape_scalar() : shape_make(1, (int64_t[]){cnt}));
   v->data = arena_alloc(&I->g->arena, sizeof(float) * (size_t)(cnt + 1));
   memcpy(v->data, one ? &a->f : a->floats, sizeof(float) * (size_t)cnt);
   return (out[0] = v) != NULL;
@@ -479,9 +523,12 @@ static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   int64_t known = 1;
   for (int i = 0; i < n; i++) {
     s.d[i] = d[i] == 0 && !imp_attr_i(np, "allowzero", 0) ? (i < x.rank ? x.d[i] : 0) : d[i];
-    if (s.d[i] == -1 && infer < 0) infer = i;
-    else if (s.d[i] < 0) return imp_fail(I, "bad shape entry %lld", (long long)d[i]);
-    else known *= s.d[i];
+    if (s.d[i] == -1 && infer < 0)
+      infer = i;
+    else if (s.d[i] < 0)
+      return imp_fail(I, "bad shape entry %lld", (long long)d[i]);
+    else
+      known *= s.d[i];
   }
   s.rank = n;
   if (infer >= 0) s.d[infer] = known ? shape_numel_static(x) / known : 0;
@@ -497,16 +544,20 @@ static bool h_flatten(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (ax < 0) ax += x.rank;
   if (ax < 0 || ax > x.rank) return imp_fail(I, "axis %lld out of range", (long long)imp_attr_i(np, "axis", 1));
   int64_t a = 1, b = 1;
-  for (int i = 0; i < x.rank; i++) *(i < ax ? &a : &b) *= x.d[i];
+  for (int i = 0; i < x.rank; i++)
+    *(i < ax ? &a : &b) *= x.d[i];
   return (out[0] = imp_reshape_to(I, in[0], shape_make(2, (int64_t[]){a, b}))) != NULL;
 }
 
 /* Axes of Squeeze/Unsqueeze: an attribute before opset 13, an input since. */
 static bool axes_of(Imp *I, NodeP *np, Value **in, int nin, int64_t **ax, int *n) {
   const Onnx__AttributeProto *a = imp_attr(np, "axes");
-  if (a) *ax = a->ints, *n = (int)a->n_ints;
-  else if (nin < 2) *ax = NULL, *n = 0;
-  else if (!const_ints(in[1], ax, n, &I->g->arena)) return imp_need_const(I, in[1], "the axes input");
+  if (a)
+    *ax = a->ints, *n = (int)a->n_ints;
+  else if (nin < 2)
+    *ax = NULL, *n = 0;
+  else if (!const_ints(in[1], ax, n, &I->g->arena))
+    return imp_need_const(I, in[1], "the axes input");
   return true;
 }
 
@@ -518,7 +569,8 @@ static bool h_squeeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool drop[MAX_RANK] = {false};
   for (int i = 0; i < n; i++) {
     int k = normalize_axis(ax[i], x.rank);
-    if (k < 0 || x.d[k] != 1) return imp_fail(I, "cannot squeeze axis %lld of %s", (long long)ax[i], shape_str(&I->g->arena, x));
+    if (k < 0 || x.d[k] != 1)
+      return imp_fail(I, "cannot squeeze axis %lld of %s", (long long)ax[i], shape_str(&I->g->arena, x));
     drop[k] = true;
   }
   for (int i = 0; i < x.rank; i++)
@@ -539,7 +591,8 @@ static bool h_unsqueeze(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
     if (k < 0 || ins[k]) return imp_fail(I, "bad axis %lld", (long long)ax[i]);
     ins[k] = true;
   }
-  for (int i = 0, j = 0; i < rank; i++) s.d[i] = ins[i] ? 1 : x.d[j++];
+  for (int i = 0, j = 0; i < rank; i++)
+    s.d[i] = ins[i] ? 1 : x.d[j++];
   s.rank = rank;
   return (out[0] = imp_reshape_to(I, in[0], s)) != NULL;
 }
@@ -557,11 +610,14 @@ static Value *slice_first(Imp *I, Value *x, int64_t i, Shape s) {
 static bool batched_matmul(Imp *I, Value *a, Value *b, Value **out) {
   Shape as = a->shape, bs = b->shape;
   bool same = as.rank == bs.rank;
-  for (int i = 0; i < as.rank - 2 && same; i++) same = as.d[i] == bs.d[i];
-  int64_t m = as.d[as.rank - 2], k = as.d[as.rank - 1], n = bs.d[bs.rank - 1], nb = shape_numel_static(as) / (m * k > 0 ? m * k : 1);
+  for (int i = 0; i < as.rank - 2 && same; i++)
+    same = as.d[i] == bs.d[i];
+  int64_t m = as.d[as.rank - 2], k = as.d[as.rank - 1], n = bs.d[bs.rank - 1],
+          nb = shape_numel_static(as) / (m * k > 0 ? m * k : 1);
   if (!same || bs.d[bs.rank - 2] != k || nb > 256 || nb < 1)
     return imp_unsupported(I, "MatMul", "MatMul with broadcast batch dimensions is not supported");
-  Value *A = imp_reshape_to(I, a, shape_make(3, (int64_t[]){nb, m, k})), *B = imp_reshape_to(I, b, shape_make(3, (int64_t[]){nb, k, n}));
+  Value *A = imp_reshape_to(I, a, shape_make(3, (int64_t[]){nb, m, k})),
+        *B = imp_reshape_to(I, b, shape_make(3, (int64_t[]){nb, k, n}));
   Value *parts[256];
   for (int64_t i = 0; i < nb; i++) {
     Value *ai = slice_first(I, A, i, shape_make(2, (int64_t[]){m, k}));
@@ -573,7 +629,8 @@ static bool batched_matmul(Imp *I, Value *a, Value *b, Value **out) {
   for (int64_t i = 1; i < nb; i += 15) { /* concat takes up to 16 inputs */
     Value *in[16] = {c};
     int cnt = 1;
-    for (int64_t j = i; j < nb && cnt < 16; j++) in[cnt++] = parts[j];
+    for (int64_t j = i; j < nb && cnt < 16; j++)
+      in[cnt++] = parts[j];
     Node *cn = imp_mk(I, OP_CONCAT, cnt, in);
     node_set_int(I->g, cn, "axis", 0);
     if (!imp_finish(I, cn)) return false;
@@ -632,7 +689,8 @@ static bool h_cast_like(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 static void mt19937_uniform(uint32_t seed, double *u, int64_t n) {
   uint32_t mt[624];
   mt[0] = seed;
-  for (int i = 1; i < 624; i++) mt[i] = 1812433253u * (mt[i - 1] ^ (mt[i - 1] >> 30)) + (uint32_t)i;
+  for (int i = 1; i < 624; i++)
+    mt[i] = 1812433253u * (mt[i - 1] ^ (mt[i - 1] >> 30)) + (uint32_t)i;
   int pos = 624;
   for (int64_t e = 0; e < n; e++) {
     uint32_t w[2];
@@ -670,14 +728,17 @@ static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_attr(np, "seed") || !(r > 0 && r < 1) || !dtype_is_float(in[0]->dtype))
     return imp_unsupported(I, "Dropout", "Dropout in training mode needs a seed attribute and a ratio in [0, 1)");
   int64_t n = shape_numel_static(in[0]->shape);
-  if (shape_has_batch(in[0]->shape) || n > FOLD_BYTES / 8) return imp_unsupported(I, "Dropout", "seeded Dropout on a large or batched input");
-  Value *m = value_new(I->g, "mask", VK_CONST, DT_BOOL, in[0]->shape), *k = value_new(I->g, "keep", VK_CONST, in[0]->dtype, in[0]->shape);
+  if (shape_has_batch(in[0]->shape) || n > FOLD_BYTES / 8)
+    return imp_unsupported(I, "Dropout", "seeded Dropout on a large or batched input");
+  Value *m = value_new(I->g, "mask", VK_CONST, DT_BOOL, in[0]->shape),
+        *k = value_new(I->g, "keep", VK_CONST, in[0]->dtype, in[0]->shape);
   double *u = xmalloc(sizeof(double) * (size_t)(n + 1));
   mt19937_uniform((uint32_t)imp_attr_i(np, "seed", 0), u, n);
   m->data = arena_alloc(&I->g->arena, (size_t)n + 1);
   k->data = arena_alloc(&I->g->arena, (size_t)(n * dtype_size(k->dtype)) + 8);
   Tensor kt = {k->dtype, k->shape, n, k->data};
-  for (int64_t e = 0; e < n; e++) ((uint8_t *)m->data)[e] = u[e] >= r, tensor_set(&kt, e, u[e] >= r ? 1 / (1 - r) : 0);
+  for (int64_t e = 0; e < n; e++)
+    ((uint8_t *)m->data)[e] = u[e] >= r, tensor_set(&kt, e, u[e] >= r ? 1 / (1 - r) : 0);
   free(u);
   out[0] = imp_mk2(I, OP_MUL, in[0], k);
   if (np->n_output > 1) out[1] = m;
@@ -699,7 +760,8 @@ static Value *reduce_axes(Imp *I, OpKind op, Value *x, const int64_t *axes, int 
 static Value *along_axis(Imp *I, Value *v, Value *x, int axis) {
   if (!v || v->shape.rank != 1 || x->shape.rank < 2) return v;
   Shape s = {x->shape.rank, {0}};
-  for (int i = 0; i < s.rank; i++) s.d[i] = i == axis ? v->shape.d[0] : 1;
+  for (int i = 0; i < s.rank; i++)
+    s.d[i] = i == axis ? v->shape.d[0] : 1;
   return imp_reshape_to(I, v, s);
 }
 
@@ -733,7 +795,8 @@ static bool h_dynamic_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **o
   if (!imp_need_inputs(I, in, nin, 1, 1)) return false;
   Value *x = in[0];
   int64_t axes[MAX_RANK];
-  for (int i = 0; i < x->shape.rank; i++) axes[i] = i;
+  for (int i = 0; i < x->shape.rank; i++)
+    axes[i] = i;
   if (!dtype_is_float(x->dtype)) return imp_unsupported(I, np->op_type, "DynamicQuantizeLinear needs an f32 input");
   Value *zero = imp_scalar_like(I, x, 0);
   Value *lo = reduce_axes(I, OP_REDUCE_MIN, x, axes, x->shape.rank, false);
@@ -757,7 +820,9 @@ static bool h_dynamic_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **o
 static bool h_compress(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 2, 2)) return false;
   if (!has_data(in[1])) return imp_need_const(I, in[1], "the condition");
-  Value *x = imp_attr(np, "axis") ? in[0] : imp_reshape_to(I, in[0], shape_make(1, (int64_t[]){shape_numel_static(in[0]->shape)}));
+  Value *x = imp_attr(np, "axis")
+                 ? in[0]
+                 : imp_reshape_to(I, in[0], shape_make(1, (int64_t[]){shape_numel_static(in[0]->shape)}));
   int axis = x ? normalize_axis(imp_attr_i(np, "axis", 0), x->shape.rank) : -1;
   if (axis < 0 || shape_has_batch(x->shape)) return imp_fail(I, "bad axis");
   Tensor c = {in[1]->dtype, in[1]->shape, shape_numel_static(in[1]->shape), in[1]->data};
@@ -778,13 +843,16 @@ static bool h_reverse_sequence(Imp *I, NodeP *np, Value **in, int nin, Value **o
   Shape xs = in[0]->shape;
   int ba = (int)imp_attr_i(np, "batch_axis", 1), ta = (int)imp_attr_i(np, "time_axis", 0);
   Tensor l = {in[1]->dtype, in[1]->shape, shape_numel_static(in[1]->shape), in[1]->data};
-  if (xs.rank < 2 || ba < 0 || ta < 0 || ba >= xs.rank || ta >= xs.rank || ba == ta || shape_has_batch(xs) || l.numel != xs.d[ba])
+  if (xs.rank < 2 || ba < 0 || ta < 0 || ba >= xs.rank || ta >= xs.rank || ba == ta || shape_has_batch(xs) ||
+      l.numel != xs.d[ba])
     return imp_fail(I, "bad batch_axis, time_axis or sequence_lens");
   Value *ix = value_new(I->g, "reversed", VK_CONST, DT_I64, xs);
-  int64_t n = shape_numel_static(xs), co[MAX_RANK], *d = ix->data = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(n + 1));
+  int64_t n = shape_numel_static(xs), co[MAX_RANK],
+          *d = ix->data = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(n + 1));
   for (int64_t e = 0; e < n; e++) {
     int64_t q = e;
-    for (int i = xs.rank - 1; i >= 0; i--) co[i] = q % xs.d[i], q /= xs.d[i];
+    for (int i = xs.rank - 1; i >= 0; i--)
+      co[i] = q % xs.d[i], q /= xs.d[i];
     int64_t len = (int64_t)tensor_get(&l, co[ba]), t = co[ta];
     d[e] = t < len ? len - 1 - t : t;
   }
@@ -801,19 +869,24 @@ static bool h_max_unpool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 2, 3)) return false;
   Shape xs = in[0]->shape, ys = xs;
   int S = xs.rank - 2;
-  const Onnx__AttributeProto *k = imp_attr(np, "kernel_shape"), *st = imp_attr(np, "strides"), *p = imp_attr(np, "pads");
-  if (S < 1 || !k || (int)k->n_ints != S || !shape_eq(in[1]->shape, xs) || shape_has_batch(xs)) return imp_fail(I, "bad kernel_shape or indices");
+  const Onnx__AttributeProto *k = imp_attr(np, "kernel_shape"), *st = imp_attr(np, "strides"),
+                             *p = imp_attr(np, "pads");
+  if (S < 1 || !k || (int)k->n_ints != S || !shape_eq(in[1]->shape, xs) || shape_has_batch(xs))
+    return imp_fail(I, "bad kernel_shape or indices");
   int64_t *os = NULL;
   int n = 0;
   if (nin > 2 && in[2] && !const_ints(in[2], &os, &n, &I->g->arena)) return imp_need_const(I, in[2], "output_shape");
   for (int i = 0; i < S; i++) {
-    int64_t s = st && (int)st->n_ints == S ? st->ints[i] : 1, pd = p && (int)p->n_ints == 2 * S ? p->ints[i] + p->ints[S + i] : 0;
+    int64_t s = st && (int)st->n_ints == S ? st->ints[i] : 1,
+            pd = p && (int)p->n_ints == 2 * S ? p->ints[i] + p->ints[S + i] : 0;
     ys.d[2 + i] = (xs.d[2 + i] - 1) * s + k->ints[i] - pd;
   }
   int64_t grow[2 * MAX_RANK] = {0}; /* a larger output_shape: zeros after the default one, indices unchanged */
-  for (int i = 0; os && i < n && i < ys.rank; i++) grow[ys.rank + i] = os[i] - ys.d[i];
+  for (int i = 0; os && i < n && i < ys.rank; i++)
+    grow[ys.rank + i] = os[i] - ys.d[i];
   for (int i = 0; i < ys.rank; i++)
-    if (grow[ys.rank + i] < 0 || (i < 2 && grow[ys.rank + i])) return imp_fail(I, "output_shape is smaller than the unpooled shape");
+    if (grow[ys.rank + i] < 0 || (i < 2 && grow[ys.rank + i]))
+      return imp_fail(I, "output_shape is smaller than the unpooled shape");
   if ((os && n != ys.rank) || shape_numel_static(ys) > FOLD_BYTES / 8) return imp_fail(I, "bad output_shape");
   int64_t total = shape_numel_static(ys), cnt = shape_numel_static(xs);
   Value *z = value_new(I->g, "zeros", VK_CONST, in[0]->dtype, shape_make(1, &total));
@@ -838,7 +911,8 @@ static bool h_window(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   Tensor st = {in[0]->dtype, shape_scalar(), 1, in[0]->data};
   int64_t n = (int64_t)tensor_get(&st, 0);
   DType t;
-  if (n < 0 || n > FOLD_BYTES / 8 || !dtype_from_onnx((int)imp_attr_i(np, "output_datatype", 1), &t) || !dtype_is_float(t))
+  if (n < 0 || n > FOLD_BYTES / 8 || !dtype_from_onnx((int)imp_attr_i(np, "output_datatype", 1), &t) ||
+      !dtype_is_float(t))
     return imp_fail(I, "bad size or output_datatype");
   double a0 = 0.5, a1 = 0.5, a2 = 0, D = imp_attr_i(np, "periodic", 1) ? n : n - 1;
   if (np->op_type[0] == 'H' && np->op_type[2] == 'm') a0 = 25.0 / 46, a1 = 21.0 / 46;
@@ -846,26 +920,29 @@ static bool h_window(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   Value *v = value_new(I->g, "window", VK_CONST, t, shape_make(1, &n));
   v->data = arena_alloc(&I->g->arena, (size_t)(n * 8 + 8));
   Tensor vt = {t, v->shape, n, v->data};
-  for (int64_t i = 0; i < n; i++) tensor_set(&vt, i, a0 - a1 * cos(6.283185307179586 * (double)i / D) + a2 * cos(12.566370614359172 * (double)i / D));
+  for (int64_t i = 0; i < n; i++)
+    tensor_set(&vt, i, a0 - a1 * cos(6.283185307179586 * (double)i / D) + a2 * cos(12.566370614359172 * (double)i / D));
   return (out[0] = v) != NULL;
 }
 
 /* ---- ai.onnx.preview.training optimizers: one update step, written out in
  * elementwise ops (one built value per statement, in the order gcc used for
- * the nested calls this replaces, so the IR does not depend on the compiler). Inputs R (rate), T (step count), then the tensors X...,
- * G..., and the state (V..., H...); outputs X_new... and the new state. ---- */
+ * the nested calls this replaces, so the IR does not depend on the compiler). Inputs R (rate), T (step count), then the
+ * tensors X..., G..., and the state (V..., H...); outputs X_new... and the new state. ---- */
 
 static bool h_optimizer(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   const char *op = np->op_type;
   bool adam = !strcmp(op, "Adam"), adagrad = !strcmp(op, "Adagrad");
   int groups = adam ? 4 : 3;
-  if (nin < 2 + groups || (nin - 2) % groups || !in[0] || !in[1]) return imp_fail(I, "expects R, T and %d groups of tensors", groups);
+  if (nin < 2 + groups || (nin - 2) % groups || !in[0] || !in[1])
+    return imp_fail(I, "expects R, T and %d groups of tensors", groups);
   int n = (nin - 2) / groups;
   for (int i = 2; i < nin; i++)
     if (!in[i] || in[i]->dtype != DT_F32) return imp_unsupported(I, op, "%s needs f32 tensors", op);
   double norm = attr_f(np, "norm_coefficient", 0), alpha = attr_f(np, "alpha", adam ? 0.9 : 0);
   double beta = attr_f(np, "beta", adam ? 0.999 : 0), eps = attr_f(np, "epsilon", adam || adagrad ? 1e-6 : 0);
-  bool nesterov = imp_attr(np, "mode") && imp_attr(np, "mode")->s.len == 8 && !memcmp(imp_attr(np, "mode")->s.data, "nesterov", 8);
+  bool nesterov =
+      imp_attr(np, "mode") && imp_attr(np, "mode")->s.len == 8 && !memcmp(imp_attr(np, "mode")->s.data, "nesterov", 8);
   Value *R = in[0], *T = imp_cast_to(I, in[1], DT_F32);
   Value *started = T ? imp_mk2(I, OP_GREATER, T, imp_scalar_like(I, T, 0)) : NULL;
   for (int i = 0; i < n; i++) {
@@ -880,7 +957,7 @@ static bool h_optimizer(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
       Value *den = imp_mk2(I, OP_ADD, mk1(I, OP_SQRT, s1), e);
       Value *step = imp_mk2(I, OP_DIV, imp_mk2(I, OP_MUL, r, g), den);
       x = imp_mk2(I, OP_SUB, X, step);
-    } else if (!adam) { /* Momentum: beta applies from the second step */
+    } else if (!adam) {                 /* Momentum: beta applies from the second step */
       Value *bc = C(beta), *one = C(1); /* not in the initializer: its order is unspecified */
       Value *w[3] = {started, bc, one};
       Node *wn = started ? imp_mk(I, OP_WHERE, 3, w) : NULL;
@@ -947,15 +1024,19 @@ static bool nll(Imp *I, NodeP *np, Value *x, Value *t, Value *w, Value **out) {
     return imp_fail(I, "needs input [N,C,...] and integer target [N,...]");
   int64_t C = xs.d[1], ignore = imp_attr_i(np, "ignore_index", INT64_MIN);
   Shape cs = {xs.rank, {1}};
-  for (int i = 0; i < xs.rank; i++) cs.d[i] = i == 1 ? C : 1;
+  for (int i = 0; i < xs.rank; i++)
+    cs.d[i] = i == 1 ? C : 1;
   Value *cls = value_new(I->g, "classes", VK_CONST, t->dtype, cs);
   cls->data = arena_alloc(&I->g->arena, sizeof(int64_t) * (size_t)(C + 1));
   Tensor ct = {t->dtype, cs, C, cls->data};
-  for (int64_t c = 0; c < C; c++) tensor_set(&ct, c, c == ignore ? -1e9 : (double)c);
+  for (int64_t c = 0; c < C; c++)
+    tensor_set(&ct, c, c == ignore ? -1e9 : (double)c);
   Shape ts = t->shape; /* the target with a class axis of 1 */
-  for (int i = ts.rank; i > 1; i--) ts.d[i] = ts.d[i - 1];
+  for (int i = ts.rank; i > 1; i--)
+    ts.d[i] = ts.d[i - 1];
   ts.d[1] = 1, ts.rank++;
-  Value *tt = imp_reshape_to(I, t, ts), *eq = tt ? imp_mk2(I, OP_EQUAL, tt, cls) : NULL, *W = eq ? imp_cast_to(I, eq, x->dtype) : NULL;
+  Value *tt = imp_reshape_to(I, t, ts), *eq = tt ? imp_mk2(I, OP_EQUAL, tt, cls) : NULL,
+        *W = eq ? imp_cast_to(I, eq, x->dtype) : NULL;
   if (W && w) {
     Value *wr = imp_reshape_to(I, w, shape_make(cs.rank, cs.d));
     W = wr ? imp_mk2(I, OP_MUL, W, wr) : NULL;
@@ -1014,7 +1095,8 @@ static Value *join_directions(Imp *I, Value **parts, int D, int axis) {
   Value *u[2];
   for (int d = 0; d < D; d++) {
     Shape s = parts[d]->shape;
-    for (int k = s.rank; k > axis; k--) s.d[k] = s.d[k - 1];
+    for (int k = s.rank; k > axis; k--)
+      s.d[k] = s.d[k - 1];
     s.d[axis] = 1, s.rank++;
     if (!(u[d] = imp_reshape_to(I, parts[d], s))) return NULL;
   }
@@ -1051,17 +1133,18 @@ static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 3, cell == RNN_LSTM ? 8 : 6)) return false;
   Value *x = in[0], *W = in[1], *R = in[2];
   int layout = (int)imp_attr_i(np, "layout", 0), ta = layout ? 1 : 0;
-  if (x->shape.rank != 3 || W->shape.rank != 3 || R->shape.rank != 3)
-    return imp_fail(I, "X, W and R must have rank 3");
+  if (x->shape.rank != 3 || W->shape.rank != 3 || R->shape.rank != 3) return imp_fail(I, "X, W and R must have rank 3");
   for (int i = 0; i < nin; i++)
-    if (in[i] && i != 4 && in[i]->dtype != DT_F32) return imp_fail(I, "input %d must be float (found %s)", i, dtype_name(in[i]->dtype));
+    if (in[i] && i != 4 && in[i]->dtype != DT_F32)
+      return imp_fail(I, "input %d must be float (found %s)", i, dtype_name(in[i]->dtype));
   int64_t T = x->shape.d[ta], N = x->shape.d[1 - ta], GH = W->shape.d[1], F = W->shape.d[2];
   int64_t H = GH / rnn_gates(cell);
   if (nin > 4 && in[4] && !has_data(in[4])) return imp_need_const(I, in[4], "sequence_lens");
   if (imp_attr(np, "clip") || imp_attr_i(np, "input_forget", 0) || !default_activations(np, cell) ||
       !full_sequences(nin > 4 ? in[4] : NULL, T))
-    return imp_unsupported(I, np->op_type, "%s with clip, input_forget, other activations or short sequences is not supported",
-                       np->op_type);
+    return imp_unsupported(I, np->op_type,
+                           "%s with clip, input_forget, other activations or short sequences is not supported",
+                           np->op_type);
   const Onnx__AttributeProto *da = imp_attr(np, "direction");
   char dir[32] = "forward";
   if (da && da->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
@@ -1072,9 +1155,23 @@ static bool h_recurrent(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
     return imp_fail(I, "W, R must be [%d, gates*hidden, ...] with matching hidden sizes", D);
   Value *ys[2], *hs[2], *cs[2];
   for (int d = 0; d < D; d++) {
-    RnnSpec s = {cell, RNN_ONNX, true, D == 2 ? d == 1 : !strcmp(dir, "reverse"), true,
-                 imp_attr_i(np, "linear_before_reset", 0) != 0, ta, NULL, NULL, NULL, NULL, NULL, NULL,
-                 graph_unique_name(I->g, cell == RNN_LSTM ? "lstm" : cell == RNN_GRU ? "gru" : "rnn"), {NULL, NULL, NULL}};
+    RnnSpec s = {cell,
+                 RNN_ONNX,
+                 true,
+                 D == 2 ? d == 1 : !strcmp(dir, "reverse"),
+                 true,
+                 imp_attr_i(np, "linear_before_reset", 0) != 0,
+                 ta,
+                 NULL,
+                 NULL,
+                 NULL,
+                 NULL,
+                 NULL,
+                 NULL,
+                 graph_unique_name(I->g, cell == RNN_LSTM  ? "lstm"
+                                         : cell == RNN_GRU ? "gru"
+                                                           : "rnn"),
+                 {NULL, NULL, NULL}};
     s.w = direction(I, W, 0, d, shape_make(2, (int64_t[]){GH, F}));
     s.u = direction(I, R, 0, d, shape_make(2, (int64_t[]){GH, H}));
     if (nin > 3 && in[3]) {
@@ -1108,22 +1205,44 @@ static const struct {
   const char *op;
   Handler fn;
 } handlers[] = {
-  {"NegativeLogLikelihoodLoss", h_nll}, {"SoftmaxCrossEntropyLoss", h_softmax_ce},
-  {"Conv", nchw_conv}, {"ConvTranspose", nchw_conv_transpose}, {"MaxPool", nchw_pool}, {"AveragePool", nchw_pool},
-  {"GlobalAveragePool", nchw_global_pool}, {"GlobalMaxPool", nchw_global_pool},
-  {"Constant", h_constant}, {"CastLike", h_cast_like}, {"HannWindow", h_window}, {"HammingWindow", h_window},
-  {"BlackmanWindow", h_window}, {"QuantizeLinear", h_quantize}, {"DequantizeLinear", h_quantize},
-  {"DynamicQuantizeLinear", h_dynamic_quantize}, {"Compress", h_compress}, {"ReverseSequence", h_reverse_sequence},
-  {"MaxUnpool", h_max_unpool}, {"Identity", h_identity}, {"Dropout", h_dropout},  {"Shape", h_shape},
-  {"Size", h_size},         {"Reshape", h_reshape},   {"Flatten", h_flatten},  {"Squeeze", h_squeeze},
-  {"LSTM", h_recurrent}, {"GRU", h_recurrent}, {"RNN", h_recurrent},
-  {"Unsqueeze", h_unsqueeze}, {"MatMul", h_matmul},   {"Gemm", h_gemm},
+    {"NegativeLogLikelihoodLoss", h_nll},
+    {"SoftmaxCrossEntropyLoss", h_softmax_ce},
+    {"Conv", nchw_conv},
+    {"ConvTranspose", nchw_conv_transpose},
+    {"MaxPool", nchw_pool},
+    {"AveragePool", nchw_pool},
+    {"GlobalAveragePool", nchw_global_pool},
+    {"GlobalMaxPool", nchw_global_pool},
+    {"Constant", h_constant},
+    {"CastLike", h_cast_like},
+    {"HannWindow", h_window},
+    {"HammingWindow", h_window},
+    {"BlackmanWindow", h_window},
+    {"QuantizeLinear", h_quantize},
+    {"DequantizeLinear", h_quantize},
+    {"DynamicQuantizeLinear", h_dynamic_quantize},
+    {"Compress", h_compress},
+    {"ReverseSequence", h_reverse_sequence},
+    {"MaxUnpool", h_max_unpool},
+    {"Identity", h_identity},
+    {"Dropout", h_dropout},
+    {"Shape", h_shape},
+    {"Size", h_size},
+    {"Reshape", h_reshape},
+    {"Flatten", h_flatten},
+    {"Squeeze", h_squeeze},
+    {"LSTM", h_recurrent},
+    {"GRU", h_recurrent},
+    {"RNN", h_recurrent},
+    {"Unsqueeze", h_unsqueeze},
+    {"MatMul", h_matmul},
+    {"Gemm", h_gemm},
 };
 
 static bool unsupported_op(Imp *I, NodeP *np, const char *dom, int64_t version) {
   I->node = NULL; /* the message names the node itself */
   return imp_unsupported(I, np->op_type, "unsupported op %s (%s, opset %lld) at node %s", np->op_type, dom,
-                     (long long)version, node_name(np));
+                         (long long)version, node_name(np));
 }
 
 /* The opset a node's domain is imported at (-1 if the model does not import it). */
@@ -1142,7 +1261,8 @@ static bool import_node(Imp *I, NodeP *np) {
   if (!np->op_type) return imp_fail(I, "node without an op type");
   bool training = !strcmp(dom, "ai.onnx.preview.training") &&
                   (!strcmp(np->op_type, "Adam") || !strcmp(np->op_type, "Adagrad") || !strcmp(np->op_type, "Momentum"));
-  if (!training && (strcmp(dom, "ai.onnx") || I->opset < 1)) return unsupported_op(I, np, dom, domain_version(I, np->domain));
+  if (!training && (strcmp(dom, "ai.onnx") || I->opset < 1))
+    return unsupported_op(I, np, dom, domain_version(I, np->domain));
   Value *in[64] = {0}, *out[16] = {0};
   if (np->n_input > 64 || np->n_output > 16) return imp_fail(I, "too many inputs or outputs");
   if (np->n_output == 0) return imp_fail(I, "the node has no outputs");
@@ -1152,10 +1272,12 @@ static bool import_node(Imp *I, NodeP *np) {
   for (size_t i = 0; i < np->n_input; i++) {
     if (!np->input[i] || !*np->input[i]) continue; /* optional input left out */
     in[i] = lookup(I, np->input[i]);
-    if (!in[i]) return imp_fail(I, "input '%s' is not defined before the node (a dangling name or a cycle)", np->input[i]);
+    if (!in[i])
+      return imp_fail(I, "input '%s' is not defined before the node (a dangling name or a cycle)", np->input[i]);
   }
   int nin = (int)np->n_input;
-  while (nin > 0 && !in[nin - 1]) nin--;
+  while (nin > 0 && !in[nin - 1])
+    nin--;
   /* running statistics are not trained: BatchNormalization's mean and var stay constants */
   for (int i = 3; i < nin && i < 5 && !strcmp(np->op_type, "BatchNormalization"); i++)
     if (in[i]->kind == VK_PARAM && in[i]->init.kind == INIT_DATA) in[i]->kind = VK_CONST;
@@ -1187,7 +1309,8 @@ static bool read_opsets(Imp *I) {
     const Onnx__OperatorSetIdProto *o = I->model->opset_import[i];
     if ((!o->domain || !*o->domain || !strcmp(o->domain, "ai.onnx")) && o->has_version) I->opset = o->version;
   }
-  if (I->opset > 17) return imp_unsupported(I, "opset", "opset %lld is newer than nn2c knows (17)", (long long)I->opset);
+  if (I->opset > 17)
+    return imp_unsupported(I, "opset", "opset %lld is newer than nn2c knows (17)", (long long)I->opset);
   return true;
 }
 
@@ -1256,4 +1379,3 @@ bool onnx_model_ops(const char *path, Vec *ops) {
   onnx__model_proto__free_unpacked(m, NULL);
   return true;
 }
-

@@ -38,12 +38,16 @@ static bool window_attrs(Imp *I, NodeP *np, Shape x, bool one_d, Window *w) {
     widen(w->s, s, 1), widen(w->d, d, 1);
     int64_t q[4] = {0, p[0], 0, p[1]};
     memcpy(w->p, q, sizeof q);
-  } else memcpy(w->s, s, sizeof s), memcpy(w->d, d, sizeof d), memcpy(w->p, p, sizeof p);
+  } else
+    memcpy(w->s, s, sizeof s), memcpy(w->d, d, sizeof d), memcpy(w->p, p, sizeof p);
   for (int i = 0; i < 4; i++) {
     bool ok = w->p[i] >= 0 && w->p[i] <= LIMIT_WINDOW;
-    if (i < 2) ok = ok && w->s[i] >= 1 && w->s[i] <= LIMIT_WINDOW && w->d[i] >= 1 && w->d[i] <= LIMIT_WINDOW &&
-                    w->k[i] >= 1 && w->k[i] <= LIMIT_WINDOW;
-    if (!ok) return imp_fail(I, "kernel, strides and dilations must be in [1, %d] and pads in [0, %d]", LIMIT_WINDOW, LIMIT_WINDOW);
+    if (i < 2)
+      ok = ok && w->s[i] >= 1 && w->s[i] <= LIMIT_WINDOW && w->d[i] >= 1 && w->d[i] <= LIMIT_WINDOW && w->k[i] >= 1 &&
+           w->k[i] <= LIMIT_WINDOW;
+    if (!ok)
+      return imp_fail(I, "kernel, strides and dilations must be in [1, %d] and pads in [0, %d]", LIMIT_WINDOW,
+                      LIMIT_WINDOW);
   }
   const Onnx__AttributeProto *ap = imp_attr(np, "auto_pad");
   char mode[32] = "NOTSET";
@@ -53,10 +57,14 @@ static bool window_attrs(Imp *I, NodeP *np, Shape x, bool one_d, Window *w) {
     int64_t in = x.d[2 + i], out = (in + w->s[i] - 1) / w->s[i];
     int64_t total = (out - 1) * w->s[i] + (w->k[i] - 1) * w->d[i] + 1 - in;
     if (total < 0) total = 0;
-    if (!strcmp(mode, "VALID")) w->p[i] = w->p[i + 2] = 0;
-    else if (!strcmp(mode, "SAME_UPPER")) w->p[i] = total / 2, w->p[i + 2] = total - total / 2;
-    else if (!strcmp(mode, "SAME_LOWER")) w->p[i + 2] = total / 2, w->p[i] = total - total / 2;
-    else if (strcmp(mode, "NOTSET")) return imp_fail(I, "unknown auto_pad '%s'", mode);
+    if (!strcmp(mode, "VALID"))
+      w->p[i] = w->p[i + 2] = 0;
+    else if (!strcmp(mode, "SAME_UPPER"))
+      w->p[i] = total / 2, w->p[i + 2] = total - total / 2;
+    else if (!strcmp(mode, "SAME_LOWER"))
+      w->p[i + 2] = total / 2, w->p[i] = total - total / 2;
+    else if (strcmp(mode, "NOTSET"))
+      return imp_fail(I, "unknown auto_pad '%s'", mode);
   }
   return true;
 }
@@ -71,7 +79,9 @@ static void set_window(Imp *I, Node *n, const Window *w, bool conv) {
 static Value *as_2d(Imp *I, Value *x, bool *one_d) {
   *one_d = x->shape.rank == 3;
   if (x->shape.rank != 3 && x->shape.rank != 4)
-    return imp_unsupported(I, I->node->op_type, "%s on rank %d input (only 1-D and 2-D)", I->node->op_type, x->shape.rank), NULL;
+    return imp_unsupported(I, I->node->op_type, "%s on rank %d input (only 1-D and 2-D)", I->node->op_type,
+                           x->shape.rank),
+           NULL;
   if (!*one_d) return x;
   Shape s = x->shape;
   return imp_reshape_to(I, x, shape_make(4, (int64_t[]){s.d[0], s.d[1], 1, s.d[2]}));
@@ -113,7 +123,8 @@ bool nchw_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 /* x (channels last) with s - 1 zeros after each element of `axis` but the last. */
 static Value *zero_insert(Imp *I, Value *x, int axis, int64_t s) {
   Shape a = x->shape, b;
-  for (int i = a.rank; i > axis + 1; i--) a.d[i] = a.d[i - 1];
+  for (int i = a.rank; i > axis + 1; i--)
+    a.d[i] = a.d[i - 1];
   a.d[axis + 1] = 1, a.rank++, b = a, b.d[axis + 1] = s - 1;
   Value *z = value_new(I->g, "zeros", VK_CONST, x->dtype, b), *in[2] = {imp_reshape_to(I, x, a), z};
   z->data = arena_alloc(&I->g->arena, (size_t)(shape_numel_static(b) * dtype_size(x->dtype)) + 8);
@@ -123,7 +134,8 @@ static Value *zero_insert(Imp *I, Value *x, int axis, int64_t s) {
   node_set_int(I->g, n, "axis", axis + 1);
   Shape c = x->shape;
   c.d[axis] *= s;
-  return imp_finish(I, n) ? imp_take(I, imp_reshape_to(I, n->out[0], c), axis, 0, (x->shape.d[axis] - 1) * s + 1, 1) : NULL;
+  return imp_finish(I, n) ? imp_take(I, imp_reshape_to(I, n->out[0], c), axis, 0, (x->shape.d[axis] - 1) * s + 1, 1)
+                          : NULL;
 }
 
 /* 3-D ConvTranspose (one group): per kernel tap, the channels-last input
@@ -134,7 +146,8 @@ static bool conv_transpose_taps(Imp *I, NodeP *np, Value **in, int nin, Value **
   int S = 3;
   int64_t st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, p[6] = {0}, op[3] = {0}, taps = 1;
   const Onnx__AttributeProto *a;
-  if (w->shape.rank != 5 || w->shape.d[0] != x->shape.d[1] || imp_attr_i(np, "group", 1) != 1 || imp_attr(np, "output_shape") ||
+  if (w->shape.rank != 5 || w->shape.d[0] != x->shape.d[1] || imp_attr_i(np, "group", 1) != 1 ||
+      imp_attr(np, "output_shape") ||
       (imp_attr(np, "auto_pad") && strncmp((const char *)imp_attr(np, "auto_pad")->s.data, "NOTSET", 6)))
     return imp_unsupported(I, "ConvTranspose", "3-D ConvTranspose with groups, output_shape or auto_pad");
   if ((a = imp_attr(np, "strides")) && a->n_ints == 3) memcpy(st, a->ints, sizeof st);
@@ -142,7 +155,8 @@ static bool conv_transpose_taps(Imp *I, NodeP *np, Value **in, int nin, Value **
   if ((a = imp_attr(np, "pads")) && a->n_ints == 6) memcpy(p, a->ints, sizeof p);
   if ((a = imp_attr(np, "output_padding")) && a->n_ints == 3) memcpy(op, a->ints, sizeof op);
   for (int i = 0; i < S; i++) {
-    if (st[i] < 1 || st[i] > 64 || dl[i] < 1 || p[i] < 0 || p[S + i] < 0) return imp_fail(I, "bad strides, dilations or pads");
+    if (st[i] < 1 || st[i] > 64 || dl[i] < 1 || p[i] < 0 || p[S + i] < 0)
+      return imp_fail(I, "bad strides, dilations or pads");
     taps *= w->shape.d[2 + i];
   }
   if (taps > 512) return imp_unsupported(I, "ConvTranspose", "3-D ConvTranspose with more than 512 kernel taps");
@@ -156,9 +170,11 @@ static bool conv_transpose_taps(Imp *I, NodeP *np, Value **in, int nin, Value **
   Value *x2 = imp_reshape_to(I, xt, shape_make(2, (int64_t[]){shape_numel_static(xt->shape) / ci, ci}));
   for (int64_t t = 0; t < taps && x2; t++) {
     int64_t o[3], q = t, pads[10] = {0};
-    for (int i = S - 1; i >= 0; i--) o[i] = q % w->shape.d[2 + i], q /= w->shape.d[2 + i];
+    for (int i = S - 1; i >= 0; i--)
+      o[i] = q % w->shape.d[2 + i], q /= w->shape.d[2 + i];
     Value *wt = w;
-    for (int i = 0; i < S && wt; i++) wt = imp_take(I, wt, 2 + i, o[i], o[i] + 1, 1);
+    for (int i = 0; i < S && wt; i++)
+      wt = imp_take(I, wt, 2 + i, o[i], o[i] + 1, 1);
     Value *z = wt ? imp_mk2(I, OP_MATMUL, x2, imp_reshape_to(I, wt, shape_make(2, (int64_t[]){ci, co}))) : NULL;
     if (!z || !(z = imp_reshape_to(I, z, zs))) return false;
     for (int i = 0; i < S; i++)
@@ -169,7 +185,8 @@ static bool conv_transpose_taps(Imp *I, NodeP *np, Value **in, int nin, Value **
     acc = acc ? imp_mk2(I, OP_ADD, acc, n->out[0]) : n->out[0];
   }
   Value *y = acc ? transpose(I, acc, (const int64_t[]){0, 4, 1, 2, 3}) : NULL;
-  if (y && nin > 2 && in[2]) y = imp_mk2(I, OP_ADD, y, imp_reshape_to(I, in[2], shape_make(5, (int64_t[]){1, co, 1, 1, 1})));
+  if (y && nin > 2 && in[2])
+    y = imp_mk2(I, OP_ADD, y, imp_reshape_to(I, in[2], shape_make(5, (int64_t[]){1, co, 1, 1, 1})));
   return (out[0] = y) != NULL;
 }
 
@@ -210,7 +227,8 @@ bool nchw_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_finish(I, n) || !from_nhwc(I, n->out[0], one_d, out)) return false;
   if (nin < 3 || !in[2]) return true;
   Shape bs = {out[0]->shape.rank, {1}};
-  for (int i = 0; i < bs.rank; i++) bs.d[i] = i == 1 ? in[2]->shape.d[0] : 1;
+  for (int i = 0; i < bs.rank; i++)
+    bs.d[i] = i == 1 ? in[2]->shape.d[0] : 1;
   Value *b = imp_reshape_to(I, in[2], bs);
   return b && (out[0] = imp_mk2(I, OP_ADD, out[0], b)) != NULL;
 }
@@ -219,7 +237,8 @@ bool nchw_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 static Value *pad_spatial(Imp *I, Value *v, const int64_t *p, double value) {
   int S = v->shape.rank - 2;
   int64_t pads[2 * MAX_RANK] = {0}, any = 0;
-  for (int i = 0; i < S; i++) pads[2 + i] = p[i], pads[v->shape.rank + 2 + i] = p[S + i], any |= p[i] | p[S + i];
+  for (int i = 0; i < S; i++)
+    pads[2 + i] = p[i], pads[v->shape.rank + 2 + i] = p[S + i], any |= p[i] | p[S + i];
   if (!any) return v;
   Node *n = imp_mk(I, OP_PAD, 1, &v);
   node_set_ints(I->g, n, "pads", pads, 2 * v->shape.rank);
@@ -237,15 +256,19 @@ static bool pool_taps(Imp *I, NodeP *np, Value *x, bool avg, Value **y, Value **
   int S = xs.rank - 2;
   int64_t k[3], st[3] = {1, 1, 1}, dl[3] = {1, 1, 1}, p[6] = {0}, o[3], taps = 1;
   const Onnx__AttributeProto *a = imp_attr(np, "kernel_shape");
-  if (S < 1 || S > 3 || !a || (int)a->n_ints != S) return imp_unsupported(I, np->op_type, "%s needs rank 3..5 and kernel_shape", np->op_type);
+  if (S < 1 || S > 3 || !a || (int)a->n_ints != S)
+    return imp_unsupported(I, np->op_type, "%s needs rank 3..5 and kernel_shape", np->op_type);
   memcpy(k, a->ints, sizeof(int64_t) * (size_t)S);
   if ((a = imp_attr(np, "strides")) && (int)a->n_ints == S) memcpy(st, a->ints, sizeof(int64_t) * (size_t)S);
   if ((a = imp_attr(np, "dilations")) && (int)a->n_ints == S) memcpy(dl, a->ints, sizeof(int64_t) * (size_t)S);
   if ((a = imp_attr(np, "pads")) && (int)a->n_ints == 2 * S) memcpy(p, a->ints, sizeof(int64_t) * (size_t)(2 * S));
-  if (imp_attr_i(np, "ceil_mode", 0) || (imp_attr(np, "auto_pad") && strncmp((const char *)imp_attr(np, "auto_pad")->s.data, "NOTSET", 6)))
-    return imp_unsupported(I, np->op_type, "%s with ceil_mode or auto_pad on this form (3-D, dilated or with indices)", np->op_type);
+  if (imp_attr_i(np, "ceil_mode", 0) ||
+      (imp_attr(np, "auto_pad") && strncmp((const char *)imp_attr(np, "auto_pad")->s.data, "NOTSET", 6)))
+    return imp_unsupported(I, np->op_type, "%s with ceil_mode or auto_pad on this form (3-D, dilated or with indices)",
+                           np->op_type);
   for (int i = 0; i < S; i++) {
-    if (k[i] < 1 || st[i] < 1 || dl[i] < 1 || p[i] < 0 || p[S + i] < 0 || k[i] > 64) return imp_fail(I, "bad kernel, strides, dilations or pads");
+    if (k[i] < 1 || st[i] < 1 || dl[i] < 1 || p[i] < 0 || p[S + i] < 0 || k[i] > 64)
+      return imp_fail(I, "bad kernel, strides, dilations or pads");
     o[i] = (xs.d[2 + i] + p[i] + p[S + i] - (k[i] - 1) * dl[i] - 1) / st[i] + 1;
     if (o[i] < 1) return imp_fail(I, "the kernel is larger than the padded input");
     taps *= k[i];
@@ -253,16 +276,19 @@ static bool pool_taps(Imp *I, NodeP *np, Value *x, bool avg, Value **y, Value **
   if (taps > 256) return imp_unsupported(I, np->op_type, "%s with more than 256 kernel taps in this form", np->op_type);
   Value *srcs[3] = {pad_spatial(I, x, p, avg ? 0 : -INFINITY), NULL, NULL}; /* values, indices or counts */
   bool padded = false;
-  for (int i = 0; i < 2 * S; i++) padded = padded || p[i];
+  for (int i = 0; i < 2 * S; i++)
+    padded = padded || p[i];
   if (idx || (avg && padded && !imp_attr_i(np, "count_include_pad", 0))) {
     Value *c = value_new(I->g, "taps", VK_CONST, idx ? DT_I64 : x->dtype, xs);
     Tensor t = {c->dtype, xs, shape_numel_static(xs), NULL};
     c->data = t.data = arena_alloc(&I->g->arena, (size_t)(t.numel * 8 + 8));
     int64_t sp = 1, co[MAX_RANK];
-    for (int i = 0; i < S; i++) sp *= xs.d[2 + i];
+    for (int i = 0; i < S; i++)
+      sp *= xs.d[2 + i];
     for (int64_t e = 0; e < t.numel; e++) { /* the flat index, or 1 for counting */
       int64_t q = e, off = 0, mul = 1;
-      for (int i = xs.rank - 1; i >= 0; i--) co[i] = q % xs.d[i], q /= xs.d[i];
+      for (int i = xs.rank - 1; i >= 0; i--)
+        co[i] = q % xs.d[i], q /= xs.d[i];
       for (int i = 0; i < S; i++) { /* column-major: the first spatial axis varies fastest */
         int ax = imp_attr_i(np, "storage_order", 0) ? 2 + i : xs.rank - 1 - i;
         off += co[ax] * mul, mul *= xs.d[ax];
@@ -274,8 +300,10 @@ static bool pool_taps(Imp *I, NodeP *np, Value *x, bool avg, Value **y, Value **
   Value *acc[3] = {NULL, NULL, NULL};
   for (int64_t tp = 0; tp < taps; tp++) {
     int64_t lo[3], hi[3], axes[3], q = tp;
-    for (int i = S - 1; i >= 0; i--) lo[i] = q % k[i] * dl[i], q /= k[i];
-    for (int i = 0; i < S; i++) hi[i] = lo[i] + (o[i] - 1) * st[i] + 1, axes[i] = 2 + i;
+    for (int i = S - 1; i >= 0; i--)
+      lo[i] = q % k[i] * dl[i], q /= k[i];
+    for (int i = 0; i < S; i++)
+      hi[i] = lo[i] + (o[i] - 1) * st[i] + 1, axes[i] = 2 + i;
     Value *v[3] = {NULL, NULL, NULL};
     for (int j = 0; j < 3; j++) {
       if (!srcs[j]) continue;
@@ -298,7 +326,8 @@ static bool pool_taps(Imp *I, NodeP *np, Value *x, bool avg, Value **y, Value **
       Node *n0 = gt ? imp_mk(I, OP_WHERE, 3, w0) : NULL, *n1 = gt ? imp_mk(I, OP_WHERE, 3, w1) : NULL;
       if (!n0 || !imp_finish(I, n0) || !imp_finish(I, n1)) return false;
       acc[0] = n0->out[0], acc[1] = n1->out[0];
-    } else acc[0] = imp_mk2(I, OP_MAX, acc[0], v[0]);
+    } else
+      acc[0] = imp_mk2(I, OP_MAX, acc[0], v[0]);
     if (!acc[0]) return false;
   }
   if (avg) acc[0] = imp_mk2(I, OP_DIV, acc[0], acc[2] ? acc[2] : imp_scalar_like(I, acc[0], (double)taps));
@@ -316,7 +345,8 @@ bool nchw_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   DType t = in[0]->dtype, ct = dtype_is_float(t) ? t : dtype_size(t) <= 2 ? DT_F32 : DT_F64;
   Value *x = ct == t ? in[0] : imp_cast_to(I, in[0], ct);
   bool general = x && (x->shape.rank == 5 || (np->n_output > 1 && *np->output[1]));
-  for (size_t i = 0; dl && i < dl->n_ints; i++) general = general || dl->ints[i] != 1;
+  for (size_t i = 0; dl && i < dl->n_ints; i++)
+    general = general || dl->ints[i] != 1;
   if (general) {
     if (!pool_taps(I, np, x, avg, &out[0], np->n_output > 1 && *np->output[1] ? &out[1] : NULL)) return false;
     return ct == t || (out[0] = imp_cast_to(I, out[0], t)) != NULL;
@@ -324,11 +354,14 @@ bool nchw_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!(x = x ? as_2d(I, x, &one_d) : NULL)) return false;
   if (!ks || (int)ks->n_ints != (one_d ? 1 : 2)) return imp_fail(I, "kernel_shape must list one size per spatial axis");
   Window win;
-  if (one_d) widen(win.k, ks->ints, 1);
-  else memcpy(win.k, ks->ints, sizeof win.k);
+  if (one_d)
+    widen(win.k, ks->ints, 1);
+  else
+    memcpy(win.k, ks->ints, sizeof win.k);
   if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
   if (avg && imp_attr_i(np, "count_include_pad", 0)) {
-    if (imp_attr_i(np, "ceil_mode", 0)) return imp_unsupported(I, "AveragePool", "count_include_pad=1 with ceil_mode=1 is not supported");
+    if (imp_attr_i(np, "ceil_mode", 0))
+      return imp_unsupported(I, "AveragePool", "count_include_pad=1 with ceil_mode=1 is not supported");
     if (!(x = pad_spatial(I, x, win.p, 0))) return false;
     memset(win.p, 0, sizeof win.p);
   }
@@ -353,7 +386,8 @@ bool nchw_global_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   OpKind op = !strcmp(np->op_type, "GlobalAveragePool") ? OP_REDUCE_MEAN : OP_REDUCE_MAX;
   int64_t axes[MAX_RANK];
   int r = in[0]->shape.rank;
-  for (int i = 2; i < r; i++) axes[i - 2] = i;
+  for (int i = 2; i < r; i++)
+    axes[i - 2] = i;
   Node *n = imp_mk(I, op, 1, in);
   node_set_ints(I->g, n, "axes", axes, r - 2);
   node_set_int(I->g, n, "keepdims", 1);
@@ -361,4 +395,3 @@ bool nchw_global_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   out[0] = n->out[0];
   return true;
 }
-

@@ -14,10 +14,10 @@
 
 #include "onnx.pb-c.h"
 
-#define MAX_NUMEL ((int64_t)1 << 32)   /* larger tensors are reported, not allocated */
+#define MAX_NUMEL ((int64_t)1 << 32) /* larger tensors are reported, not allocated */
 #define MAX_BYTES ((int64_t)1 << 34)
-#define LIMIT_WINDOW (1 << 20) /* kernel sizes, strides, dilations, pads */
-#define FOLD_BYTES ((int64_t)1 << 26)  /* larger constant results are computed at run time */
+#define LIMIT_WINDOW (1 << 20)        /* kernel sizes, strides, dilations, pads */
+#define FOLD_BYTES ((int64_t)1 << 26) /* larger constant results are computed at run time */
 
 typedef struct {
   const char *name; /* ONNX name */
@@ -30,7 +30,7 @@ typedef struct {
   const OnnxOptions *opt;
   OnnxStatus *st;
   const char *path;
-  int64_t opset;             /* of the default domain */
+  int64_t opset; /* of the default domain */
   Onnx__ModelProto *model;
   Binding *b;
   int nb, capb;

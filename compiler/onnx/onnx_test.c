@@ -91,9 +91,12 @@ static bool compare(DType t, const void *got, const void *want, int64_t n, char 
   Tensor g = {t, shape_scalar(), n, (void *)got}, w = {t, shape_scalar(), n, (void *)want};
   for (int64_t i = 0; i < n; i++) {
     bool ok;
-    if (t == DT_I64 || t == DT_U64) ok = ((const int64_t *)got)[i] == ((const int64_t *)want)[i];
-    else if (dtype_is_float(t)) ok = close_enough(tensor_get(&g, i), tensor_get(&w, i), t == DT_F32);
-    else ok = tensor_get(&g, i) == tensor_get(&w, i);
+    if (t == DT_I64 || t == DT_U64)
+      ok = ((const int64_t *)got)[i] == ((const int64_t *)want)[i];
+    else if (dtype_is_float(t))
+      ok = close_enough(tensor_get(&g, i), tensor_get(&w, i), t == DT_F32);
+    else
+      ok = tensor_get(&g, i) == tensor_get(&w, i);
     if (!ok) {
       snprintf(why, wn, "element %lld is %.9g, expected %.9g", (long long)i, tensor_get(&g, i), tensor_get(&w, i));
       return false;
@@ -140,7 +143,8 @@ static int load_set(Arena *a, Case *c, int s, const char *kind, void **data, DTy
 }
 
 static void free_set(void **d, int n) {
-  for (int i = 0; i < n; i++) free(d[i]);
+  for (int i = 0; i < n; i++)
+    free(d[i]);
 }
 
 static bool check_outputs(Case *c, Graph *g, void **got, void **want, DType *wt, Shape *ws, int nw, const char *who) {
@@ -193,17 +197,20 @@ static void run_sets(Case *c, Graph *g, Arena *a) {
         is[k] = v->shape;
       }
       if (ok) feeds[j] = (Feed){v->name, in[k]};
-      if (ok) ok = write_whole_file(pathf(a, "%s/set%d_in%d.bin", c->work, s, j), in[k],
-                                   (size_t)(shape_numel_static(is[k]) * dtype_size(it[k])));
+      if (ok)
+        ok = write_whole_file(pathf(a, "%s/set%d_in%d.bin", c->work, s, j), in[k],
+                              (size_t)(shape_numel_static(is[k]) * dtype_size(it[k])));
       j++;
     }
-    if (ok && graph_input(g, j)) set_status(c, C_FAIL, "data set %d has %d inputs; the model needs more", s, ni), ok = false;
+    if (ok && graph_input(g, j))
+      set_status(c, C_FAIL, "data set %d has %d inputs; the model needs more", s, ni), ok = false;
     InterpRun r = {0};
     float dummy[16] = {0};
     if (ok && !interp_run(g, dummy, dummy, feeds, j, 1, 0, &r)) set_status(c, C_FAIL, "interpreter failed"), ok = false;
     if (ok) {
       void *got[MAX_IO];
-      for (int k = 0; k < g->noutputs && k < MAX_IO; k++) got[k] = r.vals[g->outputs[k]->id].data;
+      for (int k = 0; k < g->noutputs && k < MAX_IO; k++)
+        got[k] = r.vals[g->outputs[k]->id].data;
       check_outputs(c, g, got, want, wt, ws, nw, "interpreter");
     }
     interp_run_free(&r);
@@ -216,38 +223,47 @@ static void run_sets(Case *c, Graph *g, Arena *a) {
 }
 
 static const char *harness =
-  "\n/* test harness: argv[1] is the data-set prefix */\n#include <stdio.h>\n#include <stdlib.h>\n\n"
-  "static void save(const char *prefix, int k, const void *d, size_t n) {\n  char p[4096];\n  FILE *f;\n"
-  "  sprintf(p, \"%s_out%d.bin\", prefix, k);\n  f = fopen(p, \"wb\");\n  if (!f || fwrite(d, 1, n, f) != n) exit(4);\n"
-  "  fclose(f);\n}\n\n";
+    "\n/* test harness: argv[1] is the data-set prefix */\n#include <stdio.h>\n#include <stdlib.h>\n\n"
+    "static void save(const char *prefix, int k, const void *d, size_t n) {\n  char p[4096];\n  FILE *f;\n"
+    "  sprintf(p, \"%s_out%d.bin\", prefix, k);\n  f = fopen(p, \"wb\");\n  if (!f || fwrite(d, 1, n, f) != n) "
+    "exit(4);\n"
+    "  fclose(f);\n}\n\n";
 static const char *harness_load =
-  "static void *load(const char *prefix, int k, size_t n) {\n  char p[4096];\n  void *d = calloc(n ? n : 1, 1);\n"
-  "  FILE *f;\n  sprintf(p, \"%s_in%d.bin\", prefix, k);\n  f = fopen(p, \"rb\");\n"
-  "  if (!f || !d || fread(d, 1, n, f) != n) exit(3);\n  fclose(f);\n  return d;\n}\n\n";
+    "static void *load(const char *prefix, int k, size_t n) {\n  char p[4096];\n  void *d = calloc(n ? n : 1, 1);\n"
+    "  FILE *f;\n  sprintf(p, \"%s_in%d.bin\", prefix, k);\n  f = fopen(p, \"rb\");\n"
+    "  if (!f || !d || fread(d, 1, n, f) != n) exit(3);\n  fclose(f);\n  return d;\n}\n\n";
 
 static void emit_harness(Buf *b, Graph *g) {
   int nin = 0;
-  for (int i = 0; i < g->nvalues; i++) nin += g->values[i]->kind == VK_INPUT;
+  for (int i = 0; i < g->nvalues; i++)
+    nin += g->values[i]->kind == VK_INPUT;
   buf_printf(b, "#include \"model.c\"\n%s%s", harness, nin ? harness_load : "");
-  buf_printf(b, "int main(int argc, char **argv) {\n  model_Model m;\n  const void *in[%d];\n  void *out[%d];\n  int k;\n",
+  buf_printf(b,
+             "int main(int argc, char **argv) {\n  model_Model m;\n  const void *in[%d];\n  void *out[%d];\n  int k;\n",
              nin ? nin : 1, g->noutputs);
-  buf_puts(b, "  if (argc < 2) return 2;\n  memset(&m, 0, sizeof m);\n  m.max_batch = 1;\n"
-              "  m.params = calloc(model_PARAM_FLOATS + 1, sizeof(float));\n"
-              "  m.state = calloc(model_STATE_FLOATS + 1, sizeof(float));\n  m.arena = malloc(model_arena_bytes(1) + 64);\n");
+  buf_puts(
+      b,
+      "  if (argc < 2) return 2;\n  memset(&m, 0, sizeof m);\n  m.max_batch = 1;\n"
+      "  m.params = calloc(model_PARAM_FLOATS + 1, sizeof(float));\n"
+      "  m.state = calloc(model_STATE_FLOATS + 1, sizeof(float));\n  m.arena = malloc(model_arena_bytes(1) + 64);\n");
   for (int k = 0; k < nin; k++) {
     Value *v = graph_input(g, k);
-    buf_printf(b, "  in[%d] = load(argv[1], %d, %lld);\n", k, k, (long long)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
+    buf_printf(b, "  in[%d] = load(argv[1], %d, %lld);\n", k, k,
+               (long long)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
   }
   for (int k = 0; k < g->noutputs; k++) {
     Value *v = g->outputs[k];
-    buf_printf(b, "  out[%d] = calloc(%lld + 1, 1);\n", k, (long long)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
+    buf_printf(b, "  out[%d] = calloc(%lld + 1, 1);\n", k,
+               (long long)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
   }
   buf_puts(b, "  if (model_run(&m, in, out, 1)) return 5;\n");
   for (int k = 0; k < g->noutputs; k++) {
     Value *v = g->outputs[k];
-    buf_printf(b, "  save(argv[1], %d, out[%d], %lld);\n", k, k, (long long)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
+    buf_printf(b, "  save(argv[1], %d, out[%d], %lld);\n", k, k,
+               (long long)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
   }
-  buf_printf(b, "  for (k = 0; k < %d; k++) free((void *)in[k]);\n  for (k = 0; k < %d; k++) free(out[k]);\n", nin, g->noutputs);
+  buf_printf(b, "  for (k = 0; k < %d; k++) free((void *)in[k]);\n  for (k = 0; k < %d; k++) free(out[k]);\n", nin,
+             g->noutputs);
   buf_puts(b, "  free(m.params);\n  free(m.state);\n  free(m.arena);\n  return 0;\n}\n");
 }
 
@@ -311,7 +327,8 @@ static void prepare_case(Case *c) {
   cg.g = g;
   cg.plan.verify = true;
   if (!pass_run_pipeline(g, &cg.plan, PIPELINE_INFER)) set_status(c, C_FAIL, "compile pipeline failed");
-  if (c->st == C_PASS && mkdir(c->work, 0777) != 0 && errno != EEXIST) set_status(c, C_FAIL, "cannot create %s", c->work);
+  if (c->st == C_PASS && mkdir(c->work, 0777) != 0 && errno != EEXIST)
+    set_status(c, C_FAIL, "cannot create %s", c->work);
   if (c->st == C_PASS) run_sets(c, g, &a);
   if (c->st == C_PASS) c->emitted = emit_case(c, g, &cg);
   graph_free(g);
@@ -323,9 +340,13 @@ static void error_line(const char *path, char *out, size_t n) {
   char *t = read_whole_file(path, NULL);
   char *e = t ? strstr(t, "error") : NULL;
   size_t len = t ? strlen(t) : 0;
-  while (len && t[len - 1] == '\n') t[--len] = 0;
-  if (e) while (e > t && e[-1] != '\n') e--;
-  else if (t) e = strrchr(t, '\n') ? strrchr(t, '\n') + 1 : t;
+  while (len && t[len - 1] == '\n')
+    t[--len] = 0;
+  if (e)
+    while (e > t && e[-1] != '\n')
+      e--;
+  else if (t)
+    e = strrchr(t, '\n') ? strrchr(t, '\n') + 1 : t;
   snprintf(out, n, "%.*s", e ? (int)strcspn(e, "\n") : 0, e ? e : "");
   free(t);
 }
@@ -359,8 +380,10 @@ static void prepare_all(Case *cs, int n, int jobs) {
     int status = 0;
     waitpid(pid[done], &status, 0);
     close(fd[done]);
-    if (r == (ssize_t)sizeof got) cs[done] = got;
-    else set_status(&cs[done], C_FAIL, "internal error while compiling (status %d)", status);
+    if (r == (ssize_t)sizeof got)
+      cs[done] = got;
+    else
+      set_status(&cs[done], C_FAIL, "internal error while compiling (status %d)", status);
     if (cs[done].st != C_PASS && strstr(cs[done].why, "failed")) { /* add the first error printed */
       size_t len = strlen(cs[done].why);
       cs[done].why[len] = ' ';
@@ -392,10 +415,14 @@ static pid_t spawn(char **argv, const char *err_path, unsigned timeout) {
 /* How a child ended, for messages: "" when it exited with 0. */
 static const char *exit_reason(int status, char *buf, size_t n) {
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
-  if (WIFEXITED(status)) snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
-  else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) snprintf(buf, n, "timed out");
-  else if (WIFSIGNALED(status)) snprintf(buf, n, "was killed by signal %d", WTERMSIG(status));
-  else snprintf(buf, n, "ended with status %d", status);
+  if (WIFEXITED(status))
+    snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
+  else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+    snprintf(buf, n, "timed out");
+  else if (WIFSIGNALED(status))
+    snprintf(buf, n, "was killed by signal %d", WTERMSIG(status));
+  else
+    snprintf(buf, n, "ended with status %d", status);
   return buf;
 }
 
@@ -404,16 +431,20 @@ static const char *exit_reason(int status, char *buf, size_t n) {
 static void build_all(Case *cs, int n, int jobs, const char *cc) {
   char *ccw = xstrdup(cc), *argv[64];
   int na = 0;
-  for (char *t = strtok(ccw, " \t"); t && na < 48; t = strtok(NULL, " \t")) argv[na++] = t;
+  for (char *t = strtok(ccw, " \t"); t && na < 48; t = strtok(NULL, " \t"))
+    argv[na++] = t;
   if (!na) argv[na++] = "cc";
   static char *flags[] = {"-std=c99", "-O0", "-Wall", "-Wextra", "-Werror", "-pedantic"};
-  for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++) argv[na++] = flags[k];
+  for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+    argv[na++] = flags[k];
   Arena a = {0};
   int running = 0;
   for (int i = 0; i <= n; i++) {
     while (running > 0 && (running >= jobs || i == n)) { /* wait for a free slot, or for all at the end */
-      if (wait(NULL) < 0 && errno != EINTR) running = 0;
-      else running--;
+      if (wait(NULL) < 0 && errno != EINTR)
+        running = 0;
+      else
+        running--;
     }
     if (i == n || !cs[i].emitted) continue;
     char *args[64];
@@ -507,7 +538,8 @@ static int compare_names(const void *a, const void *b) { return strcmp(*(char *c
 /* d without its trailing slashes (but "/" stays "/"), xstrdup'd. */
 static char *trim_slashes(const char *d) {
   size_t n = strlen(d);
-  while (n > 1 && d[n - 1] == '/') n--;
+  while (n > 1 && d[n - 1] == '/')
+    n--;
   char *r = xmalloc(n + 1);
   memcpy(r, d, n);
   r[n] = 0;
@@ -540,7 +572,8 @@ static void add_cases(Vec *dirs, const char *arg) {
   }
   if (dir) closedir(dir);
   qsort(subs.items, (size_t)subs.len, sizeof(void *), compare_names);
-  for (int i = 0; i < subs.len; i++) vec_push(dirs, subs.items[i]);
+  for (int i = 0; i < subs.len; i++)
+    vec_push(dirs, subs.items[i]);
   vec_free(&subs);
   free(d);
 }
@@ -561,14 +594,19 @@ int onnx_test_main(int argc, char **argv) {
   const char *work = NULL, *ops_list = NULL, *cc = getenv("CC") ? getenv("CC") : "cc";
   Vec dirs = {0};
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "-j") && i + 1 < argc) jobs = atoi(argv[++i]);
-    else if (!strncmp(argv[i], "-j", 2) && argv[i][2]) jobs = atoi(argv[i] + 2);
-    else if (!strcmp(argv[i], "--work") && i + 1 < argc) work = argv[++i];
-    else if (!strcmp(argv[i], "--ops-list") && i + 1 < argc) ops_list = argv[++i];
+    if (!strcmp(argv[i], "-j") && i + 1 < argc)
+      jobs = atoi(argv[++i]);
+    else if (!strncmp(argv[i], "-j", 2) && argv[i][2])
+      jobs = atoi(argv[i] + 2);
+    else if (!strcmp(argv[i], "--work") && i + 1 < argc)
+      work = argv[++i];
+    else if (!strcmp(argv[i], "--ops-list") && i + 1 < argc)
+      ops_list = argv[++i];
     else if (argv[i][0] == '-') {
       error_plain("test-onnx: unknown option '%s' (usage: nn2c test-onnx [-j N] [--work DIR] CASE_DIR...)", argv[i]);
       return 1;
-    } else add_cases(&dirs, argv[i]);
+    } else
+      add_cases(&dirs, argv[i]);
   }
   if (!dirs.len) {
     error_plain("test-onnx: no cases found (usage: nn2c test-onnx [-j N] [--work DIR] CASE_DIR...)");
@@ -587,7 +625,8 @@ int onnx_test_main(int argc, char **argv) {
     c->dir = dirs.items[i];
     c->name = case_name(&a, c->dir);
     int same = 0; /* cases of one name (a/test_x, b/test_x) get work folders of their own */
-    for (int k = 0; k < i; k++) same += !strcmp(cs[k].name, c->name);
+    for (int k = 0; k < i; k++)
+      same += !strcmp(cs[k].name, c->name);
     c->work = same ? pathf(&a, "%s/%s.%d", work, c->name, same) : pathf(&a, "%s/%s", work, c->name);
     c->log = pathf(&a, "%s.log", c->work);
   }
@@ -597,14 +636,18 @@ int onnx_test_main(int argc, char **argv) {
   for (int i = 0; i < dirs.len; i++) {
     Case *c = &cs[i];
     if (c->st == C_PASS) run_emitted(c);
-    if (c->st == C_PASS) printf("PASS %s\n", c->name), pass++;
-    else if (c->st == C_FAIL) printf("FAIL %s %s\n", c->name, c->why), failn++;
-    else printf("UNSUPPORTED %s %s\n", c->name, c->why), skip++;
+    if (c->st == C_PASS)
+      printf("PASS %s\n", c->name), pass++;
+    else if (c->st == C_FAIL)
+      printf("FAIL %s %s\n", c->name, c->why), failn++;
+    else
+      printf("UNSUPPORTED %s %s\n", c->name, c->why), skip++;
     fflush(stdout);
   }
   if (ops_list) report_listed(cs, dirs.len, ops_list);
   printf("%d passed, %d failed, %d skipped\n", pass, failn, skip);
-  for (int i = 0; i < dirs.len; i++) free(dirs.items[i]);
+  for (int i = 0; i < dirs.len; i++)
+    free(dirs.items[i]);
   vec_free(&dirs);
   free(cs);
   arena_free(&a);

@@ -15,25 +15,28 @@
 /* ---- dtypes and tensors ---- */
 
 int dtype_to_onnx(DType d) {
-  static const int map[DT_COUNT] = {[DT_F32] = 1, [DT_F64] = 11, [DT_F16] = 10, [DT_BF16] = 16, [DT_I8] = 3,
-                                    [DT_I16] = 5, [DT_I32] = 6,  [DT_I64] = 7,  [DT_U8] = 2,    [DT_U16] = 4,
-                                    [DT_U32] = 12, [DT_U64] = 13, [DT_BOOL] = 9};
+  static const int map[DT_COUNT] = {
+      [DT_F32] = 1, [DT_F64] = 11, [DT_F16] = 10, [DT_BF16] = 16, [DT_I8] = 3,   [DT_I16] = 5, [DT_I32] = 6,
+      [DT_I64] = 7, [DT_U8] = 2,   [DT_U16] = 4,  [DT_U32] = 12,  [DT_U64] = 13, [DT_BOOL] = 9};
   return map[d];
 }
 
 const char *onnx_type_name(int32_t t) {
-  static const char *n[17] = {"undefined", "float", "uint8", "int8", "uint16", "int16", "int32", "int64", "string",
-                              "bool", "float16", "double", "uint32", "uint64", "complex64", "complex128", "bfloat16"};
+  static const char *n[17] = {"undefined", "float",  "uint8",     "int8",       "uint16",  "int16",
+                              "int32",     "int64",  "string",    "bool",       "float16", "double",
+                              "uint32",    "uint64", "complex64", "complex128", "bfloat16"};
   return t >= 0 && t <= 16 ? n[t] : "unknown";
 }
 
 /* Dimensions from a list, with overflow checks; false after an error. */
 bool imp_make_shape(Imp *I, const char *what, size_t rank, const int64_t *d, Shape *s) {
-  if (rank > MAX_RANK) return imp_unsupported(I, "rank", "%s has rank %zu (nn2c supports up to %d)", what, rank, MAX_RANK);
+  if (rank > MAX_RANK)
+    return imp_unsupported(I, "rank", "%s has rank %zu (nn2c supports up to %d)", what, rank, MAX_RANK);
   int64_t n = 1;
   for (size_t i = 0; i < rank; i++) {
     if (d[i] < 0 || d[i] > MAX_NUMEL || (d[i] && n > MAX_NUMEL / d[i]))
-      return imp_fail(I, "%s: dimension %zu (%lld) is negative or the element count overflows", what, i, (long long)d[i]);
+      return imp_fail(I, "%s: dimension %zu (%lld) is negative or the element count overflows", what, i,
+                      (long long)d[i]);
     n *= d[i];
   }
   *s = shape_make((int)rank, d);
@@ -65,13 +68,17 @@ static int open_external(Imp *I, const char *tn, const char *loc, size_t bytes, 
   int fd = inside ? open(rfile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
   int err = errno;
   struct stat st;
-  if (!rfile) imp_fail(I, "initializer '%s': cannot read %zu bytes of external data '%s': %s", tn, bytes, *file, strerror(err));
-  else if (!inside) imp_fail(I, "initializer '%s': external data '%s' resolves to '%s', outside the model's folder", tn, *file, rfile);
-  else if (fd < 0) imp_fail(I, "initializer '%s': cannot open external data '%s': %s", tn, *file, strerror(err));
+  if (!rfile)
+    imp_fail(I, "initializer '%s': cannot read %zu bytes of external data '%s': %s", tn, bytes, *file, strerror(err));
+  else if (!inside)
+    imp_fail(I, "initializer '%s': external data '%s' resolves to '%s', outside the model's folder", tn, *file, rfile);
+  else if (fd < 0)
+    imp_fail(I, "initializer '%s': cannot open external data '%s': %s", tn, *file, strerror(err));
   else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     imp_fail(I, "initializer '%s': external data '%s' is not a regular file", tn, *file);
     close(fd), fd = -1;
-  } else *size = (int64_t)st.st_size;
+  } else
+    *size = (int64_t)st.st_size;
   free(rdir);
   free(rfile);
   return fd;
@@ -85,7 +92,8 @@ static bool read_external(Imp *I, const Onnx__TensorProto *t, void *dst, size_t 
   for (size_t i = 0; i < t->n_external_data; i++) {
     const char *k = t->external_data[i]->key, *v = t->external_data[i]->value;
     if (!k || !v) continue;
-    if (!strcmp(k, "location")) loc = v;
+    if (!strcmp(k, "location"))
+      loc = v;
     else if ((!strcmp(k, "offset") && !parse_size(v, &off)) || (!strcmp(k, "length") && !parse_size(v, &len)))
       return imp_fail(I, "initializer '%s': external data %s '%s' is not a byte count", tn, k, v);
   }
@@ -101,12 +109,14 @@ static bool read_external(Imp *I, const Onnx__TensorProto *t, void *dst, size_t 
   if (ok && dst && lseek(fd, (off_t)off, SEEK_SET) != (off_t)off) ok = false;
   for (size_t got = 0; ok && dst && got < bytes;) {
     ssize_t r = read(fd, (char *)dst + got, bytes - got);
-    if (r <= 0 && !(r < 0 && errno == EINTR)) ok = false;
-    else if (r > 0) got += (size_t)r;
+    if (r <= 0 && !(r < 0 && errno == EINTR))
+      ok = false;
+    else if (r > 0)
+      got += (size_t)r;
   }
   close(fd);
-  return ok || imp_fail(I, "initializer '%s': cannot read %zu bytes at offset %lld of '%s' (it has %lld bytes)", tn, bytes, off, file,
-                        (long long)size);
+  return ok || imp_fail(I, "initializer '%s': cannot read %zu bytes at offset %lld of '%s' (it has %lld bytes)", tn,
+                        bytes, off, file, (long long)size);
 }
 
 /* Checks that a tensor holds n elements of d, before anything is allocated. */
@@ -114,10 +124,13 @@ static bool tensor_size_ok(Imp *I, const Onnx__TensorProto *t, DType d, int64_t 
   size_t bytes = (size_t)n * (size_t)dtype_size(d);
   if (is_external(t)) return read_external(I, t, NULL, bytes);
   if (t->has_raw_data)
-    return t->raw_data.len == bytes ||
-           imp_fail(I, "tensor '%s': raw_data has %zu bytes, its shape needs %zu", t->name ? t->name : "", t->raw_data.len, bytes);
-  size_t have = d == DT_F32 ? t->n_float_data : d == DT_F64 ? t->n_double_data : d == DT_I64 ? t->n_int64_data
-              : d == DT_U32 || d == DT_U64 ? t->n_uint64_data : t->n_int32_data;
+    return t->raw_data.len == bytes || imp_fail(I, "tensor '%s': raw_data has %zu bytes, its shape needs %zu",
+                                                t->name ? t->name : "", t->raw_data.len, bytes);
+  size_t have = d == DT_F32                  ? t->n_float_data
+                : d == DT_F64                ? t->n_double_data
+                : d == DT_I64                ? t->n_int64_data
+                : d == DT_U32 || d == DT_U64 ? t->n_uint64_data
+                                             : t->n_int32_data;
   return (int64_t)have == n ||
          imp_fail(I, "tensor '%s' has %zu values, its shape needs %lld", t->name ? t->name : "", have, (long long)n);
 }
@@ -133,13 +146,28 @@ static bool tensor_data(Imp *I, const Onnx__TensorProto *t, DType d, int64_t n, 
   }
   for (int64_t i = 0; i < n; i++) {
     switch (d) {
-    case DT_F32: ((float *)dst)[i] = t->float_data[i]; break;
-    case DT_F64: ((double *)dst)[i] = t->double_data[i]; break;
-    case DT_I64: ((int64_t *)dst)[i] = t->int64_data[i]; break;
-    case DT_U64: ((uint64_t *)dst)[i] = t->uint64_data[i]; break;
-    case DT_U32: ((uint32_t *)dst)[i] = (uint32_t)t->uint64_data[i]; break;
-    case DT_F16: case DT_BF16: ((uint16_t *)dst)[i] = (uint16_t)t->int32_data[i]; break;
-    default: tensor_set(&out, i, t->int32_data[i]); break;
+    case DT_F32:
+      ((float *)dst)[i] = t->float_data[i];
+      break;
+    case DT_F64:
+      ((double *)dst)[i] = t->double_data[i];
+      break;
+    case DT_I64:
+      ((int64_t *)dst)[i] = t->int64_data[i];
+      break;
+    case DT_U64:
+      ((uint64_t *)dst)[i] = t->uint64_data[i];
+      break;
+    case DT_U32:
+      ((uint32_t *)dst)[i] = (uint32_t)t->uint64_data[i];
+      break;
+    case DT_F16:
+    case DT_BF16:
+      ((uint16_t *)dst)[i] = (uint16_t)t->int32_data[i];
+      break;
+    default:
+      tensor_set(&out, i, t->int32_data[i]);
+      break;
     }
   }
   return true;
@@ -195,4 +223,3 @@ void *onnx_read_tensor(const char *path, DType *t, Shape *s) {
   graph_free(g);
   return r;
 }
-

@@ -13,8 +13,12 @@ static double attr(const Node *n, const char *k, double dflt) { return node_floa
 
 /* ---- scalar functions (interpreter, in double) ---- */
 
-#define F1(name, expr) \
-  static double f_##name(const Node *n, const double *x) { (void)n; double v = x[0]; return expr; }
+#define F1(name, expr)                                                                                                 \
+  static double f_##name(const Node *n, const double *x) {                                                             \
+    (void)n;                                                                                                           \
+    double v = x[0];                                                                                                   \
+    return expr;                                                                                                       \
+  }
 F1(relu, v > 0 ? v : 0)
 F1(sigmoid, 1 / (1 + exp(-v)))
 F1(tanh, tanh(v))
@@ -23,13 +27,25 @@ F1(elu, v > 0 ? v : ALPHA(1) * (exp(v) - 1))
 F1(selu, attr(n, "gamma", 1.05070102214813232421875) * (v > 0 ? v : ALPHA(1.67326319217681884765625) * (exp(v) - 1)))
 F1(celu, v > 0 ? v : ALPHA(1) * (exp(v / ALPHA(1)) - 1))
 F1(thresholded_relu, v > ALPHA(1) ? v : 0)
-F1(shrink, v < -attr(n, "lambd", 0.5) ? v + attr(n, "bias", 0) : v > attr(n, "lambd", 0.5) ? v - attr(n, "bias", 0) : 0)
+F1(shrink, v<-attr(n, "lambd", 0.5) ? v + attr(n, "bias", 0) : v> attr(n, "lambd", 0.5) ? v - attr(n, "bias", 0) : 0)
 F1(hard_sigmoid, fmax(0, fmin(1, ALPHA(0.2) * v + attr(n, "beta", 0.5))))
-F1(hard_swish, v * fmax(0, fmin(1, v / 6 + 0.5)))
-static double f_prelu(const Node *n, const double *x) { (void)n; return x[0] < 0 ? x[1] * x[0] : x[0]; }
-static double f_relu_grad(const Node *n, const double *x) { (void)n; return x[1] > 0 ? x[0] : 0; }
-static double f_sigmoid_grad(const Node *n, const double *x) { (void)n; return x[0] * x[1] * (1 - x[1]); }
-static double f_tanh_grad(const Node *n, const double *x) { (void)n; return x[0] * (1 - x[1] * x[1]); }
+F1(hard_swish, v *fmax(0, fmin(1, v / 6 + 0.5)))
+static double f_prelu(const Node *n, const double *x) {
+  (void)n;
+  return x[0] < 0 ? x[1] * x[0] : x[0];
+}
+static double f_relu_grad(const Node *n, const double *x) {
+  (void)n;
+  return x[1] > 0 ? x[0] : 0;
+}
+static double f_sigmoid_grad(const Node *n, const double *x) {
+  (void)n;
+  return x[0] * x[1] * (1 - x[1]);
+}
+static double f_tanh_grad(const Node *n, const double *x) {
+  (void)n;
+  return x[0] * (1 - x[1] * x[1]);
+}
 static double f_leaky_relu_grad(const Node *n, const double *x) { return x[1] > 0 ? x[0] : ALPHA(0.01) * x[0]; }
 
 static double clip_lo(const Node *n) { return attr(n, "min", -INFINITY); }
@@ -88,8 +104,10 @@ static void x_hard_swish(Buf *b, Node *n, const char **a) {
   buf_printf(b, "(%s * fmax%s(%s, fmin%s(%s, %s / %s + %s)))", a[0], s, L(0), s, L(1), a[0], L(6), L(0.5));
 }
 static void x_prelu(Buf *b, Node *n, const char **a) {
-  if (dtype_is_unsigned(ew_type(n))) buf_printf(b, "%s", a[0]);
-  else buf_printf(b, "(%s < 0 ? %s * %s : %s)", a[0], a[1], a[0], a[0]);
+  if (dtype_is_unsigned(ew_type(n)))
+    buf_printf(b, "%s", a[0]);
+  else
+    buf_printf(b, "(%s < 0 ? %s * %s : %s)", a[0], a[1], a[0], a[0]);
 }
 static void x_relu_grad(Buf *b, Node *n, const char **a) { buf_printf(b, "(%s > 0 ? %s : %s)", a[1], a[0], L(0)); }
 static void x_sigmoid_grad(Buf *b, Node *n, const char **a) {
@@ -105,17 +123,22 @@ static bool bound_binds(const Node *n, const char *key, double v) {
   DType t = ew_type(n);
   if (dtype_is_float(t)) return true;
   int bits = 8 * dtype_size(t);
-  double lo = dtype_is_unsigned(t) ? 0 : -ldexp(1, bits - 1), hi = dtype_is_unsigned(t) ? ldexp(1, bits) - 1 : ldexp(1, bits - 1) - 1;
+  double lo = dtype_is_unsigned(t) ? 0 : -ldexp(1, bits - 1),
+         hi = dtype_is_unsigned(t) ? ldexp(1, bits) - 1 : ldexp(1, bits - 1) - 1;
   return v > lo && v < hi;
 }
 
 static void x_clip(Buf *b, Node *n, const char **a) {
   bool lo = bound_binds(n, "min", clip_lo(n)), hi = bound_binds(n, "max", clip_hi(n));
   Buf v = {0};
-  if (lo) buf_printf(&v, "(%s < %s ? %s : %s)", a[0], L(clip_lo(n)), L(clip_lo(n)), a[0]);
-  else buf_printf(&v, "%s", a[0]);
-  if (hi) buf_printf(b, "(%s > %s ? %s : %s)", v.data, L(clip_hi(n)), L(clip_hi(n)), v.data);
-  else buf_puts(b, v.data);
+  if (lo)
+    buf_printf(&v, "(%s < %s ? %s : %s)", a[0], L(clip_lo(n)), L(clip_lo(n)), a[0]);
+  else
+    buf_printf(&v, "%s", a[0]);
+  if (hi)
+    buf_printf(b, "(%s > %s ? %s : %s)", v.data, L(clip_hi(n)), L(clip_hi(n)), v.data);
+  else
+    buf_puts(b, v.data);
   buf_free(&v);
 }
 

@@ -3,9 +3,7 @@
  * an internal error: builders make well-typed nodes) and returns out[0]. */
 #include "op.h"
 
-Node *build_node(Graph *g, OpKind op, int nin, Value **in) {
-  return node_new(g, op, nin, in, op_table[op].nout);
-}
+Node *build_node(Graph *g, OpKind op, int nin, Value **in) { return node_new(g, op, nin, in, op_table[op].nout); }
 
 Value *build_finish(Graph *g, Node *n) {
   const char *err = op_table[n->op].infer(g, n);

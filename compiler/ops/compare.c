@@ -11,8 +11,11 @@
 
 /* ---- scalar functions (interpreter, in double) ---- */
 
-#define F(name, expr) \
-  static double f_##name(const Node *n, const double *x) { (void)n; return expr; }
+#define F(name, expr)                                                                                                  \
+  static double f_##name(const Node *n, const double *x) {                                                             \
+    (void)n;                                                                                                           \
+    return expr;                                                                                                       \
+  }
 F(equal, x[0] == x[1])
 F(less, x[0] < x[1])
 F(greater, x[0] > x[1])
@@ -34,45 +37,73 @@ F(cast, x[0])
  * compilers reject as tautological: x == x holds unless x is NaN. */
 static bool self_compare(Buf *b, Node *n, const char **a, bool reflexive) {
   if (strcmp(a[0], a[1])) return false;
-  if (!reflexive) buf_puts(b, "0");
-  else if (dtype_is_float(ew_type(n))) buf_printf(b, "(!isnan(%s))", a[0]);
-  else buf_puts(b, "1");
+  if (!reflexive)
+    buf_puts(b, "0");
+  else if (dtype_is_float(ew_type(n)))
+    buf_printf(b, "(!isnan(%s))", a[0]);
+  else
+    buf_puts(b, "1");
   return true;
 }
 
-#define X2(name, op, reflexive)                                                        \
-  static void x_##name(Buf *b, Node *n, const char **a) {                              \
-    if (!self_compare(b, n, a, reflexive)) buf_printf(b, "(%s " op " %s)", a[0], a[1]); \
+#define X2(name, op, reflexive)                                                                                        \
+  static void x_##name(Buf *b, Node *n, const char **a) {                                                              \
+    if (!self_compare(b, n, a, reflexive)) buf_printf(b, "(%s " op " %s)", a[0], a[1]);                                \
   }
 X2(equal, "==", true)
 X2(less, "<", false)
 X2(greater, ">", false)
 X2(less_or_equal, "<=", true)
 X2(greater_or_equal, ">=", true)
-static void x_and(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s && %s)", a[0], a[1]); }
-static void x_or(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s || %s)", a[0], a[1]); }
-static void x_not(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(!%s)", a[0]); }
+static void x_and(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(%s && %s)", a[0], a[1]);
+}
+static void x_or(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(%s || %s)", a[0], a[1]);
+}
+static void x_not(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(!%s)", a[0]);
+}
 static void x_xor(Buf *b, Node *n, const char **a) {
   (void)n;
-  if (!strcmp(a[0], a[1])) buf_puts(b, "0");
-  else buf_printf(b, "(!%s != !%s)", a[0], a[1]);
+  if (!strcmp(a[0], a[1]))
+    buf_puts(b, "0");
+  else
+    buf_printf(b, "(!%s != !%s)", a[0], a[1]);
 }
-static void x_is_nan(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(isnan(%s) != 0)", a[0]); }
+static void x_is_nan(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(isnan(%s) != 0)", a[0]);
+}
 static void x_is_inf(Buf *b, Node *n, const char **a) {
   bool pos = node_int(n, "detect_positive", 1), neg = node_int(n, "detect_negative", 1);
-  if (pos && neg) buf_printf(b, "(isinf(%s) != 0)", a[0]);
-  else if (pos || neg) buf_printf(b, "(isinf(%s) && %s %s 0)", a[0], a[0], pos ? ">" : "<");
-  else buf_puts(b, "0");
+  if (pos && neg)
+    buf_printf(b, "(isinf(%s) != 0)", a[0]);
+  else if (pos || neg)
+    buf_printf(b, "(isinf(%s) && %s %s 0)", a[0], a[0], pos ? ">" : "<");
+  else
+    buf_puts(b, "0");
 }
-static void x_where(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s ? %s : %s)", a[0], a[1], a[2]); }
+static void x_where(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(%s ? %s : %s)", a[0], a[1], a[2]);
+}
 static void x_cast(Buf *b, Node *n, const char **a) {
   DType t = n->out[0]->dtype, s = n->in[0]->dtype;
   Buf x = {0};
-  if (dtype_is_half(s)) buf_printf(&x, "%s_to_double(%s)", s == DT_F16 ? "f16" : "bf16", a[0]);
-  else buf_puts(&x, a[0]);
-  if (t == DT_BOOL) buf_printf(b, "(%s != 0)", x.data);
-  else if (dtype_is_half(t)) buf_printf(b, "%s_from_double((double)%s)", t == DT_F16 ? "f16" : "bf16", x.data);
-  else buf_printf(b, "(%s)%s", emit_ctype(t), x.data);
+  if (dtype_is_half(s))
+    buf_printf(&x, "%s_to_double(%s)", s == DT_F16 ? "f16" : "bf16", a[0]);
+  else
+    buf_puts(&x, a[0]);
+  if (t == DT_BOOL)
+    buf_printf(b, "(%s != 0)", x.data);
+  else if (dtype_is_half(t))
+    buf_printf(b, "%s_from_double((double)%s)", t == DT_F16 ? "f16" : "bf16", x.data);
+  else
+    buf_printf(b, "(%s)%s", emit_ctype(t), x.data);
   buf_free(&x);
 }
 
@@ -121,7 +152,8 @@ const char *cast_like_infer(Graph *g, Node *n) {
 
 void cast_like_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx, (void)n;
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, tensor_get(in[0], i));
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, tensor_get(in[0], i));
 }
 
 void cast_like_grad(Graph *g, Node *n, Value **dy, Value **dx) {

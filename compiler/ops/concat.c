@@ -18,7 +18,8 @@ const char *concat_infer(Graph *g, Node *n) {
   for (int k = 1; k < n->nin; k++) {
     Shape t = n->in[k]->shape;
     bool ok = t.rank == s.rank && n->in[k]->dtype == n->in[0]->dtype;
-    for (int i = 0; i < s.rank && ok; i++) ok = i == ax || t.d[i] == n->in[0]->shape.d[i];
+    for (int i = 0; i < s.rank && ok; i++)
+      ok = i == ax || t.d[i] == n->in[0]->shape.d[i];
     if (!ok)
       return arena_printf(&g->arena, "input %d (%s%s) does not match input 0 (%s%s) outside axis %d", k,
                           dtype_name(n->in[k]->dtype), shape_str(&g->arena, t), dtype_name(n->in[0]->dtype),
@@ -33,7 +34,8 @@ const char *concat_infer(Graph *g, Node *n) {
 /* Elements per row of the [outer, row] view: the extent along axis times the inner size. */
 static int64_t row_elems(const Tensor *t, int ax) {
   int64_t r = 1;
-  for (int i = ax; i < t->shape.rank; i++) r *= t->shape.d[i];
+  for (int i = ax; i < t->shape.rank; i++)
+    r *= t->shape.d[i];
   return r;
 }
 
@@ -44,7 +46,8 @@ void concat_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   for (int k = 0; k < n->nin; k++) {
     int64_t r = row_elems(in[k], ax);
     for (int64_t o = 0; o < outer; o++)
-      for (int64_t j = 0; j < r; j++) tensor_set(out[0], o * orow + off + j, tensor_get(in[k], o * r + j));
+      for (int64_t j = 0; j < r; j++)
+        tensor_set(out[0], o * orow + off + j, tensor_get(in[k], o * r + j));
     off += r;
   }
 }
@@ -70,7 +73,8 @@ void concat_grad(Graph *g, Node *n, Value **dy, Value **dx) {
 /* Elements of one step along the axis (product of the dims after it). */
 static int64_t inner_of(Shape s, int ax) {
   int64_t r = 1;
-  for (int i = ax + 1; i < s.rank; i++) r *= s.d[i];
+  for (int i = ax + 1; i < s.rank; i++)
+    r *= s.d[i];
   return r;
 }
 
@@ -107,11 +111,14 @@ static const char *slice_spec(Graph *g, const Node *n, Shape x, SliceSpec *sp) {
     ns = ne = na = 1;
     st[0] = node_int(n, "start", 0), en[0] = node_int(n, "end", INT64_MAX), ax[0] = node_int(n, "axis", 0);
   } else if ((na = attr_ints(n, "axes", ax, MAX_RANK)) < 0)
-    for (na = 0; na < ns; na++) ax[na] = na;
+    for (na = 0; na < ns; na++)
+      ax[na] = na;
   if ((nt = attr_ints(n, "steps", steps, MAX_RANK)) < 0)
-    for (nt = 0; nt < ns; nt++) steps[nt] = 1;
+    for (nt = 0; nt < ns; nt++)
+      steps[nt] = 1;
   if (ns != ne || ns != na || ns != nt) return "starts, ends, axes and steps differ in length";
-  for (int i = 0; i < x.rank; i++) sp->start[i] = 0, sp->step[i] = 1, sp->len[i] = x.d[i];
+  for (int i = 0; i < x.rank; i++)
+    sp->start[i] = 0, sp->step[i] = 1, sp->len[i] = x.d[i];
   bool seen[MAX_RANK] = {0};
   for (int i = 0; i < ns; i++) {
     int a = normalize_axis(ax[i], x.rank);
@@ -138,7 +145,8 @@ static const char *slice_spec(Graph *g, const Node *n, Shape x, SliceSpec *sp) {
 static const char *slice_shape(Graph *g, const Node *n, Shape x, Shape *out, SliceSpec *sp) {
   const char *err = slice_spec(g, n, x, sp);
   *out = x;
-  for (int i = 0; !err && i < x.rank; i++) out->d[i] = sp->len[i];
+  for (int i = 0; !err && i < x.rank; i++)
+    out->d[i] = sp->len[i];
   return err;
 }
 
@@ -162,8 +170,10 @@ static void slice_run(const Node *n, Tensor *x, Tensor *y, bool back) {
       k += (sp.start[a] + c * sp.step[a]) * stride;
       stride *= x->shape.d[a];
     }
-    if (back) tensor_set(x, k, tensor_get(y, i));
-    else tensor_set(y, i, tensor_get(x, k));
+    if (back)
+      tensor_set(x, k, tensor_get(y, i));
+    else
+      tensor_set(y, i, tensor_get(x, k));
   }
 }
 
@@ -219,7 +229,8 @@ const char *slice_grad_infer(Graph *g, Node *n) {
 
 void slice_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx;
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, 0);
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, 0);
   slice_run(n, out[0], in[0], true);
 }
 

@@ -63,12 +63,15 @@ const char *conv_geom_make(const Node *n, Shape x, int64_t kh, int64_t kw, int64
   if (!ints_attr(n, "pads", 4, zero, pd)) return "pads must be [top, left, bottom, right]";
   if (!ints_attr(n, "dilations", 2, one, dl)) return "dilations must be [dh, dw]";
   if (pool && node_attr(n, "dilations")) return "pooling has no dilations";
-  *G = (Geom){x.d[0], x.d[1], x.d[2], x.d[3], 0, 0, f, kh, kw, st[0], st[1], dl[0], dl[1],
-              pd[0], pd[1], pd[2], pd[3], pool ? 1 : node_int(n, "groups", 1), 0, 0};
-  if (kh < 1 || kw < 1 || G->sh < 1 || G->sw < 1 || G->dh < 1 || G->dw < 1) return "window, strides and dilations must be positive";
+  *G = (Geom){x.d[0], x.d[1], x.d[2], x.d[3], 0,     0,     f,     kh,    kw,
+              st[0],  st[1],  dl[0],  dl[1],  pd[0], pd[1], pd[2], pd[3], pool ? 1 : node_int(n, "groups", 1),
+              0,      0};
+  if (kh < 1 || kw < 1 || G->sh < 1 || G->sw < 1 || G->dh < 1 || G->dw < 1)
+    return "window, strides and dilations must be positive";
   for (int i = 0; i < 4; i++)
     if (pd[i] < 0) return "pads must not be negative";
-  if (pool && (G->pt >= kh || G->pb >= kh || G->pl >= kw || G->pr >= kw)) return "pooling pads must be smaller than the window";
+  if (pool && (G->pt >= kh || G->pb >= kh || G->pl >= kw || G->pr >= kw))
+    return "pooling pads must be smaller than the window";
   if (G->groups < 1 || G->c % G->groups || f % G->groups) return "groups must divide the input and output channels";
   int64_t eh = G->dh * (kh - 1) + 1, ew = G->dw * (kw - 1) + 1;
   if (G->h + G->pt + G->pb < eh || G->w + G->pl + G->pr < ew) return "the window is larger than the padded input";
@@ -128,7 +131,8 @@ const char *conv2d_grad_input_infer(Graph *g, Node *n) {
   Value *dy = n->in[0], *w = n->in[1];
   bool ok;
   Shape xs = conv_attr_shape4(n, "input_shape", &ok);
-  if (!ok || w->shape.rank != 4 || dy->shape.rank != 4) return "conv2d_grad_input needs input_shape=[N,H,W,C] and 4-D operands";
+  if (!ok || w->shape.rank != 4 || dy->shape.rank != 4)
+    return "conv2d_grad_input needs input_shape=[N,H,W,C] and 4-D operands";
   xs.d[0] = dy->shape.d[0];
   Geom G;
   const char *err = conv_geom_make(n, xs, w->shape.d[0], w->shape.d[1], w->shape.d[3], false, &G);
@@ -147,7 +151,6 @@ const char *conv2d_grad_weight_infer(Graph *g, Node *n) {
     err = "kernel_shape or dy do not match the convolution";
   return conv_set_out(g, n, err, x->dtype, ks);
 }
-
 
 /* ---- interpreter: the direct formula, double accumulation ---- */
 
@@ -171,13 +174,17 @@ static void conv_eval_part(const Geom *G, ConvPart part, Tensor *a, Tensor *b, T
               for (int64_t ci = 0; ci < G->cg; ci++) {
                 int64_t xi = ((n * G->h + ih) * G->w + iw) * G->c + grp * G->cg + ci;
                 int64_t wi = ((kh * G->kw + kw) * G->cg + ci) * G->f + co;
-                if (part == PART_Y) acc[yi] += tensor_get(a, xi) * tensor_get(b, wi);
-                else if (part == PART_DX) acc[xi] += tensor_get(a, yi) * tensor_get(b, wi);
-                else acc[wi] += tensor_get(a, xi) * tensor_get(b, yi);
+                if (part == PART_Y)
+                  acc[yi] += tensor_get(a, xi) * tensor_get(b, wi);
+                else if (part == PART_DX)
+                  acc[xi] += tensor_get(a, yi) * tensor_get(b, wi);
+                else
+                  acc[wi] += tensor_get(a, xi) * tensor_get(b, yi);
               }
             }
         }
-  for (int64_t i = 0; i < out->numel; i++) tensor_set(out, i, acc[i]);
+  for (int64_t i = 0; i < out->numel; i++)
+    tensor_set(out, i, acc[i]);
   free(acc);
 }
 
@@ -255,9 +262,12 @@ void conv_emit_pixels(Emit *e, const Geom *G, const char *rows) {
 
 /* Skips a padded row/column: i < lo (when there is padding before) or i >= hi (after). */
 void conv_emit_range_check(Emit *e, const char *i, int64_t before, int64_t after, int64_t hi) {
-  if (before && after) emit_line(e, "if (%s < %lld || %s >= %lld) continue;", i, (long long)before, i, (long long)hi);
-  else if (before) emit_line(e, "if (%s < %lld) continue;", i, (long long)before);
-  else if (after) emit_line(e, "if (%s >= %lld) continue;", i, (long long)hi);
+  if (before && after)
+    emit_line(e, "if (%s < %lld || %s >= %lld) continue;", i, (long long)before, i, (long long)hi);
+  else if (before)
+    emit_line(e, "if (%s < %lld) continue;", i, (long long)before);
+  else if (after)
+    emit_line(e, "if (%s >= %lld) continue;", i, (long long)hi);
 }
 
 /* The kh/kw loops over an output pixel's valid taps; xo is the input
@@ -274,19 +284,21 @@ void conv_emit_taps(Emit *e, const Geom *G) {
             (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
 }
 
-
 /* acc[g*FG + co] (+)= x-row . w-block for one tap: the body of conv2d and, with
  * the roles of dy and dw, of conv2d_grad_weight. `dst` is the row updated. */
 static int64_t conv_work(const Node *n) {
   bool conv = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT;
-  Value *px = n->op == OP_CONV2D_GRAD_WEIGHT ? n->in[1] : n->op == OP_CONV2D || n->op == OP_MAXPOOL2D || n->op == OP_AVGPOOL2D ? n->out[0] : n->in[0];
+  Value *px = n->op == OP_CONV2D_GRAD_WEIGHT                                         ? n->in[1]
+              : n->op == OP_CONV2D || n->op == OP_MAXPOOL2D || n->op == OP_AVGPOOL2D ? n->out[0]
+                                                                                     : n->in[0];
   int64_t taps = 1;
   if (conv) {
     Shape k = n->op == OP_CONV2D_GRAD_WEIGHT ? n->out[0]->shape : n->in[1]->shape;
     taps = k.d[0] * k.d[1] * k.d[2];
   } else {
     const Attr *a = node_attr(n, "kernel");
-    for (int i = 0; a && i < a->n; i++) taps *= a->ints[i];
+    for (int i = 0; a && i < a->n; i++)
+      taps *= a->ints[i];
   }
   return shape_numel(px->shape, 1) * taps;
 }
@@ -297,8 +309,10 @@ static int64_t conv_work(const Node *n) {
  * each writes its own outputs, so the result does not depend on who runs them. */
 void conv_emit_parallel(Emit *e, Node *n, const char *iters) {
   Value *px = n->op == OP_CONV2D_GRAD_WEIGHT ? n->in[1] : n->in[0];
-  if (shape_has_batch(px->shape)) emit_line(e, "NN2C_PARALLEL_FOR_DYN(B * %lldu, %s)", (long long)conv_work(n), iters);
-  else emit_line(e, "NN2C_PARALLEL_FOR_DYN(%lldu, %s)", (long long)conv_work(n), iters);
+  if (shape_has_batch(px->shape))
+    emit_line(e, "NN2C_PARALLEL_FOR_DYN(B * %lldu, %s)", (long long)conv_work(n), iters);
+  else
+    emit_line(e, "NN2C_PARALLEL_FOR_DYN(%lldu, %s)", (long long)conv_work(n), iters);
 }
 
 /* "lo <= v && v < hi" with only the sides that can fail, or NULL if none can. */
@@ -323,7 +337,8 @@ void conv_emit_rank1(Emit *e, int rows, const char *cb, const char *src_fmt, con
   buf_free(&b);
   emit_open(e, "for (size_t v = 0; v < %s / NN2C_VW; v++)", cb);
   emit_line(e, "const nn2c_vf wv = nn2c_vload(%s + v * NN2C_VW);", row);
-  for (int r = 0; r < rows; r++) emit_line(e, "acc[%d][v] += a%d * wv;", r, r);
+  for (int r = 0; r < rows; r++)
+    emit_line(e, "acc[%d][v] += a%d * wv;", r, r);
   emit_close(e);
 }
 
@@ -334,16 +349,16 @@ const char *conv_cbw(Emit *e, int cb) { return arena_printf(&e->g->arena, "NN2C_
 /* acc[r][.] = src + r * stride (a vector load), for r < rows: cb columns each */
 void conv_emit_acc_load(Emit *e, const char *rows, const char *cb, const char *src, const char *stride) {
   emit_line(e, "for (size_t r = 0; r < %s; r++)", rows);
-  emit_line(e, "  for (size_t v = 0; v < %s / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + r * %s + v * NN2C_VW);", cb, src, stride);
+  emit_line(e, "  for (size_t v = 0; v < %s / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + r * %s + v * NN2C_VW);", cb,
+            src, stride);
 }
 
 /* The opposite: dst + r * stride = acc[r][.] (relu of it if asked). */
 void conv_emit_acc_store(Emit *e, const char *rows, const char *cb, const char *dst, const char *stride, bool relu) {
   emit_line(e, "for (size_t r = 0; r < %s; r++)", rows);
-  emit_line(e, "  for (size_t v = 0; v < %s / NN2C_VW; v++) nn2c_vstore(%s + r * %s + v * NN2C_VW, %s);", cb, dst, stride,
-            relu ? "nn2c_vrelu(acc[r][v])" : "acc[r][v]");
+  emit_line(e, "  for (size_t v = 0; v < %s / NN2C_VW; v++) nn2c_vstore(%s + r * %s + v * NN2C_VW, %s);", cb, dst,
+            stride, relu ? "nn2c_vrelu(acc[r][v])" : "acc[r][v]");
 }
-
 
 /* ---- the plan: which kernel computes a convolution node ---- */
 
@@ -374,14 +389,16 @@ ConvPlan conv_plan(const Node *n) {
   /* 1. the direct kernel */
   p.direct = blocked ? CK_BLOCKED : CK_NATIVE;
   if (gw && blocked && G->c < 4 && G->kw * G->c <= 16) p.direct = CK_PATCH;
-  if (gi && blocked && !pad && 2 * G->oh * G->ow < G->h * G->w) p.direct = CK_SCATTER; /* most gathered rows would be zeros */
+  if (gi && blocked && !pad && 2 * G->oh * G->ow < G->h * G->w)
+    p.direct = CK_SCATTER; /* most gathered rows would be zeros */
   p.in_place = !gi && !gw && G->c < 4 && !pad;
   p.patch = !gi && !gw && ((G->c < 4 && G->kh * G->kw * G->c <= 16) || p.in_place);
   p.cb = dst % (2 * CONV_CB) == 0 ? 2 * CONV_CB : CONV_CB; /* wider rows: each source element loaded serves more */
   p.rb = G->c % 8 == 0 ? 8 : G->c % 4 == 0 ? 4 : G->c % 2 == 0 ? 2 : 1;
   /* 2. Winograd instead, where it pays and the batch is large enough */
   bool f32 = x->dtype == DT_F32;
-  bool pays = f32 && (gi ? wino_pays(G, G->h, G->w, G->f, G->c, G->oh * G->ow) : wino_pays(G, G->oh, G->ow, G->c, G->f, G->oh * G->ow));
+  bool pays = f32 && (gi ? wino_pays(G, G->h, G->w, G->f, G->c, G->oh * G->ow)
+                         : wino_pays(G, G->oh, G->ow, G->c, G->f, G->oh * G->ow));
   int64_t nb = n->in[0]->shape.d[0]; /* x, or dy: the batch */
   p.wino = !pays ? WINO_NO : nb == DIM_BATCH ? WINO_IF_BATCH : nb >= WG_MIN_BATCH ? WINO_YES : WINO_NO;
   /* 3. the OpenBLAS build's GEMM */
@@ -426,8 +443,12 @@ static void conv_emit(Emit *e, Node *n, ConvKernelFn direct, ConvKernelFn wino) 
 }
 
 static void conv2d_body(Emit *e, Node *n) { conv_emit(e, n, conv2d_emit_direct, conv2d_emit_wino); }
-static void conv2d_grad_weight_body(Emit *e, Node *n) { conv_emit(e, n, conv2d_grad_weight_emit_direct, conv2d_grad_weight_emit_wino); }
-static void conv2d_grad_input_body(Emit *e, Node *n) { conv_emit(e, n, conv2d_grad_input_emit_direct, conv2d_grad_input_emit_wino); }
+static void conv2d_grad_weight_body(Emit *e, Node *n) {
+  conv_emit(e, n, conv2d_grad_weight_emit_direct, conv2d_grad_weight_emit_wino);
+}
+static void conv2d_grad_input_body(Emit *e, Node *n) {
+  conv_emit(e, n, conv2d_grad_input_emit_direct, conv2d_grad_input_emit_wino);
+}
 
 /* The function's name: op and geometry, e.g. conv2d_3x3s1_28x28x1_f32_relu
  * (input H x W x C, F output channels; _p when padded, _d2 dilated, _g4
@@ -436,7 +457,12 @@ static const char *conv_function_name(Emit *e, Node *n) {
   bool pool = n->op != OP_CONV2D && n->op != OP_CONV2D_GRAD_INPUT && n->op != OP_CONV2D_GRAD_WEIGHT;
   Geom G;
   bool wino = false;
-  if (pool) NN2C_ASSERT(!pool_geom(n, n->op == OP_AVGPOOL2D_GRAD ? n->out[0]->shape : n->op == OP_MAXPOOL2D_GRAD ? n->in[1]->shape : n->in[0]->shape, &G));
+  if (pool)
+    NN2C_ASSERT(!pool_geom(n,
+                           n->op == OP_AVGPOOL2D_GRAD   ? n->out[0]->shape
+                           : n->op == OP_MAXPOOL2D_GRAD ? n->in[1]->shape
+                                                        : n->in[0]->shape,
+                           &G));
   else {
     ConvPlan p = conv_plan(n);
     G = p.G, wino = p.wino != WINO_NO;
@@ -462,8 +488,12 @@ static const char *const *conv_param_names(OpKind op) {
   static const char *const fwd[] = {"input", "weight", "bias", "output"}, *gi[] = {"dy", "weight", "dx"},
                            *gw[] = {"input", "dy", "dw"}, *pool[] = {"input", "output"}, *mg[] = {"dy", "input", "dx"},
                            *ag[] = {"dy", "dx"};
-  return op == OP_CONV2D ? fwd : op == OP_CONV2D_GRAD_INPUT ? gi : op == OP_CONV2D_GRAD_WEIGHT ? gw
-       : op == OP_MAXPOOL2D_GRAD ? mg : op == OP_AVGPOOL2D_GRAD ? ag : pool;
+  return op == OP_CONV2D               ? fwd
+         : op == OP_CONV2D_GRAD_INPUT  ? gi
+         : op == OP_CONV2D_GRAD_WEIGHT ? gw
+         : op == OP_MAXPOOL2D_GRAD     ? mg
+         : op == OP_AVGPOOL2D_GRAD     ? ag
+                                       : pool;
 }
 
 /* With OpenMP, the kernel `name` again as name_1t with its parallel loops
@@ -495,26 +525,31 @@ void conv_emit_function(Emit *e, Node *n, void (*body)(Emit *e, Node *n)) {
     vals[i] = i < n->nin ? *n->in[i] : *n->out[0];
     const char *nm = n->op == OP_CONV2D && i == n->nin ? names[3] : names[i];
     vals[i].name = nm;
-    if (i < n->nin) ins[i] = &vals[i];
-    else outs[0] = &vals[i];
+    if (i < n->nin)
+      ins[i] = &vals[i];
+    else
+      outs[0] = &vals[i];
   }
   c.in = ins, c.out = outs;
   Buf text = {0}, fb = {0};
   Emit h = {&fb, e->g, 1, NULL, NULL};
   body(&h, &c);
-  int64_t scratch = n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT ? conv_plan(n).scratch : 0;
+  int64_t scratch =
+      n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT ? conv_plan(n).scratch : 0;
   const char *base = conv_function_name(e, n), *name = base;
   for (int k = 2;; k++) {
     buf_free(&text);
     buf_printf(&text, "static NN2C_NOINLINE void %s(", name);
-    for (int i = 0; i < n->nin; i++) buf_printf(&text, "const float *%s, ", vals[i].name);
+    for (int i = 0; i < n->nin; i++)
+      buf_printf(&text, "const float *%s, ", vals[i].name);
     buf_printf(&text, "float *%s, size_t B, unsigned char *scratch, int nt) {\n", vals[n->nin].name);
     buf_printf(&text, "  (void)B, (void)scratch, (void)nt;\n%s}\n", fb.data ? fb.data : "");
     if (e->helpers->data && strstr(e->helpers->data, text.data)) break; /* the same kernel: call it */
     const char *decl = arena_printf(&e->g->arena, "void %s(", name);
     if (!e->helpers->data || !strstr(e->helpers->data, decl)) { /* a new one */
       buf_printf(e->helpers, "/* %s:", op_name(n->op));
-      for (int i = 0; i < n->nin; i++) buf_printf(e->helpers, "%s %s", i ? "," : "", shape_str(&e->g->arena, n->in[i]->shape));
+      for (int i = 0; i < n->nin; i++)
+        buf_printf(e->helpers, "%s %s", i ? "," : "", shape_str(&e->g->arena, n->in[i]->shape));
       buf_printf(e->helpers, " -> %s */\n%s\n", shape_str(&e->g->arena, n->out[0]->shape), text.data);
       emit_serial_copy(e->helpers, name, text.data);
       break;
@@ -522,7 +557,8 @@ void conv_emit_function(Emit *e, Node *n, void (*body)(Emit *e, Node *n)) {
     name = arena_printf(&e->g->arena, "%s_%d", base, k); /* the name is taken by another body */
   }
   Buf args = {0};
-  for (int i = 0; i < n->nin; i++) buf_printf(&args, "%s, ", emit_ref(e, n->in[i]));
+  for (int i = 0; i < n->nin; i++)
+    buf_printf(&args, "%s, ", emit_ref(e, n->in[i]));
   buf_printf(&args, "%s, B, %s, nt", emit_ref(e, n->out[0]), scratch ? "scratch" : "NULL");
   emit_line(e, "#if defined(_OPENMP)");
   emit_line(e, "if (nt > 1) %s(%s);", name, args.data);

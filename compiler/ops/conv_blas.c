@@ -16,16 +16,18 @@ typedef enum { CB_FWD, CB_GRAD_WEIGHT, CB_GRAD_INPUT } CblasKind;
 static void emit_cols(Emit *e, const Geom *G, const char *X, bool scatter) {
   int64_t kkc = G->kh * G->kw * G->c;
   emit_open(e, "for (size_t r = 0; r < rows; r++)");
-  emit_line(e, "const size_t p = p0 + r, nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", (long long)(G->oh * G->ow),
-            (long long)G->ow, (long long)G->oh, (long long)G->ow);
+  emit_line(e, "const size_t p = p0 + r, nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;",
+            (long long)(G->oh * G->ow), (long long)G->ow, (long long)G->oh, (long long)G->ow);
   emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
   emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
-  emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;", mul(e, "oh", G->sh), mul(e, "kh", G->dh), mul(e, "ow", G->sw),
-            mul(e, "kw", G->dw));
+  emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;", mul(e, "oh", G->sh), mul(e, "kh", G->dh),
+            mul(e, "ow", G->sw), mul(e, "kw", G->dw));
   const char *ch = conv_range_cond(e, "ih", G->pt, G->h + G->pt, G->pb > 0);
   const char *cw = conv_range_cond(e, "iw", G->pl, G->w + G->pl, G->pr > 0);
-  const char *cond = ch || cw ? arena_printf(&e->g->arena, "%s%s%s", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "") : NULL;
-  emit_line(e, "float *cr = col + r * %lld + (kh * %lld + kw) * %lld;", (long long)kkc, (long long)G->kw, (long long)G->c);
+  const char *cond =
+      ch || cw ? arena_printf(&e->g->arena, "%s%s%s", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "") : NULL;
+  emit_line(e, "float *cr = col + r * %lld + (kh * %lld + kw) * %lld;", (long long)kkc, (long long)G->kw,
+            (long long)G->c);
   const char *row = arena_printf(&e->g->arena, "%s + ((nb * %lld + %s) * %lld + %s) * %lld", X, (long long)G->h,
                                  plus(e, "ih", -G->pt), (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
   if (scatter) {
@@ -35,7 +37,8 @@ static void emit_cols(Emit *e, const Geom *G, const char *X, bool scatter) {
   } else if (cond) {
     emit_line(e, "if (%s) memcpy(cr, %s, sizeof(float) * %lld);", cond, row, (long long)G->c);
     emit_line(e, "else memset(cr, 0, sizeof(float) * %lld);", (long long)G->c);
-  } else emit_line(e, "memcpy(cr, %s, sizeof(float) * %lld);", row, (long long)G->c);
+  } else
+    emit_line(e, "memcpy(cr, %s, sizeof(float) * %lld);", row, (long long)G->c);
   emit_close(e);
   emit_close(e);
   emit_close(e);
@@ -45,30 +48,41 @@ static void emit_cols(Emit *e, const Geom *G, const char *X, bool scatter) {
  * plan with p->blas). */
 void conv_emit_blas(Emit *e, Node *n, const ConvPlan *p) {
   Geom G = p->G;
-  CblasKind kind = n->op == OP_CONV2D_GRAD_WEIGHT ? CB_GRAD_WEIGHT : n->op == OP_CONV2D_GRAD_INPUT ? CB_GRAD_INPUT : CB_FWD;
+  CblasKind kind = n->op == OP_CONV2D_GRAD_WEIGHT  ? CB_GRAD_WEIGHT
+                   : n->op == OP_CONV2D_GRAD_INPUT ? CB_GRAD_INPUT
+                                                   : CB_FWD;
   bool direct = p->blas_rows_x;
   int64_t kkc = G.kh * G.kw * G.c;
   const char *F = ll(e, G.f), *KKC = ll(e, kkc);
   Value *pix = kind == CB_GRAD_WEIGHT ? n->in[1] : kind == CB_GRAD_INPUT ? n->in[0] : n->out[0];
   emit_line(e, "#ifdef NN2C_USE_CBLAS");
   emit_scope_open(e);
-  emit_line(e, "/* GEMM over patch rows, %lld pixels at a time%s */", (long long)p->blas_rows, direct ? " (1x1: x's rows)" : " (im2col in the scratch space)");
+  emit_line(e, "/* GEMM over patch rows, %lld pixels at a time%s */", (long long)p->blas_rows,
+            direct ? " (1x1: x's rows)" : " (im2col in the scratch space)");
   emit_line(e, "const size_t P = %s;", emit_numel_range(e, pix, 0, 3));
   const char *X = kind == CB_GRAD_INPUT ? emit_ref(e, n->out[0]) : emit_ref(e, n->in[0]);
   if (kind == CB_GRAD_INPUT && !direct) emit_line(e, "memset(%s, 0, sizeof(float) * %s);", X, emit_numel(e, n->out[0]));
   if (!direct) emit_line(e, "float *col = (float *)scratch;");
   emit_open(e, "for (size_t p0 = 0; p0 < P; p0 += %lld)", (long long)p->blas_rows);
   emit_line(e, "const size_t rows = P - p0 < %lld ? P - p0 : %lld;", (long long)p->blas_rows, (long long)p->blas_rows);
-  if (direct) emit_line(e, "%sfloat *col = (float *)%s + p0 * %s;", kind == CB_GRAD_INPUT ? "" : "const ", X, KKC);
-  else if (kind != CB_GRAD_INPUT) emit_cols(e, &G, X, false);
+  if (direct)
+    emit_line(e, "%sfloat *col = (float *)%s + p0 * %s;", kind == CB_GRAD_INPUT ? "" : "const ", X, KKC);
+  else if (kind != CB_GRAD_INPUT)
+    emit_cols(e, &G, X, false);
   if (kind == CB_FWD)
-    emit_line(e, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, %s, %s, 1.0f, col, %s, %s, %s, 0.0f, %s + p0 * %s, %s);",
+    emit_line(e,
+              "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, %s, %s, 1.0f, col, %s, %s, %s, 0.0f, "
+              "%s + p0 * %s, %s);",
               F, KKC, KKC, emit_ref(e, n->in[1]), F, emit_ref(e, n->out[0]), F, F);
   else if (kind == CB_GRAD_WEIGHT)
-    emit_line(e, "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, %s, %s, (int)rows, 1.0f, col, %s, %s + p0 * %s, %s, p0 ? 1.0f : 0.0f, %s, %s);",
+    emit_line(e,
+              "cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, %s, %s, (int)rows, 1.0f, col, %s, %s + p0 * %s, "
+              "%s, p0 ? 1.0f : 0.0f, %s, %s);",
               KKC, F, KKC, emit_ref(e, n->in[1]), F, F, emit_ref(e, n->out[0]), F);
   else {
-    emit_line(e, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, %s, %s, 1.0f, %s + p0 * %s, %s, %s, %s, 0.0f, col, %s);",
+    emit_line(e,
+              "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, %s, %s, 1.0f, %s + p0 * %s, %s, %s, %s, "
+              "0.0f, col, %s);",
               KKC, F, emit_ref(e, n->in[0]), F, F, emit_ref(e, n->in[1]), F, KKC);
     if (!direct) emit_cols(e, &G, X, true);
   }

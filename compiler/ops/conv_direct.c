@@ -17,12 +17,16 @@ static void emit_tap_axpy(Emit *e, const Geom *G, const char *dst, const char *s
   if (G->groups == 1) {
     emit_open(e, "for (size_t ci = 0; ci < %s; ci++)", CG);
     emit_line(e, "const float av = xp[ci];");
-    if (to_blk) emit_line(e, "for (size_t co = 0; co < %s; co++) %s[ci * %s + co] += av * %s[co];", F, blk, F, src);
-    else emit_line(e, "for (size_t co = 0; co < %s; co++) %s[co] += av * %s[ci * %s + co];", F, dst, blk, F);
+    if (to_blk)
+      emit_line(e, "for (size_t co = 0; co < %s; co++) %s[ci * %s + co] += av * %s[co];", F, blk, F, src);
+    else
+      emit_line(e, "for (size_t co = 0; co < %s; co++) %s[co] += av * %s[ci * %s + co];", F, dst, blk, F);
     emit_close(e);
   } else if (G->cg == 1 && G->fg == 1) { /* depthwise */
-    if (to_blk) emit_line(e, "for (size_t co = 0; co < %s; co++) %s[co] += xp[co] * %s[co];", F, blk, src);
-    else emit_line(e, "for (size_t co = 0; co < %s; co++) %s[co] += xp[co] * %s[co];", F, dst, blk);
+    if (to_blk)
+      emit_line(e, "for (size_t co = 0; co < %s; co++) %s[co] += xp[co] * %s[co];", F, blk, src);
+    else
+      emit_line(e, "for (size_t co = 0; co < %s; co++) %s[co] += xp[co] * %s[co];", F, dst, blk);
   } else {
     emit_open(e, "for (size_t gi = 0; gi < %lld; gi++)", (long long)G->groups);
     emit_open(e, "for (size_t ci = 0; ci < %s; ci++)", CG);
@@ -50,31 +54,35 @@ static void emit_tap_axpy(Emit *e, const Geom *G, const char *dst, const char *s
 /* The accumulate-and-store core. Expects src[tap][i] (source rows), and writes
  * dst rows p = pb*PB + i < P. */
 typedef struct {
-  int64_t taps, k, d;   /* taps; source channels per tap (K); destination channels (D) */
-  const char *w;        /* weights: tap t, source channel k at w + t * wtap + k * wrow */
+  int64_t taps, k, d; /* taps; source channels per tap (K); destination channels (D) */
+  const char *w;      /* weights: tap t, source channel k at w + t * wtap + k * wrow */
   int64_t wtap, wrow;
-  const char *bias;     /* NULL, or a vector of D added first */
-  bool relu;            /* store relu of the sums */
+  const char *bias; /* NULL, or a vector of D added first */
+  bool relu;        /* store relu of the sums */
   const char *dst;
-  int cb;               /* destination channels per accumulator row */
-  const char *zeros;    /* the zero row taps in the padding read, or NULL */
-  const Geom *direct;   /* NULL, or the convolution whose source rows are windows
-                           of x read in place (one tap; k runs over kh, kw, ci) */
+  int cb;             /* destination channels per accumulator row */
+  const char *zeros;  /* the zero row taps in the padding read, or NULL */
+  const Geom *direct; /* NULL, or the convolution whose source rows are windows
+                         of x read in place (one tap; k runs over kh, kw, ci) */
 } GatherCore;
 
 static void emit_gather_core(Emit *e, const GatherCore *gc) {
   const char *cb = conv_cbw(e, gc->cb);
   emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %s)", (long long)gc->d, cb);
   emit_line(e, "nn2c_vf acc[%d][%s / NN2C_VW];", CONV_PB, cb);
-  if (gc->bias) conv_emit_acc_load(e, ll(e, CONV_PB), cb, arena_printf(&e->g->arena, "%s + c0", gc->bias), "0");
-  else emit_line(e, "memset(acc, 0, sizeof acc);");
+  if (gc->bias)
+    conv_emit_acc_load(e, ll(e, CONV_PB), cb, arena_printf(&e->g->arena, "%s + c0", gc->bias), "0");
+  else
+    emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)gc->taps);
   Buf b = {0};
-  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%s*s%d = src[t][%d]", i ? ", " : "", i, i);
+  for (int i = 0; i < CONV_PB; i++)
+    buf_printf(&b, "%s*s%d = src[t][%d]", i ? ", " : "", i, i);
   emit_line(e, "const float %s;", b.data);
   if (gc->zeros) {
     b.len = 0;
-    for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%ss%d == %s", i ? " && " : "", i, gc->zeros);
+    for (int i = 0; i < CONV_PB; i++)
+      buf_printf(&b, "%ss%d == %s", i ? " && " : "", i, gc->zeros);
     emit_line(e, "if (%s) continue; /* the tap is in the padding for all %d pixels */", b.data, CONV_PB);
   }
   emit_line(e, "const float *wk = %s + t * %lld + c0;", gc->w, (long long)gc->wtap);
@@ -86,7 +94,8 @@ static void emit_gather_core(Emit *e, const GatherCore *gc) {
     emit_open(e, "for (size_t ci = 0; ci < %lld; ci++)", (long long)G->c);
     emit_line(e, "const float *wr = wk + ((kh * %lld + kw) * %lld + ci) * %lld;", (long long)G->kw, (long long)G->c,
               (long long)gc->wrow);
-    const char *xk = arena_printf(&e->g->arena, G->c > 1 ? "(%s + %s)" : "%s + %s", mul(e, "kh", G->dh * G->w), mul(e, "kw", G->dw));
+    const char *xk =
+        arena_printf(&e->g->arena, G->c > 1 ? "(%s + %s)" : "%s + %s", mul(e, "kh", G->dh * G->w), mul(e, "kw", G->dw));
     emit_line(e, "const size_t xk = %s + ci; /* the tap's input in the window */", mul(e, xk, G->c));
     k = "xk";
   } else {
@@ -99,8 +108,9 @@ static void emit_gather_core(Emit *e, const GatherCore *gc) {
   emit_close(e);
   buf_free(&b);
   emit_line(e, "const size_t rows = P - pb * %d < %d ? P - pb * %d : %d;", CONV_PB, CONV_PB, CONV_PB, CONV_PB);
-  conv_emit_acc_store(e, "rows", cb, arena_printf(&e->g->arena, "%s + pb * %d * %lld + c0", gc->dst, CONV_PB, (long long)gc->d),
-                 ll(e, gc->d), gc->relu);
+  conv_emit_acc_store(e, "rows", cb,
+                      arena_printf(&e->g->arena, "%s + pb * %d * %lld + c0", gc->dst, CONV_PB, (long long)gc->d),
+                      ll(e, gc->d), gc->relu);
   emit_close(e);
 }
 
@@ -126,11 +136,15 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const ConvPlan *p, bool relu) 
   int64_t taps = G->kh * G->kw;
   bool pad = G->pt || G->pb || G->pl || G->pr, direct = p->in_place, patch = p->patch;
   int cb = p->cb;
-  emit_line(e, "/* %d output pixels x %d channels per step%s */", CONV_PB, cb, pad ? "; taps in the padding read zeros" : "");
+  emit_line(e, "/* %d output pixels x %d channels per step%s */", CONV_PB, cb,
+            pad ? "; taps in the padding read zeros" : "");
   emit_scope_open(e);
   if (!patch && pad) emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->c);
-  if (direct) emit_line(e, "/* few input channels: a pixel's window is one patch row, read in place */");
-  else if (patch) emit_line(e, "/* few input channels: each pixel's %lld inputs gathered into one patch row */", (long long)(taps * G->c));
+  if (direct)
+    emit_line(e, "/* few input channels: a pixel's window is one patch row, read in place */");
+  else if (patch)
+    emit_line(e, "/* few input channels: each pixel's %lld inputs gathered into one patch row */",
+              (long long)(taps * G->c));
   emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch && !direct ? taps * G->c : 0);
   emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", (long long)(G->oh * G->ow),
             (long long)G->ow, (long long)G->oh, (long long)G->ow);
@@ -141,18 +155,22 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const ConvPlan *p, bool relu) 
   } else {
     emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
     emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
-    emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;%s", mul(e, "oh", G->sh), mul(e, "kh", G->dh), mul(e, "ow", G->sw),
-              mul(e, "kw", G->dw), pad ? " /* in the padded input */" : "");
+    emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;%s", mul(e, "oh", G->sh), mul(e, "kh", G->dh),
+              mul(e, "ow", G->sw), mul(e, "kw", G->dw), pad ? " /* in the padded input */" : "");
     const char *ch = conv_range_cond(e, "ih", G->pt, G->h + G->pt, G->pb > 0);
     const char *cw = conv_range_cond(e, "iw", G->pl, G->w + G->pl, G->pr > 0);
-    const char *cond = ch || cw ? arena_printf(&e->g->arena, "(%s%s%s)", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "") : NULL;
+    const char *cond =
+        ch || cw ? arena_printf(&e->g->arena, "(%s%s%s)", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "") : NULL;
     const char *row = arena_printf(&e->g->arena, "%s + ((nb * %lld + %s) * %lld + %s) * %lld", X, (long long)G->h,
                                    plus(e, "ih", -G->pt), (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
     if (patch) {
-      emit_line(e, "for (size_t ci = 0; ci < %lld; ci++) patch[i][(kh * %lld + kw) * %lld + ci] = %s(%s)[ci]%s;", (long long)G->c,
-                (long long)G->kw, (long long)G->c, cond ? arena_printf(&e->g->arena, "%s ? ", cond) : "", row, cond ? " : 0.0f" : "");
-    } else if (cond) emit_line(e, "src[kh * %lld + kw][i] = %s ? %s : zeros;", (long long)G->kw, cond, row);
-    else emit_line(e, "src[kh * %lld + kw][i] = %s;", (long long)G->kw, row);
+      emit_line(e, "for (size_t ci = 0; ci < %lld; ci++) patch[i][(kh * %lld + kw) * %lld + ci] = %s(%s)[ci]%s;",
+                (long long)G->c, (long long)G->kw, (long long)G->c,
+                cond ? arena_printf(&e->g->arena, "%s ? ", cond) : "", row, cond ? " : 0.0f" : "");
+    } else if (cond)
+      emit_line(e, "src[kh * %lld + kw][i] = %s ? %s : zeros;", (long long)G->kw, cond, row);
+    else
+      emit_line(e, "src[kh * %lld + kw][i] = %s;", (long long)G->kw, row);
     emit_close(e);
     emit_close(e);
     if (patch) emit_line(e, "src[0][i] = patch[i];");
@@ -179,15 +197,18 @@ void conv2d_emit_direct(Emit *e, Node *n, const ConvPlan *p) {
   conv_emit_parallel(e, n, emit_numel_range(e, y, 0, 3));
   conv_emit_pixels(e, &G, emit_numel_range(e, y, 0, 3));
   emit_line(e, "float acc[%lld];", (long long)G.f);
-  if (n->nin == 3) emit_line(e, "memcpy(acc, %s, sizeof acc);", emit_ref(e, n->in[2]));
-  else emit_line(e, "memset(acc, 0, sizeof acc);");
+  if (n->nin == 3)
+    emit_line(e, "memcpy(acc, %s, sizeof acc);", emit_ref(e, n->in[2]));
+  else
+    emit_line(e, "memset(acc, 0, sizeof acc);");
   conv_emit_taps(e, &G);
   emit_line(e, "const float *xp = %s + xo, *wp = %s + (kh * %lld + kw) * %lld;", X, W, (long long)G.kw,
             (long long)(G.cg * G.f));
   emit_tap_axpy(e, &G, "acc", NULL, "wp", false);
   emit_close(e);
   emit_close(e);
-  if (relu) emit_line(e, "for (size_t co = 0; co < %lld; co++) acc[co] = acc[co] > 0.0f ? acc[co] : 0.0f;", (long long)G.f);
+  if (relu)
+    emit_line(e, "for (size_t co = 0; co < %lld; co++) acc[co] = acc[co] > 0.0f ? acc[co] : 0.0f;", (long long)G.f);
   emit_line(e, "memcpy(%s + p * %lld, acc, sizeof acc);", Y, (long long)G.f);
   emit_close(e);
 }
@@ -213,15 +234,16 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const ConvPlan *p) {
   int cb = p->cb;
   int64_t kk = split ? G->kw * G->c : G->kh * G->kw * G->c, cob = G->f / cb, ntask = (split ? G->kh : 1) * cob;
   long long numel = (long long)shape_numel_static(n->out[0]->shape);
-  emit_line(e, "/* tasks of %d output channels x %lld patch rows%s over a slice of the images (few input channels) */", cb,
-            (long long)kk, split ? " of one kernel row" : "");
+  emit_line(e, "/* tasks of %d output channels x %lld patch rows%s over a slice of the images (few input channels) */",
+            cb, (long long)kk, split ? " of one kernel row" : "");
   emit_scope_open(e);
   emit_line(e, "float *dwp = (float *)scratch; /* [%d slices][%lld] */", CONV_SLICES, numel);
   conv_emit_parallel(e, n, ll(e, ntask * CONV_SLICES));
   emit_open(e, "for (size_t task = 0; task < %lld; task++)", (long long)(ntask * CONV_SLICES));
   emit_line(e, "const size_t s = task / %lld, c0 = task %% %lld * %d%s;", (long long)ntask, (long long)cob, cb,
             split ? arena_printf(&e->g->arena, ", kh = task %% %lld / %lld", (long long)ntask, (long long)cob) : "");
-  emit_line(e, "const size_t n0 = (size_t)%s * s / %d, n1 = (size_t)%s * (s + 1) / %d;", N, CONV_SLICES, N, CONV_SLICES);
+  emit_line(e, "const size_t n0 = (size_t)%s * s / %d, n1 = (size_t)%s * (s + 1) / %d;", N, CONV_SLICES, N,
+            CONV_SLICES);
   emit_line(e, "nn2c_vf acc[%lld][%d / NN2C_VW];", (long long)kk, cb);
   emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t nb = n0; nb < n1; nb++)");
@@ -230,8 +252,8 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const ConvPlan *p) {
   emit_line(e, "float a[%lld];", (long long)kk);
   if (!split) emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
   emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
-  emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;", mul(e, "oh", G->sh), mul(e, "kh", G->dh), mul(e, "ow", G->sw),
-            mul(e, "kw", G->dw));
+  emit_line(e, "const size_t ih = %s + %s, iw = %s + %s;", mul(e, "oh", G->sh), mul(e, "kh", G->dh),
+            mul(e, "ow", G->sw), mul(e, "kw", G->dw));
   const char *ch = conv_range_cond(e, "ih", G->pt, G->h + G->pt, G->pb > 0);
   const char *cw = conv_range_cond(e, "iw", G->pl, G->w + G->pl, G->pr > 0);
   const char *row = arena_printf(&e->g->arena, "%s[((nb * %lld + %s) * %lld + %s) * %lld + ci]", X, (long long)G->h,
@@ -240,20 +262,24 @@ static void conv2d_grad_weight_emit_patch(Emit *e, Node *n, const ConvPlan *p) {
     row = arena_printf(&e->g->arena, "(%s%s%s) ? %s : 0.0f", ch ? ch : "", ch && cw ? " && " : "", cw ? cw : "", row);
   emit_line(e, "for (size_t ci = 0; ci < %lld; ci++) a[%s] = %s;", (long long)G->c,
             split ? arena_printf(&e->g->arena, "kw * %lld + ci", (long long)G->c)
-                  : arena_printf(&e->g->arena, "(kh * %lld + kw) * %lld + ci", (long long)G->kw, (long long)G->c), row);
+                  : arena_printf(&e->g->arena, "(kh * %lld + kw) * %lld + ci", (long long)G->kw, (long long)G->c),
+            row);
   emit_close(e);
   if (!split) emit_close(e);
-  emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh, (long long)G->ow,
-            (long long)G->f);
+  emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh,
+            (long long)G->ow, (long long)G->f);
   emit_open(e, "for (size_t v = 0; v < %d / NN2C_VW; v++)", cb);
   emit_line(e, "const nn2c_vf dv = nn2c_vload(dr + v * NN2C_VW);");
-  for (int64_t r = 0; r < kk; r++) emit_line(e, "acc[%lld][v] += a[%lld] * dv;", (long long)r, (long long)r);
+  for (int64_t r = 0; r < kk; r++)
+    emit_line(e, "acc[%lld][v] += a[%lld] * dv;", (long long)r, (long long)r);
   emit_close(e);
   emit_close(e);
   emit_close(e);
   emit_close(e);
-  conv_emit_acc_store(e, ll(e, kk), ll(e, cb), arena_printf(&e->g->arena, "dwp + s * %lld + %sc0", numel,
-                 split ? arena_printf(&e->g->arena, "kh * %lld + ", (long long)(kk * G->f)) : ""), ll(e, G->f), false);
+  conv_emit_acc_store(e, ll(e, kk), ll(e, cb),
+                      arena_printf(&e->g->arena, "dwp + s * %lld + %sc0", numel,
+                                   split ? arena_printf(&e->g->arena, "kh * %lld + ", (long long)(kk * G->f)) : ""),
+                      ll(e, G->f), false);
   emit_close(e);
   emit_open(e, "for (size_t i = 0; i < %lld; i++)", numel);
   emit_line(e, "float dws = dwp[i];");
@@ -270,18 +296,20 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const ConvPlan *p)
   int64_t rb = p->rb, cb = p->cb;
   int64_t cib = G->c / rb, cob = G->f / cb;
   int64_t per = G->oh * G->ow, nbc = per >= 512 ? 1 : 512 / per;
-  emit_line(e, "/* tasks of %lld input x %d output channels of one tap; pixels in chunks of %lld image%s */", (long long)rb,
-            (int)cb, (long long)nbc, nbc > 1 ? "s" : "");
+  emit_line(e, "/* tasks of %lld input x %d output channels of one tap; pixels in chunks of %lld image%s */",
+            (long long)rb, (int)cb, (long long)nbc, nbc > 1 ? "s" : "");
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DW, emit_numel(e, n->out[0]));
   const char *N = emit_dim(e, n->in[0], 0);
   long long ntask = (long long)(G->kh * G->kw * cib * cob);
   emit_scope_open(e);
-  emit_line(e, "const size_t np = nt > 1 && %lld >= %d * nt ? %d * (size_t)nt : (size_t)nt;", ntask, CONV_PARTS, CONV_PARTS);
+  emit_line(e, "const size_t np = nt > 1 && %lld >= %d * nt ? %d * (size_t)nt : (size_t)nt;", ntask, CONV_PARTS,
+            CONV_PARTS);
   conv_emit_parallel(e, n, "np");
   emit_open(e, "for (size_t part = 0; part < np; part++)");
   emit_line(e, "const size_t first = %lld * part / np, last = %lld * (part + 1) / np;", ntask, ntask);
   emit_open(e, "for (size_t n0 = 0; n0 < (size_t)%s; n0 += %lld)", N, (long long)nbc);
-  emit_line(e, "const size_t n1 = n0 + %lld < (size_t)%s ? n0 + %lld : (size_t)%s;", (long long)nbc, N, (long long)nbc, N);
+  emit_line(e, "const size_t n1 = n0 + %lld < (size_t)%s ? n0 + %lld : (size_t)%s;", (long long)nbc, N, (long long)nbc,
+            N);
   emit_open(e, "for (size_t task = first; task < last; task++)");
   emit_line(e, "const size_t t = task / %lld, ci0 = task / %lld %% %lld * %lld, c0 = task %% %lld * %d;",
             (long long)(cib * cob), (long long)cob, (long long)cib, (long long)rb, (long long)cob, (int)cb);
@@ -296,10 +324,10 @@ static void conv2d_grad_weight_emit_blocked(Emit *e, Node *n, const ConvPlan *p)
   emit_open(e, "for (size_t ow = 0; ow < %lld; ow++)", (long long)G->ow);
   emit_line(e, "const size_t iw = %s + %s;", mul(e, "ow", G->sw), mul(e, "kw", G->dw));
   conv_emit_range_check(e, "iw", G->pl, G->pr, G->w + G->pl);
-  emit_line(e, "const float *xs = %s + ((nb * %lld + %s) * %lld + %s) * %lld + ci0;", X, (long long)G->h, plus(e, "ih", -G->pt),
-            (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
-  emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh, (long long)G->ow,
-            (long long)G->f);
+  emit_line(e, "const float *xs = %s + ((nb * %lld + %s) * %lld + %s) * %lld + ci0;", X, (long long)G->h,
+            plus(e, "ih", -G->pt), (long long)G->w, plus(e, "iw", -G->pl), (long long)G->c);
+  emit_line(e, "const float *dr = %s + ((nb * %lld + oh) * %lld + ow) * %lld + c0;", DY, (long long)G->oh,
+            (long long)G->ow, (long long)G->f);
   conv_emit_rank1(e, (int)rb, ll(e, cb), "xs[%d]", "dr");
   emit_close(e);
   emit_close(e);
@@ -362,7 +390,8 @@ static void emit_weight_transpose(Emit *e, const Geom *G, const char *W) {
             (long long)G->f, (long long)G->c);
   emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)(G->kh * G->kw));
   emit_open(e, "for (size_t ci = 0; ci < %lld; ci++)", (long long)G->c);
-  emit_line(e, "for (size_t co = 0; co < %lld; co++) wt[(t * %lld + co) * %lld + ci] = %s[(t * %lld + ci) * %lld + co];",
+  emit_line(e,
+            "for (size_t co = 0; co < %lld; co++) wt[(t * %lld + co) * %lld + ci] = %s[(t * %lld + ci) * %lld + co];",
             (long long)G->f, (long long)G->f, (long long)G->c, W, (long long)G->c, (long long)G->f);
   emit_close(e);
   emit_close(e);
@@ -392,14 +421,16 @@ static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const ConvPlan *p) 
   emit_line(e, "const float *r = zeros;");
   emit_open(e, "if (ih >= %s && iw >= %s)", kh, kw);
   emit_line(e, "const size_t oh = %s, ow = %s;",
-            G->sh > 1 ? arena_printf(&e->g->arena, "(ih - %s) / %lld", kh, (long long)G->sh) : arena_printf(&e->g->arena, "ih - %s", kh),
-            G->sw > 1 ? arena_printf(&e->g->arena, "(iw - %s) / %lld", kw, (long long)G->sw) : arena_printf(&e->g->arena, "iw - %s", kw));
+            G->sh > 1 ? arena_printf(&e->g->arena, "(ih - %s) / %lld", kh, (long long)G->sh)
+                      : arena_printf(&e->g->arena, "ih - %s", kh),
+            G->sw > 1 ? arena_printf(&e->g->arena, "(iw - %s) / %lld", kw, (long long)G->sw)
+                      : arena_printf(&e->g->arena, "iw - %s", kw));
   Buf c = {0};
   if (G->sh > 1) buf_printf(&c, "(ih - %s) %% %lld == 0 && ", kh, (long long)G->sh);
   if (G->sw > 1) buf_printf(&c, "(iw - %s) %% %lld == 0 && ", kw, (long long)G->sw);
   buf_printf(&c, "oh < %lld && ow < %lld", (long long)G->oh, (long long)G->ow);
-  emit_line(e, "if (%s) r = %s + ((nb * %lld + oh) * %lld + ow) * %lld;", c.data, DY, (long long)G->oh, (long long)G->ow,
-            (long long)G->f);
+  emit_line(e, "if (%s) r = %s + ((nb * %lld + oh) * %lld + ow) * %lld;", c.data, DY, (long long)G->oh,
+            (long long)G->ow, (long long)G->f);
   buf_free(&c);
   emit_close(e);
   emit_line(e, "src[kh * %lld + kw][i] = r;", (long long)G->kw);
@@ -424,28 +455,32 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const ConvPlan *p) 
   const Geom *G = &p->G;
   const char *DY = emit_ref(e, n->in[0]), *W = emit_ref(e, n->in[1]), *DX = emit_ref(e, n->out[0]);
   int cb = p->cb;
-  long long per = (long long)(G->oh * G->ow), taps = (long long)(G->kh * G->kw), F = (long long)G->f, C = (long long)G->c;
-  emit_line(e, "/* %d output pixels x %d input channels per step, scattered to dx; W transposed in the scratch space */",
+  long long per = (long long)(G->oh * G->ow), taps = (long long)(G->kh * G->kw), F = (long long)G->f,
+            C = (long long)G->c;
+  emit_line(e,
+            "/* %d output pixels x %d input channels per step, scattered to dx; W transposed in the scratch space */",
             CONV_PB, cb);
   emit_scope_open(e);
   emit_weight_transpose(e, G, W);
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", DX, emit_numel(e, n->out[0]));
   conv_emit_parallel(e, n, arena_printf(&e->g->arena, "(B + %d) / %d", CONV_PB - 1, CONV_PB));
   emit_open(e, "for (size_t g = 0; g < (B + %d) / %d; g++)", CONV_PB - 1, CONV_PB);
-  emit_line(e, "const size_t p1 = (g * %d + %d < B ? g * %d + %d : B) * %lld;", CONV_PB, CONV_PB, CONV_PB, CONV_PB, per);
+  emit_line(e, "const size_t p1 = (g * %d + %d < B ? g * %d + %d : B) * %lld;", CONV_PB, CONV_PB, CONV_PB, CONV_PB,
+            per);
   emit_open(e, "for (size_t pb = g * %d * %lld; pb < p1; pb += %d)", CONV_PB, per, CONV_PB);
   emit_line(e, "const float *src[%d];", CONV_PB);
   emit_line(e, "size_t xo[%d]; /* where each pixel's tap (0, 0) lands in dx */", CONV_PB);
   emit_open(e, "for (size_t i = 0; i < %d; i++)", CONV_PB);
   emit_line(e, "const size_t p = pb + i < p1 ? pb + i : p1 - 1;");
-  emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", per, (long long)G->ow, (long long)G->oh,
-            (long long)G->ow);
+  emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", per, (long long)G->ow,
+            (long long)G->oh, (long long)G->ow);
   emit_line(e, "src[i] = %s + p * %lld;", DY, F);
   emit_line(e, "xo[i] = ((nb * %lld + %s) * %lld + %s) * %lld;", (long long)G->h, mul(e, "oh", G->sh), (long long)G->w,
             mul(e, "ow", G->sw), C);
   emit_close(e);
   Buf b = {0};
-  for (int i = 0; i < CONV_PB; i++) buf_printf(&b, "%s*s%d = src[%d]", i ? ", " : "", i, i);
+  for (int i = 0; i < CONV_PB; i++)
+    buf_printf(&b, "%s*s%d = src[%d]", i ? ", " : "", i, i);
   emit_line(e, "const float %s;", b.data);
   emit_open(e, "for (size_t t = 0; t < %lld; t++)", taps);
   emit_line(e, "const size_t to = (%s + %s) * %lld; /* the tap's offset in dx */",
@@ -463,7 +498,10 @@ static void conv2d_grad_input_emit_scatter(Emit *e, Node *n, const ConvPlan *p) 
   emit_close(e);
   emit_open(e, "for (size_t i = 0; i < %d && pb + i < p1; i++)", CONV_PB);
   emit_line(e, "float *xr = %s + xo[i] + to + c0;", DX);
-  emit_line(e, "for (size_t v = 0; v < %s / NN2C_VW; v++) nn2c_vstore(xr + v * NN2C_VW, nn2c_vload(xr + v * NN2C_VW) + acc[i][v]);", cbt);
+  emit_line(e,
+            "for (size_t v = 0; v < %s / NN2C_VW; v++) nn2c_vstore(xr + v * NN2C_VW, nn2c_vload(xr + v * NN2C_VW) + "
+            "acc[i][v]);",
+            cbt);
   emit_close(e);
   emit_close(e);
   emit_close(e);
@@ -503,7 +541,8 @@ void conv2d_grad_input_emit_direct(Emit *e, Node *n, const ConvPlan *p) {
     if (ext[a][2] > 1) emit_line(e, "if ((%s - %s) %% %lld) continue;", nm[a][1], k, (long long)ext[a][2]);
     if (ext[a][2] > 1)
       emit_line(e, "const size_t %s = (%s - %s) / %lld;", nm[a][2], nm[a][1], k, (long long)ext[a][2]);
-    else emit_line(e, "const size_t %s = %s - %s;", nm[a][2], nm[a][1], k);
+    else
+      emit_line(e, "const size_t %s = %s - %s;", nm[a][2], nm[a][1], k);
     emit_line(e, "if (%s >= %lld) continue;", nm[a][2], (long long)ext[a][3]);
   }
   emit_line(e, "const float *dp = %s + ((nb * %lld + oh) * %lld + ow) * %lld;", DY, (long long)G.oh, (long long)G.ow,
@@ -519,8 +558,8 @@ void conv2d_grad_input_emit_direct(Emit *e, Node *n, const ConvPlan *p) {
   } else {
     emit_open(e, "for (size_t gi = 0; gi < %lld; gi++)", (long long)G.groups);
     emit_open(e, "for (size_t ci = 0; ci < %lld; ci++)", (long long)G.cg);
-    emit_line(e, "const float *wr = wp + ci * %lld + gi * %lld, *dr = dp + gi * %lld;", (long long)G.f,
-              (long long)G.fg, (long long)G.fg);
+    emit_line(e, "const float *wr = wp + ci * %lld + gi * %lld, *dr = dp + gi * %lld;", (long long)G.f, (long long)G.fg,
+              (long long)G.fg);
     emit_dot(e, arena_printf(&e->g->arena, "acc[gi * %lld + ci]", (long long)G.cg), "dr", "wr", G.fg);
     emit_close(e);
     emit_close(e);
@@ -530,4 +569,3 @@ void conv2d_grad_input_emit_direct(Emit *e, Node *n, const ConvPlan *p) {
   emit_line(e, "memcpy(%s + p * %lld, acc, sizeof acc);", DX, (long long)G.c);
   emit_close(e);
 }
-

@@ -15,12 +15,12 @@
 
 /* The geometry shared by all hooks. */
 typedef struct {
-  int64_t n, h, w, c;       /* input [N,H,W,C]; n may be DIM_BATCH in emission */
-  int64_t oh, ow, f;        /* output [N,OH,OW,F] (F = C for pooling) */
-  int64_t kh, kw;           /* window */
-  int64_t sh, sw, dh, dw;   /* strides, dilations */
-  int64_t pt, pl, pb, pr;   /* pads: top, left, bottom, right */
-  int64_t groups, cg, fg;   /* groups; input and output channels per group */
+  int64_t n, h, w, c;     /* input [N,H,W,C]; n may be DIM_BATCH in emission */
+  int64_t oh, ow, f;      /* output [N,OH,OW,F] (F = C for pooling) */
+  int64_t kh, kw;         /* window */
+  int64_t sh, sw, dh, dw; /* strides, dilations */
+  int64_t pt, pl, pb, pr; /* pads: top, left, bottom, right */
+  int64_t groups, cg, fg; /* groups; input and output channels per group */
 } Geom;
 
 /* Fills G for input shape x, window kh x kw and f output channels; an error message or NULL. */
@@ -32,7 +32,9 @@ Shape conv_attr_shape4(const Node *n, const char *key, bool *ok);
 const char *conv_set_out(Graph *g, Node *n, const char *err, DType t, Shape s);
 Value *conv_grad_node(Graph *g, OpKind op, Node *fwd, Value *a, Value *b, const char *key, Shape s);
 void conv_no_grad(Graph *g, Node *n, Value **dy, Value **dx);
-static inline Shape conv_nhwc(int64_t n, int64_t h, int64_t w, int64_t c) { return shape_make(4, (int64_t[]){n, h, w, c}); }
+static inline Shape conv_nhwc(int64_t n, int64_t h, int64_t w, int64_t c) {
+  return shape_make(4, (int64_t[]){n, h, w, c});
+}
 static inline bool conv_is_float(const Value *v) { return v->dtype == DT_F32 || v->dtype == DT_F64; }
 
 /* ---- the plan ----

@@ -17,10 +17,10 @@
 
 typedef struct {
   const char *src, *dst, *w, *bias;
-  int64_t sh, sw, k;   /* source [N,SH,SW,K] */
-  int64_t oh, ow, d;   /* destination [N,OH,OW,D] */
-  int64_t pt, pl;      /* source pixel = destination pixel + tap - pad */
-  bool flip, relu;     /* flip: w is the forward kernel [3,3,D,K], read flipped */
+  int64_t sh, sw, k; /* source [N,SH,SW,K] */
+  int64_t oh, ow, d; /* destination [N,OH,OW,D] */
+  int64_t pt, pl;    /* source pixel = destination pixel + tap - pad */
+  bool flip, relu;   /* flip: w is the forward kernel [3,3,D,K], read flipped */
 } Wino;
 
 static void emit_wino_kernel(Emit *e, const Wino *wg) {
@@ -61,28 +61,37 @@ static void emit_wino_input(Emit *e, const Wino *wg, int64_t th, int64_t tw) {
   emit_line(e, "const float *rp[16];");
   emit_open(e, "for (size_t r = 0; r < 16; r++)");
   emit_line(e, "const size_t sy = y0 + r / 4, sx = x0 + r %% 4; /* in the padded source */");
-  const char *ch = conv_range_cond(e, "sy", wg->pt, wg->sh + wg->pt, true), *cw = conv_range_cond(e, "sx", wg->pl, wg->sw + wg->pl, true);
-  emit_line(e, "rp[r] = %s && %s ? %s + ((nb * %lld + %s) * %lld + %s) * %lld : zeros;", ch, cw, wg->src, (long long)wg->sh,
-            plus(e, "sy", -wg->pt), (long long)wg->sw, plus(e, "sx", -wg->pl), (long long)wg->k);
+  const char *ch = conv_range_cond(e, "sy", wg->pt, wg->sh + wg->pt, true),
+             *cw = conv_range_cond(e, "sx", wg->pl, wg->sw + wg->pl, true);
+  emit_line(e, "rp[r] = %s && %s ? %s + ((nb * %lld + %s) * %lld + %s) * %lld : zeros;", ch, cw, wg->src,
+            (long long)wg->sh, plus(e, "sy", -wg->pt), (long long)wg->sw, plus(e, "sx", -wg->pl), (long long)wg->k);
   emit_close(e);
   /* whole vectors of channels, then the rest one at a time (same arithmetic) */
   emit_line(e, "size_t c = 0;");
   for (int vec = 1; vec >= 0; vec--) {
     const char *T = vec ? "nn2c_vf" : "float";
-    if (vec) emit_open(e, "for (; c + NN2C_VW <= %lld; c += NN2C_VW)", (long long)wg->k);
-    else emit_open(e, "for (; c < %lld; c++)", (long long)wg->k);
+    if (vec)
+      emit_open(e, "for (; c + NN2C_VW <= %lld; c += NN2C_VW)", (long long)wg->k);
+    else
+      emit_open(e, "for (; c < %lld; c++)", (long long)wg->k);
     emit_line(e, "%s w[4][4];", T);
     emit_open(e, "for (size_t s = 0; s < 4; s++)");
     if (vec)
-      emit_line(e, "const nn2c_vf d0 = nn2c_vload(rp[s] + c), d1 = nn2c_vload(rp[4 + s] + c), d2 = nn2c_vload(rp[8 + s] + c), "
-                   "d3 = nn2c_vload(rp[12 + s] + c);");
-    else emit_line(e, "const float d0 = rp[s][c], d1 = rp[4 + s][c], d2 = rp[8 + s][c], d3 = rp[12 + s][c];");
+      emit_line(
+          e,
+          "const nn2c_vf d0 = nn2c_vload(rp[s] + c), d1 = nn2c_vload(rp[4 + s] + c), d2 = nn2c_vload(rp[8 + s] + c), "
+          "d3 = nn2c_vload(rp[12 + s] + c);");
+    else
+      emit_line(e, "const float d0 = rp[s][c], d1 = rp[4 + s][c], d2 = rp[8 + s][c], d3 = rp[12 + s][c];");
     emit_line(e, "w[0][s] = d0 - d2, w[1][s] = d1 + d2, w[2][s] = d2 - d1, w[3][s] = d1 - d3;");
     emit_close(e);
     emit_open(e, "for (size_t r = 0; r < 4; r++)");
     if (vec) {
-      emit_line(e, "nn2c_vstore(&v[r * 4][i][c], w[r][0] - w[r][2]), nn2c_vstore(&v[r * 4 + 1][i][c], w[r][1] + w[r][2]);");
-      emit_line(e, "nn2c_vstore(&v[r * 4 + 2][i][c], w[r][2] - w[r][1]), nn2c_vstore(&v[r * 4 + 3][i][c], w[r][1] - w[r][3]);");
+      emit_line(
+          e, "nn2c_vstore(&v[r * 4][i][c], w[r][0] - w[r][2]), nn2c_vstore(&v[r * 4 + 1][i][c], w[r][1] + w[r][2]);");
+      emit_line(
+          e,
+          "nn2c_vstore(&v[r * 4 + 2][i][c], w[r][2] - w[r][1]), nn2c_vstore(&v[r * 4 + 3][i][c], w[r][1] - w[r][3]);");
     } else {
       emit_line(e, "v[r * 4][i][c] = w[r][0] - w[r][2], v[r * 4 + 1][i][c] = w[r][1] + w[r][2];");
       emit_line(e, "v[r * 4 + 2][i][c] = w[r][2] - w[r][1], v[r * 4 + 3][i][c] = w[r][1] - w[r][3];");
@@ -124,7 +133,8 @@ static void emit_wino_product(Emit *e, const Wino *wg, int cbn, int64_t th, int6
   emit_close(e);
   emit_open(e, "for (size_t o = 0; o < 4; o++)");
   emit_line(e, "const size_t oy = y0 + o / 2, ox = x0 + o %% 2;");
-  if (wg->oh % 2 || wg->ow % 2) emit_line(e, "if (oy >= %lld || ox >= %lld) continue;", (long long)wg->oh, (long long)wg->ow);
+  if (wg->oh % 2 || wg->ow % 2)
+    emit_line(e, "if (oy >= %lld || ox >= %lld) continue;", (long long)wg->oh, (long long)wg->ow);
   emit_line(e, "nn2c_vstore(%s + ((nb * %lld + oy) * %lld + ox) * %lld + c0 + c, %s);", wg->dst, (long long)wg->oh,
             (long long)wg->ow, (long long)wg->d, wg->relu ? "nn2c_vrelu(y[o])" : "y[o]");
   emit_close(e);
@@ -135,12 +145,13 @@ static void emit_wino_product(Emit *e, const Wino *wg, int cbn, int64_t th, int6
 
 static void emit_wino(Emit *e, Node *n, const Wino *wg, int cb) {
   int64_t th = (wg->oh + 1) / 2, tw = (wg->ow + 1) / 2;
-  emit_line(e, "/* Winograd F(2x2,3x3): %lld x %lld tiles of 2x2 outputs, %d tiles x %d channels per step */", (long long)th,
-            (long long)tw, WG_T, cb);
+  emit_line(e, "/* Winograd F(2x2,3x3): %lld x %lld tiles of 2x2 outputs, %d tiles x %d channels per step */",
+            (long long)th, (long long)tw, WG_T, cb);
   emit_scope_open(e);
   emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)wg->k);
   emit_wino_kernel(e, wg);
-  emit_line(e, "const size_t T = %s;", arena_printf(&e->g->arena, "%s * %lld", emit_dim(e, n->out[0], 0), (long long)(th * tw)));
+  emit_line(e, "const size_t T = %s;",
+            arena_printf(&e->g->arena, "%s * %lld", emit_dim(e, n->out[0], 0), (long long)(th * tw)));
   conv_emit_parallel(e, n, arena_printf(&e->g->arena, "(T + %d) / %d", WG_T - 1, WG_T));
   emit_open(e, "for (size_t tb = 0; tb < (T + %d) / %d; tb++)", WG_T - 1, WG_T);
   emit_line(e, "float v[16][%d][%lld];", WG_T, (long long)wg->k);
@@ -152,16 +163,40 @@ static void emit_wino(Emit *e, Node *n, const Wino *wg, int cb) {
 
 void conv2d_emit_wino(Emit *e, Node *n, const ConvPlan *p) {
   const Geom *G = &p->G;
-  Wino wg = {emit_ref(e, n->in[0]), emit_ref(e, n->out[0]), emit_ref(e, n->in[1]), n->nin == 3 ? emit_ref(e, n->in[2]) : NULL,
-             G->h, G->w, G->c, G->oh, G->ow, G->f, G->pt, G->pl, false, conv_relu(n)};
+  Wino wg = {emit_ref(e, n->in[0]),
+             emit_ref(e, n->out[0]),
+             emit_ref(e, n->in[1]),
+             n->nin == 3 ? emit_ref(e, n->in[2]) : NULL,
+             G->h,
+             G->w,
+             G->c,
+             G->oh,
+             G->ow,
+             G->f,
+             G->pt,
+             G->pl,
+             false,
+             conv_relu(n)};
   emit_wino(e, n, &wg, p->cb);
 }
 
 /* dx = the full correlation of dy (padded by 2 - pad) with the flipped kernel. */
 void conv2d_grad_input_emit_wino(Emit *e, Node *n, const ConvPlan *p) {
   const Geom *G = &p->G;
-  Wino wg = {emit_ref(e, n->in[0]), emit_ref(e, n->out[0]), emit_ref(e, n->in[1]), NULL,
-             G->oh, G->ow, G->f, G->h, G->w, G->c, 2 - G->pt, 2 - G->pl, true, false};
+  Wino wg = {emit_ref(e, n->in[0]),
+             emit_ref(e, n->out[0]),
+             emit_ref(e, n->in[1]),
+             NULL,
+             G->oh,
+             G->ow,
+             G->f,
+             G->h,
+             G->w,
+             G->c,
+             2 - G->pt,
+             2 - G->pl,
+             true,
+             false};
   emit_wino(e, n, &wg, p->cb);
 }
 
@@ -229,12 +264,14 @@ static void emit_wino_weight_out(Emit *e, const Wino *wg, const char *DW) {
             (long long)kd, (long long)(16 * kd));
   emit_open(e, "for (size_t j = j0; j < j1; j++)");
   Buf b = {0};
-  for (int q = 0; q < 16; q++) buf_printf(&b, "%ss%d = mp[%lld + j]", q ? ", " : "", q, (long long)(q * kd));
+  for (int q = 0; q < 16; q++)
+    buf_printf(&b, "%ss%d = mp[%lld + j]", q ? ", " : "", q, (long long)(q * kd));
   emit_line(e, "const float %s;", b.data);
   buf_free(&b);
   for (int c = 0; c < 4; c++)
-    emit_line(e, "const float h0%d = s%d + 0.5f * (s%d + s%d), h1%d = 0.5f * (s%d - s%d), h2%d = 0.5f * (s%d + s%d) + s%d;", c,
-              c, 4 + c, 8 + c, c, 4 + c, 8 + c, c, 4 + c, 8 + c, 12 + c);
+    emit_line(
+        e, "const float h0%d = s%d + 0.5f * (s%d + s%d), h1%d = 0.5f * (s%d - s%d), h2%d = 0.5f * (s%d + s%d) + s%d;",
+        c, c, 4 + c, 8 + c, c, 4 + c, 8 + c, c, 4 + c, 8 + c, 12 + c);
   for (int r = 0; r < 3; r++) {
     emit_line(e, "%s[%lld + j] = h%d0 + 0.5f * (h%d1 + h%d2);", DW, (long long)(r * 3 * kd), r, r, r);
     emit_line(e, "%s[%lld + j] = 0.5f * (h%d1 - h%d2);", DW, (long long)((r * 3 + 1) * kd), r, r);
@@ -250,11 +287,13 @@ void conv2d_grad_weight_emit_wino(Emit *e, Node *n, const ConvPlan *p) {
   int64_t th = (G->oh + 1) / 2, tw = (G->ow + 1) / 2;
   int64_t rb = p->rb;
   int cb = p->cb;
-  emit_line(e, "/* Winograd F(3x3,2x2) weight gradient: %lld x %lld tiles of dy per image, %d slices of %d-tile blocks */",
+  emit_line(e,
+            "/* Winograd F(3x3,2x2) weight gradient: %lld x %lld tiles of dy per image, %d slices of %d-tile blocks */",
             (long long)th, (long long)tw, WG_SLICES, WG_T);
   emit_scope_open(e);
   emit_line(e, "static const float zeros[%lld] = {0.0f}, dzeros[%lld] = {0.0f};", (long long)G->c, (long long)G->f);
-  emit_line(e, "float *mp = (float *)scratch; /* [%d slices][16][%lld][%lld] */", WG_SLICES, (long long)G->c, (long long)G->f);
+  emit_line(e, "float *mp = (float *)scratch; /* [%d slices][16][%lld][%lld] */", WG_SLICES, (long long)G->c,
+            (long long)G->f);
   emit_line(e, "const size_t T = %s, NB = (T + %d) / %d;",
             arena_printf(&e->g->arena, "%s * %lld", emit_dim(e, n->in[0], 0), (long long)(th * tw)), WG_T - 1, WG_T);
   conv_emit_parallel(e, n, ll(e, WG_SLICES));

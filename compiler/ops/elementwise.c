@@ -15,7 +15,6 @@
 bool dtype_is_unsigned(DType t) { return t == DT_U8 || t == DT_U16 || t == DT_U32 || t == DT_U64 || t == DT_BOOL; }
 bool dtype_is_half(DType t) { return t == DT_F16 || t == DT_BF16; }
 
-
 /* The dtype of attribute `to` (an ONNX TensorProto code or a name like "f32"). */
 static bool cast_target(const Node *n, DType *t) {
   const Attr *a = node_attr(n, "to");
@@ -43,13 +42,27 @@ const char *ew_infer(Graph *g, Node *n, TypeRule r) {
   bool fl = dtype_is_float(t), num = t != DT_BOOL;
   const char *need = NULL;
   switch (r) {
-  case TY_FLOAT: need = fl ? NULL : "a float"; break;
-  case TY_NUM: need = num ? NULL : "a numeric"; break;
-  case TY_LOGIC: need = t == DT_BOOL ? NULL : "a bool", out = DT_BOOL; break;
-  case TY_CMP: out = DT_BOOL; break;
-  case TY_ISX: need = fl ? NULL : "a float", out = DT_BOOL; break;
-  case TY_POW: need = num && n->in[1]->dtype != DT_BOOL ? NULL : "numeric"; break;
-  case TY_WHERE: need = n->in[0]->dtype == DT_BOOL ? NULL : "a bool condition"; break;
+  case TY_FLOAT:
+    need = fl ? NULL : "a float";
+    break;
+  case TY_NUM:
+    need = num ? NULL : "a numeric";
+    break;
+  case TY_LOGIC:
+    need = t == DT_BOOL ? NULL : "a bool", out = DT_BOOL;
+    break;
+  case TY_CMP:
+    out = DT_BOOL;
+    break;
+  case TY_ISX:
+    need = fl ? NULL : "a float", out = DT_BOOL;
+    break;
+  case TY_POW:
+    need = num && n->in[1]->dtype != DT_BOOL ? NULL : "numeric";
+    break;
+  case TY_WHERE:
+    need = n->in[0]->dtype == DT_BOOL ? NULL : "a bool condition";
+    break;
   case TY_CAST:
     if (!cast_target(n, &out)) return "cast needs to=<ONNX dtype code> or to=\"<dtype name>\"";
     break;
@@ -78,7 +91,8 @@ void ew_eval(Node *n, Tensor **in, Tensor **out, ScalarFn f) {
   Tensor *o = out[0];
   double x[16];
   for (int64_t i = 0; i < o->numel; i++) {
-    for (int k = 0; k < n->nin; k++) x[k] = tensor_get(in[k], broadcast_index(o->shape, in[k]->shape, i));
+    for (int k = 0; k < n->nin; k++)
+      x[k] = tensor_get(in[k], broadcast_index(o->shape, in[k]->shape, i));
     tensor_set(o, i, f(n, x));
   }
 }
@@ -89,9 +103,12 @@ static const char *lit_of(DType t, double v) {
   static char bufs[8][64];
   static int next;
   char *b = bufs[next++ % 8];
-  if (!dtype_is_float(t)) snprintf(b, 64, "%lld", (long long)v);
-  else if (isnan(v)) snprintf(b, 64, "%s", "NAN");
-  else if (isinf(v)) snprintf(b, 64, "%s", v > 0 ? "INFINITY" : "-INFINITY");
+  if (!dtype_is_float(t))
+    snprintf(b, 64, "%lld", (long long)v);
+  else if (isnan(v))
+    snprintf(b, 64, "%s", "NAN");
+  else if (isinf(v))
+    snprintf(b, 64, "%s", v > 0 ? "INFINITY" : "-INFINITY");
   else {
     snprintf(b, 48, t == DT_F32 ? "%.9g" : "%.17g", v);
     if (!strpbrk(b, ".e")) strcat(b, ".0");
@@ -114,7 +131,7 @@ const char *ew_sfx(const Node *n) { return ew_type(n) == DT_F32 ? "f" : ""; }
 static bool is_inline(const Value *v) { return v->def && node_int(v->def, "inline", 0); }
 
 typedef struct {
-  Node **chain;               /* inline producers in order, then the node itself (tree_size of them) */
+  Node **chain; /* inline producers in order, then the node itself (tree_size of them) */
   int nchain;
   Value *leaf[EW_MAX_LEAVES]; /* distinct inputs read from memory */
   int nleaf;
@@ -137,7 +154,8 @@ static void tree_collect(Node *n, EwTree *t) {
       continue;
     }
     bool seen = false;
-    for (int i = 0; i < t->nleaf; i++) seen = seen || t->leaf[i] == v;
+    for (int i = 0; i < t->nleaf; i++)
+      seen = seen || t->leaf[i] == v;
     if (seen) continue;
     NN2C_ASSERT(t->nleaf < EW_MAX_LEAVES);
     t->leaf[t->nleaf++] = v;
@@ -149,9 +167,9 @@ static void tree_collect(Node *n, EwTree *t) {
  * way become one loop: [N,128] + [128] is two loops, [N,128] + [N,128] one.
  * Index nleaf in bc stands for the output. */
 typedef struct {
-  int n;                                    /* number of loops */
-  const char *size[MAX_RANK];               /* C expression for each loop's extent */
-  bool bc[EW_MAX_LEAVES + 1][MAX_RANK];     /* [leaf][loop]: leaf is broadcast along it */
+  int n;                                /* number of loops */
+  const char *size[MAX_RANK];           /* C expression for each loop's extent */
+  bool bc[EW_MAX_LEAVES + 1][MAX_RANK]; /* [leaf][loop]: leaf is broadcast along it */
 } LoopNest;
 
 static void loop_nest_build(Emit *e, Value *o, Value **leaf, int nleaf, LoopNest *ln) {
@@ -170,14 +188,16 @@ static void loop_nest_build(Emit *e, Value *o, Value **leaf, int nleaf, LoopNest
       ln->size[ln->n - 1] = arena_printf(&e->g->arena, "%s * %s", ln->size[ln->n - 1], emit_dim(e, o, d));
     } else {
       ln->size[ln->n] = emit_dim(e, o, d);
-      for (int k = 0; k < nleaf; k++) ln->bc[k][ln->n] = cur[k];
+      for (int k = 0; k < nleaf; k++)
+        ln->bc[k][ln->n] = cur[k];
       ln->n++;
     }
     memcpy(prev, cur, sizeof cur);
   }
   if (ln->n == 0) { /* scalar output: one trip */
     ln->size[0] = "1";
-    for (int k = 0; k <= nleaf; k++) ln->bc[k][0] = true;
+    for (int k = 0; k <= nleaf; k++)
+      ln->bc[k][0] = true;
     ln->n = 1;
   }
 }
@@ -226,17 +246,22 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
    * pragma, which costs about 0.5-2 us a call even when its condition keeps the loop on one
    * thread (libgomp, libomp). */
   int64_t big = 1;
-  for (int a = 0; a < n->out[0]->shape.rank; a++) big *= n->out[0]->shape.d[a] == DIM_BATCH ? 32 : n->out[0]->shape.d[a];
+  for (int a = 0; a < n->out[0]->shape.rank; a++)
+    big *= n->out[0]->shape.d[a] == DIM_BATCH ? 32 : n->out[0]->shape.d[a];
   if (big >= 524288) {
     Buf count = {0};
-    for (int a = 0; a < ln.n; a++) buf_printf(&count, "%s(size_t)%s", a ? " * " : "", ln.size[a]); /* as the loops */
+    for (int a = 0; a < ln.n; a++)
+      buf_printf(&count, "%s(size_t)%s", a ? " * " : "", ln.size[a]); /* as the loops */
     emit_line(e, "NN2C_PARALLEL_FOR_EW(%s)", count.data);
     buf_free(&count);
   }
-  for (int c = 0; c < t.nchain; c++) cast_half_helpers(e, t.chain[c]);
-  for (int a = 0; a < ln.n; a++) emit_open(e, "for (size_t i%d = 0; i%d < (size_t)%s; i%d++)", a, a, ln.size[a], a);
+  for (int c = 0; c < t.nchain; c++)
+    cast_half_helpers(e, t.chain[c]);
+  for (int a = 0; a < ln.n; a++)
+    emit_open(e, "for (size_t i%d = 0; i%d < (size_t)%s; i%d++)", a, a, ln.size[a], a);
   const char *leafx[EW_MAX_LEAVES];
-  for (int k = 0; k < t.nleaf; k++) leafx[k] = leaf_arg(e, t.leaf[k], &ln, k);
+  for (int k = 0; k < t.nleaf; k++)
+    leafx[k] = leaf_arg(e, t.leaf[k], &ln, k);
   for (int c = 0; c < t.nchain; c++) {
     Node *m = t.chain[c];
     const char *args[16];
@@ -250,11 +275,15 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
     }
     Buf ex = {0};
     (m == n ? expr : op_table[m->op].expr)(&ex, m, args);
-    if (m == n) emit_line(e, "%s[%s] = %s;", emit_ref(e, n->out[0]), loop_index(e, &ln, t.nleaf), ex.data);
-    else emit_line(e, "const %s %s = %s; /* node %d */", emit_ctype(m->out[0]->dtype), local_name(e, m->out[0]), ex.data, m->id);
+    if (m == n)
+      emit_line(e, "%s[%s] = %s;", emit_ref(e, n->out[0]), loop_index(e, &ln, t.nleaf), ex.data);
+    else
+      emit_line(e, "const %s %s = %s; /* node %d */", emit_ctype(m->out[0]->dtype), local_name(e, m->out[0]), ex.data,
+                m->id);
     buf_free(&ex);
   }
-  for (int a = 0; a < ln.n; a++) emit_close(e);
+  for (int a = 0; a < ln.n; a++)
+    emit_close(e);
 }
 
 /* float16 and bfloat16 are stored as uint16_t; casts convert through these
@@ -263,37 +292,57 @@ void emit_elementwise(Emit *e, Node *n, void (*expr)(Buf *, Node *, const char *
  * are in compare.c; the helpers are here because the loop nest writes them
  * for every inline cast it computes. */
 static const char *half_helpers =
-  "static NN2C_MAYBE_UNUSED double f16_to_double(uint16_t h) {\n"
-  "  int e = (h >> 10) & 31, m = h & 1023;\n"
-  "  double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);\n"
-  "  return (h & 0x8000) ? -v : v;\n}\n\n"
-  "static NN2C_MAYBE_UNUSED uint16_t f16_from_double(double v) {\n"
-  "  unsigned s = signbit(v) ? 0x8000u : 0u;\n  double a = fabs(v);\n  int e;\n"
-  "  if (a != a) return (uint16_t)(s | 0x7e00u);\n"
-  "  if (a >= 65520.0) return (uint16_t)(s | 0x7c00u);\n"
-  "  if (a < 6.103515625e-05) return (uint16_t)(s | (unsigned)rint(a * 16777216.0));\n"
-  "  (void)frexp(a, &e); /* a in [2^(e-1), 2^e) */\n"
-  "  return (uint16_t)(s | (unsigned)(((e + 14) << 10) + (int)rint(ldexp(a, 11 - e)) - 1024));\n}\n\n"
-  "static NN2C_MAYBE_UNUSED double bf16_to_double(uint16_t h) {\n"
-  "  uint32_t u = (uint32_t)h << 16;\n  float f;\n  memcpy(&f, &u, 4);\n  return f;\n}\n\n"
-  "static NN2C_MAYBE_UNUSED uint16_t bf16_from_double(double v) {\n"
-  "  float f = (float)v;\n  uint32_t u;\n  memcpy(&u, &f, 4);\n  return (uint16_t)(u >> 16);\n}\n\n";
+    "static NN2C_MAYBE_UNUSED double f16_to_double(uint16_t h) {\n"
+    "  int e = (h >> 10) & 31, m = h & 1023;\n"
+    "  double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);\n"
+    "  return (h & 0x8000) ? -v : v;\n}\n\n"
+    "static NN2C_MAYBE_UNUSED uint16_t f16_from_double(double v) {\n"
+    "  unsigned s = signbit(v) ? 0x8000u : 0u;\n  double a = fabs(v);\n  int e;\n"
+    "  if (a != a) return (uint16_t)(s | 0x7e00u);\n"
+    "  if (a >= 65520.0) return (uint16_t)(s | 0x7c00u);\n"
+    "  if (a < 6.103515625e-05) return (uint16_t)(s | (unsigned)rint(a * 16777216.0));\n"
+    "  (void)frexp(a, &e); /* a in [2^(e-1), 2^e) */\n"
+    "  return (uint16_t)(s | (unsigned)(((e + 14) << 10) + (int)rint(ldexp(a, 11 - e)) - 1024));\n}\n\n"
+    "static NN2C_MAYBE_UNUSED double bf16_to_double(uint16_t h) {\n"
+    "  uint32_t u = (uint32_t)h << 16;\n  float f;\n  memcpy(&f, &u, 4);\n  return f;\n}\n\n"
+    "static NN2C_MAYBE_UNUSED uint16_t bf16_from_double(double v) {\n"
+    "  float f = (float)v;\n  uint32_t u;\n  memcpy(&u, &f, 4);\n  return (uint16_t)(u >> 16);\n}\n\n";
 
 void cast_half_helpers(Emit *e, Node *n) {
-  bool half = (n->op == OP_CAST || n->op == OP_CAST_LIKE) && (dtype_is_half(n->in[0]->dtype) || dtype_is_half(n->out[0]->dtype));
-  if (half && e->helpers && (!e->helpers->data || !strstr(e->helpers->data, half_helpers))) buf_puts(e->helpers, half_helpers);
+  bool half = (n->op == OP_CAST || n->op == OP_CAST_LIKE) &&
+              (dtype_is_half(n->in[0]->dtype) || dtype_is_half(n->out[0]->dtype));
+  if (half && e->helpers && (!e->helpers->data || !strstr(e->helpers->data, half_helpers)))
+    buf_puts(e->helpers, half_helpers);
 }
 
 /* ---- arithmetic: scalar functions (interpreter, in double) ---- */
 
 static bool int_out(const Node *n) { return !dtype_is_float(n->out[0]->dtype); }
 
-static double f_neg(const Node *n, const double *x) { (void)n; return -x[0]; }
-static double f_abs(const Node *n, const double *x) { (void)n; return fabs(x[0]); }
-static double f_sign(const Node *n, const double *x) { (void)n; return x[0] > 0 ? 1 : x[0] < 0 ? -1 : x[0]; }
-static double f_add(const Node *n, const double *x) { (void)n; return x[0] + x[1]; }
-static double f_sub(const Node *n, const double *x) { (void)n; return x[0] - x[1]; }
-static double f_mul(const Node *n, const double *x) { (void)n; return x[0] * x[1]; }
+static double f_neg(const Node *n, const double *x) {
+  (void)n;
+  return -x[0];
+}
+static double f_abs(const Node *n, const double *x) {
+  (void)n;
+  return fabs(x[0]);
+}
+static double f_sign(const Node *n, const double *x) {
+  (void)n;
+  return x[0] > 0 ? 1 : x[0] < 0 ? -1 : x[0];
+}
+static double f_add(const Node *n, const double *x) {
+  (void)n;
+  return x[0] + x[1];
+}
+static double f_sub(const Node *n, const double *x) {
+  (void)n;
+  return x[0] - x[1];
+}
+static double f_mul(const Node *n, const double *x) {
+  (void)n;
+  return x[0] * x[1];
+}
 static double f_div(const Node *n, const double *x) {
   if (!int_out(n)) return x[0] / x[1];
   return x[1] == 0 ? 0 : trunc(x[0] / x[1]);
@@ -321,17 +370,20 @@ static double f_mod(const Node *n, const double *x) {
 }
 static double f_max(const Node *n, const double *x) {
   double m = x[0];
-  for (int k = 1; k < n->nin; k++) m = fmax(m, x[k]);
+  for (int k = 1; k < n->nin; k++)
+    m = fmax(m, x[k]);
   return m;
 }
 static double f_min(const Node *n, const double *x) {
   double m = x[0];
-  for (int k = 1; k < n->nin; k++) m = fmin(m, x[k]);
+  for (int k = 1; k < n->nin; k++)
+    m = fmin(m, x[k]);
   return m;
 }
 static double f_sum(const Node *n, const double *x) {
   double s = 0;
-  for (int k = 0; k < n->nin; k++) s += x[k];
+  for (int k = 0; k < n->nin; k++)
+    s += x[k];
   return s;
 }
 static double f_mean(const Node *n, const double *x) { return f_sum(n, x) / n->nin; }
@@ -340,43 +392,72 @@ static double f_mean(const Node *n, const double *x) { return f_sum(n, x) / n->n
 
 static bool is_signed_int(const Node *n) { return !dtype_is_float(ew_type(n)) && !dtype_is_unsigned(ew_type(n)); }
 
-static void x_neg(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(-%s)", a[0]); }
+static void x_neg(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(-%s)", a[0]);
+}
 static void x_abs(Buf *b, Node *n, const char **a) {
-  if (dtype_is_float(ew_type(n))) buf_printf(b, "fabs%s(%s)", ew_sfx(n), a[0]);
-  else if (is_signed_int(n)) buf_printf(b, "(%s < 0 ? -%s : %s)", a[0], a[0], a[0]);
-  else buf_printf(b, "%s", a[0]);
+  if (dtype_is_float(ew_type(n)))
+    buf_printf(b, "fabs%s(%s)", ew_sfx(n), a[0]);
+  else if (is_signed_int(n))
+    buf_printf(b, "(%s < 0 ? -%s : %s)", a[0], a[0], a[0]);
+  else
+    buf_printf(b, "%s", a[0]);
 }
 static void x_sign(Buf *b, Node *n, const char **a) {
-  if (dtype_is_unsigned(ew_type(n))) buf_printf(b, "(%s > 0)", a[0]);
-  else buf_printf(b, "(%s > 0 ? %s : %s < 0 ? %s : %s)", a[0], ew_lit(n, 1), a[0], ew_lit(n, -1), a[0]);
+  if (dtype_is_unsigned(ew_type(n)))
+    buf_printf(b, "(%s > 0)", a[0]);
+  else
+    buf_printf(b, "(%s > 0 ? %s : %s < 0 ? %s : %s)", a[0], ew_lit(n, 1), a[0], ew_lit(n, -1), a[0]);
 }
-static void x_add(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s + %s)", a[0], a[1]); }
-static void x_sub(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s - %s)", a[0], a[1]); }
-static void x_mul(Buf *b, Node *n, const char **a) { (void)n; buf_printf(b, "(%s * %s)", a[0], a[1]); }
+static void x_add(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(%s + %s)", a[0], a[1]);
+}
+static void x_sub(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(%s - %s)", a[0], a[1]);
+}
+static void x_mul(Buf *b, Node *n, const char **a) {
+  (void)n;
+  buf_printf(b, "(%s * %s)", a[0], a[1]);
+}
 /* Integer division by 0 gives 0 (C would trap); by -1 it negates (INT_MIN / -1 would trap). */
 static void x_div(Buf *b, Node *n, const char **a) {
-  if (dtype_is_float(ew_type(n))) buf_printf(b, "(%s / %s)", a[0], a[1]);
-  else if (is_signed_int(n)) buf_printf(b, "(%s == -1 ? -%s : %s != 0 ? %s / %s : 0)", a[1], a[0], a[1], a[0], a[1]);
-  else buf_printf(b, "(%s != 0 ? %s / %s : 0)", a[1], a[0], a[1]);
+  if (dtype_is_float(ew_type(n)))
+    buf_printf(b, "(%s / %s)", a[0], a[1]);
+  else if (is_signed_int(n))
+    buf_printf(b, "(%s == -1 ? -%s : %s != 0 ? %s / %s : 0)", a[1], a[0], a[1], a[0], a[1]);
+  else
+    buf_printf(b, "(%s != 0 ? %s / %s : 0)", a[1], a[0], a[1]);
 }
 static void x_pow(Buf *b, Node *n, const char **a) {
   DType t = n->in[0]->dtype;
   if (!dtype_is_float(t) && !dtype_is_float(n->in[1]->dtype))
     buf_printf(b, "(%s)int_pow((uint64_t)%s, (int64_t)%s)", emit_ctype(t), a[0], a[1]);
-  else if (!dtype_is_float(t)) buf_printf(b, "(%s)pow((double)%s, (double)%s)", emit_ctype(t), a[0], a[1]);
-  else if (n->in[1]->dtype == t) buf_printf(b, "pow%s(%s, %s)", ew_sfx(n), a[0], a[1]);
-  else buf_printf(b, "pow%s(%s, (%s)%s)", ew_sfx(n), a[0], emit_ctype(t), a[1]);
+  else if (!dtype_is_float(t))
+    buf_printf(b, "(%s)pow((double)%s, (double)%s)", emit_ctype(t), a[0], a[1]);
+  else if (n->in[1]->dtype == t)
+    buf_printf(b, "pow%s(%s, %s)", ew_sfx(n), a[0], a[1]);
+  else
+    buf_printf(b, "pow%s(%s, (%s)%s)", ew_sfx(n), a[0], emit_ctype(t), a[1]);
 }
 static void x_mod(Buf *b, Node *n, const char **a) {
   bool fl = dtype_is_float(ew_type(n)), py = !node_int(n, "fmod", 0) && !dtype_is_unsigned(ew_type(n));
   Buf r = {0};
-  if (fl) buf_printf(&r, "fmod%s(%s, %s)", ew_sfx(n), a[0], a[1]);
-  else buf_printf(&r, "(%s %% %s)", a[0], a[1]);
+  if (fl)
+    buf_printf(&r, "fmod%s(%s, %s)", ew_sfx(n), a[0], a[1]);
+  else
+    buf_printf(&r, "(%s %% %s)", a[0], a[1]);
   /* integers: x % 0 and x % -1 give 0 (C would trap) */
-  if (is_signed_int(n)) buf_printf(b, "(%s != 0 && %s != -1 ? ", a[1], a[1]);
-  else if (!fl) buf_printf(b, "(%s != 0 ? ", a[1]);
-  if (py) buf_printf(b, "((%s != 0 && (%s < 0) != (%s < 0)) ? %s + %s : %s)", r.data, r.data, a[1], r.data, a[1], r.data);
-  else buf_printf(b, "%s", r.data);
+  if (is_signed_int(n))
+    buf_printf(b, "(%s != 0 && %s != -1 ? ", a[1], a[1]);
+  else if (!fl)
+    buf_printf(b, "(%s != 0 ? ", a[1]);
+  if (py)
+    buf_printf(b, "((%s != 0 && (%s < 0) != (%s < 0)) ? %s + %s : %s)", r.data, r.data, a[1], r.data, a[1], r.data);
+  else
+    buf_printf(b, "%s", r.data);
   if (!fl) buf_puts(b, " : 0)");
   buf_free(&r);
 }
@@ -386,11 +467,14 @@ static void x_extreme(Buf *b, Node *n, const char **a, const char *fn, const cha
   buf_printf(&acc, "%s", a[0]);
   for (int k = 1; k < n->nin; k++) {
     bool seen = false; /* max(a, a) is a; C compilers reject a > a */
-    for (int j = 0; j < k; j++) seen = seen || !strcmp(a[j], a[k]);
+    for (int j = 0; j < k; j++)
+      seen = seen || !strcmp(a[j], a[k]);
     if (seen) continue;
     Buf t = {0};
-    if (dtype_is_float(ew_type(n))) buf_printf(&t, "%s%s(%s, %s)", fn, ew_sfx(n), acc.data, a[k]);
-    else buf_printf(&t, "(%s %s %s ? %s : %s)", acc.data, op, a[k], acc.data, a[k]);
+    if (dtype_is_float(ew_type(n)))
+      buf_printf(&t, "%s%s(%s, %s)", fn, ew_sfx(n), acc.data, a[k]);
+    else
+      buf_printf(&t, "(%s %s %s ? %s : %s)", acc.data, op, a[k], acc.data, a[k]);
     buf_free(&acc);
     acc = t;
   }
@@ -401,7 +485,8 @@ static void x_max(Buf *b, Node *n, const char **a) { x_extreme(b, n, a, "fmax", 
 static void x_min(Buf *b, Node *n, const char **a) { x_extreme(b, n, a, "fmin", "<"); }
 static void x_sum(Buf *b, Node *n, const char **a) {
   buf_puts(b, "(");
-  for (int k = 0; k < n->nin; k++) buf_printf(b, "%s%s", k ? " + " : "", a[k]);
+  for (int k = 0; k < n->nin; k++)
+    buf_printf(b, "%s%s", k ? " + " : "", a[k]);
   buf_puts(b, ")");
 }
 static void x_mean(Buf *b, Node *n, const char **a) {
@@ -421,7 +506,10 @@ Value *build_where(Graph *g, Value *c, Value *a, Value *b) {
 
 void ew_no_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }
 
-static void neg_g(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build1(g, OP_NEG, dy[0]); (void)n; }
+static void neg_g(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = build1(g, OP_NEG, dy[0]);
+  (void)n;
+}
 static void abs_g(Graph *g, Node *n, Value **dy, Value **dx) {
   dx[0] = build2(g, OP_MUL, dy[0], build1(g, OP_SIGN, n->in[0]));
 }
@@ -466,11 +554,13 @@ static void extreme_g(Graph *g, Node *n, Value **dy, Value **dx) {
     dx[k] = build_unb(g, build_where(g, build2(g, OP_EQUAL, n->in[k], n->out[0]), dy[0], zero), n->in[k]);
 }
 static void sum_g(Graph *g, Node *n, Value **dy, Value **dx) {
-  for (int k = 0; k < n->nin; k++) dx[k] = build_unb(g, dy[0], n->in[k]);
+  for (int k = 0; k < n->nin; k++)
+    dx[k] = build_unb(g, dy[0], n->in[k]);
 }
 static void mean_g(Graph *g, Node *n, Value **dy, Value **dx) {
   Value *d = build2(g, OP_MUL, dy[0], build_scalar(g, dy[0]->dtype, 1.0 / n->nin));
-  for (int k = 0; k < n->nin; k++) dx[k] = build_unb(g, d, n->in[k]);
+  for (int k = 0; k < n->nin; k++)
+    dx[k] = build_unb(g, d, n->in[k]);
 }
 
 /* ---- the hooks named in ops.def ---- */
@@ -500,7 +590,8 @@ static double f_bit_shift(const Node *n, const double *x) {
 }
 static void x_bit_shift(Buf *b, Node *n, const char **a) {
   const char *t = emit_ctype(n->out[0]->dtype);
-  buf_printf(b, "((%s) < 64 ? (%s)((uint64_t)(%s) %s (%s)) : (%s)0)", a[1], t, a[0], shift_left(n) ? "<<" : ">>", a[1], t);
+  buf_printf(b, "((%s) < 64 ? (%s)((uint64_t)(%s) %s (%s)) : (%s)0)", a[1], t, a[0], shift_left(n) ? "<<" : ">>", a[1],
+             t);
 }
 const char *bit_shift_infer(Graph *g, Node *n) {
   const char *err = ew_infer(g, n, TY_NUM), *d = node_string(n, "direction", "LEFT");
@@ -509,7 +600,10 @@ const char *bit_shift_infer(Graph *g, Node *n) {
     return arena_printf(&g->arena, "bit_shift needs unsigned integers, got %s", dtype_name(n->out[0]->dtype));
   return strcmp(d, "LEFT") && strcmp(d, "RIGHT") ? "bit_shift direction must be LEFT or RIGHT" : NULL;
 }
-void bit_shift_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; ew_eval(n, in, out, f_bit_shift); }
+void bit_shift_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  ew_eval(n, in, out, f_bit_shift);
+}
 void bit_shift_grad(Graph *g, Node *n, Value **dy, Value **dx) { ew_no_grad(g, n, dy, dx); }
 void bit_shift_emit(Emit *e, Node *n) { emit_elementwise(e, n, x_bit_shift); }
 void bit_shift_expr(Buf *b, Node *n, const char **args) { x_bit_shift(b, n, args); }

@@ -12,7 +12,8 @@
 
 static int64_t prod(Shape s, int lo, int hi) {
   int64_t p = 1;
-  for (int i = lo; i < hi; i++) p *= s.d[i];
+  for (int i = lo; i < hi; i++)
+    p *= s.d[i];
   return p;
 }
 
@@ -60,9 +61,12 @@ const char *gather_infer(Graph *g, Node *n) {
   if (ax < 0 || !is_index_type(n->in[1]->dtype)) return "gather needs an axis in range and integer indices";
   if (d.rank - 1 + ix.rank > MAX_RANK) return "gather output rank above 8";
   if (d.d[ax] == DIM_BATCH) return "cannot gather along the batch dimension";
-  for (int i = 0; i < ax; i++) s.d[s.rank++] = d.d[i];
-  for (int i = 0; i < ix.rank; i++) s.d[s.rank++] = ix.d[i];
-  for (int i = ax + 1; i < d.rank; i++) s.d[s.rank++] = d.d[i];
+  for (int i = 0; i < ax; i++)
+    s.d[s.rank++] = d.d[i];
+  for (int i = 0; i < ix.rank; i++)
+    s.d[s.rank++] = ix.d[i];
+  for (int i = ax + 1; i < d.rank; i++)
+    s.d[s.rank++] = d.d[i];
   if (shape_has_batch(d) && shape_has_batch(ix)) return "data and indices both have the batch dimension";
   n->out[0]->dtype = n->in[0]->dtype;
   n->out[0]->shape = s;
@@ -75,15 +79,18 @@ static void gather_run(EvalCtx *cx, const Node *n, Tensor *data, Tensor *ix, Ten
   int ax = gather_axis(n, data->shape);
   int64_t outer = prod(data->shape, 0, ax), d = data->shape.d[ax], inner = prod(data->shape, ax + 1, data->shape.rank);
   if (grad)
-    for (int64_t i = 0; i < data->numel; i++) tensor_set(data, i, 0);
+    for (int64_t i = 0; i < data->numel; i++)
+      tensor_set(data, i, 0);
   for (int64_t i = 0; i < outer; i++)
     for (int64_t j = 0; j < ix->numel; j++) {
       int64_t r = index_at(cx, ix, j, d);
       if (r < 0) return;
       for (int64_t k = 0; k < inner; k++) {
         int64_t o = (i * ix->numel + j) * inner + k, src = (i * d + r) * inner + k;
-        if (grad) tensor_set(data, src, tensor_get(data, src) + tensor_get(out, o));
-        else tensor_set(out, o, tensor_get(data, src));
+        if (grad)
+          tensor_set(data, src, tensor_get(data, src) + tensor_get(out, o));
+        else
+          tensor_set(out, o, tensor_get(data, src));
       }
     }
 }
@@ -106,8 +113,10 @@ static void gather_emit_loop(Emit *e, Value *data, Value *ix, Value *y, int ax, 
   emit_open(e, "for (size_t j = 0; j < %s; j++)", K);
   emit_index(e, "r", arena_printf(&e->g->arena, "%s[j]", emit_ref(e, ix)), D);
   emit_line(e, "size_t p = (i * %s + (size_t)r) * %s, q = (i * %s + j) * %s;", D, inner, K, inner);
-  if (grad) emit_line(e, "for (size_t k = 0; k < %s; k++) %s[p + k] += %s[q + k];", inner, X, Y);
-  else emit_line(e, "memcpy(%s + q, %s + p, sizeof(%s) * %s);", Y, X, ty, inner);
+  if (grad)
+    emit_line(e, "for (size_t k = 0; k < %s; k++) %s[p + k] += %s[q + k];", inner, X, Y);
+  else
+    emit_line(e, "memcpy(%s + q, %s + p, sizeof(%s) * %s);", Y, X, ty, inner);
   emit_close(e);
   emit_close(e);
 }
@@ -129,7 +138,9 @@ const char *gather_grad_infer(Graph *g, Node *n) {
   return node_attr(n, "shape") ? NULL : "gather_grad needs shape=[...]";
 }
 
-void gather_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { gather_run(cx, n, out[0], in[1], in[0], true); }
+void gather_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  gather_run(cx, n, out[0], in[1], in[0], true);
+}
 void gather_grad_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }
 
 void gather_grad_emit(Emit *e, Node *n) {
@@ -170,15 +181,20 @@ static void elements_run(EvalCtx *cx, const Node *n, Tensor *data, Tensor *ix, T
   int64_t d = data->shape.d[ax], kd = ix->shape.d[ax];
   int64_t inner = prod(data->shape, ax + 1, data->shape.rank);
   if (upd)
-    for (int64_t i = 0; i < data->numel; i++) tensor_set(out, i, tensor_get(data, i));
+    for (int64_t i = 0; i < data->numel; i++)
+      tensor_set(out, i, tensor_get(data, i));
   for (int64_t i = 0; i < ix->numel; i++) {
     int64_t r = index_at(cx, ix, i, d), k = i % inner, o = i / inner / kd;
     if (r < 0) return;
     int64_t p = (o * d + r) * inner + k;
-    if (!upd) tensor_set(out, i, tensor_get(data, p));
-    else if (red == 0) tensor_set(out, p, tensor_get(upd, i));
-    else if (red == 1) tensor_set(out, p, tensor_get(out, p) + tensor_get(upd, i));
-    else tensor_set(out, p, tensor_get(out, p) * tensor_get(upd, i));
+    if (!upd)
+      tensor_set(out, i, tensor_get(data, p));
+    else if (red == 0)
+      tensor_set(out, p, tensor_get(upd, i));
+    else if (red == 1)
+      tensor_set(out, p, tensor_get(out, p) + tensor_get(upd, i));
+    else
+      tensor_set(out, p, tensor_get(out, p) * tensor_get(upd, i));
   }
 }
 
@@ -205,8 +221,10 @@ static void elements_emit(Emit *e, Node *n, bool scatter) {
   emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_numel(e, ix));
   emit_index(e, "r", arena_printf(&e->g->arena, "%s[i]", emit_ref(e, ix)), D);
   emit_line(e, "size_t p = (i / %s / %s * %s + (size_t)r) * %s + i %% %s;", inner, K, D, inner, inner);
-  if (!scatter) emit_line(e, "%s[i] = %s[p];", emit_ref(e, y), emit_ref(e, data));
-  else emit_line(e, "%s[p] %s= %s[i];", emit_ref(e, y), red == 1 ? "+" : red == 2 ? "*" : "", emit_ref(e, n->in[2]));
+  if (!scatter)
+    emit_line(e, "%s[i] = %s[p];", emit_ref(e, y), emit_ref(e, data));
+  else
+    emit_line(e, "%s[p] %s= %s[i];", emit_ref(e, y), red == 1 ? "+" : red == 2 ? "*" : "", emit_ref(e, n->in[2]));
   emit_close(e);
 }
 
@@ -269,7 +287,11 @@ static const char *nd_spec(Shape d, Shape ix, int64_t b, NdSpec *sp) {
     if (ix.d[i] != d.d[i]) return "data and indices differ in the batch_dims axes";
   for (int i = b; i < b + k; i++)
     if (d.d[i] == DIM_BATCH) return "cannot index along the batch dimension";
-  *sp = (NdSpec){(int)b, k, prod(d, 0, (int)b), prod(ix, (int)b, ix.rank - 1), prod(d, (int)b + k, d.rank),
+  *sp = (NdSpec){(int)b,
+                 k,
+                 prod(d, 0, (int)b),
+                 prod(ix, (int)b, ix.rank - 1),
+                 prod(d, (int)b + k, d.rank),
                  prod(d, (int)b, d.rank)};
   return NULL;
 }
@@ -277,10 +299,13 @@ static const char *nd_spec(Shape d, Shape ix, int64_t b, NdSpec *sp) {
 const char *gather_nd_infer(Graph *g, Node *n) {
   Shape d = n->in[0]->shape, ix = n->in[1]->shape, s = {0, {0}};
   NdSpec sp;
-  const char *err = is_index_type(n->in[1]->dtype) ? nd_spec(d, ix, node_int(n, "batch_dims", 0), &sp) : "integer indices";
+  const char *err =
+      is_index_type(n->in[1]->dtype) ? nd_spec(d, ix, node_int(n, "batch_dims", 0), &sp) : "integer indices";
   if (err) return err;
-  for (int i = 0; i < ix.rank - 1; i++) s.d[s.rank++] = ix.d[i];
-  for (int i = sp.b + sp.k; i < d.rank && s.rank < MAX_RANK; i++) s.d[s.rank++] = d.d[i];
+  for (int i = 0; i < ix.rank - 1; i++)
+    s.d[s.rank++] = ix.d[i];
+  for (int i = sp.b + sp.k; i < d.rank && s.rank < MAX_RANK; i++)
+    s.d[s.rank++] = d.d[i];
   n->out[0]->dtype = n->in[0]->dtype;
   n->out[0]->shape = s;
   (void)g;
@@ -303,17 +328,22 @@ static void nd_run(EvalCtx *cx, const Node *n, Tensor *data, Tensor *ix, Tensor 
   int red = reduction_kind(n);
   NN2C_ASSERT(!nd_spec(data->shape, ix->shape, node_int(n, "batch_dims", 0), &sp));
   if (upd)
-    for (int64_t i = 0; i < data->numel; i++) tensor_set(out, i, tensor_get(data, i));
+    for (int64_t i = 0; i < data->numel; i++)
+      tensor_set(out, i, tensor_get(data, i));
   for (int64_t bi = 0; bi < sp.nb; bi++)
     for (int64_t t = 0; t < sp.nt; t++) {
       int64_t p = nd_offset(cx, &sp, data->shape, ix, bi, t), q = (bi * sp.nt + t) * sp.slab;
       if (p < 0) return;
       for (int64_t s = 0; s < sp.slab; s++) {
         double v = upd ? tensor_get(upd, q + s) : tensor_get(data, p + s);
-        if (!upd) tensor_set(out, q + s, v);
-        else if (red == 1) tensor_set(out, p + s, tensor_get(out, p + s) + v);
-        else if (red == 2) tensor_set(out, p + s, tensor_get(out, p + s) * v);
-        else tensor_set(out, p + s, v);
+        if (!upd)
+          tensor_set(out, q + s, v);
+        else if (red == 1)
+          tensor_set(out, p + s, tensor_get(out, p + s) + v);
+        else if (red == 2)
+          tensor_set(out, p + s, tensor_get(out, p + s) * v);
+        else
+          tensor_set(out, p + s, v);
       }
     }
 }
@@ -322,7 +352,8 @@ void gather_nd_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { nd_run(cx
 
 void gather_nd_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   NN2C_ASSERT(node_int(n, "batch_dims", 0) == 0 && "gather_nd gradient needs batch_dims=0");
-  Node *k = build_node(g, OP_SCATTER_ND, 3, (Value *[]){zeros_shaped(g, n->in[0]->dtype, n->in[0]->shape), n->in[1], dy[0]});
+  Node *k =
+      build_node(g, OP_SCATTER_ND, 3, (Value *[]){zeros_shaped(g, n->in[0]->dtype, n->in[0]->shape), n->in[1], dy[0]});
   node_set_string(g, k, "reduction", "add");
   dx[0] = build_finish(g, k);
 }
@@ -342,14 +373,19 @@ static void nd_emit(Emit *e, Node *n, bool scatter) {
   for (int m = 0; m < sp.k; m++) {
     const char *d = emit_dim(e, data, sp.b + m);
     emit_index(e, arena_printf(&e->g->arena, "a%d", m), /* a0..a7: names no value takes */
-               arena_printf(&e->g->arena, "%s[(i * %lld + j) * %d + %d]", emit_ref(e, ix), (long long)sp.nt, sp.k, m), d);
+               arena_printf(&e->g->arena, "%s[(i * %lld + j) * %d + %d]", emit_ref(e, ix), (long long)sp.nt, sp.k, m),
+               d);
     emit_line(e, "p = p * %s + (size_t)a%d;", d, m);
   }
   emit_line(e, "p = i * %s + p * %s;", per, slab);
-  if (!scatter) emit_line(e, "memcpy(%s + q, %s + p, sizeof(%s) * %s);", Y, X, ty, slab);
+  if (!scatter)
+    emit_line(e, "memcpy(%s + q, %s + p, sizeof(%s) * %s);", Y, X, ty, slab);
   else
     emit_line(e, "for (size_t k = 0; k < %s; k++) %s[p + k] %s= %s[q + k];", slab, Y,
-              red == 1 ? "+" : red == 2 ? "*" : "", emit_ref(e, n->in[2]));
+              red == 1   ? "+"
+              : red == 2 ? "*"
+                         : "",
+              emit_ref(e, n->in[2]));
   emit_close(e);
   emit_close(e);
 }
@@ -364,9 +400,11 @@ const char *scatter_nd_infer(Graph *g, Node *n) {
   n->out[0]->shape = d;
   if (err) return err;
   bool ok = u.rank == ix.rank - 1 + d.rank - sp.k && n->in[2]->dtype == n->in[0]->dtype;
-  for (int i = 0; ok && i < u.rank; i++) ok = u.d[i] == (i < ix.rank - 1 ? ix.d[i] : d.d[i - (ix.rank - 1) + sp.k]);
-  if (!ok) return arena_printf(&g->arena, "updates %s do not fit indices %s and data %s", shape_str(&g->arena, u),
-                               shape_str(&g->arena, ix), shape_str(&g->arena, d));
+  for (int i = 0; ok && i < u.rank; i++)
+    ok = u.d[i] == (i < ix.rank - 1 ? ix.d[i] : d.d[i - (ix.rank - 1) + sp.k]);
+  if (!ok)
+    return arena_printf(&g->arena, "updates %s do not fit indices %s and data %s", shape_str(&g->arena, u),
+                        shape_str(&g->arena, ix), shape_str(&g->arena, d));
   return reduction_kind(n) < 0 ? "reduction must be none, add or mul" : NULL;
 }
 
@@ -398,7 +436,8 @@ const char *one_hot_infer(Graph *g, Node *n) {
     return "one_hot needs depth >= 1, values=[off, on] and an axis in range";
   DType t = dtype_attr(n, v->type == AT_INTS ? DT_I64 : DT_F32);
   if (t == DT_COUNT) return "unknown dtype code";
-  for (int i = 0, k = 0; i <= ix.rank; i++) s.d[i] = i == ax ? depth : ix.d[k++];
+  for (int i = 0, k = 0; i <= ix.rank; i++)
+    s.d[i] = i == ax ? depth : ix.d[k++];
   s.rank = ix.rank + 1;
   n->out[0]->dtype = t;
   n->out[0]->shape = s;
@@ -433,7 +472,8 @@ void one_hot_emit(Emit *e, Node *n) {
   emit_open(e, "for (size_t k = 0; k < %s; k++)", inner);
   emit_line(e, "ptrdiff_t r = (ptrdiff_t)%s[i * %s + k];", emit_ref(e, ix), inner);
   emit_line(e, "if (r < 0) r += %lld;", depth);
-  emit_line(e, "for (ptrdiff_t j = 0; j < %lld; j++) %s[(i * %lld + (size_t)j) * %s + k] = (%s)(r == j ? %.17g : %.17g);",
+  emit_line(e,
+            "for (ptrdiff_t j = 0; j < %lld; j++) %s[(i * %lld + (size_t)j) * %s + k] = (%s)(r == j ? %.17g : %.17g);",
             depth, emit_ref(e, y), depth, inner, ty, vals[1], vals[0]);
   emit_close(e);
   emit_close(e);
@@ -453,7 +493,8 @@ const char *eye_like_infer(Graph *g, Node *n) {
 void eye_like_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx, (void)in;
   int64_t cols = out[0]->shape.d[1], k = node_int(n, "k", 0);
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, i % cols - i / cols == k);
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, i % cols - i / cols == k);
 }
 
 void eye_like_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }
@@ -488,7 +529,8 @@ const char *range_infer(Graph *g, Node *n) {
 void range_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx, (void)in;
   double s = node_float(n, "start", 0), d = node_float(n, "delta", 1);
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, s + (double)i * d);
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, s + (double)i * d);
 }
 
 void range_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }
@@ -523,7 +565,8 @@ static double fill_value(const Node *n) {
 
 void constant_of_shape_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx, (void)in;
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, fill_value(n));
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, fill_value(n));
 }
 
 void constant_of_shape_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }

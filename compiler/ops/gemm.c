@@ -29,7 +29,8 @@ static GemmDims gemm_dims(const Node *n, Shape a, Shape b) {
 
 const char *gemm_infer(Graph *g, Node *n) {
   Shape a = n->in[0]->shape, b = n->in[1]->shape, out;
-  if (a.rank != 2 || b.rank != 2 || n->in[1]->dtype != n->in[0]->dtype) return "gemm needs two 2-D operands of one dtype";
+  if (a.rank != 2 || b.rank != 2 || n->in[1]->dtype != n->in[0]->dtype)
+    return "gemm needs two 2-D operands of one dtype";
   GemmDims d = gemm_dims(n, a, b);
   if (b.d[d.tb ? 1 : 0] != d.k) return "gemm inner dimensions differ";
   Shape s = shape_make(2, (int64_t[]){d.m, d.n});
@@ -50,7 +51,8 @@ void gemm_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
     for (int64_t j = 0; j < d.n; j++) {
       double acc = 0;
       for (int64_t p = 0; p < d.k; p++)
-        acc += tensor_get(in[0], d.ta ? p * d.m + i : i * d.k + p) * tensor_get(in[1], d.tb ? j * d.k + p : p * d.n + j);
+        acc +=
+            tensor_get(in[0], d.ta ? p * d.m + i : i * d.k + p) * tensor_get(in[1], d.tb ? j * d.k + p : p * d.n + j);
       acc *= alpha;
       if (n->nin > 2) acc += beta * tensor_get(in[2], broadcast_index(out[0]->shape, in[2]->shape, i * d.n + j));
       tensor_set(out[0], i * d.n + j, acc);
@@ -64,7 +66,9 @@ static Value *mm(Graph *g, Value *a, Value *b, int ta, int tb) {
   return build_finish(g, k);
 }
 
-static Value *scaled(Graph *g, Value *v, double s) { return s == 1 ? v : build2(g, OP_MUL, v, build_scalar(g, v->dtype, s)); }
+static Value *scaled(Graph *g, Value *v, double s) {
+  return s == 1 ? v : build2(g, OP_MUL, v, build_scalar(g, v->dtype, s));
+}
 
 void gemm_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   int ta = (int)node_int(n, "transA", 0), tb = (int)node_int(n, "transB", 0);
@@ -79,8 +83,11 @@ static const char *gemm_c_ref(Emit *e, Node *n) {
   Shape cs = n->in[2]->shape;
   bool ci = cs.rank == 2 && cs.d[0] != 1, cj = cs.rank >= 1 && cs.d[cs.rank - 1] != 1;
   return arena_printf(&e->g->arena, "%s[%s%s%s]", emit_ref(e, n->in[2]),
-                      ci ? arena_printf(&e->g->arena, "i * %lld", (long long)cs.d[cs.rank - 1]) : "", ci && cj ? " + " : "",
-                      cj ? "j" : ci ? "" : "0");
+                      ci ? arena_printf(&e->g->arena, "i * %lld", (long long)cs.d[cs.rank - 1]) : "",
+                      ci && cj ? " + " : "",
+                      cj   ? "j"
+                      : ci ? ""
+                           : "0");
 }
 
 /* The matmul node computing op(A) op(B) into the gemm's output (attributes in a[2]). */
@@ -111,8 +118,8 @@ void gemm_emit(Emit *e, Node *n) {
     const char *Y = emit_ref(e, y);
     emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_dim(e, y, 0));
     emit_open(e, "for (size_t j = 0; j < %lld; j++)", (long long)d.n);
-    emit_line(e, "%s[i * %lld + j] = (%s)(%.17g * %s[i * %lld + j]%s);", Y, (long long)d.n, emit_ctype(y->dtype), alpha, Y,
-              (long long)d.n, beta == 0 ? "" : arena_printf(&e->g->arena, " + %.17g * %s", beta, gemm_c_ref(e, n)));
+    emit_line(e, "%s[i * %lld + j] = (%s)(%.17g * %s[i * %lld + j]%s);", Y, (long long)d.n, emit_ctype(y->dtype), alpha,
+              Y, (long long)d.n, beta == 0 ? "" : arena_printf(&e->g->arena, " + %.17g * %s", beta, gemm_c_ref(e, n)));
     emit_close(e);
     emit_close(e);
     return;
@@ -151,13 +158,15 @@ static int letter_index(const Einsum *es, char c) {
 static bool parse_term(const char *s, size_t len, int rank, int *ew, char *dst) {
   int named = 0, k = 0;
   bool ell = false;
-  for (size_t i = 0; i < len; i++) named += isalpha((unsigned char)s[i]) != 0;
+  for (size_t i = 0; i < len; i++)
+    named += isalpha((unsigned char)s[i]) != 0;
   int w = rank < 0 ? *ew : rank - named;
   for (size_t i = 0; i < len; i++) {
     if (!strncmp(s + i, "...", 3)) {
       if (ell || w < 0) return false;
       ell = true;
-      for (int j = 0; j < w; j++) dst[k++] = (char)('0' + (MAX_RANK - w + j));
+      for (int j = 0; j < w; j++)
+        dst[k++] = (char)('0' + (MAX_RANK - w + j));
       i += 2;
     } else if (isalpha((unsigned char)s[i])) {
       if (k >= MAX_RANK) return false;
@@ -182,18 +191,21 @@ static const char *einsum_parse(const Node *n, Einsum *es) {
     const char *c = memchr(p, ',', (size_t)(end - p));
     const char *stop = c ? c : end;
     if ((k < n->nin - 1) != (c != NULL)) return "equation has a term per input";
-    if (!parse_term(p, (size_t)(stop - p), n->in[k]->shape.rank, &ew, es->in[k])) return "equation does not fit the inputs' ranks";
+    if (!parse_term(p, (size_t)(stop - p), n->in[k]->shape.rank, &ew, es->in[k]))
+      return "equation does not fit the inputs' ranks";
     p = stop + 1;
   }
   if (arrow) {
     if (!parse_term(arrow + 2, strlen(arrow + 2), -1, &ew, es->out)) return "bad output term";
   } else { /* ellipsis axes, then letters used once, alphabetically */
     int k = 0;
-    for (int j = 0; j < ew; j++) es->out[k++] = (char)('0' + MAX_RANK - ew + j);
+    for (int j = 0; j < ew; j++)
+      es->out[k++] = (char)('0' + MAX_RANK - ew + j);
     for (char c = 'A'; c <= 'z'; c++) {
       int uses = 0;
       for (int t = 0; t < n->nin; t++)
-        for (const char *q = es->in[t]; *q; q++) uses += *q == c;
+        for (const char *q = es->in[t]; *q; q++)
+          uses += *q == c;
       if (uses == 1 && k < MAX_RANK) es->out[k++] = c;
     }
   }
@@ -208,15 +220,18 @@ static const char *einsum_parse(const Node *n, Einsum *es) {
         li = (int)strlen(es->letters);
         es->letters[li] = c;
         es->ext[li] = d;
-      } else if (es->ext[li] == 0 || es->ext[li] == 1) es->ext[li] = d;
-      else if (d != es->ext[li] && d != 1) return "an einsum letter has two extents";
+      } else if (es->ext[li] == 0 || es->ext[li] == 1)
+        es->ext[li] = d;
+      else if (d != es->ext[li] && d != 1)
+        return "an einsum letter has two extents";
     }
   for (int j = 0; es->out[j]; j++)
     for (int k = j + 1; es->out[k]; k++)
       if (es->out[j] == es->out[k]) return "a letter repeats in the output";
   for (int j = 0; es->out[j]; j++) {
     bool used = false;
-    for (int t = 0; t < n->nin; t++) used = used || strchr(es->in[t], es->out[j]);
+    for (int t = 0; t < n->nin; t++)
+      used = used || strchr(es->in[t], es->out[j]);
     if (!used) return "an output letter is in no input";
   }
   return NULL;
@@ -229,7 +244,8 @@ const char *einsum_infer(Graph *g, Node *n) {
   for (int k = 1; k < n->nin; k++)
     if (n->in[k]->dtype != n->in[0]->dtype) return "einsum inputs differ in dtype";
   Shape s = {(int)strlen(es.out), {0}};
-  for (int j = 0; j < s.rank; j++) s.d[j] = es.ext[j];
+  for (int j = 0; j < s.rank; j++)
+    s.d[j] = es.ext[j];
   n->out[0]->dtype = n->in[0]->dtype;
   n->out[0]->shape = s;
   (void)g;
@@ -239,7 +255,8 @@ const char *einsum_infer(Graph *g, Node *n) {
 /* Flat index of operand t for letter values v (broadcast extents of 1 read index 0). */
 static int64_t operand_index(const Einsum *es, const Tensor *x, int t, const int64_t *v) {
   int64_t idx = 0;
-  for (int j = 0; es->in[t][j]; j++) idx = idx * x->shape.d[j] + (x->shape.d[j] == 1 ? 0 : v[letter_index(es, es->in[t][j])]);
+  for (int j = 0; es->in[t][j]; j++)
+    idx = idx * x->shape.d[j] + (x->shape.d[j] == 1 ? 0 : v[letter_index(es, es->in[t][j])]);
   return idx;
 }
 
@@ -249,14 +266,19 @@ void einsum_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   NN2C_ASSERT(!einsum_parse(n, &es));
   int nl = (int)strlen(es.letters), no = (int)strlen(es.out);
   int64_t ext[MAX_RANK], v[MAX_RANK] = {0}, total = 1;
-  for (int j = 0; j < nl; j++) ext[j] = es.ext[j] == DIM_BATCH ? cx->batch : es.ext[j], total *= ext[j];
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, 0);
+  for (int j = 0; j < nl; j++)
+    ext[j] = es.ext[j] == DIM_BATCH ? cx->batch : es.ext[j], total *= ext[j];
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, 0);
   for (int64_t i = 0; i < total; i++) {
     int64_t r = i, o = 0;
-    for (int j = nl - 1; j >= 0; j--) v[j] = r % ext[j], r /= ext[j];
-    for (int j = 0; j < no; j++) o = o * ext[j] + v[j];
+    for (int j = nl - 1; j >= 0; j--)
+      v[j] = r % ext[j], r /= ext[j];
+    for (int j = 0; j < no; j++)
+      o = o * ext[j] + v[j];
     double p = 1;
-    for (int t = 0; t < n->nin; t++) p *= tensor_get(in[t], operand_index(&es, in[t], t, v));
+    for (int t = 0; t < n->nin; t++)
+      p *= tensor_get(in[t], operand_index(&es, in[t], t, v));
     tensor_set(out[0], o, tensor_get(out[0], o) + p);
   }
 }
@@ -308,12 +330,15 @@ void einsum_emit(Emit *e, Node *n) {
   int nl = (int)strlen(es.letters), no = (int)strlen(es.out);
   Value *y = n->out[0];
   const char *ext[MAX_RANK];
-  for (int j = 0; j < nl; j++) ext[j] = es.ext[j] == DIM_BATCH ? "B" : arena_printf(&e->g->arena, "%lld", (long long)es.ext[j]);
+  for (int j = 0; j < nl; j++)
+    ext[j] = es.ext[j] == DIM_BATCH ? "B" : arena_printf(&e->g->arena, "%lld", (long long)es.ext[j]);
   emit_open(e, "");
   emit_line(e, "size_t q = 0;");
-  for (int j = 0; j < no; j++) emit_open(e, "for (size_t i%d = 0; i%d < %s; i%d++)", j, j, ext[j], j);
+  for (int j = 0; j < no; j++)
+    emit_open(e, "for (size_t i%d = 0; i%d < %s; i%d++)", j, j, ext[j], j);
   emit_line(e, "double acc = 0;");
-  for (int j = no; j < nl; j++) emit_open(e, "for (size_t i%d = 0; i%d < %s; i%d++)", j, j, ext[j], j);
+  for (int j = no; j < nl; j++)
+    emit_open(e, "for (size_t i%d = 0; i%d < %s; i%d++)", j, j, ext[j], j);
   Buf p = {0};
   for (int t = 0; t < n->nin; t++) {
     Value *x = n->in[t];
@@ -326,9 +351,11 @@ void einsum_emit(Emit *e, Node *n) {
   }
   emit_line(e, "acc += %s;", p.data);
   buf_free(&p);
-  for (int j = no; j < nl; j++) emit_close(e);
+  for (int j = no; j < nl; j++)
+    emit_close(e);
   emit_line(e, "%s[q++] = (%s)acc;", emit_ref(e, y), emit_ctype(y->dtype));
-  for (int j = 0; j < no; j++) emit_close(e);
+  for (int j = 0; j < no; j++)
+    emit_close(e);
   emit_line(e, "(void)q;");
   emit_close(e);
 }

@@ -48,8 +48,8 @@ void nll_emit(Emit *e, Node *n) {
   const char *C = emit_dim(e, lp, 1);
   emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_dim(e, lp, 0));
   emit_line(e, "const int64_t l = (int64_t)%s[i];", emit_ref(e, n->in[1]));
-  emit_line(e, "%s[i] = l >= 0 && l < %s ? -%s[i * %s + (size_t)l] : 0.0f;", emit_ref(e, n->out[0]), C,
-            emit_ref(e, lp), C);
+  emit_line(e, "%s[i] = l >= 0 && l < %s ? -%s[i * %s + (size_t)l] : 0.0f;", emit_ref(e, n->out[0]), C, emit_ref(e, lp),
+            C);
   emit_close(e);
 }
 
@@ -67,7 +67,8 @@ const char *nll_grad_infer(Graph *g, Node *n) {
 void nll_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx, (void)n;
   int64_t rows = out[0]->shape.d[0], c = out[0]->shape.d[1];
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, 0);
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, 0);
   for (int64_t i = 0; i < rows; i++) {
     int64_t l = (int64_t)tensor_get(in[1], i);
     if (l >= 0 && l < c) tensor_set(out[0], i * c + l, -tensor_get(in[0], i));

@@ -8,8 +8,12 @@
 
 /* ---- scalar functions (interpreter, in double) ---- */
 
-#define F1(name, expr) \
-  static double f_##name(const Node *n, const double *x) { (void)n; double v = x[0]; return expr; }
+#define F1(name, expr)                                                                                                 \
+  static double f_##name(const Node *n, const double *x) {                                                             \
+    (void)n;                                                                                                           \
+    double v = x[0];                                                                                                   \
+    return expr;                                                                                                       \
+  }
 F1(exp, exp(v))
 F1(log, log(v))
 F1(sqrt, sqrt(v))
@@ -41,7 +45,7 @@ static double f_round(const Node *n, const double *x) {
 
 /* ---- C expressions ---- */
 
-#define X1(name, fmt)                                                                   \
+#define X1(name, fmt)                                                                                                  \
   static void x_##name(Buf *b, Node *n, const char **a) { buf_printf(b, fmt, ew_sfx(n), a[0]); }
 X1(exp, "exp%s(%s)")
 X1(log, "log%s(%s)")

@@ -6,7 +6,7 @@
 #include <string.h>
 
 typedef struct {
-  int64_t m, k, n;   /* op(a) is [m,k], op(b) is [k,n] */
+  int64_t m, k, n; /* op(a) is [m,k], op(b) is [k,n] */
   bool ta, tb;
 } MatDims;
 
@@ -25,7 +25,8 @@ const char *matmul_infer(Graph *g, Node *n) {
   if (a->shape.rank != 2 || b->shape.rank != 2)
     return arena_printf(&g->arena, "matmul needs 2-D operands, got %s and %s", shape_str(&g->arena, a->shape),
                         shape_str(&g->arena, b->shape));
-  if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->dtype != b->dtype) return "matmul needs two f32 (or two f64) operands";
+  if ((a->dtype != DT_F32 && a->dtype != DT_F64) || a->dtype != b->dtype)
+    return "matmul needs two f32 (or two f64) operands";
   MatDims d = mat_dims(n, a->shape, b->shape);
   int64_t kb = d.tb ? b->shape.d[1] : b->shape.d[0];
   if (d.k != kb)
@@ -109,37 +110,47 @@ static void emit_mm_tile(Emit *e, int rows, const char *A, const char *Bk, const
   /* A narrow tile's sums start from an initializer, not memset: gcc 12.2 -O2 -mavx512f
    * expanded memset(acc, 0, sizeof acc) of float[4][3] and float[1][20] into an aligned
    * store at a misaligned stack offset (SIGSEGV; e2e_isa's gcc -march=native builds). */
-  if (vec) emit_line(e, "nn2c_vf acc[%d][%lld / NN2C_VW];", rows, (long long)w);
-  else emit_line(e, "float acc[%d][%lld]%s;", rows, (long long)w, bias ? "" : " = {{0.0f}}");
+  if (vec)
+    emit_line(e, "nn2c_vf acc[%d][%lld / NN2C_VW];", rows, (long long)w);
+  else
+    emit_line(e, "float acc[%d][%lld]%s;", rows, (long long)w, bias ? "" : " = {{0.0f}}");
   if (bias && vec)
-    emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t v = 0; v < %lld / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + %s + v * NN2C_VW);",
+    emit_line(e,
+              "for (size_t r = 0; r < %d; r++) for (size_t v = 0; v < %lld / NN2C_VW; v++) acc[r][v] = nn2c_vload(%s + "
+              "%s + v * NN2C_VW);",
               rows, (long long)w, bias, j0);
   else if (bias)
     emit_line(e, "for (size_t r = 0; r < %d; r++) for (size_t c = 0; c < %lld; c++) acc[r][c] = %s[%s + c];", rows,
               (long long)w, bias, j0);
-  else if (vec) emit_line(e, "memset(acc, 0, sizeof acc);");
+  else if (vec)
+    emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t k = 0; k < %s; k++)", K);
   emit_line(e, "const float *br = %s + k * %s + %s;", Bk, N, j0);
   Buf b = {0};
   for (int r = 0; r < rows; r++) {
-    if (ta) buf_printf(&b, "%sa%d = %s[k * %s + i0 + %d]", r ? ", " : "", r, A, M, r);
-    else buf_printf(&b, "%sa%d = %s[(i0 + %d) * %s + k]", r ? ", " : "", r, A, r, K);
+    if (ta)
+      buf_printf(&b, "%sa%d = %s[k * %s + i0 + %d]", r ? ", " : "", r, A, M, r);
+    else
+      buf_printf(&b, "%sa%d = %s[(i0 + %d) * %s + k]", r ? ", " : "", r, A, r, K);
   }
   emit_line(e, "const float %s;", b.data);
   buf_free(&b);
   if (vec) {
     emit_open(e, "for (size_t v = 0; v < %lld / NN2C_VW; v++)", (long long)w);
     emit_line(e, "const nn2c_vf bv = nn2c_vload(br + v * NN2C_VW);");
-    for (int r = 0; r < rows; r++) emit_line(e, "acc[%d][v] += a%d * bv;", r, r);
+    for (int r = 0; r < rows; r++)
+      emit_line(e, "acc[%d][v] += a%d * bv;", r, r);
   } else {
     emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)w);
-    for (int r = 0; r < rows; r++) emit_line(e, "acc[%d][c] += a%d * br[c];", r, r);
+    for (int r = 0; r < rows; r++)
+      emit_line(e, "acc[%d][c] += a%d * br[c];", r, r);
   }
   emit_close(e);
   emit_close(e);
   emit_line(e, "for (size_t r = 0; r < %d; r++)", rows);
   if (vec)
-    emit_line(e, "  for (size_t v = 0; v < %lld / NN2C_VW; v++) nn2c_vstore(%s + (i0 + r) * %s + %s + v * NN2C_VW, %s);",
+    emit_line(e,
+              "  for (size_t v = 0; v < %lld / NN2C_VW; v++) nn2c_vstore(%s + (i0 + r) * %s + %s + v * NN2C_VW, %s);",
               (long long)w, O, N, j0, relu ? "nn2c_vrelu(acc[r][v])" : "acc[r][v]");
   else
     emit_line(e, "  for (size_t c = 0; c < %lld; c++) %s[(i0 + r) * %s + %s + c] = %s;", (long long)w, O, N, j0,
@@ -159,7 +170,8 @@ static void emit_mm_rows(Emit *e, Node *n, int rows, const char *A, const char *
   }
   if (full < nn) {
     block_open(e);
-    emit_mm_tile(e, rows, A, Bk, O, M, N, K, ta, arena_printf(&e->g->arena, "%lld", (long long)full), nn - full, bias, relu);
+    emit_mm_tile(e, rows, A, Bk, O, M, N, K, ta, arena_printf(&e->g->arena, "%lld", (long long)full), nn - full, bias,
+                 relu);
     emit_close(e);
   }
 }
@@ -176,7 +188,8 @@ static void matmul_tiled_body(Emit *e, Node *n, const char *A, const char *Bk, c
   bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
   bool tail = o->shape.d[0] == DIM_BATCH || o->shape.d[0] % MM_RB;
-  emit_line(e, "/* tiles of %d rows x %d columns, sums in registers%s */", MM_RB, MM_CB, tb ? "; b^T copied to scratch as [K][N]" : "");
+  emit_line(e, "/* tiles of %d rows x %d columns, sums in registers%s */", MM_RB, MM_CB,
+            tb ? "; b^T copied to scratch as [K][N]" : "");
   block_open(e);
   if (tb) { /* in blocks of 16 rows of b, so the rows being read stay in cache */
     emit_line(e, "float *bt = (float *)scratch;");
@@ -189,8 +202,10 @@ static void matmul_tiled_body(Emit *e, Node *n, const char *A, const char *Bk, c
   }
   if (matmul_parallel(a, o)) emit_line(e, "%s", matmul_pragma(e, n));
   bool whole = o->shape.d[0] == DIM_BATCH || o->shape.d[0] >= MM_RB; /* a loop to 0 would warn */
-  if (o->shape.d[0] == DIM_BATCH) emit_open(e, "for (size_t ib = 0; ib < B / %d; ib++)", MM_RB);
-  else if (whole) emit_open(e, "for (size_t ib = 0; ib < %lld; ib++)", (long long)(o->shape.d[0] / MM_RB));
+  if (o->shape.d[0] == DIM_BATCH)
+    emit_open(e, "for (size_t ib = 0; ib < B / %d; ib++)", MM_RB);
+  else if (whole)
+    emit_open(e, "for (size_t ib = 0; ib < %lld; ib++)", (long long)(o->shape.d[0] / MM_RB));
   if (whole) {
     emit_line(e, "const size_t i0 = ib * %d;", MM_RB);
     emit_mm_rows(e, n, MM_RB, A, Bk, O, bias);
@@ -218,12 +233,15 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
   const char *M = emit_dim(e, o, 0), *N = emit_dim(e, o, 1), *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
   char *fn = arena_printf(&e->g->arena, "mm_%d%d_%sx%sx%s%s%s", ta, tb, M, N, K, matmul_parallel(a, o) ? "_par" : "",
                           bias ? (relu ? "_bias_relu" : "_bias") : "");
-  char *def = arena_printf(&e->g->arena, "static NN2C_MAYBE_UNUSED void %s(const float *pa, const float *pb, %sfloat *po, size_t B, unsigned char *scratch, int nt)",
+  char *def = arena_printf(&e->g->arena,
+                           "static NN2C_MAYBE_UNUSED void %s(const float *pa, const float *pb, %sfloat *po, size_t B, "
+                           "unsigned char *scratch, int nt)",
                            fn, bias ? "const float *pbias, " : "");
   if (!e->helpers->data || !strstr(e->helpers->data, def)) {
     Emit h = {e->helpers, e->g, 1, NULL, NULL};
     /* only the native build calls it: the OpenBLAS build calls cblas_sgemm instead */
-    buf_printf(e->helpers, "#ifndef NN2C_USE_CBLAS\n/* matmul [%s,%s] = %sa%s %sb%s */\n%s {\n", M, N, ta ? "" : "", ta ? "^T" : "", "", tb ? "^T" : "", def);
+    buf_printf(e->helpers, "#ifndef NN2C_USE_CBLAS\n/* matmul [%s,%s] = %sa%s %sb%s */\n%s {\n", M, N, ta ? "" : "",
+               ta ? "^T" : "", "", tb ? "^T" : "", def);
     emit_line(&h, "(void)B, (void)scratch, (void)nt;");
     matmul_tiled_body(&h, n, "pa", "pb", "po", bias ? "pbias" : NULL);
     buf_puts(e->helpers, "}\n#endif\n\n");
@@ -258,8 +276,10 @@ static void matmul_emit_native(Emit *e, Node *n) {
     return;
   }
   emit_line(e, "memset(%s, 0, sizeof(float) * %s);", O, emit_numel(e, o));
-  const char *aik = ta ? arena_printf(&e->g->arena, "%s[k * %s + i]", A, M) : arena_printf(&e->g->arena, "%s[i * %s + k]", A, K);
-  const char *bkj = tb ? arena_printf(&e->g->arena, "%s[j * %s + k]", Bm, K) : arena_printf(&e->g->arena, "%s[k * %s + j]", Bm, N);
+  const char *aik =
+      ta ? arena_printf(&e->g->arena, "%s[k * %s + i]", A, M) : arena_printf(&e->g->arena, "%s[i * %s + k]", A, K);
+  const char *bkj =
+      tb ? arena_printf(&e->g->arena, "%s[j * %s + k]", Bm, K) : arena_printf(&e->g->arena, "%s[k * %s + j]", Bm, N);
   if (par) emit_line(e, "%s", par);
   emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", M);
   emit_open(e, "for (size_t k = 0; k < (size_t)%s; k++)", K);
@@ -279,19 +299,19 @@ void matmul_emit(Emit *e, Node *n) {
   }
   bool ta = node_int(n, "transa", 0), tb = node_int(n, "transb", 0);
   emit_line(e, "#ifdef NN2C_USE_CBLAS");
-  emit_line(e, "cblas_sgemm(CblasRowMajor, %s, %s, (int)%s, (int)%s, (int)%s, 1.0f, %s, (int)%s, %s, (int)%s, 0.0f, %s, (int)%s);",
-            ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", emit_dim(e, o, 0), emit_dim(e, o, 1),
-            ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1), emit_ref(e, a), emit_dim(e, a, 1), emit_ref(e, b), emit_dim(e, b, 1),
-            emit_ref(e, o), emit_dim(e, o, 1));
+  emit_line(e,
+            "cblas_sgemm(CblasRowMajor, %s, %s, (int)%s, (int)%s, (int)%s, 1.0f, %s, (int)%s, %s, (int)%s, 0.0f, %s, "
+            "(int)%s);",
+            ta ? "CblasTrans" : "CblasNoTrans", tb ? "CblasTrans" : "CblasNoTrans", emit_dim(e, o, 0),
+            emit_dim(e, o, 1), ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1), emit_ref(e, a), emit_dim(e, a, 1),
+            emit_ref(e, b), emit_dim(e, b, 1), emit_ref(e, o), emit_dim(e, o, 1));
   emit_line(e, "#else");
   matmul_emit_native(e, n);
   emit_line(e, "#endif");
 }
 
 /* The scratch hook: room for b^T when the tiled kernel transposes it. */
-int64_t matmul_scratch(const Node *n) {
-  return matmul_uses_scratch(n) ? shape_numel_static(n->in[1]->shape) * 4 : 0;
-}
+int64_t matmul_scratch(const Node *n) { return matmul_uses_scratch(n) ? shape_numel_static(n->in[1]->shape) * 4 : 0; }
 
 /* matmul_bias(a[M,K], b[K,N], bias[N]) = a b + bias, or with activation="relu"
  * relu of it: a dense layer in one pass, made by the fuse pass from
@@ -314,7 +334,8 @@ void matmul_bias_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   for (int64_t i = 0; i < m; i++)
     for (int64_t j = 0; j < c; j++) {
       double acc = tensor_get(in[2], j);
-      for (int64_t p = 0; p < k; p++) acc += tensor_get(in[0], i * k + p) * tensor_get(in[1], p * c + j);
+      for (int64_t p = 0; p < k; p++)
+        acc += tensor_get(in[0], i * k + p) * tensor_get(in[1], p * c + j);
       tensor_set(out[0], i * c + j, relu && acc < 0 ? 0.0 : acc);
     }
 }
@@ -327,9 +348,11 @@ void matmul_bias_grad(Graph *g, Node *n, Value **dy, Value **dx) {
 void matmul_bias_emit(Emit *e, Node *n) {
   Value *o = n->out[0];
   emit_line(e, "#ifdef NN2C_USE_CBLAS");
-  emit_line(e, "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)%s, (int)%s, (int)%s, 1.0f, %s, (int)%s, %s, (int)%s, 0.0f, %s, (int)%s);",
-            emit_dim(e, o, 0), emit_dim(e, o, 1), emit_dim(e, n->in[0], 1), emit_ref(e, n->in[0]), emit_dim(e, n->in[0], 1),
-            emit_ref(e, n->in[1]), emit_dim(e, o, 1), emit_ref(e, o), emit_dim(e, o, 1));
+  emit_line(e,
+            "cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)%s, (int)%s, (int)%s, 1.0f, %s, (int)%s, %s, "
+            "(int)%s, 0.0f, %s, (int)%s);",
+            emit_dim(e, o, 0), emit_dim(e, o, 1), emit_dim(e, n->in[0], 1), emit_ref(e, n->in[0]),
+            emit_dim(e, n->in[0], 1), emit_ref(e, n->in[1]), emit_dim(e, o, 1), emit_ref(e, o), emit_dim(e, o, 1));
   emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", emit_dim(e, o, 0));
   emit_open(e, "for (size_t j = 0; j < %s; j++)", emit_dim(e, o, 1));
   emit_line(e, "const float v = %s[i * %s + j] + %s[j];", emit_ref(e, o), emit_dim(e, o, 1), emit_ref(e, n->in[2]));

@@ -21,7 +21,8 @@ static void unravel(Shape s, int64_t i, int64_t *c) {
 
 static int64_t ravel(Shape s, const int64_t *c) {
   int64_t i = 0;
-  for (int k = 0; k < s.rank; k++) i = i * s.d[k] + c[k];
+  for (int k = 0; k < s.rank; k++)
+    i = i * s.d[k] + c[k];
   return i;
 }
 
@@ -43,8 +44,10 @@ static bool transpose_perm(const Node *n, int64_t *perm) {
   int r = n->in[0]->shape.rank;
   int np = attr_ints(n, "perm", perm, MAX_RANK);
   if (np < 0)
-    for (int i = 0; i < r; i++) perm[i] = r - 1 - i;
-  else if (np != r) return false;
+    for (int i = 0; i < r; i++)
+      perm[i] = r - 1 - i;
+  else if (np != r)
+    return false;
   bool seen[MAX_RANK] = {0};
   for (int i = 0; i < r; i++) {
     if (perm[i] < 0 || perm[i] >= r || seen[perm[i]]) return false;
@@ -58,7 +61,8 @@ const char *transpose_infer(Graph *g, Node *n) {
   Shape in = n->in[0]->shape, s = in;
   if (!transpose_perm(n, perm))
     return arena_printf(&g->arena, "perm is not a permutation of the %d axes of %s", in.rank, shape_str(&g->arena, in));
-  for (int i = 0; i < in.rank; i++) s.d[i] = in.d[perm[i]];
+  for (int i = 0; i < in.rank; i++)
+    s.d[i] = in.d[perm[i]];
   return set_out(n, 0, n->in[0]->dtype, s);
 }
 
@@ -68,7 +72,8 @@ void transpose_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   NN2C_ASSERT(transpose_perm(n, perm));
   for (int64_t i = 0; i < out[0]->numel; i++) {
     unravel(out[0]->shape, i, c);
-    for (int k = 0; k < out[0]->shape.rank; k++) src[perm[k]] = c[k];
+    for (int k = 0; k < out[0]->shape.rank; k++)
+      src[perm[k]] = c[k];
     tensor_set(out[0], i, tensor_get(in[0], ravel(in[0]->shape, src)));
   }
 }
@@ -76,7 +81,8 @@ void transpose_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
 void transpose_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   int64_t perm[MAX_RANK], inv[MAX_RANK];
   NN2C_ASSERT(transpose_perm(n, perm));
-  for (int i = 0; i < n->in[0]->shape.rank; i++) inv[perm[i]] = i;
+  for (int i = 0; i < n->in[0]->shape.rank; i++)
+    inv[perm[i]] = i;
   dx[0] = transpose_of(g, dy[0], inv);
 }
 
@@ -86,7 +92,8 @@ void transpose_emit(Emit *e, Node *n) {
   Lin st[MAX_RANK];
   view_strides(n->in[0]->shape, st);
   View v = {n->out[0]->shape.rank, {0}, {{0, 0}}, {0, 0}};
-  for (int i = 0; i < v.rank; i++) v.dim[i] = n->out[0]->shape.d[i], v.stride[i] = st[perm[i]];
+  for (int i = 0; i < v.rank; i++)
+    v.dim[i] = n->out[0]->shape.d[i], v.stride[i] = st[perm[i]];
   emit_view_copy(e, n->out[0], n->in[0], &v, false);
 }
 
@@ -94,7 +101,8 @@ void transpose_emit(Emit *e, Node *n) {
 
 static void copy_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx, (void)n;
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, tensor_get(in[0], i));
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, tensor_get(in[0], i));
 }
 
 static void copy_emit(Emit *e, Node *n) {
@@ -102,11 +110,13 @@ static void copy_emit(Emit *e, Node *n) {
             emit_ctype(n->in[0]->dtype), emit_numel(e, n->in[0]));
 }
 
-static void reshape_back(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build_reshape(g, dy[0], n->in[0]->shape); }
+static void reshape_back(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = build_reshape(g, dy[0], n->in[0]->shape);
+}
 
-#define COPY_HOOKS(name)                                                                                           \
-  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { copy_eval(cx, n, in, out); }                \
-  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { reshape_back(g, n, dy, dx); }                      \
+#define COPY_HOOKS(name)                                                                                               \
+  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { copy_eval(cx, n, in, out); }                     \
+  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { reshape_back(g, n, dy, dx); }                          \
   void name##_emit(Emit *e, Node *n) { copy_emit(e, n); }
 COPY_HOOKS(squeeze)
 COPY_HOOKS(unsqueeze)
@@ -147,7 +157,8 @@ const char *unsqueeze_infer(Graph *g, Node *n) {
   if (na < 0 || in.rank + na > MAX_RANK) return "unsqueeze needs axes=[...] (rank at most 8 after)";
   if (!axes_mark(axes, na, in.rank + na, mark)) return "axes out of range or repeated";
   s.rank = in.rank + na;
-  for (int i = 0, k = 0; i < s.rank; i++) s.d[i] = mark[i] ? 1 : in.d[k++];
+  for (int i = 0, k = 0; i < s.rank; i++)
+    s.d[i] = mark[i] ? 1 : in.d[k++];
   (void)g;
   return set_out(n, 0, n->in[0]->dtype, s);
 }
@@ -157,8 +168,10 @@ static bool group_extent(Shape s, int lo, int hi, int64_t *out) {
   int64_t p = 1;
   bool batch = false;
   for (int i = lo; i < hi; i++) {
-    if (s.d[i] == DIM_BATCH) batch = true;
-    else p *= s.d[i];
+    if (s.d[i] == DIM_BATCH)
+      batch = true;
+    else
+      p *= s.d[i];
   }
   *out = batch ? DIM_BATCH : p;
   return !batch || p == 1;
@@ -170,7 +183,8 @@ const char *flatten_infer(Graph *g, Node *n) {
   if (ax < 0) ax += in.rank;
   if (ax < 0 || ax > in.rank) return arena_printf(&g->arena, "axis out of range for %s", shape_str(&g->arena, in));
   if (!group_extent(in, 0, (int)ax, &s.d[0]) || !group_extent(in, (int)ax, in.rank, &s.d[1]))
-    return arena_printf(&g->arena, "cannot flatten %s at axis %d: N would be multiplied", shape_str(&g->arena, in), (int)ax);
+    return arena_printf(&g->arena, "cannot flatten %s at axis %d: N would be multiplied", shape_str(&g->arena, in),
+                        (int)ax);
   return set_out(n, 0, n->in[0]->dtype, s);
 }
 
@@ -201,7 +215,8 @@ void tile_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   int64_t c[MAX_RANK];
   for (int64_t i = 0; i < out[0]->numel; i++) {
     unravel(out[0]->shape, i, c);
-    for (int k = 0; k < in[0]->shape.rank; k++) c[k] %= in[0]->shape.d[k];
+    for (int k = 0; k < in[0]->shape.rank; k++)
+      c[k] %= in[0]->shape.d[k];
     tensor_set(out[0], i, tensor_get(in[0], ravel(in[0]->shape, c)));
   }
 }
@@ -257,8 +272,10 @@ static const char *block_infer(Graph *g, Node *n, bool to_space) {
   if (s.d[1] == DIM_BATCH || s.d[2] == DIM_BATCH || s.d[3] == DIM_BATCH) return "N must be the first axis";
   if (to_space ? s.d[1] % (b * b) : (s.d[2] % b || s.d[3] % b))
     return arena_printf(&g->arena, "%s is not divisible by the block %lld", shape_str(&g->arena, s), (long long)b);
-  if (to_space) s.d[1] /= b * b, s.d[2] *= b, s.d[3] *= b;
-  else s.d[1] *= b * b, s.d[2] /= b, s.d[3] /= b;
+  if (to_space)
+    s.d[1] /= b * b, s.d[2] *= b, s.d[3] *= b;
+  else
+    s.d[1] *= b * b, s.d[2] /= b, s.d[3] /= b;
   return set_out(n, 0, n->in[0]->dtype, s);
 }
 
@@ -277,13 +294,21 @@ static void block_eval(Node *n, Tensor *deep, Tensor *shallow, bool to_space) {
   for (int64_t i = 0; i < shallow->numel; i++) {
     unravel(shallow->shape, i, c);
     int64_t k = deep_index(deep->shape, b, d2s_crd(n), c[0], c[1], c[2], c[3]);
-    if (to_space) tensor_set(shallow, i, tensor_get(deep, k));
-    else tensor_set(deep, k, tensor_get(shallow, i));
+    if (to_space)
+      tensor_set(shallow, i, tensor_get(deep, k));
+    else
+      tensor_set(deep, k, tensor_get(shallow, i));
   }
 }
 
-void depth_to_space_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; block_eval(n, in[0], out[0], true); }
-void space_to_depth_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; block_eval(n, out[0], in[0], false); }
+void depth_to_space_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  block_eval(n, in[0], out[0], true);
+}
+void space_to_depth_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  block_eval(n, out[0], in[0], false);
+}
 
 static Value *block_op(Graph *g, OpKind op, Value *x, const Node *like) {
   Node *k = build_node(g, op, 1, &x);
@@ -291,8 +316,12 @@ static Value *block_op(Graph *g, OpKind op, Value *x, const Node *like) {
   return build_finish(g, k);
 }
 
-void depth_to_space_grad(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = block_op(g, OP_SPACE_TO_DEPTH, dy[0], n); }
-void space_to_depth_grad(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = block_op(g, OP_DEPTH_TO_SPACE, dy[0], n); }
+void depth_to_space_grad(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = block_op(g, OP_SPACE_TO_DEPTH, dy[0], n);
+}
+void space_to_depth_grad(Graph *g, Node *n, Value **dy, Value **dx) {
+  dx[0] = block_op(g, OP_DEPTH_TO_SPACE, dy[0], n);
+}
 
 /* The shallow tensor as [N, C', H, b, W, b] over the deep one. */
 static void block_emit(Emit *e, Node *n, Value *deep, Value *shallow, bool to_space) {
@@ -302,8 +331,14 @@ static void block_emit(Emit *e, Node *n, Value *deep, Value *shallow, bool to_sp
   view_strides(d, st);
   int64_t cs = d.d[1] / (b * b), hw = d.d[2] * d.d[3];
   bool crd = d2s_crd(n);
-  View v = {6, {d.d[0], cs, d.d[2], b, d.d[3], b}, {st[0], {crd ? b * b * hw : hw, 0}, {d.d[3], 0},
-                                                   {crd ? b * hw : b * cs * hw, 0}, {1, 0}, {crd ? hw : cs * hw, 0}},
+  View v = {6,
+            {d.d[0], cs, d.d[2], b, d.d[3], b},
+            {st[0],
+             {crd ? b * b * hw : hw, 0},
+             {d.d[3], 0},
+             {crd ? b * hw : b * cs * hw, 0},
+             {1, 0},
+             {crd ? hw : cs * hw, 0}},
             {0, 0}};
   emit_view_copy(e, shallow, deep, &v, !to_space);
 }
@@ -365,14 +400,17 @@ static const char *pad_spec(Graph *g, const Node *n, Shape x, PadSpec *p) {
   int64_t pads[2 * MAX_RANK], axes[MAX_RANK];
   int na = attr_ints(n, "axes", axes, MAX_RANK);
   if (na < 0)
-    for (na = 0; na < x.rank; na++) axes[na] = na;
+    for (na = 0; na < x.rank; na++)
+      axes[na] = na;
   int np = attr_ints(n, "pads", pads, 2 * MAX_RANK);
   const char *m = node_string(n, "mode", "constant");
-  *p = (PadSpec){x.rank, {0}, {0}, {0}, 0, node_float(n, "constant_value", node_float(n, "value", 0))}; /* value: opset < 11 */
+  *p = (PadSpec){x.rank, {0}, {0},
+                 {0},    0,   node_float(n, "constant_value", node_float(n, "value", 0))}; /* value: opset < 11 */
   p->mode = !strcmp(m, "constant") ? 0 : !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : -1;
   if (p->mode < 0) return arena_printf(&g->arena, "unknown pad mode '%s'", m);
   if (np != 2 * na) return "pads needs two entries (begin, end) per padded axis";
-  for (int i = 0; i < x.rank; i++) p->dim[i] = x.d[i];
+  for (int i = 0; i < x.rank; i++)
+    p->dim[i] = x.d[i];
   for (int i = 0; i < na; i++) {
     int a = normalize_axis(axes[i], x.rank);
     if (a < 0) return "pad axis out of range";
@@ -411,18 +449,25 @@ static void pad_run(Node *n, Tensor *x, Tensor *y, bool grad) {
   NN2C_ASSERT(!pad_spec(NULL, n, x->shape, &p));
   int64_t c[MAX_RANK];
   if (grad)
-    for (int64_t i = 0; i < x->numel; i++) tensor_set(x, i, 0);
+    for (int64_t i = 0; i < x->numel; i++)
+      tensor_set(x, i, 0);
   for (int64_t i = 0; i < y->numel; i++) {
     unravel(y->shape, i, c);
     bool inside = true;
-    for (int a = 0; a < y->shape.rank && inside; a++) inside = (c[a] = pad_source(&p, a, c[a], x->shape.d[a])) >= 0;
+    for (int a = 0; a < y->shape.rank && inside; a++)
+      inside = (c[a] = pad_source(&p, a, c[a], x->shape.d[a])) >= 0;
     int64_t k = inside ? ravel(x->shape, c) : 0;
-    if (!grad) tensor_set(y, i, inside ? tensor_get(x, k) : p.value);
-    else if (inside) tensor_set(x, k, tensor_get(x, k) + tensor_get(y, i));
+    if (!grad)
+      tensor_set(y, i, inside ? tensor_get(x, k) : p.value);
+    else if (inside)
+      tensor_set(x, k, tensor_get(x, k) + tensor_get(y, i));
   }
 }
 
-void pad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; pad_run(n, in[0], out[0], false); }
+void pad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  pad_run(n, in[0], out[0], false);
+}
 
 void pad_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   PadSpec p;
@@ -430,7 +475,8 @@ void pad_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   NN2C_ASSERT(!pad_spec(g, n, x, &p));
   if (p.mode == 0) { /* cropping by the same pads undoes a constant pad */
     int64_t neg[2 * MAX_RANK];
-    for (int i = 0; i < x.rank; i++) neg[i] = -p.lo[i], neg[x.rank + i] = -p.hi[i];
+    for (int i = 0; i < x.rank; i++)
+      neg[i] = -p.lo[i], neg[x.rank + i] = -p.hi[i];
     Node *k = build_node(g, OP_PAD, 1, dy);
     node_set_ints(g, k, "pads", neg, 2 * x.rank);
     dx[0] = build_finish(g, k);
@@ -457,15 +503,21 @@ static void pad_emit_loop(Emit *e, Node *n, Value *x, Value *y, bool grad) {
     const char *yd = emit_dim(e, y, a), *xd = emit_dim(e, x, a);
     emit_line(e, "c = (ptrdiff_t)(r %% %s) - %lld;", yd, (long long)p.lo[a]);
     emit_line(e, "r /= %s;", yd);
-    if (p.mode == 0) emit_line(e, "if (c < 0 || c >= (ptrdiff_t)%s) keep = 0;", xd);
-    else if (p.mode == 2) emit_line(e, "c = c < 0 ? 0 : c >= (ptrdiff_t)%s ? (ptrdiff_t)%s - 1 : c;", xd, xd);
-    else emit_line(e, "c = c < 0 ? -c : c >= (ptrdiff_t)%s ? 2 * ((ptrdiff_t)%s - 1) - c : c;", xd, xd);
+    if (p.mode == 0)
+      emit_line(e, "if (c < 0 || c >= (ptrdiff_t)%s) keep = 0;", xd);
+    else if (p.mode == 2)
+      emit_line(e, "c = c < 0 ? 0 : c >= (ptrdiff_t)%s ? (ptrdiff_t)%s - 1 : c;", xd, xd);
+    else
+      emit_line(e, "c = c < 0 ? -c : c >= (ptrdiff_t)%s ? 2 * ((ptrdiff_t)%s - 1) - c : c;", xd, xd);
     Lin s = st[a];
     emit_line(e, "p += c * (%lld + (ptrdiff_t)B * %lld);", (long long)s.c, (long long)s.cb);
   }
-  if (grad) emit_line(e, "if (keep) %s[p] += %s[q];", X, Y);
-  else if (isinf(p.value)) emit_line(e, "%s[q] = keep ? %s[p] : (%s)%sINFINITY;", Y, X, emit_ctype(y->dtype), p.value < 0 ? "-" : "");
-  else emit_line(e, "%s[q] = keep ? %s[p] : (%s)%.17g;", Y, X, emit_ctype(y->dtype), p.value);
+  if (grad)
+    emit_line(e, "if (keep) %s[p] += %s[q];", X, Y);
+  else if (isinf(p.value))
+    emit_line(e, "%s[q] = keep ? %s[p] : (%s)%sINFINITY;", Y, X, emit_ctype(y->dtype), p.value < 0 ? "-" : "");
+  else
+    emit_line(e, "%s[q] = keep ? %s[p] : (%s)%.17g;", Y, X, emit_ctype(y->dtype), p.value);
   emit_close(e);
 }
 
@@ -479,7 +531,10 @@ const char *pad_grad_infer(Graph *g, Node *n) {
   return set_out(n, 0, n->in[0]->dtype, shape_make(r, d));
 }
 
-void pad_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; pad_run(n, out[0], in[0], true); }
+void pad_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  pad_run(n, out[0], in[0], true);
+}
 void pad_grad_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }
 
 void pad_grad_emit(Emit *e, Node *n) {
@@ -502,13 +557,16 @@ static const char *split_sizes(Graph *g, const Node *n, int64_t *len) {
   int ns = attr_ints(n, "split", len, 16);
   if (ns < 0) {
     int64_t part = (d + n->nout - 1) / n->nout;
-    for (int k = 0; k < n->nout; k++) len[k] = d - sum < part ? d - sum : part, sum += len[k];
+    for (int k = 0; k < n->nout; k++)
+      len[k] = d - sum < part ? d - sum : part, sum += len[k];
     ns = n->nout;
   }
   sum = 0;
-  for (int k = 0; k < ns; k++) sum += len[k] < 0 ? d + 1 : len[k];
+  for (int k = 0; k < ns; k++)
+    sum += len[k] < 0 ? d + 1 : len[k];
   if (ns != n->nout || sum != d)
-    return g ? arena_printf(&g->arena, "split sizes do not add up to extent %lld in %d parts", (long long)d, n->nout) : "";
+    return g ? arena_printf(&g->arena, "split sizes do not add up to extent %lld in %d parts", (long long)d, n->nout)
+             : "";
   return NULL;
 }
 
@@ -563,7 +621,8 @@ void split_emit(Emit *e, Node *n) {
   for (int k = 0; k < n->nout; k++) {
     Value *y = n->out[k];
     View v = {y->shape.rank, {0}, {{0, 0}}, {off * st[ax].c, off * st[ax].cb}};
-    for (int i = 0; i < v.rank; i++) v.dim[i] = y->shape.d[i], v.stride[i] = st[i];
+    for (int i = 0; i < v.rank; i++)
+      v.dim[i] = y->shape.d[i], v.stride[i] = st[i];
     emit_view_copy(e, y, x, &v, false);
     off += y->shape.d[ax];
   }

@@ -11,8 +11,8 @@
 #include <math.h>
 
 typedef struct {
-  int axis;      /* first axis of the softmax */
-  bool legacy;   /* C spans axes [axis, rank) */
+  int axis;    /* first axis of the softmax */
+  bool legacy; /* C spans axes [axis, rank) */
 } Geo;
 
 static Geo geo_of(const Node *n, int rank) {
@@ -27,7 +27,8 @@ static const char *axis_op_infer(Graph *g, Node *n) {
   Value *x = n->in[0];
   if (x->shape.rank < 1) return "needs an input of rank >= 1";
   if (geo_of(n, x->shape.rank).axis < 0)
-    return arena_printf(&g->arena, "axis %lld out of range for rank %d", (long long)node_int(n, "axis", -1), x->shape.rank);
+    return arena_printf(&g->arena, "axis %lld out of range for rank %d", (long long)node_int(n, "axis", -1),
+                        x->shape.rank);
   for (int i = 1; i < n->nin; i++)
     if (!shape_eq(n->in[i]->shape, x->shape)) return "gradient operands must have the same shape";
   if (x->dtype != DT_F32 && x->dtype != DT_F64) return "needs f32 or f64";
@@ -52,9 +53,12 @@ static Rows rows_of(const Node *n, const Tensor *t) {
   Geo g = geo_of(n, t->shape.rank);
   Rows r = {1, 1, 1};
   for (int a = 0; a < t->shape.rank; a++) {
-    if (a < g.axis) r.outer *= t->shape.d[a];
-    else if (a < c_end(g, t->shape.rank)) r.c *= t->shape.d[a];
-    else r.inner *= t->shape.d[a];
+    if (a < g.axis)
+      r.outer *= t->shape.d[a];
+    else if (a < c_end(g, t->shape.rank))
+      r.c *= t->shape.d[a];
+    else
+      r.inner *= t->shape.d[a];
   }
   return r;
 }
@@ -71,7 +75,8 @@ static void axis_rows(const Node *n, Tensor **in, Tensor **out, AxisKind kind) {
         double v = tensor_get(in[0], base + j * r.inner);
         if (v > mx) mx = v, best = j;
       }
-      for (int64_t j = 0; j < r.c; j++) sum += exp(tensor_get(in[0], base + j * r.inner) - mx);
+      for (int64_t j = 0; j < r.c; j++)
+        sum += exp(tensor_get(in[0], base + j * r.inner) - mx);
       for (int64_t j = 0; j < r.c; j++) {
         double z = tensor_get(in[0], base + j * r.inner) - mx;
         double y = kind == K_HARDMAX ? j == best : kind == K_LOG_SOFTMAX ? z - log(sum) : exp(z) / sum;
@@ -80,9 +85,18 @@ static void axis_rows(const Node *n, Tensor **in, Tensor **out, AxisKind kind) {
     }
 }
 
-void softmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; axis_rows(n, in, out, K_SOFTMAX); }
-void log_softmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; axis_rows(n, in, out, K_LOG_SOFTMAX); }
-void hardmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; axis_rows(n, in, out, K_HARDMAX); }
+void softmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  axis_rows(n, in, out, K_SOFTMAX);
+}
+void log_softmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  axis_rows(n, in, out, K_LOG_SOFTMAX);
+}
+void hardmax_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  axis_rows(n, in, out, K_HARDMAX);
+}
 
 /* softmax: dx = y (dy - sum(dy y));  log_softmax: dx = dy - exp(y) sum(dy) */
 static void softmax_grad_rows(const Node *n, Tensor **in, Tensor **out, bool log_form) {
@@ -100,7 +114,10 @@ static void softmax_grad_rows(const Node *n, Tensor **in, Tensor **out, bool log
     }
 }
 
-void softmax_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; softmax_grad_rows(n, in, out, false); }
+void softmax_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  softmax_grad_rows(n, in, out, false);
+}
 void log_softmax_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx;
   softmax_grad_rows(n, in, out, true);
@@ -134,8 +151,8 @@ typedef struct {
 static RowCode open_rows(Emit *e, Node *n, Value *x) {
   Geo g = geo_of(n, x->shape.rank);
   int end = c_end(g, x->shape.rank);
-  RowCode rc = {emit_numel_range(e, x, g.axis, end), emit_numel_range(e, x, end, x->shape.rank),
-                emit_ctype(x->dtype), x->dtype == DT_F32 ? "f" : ""};
+  RowCode rc = {emit_numel_range(e, x, g.axis, end), emit_numel_range(e, x, end, x->shape.rank), emit_ctype(x->dtype),
+                x->dtype == DT_F32 ? "f" : ""};
   emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_numel_range(e, x, 0, g.axis));
   emit_open(e, "for (size_t j = 0; j < %s; j++)", rc.inner);
   return rc;

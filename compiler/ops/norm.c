@@ -21,18 +21,21 @@ static void norm_mask(const Node *n, bool *red) {
   memset(red, 0, sizeof(bool) * MAX_RANK);
   if (n->op == OP_LAYER_NORM) {
     int ax = normalize_axis(node_int(n, "axis", -1), r);
-    for (int i = ax < 0 ? r : ax; i < r; i++) red[i] = true;
+    for (int i = ax < 0 ? r : ax; i < r; i++)
+      red[i] = true;
   } else if (n->op == OP_MVN) {
     int64_t axes[MAX_RANK];
     int na = attr_ints(n, "axes", axes, MAX_RANK);
     if (na < 0) {
-      for (int i = 0; i < r; i++) red[i] = i != 1;
+      for (int i = 0; i < r; i++)
+        red[i] = i != 1;
       return;
     }
     for (int i = 0; i < na; i++)
       if (normalize_axis(axes[i], r) >= 0) red[normalize_axis(axes[i], r)] = true;
   } else
-    for (int i = 0; i < r; i++) red[i] = n->op == OP_INSTANCE_NORM ? i >= 2 : i != 1;
+    for (int i = 0; i < r; i++)
+      red[i] = n->op == OP_INSTANCE_NORM ? i >= 2 : i != 1;
 }
 
 static double norm_eps(const Node *n) { return n->op == OP_MVN ? 0 : node_float(n, "epsilon", 1e-5); }
@@ -43,10 +46,12 @@ static bool norm_block(const Node *n, int *lo, int *hi) {
   norm_mask(n, red);
   int r = n->in[0]->shape.rank;
   *lo = 0;
-  while (*lo < r && red[*lo]) (*lo)++;
+  while (*lo < r && red[*lo])
+    (*lo)++;
   if (*lo == r) *lo = 0; /* nothing kept: one group of everything */
   *hi = *lo;
-  while (*hi < r && !red[*hi]) (*hi)++;
+  while (*hi < r && !red[*hi])
+    (*hi)++;
   for (int i = *hi; i < r; i++)
     if (!red[i]) return false;
   return true;
@@ -69,7 +74,8 @@ static const char *norm_common_infer(Graph *g, Node *n) {
     for (int k = 1; k < n->nin; k++)
       if (vec_check(n, k, x.d[1])) return vec_check(n, k, x.d[1]);
   }
-  for (int k = 0; k < n->nout; k++) n->out[k]->dtype = n->in[0]->dtype;
+  for (int k = 0; k < n->nout; k++)
+    n->out[k]->dtype = n->in[0]->dtype;
   n->out[0]->shape = x;
   (void)g;
   return NULL;
@@ -95,12 +101,15 @@ static int64_t group_of(Shape s, const bool *red, int64_t i) {
 static Stats stats_of(const Tensor *x, const bool *red) {
   Stats s = {1, 1, NULL, NULL};
   for (int a = 0; a < x->shape.rank; a++) {
-    if (red[a]) s.count *= x->shape.d[a];
-    else s.groups *= x->shape.d[a];
+    if (red[a])
+      s.count *= x->shape.d[a];
+    else
+      s.groups *= x->shape.d[a];
   }
   s.mean = xcalloc((size_t)s.groups + 1, sizeof(double));
   s.var = xcalloc((size_t)s.groups + 1, sizeof(double));
-  for (int64_t i = 0; i < x->numel; i++) s.mean[group_of(x->shape, red, i)] += tensor_get(x, i) / (double)s.count;
+  for (int64_t i = 0; i < x->numel; i++)
+    s.mean[group_of(x->shape, red, i)] += tensor_get(x, i) / (double)s.count;
   for (int64_t i = 0; i < x->numel; i++) {
     int64_t gi = group_of(x->shape, red, i);
     double d = tensor_get(x, i) - s.mean[gi];
@@ -111,7 +120,8 @@ static Stats stats_of(const Tensor *x, const bool *red) {
 
 static int64_t channel_of(Shape s, int64_t i) {
   int64_t inner = 1;
-  for (int a = 2; a < s.rank; a++) inner *= s.d[a];
+  for (int a = 2; a < s.rank; a++)
+    inner *= s.d[a];
   return i / inner % s.d[1];
 }
 
@@ -121,7 +131,8 @@ static void standardize_eval(Node *n, Tensor **in, Tensor **out, const Stats *st
   norm_mask(n, red);
   Tensor *x = in[0];
   int64_t inner = 1, nw = n->op == OP_LAYER_NORM ? in[1]->numel : 0;
-  for (int a = 0; a < x->shape.rank; a++) inner *= red[a] && n->op == OP_LAYER_NORM ? x->shape.d[a] : 1;
+  for (int a = 0; a < x->shape.rank; a++)
+    inner *= red[a] && n->op == OP_LAYER_NORM ? x->shape.d[a] : 1;
   for (int64_t i = 0; i < x->numel; i++) {
     int64_t gi = group_of(x->shape, red, i);
     double inv = n->op == OP_MVN ? 1 / (sqrt(st->var[gi]) + 1e-9) : 1 / sqrt(st->var[gi] + norm_eps(n));
@@ -147,7 +158,8 @@ static Block block_of(Emit *e, Node *n) {
   int lo, hi;
   NN2C_ASSERT(norm_block(n, &lo, &hi));
   Value *x = n->in[0];
-  return (Block){emit_numel_range(e, x, 0, lo), emit_numel_range(e, x, lo, hi), emit_numel_range(e, x, hi, x->shape.rank)};
+  return (Block){emit_numel_range(e, x, 0, lo), emit_numel_range(e, x, lo, hi),
+                 emit_numel_range(e, x, hi, x->shape.rank)};
 }
 
 /* Opens the group loop with `av` = mean, `t` = variance and `acc` = 1 / std of group j. */
@@ -166,8 +178,10 @@ static void emit_group_stats(Emit *e, Node *n, Block b) {
   emit_close(e);
   emit_line(e, "const double t = acc / cnt; /* the variance */");
   emit_line(e, "(void)t;");
-  if (n->op == OP_MVN) emit_line(e, "acc = 1.0 / (sqrt(t) + 1e-9);");
-  else emit_line(e, "acc = 1.0 / sqrt(t + %.17g);", norm_eps(n));
+  if (n->op == OP_MVN)
+    emit_line(e, "acc = 1.0 / (sqrt(t) + 1e-9);");
+  else
+    emit_line(e, "acc = 1.0 / sqrt(t + %.17g);", norm_eps(n));
 }
 
 /* Writes y = (x - av) * acc * SCALE + BIAS over the group (expressions in i, j, k). */
@@ -216,20 +230,23 @@ static Value *standardize_grad(Graph *g, Value *x, const bool *red, double eps, 
 static Value *channel_b(Graph *g, Value *v, Shape x) {
   Shape s = {x.rank - 1, {0}};
   s.d[0] = x.d[1];
-  for (int i = 1; i < s.rank; i++) s.d[i] = 1;
+  for (int i = 1; i < s.rank; i++)
+    s.d[i] = 1;
   return build_reshape(g, v, s);
 }
 
 /* Sum of v over all axes but the channel, as a [C] vector. */
 static Value *channel_sum(Graph *g, Value *v) {
   bool red[MAX_RANK];
-  for (int i = 0; i < MAX_RANK; i++) red[i] = i != 1;
+  for (int i = 0; i < MAX_RANK; i++)
+    red[i] = i != 1;
   Value *s = reduce_mask(g, OP_REDUCE_SUM, v, red);
   return build_reshape(g, s, shape_make(1, &v->shape.d[1]));
 }
 
 static void assert_no_stat_grads(Node *n, Value **dy) {
-  for (int k = 1; k < n->nout; k++) NN2C_ASSERT(!dy[k] && "no gradient through normalization statistics outputs");
+  for (int k = 1; k < n->nout; k++)
+    NN2C_ASSERT(!dy[k] && "no gradient through normalization statistics outputs");
 }
 
 /* ---- layer_norm ---- */
@@ -249,7 +266,8 @@ const char *layer_norm_infer(Graph *g, Node *n) {
       return "scale and bias must broadcast over the normalized axes";
   }
   const char *err = norm_common_infer(g, n);
-  for (int k = 1; k < n->nout; k++) n->out[k]->shape = st;
+  for (int k = 1; k < n->nout; k++)
+    n->out[k]->shape = st;
   return err;
 }
 
@@ -310,8 +328,14 @@ static void stats_eval(Node *n, Tensor **in, Tensor **out) {
   free(st.var);
 }
 
-void instance_norm_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; stats_eval(n, in, out); }
-void mvn_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; stats_eval(n, in, out); }
+void instance_norm_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  stats_eval(n, in, out);
+}
+void mvn_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  stats_eval(n, in, out);
+}
 
 void instance_norm_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   bool red[MAX_RANK];
@@ -352,7 +376,8 @@ static bool bn_training(const Node *n) { return node_int(n, "training_mode", 0) 
 
 const char *batch_norm_infer(Graph *g, Node *n) {
   const char *err = norm_common_infer(g, n);
-  for (int k = 1; k < n->nout; k++) n->out[k]->shape = n->in[3]->shape;
+  for (int k = 1; k < n->nout; k++)
+    n->out[k]->shape = n->in[3]->shape;
   if (!err && n->nout > 1 && !bn_training(n)) err = "running_mean and running_var need training_mode=1";
   return err;
 }
@@ -367,7 +392,8 @@ void batch_norm_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
     free(st.mean), free(st.var);
     st = stats_of(in[0], red);
   } else
-    for (int64_t i = 0; i < c; i++) st.mean[i] = tensor_get(in[3], i), st.var[i] = tensor_get(in[4], i);
+    for (int64_t i = 0; i < c; i++)
+      st.mean[i] = tensor_get(in[3], i), st.var[i] = tensor_get(in[4], i);
   standardize_eval(n, in, out, &st);
   double mom = node_float(n, "momentum", 0.9);
   for (int64_t i = 0; i < c; i++) {
@@ -408,7 +434,8 @@ void batch_norm_emit(Emit *e, Node *n) {
   Block b = block_of(e, n);
   const char *S = emit_ref(e, n->in[1]), *Bi = emit_ref(e, n->in[2]), *M = emit_ref(e, n->in[3]);
   const char *V = emit_ref(e, n->in[4]);
-  if (bn_training(n)) emit_group_stats(e, n, b);
+  if (bn_training(n))
+    emit_group_stats(e, n, b);
   else {
     emit_open(e, "for (size_t j = 0; j < %s; j++)", b.mid);
     emit_line(e, "const double av = %s[j], t = %s[j], acc = 1.0 / sqrt(t + %.17g);", M, V, norm_eps(n));
@@ -416,7 +443,8 @@ void batch_norm_emit(Emit *e, Node *n) {
   emit_group_apply(e, n, b, arena_printf(&e->g->arena, " * %s[j]", S), arena_printf(&e->g->arena, " + %s[j]", Bi));
   double mom = node_float(n, "momentum", 0.9);
   const char *ty = emit_ctype(n->out[0]->dtype);
-  if (n->nout > 1) emit_line(e, "%s[j] = (%s)(%s[j] * %.17g + av * %.17g);", emit_ref(e, n->out[1]), ty, M, mom, 1 - mom);
+  if (n->nout > 1)
+    emit_line(e, "%s[j] = (%s)(%s[j] * %.17g + av * %.17g);", emit_ref(e, n->out[1]), ty, M, mom, 1 - mom);
   if (n->nout > 2)
     emit_line(e, "%s[j] = (%s)(%s[j] * %.17g + t * %.17g);", emit_ref(e, n->out[2]), ty, V, mom, 1 - mom);
   emit_close(e);
@@ -439,7 +467,8 @@ void lp_norm_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   int ax = lp_axis(n);
   Shape s = in[0]->shape;
   int64_t d = s.d[ax], inner = 1, p = node_int(n, "p", 2);
-  for (int i = ax + 1; i < s.rank; i++) inner *= s.d[i];
+  for (int i = ax + 1; i < s.rank; i++)
+    inner *= s.d[i];
   for (int64_t i = 0; i < in[0]->numel; i++) {
     int64_t base = i / (d * inner) * d * inner + i % inner;
     double acc = 0;
@@ -476,11 +505,13 @@ void lp_norm_emit(Emit *e, Node *n) {
   emit_open(e, "for (size_t j = 0; j < %s; j++)", inner);
   emit_line(e, "double acc = 0;");
   emit_line(e, "for (size_t k = 0; k < %s; k++) acc += %s;", d,
-            arena_printf(&e->g->arena, l1 ? "fabs((double)%s[(i * %s + k) * %s + j])" : "(double)%s[(i * %s + k) * %s + j] * %s[(i * %s + k) * %s + j]",
+            arena_printf(&e->g->arena,
+                         l1 ? "fabs((double)%s[(i * %s + k) * %s + j])"
+                            : "(double)%s[(i * %s + k) * %s + j] * %s[(i * %s + k) * %s + j]",
                          X, d, inner, X, d, inner));
   if (!l1) emit_line(e, "acc = sqrt(acc);");
-  emit_line(e, "for (size_t k = 0; k < %s; k++) %s[(i * %s + k) * %s + j] = (%s)(%s[(i * %s + k) * %s + j] / acc);", d, Y,
-            d, inner, emit_ctype(n->out[0]->dtype), X, d, inner);
+  emit_line(e, "for (size_t k = 0; k < %s; k++) %s[(i * %s + k) * %s + j] = (%s)(%s[(i * %s + k) * %s + j] / acc);", d,
+            Y, d, inner, emit_ctype(n->out[0]->dtype), X, d, inner);
   emit_close(e);
   emit_close(e);
 }
@@ -522,7 +553,9 @@ void lrn_emit(Emit *e, Node *n) {
   emit_open(e, "for (size_t j = 0; j < %s; j++)", inner);
   emit_line(e, "double acc = 0;");
   emit_line(e, "for (ptrdiff_t k = c - %lld; k <= c + %lld; k++)", (size - 1) / 2, size / 2);
-  emit_line(e, "  if (k >= 0 && k < (ptrdiff_t)%s) acc += (double)%s[(i * %s + (size_t)k) * %s + j] * %s[(i * %s + (size_t)k) * %s + j];",
+  emit_line(e,
+            "  if (k >= 0 && k < (ptrdiff_t)%s) acc += (double)%s[(i * %s + (size_t)k) * %s + j] * %s[(i * %s + "
+            "(size_t)k) * %s + j];",
             C, X, C, inner, X, C, inner);
   emit_line(e, "size_t p = (i * %s + (size_t)c) * %s + j;", C, inner);
   emit_line(e, "%s[p] = (%s)(%s[p] / pow(%.17g + %.17g * acc, %.17g));", emit_ref(e, n->out[0]),

@@ -35,14 +35,14 @@ double tensor_get(const Tensor *t, int64_t i);
 void tensor_set(Tensor *t, int64_t i, double v);
 
 typedef struct {
-  int64_t batch; /* value of N for this run */
-  uint64_t step; /* training step counter (seeds dropout masks) */
+  int64_t batch;     /* value of N for this run */
+  uint64_t step;     /* training step counter (seeds dropout masks) */
   const char *error; /* set by a kernel on bad data (an index out of range) */
 } EvalCtx;
 
 typedef struct {
   const char *name;
-  const char *onnx;
+  const char *onnx; /* the ONNX op type the generic importer maps to it, or "" (see ops.def) */
   int min_in, max_in, nout;
   unsigned flags;
   const char *(*infer)(Graph *g, Node *n); /* NULL, or an error message */
@@ -116,21 +116,25 @@ typedef double (*ScalarFn)(const Node *n, const double *x);
 typedef void (*ExprFn)(Buf *b, Node *n, const char **args);
 const char *ew_infer(Graph *g, Node *n, TypeRule r);
 void ew_eval(Node *n, Tensor **in, Tensor **out, ScalarFn f);
-DType ew_type(const Node *n);               /* the dtype n computes in */
+DType ew_type(const Node *n);                /* the dtype n computes in */
 const char *ew_lit(const Node *n, double v); /* v as a C literal of that dtype (rotating static buffers) */
 const char *ew_sfx(const Node *n);           /* "f" for f32 (expf), "" for f64 (exp) */
 bool dtype_is_unsigned(DType t);
 bool dtype_is_half(DType t); /* f16 or bf16: storage formats, read only by casts */
-void cast_half_helpers(Emit *e, Node *n); /* f16/bf16 conversions among e's helpers when n is such a cast (elementwise.c) */
+void cast_half_helpers(Emit *e,
+                       Node *n); /* f16/bf16 conversions among e's helpers when n is such a cast (elementwise.c) */
 void ew_no_grad(Graph *g, Node *n, Value **dy, Value **dx); /* zero gradient (piecewise constant ops) */
 Value *build_where(Graph *g, Value *c, Value *a, Value *b);
 Value *build_unb(Graph *g, Value *grad, Value *x); /* build_unbroadcast to x's shape */
 
-#define EW_HOOKS(name, rule, fn, xfn, gfn)                                                                    \
-  const char *name##_infer(Graph *g, Node *n) { return ew_infer(g, n, rule); }                              \
-  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; ew_eval(n, in, out, fn); } \
-  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { gfn(g, n, dy, dx); }                        \
-  void name##_emit(Emit *e, Node *n) { emit_elementwise(e, n, xfn); }                                       \
+#define EW_HOOKS(name, rule, fn, xfn, gfn)                                                                             \
+  const char *name##_infer(Graph *g, Node *n) { return ew_infer(g, n, rule); }                                         \
+  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {                                                  \
+    (void)cx;                                                                                                          \
+    ew_eval(n, in, out, fn);                                                                                           \
+  }                                                                                                                    \
+  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { gfn(g, n, dy, dx); }                                   \
+  void name##_emit(Emit *e, Node *n) { emit_elementwise(e, n, xfn); }                                                  \
   void name##_expr(Buf *b, Node *n, const char **args) { xfn(b, n, args); }
 
 #endif

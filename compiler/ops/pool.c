@@ -19,7 +19,8 @@ const char *avgpool2d_infer(Graph *g, Node *n) { return pool_infer(g, n); }
 static const char *pool_grad_infer(Graph *g, Node *n, Shape xs) {
   Geom G;
   const char *err = pool_geom(n, xs, &G);
-  if (!err && !shape_eq(n->in[0]->shape, conv_nhwc(G.n, G.oh, G.ow, G.c))) err = "dy does not match the pooling's output";
+  if (!err && !shape_eq(n->in[0]->shape, conv_nhwc(G.n, G.oh, G.ow, G.c)))
+    err = "dy does not match the pooling's output";
   return conv_set_out(g, n, err, n->in[0]->dtype, xs);
 }
 
@@ -57,24 +58,36 @@ static void pool_eval_part(const Node *n, PoolPart part, Tensor *x, Tensor *dy, 
                 if (ih < 0 || ih >= G.h || iw < 0 || iw >= G.w) continue;
                 int64_t xi = ((nb * G.h + ih) * G.w + iw) * G.c + c;
                 if (part == POOL_AVG_GRAD) { /* pass 0 counts, pass 1 spreads */
-                  if (pass == 0) count++;
-                  else acc[xi] += tensor_get(dy, yi) / (double)count;
+                  if (pass == 0)
+                    count++;
+                  else
+                    acc[xi] += tensor_get(dy, yi) / (double)count;
                   continue;
                 }
                 double v = part == POOL_AVG ? 0 : tensor_get(x, xi);
                 if (best < 0 || v > bv) best = xi, bv = v;
                 if (part == POOL_AVG) sum += tensor_get(x, xi), count++;
               }
-          if (part == POOL_MAX) acc[yi] = bv;
-          else if (part == POOL_MAX_GRAD) acc[best] += tensor_get(dy, yi);
-          else if (part == POOL_AVG) acc[yi] = sum / (double)count;
+          if (part == POOL_MAX)
+            acc[yi] = bv;
+          else if (part == POOL_MAX_GRAD)
+            acc[best] += tensor_get(dy, yi);
+          else if (part == POOL_AVG)
+            acc[yi] = sum / (double)count;
         }
-  for (int64_t i = 0; i < out->numel; i++) tensor_set(out, i, acc[i]);
+  for (int64_t i = 0; i < out->numel; i++)
+    tensor_set(out, i, acc[i]);
   free(acc);
 }
 
-void maxpool2d_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; pool_eval_part(n, POOL_MAX, in[0], NULL, out[0]); }
-void avgpool2d_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; pool_eval_part(n, POOL_AVG, in[0], NULL, out[0]); }
+void maxpool2d_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  pool_eval_part(n, POOL_MAX, in[0], NULL, out[0]);
+}
+void avgpool2d_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  pool_eval_part(n, POOL_AVG, in[0], NULL, out[0]);
+}
 void maxpool2d_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx;
   pool_eval_part(n, POOL_MAX_GRAD, in[1], in[0], out[0]);
@@ -121,8 +134,10 @@ static void emit_pool(Emit *e, Node *n, bool max) {
     emit_open(e, "for (int t = 1; t < %lld; t++)", (long long)(G.kh * G.kw));
     emit_line(e, "const float *xp = x0 + (size_t)(t / %lld) * %lld + (size_t)(t %% %lld) * %s;", (long long)G.kw,
               (long long)(G.w * G.c), (long long)G.kw, C);
-    if (max) emit_line(e, "for (size_t c = 0; c < %s; c++) r[c] = xp[c] > r[c] ? xp[c] : r[c];", C);
-    else emit_line(e, "for (size_t c = 0; c < %s; c++) r[c] += xp[c];", C);
+    if (max)
+      emit_line(e, "for (size_t c = 0; c < %s; c++) r[c] = xp[c] > r[c] ? xp[c] : r[c];", C);
+    else
+      emit_line(e, "for (size_t c = 0; c < %s; c++) r[c] += xp[c];", C);
     emit_close(e);
     if (!max) emit_line(e, "for (size_t c = 0; c < %s; c++) r[c] /= (float)%lld;", C, (long long)(G.kh * G.kw));
     emit_line(e, "memcpy(%s + p * %s, r, sizeof r);", Y, C);
@@ -133,8 +148,10 @@ static void emit_pool(Emit *e, Node *n, bool max) {
   emit_line(e, "size_t cnt = 0;");
   conv_emit_taps(e, &G);
   emit_line(e, "const float *xp = %s + xo;", X);
-  if (max) emit_line(e, "for (size_t c = 0; c < %s; c++) yp[c] = (cnt == 0 || xp[c] > yp[c]) ? xp[c] : yp[c];", C);
-  else emit_line(e, "for (size_t c = 0; c < %s; c++) yp[c] = cnt == 0 ? xp[c] : yp[c] + xp[c];", C);
+  if (max)
+    emit_line(e, "for (size_t c = 0; c < %s; c++) yp[c] = (cnt == 0 || xp[c] > yp[c]) ? xp[c] : yp[c];", C);
+  else
+    emit_line(e, "for (size_t c = 0; c < %s; c++) yp[c] = cnt == 0 ? xp[c] : yp[c] + xp[c];", C);
   emit_line(e, "cnt++;");
   emit_close(e);
   emit_close(e);
@@ -157,8 +174,8 @@ static void maxpool2d_grad_emit_tiled(Emit *e, Node *n, const Geom *G, bool relu
   emit_line(e, "/* the windows tile the input: every dx element is written once */");
   conv_emit_parallel(e, n, emit_numel_range(e, n->in[0], 0, 3));
   conv_emit_pixels(e, G, emit_numel_range(e, n->in[0], 0, 3));
-  emit_line(e, "const size_t xo = ((nb * %lld + oh * %lld) * %lld + ow * %lld) * %s;", (long long)G->h, (long long)G->kh,
-            (long long)G->w, (long long)G->kw, C);
+  emit_line(e, "const size_t xo = ((nb * %lld + oh * %lld) * %lld + ow * %lld) * %s;", (long long)G->h,
+            (long long)G->kh, (long long)G->w, (long long)G->kw, C);
   emit_line(e, "const float *dp = %s + p * %s;", DY, C);
   emit_line(e, "float bv[%s];", C);
   emit_line(e, "int bt[%s]; /* the tap of the first maximum */", C);
@@ -175,7 +192,8 @@ static void maxpool2d_grad_emit_tiled(Emit *e, Node *n, const Geom *G, bool relu
   emit_open(e, "for (int t = 0; t < %lld; t++)", (long long)taps);
   emit_line(e, "float *dq = %s + xo + (size_t)(t / %lld) * %lld + (size_t)(t %% %lld) * %s;", DX, (long long)G->kw,
             (long long)row, (long long)G->kw, C);
-  emit_line(e, "for (size_t c = 0; c < %s; c++) dq[c] = bt[c] == t%s ? dp[c] : 0.0f;", C, relu ? " && bv[c] > 0.0f" : "");
+  emit_line(e, "for (size_t c = 0; c < %s; c++) dq[c] = bt[c] == t%s ? dp[c] : 0.0f;", C,
+            relu ? " && bv[c] > 0.0f" : "");
   emit_close(e);
   emit_close(e);
   int64_t hc = G->oh * G->kh, wc = G->ow * G->kw;
@@ -183,11 +201,11 @@ static void maxpool2d_grad_emit_tiled(Emit *e, Node *n, const Geom *G, bool relu
   emit_line(e, "/* rows and columns no window covers */");
   emit_open(e, "for (size_t r = 0; r < %s; r++)", emit_numel_range(e, n->out[0], 0, 2));
   if (hc < G->h)
-    emit_line(e, "if (r %% %lld >= %lld) memset(%s + r * %lld, 0, sizeof(float) * %lld);", (long long)G->h, (long long)hc, DX,
-              (long long)row, (long long)row);
+    emit_line(e, "if (r %% %lld >= %lld) memset(%s + r * %lld, 0, sizeof(float) * %lld);", (long long)G->h,
+              (long long)hc, DX, (long long)row, (long long)row);
   if (wc < G->w)
-    emit_line(e, "%smemset(%s + r * %lld + %lld, 0, sizeof(float) * %lld);", hc < G->h ? "else " : "", DX, (long long)row,
-              (long long)(wc * G->c), (long long)((G->w - wc) * G->c));
+    emit_line(e, "%smemset(%s + r * %lld + %lld, 0, sizeof(float) * %lld);", hc < G->h ? "else " : "", DX,
+              (long long)row, (long long)(wc * G->c), (long long)((G->w - wc) * G->c));
   emit_close(e);
 }
 
@@ -215,8 +233,10 @@ static void maxpool2d_grad_body(Emit *e, Node *n) {
   emit_line(e, "cnt++;");
   emit_close(e);
   emit_close(e);
-  if (relu) emit_line(e, "for (size_t c = 0; c < %s; c++) %s[bi[c]] += bv[c] > 0.0f ? %s[p * %s + c] : 0.0f;", C, DX, DY, C);
-  else emit_line(e, "for (size_t c = 0; c < %s; c++) %s[bi[c]] += %s[p * %s + c];", C, DX, DY, C);
+  if (relu)
+    emit_line(e, "for (size_t c = 0; c < %s; c++) %s[bi[c]] += bv[c] > 0.0f ? %s[p * %s + c] : 0.0f;", C, DX, DY, C);
+  else
+    emit_line(e, "for (size_t c = 0; c < %s; c++) %s[bi[c]] += %s[p * %s + c];", C, DX, DY, C);
   emit_close(e);
 }
 
@@ -234,8 +254,10 @@ static void avgpool2d_grad_body(Emit *e, Node *n) {
   for (int pass = 0; pass < 2; pass++) {
     conv_emit_taps(e, &G);
     if (pass == 0) emit_line(e, "(void)xo;");
-    if (pass == 0) emit_line(e, "cnt++;");
-    else emit_line(e, "for (size_t c = 0; c < %s; c++) %s[xo + c] += dp[c] / (float)cnt;", C, DX);
+    if (pass == 0)
+      emit_line(e, "cnt++;");
+    else
+      emit_line(e, "for (size_t c = 0; c < %s; c++) %s[xo + c] += dp[c] / (float)cnt;", C, DX);
     emit_close(e);
     emit_close(e);
   }

@@ -22,14 +22,16 @@ static bool reduced_axes(Graph *g, const Node *n, int rank, bool red[MAX_RANK], 
   int cnt = !a ? 0 : a->type == AT_INT ? 1 : a->n;
   if (!cnt) {
     bool noop = node_int(n, "noop_with_empty_axes", 0) != 0;
-    for (int i = 0; i < rank; i++) red[i] = !noop;
+    for (int i = 0; i < rank; i++)
+      red[i] = !noop;
     return true;
   }
   for (int i = 0; i < cnt; i++) {
     int64_t ax = a->type == AT_INT ? a->i : a->ints[i];
     int k = normalize_axis(ax, rank);
     if (k < 0) {
-      *err = g ? arena_printf(&g->arena, "axis %lld out of range for rank %d", (long long)ax, rank) : "axis out of range";
+      *err =
+          g ? arena_printf(&g->arena, "axis %lld out of range for rank %d", (long long)ax, rank) : "axis out of range";
       return false;
     }
     red[k] = true;
@@ -59,8 +61,10 @@ static const char *reduce_infer(Graph *g, Node *n) {
   if (!reduced_axes(g, n, in.rank, red, &err)) return err;
   bool keep = node_int(n, "keepdims", 1) != 0;
   for (int i = 0; i < in.rank; i++) {
-    if (!red[i]) out.d[out.rank++] = in.d[i];
-    else if (keep) out.d[out.rank++] = 1;
+    if (!red[i])
+      out.d[out.rank++] = in.d[i];
+    else if (keep)
+      out.d[out.rank++] = 1;
   }
   DType t = n->in[0]->dtype;
   if (t == DT_BOOL || t == DT_F16 || t == DT_BF16)
@@ -87,22 +91,35 @@ static double red_init(RedKind k) { return k == R_MAX ? -INFINITY : k == R_MIN ?
 
 static double red_step(RedKind k, double acc, double v) {
   switch (k) {
-  case R_MAX: return fmax(acc, v);
-  case R_MIN: return fmin(acc, v);
-  case R_PROD: return acc * v;
-  case R_L1: return acc + fabs(v);
-  case R_L2: case R_SUM_SQUARE: return acc + v * v;
-  case R_LOG_SUM_EXP: return acc + exp(v);
-  default: return acc + v;
+  case R_MAX:
+    return fmax(acc, v);
+  case R_MIN:
+    return fmin(acc, v);
+  case R_PROD:
+    return acc * v;
+  case R_L1:
+    return acc + fabs(v);
+  case R_L2:
+  case R_SUM_SQUARE:
+    return acc + v * v;
+  case R_LOG_SUM_EXP:
+    return acc + exp(v);
+  default:
+    return acc + v;
   }
 }
 
 static double red_final(RedKind k, double acc, double count) {
   switch (k) {
-  case R_MEAN: return acc / count;
-  case R_L2: return sqrt(acc);
-  case R_LOG_SUM: case R_LOG_SUM_EXP: return log(acc);
-  default: return acc;
+  case R_MEAN:
+    return acc / count;
+  case R_L2:
+    return sqrt(acc);
+  case R_LOG_SUM:
+  case R_LOG_SUM_EXP:
+    return log(acc);
+  default:
+    return acc;
   }
 }
 
@@ -110,13 +127,15 @@ static void reduce_eval(Node *n, Tensor **in, Tensor **out, RedKind k) {
   bool red[MAX_RANK];
   NN2C_ASSERT(axes_of(n, in[0]->shape.rank, red));
   double *acc = xcalloc((size_t)out[0]->numel + 1, sizeof(double));
-  for (int64_t i = 0; i < out[0]->numel; i++) acc[i] = red_init(k);
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    acc[i] = red_init(k);
   for (int64_t i = 0; i < in[0]->numel; i++) {
     int64_t o = reduce_out_index(in[0]->shape, red, i);
     acc[o] = red_step(k, acc[o], tensor_get(in[0], i));
   }
   double count = out[0]->numel ? (double)in[0]->numel / (double)out[0]->numel : 1;
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, red_final(k, acc[i], count));
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, red_final(k, acc[i], count));
   free(acc);
 }
 
@@ -155,14 +174,30 @@ static void reduce_grad(Graph *g, Node *n, Value **dy, Value **dx, RedKind k) {
   Value *x = n->in[0], *d = build_reshape(g, dy[0], kept_shape(n)), *y = build_reshape(g, n->out[0], kept_shape(n));
   Value *two = build_scalar(g, x->dtype, 2), *zero = build_scalar(g, x->dtype, 0), *r = NULL;
   switch (k) {
-  case R_MAX: case R_MIN: r = build_where(g, build2(g, OP_EQUAL, x, y), d, zero); break; /* all maxima on ties */
-  case R_PROD: r = build2(g, OP_DIV, build2(g, OP_MUL, d, y), x); break;
-  case R_L1: r = build2(g, OP_MUL, d, build1(g, OP_SIGN, x)); break;
-  case R_L2: r = build2(g, OP_DIV, build2(g, OP_MUL, d, x), y); break;
-  case R_LOG_SUM: r = build2(g, OP_DIV, d, build1(g, OP_EXP, y)); break;
-  case R_LOG_SUM_EXP: r = build2(g, OP_MUL, d, build1(g, OP_EXP, build2(g, OP_SUB, x, y))); break;
-  case R_SUM_SQUARE: r = build2(g, OP_MUL, d, build2(g, OP_MUL, x, two)); break;
-  default: NN2C_ASSERT(!"reduction kind");
+  case R_MAX:
+  case R_MIN:
+    r = build_where(g, build2(g, OP_EQUAL, x, y), d, zero);
+    break; /* all maxima on ties */
+  case R_PROD:
+    r = build2(g, OP_DIV, build2(g, OP_MUL, d, y), x);
+    break;
+  case R_L1:
+    r = build2(g, OP_MUL, d, build1(g, OP_SIGN, x));
+    break;
+  case R_L2:
+    r = build2(g, OP_DIV, build2(g, OP_MUL, d, x), y);
+    break;
+  case R_LOG_SUM:
+    r = build2(g, OP_DIV, d, build1(g, OP_EXP, y));
+    break;
+  case R_LOG_SUM_EXP:
+    r = build2(g, OP_MUL, d, build1(g, OP_EXP, build2(g, OP_SUB, x, y)));
+    break;
+  case R_SUM_SQUARE:
+    r = build2(g, OP_MUL, d, build2(g, OP_MUL, x, two));
+    break;
+  default:
+    NN2C_ASSERT(!"reduction kind");
   }
   dx[0] = shape_eq(r->shape, x->shape) ? r : expand_to(g, r, x->shape);
 }
@@ -203,9 +238,11 @@ static void reduce_emit_contiguous(Emit *e, Node *n, bool mean, int lo, int hi) 
   const char *outer = emit_numel_range(e, x, 0, lo), *r = emit_numel_range(e, x, lo, hi);
   const char *inner = emit_numel_range(e, x, hi, rank);
   int64_t ninner = 1; /* -1: the kept trailing dims include the batch */
-  for (int i = hi; i < rank; i++) ninner = x->shape.d[i] == DIM_BATCH || ninner < 0 ? -1 : ninner * x->shape.d[i];
+  for (int i = hi; i < rank; i++)
+    ninner = x->shape.d[i] == DIM_BATCH || ninner < 0 ? -1 : ninner * x->shape.d[i];
   int64_t per_sample = ninner; /* elements summed per sample of the batch */
-  for (int i = 1; i < hi; i++) per_sample *= x->shape.d[i] == DIM_BATCH ? 1 : x->shape.d[i];
+  for (int i = 1; i < hi; i++)
+    per_sample *= x->shape.d[i] == DIM_BATCH ? 1 : x->shape.d[i];
   if (ninner >= 1 && ninner <= 1024 && lo == 0 && x->shape.d[0] == DIM_BATCH && per_sample >= 2048) {
     reduce_emit_sliced(e, X, O, r, inner, mean);
     return;
@@ -247,33 +284,54 @@ static void reduce_emit_general(Emit *e, Node *n, RedKind k, const bool *red) {
   buf_puts(&count, "1");
   for (int d = 0; d < rank; d++) {
     buf_printf(&idx, " + a%d * %s", d, emit_numel_range(e, x, d + 1, rank));
-    if (!red[d]) buf_printf(&first, " + a%d * %s", d, emit_numel_range(e, x, d + 1, rank));
-    else buf_printf(&count, " * %s", emit_dim(e, x, d));
+    if (!red[d])
+      buf_printf(&first, " + a%d * %s", d, emit_numel_range(e, x, d + 1, rank));
+    else
+      buf_printf(&count, " * %s", emit_dim(e, x, d));
   }
   emit_open(e, "");
   emit_line(e, "size_t q = 0;");
   for (int d = 0; d < rank; d++)
     if (!red[d]) emit_open(e, "for (size_t a%d = 0; a%d < (size_t)%s; a%d++)", d, d, emit_dim(e, x, d), d);
   const char *X = emit_ref(e, x);
-  if (k == R_MAX || k == R_MIN) emit_line(e, "%s r = %s[%s];", acc, X, first.data);
-  else emit_line(e, "%s r = %s;", acc, k == R_PROD ? "1" : "0");
+  if (k == R_MAX || k == R_MIN)
+    emit_line(e, "%s r = %s[%s];", acc, X, first.data);
+  else
+    emit_line(e, "%s r = %s;", acc, k == R_PROD ? "1" : "0");
   for (int d = 0; d < rank; d++)
     if (red[d]) emit_open(e, "for (size_t a%d = 0; a%d < (size_t)%s; a%d++)", d, d, emit_dim(e, x, d), d);
   emit_line(e, "const %s p = %s[%s];", ty, X, idx.data);
   bool neg_ok = !dtype_is_unsigned(t);
   switch (k) {
-  case R_MAX: emit_line(e, "if (p > r) r = p;"); break;
-  case R_MIN: emit_line(e, "if (p < r) r = p;"); break;
-  case R_PROD: emit_line(e, "r *= p;"); break;
-  case R_L1: emit_line(e, neg_ok ? "r += p < 0 ? -p : p;" : "r += p;"); break;
-  case R_L2: case R_SUM_SQUARE: emit_line(e, "r += (%s)p * p;", acc); break;
-  case R_LOG_SUM_EXP: emit_line(e, "r += exp((double)p);"); break;
-  default: emit_line(e, "r += p;"); break;
+  case R_MAX:
+    emit_line(e, "if (p > r) r = p;");
+    break;
+  case R_MIN:
+    emit_line(e, "if (p < r) r = p;");
+    break;
+  case R_PROD:
+    emit_line(e, "r *= p;");
+    break;
+  case R_L1:
+    emit_line(e, neg_ok ? "r += p < 0 ? -p : p;" : "r += p;");
+    break;
+  case R_L2:
+  case R_SUM_SQUARE:
+    emit_line(e, "r += (%s)p * p;", acc);
+    break;
+  case R_LOG_SUM_EXP:
+    emit_line(e, "r += exp((double)p);");
+    break;
+  default:
+    emit_line(e, "r += p;");
+    break;
   }
   for (int d = 0; d < rank; d++)
     if (red[d]) emit_close(e);
-  const char *fin = k == R_MEAN ? arena_printf(&e->g->arena, "r / (%s)(%s)", acc, count.data)
-                  : k == R_L2 ? "sqrt((double)r)" : k == R_LOG_SUM || k == R_LOG_SUM_EXP ? "log((double)r)" : "r";
+  const char *fin = k == R_MEAN                            ? arena_printf(&e->g->arena, "r / (%s)(%s)", acc, count.data)
+                    : k == R_L2                            ? "sqrt((double)r)"
+                    : k == R_LOG_SUM || k == R_LOG_SUM_EXP ? "log((double)r)"
+                                                           : "r";
   emit_line(e, "%s[q++] = (%s)(%s);", emit_ref(e, o), emit_ctype(o->dtype), fin);
   for (int d = 0; d < rank; d++)
     if (!red[d]) emit_close(e);
@@ -293,20 +351,26 @@ static void reduce_emit(Emit *e, Node *n, RedKind k) {
       if (lo < 0) lo = i;
       hi = i + 1;
     }
-  for (int i = lo; i < hi && lo >= 0; i++) contiguous = contiguous && red[i];
+  for (int i = lo; i < hi && lo >= 0; i++)
+    contiguous = contiguous && red[i];
   if (lo < 0) {
     emit_line(e, "memcpy(%s, %s, sizeof(%s) * %s);", emit_ref(e, n->out[0]), emit_ref(e, x), emit_ctype(x->dtype),
               emit_numel(e, x));
     return;
   }
-  if (contiguous && x->dtype == DT_F32 && (k == R_SUM || k == R_MEAN)) reduce_emit_contiguous(e, n, k == R_MEAN, lo, hi);
-  else reduce_emit_general(e, n, k, red);
+  if (contiguous && x->dtype == DT_F32 && (k == R_SUM || k == R_MEAN))
+    reduce_emit_contiguous(e, n, k == R_MEAN, lo, hi);
+  else
+    reduce_emit_general(e, n, k, red);
 }
 
-#define REDUCE_HOOKS(name, kind)                                                                              \
-  const char *name##_infer(Graph *g, Node *n) { return reduce_infer(g, n); }                                \
-  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; reduce_eval(n, in, out, kind); } \
-  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { reduce_grad(g, n, dy, dx, kind); }          \
+#define REDUCE_HOOKS(name, kind)                                                                                       \
+  const char *name##_infer(Graph *g, Node *n) { return reduce_infer(g, n); }                                           \
+  void name##_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {                                                  \
+    (void)cx;                                                                                                          \
+    reduce_eval(n, in, out, kind);                                                                                     \
+  }                                                                                                                    \
+  void name##_grad(Graph *g, Node *n, Value **dy, Value **dx) { reduce_grad(g, n, dy, dx, kind); }                     \
   void name##_emit(Emit *e, Node *n) { reduce_emit(e, n, kind); }
 
 REDUCE_HOOKS(reduce_sum, R_SUM)
@@ -417,17 +481,21 @@ const char *reshape_infer(Graph *g, Node *n) {
       if (infer >= 0) return "reshape: more than one -1 in shape";
       infer = i;
       continue;
-    } else if (s.d[i] < 0) return "reshape: negative extent in shape";
-    if (s.d[i] == DIM_BATCH) batch = true;
-    else known *= s.d[i];
+    } else if (s.d[i] < 0)
+      return "reshape: negative extent in shape";
+    if (s.d[i] == DIM_BATCH)
+      batch = true;
+    else
+      known *= s.d[i];
   }
   int64_t total = shape_numel_static(in);
   if (infer >= 0) {
-    if (shape_has_batch(in) && !batch) s.d[infer] = known == total ? DIM_BATCH : -2;
-    else s.d[infer] = known && total % known == 0 ? total / known : -2;
+    if (shape_has_batch(in) && !batch)
+      s.d[infer] = known == total ? DIM_BATCH : -2;
+    else
+      s.d[infer] = known && total % known == 0 ? total / known : -2;
   }
-  if ((infer >= 0 && s.d[infer] == -2) || shape_has_batch(s) != shape_has_batch(in) ||
-      shape_numel_static(s) != total)
+  if ((infer >= 0 && s.d[infer] == -2) || shape_has_batch(s) != shape_has_batch(in) || shape_numel_static(s) != total)
     return arena_printf(&g->arena, "cannot reshape %s to %s", shape_str(&g->arena, in),
                         shape_str(&g->arena, attr_shape(n, "shape")));
   n->out[0]->dtype = n->in[0]->dtype;
@@ -437,7 +505,8 @@ const char *reshape_infer(Graph *g, Node *n) {
 
 void reshape_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx, (void)n;
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, tensor_get(in[0], i));
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, tensor_get(in[0], i));
 }
 
 void reshape_grad(Graph *g, Node *n, Value **dy, Value **dx) { dx[0] = build_reshape(g, dy[0], n->in[0]->shape); }

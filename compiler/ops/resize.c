@@ -22,16 +22,17 @@ typedef struct {
   int64_t in[MAX_RANK], out[MAX_RANK];
   double scale[MAX_RANK], width[MAX_RANK]; /* scale, and scale * in as the ONNX reference has it */
   double roi[2 * MAX_RANK];
-  int mode;   /* 0 nearest, 1 linear, 2 cubic */
-  int coord;  /* index in coord_names */
-  int round;  /* index in round_names */
+  int mode;  /* 0 nearest, 1 linear, 2 cubic */
+  int coord; /* index in coord_names */
+  int round; /* index in round_names */
   double a, extrapolation;
   bool exclude;
 } ResizeSpec;
 
 static const char *const mode_names[] = {"nearest", "linear", "cubic", NULL};
-static const char *const coord_names[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
-                                          "tf_half_pixel_for_nn", "tf_crop_and_resize", NULL};
+static const char *const coord_names[] = {
+    "half_pixel",         "asymmetric", "align_corners", "pytorch_half_pixel", "tf_half_pixel_for_nn",
+    "tf_crop_and_resize", NULL};
 static const char *const round_names[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil", NULL};
 
 static int name_index(const char *const *names, const char *s) {
@@ -51,7 +52,8 @@ static const char *resize_spec(const Node *n, ResizeSpec *rs) {
   rs->a = node_float(n, "cubic_coeff_a", -0.75);
   rs->exclude = node_int(n, "exclude_outside", 0) != 0;
   rs->extrapolation = node_float(n, "extrapolation_value", 0);
-  if (rs->mode < 0 || rs->coord < 0 || rs->round < 0 || (up && rs->mode == 2)) return "unknown mode, coordinate mode or nearest mode";
+  if (rs->mode < 0 || rs->coord < 0 || rs->round < 0 || (up && rs->mode == 2))
+    return "unknown mode, coordinate mode or nearest mode";
   double scales[MAX_RANK];
   int64_t sizes[MAX_RANK];
   int ns = attr_floats(n, "scales", scales, MAX_RANK), nz = up ? -1 : attr_ints(n, "sizes", sizes, MAX_RANK);
@@ -87,17 +89,26 @@ static const char *resize_spec(const Node *n, ResizeSpec *rs) {
 static int resize_taps(const ResizeSpec *rs, int a, int64_t x, int64_t *idx, double *w) {
   double s = rs->scale[a], ow = rs->width[a], d = (double)rs->in[a], xo;
   switch (rs->coord) {
-  case 1: xo = (double)x / s; break;
-  case 2: xo = ow == 1 ? 0 : (double)x * (d - 1) / (ow - 1); break;
-  case 3: xo = ow == 1 ? -0.5 : ((double)x + 0.5) / s - 0.5; break;
-  case 4: xo = ((double)x + 0.5) / s; break;
+  case 1:
+    xo = (double)x / s;
+    break;
+  case 2:
+    xo = ow == 1 ? 0 : (double)x * (d - 1) / (ow - 1);
+    break;
+  case 3:
+    xo = ow == 1 ? -0.5 : ((double)x + 0.5) / s - 0.5;
+    break;
+  case 4:
+    xo = ((double)x + 0.5) / s;
+    break;
   case 5: {
     double r0 = rs->roi[a], r1 = rs->roi[rs->rank + a];
     xo = (ow == 1 ? (r1 - r0) * (d - 1) / 2 : (double)x * (r1 - r0) * (d - 1) / (ow - 1)) + r0 * (d - 1);
     if (xo < 0 || xo > d - 1) return 0;
     break;
   }
-  default: xo = ((double)x + 0.5) / s - 0.5;
+  default:
+    xo = ((double)x + 0.5) / s - 0.5;
   }
   double base = floor(xo), r = xo - base;
   if (r == 0) base -= 1, r = 1; /* the reference prefers the pixel on the left */
@@ -122,7 +133,8 @@ static int resize_taps(const ResizeSpec *rs, int a, int64_t x, int64_t *idx, dou
     idx[k] = i < 0 ? 0 : i >= rs->in[a] ? rs->in[a] - 1 : i;
   }
   if (rs->exclude && sum != 0)
-    for (int k = 0; k < nt; k++) w[k] /= sum;
+    for (int k = 0; k < nt; k++)
+      w[k] /= sum;
   return nt;
 }
 
@@ -148,7 +160,8 @@ static void resize_common_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) 
   for (int64_t i = 0; i < out[0]->numel; i++) {
     int64_t rem = i, combos = 1;
     bool outside = false;
-    for (int a = r - 1; a >= 0; a--) c[a] = rem % rs.out[a], rem /= rs.out[a];
+    for (int a = r - 1; a >= 0; a--)
+      c[a] = rem % rs.out[a], rem /= rs.out[a];
     for (int a = 0; a < r; a++) {
       bool copied = n->in[0]->shape.d[a] == DIM_BATCH;
       nt[a] = copied ? 1 : resize_taps(&rs, a, c[a], idx[a], w[a]);
@@ -175,8 +188,8 @@ static void resize_common_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) 
 /* ---- emission: per axis a table of taps; identity axes read directly ---- */
 
 typedef struct {
-  int nt;        /* taps kept per coordinate; 0: identity axis */
-  bool roi;      /* some coordinates are outside (tf_crop_and_resize) */
+  int nt;   /* taps kept per coordinate; 0: identity axis */
+  bool roi; /* some coordinates are outside (tf_crop_and_resize) */
 } AxisTable;
 
 static AxisTable emit_axis_table(Emit *e, Node *n, const ResizeSpec *rs, int a) {
@@ -187,9 +200,11 @@ static AxisTable emit_axis_table(Emit *e, Node *n, const ResizeSpec *rs, int a) 
   bool identity = rs->in[a] == o;
   for (int64_t x = 0; x < o; x++) {
     int nt = resize_taps(rs, a, x, idx, w), k = 0;
-    for (int j = 0; j < nt; j++) k += w[j] != 0;
+    for (int j = 0; j < nt; j++)
+      k += w[j] != 0;
     identity = identity && nt && k == 1;
-    for (int j = 0; j < nt && identity; j++) identity = w[j] == 0 || (w[j] == 1 && idx[j] == x);
+    for (int j = 0; j < nt && identity; j++)
+      identity = w[j] == 0 || (w[j] == 1 && idx[j] == x);
     if (k > t.nt) t.nt = k;
     t.roi = t.roi || nt == 0;
   }
@@ -200,7 +215,8 @@ static AxisTable emit_axis_table(Emit *e, Node *n, const ResizeSpec *rs, int a) 
     int nt = resize_taps(rs, a, x, idx, w), k = 0;
     for (int j = 0; j < nt; j++)
       if (w[j] != 0) kept_i[k] = idx[j], kept_w[k++] = w[j];
-    for (; k < t.nt; k++) kept_i[k] = 0, kept_w[k] = 0;
+    for (; k < t.nt; k++)
+      kept_i[k] = 0, kept_w[k] = 0;
     for (int j = 0; j < t.nt; j++) {
       buf_printf(&bi, "%s%lld", bi.len ? ", " : "", (long long)kept_i[j]);
       buf_printf(&bw, "%s%.17g", bw.len ? ", " : "", kept_w[j]);
@@ -232,8 +248,10 @@ static void resize_common_emit(Emit *e, Node *n) {
   for (int a = 0; a < r; a++) {
     emit_open(e, "for (size_t i%d = 0; i%d < %s; i%d++)", a, a, emit_dim(e, y, a), a);
     const char *stride = emit_numel_range(e, x, a + 1, r);
-    if (!t[a].nt) buf_printf(&src, " + i%d * %s", a, stride);
-    else buf_printf(&src, " + (size_t)rz%d_i%d[i%d * %d + s%d] * %s", n->id, a, a, t[a].nt, a, stride);
+    if (!t[a].nt)
+      buf_printf(&src, " + i%d * %s", a, stride);
+    else
+      buf_printf(&src, " + (size_t)rz%d_i%d[i%d * %d + s%d] * %s", n->id, a, a, t[a].nt, a, stride);
     if (t[a].nt && rs.mode) buf_printf(&wt, " * rz%d_w%d[i%d * %d + s%d]", n->id, a, a, t[a].nt, a);
     if (t[a].roi) buf_printf(&cond, "%srz%d_o%d[i%d]", cond.len ? " || " : "", n->id, a, a);
   }
@@ -243,11 +261,15 @@ static void resize_common_emit(Emit *e, Node *n) {
   int open = 0;
   for (int a = 0; a < r; a++)
     if (t[a].nt) emit_open(e, "for (size_t s%d = 0; s%d < %d; s%d++)", a, a, t[a].nt, a), open++;
-  if (weighted) emit_line(e, "acc += 1.0%s * %s[0%s];", wt.len ? wt.data : "", X, src.data);
-  else emit_line(e, "acc = %s[0%s];", X, src.data);
-  for (int k = 0; k < open; k++) emit_close(e);
+  if (weighted)
+    emit_line(e, "acc += 1.0%s * %s[0%s];", wt.len ? wt.data : "", X, src.data);
+  else
+    emit_line(e, "acc = %s[0%s];", X, src.data);
+  for (int k = 0; k < open; k++)
+    emit_close(e);
   emit_line(e, "%s[q++] = (%s)acc;", Y, ty);
-  for (int a = 0; a < r; a++) emit_close(e);
+  for (int a = 0; a < r; a++)
+    emit_close(e);
   emit_line(e, "(void)q;");
   emit_close(e);
   buf_free(&src), buf_free(&wt), buf_free(&cond);

@@ -36,7 +36,8 @@ void embedding_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
       cx->error = "embedding: an id is outside [0, vocabulary size)";
       return;
     }
-    for (int64_t d = 0; d < dim; d++) tensor_set(out[0], i * dim + d, tensor_get(in[1], r * dim + d));
+    for (int64_t d = 0; d < dim; d++)
+      tensor_set(out[0], i * dim + d, tensor_get(in[1], r * dim + d));
   }
 }
 
@@ -83,9 +84,11 @@ void embedding_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
     int64_t r = id_row(tensor_get(in[0], i), vocab);
     if (r < 0) cx->error = "embedding_grad: an id is outside [0, vocabulary size)";
     if (r < 0 || (mask && r == 0)) continue;
-    for (int64_t d = 0; d < dim; d++) acc[r * dim + d] += tensor_get(in[1], i * dim + d);
+    for (int64_t d = 0; d < dim; d++)
+      acc[r * dim + d] += tensor_get(in[1], i * dim + d);
   }
-  for (int64_t j = 0; j < vocab * dim; j++) tensor_set(out[0], j, acc[j]);
+  for (int64_t j = 0; j < vocab * dim; j++)
+    tensor_set(out[0], j, acc[j]);
   free(acc);
 }
 
@@ -113,7 +116,8 @@ void embedding_grad_emit(Emit *e, Node *n) {
 
 static int64_t span(Shape s, int from, int to) { /* product of static dims; N counts 1 */
   int64_t r = 1;
-  for (int i = from; i < to; i++) r *= s.d[i] == DIM_BATCH ? 1 : s.d[i];
+  for (int i = from; i < to; i++)
+    r *= s.d[i] == DIM_BATCH ? 1 : s.d[i];
   return r;
 }
 
@@ -127,7 +131,8 @@ const char *unstack_infer(Graph *g, Node *n) {
     return arena_printf(&g->arena, "unstack of extent %lld has %d outputs", (long long)s.d[ax], n->nout);
   Shape o = s;
   o.rank--;
-  for (int i = ax; i < o.rank; i++) o.d[i] = s.d[i + 1];
+  for (int i = ax; i < o.rank; i++)
+    o.d[i] = s.d[i + 1];
   for (int k = 0; k < n->nout; k++) {
     n->out[k]->dtype = n->in[0]->dtype;
     n->out[k]->shape = o;
@@ -143,8 +148,10 @@ static void move_parts(Tensor *whole, Tensor **parts, int np, int ax, bool to_pa
     for (int k = 0; k < np; k++)
       for (int64_t j = 0; j < inner; j++) {
         int64_t wi = (o * np + k) * inner + j, pi = o * inner + j;
-        if (to_parts) tensor_set(parts[k], pi, tensor_get(whole, wi));
-        else tensor_set(whole, wi, tensor_get(parts[k], pi));
+        if (to_parts)
+          tensor_set(parts[k], pi, tensor_get(whole, wi));
+        else
+          tensor_set(whole, wi, tensor_get(parts[k], pi));
       }
 }
 
@@ -162,7 +169,8 @@ static Value *zeros_of(Graph *g, Value *like) {
 
 void unstack_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   Value **parts = arena_alloc(&g->arena, sizeof(Value *) * (size_t)n->nout);
-  for (int k = 0; k < n->nout; k++) parts[k] = dy[k] ? dy[k] : zeros_of(g, n->out[k]);
+  for (int k = 0; k < n->nout; k++)
+    parts[k] = dy[k] ? dy[k] : zeros_of(g, n->out[k]);
   Node *s = build_node(g, OP_STACK, n->nout, parts);
   node_set_int(g, s, "axis", stack_axis(n, n->in[0]->shape.rank));
   dx[0] = build_finish(g, s);
@@ -188,14 +196,16 @@ void unstack_emit(Emit *e, Node *n) {
 const char *stack_infer(Graph *g, Node *n) {
   Shape s = n->in[0]->shape;
   int ax = stack_axis(n, s.rank + 1);
-  if (ax < 0 || s.rank + 1 > MAX_RANK) return arena_printf(&g->arena, "axis %lld out of range", (long long)node_int(n, "axis", 0));
+  if (ax < 0 || s.rank + 1 > MAX_RANK)
+    return arena_printf(&g->arena, "axis %lld out of range", (long long)node_int(n, "axis", 0));
   for (int k = 1; k < n->nin; k++)
     if (!shape_eq(n->in[k]->shape, s) || n->in[k]->dtype != n->in[0]->dtype)
       return arena_printf(&g->arena, "stack input %d is %s, input 0 is %s", k, shape_str(&g->arena, n->in[k]->shape),
                           shape_str(&g->arena, s));
   Shape o = s;
   o.rank++;
-  for (int i = o.rank - 1; i > ax; i--) o.d[i] = s.d[i - 1];
+  for (int i = o.rank - 1; i > ax; i--)
+    o.d[i] = s.d[i - 1];
   o.d[ax] = n->nin;
   n->out[0]->dtype = n->in[0]->dtype;
   n->out[0]->shape = o;
@@ -211,7 +221,8 @@ void stack_grad(Graph *g, Node *n, Value **dy, Value **dx) {
   Node *u = node_new(g, OP_UNSTACK, 1, dy, n->nin);
   node_set_int(g, u, "axis", stack_axis(n, n->out[0]->shape.rank));
   build_finish(g, u);
-  for (int k = 0; k < n->nin; k++) dx[k] = u->out[k];
+  for (int k = 0; k < n->nin; k++)
+    dx[k] = u->out[k];
 }
 
 void stack_emit(Emit *e, Node *n) {

@@ -39,7 +39,8 @@ static const char *axis_infer(Graph *g, Node *n, int64_t dflt, int *axis) {
   int64_t a = node_int(n, "axis", dflt);
   *axis = normalize_axis(a, x->shape.rank);
   if (*axis < 0) return arena_printf(&g->arena, "axis %lld out of range for rank %d", (long long)a, x->shape.rank);
-  if (x->dtype == DT_F16 || x->dtype == DT_BF16) return arena_printf(&g->arena, "%s is not supported", dtype_name(x->dtype));
+  if (x->dtype == DT_F16 || x->dtype == DT_BF16)
+    return arena_printf(&g->arena, "%s is not supported", dtype_name(x->dtype));
   return NULL;
 }
 
@@ -51,9 +52,11 @@ static const char *arg_infer(Graph *g, Node *n) {
   if (err) return err;
   Shape s = n->in[0]->shape;
   if (s.d[axis] == 0) return "arg_max/arg_min of an empty axis";
-  if (node_int(n, "keepdims", 1)) s.d[axis] = 1;
+  if (node_int(n, "keepdims", 1))
+    s.d[axis] = 1;
   else {
-    for (int i = axis; i + 1 < s.rank; i++) s.d[i] = s.d[i + 1];
+    for (int i = axis; i + 1 < s.rank; i++)
+      s.d[i] = s.d[i + 1];
     s.rank--;
   }
   n->out[0]->dtype = DT_I64;
@@ -77,8 +80,14 @@ static void arg_eval(Node *n, Tensor **in, Tensor **out, double sign) {
       tensor_set(out[0], o * r.inner + i, (double)best);
     }
 }
-void arg_max_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; arg_eval(n, in, out, 1); }
-void arg_min_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { (void)cx; arg_eval(n, in, out, -1); }
+void arg_max_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  arg_eval(n, in, out, 1);
+}
+void arg_min_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  arg_eval(n, in, out, -1);
+}
 
 static void arg_emit(Emit *e, Node *n, const char *cmp) {
   Value *x = n->in[0];
@@ -127,7 +136,8 @@ void top_k_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
       for (int64_t a = 0; a < r.len; a++) { /* insertion sort of the row's indices, stable */
         double v = sign * tensor_get(in[0], at(r, o, a, i));
         int64_t b = a;
-        for (; b > 0 && v > sign * tensor_get(in[0], at(r, o, idx[b - 1], i)); b--) idx[b] = idx[b - 1];
+        for (; b > 0 && v > sign * tensor_get(in[0], at(r, o, idx[b - 1], i)); b--)
+          idx[b] = idx[b - 1];
         idx[b] = a;
       }
       for (int64_t a = 0; a < k; a++) {
@@ -158,7 +168,9 @@ void top_k_emit(Emit *e, Node *n) {
   emit_line(e, "size_t t = cnt;");
   emit_line(e, "while (t > 0 && bv %s q[(t - 1) * %s]) t--;", cmp, inner);
   emit_line(e, "if (t >= %lld) continue;", (long long)k);
-  emit_line(e, "for (size_t u = cnt < %lld ? cnt : %lld; u > t; u--) { q[u * %s] = q[(u - 1) * %s]; r[u * %s] = r[(u - 1) * %s]; }",
+  emit_line(e,
+            "for (size_t u = cnt < %lld ? cnt : %lld; u > t; u--) { q[u * %s] = q[(u - 1) * %s]; r[u * %s] = r[(u - 1) "
+            "* %s]; }",
             (long long)k, (long long)k - 1, inner, inner, inner, inner);
   emit_line(e, "q[t * %s] = bv;", inner);
   emit_line(e, "r[t * %s] = (int64_t)k;", inner);
@@ -191,7 +203,8 @@ void top_k_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
   (void)cx;
   int axis = (int)node_int(n, "axis", 0);
   Rows r = rows_of(out[0]->shape, axis), rk = rows_of(in[0]->shape, axis);
-  for (int64_t i = 0; i < out[0]->numel; i++) tensor_set(out[0], i, 0);
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, 0);
   for (int64_t o = 0; o < rk.outer; o++)
     for (int64_t k = 0; k < rk.len; k++)
       for (int64_t i = 0; i < rk.inner; i++) {

@@ -18,20 +18,25 @@
 
 /* Which values depend on a param (forward) and which the loss depends on (backward). */
 static void mark_relevant(Graph *g, bool *from_param, bool *to_loss) {
-  for (int i = 0; i < g->nvalues; i++) from_param[g->values[i]->id] = g->values[i]->kind == VK_PARAM;
+  for (int i = 0; i < g->nvalues; i++)
+    from_param[g->values[i]->id] = g->values[i]->kind == VK_PARAM;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     bool any = false;
-    for (int k = 0; k < n->nin; k++) any = any || from_param[n->in[k]->id];
-    for (int k = 0; k < n->nout; k++) from_param[n->out[k]->id] = any;
+    for (int k = 0; k < n->nin; k++)
+      any = any || from_param[n->in[k]->id];
+    for (int k = 0; k < n->nout; k++)
+      from_param[n->out[k]->id] = any;
   }
   to_loss[g->loss->id] = true;
   for (int i = g->nnodes - 1; i >= 0; i--) {
     Node *n = g->nodes[i];
     bool any = false;
-    for (int k = 0; k < n->nout; k++) any = any || to_loss[n->out[k]->id];
+    for (int k = 0; k < n->nout; k++)
+      any = any || to_loss[n->out[k]->id];
     if (any)
-      for (int k = 0; k < n->nin; k++) to_loss[n->in[k]->id] = true;
+      for (int k = 0; k < n->nin; k++)
+        to_loss[n->in[k]->id] = true;
   }
 }
 
@@ -75,7 +80,8 @@ bool pass_autodiff(Graph *g, PassCtx *cx) {
     Value **dy = arena_alloc(&g->arena, sizeof(Value *) * (size_t)(n->nin + n->nout + 1)), **dx = dy + n->nout;
     memset(dy, 0, sizeof(Value *) * (size_t)(n->nin + n->nout + 1));
     bool need = false, any_dy = false;
-    for (int k = 0; k < n->nin; k++) need = need || (from_param[n->in[k]->id] && dtype_is_float(n->in[k]->dtype));
+    for (int k = 0; k < n->nin; k++)
+      need = need || (from_param[n->in[k]->id] && dtype_is_float(n->in[k]->dtype));
     for (int k = 0; k < n->nout; k++) {
       dy[k] = n->out[k]->id < nv ? grad[n->out[k]->id] : NULL;
       any_dy = any_dy || dy[k];

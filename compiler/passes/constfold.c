@@ -25,7 +25,8 @@ static bool foldable(Node *n, bool sources) {
 /* False (and a message) when the kernel rejects the constant data. */
 static bool fold(Graph *g, Node *n) {
   Tensor in[16], out[16], *pin[16], *pout[16];
-  for (int k = 0; k < n->nin; k++) in[k] = const_tensor(n->in[k]), pin[k] = &in[k];
+  for (int k = 0; k < n->nin; k++)
+    in[k] = const_tensor(n->in[k]), pin[k] = &in[k];
   for (int k = 0; k < n->nout; k++) {
     Value *v = n->out[k];
     v->data = arena_alloc(&g->arena, (size_t)(shape_numel_static(v->shape) * dtype_size(v->dtype)));
@@ -56,7 +57,8 @@ bool constfold_node(Graph *g, Node *n) {
 bool pass_constfold(Graph *g, PassCtx *cx) {
   (void)cx;
   bool ok = true;
-  for (int i = 0; i < g->nnodes && ok; i++) ok = g->nodes[i]->dead || !foldable(g->nodes[i], false) || fold(g, g->nodes[i]);
+  for (int i = 0; i < g->nnodes && ok; i++)
+    ok = g->nodes[i]->dead || !foldable(g->nodes[i], false) || fold(g, g->nodes[i]);
   graph_compact(g);
   return ok;
 }

@@ -7,17 +7,22 @@
 bool pass_dce(Graph *g, PassCtx *cx) {
   (void)cx;
   bool *needed = xcalloc((size_t)g->nvalues, sizeof(bool));
-  for (int i = 0; i < g->noutputs; i++) needed[g->outputs[i]->id] = true;
-  for (int i = 0; i < g->nassigns; i++) needed[g->assigns[i].src->id] = true;
-  for (int i = 0; i < g->ngrads; i++) needed[g->grads[i].grad->id] = true;
+  for (int i = 0; i < g->noutputs; i++)
+    needed[g->outputs[i]->id] = true;
+  for (int i = 0; i < g->nassigns; i++)
+    needed[g->assigns[i].src->id] = true;
+  for (int i = 0; i < g->ngrads; i++)
+    needed[g->grads[i].grad->id] = true;
   if (g->loss) needed[g->loss->id] = true;
   for (int i = g->nnodes - 1; i >= 0; i--) {
     Node *n = g->nodes[i];
     bool live = false;
-    for (int k = 0; k < n->nout; k++) live = live || needed[n->out[k]->id];
+    for (int k = 0; k < n->nout; k++)
+      live = live || needed[n->out[k]->id];
     n->dead = !live;
     if (live)
-      for (int k = 0; k < n->nin; k++) needed[n->in[k]->id] = true;
+      for (int k = 0; k < n->nin; k++)
+        needed[n->in[k]->id] = true;
   }
   free(needed);
   graph_compact(g);

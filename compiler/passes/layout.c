@@ -57,7 +57,8 @@ static Node *transpose_def(Value *v) { return v->def && !v->def->dead && v->def-
 static void perm_of(const Node *t, int64_t *p) {
   int r = t->in[0]->shape.rank;
   if (attr_ints(t, "perm", p, MAX_RANK) != r)
-    for (int i = 0; i < r; i++) p[i] = r - 1 - i;
+    for (int i = 0; i < r; i++)
+      p[i] = r - 1 - i;
 }
 
 static bool perm_eq(const int64_t *a, const int64_t *b, int r) {
@@ -106,7 +107,8 @@ static void move_tail(Graph *g, int from, int pos) {
   memmove(g->nodes + pos + k, g->nodes + pos, sizeof(Node *) * (size_t)(from - pos));
   memcpy(g->nodes + pos, tmp, sizeof(Node *) * (size_t)k);
   free(tmp);
-  for (int i = pos; i < g->nnodes; i++) g->nodes[i]->id = i;
+  for (int i = pos; i < g->nnodes; i++)
+    g->nodes[i]->id = i;
 }
 
 /* transpose(v, p) written into the existing value out, placed right after node `after`. */
@@ -138,8 +140,10 @@ static Value *new_output(Graph *g, Node *n, int k) {
 static Shape strip_ones(Shape s) {
   Shape t = {0, {0}};
   int i = 0;
-  while (i < s.rank && s.d[i] == 1) i++;
-  for (; i < s.rank; i++) t.d[t.rank++] = s.d[i];
+  while (i < s.rank && s.d[i] == 1)
+    i++;
+  for (; i < s.rank; i++)
+    t.d[t.rank++] = s.d[i];
   return t;
 }
 
@@ -151,8 +155,10 @@ static Value *relayout(Graph *g, Value *v, int r, const int64_t *perm, bool buil
   if (v->shape.rank == 0) return v;
   if (v->shape.rank > r) return NULL;
   Shape s = {r, {0}}, t = {r, {0}};
-  for (int j = 0; j < r; j++) s.d[j] = j < r - v->shape.rank ? 1 : v->shape.d[j - (r - v->shape.rank)];
-  for (int j = 0; j < r; j++) t.d[j] = s.d[perm[j]];
+  for (int j = 0; j < r; j++)
+    s.d[j] = j < r - v->shape.rank ? 1 : v->shape.d[j - (r - v->shape.rank)];
+  for (int j = 0; j < r; j++)
+    t.d[j] = s.d[perm[j]];
   if (shape_eq(strip_ones(t), strip_ones(v->shape))) return v;
   bool in_order = true;
   for (int j = 0, last = -1; j < r; j++)
@@ -182,16 +188,19 @@ static bool follows(Graph *g, Node *u, Node *n, Value *v, const int64_t *inv) {
  * reading them (and their values are not handed back). */
 static int freed(Graph *g, Node *n, const int64_t *p, int r) {
   int64_t inv[MAX_RANK];
-  for (int i = 0; i < r; i++) inv[p[i]] = i;
+  for (int i = 0; i < r; i++)
+    inv[p[i]] = i;
   int c = 0;
   for (int k = 0; k < n->nin; k++) {
     Value *v = n->in[k];
     bool first = true, all = transposed_by(v, p, r) && !graph_is_root(g, v);
-    for (int j = 0; j < k; j++) first = first && n->in[j] != v;
+    for (int j = 0; j < k; j++)
+      first = first && n->in[j] != v;
     for (int i = 0; i < g->nnodes && all && first; i++) {
       Node *u = g->nodes[i];
       bool reads = false;
-      for (int j = 0; j < u->nin && !u->dead; j++) reads = reads || u->in[j] == v;
+      for (int j = 0; j < u->nin && !u->dead; j++)
+        reads = reads || u->in[j] == v;
       all = !reads || u == n || follows(g, u, n, v, inv);
     }
     c += all && first;
@@ -207,7 +216,8 @@ static bool fold_transpose(Graph *g, Node *n) {
   Node *t = transpose_def(n->in[0]);
   if (t) {
     perm_of(t, p);
-    for (int i = 0; i < r; i++) c[i] = p[q[i]];
+    for (int i = 0; i < r; i++)
+      c[i] = p[q[i]];
     n->in[0] = t->in[0];
     node_set_ints(g, n, "perm", c, r);
     memcpy(q, c, sizeof c);
@@ -218,7 +228,8 @@ static bool fold_transpose(Graph *g, Node *n) {
     n->dead = true;
     return true;
   }
-  if (!t && perm_is_identity(q, r) && x->kind == VK_TEMP && x->def->nout == 1 && x->nuses == 1 && !graph_is_root(g, x)) {
+  if (!t && perm_is_identity(q, r) && x->kind == VK_TEMP && x->def->nout == 1 && x->nuses == 1 &&
+      !graph_is_root(g, x)) {
     x->def->out[0] = n->out[0]; /* a handed-back copy: the producer writes it */
     n->out[0]->def = x->def;
     x->def = NULL;
@@ -240,7 +251,8 @@ static bool fold_transpose(Graph *g, Node *n) {
 /* 3d. batch_norm(transpose(x, p), ...) in inference mode. */
 static bool sink_batch_norm(Graph *g, Node *n, Node *t, const int64_t *p) {
   int r = t->in[0]->shape.rank;
-  if (node_int(n, "training_mode", 0) || n->nout != 1 || r < 2 || n->in[0] != t->out[0] || freed(g, n, p, r) < 1) return false;
+  if (node_int(n, "training_mode", 0) || n->nout != 1 || r < 2 || n->in[0] != t->out[0] || freed(g, n, p, r) < 1)
+    return false;
   for (int k = 1; k < 5; k++)
     if (n->in[k]->shape.rank != 1) return false;
   Value *x = t->in[0], *y = n->out[0];
@@ -249,7 +261,8 @@ static bool sink_batch_norm(Graph *g, Node *n, Node *t, const int64_t *p) {
   Value *k = build2(g, OP_DIV, n->in[1], build1(g, OP_SQRT, build2(g, OP_ADD, n->in[4], eps)));
   Value *c = build2(g, OP_SUB, n->in[2], build2(g, OP_MUL, n->in[3], k));
   Shape cs = {r - (int)p[1], {0}}; /* the channel at x's axis p[1], right-aligned */
-  for (int i = 0; i < cs.rank; i++) cs.d[i] = i ? 1 : k->shape.d[0];
+  for (int i = 0; i < cs.rank; i++)
+    cs.d[i] = i ? 1 : k->shape.d[0];
   Value *shift = build_reshape(g, c, cs);
   Value *z = build2(g, OP_ADD, build2(g, OP_MUL, x, build_reshape(g, k, cs)), shift);
   move_tail(g, mark, n->id);
@@ -281,13 +294,17 @@ static bool map_reduce(Graph *g, Node *n, const int64_t *p, int r, int64_t *q) {
     if (a < 0) return false;
     red[a] = true;
   }
-  for (int i = 0; i < r; i++) redx[p[i]] = red[i];
+  for (int i = 0; i < r; i++)
+    redx[p[i]] = red[i];
   int nn = 0, rank_of[MAX_RANK], kept = 0;
   for (int i = 0; i < r; i++) {
-    if (redx[i]) newax[nn++] = i;
-    else rank_of[i] = kept++;
+    if (redx[i])
+      newax[nn++] = i;
+    else
+      rank_of[i] = kept++;
   }
-  if (node_int(n, "keepdims", 1)) memcpy(q, p, sizeof(int64_t) * (size_t)r);
+  if (node_int(n, "keepdims", 1))
+    memcpy(q, p, sizeof(int64_t) * (size_t)r);
   else
     for (int i = 0, o = 0; i < r; i++)
       if (!red[i]) q[o++] = rank_of[p[i]];
@@ -298,12 +315,14 @@ static bool map_reduce(Graph *g, Node *n, const int64_t *p, int r, int64_t *q) {
 /* 3a-c. n reads transpose t (perm p); computes on t's input instead. */
 static bool sink(Graph *g, Node *n) {
   Node *t = NULL;
-  for (int k = 0; k < n->nin && !t; k++) t = transpose_def(n->in[k]);
+  for (int k = 0; k < n->nin && !t; k++)
+    t = transpose_def(n->in[k]);
   if (!t) return false;
   int64_t p[MAX_RANK], inv[MAX_RANK], q[MAX_RANK];
   int r = t->in[0]->shape.rank;
   perm_of(t, p);
-  for (int i = 0; i < r; i++) inv[p[i]] = i;
+  for (int i = 0; i < r; i++)
+    inv[p[i]] = i;
   if (n->op == OP_BATCH_NORM) return sink_batch_norm(g, n, t, p);
   bool ew = op_table[n->op].flags & OPF_ELEMENTWISE;
   if (n->nout != 1 || !(ew || is_axis_op(n) || is_reduce(n->op))) return false;
@@ -336,14 +355,17 @@ static bool hoist(Graph *g, Node *n) {
   Value *v = n->in[0];
   Node *m = v->def;
   int r = v->shape.rank;
-  if (!m || m->dead || !(op_table[m->op].flags & OPF_ELEMENTWISE) || m->nout != 1 || v->nuses != 1 || graph_is_root(g, v))
+  if (!m || m->dead || !(op_table[m->op].flags & OPF_ELEMENTWISE) || m->nout != 1 || v->nuses != 1 ||
+      graph_is_root(g, v))
     return false;
   int64_t q[MAX_RANK];
   perm_of(n, q);
   int ncancel = 0;
   for (int k = 0; k < m->nin; k++) {
-    if (undone_by(m->in[k], q, v->shape)) ncancel++;
-    else if (!relayout(g, m->in[k], r, q, false)) return false;
+    if (undone_by(m->in[k], q, v->shape))
+      ncancel++;
+    else if (!relayout(g, m->in[k], r, q, false))
+      return false;
   }
   if (!ncancel) return false;
   int mark = g->nnodes;
@@ -366,7 +388,8 @@ static void drop_unused(Graph *g) {
   graph_recount(g);
   for (int i = g->nnodes - 1; i >= 0; i--) {
     Node *n = g->nodes[i];
-    if (n->dead || (n->op != OP_TRANSPOSE && n->op != OP_RESHAPE) || n->out[0]->nuses || graph_is_root(g, n->out[0])) continue;
+    if (n->dead || (n->op != OP_TRANSPOSE && n->op != OP_RESHAPE) || n->out[0]->nuses || graph_is_root(g, n->out[0]))
+      continue;
     n->dead = true;
     n->in[0]->nuses--;
   }

@@ -22,8 +22,8 @@
 
 typedef struct {
   Value *v;
-  int start, end;   /* lifetime in schedule positions, inclusive */
-  int64_t size;     /* bytes (per sample in the scaled part) */
+  int start, end; /* lifetime in schedule positions, inclusive */
+  int64_t size;   /* bytes (per sample in the scaled part) */
   int64_t off;
 } Slot;
 
@@ -48,10 +48,10 @@ typedef struct {
 } Lives;
 
 /* Runs visit(node) for each tree node of the exact cover of positions [l, r]. */
-#define COVER(L, l, r, visit)                                                              \
-  for (int lo = (l) + (L)->size, hi = (r) + (L)->size + 1; lo < hi; lo >>= 1, hi >>= 1) { \
-    if (lo & 1) visit(lo++);                                                               \
-    if (hi & 1) visit(--hi);                                                               \
+#define COVER(L, l, r, visit)                                                                                          \
+  for (int lo = (l) + (L)->size, hi = (r) + (L)->size + 1; lo < hi; lo >>= 1, hi >>= 1) {                              \
+    if (lo & 1) visit(lo++);                                                                                           \
+    if (hi & 1) visit(--hi);                                                                                           \
   }
 
 static const Slot *sort_base; /* qsort has no context argument */
@@ -63,23 +63,29 @@ static int by_start(const void *a, const void *b) {
 
 static void lives_build(Lives *L, const Slot *s, int n) {
   int last = 0;
-  for (int i = 0; i < n; i++) last = s[i].end > last ? s[i].end : last;
-  for (L->size = 1; L->size <= last; L->size *= 2) {}
+  for (int i = 0; i < n; i++)
+    last = s[i].end > last ? s[i].end : last;
+  for (L->size = 1; L->size <= last; L->size *= 2) {
+  }
   int nodes = 2 * L->size;
   L->first = xcalloc((size_t)nodes + 1, sizeof(int));
 #define COUNT(node) L->first[(node) + 1]++
-  for (int i = 0; i < n; i++) COVER(L, s[i].start, s[i].end, COUNT)
+  for (int i = 0; i < n; i++)
+    COVER(L, s[i].start, s[i].end, COUNT)
 #undef COUNT
-  for (int i = 0; i < nodes; i++) L->first[i + 1] += L->first[i];
+  for (int i = 0; i < nodes; i++)
+    L->first[i + 1] += L->first[i];
   int *fill = xmalloc(sizeof(int) * (size_t)nodes);
   memcpy(fill, L->first, sizeof(int) * (size_t)nodes);
   L->items = xmalloc(sizeof(int) * (size_t)(L->first[nodes] + 1));
 #define PUT(node) L->items[fill[node]++] = i
-  for (int i = 0; i < n; i++) COVER(L, s[i].start, s[i].end, PUT)
+  for (int i = 0; i < n; i++)
+    COVER(L, s[i].start, s[i].end, PUT)
 #undef PUT
   free(fill);
   L->by_start = xmalloc(sizeof(int) * (size_t)(n + 1));
-  for (int i = 0; i < n; i++) L->by_start[i] = i;
+  for (int i = 0; i < n; i++)
+    L->by_start[i] = i;
   sort_base = s;
   qsort(L->by_start, (size_t)n, sizeof(int), by_start);
   L->nslots = n;
@@ -100,8 +106,10 @@ static int placed_overlapping(const Lives *L, Slot *s, const bool *placed, int c
   int lo = 0, hi = L->nslots; /* the first slot in start order starting after s[cur] */
   while (lo < hi) {
     int mid = (lo + hi) / 2;
-    if (s[L->by_start[mid]].start <= s[cur].start) lo = mid + 1;
-    else hi = mid;
+    if (s[L->by_start[mid]].start <= s[cur].start)
+      lo = mid + 1;
+    else
+      hi = mid;
   }
   for (int j = lo; j < L->nslots && s[L->by_start[j]].start <= s[cur].end; j++)
     if (placed[L->by_start[j]]) near[k++] = &s[L->by_start[j]];
@@ -150,25 +158,31 @@ static void plan_part(Slot *s, int n, int64_t align, int64_t *total, int64_t *un
 static void lifetimes(Graph *g, int *start, int *end) {
   int *at = xmalloc(sizeof(int) * (size_t)(g->nnodes + 1)); /* where node i really runs */
   int *reader = xmalloc(sizeof(int) * (size_t)(g->nvalues + 1));
-  for (int i = 0; i < g->nvalues; i++) start[i] = end[i] = reader[i] = -1;
+  for (int i = 0; i < g->nvalues; i++)
+    start[i] = end[i] = reader[i] = -1;
   for (int i = 0; i < g->nnodes; i++)
-    for (int k = 0; k < g->nodes[i]->nin; k++) reader[g->nodes[i]->in[k]->id] = i;
+    for (int k = 0; k < g->nodes[i]->nin; k++)
+      reader[g->nodes[i]->in[k]->id] = i;
   for (int i = g->nnodes - 1; i >= 0; i--) {
     Node *n = g->nodes[i];
     at[i] = node_int(n, "inline", 0) ? at[reader[n->out[0]->id]] : i;
   }
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    for (int k = 0; k < n->nout && at[i] == i; k++) start[n->out[k]->id] = end[n->out[k]->id] = i;
+    for (int k = 0; k < n->nout && at[i] == i; k++)
+      start[n->out[k]->id] = end[n->out[k]->id] = i;
     for (int k = 0; k < n->nin; k++)
       if (at[i] > end[n->in[k]->id]) end[n->in[k]->id] = at[i];
   }
   free(at);
   free(reader);
   int last = g->nnodes;
-  for (int i = 0; i < g->noutputs; i++) end[g->outputs[i]->id] = last;
-  for (int i = 0; i < g->nassigns; i++) end[g->assigns[i].src->id] = last;
-  for (int i = 0; i < g->ngrads; i++) end[g->grads[i].grad->id] = last;
+  for (int i = 0; i < g->noutputs; i++)
+    end[g->outputs[i]->id] = last;
+  for (int i = 0; i < g->nassigns; i++)
+    end[g->assigns[i].src->id] = last;
+  for (int i = 0; i < g->ngrads; i++)
+    end[g->grads[i].grad->id] = last;
   if (g->loss) end[g->loss->id] = last;
 }
 
@@ -182,13 +196,17 @@ bool pass_memplan(Graph *g, PassCtx *cx) {
     Value *v = g->values[i];
     if (v->kind != VK_TEMP || start[i] < 0) continue;
     int64_t bytes = shape_numel_static(v->shape) * dtype_size(v->dtype);
-    if (shape_has_batch(v->shape)) scaled[ns++] = (Slot){v, start[i], end[i], align_up(bytes, 16), 0};
-    else fixed[nf++] = (Slot){v, start[i], end[i], align_up(bytes, 64), 0};
+    if (shape_has_batch(v->shape))
+      scaled[ns++] = (Slot){v, start[i], end[i], align_up(bytes, 16), 0};
+    else
+      fixed[nf++] = (Slot){v, start[i], end[i], align_up(bytes, 64), 0};
   }
   plan_part(fixed, nf, 64, &cx->arena_fixed, &cx->tensors_fixed);
   plan_part(scaled, ns, 16, &cx->arena_per_sample, &cx->tensors_per_sample);
-  for (int i = 0; i < nf; i++) fixed[i].v->mem = (MemLoc){true, fixed[i].off, 0};
-  for (int i = 0; i < ns; i++) scaled[i].v->mem = (MemLoc){true, cx->arena_fixed, scaled[i].off};
+  for (int i = 0; i < nf; i++)
+    fixed[i].v->mem = (MemLoc){true, fixed[i].off, 0};
+  for (int i = 0; i < ns; i++)
+    scaled[i].v->mem = (MemLoc){true, cx->arena_fixed, scaled[i].off};
   free(start);
   free(end);
   free(fixed);

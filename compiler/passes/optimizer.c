@@ -16,9 +16,7 @@
 #include "pass.h"
 
 /* The step inputs this pass adds (lr, step) are created once, here. */
-static Value *input_scalar(Graph *g, const char *name) {
-  return value_new(g, name, VK_INPUT, DT_F32, shape_scalar());
-}
+static Value *input_scalar(Graph *g, const char *name) { return value_new(g, name, VK_INPUT, DT_F32, shape_scalar()); }
 
 /* A model value may not take the name of a step input the trainer feeds. */
 static bool names_free(Graph *g) {
@@ -121,8 +119,12 @@ int64_t optimizer_ema_offset(Graph *g, const OptSpec *o) {
   /* the mirror: the last states pair up with the params, in order */
   int p = g->nvalues, s = g->nvalues;
   for (;;) {
-    do p--; while (p >= 0 && g->values[p]->kind != VK_PARAM);
-    do s--; while (s >= 0 && g->values[s]->kind != VK_STATE);
+    do
+      p--;
+    while (p >= 0 && g->values[p]->kind != VK_PARAM);
+    do
+      s--;
+    while (s >= 0 && g->values[s]->kind != VK_STATE);
     if (p < 0) break;
     NN2C_ASSERT(s >= 0 && g->values[p]->dtype == DT_F32 && shape_eq(g->values[p]->shape, g->values[s]->shape));
   }

@@ -9,24 +9,24 @@ typedef enum { OPT_SGD, OPT_ADAM } OptKind;
 /* Optimizer configuration, lowered to IR by pass_optimizer. */
 typedef struct {
   OptKind kind;
-  double lr;           /* default learning rate (the step reads the `lr` input) */
-  double momentum;     /* sgd */
-  bool nesterov;       /* sgd */
+  double lr;                    /* default learning rate (the step reads the `lr` input) */
+  double momentum;              /* sgd */
+  bool nesterov;                /* sgd */
   double beta1, beta2, epsilon; /* adam (Keras semantics: epsilon added to sqrt(v)) */
-  double weight_decay; /* L2: weight_decay * w added to each gradient */
-  double ema;          /* momentum of the parameters' moving average, 0 = none */
+  double weight_decay;          /* L2: weight_decay * w added to each gradient */
+  double ema;                   /* momentum of the parameters' moving average, 0 = none */
 } OptSpec;
 
 typedef struct {
-  Arena scratch;        /* reset by the runner after each pass */
-  const OptSpec *opt;   /* for pass_optimizer */
-  bool verify;          /* run ir_verify after every pass */
+  Arena scratch;          /* reset by the runner after each pass */
+  const OptSpec *opt;     /* for pass_optimizer */
+  bool verify;            /* run ir_verify after every pass */
   const char *dump_after; /* print the IR after this pass (or "all") */
-  Buf *dump;            /* where dumps go */
+  Buf *dump;              /* where dumps go */
   /* Filled by pass_memplan. */
-  int64_t arena_fixed;       /* bytes independent of the batch */
-  int64_t arena_per_sample;  /* bytes per sample of the batch */
-  int64_t tensors_fixed;     /* sum of planned tensor sizes without sharing */
+  int64_t arena_fixed;      /* bytes independent of the batch */
+  int64_t arena_per_sample; /* bytes per sample of the batch */
+  int64_t tensors_fixed;    /* sum of planned tensor sizes without sharing */
   int64_t tensors_per_sample;
 } PassCtx;
 

@@ -10,7 +10,8 @@ bool pass_schedule(Graph *g, PassCtx *cx) {
   int n = g->nnodes;
   bool *done = xcalloc((size_t)(n ? n : 1), sizeof(bool));
   Node **order = xmalloc(sizeof(Node *) * (size_t)(n ? n : 1));
-  for (int i = 0; i < n; i++) g->nodes[i]->id = i;
+  for (int i = 0; i < n; i++)
+    g->nodes[i]->id = i;
   int count = 0;
   /* Repeated scans keep the original order among ready nodes; graphs are small. */
   bool progress = true;

@@ -19,14 +19,16 @@ bool pass_shape(Graph *g, PassCtx *cx) {
     Node *n = g->nodes[i];
     const OpDef *d = &op_table[n->op];
     if (n->nin < d->min_in || n->nin > d->max_in || !op_nout_ok(d, n->nout)) {
-      node_error(g, n, arena_printf(&g->arena, "takes %d..%d inputs and %d outputs, got %d and %d", d->min_in,
-                                    d->max_in, d->nout, n->nin, n->nout));
+      node_error(g, n,
+                 arena_printf(&g->arena, "takes %d..%d inputs and %d outputs, got %d and %d", d->min_in, d->max_in,
+                              d->nout, n->nin, n->nout));
       ok = false;
       continue;
     }
     Shape declared[16];
     DType declared_t[16];
-    for (int k = 0; k < n->nout && k < 16; k++) declared[k] = n->out[k]->shape, declared_t[k] = n->out[k]->dtype;
+    for (int k = 0; k < n->nout && k < 16; k++)
+      declared[k] = n->out[k]->shape, declared_t[k] = n->out[k]->dtype;
     const char *err = d->infer(g, n);
     if (err) {
       node_error(g, n, err);
@@ -36,9 +38,10 @@ bool pass_shape(Graph *g, PassCtx *cx) {
     for (int k = 0; k < n->nout && k < 16; k++) {
       Value *v = n->out[k];
       if (v->annotated && (!shape_eq(declared[k], v->shape) || declared_t[k] != v->dtype)) {
-        node_error(g, n, arena_printf(&g->arena, "'%s' declared %s%s but inferred %s%s", v->name,
-                                      dtype_name(declared_t[k]), shape_str(&g->arena, declared[k]),
-                                      dtype_name(v->dtype), shape_str(&g->arena, v->shape)));
+        node_error(g, n,
+                   arena_printf(&g->arena, "'%s' declared %s%s but inferred %s%s", v->name, dtype_name(declared_t[k]),
+                                shape_str(&g->arena, declared[k]), dtype_name(v->dtype),
+                                shape_str(&g->arena, v->shape)));
         ok = false;
       }
     }

@@ -60,10 +60,17 @@ bool pass_simplify(Graph *g, PassCtx *cx) {
     Node *n = g->nodes[i];
     if (n->dead) continue;
     switch (n->op) {
-    case OP_LOG: simplify_log(g, n); break;
-    case OP_RESHAPE: simplify_reshape(g, n); break;
-    case OP_NEG: simplify_neg(g, n); break;
-    default: break;
+    case OP_LOG:
+      simplify_log(g, n);
+      break;
+    case OP_RESHAPE:
+      simplify_reshape(g, n);
+      break;
+    case OP_NEG:
+      simplify_neg(g, n);
+      break;
+    default:
+      break;
     }
   }
   graph_compact(g);

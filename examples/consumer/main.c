@@ -19,7 +19,8 @@ static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 
 static void print_outputs(const char *when, const float *out, int n) {
   printf("%s:", when);
-  for (int i = 0; i < n; i++) printf(" %.4f", out[i]);
+  for (int i = 0; i < n; i++)
+    printf(" %.4f", out[i]);
   printf("\n");
 }
 
@@ -59,7 +60,8 @@ int main(void) {
   if (xor_mlp_forward(&m, x, out, batch) != 0) return 1;
   print_outputs("after", out, batch);
   int ok = loss < first;
-  for (int i = 0; i < batch; i++) ok &= (out[i] > 0.5f) == (y[i] > 0.5f);
+  for (int i = 0; i < batch; i++)
+    ok &= (out[i] > 0.5f) == (y[i] > 0.5f);
 
   free(params);
   free(state);

@@ -18,7 +18,8 @@ int main(int argc, char **argv) {
   float *x = malloc(nx * sizeof(float)), *y = malloc(ny * sizeof(float));
   static float params[F(_PARAM_FLOATS) + 1], state[F(_STATE_FLOATS) + 1];
   if (!x || !y) return 1;
-  for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f - 0.5f;
+  for (size_t i = 0; i < nx; i++)
+    x[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f - 0.5f;
   FILE *f = argc > 2 ? fopen(argv[2], "rb") : NULL;
   if (argc > 2 && (!f || fread(x, sizeof(float), nx, f) != nx)) return fprintf(stderr, "cannot read %s\n", argv[2]), 1;
   if (f) fclose(f);
@@ -28,7 +29,8 @@ int main(int argc, char **argv) {
   F(_init)(params, 1);
   F(_init_state)(state);
   if (!m.arena || F(_forward)(&m, x, y, batch)) return fprintf(stderr, "forward failed\n"), 1;
-  for (size_t i = 0; i < ny; i++) printf("%.9g\n", y[i]);
+  for (size_t i = 0; i < ny; i++)
+    printf("%.9g\n", y[i]);
   free(m.arena);
   free(x);
   free(y);

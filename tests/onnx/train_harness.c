@@ -29,7 +29,8 @@ int main(int argc, char **argv) {
   float *x = slurp(argv[1], nx * 4);
   void *y = slurp(argv[2], ny * 4);
   static float params[F(_PARAM_FLOATS) + 1], state[F(_STATE_FLOATS) + 1], step[4];
-  F(_Model) m = {params, state, aligned_alloc(64, (F(_arena_bytes)(batch) + 63) / 64 * 64), batch, F(_DEFAULT_LR), 0, 1};
+  F(_Model)
+  m = {params, state, aligned_alloc(64, (F(_arena_bytes)(batch) + 63) / 64 * 64), batch, F(_DEFAULT_LR), 0, 1};
   F(_init)(params, 1);
   F(_init_state)(state);
   for (int s = 0; s < steps; s++) {
@@ -44,7 +45,8 @@ int main(int argc, char **argv) {
     printf("step %d loss %.9g\n", s, loss);
   }
   nn2c_u64_to_floats(m.step, step);
-  nn2c_ckpt_section sec[3] = {{"params", params, F(_PARAM_FLOATS)}, {"state", state, F(_STATE_FLOATS)}, {"step", step, 4}};
+  nn2c_ckpt_section sec[3] = {
+      {"params", params, F(_PARAM_FLOATS)}, {"state", state, F(_STATE_FLOATS)}, {"step", step, 4}};
   char err[256];
   if (nn2c_ckpt_save(argv[5], sec, 3, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
   free(m.arena);

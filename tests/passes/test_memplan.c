@@ -21,7 +21,8 @@ int main(int argc, char **argv) {
   if (!g) return 1;
   int nv = g->nvalues, last = g->nnodes;
   int *start = xcalloc((size_t)nv, sizeof(int)), *end = xcalloc((size_t)nv, sizeof(int));
-  for (int i = 0; i < nv; i++) start[i] = end[i] = -1;
+  for (int i = 0; i < nv; i++)
+    start[i] = end[i] = -1;
   /* a node marked inline=1 (fuse.c) runs in its sole reader's loop: no
    * storage of its own, and its reads happen when that reader runs */
   int *at = xcalloc((size_t)g->nnodes + 1, sizeof(int));
@@ -34,14 +35,18 @@ int main(int argc, char **argv) {
   }
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    for (int k = 0; k < n->nout && at[i] == i; k++) start[n->out[k]->id] = end[n->out[k]->id] = i;
+    for (int k = 0; k < n->nout && at[i] == i; k++)
+      start[n->out[k]->id] = end[n->out[k]->id] = i;
     for (int k = 0; k < n->nin; k++)
       if (end[n->in[k]->id] < at[i]) end[n->in[k]->id] = at[i];
   }
   free(at);
-  for (int i = 0; i < g->noutputs; i++) end[g->outputs[i]->id] = last;
-  for (int i = 0; i < g->nassigns; i++) end[g->assigns[i].src->id] = last;
-  for (int i = 0; i < g->ngrads; i++) end[g->grads[i].grad->id] = last;
+  for (int i = 0; i < g->noutputs; i++)
+    end[g->outputs[i]->id] = last;
+  for (int i = 0; i < g->nassigns; i++)
+    end[g->assigns[i].src->id] = last;
+  for (int i = 0; i < g->ngrads; i++)
+    end[g->grads[i].grad->id] = last;
   if (g->loss) end[g->loss->id] = last;
   int ntemp = 0;
   for (int i = 0; i < nv; i++) {
@@ -75,8 +80,8 @@ int main(int argc, char **argv) {
     }
     printf("batch %lld: %d temporaries, %ld pairs alive together; arena %lld bytes, tensors %lld bytes (%.1f%%)\n",
            (long long)B, ntemp, pairs, (long long)arena, (long long)sum, 100.0 * (double)arena / (double)sum);
-    CHECK(arena < sum, "batch %lld: the arena (%lld bytes) is not smaller than the tensors (%lld bytes)",
-          (long long)B, (long long)arena, (long long)sum);
+    CHECK(arena < sum, "batch %lld: the arena (%lld bytes) is not smaller than the tensors (%lld bytes)", (long long)B,
+          (long long)arena, (long long)sum);
     CHECK(pairs > 0, "no lifetimes overlap: the check checked nothing");
   }
   free(start);

@@ -25,13 +25,15 @@ static void test_reorder(void) {
   Node *na = a->def, *nb = b->def, *nc = c->def, *ne = e->def;
   /* reversed: c, e, b, a */
   g->nodes[0] = nc, g->nodes[1] = ne, g->nodes[2] = nb, g->nodes[3] = na;
-  for (int i = 0; i < 4; i++) g->nodes[i]->id = i;
+  for (int i = 0; i < 4; i++)
+    g->nodes[i]->id = i;
   PassCtx cx = {0};
   CHECK(pass_schedule(g, &cx));
   CHECK(pos(g, na) < pos(g, nb));
   CHECK(pos(g, nb) < pos(g, nc));
   CHECK(pos(g, ne) == 0); /* ready first and earliest in the old order */
-  for (int i = 0; i < g->nnodes; i++) CHECK(g->nodes[i]->id == i);
+  for (int i = 0; i < g->nnodes; i++)
+    CHECK(g->nodes[i]->id == i);
   CHECK(ir_verify(g, "schedule"));
   printf("reorder: %s %s %s %s\n", op_name(g->nodes[0]->op), op_name(g->nodes[1]->op), op_name(g->nodes[2]->op),
          op_name(g->nodes[3]->op));

@@ -7,33 +7,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                                \
-  do {                                                                                             \
-    if (!(cond)) {                                                                                 \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                     \
-      exit(1);                                                                                     \
-    }                                                                                              \
+#define CHECK(cond)                                                                                                    \
+  do {                                                                                                                 \
+    if (!(cond)) {                                                                                                     \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                                         \
+      exit(1);                                                                                                         \
+    }                                                                                                                  \
   } while (0)
 
 /* CALL must fail (return nonzero) with an error message containing WANT. */
-#define CHECK_ERR(call, err, want)                                                                 \
-  do {                                                                                             \
-    (err)[0] = '\0';                                                                               \
-    if ((call) == 0 || !strstr((err), (want))) {                                                   \
-      fprintf(stderr, "%s:%d: %s: wanted an error containing \"%s\", got \"%s\"\n", __FILE__,      \
-              __LINE__, #call, (want), (err));                                                     \
-      exit(1);                                                                                     \
-    }                                                                                              \
+#define CHECK_ERR(call, err, want)                                                                                     \
+  do {                                                                                                                 \
+    (err)[0] = '\0';                                                                                                   \
+    if ((call) == 0 || !strstr((err), (want))) {                                                                       \
+      fprintf(stderr, "%s:%d: %s: wanted an error containing \"%s\", got \"%s\"\n", __FILE__, __LINE__, #call, (want), \
+              (err));                                                                                                  \
+      exit(1);                                                                                                         \
+    }                                                                                                                  \
   } while (0)
 
 /* CALL must succeed; otherwise print its error message. */
-#define CHECK_OK(call, err)                                                                        \
-  do {                                                                                             \
-    (err)[0] = '\0';                                                                               \
-    if ((call) != 0) {                                                                             \
-      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, (err));                 \
-      exit(1);                                                                                     \
-    }                                                                                              \
+#define CHECK_OK(call, err)                                                                                            \
+  do {                                                                                                                 \
+    (err)[0] = '\0';                                                                                                   \
+    if ((call) != 0) {                                                                                                 \
+      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, (err));                                     \
+      exit(1);                                                                                                         \
+    }                                                                                                                  \
   } while (0)
 
 /* DIR/NAME in one of 4 rotating buffers, so a call can take up to 4 paths. */

@@ -19,37 +19,34 @@ void inline_logistic_init(float *params, uint64_t seed) {
 int inline_logistic_forward(inline_logistic_Model *m, const float *x, float *out, int batch) {
   const float *p = m->params;
   int b;
-  if (batch < 1 || batch > m->max_batch)
-    return 2;
+  if (batch < 1 || batch > m->max_batch) return 2;
   for (b = 0; b < batch; b++)
     out[b] = 1.0f / (1.0f + expf(-(p[0] * x[2 * b] + p[1] * x[2 * b + 1] + p[2])));
   return 0;
 }
 
-int inline_logistic_evaluate(inline_logistic_Model *m, const float *x, const void *y, int batch, float *loss, float *out) {
+int inline_logistic_evaluate(inline_logistic_Model *m, const float *x, const void *y, int batch, float *loss,
+                             float *out) {
   const float *t = (const float *)y;
   float *pr = (float *)m->arena, l = 0;
   int b, rc = inline_logistic_forward(m, x, pr, batch);
-  if (rc)
-    return rc;
+  if (rc) return rc;
   for (b = 0; b < batch; b++) {
     float q = pr[b] < 1e-7f ? 1e-7f : pr[b] > 1 - 1e-7f ? 1 - 1e-7f : pr[b];
     l -= t[b] * logf(q) + (1 - t[b]) * logf(1 - q);
-    if (out)
-      out[b] = pr[b];
+    if (out) out[b] = pr[b];
   }
   *loss = l / (float)batch;
   return 0;
 }
 
 int inline_logistic_train_step(inline_logistic_Model *m, const float *x, const void *y, int batch, float *loss,
-                   float *out) {
+                               float *out) {
   const float *t = (const float *)y;
   const float *pr = (const float *)m->arena;
   float g[3] = {0, 0, 0};
   int b, i, rc = inline_logistic_evaluate(m, x, y, batch, loss, out);
-  if (rc)
-    return rc;
+  if (rc) return rc;
   for (b = 0; b < batch; b++) {
     float d = (pr[b] - t[b]) / (float)batch;
     g[0] += d * x[2 * b];
@@ -63,5 +60,6 @@ int inline_logistic_train_step(inline_logistic_Model *m, const float *x, const v
 }
 
 void inline_logistic_init_state(float *state) {
-  for (long i = 0; i < inline_logistic_STATE_FLOATS; i++) state[i] = 0.0f;
+  for (long i = 0; i < inline_logistic_STATE_FLOATS; i++)
+    state[i] = 0.0f;
 }

@@ -23,8 +23,7 @@ int main(int argc, char **argv) {
   }
   pcm = calloc(16000, sizeof(float));
   out = malloc(sizeof(float) * (size_t)s.mel.n_mels * (size_t)s.mel.frames);
-  if (!pcm || !out)
-    return 1;
+  if (!pcm || !out) return 1;
   memcpy(pcm, x, sizeof(float) * (size_t)(n < 16000 ? n : 16000));
   if (nn2c_logmel(pcm, 16000, &s.mel, out, err, sizeof err)) {
     fprintf(stderr, "logmel_dump: %s\n", err);

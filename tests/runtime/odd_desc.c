@@ -7,17 +7,14 @@
 #include "inline_softmax.h"
 #include "nn2c_rt.h"
 
-static void bind(void *mv, float *params, float *state, unsigned char *arena, int max_batch,
-                 float lr) {
+static void bind(void *mv, float *params, float *state, unsigned char *arena, int max_batch, float lr) {
   inline_softmax_Model *m = mv;
   m->params = params, m->state = state, m->arena = arena;
   m->max_batch = max_batch, m->lr = lr, m->step = 0;
 }
 static uint64_t get_step(const void *m) { return ((const inline_softmax_Model *)m)->step; }
 static void set_step(void *m, uint64_t s) { ((inline_softmax_Model *)m)->step = s; }
-static int forward(void *m, const float *x, float *out, int batch) {
-  return inline_softmax_forward(m, x, out, batch);
-}
+static int forward(void *m, const float *x, float *out, int batch) { return inline_softmax_forward(m, x, out, batch); }
 static int train_step(void *m, const float *x, const void *y, int b, float *loss, float *out) {
   return inline_softmax_train_step(m, x, y, b, loss, out);
 }

@@ -20,8 +20,7 @@ static void softreg_init(float *p, int n, uint64_t seed) {
 }
 
 /* probs[b][nout] = softmax(W x + b) */
-static void softreg_forward(const float *p, const float *x, float *probs, int nin, int nout,
-                            int batch) {
+static void softreg_forward(const float *p, const float *x, float *probs, int nin, int nout, int batch) {
   const float *bias = p + nin * nout;
   int b, o, i;
   for (b = 0; b < batch; b++) {
@@ -43,8 +42,8 @@ static void softreg_forward(const float *p, const float *x, float *probs, int ni
 }
 
 /* Mean cross-entropy of probs against y; grad (nin*nout + nout floats) gets dLoss/dparams. */
-static float softreg_grad(const float *x, const int32_t *y, const float *probs, float *grad,
-                          int nin, int nout, int batch) {
+static float softreg_grad(const float *x, const int32_t *y, const float *probs, float *grad, int nin, int nout,
+                          int batch) {
   float loss = 0;
   int b, o, i;
   memset(grad, 0, sizeof(float) * (size_t)(nin * nout + nout));

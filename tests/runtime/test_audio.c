@@ -39,13 +39,11 @@ static void chunk(Bytes *w, const char *id, const void *p, size_t n) {
   put(w, id, 4);
   put32(w, n);
   put(w, p, n);
-  if (n & 1)
-    put(w, "", 1); /* pad byte */
+  if (n & 1) put(w, "", 1); /* pad byte */
 }
 
 /* A WAV with the given fmt fields and data bytes; extra chunks go before data. */
-static Bytes wav(unsigned format, unsigned channels, unsigned bits, const void *data, size_t n,
-                 int extra) {
+static Bytes wav(unsigned format, unsigned channels, unsigned bits, const void *data, size_t n, int extra) {
   Bytes w, fmt;
   w.n = fmt.n = 0;
   put16(&fmt, format);
@@ -55,11 +53,9 @@ static Bytes wav(unsigned format, unsigned channels, unsigned bits, const void *
   put16(&fmt, channels * bits / 8);
   put16(&fmt, bits);
   put(&w, "RIFF\0\0\0\0WAVE", 12);
-  if (extra)
-    chunk(&w, "LIST", "INFOabc", 7); /* odd size: padded */
+  if (extra) chunk(&w, "LIST", "INFOabc", 7); /* odd size: padded */
   chunk(&w, "fmt ", fmt.b, fmt.n);
-  if (extra)
-    chunk(&w, "junk", "\1\2\3\4", 4);
+  if (extra) chunk(&w, "junk", "\1\2\3\4", 4);
   chunk(&w, "data", data, n);
   w.b[4] = (unsigned char)(w.n - 8), w.b[5] = (unsigned char)((w.n - 8) >> 8);
   return w;
@@ -121,8 +117,7 @@ static void test_wav(void) {
   w.b[4] = (unsigned char)(w.b[4] + 3); /* 3 stray bytes: a chunk header cut short */
   put(&w, "xyz", 3);
   bad_wav("stray.wav", &w, "stray.wav: truncated chunk header at byte 54");
-  CHECK_ERR(nn2c_wav_load(at("missing.wav"), &s, &n, &rate, err, sizeof err), err,
-            "missing.wav: cannot open");
+  CHECK_ERR(nn2c_wav_load(at("missing.wav"), &s, &n, &rate, err, sizeof err), err, "missing.wav: cannot open");
 }
 
 /* ---- FFT ---- */
@@ -175,8 +170,7 @@ static void tone_in_band(const nn2c_logmel_opts *o, int band) {
   for (t = 0; t * o->hop + o->window <= 16000; t++) { /* frames inside the clip */
     int best = 0;
     for (m = 1; m < o->n_mels; m++)
-      if (out[m * o->frames + t] > out[best * o->frames + t])
-        best = m;
+      if (out[m * o->frames + t] > out[best * o->frames + t]) best = m;
     if (best != band) {
       fprintf(stderr, "tone %.1f Hz, frame %d: band %d is loudest, expected %d\n", f, t, best, band);
       exit(1);
@@ -236,8 +230,7 @@ static void test_real(const char *dir) {
     for (i = 0; i < 1600; i++)
       var += (d.x[i] - mean / 1600) * (d.x[i] - mean / 1600);
     CHECK(fabs(mean / 1600) < 1e-4 && fabs(var / 1600 - 1) < 1e-3); /* normalize=1 */
-    if (split == 0)
-      CHECK(d.yi[0] == 0); /* bed/62581901_nohash_0.wav, train: "bed" sorts first */
+    if (split == 0) CHECK(d.yi[0] == 0); /* bed/62581901_nohash_0.wav, train: "bed" sorts first */
     nn2c_dataset_free(&d);
   }
 }

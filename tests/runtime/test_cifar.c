@@ -27,8 +27,7 @@ static const char *at(const char *name, int make_dir) {
   static int k;
   char *p = buf[k++ % 4];
   snprintf(p, 4096, "%s/%s", work, name);
-  if (make_dir)
-    mkdir(p, 0777);
+  if (make_dir) mkdir(p, 0777);
   return p;
 }
 
@@ -68,15 +67,15 @@ static void test_good(void) {
           CHECK(nn2c_dataset_value(&d, r * 3072 + (size_t)(y * 32 + x) * 3 + (size_t)c) ==
                 (float)pixel(r, c, (size_t)(y * 32 + x)) / 255.0f);
   }
-  CHECK(nn2c_dataset_value(&d, 0) == 0.0f && nn2c_dataset_value(&d, 1) == 85 / 255.0f && nn2c_dataset_value(&d, 2) == 170 / 255.0f);
+  CHECK(nn2c_dataset_value(&d, 0) == 0.0f && nn2c_dataset_value(&d, 1) == 85 / 255.0f &&
+        nn2c_dataset_value(&d, 2) == 170 / 255.0f);
   nn2c_dataset_free(&d);
   /* the train split is other files */
   CHECK_ERR(nn2c_load_cifar10(dir, 0, &d, err, sizeof err), err,
             "test/data_batch_1.bin: cannot open: No such file or directory (also tried ");
   CHECK(strstr(err, "test/data_batch_1.bin.gz)"));
   CHECK(d.x == NULL && d.xb == NULL && d.yi == NULL && d.n == 0);
-  CHECK_ERR(nn2c_load_cifar10(dir, 2, &d, err, sizeof err), err,
-            "test: bad CIFAR-10 split 2 (0 = train, 1 = test)");
+  CHECK_ERR(nn2c_load_cifar10(dir, 2, &d, err, sizeof err), err, "test: bad CIFAR-10 split 2 (0 = train, 1 = test)");
 }
 
 /* A train split in work/NAME: good files except number `bad`, which gets
@@ -111,12 +110,10 @@ static void expect_error(const char *name, int split, const char *want) {
 /* Most cases break the one-file test split, which fails fastest. */
 static void test_errors(void) {
   make_train("short", 3, good, (size_t)NREC * REC - 1); /* the files before it are fine */
-  expect_error("short", 0,
-               "short/data_batch_3.bin: 30729999 bytes is not 10000 records of 3073 bytes");
+  expect_error("short", 0, "short/data_batch_3.bin: 30729999 bytes is not 10000 records of 3073 bytes");
 
   make_train("missing", 2, NULL, 0);
-  expect_error("missing", 0,
-               "missing/data_batch_2.bin: cannot open: No such file or directory (also tried ");
+  expect_error("missing", 0, "missing/data_batch_2.bin: cannot open: No such file or directory (also tried ");
   expect_error("no-such-dir", 1, "no-such-dir/test_batch.bin: cannot open");
 
   make_test("long", good, (size_t)NREC * REC); /* then one byte more */
@@ -140,8 +137,7 @@ static void test_errors(void) {
   good[9999 * REC] = 255;
   make_test("label-last", good, (size_t)NREC * REC);
   good[9999 * REC] = 9;
-  expect_error("label-last", 1,
-               "label-last/test_batch.bin: label 255 at record 9999 is out of range 0..9");
+  expect_error("label-last", 1, "label-last/test_batch.bin: label 255 at record 9999 is out of range 0..9");
 }
 
 #ifdef NN2C_HAVE_ZLIB

@@ -79,8 +79,7 @@ static void check_gzip(const char *dir, const char *scratch, const nn2c_dataset 
 #endif
 
 int main(int argc, char **argv) {
-  static const char *const batches[5] = {"data_batch_1.bin", "data_batch_2.bin",
-                                         "data_batch_3.bin", "data_batch_4.bin",
+  static const char *const batches[5] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
                                          "data_batch_5.bin"};
   nn2c_dataset train, test;
   struct stat st;
@@ -95,14 +94,16 @@ int main(int argc, char **argv) {
   /* known values (od -An -tu1 -N3073 data_batch_1.bin): a frog whose top-left
    * pixel is (59,62,63); the last train image is an automobile */
   CHECK(train.yi[0] == 6 && train.yi[49999] == 1);
-  CHECK(nn2c_dataset_value(&train, 0) == 59 / 255.0f && nn2c_dataset_value(&train, 1) == 62 / 255.0f && nn2c_dataset_value(&train, 2) == 63 / 255.0f);
+  CHECK(nn2c_dataset_value(&train, 0) == 59 / 255.0f && nn2c_dataset_value(&train, 1) == 62 / 255.0f &&
+        nn2c_dataset_value(&train, 2) == 63 / 255.0f);
   for (i = 0; i < 5; i++)
     check_file(&train, argv[1], batches[i], i * 10000);
 
   CHECK_OK(nn2c_load_cifar10(argv[1], 1, &test, err, sizeof err), err);
   check_counts(&test, 10000);
   CHECK(test.yi[0] == 3); /* a cat, top-left pixel (158,112,49) */
-  CHECK(nn2c_dataset_value(&test, 0) == 158 / 255.0f && nn2c_dataset_value(&test, 1) == 112 / 255.0f && nn2c_dataset_value(&test, 2) == 49 / 255.0f);
+  CHECK(nn2c_dataset_value(&test, 0) == 158 / 255.0f && nn2c_dataset_value(&test, 1) == 112 / 255.0f &&
+        nn2c_dataset_value(&test, 2) == 49 / 255.0f);
   check_file(&test, argv[1], "test_batch.bin", 0);
 #ifdef NN2C_HAVE_ZLIB
   check_gzip(argv[1], argv[2], &test);

@@ -49,13 +49,11 @@ static void test_roundtrip(void) {
 static void write_damaged(const char *name, size_t cut, size_t off, const void *p, size_t n) {
   unsigned char buf[256];
   size_t len = read_all(at("ok.ckpt"), buf, sizeof buf);
-  if (n)
-    memcpy(buf + off, p, n);
+  if (n) memcpy(buf + off, p, n);
   write_bytes(at(name), buf, cut < len ? cut : len);
 }
 
-static void expect_load_error(const char *name, const nn2c_ckpt_section *s, int n,
-                              const char *want) {
+static void expect_load_error(const char *name, const nn2c_ckpt_section *s, int n, const char *want) {
   float a2[5] = {9, 9, 9, 9, 9}, c2[3] = {9, 9, 9};
   nn2c_ckpt_section in[3] = {{"params", a2, 5}, {"empty", NULL, 0}, {"step", c2, 3}};
   char full[4200];
@@ -73,8 +71,7 @@ static void test_damage(void) {
   write_damaged("magic.ckpt", 999, 0, "XN2C", 4);
   expect_load_error("magic.ckpt", NULL, 0, "bad magic, not an nn2c checkpoint");
   write_damaged("version.ckpt", 999, 8, "\7", 1);
-  expect_load_error("version.ckpt", NULL, 0,
-                    "unsupported checkpoint version 7 (this runtime reads 1)");
+  expect_load_error("version.ckpt", NULL, 0, "unsupported checkpoint version 7 (this runtime reads 1)");
   write_damaged("cut.ckpt", 40, 0, "", 0);
   expect_load_error("cut.ckpt", NULL, 0, "truncated: 40 bytes, expected at least 54");
   write_damaged("cut12.ckpt", 12, 0, "", 0);
@@ -154,10 +151,8 @@ static void test_atomic(void) {
 
 static void test_bad_args(void) {
   nn2c_ckpt_section noname[1] = {{NULL, a, 5}}, nodata[1] = {{"p", NULL, 5}};
-  CHECK_ERR(nn2c_ckpt_save(at("bad.ckpt"), noname, 1, err, sizeof err), err,
-            "section 0 has no name");
-  CHECK_ERR(nn2c_ckpt_save(at("bad.ckpt"), nodata, 1, err, sizeof err), err,
-            "section 'p' has no data");
+  CHECK_ERR(nn2c_ckpt_save(at("bad.ckpt"), noname, 1, err, sizeof err), err, "section 0 has no name");
+  CHECK_ERR(nn2c_ckpt_save(at("bad.ckpt"), nodata, 1, err, sizeof err), err, "section 'p' has no data");
 }
 
 int main(int argc, char **argv) {

@@ -20,16 +20,14 @@ static void test_spec(void) {
   s.classes = 0;
   CHECK_OK(nn2c_data_spec_fit(&s, 4, 5, 5, 0, err, sizeof err), err); /* 5 one-hot floats */
   CHECK(s.classes == 5);
-  CHECK_OK(nn2c_data_spec_parse("random", "samples=64 seq=10  features=1 classes=3", &s, err,
-                                sizeof err), err);
+  CHECK_OK(nn2c_data_spec_parse("random", "samples=64 seq=10  features=1 classes=3", &s, err, sizeof err), err);
   CHECK(s.samples == 64 && s.classes == 3 && s.seq == 10 && s.features == 1);
   CHECK_OK(nn2c_data_spec_parse("imdb", "", &s, err, sizeof err), err);
   CHECK(s.num_words == 10000 && s.maxlen == 100);
   CHECK_OK(nn2c_data_spec_parse("speech_commands", "", &s, err, sizeof err), err);
   CHECK(s.mel.n_mels == 20 && s.mel.frames == 80 && s.mel.window == 400 && s.mel.hop == 200);
   CHECK(s.mel.n_fft == 512 && s.mel.fmin == 0 && s.mel.fmax == 8000 && s.mel.normalize == 1);
-  CHECK_OK(nn2c_data_spec_parse("speech_commands", "window=1024 hop=400 frames=40", &s, err,
-                                sizeof err), err);
+  CHECK_OK(nn2c_data_spec_parse("speech_commands", "window=1024 hop=400 frames=40", &s, err, sizeof err), err);
   CHECK(s.mel.n_fft == 1024);
   CHECK_OK(nn2c_data_spec_parse("mnist", "", &s, err, sizeof err), err);
 
@@ -46,8 +44,7 @@ static void test_spec(void) {
             "dataset imdb: maxlen must be an integer in [1, 100000], got ''");
   CHECK_ERR(nn2c_data_spec_parse("imdb", "maxlen=1e3", &s, err, sizeof err), err,
             "maxlen must be an integer in [1, 100000], got '1e3'");
-  CHECK_ERR(nn2c_data_spec_parse("imdb", "maxlen=-5", &s, err, sizeof err), err,
-            "got '-5'");
+  CHECK_ERR(nn2c_data_spec_parse("imdb", "maxlen=-5", &s, err, sizeof err), err, "got '-5'");
   CHECK_ERR(nn2c_data_spec_parse("random", "classes=1", &s, err, sizeof err), err,
             "classes must be an integer in [2, 1000000], got '1'");
   CHECK_ERR(nn2c_data_spec_parse("random", "samples=99999999999999", &s, err, sizeof err), err,
@@ -58,8 +55,8 @@ static void test_spec(void) {
             "log-mel: window=400 must be in [2, n_fft=256]");
   CHECK_ERR(nn2c_data_spec_parse("speech_commands", "frames=100", &s, err, sizeof err), err,
             "log-mel: frames=100 with hop=200 start past the 1 s clip (16000 samples)");
-  CHECK_ERR(nn2c_data_spec_parse("speech_commands", "fmin=4000 fmax=4000", &s, err, sizeof err),
-            err, "log-mel: need 0 <= fmin < fmax <= 8000 Hz, got fmin=4000 fmax=4000");
+  CHECK_ERR(nn2c_data_spec_parse("speech_commands", "fmin=4000 fmax=4000", &s, err, sizeof err), err,
+            "log-mel: need 0 <= fmin < fmax <= 8000 Hz, got fmin=4000 fmax=4000");
   CHECK_ERR(nn2c_data_spec_parse("speech_commands", "n_mels=128", &s, err, sizeof err), err,
             "log-mel: n_mels=128 is too many for n_fft=512: mel band 0 holds no FFT bin");
 }
@@ -68,8 +65,8 @@ static void test_fit(void) {
   nn2c_data_spec s;
   CHECK_OK(nn2c_data_spec_parse("random", "seq=10 features=1", &s, err, sizeof err), err);
   CHECK_OK(nn2c_data_spec_fit(&s, 10, 1, 1, 0, err, sizeof err), err); /* sigmoid, 0/1 floats */
-  CHECK_OK(nn2c_data_spec_fit(&s, 10, 2, 1, 1, err, sizeof err), err);  /* softmax, int labels */
-  CHECK_OK(nn2c_data_spec_fit(&s, 10, 2, 2, 0, err, sizeof err), err);  /* one-hot */
+  CHECK_OK(nn2c_data_spec_fit(&s, 10, 2, 1, 1, err, sizeof err), err); /* softmax, int labels */
+  CHECK_OK(nn2c_data_spec_fit(&s, 10, 2, 2, 0, err, sizeof err), err); /* one-hot */
   CHECK_ERR(nn2c_data_spec_fit(&s, 20, 1, 1, 0, err, sizeof err), err,
             "dataset random gives 10 numbers per sample (seq x features) but the model input "
             "takes 20");
@@ -79,8 +76,7 @@ static void test_fit(void) {
   CHECK_ERR(nn2c_data_spec_fit(&s, 10, 4, 1, 1, err, sizeof err), err,
             "3 classes do not fit a model with 4 outputs and 1 int label");
   CHECK_OK(nn2c_data_spec_parse("random", "seq=10", &s, err, sizeof err), err);
-  CHECK_ERR(nn2c_data_spec_fit(&s, 10, 1, 1, 0, err, sizeof err), err,
-            "give both seq and features, or neither");
+  CHECK_ERR(nn2c_data_spec_fit(&s, 10, 1, 1, 0, err, sizeof err), err, "give both seq and features, or neither");
   CHECK_OK(nn2c_data_spec_parse("imdb", "maxlen=80", &s, err, sizeof err), err);
   CHECK_ERR(nn2c_data_spec_fit(&s, 100, 1, 1, 0, err, sizeof err), err,
             "dataset imdb gives 80 numbers per sample (maxlen token ids) but the model input "

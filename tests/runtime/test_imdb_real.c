@@ -34,8 +34,8 @@ static void check_split(const nn2c_dataset *d) {
 }
 
 /* Encodes every line of a split with the whole vocabulary; counts tokens and unknown words. */
-static void token_stats(const char *dir, const char *file, const nn2c_word_index *wi,
-                        long long *tokens, long long *unknown, int32_t *first) {
+static void token_stats(const char *dir, const char *file, const nn2c_word_index *wi, long long *tokens,
+                        long long *unknown, int32_t *first) {
   static int32_t ids[20000];
   char path[4096];
   unsigned char *text;
@@ -52,8 +52,7 @@ static void token_stats(const char *dir, const char *file, const nn2c_word_index
     for (k = 20000 - count + 1; k < 20000; k++)
       *unknown += ids[k] == 2;
     *tokens += count - 1;
-    if (line++ == 0)
-      memcpy(first, ids + 20000 - count, 13 * sizeof(int32_t));
+    if (line++ == 0) memcpy(first, ids + 20000 - count, 13 * sizeof(int32_t));
     pos += l + 1;
   }
   free(text);
@@ -78,8 +77,8 @@ int main(int argc, char **argv) {
   c0 = clock();
   CHECK_OK(nn2c_load_imdb(argv[1], 0, 10000, 100, &train, err, sizeof err), err);
   CHECK_OK(nn2c_load_imdb(argv[1], 1, 10000, 100, &test, err, sizeof err), err);
-  printf("IMDB train + test (num_words 10000, maxlen 100) loaded in %.2f s (%.2f s CPU)\n",
-         nn2c_now() - t0, (double)(clock() - c0) / CLOCKS_PER_SEC);
+  printf("IMDB train + test (num_words 10000, maxlen 100) loaded in %.2f s (%.2f s CPU)\n", nn2c_now() - t0,
+         (double)(clock() - c0) / CLOCKS_PER_SEC);
   check_split(&train);
   check_split(&test);
   nn2c_dataset_free(&train);

@@ -19,8 +19,7 @@ static const char *at(const char *name, int make_dir) {
   static int k;
   char *p = buf[k++ % 4];
   snprintf(p, 4096, "%s/%s", work, name);
-  if (make_dir)
-    mkdir(p, 0777);
+  if (make_dir) mkdir(p, 0777);
   return p;
 }
 
@@ -32,8 +31,8 @@ static size_t put_be32(unsigned char *p, uint32_t v) {
 
 /* Writes an IDX file: magic, dims, then `have` payload bytes (value i*7 % 256,
  * or i % 10 for labels). */
-static void write_idx(const char *dir, const char *base, uint32_t magic, const uint32_t *dims,
-                      int rank, size_t have, int labels) {
+static void write_idx(const char *dir, const char *base, uint32_t magic, const uint32_t *dims, int rank, size_t have,
+                      int labels) {
   static unsigned char buf[1 << 16];
   char path[4096];
   size_t n = put_be32(buf, magic), i;
@@ -94,9 +93,7 @@ static void test_errors(void) {
 
   write_good(dir = at("truncated", 1));
   write_idx(dir, "train-images-idx3-ubyte", 0x803, im, 3, 10, 0);
-  expect_mnist_error(
-      "truncated",
-      "truncated/train-images-idx3-ubyte: truncated: expected 30 bytes of pixels, got 10");
+  expect_mnist_error("truncated", "truncated/train-images-idx3-ubyte: truncated: expected 30 bytes of pixels, got 10");
 
   write_good(dir = at("header", 1));
   write_idx(dir, "train-images-idx3-ubyte", 0x803, im, 1, 0, 0);
@@ -105,8 +102,7 @@ static void test_errors(void) {
 
   write_good(dir = at("mismatch", 1));
   write_idx(dir, "train-labels-idx1-ubyte", 0x801, lb4, 1, 4, 1);
-  expect_mnist_error("mismatch",
-                     "mismatch/train-labels-idx1-ubyte: images and labels disagree: 5 vs 4");
+  expect_mnist_error("mismatch", "mismatch/train-labels-idx1-ubyte: images and labels disagree: 5 vs 4");
 
   write_good(dir = at("empty", 1));
   write_bytes(at("empty/train-labels-idx1-ubyte", 0), "", 0);
@@ -128,15 +124,12 @@ static void test_errors(void) {
 
   write_good(dir = at("trailing", 1));
   write_idx(dir, "train-images-idx3-ubyte", 0x803, im, 3, 33, 0);
-  expect_mnist_error("trailing",
-                     "trailing/train-images-idx3-ubyte: 3 unexpected bytes after the pixels");
+  expect_mnist_error("trailing", "trailing/train-images-idx3-ubyte: 3 unexpected bytes after the pixels");
 
   write_good(dir = at("label-range", 1));
   write_idx(dir, "train-images-idx3-ubyte", 0x803, (uint32_t[]){1, 2, 3}, 3, 6, 0);
   write_bytes(at("label-range/train-labels-idx1-ubyte", 0), bad_label, sizeof bad_label);
-  expect_mnist_error(
-      "label-range",
-      "label-range/train-labels-idx1-ubyte: label 12 at index 0 is out of range 0..9");
+  expect_mnist_error("label-range", "label-range/train-labels-idx1-ubyte: label 12 at index 0 is out of range 0..9");
 
   write_good(dir = at("label-magic", 1));
   write_idx(dir, "train-labels-idx1-ubyte", 0x803, im, 1, 5, 1);
@@ -207,8 +200,7 @@ static void test_gzip(void) {
     fclose(f);
     write_bytes(at("cut.gz", 0), z, zn / 2);
   }
-  CHECK_ERR(nn2c_read_file(at("cut.gz", 0), &data, &len, err, sizeof err), err,
-            "cut.gz: gzip error: ");
+  CHECK_ERR(nn2c_read_file(at("cut.gz", 0), &data, &len, err, sizeof err), err, "cut.gz: gzip error: ");
 }
 #else
 static void test_gzip(void) {
@@ -234,8 +226,7 @@ static void test_read_file(void) {
             "/nope: cannot open: No such file or directory (also tried ");
   CHECK(strstr(err, "/nope.gz)"));
   CHECK(data == NULL && len == 0);
-  CHECK_ERR(nn2c_read_file(at("good", 0), &data, &len, err, sizeof err), err,
-            "/good: read error: Is a directory");
+  CHECK_ERR(nn2c_read_file(at("good", 0), &data, &len, err, sizeof err), err, "/good: read error: Is a directory");
 }
 
 int main(int argc, char **argv) {

@@ -20,15 +20,13 @@ static const char *at(const char *name) { return path_in(work, name); }
 static void write_text(const char *path, const char *s) { write_bytes(path, s, strlen(s)); }
 
 /* \u00e9 is e-acute (2 UTF-8 bytes), \ud83d\ude00 an emoji (a surrogate pair, 4 bytes). */
-static const char *index_json =
-    "{\"the\": 1, \"movie\": 2, \"it's\": 3, \"great\": 4,\n"
-    "  \"caf\\u00e9\": 5, \"rock'n'roll\": 6, \"a\": 7, \"bad\": 8,"
-    " \"\\ud83d\\ude00x\": 9, \"quote\\\"d\": 10, \"tab\\tx\": 11}";
+static const char *index_json = "{\"the\": 1, \"movie\": 2, \"it's\": 3, \"great\": 4,\n"
+                                "  \"caf\\u00e9\": 5, \"rock'n'roll\": 6, \"a\": 7, \"bad\": 8,"
+                                " \"\\ud83d\\ude00x\": 9, \"quote\\\"d\": 10, \"tab\\tx\": 11}";
 
 static void test_index(void) {
   nn2c_word_index wi;
-  CHECK_OK(nn2c_word_index_parse("t.json", index_json, strlen(index_json), &wi, err, sizeof err),
-           err);
+  CHECK_OK(nn2c_word_index_parse("t.json", index_json, strlen(index_json), &wi, err, sizeof err), err);
   CHECK(wi.count == 11);
   CHECK(nn2c_word_index_rank(&wi, "the", 3) == 1);
   CHECK(nn2c_word_index_rank(&wi, "rock'n'roll", 11) == 6);
@@ -48,8 +46,7 @@ static void test_index(void) {
 
 static void bad_json(const char *json, const char *want) {
   nn2c_word_index wi;
-  CHECK_ERR(nn2c_word_index_parse("bad.json", json, strlen(json), &wi, err, sizeof err), err,
-            want);
+  CHECK_ERR(nn2c_word_index_parse("bad.json", json, strlen(json), &wi, err, sizeof err), err, want);
   CHECK(wi.slots == NULL && wi.keys == NULL);
 }
 
@@ -78,15 +75,15 @@ static void test_bad_json(void) {
 }
 
 /* Encodes text and compares with want[0..nwant). */
-static void encode_is(const nn2c_word_index *wi, const char *text, int num_words, int maxlen,
-                      const int32_t *want, int want_count) {
+static void encode_is(const nn2c_word_index *wi, const char *text, int num_words, int maxlen, const int32_t *want,
+                      int want_count) {
   int32_t ids[64];
   int i, count = nn2c_imdb_encode(wi, text, strlen(text), num_words, maxlen, ids);
   CHECK(count == want_count);
   for (i = 0; i < maxlen; i++)
     if (ids[i] != want[i]) {
-      fprintf(stderr, "encode(maxlen %d, num_words %d): id %d is %d, expected %d\n", maxlen,
-              num_words, i, ids[i], want[i]);
+      fprintf(stderr, "encode(maxlen %d, num_words %d): id %d is %d, expected %d\n", maxlen, num_words, i, ids[i],
+              want[i]);
       exit(1);
     }
 }
@@ -104,8 +101,7 @@ static void test_encode(void) {
   static const int32_t empty[3] = {0, 0, 1};
   static const int32_t one[1] = {1};
   nn2c_word_index wi;
-  CHECK_OK(nn2c_word_index_parse("t.json", index_json, strlen(index_json), &wi, err, sizeof err),
-           err);
+  CHECK_OK(nn2c_word_index_parse("t.json", index_json, strlen(index_json), &wi, err, sizeof err), err);
   encode_is(&wi, text, 1000, 13, all, 13);
   encode_is(&wi, text, 1000, 16, padded, 13);
   encode_is(&wi, text, 1000, 5, last5, 13);

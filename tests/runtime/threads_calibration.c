@@ -30,8 +30,8 @@ static int fail(const char *msg) {
  * (multiply-add or element) takes t1 seconds on one thread, tn shared out. */
 static int check_rule(const char *what, size_t w, double region, double t1, double tn, int nt) {
   double want;
-  fprintf(stderr, "%s: threshold %.0f, %.3g s on 1 thread, %.3g s on %d\n", what, w == SIZE_MAX ? -1.0 : (double)w,
-          t1, tn, nt);
+  fprintf(stderr, "%s: threshold %.0f, %.3g s on 1 thread, %.3g s on %d\n", what, w == SIZE_MAX ? -1.0 : (double)w, t1,
+          tn, nt);
   if (!(t1 > 1e-14 && t1 < 1e-6)) return fail("one-thread time per unit not in (0.01 ps, 1 us)");
   if (!(tn >= t1 / nt * 0.999999)) return fail("time per unit on the threads below the one-thread time / nt");
   if (tn > 0.9 * t1) return w == SIZE_MAX ? 0 : fail("threads under 10% faster but used");
@@ -67,7 +67,8 @@ int main(int argc, char **argv) {
   m.arena = raw + (64 - (uintptr_t)raw % 64) % 64;
   threads_cnn_init(params, 3);
   threads_cnn_init_state(state);
-  for (i = 0; i < BATCH * threads_cnn_IN_NUMEL; i++) x[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f;
+  for (i = 0; i < BATCH * threads_cnn_IN_NUMEL; i++)
+    x[i] = (float)((i * 2654435761u) % 1000u) / 1000.0f;
 
   p = threads_cnn_parallel_info();
   if (p.threads || p.measured || p.min_work != SIZE_MAX || p.min_elems != SIZE_MAX || p.took_s)

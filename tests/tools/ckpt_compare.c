@@ -56,7 +56,8 @@ static int load(const char *path, Ckpt *c) {
   fclose(f);
   if (len < 24 || memcmp(buf, "NN2CCKPT", 8)) return bad(path, "not an nn2c checkpoint");
   uint64_t h = 0xcbf29ce484222325ULL;
-  for (size_t i = 0; i < len - 8; i++) h = (h ^ buf[i]) * 0x100000001b3ULL;
+  for (size_t i = 0; i < len - 8; i++)
+    h = (h ^ buf[i]) * 0x100000001b3ULL;
   if (h != rd64(buf + len - 8)) return bad(path, "checksum mismatch");
   if (rd32(buf + 8) != 1) return bad(path, "unknown version");
   uint32_t ns = rd32(buf + 12);
@@ -91,11 +92,16 @@ int main(int argc, char **argv) {
   const char *pa = NULL, *pb = NULL;
   double rtol = 1e-5, atol = 1e-6;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--rtol") && i + 1 < argc) rtol = atof(argv[++i]);
-    else if (!strcmp(argv[i], "--atol") && i + 1 < argc) atol = atof(argv[++i]);
-    else if (!pa) pa = argv[i];
-    else if (!pb) pb = argv[i];
-    else return fprintf(stderr, "usage: ckpt_compare A B [--rtol X] [--atol Y]\n"), 2;
+    if (!strcmp(argv[i], "--rtol") && i + 1 < argc)
+      rtol = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--atol") && i + 1 < argc)
+      atol = atof(argv[++i]);
+    else if (!pa)
+      pa = argv[i];
+    else if (!pb)
+      pb = argv[i];
+    else
+      return fprintf(stderr, "usage: ckpt_compare A B [--rtol X] [--atol Y]\n"), 2;
   }
   if (!pb) return fprintf(stderr, "usage: ckpt_compare A B [--rtol X] [--atol Y]\n"), 2;
   Ckpt a, b;
@@ -123,13 +129,13 @@ int main(int argc, char **argv) {
       if (ratio > worst) worst = ratio, wi = (long long)k, wa = u, wb = v, werr = err;
     }
     printf("%-6s %8llu floats: %s", x->name, (unsigned long long)x->count, nbad ? "DIFFER" : "ok");
-    if (wi >= 0)
-      printf("; worst [%lld] %.9g vs %.9g (abs err %.3g, %.3g of tolerance)", wi, wa, wb, werr, worst);
+    if (wi >= 0) printf("; worst [%lld] %.9g vs %.9g (abs err %.3g, %.3g of tolerance)", wi, wa, wb, werr, worst);
     if (nbad) printf("; %lld elements out of tolerance", nbad);
     printf("\n");
     fails += nbad != 0;
   }
-  for (int i = 0; i < a.n; i++) free(a.s[i].data), free(b.s[i].data);
+  for (int i = 0; i < a.n; i++)
+    free(a.s[i].data), free(b.s[i].data);
   printf("%s (rtol %g, atol %g)\n", fails ? "checkpoints differ" : "checkpoints match", rtol, atol);
   return fails ? 1 : 0;
 }

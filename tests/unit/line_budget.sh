@@ -1,8 +1,10 @@
 #!/bin/sh
 # Keeps compiler/ and runtime/ small: fails when their C sources exceed the budget.
-# Raise the budget deliberately (and say why in the commit), never silently.
+# The budget is the size after the restructuring of issue 19 (21,513 lines, after
+# clang-format) plus 10%, so it constrains; raise it deliberately (and say why in
+# the commit), never silently.
 set -eu
-root=$1 budget=${2:-32000}
+root=$1 budget=${2:-23700}
 lines=$(cat "$root"/compiler/*.[ch] "$root"/compiler/*/*.[ch] "$root"/runtime/*.[ch] | wc -l)
 echo "compiler + runtime: $lines lines (budget $budget)"
 [ "$lines" -le "$budget" ] || { echo "FAIL: over the line budget"; exit 1; }

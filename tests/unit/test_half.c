@@ -40,6 +40,7 @@ int main(void) {
   check(DT_BF16, -3.0e38, 0xff61);
   uint16_t h = 0x3555; /* 0.333251953125 */
   Tensor x = {DT_F16, shape_scalar(), 1, &h};
-  if (tensor_get(&x, 0) != 0.333251953125) fprintf(stderr, "f16 0x3555 decodes to %.17g\n", tensor_get(&x, 0)), failures++;
+  if (tensor_get(&x, 0) != 0.333251953125)
+    fprintf(stderr, "f16 0x3555 decodes to %.17g\n", tensor_get(&x, 0)), failures++;
   return failures != 0;
 }

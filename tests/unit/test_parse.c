@@ -7,12 +7,12 @@
 #include "ops/op.h"
 #include "parse.h"
 
-#define CHECK(c)                                                       \
-  do {                                                                 \
-    if (!(c)) {                                                        \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-      exit(1);                                                         \
-    }                                                                  \
+#define CHECK(c)                                                                                                       \
+  do {                                                                                                                 \
+    if (!(c)) {                                                                                                        \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);                                            \
+      exit(1);                                                                                                         \
+    }                                                                                                                  \
   } while (0)
 
 static Arena arena;
@@ -225,12 +225,22 @@ static void test_print_built(void) {
 /* Bad inputs return NULL (messages go to stderr; tests/errors checks their text). */
 static void test_errors(void) {
   const char *bad[] = {
-      "dense @\n", "x [1, 2\ndense 3\n", "s \"abc\n", "train {\n batch 3\n", "graph g {\n y = foo(x)\n}\n",
-      "graph g {\n input x: f33[2]\n}\n", "graph g {\n input x: f32[2.5]\n}\n",
-      "graph g {\n input x: f32[2]\n input x: f32[3]\n}\n", "graph g {\n y = relu(q)\n}\n",
-      "graph g {\n input x: f32[2]\n y = add(x)\n}\n", "graph g {\n const c: f32[2] = [1]\n}\n",
-      "graph g {\n const c: u8[1] = [256]\n}\n", "big 1e999\n", "model a\nmodel b\n",
-      "graph g {\n input x: f32[1099511627777]\n}\n", "graph g {\n param w: f32[N,2]\n}\n",
+      "dense @\n",
+      "x [1, 2\ndense 3\n",
+      "s \"abc\n",
+      "train {\n batch 3\n",
+      "graph g {\n y = foo(x)\n}\n",
+      "graph g {\n input x: f33[2]\n}\n",
+      "graph g {\n input x: f32[2.5]\n}\n",
+      "graph g {\n input x: f32[2]\n input x: f32[3]\n}\n",
+      "graph g {\n y = relu(q)\n}\n",
+      "graph g {\n input x: f32[2]\n y = add(x)\n}\n",
+      "graph g {\n const c: f32[2] = [1]\n}\n",
+      "graph g {\n const c: u8[1] = [256]\n}\n",
+      "big 1e999\n",
+      "model a\nmodel b\n",
+      "graph g {\n input x: f32[1099511627777]\n}\n",
+      "graph g {\n param w: f32[N,2]\n}\n",
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     ModelFile *mf = model_file_parse_text("bad.nn", bad[i], &arena);
@@ -239,8 +249,10 @@ static void test_errors(void) {
   }
   /* 65 levels of nesting is over the limit; 64 is fine. */
   char deep[256] = "x ";
-  for (int i = 0; i < 65; i++) strcat(deep, "[");
-  for (int i = 0; i < 65; i++) strcat(deep, "]");
+  for (int i = 0; i < 65; i++)
+    strcat(deep, "[");
+  for (int i = 0; i < 65; i++)
+    strcat(deep, "]");
   CHECK(model_file_parse_text("deep.nn", deep, &arena) == NULL);
   deep[2] = ' ';
   deep[strlen(deep) - 1] = '\n';

@@ -14,10 +14,12 @@ int main(void) {
   if (!params || !state || !x || !y || !m.arena) return 1;
   small_cnn_init(params, 1);
   if (small_cnn_load_weights(params, small_cnn_WEIGHTS_PATH)) return 1;
-  for (int i = 0; i < small_cnn_IN_NUMEL; i++) x[i] = (float)(i % 7) / 7.0f;
+  for (int i = 0; i < small_cnn_IN_NUMEL; i++)
+    x[i] = (float)(i % 7) / 7.0f;
   if (small_cnn_forward(&m, x, y, 1)) return 1;
   printf("weights %s\noutputs", small_cnn_WEIGHTS_PATH);
-  for (int i = 0; i < small_cnn_OUT_NUMEL; i++) printf(" %.6f", y[i]);
+  for (int i = 0; i < small_cnn_OUT_NUMEL; i++)
+    printf(" %.6f", y[i]);
   printf("\nisa %s\nPASS\n", small_cnn_isa());
   free(params);
   free(state);
