@@ -424,10 +424,20 @@ static void print_threads(Trainer *t) {
     printf(" (set by NN2C_PARALLEL_MIN_WORK)\n");
 }
 
+/* The most samples one call can see: a batch never holds more than a whole set, so a
+ * --batch above that (one batch per epoch) is planned at the set's size, not the flag's
+ * (--batch 1122784515 on 8 samples asked for 18 GB). */
+static int batch_capacity(const Trainer *t) {
+  int n = t->train.n > t->test.n ? t->train.n : t->test.n;
+  if (t->d->inline_n > n) n = t->d->inline_n;
+  return t->o.batch < n || n < 1 ? t->o.batch : n;
+}
+
 static int alloc_all(Trainer *t) {
   const nn2c_model_desc *d = t->d;
-  size_t b = (size_t)t->o.batch, arena = d->arena_bytes(t->o.batch);
-  if (arena > SIZE_MAX - 64) return error(t, "arena for batch %d is too large", t->o.batch);
+  int cap = batch_capacity(t);
+  size_t b = (size_t)cap, arena = d->arena_bytes(cap);
+  if (arena > SIZE_MAX - 64) return error(t, "arena for batch %d is too large", cap);
   if (!(t->params = alloc(t, (size_t)d->param_floats, sizeof(float), "parameters")) ||
       !(t->state = alloc(t, (size_t)d->state_floats, sizeof(float), "optimizer state")) ||
       !(t->arena_raw = alloc(t, arena + 64, 1, "the model arena")) ||
@@ -440,7 +450,7 @@ static int alloc_all(Trainer *t) {
     return 1;
   /* the model's kernels may assume 64-byte alignment for vector loads */
   t->arena = t->arena_raw + (64 - (uintptr_t)t->arena_raw % 64) % 64;
-  d->model_bind(t->model, t->params, t->state, t->arena, t->o.batch, t->o.lr);
+  d->model_bind(t->model, t->params, t->state, t->arena, cap, t->o.lr);
   if (d->set_threads) {
     d->set_threads(t->model, t->o.threads);
     print_threads(t);

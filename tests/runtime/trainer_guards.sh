@@ -115,6 +115,12 @@ save_says)
   printf '%s\n' "$out" | grep -q saved && fail "--quiet still says what it saved"
   echo "save_says: ok"
   ;;
+batch_huge)
+  # a batch above the data set is one batch per epoch, planned at the set's size (it asked for 18 GB)
+  idx "$work/ok" 28 28 8
+  ulimit -v 4000000 2>/dev/null || true
+  expect 0 "final:" "$train" --data "$work/ok" --batch 1122784515 --epochs 1
+  ;;
 *) fail "unknown case $case" ;;
 esac
 exit 0
