@@ -2,8 +2,40 @@
  * Runs every node's infer hook in schedule order, so each node sees its
  * inputs' final types. Requires: inputs, params and constants typed. Guarantees:
  * every value has a dtype and shape; a type written in the source (annotated)
- * agrees with the inferred one. Errors name the node and its source line. */
+ * agrees with the inferred one; no tensor has more than MAX_ELEMENTS elements
+ * per sample (its byte sizes then fit in int64 and size_t, with room for the
+ * batch). Errors name the node and its source line. */
 #include "pass.h"
+
+#define MAX_ELEMENTS ((int64_t)1 << 40)
+
+/* The product of s's static dims, or -1 past MAX_ELEMENTS (checked before it could overflow). */
+static int64_t numel_checked(Shape s) {
+  int64_t n = 1;
+  for (int i = 0; i < s.rank; i++) {
+    int64_t d = s.d[i] == DIM_BATCH ? 1 : s.d[i];
+    if (d < 0 || (d > 0 && n > MAX_ELEMENTS / d)) return -1;
+    n *= d;
+  }
+  return n;
+}
+
+/* Inputs, params, state and constants, which no node produces: their sizes are checked first. */
+static bool source_sizes_ok(Graph *g) {
+  bool ok = true;
+  for (int i = 0; i < g->nvalues; i++) {
+    Value *v = g->values[i];
+    if (v->def || numel_checked(v->shape) >= 0) continue;
+    if (g->src && v->line)
+      error_at(g->src, v->line, v->col, "'%s' of shape %s is too large (more than 2^40 elements per sample)",
+               v->name, shape_str(&g->arena, v->shape));
+    else
+      error_plain("'%s' of shape %s is too large (more than 2^40 elements per sample)", v->name,
+                  shape_str(&g->arena, v->shape));
+    ok = false;
+  }
+  return ok;
+}
 
 static void node_error(Graph *g, Node *n, const char *msg) {
   if (g->src && n->line)
@@ -14,6 +46,7 @@ static void node_error(Graph *g, Node *n, const char *msg) {
 
 bool pass_shape(Graph *g, PassCtx *cx) {
   (void)cx;
+  if (!source_sizes_ok(g)) return false;
   bool ok = true;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
@@ -37,6 +70,13 @@ bool pass_shape(Graph *g, PassCtx *cx) {
     }
     for (int k = 0; k < n->nout && k < 16; k++) {
       Value *v = n->out[k];
+      if (numel_checked(v->shape) < 0) {
+        node_error(g, n,
+                   arena_printf(&g->arena, "'%s' of shape %s is too large (more than 2^40 elements per sample)",
+                                v->name, shape_str(&g->arena, v->shape)));
+        ok = false;
+        continue;
+      }
       if (v->annotated && (!shape_eq(declared[k], v->shape) || declared_t[k] != v->dtype)) {
         node_error(g, n,
                    arena_printf(&g->arena, "'%s' declared %s%s but inferred %s%s", v->name, dtype_name(declared_t[k]),
