@@ -27,8 +27,8 @@ static bool source_sizes_ok(Graph *g) {
     Value *v = g->values[i];
     if (v->def || numel_checked(v->shape) >= 0) continue;
     if (g->src && v->line)
-      error_at(g->src, v->line, v->col, "'%s' of shape %s is too large (more than 2^40 elements per sample)",
-               v->name, shape_str(&g->arena, v->shape));
+      error_at(g->src, v->line, v->col, "'%s' of shape %s is too large (more than 2^40 elements per sample)", v->name,
+               shape_str(&g->arena, v->shape));
     else
       error_plain("'%s' of shape %s is too large (more than 2^40 elements per sample)", v->name,
                   shape_str(&g->arena, v->shape));
