@@ -583,6 +583,28 @@ static Value *lower_layer(Lower *L, const Line *l, Value *x) {
   return NULL;
 }
 
+/* Every key=value of a lowered layer was read by its lowering; each other one is an
+ * error naming the closest key that layer knows (all of them are reported). */
+static bool keys_known(Lower *L, const Line *l) {
+  bool ok = true;
+  for (int i = 0; i < l->nkw; i++) {
+    if (l->kw[i].used) continue;
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    for (int j = 0; l->asked && j < l->asked->n; j++) {
+      int d = edit_distance(l->kw[i].key, l->asked->keys[j]);
+      if (d < best_d) best = l->asked->keys[j], best_d = d;
+    }
+    if (best && best_d <= 1 + (int)strlen(best) / 3)
+      error_at(L->src, l->kw[i].line, l->kw[i].col, "unknown option '%s' for %s; did you mean '%s'?", l->kw[i].key,
+               l->kind, best);
+    else
+      error_at(L->src, l->kw[i].line, l->kw[i].col, "unknown option '%s' for %s", l->kw[i].key, l->kind);
+    ok = false;
+  }
+  return ok;
+}
+
 Value *lower_layers(Lower *L) {
   ModelFile *f = L->m->file;
   if (f->nlayers == 0 || strcmp(f->layers[0].kind, "input")) {
@@ -593,7 +615,10 @@ Value *lower_layers(Lower *L) {
     return NULL;
   }
   Value *x = lower_input(L, &f->layers[0]);
-  for (int i = 1; i < f->nlayers && x; i++)
+  bool keys_ok = true;
+  for (int i = 1; i < f->nlayers && x; i++) {
     x = lower_layer(L, &f->layers[i], x);
-  return x;
+    keys_ok = (!x || keys_known(L, &f->layers[i])) && keys_ok;
+  }
+  return keys_ok ? x : NULL;
 }

@@ -461,6 +461,7 @@ static bool parse_line(Parser *P, Line *l) {
   l->args = (Expr **)vec_to_arena(P->a, &args);
   l->nkw = kws.len;
   l->kw = arena_alloc(P->a, sizeof(KwArg) * (size_t)(kws.len ? kws.len : 1));
+  l->asked = arena_alloc(P->a, sizeof(KwAsked));
   for (int i = 0; i < kws.len; i++)
     l->kw[i] = *(KwArg *)kws.items[i];
   vec_free(&kws);
@@ -508,7 +509,7 @@ static bool parse_data_line(Parser *P) {
   if (!e || !expect_eol(P)) return false;
   KwArg *a = arena_alloc(P->a, sizeof(KwArg) * (size_t)(mf->ndata + 1));
   if (mf->ndata) memcpy(a, mf->data, sizeof(KwArg) * (size_t)mf->ndata);
-  a[mf->ndata] = (KwArg){t->str, e, t->line, t->col};
+  a[mf->ndata] = (KwArg){t->str, e, t->line, t->col, false};
   mf->data = a;
   mf->ndata++;
   return true;
@@ -893,7 +894,7 @@ static bool parse_args(Parser *P, Vec *ins, Vec *kws) {
       next(P);
       next(P);
       KwArg *k = arena_alloc(P->a, sizeof(KwArg));
-      *k = (KwArg){t->str, NULL, t->line, t->col};
+      *k = (KwArg){t->str, NULL, t->line, t->col, false};
       if (kw_is_dup(P, kws, t) || !(k->val = parse_expr(P, 0)) || !attr_ok(P, k)) return false;
       vec_push(kws, k);
     } else if (kws->len) {
@@ -1153,7 +1154,15 @@ ModelFile *model_file_parse(const char *path, Arena *a) {
 }
 
 const KwArg *line_kw(const Line *l, const char *key) {
+  KwAsked *a = l->asked;
+  bool seen = false;
+  for (int i = 0; a && i < a->n; i++)
+    seen = seen || !strcmp(a->keys[i], key);
+  if (a && !seen && a->n < 32) a->keys[a->n++] = key;
   for (int i = 0; i < l->nkw; i++)
-    if (!strcmp(l->kw[i].key, key)) return &l->kw[i];
+    if (!strcmp(l->kw[i].key, key)) {
+      l->kw[i].used = true;
+      return &l->kw[i];
+    }
   return NULL;
 }

@@ -31,7 +31,15 @@ typedef struct {
   const char *key;
   Expr *val;
   int line, col;
+  bool used; /* looked up by the lowering (line_kw); a key nobody read is a misspelling */
 } KwArg;
+
+/* The keys a layer's lowering looked up, so a key it never read can be named with
+ * the closest known one ("did you mean"). */
+typedef struct {
+  const char *keys[32];
+  int n;
+} KwAsked;
 
 /* One line `kind arg arg key=val ...` of the layer list or the train section. */
 typedef struct {
@@ -40,6 +48,7 @@ typedef struct {
   int nargs;
   KwArg *kw;
   int nkw;
+  KwAsked *asked;
   int line, col;
 } Line;
 
@@ -62,7 +71,7 @@ ModelFile *model_file_parse(const char *path, Arena *a);
 /* Same, from text in memory (path used in messages). */
 ModelFile *model_file_parse_text(const char *path, const char *text, Arena *a);
 
-/* Looks up a keyword argument; NULL if absent. */
+/* Looks up a keyword argument; NULL if absent. Marks it used and records the key as known. */
 const KwArg *line_kw(const Line *l, const char *key);
 
 #endif

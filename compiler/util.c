@@ -195,3 +195,24 @@ bool write_whole_file(const char *path, const char *data, size_t len) {
   ok = (fclose(f) == 0) && ok;
   return ok;
 }
+
+int edit_distance(const char *a, const char *b) {
+  size_t n = strlen(b);
+  int *row = xmalloc(sizeof(int) * (n + 1));
+  for (size_t j = 0; j <= n; j++)
+    row[j] = (int)j;
+  for (size_t i = 1; a[i - 1]; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= n; j++) {
+      int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  int d = row[n];
+  free(row);
+  return d;
+}

@@ -67,6 +67,7 @@ void error_at(Source *src, int line, int col, const char *fmt, ...);
 void error_plain(const char *fmt, ...);
 
 char *read_whole_file(const char *path, size_t *len); /* NULL on failure */
+int edit_distance(const char *a, const char *b);      /* insertions, deletions, substitutions */
 bool write_whole_file(const char *path, const char *data, size_t len);
 
 #endif
