@@ -167,7 +167,10 @@ static const char *reserved[] = {
 };
 
 const char *emit_ref(Emit *e, Value *v) {
-  if (e->used) e->used[v->id] = 1;
+  if (e->used && !e->used[v->id]) {
+    e->used[v->id] = 1;
+    if (e->marked) e->marked[(*e->nmarked)++] = v->id;
+  }
   for (int i = 0; reserved[i]; i++)
     if (!strcmp(v->name, reserved[i])) return arena_printf(&e->g->arena, "%s_", v->name);
   return v->name;

@@ -9,9 +9,10 @@
 typedef struct {
   Buf *b; /* where the body is written */
   Graph *g;
-  int indent;          /* current indentation level */
-  unsigned char *used; /* per value id: referenced through emit_ref (may be NULL) */
-  Buf *helpers;        /* static functions shared by nodes, written before the step functions (may be NULL) */
+  int indent;            /* current indentation level */
+  unsigned char *used;   /* per value id: referenced through emit_ref (may be NULL) */
+  Buf *helpers;          /* static functions shared by nodes, written before the step functions (may be NULL) */
+  int *marked, *nmarked; /* the ids newly set in used, in order (may be NULL): what to declare and clear */
 } Emit;
 
 const char *emit_ref(Emit *e, Value *v);                     /* the value's C pointer name */

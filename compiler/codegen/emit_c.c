@@ -25,18 +25,23 @@ static void node_comment(Emit *e, Node *n) {
 }
 
 /* Declares a C pointer for every value the body referenced. */
-static void declare_values(Buf *out, Graph *g, unsigned char *used, int64_t *off, Value *data_in, const char *prefix) {
-  Emit e = {out, g, 1, NULL, NULL};
-  int input_index = 0;
-  for (int i = 0; i < g->nvalues; i++) {
-    if (g->values[i]->kind == VK_INPUT && !data_in && used[i]) {
+static int by_id(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* Declares the values a part uses (ids[0..n), in value order); input_index[id] is an
+ * input's position among the graph's inputs. Only the used ids are visited, so a
+ * model of many parts costs time linear in its size. */
+static void declare_values(Buf *out, Graph *g, int *ids, int n, const int *input_index, int64_t *off, Value *data_in,
+                           const char *prefix) {
+  Emit e = {out, g, 1, NULL, NULL, NULL, NULL};
+  qsort(ids, (size_t)n, sizeof(int), by_id);
+  for (int k = 0; k < n; k++) {
+    int i = ids[k];
+    if (g->values[i]->kind == VK_INPUT && !data_in) {
       const char *ty = emit_ctype(g->values[i]->dtype);
-      emit_line(&e, "const %s *%s = (const %s *)inputs[%d]; /* %s */", ty, emit_ref(&e, g->values[i]), ty, input_index,
-                shape_str(&g->arena, g->values[i]->shape));
+      emit_line(&e, "const %s *%s = (const %s *)inputs[%d]; /* %s */", ty, emit_ref(&e, g->values[i]), ty,
+                input_index[i], shape_str(&g->arena, g->values[i]->shape));
     }
-    if (g->values[i]->kind == VK_INPUT) input_index++;
     Value *v = g->values[i];
-    if (!used[i]) continue;
     const char *ty = emit_ctype(v->dtype), *name = emit_ref(&e, v);
     const char *shape = shape_str(&g->arena, v->shape);
     switch (v->kind) {
@@ -133,13 +138,17 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
   for (int i = 0; i < g->nvalues; i++)
     if (g->values[i]->kind == VK_STATE) poff[i] = soff[i];
   unsigned char *used = xcalloc((size_t)g->nvalues, 1), *all = xcalloc((size_t)g->nvalues, 1);
+  int *marked = xmalloc(sizeof(int) * (size_t)(g->nvalues + 1)), nmarked = 0;
+  int *input_index = xmalloc(sizeof(int) * (size_t)(g->nvalues + 1)), ninputs = 0;
+  for (int i = 0; i < g->nvalues; i++)
+    input_index[i] = g->values[i]->kind == VK_INPUT ? ninputs++ : -1;
   Buf parts = {0}, calls = {0};
   int np = 0;
   for (int from = 0; from < g->nnodes || np == 0; from += PART_NODES, np++) {
     int to = from + PART_NODES < g->nnodes ? from + PART_NODES : g->nnodes;
     Buf body = {0};
-    Emit e = {&body, g, 1, used, helpers};
-    memset(used, 0, (size_t)g->nvalues);
+    nmarked = 0;
+    Emit e = {&body, g, 1, used, helpers, marked, &nmarked};
     emit_body(&e, g, from, to, poff, soff, generic);
     buf_printf(&parts,
                "static NN2C_NOINLINE int %s_part%d(%s, const float *x, const void *y, const void *const *inputs,\n"
@@ -148,12 +157,12 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
     buf_puts(&parts,
              "  (void)m, (void)x, (void)y, (void)inputs, (void)outputs, (void)B, (void)nt, (void)scratch, (void)loss,"
              " (void)out;\n");
-    declare_values(&parts, g, used, poff, generic ? NULL : g->values[0], prefix);
+    declare_values(&parts, g, marked, nmarked, input_index, poff, generic ? NULL : g->values[0], prefix);
     buf_puts(&parts, body.data ? body.data : "");
     buf_puts(&parts, "  return 0;\n}\n\n");
     buf_free(&body);
-    for (int i = 0; i < g->nvalues; i++)
-      all[i] |= used[i];
+    for (int k = 0; k < nmarked; k++)
+      all[marked[k]] = 1, used[marked[k]] = 0;
     buf_printf(&calls, "  if ((rc = %s_part%d(m, %s, %s, %s, B, nt, %s, %s, %s)) != 0) return rc;\n", prefix, np,
                generic ? "NULL" : "x", labels ? "y" : "NULL", generic ? "inputs, outputs" : "NULL, NULL",
                scratch_bytes(g) ? "scratch" : "NULL", labels ? "loss" : "NULL", generic ? "NULL" : "out");
@@ -175,6 +184,8 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
   buf_free(&calls);
   free(used);
   free(all);
+  free(marked);
+  free(input_index);
   free(poff);
   free(soff);
 }
@@ -341,7 +352,8 @@ static void emit_init_state(Buf *c, const char *name, Graph *g) {
     NN2C_ASSERT(v->init.kind == INIT_ONES || v->init.kind == INIT_CONSTANT);
     buf_printf(c, "  for (i = 0; i < %lld; i++) state[%lld + i] = %s; /* %s */\n",
                (long long)shape_numel_static(v->shape), (long long)off[j],
-               emit_float(&(Emit){NULL, g, 0, NULL, NULL}, v->init.kind == INIT_ONES ? 1.0 : v->init.a), v->name);
+               emit_float(&(Emit){NULL, g, 0, NULL, NULL, NULL, NULL}, v->init.kind == INIT_ONES ? 1.0 : v->init.a),
+               v->name);
   }
   buf_puts(c, "  (void)i;\n}\n\n");
   free(off);

@@ -532,7 +532,7 @@ void conv_emit_function(Emit *e, Node *n, void (*body)(Emit *e, Node *n)) {
   }
   c.in = ins, c.out = outs;
   Buf text = {0}, fb = {0};
-  Emit h = {&fb, e->g, 1, NULL, NULL};
+  Emit h = {&fb, e->g, 1, NULL, NULL, NULL, NULL};
   body(&h, &c);
   int64_t scratch =
       n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT ? conv_plan(n).scratch : 0;

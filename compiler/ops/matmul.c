@@ -238,7 +238,7 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
                            "unsigned char *scratch, int nt)",
                            fn, bias ? "const float *pbias, " : "");
   if (!e->helpers->data || !strstr(e->helpers->data, def)) {
-    Emit h = {e->helpers, e->g, 1, NULL, NULL};
+    Emit h = {e->helpers, e->g, 1, NULL, NULL, NULL, NULL};
     /* only the native build calls it: the OpenBLAS build calls cblas_sgemm instead */
     buf_printf(e->helpers, "#ifndef NN2C_USE_CBLAS\n/* matmul [%s,%s] = %sa%s %sb%s */\n%s {\n", M, N, ta ? "" : "",
                ta ? "^T" : "", "", tb ? "^T" : "", def);
