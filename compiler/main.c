@@ -15,7 +15,7 @@
 #endif
 
 static const char *usage =
-    "usage: nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS]\n"
+    "usage: nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS] [--quiet]\n"
     "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
     "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
     "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
@@ -34,7 +34,7 @@ static const char *usage =
 
 typedef struct {
   const char *model, *out_dir, *name, *passes, *dump_after, *emit;
-  bool train;
+  bool train, quiet;
   const char *loss, *optimizer, *lr, *batch, *dataset, *ema; /* training an imported model */
   const char *weights_threshold;
 #ifdef NN2C_HAVE_ONNX
@@ -128,6 +128,8 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
     const char *v;
     if (!strcmp(argv[i], "--train"))
       o->train = true;
+    else if (!strcmp(argv[i], "--quiet"))
+      o->quiet = true;
     else if ((v = flag_value(argc, argv, &i, "-o")))
       o->out_dir = v;
     else if ((v = flag_value(argc, argv, &i, "--name")))
@@ -302,9 +304,14 @@ static int cmd_compile(int argc, char **argv) {
   } else if (ok) {
     if (dump.len) fputs(dump.data, stdout);
     ok = codegen_write_dir(m, &in, o.out_dir);
-    if (ok) {
+    if (ok && !o.quiet) {
       report_plan("forward", &in.infer, m->train.batch);
       if (o.train) report_plan("train_step", &in.train_graph, m->train.batch);
+      char *dir = arena_strdup(&m->arena, o.out_dir); /* named without its trailing slashes */
+      for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--)
+        dir[n - 1] = 0;
+      fprintf(stderr, "nn2c: wrote %s/: %s.c and %s.h%s, the runtime and a Makefile (`make -C %s`)\n", dir, m->name,
+              m->name, o.train ? arena_printf(&m->arena, ", %s_train.c", m->name) : "", dir);
     }
   }
   buf_free(&dump);
