@@ -112,8 +112,8 @@ static bool parse_optimizer(Source *src, const Line *l, OptSpec *o) {
             kw_num(src, l, "nesterov", &nesterov) && kw_num(src, l, "beta1", &o->beta1) &&
             kw_num(src, l, "beta2", &o->beta2) && kw_num(src, l, "epsilon", &o->epsilon);
   o->nesterov = nesterov != 0;
-  if (ok && !(o->lr > 0)) {
-    error_at(src, l->line, l->col, "the learning rate must be positive");
+  if (ok && !((float)o->lr > 0 && isfinite((float)o->lr))) { /* the step uses it as a float */
+    error_at(src, l->line, l->col, "the learning rate must be positive and finite as a float (1e-45 to 3e38)");
     return false;
   }
   return ok;
