@@ -208,7 +208,7 @@ static bool imported_train_spec(const CompileOpts *o, TrainSpec *t) {
   }
   char *end;
   if (o->lr && (t->opt.lr = strtod(o->lr, &end), *end || !((float)t->opt.lr > 0) || t->opt.lr > 1e6)) {
-    error_plain("--lr must be a positive number (at least 1e-45, a float's smallest), got '%s'", o->lr);
+    error_plain("--lr must be a positive number, got '%s' (as a float: at least 1e-45)", o->lr);
     return false;
   }
   if (o->ema && (t->opt.ema = strtod(o->ema, &end), *end || !(t->opt.ema > 0 && t->opt.ema < 1))) {
