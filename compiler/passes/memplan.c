@@ -54,13 +54,6 @@ typedef struct {
     if (hi & 1) visit(--hi);                                                                                           \
   }
 
-static const Slot *sort_base; /* qsort has no context argument */
-static int by_start(const void *a, const void *b) {
-  int i = *(const int *)a, j = *(const int *)b;
-  if (sort_base[i].start != sort_base[j].start) return sort_base[i].start < sort_base[j].start ? -1 : 1;
-  return i - j;
-}
-
 static void lives_build(Lives *L, const Slot *s, int n) {
   int last = 0;
   for (int i = 0; i < n; i++)
@@ -83,11 +76,16 @@ static void lives_build(Lives *L, const Slot *s, int n) {
     COVER(L, s[i].start, s[i].end, PUT)
 #undef PUT
   free(fill);
+  /* slot indices by start: a counting sort over positions (stable, so ties keep index order) */
+  int *count = xcalloc((size_t)L->size + 1, sizeof(int));
+  for (int i = 0; i < n; i++)
+    count[s[i].start + 1]++;
+  for (int p = 0; p < L->size; p++)
+    count[p + 1] += count[p];
   L->by_start = xmalloc(sizeof(int) * (size_t)(n + 1));
   for (int i = 0; i < n; i++)
-    L->by_start[i] = i;
-  sort_base = s;
-  qsort(L->by_start, (size_t)n, sizeof(int), by_start);
+    L->by_start[count[s[i].start]++] = i;
+  free(count);
   L->nslots = n;
 }
 
