@@ -14,8 +14,9 @@
     !defined(__OPTIMIZE_SIZE__)
 /* gcc 12 at -O2 with AVX-512 places some small local arrays of leaf functions at red-zone
  * offsets 8 bytes off 16-byte alignment and stores to them with aligned instructions
- * (SIGSEGV; seen with float[4][3], float[1][20], float[6]). Its -O3 lays them out right. */
-#pragma GCC optimize("O3")
+ * (SIGSEGV; seen with float[4][3], float[1][20], float[6]). Its -O3 lays them out right.
+ * "O3" resets the other optimize options, so the prelude's no-trapping-math is repeated. */
+#pragma GCC optimize("O3", "no-trapping-math")
 #endif
 #if !defined(NN2C_NO_SIMD) && (defined(__GNUC__) || defined(__clang__))
 #if defined(__AVX512F__)

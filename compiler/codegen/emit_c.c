@@ -553,6 +553,7 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   buf_puts(c, embedded("parallel.h")->data);
   buf_puts(c, "\n");
   put_template(c, "model_threads.c.in", N);
+  put_template(c, "fast_math.c.in", NULL);
   CompiledGraph *gs[3] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL};
   buf_printf(c, "size_t %s_arena_bytes(int batch) {\n  size_t b = batch > 0 ? (size_t)batch : 0, need = 0, a;\n", N);
   for (int i = 0; i < 3; i++)

@@ -64,9 +64,14 @@ static double f_clip_grad(const Node *n, const double *x) {
 #define L(v) ew_lit(n, v)
 static void x_relu(Buf *b, Node *n, const char **a) { buf_printf(b, "(%s > 0 ? %s : %s)", a[0], a[0], L(0)); }
 static void x_sigmoid(Buf *b, Node *n, const char **a) {
-  buf_printf(b, "(%s / (%s + exp%s(-%s)))", L(1), L(1), ew_sfx(n), a[0]);
+  if (ew_type(n) == DT_F32)
+    buf_printf(b, "nn2c_sigmoidf(%s)", a[0]);
+  else
+    buf_printf(b, "(%s / (%s + exp(-%s)))", L(1), L(1), a[0]);
 }
-static void x_tanh(Buf *b, Node *n, const char **a) { buf_printf(b, "tanh%s(%s)", ew_sfx(n), a[0]); }
+static void x_tanh(Buf *b, Node *n, const char **a) {
+  buf_printf(b, "%s(%s)", ew_type(n) == DT_F32 ? "nn2c_tanhf" : "tanh", a[0]);
+}
 static void x_leaky_relu(Buf *b, Node *n, const char **a) {
   buf_printf(b, "(%s > 0 ? %s : %s * %s)", a[0], a[0], L(ALPHA(0.01)), a[0]);
 }
@@ -74,14 +79,14 @@ static void x_leaky_relu_grad(Buf *b, Node *n, const char **a) {
   buf_printf(b, "(%s > 0 ? %s : %s * %s)", a[1], a[0], L(ALPHA(0.01)), a[0]);
 }
 static void x_elu(Buf *b, Node *n, const char **a) {
-  buf_printf(b, "(%s > 0 ? %s : %s * (exp%s(%s) - %s))", a[0], a[0], L(ALPHA(1)), ew_sfx(n), a[0], L(1));
+  buf_printf(b, "(%s > 0 ? %s : %s * (%s(%s) - %s))", a[0], a[0], L(ALPHA(1)), ew_exp(n), a[0], L(1));
 }
 static void x_selu(Buf *b, Node *n, const char **a) {
   double g = attr(n, "gamma", 1.05070102214813232421875), al = ALPHA(1.67326319217681884765625);
-  buf_printf(b, "(%s > 0 ? %s * %s : %s * (exp%s(%s) - %s))", a[0], L(g), a[0], L(g * al), ew_sfx(n), a[0], L(1));
+  buf_printf(b, "(%s > 0 ? %s * %s : %s * (%s(%s) - %s))", a[0], L(g), a[0], L(g * al), ew_exp(n), a[0], L(1));
 }
 static void x_celu(Buf *b, Node *n, const char **a) {
-  buf_printf(b, "(%s > 0 ? %s : %s * (exp%s(%s / %s) - %s))", a[0], a[0], L(ALPHA(1)), ew_sfx(n), a[0], L(ALPHA(1)),
+  buf_printf(b, "(%s > 0 ? %s : %s * (%s(%s / %s) - %s))", a[0], a[0], L(ALPHA(1)), ew_exp(n), a[0], L(ALPHA(1)),
              L(1));
 }
 static void x_thresholded_relu(Buf *b, Node *n, const char **a) {

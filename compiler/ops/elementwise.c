@@ -119,6 +119,7 @@ static const char *lit_of(DType t, double v) {
 
 const char *ew_lit(const Node *n, double v) { return lit_of(ew_type(n), v); }
 const char *ew_sfx(const Node *n) { return ew_type(n) == DT_F32 ? "f" : ""; }
+const char *ew_exp(const Node *n) { return ew_type(n) == DT_F32 ? "nn2c_expf" : "exp"; }
 
 /* ---- emission: one loop nest over the output, inputs indexed by broadcast ---- */
 

@@ -127,7 +127,7 @@ void softmax_ce_grad_emit(Emit *e, Node *n) {
   emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_dim(e, o, 0));
   emit_line(e, "const int64_t l = (int64_t)%s[i];", emit_ref(e, n->in[2]));
   emit_line(e, "const float d = l >= 0 && l < %s ? %s[i] : 0.0f;", C, emit_ref(e, n->in[0]));
-  emit_line(e, "for (size_t j = 0; j < %s; j++) %s[i * %s + j] = d * expf(%s[i * %s + j]);", C, O, C, LP, C);
+  emit_line(e, "for (size_t j = 0; j < %s; j++) %s[i * %s + j] = d * nn2c_expf(%s[i * %s + j]);", C, O, C, LP, C);
   emit_line(e, "if (l >= 0 && l < %s) %s[i * %s + (size_t)l] -= d;", C, O, C);
   emit_close(e);
 }

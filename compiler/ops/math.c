@@ -1,7 +1,9 @@
 /* math.c - elementwise float functions: exp log sqrt reciprocal, rounding
  * (floor ceil round), erf, trigonometric and hyperbolic functions and their
  * inverses, softplus and softsign. f32 uses the C library's float variants
- * (expf), f64 the double ones. Gradients are built from these same ops. */
+ * (expf), f64 the double ones, except e^x, which is nn2c_expf for f32 (a
+ * vectorizable polynomial, templates/fast_math.c.in). Gradients are built from
+ * these same ops. */
 #include "op.h"
 
 #include <math.h>
@@ -47,7 +49,6 @@ static double f_round(const Node *n, const double *x) {
 
 #define X1(name, fmt)                                                                                                  \
   static void x_##name(Buf *b, Node *n, const char **a) { buf_printf(b, fmt, ew_sfx(n), a[0]); }
-X1(exp, "exp%s(%s)")
 X1(log, "log%s(%s)")
 X1(sqrt, "sqrt%s(%s)")
 X1(floor, "floor%s(%s)")
@@ -66,6 +67,7 @@ X1(asinh, "asinh%s(%s)")
 X1(acosh, "acosh%s(%s)")
 X1(atanh, "atanh%s(%s)")
 
+static void x_exp(Buf *b, Node *n, const char **a) { buf_printf(b, "%s(%s)", ew_exp(n), a[0]); }
 static void x_reciprocal(Buf *b, Node *n, const char **a) { buf_printf(b, "(%s / %s)", ew_lit(n, 1), a[0]); }
 static void x_softsign(Buf *b, Node *n, const char **a) {
   buf_printf(b, "(%s / (%s + fabs%s(%s)))", a[0], ew_lit(n, 1), ew_sfx(n), a[0]);
@@ -73,7 +75,8 @@ static void x_softsign(Buf *b, Node *n, const char **a) {
 /* log(1 + e^x) without overflow for large x */
 static void x_softplus(Buf *b, Node *n, const char **a) {
   const char *s = ew_sfx(n);
-  buf_printf(b, "(%s > 0 ? %s + log1p%s(exp%s(-%s)) : log1p%s(exp%s(%s)))", a[0], a[0], s, s, a[0], s, s, a[0]);
+  const char *x = ew_exp(n);
+  buf_printf(b, "(%s > 0 ? %s + log1p%s(%s(-%s)) : log1p%s(%s(%s)))", a[0], a[0], s, x, a[0], s, x, a[0]);
 }
 
 /* ---- gradient rules: dx = dy * f'(x), from ordinary ops ---- */

@@ -145,14 +145,14 @@ void log_softmax_grad_grad(Graph *g, Node *n, Value **dy, Value **dx) {
  * p[c * inner], written P(c) below. Each row takes three short passes. ---- */
 
 typedef struct {
-  const char *c, *inner, *ty, *sfx;
+  const char *c, *inner, *ty, *sfx, *exp; /* exp: nn2c_expf for f32 (templates/fast_math.c.in) */
 } RowCode;
 
 static RowCode open_rows(Emit *e, Node *n, Value *x) {
   Geo g = geo_of(n, x->shape.rank);
   int end = c_end(g, x->shape.rank);
   RowCode rc = {emit_numel_range(e, x, g.axis, end), emit_numel_range(e, x, end, x->shape.rank), emit_ctype(x->dtype),
-                x->dtype == DT_F32 ? "f" : ""};
+                x->dtype == DT_F32 ? "f" : "", x->dtype == DT_F32 ? "nn2c_expf" : "exp"};
   emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_numel_range(e, x, 0, g.axis));
   emit_open(e, "for (size_t j = 0; j < %s; j++)", rc.inner);
   return rc;
@@ -173,11 +173,11 @@ static void axis_emit(Emit *e, Node *n, AxisKind kind) {
   if (kind == K_HARDMAX) {
     emit_line(e, "for (size_t k = 0; k < %s; k++) %s = k == bi;", rc.c, Q);
   } else if (kind == K_LOG_SOFTMAX) {
-    emit_line(e, "for (size_t k = 0; k < %s; k++) sum += exp%s(%s - mx);", rc.c, rc.sfx, P);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) sum += %s(%s - mx);", rc.c, rc.exp, P);
     emit_line(e, "const %s lse = mx + log%s(sum);", rc.ty, rc.sfx);
     emit_line(e, "for (size_t k = 0; k < %s; k++) %s = %s - lse;", rc.c, Q, P);
   } else {
-    emit_line(e, "for (size_t k = 0; k < %s; k++) { %s = exp%s(%s - mx); sum += %s; }", rc.c, Q, rc.sfx, P, Q);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) { %s = %s(%s - mx); sum += %s; }", rc.c, Q, rc.exp, P, Q);
     emit_line(e, "for (size_t k = 0; k < %s; k++) %s /= sum;", rc.c, Q);
   }
   emit_close(e);
@@ -198,7 +198,7 @@ static void softmax_grad_emit_common(Emit *e, Node *n, bool log_form) {
   emit_line(e, "%s s = 0;", rc.ty);
   if (log_form) {
     emit_line(e, "for (size_t k = 0; k < %s; k++) s += %s;", rc.c, P);
-    emit_line(e, "for (size_t k = 0; k < %s; k++) %s = %s - exp%s(%s) * s;", rc.c, R, P, rc.sfx, Q);
+    emit_line(e, "for (size_t k = 0; k < %s; k++) %s = %s - %s(%s) * s;", rc.c, R, P, rc.exp, Q);
   } else {
     emit_line(e, "for (size_t k = 0; k < %s; k++) s += %s * %s;", rc.c, P, Q);
     emit_line(e, "for (size_t k = 0; k < %s; k++) %s = %s * (%s - s);", rc.c, R, Q, P);

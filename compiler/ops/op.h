@@ -119,6 +119,7 @@ void ew_eval(Node *n, Tensor **in, Tensor **out, ScalarFn f);
 DType ew_type(const Node *n);                /* the dtype n computes in */
 const char *ew_lit(const Node *n, double v); /* v as a C literal of that dtype (rotating static buffers) */
 const char *ew_sfx(const Node *n);           /* "f" for f32 (expf), "" for f64 (exp) */
+const char *ew_exp(const Node *n);           /* e^x: nn2c_expf for f32 (templates/fast_math.c.in), exp */
 bool dtype_is_unsigned(DType t);
 bool dtype_is_half(DType t); /* f16 or bf16: storage formats, read only by casts */
 void cast_half_helpers(Emit *e,
