@@ -31,13 +31,16 @@ static double tanh_ref(double x) { return tanh(x); }
 static double sigmoid_ref(double x) { return 1 / (1 + exp(-x)); }
 
 static void run_exp(const float *x, float *y, int n) {
-  for (int i = 0; i < n; i++) y[i] = nn2c_expf(x[i]);
+  for (int i = 0; i < n; i++)
+    y[i] = nn2c_expf(x[i]);
 }
 static void run_tanh(const float *x, float *y, int n) {
-  for (int i = 0; i < n; i++) y[i] = nn2c_tanhf(x[i]);
+  for (int i = 0; i < n; i++)
+    y[i] = nn2c_tanhf(x[i]);
 }
 static void run_sigmoid(const float *x, float *y, int n) {
-  for (int i = 0; i < n; i++) y[i] = nn2c_sigmoidf(x[i]);
+  for (int i = 0; i < n; i++)
+    y[i] = nn2c_sigmoidf(x[i]);
 }
 
 typedef struct {
@@ -58,18 +61,22 @@ static void check_chunk(Fn *f, const float *x, int n) {
 }
 
 int main(void) {
-  Fn fns[] = {{"exp", run_exp, exp_ref, 2, 0, 0}, {"tanh", run_tanh, tanh_ref, 3, 0, 0},
+  Fn fns[] = {{"exp", run_exp, exp_ref, 2, 0, 0},
+              {"tanh", run_tanh, tanh_ref, 3, 0, 0},
               {"sigmoid", run_sigmoid, sigmoid_ref, 3, 0, 0}};
-  static const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, 88.72f, 88.73f, 89.0f, -87.33f, -103.9f,
-                                  -104.0f, -1e30f, 1e30f, 0.5f, -0.5f, 0.49999997f, 1e-30f, -1e-30f, 1.4e-45f};
+  static const float special[] = {0.0f,  -0.0f,       INFINITY, -INFINITY, NAN,     88.72f, 88.73f,
+                                  89.0f, -87.33f,     -103.9f,  -104.0f,   -1e30f,  1e30f,  0.5f,
+                                  -0.5f, 0.49999997f, 1e-30f,   -1e-30f,   1.4e-45f};
   float x[CHUNK];
   int n = 0, failed = 0;
-  for (int k = 0; k < 3; k++) check_chunk(&fns[k], special, (int)(sizeof special / sizeof special[0]));
+  for (int k = 0; k < 3; k++)
+    check_chunk(&fns[k], special, (int)(sizeof special / sizeof special[0]));
   for (uint64_t i = 0; i < (1ull << 32); i += STRIDE) {
     uint32_t u = (uint32_t)i;
     memcpy(&x[n++], &u, sizeof u);
     if (n == CHUNK) {
-      for (int k = 0; k < 3; k++) check_chunk(&fns[k], x, n);
+      for (int k = 0; k < 3; k++)
+        check_chunk(&fns[k], x, n);
       n = 0;
     }
   }
