@@ -14,7 +14,8 @@
 /* A model's train step in two halves (NAME_train_grads/_apply, see NAME.h),
  * defined by the folder's NAME_mpi.c. grads holds the model's param_floats. */
 typedef struct {
-  int (*grads)(void *m, const float *x, const void *y, int batch, float *loss, float *out, float *grads);
+  int (*grads)(void *m, const float *x, const void *y, int batch, float *loss, float *out, float *grads,
+               void (*ready)(void *ctx, long offset, long count), void *ctx);
   int (*apply)(void *m, const float *grads);
   int loss_is_sum; /* the loss (and so the gradient) sums over the batch instead of averaging */
 } nn2c_split_step;

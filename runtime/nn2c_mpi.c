@@ -10,8 +10,13 @@
  *   2. for a mean loss it scales them by its share local / bs, so their sum
  *      is the gradient of the global batch's mean; its loss x share and its
  *      count of correct predictions ride along at the end of the same buffer;
- *   3. one MPI_Allreduce sums the buffer over the ranks (MPI_SUM in a fixed
- *      order for a fixed rank count, so runs repeat bit for bit);
+ *   3. the buffer is summed over the ranks in buckets: NAME_train_grads reports
+ *      each parameter's gradient as the backward pass completes it, and once a
+ *      run of adjacent gradients reaches BUCKET_FLOATS (or the next one is not
+ *      adjacent) a non-blocking MPI_Iallreduce starts on it while backward goes
+ *      on; the step waits for all of them before the update. Every rank starts
+ *      the same buckets in the same order, and MPI sums each in a fixed order
+ *      for a fixed rank count, so runs repeat bit for bit;
  *   4. every rank applies the same sum with NAME_train_apply, so parameters
  *      and optimizer state stay identical without ever being sent.
  * Exact mode (NN2C_MPI_SLICES=S in rank 0's environment): the global batch is
@@ -27,6 +32,7 @@
  * nn2c_dist_start) and calls MPI_Abort, which ends every rank; mpirun also
  * ends the job when a rank dies. This file keeps the process's MPI state in
  * statics: there is one MPI world per process. */
+#define _POSIX_C_SOURCE 200112L /* setenv */
 #ifndef NN2C_MPI
 #define NN2C_MPI /* this file is the MPI side of nn2c_dist.h */
 #endif
@@ -46,6 +52,19 @@ static long sum_len;
 static int slices;        /* exact mode's S; 0: one MPI_Allreduce per step */
 static float *slice_bufs; /* exact mode: one sum_len buffer per slice this rank owns */
 
+/* The default mode's buckets (step 3 above). 256 KB: large enough that a
+ * message costs mostly bandwidth, small enough that the first bucket of a
+ * small CNN starts before its backward pass ends. */
+#define BUCKET_FLOATS (1L << 16)
+#define MAX_REQUESTS 256 /* buckets in flight; more wait for the earlier ones first */
+
+typedef struct {
+  float *g, share; /* the sum buffer; the gradients' scale */
+  long lo, hi;     /* the bucket being filled: floats [lo, hi) of g (empty when lo == hi) */
+  MPI_Request req[MAX_REQUESTS];
+  int nreq, failed;
+} Buckets;
+
 /* NN2C_MPI_SLICES from rank 0's environment (mpirun may not pass it to other hosts). */
 static int read_slices(char *prog) {
   const char *v = world_rank == 0 ? getenv("NN2C_MPI_SLICES") : NULL;
@@ -61,6 +80,10 @@ static int read_slices(char *prog) {
 
 int nn2c_dist_start(int *argc, char ***argv, char *prog, size_t progsize) {
   size_t n = strlen(prog);
+  /* Open MPI spins while a rank waits for the others; on a machine with more
+   * processes than cores that spinning takes the time the other ranks need.
+   * Yielding costs nothing on idle cores. An explicit setting wins. */
+  setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
   MPI_Init(argc, argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
   MPI_Comm_size(MPI_COMM_WORLD, &world_size);
@@ -128,17 +151,53 @@ static float *sum_buffer(const nn2c_model_desc *d) {
   return sum_buf;
 }
 
+/* Starts the sum of the bucket being filled. */
+static void bucket_send(Buckets *b) {
+  if (b->lo == b->hi) return;
+  if (b->nreq == MAX_REQUESTS) {
+    b->failed |= MPI_Waitall(b->nreq, b->req, MPI_STATUSES_IGNORE) != MPI_SUCCESS;
+    b->nreq = 0;
+  }
+  b->failed |= MPI_Iallreduce(MPI_IN_PLACE, b->g + b->lo, (int)(b->hi - b->lo), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                              &b->req[b->nreq++]) != MPI_SUCCESS;
+  b->lo = b->hi = 0;
+}
+
+/* NAME_train_grads's ready callback: floats [off, off + n) of the gradients are
+ * final. Gradients arrive last layer first, i.e. from the end of the block
+ * down; one joins the bucket when it ends where the bucket starts (or starts
+ * where it ends), up to the 16-float alignment of the param block
+ * (graph_block_layout), so no other parameter can lie in between. */
+static void bucket_ready(void *ctx, long off, long n) {
+  Buckets *b = (Buckets *)ctx;
+  long i, end = (off + n + 15) / 16 * 16;
+  int done;
+  if (b->share != 1.0f)
+    for (i = off; i < off + n; i++)
+      b->g[i] *= b->share;
+  if (b->lo < b->hi && end == b->lo)
+    b->lo = off;
+  else if (b->lo < b->hi && off == (b->hi + 15) / 16 * 16) /* a bias after its weights */
+    b->hi = off + n;
+  else
+    bucket_send(b), b->lo = off, b->hi = off + n;
+  if (b->hi - b->lo >= BUCKET_FLOATS) bucket_send(b);
+  if (b->nreq) MPI_Testall(b->nreq, b->req, &done, MPI_STATUSES_IGNORE); /* lets MPI progress the sums */
+}
+
 /* Gradients (scaled by share), loss x share and correct count of one group of
- * samples into g[0..sum_len); zeros for an empty group. */
+ * samples into g[0..sum_len); zeros for an empty group. With buckets b, the
+ * gradients are scaled and sent as they come (the caller waits for them). */
 static int local_grads(const nn2c_model_desc *d, void *m, const float *x, const void *y, int n, int global, float *out,
-                       float *g) {
+                       float *g, Buckets *b) {
   const nn2c_split_step *s = &nn2c_model_split;
   float share = s->loss_is_sum ? 1.0f : (float)n / (float)global, l = 0;
   long i, np = d->param_floats;
   int rc;
   if (n == 0) return memset(g, 0, (size_t)sum_len * sizeof(float)), 0;
-  if ((rc = s->grads(m, x, y, n, &l, out, g)) != 0) return rc;
-  if (share != 1.0f)
+  if (b) b->g = g, b->share = share, b->lo = b->hi = 0, b->nreq = b->failed = 0;
+  if ((rc = s->grads(m, x, y, n, &l, out, g, b ? bucket_ready : NULL, b)) != 0) return rc;
+  if (share != 1.0f && !b)
     for (i = 0; i < np; i++)
       g[i] *= share;
   g[np] = l * share;
@@ -155,7 +214,7 @@ static int exact_sum(const nn2c_model_desc *d, void *m, const float *x, const vo
   for (k = first; k < last; k++) {
     int a = slice_start(global, k) - lo, n = slice_start(global, k + 1) - slice_start(global, k);
     const void *yk = (const float *)y + (size_t)a * ny; /* int32_t and float labels are both 4 bytes */
-    if ((rc = local_grads(d, m, x + (size_t)a * nx, yk, n, global, out, slice_bufs + (k - first) * sum_len)) != 0)
+    if ((rc = local_grads(d, m, x + (size_t)a * nx, yk, n, global, out, slice_bufs + (k - first) * sum_len, NULL)) != 0)
       return rc;
   }
   if (world_rank > 0 &&
@@ -180,11 +239,18 @@ int nn2c_dist_train_step(const nn2c_model_desc *d, void *m, const float *x, cons
   if (slices > 0) {
     nn2c_dist_slice(global, &lo, &hi);
     if ((rc = exact_sum(d, m, x, y, lo, global, out)) != 0) return rc;
-  } else {
-    if ((rc = local_grads(d, m, x, y, local, global, out, g)) != 0) return rc; /* zeros when local is 0 */
+  } else if (world_size == 1 || global < world_size) { /* a rank without samples has no buckets to match */
+    if ((rc = local_grads(d, m, x, y, local, global, out, g, NULL)) != 0) return rc; /* zeros when local is 0 */
     if (world_size > 1 &&
         MPI_Allreduce(MPI_IN_PLACE, g, (int)sum_len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
       return 3;
+  } else {
+    static Buckets b;
+    if ((rc = local_grads(d, m, x, y, local, global, out, g, &b)) != 0) return rc;
+    bucket_send(&b);
+    b.lo = np, b.hi = np + 2; /* the loss and the count of correct predictions */
+    bucket_send(&b);
+    if (MPI_Waitall(b.nreq, b.req, MPI_STATUSES_IGNORE) != MPI_SUCCESS || b.failed) return 3;
   }
   *loss = g[np];
   *correct = (long long)g[np + 1];

@@ -83,6 +83,18 @@ static void declare_values(Buf *out, Graph *g, int *ids, int n, const int *input
   }
 }
 
+/* The gradients half (NAME_train_grads) hands each gradient over as soon as
+ * node n (NULL: the end of the step, for gradients no node computes) has
+ * computed it, so the trainer can send it while the backward pass goes on. */
+static void emit_grads_done(Emit *e, Graph *g, Node *n, int64_t *poff) {
+  for (int i = 0; i < g->ngrads; i++) {
+    Value *v = g->grads[i].grad;
+    if (n ? v->def == n : !v->def)
+      emit_line(e, "grad_done(outputs, %lld, %s, %s); /* d loss / d %s */", (long long)poff[g->grads[i].param->id],
+                emit_ref(e, v), emit_numel(e, v), g->grads[i].param->name);
+  }
+}
+
 /* Nodes [from, to) in schedule order; the last part also hands back the
  * outputs and writes the assignments. generic: outputs is an array of typed
  * pointers (NAME_run); otherwise the first output goes to out. */
@@ -99,6 +111,7 @@ static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_
       emit_line(e, "/* no elements */");
     else
       op_table[n->op].emit(e, n);
+    if (grads_out) emit_grads_done(e, g, n, poff);
   }
   if (to < g->nnodes) return;
   for (int i = 0; i < g->noutputs && generic; i++)
@@ -108,10 +121,7 @@ static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_
     emit_line(e, "if (out) memcpy(out, %s, sizeof(float) * %s);", emit_ref(e, g->outputs[0]),
               emit_numel(e, g->outputs[0]));
   if (g->loss) emit_line(e, "if (loss) *loss = %s[0];", emit_ref(e, g->loss));
-  for (int i = 0; i < g->ngrads && grads_out; i++) /* the gradients half: into the caller's block */
-    emit_line(e, "memcpy((float *)outputs[0] + %lld, %s, sizeof(float) * %s); /* d loss / d %s */",
-              (long long)poff[g->grads[i].param->id], emit_ref(e, g->grads[i].grad), emit_numel(e, g->grads[i].grad),
-              g->grads[i].param->name);
+  if (grads_out) emit_grads_done(e, g, NULL, poff);
   for (int i = 0; i < g->nassigns; i++) {
     Assign *a = &g->assigns[i];
     int64_t off = a->dst->kind == VK_PARAM ? poff[a->dst->id] : soff[a->dst->id];
@@ -212,7 +222,8 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
   buf_printf(c, "%s {\n", sig);
   buf_printf(c, "  if (!m || batch < 1 || batch > m->max_batch) return 1;\n");
   if (flags & FN_GRADS_OUT)
-    buf_puts(c, "  if (!grads) return 1;\n  void *const outputs[1] = {grads}; /* where the gradients go */\n");
+    buf_puts(c, "  if (!grads) return 1;\n  GradSink sink;\n  sink.grads = grads, sink.ready = ready, sink.ctx = ctx;\n"
+                "  void *const outputs[1] = {&sink}; /* where the gradients go */\n");
   buf_printf(c, "  const size_t B = (size_t)batch;\n  int rc;\n");
   buf_printf(c, "  const int nt = m->threads > 0 ? m->threads : 1; /* threads for NN2C_PARALLEL_FOR */\n");
   buf_printf(c, "  NN2C_PARALLEL_SETUP(nt);\n");
@@ -502,14 +513,17 @@ static void header_split_step(Buf *h, const char *N, const char *lt, bool loss_i
              " * trainer can sum the gradients of several processes in between (runtime/nn2c_mpi.c).\n"
              " * %s_train_grads computes loss, out and the gradient of the loss into grads\n"
              " * (%s_PARAM_FLOATS floats laid out like params) and updates running statistics;\n"
+             " * as each parameter's gradient is complete it calls ready(ctx, offset, count)\n"
+             " * (unless NULL) for floats [offset, offset + count) of grads, in backward order;\n"
              " * %s_train_apply takes one optimizer step with grads and counts it. The loss is a\n"
              " * %s over the batch (%s_LOSS_IS_SUM), so are the gradients. Both return 0, or 1 for\n"
              " * a bad batch or a NULL grads. */\n"
              "#define %s_HAS_SPLIT_STEP 1\n#define %s_LOSS_IS_SUM %d\n"
+             "typedef void (*%s_GradReady)(void *ctx, long offset, long count);\n"
              "int %s_train_grads(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out,\n"
-             "    float *grads);\n"
+             "    float *grads, %s_GradReady ready, void *ctx);\n"
              "int %s_train_apply(%s_Model *m, const float *grads);\n",
-             N, N, N, N, loss_is_sum ? "sum" : "mean", N, N, N, loss_is_sum, N, N, lt, N, N);
+             N, N, N, N, loss_is_sum ? "sum" : "mean", N, N, N, loss_is_sum, N, N, N, lt, N, N, N);
 }
 
 static void emit_header(Model *m, CodegenInput *in, Buf *h) {
@@ -605,11 +619,19 @@ static void emit_inline_data(Model *m, const char *N, Buf *c, int64_t in_numel, 
 static void emit_split_step(Buf *fns, Buf *helpers, CodegenInput *in, const char *lt) {
   const char *N = in->name;
   Arena *a = &in->infer.g->arena;
-  buf_puts(fns, "/* The first half of a split train step: loss, predictions and gradients. */\n");
-  char *sig = arena_printf(
-      a,
-      "int %s_train_grads(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out, float *grads)",
-      N, N, lt);
+  buf_printf(fns,
+             "/* The first half of a split train step: loss, predictions and gradients.\n"
+             " * Each gradient goes to grads as soon as it is complete, then to ready. */\n"
+             "typedef struct {\n  float *grads;\n  %s_GradReady ready;\n  void *ctx;\n} GradSink;\n\n"
+             "static void grad_done(void *const *outputs, size_t offset, const float *g, size_t count) {\n"
+             "  const GradSink *s = (const GradSink *)outputs[0];\n"
+             "  memcpy(s->grads + offset, g, sizeof(float) * count);\n"
+             "  if (s->ready) s->ready(s->ctx, (long)offset, (long)count);\n}\n\n",
+             N);
+  char *sig = arena_printf(a,
+                           "int %s_train_grads(%s_Model *m, const float *x, const %s *y, int batch, float *loss, "
+                           "float *out, float *grads, %s_GradReady ready, void *ctx)",
+                           N, N, lt, N);
   emit_function(fns, helpers, N, "grads", sig, &in->grads, in->train_graph.g, FN_LABELS | FN_GRADS_OUT);
   buf_puts(fns, "/* The second half: the optimizer, reading the gradients from y. */\n");
   sig = arena_printf(a,
