@@ -17,7 +17,9 @@ typedef struct {
   int (*grads)(void *m, const float *x, const void *y, int batch, float *loss, float *out, float *grads,
                void (*ready)(void *ctx, long offset, long count), void *ctx);
   int (*apply)(void *m, const float *grads);
-  int loss_is_sum; /* the loss (and so the gradient) sums over the batch instead of averaging */
+  int loss_is_sum;          /* the loss (and so the gradient) sums over the batch instead of averaging */
+  long running;             /* grads also updates state[0..running) (batch-norm running statistics) */
+  float *(*state)(void *m); /* the model's state block */
 } nn2c_split_step;
 
 #ifdef NN2C_MPI

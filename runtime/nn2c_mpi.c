@@ -19,6 +19,11 @@
  *      for a fixed rank count, so runs repeat bit for bit;
  *   4. every rank applies the same sum with NAME_train_apply, so parameters
  *      and optimizer state stay identical without ever being sent.
+ * Running statistics (batch_norm's mean and variance, which NAME_train_grads
+ * updates from the samples it sees) ride along too, weighted by the share of
+ * samples, so every rank keeps their sample-weighted mean over the ranks (for
+ * the running mean the global batch's; for the variance the mean of the
+ * slices' variances, without the spread between slices).
  * Exact mode (NN2C_MPI_SLICES=S in rank 0's environment): the global batch is
  * cut into S fixed slices, slice s = samples [bs * s / S, bs * (s + 1) / S),
  * rank r owns slices [S * r / N, S * (r + 1) / N) and computes each alone;
@@ -47,10 +52,11 @@
 extern const nn2c_split_step nn2c_model_split;
 
 static int world_rank, world_size = 1;
-static float *sum_buf; /* param_floats gradients, then loss share and correct count */
+static float *sum_buf; /* param_floats gradients, loss share, correct count, running statistics */
 static long sum_len;
 static int slices;        /* exact mode's S; 0: one MPI_Allreduce per step */
 static float *slice_bufs; /* exact mode: one sum_len buffer per slice this rank owns */
+static float *running0;   /* exact mode: the running statistics before the step */
 
 /* The default mode's buckets (step 3 above). 256 KB: large enough that a
  * message costs mostly bandwidth, small enough that the first bucket of a
@@ -94,7 +100,8 @@ int nn2c_dist_start(int *argc, char ***argv, char *prog, size_t progsize) {
 int nn2c_dist_finish(int rc) {
   free(sum_buf);
   free(slice_bufs);
-  sum_buf = slice_bufs = NULL;
+  free(running0);
+  sum_buf = slice_bufs = running0 = NULL;
   if (rc != 0 && world_size > 1) {
     fflush(stdout);
     fflush(stderr);
@@ -143,10 +150,11 @@ int nn2c_dist_sum(double *v, int n) {
 static float *sum_buffer(const nn2c_model_desc *d) {
   if (!sum_buf) {
     int own = slices > 0 ? first_slice(world_rank + 1) - first_slice(world_rank) : 0;
-    sum_len = d->param_floats + 2;
+    sum_len = d->param_floats + 2 + nn2c_model_split.running;
     if (sum_len > (1L << 30)) return NULL; /* one MPI_Allreduce takes an int count */
     sum_buf = calloc((size_t)sum_len, sizeof(float));
     if (own > 0 && !(slice_bufs = calloc((size_t)sum_len * (size_t)own, sizeof(float)))) return NULL;
+    if (!(running0 = calloc((size_t)nn2c_model_split.running + 1, sizeof(float)))) return NULL;
   }
   return sum_buf;
 }
@@ -203,6 +211,8 @@ static int local_grads(const nn2c_model_desc *d, void *m, const float *x, const 
   g[np] = l * share;
   g[np + 1] = (float)nn2c_count_correct(out, d->out_numel, d->label_is_int ? (const int32_t *)y : NULL,
                                         d->label_is_int ? NULL : (const float *)y, d->label_numel, n);
+  for (i = 0; i < s->running; i++) /* weighted by samples, whatever the loss */
+    g[np + 2 + i] = s->state(m)[i] * ((float)n / (float)global);
   return 0;
 }
 
@@ -210,10 +220,13 @@ static int local_grads(const nn2c_model_desc *d, void *m, const float *x, const 
 static int exact_sum(const nn2c_model_desc *d, void *m, const float *x, const void *y, int lo, int global, float *out) {
   int first = first_slice(world_rank), last = first_slice(world_rank + 1), k, rc;
   size_t nx = (size_t)d->in_numel, ny = (size_t)d->label_numel;
-  long i;
+  long i, nr = nn2c_model_split.running;
+  float *state = nn2c_model_split.state(m);
+  memcpy(running0, state, (size_t)nr * sizeof(float));
   for (k = first; k < last; k++) {
     int a = slice_start(global, k) - lo, n = slice_start(global, k + 1) - slice_start(global, k);
-    const void *yk = (const float *)y + (size_t)a * ny; /* int32_t and float labels are both 4 bytes */
+    memcpy(state, running0, (size_t)nr * sizeof(float)); /* each slice starts from the step's statistics */
+    const void *yk = (const float *)y + (size_t)a * ny;  /* int32_t and float labels are both 4 bytes */
     if ((rc = local_grads(d, m, x + (size_t)a * nx, yk, n, global, out, slice_bufs + (k - first) * sum_len, NULL)) != 0)
       return rc;
   }
@@ -248,11 +261,12 @@ int nn2c_dist_train_step(const nn2c_model_desc *d, void *m, const float *x, cons
     static Buckets b;
     if ((rc = local_grads(d, m, x, y, local, global, out, g, &b)) != 0) return rc;
     bucket_send(&b);
-    b.lo = np, b.hi = np + 2; /* the loss and the count of correct predictions */
+    b.lo = np, b.hi = sum_len; /* the loss, the count of correct predictions, the running statistics */
     bucket_send(&b);
     if (MPI_Waitall(b.nreq, b.req, MPI_STATUSES_IGNORE) != MPI_SUCCESS || b.failed) return 3;
   }
   *loss = g[np];
   *correct = (long long)g[np + 1];
+  memcpy(nn2c_model_split.state(m), g + np + 2, (size_t)nn2c_model_split.running * sizeof(float));
   return nn2c_model_split.apply(m, g);
 }

@@ -507,7 +507,22 @@ static void header_io(Buf *h, Graph *g) {
 }
 
 /* nn2c compile --mpi: the train step in two halves, for a data-parallel trainer. */
-static void header_split_step(Buf *h, const char *N, const char *lt, bool loss_is_sum) {
+/* The length of the state prefix the gradients half assigns (running statistics,
+ * which come before the optimizer's state in the block): 0 for most models. */
+static int64_t running_state_floats(CodegenInput *in) {
+  Graph *g = in->grads.g, *ref = in->train_graph.g;
+  int64_t *off = xcalloc((size_t)ref->nvalues, sizeof(int64_t)), end = 0;
+  graph_block_layout(ref, VK_STATE, off);
+  for (int i = 0; i < g->nassigns; i++) {
+    Value *r = graph_find(ref, g->assigns[i].dst->name);
+    int64_t e = off[r->id] + shape_numel_static(r->shape);
+    end = e > end ? e : end;
+  }
+  free(off);
+  return end;
+}
+
+static void header_split_step(Buf *h, const char *N, const char *lt, bool loss_is_sum, int64_t running) {
   buf_printf(h,
              "\n/* Data-parallel training (nn2c compile --mpi): %s_train_step in two halves, so a\n"
              " * trainer can sum the gradients of several processes in between (runtime/nn2c_mpi.c).\n"
@@ -517,13 +532,15 @@ static void header_split_step(Buf *h, const char *N, const char *lt, bool loss_i
              " * (unless NULL) for floats [offset, offset + count) of grads, in backward order;\n"
              " * %s_train_apply takes one optimizer step with grads and counts it. The loss is a\n"
              " * %s over the batch (%s_LOSS_IS_SUM), so are the gradients. Both return 0, or 1 for\n"
-             " * a bad batch or a NULL grads. */\n"
-             "#define %s_HAS_SPLIT_STEP 1\n#define %s_LOSS_IS_SUM %d\n"
+             " * a bad batch or a NULL grads. %s_train_grads also updates state[0 ..\n"
+             " * %s_RUNNING_STATE_FLOATS) (running statistics); a trainer averages them. */\n"
+             "#define %s_HAS_SPLIT_STEP 1\n#define %s_LOSS_IS_SUM %d\n#define %s_RUNNING_STATE_FLOATS %lld\n"
              "typedef void (*%s_GradReady)(void *ctx, long offset, long count);\n"
              "int %s_train_grads(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out,\n"
              "    float *grads, %s_GradReady ready, void *ctx);\n"
              "int %s_train_apply(%s_Model *m, const float *grads);\n",
-             N, N, N, N, loss_is_sum ? "sum" : "mean", N, N, N, loss_is_sum, N, N, N, lt, N, N, N);
+             N, N, N, N, loss_is_sum ? "sum" : "mean", N, N, N, N, N, loss_is_sum, N, (long long)running, N, N, N, lt,
+             N, N, N);
 }
 
 static void emit_header(Model *m, CodegenInput *in, Buf *h) {
@@ -591,7 +608,7 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
                N, N, lt);
     buf_printf(h, "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out);\n", N,
                N, lt);
-    if (in->mpi) header_split_step(h, N, lt, m->train.sum);
+    if (in->mpi) header_split_step(h, N, lt, m->train.sum, running_state_floats(in));
   }
   if (m->inline_n > 0 && in->train)
     buf_printf(

@@ -17,6 +17,8 @@
 #   fault   a bad flag on rank 1, rank 1 killed mid-run, and (with DATA_DIR/mnist)
 #           rank 1 unable to read its data: mpirun exits non-zero within 30 s, and
 #           the message names the rank and the cause.
+#   batchnorm  tests/e2e/models/e2e_batchnorm.nn (running statistics, which the
+#           ranks average): exact mode on 1 and 2 ranks, bit-identical.
 #   onnx    an imported ONNX CNN (tests/onnx/weights/small_cnn.onnx) trains on 2
 #           ranks to the 1-rank checkpoint (exact mode).
 # Exit 77 (skip) without mpirun and mpicc. Runs as root with Open MPI's consent
@@ -43,11 +45,11 @@ build() {
     { cat "$work/make.log" >&2; fail "make -C $dir (MPI=1)"; }
 }
 
-# run NP OUT [trainer flags]: mpirun -np NP, bounded by 60 s; stdout to OUT
+# run NP OUT [trainer flags]: mpirun -np NP, bounded by 120 s (a loaded machine); stdout to OUT
 run() {
   np=$1 out=$2
   shift 2
-  timeout 60 mpirun -np "$np" "$@" >"$out" 2>"$out.err" || { cat "$out.err" >&2; fail "mpirun -np $np $*"; }
+  timeout 120 mpirun -np "$np" "$@" >"$out" 2>"$out.err" || { cat "$out.err" >&2; fail "mpirun -np $np $*"; }
 }
 
 # lines OUT: the figures a run printed, without timings and file names
@@ -121,6 +123,15 @@ fault)
   else
     echo "note: no MNIST in $data; the unreadable-data case is not checked"
   fi
+  ;;
+batchnorm)
+  build "$src/../e2e/models/e2e_batchnorm.nn" "$work/bn"
+  export NN2C_MPI_SLICES=2
+  grep -q '#define e2e_batchnorm_RUNNING_STATE_FLOATS [1-9]' "$work/bn/e2e_batchnorm.h" || fail "no running statistics"
+  run 1 "$work/bn1.out" "$work/bn/e2e_batchnorm_train" --epochs 3 --save "$work/bn1.ckpt"
+  run 2 "$work/bn2.out" "$work/bn/e2e_batchnorm_train" --epochs 3 --save "$work/bn2.ckpt"
+  same "$work/bn2.ckpt" "$work/bn1.ckpt" 0 0 "batchnorm: 2 ranks differ from 1 rank in exact mode"
+  echo "ok: batchnorm's running statistics on 2 ranks = 1 rank"
   ;;
 onnx)
   build "$src/../onnx/weights/small_cnn.onnx" "$work/onnx" --loss mse --optimizer adam --lr 0.01 --batch 8 \
