@@ -15,6 +15,8 @@
 #   MNIST_DIR / CIFAR_DIR   data (default ../shared/data/{mnist,cifar-10})
 #   NN2C         nn2c binary (default build/compiler/nn2c)
 #   WORK         scratch directory                         /tmp/nn2c-mpi-bench
+# Then the time of one MPI_Allreduce by size on 2, 3 and 4 ranks (bench/mpi_allreduce.c),
+# which docs/distributed.md compares with its ring cost model.
 # Rows: nn2c 1 rank (--batch BATCH), nn2c 2 ranks (--batch 2 x BATCH: the same
 # BATCH per rank), nn2c 2 ranks in exact mode (NN2C_MPI_SLICES=SLICES), torch DDP
 # 1 and 2 processes (bench/torch_ddp.py). samples/s counts global samples over
@@ -26,7 +28,7 @@ here=$(cd "$(dirname "$0")" && pwd) root=$(cd "$here/.." && pwd)
 MODELS=${MODELS:-"mnist_cnn cifar10_cnn"} RUNS=${RUNS:-3} LIMIT_TRAIN=${LIMIT_TRAIN:-6400} BATCH=${BATCH:-32}
 SLICES=${SLICES:-12} WORK=${WORK:-/tmp/nn2c-mpi-bench} NN2C=${NN2C:-$root/build/compiler/nn2c}
 MNIST_DIR=${MNIST_DIR:-$root/../shared/data/mnist} CIFAR_DIR=${CIFAR_DIR:-$root/../shared/data/cifar-10}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 command -v mpirun >/dev/null || { echo "bench/mpi.sh: needs mpirun (apt-get install openmpi-bin libopenmpi-dev)" >&2; exit 1; }
 [ -x "$NN2C" ] || { echo "bench/mpi.sh: no nn2c at $NN2C (build it, or set NN2C)" >&2; exit 1; }
@@ -78,3 +80,7 @@ for m in $MODELS; do
   printf '%-12s %-34s %12s %7.2fx\n' "$m" "nn2c 2 ranks / torch DDP 2 procs" "" "$(echo "$n2 / $t2" | bc -l)"
   unset r
 done
+echo
+echo "MPI_Allreduce of floats (bench/mpi_allreduce.c), median of 20 calls:"
+mpicc -O2 -std=c99 "$here/mpi_allreduce.c" -o "$WORK/allreduce"
+for np in 2 3 4; do mpirun --bind-to none -np $np "$WORK/allreduce" 20; done

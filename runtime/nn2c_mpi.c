@@ -12,7 +12,7 @@
  *      count of correct predictions ride along at the end of the same buffer;
  *   3. the buffer is summed over the ranks in buckets: NAME_train_grads reports
  *      each parameter's gradient as the backward pass completes it, and once a
- *      run of adjacent gradients reaches BUCKET_FLOATS (or the next one is not
+ *      run of adjacent gradients reaches the bucket size (or the next one is not
  *      adjacent) a non-blocking MPI_Iallreduce starts on it while backward goes
  *      on; the step waits for all of them before the update. Every rank starts
  *      the same buckets in the same order, and MPI sums each in a fixed order
@@ -58,14 +58,15 @@ static int slices;        /* exact mode's S; 0: one MPI_Allreduce per step */
 static float *slice_bufs; /* exact mode: one sum_len buffer per slice this rank owns */
 static float *running0;   /* exact mode: the running statistics before the step */
 
-/* The default mode's buckets (step 3 above). 256 KB: large enough that a
- * message costs mostly bandwidth, small enough that the first bucket of a
- * small CNN starts before its backward pass ends. */
-#define BUCKET_FLOATS (1L << 16)
+/* The default mode's buckets (step 3 above): at least 256 KB, so a message
+ * costs mostly bandwidth, and a sixteenth of the gradients, so a large model
+ * pays the per-message latency about 16 times a step, not once per 256 KB. */
+#define BUCKET_MIN_FLOATS (1L << 16)
 #define MAX_REQUESTS 256 /* buckets in flight; more wait for the earlier ones first */
 
 typedef struct {
   float *g, share; /* the sum buffer; the gradients' scale */
+  long size;       /* floats that make a bucket full */
   long lo, hi;     /* the bucket being filled: floats [lo, hi) of g (empty when lo == hi) */
   MPI_Request req[MAX_REQUESTS];
   int nreq, failed;
@@ -189,7 +190,7 @@ static void bucket_ready(void *ctx, long off, long n) {
     b->hi = off + n;
   else
     bucket_send(b), b->lo = off, b->hi = off + n;
-  if (b->hi - b->lo >= BUCKET_FLOATS) bucket_send(b);
+  if (b->hi - b->lo >= b->size) bucket_send(b);
   if (b->nreq) MPI_Testall(b->nreq, b->req, &done, MPI_STATUSES_IGNORE); /* lets MPI progress the sums */
 }
 
@@ -204,6 +205,7 @@ static int local_grads(const nn2c_model_desc *d, void *m, const float *x, const 
   int rc;
   if (n == 0) return memset(g, 0, (size_t)sum_len * sizeof(float)), 0;
   if (b) b->g = g, b->share = share, b->lo = b->hi = 0, b->nreq = b->failed = 0;
+  if (b) b->size = np / 16 > BUCKET_MIN_FLOATS ? np / 16 : BUCKET_MIN_FLOATS;
   if ((rc = s->grads(m, x, y, n, &l, out, g, b ? bucket_ready : NULL, b)) != 0) return rc;
   if (share != 1.0f && !b)
     for (i = 0; i < np; i++)
