@@ -222,7 +222,7 @@ static int parse_args(Trainer *t, int argc, char **argv) {
     flag[n] = '\0';
     if (!strcmp(flag, "--help") || !strcmp(flag, "--quiet")) {
       if (eq) return error(t, "%s takes no value", flag);
-      if (!strcmp(flag, "--help")) return usage(t), 2;
+      if (!strcmp(flag, "--help")) return nn2c_dist_rank() == 0 ? usage(t) : (void)0, 2; /* once, not per rank */
       t->o.quiet = 1;
       continue;
     }
