@@ -15,7 +15,8 @@
 #endif
 
 static const char *usage =
-    "usage: nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS] [--quiet]\n"
+    "usage: nn2c compile MODEL -o DIR [--train [--mpi]] [--name NAME] [--passes=LIST] [--dump-after=PASS] [--quiet]\n"
+    "                  (--mpi: the trainer also builds for mpirun, data-parallel; docs/distributed.md)\n"
     "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
     "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
     "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
@@ -34,7 +35,7 @@ static const char *usage =
 
 typedef struct {
   const char *model, *out_dir, *name, *passes, *dump_after, *emit;
-  bool train, quiet;
+  bool train, quiet, mpi;
   const char *loss, *optimizer, *lr, *batch, *dataset, *ema; /* training an imported model */
   const char *weights_threshold;
 #ifdef NN2C_HAVE_ONNX
@@ -130,6 +131,8 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
       o->train = true;
     else if (!strcmp(argv[i], "--quiet"))
       o->quiet = true;
+    else if (!strcmp(argv[i], "--mpi"))
+      o->mpi = true;
     else if ((v = flag_value(argc, argv, &i, "-o")))
       o->out_dir = v;
     else if ((v = flag_value(argc, argv, &i, "--name")))
@@ -246,6 +249,15 @@ static bool compile_graph(Model *m, GraphMode mode, const CompileOpts *o, Compil
   return cg->g != NULL;
 }
 
+/* The two halves of the split train step (--mpi), always with their own pipelines. */
+static bool compile_split_step(Model *m, const CompileOpts *o, CodegenInput *in, Buf *dump) {
+  CompileOpts halves = *o;
+  halves.passes = PIPELINE_GRADS;
+  if (!compile_graph(m, MODE_TRAIN, &halves, &in->grads, dump)) return false;
+  halves.passes = PIPELINE_APPLY;
+  return compile_graph(m, MODE_TRAIN, &halves, &in->apply, dump);
+}
+
 static void report_plan(const char *what, CompiledGraph *cg, int batch) {
   PassCtx *p = &cg->plan;
   long long arena = p->arena_fixed + p->arena_per_sample * batch;
@@ -265,6 +277,10 @@ static int cmd_compile(int argc, char **argv) {
     return 1;
   }
   if (o.train && imported && !imported_train_spec(&o, &spec)) return 1;
+  if (o.mpi && (!o.train || (o.emit && !strcmp(o.emit, "ir")))) {
+    error_plain("--mpi goes with --train and -o DIR: it adds the data-parallel trainer to the emitted folder");
+    return 1;
+  }
   char *end;
   long long threshold = o.weights_threshold ? strtoll(o.weights_threshold, &end, 10) : 1LL << 20;
   if (o.weights_threshold && (!*o.weights_threshold || *end || threshold < 0)) {
@@ -284,7 +300,7 @@ static int cmd_compile(int argc, char **argv) {
     model_free(m);
     return 1;
   }
-  CodegenInput in = {o.name ? o.name : m->name, o.train, {0}, {0}, {0}, false};
+  CodegenInput in = {o.name ? o.name : m->name, o.train, {0}, {0}, {0}, false, o.mpi, {0}, {0}};
   if (!is_identifier(in.name)) {
     error_plain("model name '%s' is not a C identifier; pass --name", in.name);
     model_free(m);
@@ -293,7 +309,8 @@ static int cmd_compile(int argc, char **argv) {
   Buf dump = {0};
   bool ok = compile_graph(m, MODE_INFER, &o, &in.infer, &dump);
   if (ok && o.train)
-    ok = compile_graph(m, MODE_EVAL, &o, &in.eval, &dump) && compile_graph(m, MODE_TRAIN, &o, &in.train_graph, &dump);
+    ok = compile_graph(m, MODE_EVAL, &o, &in.eval, &dump) && compile_graph(m, MODE_TRAIN, &o, &in.train_graph, &dump) &&
+         (!o.mpi || compile_split_step(m, &o, &in, &dump));
   int64_t wfloats = ok && imported ? codegen_weights_floats(&in) : 0;
   in.weights_file = wfloats > 0 && wfloats >= threshold;
   if (ok && o.emit && !strcmp(o.emit, "ir")) {
@@ -318,6 +335,8 @@ static int cmd_compile(int argc, char **argv) {
   graph_free(in.infer.g);
   graph_free(in.eval.g);
   graph_free(in.train_graph.g);
+  graph_free(in.grads.g);
+  graph_free(in.apply.g);
   model_free(m);
   return ok ? 0 : 1;
 }

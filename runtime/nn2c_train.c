@@ -25,6 +25,11 @@
  * on the seed and the epoch, training in pieces gives the same result as
  * training at once (given the same --seed, --batch and --limit-train).
  *
+ * Data-parallel runs (nn2c compile --mpi) go through the nn2c_dist_* calls of
+ * nn2c_dist.h: each process trains on its slice of every batch and evaluates
+ * its slice of the test set; rank 0 alone reads --load, prints and saves.
+ * Without MPI those calls are the one-process trainer.
+ *
  * Losses: the model reports one loss per batch "as its loss defines it" (a
  * mean for reduction=mean, a sum for reduction=sum). Train and test losses
  * printed here are those per-batch values averaged with the batch sizes as
@@ -33,6 +38,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "nn2c_dist.h"
 #include "nn2c_rt.h"
 
 #include <ctype.h>
@@ -57,7 +63,7 @@ typedef struct {
 
 typedef struct {
   const nn2c_model_desc *d;
-  char prog[128];    /* NAME_train, the prefix of every message */
+  char prog[160];    /* NAME_train (and its rank under MPI), the prefix of every message */
   const char *argv0; /* how the program was started (finds NAME.weights) */
   Options o;
   nn2c_dataset train, test;
@@ -216,7 +222,7 @@ static int parse_args(Trainer *t, int argc, char **argv) {
     flag[n] = '\0';
     if (!strcmp(flag, "--help") || !strcmp(flag, "--quiet")) {
       if (eq) return error(t, "%s takes no value", flag);
-      if (!strcmp(flag, "--help")) return usage(t), 2;
+      if (!strcmp(flag, "--help")) return nn2c_dist_rank() == 0 ? usage(t) : (void)0, 2; /* once, not per rank */
       t->o.quiet = 1;
       continue;
     }
@@ -550,7 +556,8 @@ static int init_params(Trainer *t) {
     return t->d->load_weights ? load_weights(t) : 0;
   }
   ckpt_sections(t, s);
-  if (nn2c_ckpt_load(t->o.load, s, 3, err, sizeof err)) return error(t, "%s", err);
+  if (nn2c_dist_rank() == 0 && nn2c_ckpt_load(t->o.load, s, 3, err, sizeof err)) return error(t, "%s", err);
+  if (nn2c_dist_bcast(s, 3)) return error(t, "%s: cannot pass the checkpoint on to the other ranks", t->o.load);
   step = nn2c_floats_to_u64(t->bstep);
   if (step == UINT64_MAX) return error(t, "%s: section 'step' does not hold a step count", t->o.load);
   t->d->model_set_step(t->model, step);
@@ -603,10 +610,12 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
   nn2c_shuffle(t->order, n, &rng);
   st->t0 = st->last_print = nn2c_now();
   for (b = first; b < nb && steps_left(t); b++) {
-    int start = b * t->o.batch, bs = n - start < t->o.batch ? n - start : t->o.batch, rc;
+    int start = b * t->o.batch, bs = n - start < t->o.batch ? n - start : t->o.batch, rc, lo, hi;
     float loss = 0;
-    gather(t, t->order + start, bs);
-    rc = d->train_step(t->model, t->bx, t->by, bs, &loss, t->bout);
+    long long correct = 0;
+    nn2c_dist_slice(bs, &lo, &hi); /* this process's part of the batch (all of it without MPI) */
+    gather(t, t->order + start + lo, hi - lo);
+    rc = nn2c_dist_train_step(d, t->model, t->bx, t->by, hi - lo, bs, &loss, t->bout, &correct);
     if (rc)
       return error(t, "train_step failed with status %d at step %llu", rc,
                    (unsigned long long)d->model_get_step(t->model));
@@ -617,8 +626,7 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
                    (double)loss, epoch + 1, (unsigned long long)d->model_get_step(t->model));
     st->loss_sum += (double)loss * bs;
     st->seen += bs;
-    st->correct += nn2c_count_correct(t->bout, d->out_numel, t->train.yi ? (int32_t *)t->by : NULL,
-                                      t->train.yf ? (float *)t->by : NULL, d->label_numel, bs);
+    st->correct += correct;
     if (!t->o.quiet && nn2c_now() - st->last_print >= 0.5) {
       progress(t, st, epoch, b + 1, nb);
       st->last_print = nn2c_now();
@@ -635,11 +643,12 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
 static int evaluate_batches(Trainer *t) {
   const nn2c_model_desc *d = t->d;
   const nn2c_dataset *ds = &t->test;
-  double loss_sum = 0;
+  double loss_sum = 0, sums[2];
   long long correct = 0;
-  int start;
-  for (start = 0; start < ds->n; start += t->o.batch) {
-    int bs = ds->n - start < t->o.batch ? ds->n - start : t->o.batch, rc;
+  int start, lo, hi;
+  nn2c_dist_slice(ds->n, &lo, &hi); /* each process evaluates its part; the sums add up */
+  for (start = lo; start < hi; start += t->o.batch) {
+    int bs = hi - start < t->o.batch ? hi - start : t->o.batch, rc;
     const int32_t *yi = ds->yi ? ds->yi + start : NULL;
     const float *yf = ds->yf ? ds->yf + (size_t)start * ds->label_numel : NULL;
     float loss = 0;
@@ -651,6 +660,9 @@ static int evaluate_batches(Trainer *t) {
     loss_sum += (double)loss * bs;
     correct += nn2c_count_correct(t->bout, d->out_numel, yi, yf, d->label_numel, bs);
   }
+  sums[0] = loss_sum, sums[1] = (double)correct;
+  if (nn2c_dist_sum(sums, 2)) return error(t, "cannot add up the evaluation over the ranks");
+  loss_sum = sums[0], correct = (long long)sums[1];
   t->test_loss = ds->n ? loss_sum / ds->n : 0.0;
   t->test_acc = ds->n ? (double)correct / ds->n : 0.0;
   return 0;
@@ -692,7 +704,7 @@ static int train(Trainer *t) {
     if (evaluate(t)) return 1;
     if (t->o.save && save(t)) return 1;
   }
-  printf("final: test_loss=%.6f test_accuracy=%.4f\n", t->test_loss, t->test_acc);
+  if (nn2c_dist_rank() == 0) printf("final: test_loss=%.6f test_accuracy=%.4f\n", t->test_loss, t->test_acc);
   return 0;
 }
 
@@ -743,15 +755,16 @@ int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   t->o.seed = d->default_seed;
   t->o.threads = 1;
   t->tty = isatty(fileno(stdout));
-  rc = check_desc(t);
+  rc = nn2c_dist_start(&argc, &argv, t->prog, sizeof t->prog) || check_desc(t);
   if (!rc) rc = parse_args(t, argc, argv);
+  if (!rc && nn2c_dist_rank() > 0) t->o.quiet = 1, t->o.save = NULL; /* rank 0 alone prints and saves */
   if (!rc && t->o.save) rc = check_save_target(t);
   if (!rc)
     rc = load_data(t) || alloc_all(t) || init_params(t) || train(t) ||
-         (!strcmp(d->dataset, "inline") && print_inline_outputs(t));
+         (!strcmp(d->dataset, "inline") && nn2c_dist_rank() == 0 && print_inline_outputs(t));
   if (rc == 2) rc = 0; /* --help */
   fflush(stdout);
   free_all(t);
   free(t);
-  return rc;
+  return nn2c_dist_finish(rc);
 }

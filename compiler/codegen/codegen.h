@@ -15,7 +15,9 @@ typedef struct {
   const char *name; /* C prefix of every public symbol */
   bool train;       /* also emit train_step/evaluate and the trainer */
   CompiledGraph infer, eval, train_graph;
-  bool weights_file; /* imported weights go to NAME.weights, read by NAME_load_weights */
+  bool weights_file;          /* imported weights go to NAME.weights, read by NAME_load_weights */
+  bool mpi;                   /* also the split train step (NAME_train_grads/_apply) and NAME_mpi.c */
+  CompiledGraph grads, apply; /* its halves: PIPELINE_GRADS and PIPELINE_APPLY */
 } CodegenInput;
 
 /* Floats of imported weights (an ONNX model's f32 initializers and what was

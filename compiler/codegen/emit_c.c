@@ -24,6 +24,13 @@ static void node_comment(Emit *e, Node *n) {
   buf_free(&b);
 }
 
+/* The param whose gradient link points at v, or NULL. */
+static Value *grad_param(Graph *g, Value *v) {
+  for (int i = 0; i < g->ngrads; i++)
+    if (g->grads[i].grad == v) return g->grads[i].param;
+  return NULL;
+}
+
 /* Declares a C pointer for every value the body referenced. */
 static int by_id(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
@@ -66,6 +73,9 @@ static void declare_values(Buf *out, Graph *g, int *ids, int n, const int *input
         emit_line(&e, "const float %s[1] = {m->lr};", name);
       else if (!strcmp(v->name, INPUT_STEP))
         emit_line(&e, "const float %s[1] = {(float)(m->step + 1)};", name);
+      else if (grad_param(g, v)) /* the apply half: y is the summed gradient block */
+        emit_line(&e, "const float *%s = (const float *)y + %lld; /* %s */", name, (long long)off[grad_param(g, v)->id],
+                  shape);
       else
         NN2C_ASSERT(!"unknown graph input");
       break;
@@ -73,10 +83,22 @@ static void declare_values(Buf *out, Graph *g, int *ids, int n, const int *input
   }
 }
 
+/* The gradients half (NAME_train_grads) hands each gradient over as soon as
+ * node n (NULL: the end of the step, for gradients no node computes) has
+ * computed it, so the trainer can send it while the backward pass goes on. */
+static void emit_grads_done(Emit *e, Graph *g, Node *n, int64_t *poff) {
+  for (int i = 0; i < g->ngrads; i++) {
+    Value *v = g->grads[i].grad;
+    if (n ? v->def == n : !v->def)
+      emit_line(e, "grad_done(outputs, %lld, %s, %s); /* d loss / d %s */", (long long)poff[g->grads[i].param->id],
+                emit_ref(e, v), emit_numel(e, v), g->grads[i].param->name);
+  }
+}
+
 /* Nodes [from, to) in schedule order; the last part also hands back the
  * outputs and writes the assignments. generic: outputs is an array of typed
  * pointers (NAME_run); otherwise the first output goes to out. */
-static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_t *soff, bool generic) {
+static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_t *soff, bool generic, bool grads_out) {
   for (int i = from; i < to; i++) {
     Node *n = g->nodes[i];
     node_comment(e, n);
@@ -89,15 +111,17 @@ static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_
       emit_line(e, "/* no elements */");
     else
       op_table[n->op].emit(e, n);
+    if (grads_out) emit_grads_done(e, g, n, poff);
   }
   if (to < g->nnodes) return;
   for (int i = 0; i < g->noutputs && generic; i++)
     emit_line(e, "if (outputs[%d]) memcpy(outputs[%d], %s, sizeof(%s) * %s);", i, i, emit_ref(e, g->outputs[i]),
               emit_ctype(g->outputs[i]->dtype), emit_numel(e, g->outputs[i]));
-  if (!generic)
+  if (!generic && g->noutputs > 0)
     emit_line(e, "if (out) memcpy(out, %s, sizeof(float) * %s);", emit_ref(e, g->outputs[0]),
               emit_numel(e, g->outputs[0]));
   if (g->loss) emit_line(e, "if (loss) *loss = %s[0];", emit_ref(e, g->loss));
+  if (grads_out) emit_grads_done(e, g, NULL, poff);
   for (int i = 0; i < g->nassigns; i++) {
     Assign *a = &g->assigns[i];
     int64_t off = a->dst->kind == VK_PARAM ? poff[a->dst->id] : soff[a->dst->id];
@@ -129,12 +153,35 @@ static int64_t scratch_bytes(Graph *g) {
  * nonzero to stop the step (an embedding id out of range).
  * generic: inputs and outputs are arrays of typed pointers (NAME_run);
  * otherwise one float input x and the first output into out. */
+/* Offsets of g's params and state in the blocks laid out for graph ref (a
+ * half of a split train step holds only some of the train graph's state). */
+static void block_offsets_like(Graph *g, Graph *ref, ValueKind k, int64_t *off) {
+  int64_t *roff = xcalloc((size_t)ref->nvalues, sizeof(int64_t));
+  graph_block_layout(ref, k, roff);
+  for (int i = 0; i < g->nvalues; i++) {
+    Value *v = g->values[i], *r = v->kind == k ? graph_find(ref, v->name) : NULL;
+    if (v->kind != k) continue;
+    NN2C_ASSERT(r && r->kind == k && shape_eq(r->shape, v->shape));
+    off[i] = roff[r->id];
+  }
+  free(roff);
+}
+
+/* Flags of emit_function. */
+enum {
+  FN_LABELS = 1, /* takes labels y, reports the loss */
+  FN_BUMPS_STEP = 2,
+  FN_GENERIC = 4,   /* typed input and output arrays (NAME_run) */
+  FN_GRADS_OUT = 8, /* writes the gradients into outputs[0] (the gradients half) */
+};
+
 static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefix, const char *sig, CompiledGraph *cg,
-                          bool labels, bool bumps_step, bool generic) {
+                          Graph *layout, int flags) {
   Graph *g = cg->g;
+  bool labels = flags & FN_LABELS, bumps_step = flags & FN_BUMPS_STEP, generic = flags & FN_GENERIC;
   int64_t *poff = xcalloc((size_t)g->nvalues, sizeof(int64_t)), *soff = xcalloc((size_t)g->nvalues, sizeof(int64_t));
-  graph_block_layout(g, VK_PARAM, poff);
-  graph_block_layout(g, VK_STATE, soff);
+  block_offsets_like(g, layout, VK_PARAM, poff);
+  block_offsets_like(g, layout, VK_STATE, soff);
   for (int i = 0; i < g->nvalues; i++)
     if (g->values[i]->kind == VK_STATE) poff[i] = soff[i];
   unsigned char *used = xcalloc((size_t)g->nvalues, 1), *all = xcalloc((size_t)g->nvalues, 1);
@@ -149,7 +196,7 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
     Buf body = {0};
     nmarked = 0;
     Emit e = {&body, g, 1, used, helpers, marked, &nmarked};
-    emit_body(&e, g, from, to, poff, soff, generic);
+    emit_body(&e, g, from, to, poff, soff, generic, flags & FN_GRADS_OUT);
     buf_printf(&parts,
                "static NN2C_NOINLINE int %s_part%d(%s, const float *x, const void *y, const void *const *inputs,\n"
                "    void *const *outputs, size_t B, int nt, unsigned char *scratch, float *loss, float *out) {\n",
@@ -164,13 +211,19 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
     for (int k = 0; k < nmarked; k++)
       all[marked[k]] = 1, used[marked[k]] = 0;
     buf_printf(&calls, "  if ((rc = %s_part%d(m, %s, %s, %s, B, nt, %s, %s, %s)) != 0) return rc;\n", prefix, np,
-               generic ? "NULL" : "x", labels ? "y" : "NULL", generic ? "inputs, outputs" : "NULL, NULL",
+               generic ? "NULL" : "x", labels ? "y" : "NULL",
+               generic                ? "inputs, outputs"
+               : flags & FN_GRADS_OUT ? "NULL, outputs"
+                                      : "NULL, NULL",
                scratch_bytes(g) ? "scratch" : "NULL", labels ? "loss" : "NULL", generic ? "NULL" : "out");
   }
   emit_consts(c, g, all, prefix);
   buf_puts(c, parts.data);
   buf_printf(c, "%s {\n", sig);
   buf_printf(c, "  if (!m || batch < 1 || batch > m->max_batch) return 1;\n");
+  if (flags & FN_GRADS_OUT)
+    buf_puts(c, "  if (!grads) return 1;\n  GradSink sink;\n  sink.grads = grads, sink.ready = ready, sink.ctx = ctx;\n"
+                "  void *const outputs[1] = {&sink}; /* where the gradients go */\n");
   buf_printf(c, "  const size_t B = (size_t)batch;\n  int rc;\n");
   buf_printf(c, "  const int nt = m->threads > 0 ? m->threads : 1; /* threads for NN2C_PARALLEL_FOR */\n");
   buf_printf(c, "  NN2C_PARALLEL_SETUP(nt);\n");
@@ -424,7 +477,13 @@ static int64_t arena_at(const CompiledGraph *cg, int64_t batch) {
 /* The arena serves every function, so it is sized for the largest plan. */
 static long long arena_max(const CodegenInput *in, int64_t batch) {
   int64_t a = arena_at(&in->infer, batch), t = arena_at(&in->train_graph, batch), e = arena_at(&in->eval, batch);
-  return (long long)(a > t ? (a > e ? a : e) : (t > e ? t : e));
+  int64_t most = a > t ? (a > e ? a : e) : (t > e ? t : e);
+  if (in->mpi) { /* the halves of the split train step share the arena */
+    int64_t gr = arena_at(&in->grads, batch), ap = arena_at(&in->apply, batch);
+    most = most > gr ? most : gr;
+    most = most > ap ? most : ap;
+  }
+  return (long long)most;
 }
 
 /* NAME_forward exists when the model has one float input and a float first output. */
@@ -445,6 +504,43 @@ static void header_io(Buf *h, Graph *g) {
   for (int i = 0; i < g->noutputs; i++)
     buf_printf(h, " *   outputs[%d] %s %s%s\n", i, g->outputs[i]->name, dtype_name(g->outputs[i]->dtype),
                shape_str(&g->arena, g->outputs[i]->shape));
+}
+
+/* nn2c compile --mpi: the train step in two halves, for a data-parallel trainer. */
+/* The length of the state prefix the gradients half assigns (running statistics,
+ * which come before the optimizer's state in the block): 0 for most models. */
+static int64_t running_state_floats(CodegenInput *in) {
+  Graph *g = in->grads.g, *ref = in->train_graph.g;
+  int64_t *off = xcalloc((size_t)ref->nvalues, sizeof(int64_t)), end = 0;
+  graph_block_layout(ref, VK_STATE, off);
+  for (int i = 0; i < g->nassigns; i++) {
+    Value *r = graph_find(ref, g->assigns[i].dst->name);
+    int64_t e = off[r->id] + shape_numel_static(r->shape);
+    end = e > end ? e : end;
+  }
+  free(off);
+  return end;
+}
+
+static void header_split_step(Buf *h, const char *N, const char *lt, bool loss_is_sum, int64_t running) {
+  buf_printf(h,
+             "\n/* Data-parallel training (nn2c compile --mpi): %s_train_step in two halves, so a\n"
+             " * trainer can sum the gradients of several processes in between (runtime/nn2c_mpi.c).\n"
+             " * %s_train_grads computes loss, out and the gradient of the loss into grads\n"
+             " * (%s_PARAM_FLOATS floats laid out like params) and updates running statistics;\n"
+             " * as each parameter's gradient is complete it calls ready(ctx, offset, count)\n"
+             " * (unless NULL) for floats [offset, offset + count) of grads, in backward order;\n"
+             " * %s_train_apply takes one optimizer step with grads and counts it. The loss is a\n"
+             " * %s over the batch (%s_LOSS_IS_SUM), so are the gradients. Both return 0, or 1 for\n"
+             " * a bad batch or a NULL grads. %s_train_grads also updates state[0 ..\n"
+             " * %s_RUNNING_STATE_FLOATS) (running statistics); a trainer averages them. */\n"
+             "#define %s_HAS_SPLIT_STEP 1\n#define %s_LOSS_IS_SUM %d\n#define %s_RUNNING_STATE_FLOATS %lld\n"
+             "typedef void (*%s_GradReady)(void *ctx, long offset, long count);\n"
+             "int %s_train_grads(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out,\n"
+             "    float *grads, %s_GradReady ready, void *ctx);\n"
+             "int %s_train_apply(%s_Model *m, const float *grads);\n",
+             N, N, N, N, loss_is_sum ? "sum" : "mean", N, N, N, N, N, loss_is_sum, N, (long long)running, N, N, N, lt,
+             N, N, N);
 }
 
 static void emit_header(Model *m, CodegenInput *in, Buf *h) {
@@ -512,6 +608,7 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
                N, N, lt);
     buf_printf(h, "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out);\n", N,
                N, lt);
+    if (in->mpi) header_split_step(h, N, lt, m->train.sum, running_state_floats(in));
   }
   if (m->inline_n > 0 && in->train)
     buf_printf(
@@ -535,6 +632,36 @@ static void emit_inline_data(Model *m, const char *N, Buf *c, int64_t in_numel, 
   buf_printf(c, "%s};\n\n", m->inline_yi ? "" : "0");
 }
 
+/* NAME_train_grads and NAME_train_apply (see header_split_step). */
+static void emit_split_step(Buf *fns, Buf *helpers, CodegenInput *in, const char *lt) {
+  const char *N = in->name;
+  Arena *a = &in->infer.g->arena;
+  buf_printf(fns,
+             "/* The first half of a split train step: loss, predictions and gradients.\n"
+             " * Each gradient goes to grads as soon as it is complete, then to ready. */\n"
+             "typedef struct {\n  float *grads;\n  %s_GradReady ready;\n  void *ctx;\n} GradSink;\n\n"
+             "static void grad_done(void *const *outputs, size_t offset, const float *g, size_t count) {\n"
+             "  const GradSink *s = (const GradSink *)outputs[0];\n"
+             "  memcpy(s->grads + offset, g, sizeof(float) * count);\n"
+             "  if (s->ready) s->ready(s->ctx, (long)offset, (long)count);\n}\n\n",
+             N);
+  char *sig = arena_printf(a,
+                           "int %s_train_grads(%s_Model *m, const float *x, const %s *y, int batch, float *loss, "
+                           "float *out, float *grads, %s_GradReady ready, void *ctx)",
+                           N, N, lt, N);
+  emit_function(fns, helpers, N, "grads", sig, &in->grads, in->train_graph.g, FN_LABELS | FN_GRADS_OUT);
+  buf_puts(fns, "/* The second half: the optimizer, reading the gradients from y. */\n");
+  sig = arena_printf(a,
+                     "static int %s_apply_grads(%s_Model *m, const float *x, const float *y, int batch, float *loss, "
+                     "float *out)",
+                     N, N);
+  emit_function(fns, helpers, N, "apply", sig, &in->apply, in->train_graph.g, FN_LABELS | FN_BUMPS_STEP);
+  buf_printf(fns,
+             "int %s_train_apply(%s_Model *m, const float *grads) {\n"
+             "  return grads ? %s_apply_grads(m, NULL, grads, 1, NULL, NULL) : 1;\n}\n\n",
+             N, N, N);
+}
+
 void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   const char *N = in->name;
   if (in->weights_file && !in->train) weights_to_params(in->infer.g);
@@ -554,9 +681,10 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   buf_puts(c, "\n");
   put_template(c, "model_threads.c.in", N);
   put_template(c, "fast_math.c.in", NULL);
-  CompiledGraph *gs[3] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL};
+  CompiledGraph *gs[5] = {&in->infer, in->train ? &in->eval : NULL, in->train ? &in->train_graph : NULL,
+                          in->mpi ? &in->grads : NULL, in->mpi ? &in->apply : NULL};
   buf_printf(c, "size_t %s_arena_bytes(int batch) {\n  size_t b = batch > 0 ? (size_t)batch : 0, need = 0, a;\n", N);
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < 5; i++)
     if (gs[i])
       buf_printf(c, "  a = %lldu + %lldu * b + %lldu;\n  if (a > need) need = a;\n", (long long)gs[i]->plan.arena_fixed,
                  (long long)gs[i]->plan.arena_per_sample, (long long)scratch_bytes(gs[i]->g));
@@ -574,7 +702,7 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   char *sig = arena_printf(&in->infer.g->arena,
                            "int %s_run(%s_Model *m, const void *const *inputs, void *const *outputs, int batch)", N, N);
   buf_puts(&fns, "/* Inference: typed inputs -> outputs (see the header). */\n");
-  emit_function(&fns, &helpers, N, "forward", sig, &in->infer, false, false, true);
+  emit_function(&fns, &helpers, N, "forward", sig, &in->infer, in->infer.g, FN_GENERIC);
   if (has_forward(in->infer.g)) {
     buf_printf(&fns,
                "/* Inference with one float input and the first output. */\n"
@@ -590,12 +718,13 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
     sig = arena_printf(
         &in->infer.g->arena,
         "int %s_train_step(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)", N, N, lt);
-    emit_function(&fns, &helpers, N, "train", sig, &in->train_graph, true, true, false);
+    emit_function(&fns, &helpers, N, "train", sig, &in->train_graph, in->train_graph.g, FN_LABELS | FN_BUMPS_STEP);
     buf_puts(&fns, "/* Loss and predictions on a batch, without training. */\n");
     sig = arena_printf(&in->infer.g->arena,
                        "int %s_evaluate(%s_Model *m, const float *x, const %s *y, int batch, float *loss, float *out)",
                        N, N, lt);
-    emit_function(&fns, &helpers, N, "eval", sig, &in->eval, true, false, false);
+    emit_function(&fns, &helpers, N, "eval", sig, &in->eval, in->eval.g, FN_LABELS);
+    if (in->mpi) emit_split_step(&fns, &helpers, in, lt);
   }
   buf_puts(c, helpers.data);
   buf_puts(c, fns.data);

@@ -45,6 +45,7 @@ bool pass_fuse(Graph *g, PassCtx *cx);
 bool pass_layout(Graph *g, PassCtx *cx);
 bool pass_schedule(Graph *g, PassCtx *cx);
 bool pass_memplan(Graph *g, PassCtx *cx);
+bool pass_gradinputs(Graph *g, PassCtx *cx);
 
 /* The default pipelines, as --passes strings. layout runs before autodiff
  * (the gradient graph then follows the forward graph's layout) and before
@@ -52,6 +53,12 @@ bool pass_memplan(Graph *g, PassCtx *cx);
  * of constants it leaves). */
 #define PIPELINE_INFER "shape,layout,simplify,constfold,dce,fuse,schedule,memplan"
 #define PIPELINE_TRAIN "shape,layout,simplify,autodiff,optimizer,simplify,constfold,dce,fuse,schedule,memplan"
+
+/* The two halves of a split train step (nn2c compile --mpi): gradients, then the
+ * optimizer reading summed gradients as inputs (see gradinputs.c). */
+#define PIPELINE_GRADS "shape,layout,simplify,autodiff,simplify,constfold,dce,fuse,schedule,memplan"
+#define PIPELINE_APPLY                                                                                                 \
+  "shape,layout,simplify,autodiff,gradinputs,optimizer,simplify,constfold,dce,fuse,schedule,memplan"
 
 PassFn pass_lookup(const char *name);
 /* Runs a comma-separated list of pass names; false after the first failure. */

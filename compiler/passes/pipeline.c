@@ -7,9 +7,9 @@ static const struct {
   const char *name;
   PassFn fn;
 } passes[] = {
-    {"shape", pass_shape}, {"autodiff", pass_autodiff},   {"optimizer", pass_optimizer}, {"simplify", pass_simplify},
-    {"dce", pass_dce},     {"constfold", pass_constfold}, {"schedule", pass_schedule},   {"memplan", pass_memplan},
-    {"fuse", pass_fuse},   {"layout", pass_layout},
+    {"shape", pass_shape}, {"autodiff", pass_autodiff},   {"optimizer", pass_optimizer},   {"simplify", pass_simplify},
+    {"dce", pass_dce},     {"constfold", pass_constfold}, {"schedule", pass_schedule},     {"memplan", pass_memplan},
+    {"fuse", pass_fuse},   {"layout", pass_layout},       {"gradinputs", pass_gradinputs},
 };
 
 PassFn pass_lookup(const char *name) {
