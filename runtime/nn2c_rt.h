@@ -11,6 +11,7 @@
  *     the Keras word index (nn2c_text.c), Speech Commands clips as log-mel
  *     spectrograms (nn2c_audio.c);
  *   - checkpoint save/load with atomic replace and a checksum (nn2c_ckpt.c);
+ *   - the --metrics file, CSV or JSON Lines (nn2c_metrics.c);
  *   - nn2c_train_main, the generic training loop behind every NAME_train
  *     (nn2c_train.c).
  *
@@ -285,6 +286,54 @@ int nn2c_ckpt_load(const char *path, const nn2c_ckpt_section *s, int n, char *er
  * exactly, so this survives the float-only checkpoint format. */
 void nn2c_u64_to_floats(uint64_t v, float f[4]);
 uint64_t nn2c_floats_to_u64(const float f[4]); /* returns UINT64_MAX if f is not such an encoding */
+
+/* Writes len bytes to PATH atomically, as nn2c_ckpt_save does: a temp file
+ * beside it, fsync, rename over PATH; refuses a PATH that is not a regular
+ * file. */
+int nn2c_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+/* ---- Metrics file (nn2c_metrics.c) -------------------------------------- */
+
+/* The trainer's --metrics FILE: CSV when FILE ends in .csv (a header line,
+ * then one line per row), JSON Lines when it ends in .jsonl (one object per
+ * row). Columns, in this order:
+ *   kind            "epoch" (after an epoch's evaluation) or "step" (every
+ *                   --log-every steps)
+ *   epoch, step     the epoch (from 1) and the steps taken in total
+ *   train_loss, train_accuracy   over the epoch, or over the steps since the
+ *                   previous step row
+ *   val_loss, val_accuracy       on the --validation-split samples
+ *   test_loss, test_accuracy     on the test set
+ *   lr              the learning rate of the last step
+ *   samples_per_s   training samples per second (over the same span)
+ *   elapsed_s       seconds since training started (resumed runs add on)
+ * A value that does not apply (validation without a split, evaluations in a
+ * step row) is empty in CSV and null in JSON. Numbers have 8 significant
+ * digits. */
+typedef struct {
+  const char *kind;
+  int epoch;
+  uint64_t step;
+  double train_loss, train_acc, val_loss, val_acc, test_loss, test_acc; /* NAN: none */
+  double lr, samples_per_s, elapsed_s;
+} nn2c_metrics_row;
+
+typedef struct {
+  const char *path;
+  int jsonl, failed;
+  char *text; /* the whole file */
+  size_t len, cap;
+  double elapsed0; /* elapsed_s of the last row kept from a resumed run */
+} nn2c_metrics;
+
+/* Starts the file's text (PATH must end in .csv or .jsonl and may not be a
+ * device). With resume set, an existing file's rows up to resume_step are
+ * kept; a file that is not one of ours is an error. Nothing is written yet. */
+int nn2c_metrics_open(nn2c_metrics *m, const char *path, int resume, uint64_t resume_step, char *err, size_t errlen);
+void nn2c_metrics_add(nn2c_metrics *m, const nn2c_metrics_row *r);
+/* Writes every row so far, atomically. */
+int nn2c_metrics_write(nn2c_metrics *m, char *err, size_t errlen);
+void nn2c_metrics_free(nn2c_metrics *m);
 
 /* ---- The generic trainer ------------------------------------------------ */
 

@@ -48,12 +48,19 @@
 #include <unistd.h>
 
 typedef struct {
-  const char *data, *save, *load, *weights;
+  const char *data, *save, *load, *weights, *metrics;
   int epochs, batch, quiet, threads;
   float lr;
   uint64_t seed;
   long long limit_train, limit_test, steps; /* 0 = no limit */
+  long long log_every;                      /* --metrics step rows; 0 = none */
 } Options;
+
+/* Training since the last --log-every row (the epoch's totals live in EpochStats). */
+typedef struct {
+  double loss_sum, t0;
+  long long correct, seen;
+} Window;
 
 typedef struct {
   const nn2c_model_desc *d;
@@ -69,6 +76,10 @@ typedef struct {
   void *by;                   /* batch labels: int32_t or float (both 4 bytes) */
   int tty;                    /* stdout is a terminal: progress rewrites one line */
   double test_loss, test_acc; /* from the latest evaluation */
+  float lr;                   /* the learning rate the model trains with now */
+  nn2c_metrics metrics;       /* --metrics: open when metrics.path is set */
+  Window window;              /* --log-every */
+  double t0;                  /* when training started */
 } Trainer;
 
 static int error(const Trainer *t, const char *fmt, ...) {
@@ -102,6 +113,9 @@ static void usage(const Trainer *t) {
          "  --limit-train N    use only the first N training samples\n"
          "  --limit-test N     use only the first N test samples\n"
          "  --steps N          stop once the model has taken N steps in total\n"
+         "  --metrics FILE     write a row per epoch to FILE: CSV (.csv) or JSON Lines\n"
+         "                     (.jsonl); appended to when resuming with --load\n"
+         "  --log-every N      and a row every N steps\n"
          "  --threads N        threads for a model compiled with threads, 1..256 (default 1)\n"
          "  --quiet            print only the final line (and inline outputs): no progress,\n"
          "                     epoch or saved lines\n"
@@ -164,6 +178,10 @@ static int set_option(Trainer *t, const char *f, const char *v) {
     o->load = v;
   else if (!strcmp(f, "--weights"))
     o->weights = v;
+  else if (!strcmp(f, "--metrics"))
+    o->metrics = v;
+  else if (!strcmp(f, "--log-every"))
+    return parse_int(t, f, v, 1, LLONG_MAX, &o->log_every);
   else if (!strcmp(f, "--seed"))
     return parse_seed(t, f, v, &o->seed);
   else if (!strcmp(f, "--lr"))
@@ -190,12 +208,13 @@ static int set_option(Trainer *t, const char *f, const char *v) {
 }
 
 static int takes_path(const char *f) {
-  return !strcmp(f, "--data") || !strcmp(f, "--save") || !strcmp(f, "--load") || !strcmp(f, "--weights");
+  return !strcmp(f, "--data") || !strcmp(f, "--save") || !strcmp(f, "--load") || !strcmp(f, "--weights") ||
+         !strcmp(f, "--metrics");
 }
 
 static int takes_value(const char *f) {
-  static const char *const flags[] = {"--epochs",      "--batch",      "--lr",    "--seed",
-                                      "--limit-train", "--limit-test", "--steps", "--threads"};
+  static const char *const flags[] = {"--epochs",     "--batch", "--lr",      "--seed",     "--limit-train",
+                                      "--limit-test", "--steps", "--threads", "--log-every"};
   size_t i;
   for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (!strcmp(f, flags[i])) return 1;
@@ -234,10 +253,15 @@ static int parse_args(Trainer *t, int argc, char **argv) {
   return 0;
 }
 
-/* --save onto a device or directory is refused before any training. */
-static int check_save_target(const Trainer *t) {
+/* --save or --metrics onto a device or directory, or a metrics file of an
+ * unknown kind, is refused before any training. */
+static int check_targets(Trainer *t) {
   char err[1024];
-  if (nn2c_ckpt_check_target(t->o.save, err, sizeof err)) return error(t, "--save: %s", err);
+  if (t->o.save && nn2c_ckpt_check_target(t->o.save, err, sizeof err)) return error(t, "--save: %s", err);
+  if (t->o.log_every && !t->o.metrics) return error(t, "--log-every: needs --metrics FILE to write the rows to");
+  if (!t->o.metrics) return 0;
+  if (nn2c_metrics_open(&t->metrics, t->o.metrics, 0, 0, err, sizeof err)) return error(t, "--metrics: %s", err);
+  nn2c_metrics_free(&t->metrics);
   return 0;
 }
 
@@ -450,7 +474,8 @@ static int alloc_all(Trainer *t) {
     return 1;
   /* the model's kernels may assume 64-byte alignment for vector loads */
   t->arena = t->arena_raw + (64 - (uintptr_t)t->arena_raw % 64) % 64;
-  d->model_bind(t->model, t->params, t->state, t->arena, cap, t->o.lr);
+  t->lr = t->o.lr;
+  d->model_bind(t->model, t->params, t->state, t->arena, cap, t->lr);
   if (d->set_threads) {
     d->set_threads(t->model, t->o.threads);
     print_threads(t);
@@ -473,6 +498,7 @@ static void free_all(Trainer *t) {
   free(t->by);
   free(t->bout);
   free(t->bstep);
+  nn2c_metrics_free(&t->metrics);
 }
 
 /* ---- 4. Checkpoints ----------------------------------------------------- */
@@ -589,6 +615,48 @@ static void progress(Trainer *t, const EpochStats *st, int epoch, int b, int nb)
   fflush(stdout);
 }
 
+/* ---- Metrics rows -------------------------------------------------------- */
+
+static nn2c_metrics_row metrics_row(const Trainer *t, const char *kind, int epoch) {
+  nn2c_metrics_row r;
+  r.kind = kind, r.epoch = epoch + 1, r.step = t->d->model_get_step(t->model);
+  r.train_loss = r.train_acc = r.val_loss = r.val_acc = r.test_loss = r.test_acc = NAN;
+  r.lr = t->lr, r.samples_per_s = NAN, r.elapsed_s = nn2c_now() - t->t0;
+  return r;
+}
+
+/* Every --log-every steps: a row for the steps since the previous one. */
+static void log_step(Trainer *t, int epoch, double loss, int correct, int bs) {
+  Window *w = &t->window;
+  nn2c_metrics_row r;
+  double dt;
+  w->loss_sum += loss * bs, w->correct += correct, w->seen += bs;
+  if (!t->metrics.path || !t->o.log_every || t->d->model_get_step(t->model) % (uint64_t)t->o.log_every) return;
+  r = metrics_row(t, "step", epoch);
+  dt = nn2c_now() - w->t0;
+  r.train_loss = w->loss_sum / (double)w->seen, r.train_acc = (double)w->correct / (double)w->seen;
+  r.samples_per_s = dt > 0 ? (double)w->seen / dt : 0.0;
+  nn2c_metrics_add(&t->metrics, &r);
+  w->loss_sum = 0, w->correct = w->seen = 0, w->t0 = nn2c_now();
+}
+
+static int write_metrics(Trainer *t) {
+  char err[1024];
+  if (t->metrics.path && nn2c_metrics_write(&t->metrics, err, sizeof err)) return error(t, "--metrics: %s", err);
+  return 0;
+}
+
+/* After an epoch's evaluation: its row, and the file rewritten. */
+static int log_epoch(Trainer *t, int epoch, const EpochStats *st, double samples_per_s) {
+  nn2c_metrics_row r;
+  if (!t->metrics.path) return 0;
+  r = metrics_row(t, "epoch", epoch);
+  r.train_loss = st->loss_sum / (double)st->seen, r.train_acc = (double)st->correct / (double)st->seen;
+  r.test_loss = t->test_loss, r.test_acc = t->test_acc, r.samples_per_s = samples_per_s;
+  nn2c_metrics_add(&t->metrics, &r);
+  return write_metrics(t);
+}
+
 static int steps_left(const Trainer *t) { return !t->o.steps || t->d->model_get_step(t->model) < (uint64_t)t->o.steps; }
 
 /* Trains one epoch from batch `first` on; stops early at --steps. */
@@ -605,6 +673,7 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
   for (b = first; b < nb && steps_left(t); b++) {
     int start = b * t->o.batch, bs = n - start < t->o.batch ? n - start : t->o.batch, rc;
     float loss = 0;
+    int correct;
     gather(t, t->order + start, bs);
     rc = d->train_step(t->model, t->bx, t->by, bs, &loss, t->bout);
     if (rc)
@@ -615,10 +684,12 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
                    "the loss is not finite (%g) at epoch %d, step %llu; training stopped, no checkpoint "
                    "written (a smaller --lr may help)",
                    (double)loss, epoch + 1, (unsigned long long)d->model_get_step(t->model));
+    correct = nn2c_count_correct(t->bout, d->out_numel, t->train.yi ? (int32_t *)t->by : NULL,
+                                 t->train.yf ? (float *)t->by : NULL, d->label_numel, bs);
     st->loss_sum += (double)loss * bs;
     st->seen += bs;
-    st->correct += nn2c_count_correct(t->bout, d->out_numel, t->train.yi ? (int32_t *)t->by : NULL,
-                                      t->train.yf ? (float *)t->by : NULL, d->label_numel, bs);
+    st->correct += correct;
+    log_step(t, epoch, loss, correct, bs);
     if (!t->o.quiet && nn2c_now() - st->last_print >= 0.5) {
       progress(t, st, epoch, b + 1, nb);
       st->last_print = nn2c_now();
@@ -661,16 +732,18 @@ static int evaluate(Trainer *t) { return with_average(t, evaluate_batches); }
 
 static int run_epoch(Trainer *t, int epoch, int first) {
   EpochStats st = {0, 0, 0, 0, 0};
-  double t0 = nn2c_now(), train_time;
+  double t0 = nn2c_now(), train_time, samples_per_s;
   if (train_epoch(t, epoch, first, &st)) return 1;
   train_time = nn2c_now() - t0;
+  samples_per_s = train_time > 0 ? (double)st.seen / train_time : 0.0;
   if (evaluate(t)) return 1;
   if (!t->o.quiet && st.seen)
     printf("epoch %d: train_loss=%.6f train_accuracy=%.4f test_loss=%.6f test_accuracy=%.4f "
            "time=%.2fs samples/s=%.1f\n",
            epoch + 1, st.loss_sum / (double)st.seen, (double)st.correct / (double)st.seen, t->test_loss, t->test_acc,
-           nn2c_now() - t0, train_time > 0 ? (double)st.seen / train_time : 0.0);
+           nn2c_now() - t0, samples_per_s);
   fflush(stdout);
+  if (st.seen && log_epoch(t, epoch, &st, samples_per_s)) return 1;
   return t->o.save ? save(t) : 0;
 }
 
@@ -681,6 +754,10 @@ static int train(Trainer *t) {
   int epoch = (int)(step0 / (uint64_t)nb < (uint64_t)INT_MAX ? step0 / (uint64_t)nb : INT_MAX);
   int first = (int)(step0 % (uint64_t)nb);
   int trained = 0;
+  char err[1024];
+  if (t->o.metrics && nn2c_metrics_open(&t->metrics, t->o.metrics, t->o.load != NULL, step0, err, sizeof err))
+    return error(t, "--metrics: %s", err);
+  t->t0 = t->window.t0 = nn2c_now();
   if (t->o.load && !t->o.quiet)
     printf("resumed from %s at step %llu (epoch %d, batch %d)\n", t->o.load, (unsigned long long)step0, epoch + 1,
            first);
@@ -692,6 +769,7 @@ static int train(Trainer *t) {
     if (evaluate(t)) return 1;
     if (t->o.save && save(t)) return 1;
   }
+  if (write_metrics(t)) return 1;
   printf("final: test_loss=%.6f test_accuracy=%.4f\n", t->test_loss, t->test_acc);
   return 0;
 }
@@ -745,11 +823,12 @@ int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   t->tty = isatty(fileno(stdout));
   rc = check_desc(t);
   if (!rc) rc = parse_args(t, argc, argv);
-  if (!rc && t->o.save) rc = check_save_target(t);
+  if (!rc) rc = check_targets(t);
   if (!rc)
     rc = load_data(t) || alloc_all(t) || init_params(t) || train(t) ||
          (!strcmp(d->dataset, "inline") && print_inline_outputs(t));
-  if (rc == 2) rc = 0; /* --help */
+  if (rc == 1 && t->metrics.path) write_metrics(t); /* the rows up to a failure, which they may explain */
+  if (rc == 2) rc = 0;                              /* --help */
   fflush(stdout);
   free_all(t);
   free(t);
