@@ -183,6 +183,49 @@ int nn2c_load_random(int n, int sample_numel, int classes, uint64_t seed, nn2c_d
 #define NN2C_RANDOM_TRAIN_SEED 0x6A09E667F3BCC908ull
 #define NN2C_RANDOM_TEST_SEED 0xBB67AE8584CAA73Bull
 
+/* ---- Your own data: .npy (nn2c_npy.c) and CSV (nn2c_csv.c) ------------ */
+
+/* What a data set must fit: the model's input and labels. */
+typedef struct {
+  const char *name;     /* the model, for messages */
+  const char *in_shape; /* its input's shape per sample, "28x28x1" (NULL: not known) */
+  int in_numel, out_numel, label_numel, label_is_int;
+} nn2c_model_io;
+
+#define NN2C_NPY_MAX_DIMS 8
+/* A parsed .npy array; data points into the caller's buffer. */
+typedef struct {
+  char kind;      /* 'b' bool, 'i' signed, 'u' unsigned integer, 'f' float */
+  int size;       /* bytes per element: 1, 2, 4 or 8 */
+  int big_endian; /* '>' in the dtype */
+  int ndim;
+  int64_t dims[NN2C_NPY_MAX_DIMS];
+  size_t count; /* elements */
+  const unsigned char *data;
+} nn2c_npy;
+
+/* Parses a .npy file held in p[0..len) (format in nn2c_npy.c); name is used in messages. */
+int nn2c_npy_parse(const char *name, const unsigned char *p, size_t len, nn2c_npy *a, char *err, size_t errlen);
+/* Element i (C order) as a double. */
+double nn2c_npy_value(const nn2c_npy *a, size_t i);
+/* Samples from XPATH (shape (n, ...), any accepted dtype, values taken as
+ * they are: scale them yourself, as for Keras) and labels from YPATH (n
+ * values or (n, k)): class ids 0..C-1 (integers, or integral floats) for a
+ * model with int labels or one-hot float labels, float targets otherwise. The
+ * values per sample must match the model's, else an error names both. */
+int nn2c_load_npy(const char *xpath, const char *ypath, const nn2c_model_io *io, nn2c_dataset *out, char *err,
+                  size_t errlen);
+/* Samples from a CSV file of numbers (format in nn2c_csv.c); label_col is a
+ * column number from 0 or a header name (NULL: the last column). */
+int nn2c_load_csv(const char *path, const char *label_col, const nn2c_model_io *io, nn2c_dataset *out, char *err,
+                  size_t errlen);
+/* Sets d's labels (d->n samples, k values each, value i = get(src, i)) as
+ * nn2c_load_npy describes; name is the file, for messages. */
+int nn2c_labels_from(nn2c_dataset *d, const char *name, double (*get)(const void *src, size_t i), const void *src,
+                     int k, const nn2c_model_io *io, char *err, size_t errlen);
+/* Moves the last count samples of d into val (Keras's validation_split). */
+int nn2c_dataset_split_tail(nn2c_dataset *d, int count, nn2c_dataset *val, char *err, size_t errlen);
+
 /* ---- IMDB reviews (nn2c_text.c) ----------------------------------------- */
 
 /* A word -> rank map read from a JSON object of string keys and positive
@@ -354,6 +397,7 @@ typedef struct {
  * and lets model_bind point its fields at the buffers. */
 typedef struct {
   const char *name;            /* model name, a C identifier; the program is NAME_train */
+  const char *in_shape;        /* the input's shape per sample, "28x28x1", for messages (NULL: not known) */
   const char *dataset;         /* "mnist", "cifar10", "inline", "random", "imdb", "speech_commands" */
   const char *dataset_options; /* "key=value ..." (see nn2c_data_spec_parse); NULL = none */
   int in_numel, out_numel, label_numel, label_is_int;

@@ -49,6 +49,8 @@
 
 typedef struct {
   const char *data, *save, *load, *weights, *metrics;
+  const char *train_x, *train_y, *test_x, *test_y, *train_csv, *test_csv, *label_column; /* your own data */
+  double validation_split;                                                               /* 0 = none */
   int epochs, batch, quiet, threads;
   float lr;
   uint64_t seed;
@@ -67,7 +69,7 @@ typedef struct {
   char prog[128];    /* NAME_train, the prefix of every message */
   const char *argv0; /* how the program was started (finds NAME.weights) */
   Options o;
-  nn2c_dataset train, test;
+  nn2c_dataset train, test, val; /* val: --validation-split's samples (n 0 without) */
   float *params, *state;
   unsigned char *arena_raw, *arena; /* arena = arena_raw rounded up to 64 bytes */
   void *model;
@@ -76,6 +78,7 @@ typedef struct {
   void *by;                   /* batch labels: int32_t or float (both 4 bytes) */
   int tty;                    /* stdout is a terminal: progress rewrites one line */
   double test_loss, test_acc; /* from the latest evaluation */
+  double val_loss, val_acc;   /* NAN without a validation split */
   float lr;                   /* the learning rate the model trains with now */
   nn2c_metrics metrics;       /* --metrics: open when metrics.path is set */
   Window window;              /* --log-every */
@@ -110,6 +113,15 @@ static void usage(const Trainer *t) {
          "  --load FILE        resume from a checkpoint written by --save\n"
          "  --weights FILE     the imported weights of a model compiled with a weights\n"
          "                     file (default: NAME.weights next to this program)\n"
+         "  --train-x F --train-y F --test-x F --test-y F\n"
+         "                     train and test on NumPy .npy files (samples, labels);\n"
+         "                     --data DIR holding x_train.npy, y_train.npy, x_test.npy\n"
+         "                     and y_test.npy does the same\n"
+         "  --train-csv F --test-csv F  train and test on CSV files of numbers\n"
+         "  --label-column C   the CSV label column: a number from 0 or a header name\n"
+         "                     (default: the last column)\n"
+         "  --validation-split F  hold out the last fraction F of the training samples,\n"
+         "                     evaluated after every epoch (val_loss, val_accuracy)\n"
          "  --limit-train N    use only the first N training samples\n"
          "  --limit-test N     use only the first N test samples\n"
          "  --steps N          stop once the model has taken N steps in total\n"
@@ -166,6 +178,16 @@ static int parse_lr(const Trainer *t, const char *flag, const char *v, float *ou
   return 0;
 }
 
+/* A fraction strictly between 0 and 1. */
+static int parse_fraction(const Trainer *t, const char *flag, const char *v, double *out) {
+  char *end;
+  double x = strtod(v, &end);
+  if (*v == '\0' || isspace((unsigned char)*v) || *end != '\0' || !(x > 0.0 && x < 1.0))
+    return error(t, "%s: expected a fraction between 0 and 1 (exclusive), got '%s'", flag, v);
+  *out = x;
+  return 0;
+}
+
 /* Stores the value of one flag that takes a value. */
 static int set_option(Trainer *t, const char *f, const char *v) {
   Options *o = &t->o;
@@ -180,6 +202,22 @@ static int set_option(Trainer *t, const char *f, const char *v) {
     o->weights = v;
   else if (!strcmp(f, "--metrics"))
     o->metrics = v;
+  else if (!strcmp(f, "--train-x"))
+    o->train_x = v;
+  else if (!strcmp(f, "--train-y"))
+    o->train_y = v;
+  else if (!strcmp(f, "--test-x"))
+    o->test_x = v;
+  else if (!strcmp(f, "--test-y"))
+    o->test_y = v;
+  else if (!strcmp(f, "--train-csv"))
+    o->train_csv = v;
+  else if (!strcmp(f, "--test-csv"))
+    o->test_csv = v;
+  else if (!strcmp(f, "--label-column"))
+    o->label_column = v;
+  else if (!strcmp(f, "--validation-split"))
+    return parse_fraction(t, f, v, &o->validation_split);
   else if (!strcmp(f, "--log-every"))
     return parse_int(t, f, v, 1, LLONG_MAX, &o->log_every);
   else if (!strcmp(f, "--seed"))
@@ -209,12 +247,14 @@ static int set_option(Trainer *t, const char *f, const char *v) {
 
 static int takes_path(const char *f) {
   return !strcmp(f, "--data") || !strcmp(f, "--save") || !strcmp(f, "--load") || !strcmp(f, "--weights") ||
-         !strcmp(f, "--metrics");
+         !strcmp(f, "--metrics") || !strcmp(f, "--train-x") || !strcmp(f, "--train-y") || !strcmp(f, "--test-x") ||
+         !strcmp(f, "--test-y") || !strcmp(f, "--train-csv") || !strcmp(f, "--test-csv");
 }
 
 static int takes_value(const char *f) {
-  static const char *const flags[] = {"--epochs",     "--batch", "--lr",      "--seed",     "--limit-train",
-                                      "--limit-test", "--steps", "--threads", "--log-every"};
+  static const char *const flags[] = {"--epochs",          "--batch", "--lr",      "--seed",      "--limit-train",
+                                      "--limit-test",      "--steps", "--threads", "--log-every", "--label-column",
+                                      "--validation-split"};
   size_t i;
   for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (!strcmp(f, flags[i])) return 1;
@@ -379,11 +419,102 @@ static int load_spec(Trainer *t) {
   return 0;
 }
 
+/* ---- Your own data: .npy or CSV files ---------------------------------- */
+
+static int file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* Whether files hold your own data: --train-x..., --train-csv..., or a --data DIR with x_train.npy. */
+static int own_data_named(const Trainer *t) {
+  const Options *o = &t->o;
+  char path[4096];
+  if (o->train_x || o->train_y || o->test_x || o->test_y || o->train_csv || o->test_csv) return 1;
+  return o->data && (size_t)snprintf(path, sizeof path, "%s/x_train.npy", o->data) < sizeof path && file_exists(path);
+}
+
+static int need_flag(const Trainer *t, const char *v, const char *flag, const char *with) {
+  if (!v) return error(t, "%s is missing: %s needs it", flag, with);
+  return 0;
+}
+
+static int load_csv_files(Trainer *t, const nn2c_model_io *io) {
+  const Options *o = &t->o;
+  char err[1536];
+  if (need_flag(t, o->train_csv, "--train-csv", "--test-csv") || need_flag(t, o->test_csv, "--test-csv", "--train-csv"))
+    return 1;
+  if (nn2c_load_csv(o->train_csv, o->label_column, io, &t->train, err, sizeof err) ||
+      nn2c_load_csv(o->test_csv, o->label_column, io, &t->test, err, sizeof err))
+    return error(t, "%s", err);
+  return 0;
+}
+
+/* The four .npy paths: from the flags, or in --data DIR. */
+static int npy_paths(const Trainer *t, char p[4][4096]) {
+  static const char *const names[4] = {"x_train", "y_train", "x_test", "y_test"};
+  static const char *const flags[4] = {"--train-x", "--train-y", "--test-x", "--test-y"};
+  const Options *o = &t->o;
+  const char *v[4];
+  int i;
+  v[0] = o->train_x, v[1] = o->train_y, v[2] = o->test_x, v[3] = o->test_y;
+  for (i = 0; i < 4; i++) {
+    if (o->data) {
+      if ((size_t)snprintf(p[i], 4096, "%s/%s.npy", o->data, names[i]) >= 4096 || !file_exists(p[i]))
+        return error(t, "%s: missing (a --data DIR with x_train.npy needs y_train.npy, x_test.npy and y_test.npy too)",
+                     p[i]);
+    } else if (need_flag(t, v[i], flags[i], "training on .npy files")) {
+      return 1;
+    } else {
+      snprintf(p[i], 4096, "%s", v[i]);
+    }
+  }
+  return 0;
+}
+
+static int load_own(Trainer *t) {
+  const nn2c_model_desc *d = t->d;
+  const Options *o = &t->o;
+  nn2c_model_io io;
+  char p[4][4096], err[1536];
+  int csv = o->train_csv || o->test_csv, npy = o->train_x || o->train_y || o->test_x || o->test_y;
+  io.name = d->name, io.in_shape = d->in_shape, io.in_numel = d->in_numel, io.out_numel = d->out_numel;
+  io.label_numel = d->label_numel, io.label_is_int = d->label_is_int;
+  if ((csv && npy) || (o->data && (csv || npy)))
+    return error(t, "give one source of data: --data DIR, .npy files (--train-x ...) or CSV files (--train-csv ...)");
+  if (o->label_column && !csv) return error(t, "--label-column: it chooses a column of --train-csv and --test-csv");
+  if (csv) return load_csv_files(t, &io);
+  if (npy_paths(t, p)) return 1;
+  if (nn2c_load_npy(p[0], p[1], &io, &t->train, err, sizeof err) ||
+      nn2c_load_npy(p[2], p[3], &io, &t->test, err, sizeof err))
+    return error(t, "%s", err);
+  return 0;
+}
+
+/* --validation-split F: the last fraction of the training samples (after
+ * --limit-train), as Keras holds out the last samples before shuffling. */
+static int split_validation(Trainer *t) {
+  int keep = (int)((double)t->train.n * (1.0 - t->o.validation_split)), n = t->train.n - keep;
+  char err[256];
+  t->val_loss = t->val_acc = NAN;
+  if (t->o.validation_split == 0) return 0;
+  if (keep < 1 || n < 1)
+    return error(t, "--validation-split %g of %d training samples leaves %d to train on and %d to validate",
+                 t->o.validation_split, t->train.n, keep, n);
+  if (nn2c_dataset_split_tail(&t->train, n, &t->val, err, sizeof err)) return error(t, "%s", err);
+  if (!t->o.quiet)
+    printf("validation: the last %d of %d training samples (--validation-split %g)\n", n, keep + n,
+           t->o.validation_split);
+  return 0;
+}
+
 static int load_data(Trainer *t) {
   const char *ds = t->d->dataset;
   char err[1024];
   int rc;
-  if (!strcmp(ds, "inline")) {
+  if (own_data_named(t)) {
+    rc = load_own(t);
+  } else if (!strcmp(ds, "inline")) {
     if (t->o.data) return error(t, "--data: model %s has its data built in", t->d->name);
     rc = load_inline(t, &t->train) || load_inline(t, &t->test);
   } else if (!strcmp(ds, "mnist")) {
@@ -406,7 +537,7 @@ static int load_data(Trainer *t) {
   if (nn2c_dataset_labels_as(&t->train, t->d->label_numel, t->d->label_is_int, err, sizeof err) ||
       nn2c_dataset_labels_as(&t->test, t->d->label_numel, t->d->label_is_int, err, sizeof err))
     return error(t, "%s", err);
-  return 0;
+  return split_validation(t);
 }
 
 /* ---- 3. Memory ---------------------------------------------------------- */
@@ -453,6 +584,7 @@ static void print_threads(Trainer *t) {
  * (--batch 1122784515 on 8 samples asked for 18 GB). */
 static int batch_capacity(const Trainer *t) {
   int n = t->train.n > t->test.n ? t->train.n : t->test.n;
+  if (t->val.n > n) n = t->val.n;
   if (t->d->inline_n > n) n = t->d->inline_n;
   return t->o.batch < n || n < 1 ? t->o.batch : n;
 }
@@ -489,6 +621,7 @@ static int alloc_all(Trainer *t) {
 static void free_all(Trainer *t) {
   nn2c_dataset_free(&t->train);
   nn2c_dataset_free(&t->test);
+  nn2c_dataset_free(&t->val);
   free(t->params);
   free(t->state);
   free(t->arena_raw);
@@ -653,6 +786,7 @@ static int log_epoch(Trainer *t, int epoch, const EpochStats *st, double samples
   r = metrics_row(t, "epoch", epoch);
   r.train_loss = st->loss_sum / (double)st->seen, r.train_acc = (double)st->correct / (double)st->seen;
   r.test_loss = t->test_loss, r.test_acc = t->test_acc, r.samples_per_s = samples_per_s;
+  r.val_loss = t->val_loss, r.val_acc = t->val_acc;
   nn2c_metrics_add(&t->metrics, &r);
   return write_metrics(t);
 }
@@ -702,10 +836,9 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
   return 0;
 }
 
-/* Evaluates the whole test set in order, in batches of --batch. */
-static int evaluate_batches(Trainer *t) {
+/* Evaluates a whole data set in order, in batches of --batch. */
+static int evaluate_set(Trainer *t, const nn2c_dataset *ds, double *mean_loss, double *accuracy) {
   const nn2c_model_desc *d = t->d;
-  const nn2c_dataset *ds = &t->test;
   double loss_sum = 0;
   long long correct = 0;
   int start;
@@ -722,9 +855,15 @@ static int evaluate_batches(Trainer *t) {
     loss_sum += (double)loss * bs;
     correct += nn2c_count_correct(t->bout, d->out_numel, yi, yf, d->label_numel, bs);
   }
-  t->test_loss = ds->n ? loss_sum / ds->n : 0.0;
-  t->test_acc = ds->n ? (double)correct / ds->n : 0.0;
+  *mean_loss = ds->n ? loss_sum / ds->n : 0.0;
+  *accuracy = ds->n ? (double)correct / ds->n : 0.0;
   return 0;
+}
+
+/* The validation samples (if any), then the test set. */
+static int evaluate_batches(Trainer *t) {
+  if (t->val.n && evaluate_set(t, &t->val, &t->val_loss, &t->val_acc)) return 1;
+  return evaluate_set(t, &t->test, &t->test_loss, &t->test_acc);
 }
 
 /* The test set, with the params' moving average when the model keeps one. */
@@ -737,11 +876,13 @@ static int run_epoch(Trainer *t, int epoch, int first) {
   train_time = nn2c_now() - t0;
   samples_per_s = train_time > 0 ? (double)st.seen / train_time : 0.0;
   if (evaluate(t)) return 1;
-  if (!t->o.quiet && st.seen)
-    printf("epoch %d: train_loss=%.6f train_accuracy=%.4f test_loss=%.6f test_accuracy=%.4f "
-           "time=%.2fs samples/s=%.1f\n",
-           epoch + 1, st.loss_sum / (double)st.seen, (double)st.correct / (double)st.seen, t->test_loss, t->test_acc,
-           nn2c_now() - t0, samples_per_s);
+  if (!t->o.quiet && st.seen) {
+    printf("epoch %d: train_loss=%.6f train_accuracy=%.4f ", epoch + 1, st.loss_sum / (double)st.seen,
+           (double)st.correct / (double)st.seen);
+    if (t->val.n) printf("val_loss=%.6f val_accuracy=%.4f ", t->val_loss, t->val_acc);
+    printf("test_loss=%.6f test_accuracy=%.4f time=%.2fs samples/s=%.1f\n", t->test_loss, t->test_acc, nn2c_now() - t0,
+           samples_per_s);
+  }
   fflush(stdout);
   if (st.seen && log_epoch(t, epoch, &st, samples_per_s)) return 1;
   return t->o.save ? save(t) : 0;
