@@ -378,6 +378,38 @@ void nn2c_metrics_add(nn2c_metrics *m, const nn2c_metrics_row *r);
 int nn2c_metrics_write(nn2c_metrics *m, char *err, size_t errlen);
 void nn2c_metrics_free(nn2c_metrics *m);
 
+/* ---- Callbacks: learning-rate schedules, the monitored metric ------------
+ * (nn2c_callbacks.c; the trainer's --lr-schedule, --monitor, --early-stop,
+ * --save-best) */
+
+enum { NN2C_LR_CONSTANT, NN2C_LR_STEP, NN2C_LR_EXPONENTIAL, NN2C_LR_COSINE, NN2C_LR_PLATEAU };
+/* "KIND key=value ..." (spaces or commas between words):
+ *   step every=10 factor=0.5        exponential rate=0.96 steps=0 staircase=0
+ *   cosine steps=0 alpha=0          plateau factor=0.1 patience=10 min_lr=0
+ * steps=0 means an epoch's steps (exponential) or the whole run (cosine). */
+typedef struct {
+  int kind;
+  double every, factor, rate, steps, staircase, alpha, patience, min_lr;
+} nn2c_lr_schedule;
+
+int nn2c_lr_schedule_parse(const char *text, nn2c_lr_schedule *s, char *err, size_t errlen);
+/* The learning rate of the step after `step` steps, in epoch `epoch` (from
+ * 0), starting from lr0; steps = the default steps (see above). */
+double nn2c_lr_at(const nn2c_lr_schedule *s, double lr0, uint64_t step, int epoch, double steps);
+
+/* Metrics the callbacks watch: train_loss, train_accuracy, val_loss,
+ * val_accuracy, test_loss, test_accuracy (index 0..5; odd = higher is better). */
+int nn2c_monitor_parse(const char *name, int *index, char *err, size_t errlen);
+const char *nn2c_monitor_name(int index);
+/* The best value so far and the epochs since it. */
+typedef struct {
+  int seen, wait;
+  double best;
+} nn2c_watch;
+/* 1 when value beats the best so far (or is the first), which it becomes;
+ * else counts one more epoch without improvement and returns 0. */
+int nn2c_watch_improved(nn2c_watch *w, int monitor, double value);
+
 /* ---- The generic trainer ------------------------------------------------ */
 
 /* A model's parallel loops (its NAME_parallel_info, see its header): matmul and
@@ -400,6 +432,9 @@ typedef struct {
   const char *in_shape;        /* the input's shape per sample, "28x28x1", for messages (NULL: not known) */
   const char *dataset;         /* "mnist", "cifar10", "inline", "random", "imdb", "speech_commands" */
   const char *dataset_options; /* "key=value ..." (see nn2c_data_spec_parse); NULL = none */
+  /* Flags from the model's train section, "--flag value" lines read before the
+   * command line's (early_stop, monitor, lr_schedule, save_best); NULL = none. */
+  const char *train_flags;
   int in_numel, out_numel, label_numel, label_is_int;
   long param_floats, state_floats;
   /* has_ema: state[ema_offset ...] holds a moving average of the params, laid
@@ -416,6 +451,8 @@ typedef struct {
   void (*model_bind)(void *m, float *params, float *state, unsigned char *arena, int max_batch, float lr);
   uint64_t (*model_get_step)(const void *m);
   void (*model_set_step)(void *m, uint64_t step);
+  /* Optional: sets the learning rate the next steps take (lr schedules). */
+  void (*model_set_lr)(void *m, float lr);
 
   size_t (*arena_bytes)(int batch);
   void (*init)(float *params, uint64_t seed);

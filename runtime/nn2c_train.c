@@ -54,8 +54,10 @@ typedef struct {
   int epochs, batch, quiet, threads;
   float lr;
   uint64_t seed;
-  long long limit_train, limit_test, steps; /* 0 = no limit */
-  long long log_every;                      /* --metrics step rows; 0 = none */
+  long long limit_train, limit_test, steps;      /* 0 = no limit */
+  long long log_every;                           /* --metrics step rows; 0 = none */
+  const char *save_best, *monitor, *lr_schedule; /* callbacks; NULL = none (monitor: see pick_monitor) */
+  long long early_stop;                          /* patience in epochs; 0 = none */
 } Options;
 
 /* Training since the last --log-every row (the epoch's totals live in EpochStats). */
@@ -83,6 +85,15 @@ typedef struct {
   nn2c_metrics metrics;       /* --metrics: open when metrics.path is set */
   Window window;              /* --log-every */
   double t0;                  /* when training started */
+  const char *ckpt_path;      /* where write_checkpoint writes: --save or --save-best */
+  char *flags_text;           /* the model's train flags, split up (parse_model_flags) */
+  /* Callbacks (nn2c_callbacks.c): */
+  double train_loss, train_acc; /* the last epoch's */
+  int monitor;                  /* index of the watched metric (nn2c_monitor_parse) */
+  nn2c_watch best, plateau;     /* for early stopping and --save-best; for reduce-on-plateau */
+  nn2c_lr_schedule sched;       /* kind NN2C_LR_CONSTANT without --lr-schedule */
+  double sched_steps;           /* the schedule's default steps: an epoch's (exponential) or the run's (cosine) */
+  int stop;                     /* early stopping said so */
 } Trainer;
 
 static int error(const Trainer *t, const char *fmt, ...) {
@@ -128,6 +139,14 @@ static void usage(const Trainer *t) {
          "  --metrics FILE     write a row per epoch to FILE: CSV (.csv) or JSON Lines\n"
          "                     (.jsonl); appended to when resuming with --load\n"
          "  --log-every N      and a row every N steps\n"
+         "  --monitor M        the metric the callbacks below watch: train_, val_ or\n"
+         "                     test_ loss or accuracy (default val_loss with\n"
+         "                     --validation-split, else test_loss)\n"
+         "  --early-stop P     stop after P epochs without improvement of the metric\n"
+         "  --save-best FILE   write a checkpoint to FILE whenever the metric improves\n"
+         "  --lr-schedule S    step every=10 factor=0.5 | exponential rate=0.96 steps=N\n"
+         "                     [staircase=1] | cosine [steps=N] [alpha=0] | plateau\n"
+         "                     factor=0.1 patience=10 [min_lr=0] (see docs/trainer.md)\n"
          "  --threads N        threads for a model compiled with threads, 1..256 (default 1)\n"
          "  --quiet            print only the final line (and inline outputs): no progress,\n"
          "                     epoch or saved lines\n"
@@ -216,6 +235,14 @@ static int set_option(Trainer *t, const char *f, const char *v) {
     o->test_csv = v;
   else if (!strcmp(f, "--label-column"))
     o->label_column = v;
+  else if (!strcmp(f, "--save-best"))
+    o->save_best = v;
+  else if (!strcmp(f, "--monitor"))
+    o->monitor = v;
+  else if (!strcmp(f, "--lr-schedule"))
+    o->lr_schedule = v;
+  else if (!strcmp(f, "--early-stop"))
+    return parse_int(t, f, v, 1, INT_MAX, &o->early_stop);
   else if (!strcmp(f, "--validation-split"))
     return parse_fraction(t, f, v, &o->validation_split);
   else if (!strcmp(f, "--log-every"))
@@ -248,17 +275,40 @@ static int set_option(Trainer *t, const char *f, const char *v) {
 static int takes_path(const char *f) {
   return !strcmp(f, "--data") || !strcmp(f, "--save") || !strcmp(f, "--load") || !strcmp(f, "--weights") ||
          !strcmp(f, "--metrics") || !strcmp(f, "--train-x") || !strcmp(f, "--train-y") || !strcmp(f, "--test-x") ||
-         !strcmp(f, "--test-y") || !strcmp(f, "--train-csv") || !strcmp(f, "--test-csv");
+         !strcmp(f, "--test-y") || !strcmp(f, "--train-csv") || !strcmp(f, "--test-csv") || !strcmp(f, "--save-best");
 }
 
 static int takes_value(const char *f) {
-  static const char *const flags[] = {"--epochs",          "--batch", "--lr",      "--seed",      "--limit-train",
-                                      "--limit-test",      "--steps", "--threads", "--log-every", "--label-column",
-                                      "--validation-split"};
+  static const char *const flags[] = {
+      "--epochs",           "--batch",   "--lr",          "--seed",      "--limit-train",
+      "--limit-test",       "--steps",   "--threads",     "--log-every", "--label-column",
+      "--validation-split", "--monitor", "--lr-schedule", "--early-stop"};
   size_t i;
   for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (!strcmp(f, flags[i])) return 1;
   return takes_path(f);
+}
+
+/* The model's train-section callbacks: "--flag value" lines, read before the
+ * command line, which overrides them. The values point into a copy of the
+ * lines, kept until the end. */
+static int parse_model_flags(Trainer *t) {
+  const char *src = t->d->train_flags;
+  char *p;
+  if (!src || !*src) return 0;
+  if (!(t->flags_text = malloc(strlen(src) + 1))) return error(t, "out of memory");
+  for (p = strcpy(t->flags_text, src); *p;) {
+    char *flag = p, *value;
+    size_t n = strcspn(p, "\n"), k = strcspn(p, " \n");
+    if (k == n)
+      return error(t, "internal error: model %s has a train flag without a value: '%.*s'", t->d->name, (int)n, p);
+    p += n + (p[n] == '\n');
+    flag[n] = flag[k] = '\0';
+    value = flag + k + 1;
+    if (!takes_value(flag) || set_option(t, flag, value))
+      return error(t, "(%s %s comes from model %s's train section)", flag, value, t->d->name);
+  }
+  return 0;
 }
 
 /* Returns 0 to go on, 1 on error, 2 after --help. Accepts "--flag value" and
@@ -299,6 +349,10 @@ static int check_targets(Trainer *t) {
   char err[1024];
   if (t->o.save && nn2c_ckpt_check_target(t->o.save, err, sizeof err)) return error(t, "--save: %s", err);
   if (t->o.log_every && !t->o.metrics) return error(t, "--log-every: needs --metrics FILE to write the rows to");
+  if (t->o.save_best && nn2c_ckpt_check_target(t->o.save_best, err, sizeof err))
+    return error(t, "--save-best: %s", err);
+  if (t->o.save_best && t->o.save && !strcmp(t->o.save, t->o.save_best))
+    return error(t, "--save-best: %s is the --save file too; name another", t->o.save);
   if (!t->o.metrics) return 0;
   if (nn2c_metrics_open(&t->metrics, t->o.metrics, 0, 0, err, sizeof err)) return error(t, "--metrics: %s", err);
   nn2c_metrics_free(&t->metrics);
@@ -632,6 +686,7 @@ static void free_all(Trainer *t) {
   free(t->bout);
   free(t->bstep);
   nn2c_metrics_free(&t->metrics);
+  free(t->flags_text);
 }
 
 /* ---- 4. Checkpoints ----------------------------------------------------- */
@@ -673,16 +728,21 @@ static int write_checkpoint(Trainer *t) {
   ckpt_sections(t, s);
   for (i = 0; i < t->d->param_floats; i++) /* a finite loss may still leave a param at inf */
     if (!isfinite(t->params[i]))
-      return error(t, "%s: not written: parameter %ld is not finite (%g) at step %llu", t->o.save, i,
+      return error(t, "%s: not written: parameter %ld is not finite (%g) at step %llu", t->ckpt_path, i,
                    (double)t->params[i], (unsigned long long)t->d->model_get_step(t->model));
-  if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err)) return error(t, "%s", err);
-  if (!t->o.quiet && stat(t->o.save, &st) == 0)
-    printf("saved %s (%ld parameters, %lld bytes)\n", t->o.save, t->d->param_floats, (long long)st.st_size);
+  if (nn2c_ckpt_save(t->ckpt_path, s, 3, err, sizeof err)) return error(t, "%s", err);
+  if (!t->o.quiet && stat(t->ckpt_path, &st) == 0)
+    printf("saved %s (%ld parameters, %lld bytes)\n", t->ckpt_path, t->d->param_floats, (long long)st.st_size);
   return 0;
 }
 
 /* The checkpoint holds the average as its params (and the raw weights in its place). */
-static int save(Trainer *t) { return with_average(t, write_checkpoint); }
+static int save_to(Trainer *t, const char *path) {
+  t->ckpt_path = path;
+  return with_average(t, write_checkpoint);
+}
+
+static int save(Trainer *t) { return save_to(t, t->o.save); }
 
 /* The model's weights file: --weights, else weights_file in the folder of
  * argv[0] (where the Makefile built the trainer, next to the file). */
@@ -791,6 +851,87 @@ static int log_epoch(Trainer *t, int epoch, const EpochStats *st, double samples
   return write_metrics(t);
 }
 
+/* ---- Callbacks ----------------------------------------------------------- */
+
+/* The watched metric: --monitor, else val_loss with a validation split, else test_loss. */
+static int pick_monitor(Trainer *t) {
+  char err[512];
+  if (!t->o.monitor) return t->monitor = t->val.n ? 2 : 4, 0;
+  if (nn2c_monitor_parse(t->o.monitor, &t->monitor, err, sizeof err)) return error(t, "--monitor: %s", err);
+  if (!t->val.n && (t->monitor == 2 || t->monitor == 3))
+    return error(t, "--monitor %s: needs --validation-split F (or monitor test_loss)", t->o.monitor);
+  return 0;
+}
+
+static int setup_callbacks(Trainer *t, int steps_per_epoch) {
+  char err[512];
+  if (pick_monitor(t)) return 1;
+  if (t->o.lr_schedule && nn2c_lr_schedule_parse(t->o.lr_schedule, &t->sched, err, sizeof err))
+    return error(t, "--lr-schedule: %s", err);
+  if (t->sched.kind != NN2C_LR_CONSTANT && !t->d->model_set_lr)
+    return error(t, "--lr-schedule: model %s's trainer cannot change the learning rate (rebuild it)", t->d->name);
+  t->sched_steps = t->sched.kind == NN2C_LR_EXPONENTIAL ? steps_per_epoch
+                   : t->o.steps                         ? (double)t->o.steps
+                                                        : (double)t->o.epochs * steps_per_epoch;
+  if (t->o.quiet || !(t->o.early_stop || t->o.save_best || t->o.lr_schedule)) return 0;
+  printf("callbacks: monitor %s", nn2c_monitor_name(t->monitor));
+  if (t->o.early_stop) printf("; early stop after %lld epochs without improvement", t->o.early_stop);
+  if (t->o.save_best) printf("; best checkpoint to %s", t->o.save_best);
+  if (t->o.lr_schedule) printf("; lr schedule %s", t->o.lr_schedule);
+  printf("\n");
+  return 0;
+}
+
+/* Before each step: the schedule's learning rate, through the model's lr. */
+static void scheduled_lr(Trainer *t, int epoch) {
+  float lr;
+  if (t->sched.kind == NN2C_LR_CONSTANT || t->sched.kind == NN2C_LR_PLATEAU) return;
+  lr = (float)nn2c_lr_at(&t->sched, t->o.lr, t->d->model_get_step(t->model), epoch, t->sched_steps);
+  if (lr != t->lr) t->d->model_set_lr(t->model, t->lr = lr);
+}
+
+static double monitored(const Trainer *t) {
+  const double v[6] = {t->train_loss, t->train_acc, t->val_loss, t->val_acc, t->test_loss, t->test_acc};
+  return v[t->monitor];
+}
+
+/* Reduce-on-plateau: the lr times factor once the metric stalls for patience epochs. */
+static void plateau(Trainer *t, int epoch) {
+  const nn2c_lr_schedule *s = &t->sched;
+  float lr;
+  if (s->kind != NN2C_LR_PLATEAU || nn2c_watch_improved(&t->plateau, t->monitor, monitored(t)) ||
+      t->plateau.wait < (int)s->patience)
+    return;
+  t->plateau.wait = 0;
+  lr = (float)(t->lr * s->factor > s->min_lr ? t->lr * s->factor : s->min_lr);
+  if (lr >= t->lr) return;
+  if (!t->o.quiet)
+    printf("epoch %d: %s has not improved for %d epochs: lr %g -> %g\n", epoch + 1, nn2c_monitor_name(t->monitor),
+           (int)s->patience, (double)t->lr, (double)lr);
+  t->d->model_set_lr(t->model, t->lr = lr);
+}
+
+/* After an epoch's evaluation: --save-best, --early-stop, reduce-on-plateau. */
+static int after_epoch(Trainer *t, int epoch) {
+  const char *m = nn2c_monitor_name(t->monitor);
+  double before = t->best.best, v = monitored(t);
+  int first = !t->best.seen;
+  plateau(t, epoch);
+  if (nn2c_watch_improved(&t->best, t->monitor, v)) {
+    if (!t->o.save_best) return 0;
+    if (!t->o.quiet && first) printf("epoch %d: %s %.6f, the first: ", epoch + 1, m, v);
+    if (!t->o.quiet && !first) printf("epoch %d: %s improved from %.6f to %.6f: ", epoch + 1, m, before, v);
+    return save_to(t, t->o.save_best);
+  }
+  if (t->o.early_stop && t->best.wait >= t->o.early_stop) {
+    t->stop = 1;
+    if (!t->o.quiet)
+      printf("early stop: %s has not improved for %d epochs (best %.6f, %d epochs ago)\n", m, t->best.wait,
+             t->best.best, t->best.wait);
+  }
+  return 0;
+}
+
 static int steps_left(const Trainer *t) { return !t->o.steps || t->d->model_get_step(t->model) < (uint64_t)t->o.steps; }
 
 /* Trains one epoch from batch `first` on; stops early at --steps. */
@@ -809,6 +950,7 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
     float loss = 0;
     int correct;
     gather(t, t->order + start, bs);
+    scheduled_lr(t, epoch);
     rc = d->train_step(t->model, t->bx, t->by, bs, &loss, t->bout);
     if (rc)
       return error(t, "train_step failed with status %d at step %llu", rc,
@@ -884,8 +1026,10 @@ static int run_epoch(Trainer *t, int epoch, int first) {
            samples_per_s);
   }
   fflush(stdout);
+  if (st.seen) t->train_loss = st.loss_sum / (double)st.seen, t->train_acc = (double)st.correct / (double)st.seen;
   if (st.seen && log_epoch(t, epoch, &st, samples_per_s)) return 1;
-  return t->o.save ? save(t) : 0;
+  if (t->o.save && save(t)) return 1;
+  return st.seen ? after_epoch(t, epoch) : 0;
 }
 
 /* Runs the epochs that remain after the checkpoint's step, then the final report. */
@@ -898,11 +1042,12 @@ static int train(Trainer *t) {
   char err[1024];
   if (t->o.metrics && nn2c_metrics_open(&t->metrics, t->o.metrics, t->o.load != NULL, step0, err, sizeof err))
     return error(t, "--metrics: %s", err);
+  if (setup_callbacks(t, nb)) return 1;
   t->t0 = t->window.t0 = nn2c_now();
   if (t->o.load && !t->o.quiet)
     printf("resumed from %s at step %llu (epoch %d, batch %d)\n", t->o.load, (unsigned long long)step0, epoch + 1,
            first);
-  for (; epoch < t->o.epochs && steps_left(t); epoch++, first = 0) {
+  for (; epoch < t->o.epochs && steps_left(t) && !t->stop; epoch++, first = 0) {
     if (run_epoch(t, epoch, first)) return 1;
     trained = 1;
   }
@@ -963,6 +1108,7 @@ int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   t->o.threads = 1;
   t->tty = isatty(fileno(stdout));
   rc = check_desc(t);
+  if (!rc) rc = parse_model_flags(t);
   if (!rc) rc = parse_args(t, argc, argv);
   if (!rc) rc = check_targets(t);
   if (!rc)

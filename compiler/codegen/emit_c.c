@@ -486,6 +486,12 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#define %s_DATASET \"%s\"\n", N, m->train.dataset);
   buf_printf(h, "#define %s_DATASET_OPTIONS \"%s\"\n", N, m->train.dataset_options);
   buf_printf(h, "#define %s_DATASET_INLINE %d\n", N, m->inline_n > 0 && in->train);
+  if (in->train && m->train.train_flags) { /* the train section's callbacks, read by the trainer */
+    buf_printf(h, "#define %s_TRAIN_FLAGS \"", N);
+    for (const char *p = m->train.train_flags; *p; p++)
+      buf_printf(h, *p == '\n' ? "\\n" : *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+    buf_puts(h, "\"\n");
+  }
   buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N, arena_max(in, batch));
   put_template(h, "model_api.h.in", N);
   buf_printf(h, "size_t %s_arena_bytes(int batch);\nvoid %s_init(float *params, uint64_t seed);\n", N, N);

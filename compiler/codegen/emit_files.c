@@ -45,7 +45,7 @@ void codegen_template(Buf *out, const char *file, const char *name) {
 /* The runtime's C files (without .c), copied into a trainer's folder with nn2c_rt.h. */
 static const char *const runtime_c[] = {"nn2c_rt",      "nn2c_rng",  "nn2c_images", "nn2c_ckpt",
                                         "nn2c_train",   "nn2c_data", "nn2c_text",   "nn2c_audio",
-                                        "nn2c_metrics", "nn2c_npy",  "nn2c_csv"};
+                                        "nn2c_metrics", "nn2c_npy",  "nn2c_csv",    "nn2c_callbacks"};
 #define RUNTIME_NC (int)(sizeof runtime_c / sizeof runtime_c[0])
 
 static void makefile(Buf *b, const char *N, bool train) {
