@@ -172,7 +172,7 @@ int nn2c_load_csv(const char *path, const char *label_col, const nn2c_model_io *
   memset(&c, 0, sizeof c);
   memset(out, 0, sizeof *out);
   c.path = path;
-  if (nn2c_read_file(path, &text, &c.len, err, errlen)) return -1;
+  if (nn2c_read_file(path, &text, &c.len, err, errlen) || nn2c_text_terminate(&text, c.len, err, errlen)) return -1;
   c.text = (char *)text;
   first = first_line(&c);
   rc =

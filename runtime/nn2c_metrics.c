@@ -141,6 +141,7 @@ int nn2c_metrics_open(nn2c_metrics *m, const char *path, int resume, uint64_t re
   }
   if (!m->jsonl) put_header(m);
   if (resume && nn2c_read_file_plain(path, &old, &len, probe, sizeof probe) == 0) {
+    if (nn2c_text_terminate(&old, len, err, errlen)) return nn2c_metrics_free(m), -1;
     if (len) rc = keep_rows(m, (char *)old, len, resume_step, err, errlen);
     free(old);
   }

@@ -304,6 +304,18 @@ int nn2c_read_file_plain(const char *path, unsigned char **data, size_t *len, ch
   return 0;
 }
 
+int nn2c_text_terminate(unsigned char **data, size_t len, char *err, size_t errlen) {
+  unsigned char *p = len < SIZE_MAX ? realloc(*data, len + 1) : NULL;
+  if (!p) {
+    free(*data);
+    *data = NULL;
+    return nn2c_fail(err, errlen, "out of memory");
+  }
+  p[len] = '\0';
+  *data = p;
+  return 0;
+}
+
 /* ---- Datasets ----------------------------------------------------------- */
 
 /* realloc to a smaller size; keeps the old block if the system declines. */

@@ -59,6 +59,9 @@ int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *er
 /* Same, and writes the path actually read (PATH or its .gz twin) into used. */
 int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used, size_t usedlen, char *err,
                       size_t errlen);
+/* Makes *data (from the readers above, len bytes) one byte longer and ends it
+ * with a NUL, so text parsers may cut lines in place; frees it on failure. */
+int nn2c_text_terminate(unsigned char **data, size_t len, char *err, size_t errlen);
 /* Reads PATH's bytes as they are: no gzip, no .gz twin (checkpoints). */
 int nn2c_read_file_plain(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen);
 

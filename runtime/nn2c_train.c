@@ -94,6 +94,7 @@ typedef struct {
   nn2c_lr_schedule sched;       /* kind NN2C_LR_CONSTANT without --lr-schedule */
   double sched_steps;           /* the schedule's default steps: an epoch's (exponential) or the run's (cosine) */
   int stop;                     /* early stopping said so */
+  int best_epoch;               /* when the metric was best (from 1) */
 } Trainer;
 
 static int error(const Trainer *t, const char *fmt, ...) {
@@ -918,6 +919,7 @@ static int after_epoch(Trainer *t, int epoch) {
   int first = !t->best.seen;
   plateau(t, epoch);
   if (nn2c_watch_improved(&t->best, t->monitor, v)) {
+    t->best_epoch = epoch + 1;
     if (!t->o.save_best) return 0;
     if (!t->o.quiet && first) printf("epoch %d: %s %.6f, the first: ", epoch + 1, m, v);
     if (!t->o.quiet && !first) printf("epoch %d: %s improved from %.6f to %.6f: ", epoch + 1, m, before, v);
@@ -926,8 +928,8 @@ static int after_epoch(Trainer *t, int epoch) {
   if (t->o.early_stop && t->best.wait >= t->o.early_stop) {
     t->stop = 1;
     if (!t->o.quiet)
-      printf("early stop: %s has not improved for %d epochs (best %.6f, %d epochs ago)\n", m, t->best.wait,
-             t->best.best, t->best.wait);
+      printf("early stop: %s has not improved for %d epochs (best %.6f at epoch %d)\n", m, t->best.wait, t->best.best,
+             t->best_epoch);
   }
   return 0;
 }

@@ -24,7 +24,7 @@ stops_after() { # stops_after EPOCH ARGS...: trains with ARGS and must end after
 }
 
 stops_after 4 --early-stop 2 --monitor test_loss
-grep -qx 'early stop: test_loss has not improved for 2 epochs (best 0.800000, 2 epochs ago)' "$dir/out" ||
+grep -qx 'early stop: test_loss has not improved for 2 epochs (best 0.800000 at epoch 2)' "$dir/out" ||
   fail "no early stop line: $(cat "$dir/out")"
 grep -q '^callbacks: monitor test_loss; early stop after 2 epochs without improvement$' "$dir/out" || fail "callbacks line"
 stops_after 4 --early-stop 2 # test_loss is the default without a validation split
