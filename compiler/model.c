@@ -157,12 +157,70 @@ static bool parse_ema(Source *src, const Expr *a, double *ema) {
   return false;
 }
 
+/* Appends "--flag value\n" to the trainer flags the model carries. */
+static void add_train_flag(Arena *arena, TrainSpec *t, const char *flag, const char *value) {
+  t->train_flags = arena_printf(arena, "%s%s %s\n", t->train_flags ? t->train_flags : "", flag, value);
+}
+
+/* `lr_schedule KIND key=value ...`: checked by the runtime's parser, which the trainer runs again. */
+static bool parse_lr_schedule(Source *src, Arena *arena, const Line *l, TrainSpec *t) {
+  const Expr *a = l->nargs == 1 ? l->args[0] : NULL;
+  if (!a || a->kind != EX_IDENT) {
+    error_at(src, l->line, l->col, "expected `lr_schedule KIND [key=value ...]` (step, exponential, cosine, plateau)");
+    return false;
+  }
+  Buf text = {0};
+  buf_puts(&text, a->ident);
+  for (int i = 0; i < l->nkw; i++) {
+    if (l->kw[i].val->kind != EX_NUM) {
+      error_at(src, l->kw[i].line, l->kw[i].col, "lr_schedule option '%s' must be a number", l->kw[i].key);
+      buf_free(&text);
+      return false;
+    }
+    buf_printf(&text, " %s=%.17g", l->kw[i].key, l->kw[i].val->num);
+  }
+  nn2c_lr_schedule sched;
+  char err[512];
+  bool ok = nn2c_lr_schedule_parse(text.data, &sched, err, sizeof err) == 0;
+  if (!ok) error_at(src, l->line, l->col, "%s", err);
+  if (ok) add_train_flag(arena, t, "--lr-schedule", text.data);
+  buf_free(&text);
+  return ok;
+}
+
+/* early_stop PATIENCE, monitor METRIC, save_best "FILE", lr_schedule ...: the trainer's callback flags. */
+static bool parse_callback(Source *src, Arena *arena, const Line *l, TrainSpec *t, bool *ok) {
+  const char *k = l->kind;
+  const Expr *a = l->nargs == 1 && !l->nkw ? l->args[0] : NULL;
+  int64_t v;
+  char err[512];
+  int index;
+  if (!strcmp(k, "lr_schedule")) return *ok = parse_lr_schedule(src, arena, l, t), true;
+  if (strcmp(k, "early_stop") && strcmp(k, "monitor") && strcmp(k, "save_best")) return false;
+  *ok = false;
+  if (!a)
+    error_at(src, l->line, l->col, "'%s' takes one value", k);
+  else if (!strcmp(k, "early_stop") && expr_int(src, a, 1, INT32_MAX, &v))
+    add_train_flag(arena, t, "--early-stop", arena_printf(arena, "%lld", (long long)v)), *ok = true;
+  else if (!strcmp(k, "monitor") && (a->kind != EX_IDENT || nn2c_monitor_parse(a->ident, &index, err, sizeof err)))
+    error_at(src, a->line, a->col, "%s", a->kind == EX_IDENT ? err : "expected a metric name such as val_loss");
+  else if (!strcmp(k, "monitor"))
+    add_train_flag(arena, t, "--monitor", a->ident), *ok = true;
+  else if (!strcmp(k, "save_best") && (a->kind != EX_STRING || !a->ident[0] || strchr(a->ident, '\n')))
+    error_at(src, a->line, a->col, "expected a file name in quotes: save_best \"best.ckpt\"");
+  else if (!strcmp(k, "save_best"))
+    add_train_flag(arena, t, "--save-best", a->ident), *ok = true;
+  return true;
+}
+
 static bool parse_train_line(Source *src, Arena *arena, const Line *l, TrainSpec *t) {
   const char *k = l->kind;
   int64_t v;
+  bool ok;
   if (!strcmp(k, "loss")) return parse_loss(src, l, t);
   if (!strcmp(k, "optimizer")) return parse_optimizer(src, l, &t->opt);
   if (!strcmp(k, "dataset")) return parse_dataset(src, arena, l, t);
+  if (parse_callback(src, arena, l, t, &ok)) return ok;
   if (l->nargs != 1) {
     error_at(src, l->line, l->col, "'%s' takes one value", k);
     return false;
@@ -198,7 +256,8 @@ static bool parse_train(Model *m) {
                    f->ndata ? "inline" : "mnist",
                    "",
                    0,
-                   0};
+                   0,
+                   NULL};
   bool ok = true, have_loss = false;
   for (int i = 0; i < f->ntrain; i++) {
     ok = parse_train_line(&f->src, &m->arena, &f->train[i], t) && ok;

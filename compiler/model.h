@@ -19,6 +19,9 @@ typedef struct {
   const char *dataset;           /* "mnist", "inline", ... */
   const char *dataset_options;   /* "key=value ..." as written (nn2c_data_spec_parse reads it) */
   int dataset_line, dataset_col; /* where the dataset line is (0 when absent) */
+  /* Callback lines (early_stop, monitor, lr_schedule, save_best) as trainer
+   * flags, "--flag value" lines; NULL when none (nn2c_model_desc.train_flags). */
+  const char *train_flags;
 } TrainSpec;
 
 typedef enum { MODE_INFER, MODE_EVAL, MODE_TRAIN } GraphMode;

@@ -216,6 +216,24 @@ int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *er
   return 0;
 }
 
+int nn2c_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+  char tmp[4096];
+  FILE *f;
+  int e = 0, closed;
+  if (nn2c_ckpt_check_target(path, err, errlen) || !(f = ckpt_create_tmp(path, tmp, sizeof tmp, err, errlen)))
+    return -1;
+  if ((len && fwrite(data, 1, len, f) != len) || fflush(f) != 0 || fsync(fileno(f)) != 0) e = errno ? errno : EIO;
+  closed = fclose(f);
+  if (!e && closed != 0) e = errno;
+  if (!e && rename(tmp, path) != 0) e = errno;
+  if (e) {
+    remove(tmp);
+    return nn2c_fail(err, errlen, "%s: writing it (through %s) failed: %s", path, tmp, strerror(e));
+  }
+  ckpt_remove_stale(path);
+  return 0;
+}
+
 static uint64_t get_le(const unsigned char *p, int nbytes) {
   uint64_t v = 0;
   int i;

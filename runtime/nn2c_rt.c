@@ -304,6 +304,18 @@ int nn2c_read_file_plain(const char *path, unsigned char **data, size_t *len, ch
   return 0;
 }
 
+int nn2c_text_terminate(unsigned char **data, size_t len, char *err, size_t errlen) {
+  unsigned char *p = len < SIZE_MAX ? realloc(*data, len + 1) : NULL;
+  if (!p) {
+    free(*data);
+    *data = NULL;
+    return nn2c_fail(err, errlen, "out of memory");
+  }
+  p[len] = '\0';
+  *data = p;
+  return 0;
+}
+
 /* ---- Datasets ----------------------------------------------------------- */
 
 /* realloc to a smaller size; keeps the old block if the system declines. */
@@ -340,6 +352,34 @@ void nn2c_dataset_truncate(nn2c_dataset *d, int n) {
   d->yi = shrink(d->yi, k * sizeof(int32_t));
   d->yf = shrink(d->yf, k * l * sizeof(float));
   d->n = (int)k;
+}
+
+/* A copy of rows [from, from + count) of an array of rows of size bytes; NULL src stays NULL. */
+static void *copy_rows(const void *src, size_t from, size_t count, size_t size, int *failed) {
+  void *p;
+  if (!src) return NULL;
+  p = malloc(count * size + 1);
+  if (!p) return *failed = 1, NULL;
+  memcpy(p, (const char *)src + from * size, count * size);
+  return p;
+}
+
+int nn2c_dataset_split_tail(nn2c_dataset *d, int count, nn2c_dataset *val, char *err, size_t errlen) {
+  size_t from = (size_t)(d->n - count), k = (size_t)count, s = (size_t)d->sample_numel, l = (size_t)d->label_numel;
+  int failed = 0;
+  *val = *d;
+  val->n = count;
+  val->x = copy_rows(d->x, from, k, s * sizeof(float), &failed);
+  val->xb = copy_rows(d->xb, from, k, s, &failed);
+  val->xi = copy_rows(d->xi, from, k, s * sizeof(int32_t), &failed);
+  val->yi = copy_rows(d->yi, from, k, sizeof(int32_t), &failed);
+  val->yf = copy_rows(d->yf, from, k, l * sizeof(float), &failed);
+  if (failed) {
+    nn2c_dataset_free(val);
+    return nn2c_fail(err, errlen, "out of memory for %d validation samples", count);
+  }
+  nn2c_dataset_truncate(d, d->n - count);
+  return 0;
 }
 
 void nn2c_dataset_free(nn2c_dataset *d) {

@@ -11,6 +11,7 @@
  *     the Keras word index (nn2c_text.c), Speech Commands clips as log-mel
  *     spectrograms (nn2c_audio.c);
  *   - checkpoint save/load with atomic replace and a checksum (nn2c_ckpt.c);
+ *   - the --metrics file, CSV or JSON Lines (nn2c_metrics.c);
  *   - nn2c_train_main, the generic training loop behind every NAME_train
  *     (nn2c_train.c).
  *
@@ -58,6 +59,9 @@ int nn2c_read_file(const char *path, unsigned char **data, size_t *len, char *er
 /* Same, and writes the path actually read (PATH or its .gz twin) into used. */
 int nn2c_read_file_as(const char *path, unsigned char **data, size_t *len, char *used, size_t usedlen, char *err,
                       size_t errlen);
+/* Makes *data (from the readers above, len bytes) one byte longer and ends it
+ * with a NUL, so text parsers may cut lines in place; frees it on failure. */
+int nn2c_text_terminate(unsigned char **data, size_t len, char *err, size_t errlen);
 /* Reads PATH's bytes as they are: no gzip, no .gz twin (checkpoints). */
 int nn2c_read_file_plain(const char *path, unsigned char **data, size_t *len, char *err, size_t errlen);
 
@@ -182,6 +186,49 @@ int nn2c_load_random(int n, int sample_numel, int classes, uint64_t seed, nn2c_d
 #define NN2C_RANDOM_TRAIN_SEED 0x6A09E667F3BCC908ull
 #define NN2C_RANDOM_TEST_SEED 0xBB67AE8584CAA73Bull
 
+/* ---- Your own data: .npy (nn2c_npy.c) and CSV (nn2c_csv.c) ------------ */
+
+/* What a data set must fit: the model's input and labels. */
+typedef struct {
+  const char *name;     /* the model, for messages */
+  const char *in_shape; /* its input's shape per sample, "28x28x1" (NULL: not known) */
+  int in_numel, out_numel, label_numel, label_is_int;
+} nn2c_model_io;
+
+#define NN2C_NPY_MAX_DIMS 8
+/* A parsed .npy array; data points into the caller's buffer. */
+typedef struct {
+  char kind;      /* 'b' bool, 'i' signed, 'u' unsigned integer, 'f' float */
+  int size;       /* bytes per element: 1, 2, 4 or 8 */
+  int big_endian; /* '>' in the dtype */
+  int ndim;
+  int64_t dims[NN2C_NPY_MAX_DIMS];
+  size_t count; /* elements */
+  const unsigned char *data;
+} nn2c_npy;
+
+/* Parses a .npy file held in p[0..len) (format in nn2c_npy.c); name is used in messages. */
+int nn2c_npy_parse(const char *name, const unsigned char *p, size_t len, nn2c_npy *a, char *err, size_t errlen);
+/* Element i (C order) as a double. */
+double nn2c_npy_value(const nn2c_npy *a, size_t i);
+/* Samples from XPATH (shape (n, ...), any accepted dtype, values taken as
+ * they are: scale them yourself, as for Keras) and labels from YPATH (n
+ * values or (n, k)): class ids 0..C-1 (integers, or integral floats) for a
+ * model with int labels or one-hot float labels, float targets otherwise. The
+ * values per sample must match the model's, else an error names both. */
+int nn2c_load_npy(const char *xpath, const char *ypath, const nn2c_model_io *io, nn2c_dataset *out, char *err,
+                  size_t errlen);
+/* Samples from a CSV file of numbers (format in nn2c_csv.c); label_col is a
+ * column number from 0 or a header name (NULL: the last column). */
+int nn2c_load_csv(const char *path, const char *label_col, const nn2c_model_io *io, nn2c_dataset *out, char *err,
+                  size_t errlen);
+/* Sets d's labels (d->n samples, k values each, value i = get(src, i)) as
+ * nn2c_load_npy describes; name is the file, for messages. */
+int nn2c_labels_from(nn2c_dataset *d, const char *name, double (*get)(const void *src, size_t i), const void *src,
+                     int k, const nn2c_model_io *io, char *err, size_t errlen);
+/* Moves the last count samples of d into val (Keras's validation_split). */
+int nn2c_dataset_split_tail(nn2c_dataset *d, int count, nn2c_dataset *val, char *err, size_t errlen);
+
 /* ---- IMDB reviews (nn2c_text.c) ----------------------------------------- */
 
 /* A word -> rank map read from a JSON object of string keys and positive
@@ -286,6 +333,86 @@ int nn2c_ckpt_load(const char *path, const nn2c_ckpt_section *s, int n, char *er
 void nn2c_u64_to_floats(uint64_t v, float f[4]);
 uint64_t nn2c_floats_to_u64(const float f[4]); /* returns UINT64_MAX if f is not such an encoding */
 
+/* Writes len bytes to PATH atomically, as nn2c_ckpt_save does: a temp file
+ * beside it, fsync, rename over PATH; refuses a PATH that is not a regular
+ * file. */
+int nn2c_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
+/* ---- Metrics file (nn2c_metrics.c) -------------------------------------- */
+
+/* The trainer's --metrics FILE: CSV when FILE ends in .csv (a header line,
+ * then one line per row), JSON Lines when it ends in .jsonl (one object per
+ * row). Columns, in this order:
+ *   kind            "epoch" (after an epoch's evaluation) or "step" (every
+ *                   --log-every steps)
+ *   epoch, step     the epoch (from 1) and the steps taken in total
+ *   train_loss, train_accuracy   over the epoch, or over the steps since the
+ *                   previous step row
+ *   val_loss, val_accuracy       on the --validation-split samples
+ *   test_loss, test_accuracy     on the test set
+ *   lr              the learning rate of the last step
+ *   samples_per_s   training samples per second (over the same span)
+ *   elapsed_s       seconds since training started (resumed runs add on)
+ * A value that does not apply (validation without a split, evaluations in a
+ * step row) is empty in CSV and null in JSON. Numbers have 8 significant
+ * digits. */
+typedef struct {
+  const char *kind;
+  int epoch;
+  uint64_t step;
+  double train_loss, train_acc, val_loss, val_acc, test_loss, test_acc; /* NAN: none */
+  double lr, samples_per_s, elapsed_s;
+} nn2c_metrics_row;
+
+typedef struct {
+  const char *path;
+  int jsonl, failed;
+  char *text; /* the whole file */
+  size_t len, cap;
+  double elapsed0; /* elapsed_s of the last row kept from a resumed run */
+} nn2c_metrics;
+
+/* Starts the file's text (PATH must end in .csv or .jsonl and may not be a
+ * device). With resume set, an existing file's rows up to resume_step are
+ * kept; a file that is not one of ours is an error. Nothing is written yet. */
+int nn2c_metrics_open(nn2c_metrics *m, const char *path, int resume, uint64_t resume_step, char *err, size_t errlen);
+void nn2c_metrics_add(nn2c_metrics *m, const nn2c_metrics_row *r);
+/* Writes every row so far, atomically. */
+int nn2c_metrics_write(nn2c_metrics *m, char *err, size_t errlen);
+void nn2c_metrics_free(nn2c_metrics *m);
+
+/* ---- Callbacks: learning-rate schedules, the monitored metric ------------
+ * (nn2c_callbacks.c; the trainer's --lr-schedule, --monitor, --early-stop,
+ * --save-best) */
+
+enum { NN2C_LR_CONSTANT, NN2C_LR_STEP, NN2C_LR_EXPONENTIAL, NN2C_LR_COSINE, NN2C_LR_PLATEAU };
+/* "KIND key=value ..." (spaces or commas between words):
+ *   step every=10 factor=0.5        exponential rate=0.96 steps=0 staircase=0
+ *   cosine steps=0 alpha=0          plateau factor=0.1 patience=10 min_lr=0
+ * steps=0 means an epoch's steps (exponential) or the whole run (cosine). */
+typedef struct {
+  int kind;
+  double every, factor, rate, steps, staircase, alpha, patience, min_lr;
+} nn2c_lr_schedule;
+
+int nn2c_lr_schedule_parse(const char *text, nn2c_lr_schedule *s, char *err, size_t errlen);
+/* The learning rate of the step after `step` steps, in epoch `epoch` (from
+ * 0), starting from lr0; steps = the default steps (see above). */
+double nn2c_lr_at(const nn2c_lr_schedule *s, double lr0, uint64_t step, int epoch, double steps);
+
+/* Metrics the callbacks watch: train_loss, train_accuracy, val_loss,
+ * val_accuracy, test_loss, test_accuracy (index 0..5; odd = higher is better). */
+int nn2c_monitor_parse(const char *name, int *index, char *err, size_t errlen);
+const char *nn2c_monitor_name(int index);
+/* The best value so far and the epochs since it. */
+typedef struct {
+  int seen, wait;
+  double best;
+} nn2c_watch;
+/* 1 when value beats the best so far (or is the first), which it becomes;
+ * else counts one more epoch without improvement and returns 0. */
+int nn2c_watch_improved(nn2c_watch *w, int monitor, double value);
+
 /* ---- The generic trainer ------------------------------------------------ */
 
 /* A model's parallel loops (its NAME_parallel_info, see its header): matmul and
@@ -305,8 +432,12 @@ typedef struct {
  * and lets model_bind point its fields at the buffers. */
 typedef struct {
   const char *name;            /* model name, a C identifier; the program is NAME_train */
+  const char *in_shape;        /* the input's shape per sample, "28x28x1", for messages (NULL: not known) */
   const char *dataset;         /* "mnist", "cifar10", "inline", "random", "imdb", "speech_commands" */
   const char *dataset_options; /* "key=value ..." (see nn2c_data_spec_parse); NULL = none */
+  /* Flags from the model's train section, "--flag value" lines read before the
+   * command line's (early_stop, monitor, lr_schedule, save_best); NULL = none. */
+  const char *train_flags;
   int in_numel, out_numel, label_numel, label_is_int;
   long param_floats, state_floats;
   /* has_ema: state[ema_offset ...] holds a moving average of the params, laid
@@ -323,6 +454,8 @@ typedef struct {
   void (*model_bind)(void *m, float *params, float *state, unsigned char *arena, int max_batch, float lr);
   uint64_t (*model_get_step)(const void *m);
   void (*model_set_step)(void *m, uint64_t step);
+  /* Optional: sets the learning rate the next steps take (lr schedules). */
+  void (*model_set_lr)(void *m, float lr);
 
   size_t (*arena_bytes)(int batch);
   void (*init)(float *params, uint64_t seed);

@@ -54,19 +54,30 @@
 #include <unistd.h>
 
 typedef struct {
-  const char *data, *save, *load, *weights;
+  const char *data, *save, *load, *weights, *metrics;
+  const char *train_x, *train_y, *test_x, *test_y, *train_csv, *test_csv, *label_column; /* your own data */
+  double validation_split;                                                               /* 0 = none */
   int epochs, batch, quiet, threads;
   float lr;
   uint64_t seed;
-  long long limit_train, limit_test, steps; /* 0 = no limit */
+  long long limit_train, limit_test, steps;      /* 0 = no limit */
+  long long log_every;                           /* --metrics step rows; 0 = none */
+  const char *save_best, *monitor, *lr_schedule; /* callbacks; NULL = none (monitor: see pick_monitor) */
+  long long early_stop;                          /* patience in epochs; 0 = none */
 } Options;
+
+/* Training since the last --log-every row (the epoch's totals live in EpochStats). */
+typedef struct {
+  double loss_sum, t0;
+  long long correct, seen;
+} Window;
 
 typedef struct {
   const nn2c_model_desc *d;
   char prog[160];    /* NAME_train (and its rank under MPI), the prefix of every message */
   const char *argv0; /* how the program was started (finds NAME.weights) */
   Options o;
-  nn2c_dataset train, test;
+  nn2c_dataset train, test, val; /* val: --validation-split's samples (n 0 without) */
   float *params, *state;
   unsigned char *arena_raw, *arena; /* arena = arena_raw rounded up to 64 bytes */
   void *model;
@@ -75,6 +86,21 @@ typedef struct {
   void *by;                   /* batch labels: int32_t or float (both 4 bytes) */
   int tty;                    /* stdout is a terminal: progress rewrites one line */
   double test_loss, test_acc; /* from the latest evaluation */
+  double val_loss, val_acc;   /* NAN without a validation split */
+  float lr;                   /* the learning rate the model trains with now */
+  nn2c_metrics metrics;       /* --metrics: open when metrics.path is set */
+  Window window;              /* --log-every */
+  double t0;                  /* when training started */
+  const char *ckpt_path;      /* where write_checkpoint writes: --save or --save-best */
+  char *flags_text;           /* the model's train flags, split up (parse_model_flags) */
+  /* Callbacks (nn2c_callbacks.c): */
+  double train_loss, train_acc; /* the last epoch's */
+  int monitor;                  /* index of the watched metric (nn2c_monitor_parse) */
+  nn2c_watch best, plateau;     /* for early stopping and --save-best; for reduce-on-plateau */
+  nn2c_lr_schedule sched;       /* kind NN2C_LR_CONSTANT without --lr-schedule */
+  double sched_steps;           /* the schedule's default steps: an epoch's (exponential) or the run's (cosine) */
+  int stop;                     /* early stopping said so */
+  int best_epoch;               /* when the metric was best (from 1) */
 } Trainer;
 
 static int error(const Trainer *t, const char *fmt, ...) {
@@ -105,9 +131,29 @@ static void usage(const Trainer *t) {
          "  --load FILE        resume from a checkpoint written by --save\n"
          "  --weights FILE     the imported weights of a model compiled with a weights\n"
          "                     file (default: NAME.weights next to this program)\n"
+         "  --train-x F --train-y F --test-x F --test-y F\n"
+         "                     train and test on NumPy .npy files (samples, labels);\n"
+         "                     --data DIR holding x_train.npy, y_train.npy, x_test.npy\n"
+         "                     and y_test.npy does the same\n"
+         "  --train-csv F --test-csv F  train and test on CSV files of numbers\n"
+         "  --label-column C   the CSV label column: a number from 0 or a header name\n"
+         "                     (default: the last column)\n"
+         "  --validation-split F  hold out the last fraction F of the training samples,\n"
+         "                     evaluated after every epoch (val_loss, val_accuracy)\n"
          "  --limit-train N    use only the first N training samples\n"
          "  --limit-test N     use only the first N test samples\n"
          "  --steps N          stop once the model has taken N steps in total\n"
+         "  --metrics FILE     write a row per epoch to FILE: CSV (.csv) or JSON Lines\n"
+         "                     (.jsonl); appended to when resuming with --load\n"
+         "  --log-every N      and a row every N steps\n"
+         "  --monitor M        the metric the callbacks below watch: train_, val_ or\n"
+         "                     test_ loss or accuracy (default val_loss with\n"
+         "                     --validation-split, else test_loss)\n"
+         "  --early-stop P     stop after P epochs without improvement of the metric\n"
+         "  --save-best FILE   write a checkpoint to FILE whenever the metric improves\n"
+         "  --lr-schedule S    step every=10 factor=0.5 | exponential rate=0.96 steps=N\n"
+         "                     [staircase=1] | cosine [steps=N] [alpha=0] | plateau\n"
+         "                     factor=0.1 patience=10 [min_lr=0] (see docs/trainer.md)\n"
          "  --threads N        threads for a model compiled with threads, 1..256 (default 1)\n"
          "  --quiet            print only the final line (and inline outputs): no progress,\n"
          "                     epoch or saved lines\n"
@@ -158,6 +204,16 @@ static int parse_lr(const Trainer *t, const char *flag, const char *v, float *ou
   return 0;
 }
 
+/* A fraction strictly between 0 and 1. */
+static int parse_fraction(const Trainer *t, const char *flag, const char *v, double *out) {
+  char *end;
+  double x = strtod(v, &end);
+  if (*v == '\0' || isspace((unsigned char)*v) || *end != '\0' || !(x > 0.0 && x < 1.0))
+    return error(t, "%s: expected a fraction between 0 and 1 (exclusive), got '%s'", flag, v);
+  *out = x;
+  return 0;
+}
+
 /* Stores the value of one flag that takes a value. */
 static int set_option(Trainer *t, const char *f, const char *v) {
   Options *o = &t->o;
@@ -170,6 +226,34 @@ static int set_option(Trainer *t, const char *f, const char *v) {
     o->load = v;
   else if (!strcmp(f, "--weights"))
     o->weights = v;
+  else if (!strcmp(f, "--metrics"))
+    o->metrics = v;
+  else if (!strcmp(f, "--train-x"))
+    o->train_x = v;
+  else if (!strcmp(f, "--train-y"))
+    o->train_y = v;
+  else if (!strcmp(f, "--test-x"))
+    o->test_x = v;
+  else if (!strcmp(f, "--test-y"))
+    o->test_y = v;
+  else if (!strcmp(f, "--train-csv"))
+    o->train_csv = v;
+  else if (!strcmp(f, "--test-csv"))
+    o->test_csv = v;
+  else if (!strcmp(f, "--label-column"))
+    o->label_column = v;
+  else if (!strcmp(f, "--save-best"))
+    o->save_best = v;
+  else if (!strcmp(f, "--monitor"))
+    o->monitor = v;
+  else if (!strcmp(f, "--lr-schedule"))
+    o->lr_schedule = v;
+  else if (!strcmp(f, "--early-stop"))
+    return parse_int(t, f, v, 1, INT_MAX, &o->early_stop);
+  else if (!strcmp(f, "--validation-split"))
+    return parse_fraction(t, f, v, &o->validation_split);
+  else if (!strcmp(f, "--log-every"))
+    return parse_int(t, f, v, 1, LLONG_MAX, &o->log_every);
   else if (!strcmp(f, "--seed"))
     return parse_seed(t, f, v, &o->seed);
   else if (!strcmp(f, "--lr"))
@@ -196,16 +280,42 @@ static int set_option(Trainer *t, const char *f, const char *v) {
 }
 
 static int takes_path(const char *f) {
-  return !strcmp(f, "--data") || !strcmp(f, "--save") || !strcmp(f, "--load") || !strcmp(f, "--weights");
+  return !strcmp(f, "--data") || !strcmp(f, "--save") || !strcmp(f, "--load") || !strcmp(f, "--weights") ||
+         !strcmp(f, "--metrics") || !strcmp(f, "--train-x") || !strcmp(f, "--train-y") || !strcmp(f, "--test-x") ||
+         !strcmp(f, "--test-y") || !strcmp(f, "--train-csv") || !strcmp(f, "--test-csv") || !strcmp(f, "--save-best");
 }
 
 static int takes_value(const char *f) {
-  static const char *const flags[] = {"--epochs",      "--batch",      "--lr",    "--seed",
-                                      "--limit-train", "--limit-test", "--steps", "--threads"};
+  static const char *const flags[] = {
+      "--epochs",           "--batch",   "--lr",          "--seed",      "--limit-train",
+      "--limit-test",       "--steps",   "--threads",     "--log-every", "--label-column",
+      "--validation-split", "--monitor", "--lr-schedule", "--early-stop"};
   size_t i;
   for (i = 0; i < sizeof flags / sizeof flags[0]; i++)
     if (!strcmp(f, flags[i])) return 1;
   return takes_path(f);
+}
+
+/* The model's train-section callbacks: "--flag value" lines, read before the
+ * command line, which overrides them. The values point into a copy of the
+ * lines, kept until the end. */
+static int parse_model_flags(Trainer *t) {
+  const char *src = t->d->train_flags;
+  char *p;
+  if (!src || !*src) return 0;
+  if (!(t->flags_text = malloc(strlen(src) + 1))) return error(t, "out of memory");
+  for (p = strcpy(t->flags_text, src); *p;) {
+    char *flag = p, *value;
+    size_t n = strcspn(p, "\n"), k = strcspn(p, " \n");
+    if (k == n)
+      return error(t, "internal error: model %s has a train flag without a value: '%.*s'", t->d->name, (int)n, p);
+    p += n + (p[n] == '\n');
+    flag[n] = flag[k] = '\0';
+    value = flag + k + 1;
+    if (!takes_value(flag) || set_option(t, flag, value))
+      return error(t, "(%s %s comes from model %s's train section)", flag, value, t->d->name);
+  }
+  return 0;
 }
 
 /* Returns 0 to go on, 1 on error, 2 after --help. Accepts "--flag value" and
@@ -240,10 +350,19 @@ static int parse_args(Trainer *t, int argc, char **argv) {
   return 0;
 }
 
-/* --save onto a device or directory is refused before any training. */
-static int check_save_target(const Trainer *t) {
+/* --save or --metrics onto a device or directory, or a metrics file of an
+ * unknown kind, is refused before any training. */
+static int check_targets(Trainer *t) {
   char err[1024];
-  if (nn2c_ckpt_check_target(t->o.save, err, sizeof err)) return error(t, "--save: %s", err);
+  if (t->o.save && nn2c_ckpt_check_target(t->o.save, err, sizeof err)) return error(t, "--save: %s", err);
+  if (t->o.log_every && !t->o.metrics) return error(t, "--log-every: needs --metrics FILE to write the rows to");
+  if (t->o.save_best && nn2c_ckpt_check_target(t->o.save_best, err, sizeof err))
+    return error(t, "--save-best: %s", err);
+  if (t->o.save_best && t->o.save && !strcmp(t->o.save, t->o.save_best))
+    return error(t, "--save-best: %s is the --save file too; name another", t->o.save);
+  if (!t->o.metrics) return 0;
+  if (nn2c_metrics_open(&t->metrics, t->o.metrics, 0, 0, err, sizeof err)) return error(t, "--metrics: %s", err);
+  nn2c_metrics_free(&t->metrics);
   return 0;
 }
 
@@ -361,11 +480,102 @@ static int load_spec(Trainer *t) {
   return 0;
 }
 
+/* ---- Your own data: .npy or CSV files ---------------------------------- */
+
+static int file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+/* Whether files hold your own data: --train-x..., --train-csv..., or a --data DIR with x_train.npy. */
+static int own_data_named(const Trainer *t) {
+  const Options *o = &t->o;
+  char path[4096];
+  if (o->train_x || o->train_y || o->test_x || o->test_y || o->train_csv || o->test_csv) return 1;
+  return o->data && (size_t)snprintf(path, sizeof path, "%s/x_train.npy", o->data) < sizeof path && file_exists(path);
+}
+
+static int need_flag(const Trainer *t, const char *v, const char *flag, const char *with) {
+  if (!v) return error(t, "%s is missing: %s needs it", flag, with);
+  return 0;
+}
+
+static int load_csv_files(Trainer *t, const nn2c_model_io *io) {
+  const Options *o = &t->o;
+  char err[1536];
+  if (need_flag(t, o->train_csv, "--train-csv", "--test-csv") || need_flag(t, o->test_csv, "--test-csv", "--train-csv"))
+    return 1;
+  if (nn2c_load_csv(o->train_csv, o->label_column, io, &t->train, err, sizeof err) ||
+      nn2c_load_csv(o->test_csv, o->label_column, io, &t->test, err, sizeof err))
+    return error(t, "%s", err);
+  return 0;
+}
+
+/* The four .npy paths: from the flags, or in --data DIR. */
+static int npy_paths(const Trainer *t, char p[4][4096]) {
+  static const char *const names[4] = {"x_train", "y_train", "x_test", "y_test"};
+  static const char *const flags[4] = {"--train-x", "--train-y", "--test-x", "--test-y"};
+  const Options *o = &t->o;
+  const char *v[4];
+  int i;
+  v[0] = o->train_x, v[1] = o->train_y, v[2] = o->test_x, v[3] = o->test_y;
+  for (i = 0; i < 4; i++) {
+    if (o->data) {
+      if ((size_t)snprintf(p[i], 4096, "%s/%s.npy", o->data, names[i]) >= 4096 || !file_exists(p[i]))
+        return error(t, "%s: missing (a --data DIR with x_train.npy needs y_train.npy, x_test.npy and y_test.npy too)",
+                     p[i]);
+    } else if (need_flag(t, v[i], flags[i], "training on .npy files")) {
+      return 1;
+    } else {
+      snprintf(p[i], 4096, "%s", v[i]);
+    }
+  }
+  return 0;
+}
+
+static int load_own(Trainer *t) {
+  const nn2c_model_desc *d = t->d;
+  const Options *o = &t->o;
+  nn2c_model_io io;
+  char p[4][4096], err[1536];
+  int csv = o->train_csv || o->test_csv, npy = o->train_x || o->train_y || o->test_x || o->test_y;
+  io.name = d->name, io.in_shape = d->in_shape, io.in_numel = d->in_numel, io.out_numel = d->out_numel;
+  io.label_numel = d->label_numel, io.label_is_int = d->label_is_int;
+  if ((csv && npy) || (o->data && (csv || npy)))
+    return error(t, "give one source of data: --data DIR, .npy files (--train-x ...) or CSV files (--train-csv ...)");
+  if (o->label_column && !csv) return error(t, "--label-column: it chooses a column of --train-csv and --test-csv");
+  if (csv) return load_csv_files(t, &io);
+  if (npy_paths(t, p)) return 1;
+  if (nn2c_load_npy(p[0], p[1], &io, &t->train, err, sizeof err) ||
+      nn2c_load_npy(p[2], p[3], &io, &t->test, err, sizeof err))
+    return error(t, "%s", err);
+  return 0;
+}
+
+/* --validation-split F: the last fraction of the training samples (after
+ * --limit-train), as Keras holds out the last samples before shuffling. */
+static int split_validation(Trainer *t) {
+  int keep = (int)((double)t->train.n * (1.0 - t->o.validation_split)), n = t->train.n - keep;
+  char err[256];
+  t->val_loss = t->val_acc = NAN;
+  if (t->o.validation_split == 0) return 0;
+  if (keep < 1 || n < 1)
+    return error(t, "--validation-split %g of %d training samples leaves %d to train on and %d to validate",
+                 t->o.validation_split, t->train.n, keep, n);
+  if (nn2c_dataset_split_tail(&t->train, n, &t->val, err, sizeof err)) return error(t, "%s", err);
+  if (!t->o.quiet)
+    printf("validation: the last %d of %d training samples (--validation-split %g)\n", n, keep + n,
+           t->o.validation_split);
+  return 0;
+}
+
 static int load_data(Trainer *t) {
   const char *ds = t->d->dataset;
   char err[1024];
   int rc;
-  if (!strcmp(ds, "inline")) {
+  if (own_data_named(t)) {
+    rc = load_own(t);
+  } else if (!strcmp(ds, "inline")) {
     if (t->o.data) return error(t, "--data: model %s has its data built in", t->d->name);
     rc = load_inline(t, &t->train) || load_inline(t, &t->test);
   } else if (!strcmp(ds, "mnist")) {
@@ -388,7 +598,7 @@ static int load_data(Trainer *t) {
   if (nn2c_dataset_labels_as(&t->train, t->d->label_numel, t->d->label_is_int, err, sizeof err) ||
       nn2c_dataset_labels_as(&t->test, t->d->label_numel, t->d->label_is_int, err, sizeof err))
     return error(t, "%s", err);
-  return 0;
+  return split_validation(t);
 }
 
 /* ---- 3. Memory ---------------------------------------------------------- */
@@ -435,6 +645,7 @@ static void print_threads(Trainer *t) {
  * (--batch 1122784515 on 8 samples asked for 18 GB). */
 static int batch_capacity(const Trainer *t) {
   int n = t->train.n > t->test.n ? t->train.n : t->test.n;
+  if (t->val.n > n) n = t->val.n;
   if (t->d->inline_n > n) n = t->d->inline_n;
   return t->o.batch < n || n < 1 ? t->o.batch : n;
 }
@@ -456,7 +667,8 @@ static int alloc_all(Trainer *t) {
     return 1;
   /* the model's kernels may assume 64-byte alignment for vector loads */
   t->arena = t->arena_raw + (64 - (uintptr_t)t->arena_raw % 64) % 64;
-  d->model_bind(t->model, t->params, t->state, t->arena, cap, t->o.lr);
+  t->lr = t->o.lr;
+  d->model_bind(t->model, t->params, t->state, t->arena, cap, t->lr);
   if (d->set_threads) {
     d->set_threads(t->model, t->o.threads);
     print_threads(t);
@@ -470,6 +682,7 @@ static int alloc_all(Trainer *t) {
 static void free_all(Trainer *t) {
   nn2c_dataset_free(&t->train);
   nn2c_dataset_free(&t->test);
+  nn2c_dataset_free(&t->val);
   free(t->params);
   free(t->state);
   free(t->arena_raw);
@@ -479,6 +692,8 @@ static void free_all(Trainer *t) {
   free(t->by);
   free(t->bout);
   free(t->bstep);
+  nn2c_metrics_free(&t->metrics);
+  free(t->flags_text);
 }
 
 /* ---- 4. Checkpoints ----------------------------------------------------- */
@@ -520,16 +735,21 @@ static int write_checkpoint(Trainer *t) {
   ckpt_sections(t, s);
   for (i = 0; i < t->d->param_floats; i++) /* a finite loss may still leave a param at inf */
     if (!isfinite(t->params[i]))
-      return error(t, "%s: not written: parameter %ld is not finite (%g) at step %llu", t->o.save, i,
+      return error(t, "%s: not written: parameter %ld is not finite (%g) at step %llu", t->ckpt_path, i,
                    (double)t->params[i], (unsigned long long)t->d->model_get_step(t->model));
-  if (nn2c_ckpt_save(t->o.save, s, 3, err, sizeof err)) return error(t, "%s", err);
-  if (!t->o.quiet && stat(t->o.save, &st) == 0)
-    printf("saved %s (%ld parameters, %lld bytes)\n", t->o.save, t->d->param_floats, (long long)st.st_size);
+  if (nn2c_ckpt_save(t->ckpt_path, s, 3, err, sizeof err)) return error(t, "%s", err);
+  if (!t->o.quiet && stat(t->ckpt_path, &st) == 0)
+    printf("saved %s (%ld parameters, %lld bytes)\n", t->ckpt_path, t->d->param_floats, (long long)st.st_size);
   return 0;
 }
 
 /* The checkpoint holds the average as its params (and the raw weights in its place). */
-static int save(Trainer *t) { return with_average(t, write_checkpoint); }
+static int save_to(Trainer *t, const char *path) {
+  t->ckpt_path = path;
+  return with_average(t, write_checkpoint);
+}
+
+static int save(Trainer *t) { return save_to(t, t->o.save); }
 
 /* The model's weights file: --weights, else weights_file in the folder of
  * argv[0] (where the Makefile built the trainer, next to the file). */
@@ -596,6 +816,131 @@ static void progress(Trainer *t, const EpochStats *st, int epoch, int b, int nb)
   fflush(stdout);
 }
 
+/* ---- Metrics rows -------------------------------------------------------- */
+
+static nn2c_metrics_row metrics_row(const Trainer *t, const char *kind, int epoch) {
+  nn2c_metrics_row r;
+  r.kind = kind, r.epoch = epoch + 1, r.step = t->d->model_get_step(t->model);
+  r.train_loss = r.train_acc = r.val_loss = r.val_acc = r.test_loss = r.test_acc = NAN;
+  r.lr = t->lr, r.samples_per_s = NAN, r.elapsed_s = nn2c_now() - t->t0;
+  return r;
+}
+
+/* Every --log-every steps: a row for the steps since the previous one. */
+static void log_step(Trainer *t, int epoch, double loss, int correct, int bs) {
+  Window *w = &t->window;
+  nn2c_metrics_row r;
+  double dt;
+  w->loss_sum += loss * bs, w->correct += correct, w->seen += bs;
+  if (!t->metrics.path || !t->o.log_every || t->d->model_get_step(t->model) % (uint64_t)t->o.log_every) return;
+  r = metrics_row(t, "step", epoch);
+  dt = nn2c_now() - w->t0;
+  r.train_loss = w->loss_sum / (double)w->seen, r.train_acc = (double)w->correct / (double)w->seen;
+  r.samples_per_s = dt > 0 ? (double)w->seen / dt : 0.0;
+  nn2c_metrics_add(&t->metrics, &r);
+  w->loss_sum = 0, w->correct = w->seen = 0, w->t0 = nn2c_now();
+}
+
+static int write_metrics(Trainer *t) {
+  char err[1024];
+  if (t->metrics.path && nn2c_metrics_write(&t->metrics, err, sizeof err)) return error(t, "--metrics: %s", err);
+  return 0;
+}
+
+/* After an epoch's evaluation: its row, and the file rewritten. */
+static int log_epoch(Trainer *t, int epoch, const EpochStats *st, double samples_per_s) {
+  nn2c_metrics_row r;
+  if (!t->metrics.path) return 0;
+  r = metrics_row(t, "epoch", epoch);
+  r.train_loss = st->loss_sum / (double)st->seen, r.train_acc = (double)st->correct / (double)st->seen;
+  r.test_loss = t->test_loss, r.test_acc = t->test_acc, r.samples_per_s = samples_per_s;
+  r.val_loss = t->val_loss, r.val_acc = t->val_acc;
+  nn2c_metrics_add(&t->metrics, &r);
+  return write_metrics(t);
+}
+
+/* ---- Callbacks ----------------------------------------------------------- */
+
+/* The watched metric: --monitor, else val_loss with a validation split, else test_loss. */
+static int pick_monitor(Trainer *t) {
+  char err[512];
+  if (!t->o.monitor) return t->monitor = t->val.n ? 2 : 4, 0;
+  if (nn2c_monitor_parse(t->o.monitor, &t->monitor, err, sizeof err)) return error(t, "--monitor: %s", err);
+  if (!t->val.n && (t->monitor == 2 || t->monitor == 3))
+    return error(t, "--monitor %s: needs --validation-split F (or monitor test_loss)", t->o.monitor);
+  return 0;
+}
+
+static int setup_callbacks(Trainer *t, int steps_per_epoch) {
+  char err[512];
+  if (pick_monitor(t)) return 1;
+  if (t->o.lr_schedule && nn2c_lr_schedule_parse(t->o.lr_schedule, &t->sched, err, sizeof err))
+    return error(t, "--lr-schedule: %s", err);
+  if (t->sched.kind != NN2C_LR_CONSTANT && !t->d->model_set_lr)
+    return error(t, "--lr-schedule: model %s's trainer cannot change the learning rate (rebuild it)", t->d->name);
+  t->sched_steps = t->sched.kind == NN2C_LR_EXPONENTIAL ? steps_per_epoch
+                   : t->o.steps                         ? (double)t->o.steps
+                                                        : (double)t->o.epochs * steps_per_epoch;
+  if (t->o.quiet || !(t->o.early_stop || t->o.save_best || t->o.lr_schedule)) return 0;
+  printf("callbacks: monitor %s", nn2c_monitor_name(t->monitor));
+  if (t->o.early_stop) printf("; early stop after %lld epochs without improvement", t->o.early_stop);
+  if (t->o.save_best) printf("; best checkpoint to %s", t->o.save_best);
+  if (t->o.lr_schedule) printf("; lr schedule %s", t->o.lr_schedule);
+  printf("\n");
+  return 0;
+}
+
+/* Before each step: the schedule's learning rate, through the model's lr. */
+static void scheduled_lr(Trainer *t, int epoch) {
+  float lr;
+  if (t->sched.kind == NN2C_LR_CONSTANT || t->sched.kind == NN2C_LR_PLATEAU) return;
+  lr = (float)nn2c_lr_at(&t->sched, t->o.lr, t->d->model_get_step(t->model), epoch, t->sched_steps);
+  if (lr != t->lr) t->d->model_set_lr(t->model, t->lr = lr);
+}
+
+static double monitored(const Trainer *t) {
+  const double v[6] = {t->train_loss, t->train_acc, t->val_loss, t->val_acc, t->test_loss, t->test_acc};
+  return v[t->monitor];
+}
+
+/* Reduce-on-plateau: the lr times factor once the metric stalls for patience epochs. */
+static void plateau(Trainer *t, int epoch) {
+  const nn2c_lr_schedule *s = &t->sched;
+  float lr;
+  if (s->kind != NN2C_LR_PLATEAU || nn2c_watch_improved(&t->plateau, t->monitor, monitored(t)) ||
+      t->plateau.wait < (int)s->patience)
+    return;
+  t->plateau.wait = 0;
+  lr = (float)(t->lr * s->factor > s->min_lr ? t->lr * s->factor : s->min_lr);
+  if (lr >= t->lr) return;
+  if (!t->o.quiet)
+    printf("epoch %d: %s has not improved for %d epochs: lr %g -> %g\n", epoch + 1, nn2c_monitor_name(t->monitor),
+           (int)s->patience, (double)t->lr, (double)lr);
+  t->d->model_set_lr(t->model, t->lr = lr);
+}
+
+/* After an epoch's evaluation: --save-best, --early-stop, reduce-on-plateau. */
+static int after_epoch(Trainer *t, int epoch) {
+  const char *m = nn2c_monitor_name(t->monitor);
+  double before = t->best.best, v = monitored(t);
+  int first = !t->best.seen;
+  plateau(t, epoch);
+  if (nn2c_watch_improved(&t->best, t->monitor, v)) {
+    t->best_epoch = epoch + 1;
+    if (!t->o.save_best) return 0;
+    if (!t->o.quiet && first) printf("epoch %d: %s %.6f, the first: ", epoch + 1, m, v);
+    if (!t->o.quiet && !first) printf("epoch %d: %s improved from %.6f to %.6f: ", epoch + 1, m, before, v);
+    return save_to(t, t->o.save_best);
+  }
+  if (t->o.early_stop && t->best.wait >= t->o.early_stop) {
+    t->stop = 1;
+    if (!t->o.quiet)
+      printf("early stop: %s has not improved for %d epochs (best %.6f at epoch %d)\n", m, t->best.wait, t->best.best,
+             t->best_epoch);
+  }
+  return 0;
+}
+
 static int steps_left(const Trainer *t) { return !t->o.steps || t->d->model_get_step(t->model) < (uint64_t)t->o.steps; }
 
 /* Trains one epoch from batch `first` on; stops early at --steps. */
@@ -615,6 +960,7 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
     long long correct = 0;
     nn2c_dist_slice(bs, &lo, &hi); /* this process's part of the batch (all of it without MPI) */
     gather(t, t->order + start + lo, hi - lo);
+    scheduled_lr(t, epoch);
     rc = nn2c_dist_train_step(d, t->model, t->bx, t->by, hi - lo, bs, &loss, t->bout, &correct);
     if (rc)
       return error(t, "train_step failed with status %d at step %llu", rc,
@@ -627,6 +973,7 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
     st->loss_sum += (double)loss * bs;
     st->seen += bs;
     st->correct += correct;
+    log_step(t, epoch, loss, (int)correct, bs);
     if (!t->o.quiet && nn2c_now() - st->last_print >= 0.5) {
       progress(t, st, epoch, b + 1, nb);
       st->last_print = nn2c_now();
@@ -639,10 +986,9 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
   return 0;
 }
 
-/* Evaluates the whole test set in order, in batches of --batch. */
-static int evaluate_batches(Trainer *t) {
+/* Evaluates a whole data set in order, in batches of --batch. */
+static int evaluate_set(Trainer *t, const nn2c_dataset *ds, double *mean_loss, double *accuracy) {
   const nn2c_model_desc *d = t->d;
-  const nn2c_dataset *ds = &t->test;
   double loss_sum = 0, sums[2];
   long long correct = 0;
   int start, lo, hi;
@@ -663,9 +1009,15 @@ static int evaluate_batches(Trainer *t) {
   sums[0] = loss_sum, sums[1] = (double)correct;
   if (nn2c_dist_sum(sums, 2)) return error(t, "cannot add up the evaluation over the ranks");
   loss_sum = sums[0], correct = (long long)sums[1];
-  t->test_loss = ds->n ? loss_sum / ds->n : 0.0;
-  t->test_acc = ds->n ? (double)correct / ds->n : 0.0;
+  *mean_loss = ds->n ? loss_sum / ds->n : 0.0;
+  *accuracy = ds->n ? (double)correct / ds->n : 0.0;
   return 0;
+}
+
+/* The validation samples (if any), then the test set. */
+static int evaluate_batches(Trainer *t) {
+  if (t->val.n && evaluate_set(t, &t->val, &t->val_loss, &t->val_acc)) return 1;
+  return evaluate_set(t, &t->test, &t->test_loss, &t->test_acc);
 }
 
 /* The test set, with the params' moving average when the model keeps one. */
@@ -673,17 +1025,23 @@ static int evaluate(Trainer *t) { return with_average(t, evaluate_batches); }
 
 static int run_epoch(Trainer *t, int epoch, int first) {
   EpochStats st = {0, 0, 0, 0, 0};
-  double t0 = nn2c_now(), train_time;
+  double t0 = nn2c_now(), train_time, samples_per_s;
   if (train_epoch(t, epoch, first, &st)) return 1;
   train_time = nn2c_now() - t0;
+  samples_per_s = train_time > 0 ? (double)st.seen / train_time : 0.0;
   if (evaluate(t)) return 1;
-  if (!t->o.quiet && st.seen)
-    printf("epoch %d: train_loss=%.6f train_accuracy=%.4f test_loss=%.6f test_accuracy=%.4f "
-           "time=%.2fs samples/s=%.1f\n",
-           epoch + 1, st.loss_sum / (double)st.seen, (double)st.correct / (double)st.seen, t->test_loss, t->test_acc,
-           nn2c_now() - t0, train_time > 0 ? (double)st.seen / train_time : 0.0);
+  if (!t->o.quiet && st.seen) {
+    printf("epoch %d: train_loss=%.6f train_accuracy=%.4f ", epoch + 1, st.loss_sum / (double)st.seen,
+           (double)st.correct / (double)st.seen);
+    if (t->val.n) printf("val_loss=%.6f val_accuracy=%.4f ", t->val_loss, t->val_acc);
+    printf("test_loss=%.6f test_accuracy=%.4f time=%.2fs samples/s=%.1f\n", t->test_loss, t->test_acc, nn2c_now() - t0,
+           samples_per_s);
+  }
   fflush(stdout);
-  return t->o.save ? save(t) : 0;
+  if (st.seen) t->train_loss = st.loss_sum / (double)st.seen, t->train_acc = (double)st.correct / (double)st.seen;
+  if (st.seen && log_epoch(t, epoch, &st, samples_per_s)) return 1;
+  if (t->o.save && save(t)) return 1;
+  return st.seen ? after_epoch(t, epoch) : 0;
 }
 
 /* Runs the epochs that remain after the checkpoint's step, then the final report. */
@@ -693,10 +1051,15 @@ static int train(Trainer *t) {
   int epoch = (int)(step0 / (uint64_t)nb < (uint64_t)INT_MAX ? step0 / (uint64_t)nb : INT_MAX);
   int first = (int)(step0 % (uint64_t)nb);
   int trained = 0;
+  char err[1024];
+  if (t->o.metrics && nn2c_metrics_open(&t->metrics, t->o.metrics, t->o.load != NULL, step0, err, sizeof err))
+    return error(t, "--metrics: %s", err);
+  if (setup_callbacks(t, nb)) return 1;
+  t->t0 = t->window.t0 = nn2c_now();
   if (t->o.load && !t->o.quiet)
     printf("resumed from %s at step %llu (epoch %d, batch %d)\n", t->o.load, (unsigned long long)step0, epoch + 1,
            first);
-  for (; epoch < t->o.epochs && steps_left(t); epoch++, first = 0) {
+  for (; epoch < t->o.epochs && steps_left(t) && !t->stop; epoch++, first = 0) {
     if (run_epoch(t, epoch, first)) return 1;
     trained = 1;
   }
@@ -704,6 +1067,7 @@ static int train(Trainer *t) {
     if (evaluate(t)) return 1;
     if (t->o.save && save(t)) return 1;
   }
+  if (write_metrics(t)) return 1;
   if (nn2c_dist_rank() == 0) printf("final: test_loss=%.6f test_accuracy=%.4f\n", t->test_loss, t->test_acc);
   return 0;
 }
@@ -756,13 +1120,16 @@ int nn2c_train_main(int argc, char **argv, const nn2c_model_desc *d) {
   t->o.threads = 1;
   t->tty = isatty(fileno(stdout));
   rc = nn2c_dist_start(&argc, &argv, t->prog, sizeof t->prog) || check_desc(t);
+  if (!rc) rc = parse_model_flags(t);
   if (!rc) rc = parse_args(t, argc, argv);
-  if (!rc && nn2c_dist_rank() > 0) t->o.quiet = 1, t->o.save = NULL; /* rank 0 alone prints and saves */
-  if (!rc && t->o.save) rc = check_save_target(t);
+  if (!rc && nn2c_dist_rank() > 0) /* rank 0 alone prints and writes files */
+    t->o.quiet = 1, t->o.save = NULL, t->o.save_best = NULL, t->o.metrics = NULL, t->o.log_every = 0;
+  if (!rc) rc = check_targets(t);
   if (!rc)
     rc = load_data(t) || alloc_all(t) || init_params(t) || train(t) ||
          (!strcmp(d->dataset, "inline") && nn2c_dist_rank() == 0 && print_inline_outputs(t));
-  if (rc == 2) rc = 0; /* --help */
+  if (rc == 1 && t->metrics.path) write_metrics(t); /* the rows up to a failure, which they may explain */
+  if (rc == 2) rc = 0;                              /* --help */
   fflush(stdout);
   free_all(t);
   free(t);

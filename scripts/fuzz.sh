@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 #
 # SECONDS   per target (default 600); TARGET: fuzz_nn fuzz_onnx fuzz_ckpt fuzz_idx
-#           fuzz_cifar fuzz_imdb fuzz_word_index fuzz_wav fuzz_train_flags (default: all)
+#           fuzz_cifar fuzz_imdb fuzz_word_index fuzz_wav fuzz_train_flags fuzz_npy_csv (default: all)
 #
 # 1. configures build-fuzz/ with clang, -DNN2C_FUZZ=ON (coverage instrumentation
 #    and ASan everywhere) and -DNN2C_SANITIZE=ON (UBSan too), and builds the targets;
@@ -23,7 +23,7 @@ export UBSAN_OPTIONS
 cd "$(dirname "$0")/.."
 secs=${1:-600}
 [ $# -gt 0 ] && shift
-targets=${*:-fuzz_nn fuzz_onnx fuzz_ckpt fuzz_idx fuzz_cifar fuzz_imdb fuzz_word_index fuzz_wav fuzz_train_flags}
+targets=${*:-fuzz_nn fuzz_onnx fuzz_ckpt fuzz_idx fuzz_cifar fuzz_imdb fuzz_word_index fuzz_wav fuzz_train_flags fuzz_npy_csv}
 jobs=${JOBS:-1}
 command -v clang >/dev/null 2>&1 || { echo "fuzz.sh: needs clang (Debian: apt-get install clang)" >&2; exit 1; }
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNN2C_FUZZ=ON -DNN2C_SANITIZE=ON >/dev/null

@@ -543,6 +543,31 @@ static void header_split_step(Buf *h, const char *N, const char *lt, bool loss_i
              N, N, N);
 }
 
+/* The trainer's starting point (train headers only): batch, epochs, lr, seed, data set, callbacks. */
+static void emit_train_defines(Buf *h, const Model *m, const Value *x, const char *N) {
+  buf_printf(h, "#define %s_IN_SHAPE \"", N); /* per sample, for the trainer's messages */
+  for (int i = 0, first = 1; i < x->shape.rank; i++)
+    if (x->shape.d[i] != DIM_BATCH) buf_printf(h, "%s%lld", first ? "" : "x", (long long)x->shape.d[i]), first = 0;
+  buf_puts(h, "\"\n");
+  buf_printf(h, "#define %s_DEFAULT_BATCH %d\n#define %s_DEFAULT_EPOCHS %d\n", N, m->train.batch, N, m->train.epochs);
+  buf_printf(h, "#define %s_DEFAULT_LR %.9gf\n#define %s_DEFAULT_SEED %lluu\n", N, m->train.opt.lr, N,
+             (unsigned long long)m->train.seed);
+  buf_printf(h, "#define %s_DATASET \"%s\"\n", N, m->train.dataset);
+  buf_printf(h, "#define %s_DATASET_OPTIONS \"%s\"\n", N, m->train.dataset_options);
+  buf_printf(h, "#define %s_DATASET_INLINE %d\n", N, m->inline_n > 0);
+  if (m->train.train_flags) { /* the train section's callbacks, read by the trainer */
+    buf_printf(h, "#define %s_TRAIN_FLAGS \"", N);
+    for (const char *p = m->train.train_flags; *p; p++)
+      buf_printf(h, *p == '\n' ? "\\n" : *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+    buf_puts(h, "\"\n");
+  }
+}
+
+/* init_state for training, or for an inference model that keeps state (batch-norm statistics). */
+static bool needs_init_state(CodegenInput *in) {
+  return in->train || graph_block_layout(in->infer.g, VK_STATE, NULL) > 0;
+}
+
 static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   const char *N = in->name;
   Graph *g = in->train ? in->train_graph.g : in->infer.g;
@@ -565,8 +590,10 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   buf_printf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", N, N);
   buf_printf(h, "#define %s_IN_NUMEL %lld\n", N, (long long)shape_numel(x->shape, 1));
   buf_printf(h, "#define %s_OUT_NUMEL %lld\n", N, (long long)shape_numel(pred->shape, 1));
-  buf_printf(h, "#define %s_LABEL_NUMEL %lld\n", N, lab ? (long long)shape_numel(lab->shape, 1) : 0LL);
-  buf_printf(h, "#define %s_LABEL_IS_INT %d\n", N, lab && lab->dtype != DT_F32);
+  if (in->train) {
+    buf_printf(h, "#define %s_LABEL_NUMEL %lld\n", N, (long long)shape_numel(lab->shape, 1));
+    buf_printf(h, "#define %s_LABEL_IS_INT %d\n", N, lab->dtype != DT_F32);
+  }
   buf_printf(h, "#define %s_PARAM_FLOATS %lld\n", N, (long long)graph_block_layout(g, VK_PARAM, NULL));
   buf_printf(h, "#define %s_STATE_FLOATS %lld\n", N, (long long)graph_block_layout(g, VK_STATE, NULL));
   int64_t ema = in->train ? optimizer_ema_offset(g, &m->train.opt) : -1;
@@ -576,12 +603,8 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
                " * out like the param block: state + %s_EMA_OFFSET. The trainer evaluates and\n"
                " * saves it as the params (see docs/nn-format.md). */\n#define %s_EMA_OFFSET %lld\n",
                m->train.opt.ema, N, N, (long long)ema);
-  buf_printf(h, "#define %s_DEFAULT_BATCH %d\n#define %s_DEFAULT_EPOCHS %d\n", N, m->train.batch, N, m->train.epochs);
-  buf_printf(h, "#define %s_DEFAULT_LR %.9gf\n#define %s_DEFAULT_SEED %lluu\n", N, m->train.opt.lr, N,
-             (unsigned long long)m->train.seed);
-  buf_printf(h, "#define %s_DATASET \"%s\"\n", N, m->train.dataset);
-  buf_printf(h, "#define %s_DATASET_OPTIONS \"%s\"\n", N, m->train.dataset_options);
-  buf_printf(h, "#define %s_DATASET_INLINE %d\n", N, m->inline_n > 0 && in->train);
+  if (in->train) /* what the trainer starts from; an inference-only header has no trainer */
+    emit_train_defines(h, m, x, N);
   buf_printf(h, "#define %s_ARENA_BYTES %lldu /* at the default batch */\n\n", N, arena_max(in, batch));
   put_template(h, "model_api.h.in", N);
   buf_printf(h, "size_t %s_arena_bytes(int batch);\nvoid %s_init(float *params, uint64_t seed);\n", N, N);
@@ -595,7 +618,9 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
                " * checksum); params is then unspecified.%s */\n"
                "#define %s_WEIGHTS_FILE \"%s.weights\"\nint %s_load_weights(float *params, const char *path);\n\n",
                N, N, N, N, N, in->train ? " The trainer's --save checkpoints fit too." : "", N, N, N);
-  buf_printf(h, "void %s_init_state(float *state); /* before training: moments zero, running variances one */\n", N);
+  if (needs_init_state(in))
+    buf_printf(h, "void %s_init_state(float *state); /* before training: moments zero, running variances one */\n", N);
+  put_template(h, "load_checkpoint.h.in", N);
   buf_printf(h, "/* Each returns 0, or 1 when batch is outside [1, max_batch]. */\n");
   buf_printf(h, "/* Inference; dimension N is the batch. Either array may hold NULL for an output not wanted.\n");
   header_io(h, in->infer.g);
@@ -669,7 +694,8 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
   buf_printf(
       c, "/* %s.c - generated by nn2c from %s. Do not edit.\n * Uses only libc and libm; see %s.h for the API. */\n", N,
       m->file->src.path, N);
-  if (in->weights_file) buf_puts(c, "#include <errno.h>\n#include <stdio.h>\n");
+  if (in->weights_file) buf_puts(c, "#include <errno.h>\n");
+  buf_puts(c, "#include <stdio.h>\n"); /* NAME_load_checkpoint's fopen */
   buf_printf(
       c, "#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n#include \"%s.h\"\n\n",
       N);
@@ -695,7 +721,8 @@ void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {
     put_template(c, "int_pow.c.in", NULL);
   emit_init(c, N, in->train ? in->train_graph.g : in->infer.g, in->weights_file);
   if (in->weights_file) put_template(c, "load_weights.c.in", N); /* libc only, checks everything */
-  emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
+  if (needs_init_state(in)) emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
+  put_template(c, "load_checkpoint.c.in", N); /* libc only, checks everything before writing params */
   /* The functions go after the static helpers their nodes share (matmul kernels). */
   Buf helpers = {0}, fns = {0};
   buf_puts(&helpers, "");

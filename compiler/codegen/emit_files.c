@@ -43,8 +43,9 @@ void codegen_template(Buf *out, const char *file, const char *name) {
 }
 
 /* The runtime's C files (without .c), copied into a trainer's folder with nn2c_rt.h. */
-static const char *const runtime_c[] = {"nn2c_rt",    "nn2c_rng",  "nn2c_images", "nn2c_ckpt",
-                                        "nn2c_train", "nn2c_data", "nn2c_text",   "nn2c_audio"};
+static const char *const runtime_c[] = {"nn2c_rt",      "nn2c_rng",  "nn2c_images", "nn2c_ckpt",
+                                        "nn2c_train",   "nn2c_data", "nn2c_text",   "nn2c_audio",
+                                        "nn2c_metrics", "nn2c_npy",  "nn2c_csv",    "nn2c_callbacks"};
 #define RUNTIME_NC (int)(sizeof runtime_c / sizeof runtime_c[0])
 
 /* nn2c compile --mpi: `make` (MPI=1, the default there) builds the trainer with mpicc. */

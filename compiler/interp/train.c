@@ -26,6 +26,7 @@ static void bind(void *mv, float *params, float *state, unsigned char *arena, in
 
 static uint64_t get_step(const void *m) { return ((const InterpModel *)m)->step; }
 static void set_step(void *m, uint64_t s) { ((InterpModel *)m)->step = s; }
+static void set_lr(void *m, float lr) { ((InterpModel *)m)->lr = lr; }
 static size_t arena_bytes(int batch) {
   (void)batch;
   return 64;
@@ -104,6 +105,8 @@ int interp_train_main(Model *m, int argc, char **argv) {
   d.model_bind = bind;
   d.model_get_step = get_step;
   d.model_set_step = set_step;
+  d.model_set_lr = set_lr;
+  d.train_flags = m->train.train_flags;
   d.arena_bytes = arena_bytes;
   d.init = init;
   d.init_state = init_state;

@@ -27,7 +27,9 @@ int main(int argc, char **argv) {
   m.params = params, m.state = state, m.max_batch = batch;
   m.arena = aligned_alloc(64, (F(_arena_bytes)(batch) + 63) / 64 * 64);
   F(_init)(params, 1);
+#if F(_STATE_FLOATS) > 0 /* only a model with state (batch-norm statistics) has init_state */
   F(_init_state)(state);
+#endif
   if (!m.arena || F(_forward)(&m, x, y, batch)) return fprintf(stderr, "forward failed\n"), 1;
   for (size_t i = 0; i < ny; i++)
     printf("%.9g\n", y[i]);

@@ -120,3 +120,25 @@ for name, args in [
     ("data", ["--data", "x"]),
 ]:
     put("fuzz_train_flags", name, "\n".join(args))
+
+
+# fuzz_npy_csv: .npy files (magic, version, header length, dict, data) and CSV
+# files behind one byte that picks the label column.
+def npy(descr, shape, data, fortran="False", version=1):
+    h = ("{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, shape)).encode()
+    h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
+    size = struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", len(h))
+    return b"\x93NUMPY" + bytes([version, 0]) + size + h + data
+
+
+put("fuzz_npy_csv", "f4.npy", npy("<f4", "(3, 2)", struct.pack("<6f", 0.5, 1, 2, 0, 1, 2)))
+put("fuzz_npy_csv", "i8.npy", npy("<i8", "(3, 2)", struct.pack("<6q", 0, 1, 2, 0, 1, 2)))
+put("fuzz_npy_csv", "be_f8_v2.npy", npy(">f8", "(2, 2)", struct.pack(">4d", 0, 1, 1, 0), version=2))
+put("fuzz_npy_csv", "u1.npy", npy("|u1", "(2, 2)", bytes([0, 1, 2, 1])))
+put("fuzz_npy_csv", "f2.npy", npy("<f2", "(2, 2)", bytes([0, 0x3C, 0, 0, 0, 0x40, 0, 0x3C])))
+put("fuzz_npy_csv", "fortran.npy", npy("<f4", "(2, 2)", bytes(16), fortran="True"))
+put("fuzz_npy_csv", "short.npy", npy("<f4", "(2, 2)", bytes(15)))
+put("fuzz_npy_csv", "header.csv", "\x04a,b,label\n0.5,1,0\n2,3e-2,1\r\n\n1,1,2\n")
+put("fuzz_npy_csv", "plain.csv", "\x00" + "0.1,0.2,1\n0.3,0.4,0\n")
+put("fuzz_npy_csv", "quoted.csv", "\x05\x01" + '"a","b","c"\n1,2,0.5\n')
+put("fuzz_npy_csv", "bad.csv", "\x01x,y\n1,nan,2\n")

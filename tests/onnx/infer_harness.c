@@ -18,7 +18,9 @@ int main(int argc, char **argv) {
   float *x = calloc(F(_IN_NUMEL), sizeof(float)), *y = calloc(F(_OUT_NUMEL), sizeof(float));
   F(_Model) m = {params, state, aligned_alloc(64, (F(_arena_bytes)(1) + 63) / 64 * 64), 1, 0, 0, 1};
   F(_init)(params, 1);
+#if F(_STATE_FLOATS) > 0 /* only a model with state (batch-norm statistics) has init_state */
   F(_init_state)(state);
+#endif
 #ifdef WEIGHTS /* the script defines it when it finds NAME.weights */
   if (F(_load_weights)(params, argv[1])) return 1;
 #endif
