@@ -605,6 +605,13 @@ static bool keys_known(Lower *L, const Line *l) {
   return ok;
 }
 
+/* The layer's nodes remember its line: shape errors point at it and `nn2c summary`
+ * groups the nodes into the layers the user wrote. */
+static void mark_layer_nodes(Graph *g, int first, const Line *l) {
+  for (int i = first; i < g->nnodes; i++)
+    if (!g->nodes[i]->line) g->nodes[i]->line = l->line, g->nodes[i]->col = l->col;
+}
+
 Value *lower_layers(Lower *L) {
   ModelFile *f = L->m->file;
   if (f->nlayers == 0 || strcmp(f->layers[0].kind, "input")) {
@@ -617,7 +624,9 @@ Value *lower_layers(Lower *L) {
   Value *x = lower_input(L, &f->layers[0]);
   bool keys_ok = true;
   for (int i = 1; i < f->nlayers && x; i++) {
+    int first = L->g->nnodes;
     x = lower_layer(L, &f->layers[i], x);
+    mark_layer_nodes(L->g, first, &f->layers[i]);
     keys_ok = (!x || keys_known(L, &f->layers[i])) && keys_ok;
   }
   return keys_ok ? x : NULL;
