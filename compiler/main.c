@@ -28,6 +28,7 @@ static const char *usage =
     "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]   (trained weights back into the model)\n"
     "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
     "       nn2c summary MODEL [--batch B] [--train]   (layers, parameters, FLOPs, memory; docs/tools.md)\n"
+    "       nn2c dot MODEL [--train] -o FILE.dot   (the graph for Graphviz; --train: backward and optimizer too)\n"
     "       nn2c --help | --version\n"
     "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
     "fix symbolic dimensions with --dim NAME=VALUE).\n";
@@ -551,6 +552,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc, argv);
   if (!strcmp(argv[1], "run")) return cmd_run(argc, argv);
   if (!strcmp(argv[1], "summary")) return summary_main(argc, argv);
+  if (!strcmp(argv[1], "dot")) return dot_main(argc, argv);
 #ifdef NN2C_HAVE_ONNX
   if (!strcmp(argv[1], "export")) return cmd_export(argc, argv);
   if (!strcmp(argv[1], "test-onnx")) return onnx_test_main(argc - 1, argv + 1);
