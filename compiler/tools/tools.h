@@ -1,5 +1,6 @@
 /* tools.h - nn2c's commands that look at a model or a run rather than compile
- * it: `summary` (summary.c), `dot` (dot.c), `plot` (plot.c). load.c holds
+ * it: `summary` (summary.c), `dot` (dot.c), `plot` (plot.c), and `export` of
+ * a .nn model as ONNX (export.c). load.c holds
  * what they share: the command line and loading a .nn or ONNX model. */
 #ifndef NN2C_TOOLS_H
 #define NN2C_TOOLS_H
@@ -38,5 +39,8 @@ int64_t node_flops(const Node *n, int64_t batch);
 int summary_main(int argc, char **argv);
 int dot_main(int argc, char **argv);
 int plot_main(int argc, char **argv);
+/* `nn2c export MODEL.nn ...` (export.c); export_is_native: a .nn model is named. */
+bool export_is_native(int argc, char **argv);
+int export_native_main(int argc, char **argv);
 
 #endif
