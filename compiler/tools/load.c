@@ -161,6 +161,7 @@ Model *tool_load_model(ToolArgs *a) {
     return NULL;
   }
   Model *m = onnx ? load_onnx(a) : model_load(a->model);
+  if (m) m->freeze = a->freeze, m->nfreeze = a->nfreeze;
   if (m && a->train && !m->train.present) {
     error_plain("%s: --train needs a train section in the model", a->model);
     model_free(m);
