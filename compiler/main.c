@@ -31,6 +31,7 @@ static const char *usage =
     "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
     "       nn2c summary MODEL [--batch B] [--train]   (layers, parameters, FLOPs, memory; docs/tools.md)\n"
     "       nn2c dot MODEL [--train] -o FILE.dot   (the graph for Graphviz; --train: backward and optimizer too)\n"
+    "       nn2c plot METRICS.csv -o CURVES.svg   (loss and accuracy per epoch from a trainer's --metrics file)\n"
     "       nn2c --help | --version\n"
     "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
     "fix symbolic dimensions with --dim NAME=VALUE).\n";
@@ -569,6 +570,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "run")) return cmd_run(argc, argv);
   if (!strcmp(argv[1], "summary")) return summary_main(argc, argv);
   if (!strcmp(argv[1], "dot")) return dot_main(argc, argv);
+  if (!strcmp(argv[1], "plot")) return plot_main(argc, argv);
   if (!strcmp(argv[1], "export") && export_is_native(argc, argv)) return export_native_main(argc, argv);
 #ifdef NN2C_HAVE_ONNX
   if (!strcmp(argv[1], "export")) return cmd_export(argc, argv);
