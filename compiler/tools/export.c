@@ -40,7 +40,8 @@ static bool load_weights(Model *m, Graph *g, const char *ckpt, float *params, fl
   nn2c_ckpt_section s[3] = {{"params", params, (uint64_t)np}, {"state", tstate, (uint64_t)ns}, {"step", step, 4}};
   char err[512];
   bool ok = np == graph_block_layout(g, VK_PARAM, NULL) && !nn2c_ckpt_load(ckpt, s, 3, err, sizeof err);
-  if (!ok) error_plain("%s: %s", ckpt, np == graph_block_layout(g, VK_PARAM, NULL) ? err : "params do not line up");
+  if (!ok && np != graph_block_layout(g, VK_PARAM, NULL)) error_plain("%s: the params do not line up", ckpt);
+  if (!ok && np == graph_block_layout(g, VK_PARAM, NULL)) error_plain("%s", err); /* it names the file */
   for (int i = 0; ok && i < g->nvalues; i++) {
     Value *v = g->values[i], *t = v->kind == VK_STATE ? graph_find(tg, v->name) : NULL;
     if (t && t->kind == VK_STATE)

@@ -206,7 +206,7 @@ static void draw_panel(Buf *b, const Table *t, double x0, const char *title, int
   Panel p = {x0, 50, 400, 300, {0, 1, 1}, {0, 1, 1}};
   if (lo > hi) { /* nothing to draw */
     draw_axes(b, &p, title);
-    buf_printf(b, "<text x='%.1f' y='%.1f' text-anchor='middle' fill='#888'>no %s columns</text>\n", x0 + 200, 200.0,
+    buf_printf(b, "<text x='%.1f' y='%.1f' text-anchor='middle' fill='#888'>no %s data</text>\n", x0 + 200, 200.0,
                title);
     return;
   }
@@ -256,7 +256,9 @@ int plot_main(int argc, char **argv) {
   Table t = {0};
   size_t n = strlen(a.model);
   bool jsonl = n > 6 && !strcmp(a.model + n - 6, ".jsonl");
-  bool ok = strlen(text) == len && (jsonl ? read_jsonl(a.model, text, &t) : read_csv(a.model, text, &t));
+  bool ok = strlen(text) == len;
+  if (!ok) error_plain("%s: holds a NUL byte (not a metrics file)", a.model);
+  ok = ok && (jsonl ? read_jsonl(a.model, text, &t) : read_csv(a.model, text, &t));
   if (ok && (!t.has[C_EPOCH] || !(t.has[C_TRAIN_LOSS] || t.has[C_TRAIN_ACC] || t.has[C_VAL_LOSS] ||
                                   t.has[C_TEST_LOSS] || t.has[C_VAL_ACC] || t.has[C_TEST_ACC]))) {
     error_plain("%s: needs an epoch column and loss or accuracy columns (train_loss, val_loss, test_loss, "

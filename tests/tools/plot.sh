@@ -30,7 +30,7 @@ JSON
 printf 'epoch,train_loss\n1,2.5\n2,1.5\n3,1.0\n' >"$tmp/few.csv"
 "$nn2c" plot "$tmp/few.csv" -o "$tmp/few.svg" || fail "few columns: exited $?"
 /usr/bin/python3 "$check" "$tmp/few.svg" 1 || exit 1
-grep -q 'no accuracy columns' "$tmp/few.svg" || fail "the empty accuracy panel is not labelled"
+grep -q 'no accuracy data' "$tmp/few.svg" || fail "the empty accuracy panel is not labelled"
 # bad files
 printf 'epoch,train_loss\n1,abc\n' >"$tmp/bad.csv"
 printf 'step,lr\n1,0.1\n' >"$tmp/nocols.csv"
