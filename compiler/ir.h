@@ -92,6 +92,7 @@ typedef struct Value {
   ValueKind kind;
   Node *def;     /* producing node for VK_TEMP, else NULL */
   Init init;     /* VK_PARAM and VK_STATE initial contents */
+  bool frozen;   /* VK_PARAM kept as it is in training: no gradient, no optimizer state */
   void *data;    /* VK_CONST elements, row-major, of dtype */
   int nuses;     /* how many node inputs read it (kept by graph_recount) */
   MemLoc mem;    /* VK_TEMP placement */

@@ -182,6 +182,7 @@ static void put_value_decl(Buf *b, const Value *v) {
   if (v->kind == VK_PARAM || v->kind == VK_STATE) {
     buf_puts(b, " = ");
     put_init(b, v->init);
+    if (v->frozen) buf_puts(b, " frozen");
   } else if (v->kind == VK_CONST) {
     buf_puts(b, " = ");
     put_const_data(b, v);

@@ -605,6 +605,30 @@ static bool keys_known(Lower *L, const Line *l) {
   return ok;
 }
 
+/* `trainable=false` (or 0) on any layer freezes the params it makes: autodiff
+ * gives them no gradient and the optimizer no update or state (Keras's
+ * layer.trainable = False). */
+static bool layer_trainable(Lower *L, const Line *l, bool *trainable) {
+  const KwArg *k = line_kw(l, "trainable");
+  if (!k) return true;
+  const Expr *e = k->val;
+  bool word = e->kind == EX_IDENT && (!strcmp(e->ident, "true") || !strcmp(e->ident, "false"));
+  bool num = e->kind == EX_NUM && e->is_int && (e->num == 0 || e->num == 1);
+  if (!word && !num) {
+    error_at(L->src, e->line, e->col, "trainable must be true or false (or 1 or 0)");
+    return false;
+  }
+  *trainable = word ? !strcmp(e->ident, "true") : e->num == 1;
+  return true;
+}
+
+/* The layer's nodes remember its line: shape errors point at it and `nn2c summary`
+ * groups the nodes into the layers the user wrote. */
+static void mark_layer_nodes(Graph *g, int first, const Line *l) {
+  for (int i = first; i < g->nnodes; i++)
+    if (!g->nodes[i]->line) g->nodes[i]->line = l->line, g->nodes[i]->col = l->col;
+}
+
 Value *lower_layers(Lower *L) {
   ModelFile *f = L->m->file;
   if (f->nlayers == 0 || strcmp(f->layers[0].kind, "input")) {
@@ -617,7 +641,13 @@ Value *lower_layers(Lower *L) {
   Value *x = lower_input(L, &f->layers[0]);
   bool keys_ok = true;
   for (int i = 1; i < f->nlayers && x; i++) {
+    int first = L->g->nnodes, nvalues = L->g->nvalues;
+    bool trainable = true;
+    if (!layer_trainable(L, &f->layers[i], &trainable)) return NULL;
     x = lower_layer(L, &f->layers[i], x);
+    mark_layer_nodes(L->g, first, &f->layers[i]);
+    for (int k = nvalues; x && !trainable && k < L->g->nvalues; k++)
+      L->g->values[k]->frozen = L->g->values[k]->kind == VK_PARAM;
     keys_ok = (!x || keys_known(L, &f->layers[i])) && keys_ok;
   }
   return keys_ok ? x : NULL;

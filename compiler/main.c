@@ -10,6 +10,7 @@
 #include "codegen/codegen.h"
 #include "interp/interp.h"
 #include "nn2c_rt.h"
+#include "tools/tools.h"
 #ifdef NN2C_HAVE_ONNX
 #include "onnx.h"
 #endif
@@ -23,10 +24,15 @@ static const char *usage =
     "       nn2c compile MODEL.onnx -o DIR [--weights-threshold FLOATS]   (imported weights of at least\n"
     "                  FLOATS floats, default 1048576, go to DIR/NAME.weights; 0: always)\n"
     "       nn2c compile MODEL.onnx --train --loss LOSS [--optimizer sgd|momentum|adam] [--lr X] [--batch N]\n"
-    "                  [--ema M] [--dataset 'NAME key=value...'] -o DIR     (trainer for an imported model)\n"
+    "                  [--ema M] [--dataset 'NAME key=value...'] [--freeze GLOB]... -o DIR   (trainer for an imported\n"
+    "                  model; --freeze: params whose names match do not train)\n"
     "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
     "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]   (trained weights back into the model)\n"
+    "       nn2c export MODEL.nn [CHECKPOINT] -o OUT.onnx [--quiet]   (a native model as ONNX)\n"
     "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
+    "       nn2c summary MODEL [--batch B] [--train]   (layers, parameters, FLOPs, memory; docs/tools.md)\n"
+    "       nn2c dot MODEL [--train] -o FILE.dot   (the graph for Graphviz; --train: backward and optimizer too)\n"
+    "       nn2c plot METRICS.csv -o CURVES.svg   (loss and accuracy per epoch from a trainer's --metrics file)\n"
     "       nn2c --help | --version\n"
     "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
     "fix symbolic dimensions with --dim NAME=VALUE).\n";
@@ -38,6 +44,8 @@ typedef struct {
   bool train, quiet, mpi;
   const char *loss, *optimizer, *lr, *batch, *dataset, *ema; /* training an imported model */
   const char *weights_threshold;
+  const char *freeze[MAX_DIMS]; /* --freeze GLOB: params that do not train */
+  int nfreeze;
 #ifdef NN2C_HAVE_ONNX
   OnnxDim dims[MAX_DIMS];
   OnnxOptions onnx;
@@ -124,6 +132,11 @@ static Model *load_model(const char *path, const void *onnx_opts) {
 #endif
 }
 
+static bool add_freeze(CompileOpts *o, const char *glob) {
+  if (o->nfreeze == MAX_DIMS) error_plain("too many --freeze flags (at most %d)", MAX_DIMS);
+  return o->nfreeze < MAX_DIMS && (o->freeze[o->nfreeze++] = glob);
+}
+
 static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
   for (int i = 2; i < argc; i++) {
     const char *v;
@@ -157,6 +170,9 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
       o->ema = v;
     else if ((v = flag_value(argc, argv, &i, "--weights-threshold")))
       o->weights_threshold = v;
+    else if ((v = flag_value(argc, argv, &i, "--freeze"))) {
+      if (!add_freeze(o, v)) return false;
+    }
 #ifdef NN2C_HAVE_ONNX
     else if ((v = flag_value(argc, argv, &i, "--dim"))) {
       if (!parse_dim(v, o)) return false;
@@ -294,6 +310,7 @@ static int cmd_compile(int argc, char **argv) {
   Model *m = load_model(o.model, NULL);
 #endif
   if (!m) return 1;
+  m->freeze = o.freeze, m->nfreeze = o.nfreeze;
   if (spec.present) m->train = spec;
   if (o.train && !m->train.present) {
     error_plain("%s: --train needs a train section in the model", o.model);
@@ -513,6 +530,8 @@ static int run_onnx_train(int argc, char **argv) {
       o.ema = v;
     else if ((v = flag_value(argc, argv, &i, "--dim")))
       ok = parse_dim(v, &o);
+    else if ((v = flag_value(argc, argv, &i, "--freeze")))
+      ok = add_freeze(&o, v);
     else {
       if ((v = flag_value(argc, argv, &i, "--lr")))
         o.lr = v;
@@ -529,6 +548,7 @@ static int run_onnx_train(int argc, char **argv) {
   int rc = 1;
   if (m) {
     m->train = spec;
+    m->freeze = o.freeze, m->nfreeze = o.nfreeze;
     rc = interp_train_main(m, nrest, rest);
   }
   model_free(m);
@@ -567,6 +587,10 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "compile")) return cmd_compile(argc, argv);
   if (!strcmp(argv[1], "run")) return cmd_run(argc, argv);
+  if (!strcmp(argv[1], "summary")) return summary_main(argc, argv);
+  if (!strcmp(argv[1], "dot")) return dot_main(argc, argv);
+  if (!strcmp(argv[1], "plot")) return plot_main(argc, argv);
+  if (!strcmp(argv[1], "export") && export_is_native(argc, argv)) return export_native_main(argc, argv);
 #ifdef NN2C_HAVE_ONNX
   if (!strcmp(argv[1], "export")) return cmd_export(argc, argv);
   if (!strcmp(argv[1], "test-onnx")) return onnx_test_main(argc - 1, argv + 1);

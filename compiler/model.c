@@ -3,6 +3,7 @@
  * train and data sections. Errors point at the offending line and column. */
 #include "lower.h"
 
+#include <fnmatch.h>
 #include <math.h>
 #include <string.h>
 
@@ -465,8 +466,34 @@ static Graph *build_forward(Model *m, GraphMode mode) {
   return g;
 }
 
+/* --freeze GLOB: the params whose names match are frozen; a glob matching none is an error
+ * listing the names (so a typo does not silently train everything). */
+static bool apply_freeze(Model *m, Graph *g) {
+  bool ok = true;
+  for (int k = 0; k < m->nfreeze; k++) {
+    int hits = 0;
+    for (int i = 0; i < g->nvalues; i++)
+      if (g->values[i]->kind == VK_PARAM && !fnmatch(m->freeze[k], g->values[i]->name, 0))
+        g->values[i]->frozen = true, hits++;
+    ok = ok && hits > 0;
+    if (hits || m->freeze_reported) continue;
+    m->freeze_reported = true;
+    Buf names = {0};
+    for (int i = 0; i < g->nvalues; i++)
+      if (g->values[i]->kind == VK_PARAM) buf_printf(&names, "%s%s", names.len ? ", " : "", g->values[i]->name);
+    error_plain("%s: --freeze '%s' matches no parameter (the parameters: %s)", m->file->src.path, m->freeze[k],
+                names.len ? names.data : "none");
+    buf_free(&names);
+  }
+  return ok;
+}
+
 Graph *model_build(Model *m, GraphMode mode) {
   Graph *g = build_forward(m, mode);
+  if (g && !apply_freeze(m, g)) {
+    graph_free(g);
+    return NULL;
+  }
   if (!g || mode == MODE_INFER) return g;
   Value *p = g->outputs[0];
   Value *y;

@@ -39,6 +39,10 @@ typedef struct Model {
   /* Another front end (ONNX) builds the forward graph of each mode. */
   Graph *(*import)(const struct Model *m, GraphMode mode);
   const void *import_ctx; /* that front end's options */
+  /* Glob patterns (--freeze) of params that do not train, applied by model_build. */
+  const char *const *freeze;
+  int nfreeze;
+  bool freeze_reported; /* a glob matching nothing was reported (once, not per graph) */
 } Model;
 
 /* A model whose forward graph comes from another front end (no .nn text);

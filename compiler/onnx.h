@@ -66,4 +66,10 @@ int onnx_test_main(int argc, char **argv);
  * the ONNX file out_path, atomically; *written (if not NULL) gets its size. */
 bool onnx_export(const char *src_path, Graph *g, const float *params, const char *out_path, size_t *written);
 
+/* Writes the forward graph g (after shape inference) as a new ONNX model
+ * (opset 13, batch dimension "N") with params and state (blocks laid out by
+ * graph_block_layout) as initializers, atomically; false after an error
+ * naming an op the exporter cannot write (onnx/write.c). */
+bool onnx_write_graph(Graph *g, const float *params, const float *state, const char *out_path, size_t *written);
+
 #endif

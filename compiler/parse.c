@@ -733,7 +733,7 @@ static bool parse_const_data(Parser *P, Value *v, const Token *name) {
   return true;
 }
 
-/* `input|param|state|const NAME: TYPE [= init or data]`. */
+/* `input|param|state|const NAME: TYPE [= init or data]`, a param perhaps followed by `frozen`. */
 static bool parse_decl(Parser *P, ValueKind k) {
   Token *kw = next(P), *name;
   if (!expect_ident(P, "a value name", &name) || !check_new_name(P, name)) return false;
@@ -760,6 +760,7 @@ static bool parse_decl(Parser *P, ValueKind k) {
   Value *v = define(P, name, k, dt, s);
   v->init = tmp.init;
   if (k == VK_CONST && !parse_const_data(P, v, name)) return false;
+  if (k == VK_PARAM && is_word(peek(P), "frozen")) next(P), v->frozen = true; /* trains no further */
   return expect_eol(P);
 }
 

@@ -1,8 +1,11 @@
 /* util.c - see util.h. */
 #include "util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void nn2c_assert_fail(const char *cond, const char *file, int line) {
   fprintf(stderr, "nn2c: internal error: %s:%d: assertion failed: %s\n", file, line, cond);
@@ -193,6 +196,47 @@ bool write_whole_file(const char *path, const char *data, size_t len) {
   if (!f) return false;
   bool ok = fwrite(data, 1, len, f) == len;
   ok = (fclose(f) == 0) && ok;
+  return ok;
+}
+
+/* Writes path as a whole or not at all: the bytes go to a new temporary
+ * file beside it (mkstemp: O_CREAT|O_EXCL, so a planted symlink is not
+ * followed), which is renamed over path once complete and removed on every
+ * error. path must be a regular file if it exists (not /dev/null, a FIFO or a
+ * folder, which rename would replace or fail on); `what` says why in that error. */
+bool write_file_atomic(const char *path, const void *bytes, size_t len, const char *what) {
+  const uint8_t *data = bytes;
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    error_plain("%s: not a regular file (%s)", path, what);
+    return false;
+  }
+  char *tmp = xmalloc(strlen(path) + 16);
+  sprintf(tmp, "%s.tmp.XXXXXX", path);
+  int fd = mkstemp(tmp), err = errno;
+  if (fd < 0) {
+    error_plain("%s: cannot create a temporary file beside it: %s", path, strerror(err));
+    free(tmp);
+    return false;
+  }
+  mode_t mask = umask(0); /* mkstemp makes 0600: give the file the usual mode */
+  umask(mask);
+  bool ok = fchmod(fd, 0666 & ~mask) == 0;
+  for (size_t done = 0; ok && done < len;) {
+    ssize_t w = write(fd, data + done, len - done);
+    if (w < 0 && errno == EINTR) continue;
+    ok = w > 0;
+    if (ok) done += (size_t)w;
+  }
+  err = errno;
+  ok = ok && fsync(fd) == 0;
+  ok = close(fd) == 0 && ok;
+  ok = ok && rename(tmp, path) == 0;
+  if (!ok) {
+    error_plain("%s: cannot write it: %s", path, strerror(errno ? errno : err));
+    unlink(tmp);
+  }
+  free(tmp);
   return ok;
 }
 

@@ -69,5 +69,7 @@ void error_plain(const char *fmt, ...);
 char *read_whole_file(const char *path, size_t *len); /* NULL on failure */
 int edit_distance(const char *a, const char *b);      /* insertions, deletions, substitutions */
 bool write_whole_file(const char *path, const char *data, size_t len);
+/* Writes a file the user asked for whole or not at all (temp file + rename); false after an error. */
+bool write_file_atomic(const char *path, const void *data, size_t len, const char *what);
 
 #endif

@@ -2,51 +2,8 @@
  * replaced by trained parameters, written to a new file. */
 #include "onnx/onnx_impl.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* Writes path as a whole or not at all: the bytes go to a new temporary
- * file beside it (mkstemp: O_CREAT|O_EXCL, so a planted symlink is not
- * followed), which is renamed over path once complete and removed on every
- * error. path must be a regular file if it exists (not /dev/null, a FIFO or a
- * folder, which rename would replace or fail on). */
-static bool write_atomically(const char *path, const uint8_t *data, size_t len) {
-  struct stat st;
-  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-    error_plain("%s: not a regular file (nn2c export writes a new ONNX file there)", path);
-    return false;
-  }
-  char *tmp = xmalloc(strlen(path) + 16);
-  sprintf(tmp, "%s.tmp.XXXXXX", path);
-  int fd = mkstemp(tmp), err = errno;
-  if (fd < 0) {
-    error_plain("%s: cannot create a temporary file beside it: %s", path, strerror(err));
-    free(tmp);
-    return false;
-  }
-  mode_t mask = umask(0); /* mkstemp makes 0600: give the file the usual mode */
-  umask(mask);
-  bool ok = fchmod(fd, 0666 & ~mask) == 0;
-  for (size_t done = 0; ok && done < len;) {
-    ssize_t w = write(fd, data + done, len - done);
-    if (w < 0 && errno == EINTR) continue;
-    ok = w > 0;
-    if (ok) done += (size_t)w;
-  }
-  err = errno;
-  ok = ok && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  ok = ok && rename(tmp, path) == 0;
-  if (!ok) {
-    error_plain("%s: cannot write it: %s", path, strerror(errno ? errno : err));
-    unlink(tmp);
-  }
-  free(tmp);
-  return ok;
-}
 
 /* Initializer t takes the n values vals (raw little-endian f32, as x86 and
  * ARM store floats); the caller restores *saved before freeing. */
@@ -93,7 +50,7 @@ bool onnx_export(const char *src_path, Graph *g, const float *params, const char
   size_t n = onnx__model_proto__get_packed_size(m);
   uint8_t *buf = xmalloc(n ? n : 1);
   onnx__model_proto__pack(m, buf);
-  ok = ok && write_atomically(out_path, buf, n);
+  ok = ok && write_file_atomic(out_path, buf, n, "nn2c export writes a new ONNX file there");
   if (ok && written) *written = n;
   free(buf);
   for (size_t k = 0; k < gp->n_initializer; k++)

@@ -6,6 +6,7 @@
  *   nchw.c     Conv, ConvTranspose and the pools: ONNX's NCHW around the
  *              IR's NHWC conv2d and pools
  *   export.c   a model with trained initializers written back as ONNX
+ *   write.c    a native (.nn) model's forward graph written as a new ONNX model
  *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
 #ifndef NN2C_ONNX_IMPL_H
 #define NN2C_ONNX_IMPL_H

@@ -1,7 +1,7 @@
 /* autodiff.c - reverse-mode automatic differentiation, building ordinary IR.
  *
  * Requires: shapes inferred; g->loss set to an f32 scalar.
- * Guarantees: g->grads links every param to a value holding d loss / d param.
+ * Guarantees: g->grads links every param that is not frozen to a value holding d loss / d param.
  *
  * 1. Mark the nodes that lie on a path from some param to the loss.
  * 2. Seed d loss = 1.
@@ -11,7 +11,9 @@
  *    contributions (fan-out accumulation); hooks sum broadcast dimensions
  *    back down themselves (build_unbroadcast).
  * 4. Record a gradient per param; a param the loss does not depend on gets
- *    zeros (and a warning). */
+ *    zeros (and a warning). Frozen params (trainable=false, --freeze) are
+ *    treated as constants: no gradient, so the optimizer gives them no update
+ *    and no state. */
 #include "pass.h"
 
 #include <string.h>
@@ -19,7 +21,7 @@
 /* Which values depend on a param (forward) and which the loss depends on (backward). */
 static void mark_relevant(Graph *g, bool *from_param, bool *to_loss) {
   for (int i = 0; i < g->nvalues; i++)
-    from_param[g->values[i]->id] = g->values[i]->kind == VK_PARAM;
+    from_param[g->values[i]->id] = g->values[i]->kind == VK_PARAM && !g->values[i]->frozen;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     bool any = false;
@@ -100,7 +102,7 @@ bool pass_autodiff(Graph *g, PassCtx *cx) {
   }
   for (int i = 0; i < nv && ok; i++) {
     Value *v = g->values[i];
-    if (v->kind != VK_PARAM) continue;
+    if (v->kind != VK_PARAM || v->frozen) continue;
     if (!grad[i]) {
       fprintf(stderr, "nn2c: warning: the loss does not depend on parameter '%s'; its gradient is zero\n", v->name);
       grad[i] = zeros_like(g, v);

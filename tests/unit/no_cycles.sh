@@ -31,6 +31,7 @@ onnx/import.c onnx/*
 onnx/nchw.c onnx/*
 onnx/tensor.c onnx/*
 onnx/export.c onnx/*
+onnx/write.c onnx/*
 onnx/onnx_test.c onnx/*
 EOF
 # ops/conv*: conv.c plans a convolution and calls the kernel emitters in
