@@ -10,6 +10,7 @@
 #include "codegen/codegen.h"
 #include "interp/interp.h"
 #include "nn2c_rt.h"
+#include "target.h"
 #ifdef NN2C_HAVE_ONNX
 #include "onnx.h"
 #endif
@@ -17,6 +18,8 @@
 static const char *usage =
     "usage: nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS] [--quiet]\n"
     "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
+    "       nn2c compile MODEL -o DIR --target cortex-m4|cortex-m7|cortex-m33 [--batch N]   (bare-metal\n"
+    "                  inference at a fixed batch, default 1; see docs/microcontrollers.md)\n"
     "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
     "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
     "       nn2c compile MODEL.onnx -o DIR [--weights-threshold FLOATS]   (imported weights of at least\n"
@@ -37,6 +40,8 @@ typedef struct {
   bool train, quiet;
   const char *loss, *optimizer, *lr, *batch, *dataset, *ema; /* training an imported model */
   const char *weights_threshold;
+  const char *target; /* --target: a microcontroller, or host */
+  int fixed_batch;    /* with a microcontroller target: the batch */
 #ifdef NN2C_HAVE_ONNX
   OnnxDim dims[MAX_DIMS];
   OnnxOptions onnx;
@@ -154,6 +159,8 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
       o->ema = v;
     else if ((v = flag_value(argc, argv, &i, "--weights-threshold")))
       o->weights_threshold = v;
+    else if ((v = flag_value(argc, argv, &i, "--target")))
+      o->target = v;
 #ifdef NN2C_HAVE_ONNX
     else if ((v = flag_value(argc, argv, &i, "--dim"))) {
       if (!parse_dim(v, o)) return false;
@@ -242,6 +249,7 @@ static bool compile_graph(Model *m, GraphMode mode, const CompileOpts *o, Compil
   cg->plan.dump_after = o->dump_after;
   cg->plan.dump = dump;
   cg->plan.verify = true;
+  cg->plan.batch = o->fixed_batch;
   cg->g = model_compile(m, mode, o->passes, &cg->plan);
   return cg->g != NULL;
 }
@@ -259,7 +267,14 @@ static int cmd_compile(int argc, char **argv) {
   if (!parse_compile_args(argc, argv, &o)) return 1;
   bool imported = ends_with(o.model, ".onnx");
   TrainSpec spec = {0};
-  if ((o.loss || o.optimizer || o.lr || o.batch || o.ema || o.dataset) && (!o.train || !imported)) {
+  const McuTarget *mcu = o.target && strcmp(o.target, "host") ? codegen_mcu_target(o.target) : NULL;
+  if (o.target && strcmp(o.target, "host") && !mcu) return 1;
+  if (mcu && o.train) {
+    error_plain("--target %s builds inference only; --train needs the host (drop --target)", mcu->name);
+    return 1;
+  }
+  if (mcu && !(o.fixed_batch = target_batch(o.batch))) return 1;
+  if ((o.loss || o.optimizer || o.lr || (o.batch && !mcu) || o.ema || o.dataset) && (!o.train || !imported)) {
     error_plain("--loss/--optimizer/--lr/--batch/--ema/--dataset go with --train on an .onnx model (a .nn file has a "
                 "train section)");
     return 1;
@@ -284,7 +299,7 @@ static int cmd_compile(int argc, char **argv) {
     model_free(m);
     return 1;
   }
-  CodegenInput in = {o.name ? o.name : m->name, o.train, {0}, {0}, {0}, false};
+  CodegenInput in = {o.name ? o.name : m->name, o.train, {0}, {0}, {0}, false, NULL, 0};
   if (!is_identifier(in.name)) {
     error_plain("model name '%s' is not a C identifier; pass --name", in.name);
     model_free(m);
@@ -294,8 +309,10 @@ static int cmd_compile(int argc, char **argv) {
   bool ok = compile_graph(m, MODE_INFER, &o, &in.infer, &dump);
   if (ok && o.train)
     ok = compile_graph(m, MODE_EVAL, &o, &in.eval, &dump) && compile_graph(m, MODE_TRAIN, &o, &in.train_graph, &dump);
-  int64_t wfloats = ok && imported ? codegen_weights_floats(&in) : 0;
+  int64_t wfloats = ok && imported && !mcu ? codegen_weights_floats(&in) : 0;
   in.weights_file = wfloats > 0 && wfloats >= threshold;
+  in.mcu = mcu, in.batch = o.fixed_batch;
+  if (ok && mcu && !(o.emit && !strcmp(o.emit, "ir"))) ok = target_prepare(m, &in);
   if (ok && o.emit && !strcmp(o.emit, "ir")) {
     Buf b = {0};
     ir_print(&b, o.train ? in.train_graph.g : in.infer.g);
@@ -304,7 +321,14 @@ static int cmd_compile(int argc, char **argv) {
   } else if (ok) {
     if (dump.len) fputs(dump.data, stdout);
     ok = codegen_write_dir(m, &in, o.out_dir);
-    if (ok && !o.quiet) {
+    if (ok && !o.quiet && mcu) {
+      Buf r = {0};
+      codegen_mcu_report(&in, &r);
+      fputs(r.data, stderr);
+      buf_free(&r);
+      fprintf(stderr, "nn2c: wrote %s: %s.c, %s.h, a test firmware and a Makefile (`make -C %s run`)\n", o.out_dir,
+              in.name, in.name, o.out_dir);
+    } else if (ok && !o.quiet) {
       report_plan("forward", &in.infer, m->train.batch);
       if (o.train) report_plan("train_step", &in.train_graph, m->train.batch);
       char *dir = arena_strdup(&m->arena, o.out_dir); /* named without its trailing slashes */

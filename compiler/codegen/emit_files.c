@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "embedded.h"
+#include "mcu.h"
 #include "nn2c_rt.h"
 
 const EmbeddedFile *embedded(const char *name) {
@@ -137,8 +138,21 @@ static bool make_dirs(const char *dir) {
   return ok;
 }
 
+/* A bare-metal build: the model files and the test firmware (emit_mcu.c). */
+static bool write_mcu_dir(Model *m, CodegenInput *in, const char *dir) {
+  Buf h = {0}, c = {0};
+  codegen_model(m, in, &h, &c);
+  bool ok = write_file(dir, arena_printf(&in->infer.g->arena, "%s.h", in->name), h.data, h.len) &&
+            write_file(dir, arena_printf(&in->infer.g->arena, "%s.c", in->name), c.data, c.len) &&
+            mcu_write_files(in, dir, write_file);
+  buf_free(&h);
+  buf_free(&c);
+  return ok;
+}
+
 bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
   if (!make_dirs(dir)) return false;
+  if (in->mcu) return write_mcu_dir(m, in, dir);
   Buf h = {0}, c = {0}, mk = {0}, tr = {0}, pc = {0};
   codegen_model(m, in, &h, &c);
   makefile(&mk, in->name, in->train);
