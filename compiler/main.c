@@ -288,6 +288,7 @@ static int cmd_compile(int argc, char **argv) {
   }
 #ifdef NN2C_HAVE_ONNX
   if (o.train && imported) o.onnx.batch_dim = "", o.onnx.trainable = true;
+  if (mcu && imported) o.onnx.batch_dim = ""; /* a symbolic first dimension is the batch, fixed by --batch */
   Model *m = load_model(o.model, &o.onnx);
 #else
   Model *m = load_model(o.model, NULL);
