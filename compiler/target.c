@@ -36,18 +36,21 @@ static bool types_ok(Model *m, CodegenInput *in) {
 bool target_prepare(Model *m, CodegenInput *in) {
   Graph *g = in->infer.g;
   if (!types_ok(m, in)) return false;
-  int64_t *off = xcalloc((size_t)g->nvalues, sizeof(int64_t));
-  int64_t n = graph_block_layout(g, VK_PARAM, off);
-  float *block = arena_alloc(&g->arena, sizeof(float) * (size_t)(n + 1));
-  interp_init_params(g, block, m->train.seed);
   for (int i = 0; i < g->nnodes; i++) /* kernels without the host's OpenBLAS form (ops/conv.c) */
     node_set_int(g, g->nodes[i], "mcu", 1);
+  /* params and state (batch_norm's running statistics) at their initial values */
+  int64_t *poff = xcalloc((size_t)g->nvalues, sizeof(int64_t)), *soff = xcalloc((size_t)g->nvalues, sizeof(int64_t));
+  int64_t np = graph_block_layout(g, VK_PARAM, poff), ns = graph_block_layout(g, VK_STATE, soff);
+  float *params = arena_alloc(&g->arena, sizeof(float) * (size_t)(np + 1));
+  float *state = arena_alloc(&g->arena, sizeof(float) * (size_t)(ns + 1));
+  interp_init_params(g, params, m->train.seed);
+  interp_init_state(g, state);
   for (int i = 0; i < g->nvalues; i++) {
     Value *v = g->values[i];
-    if (v->kind != VK_PARAM) continue;
-    v->kind = VK_CONST;
-    v->data = block + off[i];
+    if (v->kind == VK_PARAM || v->kind == VK_STATE)
+      v->data = v->kind == VK_PARAM ? params + poff[i] : state + soff[i], v->kind = VK_CONST;
   }
-  free(off);
+  free(poff);
+  free(soff);
   return true;
 }

@@ -140,6 +140,7 @@ static bool make_dirs(const char *dir) {
 
 /* A bare-metal build: the model files and the test firmware (emit_mcu.c). */
 static bool write_mcu_dir(Model *m, CodegenInput *in, const char *dir) {
+  if (!mcu_float_only(m, in)) return false;
   Buf h = {0}, c = {0};
   codegen_model(m, in, &h, &c);
   bool ok = write_file(dir, arena_printf(&in->infer.g->arena, "%s.h", in->name), h.data, h.len) &&

@@ -248,6 +248,86 @@ typedef struct {
   int64_t weights, code, out, stack;
 } NodeSize;
 
+/* The C a node adds as the microcontroller build has it: its body and the
+ * kernels it adds to helpers (a kernel an earlier node wrote is not repeated). */
+static void node_text(Graph *g, Node *n, Buf *helpers, Buf *out) {
+  Buf body = {0};
+  size_t before = helpers->len;
+  Emit e = {&body, g, 1, NULL, helpers, NULL, NULL};
+  op_table[n->op].emit(&e, n);
+  buf_puts(out, helpers->data ? helpers->data + before : "");
+  buf_puts(out, body.data ? body.data : "");
+  mcu_strip_host(out);
+  buf_free(&body);
+}
+
+static bool ident_char(char c) {
+  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* What in C text computes in double, or NULL: the type, a libm function
+ * without its f, or a floating literal without the f suffix (1e-5, not 1e-5f).
+ * Comments are skipped. */
+static const char *double_use(Arena *a, const char *text) {
+  static const char *const fns[] = {"sqrt",  "exp",  "log",  "pow",   "fabs",  "floor", "ceil",  "round",    "trunc",
+                                    "tanh",  "erf",  "fmod", "sin",   "cos",   "tan",   "asin",  "acos",     "atan",
+                                    "atan2", "sinh", "cosh", "asinh", "acosh", "atanh", "expm1", "log1p",    "log2",
+                                    "log10", "exp2", "rint", "ldexp", "frexp", "hypot", "cbrt",  "nearbyint"};
+  for (const char *p = text; p && *p;) {
+    if (p[0] == '/' && p[1] == '*') {
+      const char *e = strstr(p + 2, "*/");
+      p = e ? e + 2 : p + strlen(p);
+    } else if (ident_char(*p) && !(*p >= '0' && *p <= '9')) {
+      const char *q = p;
+      while (ident_char(*q))
+        q++;
+      size_t len = (size_t)(q - p);
+      if (len == 6 && !strncmp(p, "double", 6)) return "the type double";
+      for (int i = 0; *q == '(' && i < (int)(sizeof fns / sizeof *fns); i++)
+        if (strlen(fns[i]) == len && !strncmp(p, fns[i], len)) return arena_printf(a, "%s() on doubles", fns[i]);
+      p = q;
+    } else if (*p >= '0' && *p <= '9') {
+      const char *q = p;
+      bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X'), fl = false;
+      if (hex)
+        for (q = p + 2; ident_char(*q);)
+          q++;
+      while (!hex && ((*q >= '0' && *q <= '9') || *q == '.' || ((*q == 'e' || *q == 'E') && (fl = true)) ||
+                      ((*q == '+' || *q == '-') && (q[-1] == 'e' || q[-1] == 'E'))))
+        fl = fl || *q == '.', q++;
+      bool cast = p - text >= 7 && !strncmp(p - 7, "(float)", 7); /* a constant, converted when compiled */
+      if (fl && *q != 'f' && *q != 'F' && !cast) return arena_printf(a, "the double literal %.*s", (int)(q - p), p);
+      while (ident_char(*q))
+        q++;
+      p = q;
+    } else
+      p++;
+  }
+  return NULL;
+}
+
+bool mcu_float_only(Model *m, CodegenInput *in) {
+  Graph *g = in->infer.g;
+  Buf helpers = {0};
+  bool ok = true;
+  for (int i = 0; i < g->nnodes && ok; i++) {
+    Node *n = g->nodes[i];
+    if (node_int(n, "inline", 0)) continue;
+    Buf text = {0};
+    node_text(g, n, &helpers, &text);
+    const char *why = double_use(&g->arena, text.data);
+    if (why)
+      error_plain("%s: node %d, %s = %s(...) %s%s: its C would compute in double (%s), which --target %s does not "
+                  "allow (build it for the host)",
+                  m->file->src.path, n->id, n->out[0]->name, op_name(n->op), dtype_name(n->out[0]->dtype),
+                  shape_str(&g->arena, n->out[0]->shape), why, in->mcu->name);
+    ok = !why;
+    buf_free(&text);
+  }
+  buf_free(&helpers);
+  return ok;
+}
+
 /* Marks the libm functions text calls. */
 static void libm_calls(const char *text, bool *used) {
   for (int i = 0; i < NLIBM && text; i++)
@@ -262,19 +342,12 @@ static NodeSize node_size(Graph *g, Node *n, Buf *helpers, unsigned char *seen, 
   for (int k = 0; k < n->nout; k++)
     z.out += shape_numel_static(n->out[k]->shape) * dtype_size(n->out[k]->dtype);
   if (node_int(n, "inline", 0)) return z;
-  Buf body = {0};
-  size_t before = helpers->len;
-  Emit e = {&body, g, 1, NULL, helpers, NULL, NULL};
-  op_table[n->op].emit(&e, n);
   Buf added = {0};
-  buf_puts(&added, helpers->data ? helpers->data + before : "");
-  buf_puts(&added, body.data ? body.data : "");
-  mcu_strip_host(&added);
+  node_text(g, n, helpers, &added);
   z.code = CODE_BYTES_PER_NODE + CODE_BYTES_PER_LINE * code_lines(added.data);
   z.stack = local_array_bytes(added.data);
   libm_calls(added.data, libm_used);
   buf_free(&added);
-  buf_free(&body);
   return z;
 }
 
@@ -347,6 +420,11 @@ void codegen_mcu_report(CodegenInput *in, Buf *out) {
              in->name, FIRMWARE_FLASH, FIRMWARE_RAM,
              (long long)(weights + code + f.libm + f.libm_data + FIRMWARE_FLASH),
              (long long)(arena + stack + f.libm_data + io + FIRMWARE_RAM));
+  int64_t flash = weights + code + f.libm + f.libm_data + FIRMWARE_FLASH;
+  int64_t ram = arena + stack + f.libm_data + io + FIRMWARE_RAM;
+  if (flash > (int64_t)in->mcu->flash_kb * 1024 || ram > (int64_t)in->mcu->ram_kb * 1024)
+    buf_printf(out, "nn2c: note: qemu's %s has %lu KB of flash and %lu KB of RAM: the test firmware will not link\n",
+               in->mcu->machine, in->mcu->flash_kb, in->mcu->ram_kb);
   buf_free(&table);
 }
 

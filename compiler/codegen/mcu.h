@@ -19,6 +19,8 @@ void mcu_header(Model *m, CodegenInput *in, Buf *h);
 void mcu_prologue(CodegenInput *in, Buf *c);
 /* Drops the kernels' host-only branches (OpenMP, OpenBLAS) from C text. */
 void mcu_strip_host(Buf *c);
+/* False after an error naming the first node whose C would compute in double. */
+bool mcu_float_only(Model *m, CodegenInput *in);
 /* The firmware around the model: startup, linker script, main, Makefile. */
 bool mcu_write_files(CodegenInput *in, const char *dir,
                      bool (*write)(const char *, const char *, const char *, size_t));

@@ -23,7 +23,7 @@
 #endif
 
 /* The firmware's input element i (templates/mcu_main.c.in). */
-static float input_value(uint32_t i) { return (float)((int32_t)((i * 37u + 11u) % 101u) - 50) / 64.0f; }
+static float input_value(uint32_t i) { return (float)((i * 37u + 11u) % 101u) / 128.0f; }
 
 static Graph *build(const char *path, Model **m) {
   size_t n = strlen(path);
