@@ -18,8 +18,8 @@
 static const char *usage =
     "usage: nn2c compile MODEL -o DIR [--train] [--name NAME] [--passes=LIST] [--dump-after=PASS] [--quiet]\n"
     "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
-    "       nn2c compile MODEL -o DIR --target cortex-m4|cortex-m7|cortex-m33 [--batch N]   (bare-metal\n"
-    "                  inference at a fixed batch, default 1; see docs/microcontrollers.md)\n"
+    "       nn2c compile MODEL -o DIR --target cortex-m4|cortex-m7|cortex-m33 [--batch N] [--weights CKPT]\n"
+    "                  (bare-metal inference at a fixed batch, default 1; docs/microcontrollers.md)\n"
     "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
     "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
     "       nn2c compile MODEL.onnx -o DIR [--weights-threshold FLOATS]   (imported weights of at least\n"
@@ -40,8 +40,9 @@ typedef struct {
   bool train, quiet;
   const char *loss, *optimizer, *lr, *batch, *dataset, *ema; /* training an imported model */
   const char *weights_threshold;
-  const char *target; /* --target: a microcontroller, or host */
-  int fixed_batch;    /* with a microcontroller target: the batch */
+  const char *target;  /* --target: a microcontroller, or host */
+  const char *weights; /* --weights CKPT: trained params for a microcontroller build */
+  int fixed_batch;     /* with a microcontroller target: the batch */
 #ifdef NN2C_HAVE_ONNX
   OnnxDim dims[MAX_DIMS];
   OnnxOptions onnx;
@@ -161,6 +162,8 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
       o->weights_threshold = v;
     else if ((v = flag_value(argc, argv, &i, "--target")))
       o->target = v;
+    else if ((v = flag_value(argc, argv, &i, "--weights")))
+      o->weights = v;
 #ifdef NN2C_HAVE_ONNX
     else if ((v = flag_value(argc, argv, &i, "--dim"))) {
       if (!parse_dim(v, o)) return false;
@@ -274,6 +277,10 @@ static int cmd_compile(int argc, char **argv) {
     return 1;
   }
   if (mcu && !(o.fixed_batch = target_batch(o.batch))) return 1;
+  if (o.weights && !mcu) {
+    error_plain("--weights goes with --target (a host build reads trained weights at run time: --load)");
+    return 1;
+  }
   if ((o.loss || o.optimizer || o.lr || (o.batch && !mcu) || o.ema || o.dataset) && (!o.train || !imported)) {
     error_plain("--loss/--optimizer/--lr/--batch/--ema/--dataset go with --train on an .onnx model (a .nn file has a "
                 "train section)");
@@ -313,7 +320,7 @@ static int cmd_compile(int argc, char **argv) {
   int64_t wfloats = ok && imported && !mcu ? codegen_weights_floats(&in) : 0;
   in.weights_file = wfloats > 0 && wfloats >= threshold;
   in.mcu = mcu, in.batch = o.fixed_batch;
-  if (ok && mcu && !(o.emit && !strcmp(o.emit, "ir"))) ok = target_prepare(m, &in);
+  if (ok && mcu && !(o.emit && !strcmp(o.emit, "ir"))) ok = target_prepare(m, &in, o.weights);
   if (ok && o.emit && !strcmp(o.emit, "ir")) {
     Buf b = {0};
     ir_print(&b, o.train ? in.train_graph.g : in.infer.g);

@@ -9,9 +9,14 @@
 int target_batch(const char *flag);
 
 /* Checks that in->infer.g computes in f32 and integers only, and turns every
- * param into a constant holding its initial value at the model's seed (the
- * interpreter's initializers, as NAME_init would set it), so the emitter writes
- * it as a static const array. False after reporting an error. */
-bool target_prepare(Model *m, CodegenInput *in);
+ * param into a constant: the "params" section of the checkpoint `weights`
+ * (NAME_train --save, nn2c run --save) when given, else its initial value at
+ * the model's seed (what NAME_init sets). State (running statistics) keeps its
+ * initial value. The emitter then writes them as static const arrays. False
+ * after reporting an error. */
+bool target_prepare(Model *m, CodegenInput *in, const char *weights);
+
+/* The n floats of a checkpoint's "params" section; false after an error. */
+bool target_read_params(const char *path, float *params, int64_t n);
 
 #endif

@@ -160,7 +160,7 @@ void mcu_strip_host(Buf *c) {
 #define CODE_BYTES_PER_NODE 24
 /* The test firmware besides the model: startup, main, semihosting, memcpy and
  * memset; and the stack of its frames above the kernels. */
-#define FIRMWARE_FLASH 1700
+#define FIRMWARE_FLASH 1600
 #define FIRMWARE_RAM 8
 #define STACK_BASE 1024
 /* libm functions the model calls, with their flash bytes in newlib (nano,

@@ -1,12 +1,12 @@
 /* mcu_check.c - the outputs a microcontroller build printed in the emulator
  * against the interpreter's.
  *
- *   mcu_check MODEL FIRMWARE_OUTPUT [--batch N] [--rtol R] [--atol A]
+ *   mcu_check MODEL FIRMWARE_OUTPUT [--batch N] [--weights CKPT] [--rtol R] [--atol A]
  *
  * Builds MODEL's inference graph at the fixed batch N (default 1) without the
  * optimizing passes (shape inference and a schedule only: the interpreter is
- * the oracle), gives its params the initial values nn2c compile --target
- * baked in (the model's seed), feeds every input what the test firmware's
+ * the oracle), gives its params the values nn2c compile --target baked in
+ * (the model's seed, or the checkpoint's with --weights), feeds every input what the test firmware's
  * main.c feeds (input_value(i) for floats, i % 2 for integers), runs it, and
  * compares each "out K I 0xBITS ..." line (or "out K I int V") of the
  * firmware's output: |emitted - interp| <= atol + rtol * |interp|. The output
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "interp/interp.h"
+#include "target.h"
 #ifdef NN2C_HAVE_ONNX
 #include "onnx.h"
 #endif
@@ -77,14 +78,17 @@ static int check_line(const char *line, Graph *g, InterpRun *r, double rtol, dou
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: mcu_check MODEL FIRMWARE_OUTPUT [--batch N] [--rtol R] [--atol A]\n");
+    fprintf(stderr, "usage: mcu_check MODEL FIRMWARE_OUTPUT [--batch N] [--weights CKPT] [--rtol R] [--atol A]\n");
     return 2;
   }
   int64_t batch = 1;
   double rtol = 1e-5, atol = 1e-6;
+  const char *weights = NULL;
   for (int i = 3; i + 1 < argc; i += 2)
     if (!strcmp(argv[i], "--batch"))
       batch = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--weights"))
+      weights = argv[i + 1];
     else if (!strcmp(argv[i], "--rtol"))
       rtol = atof(argv[i + 1]);
     else if (!strcmp(argv[i], "--atol"))
@@ -94,9 +98,11 @@ int main(int argc, char **argv) {
   PassCtx cx = {0};
   cx.batch = batch;
   if (!g || !pass_run_pipeline(g, &cx, "shape,schedule")) return 1;
-  float *params = xcalloc((size_t)graph_block_layout(g, VK_PARAM, NULL) + 1, sizeof(float));
+  int64_t np = graph_block_layout(g, VK_PARAM, NULL);
+  float *params = xcalloc((size_t)np + 1, sizeof(float));
   float *state = xcalloc((size_t)graph_block_layout(g, VK_STATE, NULL) + 1, sizeof(float));
-  interp_init_params(g, params, m ? m->train.seed : 0);
+  if (weights && !target_read_params(weights, params, np)) return 1;
+  if (!weights) interp_init_params(g, params, m ? m->train.seed : 0);
   interp_init_state(g, state);
   Feed feeds[16];
   int nf = 0;
