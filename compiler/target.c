@@ -81,6 +81,12 @@ bool target_read_params(const char *path, float *params, int64_t n) {
 bool target_prepare(Model *m, CodegenInput *in, const char *weights) {
   Graph *g = in->infer.g;
   if (!types_ok(m, in)) return false;
+  Value *x = g->values[0];
+  if (in->batch > 1 && (x->shape.rank == 0 || x->shape.d[0] != in->batch)) {
+    error_plain("%s: --batch %d: the input '%s' %s has no batch dimension to fix (a symbolic first dimension)",
+                m->file->src.path, in->batch, x->name, shape_str(&g->arena, x->shape));
+    return false;
+  }
   for (int i = 0; i < g->nnodes; i++) /* kernels without the host's OpenBLAS form (ops/conv.c) */
     node_set_int(g, g->nodes[i], "mcu", 1);
   /* params and state (batch_norm's running statistics) at their initial values */
