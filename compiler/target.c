@@ -83,7 +83,8 @@ bool target_prepare(Model *m, CodegenInput *in, const char *weights) {
   if (!types_ok(m, in)) return false;
   Value *x = g->values[0];
   if (in->batch > 1 && (x->shape.rank == 0 || x->shape.d[0] != in->batch)) {
-    error_plain("%s: --batch %d: the input '%s' %s has no batch dimension to fix (a symbolic first dimension)",
+    error_plain("%s: --batch %d: the input '%s' %s has no batch dimension to fix (N, or an ONNX model's symbolic first "
+                "dimension)",
                 m->file->src.path, in->batch, x->name, shape_str(&g->arena, x->shape));
     return false;
   }
