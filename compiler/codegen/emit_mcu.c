@@ -5,7 +5,7 @@
  *
  * What differs from a host build: the batch is fixed when the model is
  * compiled (PassCtx.batch), so the arena is one static buffer of a constant
- * size; the caller (main.c) has made every param a constant, so the weights
+ * size; compiler/target.c has made every param a constant, so the weights
  * are `static const` arrays (flash); there is no threads, BLAS, init or
  * weights-file code (mcu_strip_host drops the kernels' OpenMP and BLAS
  * branches); the functions take no model struct. */
@@ -371,8 +371,8 @@ static int64_t stack_estimate(CodegenInput *in, Flash *f, Buf *table) {
     *code += z.code, *weights += z.weights;
     stack = z.stack > stack ? z.stack : stack;
     if (table)
-      buf_printf(table, "  %4d %-20.20s %-22.22s %10lld %8lld %10lld\n", n->id, n->out[0]->name, op_name(n->op),
-                 (long long)z.weights, (long long)z.code, (long long)z.out);
+      buf_printf(table, "  %4d %-20.20s %-20.20s %10lld %8lld %10lld %8lld\n", n->id, n->out[0]->name, op_name(n->op),
+                 (long long)z.weights, (long long)z.code, (long long)z.out, (long long)z.stack);
   }
   for (int i = 0; i < NLIBM; i++)
     if (used[i]) f->libm += libm[i].bytes, f->libm_data = LIBM_DATA;
@@ -403,9 +403,13 @@ void codegen_mcu_report(CodegenInput *in, Buf *out) {
   Buf table = {0};
   int64_t stack = stack_estimate(in, &f, &table), arena = mcu_arena_bytes(in), io = io_bytes(in->infer.g);
   int64_t code = f.code, weights = f.weights;
-  buf_printf(out, "nn2c: %s for %s at batch %d; per node (bytes; code is an estimate):\n", in->name, in->mcu->name,
-             in->batch);
-  buf_printf(out, "  %4s %-20s %-22s %10s %8s %10s\n", "node", "output", "op", "weights", "code", "output");
+  buf_printf(
+      out,
+      "nn2c: %s for %s at batch %d; per node, bytes: weights (flash), code (flash, an estimate), output\n"
+      "      (its tensor in the arena, shared with others where lifetimes allow), stack (its kernel's arrays):\n",
+      in->name, in->mcu->name, in->batch);
+  buf_printf(out, "  %4s %-20s %-20s %10s %8s %10s %8s\n", "node", "output", "op", "weights", "code", "output",
+             "stack");
   buf_puts(out, table.data ? table.data : "");
   buf_printf(out, "nn2c: flash %lld bytes: weights %lld + model code ~%lld + libm ~%lld\n",
              (long long)(weights + code + f.libm), (long long)weights, (long long)code, (long long)f.libm);
