@@ -139,5 +139,11 @@ int main(int argc, char **argv) {
            "stack %u of %u bytes\n",
            g->noutputs, rtol, atol, worst, used, reserved);
   interp_run_free(&r);
+  for (int i = 0; i < nf; i++)
+    free((void *)feeds[i].data);
+  free(params);
+  free(state);
+  graph_free(g);
+  if (m) model_free(m);
   return bad ? 1 : 0;
 }
