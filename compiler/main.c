@@ -11,6 +11,7 @@
 #include "interp/interp.h"
 #include "nn2c_rt.h"
 #include "tools/tools.h"
+#include "target.h"
 #ifdef NN2C_HAVE_ONNX
 #include "onnx.h"
 #endif
@@ -19,6 +20,8 @@ static const char *usage =
     "usage: nn2c compile MODEL -o DIR [--train [--mpi]] [--name NAME] [--passes=LIST] [--dump-after=PASS] [--quiet]\n"
     "                  (--mpi: the trainer also builds for mpirun, data-parallel; docs/distributed.md)\n"
     "       nn2c compile MODEL --emit=ir [--train] [--passes=LIST]\n"
+    "       nn2c compile MODEL -o DIR --target cortex-m4|cortex-m7|cortex-m33 [--batch N] [--weights CKPT]\n"
+    "                  (bare-metal inference at a fixed batch, default 1; docs/microcontrollers.md)\n"
     "       nn2c run MODEL [--data PATH] [--epochs N] [--batch N] [--lr X] [--seed N] [--steps N] ...\n"
     "       nn2c run MODEL.onnx [--dim NAME=VALUE]... [INPUT.pb]...   (interpreter; prints the outputs)\n"
     "       nn2c compile MODEL.onnx -o DIR [--weights-threshold FLOATS]   (imported weights of at least\n"
@@ -46,6 +49,9 @@ typedef struct {
   const char *weights_threshold;
   const char *freeze[MAX_DIMS]; /* --freeze GLOB: params that do not train */
   int nfreeze;
+  const char *target;  /* --target: a microcontroller, or host */
+  const char *weights; /* --weights CKPT: trained params for a microcontroller build */
+  int fixed_batch;     /* with a microcontroller target: the batch */
 #ifdef NN2C_HAVE_ONNX
   OnnxDim dims[MAX_DIMS];
   OnnxOptions onnx;
@@ -172,7 +178,10 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
       o->weights_threshold = v;
     else if ((v = flag_value(argc, argv, &i, "--freeze"))) {
       if (!add_freeze(o, v)) return false;
-    }
+    } else if ((v = flag_value(argc, argv, &i, "--target")))
+      o->target = v;
+    else if ((v = flag_value(argc, argv, &i, "--weights")))
+      o->weights = v;
 #ifdef NN2C_HAVE_ONNX
     else if ((v = flag_value(argc, argv, &i, "--dim"))) {
       if (!parse_dim(v, o)) return false;
@@ -261,6 +270,7 @@ static bool compile_graph(Model *m, GraphMode mode, const CompileOpts *o, Compil
   cg->plan.dump_after = o->dump_after;
   cg->plan.dump = dump;
   cg->plan.verify = true;
+  cg->plan.batch = o->fixed_batch;
   cg->g = model_compile(m, mode, o->passes, &cg->plan);
   return cg->g != NULL;
 }
@@ -287,7 +297,18 @@ static int cmd_compile(int argc, char **argv) {
   if (!parse_compile_args(argc, argv, &o)) return 1;
   bool imported = ends_with(o.model, ".onnx");
   TrainSpec spec = {0};
-  if ((o.loss || o.optimizer || o.lr || o.batch || o.ema || o.dataset) && (!o.train || !imported)) {
+  const McuTarget *mcu = o.target && strcmp(o.target, "host") ? codegen_mcu_target(o.target) : NULL;
+  if (o.target && strcmp(o.target, "host") && !mcu) return 1;
+  if (mcu && o.train) {
+    error_plain("--target %s builds inference only; --train needs the host (drop --target)", mcu->name);
+    return 1;
+  }
+  if (mcu && !(o.fixed_batch = target_batch(o.batch))) return 1;
+  if (o.weights && !mcu) {
+    error_plain("--weights goes with --target (a host build reads trained weights at run time: --load)");
+    return 1;
+  }
+  if ((o.loss || o.optimizer || o.lr || (o.batch && !mcu) || o.ema || o.dataset) && (!o.train || !imported)) {
     error_plain("--loss/--optimizer/--lr/--batch/--ema/--dataset go with --train on an .onnx model (a .nn file has a "
                 "train section)");
     return 1;
@@ -305,6 +326,7 @@ static int cmd_compile(int argc, char **argv) {
   }
 #ifdef NN2C_HAVE_ONNX
   if (o.train && imported) o.onnx.batch_dim = "", o.onnx.trainable = true;
+  if (mcu && imported) o.onnx.batch_dim = ""; /* a symbolic first dimension is the batch, fixed by --batch */
   Model *m = load_model(o.model, &o.onnx);
 #else
   Model *m = load_model(o.model, NULL);
@@ -317,7 +339,7 @@ static int cmd_compile(int argc, char **argv) {
     model_free(m);
     return 1;
   }
-  CodegenInput in = {o.name ? o.name : m->name, o.train, {0}, {0}, {0}, false, o.mpi, {0}, {0}};
+  CodegenInput in = {o.name ? o.name : m->name, o.train, {0}, {0}, {0}, false, o.mpi, {0}, {0}, NULL, 0};
   if (!is_identifier(in.name)) {
     error_plain("model name '%s' is not a C identifier; pass --name", in.name);
     model_free(m);
@@ -328,8 +350,10 @@ static int cmd_compile(int argc, char **argv) {
   if (ok && o.train)
     ok = compile_graph(m, MODE_EVAL, &o, &in.eval, &dump) && compile_graph(m, MODE_TRAIN, &o, &in.train_graph, &dump) &&
          (!o.mpi || compile_split_step(m, &o, &in, &dump));
-  int64_t wfloats = ok && imported ? codegen_weights_floats(&in) : 0;
+  int64_t wfloats = ok && imported && !mcu ? codegen_weights_floats(&in) : 0;
   in.weights_file = wfloats > 0 && wfloats >= threshold;
+  in.mcu = mcu, in.batch = o.fixed_batch;
+  if (ok && mcu && !(o.emit && !strcmp(o.emit, "ir"))) ok = target_prepare(m, &in, o.weights);
   if (ok && o.emit && !strcmp(o.emit, "ir")) {
     Buf b = {0};
     ir_print(&b, o.train ? in.train_graph.g : in.infer.g);
@@ -338,7 +362,14 @@ static int cmd_compile(int argc, char **argv) {
   } else if (ok) {
     if (dump.len) fputs(dump.data, stdout);
     ok = codegen_write_dir(m, &in, o.out_dir);
-    if (ok && !o.quiet) {
+    if (ok && !o.quiet && mcu) {
+      Buf r = {0};
+      codegen_mcu_report(&in, &r);
+      fputs(r.data, stderr);
+      buf_free(&r);
+      fprintf(stderr, "nn2c: wrote %s: %s.c, %s.h, a test firmware and a Makefile (`make -C %s run`)\n", o.out_dir,
+              in.name, in.name, o.out_dir);
+    } else if (ok && !o.quiet) {
       report_plan("forward", &in.infer, m->train.batch);
       if (o.train) report_plan("train_step", &in.train_graph, m->train.batch);
       char *dir = arena_strdup(&m->arena, o.out_dir); /* named without its trailing slashes */

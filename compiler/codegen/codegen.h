@@ -11,6 +11,19 @@ typedef struct {
   PassCtx plan; /* arena sizes from pass_memplan */
 } CompiledGraph;
 
+/* A microcontroller a model is built for (nn2c compile --target; codegen/emit_mcu.c):
+ * the compiler flags and the emulated board of the test firmware. */
+typedef struct {
+  const char *name;                 /* "cortex-m4" */
+  const char *cpu_flags;            /* arm-none-eabi-gcc -mcpu, -mfpu, -mfloat-abi */
+  const char *machine;              /* qemu-system-arm -M: the board the firmware runs on */
+  unsigned long flash_at, flash_kb; /* that board's code memory, for the linker script */
+  unsigned long ram_at, ram_kb;     /* and its data memory */
+} McuTarget;
+
+/* The target of that name, or NULL after an error listing the valid ones. */
+const McuTarget *codegen_mcu_target(const char *name);
+
 typedef struct {
   const char *name; /* C prefix of every public symbol */
   bool train;       /* also emit train_step/evaluate and the trainer */
@@ -18,6 +31,9 @@ typedef struct {
   bool weights_file;          /* imported weights go to NAME.weights, read by NAME_load_weights */
   bool mpi;                   /* also the split train step (NAME_train_grads/_apply) and NAME_mpi.c */
   CompiledGraph grads, apply; /* its halves: PIPELINE_GRADS and PIPELINE_APPLY */
+  const McuTarget *mcu;       /* NULL: the host; else bare-metal inference at a fixed batch, the
+                                 params made constants (flash) by the caller, one static arena */
+  int batch;                  /* with mcu: the batch the graphs were compiled for */
 } CodegenInput;
 
 /* Floats of imported weights (an ONNX model's f32 initializers and what was
@@ -25,6 +41,9 @@ typedef struct {
  * the model has none or has parameters of another kind. */
 int64_t codegen_weights_floats(CodegenInput *in);
 
+/* With in->mcu: the flash and RAM the model needs, per node and in total, as
+ * text (the codegen_write_dir folder's Makefile and firmware are sized by it). */
+void codegen_mcu_report(CodegenInput *in, Buf *out);
 /* Writes the model header and source text. */
 void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c);
 /* Writes DIR/NAME.h, NAME.c, NAME.weights (if weights_file), the runtime,

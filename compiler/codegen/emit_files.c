@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "embedded.h"
+#include "mcu.h"
 #include "nn2c_rt.h"
 
 const EmbeddedFile *embedded(const char *name) {
@@ -167,8 +168,22 @@ static bool write_mpi_files(CodegenInput *in, const char *dir) {
   return ok;
 }
 
+/* A bare-metal build: the model files and the test firmware (emit_mcu.c). */
+static bool write_mcu_dir(Model *m, CodegenInput *in, const char *dir) {
+  if (!mcu_float_only(m, in)) return false;
+  Buf h = {0}, c = {0};
+  codegen_model(m, in, &h, &c);
+  bool ok = write_file(dir, arena_printf(&in->infer.g->arena, "%s.h", in->name), h.data, h.len) &&
+            write_file(dir, arena_printf(&in->infer.g->arena, "%s.c", in->name), c.data, c.len) &&
+            mcu_write_files(in, dir, write_file);
+  buf_free(&h);
+  buf_free(&c);
+  return ok;
+}
+
 bool codegen_write_dir(Model *m, CodegenInput *in, const char *dir) {
   if (!make_dirs(dir)) return false;
+  if (in->mcu) return write_mcu_dir(m, in, dir);
   Buf h = {0}, c = {0}, mk = {0}, tr = {0}, pc = {0};
   codegen_model(m, in, &h, &c);
   makefile(&mk, in->name, in->train, in->mpi);

@@ -269,7 +269,7 @@ static void emit_harness(Buf *b, Graph *g) {
 
 static bool emit_case(Case *c, Graph *g, CompiledGraph *cg) {
   Model *m = model_new_imported(pathf(&g->arena, "%s/model.onnx", c->dir), "model", NULL, NULL);
-  CodegenInput in = {"model", false, *cg, {0}, {0}, false, false, {0}, {0}};
+  CodegenInput in = {"model", false, *cg, {0}, {0}, false, false, {0}, {0}, NULL, 0};
   Buf h = {0}, src = {0}, hb = {0};
   codegen_model(m, &in, &h, &src);
   emit_harness(&hb, g);

@@ -401,8 +401,10 @@ ConvPlan conv_plan(const Node *n) {
                          : wino_pays(G, G->oh, G->ow, G->c, G->f, G->oh * G->ow));
   int64_t nb = n->in[0]->shape.d[0]; /* x, or dy: the batch */
   p.wino = !pays ? WINO_NO : nb == DIM_BATCH ? WINO_IF_BATCH : nb >= WG_MIN_BATCH ? WINO_YES : WINO_NO;
-  /* 3. the OpenBLAS build's GEMM */
-  p.blas = f32 && G->groups == 1;
+  /* 3. the OpenBLAS build's GEMM; a microcontroller build (nn2c compile --target marks
+        its nodes mcu=1) has none, and Winograd's scratch only where it was chosen */
+  bool mcu = node_int(n, "mcu", 0) != 0;
+  p.blas = f32 && G->groups == 1 && !mcu;
   p.blas_rows_x = G->kh == 1 && G->kw == 1 && G->sh == 1 && G->sw == 1 && !pad;
   int64_t kkc = G->kh * G->kw * G->c;
   p.blas_rows = 65536 / kkc < 64 ? 64 : 65536 / kkc;
@@ -410,7 +412,7 @@ ConvPlan conv_plan(const Node *n) {
   int64_t s = gi ? shape_numel_static(n->in[1]->shape) * 4 : 0;
   if (p.direct == CK_PATCH) s = CONV_SLICES * shape_numel_static(n->out[0]->shape) * 4;
   int64_t ws = (gw ? WG_SLICES : 1) * 16 * G->c * G->f * 4;
-  if (pays && ws > s) s = ws;
+  if (pays && ws > s && (!mcu || p.wino != WINO_NO)) s = ws;
   if (p.blas && !p.blas_rows_x && p.blas_rows * kkc * 4 > s) s = p.blas_rows * kkc * 4;
   p.scratch = s;
   return p;

@@ -118,8 +118,12 @@ void gemm_emit(Emit *e, Node *n) {
     const char *Y = emit_ref(e, y);
     emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_dim(e, y, 0));
     emit_open(e, "for (size_t j = 0; j < %lld; j++)", (long long)d.n);
-    emit_line(e, "%s[i * %lld + j] = (%s)(%.17g * %s[i * %lld + j]%s);", Y, (long long)d.n, emit_ctype(y->dtype), alpha,
-              Y, (long long)d.n, beta == 0 ? "" : arena_printf(&e->g->arena, " + %.17g * %s", beta, gemm_c_ref(e, n)));
+    /* a microcontroller build (mcu=1, nn2c compile --target) scales in float */
+    bool mcu = node_int(n, "mcu", 0) != 0;
+    const char *al = mcu ? emit_float(e, alpha) : arena_printf(&e->g->arena, "%.17g", alpha);
+    const char *be = mcu ? emit_float(e, beta) : arena_printf(&e->g->arena, "%.17g", beta);
+    emit_line(e, "%s[i * %lld + j] = (%s)(%s * %s[i * %lld + j]%s);", Y, (long long)d.n, emit_ctype(y->dtype), al, Y,
+              (long long)d.n, beta == 0 ? "" : arena_printf(&e->g->arena, " + %s * %s", be, gemm_c_ref(e, n)));
     emit_close(e);
     emit_close(e);
     return;

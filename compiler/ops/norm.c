@@ -438,7 +438,10 @@ void batch_norm_emit(Emit *e, Node *n) {
     emit_group_stats(e, n, b);
   else {
     emit_open(e, "for (size_t j = 0; j < %s; j++)", b.mid);
-    emit_line(e, "const double av = %s[j], t = %s[j], acc = 1.0 / sqrt(t + %.17g);", M, V, norm_eps(n));
+    if (node_int(n, "mcu", 0)) /* a microcontroller build (nn2c compile --target) computes in float */
+      emit_line(e, "const float av = %s[j], t = %s[j], acc = 1.0f / sqrtf(t + %s);", M, V, emit_float(e, norm_eps(n)));
+    else
+      emit_line(e, "const double av = %s[j], t = %s[j], acc = 1.0 / sqrt(t + %.17g);", M, V, norm_eps(n));
   }
   emit_group_apply(e, n, b, arena_printf(&e->g->arena, " * %s[j]", S), arena_printf(&e->g->arena, " + %s[j]", Bi));
   double mom = node_float(n, "momentum", 0.9);

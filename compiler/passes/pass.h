@@ -23,6 +23,7 @@ typedef struct {
   bool verify;            /* run ir_verify after every pass */
   const char *dump_after; /* print the IR after this pass (or "all") */
   Buf *dump;              /* where dumps go */
+  int64_t batch;          /* > 0: the batch is fixed; pass_shape turns every N into it */
   /* Filled by pass_memplan. */
   int64_t arena_fixed;      /* bytes independent of the batch */
   int64_t arena_per_sample; /* bytes per sample of the batch */

@@ -4,7 +4,9 @@
  * every value has a dtype and shape; a type written in the source (annotated)
  * agrees with the inferred one; no tensor has more than MAX_ELEMENTS elements
  * per sample (its byte sizes then fit in int64 and size_t, with room for the
- * batch). Errors name the node and its source line. */
+ * batch). With cx->batch > 0 (a microcontroller build's fixed batch) every N in a
+ * value's shape, annotations included, becomes that number first, so the rest
+ * of the pipeline plans fixed sizes. Errors name the node and its source line. */
 #include "pass.h"
 
 #define MAX_ELEMENTS ((int64_t)1 << 40)
@@ -44,8 +46,14 @@ static void node_error(Graph *g, Node *n, const char *msg) {
     error_plain("node %s = %s(...): %s", n->nout ? n->out[0]->name : "?", op_name(n->op), msg);
 }
 
+static void fix_batch(Graph *g, int64_t batch) {
+  for (int i = 0; i < g->nvalues; i++)
+    for (int k = 0; k < g->values[i]->shape.rank; k++)
+      if (g->values[i]->shape.d[k] == DIM_BATCH) g->values[i]->shape.d[k] = batch;
+}
+
 bool pass_shape(Graph *g, PassCtx *cx) {
-  (void)cx;
+  if (cx->batch > 0) fix_batch(g, cx->batch);
   if (!source_sizes_ok(g)) return false;
   bool ok = true;
   for (int i = 0; i < g->nnodes; i++) {

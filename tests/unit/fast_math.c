@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define NN2C_MAYBE_UNUSED __attribute__((unused))
-#define NN2C_ALWAYS_INLINE __attribute__((always_inline))
+#define NN2C_MATH_INLINE inline __attribute__((always_inline))
 #include FAST_MATH_H
 
 #define STRIDE 61u

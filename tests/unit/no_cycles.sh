@@ -27,6 +27,7 @@ ops/conv_wino.c ops/conv*
 ops/conv_blas.c ops/conv*
 codegen/emit_c.c codegen/emit*
 codegen/emit_files.c codegen/emit*
+codegen/emit_mcu.c codegen/emit*
 onnx/import.c onnx/*
 onnx/nchw.c onnx/*
 onnx/tensor.c onnx/*
