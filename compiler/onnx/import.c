@@ -441,6 +441,40 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
 
 typedef bool (*Handler)(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 
+enum { VARIADIC_MAX = 16 }; /* the IR's concat, sum, mean, max and min take up to 16 inputs */
+
+/* Concat, Sum, Mean, Max, Min with any number of inputs: up to 16 go to the
+ * IR op as they are; more are combined in groups of 16 and the groups'
+ * results combined again (concatenation and these reductions are
+ * associative). Mean sums the groups and divides by the count once. */
+static bool h_variadic(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  int op = find_ir_op(np->op_type);
+  NN2C_ASSERT(op >= 0);
+  if (nin <= VARIADIC_MAX) return generic(I, np, op, in, out);
+  bool mean = !strcmp(np->op_type, "Mean");
+  int ngroups = (nin + VARIADIC_MAX - 1) / VARIADIC_MAX;
+  Value **parts = xcalloc((size_t)ngroups, sizeof(Value *));
+  Onnx__NodeProto group = *np; /* the same attributes (Concat's axis) over a slice of the inputs */
+  if (mean) group.op_type = "Sum";
+  bool ok = true;
+  for (int k = 0; k < ngroups && ok; k++) {
+    int lo = k * VARIADIC_MAX, cnt = nin - lo < VARIADIC_MAX ? nin - lo : VARIADIC_MAX;
+    group.n_input = (size_t)cnt;
+    for (int i = lo; i < lo + cnt && ok; i++)
+      ok = in[i] != NULL || imp_fail(I, "input %d is missing", i);
+    Value *one[16] = {0};
+    ok = ok && h_variadic(I, &group, in + lo, cnt, one);
+    parts[k] = one[0];
+  }
+  group.n_input = (size_t)ngroups;
+  Value *all[16] = {0};
+  ok = ok && h_variadic(I, &group, parts, ngroups, all);
+  free(parts);
+  if (!ok) return false;
+  out[0] = mean ? imp_mk2(I, OP_DIV, all[0], imp_scalar_like(I, all[0], nin)) : all[0];
+  return out[0] != NULL;
+}
+
 /* The handler's inputs: lo..hi of them, the first lo present. */
 bool imp_need_inputs(Imp *I, Value **in, int nin, int lo, int hi) {
   for (int i = 0; i < lo && i < nin; i++)
@@ -521,9 +555,13 @@ static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (n > MAX_RANK) return imp_fail(I, "shape has %d dimensions", n);
   int infer = -1;
   int64_t known = 1;
+  bool copied_batch = false; /* a 0 entry copied the batch N */
   for (int i = 0; i < n; i++) {
-    s.d[i] = d[i] == 0 && !imp_attr_i(np, "allowzero", 0) ? (i < x.rank ? x.d[i] : 0) : d[i];
-    if (s.d[i] == -1 && infer < 0)
+    bool copy = d[i] == 0 && !imp_attr_i(np, "allowzero", 0);
+    s.d[i] = copy ? (i < x.rank ? x.d[i] : 0) : d[i];
+    if (copy && s.d[i] == DIM_BATCH)
+      copied_batch = true;
+    else if (s.d[i] == -1 && infer < 0)
       infer = i;
     else if (s.d[i] < 0)
       return imp_fail(I, "bad shape entry %lld", (long long)d[i]);
@@ -531,8 +569,12 @@ static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
       known *= s.d[i];
   }
   s.rank = n;
-  if (infer >= 0) s.d[infer] = known ? shape_numel_static(x) / known : 0;
-  if (shape_numel_static(s) != shape_numel_static(x))
+  bool absorbs_batch = infer >= 0 && shape_has_batch(x) && !copied_batch; /* -1 takes N (and nothing else) */
+  if (absorbs_batch && known != shape_numel_static(x))
+    return imp_unsupported(I, "Reshape", "reshape of %s to a shape that merges the batch N with other axes",
+                           shape_str(&I->g->arena, x));
+  if (infer >= 0) s.d[infer] = absorbs_batch ? DIM_BATCH : known ? shape_numel_static(x) / known : 0;
+  if (shape_numel_static(s) != shape_numel_static(x) || shape_has_batch(s) != shape_has_batch(x))
     return imp_fail(I, "cannot reshape %s to %s", shape_str(&I->g->arena, x), shape_str(&I->g->arena, s));
   return (out[0] = imp_reshape_to(I, in[0], s)) != NULL;
 }
@@ -641,22 +683,70 @@ static bool batched_matmul(Imp *I, Value *a, Value *b, Value **out) {
   return (*out = imp_reshape_to(I, c, s)) != NULL;
 }
 
-/* MatMul: numpy semantics on top of the 2-D matmul op (1-D operands and a
- * stack of rows against one matrix). */
+static Value *reduce_axes(Imp *I, OpKind op, Value *x, const int64_t *axes, int naxes, bool keep);
+
+/* x with a unit axis inserted at position `at`. */
+static Value *with_unit_axis(Imp *I, Value *x, int at) {
+  Shape s = x->shape;
+  for (int i = s.rank; i > at; i--)
+    s.d[i] = s.d[i - 1];
+  s.d[at] = 1, s.rank++;
+  return imp_reshape_to(I, x, s);
+}
+
+/* a [.., m, k] x b [.., k, n] for the forms the 2-D matmul cannot take (a
+ * stack that broadcasts, or the batch N inside a stack): a as [.., m, k, 1]
+ * times b as [.., 1, k, n], summed over k. Ordinary broadcasting ops, so it
+ * differentiates; it holds m k n products per stack entry, hence the limit. */
+static bool matmul_by_broadcast(Imp *I, Value *a, Value *b, Value **out) {
+  int64_t m = a->shape.d[a->shape.rank - 2], k = a->shape.d[a->shape.rank - 1], n = b->shape.d[b->shape.rank - 1];
+  int rank = (a->shape.rank > b->shape.rank ? a->shape.rank : b->shape.rank) + 1;
+  if (rank > MAX_RANK || m * k * n > ((int64_t)1 << 22) || b->shape.d[b->shape.rank - 2] != k)
+    return imp_unsupported(I, "MatMul", "MatMul of %s and %s (broadcast stacks of more than 4 Mi products or rank 8)",
+                           shape_str(&I->g->arena, a->shape), shape_str(&I->g->arena, b->shape));
+  Value *a1 = with_unit_axis(I, a, a->shape.rank);
+  Value *b1 = with_unit_axis(I, b, b->shape.rank - 2);
+  Value *prod = a1 && b1 ? imp_mk2(I, OP_MUL, a1, b1) : NULL;
+  int64_t axis = rank - 2;
+  return prod && (*out = reduce_axes(I, OP_REDUCE_SUM, prod, &axis, 1, false)) != NULL;
+}
+
+/* Equal stacks of matrices, without the batch N (batched_matmul's form). */
+static bool same_stacks(Shape a, Shape b) {
+  bool same = a.rank == b.rank && !shape_has_batch(a) && !shape_has_batch(b);
+  for (int i = 0; i < a.rank - 2 && same; i++)
+    same = a.d[i] == b.d[i];
+  return same;
+}
+
+/* MatMul: numpy semantics. 1-D operands gain a unit axis (dropped from the
+ * result); a 2-D b takes the 2-D matmul op (a's leading axes folded into
+ * rows unless the batch N is among them); equal stacks take
+ * batched_matmul; everything else matmul_by_broadcast. */
 static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
   if (!imp_need_inputs(I, in, nin, 2, 2)) return false;
-  Shape a = in[0]->shape, b = in[1]->shape;
-  if (a.rank == 0 || b.rank == 0) return imp_fail(I, "MatMul operands must not be scalars");
-  if (b.rank > 2) return batched_matmul(I, in[0], in[1], out);
-  int64_t k = a.d[a.rank - 1], rows = shape_numel_static(a) / (k ? k : 1);
-  Value *A = imp_reshape_to(I, in[0], shape_make(2, (int64_t[]){rows, k}));
-  Value *B = b.rank == 1 ? imp_reshape_to(I, in[1], shape_make(2, (int64_t[]){b.d[0], 1})) : in[1];
-  Value *c = A && B ? imp_mk2(I, OP_MATMUL, A, B) : NULL;
-  if (!c) return false;
-  Shape s = a;
-  s.rank--;
-  if (b.rank == 2) s.d[s.rank++] = b.d[1];
+  int ra = in[0]->shape.rank, rb = in[1]->shape.rank;
+  if (ra == 0 || rb == 0) return imp_fail(I, "MatMul operands must not be scalars");
+  Value *A = ra == 1 ? with_unit_axis(I, in[0], 0) : in[0];
+  Value *B = rb == 1 ? with_unit_axis(I, in[1], 1) : in[1];
+  if (!A || !B) return false;
+  Shape as = A->shape, bs = B->shape;
+  Value *c = NULL;
+  if (bs.rank == 2 && (as.rank == 2 || !shape_has_batch(as))) {
+    int64_t k = as.d[as.rank - 1], rows = shape_numel_static(as) / (k ? k : 1);
+    Value *A2 = as.rank == 2 ? A : imp_reshape_to(I, A, shape_make(2, (int64_t[]){rows, k}));
+    Shape ys = as;
+    ys.d[ys.rank - 1] = bs.d[1];
+    if (!A2 || !(c = imp_mk2(I, OP_MATMUL, A2, B)) || !(c = imp_reshape_to(I, c, as.rank == 2 ? c->shape : ys)))
+      return false;
+  } else if (same_stacks(as, bs)) {
+    if (!batched_matmul(I, A, B, &c)) return false;
+  } else if (!matmul_by_broadcast(I, A, B, &c))
+    return false;
+  Shape s = c->shape; /* drop the unit axes the 1-D operands gained */
+  if (rb == 1) s.rank--;
+  if (ra == 1) s.d[s.rank - (rb == 1 ? 1 : 2)] = s.d[s.rank - 1], s.rank--;
   return (out[0] = imp_reshape_to(I, c, s)) != NULL;
 }
 
@@ -1237,6 +1327,11 @@ static const struct {
     {"Unsqueeze", h_unsqueeze},
     {"MatMul", h_matmul},
     {"Gemm", h_gemm},
+    {"Concat", h_variadic},
+    {"Sum", h_variadic},
+    {"Mean", h_variadic},
+    {"Max", h_variadic},
+    {"Min", h_variadic},
 };
 
 static bool unsupported_op(Imp *I, NodeP *np, const char *dom, int64_t version) {
@@ -1255,16 +1350,13 @@ static int64_t domain_version(Imp *I, const char *dom) {
   return -1;
 }
 
-static bool import_node(Imp *I, NodeP *np) {
-  I->node = np;
+static bool import_node_into(Imp *I, NodeP *np, Value **in, Value **out) {
   const char *dom = np->domain && *np->domain ? np->domain : "ai.onnx";
   if (!np->op_type) return imp_fail(I, "node without an op type");
   bool training = !strcmp(dom, "ai.onnx.preview.training") &&
                   (!strcmp(np->op_type, "Adam") || !strcmp(np->op_type, "Adagrad") || !strcmp(np->op_type, "Momentum"));
   if (!training && (strcmp(dom, "ai.onnx") || I->opset < 1))
     return unsupported_op(I, np, dom, domain_version(I, np->domain));
-  Value *in[64] = {0}, *out[16] = {0};
-  if (np->n_input > 64 || np->n_output > 16) return imp_fail(I, "too many inputs or outputs");
   if (np->n_output == 0) return imp_fail(I, "the node has no outputs");
   for (size_t i = 0; i < np->n_attribute; i++)
     if (!np->attribute[i]->name || !*np->attribute[i]->name) return imp_fail(I, "attribute %zu has no name", i);
@@ -1299,6 +1391,17 @@ static bool import_node(Imp *I, NodeP *np) {
     bind(I, np->output[k], out[k]);
   }
   return true;
+}
+
+/* Any number of inputs (a DenseNet Concat has dozens); outputs are few. */
+static bool import_node(Imp *I, NodeP *np) {
+  I->node = np;
+  if (np->n_input > 4096 || np->n_output > 16) return imp_fail(I, "too many inputs or outputs");
+  /* at least 64 slots: handlers read optional inputs past nin as NULL */
+  Value **in = xcalloc(np->n_input > 64 ? np->n_input : 64, sizeof(Value *)), *out[16] = {0};
+  bool ok = import_node_into(I, np, in, out);
+  free(in);
+  return ok;
 }
 
 /* ---- the whole model ---- */

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Issue 18's ONNX forms (tests/onnx/coverage_cases.py): every generated case
+# passes nn2c test-onnx (interpreter and emitted C against plain-Python
+# reference outputs), and the training models compile, build and train to
+# the interpreter's losses.
+# usage: coverage.sh NN2C TEST_SRC_DIR WORK
+set -eu
+nn2c=$1 src=$2 work=$3
+command -v python3 > /dev/null || { echo "skipped: python3 is not installed"; exit 77; }
+rm -rf "$work" && mkdir -p "$work"
+python3 "$src/coverage_cases.py" "$work/cases"
+"$nn2c" test-onnx -j2 --work "$work/run" "$work/cases" > "$work/results.txt"
+cat "$work/results.txt"
+want=$(ls "$work/cases" | wc -l)
+tail -n 1 "$work/results.txt" | grep -q "^$want passed, 0 failed, 0 skipped" || { echo "FAIL: not all $want cases pass"; exit 1; }
+# training: the trainer and the interpreter end at the same loss
+for m in matmul_train; do
+  python3 "$src/coverage_cases.py" --model "$work/$m.onnx" "$m"
+  "$nn2c" compile "$work/$m.onnx" --train --loss categorical_crossentropy -o "$work/$m" 2> "$work/$m.log"
+  make -s -C "$work/$m" > /dev/null 2>&1 || { echo "FAIL: $m does not build"; exit 1; }
+  "$work/$m/${m}_train" --epochs 2 | grep '^final:' > "$work/$m.c.txt"
+  "$nn2c" run "$work/$m.onnx" --train --loss categorical_crossentropy --epochs 2 | grep '^final:' > "$work/$m.interp.txt"
+  cmp "$work/$m.c.txt" "$work/$m.interp.txt" || { echo "FAIL: $m: trainer and interpreter differ"; exit 1; }
+  echo "ok $m: $(cat "$work/$m.c.txt")"
+done
+echo ok

@@ -1,0 +1,285 @@
+#!/usr/bin/python3
+"""coverage_cases.py - writes ONNX backend-style test cases (DIR/NAME/model.onnx,
+DIR/NAME/test_data_set_0/{input,output}_K.pb) for the forms issue 18 added:
+variadic ops past 16 inputs, MatMul stacks that broadcast, old opsets, 3-D
+and 1-D convolution and pooling, If and Loop. Needs neither python3-onnx nor
+numpy: the protobuf is written by hand (field numbers as in onnx.proto) and
+the expected outputs are computed here in plain Python, from definitions
+written for this test.
+
+  coverage_cases.py OUT_DIR            every case
+  coverage_cases.py OUT_DIR NAME...    the named ones
+  coverage_cases.py --model OUT.onnx NAME   one model of MODELS (no data)
+"""
+import math, os, struct, sys
+
+# ---- protobuf encoding ----
+
+
+def varint(n):
+    if n < 0:
+        n += 1 << 64
+    out = b''
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def field(num, value):
+    if isinstance(value, int):
+        return varint(num << 3) + varint(value)
+    if isinstance(value, str):
+        value = value.encode()
+    return varint(num << 3 | 2) + varint(len(value)) + value
+
+
+def f32_field(num, v):
+    return varint(num << 3 | 5) + struct.pack('<f', v)
+
+
+FLOAT, BOOL, INT64 = 1, 9, 7
+
+
+def numel(dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def tensor(name, dims, data, dtype=FLOAT):
+    raw = {FLOAT: lambda: struct.pack('<%df' % len(data), *data),
+           INT64: lambda: struct.pack('<%dq' % len(data), *data),
+           BOOL: lambda: bytes(1 if v else 0 for v in data)}[dtype]()
+    return b''.join(field(1, d) for d in dims) + field(2, dtype) + field(8, name) + field(9, raw)
+
+
+def value_info(name, dims, dtype=FLOAT):
+    shape = b''.join(field(1, field(2, d) if isinstance(d, str) else field(1, d)) for d in dims)
+    return field(1, name) + field(2, field(1, field(1, dtype) + field(2, shape)))
+
+
+def attr(name, v):
+    """int, float, str, list of ints, a graph (bytes tagged ('g', b))."""
+    if isinstance(v, tuple) and v[0] == 'g':
+        return field(1, name) + field(6, v[1]) + field(20, 5)
+    if isinstance(v, bool) or isinstance(v, int):
+        return field(1, name) + field(3, int(v)) + field(20, 2)
+    if isinstance(v, float):
+        return field(1, name) + f32_field(2, v) + field(20, 1)
+    if isinstance(v, str):
+        return field(1, name) + field(4, v) + field(20, 3)
+    if isinstance(v, list) and all(isinstance(x, int) for x in v):
+        return field(1, name) + b''.join(field(8, x) for x in v) + field(20, 7)
+    raise ValueError(name)
+
+
+def node(op, ins, outs, **attrs):
+    n = b''.join(field(1, i) for i in ins) + b''.join(field(2, o) for o in outs)
+    n += field(3, outs[0] + '_node') + field(4, op)
+    return n + b''.join(field(5, attr(k, v)) for k, v in sorted(attrs.items()))
+
+
+def graph(nodes, inputs, outputs, inits=(), name='g'):
+    g = b''.join(field(1, n) for n in nodes) + field(2, name)
+    g += b''.join(field(5, t) for t in inits)
+    return g + b''.join(field(11, v) for v in inputs) + b''.join(field(12, v) for v in outputs)
+
+
+def model(g, opset):
+    return field(1, 7) + field(7, g) + field(8, field(1, '') + field(2, opset))
+
+
+# ---- plain-Python tensors: (dims, flat list) ----
+
+
+def values(dims, seed):
+    """Deterministic values in [-1, 1), different per seed."""
+    out, s = [], seed * 7919 + 17
+    for _ in range(numel(dims)):
+        s = (s * 1103515245 + 12345) % (1 << 31)
+        out.append(round((s / (1 << 31)) * 2 - 1, 4))
+    return out
+
+
+def strides(dims):
+    st, acc = [], 1
+    for d in reversed(dims):
+        st.insert(0, acc)
+        acc *= d
+    return st
+
+
+def index_of(dims, flat):
+    idx = []
+    for d in reversed(dims):
+        idx.insert(0, flat % d)
+        flat //= d
+    return idx
+
+
+def broadcast_get(dims, data, idx):
+    """data (dims) read at idx of a larger broadcast shape (right-aligned)."""
+    off = len(idx) - len(dims)
+    st, f = strides(dims), 0
+    for i, d in enumerate(dims):
+        f += (0 if d == 1 else idx[off + i]) * st[i]
+    return data[f]
+
+
+def bshape(a, b):
+    r = max(len(a), len(b))
+    a = [1] * (r - len(a)) + list(a)
+    b = [1] * (r - len(b)) + list(b)
+    return [max(x, y) for x, y in zip(a, b)]
+
+
+def matmul(ad, a, bd, b):
+    """numpy matmul for ranks >= 2."""
+    m, k, n = ad[-2], ad[-1], bd[-1]
+    stack = bshape(ad[:-2], bd[:-2])
+    out = []
+    for s in range(numel(stack)):
+        si = index_of(stack, s)
+        for i in range(m):
+            for j in range(n):
+                acc = 0.0
+                for p in range(k):
+                    acc += broadcast_get(ad, a, si + [i, p]) * broadcast_get(bd, b, si + [p, j])
+                out.append(acc)
+    return stack + [m, n], out
+
+
+# ---- the cases ----
+CASES = {}
+
+
+def case(fn):
+    CASES[fn.__name__] = fn
+    return fn
+
+
+def write(dirname, name, g, opset, ins, outs):
+    d = os.path.join(dirname, name)
+    os.makedirs(os.path.join(d, 'test_data_set_0'), exist_ok=True)
+    with open(os.path.join(d, 'model.onnx'), 'wb') as f:
+        f.write(model(g, opset))
+    for kind, ts in (('input', ins), ('output', outs)):
+        for k, t in enumerate(ts):
+            with open(os.path.join(d, 'test_data_set_0', '%s_%d.pb' % (kind, k)), 'wb') as f:
+                f.write(tensor(t[0], t[1], t[2], t[3] if len(t) > 3 else FLOAT))
+
+
+def variadic(out_dir, name, op, combine, n=20):
+    x, y = values([2, 3], 1), values([2, 3], 2)
+    names = ['x' if i % 2 == 0 else 'y' for i in range(n)]
+    res = [combine([x[e] if i % 2 == 0 else y[e] for i in range(n)]) for e in range(6)]
+    g = graph([node(op, names, ['z'])], [value_info('x', [2, 3]), value_info('y', [2, 3])],
+              [value_info('z', [2, 3])])
+    write(out_dir, name, g, 13, [('x', [2, 3], x), ('y', [2, 3], y)], [('z', [2, 3], res)])
+
+
+@case
+def sum_20_inputs(d):
+    variadic(d, 'sum_20_inputs', 'Sum', sum)
+
+
+@case
+def mean_40_inputs(d):
+    variadic(d, 'mean_40_inputs', 'Mean', lambda v: sum(v) / len(v), 40)
+
+
+@case
+def max_20_inputs(d):
+    variadic(d, 'max_20_inputs', 'Max', max)
+
+
+@case
+def min_300_inputs(d):
+    variadic(d, 'min_300_inputs', 'Min', min, 300)
+
+
+@case
+def concat_33_inputs(d):
+    parts = [values([2, 1 + i], i) for i in range(3)]
+    dims = [[2, 1 + i] for i in range(3)]
+    width = sum(dims[i % 3][1] for i in range(33))
+    names = ['x%d' % (i % 3) for i in range(33)]  # three inputs, reused in order
+    g = graph([node('Concat', names, ['z'], axis=1)], [value_info('x%d' % i, dims[i]) for i in range(3)],
+              [value_info('z', [2, width])])
+    res = []
+    for r in range(2):
+        for i in range(33):
+            dd, p = dims[i % 3], parts[i % 3]
+            res += p[r * dd[1]:(r + 1) * dd[1]]
+    write(d, 'concat_33_inputs', g, 13, [('x%d' % i, dims[i], parts[i]) for i in range(3)],
+          [('z', [2, width], res)])
+
+
+def matmul_case(d, name, ad, bd):
+    a, b = values(ad, 3), values(bd, 4)
+    ad2 = [1] + ad if len(ad) == 1 else ad
+    bd2 = bd + [1] if len(bd) == 1 else bd
+    yd, y = matmul(ad2, a, bd2, b)
+    if len(bd) == 1:
+        yd = yd[:-1]
+    if len(ad) == 1:
+        yd = yd[:-2] + yd[-1:] if len(bd) > 1 else yd[:-1]
+    g = graph([node('MatMul', ['a', 'b'], ['y'])], [value_info('a', ad), value_info('b', bd)], [value_info('y', yd)])
+    write(d, name, g, 13, [('a', ad, a), ('b', bd, b)], [('y', yd, y)])
+
+
+@case
+def matmul_broadcast_stack(d):
+    matmul_case(d, 'matmul_broadcast_stack', [2, 1, 3, 4], [3, 4, 5])
+
+
+@case
+def matmul_vector_stack(d):
+    matmul_case(d, 'matmul_vector_stack', [4], [2, 4, 5])
+
+
+@case
+def matmul_stack_vector(d):
+    matmul_case(d, 'matmul_stack_vector', [2, 3, 4], [4])
+
+
+MODELS = {}
+
+
+def model_only(fn):
+    MODELS[fn.__name__] = fn
+    return fn
+
+
+@model_only
+def matmul_train():
+    """x [N,8] through MatMuls with trainable weights: [N,8] x [8,4], then
+    [N,4] x [4,3] and (reshaped) [N,2,2] x [2,3]: the batch N inside
+    MatMul's operands of a training graph."""
+    inits = [tensor('wa', [8, 4], values([8, 4], 5)), tensor('wb', [4, 3], values([4, 3], 6)),
+             tensor('wc', [2, 3], values([2, 3], 7)), tensor('shape', [3], [0, 2, 2], INT64)]
+    g = graph([node('MatMul', ['x', 'wa'], ['h']), node('MatMul', ['h', 'wb'], ['a']),
+               node('Reshape', ['h', 'shape'], ['h3']), node('MatMul', ['h3', 'wc'], ['c3']),
+               node('ReduceSum', ['c3'], ['c'], axes=[1], keepdims=0), node('Add', ['a', 'c'], ['s']),
+               node('Softmax', ['s'], ['y'], axis=1)],
+              [value_info('x', ['N', 8])], [value_info('y', ['N', 3])], inits)
+    return model(g, 13)
+
+
+def main():
+    if sys.argv[1] == '--model':  # --model OUT.onnx NAME: one model without data
+        with open(sys.argv[2], 'wb') as f:
+            f.write(MODELS[sys.argv[3]]())
+        return
+    out = sys.argv[1]
+    names = sys.argv[2:] or sorted(CASES)
+    for n in names:
+        CASES[n](out)
+
+
+main()
