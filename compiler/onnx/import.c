@@ -107,9 +107,15 @@ static void bind(Imp *I, const char *name, Value *v) {
 
 /* ---- graph inputs ---- */
 
+/* With batch_dim "", the batch N is axis 0 of the inputs under the symbolic
+ * name the first input that has one gave it (inputs sharing that name share
+ * N); otherwise the dimension named batch_dim. */
 static bool is_batch_dim(Imp *I, const char *dim_param, size_t axis) {
   const char *b = I->opt->batch_dim;
-  return b && (*b ? !strcmp(b, dim_param) : axis == 0 && I->ninputs == 0);
+  if (!b || (!*b && axis != 0)) return false;
+  if (*b) return !strcmp(b, dim_param);
+  if (!I->batch_name) I->batch_name = dim_param;
+  return !strcmp(I->batch_name, dim_param);
 }
 
 static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape *s) {
@@ -524,7 +530,8 @@ static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 1, 1)) return false;
   Shape s = in[0]->shape;
-  if (shape_has_batch(s)) return imp_unsupported(I, "Shape", "Shape of a value with the batch dimension");
+  if (shape_has_batch(s))
+    return imp_unsupported(I, "Shape", "Shape of a value with the batch dimension N (fix the batch with --dim)");
   int64_t lo = imp_attr_i(np, "start", 0), hi = imp_attr_i(np, "end", s.rank);
   lo = lo < 0 ? lo + s.rank : lo;
   hi = hi < 0 ? hi + s.rank : hi;
@@ -537,7 +544,8 @@ static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 static bool h_size(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
   if (!imp_need_inputs(I, in, nin, 1, 1)) return false;
-  if (shape_has_batch(in[0]->shape)) return imp_unsupported(I, "Size", "Size of a value with the batch dimension");
+  if (shape_has_batch(in[0]->shape))
+    return imp_unsupported(I, "Size", "Size of a value with the batch dimension N (fix the batch with --dim)");
   int64_t n = shape_numel_static(in[0]->shape);
   out[0] = int64_const(I, "size", 0, &n, 1);
   return true;

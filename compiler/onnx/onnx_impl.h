@@ -37,6 +37,7 @@ typedef struct {
   const Onnx__NodeProto *node; /* being imported, for messages */
   Value *inputs[64];           /* graph inputs by position (for need_const) */
   int ninputs;
+  const char *batch_name; /* the symbolic name of the batch N (is_batch_dim) */
 } Imp;
 
 typedef const Onnx__NodeProto NodeP;

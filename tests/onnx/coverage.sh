@@ -2,7 +2,8 @@
 # Issue 18's ONNX forms (tests/onnx/coverage_cases.py): every generated case
 # passes nn2c test-onnx (interpreter and emitted C against plain-Python
 # reference outputs), and the training models compile, build and train to
-# the interpreter's losses.
+# the interpreter's losses; a model with a symbolic batch runs at batch 64 and
+# 1 from one build (tests/onnx/batch_harness.c).
 # usage: coverage.sh NN2C TEST_SRC_DIR WORK
 set -eu
 nn2c=$1 src=$2 work=$3
@@ -23,4 +24,12 @@ for m in matmul_train; do
   cmp "$work/$m.c.txt" "$work/$m.interp.txt" || { echo "FAIL: $m: trainer and interpreter differ"; exit 1; }
   echo "ok $m: $(cat "$work/$m.c.txt")"
 done
+# the symbolic batch shared by two inputs is N: one build runs batch 64 and 1
+python3 "$src/coverage_cases.py" --model "$work/batch_cnn.onnx" batch_cnn
+"$nn2c" compile "$work/batch_cnn.onnx" -o "$work/batch_cnn" 2> "$work/batch_cnn.log"
+grep -q 'inputs\[1\]  z f32\[N,4\]' "$work/batch_cnn/batch_cnn.h"
+cc -std=c11 -O1 -Wall -Wextra -Werror -DM=batch_cnn -DXN=50 -DZN=4 -DYN=4 -include "$work/batch_cnn/batch_cnn.h" \
+  "$src/batch_harness.c" "$work/batch_cnn/batch_cnn.c" -lm -o "$work/batch_harness"
+"$work/batch_harness" > "$work/batch_cnn.txt"
+python3 "$src/coverage_cases.py" --check-batch "$work/batch_cnn.txt"
 echo ok

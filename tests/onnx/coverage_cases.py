@@ -271,7 +271,61 @@ def matmul_train():
     return model(g, 13)
 
 
+BATCH_W, BATCH_FC = values([3, 2, 3, 3], 8), values([3, 4], 9)
+
+
+@model_only
+def batch_cnn():
+    """x [N,2,5,5] and z [N,4], both with the symbolic batch 'batch': Conv
+    (pads 1) -> Relu -> GlobalAveragePool -> Flatten -> Gemm -> + z."""
+    inits = [tensor('w', [3, 2, 3, 3], BATCH_W), tensor('fc', [3, 4], BATCH_FC)]
+    g = graph([node('Conv', ['x', 'w'], ['c'], pads=[1, 1, 1, 1]), node('Relu', ['c'], ['r']),
+               node('GlobalAveragePool', ['r'], ['p']), node('Flatten', ['p'], ['f']),
+               node('Gemm', ['f', 'fc'], ['h']), node('Add', ['h', 'z'], ['y'])],
+              [value_info('x', ['batch', 2, 5, 5]), value_info('z', ['batch', 4])], [value_info('y', ['batch', 4])],
+              inits)
+    return model(g, 13)
+
+
+@model_only
+def symbolic_inner_dim():
+    """x [3, len]: a symbolic dimension that is not the batch needs --dim."""
+    return model(graph([node('Relu', ['x'], ['y'])], [value_info('x', [3, 'len'])], [value_info('y', [3, 'len'])]), 13)
+
+
+def batch_cnn_reference(batch):
+    """batch_cnn's outputs on batch_harness.c's inputs, computed here."""
+    f32 = lambda v: struct.unpack('<f', struct.pack('<f', v))[0]
+    x = [f32(math.sin(0.37 * i)) for i in range(batch * 50)]
+    z = [f32(math.cos(0.11 * i)) for i in range(batch * 4)]
+    out = []
+    for b in range(batch):
+        pooled = []
+        for o in range(3):
+            acc = 0.0
+            for i in range(5):
+                for j in range(5):
+                    v = 0.0
+                    for c in range(2):
+                        for di in range(3):
+                            for dj in range(3):
+                                ii, jj = i + di - 1, j + dj - 1
+                                if 0 <= ii < 5 and 0 <= jj < 5:
+                                    v += x[b * 50 + c * 25 + ii * 5 + jj] * BATCH_W[((o * 2 + c) * 3 + di) * 3 + dj]
+                    acc += max(v, 0.0)
+            pooled.append(acc / 25)
+        for k in range(4):
+            out.append(sum(pooled[o] * BATCH_FC[o * 4 + k] for o in range(3)) + z[b * 4 + k])
+    return out
+
+
 def main():
+    if sys.argv[1] == '--check-batch':  # --check-batch OUT.txt: batch_harness's output against the reference
+        got = [float(l) for l in open(sys.argv[2])]
+        want = batch_cnn_reference(64)
+        worst = max(abs(g - w) / max(1.0, abs(w)) for g, w in zip(got, want)) if len(got) == len(want) else 1e9
+        print('batch_cnn at batch 64: %d outputs, largest relative error %.3g' % (len(got), worst))
+        sys.exit(0 if worst <= 1e-5 else 1)
     if sys.argv[1] == '--model':  # --model OUT.onnx NAME: one model without data
         with open(sys.argv[2], 'wb') as f:
             f.write(MODELS[sys.argv[3]]())
