@@ -406,11 +406,30 @@ static double attr_f(NodeP *np, const char *name, double dflt) {
   return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT ? a->f : dflt;
 }
 
+/* Broadcasting before opset 7: a binary op's broadcast=1 matches B against
+ * A's axes from `axis` on (default: its last axes, numpy's rule), and
+ * PRelu's slope [C] applies along A's channel axis 1. B gets the trailing
+ * unit axes that make today's numpy rule give the same result. */
+static Value *legacy_broadcast(Imp *I, NodeP *np, Value *a, Value *b) {
+  int axis = (int)imp_attr_i(np, "axis", -1);
+  bool prelu = !strcmp(np->op_type, "PRelu");
+  if (prelu && b->shape.rank == 1 && a->shape.rank > 2 && b->shape.d[0] == a->shape.d[1] && b->shape.d[0] != 1)
+    axis = 1;
+  else if (prelu || !imp_attr_i(np, "broadcast", 0) || axis < 0)
+    return b;
+  if (axis > a->shape.rank || axis + b->shape.rank > a->shape.rank) return b; /* inference reports the shapes */
+  Shape s = b->shape;
+  while (s.rank < a->shape.rank - axis)
+    s.d[s.rank++] = 1;
+  return imp_reshape_to(I, b, s);
+}
+
 static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   const OpDef *d = &op_table[op];
   int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
   while (nt < (int)np->n_input && nt < d->max_in && in[nt])
     nt++;
+  if (I->opset < 7 && nt == 2 && !(in[1] = legacy_broadcast(I, np, in[0], in[1]))) return false;
   DType half = DT_F32; /* float16 and bfloat16 are storage only: other ops compute in f32 and round back */
   for (int k = 0; k < nt && op != OP_CAST && op != OP_CAST_LIKE; k++)
     if (in[k]->dtype == DT_F16 || in[k]->dtype == DT_BF16) half = in[k]->dtype, in[k] = imp_cast_to(I, in[k], DT_F32);

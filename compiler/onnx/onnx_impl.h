@@ -5,6 +5,7 @@
  *   import.c   the model: graph inputs, nodes (generic path and handlers)
  *   nchw.c     Conv, ConvTranspose and the pools: ONNX's NCHW around the
  *              IR's NHWC conv2d and pools
+ *   conv3d.c   3-D Conv as sums of conv2d over depth taps
  *   export.c   a model with trained initializers written back as ONNX
  *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
 #ifndef NN2C_ONNX_IMPL_H
@@ -88,6 +89,7 @@ Value *imp_tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name);
 /* ---- handlers of the NCHW ops (nchw.c) ---- */
 
 bool nchw_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool nchw_conv3d(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* conv3d.c: 3-D Conv on conv2d */
 bool nchw_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool nchw_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out);        /* MaxPool, AveragePool */
 bool nchw_global_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* GlobalAveragePool, GlobalMaxPool */

@@ -15,7 +15,7 @@ cat "$work/results.txt"
 want=$(ls "$work/cases" | wc -l)
 tail -n 1 "$work/results.txt" | grep -q "^$want passed, 0 failed, 0 skipped" || { echo "FAIL: not all $want cases pass"; exit 1; }
 # training: the trainer and the interpreter end at the same loss
-for m in matmul_train; do
+for m in matmul_train conv3d_train; do
   python3 "$src/coverage_cases.py" --model "$work/$m.onnx" "$m"
   "$nn2c" compile "$work/$m.onnx" --train --loss categorical_crossentropy -o "$work/$m" 2> "$work/$m.log"
   make -s -C "$work/$m" > /dev/null 2>&1 || { echo "FAIL: $m does not build"; exit 1; }

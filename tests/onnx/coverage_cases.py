@@ -248,6 +248,217 @@ def matmul_stack_vector(d):
     matmul_case(d, 'matmul_stack_vector', [2, 3, 4], [4])
 
 
+# ---- convolution and pooling references (any spatial rank) ----
+
+
+def window_geometry(xd, k, strides, pads, dil, auto_pad='NOTSET', ceil=False):
+    """Output sizes and the pads actually used."""
+    S = len(xd) - 2
+    pads, outs = list(pads), []
+    for i in range(S):
+        n, span = xd[2 + i], (k[i] - 1) * dil[i] + 1
+        if auto_pad in ('SAME_UPPER', 'SAME_LOWER'):
+            o = -(-n // strides[i])
+            total = max(0, (o - 1) * strides[i] + span - n)
+            small, big = total // 2, total - total // 2
+            pads[i], pads[S + i] = (small, big) if auto_pad == 'SAME_UPPER' else (big, small)
+        elif auto_pad == 'VALID':
+            pads[i] = pads[S + i] = 0
+        full = n + pads[i] + pads[S + i] - span
+        o = (-(-full // strides[i]) if ceil else full // strides[i]) + 1
+        if ceil and (o - 1) * strides[i] >= n + pads[i]:
+            o -= 1  # the last window must start inside the input or its begin padding
+        outs.append(o)
+    return outs, pads
+
+
+def conv_ref(xd, x, wd, w, b, strides, pads, dil, group=1, auto_pad='NOTSET'):
+    S = len(xd) - 2
+    outs, pads = window_geometry(xd, wd[2:], strides, pads, dil, auto_pad)
+    N, C, O, Cg = xd[0], xd[1], wd[0], wd[1]
+    xs, ws, y = strides_of(xd), strides_of(wd), []
+    for n in range(N):
+        for o in range(O):
+            g = o // (O // group)
+            for pos in range(numel(outs)):
+                p = index_of(outs, pos)
+                acc = b[o] if b else 0.0
+                for c in range(Cg):
+                    for t in range(numel(wd[2:])):
+                        kt = index_of(wd[2:], t)
+                        src = [p[i] * strides[i] + kt[i] * dil[i] - pads[i] for i in range(S)]
+                        if all(0 <= src[i] < xd[2 + i] for i in range(S)):
+                            xi = n * xs[0] + (g * Cg + c) * xs[1] + sum(src[i] * xs[2 + i] for i in range(S))
+                            wi = o * ws[0] + c * ws[1] + sum(kt[i] * ws[2 + i] for i in range(S))
+                            acc += x[xi] * w[wi]
+                y.append(acc)
+    return [N, O] + outs, y
+
+
+def pool_ref(xd, x, kind, k, strides, pads, dil, auto_pad='NOTSET', ceil=False, count_include_pad=False):
+    S = len(xd) - 2
+    outs, pads = window_geometry(xd, k, strides, pads, dil, auto_pad, ceil)
+    xs, y = strides_of(xd), []
+    for nc in range(xd[0] * xd[1]):
+        for pos in range(numel(outs)):
+            p = index_of(outs, pos)
+            vals, padded = [], 0
+            for t in range(numel(k)):
+                kt = index_of(k, t)
+                src = [p[i] * strides[i] + kt[i] * dil[i] - pads[i] for i in range(S)]
+                if all(0 <= src[i] < xd[2 + i] for i in range(S)):
+                    vals.append(x[nc * xs[1] + sum(src[i] * xs[2 + i] for i in range(S))])
+                elif all(-pads[i] <= src[i] < xd[2 + i] + pads[S + i] for i in range(S)):
+                    padded += 1
+            if kind == 'max':
+                y.append(max(vals))
+            else:
+                y.append(sum(vals) / (len(vals) + (padded if count_include_pad else 0)))
+    return xd[:2] + outs, y
+
+
+def strides_of(dims):
+    return strides(dims)
+
+
+def conv_case(d, name, xd, wd, bias=False, opset=13, **at):
+    x, w = values(xd, 11), values(wd, 12)
+    b = values([wd[0]], 13) if bias else None
+    S = len(xd) - 2
+    yd, y = conv_ref(xd, x, wd, w, b, at.get('strides', [1] * S), at.get('pads', [0] * 2 * S),
+                     at.get('dilations', [1] * S), at.get('group', 1), at.get('auto_pad', 'NOTSET'))
+    ins = [('x', xd, x), ('w', wd, w)] + ([('b', [wd[0]], b)] if bias else [])
+    g = graph([node('Conv', [t[0] for t in ins], ['y'], **at)], [value_info(t[0], t[1]) for t in ins],
+              [value_info('y', yd)])
+    write(d, name, g, opset, ins, [('y', yd, y)])
+
+
+def pool_case(d, name, op, xd, k, opset=13, **at):
+    x = values(xd, 14)
+    S = len(xd) - 2
+    yd, y = pool_ref(xd, x, 'max' if op == 'MaxPool' else 'avg', k, at.get('strides', [1] * S),
+                     at.get('pads', [0] * 2 * S), at.get('dilations', [1] * S), at.get('auto_pad', 'NOTSET'),
+                     bool(at.get('ceil_mode', 0)), bool(at.get('count_include_pad', 0)))
+    g = graph([node(op, ['x'], ['y'], kernel_shape=k, **at)], [value_info('x', xd)], [value_info('y', yd)])
+    write(d, name, g, opset, [('x', xd, x)], [('y', yd, y)])
+
+
+@case
+def maxpool_2d_stride_pad_dilation(d):
+    pool_case(d, 'maxpool_2d_stride_pad_dilation', 'MaxPool', [1, 2, 8, 7], [3, 2], strides=[2, 2],
+              pads=[1, 1, 2, 1], dilations=[2, 3])
+
+
+@case
+def maxpool_1d_stride_pad_dilation(d):
+    pool_case(d, 'maxpool_1d_stride_pad_dilation', 'MaxPool', [2, 2, 11], [3], strides=[2], pads=[2, 1], dilations=[2])
+
+
+@case
+def maxpool_2d_dilation_ceil(d):
+    pool_case(d, 'maxpool_2d_dilation_ceil', 'MaxPool', [1, 1, 8, 8], [2, 2], strides=[3, 3], dilations=[2, 2],
+              ceil_mode=1)
+
+
+@case
+def maxpool_3d_pads_ceil(d):
+    pool_case(d, 'maxpool_3d_pads_ceil', 'MaxPool', [1, 2, 5, 6, 5], [2, 3, 2], strides=[2, 2, 2],
+              pads=[1, 0, 1, 0, 1, 0], ceil_mode=1)
+
+
+@case
+def avgpool_3d_same_upper(d):
+    pool_case(d, 'avgpool_3d_same_upper', 'AveragePool', [1, 2, 5, 4, 6], [3, 2, 3], strides=[2, 1, 2],
+              auto_pad='SAME_UPPER')
+
+
+@case
+def avgpool_3d_pads_include(d):
+    pool_case(d, 'avgpool_3d_pads_include', 'AveragePool', [1, 1, 4, 5, 4], [3, 3, 2], strides=[1, 2, 2],
+              pads=[1, 1, 0, 1, 1, 1], count_include_pad=1)
+
+
+@case
+def avgpool_1d_same_lower_stride(d):
+    pool_case(d, 'avgpool_1d_same_lower_stride', 'AveragePool', [1, 3, 9], [4], strides=[2], auto_pad='SAME_LOWER')
+
+
+@case
+def conv_3d_stride_pad_dilation(d):
+    conv_case(d, 'conv_3d_stride_pad_dilation', [2, 3, 5, 6, 5], [4, 3, 2, 3, 2], bias=True, strides=[2, 1, 2],
+              pads=[1, 1, 0, 0, 1, 1], dilations=[1, 2, 2])
+
+
+@case
+def conv_3d_groups_same(d):
+    conv_case(d, 'conv_3d_groups_same', [1, 4, 4, 5, 3], [6, 2, 3, 3, 1], group=2, strides=[1, 2, 1],
+              auto_pad='SAME_UPPER')
+
+
+@case
+def conv_1d_stride_pad_dilation(d):
+    conv_case(d, 'conv_1d_stride_pad_dilation', [2, 3, 12], [4, 3, 3], bias=True, strides=[2], pads=[2, 1],
+              dilations=[3])
+
+
+@case
+def conv_1d_same_lower(d):
+    conv_case(d, 'conv_1d_same_lower', [1, 2, 9], [3, 2, 4], strides=[2], auto_pad='SAME_LOWER')
+
+
+# ---- older opsets ----
+
+
+@case
+def prelu_opset6_channel_slope(d):
+    xd = [2, 3, 2, 2]
+    x, sl = values(xd, 15), values([3], 16)
+    y = [v if v >= 0 else v * sl[index_of(xd, i)[1]] for i, v in enumerate(x)]
+    g = graph([node('PRelu', ['x', 'slope'], ['y'])], [value_info('x', xd), value_info('slope', [3])],
+              [value_info('y', xd)])
+    write(d, 'prelu_opset6_channel_slope', g, 6, [('x', xd, x), ('slope', [3], sl)], [('y', xd, y)])
+
+
+def legacy_binary(d, name, op, fn, ad, bd, axis=None):
+    a, b = values(ad, 17), values(bd, 18)
+    off = len(ad) - len(bd) if axis is None else axis
+    y = []
+    for i in range(numel(ad)):
+        idx = index_of(ad, i)[off:off + len(bd)]
+        y.append(fn(a[i], b[sum(j * s for j, s in zip(idx, strides(bd)))]))
+    at = {'broadcast': 1}
+    if axis is not None:
+        at['axis'] = axis
+    g = graph([node(op, ['a', 'b'], ['y'], **at)], [value_info('a', ad), value_info('b', bd)], [value_info('y', ad)])
+    write(d, name, g, 6, [('a', ad, a), ('b', bd, b)], [('y', ad, y)])
+
+
+@case
+def add_opset6_axis1(d):
+    legacy_binary(d, 'add_opset6_axis1', 'Add', lambda u, v: u + v, [2, 3, 4, 5], [3], axis=1)
+
+
+@case
+def mul_opset6_axis0(d):
+    legacy_binary(d, 'mul_opset6_axis0', 'Mul', lambda u, v: u * v, [2, 3, 4], [2, 3], axis=0)
+
+
+@case
+def sub_opset6_suffix(d):
+    legacy_binary(d, 'sub_opset6_suffix', 'Sub', lambda u, v: u - v, [2, 3, 4], [3, 4])
+
+
+@case
+def gemm_opset6_broadcast(d):
+    ad, bd = [3, 4], [4, 5]
+    a, b, c = values(ad, 19), values(bd, 20), values([5], 21)
+    yd, y = matmul(ad, a, bd, b)
+    y = [0.5 * v + 2.0 * c[i % 5] for i, v in enumerate(y)]
+    g = graph([node('Gemm', ['a', 'b', 'c'], ['y'], alpha=0.5, beta=2.0, broadcast=1)],
+              [value_info('a', ad), value_info('b', bd), value_info('c', [5])], [value_info('y', yd)])
+    write(d, 'gemm_opset6_broadcast', g, 6, [('a', ad, a), ('b', bd, b), ('c', [5], c)], [('y', yd, y)])
+
+
 MODELS = {}
 
 
@@ -268,6 +479,19 @@ def matmul_train():
                node('ReduceSum', ['c3'], ['c'], axes=[1], keepdims=0), node('Add', ['a', 'c'], ['s']),
                node('Softmax', ['s'], ['y'], axis=1)],
               [value_info('x', ['N', 8])], [value_info('y', ['N', 3])], inits)
+    return model(g, 13)
+
+
+@model_only
+def conv3d_train():
+    """x [N,2,4,4,4] -> 3-D Conv (pads 1, depth stride 2) -> Relu -> 3-D MaxPool
+    -> Flatten -> Gemm -> Softmax, all weights trainable."""
+    inits = [tensor('w', [3, 2, 3, 3, 3], values([3, 2, 3, 3, 3], 22)), tensor('b', [3], values([3], 23)),
+             tensor('fc', [12, 4], values([12, 4], 24))]
+    g = graph([node('Conv', ['x', 'w', 'b'], ['c'], pads=[1, 1, 1, 1, 1, 1], strides=[2, 1, 1]),
+               node('Relu', ['c'], ['r']), node('MaxPool', ['r'], ['p'], kernel_shape=[2, 2, 2], strides=[2, 2, 2]),
+               node('Flatten', ['p'], ['f']), node('Gemm', ['f', 'fc'], ['h']), node('Softmax', ['h'], ['y'], axis=1)],
+              [value_info('x', ['N', 2, 4, 4, 4])], [value_info('y', ['N', 4])], inits)
     return model(g, 13)
 
 
