@@ -60,7 +60,7 @@ bool imp_unsupported(Imp *I, const char *what, const char *fmt, ...) {
 /* The graph input (by position) v is computed from, or -1. */
 static int input_of(Imp *I, Value *v, int depth) {
   for (int k = 0; k < I->ninputs; k++)
-    if (I->inputs[k] == v) return k;
+    if (I->inputs[k] == v && v->kind == VK_INPUT) return k; /* not one frozen already */
   for (int i = 0; v->def && depth < 64 && i < v->def->nin; i++) {
     int k = input_of(I, v->def->in[i], depth + 1);
     if (k >= 0) return k;
@@ -1359,6 +1359,9 @@ static const struct {
     {"Mean", h_variadic},
     {"Max", h_variadic},
     {"Min", h_variadic},
+    {"If", h_if},
+    {"Loop", h_loop},
+    {"Scan", h_scan},
 };
 
 static bool unsupported_op(Imp *I, NodeP *np, const char *dom, int64_t version) {
@@ -1430,6 +1433,11 @@ static bool import_node(Imp *I, NodeP *np) {
   free(in);
   return ok;
 }
+
+Value *imp_lookup(Imp *I, const char *name) { return lookup(I, name); }
+void imp_bind(Imp *I, const char *name, Value *v) { bind(I, name, v); }
+bool imp_node(Imp *I, NodeP *np) { return import_node(I, np); }
+bool imp_is_const(const Value *v) { return has_data(v); }
 
 /* ---- the whole model ---- */
 

@@ -6,6 +6,7 @@
  *   nchw.c     Conv, ConvTranspose and the pools: ONNX's NCHW around the
  *              IR's NHWC conv2d and pools
  *   conv3d.c   3-D Conv as sums of conv2d over depth taps
+ *   control.c  If, Loop and Scan expanded at import
  *   export.c   a model with trained initializers written back as ONNX
  *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
 #ifndef NN2C_ONNX_IMPL_H
@@ -76,6 +77,22 @@ Value *imp_scalar_like(Imp *I, Value *x, double v);
 bool imp_need_inputs(Imp *I, Value **in, int nin, int lo, int hi);
 const Onnx__AttributeProto *imp_attr(NodeP *np, const char *name);
 int64_t imp_attr_i(NodeP *np, const char *name, int64_t dflt);
+
+/* ---- scopes, for bodies of control flow (import.c) ---- */
+
+/* The value bound to an ONNX name, innermost scope first, or NULL. */
+Value *imp_lookup(Imp *I, const char *name);
+void imp_bind(Imp *I, const char *name, Value *v);
+/* Imports one node (its outputs are bound); false after an error. */
+bool imp_node(Imp *I, NodeP *np);
+/* A constant (or a trainable initializer): its data is known now. */
+bool imp_is_const(const Value *v);
+
+/* ---- control flow (control.c) ---- */
+
+bool h_if(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_loop(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_scan(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 
 /* ---- tensors (tensor.c) ---- */
 

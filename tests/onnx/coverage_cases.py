@@ -459,6 +459,83 @@ def gemm_opset6_broadcast(d):
     write(d, 'gemm_opset6_broadcast', g, 6, [('a', ad, a), ('b', bd, b), ('c', [5], c)], [('y', yd, y)])
 
 
+# ---- control flow ----
+
+
+def if_case(d, name, cond):
+    x = values([2, 3], 25)
+    two = tensor('two', [], [2.0])
+    then_b = graph([node('Mul', ['x', 'two'], ['t'])], [], [value_info('t', [2, 3])], [two], 'then')
+    else_b = graph([node('Neg', ['x'], ['e'])], [], [value_info('e', [2, 3])], name='else')
+    g = graph([node('If', ['c'], ['y'], then_branch=('g', then_b), else_branch=('g', else_b))],
+              [value_info('c', [], BOOL), value_info('x', [2, 3])], [value_info('y', [2, 3])])
+    y = [2 * v for v in x] if cond else [-v for v in x]
+    write(d, name, g, 13, [('c', [], [cond], BOOL), ('x', [2, 3], x)], [('y', [2, 3], y)])
+
+
+@case
+def if_runtime_true(d):
+    if_case(d, 'if_runtime_true', True)
+
+
+@case
+def if_runtime_false(d):
+    if_case(d, 'if_runtime_false', False)
+
+
+@case
+def if_constant_folds(d):
+    """The branch not taken holds an op nn2c does not know: only the taken one is imported."""
+    x = values([4], 26)
+    then_b = graph([node('Relu', ['x'], ['t'])], [], [value_info('t', [4])], name='then')
+    else_b = graph([node('NoSuchOp', ['x'], ['e'])], [], [value_info('e', [4])], name='else')
+    g = graph([node('Constant', [], ['c'], value_int=1), node('Cast', ['c'], ['cb'], to=BOOL),
+               node('If', ['cb'], ['y'], then_branch=('g', then_b), else_branch=('g', else_b))],
+              [value_info('x', [4])], [value_info('y', [4])])
+    write(d, 'if_constant_folds', g, 13, [('x', [4], x)], [('y', [4], [max(v, 0.0) for v in x])])
+
+
+@case
+def loop_unrolled(d):
+    """s = s * 1.5 + i for i in 0..3, scan output s after each step; M and cond constants."""
+    x = values([3], 27)
+    body = graph([node('Identity', ['cond_in'], ['cond_out']), node('Cast', ['i'], ['fi'], to=FLOAT),
+                  node('Mul', ['s_in', 'k'], ['m']), node('Add', ['m', 'fi'], ['s_out']),
+                  node('Identity', ['s_out'], ['scan'])],
+                 [value_info('i', [], INT64), value_info('cond_in', [], BOOL), value_info('s_in', [3])],
+                 [value_info('cond_out', [], BOOL), value_info('s_out', [3]), value_info('scan', [3])], name='body')
+    inits = [tensor('M', [], [4], INT64), tensor('go', [], [True], BOOL), tensor('k', [], [1.5])]
+    g = graph([node('Loop', ['M', 'go', 'x'], ['s', 'all'], body=('g', body))], [value_info('x', [3])],
+              [value_info('s', [3]), value_info('all', [4, 3])], inits)
+    s, rows = list(x), []
+    for i in range(4):
+        s = [f32(v * 1.5) + i for v in s]
+        rows += s
+    write(d, 'loop_unrolled', g, 13, [('x', [3], x)], [('s', [3], s), ('all', [4, 3], rows)])
+
+
+def f32(v):
+    return struct.unpack('<f', struct.pack('<f', v))[0]
+
+
+@case
+def scan_reverse_axis1(d):
+    """Running sums over x's columns from the last, scan outputs stacked on axis 1."""
+    init, x = values([2], 28), values([2, 3], 29)
+    body = graph([node('Add', ['sum_in', 'next'], ['sum_out']), node('Identity', ['sum_out'], ['scan_out'])],
+                 [value_info('sum_in', [2]), value_info('next', [2])],
+                 [value_info('sum_out', [2]), value_info('scan_out', [2])], name='body')
+    g = graph([node('Scan', ['init', 'x'], ['y', 'z'], body=('g', body), num_scan_inputs=1, scan_input_axes=[1],
+                    scan_input_directions=[1], scan_output_axes=[1])],
+              [value_info('init', [2]), value_info('x', [2, 3])], [value_info('y', [2]), value_info('z', [2, 3])])
+    acc, cols = list(init), []
+    for t in (2, 1, 0):
+        acc = [acc[r] + x[r * 3 + t] for r in range(2)]
+        cols.append(list(acc))
+    z = [cols[t][r] for r in range(2) for t in range(3)]
+    write(d, 'scan_reverse_axis1', g, 13, [('init', [2], init), ('x', [2, 3], x)], [('y', [2], acc), ('z', [2, 3], z)])
+
+
 MODELS = {}
 
 
