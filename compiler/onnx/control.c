@@ -33,7 +33,10 @@ static bool imp_body(Imp *I, const Onnx__GraphProto *body, Value **args, int nar
   int scope = I->nb;
   bool ok = true;
   for (size_t i = 0; i < body->n_input && (int)i < nargs && ok; i++)
-    if (args[i]) imp_bind(I, body->input[i]->name, args[i]);
+    if (args[i] == &I->seq_mark)
+      ok = imp_unsupported(I, "sequence", "sequences carried through a Loop or Scan");
+    else if (args[i])
+      imp_bind(I, body->input[i]->name, args[i]);
   for (size_t k = 0; k < body->n_initializer && ok; k++) {
     Value *v = imp_tensor_const(I, body->initializer[k], NULL);
     ok = v != NULL;
@@ -44,6 +47,8 @@ static bool imp_body(Imp *I, const Onnx__GraphProto *body, Value **args, int nar
   I->node = outer;
   for (size_t i = 0; i < body->n_output && ok; i++) {
     res[i] = imp_lookup(I, body->output[i]->name);
+    ImpSeq *seq = res[i] ? NULL : imp_lookup_seq(I, body->output[i]->name);
+    if (seq) res[i] = &I->seq_mark, I->seq_out = seq; /* a sequence result (If's branch) */
     if (!res[i]) ok = imp_fail(I, "body output '%s' is not computed", body->output[i]->name);
   }
   I->nb = scope;
@@ -81,6 +86,8 @@ bool h_if(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   Value *t[16], *e[16];
   if (!imp_body(I, tb, NULL, 0, t) || !imp_body(I, eb, NULL, 0, e)) return false;
   for (size_t k = 0; k < np->n_output; k++) {
+    if (t[k] == &I->seq_mark || e[k] == &I->seq_mark)
+      return imp_unsupported(I, "sequence", "If on a runtime condition with sequence results");
     if (t[k]->dtype != e[k]->dtype || !shape_eq(t[k]->shape, e[k]->shape))
       return imp_unsupported(I, "If", "If on a runtime condition whose branches give different types or shapes");
     Value *w[3] = {cond, t[k], e[k]};

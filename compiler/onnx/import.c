@@ -91,6 +91,12 @@ static Value *lookup(Imp *I, const char *name) {
   return NULL;
 }
 
+ImpSeq *imp_lookup_seq(Imp *I, const char *name) {
+  for (int i = I->nb - 1; i >= 0; i--)
+    if (!strcmp(I->b[i].name, name)) return I->b[i].seq;
+  return NULL;
+}
+
 static bool value_bound(Imp *I, Value *v) {
   for (int i = 0; i < I->nb; i++)
     if (I->b[i].v == v) return true;
@@ -102,7 +108,12 @@ static void bind(Imp *I, const char *name, Value *v) {
     I->capb = I->capb ? I->capb * 2 : 64;
     I->b = xrealloc(I->b, sizeof(Binding) * (size_t)I->capb);
   }
-  I->b[I->nb++] = (Binding){name, v};
+  I->b[I->nb++] = (Binding){name, v, NULL};
+}
+
+static void bind_seq(Imp *I, const char *name, ImpSeq *seq) {
+  bind(I, name, NULL);
+  I->b[I->nb - 1].seq = seq;
 }
 
 /* ---- graph inputs ---- */
@@ -1360,6 +1371,14 @@ static const struct {
     {"Max", h_variadic},
     {"Min", h_variadic},
     {"If", h_if},
+    {"SequenceEmpty", h_sequence},
+    {"SequenceConstruct", h_sequence},
+    {"SequenceInsert", h_sequence},
+    {"SequenceErase", h_sequence},
+    {"SequenceAt", h_sequence},
+    {"SequenceLength", h_sequence},
+    {"SplitToSequence", h_sequence},
+    {"ConcatFromSequence", h_sequence},
     {"Loop", h_loop},
     {"Scan", h_scan},
 };
@@ -1394,8 +1413,11 @@ static bool import_node_into(Imp *I, NodeP *np, Value **in, Value **out) {
   for (size_t i = 0; i < np->n_input; i++) {
     if (!np->input[i] || !*np->input[i]) continue; /* optional input left out */
     in[i] = lookup(I, np->input[i]);
+    if (!in[i] && imp_lookup_seq(I, np->input[i])) in[i] = &I->seq_mark;
     if (!in[i])
       return imp_fail(I, "input '%s' is not defined before the node (a dangling name or a cycle)", np->input[i]);
+    if (in[i] == &I->seq_mark && strstr(np->op_type, "Sequence") == NULL)
+      return imp_unsupported(I, "sequence", "%s does not take the sequence '%s'", np->op_type, np->input[i]);
   }
   int nin = (int)np->n_input;
   while (nin > 0 && !in[nin - 1])
@@ -1416,7 +1438,12 @@ static bool import_node_into(Imp *I, NodeP *np, Value **in, Value **out) {
   for (size_t k = 0; k < np->n_output; k++) {
     if (!np->output[k] || !*np->output[k]) continue;
     if (!out[k]) return imp_unsupported(I, np->op_type, "output %zu of %s is not supported", k, np->op_type);
-    if (lookup(I, np->output[k])) return imp_fail(I, "value '%s' is defined twice", np->output[k]);
+    if (lookup(I, np->output[k]) || imp_lookup_seq(I, np->output[k]))
+      return imp_fail(I, "value '%s' is defined twice", np->output[k]);
+    if (out[k] == &I->seq_mark) {
+      bind_seq(I, np->output[k], I->seq_out);
+      continue;
+    }
     if (!value_bound(I, out[k])) value_set_unique_name(I->g, out[k], imp_name(I, np->output[k]));
     bind(I, np->output[k], out[k]);
   }
@@ -1463,6 +1490,8 @@ static bool import_graph(Imp *I) {
   for (size_t i = 0; i < gp->n_output; i++) {
     const char *name = gp->output[i]->name;
     Value *v = name ? lookup(I, name) : NULL;
+    if (!v && name && imp_lookup_seq(I, name))
+      return imp_unsupported(I, "sequence", "graph output '%s' is a sequence (nn2c's outputs are tensors)", name);
     if (!v) return imp_fail(I, "graph output '%s' is not computed by any node", name ? name : "");
     graph_add_output(I->g, v);
   }

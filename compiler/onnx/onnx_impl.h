@@ -7,6 +7,7 @@
  *              IR's NHWC conv2d and pools
  *   conv3d.c   3-D Conv as sums of conv2d over depth taps
  *   control.c  If, Loop and Scan expanded at import
+ *   sequence.c sequences of static length as lists of tensors
  *   export.c   a model with trained initializers written back as ONNX
  *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
 #ifndef NN2C_ONNX_IMPL_H
@@ -21,9 +22,17 @@
 #define LIMIT_WINDOW (1 << 20)        /* kernel sizes, strides, dilations, pads */
 #define FOLD_BYTES ((int64_t)1 << 26) /* larger constant results are computed at run time */
 
+/* A sequence of statically known length (sequence.c): its tensors. */
+typedef struct {
+  Value **items;
+  int n;
+  DType dtype; /* of the elements (an empty sequence has one too) */
+} ImpSeq;
+
 typedef struct {
   const char *name; /* ONNX name */
-  Value *v;
+  Value *v;         /* the value, or NULL for a sequence */
+  ImpSeq *seq;
 } Binding;
 
 /* The state of one import. */
@@ -40,6 +49,8 @@ typedef struct {
   Value *inputs[64];           /* graph inputs by position (for need_const) */
   int ninputs;
   const char *batch_name; /* the symbolic name of the batch N (is_batch_dim) */
+  Value seq_mark;         /* stands in handlers' in[]/out[] for a sequence (never in the graph) */
+  ImpSeq *seq_out;        /* the sequence a handler's output seq_mark stands for */
 } Imp;
 
 typedef const Onnx__NodeProto NodeP;
@@ -85,6 +96,8 @@ Value *imp_lookup(Imp *I, const char *name);
 void imp_bind(Imp *I, const char *name, Value *v);
 /* Imports one node (its outputs are bound); false after an error. */
 bool imp_node(Imp *I, NodeP *np);
+/* The sequence bound to an ONNX name, or NULL. */
+ImpSeq *imp_lookup_seq(Imp *I, const char *name);
 /* A constant (or a trainable initializer): its data is known now. */
 bool imp_is_const(const Value *v);
 
@@ -93,6 +106,11 @@ bool imp_is_const(const Value *v);
 bool h_if(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_loop(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_scan(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+
+/* ---- sequences of static length (sequence.c) ---- */
+
+bool h_sequence(Imp *I, NodeP *np, Value **in, int nin,
+                Value **out); /* Sequence*, SplitToSequence, ConcatFromSequence */
 
 /* ---- tensors (tensor.c) ---- */
 

@@ -536,6 +536,20 @@ def scan_reverse_axis1(d):
     write(d, 'scan_reverse_axis1', g, 13, [('init', [2], init), ('x', [2, 3], x)], [('y', [2], acc), ('z', [2, 3], z)])
 
 
+@case
+def sequence_split_insert_concat(d):
+    """x [5,2] split [2,3] on axis 0, y inserted at 1, the last erased, joined: x[0:2] then y."""
+    x, y = values([5, 2], 30), values([1, 2], 31)
+    inits = [tensor('sizes', [2], [2, 3], INT64), tensor('one', [], [1], INT64), tensor('last', [], [-1], INT64)]
+    g = graph([node('SplitToSequence', ['x', 'sizes'], ['s1']), node('SequenceInsert', ['s1', 'y', 'one'], ['s2']),
+               node('SequenceErase', ['s2', 'last'], ['s3']), node('SequenceLength', ['s3'], ['n']),
+               node('ConcatFromSequence', ['s3'], ['z'], axis=0)],
+              [value_info('x', [5, 2]), value_info('y', [1, 2])], [value_info('z', [3, 2]), value_info('n', [], INT64)],
+              inits)
+    write(d, 'sequence_split_insert_concat', g, 13, [('x', [5, 2], x), ('y', [1, 2], y)],
+          [('z', [3, 2], x[:4] + y), ('n', [], [2], INT64)])
+
+
 MODELS = {}
 
 
