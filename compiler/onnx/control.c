@@ -26,15 +26,16 @@ static const Onnx__GraphProto *graph_attr(NodeP *np, const char *name) {
   return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH ? a->g : NULL;
 }
 
-/* Imports body with its inputs bound to args[0..nargs) (missing ones left
- * unbound); its outputs go to res[]. The body's own bindings are dropped. */
-static bool imp_body(Imp *I, const Onnx__GraphProto *body, Value **args, int nargs, Value **res) {
+bool imp_body(Imp *I, const Onnx__GraphProto *body, Value **args, ImpSeq **aseq, int nargs, Value **res,
+              ImpSeq **rseq) {
   NodeP *outer = I->node;
   int scope = I->nb;
   bool ok = true;
   for (size_t i = 0; i < body->n_input && (int)i < nargs && ok; i++)
-    if (args[i] == &I->seq_mark)
-      ok = imp_unsupported(I, "sequence", "sequences carried through a Loop or Scan");
+    if (args[i] == &I->seq_mark && aseq && aseq[i])
+      imp_bind_seq(I, body->input[i]->name, aseq[i]);
+    else if (args[i] == &I->seq_mark)
+      ok = imp_fail(I, "a sequence argument without its list");
     else if (args[i])
       imp_bind(I, body->input[i]->name, args[i]);
   for (size_t k = 0; k < body->n_initializer && ok; k++) {
@@ -48,8 +49,9 @@ static bool imp_body(Imp *I, const Onnx__GraphProto *body, Value **args, int nar
   for (size_t i = 0; i < body->n_output && ok; i++) {
     res[i] = imp_lookup(I, body->output[i]->name);
     ImpSeq *seq = res[i] ? NULL : imp_lookup_seq(I, body->output[i]->name);
-    if (seq) res[i] = &I->seq_mark, I->seq_out = seq; /* a sequence result (If's branch) */
-    if (!res[i]) ok = imp_fail(I, "body output '%s' is not computed", body->output[i]->name);
+    if (seq && !rseq) ok = imp_unsupported(I, "sequence", "a sequence result of this body");
+    if (seq && rseq) res[i] = &I->seq_mark, rseq[i] = seq;
+    if (ok && !res[i]) ok = imp_fail(I, "body output '%s' is not computed", body->output[i]->name);
   }
   I->nb = scope;
   return ok;
@@ -81,20 +83,33 @@ bool h_if(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!tb || !eb || tb->n_output != np->n_output || eb->n_output != np->n_output || np->n_output > 16)
     return imp_fail(I, "If needs then_branch and else_branch with one output per output");
   Value *cond = in[0];
-  if (imp_is_const(cond) && shape_numel_static(cond->shape) >= 1)
-    return imp_body(I, first_of(cond) != 0 ? tb : eb, NULL, 0, out);
-  Value *t[16], *e[16];
-  if (!imp_body(I, tb, NULL, 0, t) || !imp_body(I, eb, NULL, 0, e)) return false;
-  for (size_t k = 0; k < np->n_output; k++) {
-    if (t[k] == &I->seq_mark || e[k] == &I->seq_mark)
-      return imp_unsupported(I, "sequence", "If on a runtime condition with sequence results");
-    if (t[k]->dtype != e[k]->dtype || !shape_eq(t[k]->shape, e[k]->shape))
-      return imp_unsupported(I, "If", "If on a runtime condition whose branches give different types or shapes");
-    Value *w[3] = {cond, t[k], e[k]};
-    Node *n = imp_mk(I, OP_WHERE, 3, w);
-    if (!imp_finish(I, n)) return false;
-    out[k] = n->out[0];
+  ImpSeq *ts[16] = {NULL}, *es[16] = {NULL};
+  if (imp_is_const(cond) && shape_numel_static(cond->shape) >= 1) {
+    if (!imp_body(I, first_of(cond) != 0 ? tb : eb, NULL, NULL, 0, out, ts)) return false;
+    memcpy(I->seq_outs, ts, sizeof ts);
+    return true;
   }
+  Value *t[16], *e[16];
+  if (!imp_body(I, tb, NULL, NULL, 0, t, ts) || !imp_body(I, eb, NULL, NULL, 0, e, es)) return false;
+  for (size_t k = 0; k < np->n_output; k++) {
+    bool seq = t[k] == &I->seq_mark, eseq = e[k] == &I->seq_mark;
+    if (seq != eseq || (seq && ts[k]->n != es[k]->n))
+      return imp_unsupported(I, "If", "If on a runtime condition whose branches give different kinds or lengths");
+    int n = seq ? ts[k]->n : 1;
+    ImpSeq *r = seq ? imp_seq_new(I, n, ts[k]->dtype) : NULL;
+    for (int i = 0; i < n; i++) { /* a sequence: item by item */
+      Value *a = seq ? ts[k]->items[i] : t[k], *b = seq ? es[k]->items[i] : e[k];
+      if (a->dtype != b->dtype || !shape_eq(a->shape, b->shape))
+        return imp_unsupported(I, "If", "If on a runtime condition whose branches give different types or shapes");
+      Value *w[3] = {cond, a, b};
+      Node *wn = imp_mk(I, OP_WHERE, 3, w);
+      if (!imp_finish(I, wn)) return false;
+      if (seq) r->items[i] = wn->out[0];
+      out[k] = seq ? &I->seq_mark : wn->out[0];
+    }
+    ts[k] = r;
+  }
+  memcpy(I->seq_outs, ts, sizeof ts);
   return true;
 }
 
@@ -157,8 +172,11 @@ bool h_loop(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool go = nin > 1 && in[1] ? first_of(in[1]) != 0 : true;
   if (!in[0] && !(nin > 1 && in[1])) return imp_unsupported(I, "Loop", "a Loop without a trip count or condition");
   Value *args[16] = {NULL, nin > 1 && in[1] ? in[1] : bool_const(I, true)}, *res[32];
-  for (int k = 0; k < ncarried; k++)
+  ImpSeq *aseq[16] = {NULL}, *rseq[32] = {NULL};
+  for (int k = 0; k < ncarried; k++) {
     args[2 + k] = in[2 + k];
+    if (in[2 + k] == &I->seq_mark) aseq[2 + k] = imp_lookup_seq(I, np->input[2 + k]);
+  }
   Value **scans = xcalloc((size_t)UNROLL_MAX * (size_t)(nscan + 1) + 1, sizeof(Value *));
   int64_t it = 0;
   bool ok = true;
@@ -168,20 +186,21 @@ bool h_loop(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
       break;
     }
     args[0] = i64_const(I, it);
-    ok = imp_body(I, body, args, 2 + ncarried, res);
+    ok = imp_body(I, body, args, aseq, 2 + ncarried, res, rseq);
     if (!ok) break;
     if (!imp_is_const(res[0]))
       ok = imp_unsupported(I, "Loop", "a Loop whose condition is computed at run time (nn2c unrolls loops)");
     go = ok && first_of(res[0]) != 0;
     args[1] = res[0];
     for (int k = 0; k < ncarried; k++)
-      args[2 + k] = res[1 + k];
-    for (int k = 0; k < nscan; k++)
-      scans[it * nscan + k] = res[1 + ncarried + k];
+      args[2 + k] = res[1 + k], aseq[2 + k] = rseq[1 + k];
+    for (int k = 0; k < nscan && ok; k++)
+      if ((scans[it * nscan + k] = res[1 + ncarried + k]) == &I->seq_mark)
+        ok = imp_unsupported(I, "sequence", "a sequence as a Loop's scan output");
   }
   if (ok && nscan && it == 0) ok = imp_unsupported(I, "Loop", "scan outputs of a Loop that runs no iteration");
   for (int k = 0; k < ncarried && ok; k++)
-    out[k] = args[2 + k];
+    out[k] = args[2 + k], I->seq_outs[k] = aseq[2 + k]; /* set last: the body's nodes use seq_outs too */
   ok = ok && stack_outputs(I, scans, it, nscan, NULL, NULL, out + ncarried);
   free(scans);
   return ok;
@@ -218,7 +237,7 @@ static bool scan_run(Imp *I, NodeP *np, const Onnx__GraphProto *body, Value **st
         if (k != axes[j]) s.d[s.rank++] = v->shape.d[k];
       ok = v && (args[ns + j] = imp_reshape_to(I, v, s)) != NULL;
     }
-    ok = ok && imp_body(I, body, args, ns + nx, res);
+    ok = ok && imp_body(I, body, args, NULL, ns + nx, res, NULL);
     for (int k = 0; ok && k < ns; k++)
       args[k] = res[k];
     for (int k = 0; ok && k < ny; k++)

@@ -169,7 +169,55 @@ static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape 
   return true;
 }
 
+/* The next graph input value (a constant when the runner froze it), or NULL. */
+static Value *new_input(Imp *I, const char *name, DType d, Shape s) {
+  const OnnxFrozen *fz = NULL;
+  for (int k = 0; k < I->opt->nfrozen; k++)
+    if (I->opt->frozen[k].index == I->ninputs) fz = &I->opt->frozen[k];
+  Value *v = value_new(I->g, imp_name(I, name), fz ? VK_CONST : VK_INPUT, d, s);
+  if (fz) {
+    size_t bytes = (size_t)shape_numel_static(s) * (size_t)dtype_size(d);
+    if (fz->dtype != d || !shape_eq(fz->shape, s))
+      return imp_fail(I, "frozen input '%s' has the wrong type", name), NULL;
+    v->data = memcpy(arena_alloc(&I->g->arena, bytes + 1), fz->data, bytes);
+  }
+  if (I->ninputs < 64) I->inputs[I->ninputs++] = v;
+  return v;
+}
+
+/* A sequence input (graph input `index`): its length from seq_lens, its
+ * tensors inputs NAME_0, NAME_1... shaped by shapes[] (the runner's data) or
+ * by the element type when that is static. */
+static bool import_seq_input(Imp *I, const Onnx__ValueInfoProto *vi, int index) {
+  const Onnx__TypeProto *et = vi->type->sequence_type ? vi->type->sequence_type->elem_type : NULL;
+  const Onnx__TypeProto__Tensor *tt =
+      et && et->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ? et->tensor_type : NULL;
+  DType d;
+  if (!tt || !tt->has_elem_type || !dtype_from_onnx(tt->elem_type, &d))
+    return imp_unsupported(I, "non-tensor input", "input '%s' is a sequence of non-tensors or of an unsupported dtype",
+                           vi->name);
+  int n = index < I->opt->nseq_lens ? I->opt->seq_lens[index] : -1;
+  if (n < 0)
+    return imp_fail(I, "input '%s' is a sequence: its length must be known (nn2c test-onnx reads it from the data)",
+                    vi->name);
+  ImpSeq *sq = imp_seq_new(I, n, d);
+  for (int e = 0; e < n; e++) {
+    Shape s = {0, {0}};
+    bool known = I->ninputs < I->opt->nshapes;
+    if (known) s = I->opt->shapes[I->ninputs];
+    for (size_t i = 0; !known && tt->shape && i < tt->shape->n_dim && i < MAX_RANK; i++) {
+      known = tt->shape->dim[i]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+      s.d[s.rank++] = tt->shape->dim[i]->dim_value;
+    }
+    if (!known) return imp_fail(I, "the tensors of sequence input '%s' need static shapes", vi->name);
+    if (!(sq->items[e] = new_input(I, arena_printf(&I->g->arena, "%s_%d", vi->name, e), d, s))) return false;
+  }
+  bind_seq(I, vi->name, sq);
+  return true;
+}
+
 static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
+  int index = 0; /* among the graph inputs without an initializer */
   for (size_t i = 0; i < gp->n_input; i++) {
     const Onnx__ValueInfoProto *vi = gp->input[i];
     if (!vi->name || !*vi->name) return imp_fail(I, "graph input %zu has no name", i);
@@ -177,20 +225,16 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
     for (size_t k = 0; k < gp->n_initializer && !init; k++)
       init = gp->initializer[k]->name && !strcmp(gp->initializer[k]->name, vi->name);
     if (init) continue;
+    if (vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE) {
+      if (!import_seq_input(I, vi, index++)) return false;
+      continue;
+    }
+    index++;
     DType d = DT_F32;
     Shape s;
     if (!input_shape(I, vi, &d, &s)) return false;
-    const OnnxFrozen *fz = NULL;
-    for (int k = 0; k < I->opt->nfrozen; k++)
-      if (I->opt->frozen[k].index == I->ninputs) fz = &I->opt->frozen[k];
-    Value *v = value_new(I->g, imp_name(I, vi->name), fz ? VK_CONST : VK_INPUT, d, s);
-    if (fz) {
-      size_t bytes = (size_t)shape_numel_static(s) * (size_t)dtype_size(d);
-      if (fz->dtype != d || !shape_eq(fz->shape, s))
-        return imp_fail(I, "frozen input '%s' has the wrong type", vi->name);
-      v->data = memcpy(arena_alloc(&I->g->arena, bytes + 1), fz->data, bytes);
-    }
-    if (I->ninputs < 64) I->inputs[I->ninputs++] = v;
+    Value *v = new_input(I, vi->name, d, s);
+    if (!v) return false;
     bind(I, vi->name, v);
   }
   for (size_t k = 0; k < gp->n_initializer; k++) {
@@ -548,6 +592,7 @@ static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
   if (!imp_need_inputs(I, in, nin, 1, 3)) return false;
   out[0] = in[0];
+  if (in[0] == &I->seq_mark) I->seq_outs[0] = imp_lookup_seq(I, np->input[0]); /* a sequence passes through */
   if (np->n_output > 1 && *np->output[1]) { /* Dropout's mask: all ones in inference */
     Value *m = value_new(I->g, "mask", VK_CONST, DT_BOOL, in[0]->shape);
     m->data = arena_alloc(&I->g->arena, (size_t)shape_numel_static(in[0]->shape) + 1);
@@ -1379,6 +1424,7 @@ static const struct {
     {"SequenceLength", h_sequence},
     {"SplitToSequence", h_sequence},
     {"ConcatFromSequence", h_sequence},
+    {"SequenceMap", h_sequence},
     {"Loop", h_loop},
     {"Scan", h_scan},
 };
@@ -1416,7 +1462,8 @@ static bool import_node_into(Imp *I, NodeP *np, Value **in, Value **out) {
     if (!in[i] && imp_lookup_seq(I, np->input[i])) in[i] = &I->seq_mark;
     if (!in[i])
       return imp_fail(I, "input '%s' is not defined before the node (a dangling name or a cycle)", np->input[i]);
-    if (in[i] == &I->seq_mark && strstr(np->op_type, "Sequence") == NULL)
+    if (in[i] == &I->seq_mark && !strstr(np->op_type, "Sequence") && strcmp(np->op_type, "Identity") &&
+        strcmp(np->op_type, "Loop"))
       return imp_unsupported(I, "sequence", "%s does not take the sequence '%s'", np->op_type, np->input[i]);
   }
   int nin = (int)np->n_input;
@@ -1441,7 +1488,7 @@ static bool import_node_into(Imp *I, NodeP *np, Value **in, Value **out) {
     if (lookup(I, np->output[k]) || imp_lookup_seq(I, np->output[k]))
       return imp_fail(I, "value '%s' is defined twice", np->output[k]);
     if (out[k] == &I->seq_mark) {
-      bind_seq(I, np->output[k], I->seq_out);
+      bind_seq(I, np->output[k], I->seq_outs[k]);
       continue;
     }
     if (!value_bound(I, out[k])) value_set_unique_name(I->g, out[k], imp_name(I, np->output[k]));
@@ -1463,6 +1510,7 @@ static bool import_node(Imp *I, NodeP *np) {
 
 Value *imp_lookup(Imp *I, const char *name) { return lookup(I, name); }
 void imp_bind(Imp *I, const char *name, Value *v) { bind(I, name, v); }
+void imp_bind_seq(Imp *I, const char *name, ImpSeq *seq) { bind_seq(I, name, seq); }
 bool imp_node(Imp *I, NodeP *np) { return import_node(I, np); }
 bool imp_is_const(const Value *v) { return has_data(v); }
 
@@ -1490,8 +1538,10 @@ static bool import_graph(Imp *I) {
   for (size_t i = 0; i < gp->n_output; i++) {
     const char *name = gp->output[i]->name;
     Value *v = name ? lookup(I, name) : NULL;
-    if (!v && name && imp_lookup_seq(I, name))
-      return imp_unsupported(I, "sequence", "graph output '%s' is a sequence (nn2c's outputs are tensors)", name);
+    ImpSeq *sq = !v && name ? imp_lookup_seq(I, name) : NULL;
+    for (int e = 0; sq && e < sq->n; e++) /* a sequence output: its tensors, in order */
+      graph_add_output(I->g, sq->items[e]);
+    if (sq) continue;
     if (!v) return imp_fail(I, "graph output '%s' is not computed by any node", name ? name : "");
     graph_add_output(I->g, v);
   }
@@ -1533,6 +1583,29 @@ Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const 
     return NULL;
   }
   return g;
+}
+
+bool onnx_model_sequences(const char *path, bool *in_seq, int max_in, bool *out_seq, int max_out) {
+  size_t len;
+  char *data = read_whole_file(path, &len);
+  Onnx__ModelProto *m = data ? onnx__model_proto__unpack(NULL, len, (const uint8_t *)data) : NULL;
+  free(data);
+  if (!m || !m->graph) return m ? (onnx__model_proto__free_unpacked(m, NULL), false) : false;
+  const Onnx__GraphProto *gp = m->graph;
+  int k = 0;
+  for (size_t i = 0; i < gp->n_input && k < max_in; i++) {
+    bool init = false;
+    for (size_t j = 0; j < gp->n_initializer && !init; j++)
+      init = gp->input[i]->name && gp->initializer[j]->name && !strcmp(gp->initializer[j]->name, gp->input[i]->name);
+    const Onnx__TypeProto *t = gp->input[i]->type;
+    if (!init) in_seq[k++] = t && t->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+  }
+  for (size_t i = 0; i < gp->n_output && (int)i < max_out; i++) {
+    const Onnx__TypeProto *t = gp->output[i]->type;
+    out_seq[i] = t && t->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+  }
+  onnx__model_proto__free_unpacked(m, NULL);
+  return true;
 }
 
 bool onnx_model_ops(const char *path, Vec *ops) {

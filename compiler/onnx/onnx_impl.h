@@ -50,7 +50,7 @@ typedef struct {
   int ninputs;
   const char *batch_name; /* the symbolic name of the batch N (is_batch_dim) */
   Value seq_mark;         /* stands in handlers' in[]/out[] for a sequence (never in the graph) */
-  ImpSeq *seq_out;        /* the sequence a handler's output seq_mark stands for */
+  ImpSeq *seq_outs[16];   /* the sequences a handler's outputs seq_mark stand for, by output */
 } Imp;
 
 typedef const Onnx__NodeProto NodeP;
@@ -94,6 +94,7 @@ int64_t imp_attr_i(NodeP *np, const char *name, int64_t dflt);
 /* The value bound to an ONNX name, innermost scope first, or NULL. */
 Value *imp_lookup(Imp *I, const char *name);
 void imp_bind(Imp *I, const char *name, Value *v);
+void imp_bind_seq(Imp *I, const char *name, ImpSeq *seq);
 /* Imports one node (its outputs are bound); false after an error. */
 bool imp_node(Imp *I, NodeP *np);
 /* The sequence bound to an ONNX name, or NULL. */
@@ -106,11 +107,17 @@ bool imp_is_const(const Value *v);
 bool h_if(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_loop(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_scan(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+/* Imports body with its inputs bound to args (a sequence where args[i] is
+ * seq_mark: aseq[i]); outputs to res (seq_mark and rseq[i] for a sequence;
+ * aseq, rseq may be NULL). The body's own bindings are dropped. */
+bool imp_body(Imp *I, const Onnx__GraphProto *body, Value **args, ImpSeq **aseq, int nargs, Value **res, ImpSeq **rseq);
 
 /* ---- sequences of static length (sequence.c) ---- */
 
-bool h_sequence(Imp *I, NodeP *np, Value **in, int nin,
-                Value **out); /* Sequence*, SplitToSequence, ConcatFromSequence */
+/* SequenceEmpty/Construct/Insert/Erase/At/Length/Map, SplitToSequence, ConcatFromSequence */
+bool h_sequence(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+/* An ImpSeq of n (unset) tensors in the graph's arena. */
+ImpSeq *imp_seq_new(Imp *I, int n, DType t);
 
 /* ---- tensors (tensor.c) ---- */
 

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-static ImpSeq *seq_new(Imp *I, int n, DType t) {
+ImpSeq *imp_seq_new(Imp *I, int n, DType t) {
   ImpSeq *s = arena_alloc(&I->g->arena, sizeof *s);
   s->items = arena_alloc(&I->g->arena, sizeof(Value *) * (size_t)(n + 1));
   s->n = n, s->dtype = t;
@@ -56,7 +56,7 @@ static ImpSeq *split_to_sequence(Imp *I, NodeP *np, Value *x, Value *split) {
     total += sizes[i] >= 0 ? sizes[i] : -1 - len;
   if (total != len) return imp_fail(I, "the split sizes do not add up to %lld", (long long)len), NULL;
   bool squeeze = !split && !imp_attr_i(np, "keepdims", 1);
-  ImpSeq *s = seq_new(I, (int)n, x->dtype);
+  ImpSeq *s = imp_seq_new(I, (int)n, x->dtype);
   for (int64_t i = 0, at = 0; i < n; at += sizes[i++]) {
     Value *v = imp_take(I, x, axis, at, at + sizes[i], 1);
     if (v && squeeze) v = drop_axis(I, v, axis);
@@ -100,7 +100,35 @@ static Value *concat_from_sequence(Imp *I, NodeP *np, ImpSeq *s) {
   return acc;
 }
 
+/* SequenceMap: the body once per position; sequence inputs give their item
+ * there, tensor inputs themselves; each output a sequence of the results. */
+static bool sequence_map(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  const Onnx__AttributeProto *a = imp_attr(np, "body");
+  const Onnx__GraphProto *body = a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH ? a->g : NULL;
+  ImpSeq *seqs[16] = {NULL}, *res_seq[16];
+  if (!body || nin < 1 || nin > 16 || np->n_output > 16 || (int)body->n_input != nin || body->n_output != np->n_output)
+    return imp_fail(I, "the body's inputs and outputs do not fit the SequenceMap's");
+  for (int i = 0; i < nin; i++)
+    if (in[i] == &I->seq_mark && (seqs[i] = imp_lookup_seq(I, np->input[i]))->n != seqs[0]->n)
+      return imp_fail(I, "the sequences differ in length");
+  int n = seqs[0] ? seqs[0]->n : 0;
+  for (size_t k = 0; k < np->n_output; k++)
+    res_seq[k] = imp_seq_new(I, n, DT_F32);
+  for (int e = 0; e < n; e++) {
+    Value *args[16], *res[16];
+    for (int i = 0; i < nin; i++)
+      args[i] = seqs[i] ? seqs[i]->items[e] : in[i];
+    if (!imp_body(I, body, args, NULL, nin, res, NULL)) return false;
+    for (size_t k = 0; k < np->n_output; k++)
+      res_seq[k]->items[e] = res[k], res_seq[k]->dtype = res[k]->dtype;
+  }
+  for (size_t k = 0; k < np->n_output; k++)
+    out[k] = &I->seq_mark, I->seq_outs[k] = res_seq[k];
+  return true;
+}
+
 bool h_sequence(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (!strcmp(np->op_type, "SequenceMap")) return sequence_map(I, np, in, nin, out);
   const char *op = np->op_type;
   ImpSeq *src = nin > 0 && in[0] == &I->seq_mark ? imp_lookup_seq(I, np->input[0]) : NULL, *s = NULL;
   bool takes_seq = strcmp(op, "SequenceEmpty") && strcmp(op, "SequenceConstruct") && strcmp(op, "SplitToSequence");
@@ -110,22 +138,22 @@ bool h_sequence(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!strcmp(op, "SequenceEmpty")) {
     DType t = DT_F32;
     if (imp_attr(np, "dtype") && !dtype_from_onnx((int)imp_attr_i(np, "dtype", 1), &t)) return imp_fail(I, "bad dtype");
-    s = seq_new(I, 0, t);
+    s = imp_seq_new(I, 0, t);
   } else if (!strcmp(op, "SequenceConstruct")) {
     if (nin < 1) return imp_fail(I, "SequenceConstruct needs an input");
-    s = seq_new(I, nin, in[0]->dtype);
+    s = imp_seq_new(I, nin, in[0]->dtype);
     for (int i = 0; i < nin; i++)
       if (!(s->items[i] = in[i]) || in[i]->dtype != in[0]->dtype) return imp_fail(I, "the tensors differ in dtype");
   } else if (!strcmp(op, "SequenceInsert")) {
     int64_t p = nin > 1 && in[1] ? position(I, nin > 2 ? in[2] : NULL, src->n, 1, src->n) : -1;
     if (p < 0) return nin > 1 && in[1] ? false : imp_fail(I, "SequenceInsert needs a tensor");
-    s = seq_new(I, src->n + 1, src->dtype);
+    s = imp_seq_new(I, src->n + 1, src->dtype);
     for (int i = 0, j = 0; i < s->n; i++)
       s->items[i] = i == p ? in[1] : src->items[j++];
   } else if (!strcmp(op, "SequenceErase")) {
     int64_t p = position(I, nin > 1 ? in[1] : NULL, src->n, 0, src->n - 1);
     if (p < 0) return false;
-    s = seq_new(I, src->n - 1, src->dtype);
+    s = imp_seq_new(I, src->n - 1, src->dtype);
     for (int i = 0, j = 0; i < src->n; i++)
       if (i != p) s->items[j++] = src->items[i];
   } else if (!strcmp(op, "SequenceAt")) {
@@ -141,7 +169,7 @@ bool h_sequence(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
       return false;
   } else
     return (out[0] = concat_from_sequence(I, np, src)) != NULL;
-  I->seq_out = s;
+  I->seq_outs[0] = s;
   out[0] = &I->seq_mark;
   return true;
 }

@@ -550,6 +550,26 @@ def sequence_split_insert_concat(d):
           [('z', [3, 2], x[:4] + y), ('n', [], [2], INT64)])
 
 
+def seq_value_info(name, dims):
+    tt = field(1, field(1, FLOAT) + field(2, b''.join(field(1, field(1, x)) for x in dims)))
+    return field(1, name) + field(2, field(4, field(1, tt)))
+
+
+@case
+def sequence_input_map(d):
+    """A sequence input of 3 tensors [2] (a SequenceProto data file), SequenceMap doubling each, as output."""
+    items = [values([2], 32 + i) for i in range(3)]
+    body = graph([node('Mul', ['e', 'two'], ['r'])], [value_info('e', [2])], [value_info('r', [2])],
+                 [tensor('two', [], [2.0])], 'body')
+    g = graph([node('SequenceMap', ['xs'], ['ys'], body=('g', body))], [seq_value_info('xs', [2])],
+              [seq_value_info('ys', [2])])
+    write(d, 'sequence_input_map', g, 17, [], [])
+    for kind, name, vals in (('input', 'xs', items), ('output', 'ys', [[2 * v for v in it] for it in items])):
+        seq = field(1, name) + field(2, 1) + b''.join(field(3, tensor('', [2], v)) for v in vals)
+        with open(os.path.join(d, 'sequence_input_map', 'test_data_set_0', kind + '_0.pb'), 'wb') as f:
+            f.write(seq)
+
+
 MODELS = {}
 
 
