@@ -1416,6 +1416,10 @@ static const struct {
     {"Max", h_variadic},
     {"Min", h_variadic},
     {"If", h_if},
+    {"MatMulInteger", h_matmul_integer},
+    {"ConvInteger", h_conv_integer},
+    {"QLinearMatMul", h_qlinear},
+    {"QLinearConv", h_qlinear},
     {"SequenceEmpty", h_sequence},
     {"SequenceConstruct", h_sequence},
     {"SequenceInsert", h_sequence},
@@ -1509,6 +1513,7 @@ static bool import_node(Imp *I, NodeP *np) {
 }
 
 Value *imp_lookup(Imp *I, const char *name) { return lookup(I, name); }
+bool imp_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) { return h_matmul(I, np, in, nin, out); }
 void imp_bind(Imp *I, const char *name, Value *v) { bind(I, name, v); }
 void imp_bind_seq(Imp *I, const char *name, ImpSeq *seq) { bind_seq(I, name, seq); }
 bool imp_node(Imp *I, NodeP *np) { return import_node(I, np); }

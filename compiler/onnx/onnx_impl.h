@@ -7,6 +7,7 @@
  *              IR's NHWC conv2d and pools
  *   conv3d.c   3-D Conv as sums of conv2d over depth taps
  *   control.c  If, Loop and Scan expanded at import
+ *   integer.c  MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv from float ops
  *   sequence.c sequences of static length as lists of tensors
  *   export.c   a model with trained initializers written back as ONNX
  *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
@@ -101,6 +102,15 @@ bool imp_node(Imp *I, NodeP *np);
 ImpSeq *imp_lookup_seq(Imp *I, const char *name);
 /* A constant (or a trainable initializer): its data is known now. */
 bool imp_is_const(const Value *v);
+
+/* MatMul with numpy's rules (in[0] x in[1]). */
+bool imp_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+
+/* ---- integer and quantized ops (integer.c) ---- */
+
+bool h_matmul_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_conv_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_qlinear(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* QLinearMatMul, QLinearConv */
 
 /* ---- control flow (control.c) ---- */
 

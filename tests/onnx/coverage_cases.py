@@ -41,7 +41,7 @@ def f32_field(num, v):
     return varint(num << 3 | 5) + struct.pack('<f', v)
 
 
-FLOAT, BOOL, INT64 = 1, 9, 7
+FLOAT, UINT8, INT8, INT32, BOOL, INT64 = 1, 2, 3, 6, 9, 7
 
 
 def numel(dims):
@@ -53,6 +53,9 @@ def numel(dims):
 
 def tensor(name, dims, data, dtype=FLOAT):
     raw = {FLOAT: lambda: struct.pack('<%df' % len(data), *data),
+           UINT8: lambda: struct.pack('<%dB' % len(data), *data),
+           INT8: lambda: struct.pack('<%db' % len(data), *data),
+           INT32: lambda: struct.pack('<%di' % len(data), *data),
            INT64: lambda: struct.pack('<%dq' % len(data), *data),
            BOOL: lambda: bytes(1 if v else 0 for v in data)}[dtype]()
     return b''.join(field(1, d) for d in dims) + field(2, dtype) + field(8, name) + field(9, raw)
@@ -568,6 +571,21 @@ def sequence_input_map(d):
         seq = field(1, name) + field(2, 1) + b''.join(field(3, tensor('', [2], v)) for v in vals)
         with open(os.path.join(d, 'sequence_input_map', 'test_data_set_0', kind + '_0.pb'), 'wb') as f:
             f.write(seq)
+
+
+@case
+def matmul_integer_per_row(d):
+    """int8 A [3,4] with a zero point per row, uint8 B [4,2] with one per column -> int32."""
+    a = [(i * 37) % 256 - 128 for i in range(12)]
+    b = [(i * 53 + 7) % 256 for i in range(8)]
+    azp, bzp = [-3, 5, 100], [7, 200]
+    y = [sum((a[i * 4 + k] - azp[i]) * (b[k * 2 + j] - bzp[j]) for k in range(4)) for i in range(3) for j in range(2)]
+    g = graph([node('MatMulInteger', ['a', 'b', 'azp', 'bzp'], ['y'])],
+              [value_info('a', [3, 4], INT8), value_info('b', [4, 2], UINT8), value_info('azp', [3], INT8),
+               value_info('bzp', [2], UINT8)], [value_info('y', [3, 2], INT32)])
+    write(d, 'matmul_integer_per_row', g, 13, [('a', [3, 4], a, INT8), ('b', [4, 2], b, UINT8),
+                                               ('azp', [3], azp, INT8), ('bzp', [2], bzp, UINT8)],
+          [('y', [3, 2], y, INT32)])
 
 
 MODELS = {}
