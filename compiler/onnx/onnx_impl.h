@@ -8,6 +8,7 @@
  *   conv3d.c   3-D Conv as sums of conv2d over depth taps
  *   control.c  If, Loop and Scan expanded at import
  *   integer.c  MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv from float ops
+ *   fold.c     NonZero, Unique, NonMaxSuppression on constant inputs
  *   sequence.c sequences of static length as lists of tensors
  *   export.c   a model with trained initializers written back as ONNX
  *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
@@ -111,6 +112,12 @@ bool imp_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_matmul_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_conv_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_qlinear(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* QLinearMatMul, QLinearConv */
+
+/* ---- results shaped by the input's values, computed at import (fold.c) ---- */
+
+bool h_nonzero(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_unique(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_nms(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* NonMaxSuppression */
 
 /* ---- control flow (control.c) ---- */
 

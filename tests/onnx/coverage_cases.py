@@ -588,6 +588,22 @@ def matmul_integer_per_row(d):
           [('y', [3, 2], y, INT32)])
 
 
+@case
+def unique_nonzero_constant(d):
+    """Unique (axis 1, sorted) and NonZero of a constant: computed at import."""
+    c = [3.0, 1.0, 3.0, 0.0, 2.0, 0.0, 3.0, 2.0]  # [2,4]: columns (3,2) (1,0) (3,3) (0,2)
+    g = graph([node('Unique', ['c'], ['y', 'idx', 'inv', 'cnt'], axis=1), node('NonZero', ['c'], ['nz']),
+               node('Identity', ['x'], ['x2'])], [value_info('x', [1])],
+              [value_info('y', [2, 4]), value_info('idx', [4], INT64), value_info('inv', [4], INT64),
+               value_info('cnt', [4], INT64), value_info('nz', [2, 6], INT64), value_info('x2', [1])],
+              [tensor('c', [2, 4], c)])
+    y = [0.0, 1.0, 3.0, 3.0, 2.0, 0.0, 2.0, 3.0]  # columns sorted: (0,2) (1,0) (3,2) (3,3)
+    nz = [0, 0, 0, 1, 1, 1, 0, 1, 2, 0, 2, 3]
+    write(d, 'unique_nonzero_constant', g, 13, [('x', [1], [0.5])],
+          [('y', [2, 4], y), ('idx', [4], [3, 1, 0, 2], INT64), ('inv', [4], [2, 1, 3, 0], INT64),
+           ('cnt', [4], [1, 1, 1, 1], INT64), ('nz', [2, 6], nz, INT64), ('x2', [1], [0.5])])
+
+
 MODELS = {}
 
 
@@ -622,6 +638,12 @@ def conv3d_train():
                node('Flatten', ['p'], ['f']), node('Gemm', ['f', 'fc'], ['h']), node('Softmax', ['h'], ['y'], axis=1)],
               [value_info('x', ['N', 2, 4, 4, 4])], [value_info('y', ['N', 4])], inits)
     return model(g, 13)
+
+
+@model_only
+def nonzero_runtime():
+    """NonZero of a graph input: its result's shape is not known at compile time."""
+    return model(graph([node('NonZero', ['x'], ['y'])], [value_info('x', [4])], [value_info('y', [1, 'n'], INT64)]), 13)
 
 
 BATCH_W, BATCH_FC = values([3, 2, 3, 3], 8), values([3, 4], 9)
