@@ -1418,6 +1418,7 @@ static const struct {
     {"If", h_if},
     {"MatMulInteger", h_matmul_integer},
     {"NonZero", h_nonzero},
+    {"TfIdfVectorizer", h_tfidf},
     {"Unique", h_unique},
     {"NonMaxSuppression", h_nms},
     {"ConvInteger", h_conv_integer},

@@ -9,6 +9,7 @@
  *   control.c  If, Loop and Scan expanded at import
  *   integer.c  MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv from float ops
  *   fold.c     NonZero, Unique, NonMaxSuppression on constant inputs
+ *   tfidf.c    TfIdfVectorizer from Equal/And/ReduceSum
  *   sequence.c sequences of static length as lists of tensors
  *   export.c   a model with trained initializers written back as ONNX
  *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
@@ -118,6 +119,8 @@ bool h_qlinear(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* QLinearM
 bool h_nonzero(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_unique(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_nms(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* NonMaxSuppression */
+
+bool h_tfidf(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* tfidf.c: TfIdfVectorizer */
 
 /* ---- control flow (control.c) ---- */
 

@@ -78,6 +78,8 @@ def attr(name, v):
         return field(1, name) + field(4, v) + field(20, 3)
     if isinstance(v, list) and all(isinstance(x, int) for x in v):
         return field(1, name) + b''.join(field(8, x) for x in v) + field(20, 7)
+    if isinstance(v, list) and all(isinstance(x, float) for x in v):
+        return field(1, name) + b''.join(f32_field(7, x) for x in v) + field(20, 6)
     raise ValueError(name)
 
 
@@ -602,6 +604,38 @@ def unique_nonzero_constant(d):
     write(d, 'unique_nonzero_constant', g, 13, [('x', [1], [0.5])],
           [('y', [2, 4], y), ('idx', [4], [3, 1, 0, 2], INT64), ('inv', [4], [2, 1, 3, 0], INT64),
            ('cnt', [4], [1, 1, 1, 1], INT64), ('nz', [2, 6], nz, INT64), ('x2', [1], [0.5])])
+
+
+def tfidf_ref(row, grams, skips, lo, hi):
+    """Counts of each n-gram in row: windows s + 1 apart, skips 0..skips (unigrams once)."""
+    out = []
+    for g in grams:
+        n, c = len(g), 0
+        if lo <= n <= hi:
+            for s in range(skips + 1 if n > 1 else 1):
+                for i in range(len(row) - (n - 1) * (s + 1)):
+                    c += all(row[i + k * (s + 1)] == g[k] for k in range(n))
+        out.append(c)
+    return out
+
+
+@case
+def tfidf_weighted_batch(d):
+    """TFIDF mode with weights on int64 [2,7] ids; the output order set by ngram_indexes."""
+    x = [1, 2, 1, 2, 2, 3, 1, 2, 2, 1, 3, 1, 1, 2]
+    grams, idx, w = [[1], [2], [1, 2], [2, 1]], [3, 0, 1, 2], [0.5, 2.0, 3.0, 1.5]
+    y = []
+    for r in range(2):
+        c = tfidf_ref(x[r * 7:(r + 1) * 7], grams, 1, 1, 2)
+        row = [0.0] * 4
+        for g in range(4):
+            row[idx[g]] = c[g] * w[g]
+        y += row
+    g = graph([node('TfIdfVectorizer', ['x'], ['y'], mode='TFIDF', min_gram_length=1, max_gram_length=2,
+                    max_skip_count=1, ngram_counts=[0, 2], ngram_indexes=idx, pool_int64s=[1, 2, 1, 2, 2, 1],
+                    weights=w)],
+              [value_info('x', [2, 7], INT64)], [value_info('y', [2, 4])])
+    write(d, 'tfidf_weighted_batch', g, 13, [('x', [2, 7], x, INT64)], [('y', [2, 4], y)])
 
 
 MODELS = {}
