@@ -1419,6 +1419,8 @@ static const struct {
     {"MatMulInteger", h_matmul_integer},
     {"NonZero", h_nonzero},
     {"TfIdfVectorizer", h_tfidf},
+    {"DFT", h_dft},
+    {"STFT", h_stft},
     {"Unique", h_unique},
     {"NonMaxSuppression", h_nms},
     {"ConvInteger", h_conv_integer},

@@ -10,6 +10,7 @@
  *   integer.c  MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv from float ops
  *   fold.c     NonZero, Unique, NonMaxSuppression on constant inputs
  *   tfidf.c    TfIdfVectorizer from Equal/And/ReduceSum
+ *   dft.c      DFT and STFT as products with cosine and sine tables
  *   sequence.c sequences of static length as lists of tensors
  *   export.c   a model with trained initializers written back as ONNX
  *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
@@ -121,6 +122,8 @@ bool h_unique(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_nms(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* NonMaxSuppression */
 
 bool h_tfidf(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* tfidf.c: TfIdfVectorizer */
+bool h_dft(Imp *I, NodeP *np, Value **in, int nin, Value **out);   /* dft.c */
+bool h_stft(Imp *I, NodeP *np, Value **in, int nin, Value **out);  /* dft.c */
 
 /* ---- control flow (control.c) ---- */
 

@@ -638,6 +638,22 @@ def tfidf_weighted_batch(d):
     write(d, 'tfidf_weighted_batch', g, 13, [('x', [2, 7], x, INT64)], [('y', [2, 4], y)])
 
 
+@case
+def dft_onesided_padded(d):
+    """A real [2,5,1] signal zero-padded to dft_length 6, onesided: [2,4,2]."""
+    x = values([2, 5, 1], 40)
+    y = []
+    for b in range(2):
+        sig = x[b * 5:(b + 1) * 5] + [0.0]
+        for k in range(4):
+            re = sum(sig[n] * math.cos(2 * math.pi * k * n / 6) for n in range(6))
+            im = -sum(sig[n] * math.sin(2 * math.pi * k * n / 6) for n in range(6))
+            y += [re, im]
+    g = graph([node('DFT', ['x', 'len'], ['y'], axis=1, onesided=1)], [value_info('x', [2, 5, 1])],
+              [value_info('y', [2, 4, 2])], [tensor('len', [], [6], INT64)])
+    write(d, 'dft_onesided_padded', g, 17, [('x', [2, 5, 1], x)], [('y', [2, 4, 2], y)])
+
+
 MODELS = {}
 
 
