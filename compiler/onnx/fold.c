@@ -1,5 +1,5 @@
 /* fold.c - ONNX ops whose result's shape depends on the input's values:
- * NonZero, Unique and NonMaxSuppression. nn2c's shapes are static, so
+ * NonZero, Unique, NonMaxSuppression and MelWeightMatrix. nn2c's shapes are static, so
  * these are computed at import from inputs known at compile time (they must
  * be constants; `nn2c test-onnx` freezes the case's data) and become
  * constants. Each follows the ONNX operator's definition. */
@@ -183,4 +183,45 @@ bool h_nms(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (ok) out[0] = const_of(I, "selected_indices", DT_I64, shape_make(2, (int64_t[]){cnt, 3}), sel);
   free(box), free(sc), free(mx), free(it), free(st), free(order), free(kept), free(sel);
   return ok;
+}
+
+/* MelWeightMatrix: [dft_length / 2 + 1, num_mel_bins] triangular filters
+ * whose edges are num_mel_bins + 2 points evenly spaced on the mel scale
+ * (2595 log10(1 + f / 700)) between the edge frequencies, mapped to
+ * spectrogram bins floor((dft_length + 1) f / sample_rate). */
+bool h_mel(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  const char *what[5] = {"num_mel_bins", "dft_length", "sample_rate", "lower_edge_hertz", "upper_edge_hertz"};
+  double a[5];
+  if (!imp_need_inputs(I, in, nin, 5, 5)) return false;
+  for (int i = 0; i < 5; i++) {
+    int64_t n;
+    double *v = values_of(I, in[i], what[i], &n);
+    if (!v) return false;
+    a[i] = n ? v[0] : 0;
+    free(v);
+  }
+  int64_t mels = (int64_t)a[0], bins = (int64_t)a[1] / 2 + 1;
+  DType t;
+  if (mels < 1 || mels > 4096 || a[1] < 1 || a[1] > 1 << 16 || a[2] <= 0 ||
+      !dtype_from_onnx((int)imp_attr_i(np, "output_datatype", 1), &t))
+    return imp_fail(I, "bad num_mel_bins, dft_length, sample_rate or output_datatype");
+  double lo = 2595 * log10(1 + a[3] / 700), hi = 2595 * log10(1 + a[4] / 700), step = (hi - lo) / (double)(mels + 2);
+  int64_t *edge = xmalloc(sizeof(int64_t) * (size_t)(mels + 2));
+  for (int64_t i = 0; i < mels + 2; i++) {
+    double f = 700 * (pow(10, ((double)i * step + lo) / 2595) - 1);
+    edge[i] = (int64_t)floor((a[1] + 1) * f / a[2]);
+  }
+  double *w = xcalloc((size_t)(bins * mels) + 1, sizeof(double));
+  bool ok = true;
+  for (int64_t i = 0; i < mels && ok; i++) {
+    int64_t l = edge[i], c = edge[i + 1], r = edge[i + 2];
+    ok = l >= 0 && c >= l && r >= c && r < bins + 1 && c < bins;
+    for (int64_t j = l; ok && j <= c; j++)
+      w[j * mels + i] = c == l ? 1 : (double)(j - l) / (double)(c - l);
+    for (int64_t j = c; ok && j < r; j++)
+      w[j * mels + i] = (double)(r - j) / (double)(r - c);
+  }
+  if (ok) out[0] = const_of(I, "mel_weights", t, shape_make(2, (int64_t[]){bins, mels}), w);
+  free(edge), free(w);
+  return ok || imp_fail(I, "the mel filters fall outside the spectrogram's bins");
 }

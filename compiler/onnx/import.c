@@ -1418,6 +1418,7 @@ static const struct {
     {"If", h_if},
     {"MatMulInteger", h_matmul_integer},
     {"NonZero", h_nonzero},
+    {"MelWeightMatrix", h_mel},
     {"TfIdfVectorizer", h_tfidf},
     {"DFT", h_dft},
     {"STFT", h_stft},

@@ -8,7 +8,7 @@
  *   conv3d.c   3-D Conv as sums of conv2d over depth taps
  *   control.c  If, Loop and Scan expanded at import
  *   integer.c  MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv from float ops
- *   fold.c     NonZero, Unique, NonMaxSuppression on constant inputs
+ *   fold.c     NonZero, Unique, NonMaxSuppression, MelWeightMatrix on constant inputs
  *   tfidf.c    TfIdfVectorizer from Equal/And/ReduceSum
  *   dft.c      DFT and STFT as products with cosine and sine tables
  *   sequence.c sequences of static length as lists of tensors
@@ -120,6 +120,7 @@ bool h_qlinear(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* QLinearM
 bool h_nonzero(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_unique(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_nms(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* NonMaxSuppression */
+bool h_mel(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* MelWeightMatrix */
 
 bool h_tfidf(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* tfidf.c: TfIdfVectorizer */
 bool h_dft(Imp *I, NodeP *np, Value **in, int nin, Value **out);   /* dft.c */

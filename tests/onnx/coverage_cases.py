@@ -654,6 +654,27 @@ def dft_onesided_padded(d):
     write(d, 'dft_onesided_padded', g, 17, [('x', [2, 5, 1], x)], [('y', [2, 4, 2], y)])
 
 
+@case
+def mel_weight_matrix_edges(d):
+    """MelWeightMatrix(5 bins, dft 20, 16 kHz, 300..6000 Hz) from constants: [11,5]."""
+    mels, dft, sr, lo, hi = 5, 20, 16000, 300.0, 6000.0
+    ml, mh = 2595 * math.log10(1 + lo / 700), 2595 * math.log10(1 + hi / 700)
+    step = (mh - ml) / (mels + 2)
+    edge = [int(((dft + 1) * (700 * (10 ** ((i * step + ml) / 2595) - 1))) // sr) for i in range(mels + 2)]
+    w = [0.0] * (11 * mels)
+    for i in range(mels):
+        l, c, r = edge[i], edge[i + 1], edge[i + 2]
+        for j in range(l, c + 1):
+            w[j * mels + i] = 1.0 if c == l else (j - l) / (c - l)
+        for j in range(c, r):
+            w[j * mels + i] = (r - j) / (r - c)
+    inits = [tensor('m', [], [mels], INT64), tensor('n', [], [dft], INT64), tensor('sr', [], [sr], INT64),
+             tensor('lo', [], [lo]), tensor('hi', [], [hi])]
+    g = graph([node('MelWeightMatrix', ['m', 'n', 'sr', 'lo', 'hi'], ['w']), node('Identity', ['x'], ['x2'])],
+              [value_info('x', [1])], [value_info('w', [11, mels]), value_info('x2', [1])], inits)
+    write(d, 'mel_weight_matrix_edges', g, 17, [('x', [1], [1.0])], [('w', [11, mels], w), ('x2', [1], [1.0])])
+
+
 MODELS = {}
 
 
