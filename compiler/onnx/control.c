@@ -19,7 +19,8 @@
 
 #include <string.h>
 
-enum { UNROLL_MAX = 4096 }; /* iterations a Loop or Scan may unroll into */
+enum { UNROLL_MAX = 4096 };               /* iterations a Loop or Scan may unroll into */
+#define BODY_NODES_MAX ((int64_t)1 << 20) /* body nodes imported in all, nested loops included */
 
 static const Onnx__GraphProto *graph_attr(NodeP *np, const char *name) {
   const Onnx__AttributeProto *a = imp_attr(np, name);
@@ -31,6 +32,15 @@ bool imp_body(Imp *I, const Onnx__GraphProto *body, Value **args, ImpSeq **aseq,
   NodeP *outer = I->node;
   int scope = I->nb;
   bool ok = true;
+  if ((I->body_nodes += (int64_t)body->n_node) > BODY_NODES_MAX)
+    return imp_unsupported(I, "control flow", "control flow that unrolls into more than %lld nodes",
+                           (long long)BODY_NODES_MAX);
+  for (size_t i = 0; i < body->n_input && ok; i++)
+    if (!body->input[i]->name || !*body->input[i]->name) ok = imp_fail(I, "a body input has no name");
+  for (size_t i = 0; i < body->n_output && ok; i++)
+    if (!body->output[i]->name || !*body->output[i]->name) ok = imp_fail(I, "a body output has no name");
+  for (size_t k = 0; k < body->n_initializer && ok; k++)
+    if (!body->initializer[k]->name || !*body->initializer[k]->name) ok = imp_fail(I, "a body initializer has no name");
   for (size_t i = 0; i < body->n_input && (int)i < nargs && ok; i++)
     if (args[i] == &I->seq_mark && aseq && aseq[i])
       imp_bind_seq(I, body->input[i]->name, aseq[i]);

@@ -55,6 +55,7 @@ typedef struct {
   const char *batch_name; /* the symbolic name of the batch N (is_batch_dim) */
   Value seq_mark;         /* stands in handlers' in[]/out[] for a sequence (never in the graph) */
   ImpSeq *seq_outs[16];   /* the sequences a handler's outputs seq_mark stand for, by output */
+  int64_t body_nodes;     /* nodes imported from control-flow bodies so far (a limit against blow-up) */
 } Imp;
 
 typedef const Onnx__NodeProto NodeP;
