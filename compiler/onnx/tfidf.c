@@ -86,10 +86,11 @@ bool h_tfidf(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
       }
       if (!sum || !ok) continue;
       double wt = w ? w->floats[g] : 1;
-      if (!strcmp(mode, "IDF"))
-        sum = imp_mk2(I, OP_MUL, imp_cast_to(I, imp_mk2(I, OP_GREATER, sum, imp_scalar_like(I, sum, 0)), DT_F32),
-                      imp_scalar_like(I, sum, wt));
-      else if (!strcmp(mode, "TFIDF"))
+      if (!strcmp(mode, "IDF")) { /* one built value per statement: the IR must not depend on argument order */
+        Value *seen = imp_mk2(I, OP_GREATER, sum, imp_scalar_like(I, sum, 0));
+        Value *weight = imp_scalar_like(I, sum, wt);
+        sum = imp_mk2(I, OP_MUL, imp_cast_to(I, seen, DT_F32), weight);
+      } else if (!strcmp(mode, "TFIDF"))
         sum = imp_mk2(I, OP_MUL, sum, imp_scalar_like(I, sum, wt));
       else if (strcmp(mode, "TF"))
         ok = imp_fail(I, "unknown mode '%s'", mode);
