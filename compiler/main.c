@@ -325,8 +325,10 @@ static int cmd_compile(int argc, char **argv) {
     return 1;
   }
 #ifdef NN2C_HAVE_ONNX
-  if (o.train && imported) o.onnx.batch_dim = "", o.onnx.trainable = true;
-  if (mcu && imported) o.onnx.batch_dim = ""; /* a symbolic first dimension is the batch, fixed by --batch */
+  if (imported)
+    o.onnx.batch_dim = ""; /* a symbolic first dimension becomes N, as in .nn models (--batch fixes
+                              it on a microcontroller) */
+  if (o.train && imported) o.onnx.trainable = true;
   Model *m = load_model(o.model, &o.onnx);
 #else
   Model *m = load_model(o.model, NULL);
@@ -419,6 +421,7 @@ static int run_onnx(int argc, char **argv) {
       nf += ok;
     }
   }
+  o.onnx.shapes = shapes, o.onnx.nshapes = nf; /* symbolic dimensions from the files */
   Graph *g = ok ? onnx_import(argv[2], &o.onnx, NULL) : NULL;
   PassCtx cx = {0};
   ok = g && pass_run_pipeline(g, &cx, "shape,constfold,dce,schedule");

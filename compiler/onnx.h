@@ -31,6 +31,9 @@ typedef struct {
   const char *batch_dim; /* symbolic dimension that becomes the batch N (training), or NULL; ""
                           * means the first dimension of the first input when it is symbolic */
   bool trainable;        /* f32 initializers become VK_PARAM (INIT_DATA); unused ones vanish */
+  const int *seq_lens;   /* seq_lens[k]: the length of graph input k when it is a sequence (its
+                          * tensors then count as that many inputs in shapes and frozen) */
+  int nseq_lens;
 } OnnxOptions;
 
 /* Why an import failed: a model outside what nn2c supports (an unknown op or
@@ -54,6 +57,13 @@ Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const 
 /* Reads a serialized TensorProto (a test case's input_K.pb) into a buffer of
  * its dtype; NULL after an error. */
 void *onnx_read_tensor(const char *path, DType *t, Shape *s);
+
+/* Reads a serialized SequenceProto of tensors: up to max of them into data,
+ * t, s; returns how many, or -1 after an error. */
+int onnx_read_sequence(const char *path, int max, void **data, DType *t, Shape *s);
+/* Marks which graph inputs (those without an initializer, in order) and
+ * outputs are sequences; false if the model is unreadable. */
+bool onnx_model_sequences(const char *path, bool *in_seq, int max_in, bool *out_seq, int max_out);
 
 /* Appends the op type of every node (xstrdup'd) to ops; false if unreadable. */
 bool onnx_model_ops(const char *path, Vec *ops);

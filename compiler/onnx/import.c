@@ -60,7 +60,7 @@ bool imp_unsupported(Imp *I, const char *what, const char *fmt, ...) {
 /* The graph input (by position) v is computed from, or -1. */
 static int input_of(Imp *I, Value *v, int depth) {
   for (int k = 0; k < I->ninputs; k++)
-    if (I->inputs[k] == v) return k;
+    if (I->inputs[k] == v && v->kind == VK_INPUT) return k; /* not one frozen already */
   for (int i = 0; v->def && depth < 64 && i < v->def->nin; i++) {
     int k = input_of(I, v->def->in[i], depth + 1);
     if (k >= 0) return k;
@@ -91,6 +91,12 @@ static Value *lookup(Imp *I, const char *name) {
   return NULL;
 }
 
+ImpSeq *imp_lookup_seq(Imp *I, const char *name) {
+  for (int i = I->nb - 1; i >= 0; i--)
+    if (!strcmp(I->b[i].name, name)) return I->b[i].seq;
+  return NULL;
+}
+
 static bool value_bound(Imp *I, Value *v) {
   for (int i = 0; i < I->nb; i++)
     if (I->b[i].v == v) return true;
@@ -102,14 +108,25 @@ static void bind(Imp *I, const char *name, Value *v) {
     I->capb = I->capb ? I->capb * 2 : 64;
     I->b = xrealloc(I->b, sizeof(Binding) * (size_t)I->capb);
   }
-  I->b[I->nb++] = (Binding){name, v};
+  I->b[I->nb++] = (Binding){name, v, NULL};
+}
+
+static void bind_seq(Imp *I, const char *name, ImpSeq *seq) {
+  bind(I, name, NULL);
+  I->b[I->nb - 1].seq = seq;
 }
 
 /* ---- graph inputs ---- */
 
+/* With batch_dim "", the batch N is axis 0 of the inputs under the symbolic
+ * name the first input that has one gave it (inputs sharing that name share
+ * N); otherwise the dimension named batch_dim. */
 static bool is_batch_dim(Imp *I, const char *dim_param, size_t axis) {
   const char *b = I->opt->batch_dim;
-  return b && (*b ? !strcmp(b, dim_param) : axis == 0 && I->ninputs == 0);
+  if (!b || (!*b && axis != 0)) return false;
+  if (*b) return !strcmp(b, dim_param);
+  if (!I->batch_name) I->batch_name = dim_param;
+  return !strcmp(I->batch_name, dim_param);
 }
 
 static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape *s) {
@@ -152,7 +169,55 @@ static bool input_shape(Imp *I, const Onnx__ValueInfoProto *vi, DType *d, Shape 
   return true;
 }
 
+/* The next graph input value (a constant when the runner froze it), or NULL. */
+static Value *new_input(Imp *I, const char *name, DType d, Shape s) {
+  const OnnxFrozen *fz = NULL;
+  for (int k = 0; k < I->opt->nfrozen; k++)
+    if (I->opt->frozen[k].index == I->ninputs) fz = &I->opt->frozen[k];
+  Value *v = value_new(I->g, imp_name(I, name), fz ? VK_CONST : VK_INPUT, d, s);
+  if (fz) {
+    size_t bytes = (size_t)shape_numel_static(s) * (size_t)dtype_size(d);
+    if (fz->dtype != d || !shape_eq(fz->shape, s))
+      return imp_fail(I, "frozen input '%s' has the wrong type", name), NULL;
+    v->data = memcpy(arena_alloc(&I->g->arena, bytes + 1), fz->data, bytes);
+  }
+  if (I->ninputs < 64) I->inputs[I->ninputs++] = v;
+  return v;
+}
+
+/* A sequence input (graph input `index`): its length from seq_lens, its
+ * tensors inputs NAME_0, NAME_1... shaped by shapes[] (the runner's data) or
+ * by the element type when that is static. */
+static bool import_seq_input(Imp *I, const Onnx__ValueInfoProto *vi, int index) {
+  const Onnx__TypeProto *et = vi->type->sequence_type ? vi->type->sequence_type->elem_type : NULL;
+  const Onnx__TypeProto__Tensor *tt =
+      et && et->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ? et->tensor_type : NULL;
+  DType d;
+  if (!tt || !tt->has_elem_type || !dtype_from_onnx(tt->elem_type, &d))
+    return imp_unsupported(I, "non-tensor input", "input '%s' is a sequence of non-tensors or of an unsupported dtype",
+                           vi->name);
+  int n = index < I->opt->nseq_lens ? I->opt->seq_lens[index] : -1;
+  if (n < 0)
+    return imp_fail(I, "input '%s' is a sequence: its length must be known (nn2c test-onnx reads it from the data)",
+                    vi->name);
+  ImpSeq *sq = imp_seq_new(I, n, d);
+  for (int e = 0; e < n; e++) {
+    Shape s = {0, {0}};
+    bool known = I->ninputs < I->opt->nshapes;
+    if (known) s = I->opt->shapes[I->ninputs];
+    for (size_t i = 0; !known && tt->shape && i < tt->shape->n_dim && i < MAX_RANK; i++) {
+      known = tt->shape->dim[i]->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+      s.d[s.rank++] = tt->shape->dim[i]->dim_value;
+    }
+    if (!known) return imp_fail(I, "the tensors of sequence input '%s' need static shapes", vi->name);
+    if (!(sq->items[e] = new_input(I, arena_printf(&I->g->arena, "%s_%d", vi->name, e), d, s))) return false;
+  }
+  bind_seq(I, vi->name, sq);
+  return true;
+}
+
 static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
+  int index = 0; /* among the graph inputs without an initializer */
   for (size_t i = 0; i < gp->n_input; i++) {
     const Onnx__ValueInfoProto *vi = gp->input[i];
     if (!vi->name || !*vi->name) return imp_fail(I, "graph input %zu has no name", i);
@@ -160,20 +225,16 @@ static bool import_inputs(Imp *I, const Onnx__GraphProto *gp) {
     for (size_t k = 0; k < gp->n_initializer && !init; k++)
       init = gp->initializer[k]->name && !strcmp(gp->initializer[k]->name, vi->name);
     if (init) continue;
+    if (vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE) {
+      if (!import_seq_input(I, vi, index++)) return false;
+      continue;
+    }
+    index++;
     DType d = DT_F32;
     Shape s;
     if (!input_shape(I, vi, &d, &s)) return false;
-    const OnnxFrozen *fz = NULL;
-    for (int k = 0; k < I->opt->nfrozen; k++)
-      if (I->opt->frozen[k].index == I->ninputs) fz = &I->opt->frozen[k];
-    Value *v = value_new(I->g, imp_name(I, vi->name), fz ? VK_CONST : VK_INPUT, d, s);
-    if (fz) {
-      size_t bytes = (size_t)shape_numel_static(s) * (size_t)dtype_size(d);
-      if (fz->dtype != d || !shape_eq(fz->shape, s))
-        return imp_fail(I, "frozen input '%s' has the wrong type", vi->name);
-      v->data = memcpy(arena_alloc(&I->g->arena, bytes + 1), fz->data, bytes);
-    }
-    if (I->ninputs < 64) I->inputs[I->ninputs++] = v;
+    Value *v = new_input(I, vi->name, d, s);
+    if (!v) return false;
     bind(I, vi->name, v);
   }
   for (size_t k = 0; k < gp->n_initializer; k++) {
@@ -400,11 +461,30 @@ static double attr_f(NodeP *np, const char *name, double dflt) {
   return a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT ? a->f : dflt;
 }
 
+/* Broadcasting before opset 7: a binary op's broadcast=1 matches B against
+ * A's axes from `axis` on (default: its last axes, numpy's rule), and
+ * PRelu's slope [C] applies along A's channel axis 1. B gets the trailing
+ * unit axes that make today's numpy rule give the same result. */
+static Value *legacy_broadcast(Imp *I, NodeP *np, Value *a, Value *b) {
+  int axis = (int)imp_attr_i(np, "axis", -1);
+  bool prelu = !strcmp(np->op_type, "PRelu");
+  if (prelu && b->shape.rank == 1 && a->shape.rank > 2 && b->shape.d[0] == a->shape.d[1] && b->shape.d[0] != 1)
+    axis = 1;
+  else if (prelu || !imp_attr_i(np, "broadcast", 0) || axis < 0)
+    return b;
+  if (axis > a->shape.rank || axis + b->shape.rank > a->shape.rank) return b; /* inference reports the shapes */
+  Shape s = b->shape;
+  while (s.rank < a->shape.rank - axis)
+    s.d[s.rank++] = 1;
+  return imp_reshape_to(I, b, s);
+}
+
 static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
   const OpDef *d = &op_table[op];
   int nt = 0; /* tensor inputs: the leading ones, up to the IR op's max */
   while (nt < (int)np->n_input && nt < d->max_in && in[nt])
     nt++;
+  if (I->opset < 7 && nt == 2 && !(in[1] = legacy_broadcast(I, np, in[0], in[1]))) return false;
   DType half = DT_F32; /* float16 and bfloat16 are storage only: other ops compute in f32 and round back */
   for (int k = 0; k < nt && op != OP_CAST && op != OP_CAST_LIKE; k++)
     if (in[k]->dtype == DT_F16 || in[k]->dtype == DT_BF16) half = in[k]->dtype, in[k] = imp_cast_to(I, in[k], DT_F32);
@@ -440,6 +520,40 @@ static bool generic(Imp *I, NodeP *np, int op, Value **in, Value **out) {
 /* ---- special handlers ---- */
 
 typedef bool (*Handler)(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+
+enum { VARIADIC_MAX = 16 }; /* the IR's concat, sum, mean, max and min take up to 16 inputs */
+
+/* Concat, Sum, Mean, Max, Min with any number of inputs: up to 16 go to the
+ * IR op as they are; more are combined in groups of 16 and the groups'
+ * results combined again (concatenation and these reductions are
+ * associative). Mean sums the groups and divides by the count once. */
+static bool h_variadic(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  int op = find_ir_op(np->op_type);
+  NN2C_ASSERT(op >= 0);
+  if (nin <= VARIADIC_MAX) return generic(I, np, op, in, out);
+  bool mean = !strcmp(np->op_type, "Mean");
+  int ngroups = (nin + VARIADIC_MAX - 1) / VARIADIC_MAX;
+  Value **parts = xcalloc((size_t)ngroups, sizeof(Value *));
+  Onnx__NodeProto group = *np; /* the same attributes (Concat's axis) over a slice of the inputs */
+  if (mean) group.op_type = "Sum";
+  bool ok = true;
+  for (int k = 0; k < ngroups && ok; k++) {
+    int lo = k * VARIADIC_MAX, cnt = nin - lo < VARIADIC_MAX ? nin - lo : VARIADIC_MAX;
+    group.n_input = (size_t)cnt;
+    for (int i = lo; i < lo + cnt && ok; i++)
+      ok = in[i] != NULL || imp_fail(I, "input %d is missing", i);
+    Value *one[16] = {0};
+    ok = ok && h_variadic(I, &group, in + lo, cnt, one);
+    parts[k] = one[0];
+  }
+  group.n_input = (size_t)ngroups;
+  Value *all[16] = {0};
+  ok = ok && h_variadic(I, &group, parts, ngroups, all);
+  free(parts);
+  if (!ok) return false;
+  out[0] = mean ? imp_mk2(I, OP_DIV, all[0], imp_scalar_like(I, all[0], nin)) : all[0];
+  return out[0] != NULL;
+}
 
 /* The handler's inputs: lo..hi of them, the first lo present. */
 bool imp_need_inputs(Imp *I, Value **in, int nin, int lo, int hi) {
@@ -478,6 +592,7 @@ static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
   if (!imp_need_inputs(I, in, nin, 1, 3)) return false;
   out[0] = in[0];
+  if (in[0] == &I->seq_mark) I->seq_outs[0] = imp_lookup_seq(I, np->input[0]); /* a sequence passes through */
   if (np->n_output > 1 && *np->output[1]) { /* Dropout's mask: all ones in inference */
     Value *m = value_new(I->g, "mask", VK_CONST, DT_BOOL, in[0]->shape);
     m->data = arena_alloc(&I->g->arena, (size_t)shape_numel_static(in[0]->shape) + 1);
@@ -490,7 +605,8 @@ static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 1, 1)) return false;
   Shape s = in[0]->shape;
-  if (shape_has_batch(s)) return imp_unsupported(I, "Shape", "Shape of a value with the batch dimension");
+  if (shape_has_batch(s))
+    return imp_unsupported(I, "Shape", "Shape of a value with the batch dimension N (fix the batch with --dim)");
   int64_t lo = imp_attr_i(np, "start", 0), hi = imp_attr_i(np, "end", s.rank);
   lo = lo < 0 ? lo + s.rank : lo;
   hi = hi < 0 ? hi + s.rank : hi;
@@ -503,7 +619,8 @@ static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 static bool h_size(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
   if (!imp_need_inputs(I, in, nin, 1, 1)) return false;
-  if (shape_has_batch(in[0]->shape)) return imp_unsupported(I, "Size", "Size of a value with the batch dimension");
+  if (shape_has_batch(in[0]->shape))
+    return imp_unsupported(I, "Size", "Size of a value with the batch dimension N (fix the batch with --dim)");
   int64_t n = shape_numel_static(in[0]->shape);
   out[0] = int64_const(I, "size", 0, &n, 1);
   return true;
@@ -521,9 +638,13 @@ static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (n > MAX_RANK) return imp_fail(I, "shape has %d dimensions", n);
   int infer = -1;
   int64_t known = 1;
+  bool copied_batch = false; /* a 0 entry copied the batch N */
   for (int i = 0; i < n; i++) {
-    s.d[i] = d[i] == 0 && !imp_attr_i(np, "allowzero", 0) ? (i < x.rank ? x.d[i] : 0) : d[i];
-    if (s.d[i] == -1 && infer < 0)
+    bool copy = d[i] == 0 && !imp_attr_i(np, "allowzero", 0);
+    s.d[i] = copy ? (i < x.rank ? x.d[i] : 0) : d[i];
+    if (copy && s.d[i] == DIM_BATCH)
+      copied_batch = true;
+    else if (s.d[i] == -1 && infer < 0)
       infer = i;
     else if (s.d[i] < 0)
       return imp_fail(I, "bad shape entry %lld", (long long)d[i]);
@@ -531,8 +652,12 @@ static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
       known *= s.d[i];
   }
   s.rank = n;
-  if (infer >= 0) s.d[infer] = known ? shape_numel_static(x) / known : 0;
-  if (shape_numel_static(s) != shape_numel_static(x))
+  bool absorbs_batch = infer >= 0 && shape_has_batch(x) && !copied_batch; /* -1 takes N (and nothing else) */
+  if (absorbs_batch && known != shape_numel_static(x))
+    return imp_unsupported(I, "Reshape", "reshape of %s to a shape that merges the batch N with other axes",
+                           shape_str(&I->g->arena, x));
+  if (infer >= 0) s.d[infer] = absorbs_batch ? DIM_BATCH : known ? shape_numel_static(x) / known : 0;
+  if (shape_numel_static(s) != shape_numel_static(x) || shape_has_batch(s) != shape_has_batch(x))
     return imp_fail(I, "cannot reshape %s to %s", shape_str(&I->g->arena, x), shape_str(&I->g->arena, s));
   return (out[0] = imp_reshape_to(I, in[0], s)) != NULL;
 }
@@ -641,22 +766,70 @@ static bool batched_matmul(Imp *I, Value *a, Value *b, Value **out) {
   return (*out = imp_reshape_to(I, c, s)) != NULL;
 }
 
-/* MatMul: numpy semantics on top of the 2-D matmul op (1-D operands and a
- * stack of rows against one matrix). */
+static Value *reduce_axes(Imp *I, OpKind op, Value *x, const int64_t *axes, int naxes, bool keep);
+
+/* x with a unit axis inserted at position `at`. */
+static Value *with_unit_axis(Imp *I, Value *x, int at) {
+  Shape s = x->shape;
+  for (int i = s.rank; i > at; i--)
+    s.d[i] = s.d[i - 1];
+  s.d[at] = 1, s.rank++;
+  return imp_reshape_to(I, x, s);
+}
+
+/* a [.., m, k] x b [.., k, n] for the forms the 2-D matmul cannot take (a
+ * stack that broadcasts, or the batch N inside a stack): a as [.., m, k, 1]
+ * times b as [.., 1, k, n], summed over k. Ordinary broadcasting ops, so it
+ * differentiates; it holds m k n products per stack entry, hence the limit. */
+static bool matmul_by_broadcast(Imp *I, Value *a, Value *b, Value **out) {
+  int64_t m = a->shape.d[a->shape.rank - 2], k = a->shape.d[a->shape.rank - 1], n = b->shape.d[b->shape.rank - 1];
+  int rank = (a->shape.rank > b->shape.rank ? a->shape.rank : b->shape.rank) + 1;
+  if (rank > MAX_RANK || m * k * n > ((int64_t)1 << 22) || b->shape.d[b->shape.rank - 2] != k)
+    return imp_unsupported(I, "MatMul", "MatMul of %s and %s (broadcast stacks of more than 4 Mi products or rank 8)",
+                           shape_str(&I->g->arena, a->shape), shape_str(&I->g->arena, b->shape));
+  Value *a1 = with_unit_axis(I, a, a->shape.rank);
+  Value *b1 = with_unit_axis(I, b, b->shape.rank - 2);
+  Value *prod = a1 && b1 ? imp_mk2(I, OP_MUL, a1, b1) : NULL;
+  int64_t axis = rank - 2;
+  return prod && (*out = reduce_axes(I, OP_REDUCE_SUM, prod, &axis, 1, false)) != NULL;
+}
+
+/* Equal stacks of matrices, without the batch N (batched_matmul's form). */
+static bool same_stacks(Shape a, Shape b) {
+  bool same = a.rank == b.rank && !shape_has_batch(a) && !shape_has_batch(b);
+  for (int i = 0; i < a.rank - 2 && same; i++)
+    same = a.d[i] == b.d[i];
+  return same;
+}
+
+/* MatMul: numpy semantics. 1-D operands gain a unit axis (dropped from the
+ * result); a 2-D b takes the 2-D matmul op (a's leading axes folded into
+ * rows unless the batch N is among them); equal stacks take
+ * batched_matmul; everything else matmul_by_broadcast. */
 static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   (void)np;
   if (!imp_need_inputs(I, in, nin, 2, 2)) return false;
-  Shape a = in[0]->shape, b = in[1]->shape;
-  if (a.rank == 0 || b.rank == 0) return imp_fail(I, "MatMul operands must not be scalars");
-  if (b.rank > 2) return batched_matmul(I, in[0], in[1], out);
-  int64_t k = a.d[a.rank - 1], rows = shape_numel_static(a) / (k ? k : 1);
-  Value *A = imp_reshape_to(I, in[0], shape_make(2, (int64_t[]){rows, k}));
-  Value *B = b.rank == 1 ? imp_reshape_to(I, in[1], shape_make(2, (int64_t[]){b.d[0], 1})) : in[1];
-  Value *c = A && B ? imp_mk2(I, OP_MATMUL, A, B) : NULL;
-  if (!c) return false;
-  Shape s = a;
-  s.rank--;
-  if (b.rank == 2) s.d[s.rank++] = b.d[1];
+  int ra = in[0]->shape.rank, rb = in[1]->shape.rank;
+  if (ra == 0 || rb == 0) return imp_fail(I, "MatMul operands must not be scalars");
+  Value *A = ra == 1 ? with_unit_axis(I, in[0], 0) : in[0];
+  Value *B = rb == 1 ? with_unit_axis(I, in[1], 1) : in[1];
+  if (!A || !B) return false;
+  Shape as = A->shape, bs = B->shape;
+  Value *c = NULL;
+  if (bs.rank == 2 && (as.rank == 2 || !shape_has_batch(as))) {
+    int64_t k = as.d[as.rank - 1], rows = shape_numel_static(as) / (k ? k : 1);
+    Value *A2 = as.rank == 2 ? A : imp_reshape_to(I, A, shape_make(2, (int64_t[]){rows, k}));
+    Shape ys = as;
+    ys.d[ys.rank - 1] = bs.d[1];
+    if (!A2 || !(c = imp_mk2(I, OP_MATMUL, A2, B)) || !(c = imp_reshape_to(I, c, as.rank == 2 ? c->shape : ys)))
+      return false;
+  } else if (same_stacks(as, bs)) {
+    if (!batched_matmul(I, A, B, &c)) return false;
+  } else if (!matmul_by_broadcast(I, A, B, &c))
+    return false;
+  Shape s = c->shape; /* drop the unit axes the 1-D operands gained */
+  if (rb == 1) s.rank--;
+  if (ra == 1) s.d[s.rank - (rb == 1 ? 1 : 2)] = s.d[s.rank - 1], s.rank--;
   return (out[0] = imp_reshape_to(I, c, s)) != NULL;
 }
 
@@ -1237,6 +1410,34 @@ static const struct {
     {"Unsqueeze", h_unsqueeze},
     {"MatMul", h_matmul},
     {"Gemm", h_gemm},
+    {"Concat", h_variadic},
+    {"Sum", h_variadic},
+    {"Mean", h_variadic},
+    {"Max", h_variadic},
+    {"Min", h_variadic},
+    {"If", h_if},
+    {"MatMulInteger", h_matmul_integer},
+    {"NonZero", h_nonzero},
+    {"MelWeightMatrix", h_mel},
+    {"TfIdfVectorizer", h_tfidf},
+    {"DFT", h_dft},
+    {"STFT", h_stft},
+    {"Unique", h_unique},
+    {"NonMaxSuppression", h_nms},
+    {"ConvInteger", h_conv_integer},
+    {"QLinearMatMul", h_qlinear},
+    {"QLinearConv", h_qlinear},
+    {"SequenceEmpty", h_sequence},
+    {"SequenceConstruct", h_sequence},
+    {"SequenceInsert", h_sequence},
+    {"SequenceErase", h_sequence},
+    {"SequenceAt", h_sequence},
+    {"SequenceLength", h_sequence},
+    {"SplitToSequence", h_sequence},
+    {"ConcatFromSequence", h_sequence},
+    {"SequenceMap", h_sequence},
+    {"Loop", h_loop},
+    {"Scan", h_scan},
 };
 
 static bool unsupported_op(Imp *I, NodeP *np, const char *dom, int64_t version) {
@@ -1255,16 +1456,13 @@ static int64_t domain_version(Imp *I, const char *dom) {
   return -1;
 }
 
-static bool import_node(Imp *I, NodeP *np) {
-  I->node = np;
+static bool import_node_into(Imp *I, NodeP *np, Value **in, Value **out) {
   const char *dom = np->domain && *np->domain ? np->domain : "ai.onnx";
   if (!np->op_type) return imp_fail(I, "node without an op type");
   bool training = !strcmp(dom, "ai.onnx.preview.training") &&
                   (!strcmp(np->op_type, "Adam") || !strcmp(np->op_type, "Adagrad") || !strcmp(np->op_type, "Momentum"));
   if (!training && (strcmp(dom, "ai.onnx") || I->opset < 1))
     return unsupported_op(I, np, dom, domain_version(I, np->domain));
-  Value *in[64] = {0}, *out[16] = {0};
-  if (np->n_input > 64 || np->n_output > 16) return imp_fail(I, "too many inputs or outputs");
   if (np->n_output == 0) return imp_fail(I, "the node has no outputs");
   for (size_t i = 0; i < np->n_attribute; i++)
     if (!np->attribute[i]->name || !*np->attribute[i]->name) return imp_fail(I, "attribute %zu has no name", i);
@@ -1272,8 +1470,12 @@ static bool import_node(Imp *I, NodeP *np) {
   for (size_t i = 0; i < np->n_input; i++) {
     if (!np->input[i] || !*np->input[i]) continue; /* optional input left out */
     in[i] = lookup(I, np->input[i]);
+    if (!in[i] && imp_lookup_seq(I, np->input[i])) in[i] = &I->seq_mark;
     if (!in[i])
       return imp_fail(I, "input '%s' is not defined before the node (a dangling name or a cycle)", np->input[i]);
+    if (in[i] == &I->seq_mark && !strstr(np->op_type, "Sequence") && strcmp(np->op_type, "Identity") &&
+        strcmp(np->op_type, "Loop"))
+      return imp_unsupported(I, "sequence", "%s does not take the sequence '%s'", np->op_type, np->input[i]);
   }
   int nin = (int)np->n_input;
   while (nin > 0 && !in[nin - 1])
@@ -1294,12 +1496,35 @@ static bool import_node(Imp *I, NodeP *np) {
   for (size_t k = 0; k < np->n_output; k++) {
     if (!np->output[k] || !*np->output[k]) continue;
     if (!out[k]) return imp_unsupported(I, np->op_type, "output %zu of %s is not supported", k, np->op_type);
-    if (lookup(I, np->output[k])) return imp_fail(I, "value '%s' is defined twice", np->output[k]);
+    if (lookup(I, np->output[k]) || imp_lookup_seq(I, np->output[k]))
+      return imp_fail(I, "value '%s' is defined twice", np->output[k]);
+    if (out[k] == &I->seq_mark) {
+      bind_seq(I, np->output[k], I->seq_outs[k]);
+      continue;
+    }
     if (!value_bound(I, out[k])) value_set_unique_name(I->g, out[k], imp_name(I, np->output[k]));
     bind(I, np->output[k], out[k]);
   }
   return true;
 }
+
+/* Any number of inputs (a DenseNet Concat has dozens); outputs are few. */
+static bool import_node(Imp *I, NodeP *np) {
+  I->node = np;
+  if (np->n_input > 4096 || np->n_output > 16) return imp_fail(I, "too many inputs or outputs");
+  /* at least 64 slots: handlers read optional inputs past nin as NULL */
+  Value **in = xcalloc(np->n_input > 64 ? np->n_input : 64, sizeof(Value *)), *out[16] = {0};
+  bool ok = import_node_into(I, np, in, out);
+  free(in);
+  return ok;
+}
+
+Value *imp_lookup(Imp *I, const char *name) { return lookup(I, name); }
+bool imp_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) { return h_matmul(I, np, in, nin, out); }
+void imp_bind(Imp *I, const char *name, Value *v) { bind(I, name, v); }
+void imp_bind_seq(Imp *I, const char *name, ImpSeq *seq) { bind_seq(I, name, seq); }
+bool imp_node(Imp *I, NodeP *np) { return import_node(I, np); }
+bool imp_is_const(const Value *v) { return has_data(v); }
 
 /* ---- the whole model ---- */
 
@@ -1325,6 +1550,10 @@ static bool import_graph(Imp *I) {
   for (size_t i = 0; i < gp->n_output; i++) {
     const char *name = gp->output[i]->name;
     Value *v = name ? lookup(I, name) : NULL;
+    ImpSeq *sq = !v && name ? imp_lookup_seq(I, name) : NULL;
+    for (int e = 0; sq && e < sq->n; e++) /* a sequence output: its tensors, in order */
+      graph_add_output(I->g, sq->items[e]);
+    if (sq) continue;
     if (!v) return imp_fail(I, "graph output '%s' is not computed by any node", name ? name : "");
     graph_add_output(I->g, v);
   }
@@ -1366,6 +1595,29 @@ Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const 
     return NULL;
   }
   return g;
+}
+
+bool onnx_model_sequences(const char *path, bool *in_seq, int max_in, bool *out_seq, int max_out) {
+  size_t len;
+  char *data = read_whole_file(path, &len);
+  Onnx__ModelProto *m = data ? onnx__model_proto__unpack(NULL, len, (const uint8_t *)data) : NULL;
+  free(data);
+  if (!m || !m->graph) return m ? (onnx__model_proto__free_unpacked(m, NULL), false) : false;
+  const Onnx__GraphProto *gp = m->graph;
+  int k = 0;
+  for (size_t i = 0; i < gp->n_input && k < max_in; i++) {
+    bool init = false;
+    for (size_t j = 0; j < gp->n_initializer && !init; j++)
+      init = gp->input[i]->name && gp->initializer[j]->name && !strcmp(gp->initializer[j]->name, gp->input[i]->name);
+    const Onnx__TypeProto *t = gp->input[i]->type;
+    if (!init) in_seq[k++] = t && t->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+  }
+  for (size_t i = 0; i < gp->n_output && (int)i < max_out; i++) {
+    const Onnx__TypeProto *t = gp->output[i]->type;
+    out_seq[i] = t && t->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+  }
+  onnx__model_proto__free_unpacked(m, NULL);
+  return true;
 }
 
 bool onnx_model_ops(const char *path, Vec *ops) {

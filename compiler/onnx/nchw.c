@@ -106,6 +106,7 @@ static bool conv_operands(Imp *I, Value **in, int nin, Value **x, Value **w, Win
 }
 
 bool nchw_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
+  if (nin >= 2 && in[0] && in[0]->shape.rank == 5) return nchw_conv3d(I, np, in, nin, out);
   bool one_d;
   Value *x, *w;
   Window win;
@@ -246,6 +247,26 @@ static Value *pad_spatial(Imp *I, Value *v, const int64_t *p, double value) {
   return imp_finish(I, n) ? n->out[0] : NULL;
 }
 
+/* auto_pad SAME_UPPER / SAME_LOWER / VALID: the pads of one axis of n
+ * elements (NOTSET keeps *lo, *hi). */
+static bool auto_pads(Imp *I, NodeP *np, int64_t n, int64_t k, int64_t s, int64_t d, int64_t *lo, int64_t *hi) {
+  const Onnx__AttributeProto *a = imp_attr(np, "auto_pad");
+  char mode[32] = "NOTSET";
+  if (a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
+    snprintf(mode, sizeof mode, "%.*s", (int)a->s.len, (const char *)a->s.data);
+  int64_t out = (n + s - 1) / s, total = (out - 1) * s + (k - 1) * d + 1 - n;
+  total = total < 0 ? 0 : total;
+  if (!strcmp(mode, "VALID"))
+    *lo = *hi = 0;
+  else if (!strcmp(mode, "SAME_UPPER"))
+    *lo = total / 2, *hi = total - total / 2;
+  else if (!strcmp(mode, "SAME_LOWER"))
+    *hi = total / 2, *lo = total - total / 2;
+  else if (strcmp(mode, "NOTSET"))
+    return imp_fail(I, "unknown auto_pad '%s'", mode);
+  return true;
+}
+
 /* The general pool (any spatial rank up to 3, dilations, MaxPool's indices):
  * one strided slice of the padded input per kernel tap, combined by max (the
  * first largest tap wins the index) or summed and divided by the number of
@@ -262,15 +283,19 @@ static bool pool_taps(Imp *I, NodeP *np, Value *x, bool avg, Value **y, Value **
   if ((a = imp_attr(np, "strides")) && (int)a->n_ints == S) memcpy(st, a->ints, sizeof(int64_t) * (size_t)S);
   if ((a = imp_attr(np, "dilations")) && (int)a->n_ints == S) memcpy(dl, a->ints, sizeof(int64_t) * (size_t)S);
   if ((a = imp_attr(np, "pads")) && (int)a->n_ints == 2 * S) memcpy(p, a->ints, sizeof(int64_t) * (size_t)(2 * S));
-  if (imp_attr_i(np, "ceil_mode", 0) ||
-      (imp_attr(np, "auto_pad") && strncmp((const char *)imp_attr(np, "auto_pad")->s.data, "NOTSET", 6)))
-    return imp_unsupported(I, np->op_type, "%s with ceil_mode or auto_pad on this form (3-D, dilated or with indices)",
-                           np->op_type);
+  bool ceil = imp_attr_i(np, "ceil_mode", 0) != 0;
+  if (ceil && avg && imp_attr_i(np, "count_include_pad", 0))
+    return imp_unsupported(I, "AveragePool", "count_include_pad=1 with ceil_mode=1 is not supported");
   for (int i = 0; i < S; i++) {
     if (k[i] < 1 || st[i] < 1 || dl[i] < 1 || p[i] < 0 || p[S + i] < 0 || k[i] > 64)
       return imp_fail(I, "bad kernel, strides, dilations or pads");
-    o[i] = (xs.d[2 + i] + p[i] + p[S + i] - (k[i] - 1) * dl[i] - 1) / st[i] + 1;
-    if (o[i] < 1) return imp_fail(I, "the kernel is larger than the padded input");
+    if (!auto_pads(I, np, xs.d[2 + i], k[i], st[i], dl[i], &p[i], &p[S + i])) return false;
+    int64_t span = xs.d[2 + i] + p[i] + p[S + i] - (k[i] - 1) * dl[i] - 1;
+    o[i] = (ceil && span >= 0 ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
+    if (ceil && (o[i] - 1) * st[i] >= xs.d[2 + i] + p[i]) o[i]--; /* the last window starts inside */
+    if (span < 0 || o[i] < 1) return imp_fail(I, "the kernel is larger than the padded input");
+    int64_t over = (o[i] - 1) * st[i] + (k[i] - 1) * dl[i] + 1 - (xs.d[2 + i] + p[i] + p[S + i]);
+    if (over > 0) p[S + i] += over; /* ceil_mode's partial last window: padding that never wins or counts */
     taps *= k[i];
   }
   if (taps > 256) return imp_unsupported(I, np->op_type, "%s with more than 256 kernel taps in this form", np->op_type);

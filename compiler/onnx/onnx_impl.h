@@ -5,6 +5,13 @@
  *   import.c   the model: graph inputs, nodes (generic path and handlers)
  *   nchw.c     Conv, ConvTranspose and the pools: ONNX's NCHW around the
  *              IR's NHWC conv2d and pools
+ *   conv3d.c   3-D Conv as sums of conv2d over depth taps
+ *   control.c  If, Loop and Scan expanded at import
+ *   integer.c  MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv from float ops
+ *   fold.c     NonZero, Unique, NonMaxSuppression, MelWeightMatrix on constant inputs
+ *   tfidf.c    TfIdfVectorizer from Equal/And/ReduceSum
+ *   dft.c      DFT and STFT as products with cosine and sine tables
+ *   sequence.c sequences of static length as lists of tensors
  *   export.c   a model with trained initializers written back as ONNX
  *   write.c    a native (.nn) model's forward graph written as a new ONNX model
  *   onnx_test.c  the `nn2c test-onnx` runner (uses only onnx.h) */
@@ -20,9 +27,17 @@
 #define LIMIT_WINDOW (1 << 20)        /* kernel sizes, strides, dilations, pads */
 #define FOLD_BYTES ((int64_t)1 << 26) /* larger constant results are computed at run time */
 
+/* A sequence of statically known length (sequence.c): its tensors. */
+typedef struct {
+  Value **items;
+  int n;
+  DType dtype; /* of the elements (an empty sequence has one too) */
+} ImpSeq;
+
 typedef struct {
   const char *name; /* ONNX name */
-  Value *v;
+  Value *v;         /* the value, or NULL for a sequence */
+  ImpSeq *seq;
 } Binding;
 
 /* The state of one import. */
@@ -38,6 +53,10 @@ typedef struct {
   const Onnx__NodeProto *node; /* being imported, for messages */
   Value *inputs[64];           /* graph inputs by position (for need_const) */
   int ninputs;
+  const char *batch_name; /* the symbolic name of the batch N (is_batch_dim) */
+  Value seq_mark;         /* stands in handlers' in[]/out[] for a sequence (never in the graph) */
+  ImpSeq *seq_outs[16];   /* the sequences a handler's outputs seq_mark stand for, by output */
+  int64_t body_nodes;     /* nodes imported from control-flow bodies so far (a limit against blow-up) */
 } Imp;
 
 typedef const Onnx__NodeProto NodeP;
@@ -76,6 +95,56 @@ bool imp_need_inputs(Imp *I, Value **in, int nin, int lo, int hi);
 const Onnx__AttributeProto *imp_attr(NodeP *np, const char *name);
 int64_t imp_attr_i(NodeP *np, const char *name, int64_t dflt);
 
+/* ---- scopes, for bodies of control flow (import.c) ---- */
+
+/* The value bound to an ONNX name, innermost scope first, or NULL. */
+Value *imp_lookup(Imp *I, const char *name);
+void imp_bind(Imp *I, const char *name, Value *v);
+void imp_bind_seq(Imp *I, const char *name, ImpSeq *seq);
+/* Imports one node (its outputs are bound); false after an error. */
+bool imp_node(Imp *I, NodeP *np);
+/* The sequence bound to an ONNX name, or NULL. */
+ImpSeq *imp_lookup_seq(Imp *I, const char *name);
+/* A constant (or a trainable initializer): its data is known now. */
+bool imp_is_const(const Value *v);
+
+/* MatMul with numpy's rules (in[0] x in[1]). */
+bool imp_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+
+/* ---- integer and quantized ops (integer.c) ---- */
+
+bool h_matmul_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_conv_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_qlinear(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* QLinearMatMul, QLinearConv */
+
+/* ---- results shaped by the input's values, computed at import (fold.c) ---- */
+
+bool h_nonzero(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_unique(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_nms(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* NonMaxSuppression */
+bool h_mel(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* MelWeightMatrix */
+
+bool h_tfidf(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* tfidf.c: TfIdfVectorizer */
+bool h_dft(Imp *I, NodeP *np, Value **in, int nin, Value **out);   /* dft.c */
+bool h_stft(Imp *I, NodeP *np, Value **in, int nin, Value **out);  /* dft.c */
+
+/* ---- control flow (control.c) ---- */
+
+bool h_if(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_loop(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool h_scan(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+/* Imports body with its inputs bound to args (a sequence where args[i] is
+ * seq_mark: aseq[i]); outputs to res (seq_mark and rseq[i] for a sequence;
+ * aseq, rseq may be NULL). The body's own bindings are dropped. */
+bool imp_body(Imp *I, const Onnx__GraphProto *body, Value **args, ImpSeq **aseq, int nargs, Value **res, ImpSeq **rseq);
+
+/* ---- sequences of static length (sequence.c) ---- */
+
+/* SequenceEmpty/Construct/Insert/Erase/At/Length/Map, SplitToSequence, ConcatFromSequence */
+bool h_sequence(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+/* An ImpSeq of n (unset) tensors in the graph's arena. */
+ImpSeq *imp_seq_new(Imp *I, int n, DType t);
+
 /* ---- tensors (tensor.c) ---- */
 
 int dtype_to_onnx(DType d);
@@ -88,6 +157,7 @@ Value *imp_tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name);
 /* ---- handlers of the NCHW ops (nchw.c) ---- */
 
 bool nchw_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out);
+bool nchw_conv3d(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* conv3d.c: 3-D Conv on conv2d */
 bool nchw_conv_transpose(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool nchw_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out);        /* MaxPool, AveragePool */
 bool nchw_global_pool(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* GlobalAveragePool, GlobalMaxPool */

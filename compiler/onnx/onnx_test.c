@@ -42,7 +42,9 @@ typedef struct {
   char why[400];
   int nsets, nin, nout;
   bool emitted;
-  bool frozen[MAX_IO]; /* inputs compiled in as constants (import_case) */
+  bool frozen[MAX_IO];                  /* inputs compiled in as constants (import_case) */
+  bool in_seq[MAX_IO], out_seq[MAX_IO]; /* data files holding a SequenceProto, by file number */
+  int seq_lens[MAX_IO];                 /* their lengths in data set 0 (-1: not read yet) */
 } Case;
 
 static bool is_dir(const char *p) {
@@ -128,16 +130,30 @@ static Value *graph_input(Graph *g, int k) {
 static bool dtype_matches(DType model, DType data) { return model == data || (model == DT_BF16 && data == DT_U16); }
 
 /* Loads set s's tensors of one kind ("input"/"output"); returns how many. */
+/* A sequence's tensors count as that many, in order (the importer makes
+ * them that many graph inputs or outputs). */
 static int load_set(Arena *a, Case *c, int s, const char *kind, void **data, DType *t, Shape *sh) {
   int n = 0;
-  for (; n < MAX_IO; n++) {
-    char *p = pathf(a, "%s/test_data_set_%d/%s_%d.pb", c->dir, s, kind, n);
+  bool input = !strcmp(kind, "input");
+  for (int f = 0; n < MAX_IO && f < MAX_IO; f++) {
+    char *p = pathf(a, "%s/test_data_set_%d/%s_%d.pb", c->dir, s, kind, f);
     if (!is_file(p)) break;
+    if ((input ? c->in_seq : c->out_seq)[f]) {
+      int m = onnx_read_sequence(p, MAX_IO - n, data + n, t + n, sh + n);
+      if (m < 0) {
+        set_status(c, C_FAIL, "cannot read %s", p);
+        break;
+      }
+      if (input && s == 0) c->seq_lens[f] = m;
+      n += m;
+      continue;
+    }
     data[n] = onnx_read_tensor(p, &t[n], &sh[n]);
     if (!data[n]) {
       set_status(c, C_FAIL, "cannot read %s", p);
       break;
     }
+    n++;
   }
   return n;
 }
@@ -303,6 +319,7 @@ static Graph *import_case(Case *c, Arena *a, OnnxStatus *st, bool *frozen) {
     if (!g && (k >= 0 || symbolic) && n < 0) {
       n = load_set(a, c, 0, "input", data, t, s);
       o.shapes = s, o.nshapes = n; /* symbolic dimensions from the data */
+      o.seq_lens = c->seq_lens, o.nseq_lens = MAX_IO;
       if (symbolic) continue;
     }
     if (g || k < 0 || k >= n || frozen[k]) break;
@@ -317,6 +334,9 @@ static Graph *import_case(Case *c, Arena *a, OnnxStatus *st, bool *frozen) {
 static void prepare_case(Case *c) {
   Arena a = {0};
   OnnxStatus st;
+  for (int k = 0; k < MAX_IO; k++)
+    c->seq_lens[k] = -1;
+  onnx_model_sequences(pathf(&a, "%s/model.onnx", c->dir), c->in_seq, MAX_IO, c->out_seq, MAX_IO);
   Graph *g = import_case(c, &a, &st, c->frozen);
   if (!g) {
     set_status(c, st.unsupported ? C_UNSUPPORTED : C_FAIL, "%s", st.unsupported ? st.what : "import failed");

@@ -195,15 +195,9 @@ Value *imp_tensor_const(Imp *I, const Onnx__TensorProto *t, const char *name) {
   return tensor_data(I, t, d, n, v->data) ? v : NULL;
 }
 
-void *onnx_read_tensor(const char *path, DType *t, Shape *s) {
-  size_t len;
-  char *data = read_whole_file(path, &len);
-  if (!data) {
-    error_plain("cannot read '%s'", path);
-    return NULL;
-  }
-  Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, (const uint8_t *)data);
-  free(data);
+/* A serialized TensorProto as a buffer of its dtype, or NULL. */
+static void *tensor_from_bytes(const char *path, const uint8_t *data, size_t len, DType *t, Shape *s) {
+  Onnx__TensorProto *tp = onnx__tensor_proto__unpack(NULL, len, data);
   if (!tp) {
     error_plain("%s: not a valid TensorProto", path);
     return NULL;
@@ -222,4 +216,62 @@ void *onnx_read_tensor(const char *path, DType *t, Shape *s) {
   onnx__tensor_proto__free_unpacked(tp, NULL);
   graph_free(g);
   return r;
+}
+
+void *onnx_read_tensor(const char *path, DType *t, Shape *s) {
+  size_t len;
+  char *data = read_whole_file(path, &len);
+  if (!data) {
+    error_plain("cannot read '%s'", path);
+    return NULL;
+  }
+  void *r = tensor_from_bytes(path, (const uint8_t *)data, len, t, s);
+  free(data);
+  return r;
+}
+
+/* A protobuf varint at *p (below end); false when truncated or too long. */
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; *p < end && shift < 64; shift += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+/* SequenceProto lives in onnx-data.proto, which the system's onnx.proto does
+ * not include: its fields are walked here, the tensors (field 3) unpacked as
+ * TensorProtos; other fields are skipped by wire type. */
+int onnx_read_sequence(const char *path, int max, void **data, DType *t, Shape *s) {
+  size_t len;
+  char *bytes = read_whole_file(path, &len);
+  if (!bytes) return error_plain("cannot read '%s'", path), -1;
+  const uint8_t *p = (const uint8_t *)bytes, *end = p + len;
+  int n = 0;
+  bool ok = true;
+  while (ok && p < end) {
+    uint64_t key, v = 0;
+    ok = read_varint(&p, end, &key);
+    int wire = (int)(key & 7);
+    if (ok && wire == 0) ok = read_varint(&p, end, &v);
+    if (ok && (wire == 1 || wire == 5)) ok = (size_t)(end - p) >= (wire == 1 ? 8u : 4u), p += wire == 1 ? 8 : 4;
+    if (ok && wire == 2) {
+      ok = read_varint(&p, end, &v) && v <= (uint64_t)(end - p);
+      if (ok && key >> 3 == 3) {
+        ok = n < max && (data[n] = tensor_from_bytes(path, p, (size_t)v, &t[n], &s[n])) != NULL;
+        n += ok;
+      }
+      p += ok ? v : 0;
+    }
+    ok = ok && wire != 3 && wire != 4 && wire <= 5;
+  }
+  free(bytes);
+  if (!ok) {
+    for (int i = 0; i < n; i++)
+      free(data[i]);
+    return error_plain("%s: not a valid SequenceProto of at most %d tensors", path, max), -1;
+  }
+  return n;
 }

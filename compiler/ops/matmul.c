@@ -264,18 +264,19 @@ static void matmul_emit_native(Emit *e, Node *n) {
   const char *K = ta ? emit_dim(e, a, 0) : emit_dim(e, a, 1);
   const char *A = emit_ref(e, a), *Bm = emit_ref(e, b), *O = emit_ref(e, o);
   const char *par = matmul_parallel(a, o) ? matmul_pragma(e, n) : NULL;
-  if (tb && !ta) { /* rows of a dot rows of b */
+  const char *ct = emit_ctype(o->dtype); /* f64 products stay f64 */
+  if (tb && !ta) {                       /* rows of a dot rows of b */
     if (par) emit_line(e, "%s", par);
     emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", M);
     emit_open(e, "for (size_t j = 0; j < (size_t)%s; j++)", N);
-    emit_line(e, "float acc = 0.0f;");
+    emit_line(e, "%s acc = 0.0f;", ct);
     emit_line(e, "for (size_t k = 0; k < (size_t)%s; k++) acc += %s[i * %s + k] * %s[j * %s + k];", K, A, K, Bm, K);
     emit_line(e, "%s[i * %s + j] = acc;", O, N);
     emit_close(e);
     emit_close(e);
     return;
   }
-  emit_line(e, "memset(%s, 0, sizeof(float) * %s);", O, emit_numel(e, o));
+  emit_line(e, "memset(%s, 0, sizeof(%s) * %s);", O, ct, emit_numel(e, o));
   const char *aik =
       ta ? arena_printf(&e->g->arena, "%s[k * %s + i]", A, M) : arena_printf(&e->g->arena, "%s[i * %s + k]", A, K);
   const char *bkj =
@@ -283,7 +284,7 @@ static void matmul_emit_native(Emit *e, Node *n) {
   if (par) emit_line(e, "%s", par);
   emit_open(e, "for (size_t i = 0; i < (size_t)%s; i++)", M);
   emit_open(e, "for (size_t k = 0; k < (size_t)%s; k++)", K);
-  emit_line(e, "const float av = %s;", aik);
+  emit_line(e, "const %s av = %s;", ct, aik);
   emit_line(e, "for (size_t j = 0; j < (size_t)%s; j++) %s[i * %s + j] += av * %s;", N, O, N, bkj);
   emit_close(e);
   emit_close(e);

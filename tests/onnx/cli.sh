@@ -14,18 +14,21 @@ if [ -d "$relu" ]; then
   if "$nn2c" run "$relu/model.onnx" 2> "$work/err.txt"; then exit 1; fi
   grep -q "input 'x' f32\[3,4,5\] needs a value" "$work/err.txt"
 fi
-"$nn2c" compile "$src/bad/symbolic_dim.onnx" --dim batch=4 -o "$work/sym"
+"$nn2c" compile "$src/symbolic_dim.onnx" --dim batch=4 -o "$work/sym"
 grep -q 'inputs\[0\]  x f32\[4,3\]' "$work/sym/symbolic_dim.h"
 grep -q 'outputs\[0\] y f32\[4,3\]' "$work/sym/symbolic_dim.h"
 make -s -C "$work/sym" > /dev/null
-if "$nn2c" compile "$src/bad/symbolic_dim.onnx" --dim batch -o "$work/x" 2> "$work/err.txt"; then exit 1; fi
+# without --dim the symbolic first dimension is the batch N
+"$nn2c" compile "$src/symbolic_dim.onnx" -o "$work/symn" 2> /dev/null
+grep -q 'inputs\[0\]  x f32\[N,3\]' "$work/symn/symbolic_dim.h"
+if "$nn2c" compile "$src/symbolic_dim.onnx" --dim batch -o "$work/x" 2> "$work/err.txt"; then exit 1; fi
 grep -q -- "--dim needs NAME=VALUE" "$work/err.txt"
 # training flags: the symbolic batch becomes N; bad values are named
-"$nn2c" compile "$src/bad/symbolic_dim.onnx" --train --loss mse --batch 3 -o "$work/tr" 2> /dev/null
+"$nn2c" compile "$src/symbolic_dim.onnx" --train --loss mse --batch 3 -o "$work/tr" 2> /dev/null
 grep -q 'define symbolic_dim_DEFAULT_BATCH 3' "$work/tr/symbolic_dim.h"
 bad_flag() { # expected message, then the flags
   msg=$1; shift
-  if "$nn2c" compile "$src/bad/symbolic_dim.onnx" "$@" -o "$work/x" 2> "$work/err.txt"; then exit 1; fi
+  if "$nn2c" compile "$src/symbolic_dim.onnx" "$@" -o "$work/x" 2> "$work/err.txt"; then exit 1; fi
   grep -q -- "$msg" "$work/err.txt"
 }
 bad_flag "--loss must be mse" --train --loss foo
@@ -36,6 +39,6 @@ bad_flag "--batch must be an integer" --train --loss mse --batch 0
 bad_flag "--dataset: dataset random has no option 'foo'" --train --loss mse --dataset "random foo=1"
 bad_flag "go with --train" --loss mse
 head -c 40 "$work/sym/symbolic_dim.h" > "$work/bad.ckpt"
-if "$nn2c" export "$src/bad/symbolic_dim.onnx" "$work/bad.ckpt" -o "$work/x.onnx" 2> "$work/err.txt"; then exit 1; fi
+if "$nn2c" export "$src/symbolic_dim.onnx" "$work/bad.ckpt" -o "$work/x.onnx" 2> "$work/err.txt"; then exit 1; fi
 grep -q "not an nn2c checkpoint" "$work/err.txt"
 echo ok

@@ -45,8 +45,9 @@ save("external_escape", h.make_graph([h.make_node("Add", ["x", "w"], ["y"], name
      [vi("x")], [vi("y")], initializer=[ext]), "relative location inside the model's folder")
 save("no_op_type", h.make_graph([h.make_node("", ["x", "x"], ["y"], name="n1")], "g",
      [vi("x", shape=(3, 4))], [vi("y", shape=(3, 4))]), "node 'n1' (): node without an op type")
-save("symbolic_dim", h.make_graph([h.make_node("Relu", ["x"], ["y"], name="r")], "g",
-     [vi("x", shape=("batch", 3))], [vi("y")]), "fix it with --dim batch=VALUE")
+save("symbolic_inner_dim", h.make_graph([h.make_node("Relu", ["x"], ["y"], name="r")], "g",
+     [vi("x", shape=(3, "len"))], [vi("y")]), "fix it with --dim len=VALUE")
+# ../symbolic_dim.onnx (x [batch, 3], a valid model since the batch N) was made here as "symbolic_dim"
 save("shape_mismatch", h.make_graph([h.make_node("Add", ["x", "z"], ["y"], name="add2")], "g",
      [vi("x", shape=(2, 3)), vi("z", shape=(4, 5))], [vi("y")]), "node 'add2' (Add): shapes [2,3] and [4,5] do not broadcast")
 save("dynamic_reshape", h.make_graph([h.make_node("Reshape", ["x", "s"], ["y"], name="rs")], "g",

@@ -34,6 +34,13 @@ onnx/tensor.c onnx/*
 onnx/export.c onnx/*
 onnx/write.c onnx/*
 onnx/onnx_test.c onnx/*
+onnx/conv3d.c onnx/*
+onnx/control.c onnx/*
+onnx/sequence.c onnx/*
+onnx/integer.c onnx/*
+onnx/fold.c onnx/*
+onnx/tfidf.c onnx/*
+onnx/dft.c onnx/*
 EOF
 # ops/conv*: conv.c plans a convolution and calls the kernel emitters in
 # conv_direct.c, conv_wino.c and conv_blas.c, which share its helpers
@@ -41,7 +48,9 @@ EOF
 # codegen/emit*: emit_c.c writes the model files (taking embedded text from
 # emit_files.c), emit_files.c the folder around them (calling codegen_model).
 # onnx/*: the ONNX front end split for size: import.c walks the graph and calls
-# the handlers in nchw.c and the tensor reader in tensor.c, which use import.c's
+# the handlers in nchw.c, conv3d.c, control.c (If/Loop/Scan bodies import nodes
+# back through import.c), sequence.c, integer.c, fold.c, tfidf.c and dft.c and the tensor reader in
+# tensor.c, which use import.c's
 # shared helpers (onnx_impl.h); calls into the rest of nn2c go one way only.
 
 # 1. Includes: "from to" lines, paths relative to SRC_DIR.
