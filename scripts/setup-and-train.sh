@@ -13,9 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # everything the README's features use: the build, the ONNX front end (protobuf-c and
-# the system's onnx.proto), OpenBLAS for the benchmarks, valgrind and clang for the tests
+# the system's onnx.proto), OpenBLAS for the benchmarks, valgrind and clang for the tests,
+# Open MPI for data-parallel trainers, graphviz to draw `nn2c dot` graphs. The
+# microcontroller toolchain is large, so the summary prints its command instead.
 PACKAGES=(build-essential cmake clang libomp-dev zlib1g-dev valgrind make python3 pkg-config
-          protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev)
+          protobuf-c-compiler libprotobuf-c-dev libonnx-dev libopenblas-dev openmpi-bin libopenmpi-dev graphviz)
+MCU_PACKAGES="gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 mkdir -p out
 log=out/setup.log
 : >"$log"
@@ -93,3 +96,4 @@ else
   echo "  ONNX models need: sudo apt-get install protobuf-c-compiler libprotobuf-c-dev libonnx-dev, then rerun this"
 fi
 echo "  run the tests:                     scripts/test.sh"
+echo "  microcontroller builds (--target cortex-m4, docs/microcontrollers.md) need: sudo apt-get install $MCU_PACKAGES"

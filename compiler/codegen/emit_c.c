@@ -148,10 +148,11 @@ static int64_t scratch_bytes(Graph *g) {
 
 int64_t codegen_scratch_bytes(Graph *g) { return scratch_bytes(g); }
 
-#define PART_NODES 48 /* nodes per part function: compilers slow down on huge functions */
+#define PART_LINES 400 /* lines per part function: compilers slow down on huge functions */
 
-/* A graph's nodes are emitted in part functions of PART_NODES nodes each
- * (an unrolled recurrent layer has thousands), called in order by the public
+/* A graph's nodes are emitted in part functions of about PART_LINES lines each (a
+ * part ends after the node that reaches it; an unrolled recurrent layer has
+ * thousands of nodes, a CNN's kernels are calls), called in order by the public
  * function; each part declares only the pointers it uses. A part returns
  * nonzero to stop the step (an embedding id out of range).
  * generic: inputs and outputs are arrays of typed pointers (NAME_run);
@@ -195,12 +196,19 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
     input_index[i] = g->values[i]->kind == VK_INPUT ? ninputs++ : -1;
   Buf parts = {0}, calls = {0};
   int np = 0;
-  for (int from = 0; from < g->nnodes || np == 0; from += PART_NODES, np++) {
-    int to = from + PART_NODES < g->nnodes ? from + PART_NODES : g->nnodes;
+  for (int from = 0, to; from < g->nnodes || np == 0; from = to, np++) {
     Buf body = {0};
     nmarked = 0;
     Emit e = {&body, g, 1, used, helpers, marked, &nmarked};
-    emit_body(&e, g, from, to, poff, soff, generic, flags & FN_GRADS_OUT);
+    int lines = 0;
+    to = from;
+    do { /* one node at a time until the part is long enough; the last one adds the step's end */
+      size_t start = body.len;
+      emit_body(&e, g, to, to + 1 <= g->nnodes ? to + 1 : to, poff, soff, generic, flags & FN_GRADS_OUT);
+      for (size_t k = start; k < body.len; k++)
+        lines += body.data[k] == '\n';
+      to = to + 1 <= g->nnodes ? to + 1 : to;
+    } while (to < g->nnodes && lines < PART_LINES);
     buf_printf(&parts,
                "static NN2C_NOINLINE int %s_part%d(%s, const float *x, const void *y, const void *const *inputs,\n"
                "    void *const *outputs, size_t B, int nt, unsigned char *scratch, float *loss, float *out) {\n",
