@@ -11,7 +11,10 @@
  *     the Keras word index (nn2c_text.c), Speech Commands clips as log-mel
  *     spectrograms (nn2c_audio.c);
  *   - checkpoint save/load with atomic replace and a checksum (nn2c_ckpt.c);
+ *   - your own data: NumPy .npy files (nn2c_npy.c) and CSV files (nn2c_csv.c);
  *   - the --metrics file, CSV or JSON Lines (nn2c_metrics.c);
+ *   - callbacks: learning-rate schedules and the watched metric behind early
+ *     stopping and best checkpoints (nn2c_callbacks.c);
  *   - nn2c_train_main, the generic training loop behind every NAME_train
  *     (nn2c_train.c).
  *
@@ -386,7 +389,7 @@ void nn2c_metrics_free(nn2c_metrics *m);
  * --save-best) */
 
 enum { NN2C_LR_CONSTANT, NN2C_LR_STEP, NN2C_LR_EXPONENTIAL, NN2C_LR_COSINE, NN2C_LR_PLATEAU };
-/* "KIND key=value ..." (spaces or commas between words):
+/* "KIND key=value ..." (spaces or commas between words; "constant": none):
  *   step every=10 factor=0.5        exponential rate=0.96 steps=0 staircase=0
  *   cosine steps=0 alpha=0          plateau factor=0.1 patience=10 min_lr=0
  * steps=0 means an epoch's steps (exponential) or the whole run (cosine). */

@@ -150,6 +150,7 @@ static void usage(const Trainer *t) {
          "                     test_ loss or accuracy (default val_loss with\n"
          "                     --validation-split, else test_loss)\n"
          "  --early-stop P     stop after P epochs without improvement of the metric\n"
+         "                     (0: never; --lr-schedule constant: no schedule)\n"
          "  --save-best FILE   write a checkpoint to FILE whenever the metric improves\n"
          "  --lr-schedule S    step every=10 factor=0.5 | exponential rate=0.96 steps=N\n"
          "                     [staircase=1] | cosine [steps=N] [alpha=0] | plateau\n"
@@ -249,7 +250,7 @@ static int set_option(Trainer *t, const char *f, const char *v) {
   else if (!strcmp(f, "--lr-schedule"))
     o->lr_schedule = v;
   else if (!strcmp(f, "--early-stop"))
-    return parse_int(t, f, v, 1, INT_MAX, &o->early_stop);
+    return parse_int(t, f, v, 0, INT_MAX, &o->early_stop); /* 0: off, over a train-section line */
   else if (!strcmp(f, "--validation-split"))
     return parse_fraction(t, f, v, &o->validation_split);
   else if (!strcmp(f, "--log-every"))

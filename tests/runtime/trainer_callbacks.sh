@@ -75,7 +75,8 @@ expect_error() {
 }
 expect_error "--monitor val_loss: needs --validation-split F (or monitor test_loss)" --monitor val_loss --early-stop 2
 expect_error "--monitor: unknown metric 'loss' (expected train_loss," --monitor loss --early-stop 2
-expect_error "--early-stop: expected a positive integer, got '0'" --early-stop 0
+expect_error "--early-stop: expected a non-negative integer, got '-1'" --early-stop -1
+stops_after 10 --early-stop 0 # off
 expect_error "--lr-schedule: unknown lr schedule 'warp' (expected step, exponential, cosine or plateau)" --lr-schedule warp
 expect_error "--lr-schedule: lr schedule step: every=0 is out of range (an integer 1 to 1e+09)" --lr-schedule "step every=0"
 expect_error "--lr-schedule: lr schedule cosine: unknown option 'rate'" --lr-schedule "cosine rate=2"

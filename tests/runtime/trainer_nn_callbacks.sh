@@ -28,6 +28,8 @@ for how in trainer interp; do
   $run --metrics m2.csv --lr-schedule "step every=1 factor=0.5" --save-best other.ckpt > out 2>&1 || fail "$how: $(cat out)"
   [ "$(lrs m2.csv)" = "0.5 0.25 0.125 0.0625 0.03125 0.015625" ] || fail "$how: override: lrs $(lrs m2.csv)"
   [ -f other.ckpt ] || fail "$how: --save-best did not override save_best"
+  $run --metrics m3.csv --lr-schedule constant --early-stop 0 > out 2>&1 || fail "$how: $(cat out)"
+  [ "$(lrs m3.csv)" = "0.5 0.5 0.5 0.5 0.5 0.5" ] || fail "$how: constant: lrs $(lrs m3.csv)"
 done
 cmp "$dir/trainer/best.ckpt" "$dir/interp/best.ckpt" 2>/dev/null || echo "note: the two best.ckpt differ (float rounding)"
 echo "train-section callbacks: ok"
