@@ -96,4 +96,8 @@ else
   echo "  ONNX models need: sudo apt-get install protobuf-c-compiler libprotobuf-c-dev libonnx-dev, then rerun this"
 fi
 echo "  run the tests:                     scripts/test.sh"
-echo "  microcontroller builds (--target cortex-m4, docs/microcontrollers.md) need: sudo apt-get install $MCU_PACKAGES"
+if command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1; then
+  echo "  a Cortex-M4 build, run in qemu:     build/compiler/nn2c compile examples/mnist_mlp.nn --target cortex-m4 -o out/mlp_m4 && make -C out/mlp_m4 run"
+else
+  echo "  microcontroller builds (--target cortex-m4, docs/microcontrollers.md) need: sudo apt-get install $MCU_PACKAGES"
+fi
