@@ -1,10 +1,12 @@
 #!/bin/sh
 # Keeps compiler/ and runtime/ small: fails when their C sources exceed the budget.
-# The budget is the size after the restructuring of issue 19 (21,513 lines, after
-# clang-format) plus 10%, so it constrains; raise it deliberately (and say why in
-# the commit), never silently.
+# The budget was the size after the restructuring of issue 19 (21,513 lines, after
+# clang-format) plus 10%; raised on 2026-12-07 to the size after MPI training,
+# microcontroller builds, the trainer's metrics/data/callbacks, summary/dot/plot/
+# export and the ONNX coverage work (27,523 lines) plus 10%, so it constrains;
+# raise it deliberately (and say why in the commit), never silently.
 set -eu
-root=$1 budget=${2:-23700}
+root=$1 budget=${2:-30300}
 lines=$(cat "$root"/compiler/*.[ch] "$root"/compiler/*/*.[ch] "$root"/runtime/*.[ch] | wc -l)
 echo "compiler + runtime: $lines lines (budget $budget)"
 [ "$lines" -le "$budget" ] || { echo "FAIL: over the line budget"; exit 1; }
