@@ -12,6 +12,6 @@ mkdir -p build
 if ! { cmake -B build -DCMAKE_BUILD_TYPE=Release -DNN2C_ONNX=$onnx && cmake --build build -j2; } >build/build.log 2>&1; then
   tail -30 build/build.log; echo "test.sh: the build failed; the whole log is build/build.log"; exit 1
 fi
-{ ctest --test-dir build -j2 --output-on-failure "$@" 2>&1; echo $? >build/ctest.status; } | tee build/ctest.log
+{ rc=0; ctest --test-dir build -j2 --output-on-failure "$@" 2>&1 || rc=$?; echo $rc >build/ctest.status; } | tee build/ctest.log
 sh scripts/skipped-tests.sh build build/ctest.log
 exit "$(cat build/ctest.status)"

@@ -86,8 +86,7 @@ static void x_selu(Buf *b, Node *n, const char **a) {
   buf_printf(b, "(%s > 0 ? %s * %s : %s * (%s(%s) - %s))", a[0], L(g), a[0], L(g * al), ew_exp(n), a[0], L(1));
 }
 static void x_celu(Buf *b, Node *n, const char **a) {
-  buf_printf(b, "(%s > 0 ? %s : %s * (%s(%s / %s) - %s))", a[0], a[0], L(ALPHA(1)), ew_exp(n), a[0], L(ALPHA(1)),
-             L(1));
+  buf_printf(b, "(%s > 0 ? %s : %s * (%s(%s / %s) - %s))", a[0], a[0], L(ALPHA(1)), ew_exp(n), a[0], L(ALPHA(1)), L(1));
 }
 static void x_thresholded_relu(Buf *b, Node *n, const char **a) {
   buf_printf(b, "(%s > %s ? %s : %s)", a[0], L(ALPHA(1)), a[0], L(0));

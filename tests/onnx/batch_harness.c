@@ -20,7 +20,9 @@ int main(void) {
   float *y = malloc(sizeof(float) * YN * B), *y1 = malloc(sizeof(float) * YN);
   F(_Model) m = {params, state, aligned_alloc(64, (F(_arena_bytes)(B) + 63) / 64 * 64), B, 0, 0, 1};
   F(_init)(params, 1);
+#if F(_STATE_FLOATS) > 0 /* only a model with state (batch-norm statistics) has init_state */
   F(_init_state)(state);
+#endif
   for (int i = 0; i < XN * B; i++)
     x[i] = (float)sin(0.37 * i);
   for (int i = 0; i < ZN * B; i++)
