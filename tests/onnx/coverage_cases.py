@@ -13,28 +13,10 @@ written for this test.
 """
 import math, os, struct, sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pb import field, varint  # noqa: E402  (the shared protobuf encoder)
+
 # ---- protobuf encoding ----
-
-
-def varint(n):
-    if n < 0:
-        n += 1 << 64
-    out = b''
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def field(num, value):
-    if isinstance(value, int):
-        return varint(num << 3) + varint(value)
-    if isinstance(value, str):
-        value = value.encode()
-    return varint(num << 3 | 2) + varint(len(value)) + value
 
 
 def f32_field(num, v):

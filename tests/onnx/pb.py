@@ -13,6 +13,8 @@ import struct, sys
 
 
 def varint(n):
+    if n < 0:  # int64 as two's complement, ten bytes
+        n += 1 << 64
     out = b''
     while True:
         b = n & 0x7f
@@ -93,4 +95,5 @@ def main():
         f.write(data)
 
 
-main()
+if __name__ == '__main__':
+    main()
