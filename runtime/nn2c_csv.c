@@ -8,6 +8,7 @@
 #include "nn2c_rt.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@ static char *next_line(char **p, char *end) {
   return s;
 }
 
-/* A whole field as a finite number. */
+/* A whole field as a number finite in float, the type it is stored as. */
 static int field_number(const char *f, size_t n, double *v) {
   char buf[64], *end;
   while (n && isspace((unsigned char)*f))
@@ -45,7 +46,7 @@ static int field_number(const char *f, size_t n, double *v) {
   memcpy(buf, f, n);
   buf[n] = '\0';
   *v = strtod(buf, &end);
-  return *end == '\0' && isfinite(*v) ? 0 : -1;
+  return *end == '\0' && isfinite(*v) && fabs(*v) <= FLT_MAX ? 0 : -1;
 }
 
 static int count_fields(const char *line) {
@@ -107,7 +108,7 @@ static int read_rows(Csv *c, char *p, char *end, float *x, char *err, size_t err
       size_t n = comma ? (size_t)(comma - f) : strlen(f);
       double v;
       if (field_number(f, n, &v))
-        return nn2c_fail(err, errlen, "%s:%lu: column %d: '%.*s' is not a finite number", c->path,
+        return nn2c_fail(err, errlen, "%s:%lu: column %d: '%.*s' is not a finite float", c->path,
                          (unsigned long)lineno, i, (int)(n > 40 ? 40 : n), f);
       if (i == c->label)
         c->labels[row] = v;

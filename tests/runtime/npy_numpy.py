@@ -201,7 +201,7 @@ fails([softmax, "--train-csv", test_csv, "--test-csv", test_csv, "--label-column
 fails([softmax, "--train-csv", test_csv, "--test-csv", test_csv, "--label-column", "3"],
       "--label-column 3: the file has columns 0..2", "column 3")
 bad = write_csv("bad.csv", "a,b,label\n0.1,0.2,0\n0.3,x,1\n")
-fails([softmax, "--train-csv", bad, "--test-csv", test_csv], "bad.csv:3: column 1: 'x' is not a finite number", "bad value")
+fails([softmax, "--train-csv", bad, "--test-csv", test_csv], "bad.csv:3: column 1: 'x' is not a finite float", "bad value")
 ragged = write_csv("ragged.csv", "0.1,0.2,0\n0.3,1\n")
 fails([softmax, "--train-csv", ragged, "--test-csv", test_csv], "ragged.csv:2: 2 columns, but the first line has 3", "ragged")
 wide = write_csv("wide.csv", "1,2,3,0\n")
