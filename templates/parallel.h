@@ -66,7 +66,7 @@ static volatile int nn2c_cal_sink; /* keeps the empty loops' sums alive */
 /* Seconds for reps times: 4 rows x 2 vectors of accumulators += a broadcast A element
  * x a B vector, over NN2C_CAL_K steps. The values stay near 1e-3 * reps: no overflow, no
  * subnormals. The volatile read and write keep the loop between the clock readings. */
-static NN2C_NOINLINE NN2C_MAYBE_UNUSED double nn2c_cal_kernel(long reps) {
+static NN2C_KERNEL double nn2c_cal_kernel(long reps) {
   volatile float start = 1e-3f, keep;
   float a[4 * NN2C_CAL_K], b[2 * NN2C_VW * NN2C_CAL_K], c[8 * NN2C_VW], s;
   long r;

@@ -210,7 +210,7 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
       to = to + 1 <= g->nnodes ? to + 1 : to;
     } while (to < g->nnodes && lines < PART_LINES);
     buf_printf(&parts,
-               "static NN2C_NOINLINE int %s_part%d(%s, const float *x, const void *y, const void *const *inputs,\n"
+               "static NN2C_KERNEL int %s_part%d(%s, const float *x, const void *y, const void *const *inputs,\n"
                "    void *const *outputs, size_t B, int nt, unsigned char *scratch, float *loss, float *out) {\n",
                prefix, np, arena_printf(&g->arena, "%s_Model *m", N));
     buf_puts(&parts,

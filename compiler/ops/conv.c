@@ -506,7 +506,7 @@ static void emit_serial_copy(Buf *out, const char *name, const char *text) {
   const char *open = strchr(text, '(');
   buf_puts(out, "#if defined(_OPENMP) /* one thread: the same loops without a parallel region */\n"
                 "#undef NN2C_PRAGMA\n#define NN2C_PRAGMA(x)\n");
-  buf_printf(out, "static NN2C_NOINLINE void %s_1t%s", name, open);
+  buf_printf(out, "static NN2C_KERNEL void %s_1t%s", name, open);
   buf_puts(out, "#undef NN2C_PRAGMA\n#define NN2C_PRAGMA(x) _Pragma(#x)\n#endif\n\n");
 }
 
@@ -541,7 +541,7 @@ void conv_emit_function(Emit *e, Node *n, void (*body)(Emit *e, Node *n)) {
   const char *base = conv_function_name(e, n), *name = base;
   for (int k = 2;; k++) {
     buf_free(&text);
-    buf_printf(&text, "static NN2C_NOINLINE void %s(", name);
+    buf_printf(&text, "static NN2C_KERNEL void %s(", name);
     for (int i = 0; i < n->nin; i++)
       buf_printf(&text, "const float *%s, ", vals[i].name);
     buf_printf(&text, "float *%s, size_t B, unsigned char *scratch, int nt) {\n", vals[n->nin].name);

@@ -234,7 +234,7 @@ static void matmul_emit_tiled(Emit *e, Node *n) {
   char *fn = arena_printf(&e->g->arena, "mm_%d%d_%sx%sx%s%s%s", ta, tb, M, N, K, matmul_parallel(a, o) ? "_par" : "",
                           bias ? (relu ? "_bias_relu" : "_bias") : "");
   char *def = arena_printf(&e->g->arena,
-                           "static NN2C_MAYBE_UNUSED void %s(const float *pa, const float *pb, %sfloat *po, size_t B, "
+                           "static NN2C_KERNEL void %s(const float *pa, const float *pb, %sfloat *po, size_t B, "
                            "unsigned char *scratch, int nt)",
                            fn, bias ? "const float *pbias, " : "");
   if (!e->helpers->data || !strstr(e->helpers->data, def)) {

@@ -28,7 +28,11 @@
 # gcc|clang native      -march=native              this CPU's widest path: avx512 with the
 #                                                  avx512f flag in /proc/cpuinfo, else avx2
 #                                                  with avx, else sse2 (neon on AArch64)
-# gcc|clang x86-64-v3   -march=x86-64-v3           avx2 (run where the CPU has the v3 set)
+# gcc|clang x86-64-v3   -march=x86-64-v3           "avx512 (dispatched)" with the avx512f flag,
+#                                                  else "avx2 (dispatched)": the kernels'
+#                                                  clone the loader picked (run where the CPU
+#                                                  has the v3 set)
+# gcc|clang x86-64-v3-avx2  -march=x86-64-v3 -DNN2C_NO_DISPATCH   avx2
 # gcc|clang x86-64      -march=x86-64              sse2
 # gcc|clang no-simd     -DNN2C_NO_SIMD             portable
 # aarch64   neon        -static, built by          neon, run under qemu-aarch64
@@ -118,9 +122,11 @@ case $cc:$variant in
           aarch64) expect=neon ;;
           *) skip "no kernel-layer path expected for $arch" ;;
         esac ;;
-      x86-64-v3)
+      x86-64-v3 | x86-64-v3-avx2)
         x86_only x86-64-v3
-        flags=-march=x86-64-v3 expect=avx2
+        if [ "$variant" = x86-64-v3-avx2 ]; then flags="-march=x86-64-v3 -DNN2C_NO_DISPATCH" expect=avx2
+        elif cpu_has avx512f; then flags=-march=x86-64-v3 expect="avx512 (dispatched)"
+        else flags=-march=x86-64-v3 expect="avx2 (dispatched)"; fi
         # v3's flags as /proc/cpuinfo names them, but lzcnt ("abm"), which
         # some hypervisors leave out of the list while the CPU has it
         for f in avx avx2 bmi1 bmi2 f16c fma movbe xsave; do
