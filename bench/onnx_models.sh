@@ -92,7 +92,8 @@ summary_start onnx_models.sh
 cpu_line
 echo "$(cc_line "$WORK/${MODELS%% *}/gen/Makefile"); the Makefile adds: $(make -s -C "$WORK/${MODELS%% *}/gen" CC="$BENCH_CC" -f Makefile -f "$BENCH/harness.mk" print-flags 2>/dev/null)"
 for m in $MODELS; do
-  isa=$("$WORK/$m/gen/infer_$m" --isa 2>/dev/null || echo "?")
+  isa=$("$WORK/$m/gen/infer_$m" --isa 2>/dev/null) || isa="?"
+  isa=${isa/ (dispatched)/+dispatch} # one word in the summary
   summary isa nn2c "$m" - - "$isa"
   echo "nn2c $m: isa $isa (the vector kernels compiled in)"
 done

@@ -86,7 +86,8 @@ echo "$(cpu_line), load average before: $LOAD_START; now: $(cut -d' ' -f1-3 /pro
 first=$(kind_of "${MODELS%% *}")
 echo "$(cc_line "$WORK/$first/src/Makefile"); the Makefile adds: $(make -s -C "$WORK/$first/src" CC="$BENCH_CC" -f Makefile -f "$BENCH/harness.mk" print-flags 2>/dev/null)"
 for name in $MODELS; do
-  isa=$("$WORK/$(kind_of "$name")/src/train_$name" --isa 2>/dev/null || echo "?")
+  isa=$("$WORK/$(kind_of "$name")/src/train_$name" --isa 2>/dev/null) || isa="?"
+  isa=${isa/ (dispatched)/+dispatch} # one word in the summary
   summary isa nn2c "$name" - - "$isa"
   echo "nn2c $name: isa $isa (the vector kernels compiled in)"
 done

@@ -172,7 +172,8 @@ $PY "$BENCH/torch_cnn.py" info 2>/dev/null | sed 's/^/pytorch: /'
 summary_start run.sh
 for m in $MODELS; do
   if grep -q "${m}_HAS_THREADS 1" "$WORK/models/$m/$m.h" 2>/dev/null; then th="compiled with threads"; else th="compiled WITHOUT threads (--threads 2 runs on 1 thread)"; fi
-  isa=$("$WORK/models/$m/infer_$m" --isa 2>/dev/null || echo "?")
+  isa=$("$WORK/models/$m/infer_$m" --isa 2>/dev/null) || isa="?"
+  isa=${isa/ (dispatched)/+dispatch} # one word in the summary
   summary isa nn2c "$m" - - "$isa"
   say "nn2c $m: isa $isa (the vector kernels compiled in); $th; $(sed -n 's/^ \* arena: *//p' "$WORK/models/$m/$m.h" | head -1)"
 done
