@@ -78,9 +78,11 @@ typedef struct Node Node;
 
 /* Where the memory planner put a value: arena offset = fixed + per_sample * batch. */
 typedef struct {
-  bool planned;       /* set by pass_memplan */
-  int64_t fixed;      /* byte offset part independent of the batch */
-  int64_t per_sample; /* byte offset part multiplied by the batch size */
+  bool planned;             /* set by pass_memplan */
+  int64_t fixed;            /* byte offset part independent of the batch */
+  int64_t per_sample;       /* byte offset part multiplied by the batch size */
+  const struct Value *slot; /* set by pass_memplan: an assignment's source computed in place, in the
+                               storage of this VK_PARAM or VK_STATE value; no arena bytes */
 } MemLoc;
 
 typedef struct Value {

@@ -58,6 +58,12 @@ static void declare_values(Buf *out, Graph *g, int *ids, int n, const int *input
       emit_line(&e, "float *%s = %s + %lld; /* %s */", name, kind_block(v->kind), (long long)off[i], shape);
       break;
     case VK_TEMP:
+      if (v->mem.slot) { /* an update computed in place */
+        const Value *d = v->mem.slot;
+        emit_line(&e, "float *%s = %s + %lld; /* %s, in place of %s */", name, kind_block(d->kind),
+                  (long long)off[d->id], shape, d->name);
+        break;
+      }
       emit_line(&e, "%s *%s = (%s *)(m->arena + %lld + %lld * B); /* %s */", ty, name, ty, (long long)v->mem.fixed,
                 (long long)v->mem.per_sample, shape);
       break;
@@ -125,6 +131,7 @@ static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_
   if (grads_out) emit_grads_done(e, g, NULL, poff);
   for (int i = 0; i < g->nassigns; i++) {
     Assign *a = &g->assigns[i];
+    if (a->src->mem.slot == a->dst) continue; /* computed in place */
     int64_t off = a->dst->kind == VK_PARAM ? poff[a->dst->id] : soff[a->dst->id];
     emit_line(e, "memcpy(%s + %lld, %s, sizeof(float) * %s); /* %s */", kind_block(a->dst->kind), (long long)off,
               emit_ref(e, a->src), emit_numel(e, a->src), a->dst->name);

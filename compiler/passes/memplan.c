@@ -8,6 +8,13 @@
  * per-sample bytes; since all of them scale by the same B, a packing that is
  * valid per sample is valid for every B.
  *
+ * 0. Assignments in place: an assignment's source (the optimizer's new
+ *    parameter or state) is computed straight into its destination's storage
+ *    when its producer is an elementwise loop of the destination's shape and
+ *    every reader of the old contents runs before that loop or inside it at
+ *    the same index (an inline node of the loop, or the loop's own node). The
+ *    update is then one pass over the parameter block, with no arena tensor
+ *    and no copy at the end of the step.
  * 1. Lifetime of a value: [index of its producer, index of its last reader];
  *    values the step hands back (outputs, loss, assigned values) live to the end.
  *    Nodes marked inline=1 (fuse.c) run in their reader's loop: their outputs
@@ -151,13 +158,13 @@ static void plan_part(Slot *s, int n, int64_t align, int64_t *total, int64_t *un
   lives_free(&L);
 }
 
-/* A node marked inline=1 (fuse.c) runs inside its sole reader's loop: its
- * output takes no space, and its inputs are read when the reader runs. */
-static void lifetimes(Graph *g, int *start, int *end) {
-  int *at = xmalloc(sizeof(int) * (size_t)(g->nnodes + 1)); /* where node i really runs */
+/* at[i]: the position where node i really runs. A node marked inline=1
+ * (fuse.c) runs inside its sole reader's loop. */
+static int *run_positions(Graph *g) {
+  int *at = xmalloc(sizeof(int) * (size_t)(g->nnodes + 1));
   int *reader = xmalloc(sizeof(int) * (size_t)(g->nvalues + 1));
   for (int i = 0; i < g->nvalues; i++)
-    start[i] = end[i] = reader[i] = -1;
+    reader[i] = -1;
   for (int i = 0; i < g->nnodes; i++)
     for (int k = 0; k < g->nodes[i]->nin; k++)
       reader[g->nodes[i]->in[k]->id] = i;
@@ -165,6 +172,55 @@ static void lifetimes(Graph *g, int *start, int *end) {
     Node *n = g->nodes[i];
     at[i] = node_int(n, "inline", 0) ? at[reader[n->out[0]->id]] : i;
   }
+  free(reader);
+  return at;
+}
+
+/* How many assignments write dst and read src (each should be one). */
+static void count_assigns(Graph *g, int *by_dst, int *by_src) {
+  for (int i = 0; i < g->nassigns; i++)
+    by_dst[g->assigns[i].dst->id]++, by_src[g->assigns[i].src->id]++;
+}
+
+/* Step 0 for one assignment: whether its source may live in its destination. */
+static bool fits_in_place(Graph *g, const Assign *a, const int *at, const int *by_dst, const int *by_src) {
+  Value *d = a->dst, *s = a->src;
+  Node *def = s->def;
+  if (s->kind != VK_TEMP || !def || def->nout != 1 || node_int(def, "inline", 0)) return false;
+  if (!(op_table[def->op].flags & OPF_ELEMENTWISE) || s->dtype != DT_F32 || d->dtype != DT_F32) return false;
+  if (!shape_eq(s->shape, d->shape) || by_dst[d->id] != 1 || by_src[s->id] != 1 || s == g->loss) return false;
+  for (int i = 0; i < g->noutputs; i++)
+    if (g->outputs[i] == s) return false;
+  for (int i = 0; i < g->ngrads; i++)
+    if (g->grads[i].grad == s) return false;
+  for (int i = 0; i < g->nnodes; i++) { /* the old contents' readers */
+    Node *n = g->nodes[i];
+    for (int k = 0; k < n->nin; k++)
+      if (n->in[k] == d && at[i] >= def->id && (at[i] != def->id || !shape_eq(n->out[0]->shape, s->shape)))
+        return false; /* it would read the new contents, or read them at another index */
+  }
+  return true;
+}
+
+static void assign_in_place(Graph *g) {
+  int *at = run_positions(g);
+  int *by_dst = xcalloc((size_t)g->nvalues + 1, sizeof(int)), *by_src = xcalloc((size_t)g->nvalues + 1, sizeof(int));
+  count_assigns(g, by_dst, by_src);
+  for (int i = 0; i < g->nvalues; i++)
+    g->values[i]->mem.slot = NULL;
+  for (int i = 0; i < g->nassigns; i++)
+    if (fits_in_place(g, &g->assigns[i], at, by_dst, by_src)) g->assigns[i].src->mem.slot = g->assigns[i].dst;
+  free(at);
+  free(by_dst);
+  free(by_src);
+}
+
+/* Lifetimes by where nodes really run: an inline node's output takes no
+ * space, and its inputs are read when its reader runs. */
+static void lifetimes(Graph *g, int *start, int *end) {
+  int *at = run_positions(g);
+  for (int i = 0; i < g->nvalues; i++)
+    start[i] = end[i] = -1;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     for (int k = 0; k < n->nout && at[i] == i; k++)
@@ -173,7 +229,6 @@ static void lifetimes(Graph *g, int *start, int *end) {
       if (at[i] > end[n->in[k]->id]) end[n->in[k]->id] = at[i];
   }
   free(at);
-  free(reader);
   int last = g->nnodes;
   for (int i = 0; i < g->noutputs; i++)
     end[g->outputs[i]->id] = last;
@@ -185,6 +240,7 @@ static void lifetimes(Graph *g, int *start, int *end) {
 }
 
 bool pass_memplan(Graph *g, PassCtx *cx) {
+  assign_in_place(g);
   int nv = g->nvalues;
   int *start = xmalloc(sizeof(int) * (size_t)(nv + 1)), *end = xmalloc(sizeof(int) * (size_t)(nv + 1));
   lifetimes(g, start, end);
@@ -192,7 +248,7 @@ bool pass_memplan(Graph *g, PassCtx *cx) {
   int nf = 0, ns = 0;
   for (int i = 0; i < nv; i++) {
     Value *v = g->values[i];
-    if (v->kind != VK_TEMP || start[i] < 0) continue;
+    if (v->kind != VK_TEMP || start[i] < 0 || v->mem.slot) continue;
     int64_t bytes = shape_numel_static(v->shape) * dtype_size(v->dtype);
     if (shape_has_batch(v->shape))
       scaled[ns++] = (Slot){v, start[i], end[i], align_up(bytes, 16), 0};
@@ -202,9 +258,9 @@ bool pass_memplan(Graph *g, PassCtx *cx) {
   plan_part(fixed, nf, 64, &cx->arena_fixed, &cx->tensors_fixed);
   plan_part(scaled, ns, 16, &cx->arena_per_sample, &cx->tensors_per_sample);
   for (int i = 0; i < nf; i++)
-    fixed[i].v->mem = (MemLoc){true, fixed[i].off, 0};
+    fixed[i].v->mem = (MemLoc){true, fixed[i].off, 0, NULL};
   for (int i = 0; i < ns; i++)
-    scaled[i].v->mem = (MemLoc){true, cx->arena_fixed, scaled[i].off};
+    scaled[i].v->mem = (MemLoc){true, cx->arena_fixed, scaled[i].off, NULL};
   free(start);
   free(end);
   free(fixed);

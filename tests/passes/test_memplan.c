@@ -40,6 +40,27 @@ int main(int argc, char **argv) {
     for (int k = 0; k < n->nin; k++)
       if (end[n->in[k]->id] < at[i]) end[n->in[k]->id] = at[i];
   }
+  int in_place = 0;
+  for (int i = 0; i < nv; i++) {
+    Value *v = g->values[i];
+    const Value *d = v->mem.slot;
+    if (!d) continue;
+    in_place++;
+    int assigns = 0;
+    for (int a = 0; a < g->nassigns; a++)
+      assigns += g->assigns[a].dst == d && g->assigns[a].src == v;
+    CHECK(assigns == 1, "'%s' in place of '%s' without its one assignment", v->name, d->name);
+    CHECK(v->def && (op_table[v->def->op].flags & OPF_ELEMENTWISE) && shape_eq(v->shape, d->shape),
+          "'%s' in place of '%s' is not an elementwise result of its shape", v->name, d->name);
+    for (int j = 0; v->def && j < g->nnodes; j++)
+      for (int k = 0; k < g->nodes[j]->nin; k++)
+        if (g->nodes[j]->in[k] == d)
+          CHECK(at[j] < v->def->id || (at[j] == v->def->id && shape_eq(g->nodes[j]->out[0]->shape, v->shape)),
+                "'%s' is read at node %d after '%s' overwrote it in place at node %d", d->name, at[j], v->name,
+                v->def->id);
+  }
+  printf("%d assignments in place\n", in_place);
+  CHECK(in_place > 0, "no assignment in place: the optimizer's updates of mnist_mlp all are");
   free(at);
   for (int i = 0; i < g->noutputs; i++)
     end[g->outputs[i]->id] = last;
@@ -51,7 +72,7 @@ int main(int argc, char **argv) {
   int ntemp = 0;
   for (int i = 0; i < nv; i++) {
     Value *v = g->values[i];
-    if (v->kind != VK_TEMP || start[i] < 0) continue;
+    if (v->kind != VK_TEMP || start[i] < 0 || v->mem.slot) continue;
     ntemp++;
     CHECK(v->mem.planned, "temporary '%s' has no arena offset", v->name);
   }
@@ -61,14 +82,14 @@ int main(int argc, char **argv) {
     long pairs = 0;
     for (int i = 0; i < nv; i++) {
       Value *v = g->values[i];
-      if (v->kind != VK_TEMP || start[i] < 0) continue;
+      if (v->kind != VK_TEMP || start[i] < 0 || v->mem.slot) continue;
       int64_t off = v->mem.fixed + v->mem.per_sample * B, size = shape_numel(v->shape, B) * dtype_size(v->dtype);
       sum += size;
       CHECK(off >= 0 && off + size <= arena, "batch %lld: '%s' [%lld, %lld) outside the arena of %lld bytes",
             (long long)B, v->name, (long long)off, (long long)(off + size), (long long)arena);
       for (int j = i + 1; j < nv; j++) {
         Value *u = g->values[j];
-        if (u->kind != VK_TEMP || start[j] < 0) continue;
+        if (u->kind != VK_TEMP || start[j] < 0 || u->mem.slot) continue;
         if (!(start[i] <= end[j] && start[j] <= end[i])) continue;
         pairs++;
         int64_t uo = u->mem.fixed + u->mem.per_sample * B, us = shape_numel(u->shape, B) * dtype_size(u->dtype);
