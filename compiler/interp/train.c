@@ -81,9 +81,12 @@ bool interp_load_checkpoint(Model *m, Graph *g, const char *ckpt, float *params,
   int64_t ns = graph_block_layout(tg, VK_STATE, soff);
   graph_block_layout(g, VK_STATE, goff);
   float *tstate = xcalloc((size_t)ns + 1, sizeof(float)), step[4];
-  nn2c_ckpt_section s[3] = {{"params", params, (uint64_t)np}, {"state", tstate, (uint64_t)ns}, {"step", step, 4}};
+  nn2c_ckpt_section s[4] = {{"params", params, (uint64_t)np},
+                            {"state", tstate, (uint64_t)ns},
+                            {"step", step, 4},
+                            {"trainer", NULL, NN2C_CKPT_ANY_COUNT}}; /* the callbacks' state: not needed */
   char err[512];
-  bool ok = np == graph_block_layout(g, VK_PARAM, NULL) && !nn2c_ckpt_load(ckpt, s, 3, err, sizeof err);
+  bool ok = np == graph_block_layout(g, VK_PARAM, NULL) && !nn2c_ckpt_load_opt(ckpt, s, 4, 3, NULL, err, sizeof err);
   if (!ok && np != graph_block_layout(g, VK_PARAM, NULL)) error_plain("%s: the params do not line up", ckpt);
   if (!ok && np == graph_block_layout(g, VK_PARAM, NULL)) error_plain("%s", err); /* it names the file */
   for (int i = 0; ok && i < g->nvalues; i++) {
