@@ -81,7 +81,8 @@ void nn2c_metrics_add(nn2c_metrics *m, const nn2c_metrics_row *r) {
 static int parse_row(const nn2c_metrics *m, const char *line, unsigned long long *step, double *elapsed, int *epoch) {
   const char *p;
   int i;
-  *epoch = !strncmp(line, m->jsonl ? "{\"kind\":\"epoch\"" : "epoch,", m->jsonl ? 16 : 6);
+  const char *epoch_row = m->jsonl ? "{\"kind\":\"epoch\"," : "epoch,";
+  *epoch = !strncmp(line, epoch_row, strlen(epoch_row));
   if (m->jsonl) {
     const char *s = strstr(line, "\"step\":"), *e = strstr(line, "\"elapsed_s\":");
     if (strncmp(line, "{\"kind\":", 8) || !s || !e || sscanf(s + 7, "%llu", step) != 1) return -1;

@@ -6,8 +6,8 @@
 #     test_accuracy and reduce-on-plateau stops after epoch 6, the lr halved
 #     after epoch 5. Trained in two pieces, cut after epoch 4 or inside
 #     epoch 5 (--steps 13), it stops at the same epoch with the same lines,
-#     the same metrics rows (but for the timings; step rows every 2 steps) and
-#     the same final checkpoint, byte for byte.
+#     the same metrics rows (but for the timings; step rows every 2 steps; CSV
+#     and JSON Lines) and the same final checkpoint, byte for byte.
 #  2. scripted (crafted test losses, one step an epoch): the patience counts
 #     the epochs before the checkpoint, --save-best keeps the best epoch of
 #     both pieces, a checkpoint saved by the early stop stops at once, and a
@@ -49,6 +49,16 @@ for cut in "--epochs 4" "--steps 13"; do
   cmp "$dir/straight.ckpt" "$dir/$name.ckpt" || fail "$cut: the final checkpoints differ"
   echo "cut at $cut: stopped at epoch 6 as the straight run, same rows and checkpoint"
 done
+# JSON Lines too: the cut epoch's row goes on resume
+jrows() { sed 's/,"samples_per_s":.*//' "$dir/$1"; }
+# shellcheck disable=SC2086
+run j0.out "$softmax" $cb --epochs 30 --metrics "$dir/straight.jsonl"
+# shellcheck disable=SC2086
+run j1.out "$softmax" $cb --steps 13 --save "$dir/j.ckpt" --metrics "$dir/j.jsonl"
+grep -q '^{"kind":"epoch","epoch":5,"step":13,' "$dir/j.jsonl" || fail "no row for the cut epoch 5: $(cat "$dir/j.jsonl")"
+# shellcheck disable=SC2086
+run j2.out "$softmax" $cb --epochs 30 --load "$dir/j.ckpt" --metrics "$dir/j.jsonl"
+[ "$(jrows straight.jsonl)" = "$(jrows j.jsonl)" ] || fail "JSON Lines rows differ: $(diff "$dir/straight.jsonl" "$dir/j.jsonl")"
 
 # 2. the scripted run: test losses 1.0 0.8 0.9 0.85 0.95 0.7 ...; patience 3 stops after epoch 5
 export SCRIPTED_LOSSES="1.0,0.8,0.9,0.85,0.95,0.7,0.6,0.5,0.4,0.3"
