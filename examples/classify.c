@@ -1,7 +1,8 @@
 /* classify.c - classifies a 28x28 digit with the trained MNIST CNN, from C.
  *   nn2c compile examples/mnist_cnn.nn -o out/cnn && make -C out/cnn        (the model alone)
  *   cc -std=c11 -O2 -Iout/cnn examples/classify.c out/cnn/libmnist_cnn.a -fopenmp -lm -o classify
- *   ./classify cnn.ckpt digit.pgm     (cnn.ckpt: mnist_cnn_train --save; a binary PGM, P5) */
+ *   ./classify cnn.ckpt digit.pgm     (cnn.ckpt: mnist_cnn_train --save; a binary PGM, P5)
+ * A model with batch normalization also fills a state block: NAME_init_state, NAME_load_checkpoint_state. */
 #include <stdio.h>
 #include <stdlib.h>
 

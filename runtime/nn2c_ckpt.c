@@ -105,13 +105,16 @@ static void ckpt_write_body(CkptWriter *w, const nn2c_ckpt_section *s, int n) {
   cw_flush(w);
 }
 
-static int ckpt_check_sections(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen) {
+/* loading: a section may be NN2C_CKPT_ANY_COUNT (skipped); a save needs every count. */
+static int ckpt_check_sections(const char *path, const nn2c_ckpt_section *s, int n, int loading, char *err,
+                               size_t errlen) {
   int i;
   if (n < 0) return nn2c_fail(err, errlen, "%s: negative section count %d", path, n);
   for (i = 0; i < n; i++) {
     if (!s[i].name || strlen(s[i].name) > 65535)
       return nn2c_fail(err, errlen, "%s: section %d has no name or a name too long", path, i);
-    if (s[i].count > 0 && !s[i].data) return nn2c_fail(err, errlen, "%s: section '%s' has no data", path, s[i].name);
+    if (s[i].count > 0 && !s[i].data && !(loading && s[i].count == NN2C_CKPT_ANY_COUNT))
+      return nn2c_fail(err, errlen, "%s: section '%s' has no data", path, s[i].name);
   }
   return 0;
 }
@@ -185,7 +188,7 @@ int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *er
   char tmp[4096];
   CkptWriter *w;
   int e = 0, closed;
-  if (ckpt_check_sections(path, s, n, err, errlen) || nn2c_ckpt_check_target(path, err, errlen)) return -1;
+  if (ckpt_check_sections(path, s, n, 0, err, errlen) || nn2c_ckpt_check_target(path, err, errlen)) return -1;
   w = calloc(1, sizeof *w);
   if (!w) return nn2c_fail(err, errlen, "%s: out of memory", path);
   w->hash = FNV_OFFSET;
@@ -262,17 +265,21 @@ static int ckpt_walk(const unsigned char *p, size_t len, uint64_t *need) {
   return len < pos + 8 ? -1 : 0;
 }
 
-/* Compares the file's sections with the expected ones; with copy set, also
- * copies the data. Run once without copy first so a mismatch in a later
- * section leaves the caller's buffers untouched. */
-static int ckpt_match(const char *path, const unsigned char *p, const nn2c_ckpt_section *s, int n, int copy, char *err,
-                      size_t errlen) {
+/* Compares the file's sections with the expected ones (the first `required`
+ * of s, then as many more as the file holds); with copy set, also copies the
+ * data. Run once without copy first so a mismatch in a later section leaves
+ * the caller's buffers untouched. */
+static int ckpt_match(const char *path, const unsigned char *p, const nn2c_ckpt_section *s, int n, int required,
+                      int copy, char *err, size_t errlen) {
   uint32_t nsec = (uint32_t)get_le(p + 12, 4);
   size_t pos = 16;
   int i;
-  if (nsec != (uint32_t)n)
-    return nn2c_fail(err, errlen, "%s: has %lu sections but %d were expected", path, (unsigned long)nsec, n);
-  for (i = 0; i < n; i++) {
+  if (nsec < (uint32_t)required || nsec > (uint32_t)n)
+    return required == n
+               ? nn2c_fail(err, errlen, "%s: has %lu sections but %d were expected", path, (unsigned long)nsec, n)
+               : nn2c_fail(err, errlen, "%s: has %lu sections but %d to %d were expected", path, (unsigned long)nsec,
+                           required, n);
+  for (i = 0; i < (int)nsec; i++) {
     size_t nlen = (size_t)get_le(p + pos, 4), want = strlen(s[i].name);
     uint64_t count, k;
     const char *name = (const char *)p + pos + 4;
@@ -282,10 +289,10 @@ static int ckpt_match(const char *path, const unsigned char *p, const nn2c_ckpt_
     pos += 4 + nlen;
     count = get_le(p + pos, 8);
     pos += 8;
-    if (count != s[i].count)
+    if (count != s[i].count && s[i].count != NN2C_CKPT_ANY_COUNT)
       return nn2c_fail(err, errlen, "%s: section '%s' holds %llu floats but %llu were expected", path, s[i].name,
                        (unsigned long long)count, (unsigned long long)s[i].count);
-    for (k = 0; copy && k < count; k++) {
+    for (k = 0; copy && s[i].data && k < count; k++) {
       uint32_t bits = (uint32_t)get_le(p + pos + 4 * k, 4);
       memcpy(&s[i].data[k], &bits, 4);
     }
@@ -295,7 +302,7 @@ static int ckpt_match(const char *path, const unsigned char *p, const nn2c_ckpt_
 }
 
 static int ckpt_parse(const char *path, const unsigned char *p, size_t len, const nn2c_ckpt_section *s, int n,
-                      char *err, size_t errlen) {
+                      int required, char *err, size_t errlen) {
   uint64_t need, stored;
   uint32_t version;
   if (len == 0) return nn2c_fail(err, errlen, "%s: empty file, not an nn2c checkpoint", path);
@@ -315,18 +322,26 @@ static int ckpt_parse(const char *path, const unsigned char *p, size_t len, cons
   stored = get_le(p + len - 8, 8);
   if (stored != fnv1a(FNV_OFFSET, p, len - 8))
     return nn2c_fail(err, errlen, "%s: checksum mismatch: the file is corrupted", path);
-  if (ckpt_match(path, p, s, n, 0, err, errlen)) return -1;
-  return ckpt_match(path, p, s, n, 1, err, errlen);
+  if (ckpt_match(path, p, s, n, required, 0, err, errlen)) return -1;
+  return ckpt_match(path, p, s, n, required, 1, err, errlen);
 }
-int nn2c_ckpt_load(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen) {
+
+int nn2c_ckpt_load_opt(const char *path, const nn2c_ckpt_section *s, int n, int required, int *found, char *err,
+                       size_t errlen) {
   unsigned char *p;
   size_t len;
   int rc;
-  if (ckpt_check_sections(path, s, n, err, errlen)) return -1;
+  if (required < 0 || required > n) return nn2c_fail(err, errlen, "%s: %d of %d sections required", path, required, n);
+  if (ckpt_check_sections(path, s, n, 1, err, errlen)) return -1;
   if (nn2c_read_file_plain(path, &p, &len, err, errlen)) return -1;
-  rc = ckpt_parse(path, p, len, s, n, err, errlen);
+  rc = ckpt_parse(path, p, len, s, n, required, err, errlen);
+  if (!rc && found) *found = (int)get_le(p + 12, 4);
   free(p);
   return rc;
+}
+
+int nn2c_ckpt_load(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen) {
+  return nn2c_ckpt_load_opt(path, s, n, n, NULL, err, errlen);
 }
 
 void nn2c_u64_to_floats(uint64_t v, float f[4]) {

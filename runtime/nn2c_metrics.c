@@ -6,8 +6,9 @@
  * (nn2c_write_atomic) whenever the trainer asks, so the file on disk is
  * always complete: a killed run leaves the rows up to its last write. On
  * resume the file's rows up to the checkpoint's step are kept (rows written
- * after that checkpoint was saved would be repeated), so one file covers a
- * run trained in pieces.
+ * after that checkpoint was saved would be repeated), but for the row of an
+ * epoch the checkpoint cut short (the resumed run writes the whole epoch's),
+ * so one file covers a run trained in pieces.
  */
 #include "nn2c_rt.h"
 
@@ -75,10 +76,13 @@ void nn2c_metrics_add(nn2c_metrics *m, const nn2c_metrics_row *r) {
   put(m, m->jsonl ? "}\n" : "\n");
 }
 
-/* The step and elapsed seconds of one row written by nn2c_metrics_add; -1 if it is not one. */
-static int parse_row(const nn2c_metrics *m, const char *line, unsigned long long *step, double *elapsed) {
+/* The step and elapsed seconds of one row written by nn2c_metrics_add, and
+ * whether it is an epoch's; -1 if it is not one. */
+static int parse_row(const nn2c_metrics *m, const char *line, unsigned long long *step, double *elapsed, int *epoch) {
   const char *p;
   int i;
+  const char *epoch_row = m->jsonl ? "{\"kind\":\"epoch\"," : "epoch,";
+  *epoch = !strncmp(line, epoch_row, strlen(epoch_row));
   if (m->jsonl) {
     const char *s = strstr(line, "\"step\":"), *e = strstr(line, "\"elapsed_s\":");
     if (strncmp(line, "{\"kind\":", 8) || !s || !e || sscanf(s + 7, "%llu", step) != 1) return -1;
@@ -93,8 +97,9 @@ static int parse_row(const nn2c_metrics *m, const char *line, unsigned long long
   return 0;
 }
 
-/* Keeps the rows of text[0..len) whose step is at most max_step. */
-static int keep_rows(nn2c_metrics *m, char *text, size_t len, uint64_t max_step, char *err, size_t errlen) {
+/* Keeps the rows of text[0..len) whose step is at most max_step, but with cut
+ * set an epoch's row at max_step. */
+static int keep_rows(nn2c_metrics *m, char *text, size_t len, uint64_t max_step, int cut, char *err, size_t errlen) {
   char *line = text, *end = text + len;
   int lineno = 1;
   if (!m->jsonl) { /* a CSV file starts with our header */
@@ -110,12 +115,13 @@ static int keep_rows(nn2c_metrics *m, char *text, size_t len, uint64_t max_step,
     char *nl = memchr(line, '\n', (size_t)(end - line));
     unsigned long long step;
     double elapsed;
+    int epoch;
     if (!nl) nl = end; /* a last line without its newline */
     *nl = '\0';
-    if (parse_row(m, line, &step, &elapsed))
+    if (parse_row(m, line, &step, &elapsed, &epoch))
       return nn2c_fail(err, errlen, "%s:%d: not a metrics row written by this trainer; name another --metrics file",
                        m->path, lineno);
-    if (step <= max_step) {
+    if (step < max_step || (step == max_step && !(cut && epoch))) {
       put(m, "%s\n", line);
       m->elapsed0 = elapsed;
     }
@@ -142,7 +148,7 @@ int nn2c_metrics_open(nn2c_metrics *m, const char *path, int resume, uint64_t re
   if (!m->jsonl) put_header(m);
   if (resume && nn2c_read_file_plain(path, &old, &len, probe, sizeof probe) == 0) {
     if (nn2c_text_terminate(&old, len, err, errlen)) return nn2c_metrics_free(m), -1;
-    if (len) rc = keep_rows(m, (char *)old, len, resume_step, err, errlen);
+    if (len) rc = keep_rows(m, (char *)old, len, resume_step, resume == 2, err, errlen);
     free(old);
   }
   if (rc) nn2c_metrics_free(m); /* path cleared: the caller never writes a file it failed to open */

@@ -314,8 +314,25 @@ int nn2c_count_correct(const float *out, int out_numel, const int32_t *yi, const
  * files of PATH left by processes that no longer run (a killed save) are
  * removed too.
  * Loading expects exactly the caller's sections, in the caller's order, with
- * the same names and counts, and fills their data. */
+ * the same names and counts, and fills their data.
+ * A trainer writes the sections "params", "state", "step" (see nn2c_train.c)
+ * and, since the callbacks' state was kept, "trainer" (NN2C_TRAINER_FLOATS
+ * floats); it still reads checkpoints without "trainer". */
 #define NN2C_CKPT_VERSION 1u
+/* A section's count that matches any count: its data is skipped (data NULL). */
+#define NN2C_CKPT_ANY_COUNT UINT64_MAX
+/* The "trainer" section: what the trainer carries from epoch to epoch, so a
+ * run resumed from a checkpoint decides as the uninterrupted run would. Each
+ * field is a u64 in 4 floats (nn2c_u64_to_floats; doubles and floats as their
+ * bits), in this order:
+ *   version (1); the monitored metric (nn2c_monitor_parse's index);
+ *   early stopping's and --save-best's watch: seen, wait, best, best epoch;
+ *   reduce-on-plateau's watch: seen, wait, best; the lr schedule's kind, the
+ *   --lr it started from and the learning rate now;
+ *   an epoch cut short by --steps: its loss sum, right answers and samples;
+ *   the --log-every rows' window: the same three. */
+#define NN2C_TRAINER_FIELDS 18
+#define NN2C_TRAINER_FLOATS (4 * NN2C_TRAINER_FIELDS)
 
 typedef struct {
   const char *name;
@@ -329,6 +346,11 @@ int nn2c_ckpt_save(const char *path, const nn2c_ckpt_section *s, int n, char *er
  * a program calls it early to refuse such a target before any work. */
 int nn2c_ckpt_check_target(const char *path, char *err, size_t errlen);
 int nn2c_ckpt_load(const char *path, const nn2c_ckpt_section *s, int n, char *err, size_t errlen);
+/* Like nn2c_ckpt_load, but the file may end after any section from
+ * s[required] on (a section a later trainer added); *found (unless NULL)
+ * is then how many it holds. */
+int nn2c_ckpt_load_opt(const char *path, const nn2c_ckpt_section *s, int n, int required, int *found, char *err,
+                       size_t errlen);
 
 /* A u64 (the trainer's step counter) stored exactly in 4 floats, each holding
  * one 16-bit limb, least significant first. Floats hold integers up to 2^24
@@ -376,8 +398,10 @@ typedef struct {
 } nn2c_metrics;
 
 /* Starts the file's text (PATH must end in .csv or .jsonl and may not be a
- * device). With resume set, an existing file's rows up to resume_step are
- * kept; a file that is not one of ours is an error. Nothing is written yet. */
+ * device). With resume 1, an existing file's rows up to resume_step are
+ * kept; with resume 2 (a checkpoint inside an epoch) likewise but for the
+ * epoch row at resume_step, the cut epoch's. A file that is not one of ours
+ * is an error. Nothing is written yet. */
 int nn2c_metrics_open(nn2c_metrics *m, const char *path, int resume, uint64_t resume_step, char *err, size_t errlen);
 void nn2c_metrics_add(nn2c_metrics *m, const nn2c_metrics_row *r);
 /* Writes every row so far, atomically. */

@@ -23,7 +23,9 @@
  * checkpoint. A checkpoint at step s resumes in epoch s / steps_per_epoch,
  * skipping the batches already done; since each epoch's shuffle depends only
  * on the seed and the epoch, training in pieces gives the same result as
- * training at once (given the same --seed, --batch and --limit-train).
+ * training at once (given the same --seed, --batch and --limit-train). The
+ * checkpoint's "trainer" section carries the callbacks' state and a cut
+ * epoch's sums, so callbacks and metrics rows resume exactly too.
  *
  * Data-parallel runs (nn2c compile --mpi) go through the nn2c_dist_* calls of
  * nn2c_dist.h: each process trains on its slice of every batch and evaluates
@@ -101,6 +103,10 @@ typedef struct {
   double sched_steps;           /* the schedule's default steps: an epoch's (exponential) or the run's (cosine) */
   int stop;                     /* early stopping said so */
   int best_epoch;               /* when the metric was best (from 1) */
+  /* An epoch cut short by --steps: its sums so far, which a resumed run goes on from. */
+  double cut_loss;
+  long long cut_correct, cut_seen;
+  float tstate[NN2C_TRAINER_FLOATS]; /* the checkpoint's "trainer" section (nn2c_rt.h) */
 } Trainer;
 
 static int error(const Trainer *t, const char *fmt, ...) {
@@ -700,11 +706,80 @@ static void free_all(Trainer *t) {
 /* ---- 4. Checkpoints ----------------------------------------------------- */
 
 /* Sections: "params", "state" (may hold 0 floats), "step" (4 floats, see
- * nn2c_u64_to_floats). */
-static void ckpt_sections(Trainer *t, nn2c_ckpt_section s[3]) {
+ * nn2c_u64_to_floats), "trainer" (see pack_trainer_state; older checkpoints
+ * end before it). */
+#define CKPT_SECTIONS 4
+static void ckpt_sections(Trainer *t, nn2c_ckpt_section s[CKPT_SECTIONS]) {
   s[0].name = "params", s[0].data = t->params, s[0].count = (uint64_t)t->d->param_floats;
   s[1].name = "state", s[1].data = t->state, s[1].count = (uint64_t)t->d->state_floats;
   s[2].name = "step", s[2].data = t->bstep, s[2].count = 4;
+  s[3].name = "trainer", s[3].data = t->tstate, s[3].count = NN2C_TRAINER_FLOATS;
+}
+
+/* The "trainer" section's fields, in order (nn2c_rt.h). */
+enum {
+  TS_VERSION,
+  TS_MONITOR,
+  TS_BEST_SEEN,
+  TS_BEST_WAIT,
+  TS_BEST,
+  TS_BEST_EPOCH,
+  TS_PLATEAU_SEEN,
+  TS_PLATEAU_WAIT,
+  TS_PLATEAU_BEST,
+  TS_SCHEDULE,
+  TS_LR0,
+  TS_LR,
+  TS_CUT_LOSS,
+  TS_CUT_CORRECT,
+  TS_CUT_SEEN,
+  TS_WINDOW_LOSS,
+  TS_WINDOW_CORRECT,
+  TS_WINDOW_SEEN
+};
+#define TRAINER_STATE_VERSION 1
+
+static uint64_t double_bits(double v) {
+  uint64_t u;
+  memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+static double bits_double(uint64_t u) {
+  double v;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+static uint64_t float_bits(float v) {
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+static float bits_float(uint64_t u) {
+  uint32_t b = (uint32_t)u;
+  float v;
+  memcpy(&v, &b, sizeof v);
+  return v;
+}
+
+/* What the callbacks remember, the cut epoch's and the log window's sums, into t->tstate. */
+static void pack_trainer_state(Trainer *t) {
+  uint64_t f[NN2C_TRAINER_FIELDS];
+  int i;
+  f[TS_VERSION] = TRAINER_STATE_VERSION, f[TS_MONITOR] = (uint64_t)t->monitor;
+  f[TS_BEST_SEEN] = (uint64_t)t->best.seen, f[TS_BEST_WAIT] = (uint64_t)t->best.wait;
+  f[TS_BEST] = double_bits(t->best.best), f[TS_BEST_EPOCH] = (uint64_t)t->best_epoch;
+  f[TS_PLATEAU_SEEN] = (uint64_t)t->plateau.seen, f[TS_PLATEAU_WAIT] = (uint64_t)t->plateau.wait;
+  f[TS_PLATEAU_BEST] = double_bits(t->plateau.best);
+  f[TS_SCHEDULE] = (uint64_t)t->sched.kind, f[TS_LR0] = float_bits(t->o.lr), f[TS_LR] = float_bits(t->lr);
+  f[TS_CUT_LOSS] = double_bits(t->cut_loss), f[TS_CUT_CORRECT] = (uint64_t)t->cut_correct;
+  f[TS_CUT_SEEN] = (uint64_t)t->cut_seen;
+  f[TS_WINDOW_LOSS] = double_bits(t->window.loss_sum), f[TS_WINDOW_CORRECT] = (uint64_t)t->window.correct;
+  f[TS_WINDOW_SEEN] = (uint64_t)t->window.seen;
+  for (i = 0; i < NN2C_TRAINER_FIELDS; i++)
+    nn2c_u64_to_floats(f[i], t->tstate + 4 * i);
 }
 
 /* Exchanges the params with their moving average (a no-op without one, and
@@ -728,17 +803,18 @@ static int with_average(Trainer *t, int (*fn)(Trainer *)) {
 }
 
 static int write_checkpoint(Trainer *t) {
-  nn2c_ckpt_section s[3];
+  nn2c_ckpt_section s[CKPT_SECTIONS];
   char err[1024];
   struct stat st;
   long i;
   nn2c_u64_to_floats(t->d->model_get_step(t->model), t->bstep);
+  pack_trainer_state(t);
   ckpt_sections(t, s);
   for (i = 0; i < t->d->param_floats; i++) /* a finite loss may still leave a param at inf */
     if (!isfinite(t->params[i]))
       return error(t, "%s: not written: parameter %ld is not finite (%g) at step %llu", t->ckpt_path, i,
                    (double)t->params[i], (unsigned long long)t->d->model_get_step(t->model));
-  if (nn2c_ckpt_save(t->ckpt_path, s, 3, err, sizeof err)) return error(t, "%s", err);
+  if (nn2c_ckpt_save(t->ckpt_path, s, CKPT_SECTIONS, err, sizeof err)) return error(t, "%s", err);
   if (!t->o.quiet && stat(t->ckpt_path, &st) == 0)
     printf("saved %s (%ld parameters, %lld bytes)\n", t->ckpt_path, t->d->param_floats, (long long)st.st_size);
   return 0;
@@ -768,7 +844,7 @@ static int load_weights(Trainer *t) {
 }
 
 static int init_params(Trainer *t) {
-  nn2c_ckpt_section s[3];
+  nn2c_ckpt_section s[CKPT_SECTIONS];
   char err[1024];
   uint64_t step;
   if (!t->o.load) {
@@ -777,8 +853,11 @@ static int init_params(Trainer *t) {
     return t->d->load_weights ? load_weights(t) : 0;
   }
   ckpt_sections(t, s);
-  if (nn2c_dist_rank() == 0 && nn2c_ckpt_load(t->o.load, s, 3, err, sizeof err)) return error(t, "%s", err);
-  if (nn2c_dist_bcast(s, 3)) return error(t, "%s: cannot pass the checkpoint on to the other ranks", t->o.load);
+  /* a checkpoint without "trainer" leaves t->tstate zero: version 0, nothing kept */
+  if (nn2c_dist_rank() == 0 && nn2c_ckpt_load_opt(t->o.load, s, CKPT_SECTIONS, 3, NULL, err, sizeof err))
+    return error(t, "%s", err);
+  if (nn2c_dist_bcast(s, CKPT_SECTIONS))
+    return error(t, "%s: cannot pass the checkpoint on to the other ranks", t->o.load);
   step = nn2c_floats_to_u64(t->bstep);
   if (step == UINT64_MAX) return error(t, "%s: section 'step' does not hold a step count", t->o.load);
   t->d->model_set_step(t->model, step);
@@ -792,6 +871,8 @@ typedef struct {
   double loss_sum; /* sum of batch loss x batch size */
   long long correct, seen;
   double t0, last_print;
+  long long seen0; /* of seen, the samples a checkpoint's cut epoch had trained (not timed here) */
+  int cut;         /* --steps ended the epoch before its last batch */
 } EpochStats;
 
 /* Copies the samples order[0..bs) into the batch buffers. */
@@ -813,7 +894,7 @@ static void progress(Trainer *t, const EpochStats *st, int epoch, int b, int nb)
   double dt = nn2c_now() - st->t0;
   printf("%sepoch %d/%d step %d/%d loss %.4f acc %.4f %.1e samples/s%s", t->tty ? "\r" : "", epoch + 1, t->o.epochs, b,
          nb, st->loss_sum / (double)st->seen, (double)st->correct / (double)st->seen,
-         dt > 0 ? (double)st->seen / dt : 0.0, t->tty ? "" : "\n");
+         dt > 0 ? (double)(st->seen - st->seen0) / dt : 0.0, t->tty ? "" : "\n");
   fflush(stdout);
 }
 
@@ -942,6 +1023,58 @@ static int after_epoch(Trainer *t, int epoch) {
   return 0;
 }
 
+/* ---- Resuming the callbacks (the checkpoint's "trainer" section) --------- */
+
+static int unpack_trainer_state(Trainer *t, uint64_t f[NN2C_TRAINER_FIELDS]) {
+  int i;
+  for (i = 0; i < NN2C_TRAINER_FIELDS; i++)
+    if ((f[i] = nn2c_floats_to_u64(t->tstate + 4 * i)) == UINT64_MAX)
+      return error(t, "%s: section 'trainer' does not hold a trainer's state (field %d)", t->o.load, i);
+  if (f[TS_VERSION] > TRAINER_STATE_VERSION)
+    return error(t, "%s: its trainer state has version %llu; this trainer reads version %d (rebuild it)", t->o.load,
+                 (unsigned long long)f[TS_VERSION], TRAINER_STATE_VERSION);
+  return 0;
+}
+
+/* The watches, and with the same schedule from the same --lr the plateau-reduced rate. */
+static void restore_callbacks(Trainer *t, const uint64_t f[NN2C_TRAINER_FIELDS]) {
+  t->best.seen = (int)f[TS_BEST_SEEN], t->best.wait = (int)f[TS_BEST_WAIT], t->best.best = bits_double(f[TS_BEST]);
+  t->best_epoch = (int)f[TS_BEST_EPOCH];
+  t->plateau.seen = (int)f[TS_PLATEAU_SEEN], t->plateau.wait = (int)f[TS_PLATEAU_WAIT];
+  t->plateau.best = bits_double(f[TS_PLATEAU_BEST]);
+  if (t->sched.kind == NN2C_LR_PLATEAU && f[TS_SCHEDULE] == NN2C_LR_PLATEAU && f[TS_LR0] == float_bits(t->o.lr) &&
+      bits_float(f[TS_LR]) != t->lr)
+    t->d->model_set_lr(t->model, t->lr = bits_float(f[TS_LR]));
+  if (!t->o.early_stop || !t->best.seen || t->best.wait < t->o.early_stop) return;
+  t->stop = 1; /* the run stopped here; a larger --early-stop goes on */
+  if (!t->o.quiet)
+    printf("early stop: %s had not improved for %d epochs at the checkpoint (best %.6f at epoch %d)\n",
+           nn2c_monitor_name(t->monitor), t->best.wait, t->best.best, t->best_epoch);
+}
+
+/* After --load: what the callbacks remembered, the cut epoch's and the log window's sums. */
+static int restore_trainer_state(Trainer *t) {
+  uint64_t f[NN2C_TRAINER_FIELDS];
+  int active = t->o.early_stop || t->o.save_best || t->sched.kind == NN2C_LR_PLATEAU;
+  if (unpack_trainer_state(t, f)) return 1;
+  if (f[TS_VERSION] == 0) { /* a checkpoint from before the section */
+    if (active && !t->o.quiet)
+      printf("note: %s holds no callback state (an older checkpoint): the callbacks start afresh\n", t->o.load);
+    return 0;
+  }
+  t->cut_loss = bits_double(f[TS_CUT_LOSS]), t->cut_correct = (long long)f[TS_CUT_CORRECT];
+  t->cut_seen = (long long)f[TS_CUT_SEEN];
+  t->window.loss_sum = bits_double(f[TS_WINDOW_LOSS]), t->window.correct = (long long)f[TS_WINDOW_CORRECT];
+  t->window.seen = (long long)f[TS_WINDOW_SEEN];
+  if ((int)f[TS_MONITOR] == t->monitor) {
+    restore_callbacks(t, f);
+  } else if (active && !t->o.quiet) {
+    printf("note: the checkpoint's callbacks watched %s, these watch %s: they start afresh\n",
+           f[TS_MONITOR] < 6 ? nn2c_monitor_name((int)f[TS_MONITOR]) : "?", nn2c_monitor_name(t->monitor));
+  }
+  return 0;
+}
+
 static int steps_left(const Trainer *t) { return !t->o.steps || t->d->model_get_step(t->model) < (uint64_t)t->o.steps; }
 
 /* Trains one epoch from batch `first` on; stops early at --steps. */
@@ -980,6 +1113,7 @@ static int train_epoch(Trainer *t, int epoch, int first, EpochStats *st) {
       st->last_print = nn2c_now();
     }
   }
+  st->cut = b < nb;
   if (!t->o.quiet && st->seen) {
     progress(t, st, epoch, b, nb);
     if (t->tty) putchar('\n');
@@ -1024,12 +1158,17 @@ static int evaluate_batches(Trainer *t) {
 /* The test set, with the params' moving average when the model keeps one. */
 static int evaluate(Trainer *t) { return with_average(t, evaluate_batches); }
 
+/* An epoch from batch `first` on (a resumed run's first epoch goes on from the
+ * checkpoint's cut epoch), its evaluation, row, callbacks and checkpoint. The
+ * callbacks act on whole epochs only: a cut epoch's are left to the run that
+ * finishes it, so a run in pieces decides as one run would. */
 static int run_epoch(Trainer *t, int epoch, int first) {
-  EpochStats st = {0, 0, 0, 0, 0};
+  EpochStats st = {0, 0, 0, 0, 0, 0, 0};
   double t0 = nn2c_now(), train_time, samples_per_s;
+  if (first) st.loss_sum = t->cut_loss, st.correct = t->cut_correct, st.seen = st.seen0 = t->cut_seen;
   if (train_epoch(t, epoch, first, &st)) return 1;
   train_time = nn2c_now() - t0;
-  samples_per_s = train_time > 0 ? (double)st.seen / train_time : 0.0;
+  samples_per_s = train_time > 0 ? (double)(st.seen - st.seen0) / train_time : 0.0;
   if (evaluate(t)) return 1;
   if (!t->o.quiet && st.seen) {
     printf("epoch %d: train_loss=%.6f train_accuracy=%.4f ", epoch + 1, st.loss_sum / (double)st.seen,
@@ -1041,8 +1180,9 @@ static int run_epoch(Trainer *t, int epoch, int first) {
   fflush(stdout);
   if (st.seen) t->train_loss = st.loss_sum / (double)st.seen, t->train_acc = (double)st.correct / (double)st.seen;
   if (st.seen && log_epoch(t, epoch, &st, samples_per_s)) return 1;
-  if (t->o.save && save(t)) return 1;
-  return st.seen ? after_epoch(t, epoch) : 0;
+  t->cut_loss = st.cut ? st.loss_sum : 0, t->cut_correct = st.cut ? st.correct : 0, t->cut_seen = st.cut ? st.seen : 0;
+  if (st.seen && !st.cut && after_epoch(t, epoch)) return 1;
+  return t->o.save ? save(t) : 0; /* after the callbacks: the checkpoint holds what they decided */
 }
 
 /* Runs the epochs that remain after the checkpoint's step, then the final report. */
@@ -1053,13 +1193,16 @@ static int train(Trainer *t) {
   int first = (int)(step0 % (uint64_t)nb);
   int trained = 0;
   char err[1024];
-  if (t->o.metrics && nn2c_metrics_open(&t->metrics, t->o.metrics, t->o.load != NULL, step0, err, sizeof err))
+  /* resuming inside an epoch, the cut epoch's row goes: this run writes the whole epoch's */
+  int resume = !t->o.load ? 0 : first ? 2 : 1;
+  if (t->o.metrics && nn2c_metrics_open(&t->metrics, t->o.metrics, resume, step0, err, sizeof err))
     return error(t, "--metrics: %s", err);
   if (setup_callbacks(t, nb)) return 1;
   t->t0 = t->window.t0 = nn2c_now();
   if (t->o.load && !t->o.quiet)
     printf("resumed from %s at step %llu (epoch %d, batch %d)\n", t->o.load, (unsigned long long)step0, epoch + 1,
            first);
+  if (t->o.load && restore_trainer_state(t)) return 1;
   for (; epoch < t->o.epochs && steps_left(t) && !t->stop; epoch++, first = 0) {
     if (run_epoch(t, epoch, first)) return 1;
     trained = 1;

@@ -649,6 +649,7 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
   if (needs_init_state(in))
     buf_printf(h, "void %s_init_state(float *state); /* before training: moments zero, running variances one */\n", N);
   put_template(h, "load_checkpoint.h.in", N);
+  if (needs_init_state(in)) put_template(h, "load_state.h.in", N); /* running statistics too */
   buf_printf(h, "/* Each returns 0, or 1 when batch is outside [1, max_batch]. */\n");
   buf_printf(h, "/* Inference; dimension N is the batch. Either array may hold NULL for an output not wanted.\n");
   header_io(h, in->infer.g);
@@ -743,6 +744,7 @@ static void host_prologue(CodegenInput *in, Buf *c) {
   if (in->weights_file) put_template(c, "load_weights.c.in", N); /* libc only, checks everything */
   if (needs_init_state(in)) emit_init_state(c, N, in->train ? in->train_graph.g : in->infer.g);
   put_template(c, "load_checkpoint.c.in", N); /* libc only, checks everything before writing params */
+  if (needs_init_state(in)) put_template(c, "load_state.c.in", N);
 }
 
 void codegen_model(Model *m, CodegenInput *in, Buf *h, Buf *c) {

@@ -30,6 +30,13 @@ void interp_init_params(Graph *g, float *params, uint64_t seed);
 /* Fills the state block with each state value's initializer (zeros or ones). */
 void interp_init_state(Graph *g, float *state);
 
+/* A checkpoint of m's trainer (NAME_train or `nn2c run` --save) into the blocks
+ * of g, a graph of m in any mode: the params (laid out alike in every mode) and
+ * the state values g has, found by name in the training graph's state block
+ * (running statistics; the optimizer's moments stay behind). false after
+ * reporting the error, which names the file. */
+bool interp_load_checkpoint(Model *m, Graph *g, const char *ckpt, float *params, float *state);
+
 /* `nn2c run`: trains/evaluates a model with the interpreter behind the same
  * trainer front end as generated code (flags, data, checkpoints). */
 int interp_train_main(Model *m, int argc, char **argv);

@@ -3,6 +3,7 @@
  * so both produce directly comparable runs and checkpoints. */
 #include "interp.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn2c_rt.h"
@@ -69,6 +70,35 @@ static int train_step(void *mv, const float *x, const void *y, int batch, float 
 
 static int evaluate(void *m, const float *x, const void *y, int batch, float *loss, float *out) {
   return run(run_graphs.eval, m, x, y, batch, loss, out);
+}
+
+bool interp_load_checkpoint(Model *m, Graph *g, const char *ckpt, float *params, float *state) {
+  PassCtx cx = {0};
+  Graph *tg = model_compile(m, MODE_TRAIN, NULL, &cx);
+  if (!tg) return false;
+  int64_t np = graph_block_layout(tg, VK_PARAM, NULL);
+  int64_t *soff = xcalloc((size_t)tg->nvalues, sizeof(int64_t)), *goff = xcalloc((size_t)g->nvalues, sizeof(int64_t));
+  int64_t ns = graph_block_layout(tg, VK_STATE, soff);
+  graph_block_layout(g, VK_STATE, goff);
+  float *tstate = xcalloc((size_t)ns + 1, sizeof(float)), step[4];
+  nn2c_ckpt_section s[4] = {{"params", params, (uint64_t)np},
+                            {"state", tstate, (uint64_t)ns},
+                            {"step", step, 4},
+                            {"trainer", NULL, NN2C_CKPT_ANY_COUNT}}; /* the callbacks' state: not needed */
+  char err[512];
+  bool ok = np == graph_block_layout(g, VK_PARAM, NULL) && !nn2c_ckpt_load_opt(ckpt, s, 4, 3, NULL, err, sizeof err);
+  if (!ok && np != graph_block_layout(g, VK_PARAM, NULL)) error_plain("%s: the params do not line up", ckpt);
+  if (!ok && np == graph_block_layout(g, VK_PARAM, NULL)) error_plain("%s", err); /* it names the file */
+  for (int i = 0; ok && i < g->nvalues; i++) {
+    Value *v = g->values[i], *t = v->kind == VK_STATE ? graph_find(tg, v->name) : NULL;
+    if (t && t->kind == VK_STATE)
+      memcpy(state + goff[v->id], tstate + soff[t->id], sizeof(float) * (size_t)shape_numel_static(v->shape));
+  }
+  free(tstate);
+  free(soff);
+  free(goff);
+  graph_free(tg);
+  return ok;
 }
 
 int interp_train_main(Model *m, int argc, char **argv) {

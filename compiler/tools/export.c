@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "interp/interp.h"
-#include "nn2c_rt.h"
 #ifdef NN2C_HAVE_ONNX
 #include "onnx.h"
 #endif
@@ -25,35 +24,6 @@ bool export_is_native(int argc, char **argv) {
   return false;
 }
 
-/* The checkpoint's params into params (g's layout: the training graph's, as
- * both build their params in the same order) and the state values g reads
- * from the training graph's state block, found by name. */
-static bool load_weights(Model *m, Graph *g, const char *ckpt, float *params, float *state) {
-  PassCtx cx = {0};
-  Graph *tg = model_compile(m, MODE_TRAIN, NULL, &cx);
-  if (!tg) return false;
-  int64_t np = graph_block_layout(tg, VK_PARAM, NULL);
-  int64_t *soff = xcalloc((size_t)tg->nvalues, sizeof(int64_t)), *goff = xcalloc((size_t)g->nvalues, sizeof(int64_t));
-  int64_t ns = graph_block_layout(tg, VK_STATE, soff);
-  graph_block_layout(g, VK_STATE, goff);
-  float *tstate = xcalloc((size_t)ns + 1, sizeof(float)), step[4];
-  nn2c_ckpt_section s[3] = {{"params", params, (uint64_t)np}, {"state", tstate, (uint64_t)ns}, {"step", step, 4}};
-  char err[512];
-  bool ok = np == graph_block_layout(g, VK_PARAM, NULL) && !nn2c_ckpt_load(ckpt, s, 3, err, sizeof err);
-  if (!ok && np != graph_block_layout(g, VK_PARAM, NULL)) error_plain("%s: the params do not line up", ckpt);
-  if (!ok && np == graph_block_layout(g, VK_PARAM, NULL)) error_plain("%s", err); /* it names the file */
-  for (int i = 0; ok && i < g->nvalues; i++) {
-    Value *v = g->values[i], *t = v->kind == VK_STATE ? graph_find(tg, v->name) : NULL;
-    if (t && t->kind == VK_STATE)
-      memcpy(state + goff[v->id], tstate + soff[t->id], sizeof(float) * (size_t)shape_numel_static(v->shape));
-  }
-  free(tstate);
-  free(soff);
-  free(goff);
-  graph_free(tg);
-  return ok;
-}
-
 #ifdef NN2C_HAVE_ONNX
 static bool export_native(Model *m, const char *ckpt, const char *out, bool quiet) {
   PassCtx cx = {0};
@@ -64,7 +34,8 @@ static bool export_native(Model *m, const char *ckpt, const char *out, bool quie
   interp_init_params(g, params, m->train.present ? m->train.seed : 1);
   interp_init_state(g, state);
   size_t bytes = 0;
-  bool ok = (!ckpt || load_weights(m, g, ckpt, params, state)) && onnx_write_graph(g, params, state, out, &bytes);
+  bool ok =
+      (!ckpt || interp_load_checkpoint(m, g, ckpt, params, state)) && onnx_write_graph(g, params, state, out, &bytes);
   long long count = 0;
   for (int i = 0; i < g->nvalues; i++)
     if (g->values[i]->kind == VK_PARAM) count += shape_numel_static(g->values[i]->shape);

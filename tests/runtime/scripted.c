@@ -36,11 +36,11 @@ int scripted_forward(scripted_Model *m, const float *x, float *out, int batch) {
 }
 
 int scripted_evaluate(scripted_Model *m, const float *x, const void *y, int batch, float *loss, float *out) {
-  static int calls;
-  int correct = (int)(script("SCRIPTED_ACCURACIES", calls, 0.5) * batch + 0.5), i;
+  int k = m->step > 0 ? (int)m->step - 1 : 0; /* the epoch's, so a resumed run goes on with the script */
+  int correct = (int)(script("SCRIPTED_ACCURACIES", k, 0.5) * batch + 0.5), i;
   (void)x, (void)y;
   if (batch < 1 || batch > m->max_batch) return 2;
-  *loss = (float)script("SCRIPTED_LOSSES", calls++, 1.0);
+  *loss = (float)script("SCRIPTED_LOSSES", k, 1.0);
   for (i = 0; i < batch; i++) /* class 0 is right: the first `correct` samples get it */
     out[2 * i] = i < correct ? 1.0f : 0.0f, out[2 * i + 1] = i < correct ? 0.0f : 1.0f;
   return 0;

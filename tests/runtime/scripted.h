@@ -1,8 +1,9 @@
 /* scripted.h - hand-written stand-in for a compiled model whose evaluation
- * results follow a script, for the callback tests (a crafted run): the i-th
- * call of evaluate reports the i-th loss of $SCRIPTED_LOSSES and the i-th
- * accuracy of $SCRIPTED_ACCURACIES (comma-separated; the last value repeats;
- * defaults 1 and 0.5). train_step adds 1 to the one parameter (so a
+ * results follow a script, for the callback tests (a crafted run): evaluate
+ * after i steps (i >= 1; one step an epoch) reports the i-th loss of
+ * $SCRIPTED_LOSSES and the i-th accuracy of $SCRIPTED_ACCURACIES
+ * (comma-separated; the last value repeats; defaults 1 and 0.5), so a resumed
+ * run goes on with the script. train_step adds 1 to the one parameter (so a
  * checkpoint tells at which step it was written) and reports the learning
  * rate it was given as its loss (so the metrics file shows the lr the model
  * trained with). 8 inline samples of 2 values, class 0 each; batch 8. */

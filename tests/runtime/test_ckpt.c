@@ -151,8 +151,35 @@ static void test_atomic(void) {
 
 static void test_bad_args(void) {
   nn2c_ckpt_section noname[1] = {{NULL, a, 5}}, nodata[1] = {{"p", NULL, 5}};
+  nn2c_ckpt_section any[1] = {{"p", NULL, NN2C_CKPT_ANY_COUNT}};
   CHECK_ERR(nn2c_ckpt_save(at("bad.ckpt"), noname, 1, err, sizeof err), err, "section 0 has no name");
   CHECK_ERR(nn2c_ckpt_save(at("bad.ckpt"), nodata, 1, err, sizeof err), err, "section 'p' has no data");
+  CHECK_ERR(nn2c_ckpt_save(at("bad.ckpt"), any, 1, err, sizeof err), err, "section 'p' has no data");
+}
+
+/* Optional trailing sections (nn2c_ckpt_load_opt): a file may end before them,
+ * has no more than the caller lists, and NN2C_CKPT_ANY_COUNT skips a section. */
+static void test_optional(void) {
+  float a2[5] = {0}, c2[3] = {0}, d2[2] = {9, 9}, d[2] = {4, 5};
+  nn2c_ckpt_section more[4] = {{"params", a, 5}, {"empty", b, 0}, {"step", c, 3}, {"extra", d, 2}};
+  nn2c_ckpt_section in[4] = {{"params", a2, 5}, {"empty", NULL, 0}, {"step", c2, 3}, {"extra", d2, 2}};
+  nn2c_ckpt_section skip[4] = {
+      {"params", a2, 5}, {"empty", NULL, 0}, {"step", c2, 3}, {"extra", NULL, NN2C_CKPT_ANY_COUNT}};
+  int found = -1;
+  CHECK_OK(nn2c_ckpt_load_opt(at("ok.ckpt"), in, 4, 3, &found, err, sizeof err), err); /* 3 sections */
+  CHECK(found == 3 && d2[0] == 9 && memcmp(c, c2, sizeof c) == 0);
+  CHECK_OK(nn2c_ckpt_save(at("more.ckpt"), more, 4, err, sizeof err), err);
+  CHECK_OK(nn2c_ckpt_load_opt(at("more.ckpt"), in, 4, 3, &found, err, sizeof err), err);
+  CHECK(found == 4 && d2[0] == 4 && d2[1] == 5);
+  CHECK_OK(nn2c_ckpt_load_opt(at("more.ckpt"), skip, 4, 3, &found, err, sizeof err), err);
+  CHECK(found == 4);
+  CHECK_ERR(nn2c_ckpt_load_opt(at("more.ckpt"), in, 3, 2, &found, err, sizeof err), err,
+            "more.ckpt: has 4 sections but 2 to 3 were expected");
+  CHECK_ERR(nn2c_ckpt_load(at("more.ckpt"), in, 3, err, sizeof err), err,
+            "more.ckpt: has 4 sections but 3 were expected");
+  in[3].count = 3;
+  CHECK_ERR(nn2c_ckpt_load_opt(at("more.ckpt"), in, 4, 3, &found, err, sizeof err), err,
+            "section 'extra' holds 2 floats but 3 were expected");
 }
 
 int main(int argc, char **argv) {
@@ -163,6 +190,7 @@ int main(int argc, char **argv) {
   test_damage();
   test_atomic();
   test_bad_args();
+  test_optional();
   printf("test_ckpt: ok\n");
   return 0;
 }

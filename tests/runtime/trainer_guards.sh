@@ -110,7 +110,7 @@ lr_underflow)
   ;;
 save_says)
   idx "$work/ok" 28 28 8
-  expect 0 "saved $work/s.ckpt (12736 parameters, 51035 bytes)" "$train" --data "$work/ok" --save "$work/s.ckpt"
+  expect 0 "saved $work/s.ckpt (12736 parameters, 51342 bytes)" "$train" --data "$work/ok" --save "$work/s.ckpt"
   out=$("$train" --data "$work/ok" --save "$work/s.ckpt" --quiet 2>&1) || fail "--quiet run"
   printf '%s\n' "$out" | grep -q saved && fail "--quiet still says what it saved"
   echo "save_says: ok"
