@@ -118,6 +118,13 @@ static const char *reserved[] = {
     "mx",
     "sum",
     "lse",
+    /* quant.c */
+    "yr",
+    "za",
+    "g0",
+    "xv",
+    "f",
+    "v",
     /* matmul.c */
     "bt",
     "br",
