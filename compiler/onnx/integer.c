@@ -9,6 +9,7 @@
  * any rank times a 2-D b runs as one product of a's rows; equal 3-D stacks
  * as one product per matrix, concatenated. */
 #include "onnx/onnx_impl.h"
+#include "ops/quant.h"
 
 #include <math.h>
 #include <string.h>
@@ -105,18 +106,6 @@ bool h_conv_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return nchw_from_nhwc(I, y, one_d, out);
 }
 
-bool quant_multiplier(double s, int32_t *mult, int32_t *shift) {
-  int e;
-  double f = frexp(s, &e); /* s = f 2^e, f in [0.5, 1) */
-  int64_t m = llround(ldexp(f, 31));
-  if (m == (int64_t)1 << 31) m /= 2, e++;
-  if (31 - e < 0 || !(s > 0)) return false;
-  if (31 - e > 62) /* below 2^-32: the multiplier loses digits and the result is mostly 0 */
-    m = llround(ldexp(s, 62)), e = 31 - 62;
-  *mult = (int32_t)m, *shift = (int32_t)(31 - e);
-  return true;
-}
-
 /* int32 [n] constant. */
 static Value *i32_const(Imp *I, const char *name, const int32_t *v, int64_t n) {
   Value *c = value_new(I->g, name, VK_CONST, DT_I32, shape_make(1, (int64_t[]){n}));
@@ -179,7 +168,8 @@ bool h_qlinear(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 }
 
 /* QuantizeLinear / DequantizeLinear: the IR ops; a constant scale must be
- * positive and finite. */
+ * positive and finite. DequantizeLinear of constant 8-bit weights is not
+ * folded here (the constfold pass folds what qdq_fold leaves). */
 bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 2, 3) || !scale_ok(I, in[1], "the scale")) return false;
   bool deq = !strcmp(np->op_type, "DequantizeLinear");
@@ -188,5 +178,9 @@ bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
     return imp_unsupported(I, np->op_type, "%s with a %s zero point", np->op_type, dtype_name(args[2]->dtype));
   Node *n = imp_mk(I, deq ? OP_DEQUANTIZE_LINEAR : OP_QUANTIZE_LINEAR, args[2] ? 3 : 2, args);
   node_set_int(I->g, n, "axis", imp_attr_i(np, "axis", 1));
+  if (deq && imp_is_const(in[0]) && in[0]->dtype != DT_I32) { /* int8 weights stay int8 for passes/qdq_fold.c */
+    const char *err = op_table[n->op].infer(I->g, n);
+    return err ? imp_fail(I, "%s", err) : (out[0] = n->out[0]) != NULL;
+  }
   return imp_finish(I, n) && (out[0] = n->out[0]) != NULL;
 }

@@ -124,9 +124,6 @@ bool h_matmul_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_conv_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_qlinear(Imp *I, NodeP *np, Value **in, int nin, Value **out);  /* QLinearMatMul, QLinearConv */
 bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* QuantizeLinear, DequantizeLinear */
-/* A positive finite scale s as mult 2^-shift, mult in [2^30, 2^31) exactly for an
- * f32 s, shift in [0, 62]; false for scales of 2^31 and above (or not positive). */
-bool quant_multiplier(double s, int32_t *mult, int32_t *shift);
 
 /* ---- results shaped by the input's values, computed at import (fold.c) ---- */
 

@@ -28,6 +28,7 @@
  * The interpreter's kernels are written apart from the emitted ones (its
  * rounding uses floor division, the emitted code shifts the magnitude). */
 #include "conv_impl.h"
+#include "quant.h"
 
 #include <math.h>
 #include <string.h>
@@ -51,6 +52,18 @@ static double param_at(const Tensor *p, int64_t i) { return tensor_get(p, p->num
 static const char *param_ix(const Value *p, const char *i) { return numel_or_0(p) == 1 ? "0" : i; }
 
 void quant_no_grad(Graph *g, Node *n, Value **dy, Value **dx) { ew_no_grad(g, n, dy, dx); }
+
+bool quant_multiplier(double s, int32_t *mult, int32_t *shift) {
+  int e;
+  double f = frexp(s, &e); /* s = f 2^e, f in [0.5, 1) */
+  int64_t m = llround(ldexp(f, 31));
+  if (m == (int64_t)1 << 31) m /= 2, e++;
+  if (31 - e < 0 || !(s > 0)) return false;
+  if (31 - e > 62) /* below 2^-32: the multiplier loses digits and the result is mostly 0 */
+    m = llround(ldexp(s, 62)), e = 31 - 62;
+  *mult = (int32_t)m, *shift = (int32_t)(31 - e);
+  return true;
+}
 
 /* ---- quantize_linear and dequantize_linear ---- */
 

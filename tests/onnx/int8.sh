@@ -23,10 +23,16 @@ tail -n 1 "$work/results.txt" | grep -q "^$want passed, 0 failed, 0 skipped" || 
 # the int8 kernels are in the emitted code (not float ops standing in)
 grep -q "matmul_integer" "$work/run/int8_qlinearmatmul_ends/model.c" || { echo "FAIL: no matmul_integer kernel"; exit 1; }
 grep -q "conv_integer" "$work/run/int8_qlinearconv_stride_groups/model.c" || { echo "FAIL: no conv_integer kernel"; exit 1; }
+# the QDQ network runs on int8 kernels only (passes/qdq_fold.c): no float conv, pool or matmul left
+q=$work/run/int8_qdq_cnn/model.c
+for k in conv_integer maxpool2d_int matmul_integer requantize; do
+  grep -q "= $k(" "$q" || { echo "FAIL: int8_qdq_cnn has no $k"; exit 1; }
+done
+if grep -E "= (conv2d|maxpool2d|matmul|relu)\(" "$q"; then echo "FAIL: float layers left in int8_qdq_cnn"; exit 1; fi
 flags="-std=c99 -Wall -Wextra -Werror -pedantic -c"
 for cc in gcc clang; do
   command -v $cc > /dev/null || { echo "note: $cc not installed, not checked"; continue; }
-  for m in int8_qlinearmatmul_per_column int8_qlinearconv_per_channel_bias int8_matmulinteger_row_col_zp; do
+  for m in int8_qlinearmatmul_per_column int8_qlinearconv_per_channel_bias int8_matmulinteger_row_col_zp int8_qdq_cnn; do
     for d in "" -DNN2C_NO_SIMD; do
       $cc $flags -O2 $d -o "$work/$m.o" "$work/run/$m/model.c" || { echo "FAIL: $cc $d $m"; exit 1; }
     done

@@ -189,6 +189,59 @@ def all_cases(out):
                  [1, 1, 1, 1], [1, 1], 4, 3, 0, 128, 0.1, [0.05, 0.01, 0.02, 0.07], 0.03, True, 8)
     integer_cases(out)
     quantize_cases(out)
+    qdq_model(out)
+
+
+def qdq_model(out):
+    """A QDQ network as quantization tools write it: Q/DQ around Conv(+bias)+Relu,
+    MaxPool, Flatten and Gemm-style MatMul+Add. Scales are powers of two, so the
+    float graph is exact and nn2c's int8 kernels (the qdq_fold pass) must give
+    the same bytes."""
+    rng = random.Random(11)
+    N, C, H, W, F, K = 2, 2, 6, 6, 3, 3
+    sx, zx, sw, sy, zy = 2.0 ** -4, 128, [2.0 ** -5, 2.0 ** -6, 2.0 ** -4], 2.0 ** -3, 3
+    x = [rng.randint(-300, 300) / 32.0 for _ in range(N * C * H * W)]  # ties and saturation
+    wq = [rng.randint(-127, 127) for _ in range(F * C * K * K)]
+    bq = [rng.randint(-200, 200) for _ in range(F)]
+    xq = [sat(round(Fraction(v) / Fraction(sx)) + zx, UINT8) for v in x]
+    acc, OH, OW = conv(xq, wq, N, C, H, W, F, K, K, [1, 1], [1, 1, 1, 1], [1, 1], 1, zx, [0] * F)
+    yq = [max(sat(round((acc[i] + bq[i // (OH * OW) % F]) * Fraction(sx) * Fraction(sw[i // (OH * OW) % F]) /
+                        Fraction(sy)) + zy, UINT8), zy) for i in range(len(acc))]
+    PH, PW = OH // 2, OW // 2
+    pq = [max(yq[((nb * F + f) * OH + 2 * ph + a) * OW + 2 * pw + b] for a in range(2) for b in range(2))
+          for nb in range(N) for f in range(F) for ph in range(PH) for pw in range(PW)]
+    D, M = F * PH * PW, 4
+    w2 = [rng.randint(-127, 127) for _ in range(D * M)]
+    s2, b2, so, zo = [2.0 ** -6, 2.0 ** -7, 2.0 ** -5, 2.0 ** -6], [rng.randint(-99, 99) for _ in range(M)], 2.0 ** -2, -5
+    z = [sum((pq[nb * D + k] - zy) * w2[k * M + m] for k in range(D)) for nb in range(N) for m in range(M)]
+    oq = [sat(round((z[i] + b2[i % M]) * Fraction(sy) * Fraction(s2[i % M]) / Fraction(so)) + zo, INT8)
+          for i in range(len(z))]
+    y = [float((v - zo) * Fraction(so)) for v in oq]
+    nodes = [node('QuantizeLinear', ['x', 'sx', 'zx'], ['xq']), node('DequantizeLinear', ['xq', 'sx', 'zx'], ['xd']),
+             node('DequantizeLinear', ['wq', 'sw'], ['wd'], axis=0),
+             node('Conv', ['xd', 'wd', 'b'], ['c'], pads=[1, 1, 1, 1]), node('Relu', ['c'], ['r']),
+             node('QuantizeLinear', ['r', 'sy', 'zy'], ['rq']), node('DequantizeLinear', ['rq', 'sy', 'zy'], ['rd']),
+             node('MaxPool', ['rd'], ['p'], kernel_shape=[2, 2], strides=[2, 2]),
+             node('QuantizeLinear', ['p', 'sy', 'zy'], ['pq']), node('DequantizeLinear', ['pq', 'sy', 'zy'], ['pd']),
+             node('Flatten', ['pd'], ['fl']), node('DequantizeLinear', ['w2q', 's2'], ['w2d'], axis=1),
+             node('MatMul', ['fl', 'w2d'], ['mm']), node('Add', ['mm', 'b2'], ['a']),
+             node('QuantizeLinear', ['a', 'so', 'zo'], ['aq']), node('DequantizeLinear', ['aq', 'so', 'zo'], ['y'])]
+    b_f = [f32(bq[f] * sx * sw[f]) for f in range(F)]
+    b2_f = [f32(b2[m] * sy * s2[m]) for m in range(M)]
+    inits = [('sx', FLOAT, [], [sx]), ('zx', UINT8, [], [zx]), ('wq', INT8, [F, C, K, K], wq),
+             ('sw', FLOAT, [F], sw), ('b', FLOAT, [F], b_f), ('sy', FLOAT, [], [sy]), ('zy', UINT8, [], [zy]),
+             ('w2q', INT8, [D, M], w2), ('s2', FLOAT, [M], s2), ('b2', FLOAT, [M], b2_f), ('so', FLOAT, [], [so]),
+             ('zo', INT8, [], [zo])]
+    g = b''.join(field(1, n) for n in nodes) + field(2, 'int8_qdq_cnn')
+    g += b''.join(field(5, tensor(*t)) for t in inits)
+    g += field(11, value_info('x', FLOAT, [N, C, H, W])) + field(12, value_info('y', FLOAT, [N, M]))
+    d = os.path.join(out, 'int8_qdq_cnn')
+    os.makedirs(os.path.join(d, 'test_data_set_0'), exist_ok=True)
+    with open(os.path.join(d, 'model.onnx'), 'wb') as f:
+        f.write(field(1, 8) + field(7, g) + field(8, field(1, '') + field(2, 13)))
+    for kind, t in (('input', ('x', FLOAT, [N, C, H, W], x)), ('output', ('y', FLOAT, [N, M], y))):
+        with open(os.path.join(d, 'test_data_set_0', kind + '_0.pb'), 'wb') as f:
+            f.write(tensor(*t))
 
 
 def bad_cases(out):
