@@ -125,6 +125,10 @@ static const char *reserved[] = {
     "xv",
     "f",
     "v",
+    "row",
+    "ar",
+    "zxu",
+    "dst",
     /* matmul.c */
     "bt",
     "br",

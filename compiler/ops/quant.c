@@ -223,6 +223,10 @@ static const char *zp_ref(Emit *e, Node *n, int i, const char *ix) {
 
 void matmul_integer_emit(Emit *e, Node *n) {
   Value *a = n->in[0], *b = n->in[1], *y = n->out[0];
+  if (quant_fast_ok(n, a->shape.d[1])) {
+    matmul_integer_emit_fast(e, n);
+    return;
+  }
   const char *K = emit_dim(e, a, 1), *N = emit_dim(e, b, 1);
   emit_line(e, "memset(%s, 0, sizeof(int32_t) * %s);", emit_ref(e, y), emit_numel(e, y));
   emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_dim(e, a, 0));
@@ -287,6 +291,10 @@ void conv_integer_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
 void conv_integer_emit(Emit *e, Node *n) {
   Geom G;
   NN2C_ASSERT(!conv_integer_geom(n, &G));
+  if (quant_fast_ok(n, G.kh * G.kw * G.c)) {
+    conv_integer_emit_fast(e, n, &G);
+    return;
+  }
   Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
   const char *F = ll(e, G.f);
   emit_open(e, "for (size_t p = 0; p < %s * %lld; p++)", emit_dim(e, x, 0), (long long)(G.oh * G.ow));

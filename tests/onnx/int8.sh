@@ -38,6 +38,36 @@ for cc in gcc clang; do
     done
   done
 done
+# the dot-product kernels of every ISA this machine runs give the portable build's bytes
+# (test-onnx builds the harnesses at -O0 without -march: the portable C99 path)
+isa_run() { # NAME RUNNER CC FLAGS...: each case's harness built so, run, compared
+  name=$1 runner=$2 cc=$3
+  shift 3
+  for d in "$work"/run/*/; do
+    grep -q nn2c_qdot "$d/model.c" || continue
+    rm -rf "$work/isa" && mkdir -p "$work/isa" && cp "$d"/set0_in*.bin "$work/isa/" 2> /dev/null || true
+    $cc -std=c99 -Wall -Wextra -Werror -pedantic -O2 "$@" -o "$work/isa/h" "$d/main.c" -lm ||
+      { echo "FAIL: $name does not build $d"; exit 1; }
+    $runner "$work/isa/h" "$work/isa/set0" && cmp "$work/isa/set0_out0.bin" "$d/set0_out0.bin" ||
+      { echo "FAIL: $name differs from the portable path on $d"; exit 1; }
+  done
+  echo "ok: $name"
+}
+has() { grep -q -w "$1" /proc/cpuinfo 2> /dev/null; }
+if [ "$(uname -m)" = x86_64 ]; then
+  for cc in gcc clang; do
+    command -v $cc > /dev/null || continue
+    has avx2 && isa_run "$cc avx2" "" $cc -mavx2 -mfma
+    has avx_vnni && isa_run "$cc avx-vnni" "" $cc -mavx2 -mavxvnni
+    has avx512_vnni && has avx512bw && isa_run "$cc avx512-vnni" "" $cc -mavx512f -mavx512bw -mavx512vnni
+  done
+fi
+if command -v aarch64-linux-gnu-gcc > /dev/null && command -v qemu-aarch64 > /dev/null; then
+  isa_run "aarch64 sdot (qemu)" qemu-aarch64 aarch64-linux-gnu-gcc -static -march=armv8.2-a+dotprod
+  isa_run "aarch64 plain (qemu)" qemu-aarch64 aarch64-linux-gnu-gcc -static -march=armv8-a
+else
+  echo "note: aarch64-linux-gnu-gcc or qemu-aarch64 missing: the NEON sdot path is not run"
+fi
 python3 "$src/int8_cases.py" bad "$work/bad"
 for m in scale_zero scale_nan qlinear_zero_scale; do
   if "$nn2c" compile "$work/bad/$m.onnx" -o "$work/bad/$m.out" 2> "$work/bad/$m.err"; then

@@ -181,6 +181,10 @@ def all_cases(out):
                    1000.0, 3)  # scale 1e-15: the longest shift, mostly the zero point
     qlinear_matmul(out, 'int8_qlinearmatmul_per_column', 7, 64, 33, UINT8, INT8, INT8, 128, 0, 3, 0.02,
                    [0.001 * (j + 1) for j in range(33)], 0.05, 4)
+    qlinear_matmul(out, 'int8_qlinearmatmul_long_k', 3, 150, 6, INT8, INT8, UINT8, -128, 0, 255, 0.01, [0.002],
+                   0.5, 9)  # 150 = 2 x 64 + 22 (VNNI's masked tail) = 4 x 32 + 16 + 6 (AVX-VNNI, AVX2, scalar)
+    qlinear_conv(out, 'int8_qlinearconv_signed_x', INT8, INT8, INT8, [1, 7, 5, 4], 3, [3, 3], [1, 2],
+                 [2, 1, 1, 0], [1, 1], 1, -128, 0, -128, 0.05, [0.01, 0.03, 0.02], 0.3, True, 10)
     qlinear_conv(out, 'int8_qlinearconv_per_channel_bias', UINT8, INT8, UINT8, [1, 3, 7, 6], 5, [3, 3], [1, 1],
                  [1, 1, 1, 1], [1, 1], 1, 255, 0, 0, 0.02, [0.01, 0.02, 0.03, 0.004, 0.05], 0.1, True, 5)
     qlinear_conv(out, 'int8_qlinearconv_stride_groups', INT8, INT8, INT8, [2, 4, 9, 8], 8, [3, 2], [2, 2],
