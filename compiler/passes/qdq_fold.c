@@ -31,7 +31,7 @@
 #include <math.h>
 #include <string.h>
 
-static const int64_t TO_NHWC[4] = {0, 2, 3, 1}, TO_NCHW[4] = {0, 3, 1, 2}, HWIO_OF_OIHW[4] = {2, 3, 1, 0};
+static const int64_t TO_NHWC[4] = {0, 2, 3, 1}, TO_NCHW[4] = {0, 3, 1, 2};
 
 typedef struct {
   double s; /* scale */
@@ -76,34 +76,97 @@ static Value *transposed(Graph *g, Value *v, const int64_t *perm, const int64_t 
   return is_const(v) && !constfold_node(g, t) ? NULL : t->out[0];
 }
 
-/* The layer's activation input: dq(x), T_nhwc(dq(x)) or reshape(dq(x)) (a
- * flatten before a dense layer); x as the layer reads it, or NULL. */
-static Value *int8_input(Graph *g, Value *in, QParams *p) {
-  Node *t = in->def && has_perm(in->def, TO_NHWC) ? in->def : NULL, *r = only_def(g, in, OP_RESHAPE);
-  Node *dq = only_def(g, t || r ? in->def->in[0] : in, OP_DEQUANTIZE_LINEAR);
-  if (!dq || !qparams(dq, p) || (t && in->nuses != 1)) return NULL;
-  if (t) return transposed(g, dq->in[0], TO_NHWC, TO_NCHW);
-  if (!r) return dq->in[0];
-  Node *m = build_node(g, OP_RESHAPE, 1, &dq->in[0]);
-  node_copy_attrs(g, m, r);
-  return build_finish(g, m);
+/* x moved as node m (a transpose or reshape) moves its input: a transpose
+ * that undoes x's own, or a reshape of a reshape, goes back to the source. */
+static Value *moved_like(Graph *g, Value *x, Node *m) {
+  int64_t p[MAX_RANK], q[MAX_RANK];
+  int r = m->op == OP_TRANSPOSE ? attr_ints(m, "perm", p, MAX_RANK) : -1;
+  bool undo = r > 0 && x->def && x->def->op == OP_TRANSPOSE && attr_ints(x->def, "perm", q, MAX_RANK) == r;
+  for (int i = 0; undo && i < r; i++)
+    undo = q[p[i]] == i;
+  if (undo) return x->def->in[0];
+  if (m->op == OP_RESHAPE && x->def && x->def->op == OP_RESHAPE) x = x->def->in[0];
+  if (m->op == OP_RESHAPE && shape_eq(x->shape, m->out[0]->shape)) return x;
+  Node *c = build_node(g, m->op, 1, &x);
+  node_copy_attrs(g, c, m);
+  return build_finish(g, c);
 }
 
-/* A layer's weights: dq(w), or T(dq(w)) with perm, for a constant w whose
- * scale runs along the output channel (axis out_axis of w as stored). */
+#define MAX_CHAIN 8
+
+/* The transposes and reshapes (each used once) between v and what they move; their number. */
+static int movements(Value **v, Node **chain) {
+  int n = 0;
+  for (;
+       n < MAX_CHAIN && (*v)->def && ((*v)->def->op == OP_TRANSPOSE || (*v)->def->op == OP_RESHAPE) && (*v)->nuses == 1;
+       n++)
+    chain[n] = (*v)->def, *v = (*v)->def->in[0];
+  return n;
+}
+
+/* The layer's activation input: dq(x) through transposes and reshapes (the
+ * importer's NCHW <-> NHWC, a flatten); x moved the same way, or NULL. */
+static Value *int8_input(Graph *g, Value *in, QParams *p) {
+  Node *chain[MAX_CHAIN];
+  int n = movements(&in, chain);
+  Node *dq = only_def(g, in, OP_DEQUANTIZE_LINEAR);
+  if (!dq || !qparams(dq, p)) return NULL;
+  Value *x = dq->in[0];
+  for (int i = n - 1; i >= 0; i--)
+    x = moved_like(g, x, chain[i]);
+  return x;
+}
+
+/* A layer's weights: dq(w) of a constant w, reached through transposes and
+ * reshapes (the importer's OIHW -> HWIO, which the layout pass may have
+ * turned into reshapes). The int8 weights are w through the same movements;
+ * a per-channel scale must end up along the last axis, which the same
+ * movements of a tensor of channel numbers tell. */
 typedef struct {
   Value *w, *zp; /* int8 weights as the layer reads them, their zero point (or NULL) */
   Value *scale;  /* f32 [F] or one value */
 } QWeights;
 
-static bool int8_weights(Graph *g, Value *in, const int64_t *perm, int out_axis_t, int out_axis, QWeights *q) {
-  Node *t = perm && in->def && has_perm(in->def, perm) ? in->def : NULL;
-  Node *dq = only_def(g, t ? t->in[0] : in, OP_DEQUANTIZE_LINEAR);
+/* src through the chain of movement nodes (chain[n-1] first), folded. */
+static Value *moved(Graph *g, Value *src, Node **chain, int n) {
+  for (int i = n - 1; i >= 0 && src; i--) {
+    Node *m = build_node(g, chain[i]->op, 1, &src);
+    node_copy_attrs(g, m, chain[i]);
+    build_finish(g, m);
+    src = constfold_node(g, m) && m->out[0]->kind == VK_CONST ? m->out[0] : NULL;
+  }
+  return src;
+}
+
+/* Whether the channel numbers along `axis` of shape s end up along the last
+ * axis after the chain (along the first with `first`: matmul's transb). */
+static bool channel_moves(Graph *g, Shape s, int axis, Node **chain, int n, bool first) {
+  Value *idx = value_new(g, "qchannel", VK_CONST, DT_F32, s);
+  int64_t total = shape_numel_static(s), inner = 1;
+  for (int i = axis + 1; i < s.rank; i++)
+    inner *= s.d[i];
+  float *d = idx->data = arena_alloc(&g->arena, sizeof(float) * (size_t)total + 8);
+  for (int64_t i = 0; i < total; i++)
+    d[i] = (float)(i / inner % s.d[axis]);
+  Value *r = moved(g, idx, chain, n);
+  if (!r) return false;
+  const float *o = r->data;
+  int64_t F = r->shape.d[first ? 0 : r->shape.rank - 1], rest = total / F;
+  for (int64_t i = 0; i < total; i++)
+    if (o[i] != (float)(first ? i / rest : i % F)) return false;
+  return F == s.d[axis];
+}
+
+static bool int8_weights(Graph *g, Value *in, bool first, QWeights *q) {
+  Node *chain[MAX_CHAIN];
+  int n = movements(&in, chain);
+  Node *dq = only_def(g, in, OP_DEQUANTIZE_LINEAR);
   if (!dq || !is_const(dq->in[0]) || !is_const(dq->in[1]) || (dq->nin > 2 && !is_const(dq->in[2]))) return false;
-  int64_t ns = shape_numel_static(dq->in[1]->shape);
-  int axis = normalize_axis(node_int(dq, "axis", 1), dq->in[0]->shape.rank);
-  if (ns > 1 && axis != (t ? out_axis_t : out_axis)) return false;
-  q->w = t ? transposed(g, dq->in[0], perm, perm) : dq->in[0];
+  Shape ws = dq->in[0]->shape;
+  int axis = normalize_axis(node_int(dq, "axis", 1), ws.rank);
+  if (shape_numel_static(dq->in[1]->shape) > 1 && (axis < 0 || !channel_moves(g, ws, axis, chain, n, first)))
+    return false;
+  q->w = moved(g, dq->in[0], chain, n);
   q->zp = dq->nin > 2 ? dq->in[2] : NULL, q->scale = dq->in[1];
   return q->w != NULL;
 }
@@ -143,9 +206,7 @@ static Value *requantized(Graph *g, Value *acc, double sx, Value *sw, Value *bia
 /* The integer op of a conv2d or matmul layer on x (already int8); NULL if its weights do not fit. */
 static Value *int8_layer(Graph *g, Node *core, Value *x, const QParams *px, QWeights *qw) {
   bool conv = core->op == OP_CONV2D, tb = node_int(core, "transb", 0) != 0;
-  if (conv ? !int8_weights(g, core->in[1], HWIO_OF_OIHW, 0, 3, qw)
-           : node_int(core, "transa", 0) || !int8_weights(g, core->in[1], NULL, 0, tb ? 0 : 1, qw))
-    return NULL;
+  if (node_int(core, "transa", 0) || !int8_weights(g, core->in[1], tb, qw)) return NULL;
   if (!conv && tb) { /* w [N,K] stored: the int8 copy is [K,N] */
     Node *t = build_node(g, OP_TRANSPOSE, 1, &qw->w);
     node_set_ints(g, t, "perm", (const int64_t[]){1, 0}, 2);

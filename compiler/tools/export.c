@@ -28,7 +28,7 @@ bool export_is_native(int argc, char **argv) {
 /* The checkpoint's params into params (g's layout: the training graph's, as
  * both build their params in the same order) and the state values g reads
  * from the training graph's state block, found by name. */
-static bool load_weights(Model *m, Graph *g, const char *ckpt, float *params, float *state) {
+bool export_load_weights(Model *m, Graph *g, const char *ckpt, float *params, float *state) {
   PassCtx cx = {0};
   Graph *tg = model_compile(m, MODE_TRAIN, NULL, &cx);
   if (!tg) return false;
@@ -64,7 +64,8 @@ static bool export_native(Model *m, const char *ckpt, const char *out, bool quie
   interp_init_params(g, params, m->train.present ? m->train.seed : 1);
   interp_init_state(g, state);
   size_t bytes = 0;
-  bool ok = (!ckpt || load_weights(m, g, ckpt, params, state)) && onnx_write_graph(g, params, state, out, &bytes);
+  bool ok =
+      (!ckpt || export_load_weights(m, g, ckpt, params, state)) && onnx_write_graph(g, params, state, out, &bytes);
   long long count = 0;
   for (int i = 0; i < g->nvalues; i++)
     if (g->values[i]->kind == VK_PARAM) count += shape_numel_static(g->values[i]->shape);

@@ -42,5 +42,9 @@ int plot_main(int argc, char **argv);
 /* `nn2c export MODEL.nn ...` (export.c); export_is_native: a .nn model is named. */
 bool export_is_native(int argc, char **argv);
 int export_native_main(int argc, char **argv);
+/* A checkpoint's params and state into g's blocks (g: the forward graph of m; export.c). */
+bool export_load_weights(Model *m, Graph *g, const char *ckpt, float *params, float *state);
+/* `nn2c quantize` (quantize.c, docs/int8.md). */
+int quantize_main(int argc, char **argv);
 
 #endif
