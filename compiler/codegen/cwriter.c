@@ -129,6 +129,7 @@ static const char *reserved[] = {
     "ar",
     "zxu",
     "dst",
+    "d4",
     /* matmul.c */
     "bt",
     "br",

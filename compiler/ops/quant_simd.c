@@ -23,7 +23,7 @@ static const char qdot_helper[] =
     "/* nn2c_qdot: sum of a[p] b[p], p < n, a unsigned and b signed bytes; exact in int32 */\n"
     "#if !defined(NN2C_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__)\n"
     "#include <immintrin.h>\n"
-    "static int32_t nn2c_qdot(const uint8_t *a, const int8_t *b, size_t n) {\n"
+    "static NN2C_MAYBE_UNUSED int32_t nn2c_qdot(const uint8_t *a, const int8_t *b, size_t n) {\n"
     "  __m512i acc = _mm512_setzero_si512();\n"
     "  size_t p = 0;\n"
     "  for (; p + 64 <= n; p += 64)\n"
@@ -34,9 +34,31 @@ static const char qdot_helper[] =
     "  }\n"
     "  return _mm512_reduce_add_epi32(acc);\n"
     "}\n"
+    "/* nn2c_qdot4: the same for four rows of b, n apart, into out[0..3] (loads of a shared) */\n"
+    "static NN2C_MAYBE_UNUSED void nn2c_qdot4(const uint8_t *a, const int8_t *b, size_t n, int32_t *out) {\n"
+    "  __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;\n"
+    "  size_t p = 0;\n"
+    "  for (; p + 64 <= n; p += 64) {\n"
+    "    const __m512i av = _mm512_loadu_si512(a + p);\n"
+    "    c0 = _mm512_dpbusd_epi32(c0, av, _mm512_loadu_si512(b + p));\n"
+    "    c1 = _mm512_dpbusd_epi32(c1, av, _mm512_loadu_si512(b + n + p));\n"
+    "    c2 = _mm512_dpbusd_epi32(c2, av, _mm512_loadu_si512(b + 2 * n + p));\n"
+    "    c3 = _mm512_dpbusd_epi32(c3, av, _mm512_loadu_si512(b + 3 * n + p));\n"
+    "  }\n"
+    "  if (p < n) {\n"
+    "    const __mmask64 m = ~(__mmask64)0 >> (64 - (n - p));\n"
+    "    const __m512i av = _mm512_maskz_loadu_epi8(m, a + p);\n"
+    "    c0 = _mm512_dpbusd_epi32(c0, av, _mm512_maskz_loadu_epi8(m, b + p));\n"
+    "    c1 = _mm512_dpbusd_epi32(c1, av, _mm512_maskz_loadu_epi8(m, b + n + p));\n"
+    "    c2 = _mm512_dpbusd_epi32(c2, av, _mm512_maskz_loadu_epi8(m, b + 2 * n + p));\n"
+    "    c3 = _mm512_dpbusd_epi32(c3, av, _mm512_maskz_loadu_epi8(m, b + 3 * n + p));\n"
+    "  }\n"
+    "  out[0] = _mm512_reduce_add_epi32(c0), out[1] = _mm512_reduce_add_epi32(c1);\n"
+    "  out[2] = _mm512_reduce_add_epi32(c2), out[3] = _mm512_reduce_add_epi32(c3);\n"
+    "}\n"
     "#elif !defined(NN2C_NO_SIMD) && (defined(__AVXVNNI__) || defined(__AVX2__))\n"
     "#include <immintrin.h>\n"
-    "static int32_t nn2c_qdot(const uint8_t *a, const int8_t *b, size_t n) {\n"
+    "static NN2C_MAYBE_UNUSED int32_t nn2c_qdot(const uint8_t *a, const int8_t *b, size_t n) {\n"
     "  __m256i acc = _mm256_setzero_si256();\n"
     "  size_t p = 0;\n"
     "#ifdef __AVXVNNI__\n"
@@ -56,9 +78,38 @@ static const char qdot_helper[] =
     "  for (; p < n; p++) r += (int32_t)a[p] * b[p];\n"
     "  return r;\n"
     "}\n"
+    "static int32_t nn2c_hsum8(__m256i v) {\n"
+    "  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));\n"
+    "  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));\n"
+    "  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));\n"
+    "  return _mm_cvtsi128_si32(s);\n"
+    "}\n"
+    "static NN2C_MAYBE_UNUSED void nn2c_qdot4(const uint8_t *a, const int8_t *b, size_t n, int32_t *out) {\n"
+    "  __m256i c[4];\n"
+    "  size_t p = 0, k;\n"
+    "  for (k = 0; k < 4; k++) c[k] = _mm256_setzero_si256();\n"
+    "#ifdef __AVXVNNI__\n"
+    "  for (; p + 32 <= n; p += 32) {\n"
+    "    const __m256i av = _mm256_loadu_si256((const __m256i *)(a + p));\n"
+    "    for (k = 0; k < 4; k++)\n"
+    "      c[k] = _mm256_dpbusd_avx_epi32(c[k], av, _mm256_loadu_si256((const __m256i *)(b + k * n + p)));\n"
+    "  }\n"
+    "#endif\n"
+    "  for (; p + 16 <= n; p += 16) {\n"
+    "    const __m256i a16 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(a + p)));\n"
+    "    for (k = 0; k < 4; k++)\n"
+    "      c[k] = _mm256_add_epi32(c[k], _mm256_madd_epi16(a16, _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i "
+    "*)(b + k * n + p)))));\n"
+    "  }\n"
+    "  for (k = 0; k < 4; k++) {\n"
+    "    size_t q;\n"
+    "    out[k] = nn2c_hsum8(c[k]);\n"
+    "    for (q = p; q < n; q++) out[k] += (int32_t)a[q] * b[k * n + q];\n"
+    "  }\n"
+    "}\n"
     "#elif !defined(NN2C_NO_SIMD) && defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)\n"
     "#include <arm_neon.h>\n"
-    "static int32_t nn2c_qdot(const uint8_t *a, const int8_t *b, size_t n) {\n"
+    "static NN2C_MAYBE_UNUSED int32_t nn2c_qdot(const uint8_t *a, const int8_t *b, size_t n) {\n"
     "  int32x4_t acc = vdupq_n_s32(0), wsum = vdupq_n_s32(0);\n"
     "  const int8x16_t ones = vdupq_n_s8(1);\n"
     "  size_t p = 0;\n"
@@ -71,12 +122,20 @@ static const char qdot_helper[] =
     "  for (; p < n; p++) r += (int32_t)a[p] * b[p];\n"
     "  return r;\n"
     "}\n"
+    "static NN2C_MAYBE_UNUSED void nn2c_qdot4(const uint8_t *a, const int8_t *b, size_t n, int32_t *out) {\n"
+    "  size_t k;\n"
+    "  for (k = 0; k < 4; k++) out[k] = nn2c_qdot(a, b + k * n, n);\n"
+    "}\n"
     "#else\n"
-    "static int32_t nn2c_qdot(const uint8_t *a, const int8_t *b, size_t n) {\n"
+    "static NN2C_MAYBE_UNUSED int32_t nn2c_qdot(const uint8_t *a, const int8_t *b, size_t n) {\n"
     "  int32_t r = 0;\n"
     "  size_t p;\n"
     "  for (p = 0; p < n; p++) r += (int32_t)a[p] * b[p];\n"
     "  return r;\n"
+    "}\n"
+    "static NN2C_MAYBE_UNUSED void nn2c_qdot4(const uint8_t *a, const int8_t *b, size_t n, int32_t *out) {\n"
+    "  size_t k;\n"
+    "  for (k = 0; k < 4; k++) out[k] = nn2c_qdot(a, b + k * n, n);\n"
     "}\n"
     "#endif\n";
 
@@ -131,6 +190,21 @@ static void emit_zxu(Emit *e, Node *n) {
   emit_line(e, "const int32_t zxu = %s%s;", z, t == DT_I8 ? " + 128" : "");
 }
 
+/* yr[j] = dot(src, W[j]) - zxu S[j] for j < F: four channels per pass over src, then the rest. */
+static void emit_channels(Emit *e, const char *src, const char *yr, const char *W, const char *S, int64_t L,
+                          int64_t F) {
+  if (F >= 4) {
+    emit_open(e, "for (size_t j = 0; j < %lld; j += 4)", (long long)(F / 4 * 4));
+    emit_line(e, "int32_t d4[4];");
+    emit_line(e, "nn2c_qdot4(%s, %s + j * %lld, %lld, d4);", src, W, (long long)L, (long long)L);
+    emit_line(e, "for (size_t k = 0; k < 4; k++) %s[j + k] = d4[k] - zxu * %s[j + k];", yr, S);
+    emit_close(e);
+  }
+  if (F % 4)
+    emit_line(e, "for (size_t j = %lld; j < %lld; j++) %s[j] = nn2c_qdot(%s, %s + j * %lld, %lld) - zxu * %s[j];",
+              (long long)(F / 4 * 4), (long long)F, yr, src, W, (long long)L, (long long)L, S);
+}
+
 void matmul_integer_emit_fast(Emit *e, Node *n) {
   Value *a = n->in[0], *y = n->out[0];
   int64_t K = a->shape.d[1], N = n->in[1]->shape.d[1];
@@ -142,9 +216,8 @@ void matmul_integer_emit_fast(Emit *e, Node *n) {
   emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_dim(e, a, 0));
   emit_line(e, "const %s *ar = %s + i * %lld;", emit_ctype(a->dtype), emit_ref(e, a), (long long)K);
   emit_line(e, "for (size_t p = 0; p < %lld; p++) row[p] = %s;", (long long)K, as_u8(e, a->dtype, "ar[p]"));
-  emit_line(e,
-            "for (size_t j = 0; j < %lld; j++) %s[i * %lld + j] = nn2c_qdot(row, %s + j * %lld, %lld) - zxu * %s[j];",
-            (long long)N, emit_ref(e, y), (long long)N, W, (long long)K, (long long)K, S);
+  emit_line(e, "int32_t *yr = %s + i * %lld;", emit_ref(e, y), (long long)N);
+  emit_channels(e, "row", "yr", W, S, K, N);
   emit_close(e);
   emit_close(e);
 }
@@ -177,9 +250,8 @@ void conv_integer_emit_fast(Emit *e, Node *n, const Geom *G) {
             emit_ref(e, x), (long long)G->h, (long long)G->w, (long long)G->c);
   emit_line(e, "for (size_t c = 0; c < %lld; c++) dst[c] = %s;", (long long)G->c, as_u8(e, x->dtype, "xp[c]"));
   emit_close(e);
-  emit_line(e,
-            "for (size_t f = 0; f < %lld; f++) %s[p * %lld + f] = nn2c_qdot(patch, %s + f * %lld, %lld) - zxu * %s[f];",
-            (long long)G->f, emit_ref(e, y), (long long)G->f, W, (long long)L, (long long)L, S);
+  emit_line(e, "int32_t *yr = %s + p * %lld;", emit_ref(e, y), (long long)G->f);
+  emit_channels(e, "patch", "yr", W, S, L, G->f);
   emit_close(e);
   emit_close(e);
 }

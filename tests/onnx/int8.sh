@@ -55,10 +55,10 @@ isa_run() { # NAME RUNNER CC FLAGS...: each case's harness built so, run, compar
 }
 has() { grep -q -w "$1" /proc/cpuinfo 2> /dev/null; }
 if [ "$(uname -m)" = x86_64 ]; then
+  has avx2 && isa_run "gcc avx2" "" gcc -mavx2 -mfma
+  has avx_vnni && isa_run "gcc avx-vnni" "" gcc -mavx2 -mavxvnni
   for cc in gcc clang; do
     command -v $cc > /dev/null || continue
-    has avx2 && isa_run "$cc avx2" "" $cc -mavx2 -mfma
-    has avx_vnni && isa_run "$cc avx-vnni" "" $cc -mavx2 -mavxvnni
     has avx512_vnni && has avx512bw && isa_run "$cc avx512-vnni" "" $cc -mavx512f -mavx512bw -mavx512vnni
   done
 fi
