@@ -281,8 +281,8 @@ bool pass_qdq_fold(Graph *g, PassCtx *cx) {
     q->dead = true, folded++;
     graph_recount(g);
   }
+  if (g->nnodes != n0) graph_compact(g); /* drops nodes folded on the way (weights moved as int8) */
   if (!folded) return true;
-  graph_compact(g);
   return pass_schedule(g, cx) &&
          pass_dce(g, cx); /* the new nodes were appended: order them before dce's backward walk */
 }

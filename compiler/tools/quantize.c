@@ -394,6 +394,7 @@ static bool quantize(Model *m, const QArgs *a) {
   nn2c_dataset_free(&cal);
   nn2c_dataset_free(&test);
   graph_free(g);
+  arena_free(&cx.scratch); /* the passes run here directly, not by the runner that frees it */
   return ok;
 }
 #endif
