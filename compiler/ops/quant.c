@@ -389,15 +389,18 @@ void requantize_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
 }
 
 static const char requant_helper[] =
-    "/* p / 2^s rounded to nearest, ties to even (as QuantizeLinear), on the magnitude:\n"
-    " * C99 leaves shifts of negative numbers to the implementation. */\n"
+    "/* p / 2^s rounded to nearest, ties to even (as QuantizeLinear), on the magnitude\n"
+    " * (C99 leaves shifts of negative numbers to the implementation); no branches, so\n"
+    " * the channel loops vectorize. */\n"
     "static int64_t nn2c_round_shift(int64_t p, int s) {\n"
     "  const uint64_t a = p < 0 ? (uint64_t)0 - (uint64_t)p : (uint64_t)p;\n"
-    "  const uint64_t half = s ? (uint64_t)1 << (s - 1) : 1, rest = s ? a & ((half << 1) - 1) : 0;\n"
-    "  const uint64_t q = (s ? a >> s : a) + (rest > half || (rest == half && ((a >> s) & 1)));\n"
-    "  return p < 0 ? -(int64_t)q : (int64_t)q;\n"
+    "  const uint64_t half = ((uint64_t)1 << s) >> 1, q = a >> s, rest = a - (q << s);\n"
+    "  const int64_t m = (int64_t)(q + ((rest > half) | ((rest == half) & (half != 0) & q)));\n"
+    "  return p < 0 ? -m : m;\n"
     "}\n";
 
+/* Per row of C channels: the channel's multiplier, shift and bias are array
+ * reads in the inner loop (no i % C), which compilers vectorize. */
 void requantize_emit(Emit *e, Node *n) {
   Value *acc = n->in[0], *y = n->out[0];
   DType t = y->dtype;
@@ -405,18 +408,18 @@ void requantize_emit(Emit *e, Node *n) {
   int64_t zp = node_int(n, "zero_point", 0), lo = node_int(n, "lo", q_lo(t)), hi = node_int(n, "hi", q_hi(t));
   if (e->helpers && (!e->helpers->data || !strstr(e->helpers->data, "nn2c_round_shift(int64_t")))
     buf_puts(e->helpers, requant_helper);
-  emit_open(e, "for (size_t i = 0; i < %s; i++)", emit_numel(e, acc));
-  bool per_channel = false;
-  for (int i = 1; i < n->nin; i++)
-    per_channel |= numel_or_0(n->in[i]) > 1;
-  if (per_channel) emit_line(e, "const size_t c = i %% %lld;", (long long)C);
-  emit_line(e, "const int64_t p = ((int64_t)%s[i]%s) * %s[%s];", emit_ref(e, acc),
+  emit_open(e, "for (size_t r = 0; r < %s / %lld; r++)", emit_numel(e, acc), (long long)C);
+  emit_line(e, "const int32_t *ar = %s + r * %lld;", emit_ref(e, acc), (long long)C);
+  emit_line(e, "%s *yr = %s + r * %lld;", emit_ctype(t), emit_ref(e, y), (long long)C);
+  emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)C);
+  emit_line(e, "const int64_t p = ((int64_t)ar[c]%s) * %s[%s];",
             n->nin > 3 ? arena_printf(&e->g->arena, " + %s[%s]", emit_ref(e, n->in[3]), param_ix(n->in[3], "c")) : "",
             emit_ref(e, n->in[1]), param_ix(n->in[1], "c"));
   emit_line(e, "const int64_t v = nn2c_round_shift(p, (int)%s[%s]) + %lld;", emit_ref(e, n->in[2]),
             param_ix(n->in[2], "c"), (long long)zp);
-  emit_line(e, "%s[i] = (%s)(v < %lld ? %lld : v > %lld ? %lld : v);", emit_ref(e, y), emit_ctype(t), (long long)lo,
-            (long long)lo, (long long)hi, (long long)hi);
+  emit_line(e, "yr[c] = (%s)(v < %lld ? %lld : v > %lld ? %lld : v);", emit_ctype(t), (long long)lo, (long long)lo,
+            (long long)hi, (long long)hi);
+  emit_close(e);
   emit_close(e);
 }
 

@@ -18,6 +18,10 @@
 #include <string.h>
 
 #define QDOT_MAX_LEN 4096
+/* Shorter sums (a 3x3 kernel over one channel) take the portable loops, whose
+ * loop over the output channels vectorizes better than dot products that end
+ * in reductions. */
+#define QDOT_MIN_LEN 32
 
 static const char qdot_helper[] =
     "/* nn2c_qdot: sum of a[p] b[p], p < n, a unsigned and b signed bytes; exact in int32 */\n"
@@ -152,7 +156,7 @@ bool quant_fast_ok(const Node *n, int64_t len) {
   Value *w = n->in[1];
   bool one_zx = n->nin <= 2 || shape_numel_static(n->in[2]->shape) == 1;
   return w->kind == VK_CONST && w->data && w->dtype == DT_I8 && const_zero(n->nin > 3 ? n->in[3] : NULL) && one_zx &&
-         len <= QDOT_MAX_LEN && node_int(n, "groups", 1) == 1;
+         len >= QDOT_MIN_LEN && len <= QDOT_MAX_LEN && node_int(n, "groups", 1) == 1;
 }
 
 /* The weights as W[f][l] = w[l * F + f] (w is [L, F] row-major) and their
