@@ -66,5 +66,5 @@ for v in float:mnist_cnn int8:mnist_cnn_int8; do
   d=$WORK/${v%%:*} m=${v#*:}
   printf '#include <stdio.h>\n#include "%s.h"\nint main(void) { printf("%%lu\\n", (unsigned long)%s_arena_bytes(64)); return 0; }\n' \
     "$m" "$m" > "$d/arena.c"
-  cc -I"$d" -o "$d/arena" "$d/arena.c" "$d/$m.o" -lm 2> /dev/null && echo "arena at batch 64, ${v%%:*}: $("$d/arena") bytes"
+  cc -fopenmp -I"$d" -o "$d/arena" "$d/arena.c" "$d/$m.o" -lm 2> /dev/null && echo "arena at batch 64, ${v%%:*}: $("$d/arena") bytes"
 done
