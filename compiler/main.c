@@ -32,6 +32,7 @@ static const char *usage =
     "       nn2c run MODEL.onnx --train --loss LOSS [same flags] [trainer flags]   (interpreter training)\n"
     "       nn2c export MODEL.onnx CHECKPOINT -o OUT.onnx [--quiet]   (trained weights back into the model)\n"
     "       nn2c export MODEL.nn [CHECKPOINT] -o OUT.onnx [--quiet]   (a native model as ONNX)\n"
+    "       nn2c quantize MODEL.nn --data DIR [--load CKPT] --calibrate N [--test M] -o OUT.onnx   (int8 QDQ)\n"
     "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
     "       nn2c summary MODEL [--batch B] [--train]   (layers, parameters, FLOPs, memory; docs/tools.md)\n"
     "       nn2c dot MODEL [--train] -o FILE.dot   (the graph for Graphviz; --train: backward and optimizer too)\n"
@@ -624,6 +625,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "summary")) return summary_main(argc, argv);
   if (!strcmp(argv[1], "dot")) return dot_main(argc, argv);
   if (!strcmp(argv[1], "plot")) return plot_main(argc, argv);
+  if (!strcmp(argv[1], "quantize")) return quantize_main(argc, argv);
   if (!strcmp(argv[1], "export") && export_is_native(argc, argv)) return export_native_main(argc, argv);
 #ifdef NN2C_HAVE_ONNX
   if (!strcmp(argv[1], "export")) return cmd_export(argc, argv);

@@ -118,6 +118,18 @@ static const char *reserved[] = {
     "mx",
     "sum",
     "lse",
+    /* quant.c */
+    "yr",
+    "za",
+    "g0",
+    "xv",
+    "f",
+    "v",
+    "row",
+    "ar",
+    "zxu",
+    "dst",
+    "d4",
     /* matmul.c */
     "bt",
     "br",

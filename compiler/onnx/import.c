@@ -928,38 +928,6 @@ static Value *clip_to(Imp *I, Value *v, double lo, double hi) {
 
 static Value *reduce_axes(Imp *I, OpKind op, Value *x, const int64_t *axes, int naxes, bool keep);
 
-/* A per-axis parameter [C] of QuantizeLinear/DequantizeLinear shaped to
- * broadcast along axis of x. */
-static Value *along_axis(Imp *I, Value *v, Value *x, int axis) {
-  if (!v || v->shape.rank != 1 || x->shape.rank < 2) return v;
-  Shape s = {x->shape.rank, {0}};
-  for (int i = 0; i < s.rank; i++)
-    s.d[i] = i == axis ? v->shape.d[0] : 1;
-  return imp_reshape_to(I, v, s);
-}
-
-/* DequantizeLinear: (x - zero_point) scale. QuantizeLinear: x / scale
- * rounded half to even, plus zero_point, saturated to its dtype (uint8 by
- * default). Per-axis scales broadcast along `axis`. */
-static bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
-  if (!imp_need_inputs(I, in, nin, 2, 3)) return false;
-  Value *x = in[0], *zp = nin > 2 ? in[2] : NULL;
-  int axis = normalize_axis(imp_attr_i(np, "axis", 1), x->shape.rank > 0 ? x->shape.rank : 1);
-  Value *sc = along_axis(I, in[1], x, axis), *z = along_axis(I, zp, x, axis);
-  DType ft = in[1]->dtype, t = zp ? zp->dtype : DT_U8;
-  if (!sc || (zp && !z) || !dtype_is_float(ft)) return imp_fail(I, "bad scale or zero point");
-  if (!strcmp(np->op_type, "DequantizeLinear")) {
-    Value *xf = imp_cast_to(I, x, ft);
-    if (z) xf = imp_mk2(I, OP_SUB, xf, imp_cast_to(I, z, ft));
-    return (out[0] = imp_mk2(I, OP_MUL, xf, sc)) != NULL;
-  }
-  if (t != DT_U8 && t != DT_I8) return imp_unsupported(I, "QuantizeLinear", "QuantizeLinear to %s", dtype_name(t));
-  Value *q = mk1(I, OP_ROUND, imp_mk2(I, OP_DIV, x, sc));
-  if (z) q = imp_mk2(I, OP_ADD, q, imp_cast_to(I, z, x->dtype));
-  q = clip_to(I, q, t == DT_U8 ? 0 : -128, t == DT_U8 ? 255 : 127);
-  return q && (out[0] = imp_cast_to(I, q, t)) != NULL;
-}
-
 /* DynamicQuantizeLinear: scale and zero point to map [min(x, 0), max(x, 0)]
  * onto uint8, then QuantizeLinear. One built value per statement (the order
  * of a call's arguments is unspecified, and it names the values), in the

@@ -105,20 +105,29 @@ static bool conv_operands(Imp *I, Value **in, int nin, Value **x, Value **w, Win
   return true;
 }
 
+Value *nchw_conv_nhwc(Imp *I, NodeP *np, OpKind op, Value **in, Value **extra, int nextra, bool *one_d) {
+  Value *x, *w;
+  Window win;
+  if (!conv_operands(I, in, 2, &x, &w, &win, one_d) || !window_attrs(I, np, x->shape, *one_d, &win)) return NULL;
+  Value *xt = transpose(I, x, TO_NHWC), *wt = xt ? transpose(I, w, (const int64_t[]){2, 3, 1, 0}) : NULL;
+  if (!wt) return NULL;
+  Value *args[2 + MAX_RANK] = {xt, wt};
+  for (int i = 0; i < nextra && i < MAX_RANK; i++)
+    args[2 + i] = extra[i];
+  Node *n = imp_mk(I, op, 2 + nextra, args);
+  set_window(I, n, &win, true);
+  node_set_int(I->g, n, "groups", imp_attr_i(np, "group", 1));
+  return imp_finish(I, n) ? n->out[0] : NULL;
+}
+
+bool nchw_from_nhwc(Imp *I, Value *y, bool one_d, Value **out) { return y && from_nhwc(I, y, one_d, out); }
+
 bool nchw_conv(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (nin >= 2 && in[0] && in[0]->shape.rank == 5) return nchw_conv3d(I, np, in, nin, out);
   bool one_d;
-  Value *x, *w;
-  Window win;
-  if (!conv_operands(I, in, nin, &x, &w, &win, &one_d)) return false;
-  if (!window_attrs(I, np, x->shape, one_d, &win)) return false;
-  Value *xt = transpose(I, x, TO_NHWC), *wt = xt ? transpose(I, w, (const int64_t[]){2, 3, 1, 0}) : NULL;
-  if (!wt) return false;
-  Value *args[3] = {xt, wt, nin == 3 ? in[2] : NULL};
-  Node *n = imp_mk(I, OP_CONV2D, args[2] ? 3 : 2, args);
-  set_window(I, n, &win, true);
-  node_set_int(I->g, n, "groups", imp_attr_i(np, "group", 1));
-  return imp_finish(I, n) && from_nhwc(I, n->out[0], one_d, out);
+  if (!imp_need_inputs(I, in, nin, 2, 3)) return false;
+  Value *y = nchw_conv_nhwc(I, np, OP_CONV2D, in, in + 2, nin == 3 && in[2] ? 1 : 0, &one_d);
+  return nchw_from_nhwc(I, y, one_d, out);
 }
 
 /* x (channels last) with s - 1 zeros after each element of `axis` but the last. */

@@ -7,7 +7,8 @@
  *              IR's NHWC conv2d and pools
  *   conv3d.c   3-D Conv as sums of conv2d over depth taps
  *   control.c  If, Loop and Scan expanded at import
- *   integer.c  MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv from float ops
+ *   integer.c  MatMulInteger, ConvInteger, QLinearMatMul, QLinearConv, Quantize/DequantizeLinear
+ *              on the int8 ops (ops/quant.c)
  *   fold.c     NonZero, Unique, NonMaxSuppression, MelWeightMatrix on constant inputs
  *   tfidf.c    TfIdfVectorizer from Equal/And/ReduceSum
  *   dft.c      DFT and STFT as products with cosine and sine tables
@@ -111,11 +112,18 @@ bool imp_is_const(const Value *v);
 /* MatMul with numpy's rules (in[0] x in[1]). */
 bool imp_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 
-/* ---- integer and quantized ops (integer.c) ---- */
+/* Conv's layout work (nchw.c) around any NHWC convolution op: x (NCHW or
+ * NCL) and w (OIHW) transposed to NHWC and HWIO, then `extra` as further
+ * inputs; the op's NHWC result (NULL after an error), and back to ONNX's layout. */
+Value *nchw_conv_nhwc(Imp *I, NodeP *np, OpKind op, Value **in, Value **extra, int nextra, bool *one_d);
+bool nchw_from_nhwc(Imp *I, Value *y, bool one_d, Value **out);
+
+/* ---- integer and quantized ops on the int8 kernels (integer.c, docs/int8.md) ---- */
 
 bool h_matmul_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
 bool h_conv_integer(Imp *I, NodeP *np, Value **in, int nin, Value **out);
-bool h_qlinear(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* QLinearMatMul, QLinearConv */
+bool h_qlinear(Imp *I, NodeP *np, Value **in, int nin, Value **out);  /* QLinearMatMul, QLinearConv */
+bool h_quantize(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* QuantizeLinear, DequantizeLinear */
 
 /* ---- results shaped by the input's values, computed at import (fold.c) ---- */
 

@@ -215,7 +215,8 @@ static bool onnx_attr(const Node *n, const Attr *at) {
 static bool put_generic(Writer *w, Node *n) {
   const char *onnx = op_table[n->op].onnx;
   bool ok = onnx[0] && (n->op == OP_TRANSPOSE || n->op == OP_CONCAT || n->op == OP_IDENTITY || n->op == OP_SOFTMAX ||
-                        n->op == OP_LOG_SOFTMAX || (op_table[n->op].flags & OPF_ELEMENTWISE));
+                        n->op == OP_LOG_SOFTMAX || n->op == OP_QUANTIZE_LINEAR || n->op == OP_DEQUANTIZE_LINEAR ||
+                        (op_table[n->op].flags & OPF_ELEMENTWISE));
   for (int i = 0; ok && i < n->nattrs; i++)
     ok = onnx_attr(n, &n->attrs[i]);
   if (!ok || n->nout != 1) {

@@ -47,12 +47,13 @@ bool pass_layout(Graph *g, PassCtx *cx);
 bool pass_schedule(Graph *g, PassCtx *cx);
 bool pass_memplan(Graph *g, PassCtx *cx);
 bool pass_gradinputs(Graph *g, PassCtx *cx);
+bool pass_qdq_fold(Graph *g, PassCtx *cx); /* QDQ layers to int8 kernels (docs/int8.md) */
 
 /* The default pipelines, as --passes strings. layout runs before autodiff
  * (the gradient graph then follows the forward graph's layout) and before
  * simplify and constfold (which merge and fold the reshapes and transposes
  * of constants it leaves). */
-#define PIPELINE_INFER "shape,layout,simplify,constfold,dce,fuse,schedule,memplan"
+#define PIPELINE_INFER "shape,layout,qdq_fold,simplify,constfold,dce,fuse,schedule,memplan"
 #define PIPELINE_TRAIN "shape,layout,simplify,autodiff,optimizer,simplify,constfold,dce,fuse,schedule,memplan"
 
 /* The two halves of a split train step (nn2c compile --mpi): gradients, then the

@@ -9,7 +9,7 @@ static const struct {
 } passes[] = {
     {"shape", pass_shape}, {"autodiff", pass_autodiff},   {"optimizer", pass_optimizer},   {"simplify", pass_simplify},
     {"dce", pass_dce},     {"constfold", pass_constfold}, {"schedule", pass_schedule},     {"memplan", pass_memplan},
-    {"fuse", pass_fuse},   {"layout", pass_layout},       {"gradinputs", pass_gradinputs},
+    {"fuse", pass_fuse},   {"layout", pass_layout},       {"gradinputs", pass_gradinputs}, {"qdq_fold", pass_qdq_fold},
 };
 
 PassFn pass_lookup(const char *name) {

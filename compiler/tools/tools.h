@@ -42,5 +42,7 @@ int plot_main(int argc, char **argv);
 /* `nn2c export MODEL.nn ...` (export.c); export_is_native: a .nn model is named. */
 bool export_is_native(int argc, char **argv);
 int export_native_main(int argc, char **argv);
+/* `nn2c quantize` (quantize.c, docs/int8.md). */
+int quantize_main(int argc, char **argv);
 
 #endif

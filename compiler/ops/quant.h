@@ -1,0 +1,18 @@
+/* quant.h - what the int8 ops (quant.c) offer the front end and the passes. */
+#ifndef NN2C_QUANT_H
+#define NN2C_QUANT_H
+
+#include "conv_impl.h"
+
+/* A positive finite scale s as mult 2^-shift with mult in [2^30, 2^31) (exact
+ * for an f32 s) and shift in [0, 62]; scales below 2^-32 get shift 62 and a
+ * smaller multiplier. False for s >= 2^31 or not positive. */
+bool quant_multiplier(double s, int32_t *mult, int32_t *shift);
+
+/* The emitted kernels' dot-product path (quant_simd.c): whether node n (matmul_integer
+ * or conv_integer, sums of len terms) takes it, and its emitters. */
+bool quant_fast_ok(const Node *n, int64_t len);
+void matmul_integer_emit_fast(Emit *e, Node *n);
+void conv_integer_emit_fast(Emit *e, Node *n, const Geom *G);
+
+#endif
