@@ -108,8 +108,8 @@ static int read_rows(Csv *c, char *p, char *end, float *x, char *err, size_t err
       size_t n = comma ? (size_t)(comma - f) : strlen(f);
       double v;
       if (field_number(f, n, &v))
-        return nn2c_fail(err, errlen, "%s:%lu: column %d: '%.*s' is not a finite float", c->path,
-                         (unsigned long)lineno, i, (int)(n > 40 ? 40 : n), f);
+        return nn2c_fail(err, errlen, "%s:%lu: column %d: '%.*s' is not a finite float", c->path, (unsigned long)lineno,
+                         i, (int)(n > 40 ? 40 : n), f);
       if (i == c->label)
         c->labels[row] = v;
       else
