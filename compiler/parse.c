@@ -1126,7 +1126,8 @@ ModelFile *model_file_parse(const char *path, Arena *a) {
   errno = 0;
   char *text = read_whole_file(path, &len);
   if (!text) {
-    error_plain("cannot open '%s': %s", path, strerror(errno ? errno : EIO));
+    error_plain("cannot open '%s': %s", path,
+                errno == EINVAL ? "not a regular file (a FIFO, socket or device)" : strerror(errno ? errno : EIO));
     return NULL;
   }
   size_t n = strlen(text);

@@ -70,8 +70,9 @@ void error_summary(const Source *src);
 /* Prints "nn2c: error: msg" for errors without a location. */
 void error_plain(const char *fmt, ...);
 
-char *read_whole_file(const char *path, size_t *len); /* NULL on failure */
-int edit_distance(const char *a, const char *b);      /* insertions, deletions, substitutions */
+/* NULL on failure, with errno set (EISDIR for a directory, EINVAL for a FIFO, socket or device). */
+char *read_whole_file(const char *path, size_t *len);
+int edit_distance(const char *a, const char *b); /* insertions, deletions, substitutions */
 /* The word of words[0..n) closest to w, if close enough to be a misspelling of it; else NULL. */
 const char *closest_word(const char *w, const char *const *words, int n);
 bool write_whole_file(const char *path, const char *data, size_t len);

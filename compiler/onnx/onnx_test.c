@@ -628,6 +628,10 @@ int onnx_test_main(int argc, char **argv) {
     } else
       add_cases(&dirs, argv[i]);
   }
+  if (jobs < 1 || jobs > 256) {
+    error_plain("test-onnx: -j needs a number of jobs from 1 to 256");
+    return 1;
+  }
   if (!dirs.len) {
     error_plain("test-onnx: no cases found (usage: nn2c test-onnx [-j N] [--work DIR] CASE_DIR...)");
     return 1;
