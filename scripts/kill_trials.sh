@@ -1,7 +1,8 @@
 #!/bin/sh
 # kill_trials.sh - kill -9 a training run at random moments and check what it leaves (issue 16).
 #
-#   scripts/kill_trials.sh NN2C [TRIALS [WORK [SEED]]]     (default 200 trials, WORK /tmp/nn2c-kill-trials)
+#   scripts/kill_trials.sh NN2C [TRIALS [WORK [SEED [EPOCHS]]]]
+#   (defaults: 200 trials, WORK /tmp/nn2c-kill-trials, seed 1, 300 epochs)
 #
 # Builds the trainer of tests/runtime/guard_mnist.nn (nn2c compile --train, the emitted Makefile) and a
 # small MNIST folder, times one uninterrupted run of EPOCHS epochs that saves after every epoch
@@ -17,9 +18,8 @@
 # Prints a line per failure and a summary: how many kills left a checkpoint, none, or a temporary
 # file (a kill during a save), and the failures. Exits 1 if any trial failed.
 set -u
-nn2c=$1 trials=${2:-200} work=${3:-/tmp/nn2c-kill-trials} seed=${4:-1}
+nn2c=$1 trials=${2:-200} work=${3:-/tmp/nn2c-kill-trials} seed=${4:-1} epochs=${5:-300}
 src=$(cd "$(dirname "$0")/.." && pwd)
-epochs=300
 rm -rf "$work" && mkdir -p "$work" || exit 1
 work=$(cd "$work" && pwd)
 fail() { echo "FAIL: $*"; exit 1; }

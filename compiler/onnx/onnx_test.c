@@ -591,7 +591,7 @@ static void add_cases(Vec *dirs, const char *arg) {
     buf_free(&sub);
   }
   if (dir) closedir(dir);
-  qsort(subs.items, (size_t)subs.len, sizeof(void *), compare_names);
+  if (subs.len) qsort(subs.items, (size_t)subs.len, sizeof(void *), compare_names); /* items is NULL when empty */
   for (int i = 0; i < subs.len; i++)
     vec_push(dirs, subs.items[i]);
   vec_free(&subs);

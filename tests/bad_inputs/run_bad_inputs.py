@@ -27,12 +27,12 @@ TIMEOUT = 20  # seconds; a case still running then is a hang
 FORBIDDEN = ("internal error", "AddressSanitizer", "LeakSanitizer", "runtime error:", "Assertion")
 
 
-def run(cmd, cwd, shell=False):
+def run(cmd, cwd, shell=False, timeout=TIMEOUT):
     """(status, output); status None after a timeout. The case's process group is killed then."""
     p = subprocess.Popen(cmd, cwd=cwd, shell=shell, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        out, _ = p.communicate(timeout=TIMEOUT)
+        out, _ = p.communicate(timeout=timeout)
         return p.returncode, out.decode("utf-8", "replace")
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, signal.SIGKILL)
@@ -76,16 +76,16 @@ def build_trainer(nn2c, src, work):
     st, out = run([nn2c, "compile", os.path.join(src, "tests/runtime/guard_mnist.nn"), "--train", "-o", gen,
                    "--quiet"], work)
     if st == 0:
-        st, out = run(["make", "-s", "-C", gen], work)
+        st, out = run(["make", "-s", "-C", gen], work, timeout=600)  # slow under the sanitizers' wrappers
     if st != 0:
-        sys.exit("FAIL: building the guard trainer:\n" + out)
+        sys.exit("FAIL: building the guard trainer (status %s):\n%s" % (st, out))
     return os.path.join(gen, "guard_mnist_train")
 
 
 def good_checkpoint(train, F, work):
     path = os.path.join(F, "ckpt", "good.ckpt")
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    st, out = run([train, "--data", F + "/mnist_ok", "--save", path, "--quiet"], work)
+    st, out = run([train, "--data", F + "/mnist_ok", "--save", path, "--quiet"], work, timeout=600)
     if st != 0:
         sys.exit("FAIL: training for a good checkpoint:\n" + out)
     return open(path, "rb").read()
