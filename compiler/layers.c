@@ -546,6 +546,20 @@ static Value *lower_input(Lower *L, const Line *l) {
   return value_new(L->g, "x", VK_INPUT, DT_F32, s);
 }
 
+/* "unknown layer 'softmx'; did you mean 'softmax'?" when one kind is that close. */
+static void unknown_layer(Lower *L, const Line *l) {
+  static const char *kinds[] = {
+      "dense",      "flatten", "dropout",           "batchnorm",  "conv2d",        "maxpool2d",
+      "avgpool2d",  "conv1d",  "global_max_pool1d", "maxpool1d",  "embedding",     "global_avgpool",
+      "lstm",       "gru",     "simple_rnn",        "relu",       "bidirectional", "sigmoid",
+      "activation", "tanh",    "softmax",           "leaky_relu", "linear"};
+  const char *best = closest_word(l->kind, kinds, (int)(sizeof kinds / sizeof kinds[0]));
+  if (best)
+    error_at(L->src, l->line, l->col, "unknown layer '%s'; did you mean '%s'?", l->kind, best);
+  else
+    err_line(L, l, "unknown layer '%s'", l->kind);
+}
+
 static Value *lower_layer(Lower *L, const Line *l, Value *x) {
   const char *k = l->kind;
   if (!strcmp(k, "dense")) return lower_dense(L, l, x);
@@ -579,7 +593,7 @@ static Value *lower_layer(Lower *L, const Line *l, Value *x) {
   if (!strcmp(k, "relu") || !strcmp(k, "sigmoid") || !strcmp(k, "tanh") || !strcmp(k, "softmax") ||
       !strcmp(k, "linear"))
     return activation(L, l, k, x);
-  err_line(L, l, "unknown layer '%s'", k);
+  unknown_layer(L, l);
   return NULL;
 }
 
@@ -589,13 +603,8 @@ static bool keys_known(Lower *L, const Line *l) {
   bool ok = true;
   for (int i = 0; i < l->nkw; i++) {
     if (l->kw[i].used) continue;
-    const char *best = NULL;
-    int best_d = 1 << 30;
-    for (int j = 0; l->asked && j < l->asked->n; j++) {
-      int d = edit_distance(l->kw[i].key, l->asked->keys[j]);
-      if (d < best_d) best = l->asked->keys[j], best_d = d;
-    }
-    if (best && best_d <= 1 + (int)strlen(best) / 3)
+    const char *best = l->asked ? closest_word(l->kw[i].key, l->asked->keys, l->asked->n) : NULL;
+    if (best)
       error_at(L->src, l->kw[i].line, l->kw[i].col, "unknown option '%s' for %s; did you mean '%s'?", l->kw[i].key,
                l->kind, best);
     else
@@ -629,6 +638,44 @@ static void mark_layer_nodes(Graph *g, int first, const Line *l) {
     if (!g->nodes[i]->line) g->nodes[i]->line = l->line, g->nodes[i]->col = l->col;
 }
 
+/* ---- recovery: the layers after a failed one are still checked ----
+ * A failed layer's output is unknown. Each later layer is then lowered into a scratch graph
+ * (thrown away) against a stand-in input of the rank it needs and sizes no window exceeds, so
+ * errors in its own options (values, names, unknown keys) come out in the same run; errors that
+ * depend on the lost shape cannot, and show up once the first ones are fixed. */
+
+static int64_t stand_in_channels(const Line *l) {
+  for (int i = 0; i < l->nkw; i++) { /* read without marking the key used */
+    const Expr *e = l->kw[i].val;
+    if (!strcmp(l->kw[i].key, "groups") && e->kind == EX_NUM && e->is_int && e->inum >= 1 && e->inum <= 1 << 20)
+      return e->inum;
+  }
+  return 1;
+}
+
+static Shape stand_in_shape(const Line *l) {
+  const char *k = l->kind;
+  int64_t wide = 1 << 20;
+  if (!strcmp(k, "conv2d") || !strcmp(k, "maxpool2d") || !strcmp(k, "avgpool2d") || !strcmp(k, "global_avgpool"))
+    return shape_make(4, (int64_t[]){DIM_BATCH, wide, wide, stand_in_channels(l)});
+  if (!strcmp(k, "conv1d") || !strcmp(k, "maxpool1d") || !strcmp(k, "global_max_pool1d"))
+    return shape_make(3, (int64_t[]){DIM_BATCH, wide, stand_in_channels(l)});
+  if (!strcmp(k, "lstm") || !strcmp(k, "gru") || !strcmp(k, "simple_rnn") || !strcmp(k, "bidirectional"))
+    return shape_make(3, (int64_t[]){DIM_BATCH, 1, 1}); /* one step: unrolling stays small */
+  return shape_make(2, (int64_t[]){DIM_BATCH, 1});
+}
+
+/* Checks layer l's own options against a stand-in input in a scratch graph; false after errors. */
+static bool check_layer(Lower *L, const Line *l) {
+  Graph *real = L->g;
+  L->g = graph_new("check");
+  L->g->src = L->src;
+  Value *y = lower_layer(L, l, value_new(L->g, "x", VK_INPUT, DT_F32, stand_in_shape(l)));
+  graph_free(L->g);
+  L->g = real;
+  return y != NULL;
+}
+
 Value *lower_layers(Lower *L) {
   ModelFile *f = L->m->file;
   if (f->nlayers == 0 || strcmp(f->layers[0].kind, "input")) {
@@ -639,16 +686,22 @@ Value *lower_layers(Lower *L) {
     return NULL;
   }
   Value *x = lower_input(L, &f->layers[0]);
-  bool keys_ok = true;
-  for (int i = 1; i < f->nlayers && x; i++) {
+  bool ok = x != NULL;
+  for (int i = 1; i < f->nlayers; i++) {
+    const Line *l = &f->layers[i];
     int first = L->g->nnodes, nvalues = L->g->nvalues;
-    bool trainable = true;
-    if (!layer_trainable(L, &f->layers[i], &trainable)) return NULL;
-    x = lower_layer(L, &f->layers[i], x);
-    mark_layer_nodes(L->g, first, &f->layers[i]);
-    for (int k = nvalues; x && !trainable && k < L->g->nvalues; k++)
-      L->g->values[k]->frozen = L->g->values[k]->kind == VK_PARAM;
-    keys_ok = (!x || keys_known(L, &f->layers[i])) && keys_ok;
+    bool trainable = true, flag_ok = layer_trainable(L, l, &trainable), lowered;
+    if (x) {
+      x = lower_layer(L, l, x);
+      lowered = x != NULL;
+      mark_layer_nodes(L->g, first, l);
+      for (int k = nvalues; x && !trainable && k < L->g->nvalues; k++)
+        L->g->values[k]->frozen = L->g->values[k]->kind == VK_PARAM;
+    } else {
+      lowered = check_layer(L, l); /* an earlier layer failed: its output is unknown */
+    }
+    bool keys_ok = lowered && keys_known(L, l); /* a failed layer may not have read all its keys */
+    ok = flag_ok && keys_ok && ok;
   }
-  return keys_ok ? x : NULL;
+  return ok ? x : NULL;
 }

@@ -205,6 +205,8 @@ static bool parse_compile_args(int argc, char **argv, CompileOpts *o) {
     error_plain("missing -o DIR (where to write the C files)");
   else if (o->name && !is_identifier(o->name))
     error_plain("--name '%s' is not a C identifier", o->name);
+  else if (o->dump_after && strcmp(o->dump_after, "all") && !pass_lookup(o->dump_after))
+    error_plain("--dump-after: unknown pass '%s' (a pass's name, or all)", o->dump_after);
   else
     return true;
   return false;

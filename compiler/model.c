@@ -71,6 +71,7 @@ static bool parse_loss(Source *src, const Line *l, TrainSpec *t) {
     return false;
   }
   t->loss = (LossKind)k;
+  t->loss_line = l->line, t->loss_col = l->col;
   const KwArg *r = line_kw(l, "reduction");
   if (r) {
     const char *rv = r->val->kind == EX_IDENT ? r->val->ident : "";
@@ -258,13 +259,15 @@ static bool parse_train(Model *m) {
                    "",
                    0,
                    0,
-                   NULL};
+                   NULL,
+                   0,
+                   0};
   bool ok = true, have_loss = false;
   for (int i = 0; i < f->ntrain; i++) {
     ok = parse_train_line(&f->src, &m->arena, &f->train[i], t) && ok;
     have_loss = have_loss || !strcmp(f->train[i].kind, "loss");
   }
-  if (ok && f->has_train && !have_loss) {
+  if (f->has_train && !have_loss) {
     error_at(&f->src, 1, 1, "the train section needs a `loss` line");
     ok = false;
   }
@@ -381,11 +384,13 @@ Model *model_load(const char *path) { return model_load_text(path, NULL); }
 Model *model_load_text(const char *path, const char *text) {
   Model *m = xcalloc(1, sizeof(Model));
   m->file = text ? model_file_parse_text(path, text, &m->arena) : model_file_parse(path, &m->arena);
-  bool ok = m->file && parse_train(m);
+  bool ok = m->file != NULL;
   if (ok) {
+    /* The layers are lowered after train-section errors too, so one run reports both. */
+    ok = parse_train(m);
     m->name = m->file->name ? m->file->name : "model";
     Graph *g = model_build(m, m->train.present ? MODE_EVAL : MODE_INFER);
-    ok = g != NULL;
+    ok = g != NULL && ok;
     if (ok && m->file->ndata) ok = m->train.present ? load_inline_data(m, g) : true;
     if (ok && !strcmp(m->train.dataset, "inline") && !m->inline_n && m->train.present) {
       error_at(&m->file->src, 1, 1, "dataset inline needs a data section");
@@ -393,6 +398,7 @@ Model *model_load_text(const char *path, const char *text) {
     }
     if (ok && m->train.present) ok = check_dataset_fit(m, g);
     graph_free(g);
+    if (!ok) error_summary(&m->file->src);
   }
   if (!ok) {
     model_free(m);
@@ -499,8 +505,13 @@ Graph *model_build(Model *m, GraphMode mode) {
   Value *y;
   if (m->train.loss == LOSS_SPARSE_CCE) {
     if (p->shape.rank != 2 || p->shape.d[0] != DIM_BATCH) {
-      error_plain("%s: sparse_categorical_crossentropy needs predictions [N,classes], got %s", m->file->src.path,
-                  shape_str(&g->arena, p->shape));
+      const char *got = shape_str(&g->arena, p->shape);
+      if (m->train.loss_line)
+        error_at(&m->file->src, m->train.loss_line, m->train.loss_col,
+                 "sparse_categorical_crossentropy needs predictions [N,classes], got %s", got);
+      else
+        error_plain("%s: sparse_categorical_crossentropy needs predictions [N,classes], got %s", m->file->src.path,
+                    got);
       graph_free(g);
       return NULL;
     }

@@ -22,6 +22,7 @@ typedef struct {
   /* Callback lines (early_stop, monitor, lr_schedule, save_best) as trainer
    * flags, "--flag value" lines; NULL when none (nn2c_model_desc.train_flags). */
   const char *train_flags;
+  int loss_line, loss_col; /* where the loss line is (0 when absent) */
 } TrainSpec;
 
 typedef enum { MODE_INFER, MODE_EVAL, MODE_TRAIN } GraphMode;

@@ -8,8 +8,9 @@
  *    and Exprs (meaning is given later by model.c); the graph section is built straight
  *    into a Graph, checking names, op names and arities as it goes.
  * 3. Errors: every error is reported with file:line:col, then the parser skips to the end of
- *    the line and goes on, so one run reports several errors. A lexer error produces a
- *    T_BAD token that the parser skips silently (the error was already reported). */
+ *    the line and goes on to the end of the file, so one run reports every error (error_at
+ *    prints the first ERRORS_SHOWN and counts the rest). A lexer error produces a T_BAD token
+ *    that the parser skips silently (the error was already reported). */
 #include "parse.h"
 
 #include <errno.h>
@@ -19,8 +20,7 @@
 
 #include "ops/op.h"
 
-#define MAX_DEPTH 64  /* deepest list nesting accepted */
-#define MAX_ERRORS 30 /* stop after this many; the rest is usually fallout */
+#define MAX_DEPTH 64 /* deepest list nesting accepted */
 #define MAX_DIM (INT64_C(1) << 40)
 
 typedef enum { T_EOF, T_NEWLINE, T_IDENT, T_NUM, T_STRING, T_PUNCT, T_ARROW, T_BAD } TokKind;
@@ -46,22 +46,13 @@ typedef struct {
   Token **toks; /* every token lexed so far (stable pointers); the parser may rewind */
   int ntoks, captoks;
   int pos;                   /* parser position in toks */
-  bool stop;                 /* too many errors: the lexer returns T_EOF from now on */
   Graph *g;                  /* the graph section being built */
   int model_line, model_col; /* the `model NAME` line, once seen */
 } Parser;
 
 /* ---- errors ---- */
 
-static void check_limit(Parser *P) {
-  if (!P->stop && P->mf->src.nerrors >= MAX_ERRORS) {
-    error_plain("too many errors in '%s', stopping", P->mf->src.path);
-    P->stop = true;
-  }
-}
-
 static void err_at(Parser *P, int line, int col, const char *fmt, ...) {
-  if (P->stop) return;
   va_list ap;
   va_start(ap, fmt);
   Buf b = {0};
@@ -69,12 +60,11 @@ static void err_at(Parser *P, int line, int col, const char *fmt, ...) {
   va_end(ap);
   error_at(&P->mf->src, line, col, "%s", b.data);
   buf_free(&b);
-  check_limit(P);
 }
 
 /* The message names the token; a T_BAD token was reported by the lexer already. */
 static void err_tok(Parser *P, const Token *t, const char *fmt, ...) {
-  if (t->kind == T_BAD || P->stop) return;
+  if (t->kind == T_BAD) return;
   va_list ap;
   va_start(ap, fmt);
   Buf b = {0};
@@ -197,7 +187,7 @@ static Token lex_one(Parser *P) {
   t.line = P->line;
   t.col = (int)(P->cur - P->line_start) + 1;
   char c = *P->cur;
-  if (!c || P->stop) {
+  if (!c) {
     t.kind = T_EOF;
   } else if (c == '\n') {
     t.kind = T_NEWLINE;
@@ -1123,6 +1113,7 @@ ModelFile *model_file_parse_text(const char *path, const char *text, Arena *a) {
   parse_file(&P);
   free(P.toks);
   if (mf->src.nerrors) {
+    error_summary(&mf->src); /* meaning is not looked at after syntax errors: lines may be missing */
     graph_free(mf->graph);
     mf->graph = NULL;
     return NULL;
@@ -1135,7 +1126,8 @@ ModelFile *model_file_parse(const char *path, Arena *a) {
   errno = 0;
   char *text = read_whole_file(path, &len);
   if (!text) {
-    error_plain("cannot open '%s': %s", path, strerror(errno ? errno : EIO));
+    error_plain("cannot open '%s': %s", path,
+                errno == EINVAL ? "not a regular file (a FIFO, socket or device)" : strerror(errno ? errno : EIO));
     return NULL;
   }
   size_t n = strlen(text);
@@ -1146,6 +1138,7 @@ ModelFile *model_file_parse(const char *path, Arena *a) {
     for (size_t i = 0; i < n; i++, col++)
       if (text[i] == '\n') line++, col = 0;
     error_at(&src, line, col, "unexpected byte 0x00");
+    error_summary(&src);
     free(text);
     return NULL;
   }

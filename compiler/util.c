@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -146,6 +147,7 @@ static void print_source_line(Source *src, int line, int col) {
 }
 
 void error_at(Source *src, int line, int col, const char *fmt, ...) {
+  if (++src->nerrors > ERRORS_SHOWN) return; /* the rest is often fallout of the first ones */
   va_list ap;
   va_start(ap, fmt);
   fprintf(stderr, "%s:%d:%d: error: ", src->path, line, col);
@@ -153,7 +155,13 @@ void error_at(Source *src, int line, int col, const char *fmt, ...) {
   fprintf(stderr, "\n");
   va_end(ap);
   if (src->text && line > 0) print_source_line(src, line, col);
-  src->nerrors++;
+}
+
+void error_summary(const Source *src) {
+  if (src->nerrors > ERRORS_SHOWN)
+    fprintf(stderr, "nn2c: %d errors in '%s' (the first %d shown)\n", src->nerrors, src->path, ERRORS_SHOWN);
+  else if (src->nerrors)
+    fprintf(stderr, "nn2c: %d error%s in '%s'\n", src->nerrors, src->nerrors > 1 ? "s" : "", src->path);
 }
 
 void error_plain(const char *fmt, ...) {
@@ -166,8 +174,21 @@ void error_plain(const char *fmt, ...) {
 }
 
 char *read_whole_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
+  /* Only regular files: a FIFO would block (O_NONBLOCK keeps the open itself from waiting)
+   * and a device such as /dev/zero would never end. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
+  struct stat st;
+  if (fd < 0) return NULL;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    return NULL;
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    return NULL;
+  }
   Buf b = {0};
   char chunk[65536];
   size_t n;
@@ -259,4 +280,14 @@ int edit_distance(const char *a, const char *b) {
   int d = row[n];
   free(row);
   return d;
+}
+
+const char *closest_word(const char *w, const char *const *words, int n) {
+  const char *best = NULL;
+  int best_d = 1 << 30;
+  for (int i = 0; i < n; i++) {
+    int d = edit_distance(w, words[i]);
+    if (d < best_d) best = words[i], best_d = d;
+  }
+  return best && best_d <= 1 + (int)strlen(best) / 3 ? best : NULL;
 }

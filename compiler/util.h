@@ -58,16 +58,23 @@ void vec_free(Vec *v);
 typedef struct {
   const char *path; /* as given by the user */
   const char *text; /* whole file, NUL-terminated */
-  int nerrors;      /* errors reported so far */
+  int nerrors;      /* errors found so far (only the first ERRORS_SHOWN are printed) */
 } Source;
 
-/* Prints "path:line:col: error: msg", the source line and a caret. */
+#define ERRORS_SHOWN 20 /* errors printed per file; past that they are only counted */
+
+/* Prints "path:line:col: error: msg", the source line and a caret; counts it in src. */
 void error_at(Source *src, int line, int col, const char *fmt, ...);
+/* Prints the final count of src's errors ("nn2c: 3 errors in 'm.nn'"); nothing if none. */
+void error_summary(const Source *src);
 /* Prints "nn2c: error: msg" for errors without a location. */
 void error_plain(const char *fmt, ...);
 
-char *read_whole_file(const char *path, size_t *len); /* NULL on failure */
-int edit_distance(const char *a, const char *b);      /* insertions, deletions, substitutions */
+/* NULL on failure, with errno set (EISDIR for a directory, EINVAL for a FIFO, socket or device). */
+char *read_whole_file(const char *path, size_t *len);
+int edit_distance(const char *a, const char *b); /* insertions, deletions, substitutions */
+/* The word of words[0..n) closest to w, if close enough to be a misspelling of it; else NULL. */
+const char *closest_word(const char *w, const char *const *words, int n);
 bool write_whole_file(const char *path, const char *data, size_t len);
 /* Writes a file the user asked for whole or not at all (temp file + rename); false after an error. */
 bool write_file_atomic(const char *path, const void *data, size_t len, const char *what);

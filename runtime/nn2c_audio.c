@@ -307,6 +307,18 @@ typedef struct {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* 1 if path is absolute or has a ".." component: it could name a file outside the data folder. */
+static int path_leaves(const char *path) {
+  const char *p = path;
+  if (*p == '/') return 1;
+  while (*p) {
+    size_t n = strcspn(p, "/");
+    if (n == 2 && p[0] == '.' && p[1] == '.') return 1;
+    p += n + (p[n] == '/');
+  }
+  return 0;
+}
+
 /* Splits one line (NUL-terminated, no '\n') into its three fields. */
 static int manifest_line(Manifest *mf, char *s, int lineno, Clip *c, char *err, size_t errlen) {
   static const char *const splits[] = {"train", "test", "validation"};
@@ -317,6 +329,10 @@ static int manifest_line(Manifest *mf, char *s, int lineno, Clip *c, char *err, 
     return nn2c_fail(err, errlen, "%s:%d: expected path<TAB>label<TAB>split", mf->file, lineno);
   *t1 = *t2 = '\0';
   c->path = s, c->label = t1 + 1;
+  if (path_leaves(s))
+    return nn2c_fail(err, errlen,
+                     "%s:%d: clip path '%s' leaves the data folder (expected a relative path without '..')", mf->file,
+                     lineno, s);
   for (c->split = 0; c->split < 3; c->split++)
     if (!strcmp(t2 + 1, splits[c->split])) return 0;
   return nn2c_fail(err, errlen, "%s:%d: split '%s' is not train, validation or test", mf->file, lineno, t2 + 1);

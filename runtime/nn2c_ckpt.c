@@ -179,8 +179,15 @@ static FILE *ckpt_create_tmp(const char *path, char *tmp, size_t tmplen, char *e
 
 int nn2c_ckpt_check_target(const char *path, char *err, size_t errlen) {
   struct stat st;
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  int n = slash ? (int)(slash - path) + 1 : 1; /* "a/b" -> "a/", "/b" -> "/", "b" -> "." */
   if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
     return nn2c_fail(err, errlen, "%s: not a regular file (a device, FIFO or directory); refusing to replace it", path);
+  /* checked before training, so a long run does not end in a save that cannot be made */
+  snprintf(dir, sizeof dir, "%.*s", n, slash ? path : ".");
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return nn2c_fail(err, errlen, "%s: the folder %s does not exist", path, dir);
   return 0;
 }
 
@@ -258,7 +265,8 @@ static int ckpt_walk(const unsigned char *p, size_t len, uint64_t *need) {
     if (len < pos + 8) return *need = pos + 8, -1;
     count = get_le(p + pos, 8);
     pos += 8;
-    if (count > (len - pos) / 4) return *need = pos + 4 * count, -1; /* may wrap; only shown */
+    if (count > (len - pos) / 4) /* shown only; saturated where it would wrap */
+      return *need = count > (UINT64_MAX - pos) / 4 ? UINT64_MAX : pos + 4 * count, -1;
     pos += 4 * count;
   }
   *need = pos + 8;

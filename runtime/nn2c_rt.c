@@ -11,11 +11,14 @@
 #include "nn2c_rt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef NN2C_HAVE_ZLIB
 #include <zlib.h>
@@ -60,9 +63,32 @@ static int buf_reserve(Buf *b, size_t more) {
   return 0;
 }
 
+/* Opens path for reading if it is a regular file: a FIFO would block and a device such as
+ * /dev/zero never end (O_NONBLOCK keeps the open of a FIFO from waiting for a writer).
+ * The descriptor, or -1 after an error message. */
+static int open_regular(const char *path, char *err, size_t errlen) {
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_NONBLOCK);
+  if (fd < 0) return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) return fd;
+  close(fd);
+  return nn2c_fail(err, errlen, "%s: not a regular file (%s)", path,
+                   S_ISDIR(st.st_mode) ? "a directory" : "a FIFO, socket or device");
+}
+
+static FILE *fopen_regular(const char *path, char *err, size_t errlen) {
+  int fd = open_regular(path, err, errlen);
+  FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+  if (fd >= 0 && !f) {
+    close(fd);
+    nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  }
+  return f;
+}
+
 static int read_plain(const char *path, Buf *b, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  FILE *f = fopen_regular(path, err, errlen);
+  if (!f) return -1;
   for (;;) {
     size_t got;
     if (buf_reserve(b, 65536)) {
@@ -83,9 +109,26 @@ static int read_plain(const char *path, Buf *b, char *err, size_t errlen) {
 }
 
 #ifdef NN2C_HAVE_ZLIB
+/* gzerror's text without the "<fd:N>: " a gzdopen stream puts in front (the caller names the file). */
+static const char *gz_reason(gzFile g, int *zerr) {
+  const char *m = gzerror(g, zerr), *colon = strstr(m, ": ");
+  return strncmp(m, "<fd:", 4) == 0 && colon ? colon + 2 : m;
+}
+
+/* gzdopen on a checked descriptor: gzopen would block on a FIFO. */
+static gzFile gzopen_regular(const char *path, char *err, size_t errlen) {
+  int fd = open_regular(path, err, errlen);
+  gzFile g = fd >= 0 ? gzdopen(fd, "rb") : NULL;
+  if (fd >= 0 && !g) {
+    close(fd);
+    nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  }
+  return g;
+}
+
 static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
-  gzFile g = gzopen(path, "rb");
-  if (!g) return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+  gzFile g = gzopen_regular(path, err, errlen);
+  if (!g) return -1;
   gzbuffer(g, 1u << 17);
   for (;;) {
     size_t room;
@@ -99,7 +142,7 @@ static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
     got = gzread(g, b->p + b->n, (unsigned)room);
     if (got < 0) {
       int zerr;
-      const char *msg = gzerror(g, &zerr);
+      const char *msg = gz_reason(g, &zerr);
       nn2c_fail(err, errlen, "%s: gzip error: %s", path, zerr == Z_ERRNO ? strerror(errno) : msg);
       gzclose(g);
       return -1;
@@ -111,7 +154,7 @@ static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
    * a file still being written looks the same */
   {
     int zerr;
-    const char *msg = gzerror(g, &zerr);
+    const char *msg = gz_reason(g, &zerr);
     if (zerr != Z_OK) {
       nn2c_fail(err, errlen, "%s: gzip error: %s", path,
                 zerr == Z_BUF_ERROR ? "truncated (unexpected end of file)" : msg);
@@ -127,11 +170,11 @@ static int read_gzip(const char *path, Buf *b, char *err, size_t errlen) {
 /* 1 if the file starts with the gzip magic bytes 1f 8b, 0 if not, -1 if unopenable. */
 static int sniff_gzip(const char *path) {
   unsigned char m[2] = {0, 0};
-  FILE *f = fopen(path, "rb");
-  size_t got;
-  if (!f) return -1;
-  got = fread(m, 1, 2, f);
-  fclose(f);
+  int fd = open(path, O_RDONLY | O_NONBLOCK); /* a FIFO: no wait; refused when it is read */
+  ssize_t got;
+  if (fd < 0) return -1;
+  got = read(fd, m, 2);
+  close(fd);
   return got == 2 && m[0] == 0x1f && m[1] == 0x8b;
 }
 
@@ -210,15 +253,14 @@ static int stream_open(Stream *s, const char *path, char *err, size_t errlen) {
   s->path = path;
   if (sniff_gzip(path) == 1) {
 #ifdef NN2C_HAVE_ZLIB
-    if (!(s->g = gzopen(path, "rb"))) return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    if (!(s->g = gzopen_regular(path, err, errlen))) return -1;
     gzbuffer(s->g, 1u << 17);
     return 0;
 #else
     return nn2c_fail(err, errlen, "%s: gzip file but nn2c runtime built without zlib; gunzip it first", path);
 #endif
   }
-  if (!(s->f = fopen(path, "rb"))) return nn2c_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-  return 0;
+  return (s->f = fopen_regular(path, err, errlen)) ? 0 : -1;
 }
 
 /* Reads up to n bytes; 0 at the end; -1 on an error (a cut-off gzip stream too). */
@@ -227,7 +269,7 @@ static long stream_read(Stream *s, unsigned char *p, size_t n, char *err, size_t
 #ifdef NN2C_HAVE_ZLIB
   if (s->g) {
     int k = gzread(s->g, p, (unsigned)(n < (1u << 30) ? n : (1u << 30))), zerr;
-    const char *msg = gzerror(s->g, &zerr);
+    const char *msg = gz_reason(s->g, &zerr);
     if (k < 0 || (k == 0 && zerr != Z_OK))
       return nn2c_fail(err, errlen, "%s: gzip error: %s", s->path,
                        zerr == Z_BUF_ERROR ? "truncated (unexpected end of file)"

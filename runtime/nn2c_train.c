@@ -550,7 +550,6 @@ static int load_own(Trainer *t) {
   io.label_numel = d->label_numel, io.label_is_int = d->label_is_int;
   if ((csv && npy) || (o->data && (csv || npy)))
     return error(t, "give one source of data: --data DIR, .npy files (--train-x ...) or CSV files (--train-csv ...)");
-  if (o->label_column && !csv) return error(t, "--label-column: it chooses a column of --train-csv and --test-csv");
   if (csv) return load_csv_files(t, &io);
   if (npy_paths(t, p)) return 1;
   if (nn2c_load_npy(p[0], p[1], &io, &t->train, err, sizeof err) ||
@@ -580,6 +579,8 @@ static int load_data(Trainer *t) {
   const char *ds = t->d->dataset;
   char err[1024];
   int rc;
+  if (t->o.label_column && !t->o.train_csv && !t->o.test_csv)
+    return error(t, "--label-column: it chooses a column of --train-csv and --test-csv");
   if (own_data_named(t)) {
     rc = load_own(t);
   } else if (!strcmp(ds, "inline")) {

@@ -11,6 +11,9 @@
 # 3. runs ctest with every finding fatal (halt_on_error, -fno-sanitize-recover)
 #    and leak checking on, minus the tests listed below.
 # Extra arguments go to ctest (e.g. -R e2e.xor). Environment: JOBS (default 2).
+# CI (.ci/run) runs -L 'fast|runtime|tools|sanitize': the quick, runtime and tools tests and the
+# e2e/examples models labelled "sanitize" (one per kind of kernel). The whole suite takes over an
+# hour under the sanitizers on 2 cores (the e2e label alone about 40 minutes): docs/testing.md.
 #
 # Left out, and why:
 #   valgrind.*       valgrind cannot run ASan binaries (both want the shadow memory)

@@ -591,7 +591,7 @@ static void add_cases(Vec *dirs, const char *arg) {
     buf_free(&sub);
   }
   if (dir) closedir(dir);
-  qsort(subs.items, (size_t)subs.len, sizeof(void *), compare_names);
+  if (subs.len) qsort(subs.items, (size_t)subs.len, sizeof(void *), compare_names); /* items is NULL when empty */
   for (int i = 0; i < subs.len; i++)
     vec_push(dirs, subs.items[i]);
   vec_free(&subs);
@@ -627,6 +627,10 @@ int onnx_test_main(int argc, char **argv) {
       return 1;
     } else
       add_cases(&dirs, argv[i]);
+  }
+  if (jobs < 1 || jobs > 256) {
+    error_plain("test-onnx: -j needs a number of jobs from 1 to 256");
+    return 1;
   }
   if (!dirs.len) {
     error_plain("test-onnx: no cases found (usage: nn2c test-onnx [-j N] [--work DIR] CASE_DIR...)");

@@ -330,6 +330,7 @@ bool onnx_write_graph(Graph *g, const float *params, const float *state, const c
   ok = ok && write_file_atomic(out_path, buf, n, "nn2c export writes a new ONNX file there");
   if (ok && written) *written = n;
   free(buf);
+  free(gp.input); /* put_values's vector of inputs */
   vec_free(&w.nodes);
   vec_free(&w.inits);
   arena_free(&a);

@@ -6,7 +6,8 @@
 #   NAME.args  one non-comment line of arguments (@TMPDIR@ stands for a fresh
 #              directory) for inputs that are not a file, e.g. a missing one.
 #              Paths in it are relative to the repository root (the tests run there).
-# Every `# ERROR: text` line in FILE is a substring stderr must contain. The run
+# Every `# ERROR: text` line in FILE is a substring stderr must contain, every
+# `# NOT: text` line one it must not contain. The run
 # must exit with status exactly 1 and print nothing from an internal assertion or
 # a sanitizer. Exits 0 on success, 1 with an explanation otherwise.
 set -u
@@ -46,6 +47,11 @@ grep '^# ERROR: ' "$file" | sed 's/^# ERROR: //' >"$tmp/expected"
 while IFS= read -r want; do
   grep -qF -- "$want" "$tmp/stderr" || report "stderr lacks: $want"
 done <"$tmp/expected"
+
+grep '^# NOT: ' "$file" | sed 's/^# NOT: //' >"$tmp/unexpected"
+while IFS= read -r bad; do
+  if grep -qF -- "$bad" "$tmp/stderr"; then report "stderr contains: $bad"; fi
+done <"$tmp/unexpected"
 
 for bad in "internal error" "AddressSanitizer" "LeakSanitizer" "runtime error:"; do
   if grep -qF -- "$bad" "$tmp/stderr"; then report "stderr contains '$bad'"; fi

@@ -226,7 +226,8 @@ static void test_read_file(void) {
             "/nope: cannot open: No such file or directory (also tried ");
   CHECK(strstr(err, "/nope.gz)"));
   CHECK(data == NULL && len == 0);
-  CHECK_ERR(nn2c_read_file(at("good", 0), &data, &len, err, sizeof err), err, "/good: read error: Is a directory");
+  CHECK_ERR(nn2c_read_file(at("good", 0), &data, &len, err, sizeof err), err,
+            "/good: not a regular file (a directory)");
 }
 
 int main(int argc, char **argv) {
