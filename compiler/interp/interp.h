@@ -36,6 +36,9 @@ void interp_init_state(Graph *g, float *state);
  * (running statistics; the optimizer's moments stay behind). false after
  * reporting the error, which names the file. */
 bool interp_load_checkpoint(Model *m, Graph *g, const char *ckpt, float *params, float *state);
+/* g's params and state blocks, allocated: the seeded initial values, or the
+ * checkpoint's when ckpt is not NULL. false after reporting the error. */
+bool interp_weights(Model *m, Graph *g, const char *ckpt, float **params, float **state);
 
 /* `nn2c run`: trains/evaluates a model with the interpreter behind the same
  * trainer front end as generated code (flags, data, checkpoints). */

@@ -72,6 +72,14 @@ static int evaluate(void *m, const float *x, const void *y, int batch, float *lo
   return run(run_graphs.eval, m, x, y, batch, loss, out);
 }
 
+bool interp_weights(Model *m, Graph *g, const char *ckpt, float **params, float **state) {
+  int64_t np = graph_block_layout(g, VK_PARAM, NULL), ns = graph_block_layout(g, VK_STATE, NULL);
+  *params = xcalloc((size_t)np + 1, sizeof(float)), *state = xcalloc((size_t)ns + 1, sizeof(float));
+  interp_init_params(g, *params, m->train.present ? m->train.seed : 1);
+  interp_init_state(g, *state);
+  return !ckpt || interp_load_checkpoint(m, g, ckpt, *params, *state);
+}
+
 bool interp_load_checkpoint(Model *m, Graph *g, const char *ckpt, float *params, float *state) {
   PassCtx cx = {0};
   Graph *tg = model_compile(m, MODE_TRAIN, NULL, &cx);

@@ -29,13 +29,9 @@ static bool export_native(Model *m, const char *ckpt, const char *out, bool quie
   PassCtx cx = {0};
   Graph *g = model_compile(m, MODE_INFER, "shape", &cx);
   if (!g) return false;
-  int64_t np = graph_block_layout(g, VK_PARAM, NULL), ns = graph_block_layout(g, VK_STATE, NULL);
-  float *params = xcalloc((size_t)np + 1, sizeof(float)), *state = xcalloc((size_t)ns + 1, sizeof(float));
-  interp_init_params(g, params, m->train.present ? m->train.seed : 1);
-  interp_init_state(g, state);
+  float *params, *state;
   size_t bytes = 0;
-  bool ok =
-      (!ckpt || interp_load_checkpoint(m, g, ckpt, params, state)) && onnx_write_graph(g, params, state, out, &bytes);
+  bool ok = interp_weights(m, g, ckpt, &params, &state) && onnx_write_graph(g, params, state, out, &bytes);
   long long count = 0;
   for (int i = 0; i < g->nvalues; i++)
     if (g->values[i]->kind == VK_PARAM) count += shape_numel_static(g->values[i]->shape);

@@ -344,11 +344,8 @@ static bool quantize(Model *m, const QArgs *a) {
   PassCtx cx = {0};
   Graph *g = model_compile(m, MODE_INFER, "shape", &cx);
   if (!g) return false;
-  int64_t np = graph_block_layout(g, VK_PARAM, NULL), ns = graph_block_layout(g, VK_STATE, NULL);
-  float *params = xcalloc((size_t)np + 1, sizeof(float)), *state = xcalloc((size_t)ns + 1, sizeof(float));
-  interp_init_params(g, params, m->train.present ? m->train.seed : 1);
-  interp_init_state(g, state);
-  bool ok = !a->ckpt || interp_load_checkpoint(m, g, a->ckpt, params, state);
+  float *params, *state;
+  bool ok = interp_weights(m, g, a->ckpt, &params, &state);
   if (ok) freeze_weights(g, params, state);
   free(params);
   free(state);
