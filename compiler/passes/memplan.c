@@ -182,8 +182,26 @@ static void count_assigns(Graph *g, int *by_dst, int *by_src) {
     by_dst[g->assigns[i].dst->id]++, by_src[g->assigns[i].src->id]++;
 }
 
+/* Where the old contents of each value are last read: last[id], the latest position
+ * of a reader, and aligned[id], whether every reader there has the value's shape
+ * (an elementwise loop reading it at the loop's own index). One pass over the graph. */
+static void last_reads(Graph *g, const int *at, int *last, bool *aligned) {
+  for (int i = 0; i < g->nvalues; i++)
+    last[i] = -1, aligned[i] = true;
+  for (int i = 0; i < g->nnodes; i++)
+    for (int k = 0; k < g->nodes[i]->nin; k++) {
+      Value *d = g->nodes[i]->in[k];
+      bool same = shape_eq(g->nodes[i]->out[0]->shape, d->shape);
+      if (at[i] > last[d->id])
+        last[d->id] = at[i], aligned[d->id] = same;
+      else if (at[i] == last[d->id])
+        aligned[d->id] = aligned[d->id] && same;
+    }
+}
+
 /* Step 0 for one assignment: whether its source may live in its destination. */
-static bool fits_in_place(Graph *g, const Assign *a, const int *at, const int *by_dst, const int *by_src) {
+static bool fits_in_place(Graph *g, const Assign *a, const int *last, const bool *aligned, const int *by_dst,
+                          const int *by_src) {
   Value *d = a->dst, *s = a->src;
   Node *def = s->def;
   if (s->kind != VK_TEMP || !def || def->nout != 1 || node_int(def, "inline", 0)) return false;
@@ -193,23 +211,24 @@ static bool fits_in_place(Graph *g, const Assign *a, const int *at, const int *b
     if (g->outputs[i] == s) return false;
   for (int i = 0; i < g->ngrads; i++)
     if (g->grads[i].grad == s) return false;
-  for (int i = 0; i < g->nnodes; i++) { /* the old contents' readers */
-    Node *n = g->nodes[i];
-    for (int k = 0; k < n->nin; k++)
-      if (n->in[k] == d && at[i] >= def->id && (at[i] != def->id || !shape_eq(n->out[0]->shape, s->shape)))
-        return false; /* it would read the new contents, or read them at another index */
-  }
-  return true;
+  /* no reader of the old contents after the loop, nor inside it at another index */
+  return last[d->id] < def->id || (last[d->id] == def->id && aligned[d->id]);
 }
 
 static void assign_in_place(Graph *g) {
   int *at = run_positions(g);
   int *by_dst = xcalloc((size_t)g->nvalues + 1, sizeof(int)), *by_src = xcalloc((size_t)g->nvalues + 1, sizeof(int));
+  int *last = xmalloc(sizeof(int) * (size_t)(g->nvalues + 1));
+  bool *aligned = xmalloc(sizeof(bool) * (size_t)(g->nvalues + 1));
   count_assigns(g, by_dst, by_src);
+  last_reads(g, at, last, aligned);
   for (int i = 0; i < g->nvalues; i++)
     g->values[i]->mem.slot = NULL;
   for (int i = 0; i < g->nassigns; i++)
-    if (fits_in_place(g, &g->assigns[i], at, by_dst, by_src)) g->assigns[i].src->mem.slot = g->assigns[i].dst;
+    if (fits_in_place(g, &g->assigns[i], last, aligned, by_dst, by_src))
+      g->assigns[i].src->mem.slot = g->assigns[i].dst;
+  free(last);
+  free(aligned);
   free(at);
   free(by_dst);
   free(by_src);
