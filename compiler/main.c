@@ -35,8 +35,10 @@ static const char *usage =
     "       nn2c quantize MODEL.nn --data DIR [--load CKPT] --calibrate N [--test M] -o OUT.onnx   (int8 QDQ)\n"
     "       nn2c test-onnx [-j N] [--work DIR] CASE_DIR...\n"
     "       nn2c summary MODEL [--batch B] [--train]   (layers, parameters, FLOPs, memory; docs/tools.md)\n"
-    "       nn2c dot MODEL [--train] -o FILE.dot   (the graph for Graphviz; --train: backward and optimizer too)\n"
-    "       nn2c plot METRICS.csv -o CURVES.svg   (loss and accuracy per epoch from a trainer's --metrics file)\n"
+    "       nn2c dot MODEL [--train] -o FILE.dot [--quiet]   (the graph for Graphviz; --train: backward and optimizer "
+    "too)\n"
+    "       nn2c plot METRICS.csv -o CURVES.svg [--quiet]   (loss and accuracy per epoch from a trainer's --metrics "
+    "file)\n"
     "       nn2c --help | --version\n"
     "MODEL is a .nn file (layers or a graph section; see docs/nn-format.md) or an ONNX model (.onnx;\n"
     "fix symbolic dimensions with --dim NAME=VALUE).\n";

@@ -14,8 +14,9 @@
 
 #include <string.h>
 
-static const char *usage = "usage: nn2c dot MODEL [--train] -o FILE.dot [--freeze GLOB]... [--dim NAME=VALUE]... "
-                           "[--loss LOSS] [--optimizer O]\n";
+static const char *usage =
+    "usage: nn2c dot MODEL [--train] -o FILE.dot [--quiet] [--freeze GLOB]... [--dim NAME=VALUE]... "
+    "[--loss LOSS] [--optimizer O]\n";
 
 /* Where a node came from: nodes [0, nforward) are the forward graph (and the
  * loss), then autodiff's, then the optimizer's. */
@@ -103,13 +104,13 @@ static void dot_write(Buf *b, Graph *g, const Stages *st) {
 
 int dot_main(int argc, char **argv) {
   ToolArgs a = {0};
-  if (!tool_args(argc, argv, "-o --train --freeze --dim --loss --optimizer", usage, &a)) return 1;
+  if (!tool_args(argc, argv, "-o --quiet --train --freeze --dim --loss --optimizer", usage, &a)) return 1;
   Model *m = tool_load_model(&a);
   Stages st;
   Graph *g = m ? dot_graph(m, a.train, &st) : NULL;
   Buf b = {0};
   if (g) dot_write(&b, g, &st);
-  bool ok = g && write_file_atomic(a.out, b.data, b.len, "nn2c dot writes a new file there");
+  bool ok = g && tool_write(&a, b.data, b.len, "nn2c dot writes a new file there");
   buf_free(&b);
   graph_free(g);
   model_free(m);

@@ -44,6 +44,7 @@ static bool tool_flag(int argc, char **argv, int *i, ToolArgs *a, bool *bad) {
   const char *v = NULL;
   char *end;
   if (!strcmp(argv[*i], "--train")) return a->train = true;
+  if (!strcmp(argv[*i], "--quiet")) return a->quiet = true;
   if (flag_is(argc, argv, i, "-o", &v, bad)) return a->out = v, true;
   if (flag_is(argc, argv, i, "--loss", &v, bad)) return a->loss = v, true;
   if (flag_is(argc, argv, i, "--optimizer", &v, bad)) return a->optimizer = v, true;
@@ -54,6 +55,12 @@ static bool tool_flag(int argc, char **argv, int *i, ToolArgs *a, bool *bad) {
   a->batch = v ? strtoll(v, &end, 10) : 0;
   if (v && (*end || a->batch < 1 || a->batch > (1 << 20)))
     error_plain("--batch must be an integer in [1, %d], got '%s'", 1 << 20, v), *bad = true;
+  return true;
+}
+
+bool tool_write(const ToolArgs *a, const char *data, size_t len, const char *why) {
+  if (!write_file_atomic(a->out, data, len, why)) return false;
+  if (!a->quiet) fprintf(stderr, "nn2c: wrote %s (%zu bytes)\n", a->out, len);
   return true;
 }
 

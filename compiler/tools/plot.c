@@ -14,7 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-static const char *usage = "usage: nn2c plot METRICS.csv|METRICS.jsonl -o CURVES.svg\n";
+static const char *usage = "usage: nn2c plot METRICS.csv|METRICS.jsonl -o CURVES.svg [--quiet]\n";
 
 /* The columns plotted: index 0 is the x axis. */
 enum { C_EPOCH, C_TRAIN_LOSS, C_VAL_LOSS, C_TEST_LOSS, C_TRAIN_ACC, C_VAL_ACC, C_TEST_ACC, C_KIND, NCOLS };
@@ -246,7 +246,7 @@ static void plot_svg(Buf *b, const Table *t) {
 
 int plot_main(int argc, char **argv) {
   ToolArgs a = {0};
-  if (!tool_args(argc, argv, "-o", usage, &a)) return 1;
+  if (!tool_args(argc, argv, "-o --quiet", usage, &a)) return 1;
   size_t len;
   char *text = read_whole_file(a.model, &len);
   if (!text) {
@@ -268,7 +268,7 @@ int plot_main(int argc, char **argv) {
   }
   Buf b = {0};
   if (ok) plot_svg(&b, &t);
-  ok = ok && write_file_atomic(a.out, b.data, b.len, "nn2c plot writes a new file there");
+  ok = ok && tool_write(&a, b.data, b.len, "nn2c plot writes a new file there");
   buf_free(&b);
   for (int c = 0; c < NCOLS; c++)
     free(t.v[c]);

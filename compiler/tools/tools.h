@@ -12,7 +12,7 @@
 /* The options the tools take (each tool says which ones it accepts). */
 typedef struct {
   const char *model, *out, *loss, *optimizer;
-  bool train;
+  bool train, quiet;                 /* --quiet: no "wrote FILE" line */
   int64_t batch;                     /* 0: the model's train section's, else 1 */
   const char *dims[TOOL_MAX_LIST];   /* --dim NAME=VALUE (ONNX symbolic dimensions) */
   const char *freeze[TOOL_MAX_LIST]; /* --freeze GLOB */
@@ -29,6 +29,8 @@ bool tool_args(int argc, char **argv, const char *accepted, const char *usage, T
 Model *tool_load_model(ToolArgs *a);
 /* The batch the tool plans at: --batch, else the train section's, else 1. */
 int64_t tool_batch(const ToolArgs *a, const Model *m);
+/* Writes `len` bytes to a->out atomically and, unless --quiet, says so on stderr. */
+bool tool_write(const ToolArgs *a, const char *data, size_t len, const char *why);
 
 /* Arithmetic of a node at a batch size: multiply-adds of its products
  * (matmul, gemm, convolutions) and floating-point operations (2 per
