@@ -97,7 +97,7 @@ else
 fi
 echo "  run the tests:                     scripts/test.sh"
 if command -v arm-none-eabi-gcc >/dev/null 2>&1 && command -v qemu-system-arm >/dev/null 2>&1; then
-  echo "  a Cortex-M4 build, run in qemu:     build/compiler/nn2c compile examples/mnist_mlp.nn --target cortex-m4 -o out/mlp_m4 && make -C out/mlp_m4 run"
+  echo "  a Cortex-M4 build, run in qemu:    build/compiler/nn2c compile examples/mnist_mlp.nn --target cortex-m4 -o out/mlp_m4 && make -C out/mlp_m4 run"
 else
   echo "  microcontroller builds (--target cortex-m4, docs/microcontrollers.md) need: sudo apt-get install $MCU_PACKAGES"
 fi
