@@ -265,8 +265,27 @@ static int find_ir_op(const char *onnx_type) {
 Node *imp_mk(Imp *I, OpKind op, int nin, Value **in) { return node_new(I->g, op, nin, in, op_table[op].nout); }
 
 /* Shape inference now, and folding when every input is constant. */
+/* Whether v is an integer constant holding IMP_BATCH_MARK. */
+static bool has_batch_mark(const Value *v) {
+  if (v->kind != VK_CONST || v->dtype != DT_I64) return false;
+  for (int64_t i = 0; i < shape_numel_static(v->shape); i++)
+    if (((const int64_t *)v->data)[i] == IMP_BATCH_MARK) return true;
+  return false;
+}
+
+/* Ops that only move a shape's entries may take the batch mark. */
+static bool moves_batch_mark(const Node *n) {
+  OpKind op = n->op;
+  return op == OP_GATHER ? n->in[1]->kind == VK_CONST && !has_batch_mark(n->in[1])
+                         : op == OP_CONCAT || op == OP_SLICE || op == OP_RESHAPE || op == OP_IDENTITY ||
+                               (op == OP_CAST && n->out[0]->dtype == DT_I64);
+}
+
 bool imp_finish(Imp *I, Node *n) {
   const OpDef *d = &op_table[n->op];
+  for (int k = 0; k < n->nin; k++)
+    if (has_batch_mark(n->in[k]) && !moves_batch_mark(n))
+      return imp_unsupported(I, "Shape", "%s of the batch N (from Shape; fix the batch with --dim)", d->name);
   if (n->nin < d->min_in || n->nin > d->max_in)
     return imp_fail(I, "%s takes %d..%d inputs, got %d", d->name, d->min_in, d->max_in, n->nin);
   const char *err = d->infer(I->g, n);
@@ -397,6 +416,10 @@ static bool input_to_attr(Imp *I, Node *n, Value *v, const char *key) {
     int64_t *x;
     int cnt;
     if (!const_ints(v, &x, &cnt, &I->g->arena)) return imp_fail(I, "input '%s' must have rank 0 or 1", key);
+    bool shape = !strcmp(key, "shape") || !strcmp(key, "input"); /* Expand's, ConstantOfShape's: N allowed */
+    for (int i = 0; i < cnt; i++)
+      if (x[i] == IMP_BATCH_MARK && !(x[i] = shape ? DIM_BATCH : 0))
+        return imp_unsupported(I, "Shape", "input '%s' holds the batch N (from Shape; fix the batch with --dim)", key);
     bool scalar = v->shape.rank == 0 || (cnt == 1 && (!strcmp(key, "k") || !strcmp(key, "axis"))); /* TopK's K is [1] */
     if (scalar)
       node_set_int(I->g, n, key, x[0]);
@@ -605,8 +628,8 @@ static bool h_identity(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 static bool h_shape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 1, 1)) return false;
   Shape s = in[0]->shape;
-  if (shape_has_batch(s))
-    return imp_unsupported(I, "Shape", "Shape of a value with the batch dimension N (fix the batch with --dim)");
+  for (int i = 0; i < s.rank; i++)
+    s.d[i] = s.d[i] == DIM_BATCH ? IMP_BATCH_MARK : s.d[i];
   int64_t lo = imp_attr_i(np, "start", 0), hi = imp_attr_i(np, "end", s.rank);
   lo = lo < 0 ? lo + s.rank : lo;
   hi = hi < 0 ? hi + s.rank : hi;
@@ -641,8 +664,8 @@ static bool h_reshape(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   bool copied_batch = false; /* a 0 entry copied the batch N */
   for (int i = 0; i < n; i++) {
     bool copy = d[i] == 0 && !imp_attr_i(np, "allowzero", 0);
-    s.d[i] = copy ? (i < x.rank ? x.d[i] : 0) : d[i];
-    if (copy && s.d[i] == DIM_BATCH)
+    s.d[i] = copy ? (i < x.rank ? x.d[i] : 0) : d[i] == IMP_BATCH_MARK ? DIM_BATCH : d[i];
+    if ((copy || d[i] == IMP_BATCH_MARK) && s.d[i] == DIM_BATCH)
       copied_batch = true;
     else if (s.d[i] == -1 && infer < 0)
       infer = i;

@@ -27,6 +27,11 @@
 #define MAX_BYTES ((int64_t)1 << 34)
 #define LIMIT_WINDOW (1 << 20)        /* kernel sizes, strides, dilations, pads */
 #define FOLD_BYTES ((int64_t)1 << 26) /* larger constant results are computed at run time */
+/* Shape of a value with the batch N gives this in N's place. Folding moves it
+ * through Gather, Concat, Slice, Unsqueeze, Squeeze and casts to int64 (the
+ * dynamic-batch exporters' Shape -> Gather -> Concat chains); Reshape, Expand
+ * and ConstantOfShape read it as N; arithmetic on it is refused. */
+#define IMP_BATCH_MARK (INT64_MIN / 4)
 
 /* A sequence of statically known length (sequence.c): its tensors. */
 typedef struct {

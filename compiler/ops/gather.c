@@ -551,7 +551,7 @@ const char *constant_of_shape_infer(Graph *g, Node *n) {
   DType t = dtype_attr(n, v && (v->type == AT_INT || v->type == AT_INTS) ? DT_I64 : DT_F32);
   if (r < 0 || t == DT_COUNT) return "constant_of_shape needs input=[dims] (and a known dtype code)";
   for (int i = 0; i < r; i++)
-    if (d[i] < 0) return "negative extent";
+    if (d[i] < 0 && d[i] != DIM_BATCH) return "negative extent";
   n->out[0]->dtype = t;
   n->out[0]->shape = shape_make(r, d);
   return NULL;

@@ -179,12 +179,12 @@ void unstack_grad(Graph *g, Node *n, Value **dy, Value **dx) {
 /* One memcpy per outer row and part; a batch axis before `axis` is a loop over B. */
 static void emit_parts(Emit *e, Value *whole, Value **parts, int np, int ax, bool to_parts) {
   const char *outer = emit_numel_range(e, whole, 0, ax), *ty = emit_ctype(whole->dtype);
-  long long inner = (long long)span(whole->shape, ax + 1, whole->shape.rank);
+  const char *inner = emit_numel_range(e, whole, ax + 1, whole->shape.rank); /* N may be inside: [T,N,C] */
   emit_open(e, "for (size_t i = 0; i < %s; i++)", outer);
   for (int k = 0; k < np; k++) {
-    const char *w = arena_printf(&e->g->arena, "%s + (i * %d + %d) * %lld", emit_ref(e, whole), np, k, inner);
-    const char *p = arena_printf(&e->g->arena, "%s + i * %lld", emit_ref(e, parts[k]), inner);
-    emit_line(e, "memcpy(%s, %s, sizeof(%s) * %lld);", to_parts ? p : w, to_parts ? w : p, ty, inner);
+    const char *w = arena_printf(&e->g->arena, "%s + (i * %d + %d) * %s", emit_ref(e, whole), np, k, inner);
+    const char *p = arena_printf(&e->g->arena, "%s + i * %s", emit_ref(e, parts[k]), inner);
+    emit_line(e, "memcpy(%s, %s, sizeof(%s) * %s);", to_parts ? p : w, to_parts ? w : p, ty, inner);
   }
   emit_close(e);
 }

@@ -58,3 +58,12 @@ with open(os.path.join(out, "not_protobuf.onnx"), "wb") as f:
     f.write(b"this is not a protobuf \xff\xff\xff\xff")
 with open(os.path.join(out, "not_protobuf.expect"), "w") as f:
     f.write("not a valid ONNX model\n")
+# Shape of a batch-N value may be moved into Reshape's shape, but not computed with
+i64 = lambda name, v: h.make_tensor(name, T.INT64, [len(v)] if isinstance(v, list) else [], v if isinstance(v, list) else [v])
+save("batch_arithmetic", h.make_graph(
+    [h.make_node("Shape", ["x"], ["s"], name="shape"), h.make_node("Gather", ["s", "zero"], ["n"], name="gather", axis=0),
+     h.make_node("Mul", ["n", "four"], ["n4"], name="times4"), h.make_node("Unsqueeze", ["n4", "axes"], ["u"], name="unsq"),
+     h.make_node("Concat", ["u", "three"], ["shp"], name="cat", axis=0), h.make_node("Reshape", ["x", "shp"], ["y"], name="rs")],
+    "g", [vi("x", shape=("N", 4, 3))], [vi("y", shape=("M", 3))],
+    initializer=[i64("zero", 0), i64("four", 4), i64("axes", [0]), i64("three", [3])]),
+    "node 'times4' (Mul): mul of the batch N (from Shape; fix the batch with --dim)")
