@@ -17,8 +17,8 @@
 # onnx.torchvision_models runs the small ones.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-. "$ROOT/bench/common.sh"
 WORK=${WORK:-/tmp/nn2c-torchvision}
+. "$ROOT/bench/common.sh" # cpu_line
 NN2C=${NN2C:-$ROOT/build/compiler/nn2c}
 PY=/usr/bin/python3
 ZOO=$($PY -c "import sys; sys.path.insert(0, '$ROOT/tests/onnx'); import real_models as r; print(','.join(r.ZOO))") ||

@@ -109,14 +109,17 @@ void mcu_prologue(CodegenInput *in, Buf *c) {
              N, N, N, N, N, N, N);
 }
 
-/* Host-only branches the kernels carry: "#ifdef NN2C_USE_CBLAS" and
- * "#if defined(_OPENMP)" are false on a microcontroller, "#ifndef
+/* Host-only branches the kernels carry: "#ifdef NN2C_USE_CBLAS", "#if
+ * defined(_OPENMP)" and the vector kernels' "#if !defined(NN2C_NO_SIMD) && ..."
+ * (and their "#elif"s of that form) are false on a microcontroller, "#ifndef
  * NN2C_USE_CBLAS" true. Their directives and dead branches are dropped; every
  * other conditional is copied as written. */
 typedef enum { COND_OTHER, COND_FALSE, COND_TRUE } CondKind;
 
 static CondKind cond_kind(const char *s) {
-  if (!strncmp(s, "#ifdef NN2C_USE_CBLAS", 21) || !strncmp(s, "#if defined(_OPENMP)", 20)) return COND_FALSE;
+  if (!strncmp(s, "#ifdef NN2C_USE_CBLAS", 21) || !strncmp(s, "#if defined(_OPENMP)", 20) ||
+      !strncmp(s, "#if !defined(NN2C_NO_SIMD) &&", 29))
+    return COND_FALSE;
   if (!strncmp(s, "#ifndef NN2C_USE_CBLAS", 22)) return COND_TRUE;
   return COND_OTHER;
 }
@@ -137,6 +140,10 @@ void mcu_strip_host(Buf *c) {
       live[depth] = kind[depth] != COND_FALSE;
       keep = keep && kind[depth] == COND_OTHER;
       dead += !live[depth++];
+    } else if (depth && !strncmp(s, "#elif", 5) && kind[depth - 1] == COND_FALSE) {
+      /* only another vector branch may follow a false one: it is false too */
+      NN2C_ASSERT(!strncmp(s, "#elif !defined(NN2C_NO_SIMD) &&", 31));
+      keep = false;
     } else if (depth && (!strncmp(s, "#else", 5) || !strncmp(s, "#endif", 6))) {
       CondKind k = kind[depth - 1];
       dead -= !live[depth - 1];
@@ -235,14 +242,35 @@ static int64_t local_array_bytes(const char *text) {
   return sum;
 }
 
-/* Lines of C that become code: not blank, not comments, braces or directives. */
-static int64_t code_lines(const char *text) {
+/* Bytes of a "static const TYPE name[N] = {" table (int8 kernels' packed
+ * weights and sums), or 0 for any other line. */
+static int64_t table_bytes(const char *s) {
+  static const char *const types[] = {"int8_t ", "uint8_t ", "int16_t ", "int32_t ", "float ", "int64_t "};
+  static const int sizes[] = {1, 1, 2, 4, 4, 8};
+  if (strncmp(s, "static const ", 13)) return 0;
+  for (int t = 0; t < (int)(sizeof types / sizeof *types); t++) {
+    size_t n = strlen(types[t]);
+    if (strncmp(s + 13, types[t], n)) continue;
+    const char *q = strchr(s, '[');
+    return q ? sizes[t] * strtoll(q + 1, NULL, 10) : 0;
+  }
+  return 0;
+}
+
+/* Lines of C that become code: not blank, not comments, braces, directives or
+ * constant tables (their bytes go to *tables). */
+static int64_t code_lines(const char *text, int64_t *tables) {
   int64_t n = 0;
+  bool in_table = false;
   for (const char *p = text; p && *p;) {
     const char *end = strchr(p, '\n');
     end = end ? end : p + strlen(p);
     const char *s = p + strspn(p, " ");
-    if (s < end && *s != '#' && *s != '}' && *s != '{' && strncmp(s, "/*", 2) && strncmp(s, "* ", 2) &&
+    int64_t bytes = in_table ? 0 : table_bytes(s);
+    *tables += bytes;
+    bool data = in_table || bytes;
+    if (data) in_table = !memchr(s, ';', (size_t)(end - s)); /* the table ends with "};" */
+    if (!data && s < end && *s != '#' && *s != '}' && *s != '{' && strncmp(s, "/*", 2) && strncmp(s, "* ", 2) &&
         strncmp(s, "(void)", 6))
       n++;
     p = *end ? end + 1 : end;
@@ -350,7 +378,9 @@ static NodeSize node_size(Graph *g, Node *n, Buf *helpers, unsigned char *seen, 
   if (node_int(n, "inline", 0)) return z;
   Buf added = {0};
   node_text(g, n, helpers, &added);
-  z.code = CODE_BYTES_PER_LINE * code_lines(added.data);
+  int64_t tables = 0; /* packed copies of the node's weights, with their sums, stand in for the weights */
+  z.code = CODE_BYTES_PER_LINE * code_lines(added.data, &tables);
+  z.weights = tables > z.weights ? tables : z.weights;
   z.stack = local_array_bytes(added.data);
   libm_calls(added.data, libm_used);
   buf_free(&added);
