@@ -12,7 +12,7 @@
 #
 # Settings: MODELS (comma-separated; default: resnet18, mobilenet_v2 and
 # every model of real_models.py's ZOO), DYNAMIC (default
-# resnet18,shufflenet_v2_x0_5,vit_b_16,lstm,gru), WORK (/tmp/nn2c-torchvision),
+# resnet18,shufflenet_v2_x0_5,lstm,gru,tokens), WORK (/tmp/nn2c-torchvision),
 # NN2C (default build/compiler/nn2c of this tree). CTest's
 # onnx.torchvision_models runs the small ones.
 set -uo pipefail
@@ -24,7 +24,7 @@ PY=/usr/bin/python3
 ZOO=$($PY -c "import sys; sys.path.insert(0, '$ROOT/tests/onnx'); import real_models as r; print(','.join(r.ZOO))") ||
   { echo "torchvision.sh: $PY needs torch, torchvision and onnx (apt-get install python3-torch python3-torchvision python3-onnx)" >&2; exit 1; }
 MODELS=${MODELS:-resnet18,mobilenet_v2,$ZOO}
-DYNAMIC=${DYNAMIC-resnet18,shufflenet_v2_x0_5,vit_b_16,lstm,gru}
+DYNAMIC=${DYNAMIC-resnet18,shufflenet_v2_x0_5,lstm,gru,tokens}
 [ -x "$NN2C" ] || { echo "torchvision.sh: no nn2c at $NN2C (build it first)" >&2; exit 1; }
 cpu_line
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg); torch $($PY -c 'import torch, torchvision; print(torch.__version__, "torchvision", torchvision.__version__)')"

@@ -273,9 +273,21 @@ static bool has_batch_mark(const Value *v) {
   return false;
 }
 
-/* Ops that only move a shape's entries may take the batch mark. */
+/* Whether v is a constant without the mark whose values are all <= 0 (never N). */
+static bool never_batch(const Value *v) {
+  if (v->kind != VK_CONST || has_batch_mark(v)) return false;
+  Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
+  for (int64_t i = 0; i < t.numel; i++)
+    if (tensor_get(&t, i) > 0) return false;
+  return true;
+}
+
+/* Ops that only move a shape's entries may take the batch mark; so may Where,
+ * and Equal with values N never takes (the exporters' "-1 keeps the size" test). */
 static bool moves_batch_mark(const Node *n) {
   OpKind op = n->op;
+  if (op == OP_EQUAL) return never_batch(n->in[0]) || never_batch(n->in[1]);
+  if (op == OP_WHERE) return !has_batch_mark(n->in[0]);
   return op == OP_GATHER ? n->in[1]->kind == VK_CONST && !has_batch_mark(n->in[1])
                          : op == OP_CONCAT || op == OP_SLICE || op == OP_RESHAPE || op == OP_IDENTITY ||
                                (op == OP_CAST && n->out[0]->dtype == DT_I64);

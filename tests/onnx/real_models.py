@@ -5,7 +5,7 @@ weights, fixed seed), compiled to C, built with the emitted Makefile and run
 on a fixed input; the outputs must match PyTorch's.
 
 usage: real_models.py NN2C WORK [--models LIST] [--interp LIST] [--dynamic LIST] [--harness FILE]
-  --models  comma-separated, from resnet18,mobilenet_v2,lstm,gru (default all)
+  --models  comma-separated, from resnet18,mobilenet_v2,lstm,gru,tokens (default all)
             and the torchvision models of ZOO below
   --interp  models also run through the interpreter (nn2c run): a list,
             "all" (the default; resnet18 takes ~10 s there) or "none"
@@ -39,7 +39,7 @@ except ImportError:
         sys.exit(77)
     raise
 
-MODELS = ["resnet18", "mobilenet_v2", "lstm", "gru"]
+MODELS = ["resnet18", "mobilenet_v2", "lstm", "gru", "tokens"]
 # torchvision classification models (weights=None) beyond the two above, one or
 # more of each family, with the opset each is exported at (vit needs 14+ for
 # its attention's ops). The small ones run in CTest (onnx.torchvision_models);
@@ -65,6 +65,21 @@ class RnnClassifier(torch.nn.Module):
         return self.fc(out[:, -1])
 
 
+class TokenClassifier(torch.nn.Module):
+    """x [N, 16, 32] -> a learned class token expanded to the batch and prepended
+    (as vit does: its export reads the batch with Shape, Equal and Where) -> mean
+    over the 17 tokens -> Linear(10)."""
+
+    def __init__(self):
+        super().__init__()
+        self.token = torch.nn.Parameter(torch.randn(1, 1, 32))
+        self.fc = torch.nn.Linear(32, 10)
+
+    def forward(self, x):
+        t = self.token.expand(x.shape[0], -1, -1)
+        return self.fc(torch.cat([t, x], dim=1).mean(dim=1))
+
+
 def build(name):
     """The model in eval mode with seeded random weights, and its batch-1 input."""
     torch.manual_seed(0)
@@ -85,6 +100,8 @@ def build(name):
         with torch.no_grad():
             m.train()(torch.rand(4, 3, 224, 224))
         x = torch.rand(1, 3, 224, 224)
+    elif name == "tokens":
+        m, x = TokenClassifier(), torch.randn(1, 16, 32)
     elif name in ("lstm", "gru"):
         m = RnnClassifier(torch.nn.LSTM if name == "lstm" else torch.nn.GRU)
         x = torch.randn(1, 16, 32)
