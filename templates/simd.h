@@ -56,6 +56,18 @@
 
 #define NN2C_CBW(cb) ((cb) < NN2C_VW * NN2C_ACCV ? (cb) : NN2C_VW * NN2C_ACCV)
 
+/* The L2 cache a core of the target has at least, for the kernels' cache blocking:
+ * the x86-64 cores with AVX-512 have 512 KB (Ice Lake client) or more (1-2 MB on
+ * Skylake-SP and later servers, Zen 4 and 5); other targets are taken to have 256 KB
+ * (Haswell-Skylake clients; most ARM cores have more). -DNN2C_L2_BYTES=N overrides. */
+#ifndef NN2C_L2_BYTES
+#if defined(__AVX512F__)
+#define NN2C_L2_BYTES 524288
+#else
+#define NN2C_L2_BYTES 262144
+#endif
+#endif
+
 #ifndef NN2C_KERNEL
 #define NN2C_KERNEL NN2C_NOINLINE /* a kernel: one static function, never inlined */
 #endif

@@ -871,9 +871,17 @@ static bool h_matmul(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
 /* Gemm: alpha op(A) op(B) + beta C. */
 static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 2, 3)) return false;
-  Node *n = imp_mk(I, OP_MATMUL, 2, in);
+  Value *ab[2] = {in[0], in[1]};
+  int64_t tb = imp_attr_i(np, "transB", 0);
+  if (tb && imp_is_const(in[1]) && in[1]->shape.rank == 2) { /* transposed once here, not at every call */
+    Node *t = imp_mk(I, OP_TRANSPOSE, 1, &ab[1]);
+    node_set_ints(I->g, t, "perm", (const int64_t[]){1, 0}, 2);
+    if (!imp_finish(I, t)) return false;
+    ab[1] = t->out[0], tb = 0;
+  }
+  Node *n = imp_mk(I, OP_MATMUL, 2, ab);
   node_set_int(I->g, n, "transa", imp_attr_i(np, "transA", 0));
-  node_set_int(I->g, n, "transb", imp_attr_i(np, "transB", 0));
+  node_set_int(I->g, n, "transb", tb);
   if (!imp_finish(I, n)) return false;
   Value *y = n->out[0];
   double alpha = attr_f(np, "alpha", 1), beta = attr_f(np, "beta", 1);

@@ -373,6 +373,19 @@ static bool wino_pays(const Geom *G, int64_t oh, int64_t ow, int64_t k, int64_t 
   return 10 * 9 * pixels >= 13 * 16 * tiles;
 }
 
+/* The smallest batch from which Winograd's forward convolution pays for its
+ * kernel transform, made at every call: the transform costs about WG_KT
+ * multiply-adds per transformed weight (16 per input x output channel pair,
+ * written to and read back from the scratch space), and each sample saves
+ * 9 x pixels - 16 x tiles multiply-adds per pair. Large images pay at batch 1,
+ * deep layers over a few pixels (7x7x512) from a batch of 2 or more. At most
+ * WG_MIN_BATCH, the threshold of the gradients. */
+static int64_t wino_min_batch(const Geom *G) {
+  int64_t saved = 9 * G->oh * G->ow - 16 * ((G->oh + 1) / 2) * ((G->ow + 1) / 2);
+  int64_t b = saved > 0 ? (16 * WG_KT + saved - 1) / saved : WG_MIN_BATCH;
+  return b < 1 ? 1 : b > WG_MIN_BATCH ? WG_MIN_BATCH : b;
+}
+
 /* The kernel of conv2d, conv2d_grad_input or conv2d_grad_weight node n, its
  * parameters, and the scratch space it needs (the largest of the native and
  * the OpenBLAS builds' needs, as the arena is the same for both). */
@@ -400,7 +413,11 @@ ConvPlan conv_plan(const Node *n) {
   bool pays = f32 && (gi ? wino_pays(G, G->h, G->w, G->f, G->c, G->oh * G->ow)
                          : wino_pays(G, G->oh, G->ow, G->c, G->f, G->oh * G->ow));
   int64_t nb = n->in[0]->shape.d[0]; /* x, or dy: the batch */
-  p.wino = !pays ? WINO_NO : nb == DIM_BATCH ? WINO_IF_BATCH : nb >= WG_MIN_BATCH ? WINO_YES : WINO_NO;
+  p.wino_batch = gi || gw ? WG_MIN_BATCH : wino_min_batch(G);
+  p.wino = !pays                ? WINO_NO
+           : nb == DIM_BATCH    ? (p.wino_batch > 1 ? WINO_IF_BATCH : WINO_YES)
+           : nb >= p.wino_batch ? WINO_YES
+                                : WINO_NO;
   /* 3. the OpenBLAS build's GEMM; a microcontroller build (nn2c compile --target marks
         its nodes mcu=1) has none, and Winograd's scratch only where it was chosen */
   bool mcu = node_int(n, "mcu", 0) != 0;
@@ -426,14 +443,14 @@ int64_t conv2d_grad_weight_scratch(const Node *n) { return conv_plan(n).scratch;
 /* ---- emission: the plan's kernels ----
  * The OpenBLAS form (if any) under #ifdef NN2C_USE_CBLAS, then the native
  * build's: Winograd, the direct kernel, or both under "if (B >= ...)" (the
- * kernel transform is made at every call, and below WG_MIN_BATCH samples it
+ * kernel transform is made at every call, and below p.wino_batch samples it
  * costs more than it saves). */
 typedef void (*ConvKernelFn)(Emit *e, Node *n, const ConvPlan *p);
 
 static void conv_emit(Emit *e, Node *n, ConvKernelFn direct, ConvKernelFn wino) {
   ConvPlan p = conv_plan(n);
   if (p.blas) conv_emit_blas(e, n, &p);
-  if (p.wino == WINO_IF_BATCH) emit_open(e, "if (B >= %d)", WG_MIN_BATCH);
+  if (p.wino == WINO_IF_BATCH) emit_open(e, "if (B >= %lld)", (long long)p.wino_batch);
   if (p.wino != WINO_NO) wino(e, n, &p);
   if (p.wino == WINO_IF_BATCH) {
     emit_close(e);

@@ -68,7 +68,7 @@ typedef struct {
 
 static void emit_gather_core(Emit *e, const GatherCore *gc) {
   const char *cb = conv_cbw(e, gc->cb);
-  emit_open(e, "for (size_t c0 = 0; c0 < %lld; c0 += %s)", (long long)gc->d, cb);
+  emit_open(e, "for (size_t c0 = c0s; c0 < c0e; c0 += %s)", cb);
   emit_line(e, "nn2c_vf acc[%d][%s / NN2C_VW];", CONV_PB, cb);
   if (gc->bias)
     conv_emit_acc_load(e, ll(e, CONV_PB), cb, arena_printf(&e->g->arena, "%s + c0", gc->bias), "0");
@@ -111,19 +111,38 @@ static void emit_gather_core(Emit *e, const GatherCore *gc) {
   conv_emit_acc_store(e, "rows", cb,
                       arena_printf(&e->g->arena, "%s + pb * %d * %lld + c0", gc->dst, CONV_PB, (long long)gc->d),
                       ll(e, gc->d), gc->relu);
-  emit_close(e);
+  emit_close(e); /* the strip */
+  emit_close(e); /* the block */
+  emit_close(e); /* the task */
 }
 
-/* Opens the parallel loop over blocks of PB destination pixels (P of them)
- * and the per-pixel loop that fills src[][i] for the pixel p (the last
- * pixel stands in for those past the end). Closes nothing. */
-/* Convolutions over few input channels (the first layer) gather each
- * pixel's whole window into a patch row instead: one tap of KH*KW*Cin. */
-
-static void emit_block_open(Emit *e, Node *n, const char *P, int64_t taps, int64_t patch) {
-  emit_line(e, "const size_t P = %s;", P);
-  conv_emit_parallel(e, n, arena_printf(&e->g->arena, "(P + %d) / %d", CONV_PB - 1, CONV_PB));
-  emit_open(e, "for (size_t pb = 0; pb < (P + %d) / %d; pb++)", CONV_PB - 1, CONV_PB);
+/* Opens the parallel loop over tasks, the loop over a task's blocks of PB
+ * destination pixels (P of them) and the per-pixel loop that fills src[][i]
+ * for the pixel p (the last pixel stands in for those past the end).
+ * Weights of up to half the L2 cache (NN2C_L2_BYTES, simd.h) stay there while
+ * each block runs every strip of cb destination channels: a task is a block.
+ * Larger weights would be read from further out once per block; then a task
+ * is one strip over a group of blocks whose source rows (about `block_bytes`
+ * a block) fit in half the L2, and the weights are read once per group.
+ * A patch (gathered per block) always runs every strip. Closes nothing
+ * (emit_gather_core does). Convolutions over few input channels (the first
+ * layer) gather each pixel's whole window into a patch row: one tap of KH*KW*Cin. */
+static void emit_block_open(Emit *e, Node *n, const char *P, int64_t taps, int64_t patch, int64_t d, int cb,
+                            int64_t block_bytes, int64_t w_bytes) {
+  emit_line(e, "const size_t P = %s, nblk = (P + %d) / %d;", P, CONV_PB - 1, CONV_PB);
+  if (patch)
+    emit_line(e, "const size_t ncs = 1, gb = 1;");
+  else {
+    emit_line(e, "const size_t ncs = %lld > NN2C_L2_BYTES / 2 ? %lld / %s : 1; /* strips a task */", (long long)w_bytes,
+              (long long)d, conv_cbw(e, cb));
+    emit_line(e, "const size_t gb = ncs > 1 ? NN2C_L2_BYTES / 2 / %lld + 1 : 1; /* blocks a task */",
+              (long long)block_bytes);
+  }
+  conv_emit_parallel(e, n, "(nblk + gb - 1) / gb * ncs");
+  emit_open(e, "for (size_t task = 0; task < (nblk + gb - 1) / gb * ncs; task++)");
+  emit_line(e, "const size_t pb0 = task / ncs * gb, pb1 = pb0 + gb < nblk ? pb0 + gb : nblk;");
+  emit_line(e, "const size_t c0s = task %% ncs * (%lld / ncs), c0e = c0s + %lld / ncs;", (long long)d, (long long)d);
+  emit_open(e, "for (size_t pb = pb0; pb < pb1; pb++)");
   emit_line(e, "const float *src[%lld][%d];", (long long)taps, CONV_PB);
   if (patch) emit_line(e, "float patch[%d][%lld];", CONV_PB, (long long)patch);
   emit_open(e, "for (size_t i = 0; i < %d; i++)", CONV_PB);
@@ -145,7 +164,8 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const ConvPlan *p, bool relu) 
   else if (patch)
     emit_line(e, "/* few input channels: each pixel's %lld inputs gathered into one patch row */",
               (long long)(taps * G->c));
-  emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch && !direct ? taps * G->c : 0);
+  emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), patch ? 1 : taps, patch && !direct ? taps * G->c : 0,
+                  G->f, cb, CONV_PB * G->sh * G->sw * G->c * 4, taps * G->c * G->f * 4);
   emit_line(e, "const size_t nb = p / %lld, oh = p / %lld %% %lld, ow = p %% %lld;", (long long)(G->oh * G->ow),
             (long long)G->ow, (long long)G->oh, (long long)G->ow);
   if (direct) {
@@ -181,7 +201,6 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const ConvPlan *p, bool relu) 
   if (patch) gc.taps = 1, gc.k = taps * G->c, gc.wtap = 0;
   if (direct) gc.direct = G;
   emit_gather_core(e, &gc);
-  emit_close(e);
   emit_close(e);
 }
 
@@ -410,7 +429,8 @@ static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const ConvPlan *p) 
   emit_scope_open(e);
   emit_line(e, "static const float zeros[%lld] = {0.0f};", (long long)G->f);
   emit_weight_transpose(e, G, W);
-  emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), taps, 0);
+  emit_block_open(e, n, emit_numel_range(e, n->out[0], 0, 3), taps, 0, G->c, cb, CONV_PB * G->f * 4,
+                  taps * G->c * G->f * 4);
   emit_line(e, "const size_t nb = p / %lld, ih = %s, iw = %s;%s", (long long)(G->h * G->w),
             plus(e, arena_printf(&e->g->arena, "p / %lld %% %lld", (long long)G->w, (long long)G->h), G->pt),
             plus(e, arena_printf(&e->g->arena, "p %% %lld", (long long)G->w), G->pl),
@@ -439,7 +459,6 @@ static void conv2d_grad_input_emit_blocked(Emit *e, Node *n, const ConvPlan *p) 
   emit_close(e);
   GatherCore gc = {taps, G->f, G->c, "wt", G->f * G->c, G->c, NULL, false, DX, cb, "zeros", NULL};
   emit_gather_core(e, &gc);
-  emit_close(e);
   emit_close(e);
 }
 

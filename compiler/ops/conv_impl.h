@@ -47,7 +47,8 @@ static inline bool conv_is_float(const Value *v) { return v->dtype == DT_F32 || 
 #define CONV_SLICES 8  /* patch weight gradient: slices of the images */
 #define WG_T 8         /* Winograd: tiles per block */
 #define WG_SLICES 8    /* Winograd weight gradient: slices of the tiles */
-#define WG_MIN_BATCH 8 /* Winograd: smallest batch that pays for the kernel transform */
+#define WG_MIN_BATCH 8 /* Winograd gradients: smallest batch that pays for the kernel transform */
+#define WG_KT 12       /* Winograd: multiply-adds a transformed weight costs (conv.c, wino_min_batch) */
 
 typedef enum {
   CK_NATIVE,  /* plain loops: any groups, any channel counts */
@@ -59,21 +60,22 @@ typedef enum {
 typedef enum {
   WINO_NO,
   WINO_YES,     /* always (a fixed batch of at least WG_MIN_BATCH) */
-  WINO_IF_BATCH /* when B >= WG_MIN_BATCH; the direct kernel otherwise */
+  WINO_IF_BATCH /* when B >= wino_batch; the direct kernel otherwise */
 } ConvWino;
 
 typedef struct {
   Geom G;
-  ConvKernel direct; /* the direct kernel of the native build */
-  ConvWino wino;     /* Winograd F(2x2,3x3) (F(3x3,2x2) for the weight gradient) instead */
-  bool patch;        /* conv2d blocked: few input channels, one patch row per pixel */
-  bool in_place;     /* ... read in place from x (no padding) */
-  int cb;            /* destination channels per accumulator row: 16 or 32 */
-  int64_t rb;        /* weight gradients: input channels per register block */
-  bool blas;         /* an #ifdef NN2C_USE_CBLAS form (f32, groups 1) */
-  bool blas_rows_x;  /* ... over x's rows as they are (1x1, stride 1, no padding) */
-  int64_t blas_rows; /* ... pixels per GEMM */
-  int64_t scratch;   /* bytes of the step's scratch space the node needs */
+  ConvKernel direct;  /* the direct kernel of the native build */
+  ConvWino wino;      /* Winograd F(2x2,3x3) (F(3x3,2x2) for the weight gradient) instead */
+  int64_t wino_batch; /* ... from this batch on */
+  bool patch;         /* conv2d blocked: few input channels, one patch row per pixel */
+  bool in_place;      /* ... read in place from x (no padding) */
+  int cb;             /* destination channels per accumulator row: 16 or 32 */
+  int64_t rb;         /* weight gradients: input channels per register block */
+  bool blas;          /* an #ifdef NN2C_USE_CBLAS form (f32, groups 1) */
+  bool blas_rows_x;   /* ... over x's rows as they are (1x1, stride 1, no padding) */
+  int64_t blas_rows;  /* ... pixels per GEMM */
+  int64_t scratch;    /* bytes of the step's scratch space the node needs */
 } ConvPlan;
 
 ConvPlan conv_plan(const Node *n);
