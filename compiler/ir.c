@@ -113,7 +113,7 @@ static uint32_t name_hash(const char *s) {
 /* The slot holding name, or the empty slot where it would go. */
 static NameSlot *name_slot(Graph *g, const char *name) {
   uint32_t mask = (uint32_t)g->capnames - 1, i = name_hash(name) & mask;
-  while (g->names[i].name && strcmp(g->names[i].name, name))
+  while (g->names[i].name && g->names[i].name != name && strcmp(g->names[i].name, name))
     i = (i + 1) & mask;
   return &g->names[i];
 }
@@ -137,7 +137,7 @@ static void name_claim(Graph *g, const char *name, Value *v) {
 }
 
 static bool value_in_graph(Graph *g, Value *v, const char *name) {
-  return v && v->id >= 0 && v->id < g->nvalues && g->values[v->id] == v && !strcmp(v->name, name);
+  return v && v->id >= 0 && v->id < g->nvalues && g->values[v->id] == v && (v->name == name || !strcmp(v->name, name));
 }
 
 /* Rebuilds the index from the values' names. Names handed out by graph_unique_name are
@@ -163,11 +163,23 @@ Value *graph_find(Graph *g, const char *name) {
   return s->name ? s->value : NULL;
 }
 
+/* The smallest free name among base, base_1, base_2, ... Trying them all from 1 made
+ * n constants named "c" cost O(n^2) time and arena bytes, so base's slot remembers where
+ * the taken run ends, for as long as no name has been dropped (which could free one). */
 char *graph_unique_name(Graph *g, const char *base) {
   char *s = arena_strdup(&g->arena, base);
-  for (int i = 1; graph_find(g, s); i++)
-    s = arena_printf(&g->arena, "%s_%d", base, i);
+  if (!graph_find(g, s)) {
+    name_claim(g, s, NULL);
+    return s;
+  }
+  NameSlot *b = name_slot(g, base);
+  int i = b->epoch == g->name_epoch && b->next > 1 ? b->next : 1;
+  do
+    s = arena_printf(&g->arena, "%s_%d", base, i++);
+  while (graph_find(g, s));
   name_claim(g, s, NULL);
+  b = name_slot(g, base); /* the index may have been rebuilt or grown */
+  if (b->name) b->next = i, b->epoch = g->name_epoch;
   return s;
 }
 
@@ -177,6 +189,7 @@ void value_set_unique_name(Graph *g, Value *v, const char *base) {
 }
 
 void value_rename(Graph *g, Value *v, const char *name) {
+  g->name_epoch++;
   v->name = arena_strdup(&g->arena, name);
   name_claim(g, v->name, v);
 }
@@ -250,6 +263,17 @@ bool graph_is_root(const Graph *g, const Value *v) {
   return g->loss == v;
 }
 
+void graph_mark_roots(const Graph *g, bool *root) {
+  memset(root, 0, sizeof(bool) * (size_t)g->nvalues);
+  for (int i = 0; i < g->noutputs; i++)
+    root[g->outputs[i]->id] = true;
+  for (int i = 0; i < g->nassigns; i++)
+    root[g->assigns[i].src->id] = true;
+  for (int i = 0; i < g->ngrads; i++)
+    root[g->grads[i].grad->id] = true;
+  if (g->loss) root[g->loss->id] = true;
+}
+
 /* A value stays if it is persistent, an input, or still referenced. */
 static bool value_live(Graph *g, Value *v) {
   if (v->kind != VK_TEMP && v->kind != VK_CONST) return true;
@@ -280,6 +304,7 @@ void graph_compact(Graph *g) {
       k++;
     }
   g->nvalues = k;
+  g->name_epoch++;
 }
 
 void value_replace_uses(Graph *g, Value *old, Value *with) {

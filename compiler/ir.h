@@ -142,6 +142,8 @@ typedef struct {
 typedef struct NameSlot {
   const char *name;
   Value *value;
+  int next;       /* graph_unique_name(name): name_1 .. name_(next-1) are all taken ... */
+  unsigned epoch; /* ... if no name has been dropped since (Graph.name_epoch) */
 } NameSlot;
 
 typedef struct Graph {
@@ -151,7 +153,8 @@ typedef struct Graph {
   int nvalues, capvalues;
   NameSlot *names; /* open-addressing index of every name handed out, for graph_find */
   int nnames, capnames;
-  Node **nodes; /* in schedule (topological) order */
+  unsigned name_epoch; /* counts compactions and renames, which may free names */
+  Node **nodes;        /* in schedule (topological) order */
   int nnodes, capnodes;
   Value **outputs;
   int noutputs, capoutputs;
@@ -191,6 +194,8 @@ void graph_recount(Graph *g); /* recompute Value.nuses */
 void graph_compact(Graph *g); /* drop dead nodes and values nothing refers to */
 /* Whether the step hands v back (an output, an assignment source, a gradient or the loss). */
 bool graph_is_root(const Graph *g, const Value *v);
+/* root[id] = graph_is_root for every value at once (root has g->nvalues entries). */
+void graph_mark_roots(const Graph *g, bool *root);
 char *graph_unique_name(Graph *g, const char *base);              /* base, or base_1, base_2, ... */
 void value_rename(Graph *g, Value *v, const char *name);          /* the caller checked it is free */
 void value_set_unique_name(Graph *g, Value *v, const char *base); /* v->name = graph_unique_name(base) */

@@ -203,6 +203,7 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
     input_index[i] = g->values[i]->kind == VK_INPUT ? ninputs++ : -1;
   Buf parts = {0}, calls = {0};
   int np = 0;
+  bool scratch = scratch_bytes(g) > 0; /* once: a scan of all nodes per part was quadratic */
   for (int from = 0, to; from < g->nnodes || np == 0; from = to, np++) {
     Buf body = {0};
     nmarked = 0;
@@ -234,7 +235,7 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
                generic                ? "inputs, outputs"
                : flags & FN_GRADS_OUT ? "NULL, outputs"
                                       : "NULL, NULL",
-               scratch_bytes(g) ? "scratch" : "NULL", labels ? "loss" : "NULL", generic ? "NULL" : "out");
+               scratch ? "scratch" : "NULL", labels ? "loss" : "NULL", generic ? "NULL" : "out");
   }
   emit_consts(c, g, all, prefix);
   buf_puts(c, parts.data);
@@ -252,7 +253,7 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
     buf_printf(c, "  const int nt = m->threads > 0 ? m->threads : 1; /* threads for NN2C_PARALLEL_FOR */\n");
     buf_printf(c, "  NN2C_PARALLEL_SETUP(nt);\n");
   }
-  if (scratch_bytes(g))
+  if (scratch)
     buf_printf(c, "  unsigned char *scratch = m->arena + %lld + %lld * B; /* after the planned tensors */\n",
                (long long)cg->plan.arena_fixed, (long long)cg->plan.arena_per_sample);
   buf_puts(c, calls.data);

@@ -48,6 +48,7 @@
 typedef struct {
   Graph *g;
   Node **reader;
+  bool *root; /* graph_is_root per value (a scan of the assignments per question was quadratic) */
 } Readers;
 
 static void readers_compute(Readers *R, Graph *g, Arena *scratch) {
@@ -63,6 +64,8 @@ static void readers_compute(Readers *R, Graph *g, Arena *scratch) {
   }
   for (int i = 0; i < g->nvalues; i++)
     if (R->reader[i] == &several) R->reader[i] = NULL;
+  R->root = arena_alloc(scratch, sizeof(bool) * (size_t)(g->nvalues + 1));
+  graph_mark_roots(g, R->root);
 }
 
 /* The only live node reading v, or NULL. */
@@ -108,7 +111,7 @@ static bool fuse_dense(Readers *R, Node *n) {
   if (bias == z || bias->dtype != DT_F32 || bias->shape.rank != 1 || bias->shape.d[0] != z->shape.d[1]) return false;
   Node *last = add, *relu = NULL;
   Value *sum = add->out[0];
-  if (sum->nuses == 1 && !graph_is_root(g, sum) && (relu = sole_user(R, sum)) && relu->op == OP_RELU) last = relu;
+  if (sum->nuses == 1 && !R->root[sum->id] && (relu = sole_user(R, sum)) && relu->op == OP_RELU) last = relu;
   Value *in[3] = {n->in[0], n->in[1], bias};
   rewrite_node(g, last, OP_MATMUL_BIAS, 3, in);
   readers_take(R, last);
@@ -134,7 +137,7 @@ static void fuse_chains(Graph *g, Arena *scratch) {
   for (int i = 0; i < g->nnodes; i++) { /* producers come before their readers */
     Node *n = g->nodes[i];
     Value *z = n->out[0];
-    if (!is_ew(n) || z->nuses != 1 || graph_is_root(g, z)) continue;
+    if (!is_ew(n) || z->nuses != 1 || R.root[z->id]) continue;
     Node *r = sole_user(&R, z);
     if (!r || !is_ew(r) || !shape_eq(r->out[0]->shape, z->shape)) continue;
     if (ew_leaves(r) - 1 + ew_leaves(n) > EW_LEAVES) continue;
@@ -149,7 +152,7 @@ bool pass_fuse(Graph *g, PassCtx *cx) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     Value *z = n->out[0];
-    if (n->dead || node_attr(n, "activation") || z->nuses != 1 || graph_is_root(g, z)) continue;
+    if (n->dead || node_attr(n, "activation") || z->nuses != 1 || R.root[z->id]) continue;
     if (n->op == OP_MATMUL && fuse_dense(&R, n)) continue;
     if (n->op == OP_NLL_GRAD && fuse_softmax_ce(&R, n)) continue;
     if (n->op != OP_CONV2D && n->op != OP_MAXPOOL2D_GRAD) continue;

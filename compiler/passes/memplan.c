@@ -21,7 +21,8 @@
  *    get no storage and their reads count at the reader's index.
  * 2. Per part, place values largest first at the lowest offset that does not
  *    collide with an already placed value of overlapping lifetime (first fit);
- *    those values come from a segment tree over schedule positions.
+ *    the offset ranges those values take come from a segment tree over
+ *    schedule positions (Lives).
  * 3. Report the arena size and the sum of the sizes it would take unshared. */
 #include "pass.h"
 
@@ -42,16 +43,25 @@ static int by_size_desc(const void *a, const void *b) {
   return x->v->id - y->v->id; /* deterministic */
 }
 
-/* Which slots' lifetimes overlap a given one, without a scan of all slots (that made
- * planning quadratic in the model's size): a segment tree over schedule positions holds
- * each slot in the O(log n) tree nodes that cover its lifetime exactly, so the slots
- * alive at a position are those on the path from its leaf to the root; the slots that
- * overlap [s, e] are those alive at s plus those starting in (s, e] (by_start). */
+/* First fit needs, for a slot, the offset ranges taken by placed slots whose lifetimes
+ * overlap its own. Gathering those slots one by one made planning quadratic: in a deep
+ * training graph every forward activation lives until its backward step, so thousands
+ * overlap. A segment tree over schedule positions keeps, per tree node, the union of the
+ * placed offset ranges as sorted disjoint runs, which coalesce (a stack of activations
+ * is one run): own[x] for slots whose exact cover includes node x, sub[x] for slots with
+ * a cover node in x's subtree. The slots that overlap [s, e] are those in sub[c] of its
+ * cover nodes c and in own[a] of their ancestors a. */
 typedef struct {
-  int size;           /* leaves: a power of two above the last position */
-  int *first, *items; /* tree node i holds items[first[i] .. first[i + 1]) */
-  int *by_start;      /* slot indices ordered by start */
-  int nslots;
+  int64_t *iv; /* iv[2i] .. iv[2i + 1]: the i-th run, [start, end) */
+  int n, cap;
+} Runs;
+
+typedef struct {
+  int size;        /* leaves: a power of two above the last position */
+  Runs *own, *sub; /* per tree node */
+  int *seen;       /* per tree node: the last query or insertion that visited it */
+  int *q, nq;      /* the current query's nodes, sub lists first */
+  int nsub;
 } Lives;
 
 /* Runs visit(node) for each tree node of the exact cover of positions [l, r]. */
@@ -61,100 +71,112 @@ typedef struct {
     if (hi & 1) visit(--hi);                                                                                           \
   }
 
-static void lives_build(Lives *L, const Slot *s, int n) {
+/* The first run of r ending after off, or r->n. */
+static int runs_after(const Runs *r, int64_t off) {
+  int lo = 0, hi = r->n;
+  while (lo < hi) {
+    int mid = (lo + hi) / 2;
+    if (r->iv[2 * mid + 1] > off)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return lo;
+}
+
+/* Adds [a, b) to r, merged with the runs it overlaps or touches. */
+static void runs_add(Runs *r, int64_t a, int64_t b) {
+  int lo = runs_after(r, a - 1), hi = lo;
+  for (; hi < r->n && r->iv[2 * hi] <= b; hi++) {
+    a = r->iv[2 * hi] < a ? r->iv[2 * hi] : a;
+    b = r->iv[2 * hi + 1] > b ? r->iv[2 * hi + 1] : b;
+  }
+  if (hi == lo && r->n == r->cap) {
+    r->cap = r->cap ? 2 * r->cap : 2;
+    r->iv = xrealloc(r->iv, sizeof(int64_t) * 2 * (size_t)r->cap);
+  }
+  /* the runs from hi on move to just after the new or merged one, at lo */
+  memmove(r->iv + 2 * (lo + 1), r->iv + 2 * hi, sizeof(int64_t) * 2 * (size_t)(r->n - hi));
+  r->n += lo + 1 - hi;
+  r->iv[2 * lo] = a, r->iv[2 * lo + 1] = b;
+}
+
+static void lives_init(Lives *L, const Slot *s, int n) {
   int last = 0;
   for (int i = 0; i < n; i++)
     last = s[i].end > last ? s[i].end : last;
-  for (L->size = 1; L->size <= last; L->size *= 2) {
-  }
-  int nodes = 2 * L->size;
-  L->first = xcalloc((size_t)nodes + 1, sizeof(int));
-#define COUNT(node) L->first[(node) + 1]++
-  for (int i = 0; i < n; i++)
-    COVER(L, s[i].start, s[i].end, COUNT)
-#undef COUNT
-  for (int i = 0; i < nodes; i++)
-    L->first[i + 1] += L->first[i];
-  int *fill = xmalloc(sizeof(int) * (size_t)nodes);
-  memcpy(fill, L->first, sizeof(int) * (size_t)nodes);
-  L->items = xmalloc(sizeof(int) * (size_t)(L->first[nodes] + 1));
-#define PUT(node) L->items[fill[node]++] = i
-  for (int i = 0; i < n; i++)
-    COVER(L, s[i].start, s[i].end, PUT)
-#undef PUT
-  free(fill);
-  /* slot indices by start: a counting sort over positions (stable, so ties keep index order) */
-  int *count = xcalloc((size_t)L->size + 1, sizeof(int));
-  for (int i = 0; i < n; i++)
-    count[s[i].start + 1]++;
-  for (int p = 0; p < L->size; p++)
-    count[p + 1] += count[p];
-  L->by_start = xmalloc(sizeof(int) * (size_t)(n + 1));
-  for (int i = 0; i < n; i++)
-    L->by_start[count[s[i].start]++] = i;
-  free(count);
-  L->nslots = n;
+  int depth = 1;
+  for (L->size = 1; L->size <= last; L->size *= 2)
+    depth++;
+  L->own = xcalloc(2 * (size_t)L->size, sizeof(Runs));
+  L->sub = xcalloc(2 * (size_t)L->size, sizeof(Runs));
+  L->seen = xcalloc(2 * (size_t)L->size, sizeof(int));
+  L->q =
+      xmalloc(sizeof(int) * 4 * (size_t)depth); /* a cover has two nodes per level at most, and so do its ancestors */
 }
 
 static void lives_free(Lives *L) {
-  free(L->first);
-  free(L->items);
-  free(L->by_start);
+  for (int i = 0; i < 2 * L->size; i++)
+    free(L->own[i].iv), free(L->sub[i].iv);
+  free(L->own);
+  free(L->sub);
+  free(L->seen);
+  free(L->q);
 }
 
-/* The placed slots whose lifetimes overlap s[cur], into near; returns how many. */
-static int placed_overlapping(const Lives *L, Slot *s, const bool *placed, int cur, Slot **near) {
-  int k = 0;
-  for (int node = s[cur].start + L->size; node >= 1; node >>= 1)
-    for (int j = L->first[node]; j < L->first[node + 1]; j++)
-      if (placed[L->items[j]]) near[k++] = &s[L->items[j]];
-  int lo = 0, hi = L->nslots; /* the first slot in start order starting after s[cur] */
-  while (lo < hi) {
-    int mid = (lo + hi) / 2;
-    if (s[L->by_start[mid]].start <= s[cur].start)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  for (int j = lo; j < L->nslots && s[L->by_start[j]].start <= s[cur].end; j++)
-    if (placed[L->by_start[j]]) near[k++] = &s[L->by_start[j]];
-  return k;
+static void take(Lives *L, int node, int stamp) { L->q[L->nq++] = node, L->seen[node] = stamp; }
+
+/* The query's nodes for slot number `stamp` over [s, e]: cover nodes, then their ancestors. */
+static void lives_query(Lives *L, int s, int e, int stamp) {
+  L->nq = 0;
+#define TAKE(node) take(L, node, stamp)
+  COVER(L, s, e, TAKE)
+  L->nsub = L->nq;
+  for (int k = 0; k < L->nsub; k++)
+    for (int a = L->q[k] >> 1; a >= 1 && L->seen[a] != stamp; a >>= 1)
+      TAKE(a);
+#undef TAKE
 }
 
-static int by_offset(const void *a, const void *b) {
-  const Slot *x = *(Slot *const *)a, *y = *(Slot *const *)b;
-  if (x->off != y->off) return x->off < y->off ? -1 : 1;
-  return x->v->id - y->v->id;
-}
-
-/* First fit: the lowest aligned offset clear of the placed, lifetime-overlapping slots
- * near[0..k). Walking them by offset and stepping past each one in the way finds it in
- * one pass (no aligned offset below a step is free, so none is skipped). */
-static int64_t place(Slot **near, int k, const Slot *cur, int64_t align) {
-  qsort(near, (size_t)k, sizeof(Slot *), by_offset);
+/* First fit: the lowest aligned offset whose bytes no run of the query's lists touches.
+ * Each step moves past a run in the way, and no aligned offset below it is free. */
+static int64_t place(const Lives *L, int64_t size, int64_t align) {
   int64_t off = 0;
-  for (int i = 0; i < k && near[i]->off < off + cur->size; i++)
-    if (near[i]->off + near[i]->size > off) off = align_up(near[i]->off + near[i]->size, align);
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (int k = 0; k < L->nq; k++) {
+      const Runs *r = k < L->nsub ? &L->sub[L->q[k]] : &L->own[L->q[k]];
+      int j = runs_after(r, off);
+      if (j < r->n && r->iv[2 * j] < off + size) off = align_up(r->iv[2 * j + 1], align), moved = true;
+    }
+  }
   return off;
+}
+
+/* Records slot [s, e] at [a, b) in the lists of its cover nodes and their ancestors. */
+static void lives_insert(Lives *L, int s, int e, int64_t a, int64_t b, int stamp) {
+#define OWN(node) runs_add(&L->own[node], a, b)
+  COVER(L, s, e, OWN)
+#undef OWN
+  lives_query(L, s, e, stamp);
+  for (int k = 0; k < L->nq; k++)
+    runs_add(&L->sub[L->q[k]], a, b);
 }
 
 static void plan_part(Slot *s, int n, int64_t align, int64_t *total, int64_t *unshared) {
   /* total is rounded to `align` too, so the part after it stays aligned */
   qsort(s, (size_t)n, sizeof(Slot), by_size_desc);
   Lives L;
-  lives_build(&L, s, n);
-  bool *placed = xcalloc((size_t)n + 1, sizeof(bool));
-  Slot **near = xmalloc(sizeof(Slot *) * (size_t)(n + 1));
+  lives_init(&L, s, n);
   *total = *unshared = 0;
   for (int i = 0; i < n; i++) {
-    s[i].off = place(near, placed_overlapping(&L, s, placed, i, near), &s[i], align);
-    placed[i] = true;
+    lives_query(&L, s[i].start, s[i].end, 2 * i + 1);
+    s[i].off = place(&L, s[i].size, align);
+    lives_insert(&L, s[i].start, s[i].end, s[i].off, s[i].off + s[i].size, 2 * i + 2);
     if (s[i].off + s[i].size > *total) *total = s[i].off + s[i].size;
     *unshared += s[i].size;
   }
   *total = align_up(*total, align);
-  free(placed);
-  free(near);
   lives_free(&L);
 }
 
