@@ -21,8 +21,10 @@
  *   the largest of a sample's four weighted taps, as onnxruntime and ONNX's
  *   reference do. Batch indices out of range are bad data (status 2).
  *
- * The interpreter computes in double; the emitted code calls static float
- * helpers written once per model. Neither op has a gradient rule yet. */
+ * The interpreter computes in double; the emitted code calls static helpers
+ * written once per model (float data; GridSample's positions and weights in
+ * double, since bicubic's 16 taps cancel). Neither op has a gradient rule
+ * yet, so autodiff refuses to train through them. */
 #include "op.h"
 
 #include <math.h>
@@ -140,46 +142,48 @@ void grid_sample_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (voi
 
 static const char *grid_helpers =
     "/* GridSample (ONNX opset 16, PyTorch's grid_sample): mode 0 bilinear, 1 nearest,\n"
-    " * 2 bicubic; pad 0 zeros, 1 border (clamp), 2 reflection (mirror, then clamp). */\n"
-    "static float grid_sample_pad(float v, int size, int pad, int align) {\n"
+    " * 2 bicubic; pad 0 zeros, 1 border (clamp), 2 reflection (mirror, then clamp).\n"
+    " * Positions and weights in double: bicubic sums of 16 taps cancel badly in float. */\n"
+    "static double grid_sample_pad(double v, int size, int pad, int align) {\n"
     "  if (pad == 0) return v;\n"
     "  if (pad == 2) {\n"
-    "    float lo = align ? 0.0f : -0.5f, span = align ? (float)(size - 1) : (float)size;\n"
-    "    if (span <= 0.0f) return 0.0f;\n"
-    "    float d = fabsf(v - lo), extra = fmodf(d, span);\n"
-    "    v = fmodf(floorf(d / span), 2.0f) == 0.0f ? lo + extra : lo + span - extra;\n"
+    "    double lo = align ? 0.0 : -0.5, span = align ? (double)(size - 1) : (double)size;\n"
+    "    if (span <= 0.0) return 0.0;\n"
+    "    double d = fabs(v - lo), extra = fmod(d, span);\n"
+    "    v = fmod(floor(d / span), 2.0) == 0.0 ? lo + extra : lo + span - extra;\n"
     "  }\n"
-    "  return v < 0.0f ? 0.0f : v > (float)(size - 1) ? (float)(size - 1) : v;\n"
+    "  return v < 0.0 ? 0.0 : v > (double)(size - 1) ? (double)(size - 1) : v;\n"
     "}\n\n"
-    "static float grid_sample_tap(const float *x, int h, int w, float y, float xx) {\n"
-    "  if (!(y >= 0.0f && y < (float)h && xx >= 0.0f && xx < (float)w)) return 0.0f; /* zeros outside */\n"
+    "static double grid_sample_tap(const float *x, int h, int w, double y, double xx) {\n"
+    "  if (!(y >= 0.0 && y < (double)h && xx >= 0.0 && xx < (double)w)) return 0.0; /* zeros outside */\n"
     "  return x[(size_t)y * (size_t)w + (size_t)xx];\n"
     "}\n\n"
-    "static float grid_sample_cubic(float d) { /* Keys' kernel, A = -0.75 */\n"
-    "  d = fabsf(d);\n"
-    "  return d <= 1.0f ? (1.25f * d - 2.25f) * d * d + 1.0f : ((-0.75f * d + 3.75f) * d - 6.0f) * d + 3.0f;\n"
+    "static double grid_sample_cubic(double d) { /* Keys' kernel, A = -0.75 */\n"
+    "  d = fabs(d);\n"
+    "  return d <= 1.0 ? (1.25 * d - 2.25) * d * d + 1.0 : ((-0.75 * d + 3.75) * d - 6.0) * d + 3.0;\n"
     "}\n\n"
     "/* Plane x [h,w] at normalized (gx, gy) in [-1, 1]. */\n"
-    "static float grid_sample_point(const float *x, int h, int w, float gx, float gy, int mode, int pad, int align) {\n"
-    "  float fx = align ? (gx + 1.0f) * 0.5f * (float)(w - 1) : ((gx + 1.0f) * (float)w - 1.0f) * 0.5f;\n"
-    "  float fy = align ? (gy + 1.0f) * 0.5f * (float)(h - 1) : ((gy + 1.0f) * (float)h - 1.0f) * 0.5f;\n"
-    "  float acc = 0.0f;\n"
+    "static float grid_sample_point(const float *x, int h, int w, double gx, double gy, int mode, int pad,\n"
+    "                               int align) {\n"
+    "  double fx = align ? (gx + 1.0) * 0.5 * (double)(w - 1) : ((gx + 1.0) * (double)w - 1.0) * 0.5;\n"
+    "  double fy = align ? (gy + 1.0) * 0.5 * (double)(h - 1) : ((gy + 1.0) * (double)h - 1.0) * 0.5;\n"
+    "  double acc = 0.0;\n"
     "  if (mode == 2) { /* 4x4 taps around the unpadded point, each tap padded */\n"
-    "    float x0 = floorf(fx), y0 = floorf(fy);\n"
+    "    double x0 = floor(fx), y0 = floor(fy);\n"
     "    for (int i = -1; i <= 2; i++)\n"
     "      for (int j = -1; j <= 2; j++)\n"
-    "        acc += grid_sample_cubic(fy - y0 - (float)i) * grid_sample_cubic(fx - x0 - (float)j) *\n"
-    "               grid_sample_tap(x, h, w, grid_sample_pad(y0 + (float)i, h, pad, align),\n"
-    "                               grid_sample_pad(x0 + (float)j, w, pad, align));\n"
-    "    return acc;\n"
+    "        acc += grid_sample_cubic(fy - y0 - (double)i) * grid_sample_cubic(fx - x0 - (double)j) *\n"
+    "               grid_sample_tap(x, h, w, grid_sample_pad(y0 + (double)i, h, pad, align),\n"
+    "                               grid_sample_pad(x0 + (double)j, w, pad, align));\n"
+    "    return (float)acc;\n"
     "  }\n"
     "  fx = grid_sample_pad(fx, w, pad, align), fy = grid_sample_pad(fy, h, pad, align);\n"
-    "  if (mode == 1) return grid_sample_tap(x, h, w, nearbyintf(fy), nearbyintf(fx));\n"
-    "  float x0 = floorf(fx), y0 = floorf(fy), tx = fx - x0, ty = fy - y0;\n"
-    "  return (1.0f - ty) * ((1.0f - tx) * grid_sample_tap(x, h, w, y0, x0) + tx * grid_sample_tap(x, h, w, y0, x0 + "
-    "1.0f)) +\n"
-    "         ty * ((1.0f - tx) * grid_sample_tap(x, h, w, y0 + 1.0f, x0) +\n"
-    "               tx * grid_sample_tap(x, h, w, y0 + 1.0f, x0 + 1.0f));\n"
+    "  if (mode == 1) return (float)grid_sample_tap(x, h, w, nearbyint(fy), nearbyint(fx));\n"
+    "  double x0 = floor(fx), y0 = floor(fy), tx = fx - x0, ty = fy - y0;\n"
+    "  double top = (1.0 - tx) * grid_sample_tap(x, h, w, y0, x0) + tx * grid_sample_tap(x, h, w, y0, x0 + 1.0);\n"
+    "  double bottom = (1.0 - tx) * grid_sample_tap(x, h, w, y0 + 1.0, x0) + tx * grid_sample_tap(x, h, w, y0 + 1.0, "
+    "x0 + 1.0);\n"
+    "  return (float)((1.0 - ty) * top + ty * bottom);\n"
     "}\n\n";
 
 void grid_sample_emit(Emit *e, Node *n) {
@@ -189,12 +193,13 @@ void grid_sample_emit(Emit *e, Node *n) {
   const char *X = emit_ref(e, x), *G = emit_ref(e, gr), *Y = emit_ref(e, y), *C = emit_dim(e, x, 1);
   const char *hw = emit_numel_range(e, y, 2, 4), *H = emit_dim(e, x, 2), *W = emit_dim(e, x, 3);
   helpers_once(e, grid_helpers);
-  emit_open(e, "for (size_t b = 0; b < %s; b++)", emit_dim(e, x, 0));
-  emit_open(e, "for (size_t c = 0; c < %s; c++)", C);
+  emit_open(e, "for (size_t nb = 0; nb < %s; nb++)", emit_dim(e, x, 0));
+  emit_open(e, "for (size_t k = 0; k < %s; k++)", C);
   emit_open(e, "for (size_t p = 0; p < %s; p++)", hw);
-  emit_line(e, "const float *g = %s + (b * %s + p) * 2;", G, hw);
-  emit_line(e, "%s[(b * %s + c) * %s + p] = grid_sample_point(%s + (b * %s + c) * %s, %s, %s, g[0], g[1], %d, %d, %d);",
-            Y, C, hw, X, C, emit_numel_range(e, x, 2, 4), H, W, s.mode, s.pad, s.align);
+  emit_line(e, "const size_t q = (nb * %s + p) * 2; /* grid point (x, y) */", hw);
+  emit_line(e, "%s[(nb * %s + k) * %s + p] =", Y, C, hw);
+  emit_line(e, "    grid_sample_point(%s + (nb * %s + k) * %s, %s, %s, %s[q], %s[q + 1], %d, %d, %d);", X, C,
+            emit_numel_range(e, x, 2, 4), H, W, G, G, s.mode, s.pad, s.align);
   emit_close(e);
   emit_close(e);
   emit_close(e);
@@ -341,12 +346,12 @@ void roi_align_emit(Emit *e, Node *n) {
   const char *C = emit_dim(e, x, 1), *plane = emit_numel_range(e, x, 2, 4);
   helpers_once(e, roi_helpers);
   emit_open(e, "for (size_t r = 0; r < %s; r++)", emit_dim(e, rois, 0));
-  emit_line(e, "const ptrdiff_t b = (ptrdiff_t)%s[r];", I);
-  emit_line(e, "if (b < 0 || b >= (ptrdiff_t)%s) return 2; /* batch index out of range */", emit_dim(e, x, 0));
-  emit_open(e, "for (size_t c = 0; c < %s; c++)", C);
+  emit_line(e, "const ptrdiff_t nb = (ptrdiff_t)%s[r];", I);
+  emit_line(e, "if (nb < 0 || nb >= (ptrdiff_t)%s) return 2; /* batch index out of range */", emit_dim(e, x, 0));
+  emit_open(e, "for (size_t k = 0; k < %s; k++)", C);
   emit_open(e, "for (int p = 0; p < %lld; p++)", (long long)(s.oh * s.ow));
   emit_line(e,
-            "%s[(r * %s + c) * %lld + (size_t)p] = roi_align_bin(%s + ((size_t)b * %s + c) * %s, %s, %s, %s + r * 4,",
+            "%s[(r * %s + k) * %lld + (size_t)p] = roi_align_bin(%s + ((size_t)nb * %s + k) * %s, %s, %s, %s + r * 4,",
             Y, C, (long long)(s.oh * s.ow), X, C, plane, emit_dim(e, x, 2), emit_dim(e, x, 3), R);
   emit_line(e, "    %s, %s, %lld, %lld, p / %lld, p %% %lld, %lld, %d);", emit_float(e, s.scale),
             emit_float(e, s.offset), (long long)s.oh, (long long)s.ow, (long long)s.ow, (long long)s.ow,
