@@ -63,3 +63,40 @@ x = np.array([1.0, -2.0, 2.5, 7.0], dtype=np.float16)
 for f, a in (("input_0.pb", x), ("output_0.pb", np.maximum(x, c.reshape(4)))):
     with open(os.path.join(d, "test_data_set_0", f), "wb") as fh:
         fh.write(numpy_helper.from_array(a).SerializeToString())
+
+# GridSample in every mode, padding mode and align_corners against torch's grid_sample (the grid reaches past
+# [-1, 1] so the padding modes matter; torch in double: bicubic cancels in float), and RoiAlign against torchvision's roi_align (aligned = half_pixel).
+def save_graph(name, nodes, ins, outs, opset=16):
+    d = os.path.join(out, name)
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    vi = lambda n, a: helper.make_tensor_value_info(n, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[a.dtype], a.shape)
+    g = helper.make_graph(nodes, name, [vi(n, a) for n, a in ins], [vi(n, a) for n, a in outs])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), os.path.join(d, "model.onnx"))
+    for k, (kind, vals) in enumerate((("input", ins), ("output", outs))):
+        for i, (_, a) in enumerate(vals):
+            with open(os.path.join(d, "test_data_set_0", "%s_%d.pb" % (kind, i)), "wb") as fh:
+                fh.write(numpy_helper.from_array(a).SerializeToString())
+
+img = torch.randn(2, 3, 5, 4)
+grid = torch.rand(2, 6, 7, 2) * 2.6 - 1.3
+for mode in ("bilinear", "nearest", "bicubic"):
+    for pad in ("zeros", "border", "reflection"):
+        for align in (0, 1):
+            y = torch.nn.functional.grid_sample(img.double(), grid.double(), mode, pad, align_corners=bool(align)).float()
+            node = helper.make_node("GridSample", ["x", "g"], ["y"], mode=mode, padding_mode=pad, align_corners=align)
+            save_graph("gridsample_%s_%s_%d" % (mode, pad, align), [node], [("x", img.numpy()), ("g", grid.numpy())],
+                       [("y", y.numpy())])
+try:
+    import torchvision
+    fmap = torch.randn(2, 3, 12, 10)
+    boxes = torch.tensor([[0, 1.0, 2.0, 9.5, 7.0], [1, -2.0, 3.0, 14.0, 30.0], [1, 4.0, 4.0, 4.5, 4.2]])
+    for aligned in (False, True):
+        for ratio in (0, 2):
+            y = torchvision.ops.roi_align(fmap, boxes, (3, 4), 0.5, ratio, aligned)
+            node = helper.make_node("RoiAlign", ["x", "r", "b"], ["y"], output_height=3, output_width=4, spatial_scale=0.5,
+                                    sampling_ratio=ratio,
+                                    coordinate_transformation_mode="half_pixel" if aligned else "output_half_pixel")
+            save_graph("roialign_%d_%d" % (aligned, ratio), [node], [("x", fmap.numpy()), ("r", boxes[:, 1:].numpy()),
+                       ("b", boxes[:, 0].long().numpy())], [("y", y.numpy())])
+except ImportError:
+    pass
