@@ -14,5 +14,9 @@ bool quant_multiplier(double s, int32_t *mult, int32_t *shift);
 bool quant_fast_ok(const Node *n, int64_t len);
 void matmul_integer_emit_fast(Emit *e, Node *n);
 void conv_integer_emit_fast(Emit *e, Node *n, const Geom *G);
+/* The emitted helpers every int8 kernel may use (once per file): nn2c_round_shift. */
+void quant_emit_prelude(Emit *e);
+/* dst = the requantization of int32 acc for channel c, n's inputs first.. (mult, shift [, bias]). */
+void quant_emit_requant(Emit *e, Node *n, int first, const char *acc, const char *c, const char *dst);
 
 #endif
