@@ -66,7 +66,14 @@ static double int_result(const Node *n, Tensor **in, int64_t c, int64_t acc) {
 static const char *fused_check(Graph *g, Node *n, int64_t len, int64_t C) {
   if (n->nin <= 4) return NULL;
   for (int i = 4; i < n->nin; i++)
-    if (numel_or_0(n->in[i]) != C) return "a fused requantization needs mult, shift and bias per channel";
+    if (numel_or_0(n->in[i]) != C || n->in[i]->kind != VK_CONST || !n->in[i]->data)
+      return "a fused requantization needs constant mult, shift and bias per channel";
+  if (n->nin < 7 || n->in[2]->kind != VK_CONST || !n->in[2]->data)
+    return "a fused requantization needs a constant x_zp";
+  Tensor m = {DT_I32, n->in[4]->shape, C, n->in[4]->data}, b = {DT_I32, n->in[6]->shape, C, n->in[6]->data};
+  for (int64_t c = 0; c < C; c++)
+    if (!quant_requant_exact(len, (int32_t)tensor_get(&m, c), (int32_t)tensor_get(&b, c)))
+      return "a fused requantization must be exact in double (quant_requant_exact)";
   if (n->nin != 7 || !quant_fast_ok(n, len))
     return "a fused requantization needs x_zp, w_zp, mult, shift and bias, constant int8 weights with zero point 0 "
            "and one group";

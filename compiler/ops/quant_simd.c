@@ -22,6 +22,7 @@
  * writing its own outputs (the float kernels' rule). */
 #include "quant.h"
 
+#include <math.h>
 #include <string.h>
 
 #define QTILE_MAX_LEN 8192 /* 4 rows of x on the step's stack: at most 32 KB */
@@ -29,6 +30,10 @@
 static const char q8_prelude[] =
     "#if !defined(NN2C_NO_SIMD) && defined(__AVX512VNNI__) && defined(__AVX512BW__)\n"
     "#include <immintrin.h>\n#define NN2C_Q8_512 1\n"
+    "#if defined(__GNUC__) && !defined(__clang__) /* gcc 12 copies each accumulator of the intrinsic twice per step "
+    "*/\n"
+    "#define NN2C_DPBUSD(c, a, w) __asm__(\"vpdpbusd %2, %1, %0\" : \"+v\"(c) : \"v\"(a), \"vm\"(w))\n"
+    "#else\n#define NN2C_DPBUSD(c, a, w) ((c) = _mm512_dpbusd_epi32((c), (a), (w)))\n#endif\n"
     "#elif !defined(NN2C_NO_SIMD) && defined(__AVX2__)\n"
     "#include <immintrin.h>\n#define NN2C_Q8_256 1\n"
     "#endif\n"
@@ -42,108 +47,111 @@ static const char q8_prelude[] =
     "  return p < 0 ? -m : m;\n"
     "}\n"
     "/* y[j] = clamp(zp + round((acc[j] - zxu S[j] + bias[j]) mult[j] / 2^shift[j]), lo, hi), j < n, as bytes\n"
-    " * (int8 or uint8). The sum with the bias fits int32 and 1 <= shift (qdq_fold checks), so the product\n"
-    " * is exact in int64 and below 2^62: the vectors round u = p + 2^63 (unsigned: logical shifts) as\n"
-    " * (u + 2^(s-1) - 1 + (u >> s & 1)) >> s, which is round half to even, minus 2^(63-s). */\n"
-    "static NN2C_MAYBE_UNUSED void nn2c_q8_requant(const int32_t *acc, const int32_t *S, int32_t zxu, const int32_t "
-    "*bias,\n"
-    "                                              const int32_t *mult, const int32_t *shift, int64_t zp, int64_t lo,\n"
-    "                                              int64_t hi, uint8_t *y, size_t n) {\n"
+    " * (int8 or uint8), rounded half to even. The vectors compute (acc[j] + b2[j]) m[j] in double, with\n"
+    " * b2 = bias - zxu S and m = mult 2^-shift: qdq_fold fuses only where the product has at most 53\n"
+    " * significant bits (quant_requant_exact), so it is exact, and so is its rounding. */\n"
+    "static NN2C_MAYBE_UNUSED void nn2c_q8_requant(const int32_t *acc, const int32_t *S, int32_t zxu,\n"
+    "                                              const int32_t *bias, const int32_t *mult, const int32_t *shift,\n"
+    "                                              const int32_t *b2, const double *m, int32_t zp, int32_t lo,\n"
+    "                                              int32_t hi, uint8_t *y, size_t n) {\n"
     "  size_t j = 0;\n"
     "#if defined(NN2C_Q8_512)\n"
-    "  const __m512i one = _mm512_set1_epi64(1), top = _mm512_set1_epi64(INT64_MIN);\n"
-    "  for (; j + 8 <= n; j += 8) {\n"
-    "    const __m256i v = _mm256_sub_epi32(\n"
-    "        _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)(acc + j)), _mm256_loadu_si256((const __m256i "
-    "*)(bias + j))),\n"
-    "        _mm256_mullo_epi32(_mm256_set1_epi32(zxu), _mm256_loadu_si256((const __m256i *)(S + j))));\n"
-    "    const __m512i s = _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(shift + j)));\n"
-    "    const __m512i u = _mm512_xor_si512(top, _mm512_mul_epi32(_mm512_cvtepi32_epi64(v),\n"
-    "                                       _mm512_cvtepi32_epi64(_mm256_loadu_si256((const __m256i *)(mult + j)))));\n"
-    "    const __m512i h = _mm512_sub_epi64(_mm512_srli_epi64(_mm512_sllv_epi64(one, s), 1), one);\n"
-    "    const __m512i q = _mm512_srlv_epi64(_mm512_add_epi64(_mm512_add_epi64(u, h), "
-    "_mm512_and_si512(_mm512_srlv_epi64(u, s), one)), s);\n"
-    "    __m512i r = _mm512_add_epi64(_mm512_sub_epi64(q, _mm512_srlv_epi64(top, s)), _mm512_set1_epi64(zp));\n"
-    "    r = _mm512_min_epi64(_mm512_max_epi64(r, _mm512_set1_epi64(lo)), _mm512_set1_epi64(hi));\n"
-    "    _mm_storel_epi64((__m128i *)(y + j), _mm512_cvtepi64_epi8(r));\n"
+    "  const __m512d dlo = _mm512_set1_pd(lo - zp), dhi = _mm512_set1_pd(hi - zp);\n"
+    "  for (; j + 16 <= n; j += 16) {\n"
+    "    const __m512i v = _mm512_add_epi32(_mm512_loadu_si512(acc + j), _mm512_loadu_si512(b2 + j));\n"
+    "    __m512d d0 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(v)), _mm512_loadu_pd(m + j));\n"
+    "    __m512d d1 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v, 1)), _mm512_loadu_pd(m + j + 8));\n"
+    "    d0 = _mm512_min_pd(_mm512_max_pd(_mm512_roundscale_pd(d0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), "
+    "dlo), dhi);\n"
+    "    d1 = _mm512_min_pd(_mm512_max_pd(_mm512_roundscale_pd(d1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), "
+    "dlo), dhi);\n"
+    "    const __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(d0)), _mm512_cvtpd_epi32(d1), "
+    "1);\n"
+    "    _mm_storeu_si128((__m128i *)(y + j), _mm512_cvtepi32_epi8(_mm512_add_epi32(r, _mm512_set1_epi32(zp))));\n"
     "  }\n"
     "#elif defined(NN2C_Q8_256)\n"
-    "  const __m256i one = _mm256_set1_epi64x(1), top = _mm256_set1_epi64x(INT64_MIN), lov = _mm256_set1_epi64x(lo),\n"
-    "                hiv = _mm256_set1_epi64x(hi), low_bytes = _mm256_setr_epi8(0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "
-    "0, 0, 0,\n"
-    "                                                                           0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "
-    "0, 0, 0);\n"
+    "  const __m256d dlo = _mm256_set1_pd(lo - zp), dhi = _mm256_set1_pd(hi - zp);\n"
+    "  const __m128i low_bytes = _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);\n"
     "  for (; j + 4 <= n; j += 4) {\n"
-    "    const __m128i v = _mm_sub_epi32(\n"
-    "        _mm_add_epi32(_mm_loadu_si128((const __m128i *)(acc + j)), _mm_loadu_si128((const __m128i *)(bias + "
-    "j))),\n"
-    "        _mm_mullo_epi32(_mm_set1_epi32(zxu), _mm_loadu_si128((const __m128i *)(S + j))));\n"
-    "    const __m256i s = _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(shift + j)));\n"
-    "    const __m256i u = _mm256_xor_si256(top, _mm256_mul_epi32(_mm256_cvtepi32_epi64(v),\n"
-    "                                       _mm256_cvtepi32_epi64(_mm_loadu_si128((const __m128i *)(mult + j)))));\n"
-    "    const __m256i h = _mm256_sub_epi64(_mm256_srli_epi64(_mm256_sllv_epi64(one, s), 1), one);\n"
-    "    const __m256i q = _mm256_srlv_epi64(_mm256_add_epi64(_mm256_add_epi64(u, h), "
-    "_mm256_and_si256(_mm256_srlv_epi64(u, s), one)), s);\n"
-    "    __m256i r = _mm256_add_epi64(_mm256_sub_epi64(q, _mm256_srlv_epi64(top, s)), _mm256_set1_epi64x(zp));\n"
-    "    r = _mm256_blendv_epi8(r, lov, _mm256_cmpgt_epi64(lov, r));\n"
-    "    r = _mm256_blendv_epi8(r, hiv, _mm256_cmpgt_epi64(r, hiv));\n"
-    "    r = _mm256_shuffle_epi8(r, low_bytes); /* bytes 0 and 1 of each half: lanes 0, 1 and 2, 3 */\n"
-    "    y[j] = (uint8_t)_mm256_extract_epi8(r, 0), y[j + 1] = (uint8_t)_mm256_extract_epi8(r, 1);\n"
-    "    y[j + 2] = (uint8_t)_mm256_extract_epi8(r, 16), y[j + 3] = (uint8_t)_mm256_extract_epi8(r, 17);\n"
+    "    const __m128i v = _mm_add_epi32(_mm_loadu_si128((const __m128i *)(acc + j)), _mm_loadu_si128((const __m128i "
+    "*)(b2 + j)));\n"
+    "    __m256d d = _mm256_mul_pd(_mm256_cvtepi32_pd(v), _mm256_loadu_pd(m + j));\n"
+    "    d = _mm256_min_pd(_mm256_max_pd(_mm256_round_pd(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), dlo), "
+    "dhi);\n"
+    "    const int32_t r = _mm_cvtsi128_si32(_mm_shuffle_epi8(_mm_add_epi32(_mm256_cvtpd_epi32(d), "
+    "_mm_set1_epi32(zp)), low_bytes));\n"
+    "    memcpy(y + j, &r, 4);\n"
     "  }\n"
     "#endif\n"
+    "  (void)b2, (void)m;\n"
     "  for (; j < n; j++) {\n"
     "    const int64_t v = nn2c_round_shift((int64_t)(acc[j] - zxu * S[j] + bias[j]) * mult[j], shift[j]) + zp;\n"
     "    y[j] = (uint8_t)(v < lo ? lo : v > hi ? hi : v);\n"
     "  }\n"
     "}\n";
 
+/* "pre" + the statement fmt once per (r, b), r < 4, b < nb: fmt takes up to four pairs r, b. */
+static void tile_each(Buf *h, const char *pre, int nb, const char *fmt) {
+  for (int r = 0; r < 4; r++)
+    for (int b = 0; b < nb; b++) {
+      buf_puts(h, pre);
+      buf_printf(h, fmt, r, b, r, b, r, b, r, b);
+    }
+}
+
 /* nn2c_q8_tile<nb>: out[r * 64 + j] = sum_k a[r * ka + k] w(k, j) for 4 rows r
  * and 16 nb channels j, the weights packed (blocks of 16 channels wb bytes
- * apart). Loops of constant counts, unrolled by the compiler: registers. */
+ * apart). The accumulators are named variables, written out per row and
+ * block, so they stay in registers (arrays of vectors made gcc 12 copy all
+ * of them every iteration). */
 static void emit_tile(Buf *h, int nb) {
   buf_printf(h,
              "/* out[r][j] = sum of a[r ka + k] w(k, j), k < 4 k4, r < 4, j < %d: a unsigned, w signed (packed) */\n"
              "static void nn2c_q8_tile%d(const uint8_t *a, size_t ka, const int8_t *w, size_t k4, size_t wb, "
-             "int32_t *out) {\n  size_t k;\n  int r, b;\n",
+             "int32_t *out) {\n  size_t k;\n#if defined(NN2C_Q8_512)\n",
              16 * nb, nb);
-  buf_printf(h,
-             "#if defined(NN2C_Q8_512)\n  __m512i c[4][%d];\n"
-             "  for (r = 0; r < 4; r++)\n    for (b = 0; b < %d; b++) c[r][b] = _mm512_setzero_si512();\n"
-             "  for (k = 0; k < k4; k++) {\n    __m512i wv[%d];\n"
-             "    for (b = 0; b < %d; b++) wv[b] = _mm512_loadu_si512(w + b * wb + k * 64);\n"
-             "    for (r = 0; r < 4; r++) {\n      int32_t a4;\n      memcpy(&a4, a + r * ka + k * 4, 4);\n"
-             "      for (b = 0; b < %d; b++) c[r][b] = _mm512_dpbusd_epi32(c[r][b], _mm512_set1_epi32(a4), wv[b]);\n"
-             "    }\n  }\n  for (r = 0; r < 4; r++)\n"
-             "    for (b = 0; b < %d; b++) _mm512_storeu_si512(out + r * 64 + b * 16, c[r][b]);\n",
-             nb, nb, nb, nb, nb, nb);
+  tile_each(h, "  ", nb, "__m512i c%d_%d = _mm512_setzero_si512();\n");
+  buf_puts(h, "  for (k = 0; k < k4; k++) {\n    int32_t a4[4];\n");
+  for (int b = 0; b < nb; b++)
+    buf_printf(h, "    const __m512i w%d = _mm512_loadu_si512(w + %d * wb + k * 64);\n", b, b);
+  for (int r = 0; r < 4; r++)
+    buf_printf(h, "    memcpy(&a4[%d], a + %d * ka + k * 4, 4);\n", r, r);
+  buf_puts(h, "    const __m512i av0 = _mm512_set1_epi32(a4[0]), av1 = _mm512_set1_epi32(a4[1]),\n"
+              "                  av2 = _mm512_set1_epi32(a4[2]), av3 = _mm512_set1_epi32(a4[3]);\n");
+  for (int r = 0; r < 4; r++)
+    for (int b = 0; b < nb; b++)
+      buf_printf(h, "    NN2C_DPBUSD(c%d_%d, av%d, w%d);\n", r, b, r, b);
+  buf_puts(h, "  }\n");
+  tile_each(h, "  ", nb, "_mm512_storeu_si512(out + %d * 64 + %d * 16, c%d_%d);\n");
   buf_printf(h,
              "#elif defined(NN2C_Q8_256) /* 16 ymm registers: one block of 16 channels at a time */\n"
-             "  for (b = 0; b < %d; b++) {\n    __m256i c[4][2];\n    int h;\n"
-             "    for (r = 0; r < 4; r++) c[r][0] = c[r][1] = _mm256_setzero_si256();\n"
-             "    for (k = 0; k < k4; k++) {\n      __m256i wv[2];\n"
-             "      for (h = 0; h < 2; h++) wv[h] = _mm256_loadu_si256((const __m256i *)(w + b * wb + k * 64 + h * "
-             "32));\n"
-             "#if defined(__AVXVNNI__)\n"
-             "      for (r = 0; r < 4; r++) {\n        int32_t a4;\n        memcpy(&a4, a + r * ka + k * 4, 4);\n"
-             "        for (h = 0; h < 2; h++) c[r][h] = _mm256_dpbusd_avx_epi32(c[r][h], _mm256_set1_epi32(a4), "
-             "wv[h]);\n      }\n"
-             "#else /* bytes 0, 2 and 1, 3 of each lane as int16: two exact vpmaddwd */\n"
-             "      __m256i we[2], wo[2];\n"
-             "      for (h = 0; h < 2; h++) we[h] = _mm256_srai_epi16(_mm256_slli_epi16(wv[h], 8), 8), wo[h] = "
-             "_mm256_srai_epi16(wv[h], 8);\n"
-             "      for (r = 0; r < 4; r++) {\n        int32_t a4;\n        memcpy(&a4, a + r * ka + k * 4, 4);\n"
-             "        const __m256i av = _mm256_set1_epi32(a4), ae = _mm256_and_si256(av, _mm256_set1_epi16(0xff)),\n"
-             "                      ao = _mm256_srli_epi16(av, 8);\n"
-             "        for (h = 0; h < 2; h++)\n"
-             "          c[r][h] = _mm256_add_epi32(c[r][h], _mm256_add_epi32(_mm256_madd_epi16(ae, we[h]), "
-             "_mm256_madd_epi16(ao, wo[h])));\n      }\n"
-             "#endif\n    }\n    for (r = 0; r < 4; r++)\n"
-             "      for (h = 0; h < 2; h++) _mm256_storeu_si256((__m256i *)(out + r * 64 + b * 16 + h * 8), "
-             "c[r][h]);\n  }\n",
+             "  int b;\n  for (b = 0; b < %d; b++) {\n",
              nb);
+  tile_each(h, "    ", 2, "__m256i c%d_%d = _mm256_setzero_si256();\n");
+  buf_puts(h, "    for (k = 0; k < k4; k++) {\n      int32_t a4[4];\n"
+              "      const __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + b * wb + k * 64)),\n"
+              "                    w1 = _mm256_loadu_si256((const __m256i *)(w + b * wb + k * 64 + 32));\n");
+  for (int r = 0; r < 4; r++)
+    buf_printf(h, "      memcpy(&a4[%d], a + %d * ka + k * 4, 4);\n", r, r);
+  buf_puts(h, "#if defined(__AVXVNNI__)\n");
+  tile_each(h, "      ", 2, "c%d_%d = _mm256_dpbusd_avx_epi32(c%d_%d, _mm256_set1_epi32(a4[%d]), w%d);\n");
+  buf_puts(h,
+           "#else /* bytes 0, 2 and 1, 3 of each lane as int16: two exact vpmaddwd */\n"
+           "      const __m256i e0 = _mm256_srai_epi16(_mm256_slli_epi16(w0, 8), 8), o0 = _mm256_srai_epi16(w0, 8),\n"
+           "                    e1 = _mm256_srai_epi16(_mm256_slli_epi16(w1, 8), 8), o1 = _mm256_srai_epi16(w1, 8);\n");
+  for (int r = 0; r < 4; r++)
+    buf_printf(h,
+               "      const __m256i a%d = _mm256_set1_epi32(a4[%d]), ae%d = _mm256_and_si256(a%d, "
+               "_mm256_set1_epi16(0xff)), ao%d = _mm256_srli_epi16(a%d, 8);\n",
+               r, r, r, r, r, r);
+  tile_each(h, "      ", 2,
+            "c%d_%d = _mm256_add_epi32(c%d_%d, _mm256_add_epi32(_mm256_madd_epi16(ae%d, e%d), "
+            "_mm256_madd_epi16(ao%d, o%d)));\n");
+  buf_puts(h, "#endif\n    }\n");
+  tile_each(h, "    ", 2, "_mm256_storeu_si256((__m256i *)(out + %d * 64 + b * 16 + %d * 8), c%d_%d);\n");
   buf_printf(h,
-             "#else\n  int j, q;\n  for (r = 0; r < 4; r++)\n    for (j = 0; j < %d; j++) out[r * 64 + j] = 0;\n"
+             "  }\n#else\n  int r, b, j, q;\n  for (r = 0; r < 4; r++)\n    for (j = 0; j < %d; j++) out[r * 64 + j] = "
+             "0;\n"
              "  for (k = 0; k < k4; k++)\n    for (r = 0; r < 4; r++)\n      for (q = 0; q < 4; q++) {\n"
              "        const int32_t av = a[r * ka + k * 4 + q];\n        for (b = 0; b < %d; b++)\n"
              "          for (j = 0; j < 16; j++) out[r * 64 + b * 16 + j] += av * w[b * wb + k * 64 + j * 4 + q];\n"
@@ -170,6 +178,16 @@ bool quant_fast_ok(const Node *n, int64_t len) {
   bool one_zx = n->nin <= 2 || shape_numel_static(n->in[2]->shape) == 1;
   return w->kind == VK_CONST && w->data && w->dtype == DT_I8 && const_zero(n->nin > 3 ? n->in[3] : NULL) && one_zx &&
          len <= QTILE_MAX_LEN && node_int(n, "groups", 1) == 1;
+}
+
+bool quant_requant_exact(int64_t L, int32_t mult, int32_t bias) {
+  double vmax = 255.0 * 128.0 * (double)L + fabs((double)bias); /* |sum of (x - zx) w| + |bias| */
+  int bits = 0, tz = 0;
+  while (bits < 40 && ldexp(1.0, bits) <= vmax)
+    bits++;
+  while (tz < 31 && mult && !(mult >> tz & 1))
+    tz++;
+  return mult > 0 && vmax + 255.0 * 128.0 * (double)L < 2147483647.0 && bits + (31 - tz) <= 53;
 }
 
 static int64_t up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -207,6 +225,32 @@ static const char *as_u8(Emit *e, DType t, const char *v) {
   return t == DT_I8 ? arena_printf(&e->g->arena, "(uint8_t)((uint8_t)%s ^ 0x80u)", v) : v;
 }
 
+static double const_at(Value *v, int64_t i) {
+  Tensor t = {v->dtype, v->shape, shape_numel_static(v->shape), v->data};
+  return tensor_get(&t, t.numel > 1 ? i : 0);
+}
+
+/* A fused node's vector epilogue constants among the helpers: b2[f] = bias[f] -
+ * zxu S[f] (int32) and m[f] = mult[f] 2^-shift[f] (double, exact: "%a"). */
+static void emit_requant_consts(Emit *e, Node *n, int64_t L, int64_t F, const char **b2, const char **m) {
+  Value *w = n->in[1];
+  *b2 = arena_printf(&e->g->arena, "nn2c_q8b_%s", n->out[0]->name);
+  *m = arena_printf(&e->g->arena, "nn2c_q8m_%s", n->out[0]->name);
+  if (!e->helpers || strstr(e->helpers->data, *b2)) return;
+  int64_t zxu = (int64_t)const_at(n->in[2], 0) + (n->in[0]->dtype == DT_I8 ? 128 : 0);
+  buf_printf(e->helpers, "static const int32_t %s[%lld] = {", *b2, (long long)F);
+  for (int64_t f = 0; f < F; f++) {
+    int64_t S = 0;
+    for (int64_t l = 0; l < L; l++)
+      S += (int64_t)const_at(w, l * F + f);
+    buf_printf(e->helpers, "%s%lld", f ? ", " : "", (long long)((int64_t)const_at(n->in[6], f) - zxu * S));
+  }
+  buf_printf(e->helpers, "};\nstatic const double %s[%lld] = {", *m, (long long)F);
+  for (int64_t f = 0; f < F; f++)
+    buf_printf(e->helpers, "%s%a", f ? ", " : "", ldexp(const_at(n->in[4], f), -(int)const_at(n->in[5], f)));
+  buf_puts(e->helpers, "};\n");
+}
+
 /* The blocked product over M rows (an expression), K terms and F channels;
  * `gather` fills xb[r] (Kp bytes, r < 4) with the unsigned row of row
  * index i = i0 + r (a row past M repeats row M - 1). */
@@ -215,7 +259,9 @@ static void emit_blocked(Emit *e, Node *n, const char *M, int64_t K, int64_t F, 
   Value *y = n->out[0];
   int64_t Kp = up(K, 4), F16 = up(F, 16) / 16;
   const char *W, *S;
+  const char *B2 = NULL, *M2 = NULL;
   emit_packed(e, n, K, F, &W, &S);
+  if (n->nin > 4) emit_requant_consts(e, n, K, F, &B2, &M2);
   emit_scope_open(e);
   const char *z = n->nin > 2 ? arena_printf(&e->g->arena, "(int32_t)%s[0]", emit_ref(e, n->in[2])) : "0";
   emit_line(e, "const int32_t zxu = %s%s;", z, n->in[0]->dtype == DT_I8 ? " + 128" : "");
@@ -247,8 +293,9 @@ static void emit_blocked(Emit *e, Node *n, const char *M, int64_t K, int64_t F, 
   emit_line(e, "%s *yr = %s + (i0 + r) * %lld + f0;", emit_ctype(y->dtype), emit_ref(e, y), (long long)F);
   if (n->nin > 4)
     emit_line(e,
-              "nn2c_q8_requant(acc[r], %s + f0, zxu, %s + f0, %s + f0, %s + f0, %lld, %lld, %lld, (uint8_t *)yr, fn);",
-              S, emit_ref(e, n->in[6]), emit_ref(e, n->in[4]), emit_ref(e, n->in[5]),
+              "nn2c_q8_requant(acc[r], %s + f0, zxu, %s + f0, %s + f0, %s + f0, %s + f0, %s + f0, %lld, %lld, %lld, "
+              "(uint8_t *)yr, fn);",
+              S, emit_ref(e, n->in[6]), emit_ref(e, n->in[4]), emit_ref(e, n->in[5]), B2, M2,
               (long long)node_int(n, "zero_point", 0), (long long)node_int(n, "lo", y->dtype == DT_U8 ? 0 : -128),
               (long long)node_int(n, "hi", y->dtype == DT_U8 ? 255 : 127));
   else

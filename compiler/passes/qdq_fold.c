@@ -279,8 +279,7 @@ static Value *zero_const(Graph *g, DType t) {
 }
 
 /* requantize r's mult, shift and bias per channel (F of them, terms of
- * (x - zx) w per sum: L), if the fused kernel's arithmetic holds for them:
- * the sum plus the bias fits int32 (|sum| <= 255 * 128 L) and shift >= 1. */
+ * (x - zx) w per sum: L), if the fused kernel's arithmetic is exact for them. */
 static bool fused_params(Graph *g, Node *r, int64_t F, int64_t L, Value **out) {
   int32_t *p = xcalloc((size_t)(3 * F), 4);
   bool ok = true;
@@ -290,7 +289,7 @@ static bool fused_params(Graph *g, Node *r, int64_t F, int64_t L, Value **out) {
       p[k * F + f] = t.data ? (int32_t)tensor_get(&t, t.numel > 1 ? f : 0) : 0;
   }
   for (int64_t f = 0; f < F; f++)
-    ok = ok && p[F + f] >= 1 && fabs((double)p[2 * F + f]) + 255.0 * 128.0 * (double)L < 2147483647.0;
+    ok = ok && quant_requant_exact(L, p[f], p[2 * F + f]);
   for (int k = 0; k < 3 && ok; k++) /* the requantize's own constant where it has one per channel */
     out[k] = r->nin > k + 1 && shape_numel_static(r->in[k + 1]->shape) == F
                  ? r->in[k + 1]
@@ -313,7 +312,7 @@ static int fuse_requantize(Graph *g) {
     int64_t L = k->op == OP_CONV_INTEGER ? ws.d[0] * ws.d[1] * ws.d[2] : ws.d[0], F = ws.d[ws.rank - 1];
     Value *args[7] = {k->in[0], k->in[1], k->nin > 2 ? k->in[2] : zero_const(g, k->in[0]->dtype),
                       k->nin > 3 ? k->in[3] : zero_const(g, k->in[1]->dtype)};
-    if (!quant_fast_ok(k, L) || !fused_params(g, r, F, L, args + 4)) continue;
+    if (!is_const(args[2]) || !quant_fast_ok(k, L) || !fused_params(g, r, F, L, args + 4)) continue;
     Node *f = build_node(g, k->op, 7, args);
     node_copy_attrs(g, f, k);
     node_copy_attrs(g, f, r);
