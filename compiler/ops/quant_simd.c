@@ -50,44 +50,53 @@ static const char q8_prelude[] =
     " * (int8 or uint8), rounded half to even. The vectors compute (acc[j] + b2[j]) m[j] in double, with\n"
     " * b2 = bias - zxu S and m = mult 2^-shift: qdq_fold fuses only where the product has at most 53\n"
     " * significant bits (quant_requant_exact), so it is exact, and so is its rounding. */\n"
-    "static NN2C_MAYBE_UNUSED void nn2c_q8_requant(const int32_t *acc, const int32_t *S, int32_t zxu,\n"
+    "static NN2C_MAYBE_UNUSED void nn2c_q8_requant(const int32_t *acc, size_t rows, const int32_t *S, int32_t zxu,\n"
     "                                              const int32_t *bias, const int32_t *mult, const int32_t *shift,\n"
     "                                              const int32_t *b2, const double *m, int32_t zp, int32_t lo,\n"
-    "                                              int32_t hi, uint8_t *y, size_t n) {\n"
-    "  size_t j = 0;\n"
+    "                                              int32_t hi, uint8_t *y, size_t ys, size_t n) {\n"
+    "  size_t j = 0, r; /* rows of acc 64 apart, of y ys apart; per channel chunk, its constants once */\n"
     "#if defined(NN2C_Q8_512)\n"
     "  const __m512d dlo = _mm512_set1_pd(lo - zp), dhi = _mm512_set1_pd(hi - zp);\n"
     "  for (; j + 16 <= n; j += 16) {\n"
-    "    const __m512i v = _mm512_add_epi32(_mm512_loadu_si512(acc + j), _mm512_loadu_si512(b2 + j));\n"
-    "    __m512d d0 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(v)), _mm512_loadu_pd(m + j));\n"
-    "    __m512d d1 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v, 1)), _mm512_loadu_pd(m + j + 8));\n"
-    "    d0 = _mm512_min_pd(_mm512_max_pd(_mm512_roundscale_pd(d0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), "
-    "dlo), dhi);\n"
-    "    d1 = _mm512_min_pd(_mm512_max_pd(_mm512_roundscale_pd(d1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), "
-    "dlo), dhi);\n"
-    "    const __m512i r = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(d0)), _mm512_cvtpd_epi32(d1), "
-    "1);\n"
-    "    _mm_storeu_si128((__m128i *)(y + j), _mm512_cvtepi32_epi8(_mm512_add_epi32(r, _mm512_set1_epi32(zp))));\n"
+    "    const __m512i bv = _mm512_loadu_si512(b2 + j);\n"
+    "    const __m512d m0 = _mm512_loadu_pd(m + j), m1 = _mm512_loadu_pd(m + j + 8);\n"
+    "    for (r = 0; r < rows; r++) {\n"
+    "      const __m512i v = _mm512_add_epi32(_mm512_loadu_si512(acc + r * 64 + j), bv);\n"
+    "      __m512d d0 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(v)), m0);\n"
+    "      __m512d d1 = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v, 1)), m1);\n"
+    "      d0 = _mm512_min_pd(_mm512_max_pd(d0, dlo), dhi); /* integer bounds: clamp, then round */\n"
+    "      d1 = _mm512_min_pd(_mm512_max_pd(d1, dlo), dhi);\n"
+    "      const __m512i q = _mm512_inserti64x4(\n"
+    "          _mm512_castsi256_si512(_mm512_cvt_roundpd_epi32(d0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)),\n"
+    "          _mm512_cvt_roundpd_epi32(d1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), 1);\n"
+    "      _mm_storeu_si128((__m128i *)(y + r * ys + j), _mm512_cvtepi32_epi8(_mm512_add_epi32(q, "
+    "_mm512_set1_epi32(zp))));\n"
+    "    }\n"
     "  }\n"
     "#elif defined(NN2C_Q8_256)\n"
     "  const __m256d dlo = _mm256_set1_pd(lo - zp), dhi = _mm256_set1_pd(hi - zp);\n"
     "  const __m128i low_bytes = _mm_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);\n"
     "  for (; j + 4 <= n; j += 4) {\n"
-    "    const __m128i v = _mm_add_epi32(_mm_loadu_si128((const __m128i *)(acc + j)), _mm_loadu_si128((const __m128i "
-    "*)(b2 + j)));\n"
-    "    __m256d d = _mm256_mul_pd(_mm256_cvtepi32_pd(v), _mm256_loadu_pd(m + j));\n"
-    "    d = _mm256_min_pd(_mm256_max_pd(_mm256_round_pd(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), dlo), "
+    "    const __m128i bv = _mm_loadu_si128((const __m128i *)(b2 + j));\n"
+    "    const __m256d mv = _mm256_loadu_pd(m + j);\n"
+    "    for (r = 0; r < rows; r++) {\n"
+    "      const __m128i v = _mm_add_epi32(_mm_loadu_si128((const __m128i *)(acc + r * 64 + j)), bv);\n"
+    "      __m256d d = _mm256_mul_pd(_mm256_cvtepi32_pd(v), mv);\n"
+    "      d = _mm256_min_pd(_mm256_max_pd(_mm256_round_pd(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), dlo), "
     "dhi);\n"
-    "    const int32_t r = _mm_cvtsi128_si32(_mm_shuffle_epi8(_mm_add_epi32(_mm256_cvtpd_epi32(d), "
+    "      const int32_t q = _mm_cvtsi128_si32(_mm_shuffle_epi8(_mm_add_epi32(_mm256_cvtpd_epi32(d), "
     "_mm_set1_epi32(zp)), low_bytes));\n"
-    "    memcpy(y + j, &r, 4);\n"
+    "      memcpy(y + r * ys + j, &q, 4);\n"
+    "    }\n"
     "  }\n"
     "#endif\n"
     "  (void)b2, (void)m;\n"
-    "  for (; j < n; j++) {\n"
-    "    const int64_t v = nn2c_round_shift((int64_t)(acc[j] - zxu * S[j] + bias[j]) * mult[j], shift[j]) + zp;\n"
-    "    y[j] = (uint8_t)(v < lo ? lo : v > hi ? hi : v);\n"
-    "  }\n"
+    "  for (; j < n; j++)\n"
+    "    for (r = 0; r < rows; r++) {\n"
+    "      const int64_t v = nn2c_round_shift((int64_t)(acc[r * 64 + j] - zxu * S[j] + bias[j]) * mult[j], shift[j]) + "
+    "zp;\n"
+    "      y[r * ys + j] = (uint8_t)(v < lo ? lo : v > hi ? hi : v);\n"
+    "    }\n"
     "}\n";
 
 /* "pre" + the statement fmt once per (r, b), r < 4, b < nb: fmt takes up to four pairs r, b. */
@@ -289,18 +298,19 @@ static void emit_blocked(Emit *e, Node *n, const char *M, int64_t K, int64_t F, 
   emit_line(e, "else nn2c_q8_tile1(xb[0], %lld, wb, %lld, %lld, acc[0]);", (long long)Kp, (long long)(Kp / 4),
             (long long)(16 * Kp));
   emit_line(e, "const size_t fn = %lld - f0 < 16 * nb ? %lld - f0 : 16 * nb;", (long long)F, (long long)F);
-  emit_open(e, "for (size_t r = 0; r < m; r++)");
-  emit_line(e, "%s *yr = %s + (i0 + r) * %lld + f0;", emit_ctype(y->dtype), emit_ref(e, y), (long long)F);
+  emit_line(e, "%s *yr = %s + i0 * %lld + f0;", emit_ctype(y->dtype), emit_ref(e, y), (long long)F);
   if (n->nin > 4)
     emit_line(e,
-              "nn2c_q8_requant(acc[r], %s + f0, zxu, %s + f0, %s + f0, %s + f0, %s + f0, %s + f0, %lld, %lld, %lld, "
-              "(uint8_t *)yr, fn);",
+              "nn2c_q8_requant(acc[0], m, %s + f0, zxu, %s + f0, %s + f0, %s + f0, %s + f0, %s + f0, %lld, %lld, "
+              "%lld, (uint8_t *)yr, %lld, fn);",
               S, emit_ref(e, n->in[6]), emit_ref(e, n->in[4]), emit_ref(e, n->in[5]), B2, M2,
               (long long)node_int(n, "zero_point", 0), (long long)node_int(n, "lo", y->dtype == DT_U8 ? 0 : -128),
-              (long long)node_int(n, "hi", y->dtype == DT_U8 ? 255 : 127));
-  else
-    emit_line(e, "for (size_t j = 0; j < fn; j++) yr[j] = acc[r][j] - zxu * %s[f0 + j];", S);
-  emit_close(e);
+              (long long)node_int(n, "hi", y->dtype == DT_U8 ? 255 : 127), (long long)F);
+  else {
+    emit_open(e, "for (size_t r = 0; r < m; r++)");
+    emit_line(e, "for (size_t j = 0; j < fn; j++) yr[r * %lld + j] = acc[r][j] - zxu * %s[f0 + j];", (long long)F, S);
+    emit_close(e);
+  }
   emit_line(e, "fb += nb;");
   emit_close(e);
   emit_close(e);
@@ -320,26 +330,39 @@ void matmul_integer_emit_fast(Emit *e, Node *n) {
   emit_blocked(e, n, emit_dim(e, a, 0), K, N, K * N, gather_row, &K);
 }
 
-/* Row i is output pixel i's patch of KH*KW*C unsigned bytes, zxu in the padding. */
+/* Row i is output pixel i's patch of KH*KW*C unsigned bytes, zxu in the padding:
+ * per kernel row, its KW*C bytes are contiguous in x (dilation 1) unless the
+ * patch crosses the left or right edge, where each tap is checked. */
 static void gather_patch(Emit *e, Node *n, const void *ctx) {
   const Geom *G = ctx;
   Value *x = n->in[0];
+  long long KC = G->kw * G->c, C = G->c;
   emit_line(e, "const size_t nb = i / %lld, oh = i / %lld %% %lld, ow = i %% %lld;", (long long)(G->oh * G->ow),
             (long long)G->ow, (long long)G->oh, (long long)G->ow);
-  emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)(G->kh * G->kw));
-  emit_line(
-      e,
-      "const long ih = (long)(oh * %lld + t / %lld * %lld) - %lld, iw = (long)(ow * %lld + t %% %lld * %lld) - %lld;",
-      (long long)G->sh, (long long)G->kw, (long long)G->dh, (long long)G->pt, (long long)G->sw, (long long)G->kw,
-      (long long)G->dw, (long long)G->pl);
-  emit_line(e, "uint8_t *dst = xb[r] + t * %lld;", (long long)G->c);
-  emit_open(e, "if (ih < 0 || ih >= %lld || iw < 0 || iw >= %lld)", (long long)G->h, (long long)G->w);
-  emit_line(e, "memset(dst, zxu, %lld);", (long long)G->c);
+  emit_line(e, "const long iw0 = (long)(ow * %lld) - %lld;", (long long)G->sw, (long long)G->pl);
+  emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
+  emit_line(e, "const long ih = (long)(oh * %lld + kh * %lld) - %lld;", (long long)G->sh, (long long)G->dh,
+            (long long)G->pt);
+  emit_line(e, "uint8_t *dst = xb[r] + kh * %lld;", KC);
+  emit_open(e, "if (ih < 0 || ih >= %lld)", (long long)G->h);
+  emit_line(e, "memset(dst, zxu, %lld);", KC);
   emit_line(e, "continue;");
   emit_close(e);
-  emit_line(e, "const %s *xp = %s + ((nb * %lld + (size_t)ih) * %lld + (size_t)iw) * %lld;", emit_ctype(x->dtype),
-            emit_ref(e, x), (long long)G->h, (long long)G->w, (long long)G->c);
-  emit_line(e, "for (size_t c = 0; c < %lld; c++) dst[c] = %s;", (long long)G->c, as_u8(e, x->dtype, "xp[c]"));
+  emit_line(e, "const %s *xr = %s + (nb * %lld + (size_t)ih) * %lld;", emit_ctype(x->dtype), emit_ref(e, x),
+            (long long)G->h, (long long)(G->w * G->c));
+  if (G->dw == 1) {
+    emit_open(e, "if (iw0 >= 0 && iw0 + %lld <= %lld)", (long long)G->kw, (long long)G->w);
+    emit_line(e, "const %s *xp = xr + (size_t)iw0 * %lld;", emit_ctype(x->dtype), C);
+    emit_line(e, "for (size_t p = 0; p < %lld; p++) dst[p] = %s;", KC, as_u8(e, x->dtype, "xp[p]"));
+    emit_line(e, "continue;");
+    emit_close(e);
+  }
+  emit_open(e, "for (size_t kw = 0; kw < %lld; kw++)", (long long)G->kw);
+  emit_line(e, "const long iw = iw0 + (long)(kw * %lld);", (long long)G->dw);
+  emit_line(e, "if (iw < 0 || iw >= %lld) memset(dst + kw * %lld, zxu, %lld);", (long long)G->w, C, C);
+  emit_line(e, "else for (size_t c = 0; c < %lld; c++) dst[kw * %lld + c] = %s;", C, C,
+            as_u8(e, x->dtype, arena_printf(&e->g->arena, "xr[(size_t)iw * %lld + c]", C)));
+  emit_close(e);
   emit_close(e);
 }
 
