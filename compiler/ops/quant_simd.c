@@ -371,3 +371,32 @@ void conv_integer_emit_fast(Emit *e, Node *n, const Geom *G) {
   const char *M = arena_printf(&e->g->arena, "%s * %lld", emit_dim(e, n->in[0], 0), (long long)(G->oh * G->ow));
   emit_blocked(e, n, M, L, G->f, G->oh * G->ow * L * G->f, gather_patch, G);
 }
+
+/* The weights the tile path packs: sums of L terms into F channels, or false. */
+static bool tile_geometry(const Node *n, int64_t *L, int64_t *F) {
+  if (n->op != OP_CONV_INTEGER && n->op != OP_MATMUL_INTEGER) return false;
+  Shape ws = n->in[1]->shape;
+  *L = n->op == OP_CONV_INTEGER ? ws.d[0] * ws.d[1] * ws.d[2] : ws.d[0], *F = ws.d[ws.rank - 1];
+  return n->nin > 4 || quant_fast_ok(n, *L);
+}
+
+int64_t quant_code_bytes(Graph *g) {
+  unsigned char *seen = xcalloc((size_t)g->nvalues, 1);
+  int64_t bytes = 0, L, F;
+  bool any = false;
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    bool tile = tile_geometry(n, &L, &F);
+    any = any || tile;
+    if (tile) /* packed weights, column sums; fused: b2 and m */
+      bytes += up(L, 4) * up(F, 16) + 4 * F + (n->nin > 4 ? 12 * F : 0);
+    for (int k = 0; k < n->nin; k++) {
+      Value *v = n->in[k];
+      if (v->kind != VK_CONST || seen[v->id] || (tile && (k == 1 || k == 3))) continue;
+      seen[v->id] = 1;
+      bytes += shape_numel_static(v->shape) * dtype_size(v->dtype);
+    }
+  }
+  free(seen);
+  return any ? bytes : 0;
+}
