@@ -4,6 +4,7 @@
 #include "codegen.h"
 #include "embedded.h"
 #include "mcu.h"
+#include "../ops/quant.h"
 
 #include <math.h>
 #include <string.h>
@@ -607,6 +608,9 @@ static void emit_header(Model *m, CodegenInput *in, Buf *h) {
              shape_str(&g->arena, x->shape), pred->name, dtype_name(pred->dtype), shape_str(&g->arena, pred->shape));
   buf_printf(h, " * params: %lld floats in %d tensors\n", (long long)graph_block_layout(g, VK_PARAM, NULL),
              graph_count_kind(g, VK_PARAM));
+  if (quant_code_bytes(g)) /* an int8 model: its weights are constants in the code */
+    buf_printf(h, " * consts: %lld bytes in the code (int8 weights packed, biases, scales, other tables)\n",
+               (long long)quant_code_bytes(g));
   buf_printf(h, " * arena:  %lld bytes at batch %lld (see %s_arena_bytes)\n", arena_max(in, batch), (long long)batch,
              N);
   buf_printf(h,

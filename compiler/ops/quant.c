@@ -53,6 +53,33 @@ static const char *param_ix(const Value *p, const char *i) { return numel_or_0(p
 
 void quant_no_grad(Graph *g, Node *n, Value **dy, Value **dx) { ew_no_grad(g, n, dy, dx); }
 
+static const char *requant_check(Graph *g, Node *n, int first, int64_t C);
+static int64_t requant_value(const Node *n, Tensor **in, int first, int64_t c, int64_t acc);
+
+/* The sum of an integer op for channel c: as it is, or requantized when the op
+ * has requantize's inputs fused (4: mult, 5: shift [, 6: bias]). */
+static double int_result(const Node *n, Tensor **in, int64_t c, int64_t acc) {
+  return (double)(n->nin > 4 ? requant_value(n, in, 4, c, acc) : acc);
+}
+
+/* A fused integer op (made by qdq_fold) has both zero points and takes the tile path. */
+static const char *fused_check(Graph *g, Node *n, int64_t len, int64_t C) {
+  if (n->nin <= 4) return NULL;
+  for (int i = 4; i < n->nin; i++)
+    if (numel_or_0(n->in[i]) != C || n->in[i]->kind != VK_CONST || !n->in[i]->data)
+      return "a fused requantization needs constant mult, shift and bias per channel";
+  if (n->nin < 7 || n->in[2]->kind != VK_CONST || !n->in[2]->data)
+    return "a fused requantization needs a constant x_zp";
+  Tensor m = {DT_I32, n->in[4]->shape, C, n->in[4]->data}, b = {DT_I32, n->in[6]->shape, C, n->in[6]->data};
+  for (int64_t c = 0; c < C; c++)
+    if (!quant_requant_exact(len, (int32_t)tensor_get(&m, c), (int32_t)tensor_get(&b, c)))
+      return "a fused requantization must be exact in double (quant_requant_exact)";
+  if (n->nin != 7 || !quant_fast_ok(n, len))
+    return "a fused requantization needs x_zp, w_zp, mult, shift and bias, constant int8 weights with zero point 0 "
+           "and one group";
+  return requant_check(g, n, 4, C);
+}
+
 bool quant_multiplier(double s, int32_t *mult, int32_t *shift) {
   int e;
   double f = frexp(s, &e); /* s = f 2^e, f in [0.5, 1) */
@@ -197,7 +224,7 @@ const char *matmul_integer_infer(Graph *g, Node *n) {
   if (err) return err;
   n->out[0]->dtype = DT_I32;
   n->out[0]->shape = shape_make(2, (int64_t[]){a->shape.d[0], b->shape.d[1]});
-  return NULL;
+  return fused_check(g, n, a->shape.d[1], b->shape.d[1]);
 }
 
 static int64_t zp_at(Node *n, Tensor **in, int i, int64_t at) { return n->nin > i ? (int64_t)param_at(in[i], at) : 0; }
@@ -211,7 +238,7 @@ void matmul_integer_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
       for (int64_t p = 0; p < K; p++)
         acc += ((int64_t)tensor_get(in[0], i * K + p) - zp_at(n, in, 2, i)) *
                ((int64_t)tensor_get(in[1], p * N + j) - zp_at(n, in, 3, j));
-      tensor_set(out[0], i * N + j, (double)acc);
+      tensor_set(out[0], i * N + j, int_result(n, in, j, acc));
     }
 }
 
@@ -223,7 +250,7 @@ static const char *zp_ref(Emit *e, Node *n, int i, const char *ix) {
 
 void matmul_integer_emit(Emit *e, Node *n) {
   Value *a = n->in[0], *b = n->in[1], *y = n->out[0];
-  if (quant_fast_ok(n, a->shape.d[1])) {
+  if (n->nin > 4 || quant_fast_ok(n, a->shape.d[1])) {
     matmul_integer_emit_fast(e, n);
     return;
   }
@@ -259,7 +286,8 @@ static const char *conv_integer_geom(const Node *n, Geom *G) {
 const char *conv_integer_infer(Graph *g, Node *n) {
   Geom G = {0};
   const char *err = conv_integer_geom(n, &G);
-  return conv_set_out(g, n, err, DT_I32, conv_nhwc(G.n, G.oh, G.ow, G.f));
+  err = conv_set_out(g, n, err, DT_I32, conv_nhwc(G.n, G.oh, G.ow, G.f));
+  return err ? err : fused_check(g, n, G.kh * G.kw * G.c, G.f);
 }
 
 void conv_integer_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
@@ -282,7 +310,7 @@ void conv_integer_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
                 acc += (xv - zp_at(n, in, 2, 0)) * (wv - zp_at(n, in, 3, f));
               }
             }
-          tensor_set(out[0], ((b * G.oh + oh) * G.ow + ow) * G.f + f, (double)acc);
+          tensor_set(out[0], ((b * G.oh + oh) * G.ow + ow) * G.f + f, int_result(n, in, f, acc));
         }
 }
 
@@ -291,7 +319,7 @@ void conv_integer_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
 void conv_integer_emit(Emit *e, Node *n) {
   Geom G;
   NN2C_ASSERT(!conv_integer_geom(n, &G));
-  if (quant_fast_ok(n, G.kh * G.kw * G.c)) {
+  if (n->nin > 4 || quant_fast_ok(n, G.kh * G.kw * G.c)) {
     conv_integer_emit_fast(e, n, &G);
     return;
   }
@@ -347,23 +375,29 @@ static const char *requant_check_consts(Value *mult, Value *shift) {
   return NULL;
 }
 
-const char *requantize_infer(Graph *g, Node *n) {
-  Value *acc = n->in[0];
+/* Inputs first.. (mult, shift [, bias]) and the attributes of a requantization
+ * to C channels; sets n's output dtype. */
+static const char *requant_check(Graph *g, Node *n, int first, int64_t C) {
   DType t = requant_type(n);
-  int64_t C = acc->shape.rank ? acc->shape.d[acc->shape.rank - 1] : 1;
   int64_t zp = node_int(n, "zero_point", 0), lo = node_int(n, "lo", q_lo(t)), hi = node_int(n, "hi", q_hi(t));
-  if (acc->dtype != DT_I32 || C == DIM_BATCH) return "requantize needs int32 sums with a fixed last axis";
   if (!is_q8(t)) return "requantize: to must be 2 (uint8) or 3 (int8)";
   if (zp < q_lo(t) || zp > q_hi(t) || lo < q_lo(t) || hi > q_hi(t) || lo > hi)
     return arena_printf(&g->arena, "requantize: zero_point, lo and hi must lie in %s's range, lo <= hi", dtype_name(t));
-  for (int i = 1; i < n->nin; i++)
+  for (int i = first; i < n->nin; i++)
     if (n->in[i]->dtype != DT_I32 || !param_fits(n->in[i], C))
       return "requantize: multiplier, shift and bias are int32, one value or one per channel";
-  const char *err = requant_check_consts(n->in[1], n->in[2]);
+  const char *err = requant_check_consts(n->in[first], n->in[first + 1]);
   if (err) return err;
   n->out[0]->dtype = t;
-  n->out[0]->shape = acc->shape;
   return NULL;
+}
+
+const char *requantize_infer(Graph *g, Node *n) {
+  Value *acc = n->in[0];
+  int64_t C = acc->shape.rank ? acc->shape.d[acc->shape.rank - 1] : 1;
+  if (acc->dtype != DT_I32 || C == DIM_BATCH) return "requantize needs int32 sums with a fixed last axis";
+  n->out[0]->shape = acc->shape;
+  return requant_check(g, n, 1, C);
 }
 
 /* p / 2^s rounded to nearest, ties to even: floor division and its remainder. */
@@ -375,50 +409,45 @@ static int64_t div_pow2_half_even(int64_t p, int s) {
   return r > half || (r == half && (q % 2 != 0)) ? q + 1 : q;
 }
 
-void requantize_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
-  (void)cx;
-  DType t = out[0]->dtype;
-  int64_t C = in[0]->shape.rank ? in[0]->shape.d[in[0]->shape.rank - 1] : 1;
+static int64_t requant_value(const Node *n, Tensor **in, int first, int64_t c, int64_t acc) {
+  DType t = requant_type(n);
   int64_t zp = node_int(n, "zero_point", 0), lo = node_int(n, "lo", q_lo(t)), hi = node_int(n, "hi", q_hi(t));
-  for (int64_t i = 0; i < out[0]->numel; i++) {
-    int64_t c = i % C, bias = n->nin > 3 ? (int64_t)param_at(in[3], c) : 0;
-    int64_t p = ((int64_t)tensor_get(in[0], i) + bias) * (int64_t)param_at(in[1], c);
-    int64_t v = div_pow2_half_even(p, (int)param_at(in[2], c)) + zp;
-    tensor_set(out[0], i, (double)(v < lo ? lo : v > hi ? hi : v));
-  }
+  int64_t bias = n->nin > first + 2 ? (int64_t)param_at(in[first + 2], c) : 0;
+  int64_t v = div_pow2_half_even((acc + bias) * (int64_t)param_at(in[first], c), (int)param_at(in[first + 1], c)) + zp;
+  return v < lo ? lo : v > hi ? hi : v;
 }
 
-static const char requant_helper[] =
-    "/* p / 2^s rounded to nearest, ties to even (as QuantizeLinear), on the magnitude\n"
-    " * (C99 leaves shifts of negative numbers to the implementation); no branches, so\n"
-    " * the channel loops vectorize. */\n"
-    "static int64_t nn2c_round_shift(int64_t p, int s) {\n"
-    "  const uint64_t a = p < 0 ? (uint64_t)0 - (uint64_t)p : (uint64_t)p;\n"
-    "  const uint64_t half = ((uint64_t)1 << s) >> 1, q = a >> s, rest = a - (q << s);\n"
-    "  const int64_t m = (int64_t)(q + ((rest > half) | ((rest == half) & (half != 0) & q)));\n"
-    "  return p < 0 ? -m : m;\n"
-    "}\n";
+void requantize_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+  (void)cx;
+  int64_t C = in[0]->shape.rank ? in[0]->shape.d[in[0]->shape.rank - 1] : 1;
+  for (int64_t i = 0; i < out[0]->numel; i++)
+    tensor_set(out[0], i, (double)requant_value(n, in, 1, i % C, (int64_t)tensor_get(in[0], i)));
+}
+
+void quant_emit_requant(Emit *e, Node *n, int first, const char *acc, const char *c, const char *dst) {
+  DType t = n->out[0]->dtype;
+  int64_t zp = node_int(n, "zero_point", 0), lo = node_int(n, "lo", q_lo(t)), hi = node_int(n, "hi", q_hi(t));
+  const char *b = n->nin > first + 2 ? arena_printf(&e->g->arena, " + %s[%s]", emit_ref(e, n->in[first + 2]),
+                                                    param_ix(n->in[first + 2], c))
+                                     : "";
+  emit_line(e, "const int64_t v = nn2c_round_shift(((int64_t)%s%s) * %s[%s], (int)%s[%s]) + %lld;", acc, b,
+            emit_ref(e, n->in[first]), param_ix(n->in[first], c), emit_ref(e, n->in[first + 1]),
+            param_ix(n->in[first + 1], c), (long long)zp);
+  emit_line(e, "%s = (%s)(v < %lld ? %lld : v > %lld ? %lld : v);", dst, emit_ctype(t), (long long)lo, (long long)lo,
+            (long long)hi, (long long)hi);
+}
 
 /* Per row of C channels: the channel's multiplier, shift and bias are array
  * reads in the inner loop (no i % C), which compilers vectorize. */
 void requantize_emit(Emit *e, Node *n) {
   Value *acc = n->in[0], *y = n->out[0];
-  DType t = y->dtype;
   int64_t C = acc->shape.rank ? acc->shape.d[acc->shape.rank - 1] : 1;
-  int64_t zp = node_int(n, "zero_point", 0), lo = node_int(n, "lo", q_lo(t)), hi = node_int(n, "hi", q_hi(t));
-  if (e->helpers && (!e->helpers->data || !strstr(e->helpers->data, "nn2c_round_shift(int64_t")))
-    buf_puts(e->helpers, requant_helper);
+  quant_emit_prelude(e);
   emit_open(e, "for (size_t r = 0; r < %s / %lld; r++)", emit_numel(e, acc), (long long)C);
   emit_line(e, "const int32_t *ar = %s + r * %lld;", emit_ref(e, acc), (long long)C);
-  emit_line(e, "%s *yr = %s + r * %lld;", emit_ctype(t), emit_ref(e, y), (long long)C);
+  emit_line(e, "%s *yr = %s + r * %lld;", emit_ctype(y->dtype), emit_ref(e, y), (long long)C);
   emit_open(e, "for (size_t c = 0; c < %lld; c++)", (long long)C);
-  emit_line(e, "const int64_t p = ((int64_t)ar[c]%s) * %s[%s];",
-            n->nin > 3 ? arena_printf(&e->g->arena, " + %s[%s]", emit_ref(e, n->in[3]), param_ix(n->in[3], "c")) : "",
-            emit_ref(e, n->in[1]), param_ix(n->in[1], "c"));
-  emit_line(e, "const int64_t v = nn2c_round_shift(p, (int)%s[%s]) + %lld;", emit_ref(e, n->in[2]),
-            param_ix(n->in[2], "c"), (long long)zp);
-  emit_line(e, "yr[c] = (%s)(v < %lld ? %lld : v > %lld ? %lld : v);", emit_ctype(t), (long long)lo, (long long)lo,
-            (long long)hi, (long long)hi);
+  quant_emit_requant(e, n, 1, "ar[c]", "c", "yr[c]");
   emit_close(e);
   emit_close(e);
 }

@@ -20,7 +20,10 @@
  *   4. a bias (an f32 constant, per output channel) becomes int32
  *      round(b / (sx sw)); one outside int32 leaves the layer in float;
  *   5. the int8 nodes replace q's output (keeping its name); the float nodes
- *      lose their uses and dce removes them; the schedule is rebuilt.
+ *      lose their uses and dce removes them;
+ *   6. every requantize of a conv_integer or matmul_integer on the emitted
+ *      tile path (also those the ONNX importer made for QLinearConv and
+ *      QLinearMatMul) is fused into it; the schedule is rebuilt.
  * Requires: shapes (runs after layout). Guarantees: a folded layer gives
  * zy + round(acc * ((float)(sx sw) / sy)) exactly (requantize's fixed point,
  * round half to even), where the float graph rounds twice; results may
@@ -267,6 +270,64 @@ static Value *fold_one(Graph *g, Node *q) {
   return acc && nchw ? transposed(g, acc, TO_NCHW, TO_NHWC) : acc;
 }
 
+/* A scalar zero of dtype t. */
+static Value *zero_const(Graph *g, DType t) {
+  Value *z = value_new(g, "qzero", VK_CONST, t, shape_scalar());
+  z->data = arena_alloc(&g->arena, 8);
+  memset(z->data, 0, 8);
+  return z;
+}
+
+/* requantize r's mult, shift and bias per channel (F of them, terms of
+ * (x - zx) w per sum: L), if the fused kernel's arithmetic is exact for them. */
+static bool fused_params(Graph *g, Node *r, int64_t F, int64_t L, Value **out) {
+  int32_t *p = xcalloc((size_t)(3 * F), 4);
+  bool ok = true;
+  for (int k = 0; k < 3; k++) {
+    Tensor t = r->nin > k + 1 ? tensor_of(r->in[k + 1]) : (Tensor){0};
+    for (int64_t f = 0; f < F; f++)
+      p[k * F + f] = t.data ? (int32_t)tensor_get(&t, t.numel > 1 ? f : 0) : 0;
+  }
+  for (int64_t f = 0; f < F; f++)
+    ok = ok && quant_requant_exact(L, p[f], p[2 * F + f]);
+  for (int k = 0; k < 3 && ok; k++) /* the requantize's own constant where it has one per channel */
+    out[k] = r->nin > k + 1 && shape_numel_static(r->in[k + 1]->shape) == F
+                 ? r->in[k + 1]
+                 : i32_const(g, (const char *[]){"qmult", "qshift", "qbias"}[k], p + k * F, F);
+  free(p);
+  return ok;
+}
+
+/* Step 6: requantize(k) of an integer op k on the tile path (quant_fast_ok)
+ * becomes k with requantize's inputs and attributes: the kernel requantizes
+ * each block of sums while it is in cache and never stores them as int32. */
+static int fuse_requantize(Graph *g) {
+  int fused = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *r = g->nodes[i], *k = r->op == OP_REQUANTIZE && !r->dead ? r->in[0]->def : NULL;
+    if (!k || (k->op != OP_CONV_INTEGER && k->op != OP_MATMUL_INTEGER) || k->nin > 4 || r->in[0]->nuses != 1 ||
+        graph_is_root(g, r->in[0]))
+      continue;
+    Shape ws = k->in[1]->shape;
+    int64_t L = k->op == OP_CONV_INTEGER ? ws.d[0] * ws.d[1] * ws.d[2] : ws.d[0], F = ws.d[ws.rank - 1];
+    Value *args[7] = {k->in[0], k->in[1], k->nin > 2 ? k->in[2] : zero_const(g, k->in[0]->dtype),
+                      k->nin > 3 ? k->in[3] : zero_const(g, k->in[1]->dtype)};
+    if (!is_const(args[2]) || !quant_fast_ok(k, L) || !fused_params(g, r, F, L, args + 4)) continue;
+    Node *f = build_node(g, k->op, 7, args);
+    node_copy_attrs(g, f, k);
+    node_copy_attrs(g, f, r);
+    build_finish(g, f);
+    const char *name = r->out[0]->name;
+    value_replace_uses(g, r->out[0], f->out[0]);
+    value_set_unique_name(g, r->out[0], "unfused");
+    value_rename(g, f->out[0], name);
+    r->dead = k->dead = true, fused++;
+    graph_recount(g);
+  }
+  if (fused) graph_compact(g);
+  return fused;
+}
+
 bool pass_qdq_fold(Graph *g, PassCtx *cx) {
   graph_recount(g);
   int folded = 0, n0 = g->nnodes;
@@ -282,6 +343,7 @@ bool pass_qdq_fold(Graph *g, PassCtx *cx) {
     graph_recount(g);
   }
   if (g->nnodes != n0) graph_compact(g); /* drops nodes folded on the way (weights moved as int8) */
+  folded += fuse_requantize(g);
   if (!folded) return true;
   return pass_schedule(g, cx) &&
          pass_dce(g, cx); /* the new nodes were appended: order them before dce's backward walk */

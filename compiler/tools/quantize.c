@@ -1,11 +1,14 @@
 /* quantize.c - `nn2c quantize MODEL.nn --data DIR [--load CKPT] --calibrate N
- * [--test M] -o OUT.onnx`: post-training static quantization (docs/int8.md).
+ * [--calib minmax|percentile[:P]] [--test M] -o OUT.onnx`: post-training
+ * static quantization (docs/int8.md).
  *
  * 1. The forward graph after shape inference with the checkpoint's weights
  *    (or the initial ones), weights turned into constants.
  * 2. Calibration: the interpreter runs the first N training samples of the
  *    model's data set (mnist or cifar10) and records each value's minimum and
- *    maximum.
+ *    maximum; with --calib percentile:P (P 99.99 by default) a second run
+ *    fills a 2048-bin histogram per value over that range and the range
+ *    narrows to the P and 100 - P percentiles (bin edges).
  * 3. Every conv2d and dense layer (matmul of a constant) gets quantize ->
  *    dequantize pairs: its input and its output (after the bias and a relu)
  *    per tensor, int8 with a zero point mapping [min(lo, 0), max(hi, 0)] onto
@@ -29,11 +32,13 @@
 #endif
 
 static const char *usage =
-    "usage: nn2c quantize MODEL.nn --data DIR [--load CKPT] --calibrate N [--test M] -o OUT.onnx\n";
+    "usage: nn2c quantize MODEL.nn --data DIR [--load CKPT] --calibrate N [--calib minmax|percentile[:P]] [--test M] "
+    "-o OUT.onnx\n";
 
 typedef struct {
   const char *model, *ckpt, *data, *out;
   long calibrate, test;
+  double pct; /* --calib percentile:P; 0 for min/max */
 } QArgs;
 
 typedef struct {
@@ -57,6 +62,19 @@ static bool parse_count(const char *flag, const char *v, long lo, long *out) {
   return true;
 }
 
+/* --calib minmax | percentile[:P], P in (50, 100] (default 99.99). */
+static bool parse_calib(const char *v, double *pct) {
+  char *end = NULL;
+  *pct = 0;
+  if (!strcmp(v, "minmax")) return true;
+  if (!strncmp(v, "percentile", 10) && (!v[10] || v[10] == ':')) {
+    *pct = v[10] ? strtod(v + 11, &end) : 99.99;
+    if (!v[10] || (end != v + 11 && !*end && *pct > 50 && *pct <= 100)) return true;
+  }
+  error_plain("quantize: --calib needs minmax, percentile or percentile:P with P in (50, 100], got '%s'", v);
+  return false;
+}
+
 static bool parse_args(int argc, char **argv, QArgs *a) {
   memset(a, 0, sizeof *a);
   a->calibrate = -1;
@@ -71,6 +89,8 @@ static bool parse_args(int argc, char **argv, QArgs *a) {
       a->data = v, i++;
     else if (!strcmp(f, "--calibrate"))
       ok = parse_count(f, v, 1, &a->calibrate), i++;
+    else if (!strcmp(f, "--calib") && v)
+      ok = parse_calib(v, &a->pct), i++;
     else if (!strcmp(f, "--test"))
       ok = parse_count(f, v, 0, &a->test), i++;
     else if (f[0] != '-' && !a->model)
@@ -133,9 +153,36 @@ static bool load_split(Model *m, Value *x, const char *dir, int split, long n, n
   return true;
 }
 
-/* Runs g on the samples, 32 at a time: ranges of every value (when r is not
- * NULL) and the first output (probabilities or logits) into out. */
-static bool run_samples(Graph *g, Value *x, const nn2c_dataset *d, Range *r, float *out, int64_t out_numel) {
+enum { NBINS = 2048 }; /* histogram bins per value for --calib percentile */
+
+/* One sample a of a value with range r into its histogram h (bins over r). */
+static void hist_add(uint32_t *h, Range r, double a) {
+  double b = r.hi > r.lo ? (a - r.lo) / (r.hi - r.lo) * NBINS : 0;
+  h[b < 0 ? 0 : b >= NBINS ? NBINS - 1 : (int)b]++;
+}
+
+/* r narrowed to the bin edges outside which at most (100 - pct)% of the
+ * samples lie on each side: rare outliers no longer stretch the scale, at the
+ * price of clipping them. */
+static Range hist_clip(const uint32_t *h, Range r, double pct) {
+  uint64_t n = 0, c = 0;
+  for (int b = 0; b < NBINS; b++)
+    n += h[b];
+  double cut = (double)n * (100 - pct) / 100, w = (r.hi - r.lo) / NBINS;
+  int lo = 0, hi = NBINS - 1;
+  for (c = h[0]; lo < NBINS - 1 && (double)c <= cut; c += h[++lo]) {
+  }
+  for (c = h[NBINS - 1]; hi > lo && (double)c <= cut; c += h[--hi]) {
+  }
+  Range q = {r.lo + lo * w, r.lo + (hi + 1) * w};
+  return q;
+}
+
+/* Runs g on the samples, 32 at a time: the first output (probabilities or
+ * logits) into out and, for every f32 value, its range into r (hist NULL) or
+ * each sample into its histogram over the range r (hist: NBINS per value). */
+static bool run_samples(Graph *g, Value *x, const nn2c_dataset *d, Range *r, uint32_t *hist, float *out,
+                        int64_t out_numel) {
   enum { B = 32 };
   float *buf = xcalloc((size_t)d->sample_numel * B + 1, sizeof(float)), dummy[16] = {0};
   bool ok = true;
@@ -151,7 +198,10 @@ static bool run_samples(Graph *g, Value *x, const nn2c_dataset *d, Range *r, flo
       if (!t->data || g->values[v]->dtype != DT_F32) continue;
       for (int64_t e = 0; e < t->numel; e++) {
         double a = tensor_get(t, e);
-        r[v].lo = a < r[v].lo ? a : r[v].lo, r[v].hi = a > r[v].hi ? a : r[v].hi;
+        if (hist)
+          hist_add(hist + (size_t)v * NBINS, r[v], a);
+        else
+          r[v].lo = a < r[v].lo ? a : r[v].lo, r[v].hi = a > r[v].hi ? a : r[v].hi;
       }
     }
     if (ok)
@@ -159,6 +209,16 @@ static bool run_samples(Graph *g, Value *x, const nn2c_dataset *d, Range *r, flo
     interp_run_free(&run);
   }
   free(buf);
+  return ok;
+}
+
+/* Step 2b: the ranges clipped to the pct percentiles of a second run's histograms. */
+static bool clip_ranges(Graph *g, Value *x, const nn2c_dataset *cal, Range *r, float *out, int64_t k, double pct) {
+  uint32_t *hist = xcalloc((size_t)g->nvalues * NBINS, sizeof(uint32_t));
+  bool ok = run_samples(g, x, cal, r, hist, out, k);
+  for (int v = 0; ok && v < g->nvalues; v++)
+    if (r[v].hi > r[v].lo) r[v] = hist_clip(hist + (size_t)v * NBINS, r[v], pct);
+  free(hist);
   return ok;
 }
 
@@ -364,9 +424,13 @@ static bool quantize(Model *m, const QArgs *a) {
   float *ft = ok ? xcalloc((size_t)(test.n * k) + 1, sizeof(float)) : NULL, *qt = NULL;
   for (int i = 0; i < g->nvalues; i++)
     r[i].lo = INFINITY, r[i].hi = -INFINITY;
-  ok = ok && run_samples(g, x, &cal, r, fc, k) && (!test.n || run_samples(g, x, &test, NULL, ft, k));
+  ok = ok && run_samples(g, x, &cal, r, NULL, fc, k) && (!test.n || run_samples(g, x, &test, NULL, NULL, ft, k));
+  ok = ok && (!a->pct || clip_ranges(g, x, &cal, r, fc, k, a->pct));
   int layers = 0, n0 = g->nnodes, nint = 0;
-  if (ok) printf("calibration: %d training samples, ranges min/max\n", cal.n);
+  if (ok && a->pct)
+    printf("calibration: %d training samples, ranges clipped to the %g%% percentiles\n", cal.n, a->pct);
+  else if (ok)
+    printf("calibration: %d training samples, ranges min/max\n", cal.n);
   for (int i = 0; ok && i < n0; i++) /* in order: a pool sees its input already quantized */
     if (g->nodes[i]->op == OP_MAXPOOL2D)
       quantize_pool(g, g->nodes[i]);
@@ -380,7 +444,7 @@ static bool quantize(Model *m, const QArgs *a) {
   if (ok && q) {
     Value *qx = graph_find(q, x->name);
     qc = xcalloc((size_t)(cal.n * k) + 1, sizeof(float)), qt = xcalloc((size_t)(test.n * k) + 1, sizeof(float));
-    ok = qx && run_samples(q, qx, &cal, NULL, qc, k) && (!test.n || run_samples(q, qx, &test, NULL, qt, k));
+    ok = qx && run_samples(q, qx, &cal, NULL, NULL, qc, k) && (!test.n || run_samples(q, qx, &test, NULL, NULL, qt, k));
     printf("wrote %s (%zu bytes): %d layers quantized, %d run as int8 kernels\n", a->out, bytes, layers, nint);
     if (ok) report("calibration set", &cal, fc, qc, k);
     if (ok && test.n) report("test set", &test, ft, qt, k);

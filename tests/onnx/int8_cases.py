@@ -191,6 +191,10 @@ def all_cases(out):
                  [0, 1, 2, 0], [2, 1], 2, -128, 0, 127, 0.05, [0.01], 0.2, False, 6)
     qlinear_conv(out, 'int8_qlinearconv_depthwise', UINT8, INT8, UINT8, [1, 4, 5, 5], 4, [3, 3], [1, 1],
                  [1, 1, 1, 1], [1, 1], 4, 3, 0, 128, 0.1, [0.05, 0.01, 0.02, 0.07], 0.03, True, 8)
+    # 72 channels: a block of 64 and one of 8 (each tile width), 84 pixels (4-row blocks, no tail), K = 45;
+    # power-of-two scales: many ties in the fused requantization
+    qlinear_conv(out, 'int8_qlinearconv_wide_ties', UINT8, INT8, INT8, [2, 5, 6, 7], 72, [3, 3], [1, 1],
+                 [1, 1, 1, 1], [1, 1], 1, 7, 0, -3, 0.5, [2.0 ** -(j % 5 + 2) for j in range(72)], 8.0, True, 11)
     integer_cases(out)
     quantize_cases(out)
     qdq_model(out)
