@@ -100,3 +100,13 @@ try:
                        ("b", boxes[:, 0].long().numpy())], [("y", y.numpy())])
 except ImportError:
     pass
+
+# Random ops with a seed draw numpy's legacy generator (RandomState(seed)) once: uniform, normal, Bernoulli (u < p).
+xp = np.random.RandomState(1).random_sample((2, 5)).astype(np.float32)
+save_graph("random_seeded", [
+    helper.make_node("RandomUniformLike", ["x"], ["a"], low=-2.0, high=3.0, seed=3.0),
+    helper.make_node("RandomNormal", [], ["b"], shape=[3, 3], mean=1.0, scale=2.0, seed=7.0),
+    helper.make_node("Bernoulli", ["x"], ["c"], seed=11.0, dtype=TensorProto.DOUBLE)], [("x", xp)],
+    [("a", (np.random.RandomState(3).random_sample((2, 5)) * 5 - 2).astype(np.float32)),
+     ("b", (np.random.RandomState(7).randn(3, 3) * 2 + 1).astype(np.float32)),
+     ("c", (np.random.RandomState(11).random_sample((2, 5)).astype(np.float32) < xp).astype(np.float64))])
