@@ -23,12 +23,14 @@
  *
  * GridSample's gradient op grid_sample_grad(dy, x, grid) gives dx (dy spread
  * over the taps by their weights) and dgrid (the weights' derivatives; zero
- * for nearest, and where border or reflection clamps). RoiAlign has no
- * gradient rule yet: autodiff refuses to train through it.
+ * for nearest, and where border or reflection clamps). roi_align_grad(dy, x,
+ * rois, batch_indices) gives dx: each sample's taps get dy * weight / count
+ * (avg), or the largest weighted tap of the bin gets dy * weight (max); the
+ * boxes get no gradient.
  *
  * The interpreter computes in double; the emitted code calls static helpers
- * written once per model. RoiAlign takes f32, GridSample f32 or f64 (its
- * positions and weights are double: bicubic's 16 taps cancel in float). */
+ * written once per model; f32 or f64 data, positions and weights in double
+ * (bicubic's 16 taps cancel in float). */
 #include "op.h"
 
 #include <math.h>
@@ -342,20 +344,26 @@ static const char *roi_spec(const Node *n, RoiSpec *s) {
   return s->oh < 1 || s->ow < 1 || s->ratio < 0 ? "needs output_height, output_width >= 1, sampling_ratio >= 0" : NULL;
 }
 
+/* roi_align(x, rois, batch_indices) -> y; roi_align_grad(dy, x, rois, batch_indices) -> dx. */
 const char *roi_align_infer(Graph *g, Node *n) {
   RoiSpec s;
-  Shape r = n->in[1]->shape, bi = n->in[2]->shape;
+  bool grad = n->op == OP_ROI_ALIGN_GRAD;
+  Value *x = n->in[grad], *rv = n->in[grad + 1], *iv = n->in[grad + 2];
+  Shape r = rv->shape, bi = iv->shape, ys = shape_make(4, (int64_t[]){r.d[0], x->shape.d[1], 0, 0});
   const char *err = roi_spec(n, &s);
-  if (!err) err = nchw_float(n->in[0], false);
-  if (!err && (n->in[1]->dtype != DT_F32 || r.rank != 2 || r.d[1] != 4)) err = "rois must be f32 [R,4]";
-  if (!err && (dtype_is_float(n->in[2]->dtype) || n->in[2]->dtype == DT_BOOL || bi.rank != 1 || bi.d[0] != r.d[0]))
+  if (!err) err = nchw_float(x, true);
+  if (!err && (rv->dtype != x->dtype || r.rank != 2 || r.d[1] != 4)) err = "rois must be [R,4] of X's dtype";
+  if (!err && (dtype_is_float(iv->dtype) || iv->dtype == DT_BOOL || bi.rank != 1 || bi.d[0] != r.d[0]))
     err = "batch_indices must be integers [R]";
+  ys.d[2] = s.oh, ys.d[3] = s.ow;
+  if (!err && grad && !shape_eq(n->in[0]->shape, ys)) err = "dy does not match the output";
   if (err) return err;
-  n->out[0]->dtype = DT_F32;
-  n->out[0]->shape = shape_make(4, (int64_t[]){r.d[0], n->in[0]->shape.d[1], s.oh, s.ow});
+  n->out[0]->dtype = x->dtype;
+  n->out[0]->shape = grad ? x->shape : ys;
   (void)g;
   return NULL;
 }
+const char *roi_align_grad_infer(Graph *g, Node *n) { return roi_align_infer(g, n); }
 
 /* Samples per bin along an axis: the ratio, else ceil(bin size); at most
  * 4096 so that a huge or NaN box keeps the loop bounded. */
@@ -364,40 +372,59 @@ static int64_t roi_grid(const RoiSpec *s, double bin) {
   return s->ratio > 0 ? s->ratio : v >= 1 ? (v < 4096 ? (int64_t)v : 4096) : 0;
 }
 
-/* One bilinear sample (y, x) of a plane; max mode: the largest weighted tap. */
-static double roi_point(const RoiSpec *s, const Tensor *t, int64_t base, int64_t h, int64_t w, double y, double x) {
+/* The taps of bilinear sample (y, x): 4 plane offsets and weights, or none
+ * (returns 0) more than a pixel outside. */
+static int roi_taps(int64_t h, int64_t w, double y, double x, int64_t *off, double *wt) {
   if (!(y >= -1 && y <= (double)h && x >= -1 && x <= (double)w)) return 0;
   y = fmax(y, 0), x = fmax(x, 0);
   int64_t y0 = (int64_t)y, x0 = (int64_t)x, y1 = y0 + 1, x1 = x0 + 1;
   if (y0 >= h - 1) y0 = y1 = h - 1, y = (double)y0;
   if (x0 >= w - 1) x0 = x1 = w - 1, x = (double)x0;
   double ly = y - (double)y0, lx = x - (double)x0;
-  double v[4] = {(1 - ly) * (1 - lx) * tensor_get(t, base + y0 * w + x0),
-                 (1 - ly) * lx * tensor_get(t, base + y0 * w + x1), ly * (1 - lx) * tensor_get(t, base + y1 * w + x0),
-                 ly * lx * tensor_get(t, base + y1 * w + x1)};
-  return s->max ? fmax(fmax(v[0], v[1]), fmax(v[2], v[3])) : v[0] + v[1] + v[2] + v[3];
+  int64_t o[4] = {y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1};
+  double q[4] = {(1 - ly) * (1 - lx), (1 - ly) * lx, ly * (1 - lx), ly * lx};
+  memcpy(off, o, sizeof o), memcpy(wt, q, sizeof q);
+  return 4;
 }
 
-static double roi_bin(const RoiSpec *s, const Tensor *t, int64_t base, int64_t h, int64_t w, const double *box,
-                      int64_t ph, int64_t pw) {
+/* Bin (ph, pw) of the plane at base: the mean of its samples, or (max) the
+ * largest weighted tap of any. With dx, also adds dy's share to the taps read. */
+static double roi_bin(const RoiSpec *s, const Tensor *t, Tensor *dx, double dy, int64_t base, int64_t h, int64_t w,
+                      const double *box, int64_t ph, int64_t pw) {
   double x0 = box[0] * s->scale - s->offset, y0 = box[1] * s->scale - s->offset;
   double rw = box[2] * s->scale - s->offset - x0, rh = box[3] * s->scale - s->offset - y0;
   if (s->offset == 0) rw = fmax(rw, 1), rh = fmax(rh, 1);
-  double bh = rh / (double)s->oh, bw = rw / (double)s->ow, acc = 0;
-  int64_t gh = roi_grid(s, bh), gw = roi_grid(s, bw);
+  double bh = rh / (double)s->oh, bw = rw / (double)s->ow, acc = 0, bestw = 0, wt[4];
+  int64_t gh = roi_grid(s, bh), gw = roi_grid(s, bw), off[4], best = -1;
   for (int64_t iy = 0; iy < gh; iy++)
     for (int64_t ix = 0; ix < gw; ix++) {
-      double v = roi_point(s, t, base, h, w, y0 + (double)ph * bh + ((double)iy + 0.5) * bh / (double)gh,
-                           x0 + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw);
-      acc = !s->max ? acc + v : (iy == 0 && ix == 0) || v > acc ? v : acc;
+      int nt = roi_taps(h, w, y0 + (double)ph * bh + ((double)iy + 0.5) * bh / (double)gh,
+                        x0 + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw, off, wt);
+      double v = 0, aw = 0;
+      int64_t arg = -1;
+      for (int k = 0; k < nt; k++) {
+        double q = wt[k] * tensor_get(t, base + off[k]);
+        if (!s->max) v += q;
+        if (!s->max && dx)
+          tensor_set(dx, base + off[k], tensor_get(dx, base + off[k]) + dy * wt[k] / (double)(gh * gw));
+        if (s->max && (k == 0 || q > v)) v = q, arg = off[k], aw = wt[k];
+      }
+      if (!s->max)
+        acc += v;
+      else if ((iy == 0 && ix == 0) || v > acc)
+        acc = v, best = arg, bestw = aw;
     }
+  if (dx && best >= 0) tensor_set(dx, base + best, tensor_get(dx, base + best) + dy * bestw);
   return s->max || gh * gw == 0 ? acc : acc / (double)(gh * gw);
 }
 
-void roi_align_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
+/* in: (x, rois, idx) with dy NULL (forward), or after dy (gradient: out = dx). */
+static void roi_eval(EvalCtx *cx, const Node *n, Tensor *dy, Tensor **in, Tensor *out) {
   RoiSpec s;
   NN2C_ASSERT(!roi_spec(n, &s));
-  const int64_t *xd = in[0]->shape.d, nr = in[1]->shape.d[0], plane = xd[2] * xd[3];
+  const int64_t *xd = in[0]->shape.d, nr = in[1]->shape.d[0], plane = xd[2] * xd[3], bins = s.oh * s.ow;
+  for (int64_t i = 0; dy && i < out->numel; i++)
+    tensor_set(out, i, 0);
   for (int64_t r = 0; r < nr; r++) {
     int64_t b = (int64_t)tensor_get(in[2], r);
     double box[4];
@@ -408,71 +435,117 @@ void roi_align_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) {
     for (int k = 0; k < 4; k++)
       box[k] = tensor_get(in[1], r * 4 + k);
     for (int64_t c = 0; c < xd[1]; c++)
-      for (int64_t p = 0; p < s.oh * s.ow; p++)
-        tensor_set(out[0], (r * xd[1] + c) * s.oh * s.ow + p,
-                   roi_bin(&s, in[0], (b * xd[1] + c) * plane, xd[2], xd[3], box, p / s.ow, p % s.ow));
+      for (int64_t p = 0; p < bins; p++) {
+        int64_t yi = (r * xd[1] + c) * bins + p, base = (b * xd[1] + c) * plane;
+        double v = roi_bin(&s, in[0], dy ? out : NULL, dy ? tensor_get(dy, yi) : 0, base, xd[2], xd[3], box, p / s.ow,
+                           p % s.ow);
+        if (!dy) tensor_set(out, yi, v);
+      }
   }
 }
 
-void roi_align_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }
+void roi_align_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { roi_eval(cx, n, NULL, in, out[0]); }
+void roi_align_grad_eval(EvalCtx *cx, Node *n, Tensor **in, Tensor **out) { roi_eval(cx, n, in[0], in + 1, out[0]); }
+
+void roi_align_grad(Graph *g, Node *n, Value **dy, Value **dx) {
+  Value *in[4] = {dy[0], n->in[0], n->in[1], n->in[2]};
+  Node *m = build_node(g, OP_ROI_ALIGN_GRAD, 4, in);
+  node_copy_attrs(g, m, n);
+  dx[0] = build_finish(g, m);
+}
+void roi_align_grad_grad(Graph *g, Node *n, Value **dy, Value **dx) { (void)g, (void)n, (void)dy, (void)dx; }
 
 static const char *roi_helpers =
-    "/* RoiAlign: one bilinear sample (y, x) of plane x [h,w]; 0 more than a pixel outside;\n"
-    " * max mode takes the largest weighted tap (as onnxruntime does). */\n"
-    "static float roi_align_point(const float *x, int h, int w, float y, float xx, int max) {\n"
-    "  if (!(y >= -1.0f && y <= (float)h && xx >= -1.0f && xx <= (float)w)) return 0.0f;\n"
-    "  y = y > 0.0f ? y : 0.0f, xx = xx > 0.0f ? xx : 0.0f;\n"
-    "  int y0 = (int)y, x0 = (int)xx, y1 = y0 + 1, x1 = x0 + 1;\n"
-    "  if (y0 >= h - 1) y0 = y1 = h - 1, y = (float)y0;\n"
-    "  if (x0 >= w - 1) x0 = x1 = w - 1, xx = (float)x0;\n"
-    "  float ly = y - (float)y0, lx = xx - (float)x0;\n"
-    "  float v0 = (1.0f - ly) * (1.0f - lx) * x[y0 * w + x0], v1 = (1.0f - ly) * lx * x[y0 * w + x1];\n"
-    "  float v2 = ly * (1.0f - lx) * x[y1 * w + x0], v3 = ly * lx * x[y1 * w + x1];\n"
-    "  if (!max) return v0 + v1 + v2 + v3;\n"
-    "  v0 = v1 > v0 ? v1 : v0, v2 = v3 > v2 ? v3 : v2;\n"
-    "  return v2 > v0 ? v2 : v0;\n"
+    "/* RoiAlign: the taps of bilinear sample (y, x) of an h x w plane: 4 offsets and weights,\n"
+    " * or none (returns 0) more than a pixel outside. */\n"
+    "static int roi_align_taps(int h, int w, double y, double x, ptrdiff_t o[4], double t[4]) {\n"
+    "  if (!(y >= -1.0 && y <= (double)h && x >= -1.0 && x <= (double)w)) return 0;\n"
+    "  y = y > 0.0 ? y : 0.0, x = x > 0.0 ? x : 0.0;\n"
+    "  int y0 = (int)y, x0 = (int)x, y1 = y0 + 1, x1 = x0 + 1;\n"
+    "  if (y0 >= h - 1) y0 = y1 = h - 1, y = (double)y0;\n"
+    "  if (x0 >= w - 1) x0 = x1 = w - 1, x = (double)x0;\n"
+    "  double ly = y - (double)y0, lx = x - (double)x0;\n"
+    "  o[0] = (ptrdiff_t)y0 * w + x0, o[1] = (ptrdiff_t)y0 * w + x1;\n"
+    "  o[2] = (ptrdiff_t)y1 * w + x0, o[3] = (ptrdiff_t)y1 * w + x1;\n"
+    "  t[0] = (1.0 - ly) * (1.0 - lx), t[1] = (1.0 - ly) * lx, t[2] = ly * (1.0 - lx), t[3] = ly * lx;\n"
+    "  return 4;\n"
     "}\n\n"
     "/* Samples per bin along an axis: the ratio, else ceil(bin size), at most 4096. */\n"
-    "static int roi_align_grid(int ratio, float bin) {\n"
-    "  float v = ceilf(bin);\n"
-    "  return ratio > 0 ? ratio : v >= 1.0f ? (v < 4096.0f ? (int)v : 4096) : 0;\n"
-    "}\n\n"
-    "/* Bin (ph, pw) of an oh x ow split of box (x1,y1,x2,y2), scaled and shifted by -offset. */\n"
-    "static float roi_align_bin(const float *x, int h, int w, const float *box, float scale, float offset, int oh,\n"
-    "                           int ow, int ph, int pw, int ratio, int max) {\n"
-    "  float x0 = box[0] * scale - offset, y0 = box[1] * scale - offset;\n"
-    "  float rw = box[2] * scale - offset - x0, rh = box[3] * scale - offset - y0;\n"
-    "  if (offset == 0.0f) rw = rw > 1.0f ? rw : 1.0f, rh = rh > 1.0f ? rh : 1.0f;\n"
-    "  float bh = rh / (float)oh, bw = rw / (float)ow, acc = 0.0f;\n"
-    "  int gh = roi_align_grid(ratio, bh), gw = roi_align_grid(ratio, bw);\n"
-    "  for (int iy = 0; iy < gh; iy++)\n"
-    "    for (int ix = 0; ix < gw; ix++) {\n"
-    "      float v = roi_align_point(x, h, w, y0 + (float)ph * bh + ((float)iy + 0.5f) * bh / (float)gh,\n"
-    "                                x0 + (float)pw * bw + ((float)ix + 0.5f) * bw / (float)gw, max);\n"
-    "      acc = !max ? acc + v : (iy == 0 && ix == 0) || v > acc ? v : acc;\n"
-    "    }\n"
-    "  return max || gh * gw == 0 ? acc : acc / (float)(gh * gw);\n"
+    "static int roi_align_grid(int ratio, double bin) {\n"
+    "  double v = ceil(bin);\n"
+    "  return ratio > 0 ? ratio : v >= 1.0 ? (v < 4096.0 ? (int)v : 4096) : 0;\n"
     "}\n\n";
 
-void roi_align_emit(Emit *e, Node *n) {
+/* Written once per data type ("real" becomes float or double). */
+static const char *roi_bin_helper =
+    "/* Bin (ph, pw) of an oh x ow split of box (x1,y1,x2,y2), scaled and shifted by -offset: the\n"
+    " * mean of its samples, or (max) the largest weighted tap (as onnxruntime does). With dx, it\n"
+    " * also adds dy's share to each tap read. */\n"
+    "static real roi_align_bin_real(const real *x, real *dx, double dy, int h, int w, const real *box,\n"
+    "                               double scale, double offset, int oh, int ow, int ph, int pw, int ratio, int max) "
+    "{\n"
+    "  double x0 = box[0] * scale - offset, y0 = box[1] * scale - offset;\n"
+    "  double rw = box[2] * scale - offset - x0, rh = box[3] * scale - offset - y0;\n"
+    "  if (offset == 0.0) rw = rw > 1.0 ? rw : 1.0, rh = rh > 1.0 ? rh : 1.0;\n"
+    "  double bh = rh / (double)oh, bw = rw / (double)ow, acc = 0.0, bestw = 0.0, t[4];\n"
+    "  int gh = roi_align_grid(ratio, bh), gw = roi_align_grid(ratio, bw);\n"
+    "  ptrdiff_t o[4], best = -1;\n"
+    "  for (int iy = 0; iy < gh; iy++)\n"
+    "    for (int ix = 0; ix < gw; ix++) {\n"
+    "      int nt = roi_align_taps(h, w, y0 + (double)ph * bh + ((double)iy + 0.5) * bh / (double)gh,\n"
+    "                              x0 + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw, o, t);\n"
+    "      double v = 0.0, aw = 0.0;\n"
+    "      ptrdiff_t arg = -1;\n"
+    "      for (int k = 0; k < nt; k++) {\n"
+    "        double q = t[k] * x[o[k]];\n"
+    "        if (!max) v += q;\n"
+    "        if (!max && dx) dx[o[k]] += (real)(dy * t[k] / (double)(gh * gw));\n"
+    "        if (max && (k == 0 || q > v)) v = q, arg = o[k], aw = t[k];\n"
+    "      }\n"
+    "      if (!max)\n"
+    "        acc += v;\n"
+    "      else if ((iy == 0 && ix == 0) || v > acc)\n"
+    "        acc = v, best = arg, bestw = aw;\n"
+    "    }\n"
+    "  if (dx && best >= 0) dx[best] += (real)(dy * bestw);\n"
+    "  return (real)(max || gh * gw == 0 ? acc : acc / (double)(gh * gw));\n"
+    "}\n\n";
+
+/* Per roi, channel and bin: y = the bin (forward), or dx += dy's share (after zeroing dx). */
+static void roi_emit(Emit *e, Node *n, bool grad) {
   RoiSpec s;
   NN2C_ASSERT(!roi_spec(n, &s));
-  Value *x = n->in[0], *rois = n->in[1], *idx = n->in[2], *y = n->out[0];
-  const char *X = emit_ref(e, x), *R = emit_ref(e, rois), *I = emit_ref(e, idx), *Y = emit_ref(e, y);
-  const char *C = emit_dim(e, x, 1), *plane = emit_numel_range(e, x, 2, 4);
+  Value *x = n->in[grad], *rois = n->in[grad + 1], *y = n->out[0];
+  const char *ty = emit_ctype(x->dtype), *C = emit_dim(e, x, 1), *plane = emit_numel_range(e, x, 2, 4);
+  Buf hb = {0};
+  for (const char *p = roi_bin_helper; *p; p++)
+    if (!strncmp(p, "real", 4))
+      buf_puts(&hb, ty), p += 3;
+    else
+      buf_printf(&hb, "%c", *p);
   helpers_once(e, roi_helpers);
+  helpers_once(e, hb.data);
+  buf_free(&hb);
+  if (grad) emit_line(e, "memset(%s, 0, sizeof(%s) * %s);", emit_ref(e, y), ty, emit_numel(e, y));
   emit_open(e, "for (size_t r = 0; r < %s; r++)", emit_dim(e, rois, 0));
-  emit_line(e, "const ptrdiff_t nb = (ptrdiff_t)%s[r];", I);
+  emit_line(e, "const ptrdiff_t nb = (ptrdiff_t)%s[r];", emit_ref(e, n->in[grad + 2]));
   emit_line(e, "if (nb < 0 || nb >= (ptrdiff_t)%s) return 2; /* batch index out of range */", emit_dim(e, x, 0));
   emit_open(e, "for (size_t k = 0; k < %s; k++)", C);
   emit_open(e, "for (int p = 0; p < %lld; p++)", (long long)(s.oh * s.ow));
-  emit_line(e,
-            "%s[(r * %s + k) * %lld + (size_t)p] = roi_align_bin(%s + ((size_t)nb * %s + k) * %s, %s, %s, %s + r * 4,",
-            Y, C, (long long)(s.oh * s.ow), X, C, plane, emit_dim(e, x, 2), emit_dim(e, x, 3), R);
-  emit_line(e, "    %s, %s, %lld, %lld, p / %lld, p %% %lld, %lld, %d);", emit_float(e, s.scale),
-            emit_float(e, s.offset), (long long)s.oh, (long long)s.ow, (long long)s.ow, (long long)s.ow,
-            (long long)s.ratio, s.max);
+  const char *at = arena_printf(&e->g->arena, "((size_t)nb * %s + k) * %s", C, plane);
+  const char *yi = arena_printf(&e->g->arena, "(r * %s + k) * %lld + (size_t)p", C, (long long)(s.oh * s.ow));
+  if (grad)
+    emit_line(e, "(void)roi_align_bin_%s(%s + %s, %s + %s, %s[%s], %s, %s, %s + r * 4,", ty, emit_ref(e, x), at,
+              emit_ref(e, y), at, emit_ref(e, n->in[0]), yi, emit_dim(e, x, 2), emit_dim(e, x, 3), emit_ref(e, rois));
+  else
+    emit_line(e, "%s[%s] = roi_align_bin_%s(%s + %s, NULL, 0.0, %s, %s, %s + r * 4,", emit_ref(e, y), yi, ty,
+              emit_ref(e, x), at, emit_dim(e, x, 2), emit_dim(e, x, 3), emit_ref(e, rois));
+  emit_line(e, "    %.17g, %.17g, %lld, %lld, p / %lld, p %% %lld, %lld, %d);", s.scale, s.offset, (long long)s.oh,
+            (long long)s.ow, (long long)s.ow, (long long)s.ow, (long long)s.ratio, s.max);
   emit_close(e);
   emit_close(e);
   emit_close(e);
 }
+
+void roi_align_emit(Emit *e, Node *n) { roi_emit(e, n, false); }
+void roi_align_grad_emit(Emit *e, Node *n) { roi_emit(e, n, true); }

@@ -73,4 +73,4 @@ save("gridsample_bad_mode", h.make_graph([h.make_node("GridSample", ["x", "g"], 
      [vi("x", shape=(1, 2, 4, 4)), vi("g", shape=(1, 3, 3, 2))], [vi("y")]), "node 'gs' (GridSample): unknown mode or padding_mode", opset=16)
 save("roialign_bad_rois", h.make_graph([h.make_node("RoiAlign", ["x", "r", "b"], ["y"], name="ra")], "g",
      [vi("x", shape=(1, 2, 4, 4)), vi("r", shape=(3, 5)), vi("b", T.INT64, shape=(3,))], [vi("y")]),
-     "node 'ra' (RoiAlign): rois must be f32 [R,4]", opset=16)
+     "node 'ra' (RoiAlign): rois must be [R,4] of X's dtype", opset=16)
