@@ -46,8 +46,8 @@ static void helpers_once(Emit *e, const char *text) {
   if (e->helpers && (!e->helpers->data || !strstr(e->helpers->data, text))) buf_puts(e->helpers, text);
 }
 
-static const char *nchw_float(const Value *x, bool f64) {
-  if (x->dtype != DT_F32 && !(f64 && x->dtype == DT_F64)) return f64 ? "needs f32 or f64 inputs" : "needs f32 inputs";
+static const char *nchw_float(const Value *x) {
+  if (x->dtype != DT_F32 && x->dtype != DT_F64) return "needs f32 or f64 inputs";
   return x->shape.rank == 4 && x->shape.d[2] > 0 && x->shape.d[3] > 0 ? NULL : "needs an [N,C,H,W] input";
 }
 
@@ -75,7 +75,7 @@ const char *grid_sample_infer(Graph *g, Node *n) {
   Value *x = n->in[grad], *gv = n->in[grad + 1];
   Shape gr = gv->shape;
   const char *err = grid_spec(n, &s);
-  if (!err) err = nchw_float(x, true);
+  if (!err) err = nchw_float(x);
   if (!err && (gv->dtype != x->dtype || gr.rank != 4 || gr.d[3] != 2 || gr.d[0] != x->shape.d[0]))
     err = "grid must be [N,Ho,Wo,2] with X's N and dtype";
   Shape ys = shape_make(4, (int64_t[]){x->shape.d[0], x->shape.d[1], gr.d[1], gr.d[2]});
@@ -351,7 +351,7 @@ const char *roi_align_infer(Graph *g, Node *n) {
   Value *x = n->in[grad], *rv = n->in[grad + 1], *iv = n->in[grad + 2];
   Shape r = rv->shape, bi = iv->shape, ys = shape_make(4, (int64_t[]){r.d[0], x->shape.d[1], 0, 0});
   const char *err = roi_spec(n, &s);
-  if (!err) err = nchw_float(x, true);
+  if (!err) err = nchw_float(x);
   if (!err && (rv->dtype != x->dtype || r.rank != 2 || r.d[1] != 4)) err = "rois must be [R,4] of X's dtype";
   if (!err && (dtype_is_float(iv->dtype) || iv->dtype == DT_BOOL || bi.rank != 1 || bi.d[0] != r.d[0]))
     err = "batch_indices must be integers [R]";
