@@ -114,6 +114,13 @@ static const char *reserved[] = {
     "to",
     "xr",
     "p1",
+    /* sample.c */
+    "ds",
+    "ntap",
+    "off",
+    "gx",
+    "gy",
+    "dxp",
     /* select.c, reduce.c, nn.c */
     "mx",
     "sum",

@@ -900,32 +900,6 @@ static bool h_cast_like(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   return imp_need_inputs(I, in, nin, 2, 2) && (out[0] = imp_cast_to(I, in[0], in[1]->dtype)) != NULL;
 }
 
-/* Uniform doubles in [0, 1) as numpy's legacy generator draws them after
- * np.random.seed(seed): MT19937 (init_genrand), 53 bits from two words. */
-static void mt19937_uniform(uint32_t seed, double *u, int64_t n) {
-  uint32_t mt[624];
-  mt[0] = seed;
-  for (int i = 1; i < 624; i++)
-    mt[i] = 1812433253u * (mt[i - 1] ^ (mt[i - 1] >> 30)) + (uint32_t)i;
-  int pos = 624;
-  for (int64_t e = 0; e < n; e++) {
-    uint32_t w[2];
-    for (int j = 0; j < 2; j++) {
-      if (pos == 624) { /* regenerate the whole state */
-        for (int k = 0; k < 624; k++) {
-          uint32_t y = (mt[k] & 0x80000000u) | (mt[(k + 1) % 624] & 0x7fffffffu);
-          mt[k] = mt[(k + 397) % 624] ^ (y >> 1) ^ (y & 1 ? 0x9908b0dfu : 0);
-        }
-        pos = 0;
-      }
-      uint32_t y = mt[pos++];
-      y ^= y >> 11, y ^= (y << 7) & 0x9d2c5680u, y ^= (y << 15) & 0xefc60000u, y ^= y >> 18;
-      w[j] = y;
-    }
-    u[e] = ((w[0] >> 5) * 67108864.0 + (w[1] >> 6)) / 9007199254740992.0;
-  }
-}
-
 /* Dropout: the identity (and a mask of ones) in inference mode or with ratio
  * 0. In training mode with a seed attribute the mask is drawn here, as
  * ONNX's reference does on every call (numpy seeded with the seed, keep
@@ -948,14 +922,15 @@ static bool h_dropout(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
     return imp_unsupported(I, "Dropout", "seeded Dropout on a large or batched input");
   Value *m = value_new(I->g, "mask", VK_CONST, DT_BOOL, in[0]->shape),
         *k = value_new(I->g, "keep", VK_CONST, in[0]->dtype, in[0]->shape);
-  double *u = xmalloc(sizeof(double) * (size_t)(n + 1));
-  mt19937_uniform((uint32_t)imp_attr_i(np, "seed", 0), u, n);
+  ImpRng rng;
+  if (!imp_rng_from_seed(I, np, &rng)) return false;
   m->data = arena_alloc(&I->g->arena, (size_t)n + 1);
   k->data = arena_alloc(&I->g->arena, (size_t)(n * dtype_size(k->dtype)) + 8);
   Tensor kt = {k->dtype, k->shape, n, k->data};
-  for (int64_t e = 0; e < n; e++)
-    ((uint8_t *)m->data)[e] = u[e] >= r, tensor_set(&kt, e, u[e] >= r ? 1 / (1 - r) : 0);
-  free(u);
+  for (int64_t e = 0; e < n; e++) {
+    double u = imp_rng_uniform(&rng);
+    ((uint8_t *)m->data)[e] = u >= r, tensor_set(&kt, e, u >= r ? 1 / (1 - r) : 0);
+  }
   out[0] = imp_mk2(I, OP_MUL, in[0], k);
   if (np->n_output > 1) out[1] = m;
   return out[0] != NULL;
@@ -1410,6 +1385,11 @@ static const struct {
     {"MaxUnpool", h_max_unpool},
     {"Identity", h_identity},
     {"Dropout", h_dropout},
+    {"Bernoulli", h_random},
+    {"RandomUniform", h_random},
+    {"RandomUniformLike", h_random},
+    {"RandomNormal", h_random},
+    {"RandomNormalLike", h_random},
     {"Shape", h_shape},
     {"Size", h_size},
     {"Reshape", h_reshape},

@@ -12,6 +12,7 @@
  *   fold.c     NonZero, Unique, NonMaxSuppression, MelWeightMatrix on constant inputs
  *   tfidf.c    TfIdfVectorizer from Equal/And/ReduceSum
  *   dft.c      DFT and STFT as products with cosine and sine tables
+ *   random.c   random ops with a seed: numpy's legacy generator, drawn at import
  *   sequence.c sequences of static length as lists of tensors
  *   export.c   a model with trained initializers written back as ONNX
  *   write.c    a native (.nn) model's forward graph written as a new ONNX model
@@ -140,6 +141,21 @@ bool h_mel(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* MelWeightMat
 bool h_tfidf(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* tfidf.c: TfIdfVectorizer */
 bool h_dft(Imp *I, NodeP *np, Value **in, int nin, Value **out);   /* dft.c */
 bool h_stft(Imp *I, NodeP *np, Value **in, int nin, Value **out);  /* dft.c */
+
+/* ---- random ops with a seed (random.c) ---- */
+
+/* numpy's legacy generator (RandomState): MT19937 and randn's cached normal. */
+typedef struct {
+  uint32_t mt[624];
+  int pos;
+  bool has_gauss;
+  double gauss;
+} ImpRng;
+void imp_rng_seed(ImpRng *r, uint32_t seed);
+double imp_rng_uniform(ImpRng *r); /* [0, 1), 53 bits */
+/* Seeds r from the node's seed attribute; false (reported) without one. */
+bool imp_rng_from_seed(Imp *I, NodeP *np, ImpRng *r);
+bool h_random(Imp *I, NodeP *np, Value **in, int nin, Value **out); /* RandomUniform/Normal(Like), Bernoulli */
 
 /* ---- control flow (control.c) ---- */
 

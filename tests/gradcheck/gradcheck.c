@@ -30,7 +30,7 @@
 static const Family *const families[] = {
     &family_elementwise, &family_math,     &family_activation, &family_compare, &family_matmul, &family_reduce,
     &family_select,      &family_movement, &family_gather,     &family_norm,    &family_nn,     &family_loss,
-    &family_conv,        &family_pool,     &family_rnn,        &family_fanout,  &family_layout,
+    &family_conv,        &family_pool,     &family_rnn,        &family_fanout,  &family_layout, &family_sample,
 };
 #define NFAMILIES ((int)(sizeof families / sizeof families[0]))
 

@@ -97,6 +97,6 @@ Value *conv_of(Case *c, Value *x, Value *w, Value *b, ConvAttrs a);
 
 extern const Family family_elementwise, family_math, family_activation, family_compare, family_matmul, family_reduce,
     family_select, family_movement, family_gather, family_norm, family_nn, family_loss, family_conv, family_pool,
-    family_rnn, family_fanout, family_layout;
+    family_rnn, family_fanout, family_layout, family_sample;
 
 #endif

@@ -67,3 +67,10 @@ save("batch_arithmetic", h.make_graph(
     "g", [vi("x", shape=("N", 4, 3))], [vi("y", shape=("M", 3))],
     initializer=[i64("zero", 0), i64("four", 4), i64("axes", [0]), i64("three", [3])]),
     "node 'times4' (Mul): mul of the batch N (from Shape; fix the batch with --dim)")
+save("bernoulli_no_seed", h.make_graph([h.make_node("Bernoulli", ["x"], ["y"], name="coin")], "g", [vi("x")], [vi("y")]),
+     "node 'coin' (Bernoulli): Bernoulli without a seed attribute (new values on every call) is not supported", opset=15)
+save("gridsample_bad_mode", h.make_graph([h.make_node("GridSample", ["x", "g"], ["y"], name="gs", mode="spline")], "g",
+     [vi("x", shape=(1, 2, 4, 4)), vi("g", shape=(1, 3, 3, 2))], [vi("y")]), "node 'gs' (GridSample): unknown mode or padding_mode", opset=16)
+save("roialign_bad_rois", h.make_graph([h.make_node("RoiAlign", ["x", "r", "b"], ["y"], name="ra")], "g",
+     [vi("x", shape=(1, 2, 4, 4)), vi("r", shape=(3, 5)), vi("b", T.INT64, shape=(3,))], [vi("y")]),
+     "node 'ra' (RoiAlign): rois must be [R,4] of X's dtype", opset=16)

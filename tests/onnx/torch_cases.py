@@ -100,3 +100,30 @@ try:
                        ("b", boxes[:, 0].long().numpy())], [("y", y.numpy())])
 except ImportError:
     pass
+
+# Random ops with a seed draw numpy's legacy generator (RandomState(seed)) once: uniform, normal, Bernoulli (u < p).
+xp = np.random.RandomState(1).random_sample((2, 5)).astype(np.float32)
+save_graph("random_seeded", [
+    helper.make_node("RandomUniformLike", ["x"], ["a"], low=-2.0, high=3.0, seed=3.0),
+    helper.make_node("RandomNormal", [], ["b"], shape=[3, 3], mean=1.0, scale=2.0, seed=7.0),
+    helper.make_node("Bernoulli", ["x"], ["c"], seed=11.0, dtype=TensorProto.DOUBLE)], [("x", xp)],
+    [("a", (np.random.RandomState(3).random_sample((2, 5)) * 5 - 2).astype(np.float32)),
+     ("b", (np.random.RandomState(7).randn(3, 3) * 2 + 1).astype(np.float32)),
+     ("c", (np.random.RandomState(11).random_sample((2, 5)).astype(np.float32) < xp).astype(np.float64))])
+
+# A model that trains through GridSample (bicubic, reflection) w.r.t. both the image (a per-channel scale) and the
+# grid (from a Gemm): torch_cases.sh checks the generated trainer against nn2c's interpreter epoch by epoch.
+r = np.random.RandomState(0)
+inits = [numpy_helper.from_array(r.uniform(0.5, 1.5, (1, 2, 1, 1)).astype(np.float32), "scale"),
+         numpy_helper.from_array((r.randn(32, 18) * 0.3).astype(np.float32), "wg"),
+         numpy_helper.from_array((r.randn(18, 3) * 0.3).astype(np.float32), "wo"),
+         numpy_helper.from_array(np.array([-1, 3, 3, 2], dtype=np.int64), "gshape")]
+nodes = [helper.make_node("Mul", ["x", "scale"], ["img"]), helper.make_node("Flatten", ["x"], ["fx"]),
+         helper.make_node("Gemm", ["fx", "wg"], ["gl"]), helper.make_node("Tanh", ["gl"], ["gt"]),
+         helper.make_node("Reshape", ["gt", "gshape"], ["grid"]),
+         helper.make_node("GridSample", ["img", "grid"], ["s"], mode="bicubic", padding_mode="reflection"),
+         helper.make_node("Flatten", ["s"], ["fs"]), helper.make_node("Gemm", ["fs", "wo"], ["z"]),
+         helper.make_node("Softmax", ["z"], ["y"], axis=1)]
+g = helper.make_graph(nodes, "warp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 4, 4])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], inits)
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 16)]), os.path.join(out, "..", "warp.onnx"))

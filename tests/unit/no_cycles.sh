@@ -41,6 +41,7 @@ onnx/integer.c onnx/*
 onnx/fold.c onnx/*
 onnx/tfidf.c onnx/*
 onnx/dft.c onnx/*
+onnx/random.c onnx/*
 EOF
 # ops/conv*: conv.c plans a convolution and calls the kernel emitters in
 # conv_direct.c, conv_wino.c and conv_blas.c, which share its helpers
@@ -49,7 +50,8 @@ EOF
 # emit_files.c), emit_files.c the folder around them (calling codegen_model).
 # onnx/*: the ONNX front end split for size: import.c walks the graph and calls
 # the handlers in nchw.c, conv3d.c, control.c (If/Loop/Scan bodies import nodes
-# back through import.c), sequence.c, integer.c, fold.c, tfidf.c and dft.c and the tensor reader in
+# back through import.c), sequence.c, integer.c, fold.c, tfidf.c, dft.c and random.c (whose
+# generator import.c's Dropout also draws from) and the tensor reader in
 # tensor.c, which use import.c's
 # shared helpers (onnx_impl.h); calls into the rest of nn2c go one way only.
 
