@@ -1,10 +1,14 @@
 /* rnn.c - recurrent layers (rnn.h) unrolled into ordinary IR ops, shared by
  * the .nn front end (layers.c) and the ONNX importer.
  *
- * Unrolling: the sequence is cut into steps by one unstack node; each step
- * is two matmuls (input and recurrent kernel), a bias add, the gate blocks
- * cut apart by reshape + unstack, and elementwise chains the fuse pass runs
- * as one loop. The backward pass (BPTT) is what autodiff derives from that;
+ * Unrolling: the input kernel multiplies every step's input at once (one
+ * matmul over [N, T, F], whose gradients are single products over all steps
+ * too), cut into steps by one unstack node; each step adds the recurrent
+ * product and the bias, cuts the gate blocks apart by reshape + unstack, and
+ * runs elementwise chains the fuse pass makes one loop each. Inputs narrower
+ * than 16 features are cut into steps first and multiplied step by step: their
+ * products cost less than copying [N, G*H] per step out of a joint one (and
+ * its gradient back in). The backward pass (BPTT) is what autodiff derives from that;
  * the memory planner keeps each step's gate values until its backward step. */
 #include "rnn.h"
 
@@ -110,10 +114,10 @@ static Value *zero_state(Graph *g, Value *like_x, int64_t h, int batch_axis) {
   return build_finish(g, e);
 }
 
-static Value *gru_step(Unroll *R, Value *xw, Value *x_t, int t) {
+static Value *gru_step(Unroll *R, Value *xw, int t) {
   Graph *g = R->g;
   const RnnSpec *s = R->s;
-  if (!R->hs) R->hs = zero_state(g, x_t, R->h, 0);
+  if (!R->hs) R->hs = zero_state(g, xw, R->h, 0);
   Value **xg = split_gates(g, add(g, xw, R->bias), 3), *z, *r, *hh;
   if (s->reset_after) {
     Value **hg = split_gates(g, add(g, mm(g, R->hs, s->u, s->transposed), s->rb), 3);
@@ -146,12 +150,13 @@ Value *rnn_lower(Graph *g, const RnnSpec *s, Value *x, Value **h_last, Value **c
   unroll_setup(&R, g, s);
   int steps = (int)x->shape.d[s->time_axis];
   NN2C_ASSERT(steps > 0); /* rnn_check refuses empty sequences */
-  Value **xs = unstack(g, x, s->time_axis);
+  bool joint = x->shape.d[2] >= 16;
+  Value **xs = unstack(g, joint ? mm(g, x, s->w, s->transposed) : x, s->time_axis);
   Value **outs = arena_alloc(&g->arena, sizeof(Value *) * (size_t)steps);
   for (int t = 0; t < steps; t++) {
-    Value *x_t = xs[s->reverse ? steps - 1 - t : t], *xw = mm(g, x_t, s->w, s->transposed), *h;
+    Value *x_t = xs[s->reverse ? steps - 1 - t : t], *xw = joint ? x_t : mm(g, x_t, s->w, s->transposed), *h;
     if (s->cell == RNN_GRU)
-      h = gru_step(&R, xw, x_t, t);
+      h = gru_step(&R, xw, t);
     else {
       Value *hu = R.hs ? mm(g, R.hs, s->u, s->transposed) : NULL;
       h = s->cell == RNN_LSTM ? lstm_step(&R, xw, hu, t) : build1(g, OP_TANH, add(g, add(g, xw, hu), R.bias));

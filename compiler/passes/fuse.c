@@ -105,7 +105,8 @@ static bool fuse_dense(Readers *R, Node *n) {
   Graph *g = R->g;
   Value *z = n->out[0];
   Node *add = sole_user(R, z);
-  if (z->dtype != DT_F32 || node_int(n, "transa", 0) || node_int(n, "transb", 0) || !add || add->op != OP_ADD)
+  if (z->dtype != DT_F32 || z->shape.rank != 2 || node_int(n, "transa", 0) || node_int(n, "transb", 0) || !add ||
+      add->op != OP_ADD)
     return false;
   Value *bias = add->in[0] == z ? add->in[1] : add->in[0];
   if (bias == z || bias->dtype != DT_F32 || bias->shape.rank != 1 || bias->shape.d[0] != z->shape.d[1]) return false;

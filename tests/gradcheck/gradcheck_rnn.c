@@ -34,8 +34,9 @@ static void unstack_stack_first_axis(Case *c) {
   c->y = stack_of(c, 2, (Value *[]){p[1], p[0]}, 0);
 }
 
-/* A tiny unrolled layer: x [N,3,2] (or [3,N,2] for ONNX's layout), 2 units. */
-static void layer(Case *c, RnnCell cell, bool onnx, bool reverse, bool seqs, bool reset_after) {
+/* A tiny unrolled layer: x [N,3,f] (or [3,N,f] for ONNX's layout), 2 units; from
+ * f = 16 features the input kernel multiplies all steps in one matmul. */
+static void layer_f(Case *c, RnnCell cell, bool onnx, bool reverse, bool seqs, bool reset_after, int64_t f) {
   int64_t gh = rnn_gates(cell) * 2;
   RnnSpec s = {.cell = cell,
                .order = onnx ? RNN_ONNX : RNN_KERAS,
@@ -44,9 +45,9 @@ static void layer(Case *c, RnnCell cell, bool onnx, bool reverse, bool seqs, boo
                .return_sequences = seqs,
                .reset_after = reset_after,
                .time_axis = onnx ? 0 : 1};
-  Shape xs = onnx ? S(3, DIM_BATCH, 2) : S(DIM_BATCH, 3, 2);
-  Value *x = build2(c->g, OP_MUL, input(c, xs, R_ANY), param(c, S(2), R_ANY));
-  s.w = param(c, onnx ? S(gh, 2) : S(2, gh), R_ANY);
+  Shape xs = onnx ? S(3, DIM_BATCH, f) : S(DIM_BATCH, 3, f);
+  Value *x = build2(c->g, OP_MUL, input(c, xs, R_ANY), param(c, S(f), R_ANY));
+  s.w = param(c, onnx ? S(gh, f) : S(f, gh), R_ANY);
   s.u = param(c, onnx ? S(gh, 2) : S(2, gh), R_ANY);
   s.b = param(c, S(gh), R_ANY);
   if (onnx || cell == RNN_GRU) s.rb = param(c, S(gh), R_ANY);
@@ -60,6 +61,9 @@ static void layer(Case *c, RnnCell cell, bool onnx, bool reverse, bool seqs, boo
   Value *y = rnn_lower(c->g, &s, x, &hl, &cl);
   c->y = cell == RNN_LSTM && !seqs ? build2(c->g, OP_ADD, y, cl) : y;
 }
+static void layer(Case *c, RnnCell cell, bool onnx, bool reverse, bool seqs, bool reset_after) {
+  layer_f(c, cell, onnx, reverse, seqs, reset_after, 2);
+}
 static void lstm_keras(Case *c) { layer(c, RNN_LSTM, false, false, false, false); }
 static void lstm_backwards_sequences(Case *c) { layer(c, RNN_LSTM, false, true, true, false); }
 static void lstm_onnx_state(Case *c) { layer(c, RNN_LSTM, true, false, false, false); }
@@ -68,6 +72,8 @@ static void gru_reset_before_backwards(Case *c) { layer(c, RNN_GRU, false, true,
 static void gru_onnx_state(Case *c) { layer(c, RNN_GRU, true, false, true, false); }
 static void simple_rnn(Case *c) { layer(c, RNN_SIMPLE, false, false, true, false); }
 static void simple_rnn_onnx(Case *c) { layer(c, RNN_SIMPLE, true, true, false, false); }
+static void lstm_keras_wide(Case *c) { layer_f(c, RNN_LSTM, false, true, true, false, 16); }
+static void gru_onnx_wide(Case *c) { layer_f(c, RNN_GRU, true, false, false, false, 16); }
 
 static const CaseDef cases[] = {
     {.name = "embedding", .build = embedding},
@@ -81,5 +87,7 @@ static const CaseDef cases[] = {
     {.name = "gru_onnx_state", .build = gru_onnx_state},
     {.name = "simple_rnn", .build = simple_rnn},
     {.name = "simple_rnn_onnx", .build = simple_rnn_onnx},
+    {.name = "lstm_keras_wide", .build = lstm_keras_wide},
+    {.name = "gru_onnx_wide", .build = gru_onnx_wide},
 };
 FAMILY(rnn, cases);
