@@ -873,7 +873,7 @@ static bool h_gemm(Imp *I, NodeP *np, Value **in, int nin, Value **out) {
   if (!imp_need_inputs(I, in, nin, 2, 3)) return false;
   Value *ab[2] = {in[0], in[1]};
   int64_t tb = imp_attr_i(np, "transB", 0);
-  if (tb && imp_is_const(in[1]) && in[1]->shape.rank == 2) { /* transposed once here, not at every call */
+  if (tb && in[1]->kind == VK_CONST && in[1]->shape.rank == 2) { /* a constant: transposed once, here */
     Node *t = imp_mk(I, OP_TRANSPOSE, 1, &ab[1]);
     node_set_ints(I->g, t, "perm", (const int64_t[]){1, 0}, 2);
     if (!imp_finish(I, t)) return false;

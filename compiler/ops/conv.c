@@ -399,8 +399,11 @@ ConvPlan conv_plan(const Node *n) {
   const Geom *G = &p.G;
   int64_t dst = gi ? G->c : G->f; /* channels of the rows the kernels write */
   bool pad = G->pt || G->pl || G->pb || G->pr, blocked = G->groups == 1 && dst % CONV_CB == 0;
+  /* conv2d over 8k > 16 channels: whole strips of 16, the last 8 in plain floats (emit_gather_strip) */
+  if (!gi && !gw && G->groups == 1 && dst > CONV_CB && dst % 8 == 0 && G->c >= 4 && x->dtype == DT_F32) blocked = true;
   /* 1. the direct kernel */
   p.direct = blocked ? CK_BLOCKED : CK_NATIVE;
+  if (!gi && !gw && G->groups > 1 && G->cg == 1 && G->fg == 1 && x->dtype == DT_F32) p.direct = CK_DEPTHWISE;
   if (gw && blocked && G->c < 4 && G->kw * G->c <= 16) p.direct = CK_PATCH;
   if (gi && blocked && !pad && 2 * G->oh * G->ow < G->h * G->w)
     p.direct = CK_SCATTER; /* most gathered rows would be zeros */

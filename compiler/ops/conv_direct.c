@@ -66,14 +66,22 @@ typedef struct {
                          of x read in place (one tap; k runs over kh, kw, ci) */
 } GatherCore;
 
-static void emit_gather_core(Emit *e, const GatherCore *gc) {
+/* One strip of destination channels from c0 for the block: cb columns in
+ * vectors, or (tail > 0) the last `tail` channels, past the whole strips, in
+ * plain floats that the compiler vectorizes as it can. */
+static void emit_gather_strip(Emit *e, const GatherCore *gc, int tail) {
   const char *cb = conv_cbw(e, gc->cb);
-  emit_open(e, "for (size_t c0 = c0s; c0 < c0e; c0 += %s)", cb);
-  emit_line(e, "nn2c_vf acc[%d][%s / NN2C_VW];", CONV_PB, cb);
-  if (gc->bias)
-    conv_emit_acc_load(e, ll(e, CONV_PB), cb, arena_printf(&e->g->arena, "%s + c0", gc->bias), "0");
-  else
-    emit_line(e, "memset(acc, 0, sizeof acc);");
+  if (tail) {
+    emit_open(e, "for (size_t c0 = %lld; c0 < %lld; c0 += %d)", (long long)(gc->d - tail), (long long)gc->d, tail);
+    emit_line(e, "float acc[%d][%d];", CONV_PB, tail);
+    if (gc->bias)
+      emit_line(e, "for (size_t r = 0; r < %d; r++) memcpy(acc[r], %s + c0, sizeof acc[r]);", CONV_PB, gc->bias);
+  } else {
+    emit_open(e, "for (size_t c0 = c0s; c0 < c0e; c0 += %s)", cb);
+    emit_line(e, "nn2c_vf acc[%d][%s / NN2C_VW];", CONV_PB, cb);
+    if (gc->bias) conv_emit_acc_load(e, ll(e, CONV_PB), cb, arena_printf(&e->g->arena, "%s + c0", gc->bias), "0");
+  }
+  if (!gc->bias) emit_line(e, "memset(acc, 0, sizeof acc);");
   emit_open(e, "for (size_t t = 0; t < %lld; t++)", (long long)gc->taps);
   Buf b = {0};
   for (int i = 0; i < CONV_PB; i++)
@@ -102,16 +110,39 @@ static void emit_gather_core(Emit *e, const GatherCore *gc) {
     emit_open(e, "for (size_t k = 0; k < %lld; k++)", (long long)gc->k);
     emit_line(e, "const float *wr = wk + k * %lld;", (long long)gc->wrow);
   }
-  conv_emit_rank1(e, CONV_PB, cb, arena_printf(&e->g->arena, "s%%d[%s]", k), "wr");
+  const char *src = arena_printf(&e->g->arena, "s%%d[%s]", k);
+  if (tail) {
+    b.len = 0;
+    for (int r = 0; r < CONV_PB; r++) {
+      buf_printf(&b, "%sa%d = ", r ? ", " : "", r);
+      buf_printf(&b, src, r);
+    }
+    emit_line(e, "const float %s;", b.data);
+    emit_open(e, "for (size_t c = 0; c < %d; c++)", tail);
+    for (int r = 0; r < CONV_PB; r++)
+      emit_line(e, "acc[%d][c] += a%d * wr[c];", r, r);
+    emit_close(e);
+  } else
+    conv_emit_rank1(e, CONV_PB, cb, src, "wr");
   emit_close(e);
   if (G) emit_close(e), emit_close(e);
   emit_close(e);
   buf_free(&b);
   emit_line(e, "const size_t rows = P - pb * %d < %d ? P - pb * %d : %d;", CONV_PB, CONV_PB, CONV_PB, CONV_PB);
-  conv_emit_acc_store(e, "rows", cb,
-                      arena_printf(&e->g->arena, "%s + pb * %d * %lld + c0", gc->dst, CONV_PB, (long long)gc->d),
-                      ll(e, gc->d), gc->relu);
+  const char *dst = arena_printf(&e->g->arena, "%s + pb * %d * %lld + c0", gc->dst, CONV_PB, (long long)gc->d);
+  if (tail)
+    emit_line(e, "for (size_t r = 0; r < rows; r++) for (size_t c = 0; c < %d; c++) (%s)[r * %lld + c] = %s;", tail,
+              dst, (long long)gc->d, gc->relu ? "acc[r][c] > 0.0f ? acc[r][c] : 0.0f" : "acc[r][c]");
+  else
+    conv_emit_acc_store(e, "rows", cb, dst, ll(e, gc->d), gc->relu);
   emit_close(e); /* the strip */
+}
+
+/* The block's strips, then the channels past the last whole strip (if any);
+ * closes the block and task loops emit_block_open opened. */
+static void emit_gather_core(Emit *e, const GatherCore *gc) {
+  emit_gather_strip(e, gc, 0);
+  if (gc->d % gc->cb) emit_gather_strip(e, gc, (int)(gc->d % gc->cb));
   emit_close(e); /* the block */
   emit_close(e); /* the task */
 }
@@ -130,7 +161,7 @@ static void emit_gather_core(Emit *e, const GatherCore *gc) {
 static void emit_block_open(Emit *e, Node *n, const char *P, int64_t taps, int64_t patch, int64_t d, int cb,
                             int64_t block_bytes, int64_t w_bytes) {
   emit_line(e, "const size_t P = %s, nblk = (P + %d) / %d;", P, CONV_PB - 1, CONV_PB);
-  if (patch)
+  if (patch || d % cb)
     emit_line(e, "const size_t ncs = 1, gb = 1;");
   else {
     emit_line(e, "const size_t ncs = %lld > NN2C_L2_BYTES / 2 ? %lld / %s : 1; /* strips a task */", (long long)w_bytes,
@@ -141,7 +172,8 @@ static void emit_block_open(Emit *e, Node *n, const char *P, int64_t taps, int64
   conv_emit_parallel(e, n, "(nblk + gb - 1) / gb * ncs");
   emit_open(e, "for (size_t task = 0; task < (nblk + gb - 1) / gb * ncs; task++)");
   emit_line(e, "const size_t pb0 = task / ncs * gb, pb1 = pb0 + gb < nblk ? pb0 + gb : nblk;");
-  emit_line(e, "const size_t c0s = task %% ncs * (%lld / ncs), c0e = c0s + %lld / ncs;", (long long)d, (long long)d);
+  emit_line(e, "const size_t c0s = task %% ncs * (%lld / ncs), c0e = c0s + %lld / ncs;", (long long)(d - d % cb),
+            (long long)(d - d % cb));
   emit_open(e, "for (size_t pb = pb0; pb < pb1; pb++)");
   emit_line(e, "const float *src[%lld][%d];", (long long)taps, CONV_PB);
   if (patch) emit_line(e, "float patch[%d][%lld];", CONV_PB, (long long)patch);
@@ -204,12 +236,61 @@ static void conv2d_emit_blocked(Emit *e, Node *n, const ConvPlan *p, bool relu) 
   emit_close(e);
 }
 
+/* Depthwise (one input and one output channel a group): per output row, per
+ * vector of channels, the taps' weight vectors stay in registers while the
+ * row's pixels each sum their taps (bias first, then (kh, kw) order) in one
+ * accumulator; the channels past the last whole vector by plain loops. */
+static void conv2d_emit_depthwise(Emit *e, Node *n, const ConvPlan *p, bool relu) {
+  const Geom *G = &p->G;
+  const char *X = emit_ref(e, n->in[0]), *W = emit_ref(e, n->in[1]), *Y = emit_ref(e, n->out[0]);
+  const char *bias = n->nin == 3 ? emit_ref(e, n->in[2]) : NULL;
+  int64_t taps = G->kh * G->kw, C = G->c;
+  emit_line(e, "/* depthwise: %lld tap weights a vector of channels kept in registers along each output row */",
+            (long long)taps);
+  conv_emit_parallel(e, n, emit_numel_range(e, n->out[0], 0, 2));
+  emit_open(e, "for (size_t r = 0; r < %s; r++)", emit_numel_range(e, n->out[0], 0, 2));
+  emit_line(e, "const size_t nb = r / %lld, oh = r %% %lld;", (long long)G->oh, (long long)G->oh);
+  for (int vec = 1; vec >= 0; vec--) { /* whole vectors, then the rest one channel at a time */
+    const char *T = vec ? "nn2c_vf" : "float", *ld = vec ? "nn2c_vload(" : "*(";
+    if (vec)
+      emit_open(e, "for (size_t c = 0; c + NN2C_VW <= %lld; c += NN2C_VW)", (long long)C);
+    else
+      emit_open(e, "for (size_t c = %lld / NN2C_VW * NN2C_VW; c < %lld; c++)", (long long)C, (long long)C);
+    emit_line(e, "%s wv[%lld];", T, (long long)taps);
+    emit_line(e, "for (size_t t = 0; t < %lld; t++) wv[t] = %s%s + t * %lld + c);", (long long)taps, ld, W,
+              (long long)C);
+    emit_open(e, "for (size_t ow = 0; ow < %lld; ow++)", (long long)G->ow);
+    emit_line(e, "%s acc = %s;", T,
+              bias  ? arena_printf(&e->g->arena, "%s%s + c)", ld, bias)
+              : vec ? "nn2c_vset1(0.0f)"
+                    : "0.0f");
+    conv_emit_taps(e, G);
+    emit_line(e, "acc += %s%s + xo + c) * wv[kh * %lld + kw];", ld, X, (long long)G->kw);
+    emit_close(e);
+    emit_close(e);
+    const char *out = relu ? (vec ? "nn2c_vrelu(acc)" : "acc > 0.0f ? acc : 0.0f") : "acc";
+    const char *dst = arena_printf(&e->g->arena, "%s + ((nb * %lld + oh) * %lld + ow) * %lld + c", Y, (long long)G->oh,
+                                   (long long)G->ow, (long long)C);
+    if (vec)
+      emit_line(e, "nn2c_vstore(%s, %s);", dst, out);
+    else
+      emit_line(e, "*(%s) = %s;", dst, out);
+    emit_close(e);
+    emit_close(e);
+  }
+  emit_close(e);
+}
+
 void conv2d_emit_direct(Emit *e, Node *n, const ConvPlan *p) {
   Value *x = n->in[0], *w = n->in[1], *y = n->out[0];
   Geom G = p->G;
   bool relu = conv_relu(n);
   if (p->direct == CK_BLOCKED) {
     conv2d_emit_blocked(e, n, p, relu);
+    return;
+  }
+  if (p->direct == CK_DEPTHWISE) {
+    conv2d_emit_depthwise(e, n, p, relu);
     return;
   }
   const char *X = emit_ref(e, x), *W = emit_ref(e, w), *Y = emit_ref(e, y);

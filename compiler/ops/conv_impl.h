@@ -51,10 +51,11 @@ static inline bool conv_is_float(const Value *v) { return v->dtype == DT_F32 || 
 #define WG_KT 12       /* Winograd: multiply-adds a transformed weight costs (conv.c, wino_min_batch) */
 
 typedef enum {
-  CK_NATIVE,  /* plain loops: any groups, any channel counts */
-  CK_BLOCKED, /* register-blocked gather GEMM (groups 1, destination channels a multiple of 16) */
-  CK_PATCH,   /* the weight gradient over few input channels: patch rows, slices of the images */
-  CK_SCATTER  /* the input gradient scattered from dy rows (no padding, small outputs) */
+  CK_NATIVE,   /* plain loops: any groups, any channel counts */
+  CK_BLOCKED,  /* register-blocked gather GEMM (groups 1, destination channels a multiple of 16) */
+  CK_PATCH,    /* the weight gradient over few input channels: patch rows, slices of the images */
+  CK_SCATTER,  /* the input gradient scattered from dy rows (no padding, small outputs) */
+  CK_DEPTHWISE /* conv2d with one input and one output channel a group (f32) */
 } ConvKernel;
 
 typedef enum {
