@@ -411,6 +411,7 @@ static int64_t stack_estimate(CodegenInput *in, Flash *f, Buf *table) {
                  (long long)z.weights, (long long)z.code, (long long)z.out, (long long)z.stack);
   }
   used[2] = used[2] || used[3] || used[4]; /* nn2c_tanhf and nn2c_sigmoidf call nn2c_expf */
+  used[1] = true; /* gcc -O2 turns the kernels' zero-filling loops into memset calls */
   for (int i = 0; i < NLIBM; i++)
     if (used[i]) f->libm += libm[i].bytes, f->libm_data = i >= FIRST_LIBM ? LIBM_DATA : f->libm_data;
   buf_free(&helpers);
