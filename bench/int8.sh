@@ -14,7 +14,8 @@
 # through the interpreter), ROUNDS (3 alternating runs per model and batch),
 # ITERS (200 calls per run), ARCH (-march=native: the C flags of both builds),
 # WORK (/tmp/nn2c-int8-bench), NN2C (build/compiler/nn2c of this tree),
-# ORT_DIR (build/ort: scripts/get-ort.sh build; without it ONNX Runtime is left out).
+# ORT_DIR (build/ort: scripts/get-ort.sh build; without it ONNX Runtime is left out),
+# CKPT_DIR (a folder with MODEL.ckpt files to use instead of training).
 # Per model:
 # 1. Trains it with its emitted trainer and saves the checkpoint.
 # 2. nn2c quantize: calibration on CAL training images, float and int8
@@ -61,9 +62,13 @@ bench_model() { # MODEL DATASET_DIR EPOCHS DIMS
   local m=$1 data=$2 epochs=$3 dims=$4 w=$WORK/$1
   mkdir -p "$w"
   echo "== $m: $epochs epoch(s), calibration $CAL images ($CALIB), $TEST test images"
-  "$NN2C" compile "$ROOT/examples/$m.nn" --train -o "$w/train" > "$w/train.log" 2>&1
-  make -s -C "$w/train" >> "$w/train.log" 2>&1
-  "$w/train/${m}_train" --data "$data" --epochs "$epochs" --save "$w/$m.ckpt" --quiet | tail -n 1 | sed 's/^/trained: /'
+  if [ -f "${CKPT_DIR:-/nonexistent}/$m.ckpt" ]; then
+    cp "$CKPT_DIR/$m.ckpt" "$w/$m.ckpt" && echo "checkpoint: $CKPT_DIR/$m.ckpt (not trained here)"
+  else
+    "$NN2C" compile "$ROOT/examples/$m.nn" --train -o "$w/train" > "$w/train.log" 2>&1
+    make -s -C "$w/train" >> "$w/train.log" 2>&1
+    "$w/train/${m}_train" --data "$data" --epochs "$epochs" --save "$w/$m.ckpt" --quiet | tail -n 1 | sed 's/^/trained: /'
+  fi
   "$NN2C" quantize "$ROOT/examples/$m.nn" --load "$w/$m.ckpt" --data "$data" --calibrate "$CAL" --calib "$CALIB" \
     --test "$TEST" -o "$w/q.onnx" > "$w/quantize.txt"
   grep -E '^(wrote|calibration set|test set)' "$w/quantize.txt"

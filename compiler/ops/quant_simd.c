@@ -262,7 +262,7 @@ static void emit_requant_consts(Emit *e, Node *n, int64_t L, int64_t F, const ch
 
 /* The blocked product over M rows (an expression), K terms and F channels;
  * `gather` fills xb[r] (Kp bytes, r < 4) with the unsigned row of row
- * index i = i0 + r (a row past M repeats row M - 1). */
+ * index i0 + r (a row past M repeats row M - 1: emit_rows). */
 static void emit_blocked(Emit *e, Node *n, const char *M, int64_t K, int64_t F, int64_t work,
                          void (*gather)(Emit *e, Node *n, const void *ctx), const void *ctx) {
   Value *y = n->out[0];
@@ -283,10 +283,7 @@ static void emit_blocked(Emit *e, Node *n, const char *M, int64_t K, int64_t F, 
   emit_line(e, "int32_t acc[4][64];");
   emit_line(e, "const size_t i0 = (size_t)ib * 4, m = %s - i0 < 4 ? %s - i0 : 4;", M, M);
   if (Kp > K) emit_line(e, "memset(xb, 0, sizeof xb);");
-  emit_open(e, "for (size_t r = 0; r < 4; r++)");
-  emit_line(e, "const size_t i = r < m ? i0 + r : i0 + m - 1;");
   gather(e, n, ctx);
-  emit_close(e);
   emit_open(e, "for (size_t fb = 0; fb < %lld;)", (long long)F16);
   emit_line(e, "const size_t nb = %lld - fb >= 4 ? 4 : %lld - fb >= 2 ? 2 : 1, f0 = fb * 16;", (long long)F16,
             (long long)F16);
@@ -317,17 +314,55 @@ static void emit_blocked(Emit *e, Node *n, const char *M, int64_t K, int64_t F, 
   emit_close(e);
 }
 
+/* The loop over the block's rows r < 4, with i the row's index. */
+static void emit_rows(Emit *e) {
+  emit_open(e, "for (size_t r = 0; r < 4; r++)");
+  emit_line(e, "const size_t i = r < m ? i0 + r : i0 + m - 1;");
+}
+
 static void gather_row(Emit *e, Node *n, const void *ctx) {
   Value *a = n->in[0];
   int64_t K = *(const int64_t *)ctx;
+  emit_rows(e);
   emit_line(e, "const %s *ar = %s + i * %lld;", emit_ctype(a->dtype), emit_ref(e, a), (long long)K);
   emit_line(e, "for (size_t p = 0; p < %lld; p++) xb[r][p] = %s;", (long long)K, as_u8(e, a->dtype, "ar[p]"));
+  emit_close(e);
 }
 
 void matmul_integer_emit_fast(Emit *e, Node *n) {
   Value *a = n->in[0];
   int64_t K = a->shape.d[1], N = n->in[1]->shape.d[1];
   emit_blocked(e, n, emit_dim(e, a, 0), K, N, K * N, gather_row, &K);
+}
+
+/* Four pixels side by side in one output row, none of their taps left or
+ * right of x (dilation 1): the block's index arithmetic once, then per kernel
+ * row one check and four contiguous runs of KW*C bytes. */
+static void gather_block(Emit *e, Node *n, const Geom *G) {
+  Value *x = n->in[0];
+  long long KC = G->kw * G->c;
+  emit_line(e, "const size_t nb0 = i0 / %lld, oh0 = i0 / %lld %% %lld, ow0 = i0 %% %lld;", (long long)(G->oh * G->ow),
+            (long long)G->ow, (long long)G->oh, (long long)G->ow);
+  emit_open(e, "if (m == 4 && ow0 + 3 < %lld && (long)(ow0 * %lld) >= %lld && (ow0 + 3) * %lld + %lld <= %lld)",
+            (long long)G->ow, (long long)G->sw, (long long)G->pl, (long long)G->sw, (long long)(G->kw - G->pl),
+            (long long)G->w);
+  emit_open(e, "for (size_t kh = 0; kh < %lld; kh++)", (long long)G->kh);
+  emit_line(e, "const long ih = (long)(oh0 * %lld + kh * %lld) - %lld;", (long long)G->sh, (long long)G->dh,
+            (long long)G->pt);
+  emit_open(e, "for (size_t r = 0; r < 4; r++)");
+  emit_line(e, "uint8_t *dst = xb[r] + kh * %lld;", KC);
+  emit_open(e, "if (ih < 0 || ih >= %lld)", (long long)G->h);
+  emit_line(e, "memset(dst, zxu, %lld);", KC);
+  emit_line(e, "continue;");
+  emit_close(e);
+  emit_line(e, "const %s *xp = %s + ((nb0 * %lld + (size_t)ih) * %lld + (ow0 + r) * %lld - %lld) * %lld;",
+            emit_ctype(x->dtype), emit_ref(e, x), (long long)G->h, (long long)G->w, (long long)G->sw, (long long)G->pl,
+            (long long)G->c);
+  emit_line(e, "for (size_t p = 0; p < %lld; p++) dst[p] = %s;", KC, as_u8(e, x->dtype, "xp[p]"));
+  emit_close(e);
+  emit_close(e);
+  emit_close(e);
+  emit_line(e, "else");
 }
 
 /* Row i is output pixel i's patch of KH*KW*C unsigned bytes, zxu in the padding:
@@ -337,6 +372,8 @@ static void gather_patch(Emit *e, Node *n, const void *ctx) {
   const Geom *G = ctx;
   Value *x = n->in[0];
   long long KC = G->kw * G->c, C = G->c;
+  if (G->dw == 1) gather_block(e, n, G);
+  emit_rows(e);
   emit_line(e, "const size_t nb = i / %lld, oh = i / %lld %% %lld, ow = i %% %lld;", (long long)(G->oh * G->ow),
             (long long)G->ow, (long long)G->oh, (long long)G->ow);
   emit_line(e, "const long iw0 = (long)(ow * %lld) - %lld;", (long long)G->sw, (long long)G->pl);
@@ -362,6 +399,7 @@ static void gather_patch(Emit *e, Node *n, const void *ctx) {
   emit_line(e, "if (iw < 0 || iw >= %lld) memset(dst + kw * %lld, zxu, %lld);", (long long)G->w, C, C);
   emit_line(e, "else for (size_t c = 0; c < %lld; c++) dst[kw * %lld + c] = %s;", C, C,
             as_u8(e, x->dtype, arena_printf(&e->g->arena, "xr[(size_t)iw * %lld + c]", C)));
+  emit_close(e);
   emit_close(e);
   emit_close(e);
 }
