@@ -25,7 +25,9 @@
 #    (nn2c compile q.onnx), builds each with its own Makefile (-O3 ARCH) and
 #    bench/infer_nn2c.c.in, and runs them alternately at batch 1 and 64, 1
 #    thread, with ONNX Runtime (bench/ort_infer.js, 1 thread) on the float
-#    ONNX export and on q.onnx in the same rounds: the median of ROUNDS runs'
+#    ONNX export, on q.onnx and on q_nchw.onnx (bench/qdq_nchw.py: the same
+#    function with the layout moves on the int8 side, so that ONNX Runtime
+#    fuses its int8 kernels) in the same rounds: the median of ROUNDS runs'
 #    medians of ITERS calls; the weights' bytes (float params against the
 #    int8 model's constants, from the headers) and the arenas at batch 64.
 set -euo pipefail
@@ -76,6 +78,7 @@ bench_model() { # MODEL DATASET_DIR EPOCHS DIMS
   "$NN2C" compile "$w/q.onnx" --name "${m}_int8" -o "$w/int8" > "$w/int8.log" 2>&1
   "$NN2C" export "$ROOT/examples/$m.nn" "$w/$m.ckpt" -o "$w/float.onnx" --quiet
   sample_file "$m" "$w/x64.f32"
+  [ "$ort" = 1 ] && $PY "$ROOT/bench/qdq_nchw.py" "$w/q.onnx" "$w/q_nchw.onnx"
   local v d n
   for v in float:$m int8:${m}_int8; do
     d=$w/${v%%:*} n=${v#*:}
@@ -91,7 +94,7 @@ bench_model() { # MODEL DATASET_DIR EPOCHS DIMS
           sed -n "s/.*median_us=\([0-9.]*\).*/${v%%:*} $b \1/p"
       done
       if [ "$ort" = 1 ]; then
-        for v in ort_float:float.onnx ort_int8:q.onnx; do
+        for v in ort_float:float.onnx ort_int8:q.onnx ort_nchw:q_nchw.onnx; do
           # shellcheck disable=SC2086 # dims: one argument per dimension
           NODE_PATH=$ORT_DIR/node_modules node "$ROOT/bench/ort_infer.js" "$w/${v#*:}" "$w/x64.f32" $dims \
             --batch "$b" --threads 1 --iters "$ITERS" --seconds 0 | sed -n "s/.*median_us=\([0-9.]*\).*/${v%%:*} $b \1/p"
@@ -104,8 +107,8 @@ bench_model() { # MODEL DATASET_DIR EPOCHS DIMS
     sort -g -k3 "$w/runs.txt" | awk -v b=$b '$2 == b { t[$1, ++n[$1]] = $3 } END {
       for (k in n) m[k] = t[k, int((n[k] + 1) / 2)]
       printf "  batch %2d: float %8.1f us, int8 %8.1f us, int8/float %.2f", b, m["float"], m["int8"], m["int8"] / m["float"]
-      if ("ort_int8" in m) printf "; ORT float %.1f us, ORT int8 (q.onnx) %.1f us, int8/ORT int8 %.2f, int8/ORT float %.2f",
-        m["ort_float"], m["ort_int8"], m["int8"] / m["ort_int8"], m["int8"] / m["ort_float"]
+      if ("ort_int8" in m) printf "\n    ORT float %.1f us, ORT q.onnx %.1f us, ORT q_nchw.onnx %.1f us; int8/ORT q.onnx %.2f, int8/ORT q_nchw %.2f, int8/ORT float %.2f",
+        m["ort_float"], m["ort_int8"], m["ort_nchw"], m["int8"] / m["ort_int8"], m["int8"] / m["ort_nchw"], m["int8"] / m["ort_float"]
       printf "\n" }'
   done
   local pf cb
