@@ -14,7 +14,8 @@
 # through the interpreter), ROUNDS (3 alternating runs per model and batch),
 # ITERS (200 calls per run), ARCH (-march=native: the C flags of both builds),
 # WORK (/tmp/nn2c-int8-bench), NN2C (build/compiler/nn2c of this tree),
-# ORT_DIR (build/ort: scripts/get-ort.sh build; without it ONNX Runtime is left out).
+# ORT_DIR (build/ort: scripts/get-ort.sh build; without it ONNX Runtime is left out),
+# CKPT_DIR (a folder with MODEL.ckpt files to use instead of training).
 # Per model:
 # 1. Trains it with its emitted trainer and saves the checkpoint.
 # 2. nn2c quantize: calibration on CAL training images, float and int8
@@ -24,7 +25,9 @@
 #    (nn2c compile q.onnx), builds each with its own Makefile (-O3 ARCH) and
 #    bench/infer_nn2c.c.in, and runs them alternately at batch 1 and 64, 1
 #    thread, with ONNX Runtime (bench/ort_infer.js, 1 thread) on the float
-#    ONNX export and on q.onnx in the same rounds: the median of ROUNDS runs'
+#    ONNX export, on q.onnx and on q_nchw.onnx (bench/qdq_nchw.py: the same
+#    function with the layout moves on the int8 side, so that ONNX Runtime
+#    fuses its int8 kernels) in the same rounds: the median of ROUNDS runs'
 #    medians of ITERS calls; the weights' bytes (float params against the
 #    int8 model's constants, from the headers) and the arenas at batch 64.
 set -euo pipefail
@@ -61,9 +64,13 @@ bench_model() { # MODEL DATASET_DIR EPOCHS DIMS
   local m=$1 data=$2 epochs=$3 dims=$4 w=$WORK/$1
   mkdir -p "$w"
   echo "== $m: $epochs epoch(s), calibration $CAL images ($CALIB), $TEST test images"
-  "$NN2C" compile "$ROOT/examples/$m.nn" --train -o "$w/train" > "$w/train.log" 2>&1
-  make -s -C "$w/train" >> "$w/train.log" 2>&1
-  "$w/train/${m}_train" --data "$data" --epochs "$epochs" --save "$w/$m.ckpt" --quiet | tail -n 1 | sed 's/^/trained: /'
+  if [ -f "${CKPT_DIR:-/nonexistent}/$m.ckpt" ]; then
+    cp "$CKPT_DIR/$m.ckpt" "$w/$m.ckpt" && echo "checkpoint: $CKPT_DIR/$m.ckpt (not trained here)"
+  else
+    "$NN2C" compile "$ROOT/examples/$m.nn" --train -o "$w/train" > "$w/train.log" 2>&1
+    make -s -C "$w/train" >> "$w/train.log" 2>&1
+    "$w/train/${m}_train" --data "$data" --epochs "$epochs" --save "$w/$m.ckpt" --quiet | tail -n 1 | sed 's/^/trained: /'
+  fi
   "$NN2C" quantize "$ROOT/examples/$m.nn" --load "$w/$m.ckpt" --data "$data" --calibrate "$CAL" --calib "$CALIB" \
     --test "$TEST" -o "$w/q.onnx" > "$w/quantize.txt"
   grep -E '^(wrote|calibration set|test set)' "$w/quantize.txt"
@@ -71,6 +78,7 @@ bench_model() { # MODEL DATASET_DIR EPOCHS DIMS
   "$NN2C" compile "$w/q.onnx" --name "${m}_int8" -o "$w/int8" > "$w/int8.log" 2>&1
   "$NN2C" export "$ROOT/examples/$m.nn" "$w/$m.ckpt" -o "$w/float.onnx" --quiet
   sample_file "$m" "$w/x64.f32"
+  [ "$ort" = 1 ] && $PY "$ROOT/bench/qdq_nchw.py" "$w/q.onnx" "$w/q_nchw.onnx"
   local v d n
   for v in float:$m int8:${m}_int8; do
     d=$w/${v%%:*} n=${v#*:}
@@ -86,7 +94,7 @@ bench_model() { # MODEL DATASET_DIR EPOCHS DIMS
           sed -n "s/.*median_us=\([0-9.]*\).*/${v%%:*} $b \1/p"
       done
       if [ "$ort" = 1 ]; then
-        for v in ort_float:float.onnx ort_int8:q.onnx; do
+        for v in ort_float:float.onnx ort_int8:q.onnx ort_nchw:q_nchw.onnx; do
           # shellcheck disable=SC2086 # dims: one argument per dimension
           NODE_PATH=$ORT_DIR/node_modules node "$ROOT/bench/ort_infer.js" "$w/${v#*:}" "$w/x64.f32" $dims \
             --batch "$b" --threads 1 --iters "$ITERS" --seconds 0 | sed -n "s/.*median_us=\([0-9.]*\).*/${v%%:*} $b \1/p"
@@ -99,8 +107,8 @@ bench_model() { # MODEL DATASET_DIR EPOCHS DIMS
     sort -g -k3 "$w/runs.txt" | awk -v b=$b '$2 == b { t[$1, ++n[$1]] = $3 } END {
       for (k in n) m[k] = t[k, int((n[k] + 1) / 2)]
       printf "  batch %2d: float %8.1f us, int8 %8.1f us, int8/float %.2f", b, m["float"], m["int8"], m["int8"] / m["float"]
-      if ("ort_int8" in m) printf "; ORT float %.1f us, ORT int8 (q.onnx) %.1f us, int8/ORT int8 %.2f, int8/ORT float %.2f",
-        m["ort_float"], m["ort_int8"], m["int8"] / m["ort_int8"], m["int8"] / m["ort_float"]
+      if ("ort_int8" in m) printf "\n    ORT float %.1f us, ORT q.onnx %.1f us, ORT q_nchw.onnx %.1f us; int8/ORT q.onnx %.2f, int8/ORT q_nchw %.2f, int8/ORT float %.2f",
+        m["ort_float"], m["ort_int8"], m["ort_nchw"], m["int8"] / m["ort_int8"], m["int8"] / m["ort_nchw"], m["int8"] / m["ort_float"]
       printf "\n" }'
   done
   local pf cb

@@ -3,18 +3,20 @@
  * A quantized model in QDQ form computes each layer in float between
  * DequantizeLinear (dq) and QuantizeLinear (q). Where the layer has an int8
  * kernel the pass runs that kernel on the quantized values instead:
- *   q(relu?(conv2d(dq(x), dq(w) [, b])))         -> requantize(conv_integer(x, w), b)
- *   q(relu?(add?(matmul(dq(x), dq(w)), b)))      -> requantize(matmul_integer(x, w), b)
+ *   q(act?(conv2d(dq(x), dq(w) [, b])))          -> requantize(conv_integer(x, w), b)
+ *   q(act?(add?(matmul(dq(x), dq(w)), b)))       -> requantize(matmul_integer(x, w), b)
  *   q(maxpool2d(dq(x))), equal scales and zps    -> maxpool2d_int(x)
  * Any operand may reach the layer through the ONNX importer's NCHW<->NHWC
- * transposes, and a transpose may sit on either side of the relu (layout
+ * transposes, and a transpose may sit on either side of the act (layout
  * sinks transposes through elementwise ops); the int8 values take the same
  * transposes, and a transpose that undoes the one before it is skipped.
  *
  * Steps, for each quantize_linear node in order:
  *   1. its scale sy and zero point zy: per-tensor constants;
- *   2. up from its input through at most one transpose and one relu (each
- *      used only there) to the layer; a relu clamps at zy;
+ *   2. up from its input through at most one transpose and one activation
+ *      act, relu or clip (ReLU6 and the like), each used only there, to the
+ *      layer; act clamps in the integer domain at q(its bounds) (q is
+ *      monotone: q(clip(v, a, b)) = clamp(q(v), q(a), q(b)));
  *   3. the layer's input is dq(x) with per-tensor constant sx, zx; its
  *      weight dq(w) of a constant w, scale per tensor or per output channel;
  *   4. a bias (an f32 constant, per output channel) becomes int32
@@ -184,7 +186,17 @@ static Value *i32_const(Graph *g, const char *name, const int32_t *v, int64_t n)
 
 /* requantize(acc, mult, shift [, bias]) for output channel scales (float)(sx sw[f]) / sy;
  * NULL when a scale or the bias cannot be represented. */
-static Value *requantized(Graph *g, Value *acc, double sx, Value *sw, Value *bias, const QParams *y, bool relu) {
+typedef struct {
+  double lo, hi; /* the activation's bounds: relu [0, inf), clip [min, max]; none: (-inf, inf) */
+} Act;
+
+/* q(v) as QuantizeLinear computes it (v / s in f32, rounded half to even, plus z), saturated. */
+static int64_t q_of(const QParams *y, double v) {
+  double lo = y->t == DT_U8 ? 0 : -128, hi = lo + 255, q = rint((float)v / (float)y->s) + (double)y->z;
+  return (int64_t)(q < lo ? lo : q > hi ? hi : q);
+}
+
+static Value *requantized(Graph *g, Value *acc, double sx, Value *sw, Value *bias, const QParams *y, const Act *act) {
   int64_t F = acc->shape.d[acc->shape.rank - 1], nw = shape_numel_static(sw->shape);
   Tensor ts = tensor_of(sw), tb = bias ? tensor_of(bias) : ts;
   int32_t *m = xcalloc((size_t)F, 4), *sh = xcalloc((size_t)F, 4), *bi = xcalloc((size_t)F, 4);
@@ -202,7 +214,8 @@ static Value *requantized(Graph *g, Value *acc, double sx, Value *sw, Value *bia
   Node *r = build_node(g, OP_REQUANTIZE, bias ? 4 : 3, args);
   node_set_int(g, r, "zero_point", y->z);
   node_set_int(g, r, "to", y->t == DT_U8 ? 2 : 3);
-  if (relu) node_set_int(g, r, "lo", y->z > (y->t == DT_U8 ? 0 : -128) ? y->z : (y->t == DT_U8 ? 0 : -128));
+  if (isfinite(act->lo)) node_set_int(g, r, "lo", q_of(y, act->lo));
+  if (isfinite(act->hi)) node_set_int(g, r, "hi", q_of(y, act->hi));
   return build_finish(g, r);
 }
 
@@ -231,15 +244,18 @@ static Value *int8_layer(Graph *g, Node *core, Value *x, const QParams *px, QWei
   return op_table[n->op].infer(g, n) ? NULL : n->out[0];
 }
 
-/* Step 2: up from q's input through a transpose and a relu; the layer's value. */
-static Value *layer_output(Graph *g, Value *v, bool *relu, bool *nchw) {
-  *relu = *nchw = false;
+/* Step 2: up from q's input through a transpose and an activation; the layer's value. */
+static Value *layer_output(Graph *g, Value *v, Act *act, bool *nchw) {
+  bool seen = false;
+  *nchw = false, act->lo = -INFINITY, act->hi = INFINITY;
   for (int step = 0; step < 2; step++) {
-    Node *t = only_def(g, v, OP_TRANSPOSE), *r = only_def(g, v, OP_RELU);
+    Node *t = only_def(g, v, OP_TRANSPOSE), *r = only_def(g, v, OP_RELU), *c = only_def(g, v, OP_CLIP);
     if (t && has_perm(t, TO_NCHW) && !*nchw)
       *nchw = true, v = t->in[0];
-    else if (r && !*relu)
-      *relu = true, v = r->in[0];
+    else if ((r || c) && !seen) {
+      seen = true, act->lo = r ? 0 : node_float(c, "min", -INFINITY), v = (r ? r : c)->in[0];
+      act->hi = r ? INFINITY : node_float(c, "max", INFINITY);
+    }
   }
   return v;
 }
@@ -247,14 +263,15 @@ static Value *layer_output(Graph *g, Value *v, bool *relu, bool *nchw) {
 /* One q node: the int8 value replacing its output, or NULL to leave it. */
 static Value *fold_one(Graph *g, Node *q) {
   QParams py, px;
-  bool relu, nchw;
+  Act act;
+  bool nchw;
   if (!qparams(q, &py)) return NULL;
-  Value *y = layer_output(g, q->in[0], &relu, &nchw), *bias = NULL, *acc = NULL;
+  Value *y = layer_output(g, q->in[0], &act, &nchw), *bias = NULL, *acc = NULL;
   Node *core = y->def;
   if (core && core->op == OP_ADD && is_const(core->in[1]) && only_def(g, core->in[0], OP_MATMUL))
     bias = core->in[1], y = core->in[0], core = y->def;
   if (!core || y->nuses != 1 || graph_is_root(g, y)) return NULL;
-  if (core->op == OP_MAXPOOL2D && !relu) {
+  if (core->op == OP_MAXPOOL2D && isinf(act.lo) && isinf(act.hi)) {
     Value *x = int8_input(g, core->in[0], &px);
     if (!x || px.s != py.s || px.z != py.z || px.t != py.t) return NULL;
     Node *m = build_node(g, OP_MAXPOOL2D_INT, 1, &x);
@@ -265,7 +282,7 @@ static Value *fold_one(Graph *g, Node *q) {
     Value *x = int8_input(g, core->in[0], &px);
     if (core->op == OP_CONV2D && core->nin > 2) bias = core->in[2];
     if (!x || (bias && !is_const(bias)) || !(acc = int8_layer(g, core, x, &px, &qw))) return NULL;
-    acc = requantized(g, acc, px.s, qw.scale, bias, &py, relu);
+    acc = requantized(g, acc, px.s, qw.scale, bias, &py, &act);
   }
   return acc && nchw ? transposed(g, acc, TO_NCHW, TO_NHWC) : acc;
 }

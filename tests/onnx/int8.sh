@@ -29,6 +29,9 @@ for k in conv_integer maxpool2d_int matmul_integer; do
   grep -q "= $k(" "$q" || { echo "FAIL: int8_qdq_cnn has no $k"; exit 1; }
 done
 if grep -E "= (conv2d|maxpool2d|matmul|relu|requantize)\(" "$q"; then echo "FAIL: float layers left in int8_qdq_cnn"; exit 1; fi
+# Clip(0, 6) folds too: the int8 convolution clamps at q(0) = 3 and q(6) = 51 (zero point, lo, hi)
+grep -q "nn2c_q8_requant(.*, 3, 3, 51, " "$work/run/int8_qdq_cnn_relu6/model.c" ||
+  { echo "FAIL: int8_qdq_cnn_relu6's clip is not an int8 clamp"; exit 1; }
 flags="-std=c99 -Wall -Wextra -Werror -pedantic -c"
 for cc in gcc clang; do
   command -v $cc > /dev/null || { echo "note: $cc not installed, not checked"; continue; }

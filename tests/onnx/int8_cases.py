@@ -198,13 +198,14 @@ def all_cases(out):
     integer_cases(out)
     quantize_cases(out)
     qdq_model(out)
+    qdq_model(out, 'int8_qdq_cnn_relu6', True)
 
 
-def qdq_model(out):
-    """A QDQ network as quantization tools write it: Q/DQ around Conv(+bias)+Relu,
-    MaxPool, Flatten and Gemm-style MatMul+Add. Scales are powers of two, so the
-    float graph is exact and nn2c's int8 kernels (the qdq_fold pass) must give
-    the same bytes."""
+def qdq_model(out, name='int8_qdq_cnn', relu6=False):
+    """A QDQ network as quantization tools write it: Q/DQ around Conv(+bias)+Relu
+    (relu6: Clip(0, 6), clamped in int8 at q(0) and q(6)), MaxPool, Flatten and
+    Gemm-style MatMul+Add. Scales are powers of two, so the float graph is exact
+    and nn2c's int8 kernels (the qdq_fold pass) must give the same bytes."""
     rng = random.Random(11)
     N, C, H, W, F, K = 2, 2, 6, 6, 3, 3
     sx, zx, sw, sy, zy = 2.0 ** -4, 128, [2.0 ** -5, 2.0 ** -6, 2.0 ** -4], 2.0 ** -3, 3
@@ -213,8 +214,9 @@ def qdq_model(out):
     bq = [rng.randint(-200, 200) for _ in range(F)]
     xq = [sat(round(Fraction(v) / Fraction(sx)) + zx, UINT8) for v in x]
     acc, OH, OW = conv(xq, wq, N, C, H, W, F, K, K, [1, 1], [1, 1, 1, 1], [1, 1], 1, zx, [0] * F)
-    yq = [max(sat(round((acc[i] + bq[i // (OH * OW) % F]) * Fraction(sx) * Fraction(sw[i // (OH * OW) % F]) /
-                        Fraction(sy)) + zy, UINT8), zy) for i in range(len(acc))]
+    top = sat(round(Fraction(6) / Fraction(sy)) + zy, UINT8) if relu6 else 255
+    yq = [min(max(sat(round((acc[i] + bq[i // (OH * OW) % F]) * Fraction(sx) * Fraction(sw[i // (OH * OW) % F]) /
+                            Fraction(sy)) + zy, UINT8), zy), top) for i in range(len(acc))]
     PH, PW = OH // 2, OW // 2
     pq = [max(yq[((nb * F + f) * OH + 2 * ph + a) * OW + 2 * pw + b] for a in range(2) for b in range(2))
           for nb in range(N) for f in range(F) for ph in range(PH) for pw in range(PW)]
@@ -227,7 +229,8 @@ def qdq_model(out):
     y = [float((v - zo) * Fraction(so)) for v in oq]
     nodes = [node('QuantizeLinear', ['x', 'sx', 'zx'], ['xq']), node('DequantizeLinear', ['xq', 'sx', 'zx'], ['xd']),
              node('DequantizeLinear', ['wq', 'sw'], ['wd'], axis=0),
-             node('Conv', ['xd', 'wd', 'b'], ['c'], pads=[1, 1, 1, 1]), node('Relu', ['c'], ['r']),
+             node('Conv', ['xd', 'wd', 'b'], ['c'], pads=[1, 1, 1, 1]),
+             node('Clip', ['c', 'c0', 'c6'], ['r']) if relu6 else node('Relu', ['c'], ['r']),
              node('QuantizeLinear', ['r', 'sy', 'zy'], ['rq']), node('DequantizeLinear', ['rq', 'sy', 'zy'], ['rd']),
              node('MaxPool', ['rd'], ['p'], kernel_shape=[2, 2], strides=[2, 2]),
              node('QuantizeLinear', ['p', 'sy', 'zy'], ['pq']), node('DequantizeLinear', ['pq', 'sy', 'zy'], ['pd']),
@@ -239,11 +242,11 @@ def qdq_model(out):
     inits = [('sx', FLOAT, [], [sx]), ('zx', UINT8, [], [zx]), ('wq', INT8, [F, C, K, K], wq),
              ('sw', FLOAT, [F], sw), ('b', FLOAT, [F], b_f), ('sy', FLOAT, [], [sy]), ('zy', UINT8, [], [zy]),
              ('w2q', INT8, [D, M], w2), ('s2', FLOAT, [M], s2), ('b2', FLOAT, [M], b2_f), ('so', FLOAT, [], [so]),
-             ('zo', INT8, [], [zo])]
-    g = b''.join(field(1, n) for n in nodes) + field(2, 'int8_qdq_cnn')
+             ('zo', INT8, [], [zo])] + ([('c0', FLOAT, [], [0.0]), ('c6', FLOAT, [], [6.0])] if relu6 else [])
+    g = b''.join(field(1, n) for n in nodes) + field(2, name)
     g += b''.join(field(5, tensor(*t)) for t in inits)
     g += field(11, value_info('x', FLOAT, [N, C, H, W])) + field(12, value_info('y', FLOAT, [N, M]))
-    d = os.path.join(out, 'int8_qdq_cnn')
+    d = os.path.join(out, name)
     os.makedirs(os.path.join(d, 'test_data_set_0'), exist_ok=True)
     with open(os.path.join(d, 'model.onnx'), 'wb') as f:
         f.write(field(1, 8) + field(7, g) + field(8, field(1, '') + field(2, 13)))
