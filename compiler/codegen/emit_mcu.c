@@ -110,15 +110,21 @@ void mcu_prologue(CodegenInput *in, Buf *c) {
 }
 
 /* Host-only branches the kernels carry: "#ifdef NN2C_USE_CBLAS", "#if
- * defined(_OPENMP)" and the vector kernels' "#if !defined(NN2C_NO_SIMD) && ..."
- * (and their "#elif"s of that form) are false on a microcontroller, "#ifndef
+ * defined(_OPENMP)" and the vector kernels' branches (vector_only, "#if" and the
+ * "#elif"s after it) are false on a microcontroller, "#ifndef
  * NN2C_USE_CBLAS" true. Their directives and dead branches are dropped; every
  * other conditional is copied as written. */
 typedef enum { COND_OTHER, COND_FALSE, COND_TRUE } CondKind;
 
+/* A condition only a host's vector build meets: "!defined(NN2C_NO_SIMD) && ...", or the
+ * int8 kernels' "defined(NN2C_Q8_512)" / "defined(NN2C_Q8_256)" (set by such a branch). */
+static bool vector_only(const char *cond) {
+  return !strncmp(cond, "!defined(NN2C_NO_SIMD) &&", 25) || !strncmp(cond, "defined(NN2C_Q8_", 16);
+}
+
 static CondKind cond_kind(const char *s) {
   if (!strncmp(s, "#ifdef NN2C_USE_CBLAS", 21) || !strncmp(s, "#if defined(_OPENMP)", 20) ||
-      !strncmp(s, "#if !defined(NN2C_NO_SIMD) &&", 29))
+      (!strncmp(s, "#if ", 4) && vector_only(s + 4)))
     return COND_FALSE;
   if (!strncmp(s, "#ifndef NN2C_USE_CBLAS", 22)) return COND_TRUE;
   return COND_OTHER;
@@ -142,7 +148,7 @@ void mcu_strip_host(Buf *c) {
       dead += !live[depth++];
     } else if (depth && !strncmp(s, "#elif", 5) && kind[depth - 1] == COND_FALSE) {
       /* only another vector branch may follow a false one: it is false too */
-      NN2C_ASSERT(!strncmp(s, "#elif !defined(NN2C_NO_SIMD) &&", 31));
+      NN2C_ASSERT(vector_only(s + 6));
       keep = false;
     } else if (depth && (!strncmp(s, "#else", 5) || !strncmp(s, "#endif", 6))) {
       CondKind k = kind[depth - 1];
@@ -411,7 +417,7 @@ static int64_t stack_estimate(CodegenInput *in, Flash *f, Buf *table) {
                  (long long)z.weights, (long long)z.code, (long long)z.out, (long long)z.stack);
   }
   used[2] = used[2] || used[3] || used[4]; /* nn2c_tanhf and nn2c_sigmoidf call nn2c_expf */
-  used[1] = true; /* gcc -O2 turns the kernels' zero-filling loops into memset calls */
+  used[1] = true;                          /* gcc -O2 turns the kernels' zero-filling loops into memset calls */
   for (int i = 0; i < NLIBM; i++)
     if (used[i]) f->libm += libm[i].bytes, f->libm_data = i >= FIRST_LIBM ? LIBM_DATA : f->libm_data;
   buf_free(&helpers);

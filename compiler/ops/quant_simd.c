@@ -37,6 +37,9 @@ static const char q8_prelude[] =
     "#elif !defined(NN2C_NO_SIMD) && defined(__AVX2__)\n"
     "#include <immintrin.h>\n#define NN2C_Q8_256 1\n"
     "#endif\n"
+    "#if defined(NN2C_Q8_512) || defined(NN2C_Q8_256)\n#define NN2C_Q8_REAL double /* the vectors' exact multipliers "
+    "*/\n"
+    "#else\n#define NN2C_Q8_REAL float /* unused: the portable path requantizes in int64 */\n#endif\n"
     "/* p / 2^s rounded to nearest, ties to even (as QuantizeLinear), on the magnitude\n"
     " * (C99 leaves shifts of negative numbers to the implementation); no branches, so\n"
     " * the channel loops vectorize. */\n"
@@ -52,7 +55,7 @@ static const char q8_prelude[] =
     " * significant bits (quant_requant_exact), so it is exact, and so is its rounding. */\n"
     "static NN2C_MAYBE_UNUSED void nn2c_q8_requant(const int32_t *acc, size_t rows, const int32_t *S, int32_t zxu,\n"
     "                                              const int32_t *bias, const int32_t *mult, const int32_t *shift,\n"
-    "                                              const int32_t *b2, const double *m, int32_t zp, int32_t lo,\n"
+    "                                              const int32_t *b2, const NN2C_Q8_REAL *m, int32_t zp, int32_t lo,\n"
     "                                              int32_t hi, uint8_t *y, size_t ys, size_t n) {\n"
     "  size_t j = 0, r; /* rows of acc 64 apart, of y ys apart; per channel chunk, its constants once */\n"
     "#if defined(NN2C_Q8_512)\n"
@@ -239,22 +242,27 @@ static double const_at(Value *v, int64_t i) {
   return tensor_get(&t, t.numel > 1 ? i : 0);
 }
 
-/* A fused node's vector epilogue constants among the helpers: b2[f] = bias[f] -
- * zxu S[f] (int32) and m[f] = mult[f] 2^-shift[f] (double, exact: "%a"). */
+/* A fused node's vector epilogue constants among the helpers, and the arguments that read them (from
+ * channel f0): b2[f] = bias[f] - zxu S[f] (int32) and m[f] = mult[f] 2^-shift[f] (double, exact: "%a"). */
 static void emit_requant_consts(Emit *e, Node *n, int64_t L, int64_t F, const char **b2, const char **m) {
   Value *w = n->in[1];
-  *b2 = arena_printf(&e->g->arena, "nn2c_q8b_%s", n->out[0]->name);
-  *m = arena_printf(&e->g->arena, "nn2c_q8m_%s", n->out[0]->name);
-  if (!e->helpers || strstr(e->helpers->data, *b2)) return;
+  if (node_int(n, "mcu", 0)) { /* a microcontroller has only the portable path, which reads neither */
+    *b2 = *m = "NULL";
+    return;
+  }
+  const char *b2name = arena_printf(&e->g->arena, "nn2c_q8b_%s", n->out[0]->name);
+  const char *mname = arena_printf(&e->g->arena, "nn2c_q8m_%s", n->out[0]->name);
+  *b2 = arena_printf(&e->g->arena, "%s + f0", b2name), *m = arena_printf(&e->g->arena, "%s + f0", mname);
+  if (!e->helpers || strstr(e->helpers->data, b2name)) return;
   int64_t zxu = (int64_t)const_at(n->in[2], 0) + (n->in[0]->dtype == DT_I8 ? 128 : 0);
-  buf_printf(e->helpers, "static const int32_t %s[%lld] = {", *b2, (long long)F);
+  buf_printf(e->helpers, "static const int32_t %s[%lld] = {", b2name, (long long)F);
   for (int64_t f = 0; f < F; f++) {
     int64_t S = 0;
     for (int64_t l = 0; l < L; l++)
       S += (int64_t)const_at(w, l * F + f);
     buf_printf(e->helpers, "%s%lld", f ? ", " : "", (long long)((int64_t)const_at(n->in[6], f) - zxu * S));
   }
-  buf_printf(e->helpers, "};\nstatic const double %s[%lld] = {", *m, (long long)F);
+  buf_printf(e->helpers, "};\nstatic const NN2C_Q8_REAL %s[%lld] = {", mname, (long long)F);
   for (int64_t f = 0; f < F; f++)
     buf_printf(e->helpers, "%s%a", f ? ", " : "", ldexp(const_at(n->in[4], f), -(int)const_at(n->in[5], f)));
   buf_puts(e->helpers, "};\n");
@@ -292,7 +300,7 @@ static void emit_block_loop(Emit *e, Node *n, const Blocked *k, bool par) {
   emit_line(e, "%s *yr = %s + i0 * %lld + f0;", emit_ctype(y->dtype), emit_ref(e, y), (long long)F);
   if (n->nin > 4)
     emit_line(e,
-              "nn2c_q8_requant(acc[0], m, %s + f0, zxu, %s + f0, %s + f0, %s + f0, %s + f0, %s + f0, %lld, %lld, "
+              "nn2c_q8_requant(acc[0], m, %s + f0, zxu, %s + f0, %s + f0, %s + f0, %s, %s, %lld, %lld, "
               "%lld, (uint8_t *)yr, %lld, fn);",
               k->S, emit_ref(e, n->in[6]), emit_ref(e, n->in[4]), emit_ref(e, n->in[5]), k->B2, k->M2,
               (long long)node_int(n, "zero_point", 0), (long long)node_int(n, "lo", y->dtype == DT_U8 ? 0 : -128),
