@@ -161,14 +161,30 @@ static void emit_tile(Buf *h, int nb) {
             "_mm256_madd_epi16(ao%d, o%d)));\n");
   buf_puts(h, "#endif\n    }\n");
   tile_each(h, "    ", 2, "_mm256_storeu_si256((__m256i *)(out + %d * 64 + b * 16 + %d * 8), c%d_%d);\n");
-  buf_printf(h,
-             "  }\n#else\n  int r, b, j, q;\n  for (r = 0; r < 4; r++)\n    for (j = 0; j < %d; j++) out[r * 64 + j] = "
-             "0;\n"
-             "  for (k = 0; k < k4; k++)\n    for (r = 0; r < 4; r++)\n      for (q = 0; q < 4; q++) {\n"
-             "        const int32_t av = a[r * ka + k * 4 + q];\n        for (b = 0; b < %d; b++)\n"
-             "          for (j = 0; j < 16; j++) out[r * 64 + b * 16 + j] += av * w[b * wb + k * 64 + j * 4 + q];\n"
-             "      }\n#endif\n}\n",
-             16 * nb, nb);
+  buf_printf(
+      h, "  }\n#else\n  int r, b, j;\n  for (r = 0; r < 4; r++)\n    for (j = 0; j < %d; j++) out[r * 64 + j] = 0;\n",
+      16 * nb);
+  /* Cortex-M's DSP extension (CMSIS-NN's way): SMLAD adds two exact 16-bit products, so the four
+   * bytes of a packed word go as bytes 0, 2 and 1, 3, widened by UXTB16 / SXTB16 */
+  buf_printf(
+      h,
+      "#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && defined(__GNUC__) && "
+      "!defined(NN2C_NO_DSP)\n"
+      "  uint32_t ae[4], ao[4];\n  for (k = 0; k < k4; k++) {\n    for (r = 0; r < 4; r++) {\n"
+      "      uint32_t a4;\n      memcpy(&a4, a + r * ka + k * 4, 4);\n"
+      "      ae[r] = __builtin_arm_uxtb16(a4), ao[r] = __builtin_arm_uxtb16(a4 >> 8);\n    }\n"
+      "    for (b = 0; b < %d; b++)\n      for (j = 0; j < 16; j++) {\n        uint32_t w4;\n"
+      "        memcpy(&w4, w + b * wb + k * 64 + j * 4, 4);\n"
+      "        const int32_t we = __builtin_arm_sxtb16((int32_t)w4), wo = __builtin_arm_sxtb16((int32_t)(w4 >> 8));\n"
+      "        int32_t *o = out + b * 16 + j;\n        for (r = 0; r < 4; r++)\n"
+      "          o[r * 64] = __builtin_arm_smlad((int32_t)ao[r], wo, __builtin_arm_smlad((int32_t)ae[r], we, "
+      "o[r * 64]));\n"
+      "      }\n  }\n#else\n  int q;\n"
+      "  for (k = 0; k < k4; k++)\n    for (r = 0; r < 4; r++)\n      for (q = 0; q < 4; q++) {\n"
+      "        const int32_t av = a[r * ka + k * 4 + q];\n        for (b = 0; b < %d; b++)\n"
+      "          for (j = 0; j < 16; j++) out[r * 64 + b * 16 + j] += av * w[b * wb + k * 64 + j * 4 + q];\n"
+      "      }\n#endif\n#endif\n}\n",
+      nb, nb);
 }
 
 void quant_emit_prelude(Emit *e) {
