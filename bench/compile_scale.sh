@@ -26,9 +26,13 @@ for n in 1000 10000 100000; do
   eval "deep_$n=$per_unit"
 done
 for n in 1000 10000; do
+  measure "compile --train, $n dense layers" "$n" "$nn2c" compile "$tmp/d$n/deep_train.nn" --train -o "$tmp/d$n/train"
+  eval "train_$n=$per_unit"
+done
+for n in 1000 10000; do
   sh "$root/tests/scale/make_models.sh" "$tmp/l$n" 10 "$n"
   measure "lower, LSTM of $n steps" "$n" "$nn2c" compile "$tmp/l$n/lstm.nn" --emit=ir --passes=shape
   eval "lstm_$n=$per_unit"
 done
-awk -v a="$deep_1000" -v b="$deep_100000" -v c="$lstm_1000" -v d="$lstm_10000" 'BEGIN {
-  printf "time per layer, 100k / 1k layers: %.2fx;  time per step, 10k / 1k LSTM steps: %.2fx  (1.0 = linear)\n", b / a, d / c }'
+awk -v a="$deep_1000" -v b="$deep_100000" -v c="$lstm_1000" -v d="$lstm_10000" -v e="$train_1000" -v f="$train_10000" 'BEGIN {
+  printf "time per layer, 100k / 1k layers: %.2fx;  --train, 10k / 1k layers: %.2fx;  time per step, 10k / 1k LSTM steps: %.2fx  (1.0 = linear)\n", b / a, f / e, d / c }'

@@ -112,8 +112,8 @@ static uint32_t name_hash(const char *s) {
 
 /* The slot holding name, or the empty slot where it would go. */
 static NameSlot *name_slot(Graph *g, const char *name) {
-  uint32_t mask = (uint32_t)g->capnames - 1, i = name_hash(name) & mask;
-  while (g->names[i].name && g->names[i].name != name && strcmp(g->names[i].name, name))
+  uint32_t h = name_hash(name), mask = (uint32_t)g->capnames - 1, i = h & mask;
+  while (g->names[i].name && g->names[i].name != name && (g->names[i].hash != h || strcmp(g->names[i].name, name)))
     i = (i + 1) & mask;
   return &g->names[i];
 }
@@ -132,7 +132,7 @@ static void name_index_grow(Graph *g) {
 static void name_claim(Graph *g, const char *name, Value *v) {
   if (2 * (g->nnames + 1) > g->capnames) name_index_grow(g);
   NameSlot *s = name_slot(g, name);
-  if (!s->name) g->nnames++, s->name = name;
+  if (!s->name) g->nnames++, s->name = name, s->hash = name_hash(name);
   s->value = v;
 }
 

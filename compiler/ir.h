@@ -142,6 +142,7 @@ typedef struct {
 typedef struct NameSlot {
   const char *name;
   Value *value;
+  uint32_t hash;  /* of name: most probes then skip a strcmp (a cache miss on a long chain) */
   int next;       /* graph_unique_name(name): name_1 .. name_(next-1) are all taken ... */
   unsigned epoch; /* ... if no name has been dropped since (Graph.name_epoch) */
 } NameSlot;

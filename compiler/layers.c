@@ -408,7 +408,7 @@ static bool kw_flag(Lower *L, const Line *l, const char *key, bool *out) {
 }
 
 static Value *param(Lower *L, const char *name, Shape s, InitKind init) {
-  Value *v = value_new(L->g, graph_unique_name(L->g, name), VK_PARAM, DT_F32, s);
+  Value *v = value_new(L->g, name, VK_PARAM, DT_F32, s); /* which makes the name unique */
   v->init = (Init){init, 0, 0};
   return v;
 }

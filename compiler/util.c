@@ -91,17 +91,20 @@ void arena_free(Arena *a) {
   a->head = NULL;
 }
 
+/* Formats into the room left first, and again only when the text did not fit (measuring
+ * every text before writing it doubled the cost of emitting C). */
 void buf_vprintf(Buf *b, const char *fmt, va_list ap) {
   va_list ap2;
   va_copy(ap2, ap);
-  int n = vsnprintf(NULL, 0, fmt, ap2);
+  size_t room = b->cap - b->len;
+  int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, ap2);
   va_end(ap2);
   NN2C_ASSERT(n >= 0);
-  if (b->len + (size_t)n + 1 > b->cap) {
+  if ((size_t)n + 1 > room) {
     b->cap = (b->len + (size_t)n + 1) * 2;
     b->data = xrealloc(b->data, b->cap);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
   }
-  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
   b->len += (size_t)n;
 }
 
@@ -112,7 +115,15 @@ void buf_printf(Buf *b, const char *fmt, ...) {
   va_end(ap);
 }
 
-void buf_puts(Buf *b, const char *s) { buf_printf(b, "%s", s); }
+void buf_puts(Buf *b, const char *s) {
+  size_t n = strlen(s);
+  if (b->len + n + 1 > b->cap) {
+    b->cap = (b->len + n + 1) * 2;
+    b->data = xrealloc(b->data, b->cap);
+  }
+  memcpy(b->data + b->len, s, n + 1);
+  b->len += n;
+}
 
 void buf_free(Buf *b) {
   free(b->data);

@@ -5,6 +5,7 @@
 #
 # SECONDS   per target (default 600); TARGET: fuzz_nn fuzz_onnx fuzz_ckpt fuzz_idx
 #           fuzz_cifar fuzz_imdb fuzz_word_index fuzz_wav fuzz_train_flags fuzz_npy_csv (default: all)
+# RUNS=N    also stops a target after N executions (issue 16's target is 10 million each)
 #
 # 1. configures build-fuzz/ with clang, -DNN2C_FUZZ=ON (coverage instrumentation
 #    and ASan everywhere) and -DNN2C_SANITIZE=ON (UBSan too), and builds the targets;
@@ -35,6 +36,7 @@ for t in $targets; do
   mkdir -p "$w/corpus"
   dict= par=
   [ "$jobs" -gt 1 ] && par="-jobs=$jobs -workers=$jobs"
+  [ -n "${RUNS:-}" ] && par="$par -runs=$RUNS"
   [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
   rc=0
   # shellcheck disable=SC2086

@@ -34,6 +34,8 @@ PATH="$(pwd)/build-asan/sanitize-bin:$PATH"
 E2E_CONFIGS=${E2E_CONFIGS:-gcc:-O1}
 ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-export PATH E2E_CONFIGS ASAN_OPTIONS UBSAN_OPTIONS
+# Open MPI's own allocations (the mpi label's trainers) are not leaks of ours: scripts/lsan.supp
+LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(pwd)/scripts/lsan.supp:print_suppressions=0}
+export PATH E2E_CONFIGS ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 exclude='^valgrind\.|^e2e_isa\.|^runtime_threads_calibration$'
 ctest --test-dir build-asan -j"$jobs" --output-on-failure -E "$exclude" "$@"

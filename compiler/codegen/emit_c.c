@@ -93,20 +93,46 @@ static void declare_values(Buf *out, Graph *g, int *ids, int n, const int *input
 
 /* The gradients half (NAME_train_grads) hands each gradient over as soon as
  * node n (NULL: the end of the step, for gradients no node computes) has
- * computed it, so the trainer can send it while the backward pass goes on. */
-static void emit_grads_done(Emit *e, Graph *g, Node *n, int64_t *poff) {
-  for (int i = 0; i < g->ngrads; i++) {
-    Value *v = g->grads[i].grad;
-    if (n ? v->def == n : !v->def)
-      emit_line(e, "grad_done(outputs, %lld, %s, %s); /* d loss / d %s */", (long long)poff[g->grads[i].param->id],
-                emit_ref(e, v), emit_numel(e, v), g->grads[i].param->name);
-  }
+ * computed it, so the trainer can send it while the backward pass goes on.
+ * Nodes come in schedule order, so a cursor over the gradients ordered by
+ * the node computing them finds n's (a scan of all gradients per node was
+ * quadratic). */
+typedef struct {
+  int64_t *order; /* (node id << 32) | gradient index, ascending */
+  int n, at;
+} GradCursor;
+
+static int by_int64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+static void grad_cursor_init(GradCursor *c, Graph *g) {
+  c->order = xmalloc(sizeof(int64_t) * (size_t)(g->ngrads + 1));
+  c->n = c->at = 0;
+  for (int i = 0; i < g->ngrads; i++)
+    if (g->grads[i].grad->def) c->order[c->n++] = (int64_t)g->grads[i].grad->def->id << 32 | i;
+  qsort(c->order, (size_t)c->n, sizeof(int64_t), by_int64);
+}
+
+static void grad_done(Emit *e, Graph *g, int i, int64_t *poff) {
+  Value *v = g->grads[i].grad;
+  emit_line(e, "grad_done(outputs, %lld, %s, %s); /* d loss / d %s */", (long long)poff[g->grads[i].param->id],
+            emit_ref(e, v), emit_numel(e, v), g->grads[i].param->name);
+}
+
+static void emit_grads_done(Emit *e, Graph *g, Node *n, int64_t *poff, GradCursor *c) {
+  for (; n && c->at < c->n && c->order[c->at] >> 32 <= n->id; c->at++)
+    if (c->order[c->at] >> 32 == n->id) grad_done(e, g, (int)(c->order[c->at] & 0xffffffff), poff);
+  for (int i = 0; !n && i < g->ngrads; i++)
+    if (!g->grads[i].grad->def) grad_done(e, g, i, poff);
 }
 
 /* Nodes [from, to) in schedule order; the last part also hands back the
  * outputs and writes the assignments. generic: outputs is an array of typed
  * pointers (NAME_run); otherwise the first output goes to out. */
-static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_t *soff, bool generic, bool grads_out) {
+static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_t *soff, bool generic,
+                      GradCursor *grads_out) {
   for (int i = from; i < to; i++) {
     Node *n = g->nodes[i];
     node_comment(e, n);
@@ -119,7 +145,7 @@ static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_
       emit_line(e, "/* no elements */");
     else
       op_table[n->op].emit(e, n);
-    if (grads_out) emit_grads_done(e, g, n, poff);
+    if (grads_out) emit_grads_done(e, g, n, poff, grads_out);
   }
   if (to < g->nnodes) return;
   for (int i = 0; i < g->noutputs && generic; i++)
@@ -129,7 +155,7 @@ static void emit_body(Emit *e, Graph *g, int from, int to, int64_t *poff, int64_
     emit_line(e, "if (out) memcpy(out, %s, sizeof(float) * %s);", emit_ref(e, g->outputs[0]),
               emit_numel(e, g->outputs[0]));
   if (g->loss) emit_line(e, "if (loss) *loss = %s[0];", emit_ref(e, g->loss));
-  if (grads_out) emit_grads_done(e, g, NULL, poff);
+  if (grads_out) emit_grads_done(e, g, NULL, poff, grads_out);
   for (int i = 0; i < g->nassigns; i++) {
     Assign *a = &g->assigns[i];
     if (a->src->mem.slot == a->dst) continue; /* computed in place */
@@ -205,6 +231,8 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
   Buf parts = {0}, calls = {0};
   int np = 0;
   bool scratch = scratch_bytes(g) > 0; /* once: a scan of all nodes per part was quadratic */
+  GradCursor cursor;
+  grad_cursor_init(&cursor, g);
   for (int from = 0, to; from < g->nnodes || np == 0; from = to, np++) {
     Buf body = {0};
     nmarked = 0;
@@ -213,7 +241,8 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
     to = from;
     do { /* one node at a time until the part is long enough; the last one adds the step's end */
       size_t start = body.len;
-      emit_body(&e, g, to, to + 1 <= g->nnodes ? to + 1 : to, poff, soff, generic, flags & FN_GRADS_OUT);
+      emit_body(&e, g, to, to + 1 <= g->nnodes ? to + 1 : to, poff, soff, generic,
+                flags & FN_GRADS_OUT ? &cursor : NULL);
       for (size_t k = start; k < body.len; k++)
         lines += body.data[k] == '\n';
       to = to + 1 <= g->nnodes ? to + 1 : to;
@@ -262,6 +291,7 @@ static void emit_function(Buf *c, Buf *helpers, const char *N, const char *prefi
   buf_puts(c, "  return 0;\n}\n\n");
   buf_free(&parts);
   buf_free(&calls);
+  free(cursor.order);
   free(used);
   free(all);
   free(marked);

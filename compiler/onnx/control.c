@@ -63,7 +63,7 @@ bool imp_body(Imp *I, const Onnx__GraphProto *body, Value **args, ImpSeq **aseq,
     if (seq && rseq) res[i] = &I->seq_mark, rseq[i] = seq;
     if (ok && !res[i]) ok = imp_fail(I, "body output '%s' is not computed", body->output[i]->name);
   }
-  I->nb = scope;
+  imp_unbind_to(I, scope);
   return ok;
 }
 

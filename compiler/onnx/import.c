@@ -85,22 +85,52 @@ const char *imp_name(Imp *I, const char *s) {
   return r;
 }
 
+/* Bindings are found through a hash index (a scan of all of them per name was quadratic
+ * in the model's size: 135 s for 20,000 nodes). */
+static BindSlot *bind_slot(Imp *I, const char *name) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (const char *p = name; *p; p++)
+    h = (h ^ (uint8_t)*p) * 16777619u;
+  uint32_t mask = (uint32_t)I->capslots - 1, i = h & mask;
+  while (I->slots[i].name && strcmp(I->slots[i].name, name))
+    i = (i + 1) & mask;
+  return &I->slots[i];
+}
+
+/* The latest binding of name, or -1. A recorded one past nb or now holding another name
+ * was dropped with its body: then the bindings left are scanned, once. */
+static int find_binding(Imp *I, const char *name) {
+  if (!I->capslots) return -1;
+  BindSlot *s = bind_slot(I, name);
+  if (!s->name || s->idx < 0) return -1;
+  if (s->idx < I->nb && !strcmp(I->b[s->idx].name, name)) return s->idx;
+  int i = I->nb - 1;
+  while (i >= 0 && strcmp(I->b[i].name, name))
+    i--;
+  return s->idx = i;
+}
+
 static Value *lookup(Imp *I, const char *name) {
-  for (int i = I->nb - 1; i >= 0; i--)
-    if (!strcmp(I->b[i].name, name)) return I->b[i].v;
-  return NULL;
+  int i = find_binding(I, name);
+  return i >= 0 ? I->b[i].v : NULL;
 }
 
 ImpSeq *imp_lookup_seq(Imp *I, const char *name) {
-  for (int i = I->nb - 1; i >= 0; i--)
-    if (!strcmp(I->b[i].name, name)) return I->b[i].seq;
-  return NULL;
+  int i = find_binding(I, name);
+  return i >= 0 ? I->b[i].seq : NULL;
 }
 
-static bool value_bound(Imp *I, Value *v) {
-  for (int i = 0; i < I->nb; i++)
-    if (I->b[i].v == v) return true;
-  return false;
+static bool value_bound(Imp *I, Value *v) { return v->id >= 0 && v->id < I->capnbound && I->nbound[v->id] > 0; }
+
+static void count_binding(Imp *I, Value *v, int by) {
+  if (!v) return;
+  if (v->id >= I->capnbound) {
+    int cap = I->capnbound;
+    I->capnbound = 2 * v->id + 64;
+    I->nbound = xrealloc(I->nbound, sizeof(int) * (size_t)I->capnbound);
+    memset(I->nbound + cap, 0, sizeof(int) * (size_t)(I->capnbound - cap));
+  }
+  I->nbound[v->id] += by;
 }
 
 static void bind(Imp *I, const char *name, Value *v) {
@@ -108,7 +138,31 @@ static void bind(Imp *I, const char *name, Value *v) {
     I->capb = I->capb ? I->capb * 2 : 64;
     I->b = xrealloc(I->b, sizeof(Binding) * (size_t)I->capb);
   }
+  if (2 * (I->nslots + 1) > I->capslots) { /* grow the index */
+    BindSlot *old = I->slots;
+    int cap = I->capslots;
+    I->capslots = cap ? 2 * cap : 256;
+    I->slots = xcalloc((size_t)I->capslots, sizeof(BindSlot));
+    for (int i = 0; i < cap; i++)
+      if (old[i].name) *bind_slot(I, old[i].name) = old[i];
+    free(old);
+  }
+  BindSlot *s = bind_slot(I, name);
+  if (!s->name) s->name = name, I->nslots++;
+  s->idx = I->nb;
+  count_binding(I, v, 1);
   I->b[I->nb++] = (Binding){name, v, NULL};
+}
+
+void imp_unbind_to(Imp *I, int nb) {
+  while (I->nb > nb)
+    count_binding(I, I->b[--I->nb].v, -1);
+}
+
+void imp_free_bindings(Imp *I) {
+  free(I->b);
+  free(I->slots);
+  free(I->nbound);
 }
 
 static void bind_seq(Imp *I, const char *name, ImpSeq *seq) {
@@ -1580,7 +1634,7 @@ Graph *onnx_import_buffer(const char *path, const void *data, size_t len, const 
   bool ok = import_graph(&I);
   if (ok) graph_compact(g);
   onnx__model_proto__free_unpacked(m, NULL);
-  free(I.b);
+  imp_free_bindings(&I);
   if (!ok) {
     graph_free(g);
     return NULL;

@@ -47,6 +47,13 @@ typedef struct {
   ImpSeq *seq;
 } Binding;
 
+/* The bindings' index (import.c): a name's latest binding, checked against b[] when read
+ * since a body's bindings are dropped when it ends (imp_unbind_to). */
+typedef struct {
+  const char *name;
+  int idx; /* into b[]; -1: none */
+} BindSlot;
+
 /* The state of one import. */
 typedef struct {
   Graph *g;
@@ -57,6 +64,9 @@ typedef struct {
   Onnx__ModelProto *model;
   Binding *b;
   int nb, capb;
+  BindSlot *slots; /* open addressing, a power of two, at most half full */
+  int nslots, capslots;
+  int *nbound, capnbound;      /* bindings per value id (value_bound) */
   const Onnx__NodeProto *node; /* being imported, for messages */
   Value *inputs[64];           /* graph inputs by position (for need_const) */
   int ninputs;
@@ -107,6 +117,8 @@ int64_t imp_attr_i(NodeP *np, const char *name, int64_t dflt);
 /* The value bound to an ONNX name, innermost scope first, or NULL. */
 Value *imp_lookup(Imp *I, const char *name);
 void imp_bind(Imp *I, const char *name, Value *v);
+void imp_unbind_to(Imp *I, int nb); /* drops the bindings made since there were nb */
+void imp_free_bindings(Imp *I);
 void imp_bind_seq(Imp *I, const char *name, ImpSeq *seq);
 /* Imports one node (its outputs are bound); false after an error. */
 bool imp_node(Imp *I, NodeP *np);

@@ -19,8 +19,9 @@ bool pass_gradinputs(Graph *g, PassCtx *cx) {
   (void)cx;
   for (int i = 0; i < g->ngrads; i++) {
     GradLink *l = &g->grads[i];
-    const char *name = graph_unique_name(g, arena_printf(&g->arena, "%s_grad", l->param->name));
-    l->grad = value_new(g, name, VK_INPUT, DT_F32, l->param->shape);
+    /* value_new makes the name unique (a name made unique first, then given to value_new,
+     * looked stale there: a rebuild of the name index per gradient, quadratic) */
+    l->grad = value_new(g, arena_printf(&g->arena, "%s_grad", l->param->name), VK_INPUT, DT_F32, l->param->shape);
   }
   g->noutputs = 0;
   g->nassigns = 0;

@@ -30,6 +30,9 @@ command -v mpirun >/dev/null 2>&1 && command -v mpicc >/dev/null 2>&1 ||
   { echo "SKIP: no mpirun/mpicc (Debian: openmpi-bin libopenmpi-dev)"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 unset NN2C_MPI_SLICES
+# under the sanitizers (scripts/test-sanitize.sh): full allocation stacks, so that
+# scripts/lsan.supp can match Open MPI's libraries below the first frame
+[ -n "${ASAN_OPTIONS:-}" ] && export ASAN_OPTIONS="$ASAN_OPTIONS:fast_unwind_on_malloc=0"
 rm -rf "$work" && mkdir -p "$work"
 
 # build MODEL DIR [nn2c flags]: nn2c compile --train --mpi, make (MPI=1 by default)
