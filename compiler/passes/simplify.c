@@ -81,6 +81,11 @@ static void simplify_shared_bt(Graph *g) {
     n->in[1] = bt[b->id];
     node_set_int(g, n, "transb", 0);
   }
+  if (g->nnodes == nnodes) { /* no shared kernel (nor, maybe, any node: g->nodes may be NULL) */
+    free(uses);
+    free(bt);
+    return;
+  }
   /* the transposes were appended: each moves to just after its b is made */
   Node **order = xmalloc(sizeof(Node *) * (size_t)g->nnodes);
   for (int i = nnodes; i < g->nnodes; i++)
