@@ -554,7 +554,7 @@ void conv_emit_function(Emit *e, Node *n, void (*body)(Emit *e, Node *n)) {
   }
   c.in = ins, c.out = outs;
   Buf text = {0}, fb = {0};
-  Emit h = {&fb, e->g, 1, NULL, NULL, NULL, NULL};
+  Emit h = {&fb, e->g, 1, NULL, e->helpers, NULL, NULL}; /* a body may add helpers of its own (conv_wino.c) */
   body(&h, &c);
   int64_t scratch =
       n->op == OP_CONV2D || n->op == OP_CONV2D_GRAD_INPUT || n->op == OP_CONV2D_GRAD_WEIGHT ? conv_plan(n).scratch : 0;
