@@ -7,13 +7,7 @@
 bool pass_dce(Graph *g, PassCtx *cx) {
   (void)cx;
   bool *needed = xcalloc((size_t)g->nvalues, sizeof(bool));
-  for (int i = 0; i < g->noutputs; i++)
-    needed[g->outputs[i]->id] = true;
-  for (int i = 0; i < g->nassigns; i++)
-    needed[g->assigns[i].src->id] = true;
-  for (int i = 0; i < g->ngrads; i++)
-    needed[g->grads[i].grad->id] = true;
-  if (g->loss) needed[g->loss->id] = true;
+  graph_mark_roots(g, needed); /* outputs, assignments' sources, gradients, the loss */
   for (int i = g->nnodes - 1; i >= 0; i--) {
     Node *n = g->nodes[i];
     bool live = false;
